@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class CrmPlatformConfig(AppConfig):
+    name = "crm_platform"

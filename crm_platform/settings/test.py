@@ -1,0 +1,45 @@
+"""Tests: real PostgreSQL and Redis (scripts/testenv.py starts embedded ones when the URLs are
+unset), eager Celery unless a test starts a real worker."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import CELERY_BEAT_SCHEDULE, database_config
+
+DATABASE_URL = os.environ["DATABASE_URL"]
+# Each pytest-xdist worker gets its own Redis database so that cache flushes don't collide.
+# The database number in REDIS_URL is the base; worker gwN uses base + 1 + N.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_redis_base, _, _redis_base_db = os.environ["REDIS_URL"].rpartition("/")
+_redis_db = int(_redis_base_db or 0) + 1 + int(_worker[2:] or 0)
+REDIS_URL = f"{_redis_base}/{_redis_db}"
+DATABASES = {"default": database_config(DATABASE_URL)}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "rapport-test"},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BEAT_SCHEDULE = CELERY_BEAT_SCHEDULE
+ALLOWED_HOSTS = ["localhost", ".localhost", "testserver", ".testserver"]
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SPARE_WORKSPACE_POOL_SIZE = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Rate limits stay on (real cache); tests that exercise them clear the cache first.
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

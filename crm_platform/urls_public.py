@@ -1,0 +1,21 @@
+"""URLs of the public host: the site, accounts, the switcher, invitations, platform admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from crm_platform import views
+from tenants import views_public
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("pricing/", views.pricing, name="pricing"),
+    path("healthz", views.healthz, name="healthz"),
+    path("signup/", views_public.signup, name="signup"),
+    path("accounts/", include("allauth.urls")),
+    path("workspaces/", views_public.workspace_list, name="workspace_list"),
+    path("workspaces/new/", views_public.workspace_new, name="workspace_new"),
+    path("w/<slug:slug>/", views_public.workspace_enter, name="workspace_enter"),
+    path("invitations/<str:token>/", views_public.invitation_accept, name="invitation_accept"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,64 @@
+// Rapport: small progressive enhancements. No inline scripts (strict CSP friendly).
+(function () {
+  "use strict";
+
+  function toast(text, kind) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var el = document.createElement("div");
+    el.className = "toast" + (kind ? " toast-" + kind : "");
+    el.textContent = text; // never innerHTML: payloads may carry user text
+    el.setAttribute("data-testid", "live-toast");
+    box.appendChild(el);
+    setTimeout(function () { el.remove(); }, 8000);
+  }
+
+  function setRole(label) {
+    document.querySelectorAll("[data-testid=my-role], [data-role-text]").forEach(function (el) {
+      el.textContent = label;
+    });
+  }
+
+  var bar = null;
+
+  function connect(path) {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + path);
+    var closedByServer = false;
+    socket.onmessage = function (event) {
+      var msg;
+      try { msg = JSON.parse(event.data); } catch (e) { return; }
+      var payload = msg.payload || {};
+      if (msg.event === "role.changed") {
+        setRole(payload.role_label);
+        toast(bar.getAttribute("data-msg-role").replace("%s", payload.role_label), "success");
+      } else if (msg.event === "session.revoked") {
+        closedByServer = true;
+        toast(bar.getAttribute("data-msg-revoked"), "error");
+        document.body.setAttribute("data-access-revoked", "true");
+      } else if (msg.event === "notification") {
+        toast(payload.text || "", payload.kind);
+      }
+    };
+    socket.onclose = function (event) {
+      if (closedByServer || event.code === 4401 || event.code === 4403) return;
+      setTimeout(function () { connect(path); }, 3000);
+    };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    bar = document.querySelector("[data-ws-url]");
+    if (bar && "WebSocket" in window) connect(bar.getAttribute("data-ws-url"));
+    var toggle = document.querySelector("[data-menu-toggle]");
+    var nav = document.getElementById("sidenav");
+    if (toggle && nav) {
+      toggle.addEventListener("click", function () {
+        var open = nav.classList.toggle("open");
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    }
+    setTimeout(function () {
+      document.querySelectorAll(".toast").forEach(function (el) { el.remove(); });
+    }, 8000);
+  });
+})();

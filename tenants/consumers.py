@@ -1,0 +1,51 @@
+"""The per-user notifications socket of a workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_tenants.utils import schema_context
+
+from tenants.models import Membership
+from tenants.notifications import user_group
+
+
+class NotificationsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        tenant = self.scope["tenant"]
+        membership = self.scope["membership"]
+        self.membership_id = membership.pk
+        self.schema_name = tenant.schema_name
+        self.group = user_group(schema_name=tenant.schema_name, user_id=membership.user_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"event": "hello", "payload": {"role": membership.role}})
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket only pushes; a ping answers with the member's current standing.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            active = await self._still_active()
+            if not active:
+                await self.close(code=4403)
+                return
+            await self.send_json({"event": "pong", "payload": {}})
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        await self.send_json({"event": message["event"], "payload": message["payload"]})
+
+    async def session_revoke(self, message: dict[str, Any]) -> None:
+        await self.send_json({"event": "session.revoked", "payload": {"reason": message["reason"]}})
+        await self.close(code=4401)
+
+    @database_sync_to_async
+    def _still_active(self) -> bool:
+        with schema_context("public"):
+            return Membership.objects.filter(
+                pk=self.membership_id, status=Membership.Status.ACTIVE
+            ).exists()

@@ -1,0 +1,101 @@
+"""Forms collect input; the services validate it and name the field on error."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm_platform.errors import ServiceError
+from tenants.currencies import CURRENCY_CODES
+from tenants.roles import Role
+
+
+class AccessibleForm(forms.Form):
+    """Ties each field's error and help text to its input for screen readers."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name, field in self.fields.items():
+            described = []
+            if field.help_text:
+                described.append(f"id_{name}_help")
+            if name in self.errors:
+                described.append(f"id_{name}_error")
+                field.widget.attrs["aria-invalid"] = "true"
+            if described:
+                field.widget.attrs["aria-describedby"] = " ".join(described)
+
+
+class ServiceForm(AccessibleForm):
+    def add_service_error(self, error: ServiceError) -> None:
+        field = error.field if error.field in self.fields else None
+        self.add_error(field, error.message)
+
+
+class SignupForm(ServiceForm):
+    company_name = forms.CharField(label=_("Company name"), max_length=100)
+    slug = forms.CharField(
+        label=_("Workspace address"),
+        max_length=30,
+        help_text=_("3 to 30 lowercase letters, digits or hyphens."),
+    )
+    full_name = forms.CharField(label=_("Your full name"), max_length=150)
+    email = forms.EmailField(label=_("Work email"), max_length=254)
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class WorkspaceCreateForm(ServiceForm):
+    company_name = forms.CharField(label=_("Company name"), max_length=100)
+    slug = forms.CharField(label=_("Workspace address"), max_length=30)
+
+
+class InviteForm(ServiceForm):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.SALES_REP)
+
+
+class RoleForm(ServiceForm):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class AcceptNewAccountForm(ServiceForm):
+    full_name = forms.CharField(label=_("Your full name"), max_length=150)
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class SettingsForm(ServiceForm):
+    name = forms.CharField(label=_("Workspace name"), max_length=100)
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=_time_zone_choices)
+    currency = forms.ChoiceField(
+        label=_("Currency"), choices=[(code, code) for code in CURRENCY_CODES]
+    )
+    require_mfa_for_admins = forms.BooleanField(
+        label=_("Require two-factor authentication for owners and admins"), required=False
+    )
+
+
+class AuditFilterForm(AccessibleForm):
+    action = forms.CharField(label=_("Action"), required=False, max_length=64)
+    actor = forms.CharField(label=_("Who"), required=False, max_length=254)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

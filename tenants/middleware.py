@@ -1,0 +1,102 @@
+"""Per-request tenant resolution (D2, D5) and membership enforcement (D4)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from tenants.hosts import public_url
+from tenants.models import Membership, Tenant
+
+PUBLIC_TENANT = Tenant(schema_name="public", name="Rapport", state=Tenant.State.ACTIVE)
+SESSION_WORKSPACE_KEY = "rapport_workspace"
+LAST_SEEN_INTERVAL = timedelta(minutes=5)
+# Paths a workspace host serves before membership is known.
+OPEN_PATHS = ("/handover/", "/static/", "/healthz")
+
+
+class WorkspaceHostMiddleware(TenantMainMiddleware):
+    """The public host serves the public URLconf; any other host must be a live workspace."""
+
+    def get_tenant(self, domain_model: type, hostname: str) -> Tenant:
+        if hostname == settings.BASE_DOMAIN:
+            return PUBLIC_TENANT
+        tenant: Tenant = super().get_tenant(domain_model, hostname)
+        if tenant.state == Tenant.State.SPARE:
+            raise Http404("No workspace here")
+        return tenant
+
+
+class MembershipMiddleware:
+    """Every request to a workspace host must come from an active member of that workspace.
+
+    Anonymous → sign-in on the public host; not a member → 404 (no enumeration);
+    deactivated → 403 with an explanation; suspended workspace → read-only.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+        if tenant.is_public or request.path.startswith(OPEN_PATHS):
+            return self.get_response(request)
+
+        user = request.user
+        # A session is bound to the workspace it was handed to; any other session is anonymous.
+        if not user.is_authenticated or request.session.get(SESSION_WORKSPACE_KEY) != tenant.pk:
+            return _redirect_to_sign_in(request, tenant)
+
+        membership = (
+            Membership.objects.filter(user=user, tenant=tenant).select_related("tenant").first()
+        )
+        if membership is None:
+            raise Http404("No workspace here")
+        if not membership.is_active:
+            return render(
+                request,
+                "app/deactivated.html",
+                {"workspace": tenant},
+                status=403,
+            )
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        if tenant.is_read_only and writes and request.path != "/signout/":
+            return render(request, "app/suspended.html", {"workspace": tenant}, status=403)
+
+        request.membership = membership  # type: ignore[attr-defined]
+        _touch_last_seen(membership)
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tenant.time_zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _redirect_to_sign_in(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    enter = f"/w/{tenant.slug}/?{urlencode({'next': request.get_full_path()})}"
+    if request.user.is_authenticated:
+        # Signed in on this host for another purpose: go through the hand-over again.
+        return HttpResponseRedirect(public_url(enter))
+    login = f"/accounts/login/?{urlencode({'next': enter})}"
+    return HttpResponseRedirect(public_url(login))
+
+
+def _touch_last_seen(membership: Membership) -> None:
+    # One write per member per interval, not one per request.
+    key = f"last-seen:{membership.pk}"
+    if cache.add(key, 1, timeout=int(LAST_SEEN_INTERVAL.total_seconds())):
+        now = timezone.now()
+        Membership.objects.filter(pk=membership.pk).update(last_seen_at=now)
+        membership.last_seen_at = now

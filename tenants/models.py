@@ -1,0 +1,211 @@
+"""Platform data in the public schema (D3): accounts, workspaces, domains, seats, invitations."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.roles import Role
+
+
+class AccountManager(UserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> User:
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> User:
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A global account (D4): one login for every workspace the person belongs to."""
+
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
+    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    full_name = models.CharField(_("full name"), max_length=150)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["full_name"]
+
+    objects: ClassVar[AccountManager] = AccountManager()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Plan(models.TextChoices):
+    TRIAL = "trial", _("Trial")
+    STARTER = "starter", _("Starter")
+    PROFESSIONAL = "professional", _("Professional")
+    ENTERPRISE = "enterprise", _("Enterprise")
+
+
+class Tenant(TenantMixin):
+    """A company's workspace: one PostgreSQL schema (D2).
+
+    Spare tenants are pre-migrated schemas waiting in a pool; signup claims one (ADR 0002).
+    """
+
+    class State(models.TextChoices):
+        SPARE = "spare", _("Spare")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended (read-only)")
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # NULL while the schema waits in the spare pool: unique, and many spares have none yet.
+    slug = models.SlugField(  # noqa: DJ001
+        _("workspace address"), max_length=30, null=True, blank=True
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SPARE)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.TRIAL)
+    seat_limit = models.PositiveIntegerField(default=10)
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    require_mfa_for_admins = models.BooleanField(
+        _("require two-factor authentication for owners and admins"), default=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["slug"], name="tenant_slug_unique"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.name or self.schema_name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.state == self.State.SUSPENDED
+
+
+class Domain(DomainMixin):
+    pass
+
+
+class Membership(models.Model):
+    """A seat: a user's place in a workspace, with a role (D3)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DEACTIVATED = "deactivated", _("Deactivated")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["tenant", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REVOKED = "revoked", _("Revoked")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Rotated on resend so that an earlier link stops working.
+    nonce = models.CharField(max_length=64)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                "tenant",
+                Lower("email"),
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["tenant", "status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class UserSession(AbstractBaseSession):
+    """A session row that knows its user, so sign-out can end every session on every host."""
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from tenants.sessions import SessionStore
+
+        return SessionStore

@@ -1,0 +1,85 @@
+"""Reads scoped to what the caller may see; getters raise 404 for anything outside the
+workspace (DESIGN rule 4)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from tenants.models import Invitation, Membership, Tenant, User
+
+
+def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .order_by("status", "user__full_name", "user__email")
+    )
+
+
+def member_get(*, tenant: Tenant, member_id: int) -> Membership:
+    member = Membership.objects.filter(tenant=tenant, pk=member_id).select_related("user").first()
+    if member is None:
+        raise Http404("No such member")
+    return member
+
+
+def invitation_pending_list(*, tenant: Tenant) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(tenant=tenant, status=Invitation.Status.PENDING)
+        .select_related("invited_by")
+        .order_by("-sent_at")
+    )
+
+
+def invitation_get(*, tenant: Tenant, invitation_id: int) -> Invitation:
+    invitation = Invitation.objects.filter(tenant=tenant, pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation")
+    return invitation
+
+
+def workspace_list_for_user(*, user: User) -> QuerySet[Membership]:
+    """The user's active seats in live workspaces, for the switcher."""
+    return (
+        Membership.objects.filter(
+            user=user,
+            status=Membership.Status.ACTIVE,
+            tenant__state__in=[Tenant.State.ACTIVE, Tenant.State.SUSPENDED],
+        )
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+
+
+def workspace_membership(*, user: User, slug: str) -> Membership:
+    membership = (
+        workspace_list_for_user(user=user)
+        .filter(tenant__slug=slug)
+        .select_related("tenant")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such workspace")
+    return membership
+
+
+def trial_days_left(tenant: Tenant) -> int | None:
+    if tenant.trial_ends_at is None:
+        return None
+    return max(0, (tenant.trial_ends_at - timezone.now()).days)
+
+
+def seats_used(*, tenant: Tenant) -> int:
+    """Seats taken: active members plus pending, unexpired invitations."""
+    members = Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE).count()
+    invitations = Invitation.objects.filter(
+        tenant=tenant, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+    ).count()
+    return members + invitations
+
+
+def seats_used_summary(*, tenant: Tenant) -> dict[str, int]:
+    used = seats_used(tenant=tenant)
+    return {"used": used, "limit": tenant.seat_limit, "free": max(0, tenant.seat_limit - used)}

@@ -1,0 +1,143 @@
+"""Views on the public host: trial signup, the workspace switcher, entering a workspace
+(session hand-over) and accepting invitations."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from crm_platform.errors import ServiceError
+from tenants import services
+from tenants.access import client_ip
+from tenants.forms import AcceptNewAccountForm, SignupForm, WorkspaceCreateForm
+from tenants.handover import handover_token_mint
+from tenants.hosts import safe_local_path, workspace_url
+from tenants.models import Tenant, User
+from tenants.roles import Role
+from tenants.selectors import workspace_list_for_user, workspace_membership
+
+AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+
+
+def _enter_url(tenant: Tenant, next_path: str = "/") -> str:
+    return f"/w/{tenant.slug}/?{urlencode({'next': next_path})}"
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.workspace_signup(**form.cleaned_data, ip_address=client_ip(request))
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            login(request, result.user, backend=AUTH_BACKEND)
+            address = EmailAddress.objects.get(user=result.user, primary=True)
+            address.send_confirmation(request, signup=True)
+            return redirect(_enter_url(result.tenant))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "public/signup.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_new(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant = services.workspace_create(
+                owner=request.user,  # type: ignore[arg-type]
+                ip_address=client_ip(request),
+                **form.cleaned_data,
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect(_enter_url(tenant))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "public/workspace_new.html", {"form": form}, status=status)
+
+
+@login_required
+def workspace_list(request: HttpRequest) -> HttpResponse:
+    memberships = workspace_list_for_user(user=request.user)  # type: ignore[arg-type]
+    return render(request, "public/workspace_list.html", {"memberships": memberships})
+
+
+@login_required
+def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
+    """Hand the signed-in session over to the workspace host with a one-time token."""
+    user: User = request.user  # type: ignore[assignment]
+    membership = workspace_membership(user=user, slug=slug)
+    tenant = membership.tenant
+    if (
+        tenant.require_mfa_for_admins
+        and membership.role in (Role.OWNER, Role.ADMIN)
+        and not is_mfa_enabled(user)
+    ):
+        messages.warning(
+            request,
+            _(
+                "%(workspace)s requires two-factor authentication for owners and admins. "
+                "Set it up to continue."
+            )
+            % {"workspace": tenant.name},
+        )
+        return redirect("mfa_activate_totp")
+    token = handover_token_mint(user=user, tenant=tenant)
+    next_path = safe_local_path(request.GET.get("next"))
+    query = urlencode({"token": token, "next": next_path})
+    return HttpResponseRedirect(workspace_url(tenant.slug or "", f"/handover/?{query}"))
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_from_token(token)
+    except services.InvitationInvalid as error:
+        return render(
+            request, "public/invitation_invalid.html", {"error": error.message}, status=410
+        )
+
+    user = request.user if request.user.is_authenticated else None
+    has_account = User.objects.filter(email__iexact=invitation.email).exists()
+    form = AcceptNewAccountForm(request.POST or None) if not has_account else None
+    context = {"invitation": invitation, "form": form, "has_account": has_account, "token": token}
+
+    if request.method == "POST":
+        try:
+            if has_account:
+                if user is None:
+                    return redirect(f"/accounts/login/?{urlencode({'next': request.path})}")
+                services.invitation_accept(
+                    invitation=invitation,
+                    user=user,
+                    ip_address=client_ip(request),
+                )
+                joined = user
+            elif form is not None and form.is_valid():
+                membership = services.invitation_accept_new_account(
+                    invitation=invitation, ip_address=client_ip(request), **form.cleaned_data
+                )
+                joined = membership.user
+                login(request, joined, backend=AUTH_BACKEND)
+            else:
+                return render(request, "public/invitation_accept.html", context, status=400)
+        except ServiceError as error:
+            if form is not None:
+                form.add_service_error(error)
+            else:
+                messages.error(request, error.message)
+            return render(request, "public/invitation_accept.html", context, status=400)
+        return redirect(_enter_url(invitation.tenant))
+    return render(request, "public/invitation_accept.html", context)

@@ -1,0 +1,107 @@
+"""Shared fixtures.
+
+Two workspaces are provisioned once per test run through the real signup service: ``alpha``
+with one member of every role, and ``bravo`` whose owner is the outsider of every isolation
+test. Tests then run inside a transaction that is rolled back (pytest-django ``db``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from tenants import services
+from tenants.middleware import SESSION_WORKSPACE_KEY
+from tenants.models import Membership, Tenant, User
+from tenants.roles import Role
+from tests.factories import PASSWORD, MembershipFactory, UserFactory
+
+
+@dataclass
+class Workspace:
+    tenant: Tenant
+    members: dict[str, Membership] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return f"{self.tenant.slug}.localhost"
+
+    @property
+    def owner(self) -> Membership:
+        return self.members[Role.OWNER]
+
+
+@dataclass
+class World:
+    alpha: Workspace
+    bravo: Workspace
+
+
+def _provision(slug: str, *, all_roles: bool) -> Workspace:
+    result = services.workspace_signup(
+        company_name=f"{slug.title()} Inc",
+        slug=slug,
+        full_name=f"{slug.title()} Owner",
+        email=f"owner@{slug}.example.com",
+        password=PASSWORD,
+    )
+    workspace = Workspace(tenant=result.tenant, members={Role.OWNER: result.membership})
+    if all_roles:
+        for role in Role.values:
+            if role == Role.OWNER:
+                continue
+            user = UserFactory(email=f"{role.replace('_', '-')}@{slug}.example.com")
+            workspace.members[role] = MembershipFactory.create(
+                user=user, tenant=result.tenant, role=role
+            )
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def world(django_db_setup: None, django_db_blocker: Any) -> World:
+    with django_db_blocker.unblock():
+        built = World(
+            alpha=_provision("alpha", all_roles=True), bravo=_provision("bravo", all_roles=False)
+        )
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+    return built
+
+
+@pytest.fixture(autouse=True)
+def _clean_state() -> Iterator[None]:
+    cache.clear()
+    yield
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+def workspace_client(user: User, tenant: Tenant, *, enforce_csrf: bool = False) -> Client:
+    """A browser signed in on the workspace's host, as after a hand-over."""
+    client = Client(HTTP_HOST=f"{tenant.slug}.localhost", enforce_csrf_checks=enforce_csrf)
+    client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    session = client.session
+    session[SESSION_WORKSPACE_KEY] = tenant.pk
+    session.save()
+    return client
+
+
+def public_client(user: User | None = None) -> Client:
+    client = Client(HTTP_HOST="localhost")
+    if user is not None:
+        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    return client
+
+
+@pytest.fixture
+def alpha(world: World, db: None) -> Workspace:
+    return world.alpha
+
+
+@pytest.fixture
+def bravo(world: World, db: None) -> Workspace:
+    return world.bravo

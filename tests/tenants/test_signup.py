@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from tenants.audit.models import AuditEvent
+from tenants.models import Domain, Membership, Tenant, User
+from tenants.roles import Role
+from tests.conftest import public_client
+
+GOOD = {
+    "company_name": "Acme Ltd",
+    "slug": "acme",
+    "full_name": "Ada Lovelace",
+    "email": "Ada@Example.com",
+    "password": "a-long-enough-passphrase",
+}
+
+
+def test_signup_provisions_trial_workspace_and_lands_signed_in(world, db):
+    client = public_client()
+    response = client.post("/signup/", GOOD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/w/acme/?next=%2F"
+    tenant = Tenant.objects.get(slug="acme")
+    assert tenant.state == Tenant.State.ACTIVE
+    assert tenant.plan == "trial"
+    assert tenant.seat_limit == 10
+    assert (
+        timedelta(days=13, hours=23) < tenant.trial_ends_at - timezone.now() <= timedelta(days=14)
+    )
+    assert Domain.objects.get(tenant=tenant).domain == "acme.localhost"
+    user = User.objects.get(email="ada@example.com")
+    assert Membership.objects.get(tenant=tenant, user=user).role == Role.OWNER
+    assert EmailAddress.objects.get(user=user).verified is False
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    with schema_context(tenant.schema_name):
+        assert list(AuditEvent.objects.values_list("action", flat=True)) == ["workspace.created"]
+
+    enter = client.get(response["Location"])
+    assert enter.status_code == 302
+    assert enter["Location"].startswith("http://acme.localhost/handover/?token=")
+
+    ws = public_client()
+    ws.defaults["HTTP_HOST"] = "acme.localhost"
+    landed = ws.get(enter["Location"].removeprefix("http://acme.localhost"))
+    assert landed.status_code == 302
+    assert landed["Location"] == "/"
+    home = ws.get("/")
+    assert home.status_code == 200
+    assert b"Acme Ltd" in home.content
+    assert b'data-testid="verify-banner"' in home.content
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("slug", "", "This field is required."),
+        ("slug", "ab", "3 to 30 characters"),
+        ("slug", "a" * 31, "at most 30 characters"),
+        ("slug", "-acme", "cannot start or end with a hyphen"),
+        ("slug", "acme-", "cannot start or end with a hyphen"),
+        ("slug", "ac_me", "lowercase letters, digits and single hyphens"),
+        ("slug", "acmé", "lowercase letters, digits and single hyphens"),
+        ("slug", "admin", "reserved"),
+        ("slug", "www", "reserved"),
+        ("slug", "alpha", "already taken"),
+        ("email", "not-an-email", "valid email"),
+        ("email", "OWNER@alpha.example.com", "already exists"),
+        ("company_name", "", "This field is required."),
+        ("company_name", "x" * 101, "at most 100 characters"),
+        ("full_name", "y" * 151, "at most 150 characters"),
+        ("password", "short", "too short"),
+    ],
+)
+def test_signup_rejects_bad_input_naming_the_field(world, db, field, value, message):
+    before = (Tenant.objects.count(), User.objects.count(), Domain.objects.count())
+    response = public_client().post("/signup/", {**GOOD, field: value})
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert field in errors
+    assert message in " ".join(errors[field])
+    assert (Tenant.objects.count(), User.objects.count(), Domain.objects.count()) == before
+
+
+def test_signup_accepts_any_script_and_escapes_html(world, db):
+    payload = {
+        **GOOD,
+        "company_name": "<script>alert(1)</script> สมชาย 王芳",
+        "full_name": "Иван <b>Петров</b>",
+    }
+    client = public_client()
+    response = client.post("/signup/", payload)
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="acme")
+    assert tenant.name == payload["company_name"]
+
+    enter = client.get(response["Location"])
+    ws = public_client()
+    ws.defaults["HTTP_HOST"] = "acme.localhost"
+    ws.get(enter["Location"].removeprefix("http://acme.localhost"))
+    home = ws.get("/")
+    assert b"<script>alert(1)</script>" not in home.content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; สมชาย 王芳".encode() in home.content
+    assert "Иван &lt;b&gt;Петров&lt;/b&gt;".encode() in home.content
+
+
+def test_signup_without_csrf_token_is_refused(world, db):
+    client = public_client()
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/signup/", GOOD)
+    assert response.status_code == 403
+    assert not Tenant.objects.filter(slug="acme").exists()
+
+
+def test_failure_mid_provisioning_leaves_nothing_behind(world, db, monkeypatch):
+    from tenants import services
+
+    schemas_before = _schemas()
+
+    def explode(**kwargs):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(services, "_record_workspace_created", explode)
+    with pytest.raises(RuntimeError):
+        public_client().post("/signup/", GOOD)
+
+    assert not Tenant.objects.filter(slug="acme").exists()
+    assert not Domain.objects.filter(domain="acme.localhost").exists()
+    assert not User.objects.filter(email="ada@example.com").exists()
+    assert not Membership.objects.filter(user__email="ada@example.com").exists()
+    assert _schemas() == schemas_before
+
+
+def _schemas() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws\\_%'")
+        return {row[0] for row in cursor.fetchall()}
