@@ -13,6 +13,7 @@ urlpatterns = [
     path("", ws.home, name="home"),
     path("members/", ws.members, name="members"),
     path("members/invite/", ws.invite, name="invite"),
+    path("members/export.csv", ws.members_export, name="members_export"),
     path("members/<int:member_id>/role/", ws.member_role, name="member_role"),
     path("members/<int:member_id>/deactivate/", ws.member_deactivate, name="member_deactivate"),
     path("members/<int:member_id>/reactivate/", ws.member_reactivate, name="member_reactivate"),

@@ -31,6 +31,7 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         can_manage_members=can(request, capabilities.MANAGE_MEMBERS),
         can_manage_settings=can(request, capabilities.MANAGE_SETTINGS),
         can_view_audit_log=can(request, capabilities.VIEW_AUDIT_LOG),
+        can_export=can(request, capabilities.EXPORT_DATA),
         switch_url=public_url("/workspaces/"),
     )
     return context

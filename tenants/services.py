@@ -676,6 +676,38 @@ def member_record_sign_in(*, membership: Membership, ip_address: str | None) -> 
     )
 
 
+def members_export(*, actor: Membership, ip_address: str | None = None) -> str:
+    """The workspace's members as CSV; the export itself is audited."""
+    from crm_platform.csv_export import csv_text
+    from tenants.selectors import member_list
+
+    _require(actor, capabilities.EXPORT_DATA)
+    members = list(member_list(tenant=actor.tenant))
+    text = csv_text(
+        ["name", "email", "role", "status", "joined", "last_seen"],
+        (
+            [
+                m.user.full_name,
+                m.user.email,
+                m.role,
+                m.status,
+                m.created_at.isoformat(),
+                m.last_seen_at.isoformat() if m.last_seen_at else "",
+            ]
+            for m in members
+        ),
+    )
+    audit_record(
+        tenant=actor.tenant,
+        actor=actor.user,
+        action="members.exported",
+        target_repr=_("%(count)d members") % {"count": len(members)},
+        data={"rows": len(members)},
+        ip_address=ip_address,
+    )
+    return text
+
+
 # --- workspace settings and lifecycle -----------------------------------------------------
 
 

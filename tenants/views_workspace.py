@@ -104,6 +104,16 @@ def members(request: WorkspaceRequest) -> HttpResponse:
     )
 
 
+@requires(capabilities.EXPORT_DATA)
+@require_GET
+def members_export(request: WorkspaceRequest) -> HttpResponse:
+    text = services.members_export(actor=_membership(request), ip_address=client_ip(request))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    filename = f"{request.tenant.slug}-members.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @requires(capabilities.MANAGE_MEMBERS)
 @require_POST
 def invite(request: WorkspaceRequest) -> HttpResponse:

@@ -8,10 +8,11 @@ from .base import CELERY_BEAT_SCHEDULE, database_config
 
 DATABASE_URL = os.environ["DATABASE_URL"]
 # Each pytest-xdist worker gets its own Redis database so that cache flushes don't collide.
-# The database number in REDIS_URL is the base; worker gwN uses base + 1 + N.
+# The database number in REDIS_URL is the base; worker gwN uses base + 1 + N (modulo the
+# 16 databases a default Redis server has).
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _redis_base, _, _redis_base_db = os.environ["REDIS_URL"].rpartition("/")
-_redis_db = int(_redis_base_db or 0) + 1 + int(_worker[2:] or 0)
+_redis_db = (int(_redis_base_db or 0) + 1 + int(_worker[2:] or 0)) % 16
 REDIS_URL = f"{_redis_base}/{_redis_db}"
 DATABASES = {"default": database_config(DATABASE_URL)}
 CHANNEL_LAYERS = {
