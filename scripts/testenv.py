@@ -50,6 +50,9 @@ def ensure_chromium(env: dict[str, str]) -> None:
 
 def main() -> int:
     env = dict(os.environ)
+    # Importing crm_platform (for the embedded helpers) sets a development default; the suite
+    # always runs under the test settings.
+    env["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.test"
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = embedded_postgres_url(ROOT / ".data")
         print(f"Using embedded PostgreSQL at {env['DATABASE_URL']}", flush=True)
