@@ -165,6 +165,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Rapport"
+# Accept the code of one period either side of now: phone clocks drift.
+MFA_TOTP_TOLERANCE = 1
 
 # Channels and Celery over Redis; without REDIS_URL the dev settings fall back to in-process.
 CHANNEL_LAYERS = {

@@ -1,0 +1,76 @@
+"""Sign-in with TOTP two-factor authentication and recovery codes (allauth.mfa)."""
+
+from __future__ import annotations
+
+import time
+
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+)
+from django.conf import settings
+
+from tests.conftest import public_client
+from tests.factories import PASSWORD, UserFactory
+
+
+def _current_code(secret: str) -> str:
+    counter = int(time.time()) // 30
+    return format_hotp_value(hotp_value(secret, counter))
+
+
+def _start_login(client, user):
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    # Password alone does not sign in.
+    assert "_auth_user_id" not in client.session
+    return response
+
+
+def test_totp_user_is_signed_in_only_after_a_valid_code(world, db):
+    user = UserFactory()
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    client = public_client()
+    _start_login(client, user)
+
+    wrong = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    assert wrong.status_code == 200
+    assert "Incorrect code." in wrong.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    right = client.post("/accounts/2fa/authenticate/", {"code": _current_code(secret)})
+    assert right.status_code == 302
+    assert right["Location"] == "/workspaces/"
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_recovery_code_signs_in_once(world, db):
+    user = UserFactory()
+    TOTP.activate(user, generate_totp_secret())
+    code = RecoveryCodes.activate(user).get_unused_codes()[0]
+
+    first = public_client()
+    _start_login(first, user)
+    assert first.post("/accounts/2fa/authenticate/", {"code": code}).status_code == 302
+    assert first.session["_auth_user_id"] == str(user.pk)
+
+    second = public_client()
+    _start_login(second, user)
+    reused = second.post("/accounts/2fa/authenticate/", {"code": code})
+    assert reused.status_code == 200
+    assert "_auth_user_id" not in second.session
+
+
+def test_session_cookie_is_host_only_and_http_only(world, db):
+    user = UserFactory()
+    client = public_client()
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["domain"] == ""
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
