@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
+from allauth.core import ratelimit
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth import login
@@ -34,6 +35,11 @@ def _enter_url(tenant: Tenant, next_path: str = "/") -> str:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        # Provisioning is the most expensive thing an anonymous visitor can ask for.
+        limited = ratelimit.consume_or_429(request, action="signup")
+        if limited is not None:
+            return limited
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

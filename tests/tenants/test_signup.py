@@ -144,3 +144,15 @@ def _schemas() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws\\_%'")
         return {row[0] for row in cursor.fetchall()}
+
+
+def test_signup_is_rate_limited_per_ip(world, db, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "3/m/ip"}
+    client = public_client()
+    bad = {**GOOD, "slug": "x"}  # invalid, so nothing is created while we use up the limit
+    assert [client.post("/signup/", bad).status_code for _ in range(3)] == [400, 400, 400]
+
+    limited = client.post("/signup/", GOOD)
+
+    assert limited.status_code == 429
+    assert not Tenant.objects.filter(slug="acme").exists()
