@@ -17,7 +17,16 @@ if len(SECRET_KEY) < 50:
 
 DEBUG = False
 DATABASES = {"default": database_config(os.environ["DATABASE_URL"])}
-DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "60") or 60)
+# Under ASGI, Django's persistent connections are not reused across requests; psycopg's
+# in-process pool is (D7). django-tenants sets search_path on every cursor, so a pooled
+# connection never carries the previous request's schema.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": int(env("DB_POOL_MIN_SIZE", "2") or 2),
+        "max_size": int(env("DB_POOL_MAX_SIZE", "10") or 10),
+    }
+}
 SITE_SCHEME = "https"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 
