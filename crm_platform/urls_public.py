@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("signup/", views_public.signup, name="signup"),
     path("accounts/", include("allauth.urls")),
+    path("account/preferences/", views_public.preferences, name="preferences"),
     path("workspaces/", views_public.workspace_list, name="workspace_list"),
     path("workspaces/new/", views_public.workspace_new, name="workspace_new"),
     path("w/<slug:slug>/", views_public.workspace_enter, name="workspace_enter"),

@@ -79,6 +79,22 @@ def _time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
+def _language_choices() -> list[tuple[str, str]]:
+    from django.conf import settings
+
+    return [("", str(_("Same as my browser"))), *((c, str(n)) for c, n in settings.LANGUAGES)]
+
+
+class PreferencesForm(ServiceForm):
+    full_name = forms.CharField(label=_("Full name"), max_length=150)
+    language = forms.ChoiceField(label=_("Language"), choices=_language_choices, required=False)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=lambda: [("", str(_("Same as the workspace"))), *_time_zone_choices()],
+        required=False,
+    )
+
+
 class SettingsForm(ServiceForm):
     name = forms.CharField(label=_("Workspace name"), max_length=100)
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=_time_zone_choices)

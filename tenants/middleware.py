@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from tenants.hosts import public_url
@@ -57,7 +57,7 @@ class MembershipMiddleware:
             return _redirect_to_sign_in(request, tenant)
 
         membership = (
-            Membership.objects.filter(user=user, tenant=tenant).select_related("tenant").first()
+            Membership.objects.filter(user=user, tenant=tenant).select_related("user").first()
         )
         if membership is None:
             raise Http404("No workspace here")
@@ -74,14 +74,36 @@ class MembershipMiddleware:
 
         request.membership = membership  # type: ignore[attr-defined]
         _touch_last_seen(membership)
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(tenant.time_zone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        _activate_time_zone(membership.user.time_zone or tenant.time_zone)
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's chosen language wins over the browser's (LocaleMiddleware)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request.user, "language", "")
+        if language and language in dict(settings.LANGUAGES):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        tenant = getattr(request, "tenant", None)
+        time_zone = getattr(request.user, "time_zone", "")
+        if tenant is not None and tenant.is_public and time_zone:
+            _activate_time_zone(time_zone)
+        return self.get_response(request)
+
+
+def _activate_time_zone(name: str) -> None:
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.activate(zoneinfo.ZoneInfo("UTC"))
 
 
 def _redirect_to_sign_in(request: HttpRequest, tenant: Tenant) -> HttpResponse:

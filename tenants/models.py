@@ -49,6 +49,9 @@ class User(AbstractUser):
     last_name = None  # type: ignore[assignment]
     email = models.EmailField(_("email address"), max_length=254, unique=True)
     full_name = models.CharField(_("full name"), max_length=150)
+    # Blank means: follow the browser (language) or the workspace (time zone).
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = ["full_name"]

@@ -708,6 +708,25 @@ def members_export(*, actor: Membership, ip_address: str | None = None) -> str:
     return text
 
 
+def account_update_preferences(
+    *, user: User, full_name: str, language: str, time_zone: str
+) -> User:
+    import zoneinfo
+
+    full_name = check_text(
+        full_name, field="full_name", max_length=FULL_NAME_MAX, label=_("Full name")
+    )
+    if language and language not in dict(settings.LANGUAGES):
+        raise ServiceError(_("Choose a language from the list."), field="language")
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise ServiceError(_("Choose a time zone from the list."), field="time_zone")
+    user.full_name = full_name
+    user.language = language
+    user.time_zone = time_zone
+    user.save(update_fields=["full_name", "language", "time_zone"])
+    return user
+
+
 # --- workspace settings and lifecycle -----------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.access import client_ip
-from tenants.forms import AcceptNewAccountForm, SignupForm, WorkspaceCreateForm
+from tenants.forms import AcceptNewAccountForm, PreferencesForm, SignupForm, WorkspaceCreateForm
 from tenants.handover import handover_token_mint
 from tenants.hosts import safe_local_path, workspace_url
 from tenants.models import Tenant, User
@@ -104,6 +104,24 @@ def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
     next_path = safe_local_path(request.GET.get("next"))
     query = urlencode({"token": token, "next": next_path})
     return HttpResponseRedirect(workspace_url(tenant.slug or "", f"/handover/?{query}"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    initial = {"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone}
+    form = PreferencesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_update_preferences(user=user, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Preferences saved."))
+            return redirect("preferences")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "public/preferences.html", {"form": form}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "tenants.middleware.UserLanguageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.MembershipMiddleware",
 ]
