@@ -9,6 +9,7 @@
     el.className = "toast" + (kind ? " toast-" + kind : "");
     el.textContent = text; // never innerHTML: payloads may carry user text
     el.setAttribute("data-testid", "live-toast");
+    el.addEventListener("click", function () { el.remove(); });
     box.appendChild(el);
     setTimeout(function () { el.remove(); }, 8000);
   }

@@ -1,0 +1,197 @@
+"""Browser end-to-end fixtures: a real ASGI server (HTTP + WebSocket) on loopback inside the test
+process, and Debian's Chromium driven by Playwright.
+
+The server runs in a background thread so that it uses the test database, but on connections
+of its own: what a test creates there is committed, not rolled back, so each test deletes what
+it created. Mark such tests ``pytest.mark.django_db`` all the same: that is what makes
+pytest-django create the test database when only e2e tests are collected.
+
+Playwright's sync API keeps an event loop running in the test thread, where Django refuses ORM
+calls; ``orm`` runs them in a short-lived thread instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.db import connections
+from django.db.backends.signals import connection_created
+from django.test import override_settings
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+MOBILE = ViewportSize(width=375, height=812)
+DESKTOP = ViewportSize(width=1280, height=800)
+
+T = TypeVar("T")
+
+
+def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a database call outside the thread where Playwright's event loop is running."""
+
+    def call() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@dataclass
+class LiveSite:
+    port: int
+
+    @property
+    def public(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def workspace(self, slug: str) -> str:
+        return f"http://{slug}.localhost:{self.port}"
+
+
+@contextmanager
+def _serve(port_socket: socket.socket) -> Iterator[None]:
+    from crm_platform.asgi import application
+
+    host, port = port_socket.getsockname()
+    config = uvicorn.Config(
+        application,
+        host=host,
+        port=port,
+        lifespan="off",
+        ws="websockets-sansio",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [port_socket]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the ASGI test server did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def _closing_server_connections() -> Iterator[None]:
+    """Close every database connection the server's threads opened.
+
+    Under ASGI, Django renders error pages (a 404 for /favicon.ico, say) in a worker thread
+    that request_finished never visits, so those connections stay open and would keep the test
+    database from being dropped.
+    """
+    opened: list[Any] = []
+
+    def remember(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(connection.connection)
+
+    connection_created.connect(remember, weak=False, dispatch_uid="e2e-server-connections")
+    try:
+        yield
+    finally:
+        connection_created.disconnect(dispatch_uid="e2e-server-connections")
+        for raw in opened:
+            if not raw.closed:
+                raw.close()
+
+
+@pytest.fixture
+def live_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveSite]:
+    """A real ASGI server on a free loopback port for one test, with database access open and
+    absolute URLs carrying the port (other tests expect URLs without one)."""
+    # Data is committed here, so never run against anything but the test database.
+    name = settings.DATABASES["default"]["NAME"]
+    assert str(name).startswith("test_"), (
+        f"refusing to run against database {name!r}: is the test marked django_db?"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as port_socket:
+        port_socket.bind(("127.0.0.1", 0))
+        port = port_socket.getsockname()[1]
+        with (
+            django_db_blocker.unblock(),
+            override_settings(SITE_PORT=str(port), ALLOWED_HOSTS=["localhost", ".localhost"]),
+            _closing_server_connections(),
+            _serve(port_socket),
+        ):
+            yield LiveSite(port=port)
+
+
+# Function-scoped on purpose: Playwright's loop must not be running yet while pytest-django opens
+# the test's database wrapper in this thread.
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable or None, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def overflowing_elements(page: Page) -> list[str]:
+    """Describe the elements whose right edge passes the viewport, for a readable failure."""
+    found: list[str] = page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          const out = [];
+          for (const el of document.querySelectorAll("body *")) {
+            const box = el.getBoundingClientRect();
+            if (box.width && box.right > width + 1) {
+              const cls = el.className && typeof el.className === "string"
+                ? "." + el.className.trim().split(/\\s+/).join(".") : "";
+              out.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${cls}`
+                + ` right=${Math.round(box.right)}`);
+            }
+          }
+          return out.slice(0, 10);
+        }"""
+    )
+    return found
+
+
+def capture(page: Page, name: str) -> None:
+    """Screenshot the current page at phone and desktop widths; at phone width nothing may
+    scroll sideways."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    original = page.viewport_size
+    for size in (MOBILE, DESKTOP):
+        page.set_viewport_size(size)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{size['width']}.png", full_page=True)
+        if size == MOBILE:
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= MOBILE["width"] + 1, (
+                f"{name} overflows at 375 px (scrollWidth {scroll_width}): "
+                f"{overflowing_elements(page)}"
+            )
+    if original is not None:
+        page.set_viewport_size(original)
