@@ -22,6 +22,8 @@ SESSION_WORKSPACE_KEY = "rapport_workspace"
 LAST_SEEN_INTERVAL = timedelta(minutes=5)
 # Paths a workspace host serves before membership is known.
 OPEN_PATHS = ("/handover/", "/static/", "/healthz")
+# A deactivated member, or one of a suspended workspace, may still end their own sessions.
+SIGNOUT_PATH = "/signout/"
 
 
 class WorkspaceHostMiddleware(TenantMainMiddleware):
@@ -61,7 +63,7 @@ class MembershipMiddleware:
         )
         if membership is None:
             raise Http404("No workspace here")
-        if not membership.is_active:
+        if not membership.is_active and request.path != SIGNOUT_PATH:
             return render(
                 request,
                 "app/deactivated.html",
@@ -69,7 +71,7 @@ class MembershipMiddleware:
                 status=403,
             )
         writes = request.method not in ("GET", "HEAD", "OPTIONS")
-        if tenant.is_read_only and writes and request.path != "/signout/":
+        if tenant.is_read_only and writes and request.path != SIGNOUT_PATH:
             return render(request, "app/suspended.html", {"workspace": tenant}, status=403)
 
         request.membership = membership  # type: ignore[attr-defined]

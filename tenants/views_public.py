@@ -134,6 +134,14 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
 
     user = request.user if request.user.is_authenticated else None
+    if user is not None and user.email.lower() != invitation.email.lower():
+        # Never switch a signed-in person to another account behind their back.
+        return render(
+            request,
+            "public/invitation_other_account.html",
+            {"invitation": invitation},
+            status=409,
+        )
     has_account = User.objects.filter(email__iexact=invitation.email).exists()
     form = AcceptNewAccountForm(request.POST or None) if not has_account else None
     context = {"invitation": invitation, "form": form, "has_account": has_account, "token": token}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_platform.errors import ServiceError
 from tenants import capabilities, services
@@ -210,10 +210,9 @@ def member_make_owner(request: WorkspaceRequest, member_id: int) -> HttpResponse
 
 
 @requires(capabilities.MANAGE_SETTINGS)
+@require_http_methods(["GET", "POST"])
 def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
     tenant = request.tenant
-    if request.method not in ("GET", "POST"):
-        raise Http404
     initial = {
         "name": tenant.name,
         "time_zone": tenant.time_zone,
