@@ -11,10 +11,10 @@ from tests.factories import MembershipFactory, UserFactory
 
 
 def test_members_export_is_csv_with_formula_cells_neutralised_and_audited(alpha):
-    evil = UserFactory(email="evil@alpha.example.com", full_name='=HYPERLINK("http://x","y")')
-    MembershipFactory(user=evil, tenant=alpha.tenant, role=Role.READ_ONLY)
-    thai = UserFactory(email="somchai@alpha.example.com", full_name="สมชาย ใจดี")
-    MembershipFactory(user=thai, tenant=alpha.tenant, role=Role.SALES_REP)
+    evil = UserFactory.create(email="evil@alpha.example.com", full_name='=HYPERLINK("http://x","y")')
+    MembershipFactory.create(user=evil, tenant=alpha.tenant, role=Role.READ_ONLY)
+    thai = UserFactory.create(email="somchai@alpha.example.com", full_name="สมชาย ใจดี")
+    MembershipFactory.create(user=thai, tenant=alpha.tenant, role=Role.SALES_REP)
     manager = alpha.members[Role.MANAGER]
 
     response = workspace_client(manager.user, alpha.tenant).get("/members/export.csv")

@@ -32,7 +32,7 @@ def _start_login(client, user):
 
 
 def test_totp_user_is_signed_in_only_after_a_valid_code(world, db):
-    user = UserFactory()
+    user = UserFactory.create()
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
     client = public_client()
@@ -50,7 +50,7 @@ def test_totp_user_is_signed_in_only_after_a_valid_code(world, db):
 
 
 def test_a_recovery_code_signs_in_once(world, db):
-    user = UserFactory()
+    user = UserFactory.create()
     TOTP.activate(user, generate_totp_secret())
     code = RecoveryCodes.activate(user).get_unused_codes()[0]
 
@@ -67,7 +67,7 @@ def test_a_recovery_code_signs_in_once(world, db):
 
 
 def test_session_cookie_is_host_only_and_http_only(world, db):
-    user = UserFactory()
+    user = UserFactory.create()
     client = public_client()
     response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]

@@ -7,7 +7,7 @@ from tests.factories import UserFactory
 
 
 def test_preferences_save_language_and_time_zone(world, db):
-    user = UserFactory(full_name="Old Name")
+    user = UserFactory.create(full_name="Old Name")
     client = public_client(user)
     response = client.post(
         "/account/preferences/",
@@ -19,7 +19,7 @@ def test_preferences_save_language_and_time_zone(world, db):
 
 
 def test_preferences_reject_unknown_values_naming_the_field(world, db):
-    user = UserFactory(full_name="Kept")
+    user = UserFactory.create(full_name="Kept")
     client = public_client(user)
     for field, value in (("language", "klingon"), ("time_zone", "Mars/Olympus"), ("full_name", "")):
         data = {"full_name": "New", "language": "", "time_zone": "", field: value}

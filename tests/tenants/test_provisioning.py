@@ -1,0 +1,339 @@
+"""Provisioning guarantees: a workspace claimed from the spare pool is indistinguishable from a
+freshly migrated one, signup really takes the spare, two signups racing for one address leave
+exactly one workspace and nothing of the loser, and deleting a workspace removes all of it."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from crm_platform.errors import ServiceError
+from tenants import services
+from tenants.models import Domain, Invitation, Membership, Tenant, User
+from tenants.roles import Role
+from tests.conftest import Workspace, World
+from tests.factories import PASSWORD, MembershipFactory, UserFactory
+
+SCHEMA_PLACEHOLDER = "<schema>"
+
+# Catalogue queries describing everything a migration can create in a schema. Rows are ordered
+# so that two schemas compare as plain lists.
+SHAPE_QUERIES = {
+    "tables": """
+        SELECT table_name, table_type FROM information_schema.tables
+        WHERE table_schema = %s ORDER BY table_name
+    """,
+    "columns": """
+        SELECT table_name, column_name, ordinal_position, data_type, udt_name,
+               character_maximum_length, numeric_precision, numeric_scale, is_nullable,
+               column_default, is_identity, identity_generation
+        FROM information_schema.columns
+        WHERE table_schema = %s ORDER BY table_name, ordinal_position
+    """,
+    "indexes": """
+        SELECT tablename, indexname, indexdef FROM pg_indexes
+        WHERE schemaname = %s ORDER BY tablename, indexname
+    """,
+    "constraints": """
+        SELECT rel.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con
+        JOIN pg_class rel ON rel.oid = con.conrelid
+        JOIN pg_namespace ns ON ns.oid = con.connamespace
+        WHERE ns.nspname = %s ORDER BY rel.relname, con.conname
+    """,
+    # pg_sequence, not information_schema.sequences, which leaves out identity sequences.
+    "sequences": """
+        SELECT rel.relname, seq.seqtypid::regtype::text, seq.seqstart, seq.seqmin, seq.seqmax,
+               seq.seqincrement, seq.seqcache, seq.seqcycle
+        FROM pg_sequence seq
+        JOIN pg_class rel ON rel.oid = seq.seqrelid
+        JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+        WHERE ns.nspname = %s ORDER BY rel.relname
+    """,
+}
+
+
+def _normalise(value: Any, schema: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(schema, SCHEMA_PLACEHOLDER)
+    return value
+
+
+def _schema_shape(schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    shape: dict[str, list[tuple[Any, ...]]] = {}
+    with connection.cursor() as cursor:
+        for part, query in SHAPE_QUERIES.items():
+            cursor.execute(query, [schema])
+            shape[part] = [
+                tuple(_normalise(value, schema) for value in row) for row in cursor.fetchall()
+            ]
+        cursor.execute(
+            f"SELECT app, name FROM {connection.ops.quote_name(schema)}.django_migrations "  # noqa: S608
+            "ORDER BY app, name"
+        )
+        shape["migrations"] = [tuple(row) for row in cursor.fetchall()]
+    return shape
+
+
+def _schemas() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws\\_%'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _spare_pks() -> set[int]:
+    return set(Tenant.objects.filter(state=Tenant.State.SPARE).values_list("pk", flat=True))
+
+
+# --- the pool gives the same schema as a migration ----------------------------------------
+
+
+def test_claimed_spare_schema_is_identical_to_a_freshly_migrated_one(
+    world: World, db: None
+) -> None:
+    assert services.spare_pool_replenish(target=1) == 1
+    (spare_pk,) = _spare_pks()
+    spare_schema = Tenant.objects.get(pk=spare_pk).schema_name
+
+    owner: User = UserFactory.create()
+    tenant = services.workspace_create(owner=owner, company_name="Pool Ltd", slug="pool-ltd")
+    assert (tenant.pk, tenant.schema_name) == (spare_pk, spare_schema)
+
+    fresh = Tenant(schema_name=f"ws_fresh{secrets.token_hex(6)}", state=Tenant.State.SPARE)
+    fresh.save(verbosity=0)
+
+    claimed_shape = _schema_shape(tenant.schema_name)
+    fresh_shape = _schema_shape(fresh.schema_name)
+    # The comparison is not vacuous: the tenant apps' tables and migrations are there.
+    assert ("audit_auditevent", "BASE TABLE") in fresh_shape["tables"]
+    assert ("django_content_type", "BASE TABLE") in fresh_shape["tables"]
+    assert ("audit", "0001_initial") in fresh_shape["migrations"]
+    assert fresh_shape["indexes"]
+    assert fresh_shape["constraints"]
+    assert fresh_shape["sequences"]
+    for part in (*SHAPE_QUERIES, "migrations"):
+        assert claimed_shape[part] == fresh_shape[part], part
+
+
+def test_signup_claims_the_oldest_spare_and_creates_no_schema(world: World, db: None) -> None:
+    assert services.spare_pool_replenish(target=2) == 2
+    oldest, newest = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("created_at", "pk")
+    schemas_before = _schemas()
+
+    result = services.workspace_signup(
+        company_name="Spare Co",
+        slug="spare-co",
+        full_name="Sam Spare",
+        email="sam@spare.example.com",
+        password=PASSWORD,
+    )
+
+    assert result.tenant.pk == oldest.pk
+    assert result.tenant.schema_name == oldest.schema_name
+    assert _schemas() == schemas_before
+    assert _spare_pks() == {newest.pk}
+    claimed = Tenant.objects.get(pk=oldest.pk)
+    assert (claimed.state, claimed.slug, claimed.name) == (
+        Tenant.State.ACTIVE,
+        "spare-co",
+        "Spare Co",
+    )
+
+
+def test_signup_with_an_empty_pool_migrates_a_new_schema(world: World, db: None) -> None:
+    assert _spare_pks() == set()
+    schemas_before = _schemas()
+
+    result = services.workspace_signup(
+        company_name="Empty Pool",
+        slug="empty-pool",
+        full_name="Eve Empty",
+        email="eve@empty.example.com",
+        password=PASSWORD,
+    )
+
+    assert _schemas() == schemas_before | {result.tenant.schema_name}
+    assert result.tenant.state == Tenant.State.ACTIVE
+
+
+# --- race ---------------------------------------------------------------------------------
+
+
+def test_simultaneous_signups_for_one_address_leave_one_workspace(
+    world: World, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slug = f"race-{secrets.token_hex(3)}"
+    emails = [f"racer{n}-{secrets.token_hex(3)}@example.com" for n in range(2)]
+    # Both signups pass the early "address free?" check before either writes, so the database
+    # constraint, not the check, has to decide between them.
+    both_checked = threading.Barrier(2, timeout=30)
+    check_slug_free: Callable[[str], None] = services._check_slug_free
+
+    def check_then_wait(candidate: str) -> None:
+        check_slug_free(candidate)
+        both_checked.wait()
+
+    monkeypatch.setattr(services, "_check_slug_free", check_then_wait)
+    outcomes: dict[str, services.SignupResult | Exception] = {}
+
+    def sign_up(email: str) -> None:
+        try:
+            outcomes[email] = services.workspace_signup(
+                company_name="Race Ltd",
+                slug=slug,
+                full_name="Rae Racer",
+                email=email,
+                password=PASSWORD,
+            )
+        except Exception as exc:  # recorded and asserted on below
+            outcomes[email] = exc
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        spares_before = _spare_pks()
+        services.spare_pool_replenish(target=len(spares_before) + 2)
+        spares = _spare_pks()
+        schemas_before = _schemas()
+        try:
+            threads = [threading.Thread(target=sign_up, args=(email,)) for email in emails]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+            winners = [o for o in outcomes.values() if isinstance(o, services.SignupResult)]
+            losers = {e: o for e, o in outcomes.items() if not isinstance(o, services.SignupResult)}
+            assert len(winners) == 1, outcomes
+            assert len(losers) == 1, outcomes
+            (winner,) = winners
+            ((loser_email, error),) = losers.items()
+            assert isinstance(error, ServiceError)
+            assert (error.field, error.code) == ("slug", "taken")
+
+            assert list(Tenant.objects.filter(slug=slug).values_list("pk", flat=True)) == [
+                winner.tenant.pk
+            ]
+            assert list(
+                Domain.objects.filter(domain=f"{slug}.localhost").values_list(
+                    "tenant_id", flat=True
+                )
+            ) == [winner.tenant.pk]
+            assert not User.objects.filter(email=loser_email).exists()
+            assert not EmailAddress.objects.filter(email=loser_email).exists()
+            assert not Membership.objects.filter(user__email=loser_email).exists()
+            assert list(
+                Membership.objects.filter(tenant=winner.tenant).values_list("user__email", "role")
+            ) == [(winner.user.email, Role.OWNER)]
+            # Both took a spare; the loser's went back to the pool untouched.
+            assert winner.tenant.pk in spares
+            assert _spare_pks() == spares - {winner.tenant.pk}
+            assert _schemas() == schemas_before
+            assert not Tenant.objects.filter(pk__in=spares - {winner.tenant.pk}).exclude(
+                slug=None, name="", state=Tenant.State.SPARE
+            )
+        finally:
+            for tenant in Tenant.objects.filter(slug=slug) | Tenant.objects.filter(
+                pk__in=_spare_pks() - spares_before
+            ):
+                services.workspace_delete(tenant=tenant, actor=None)
+            User.objects.filter(email__in=emails).delete()
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+# --- deletion -----------------------------------------------------------------------------
+
+
+def _doomed_workspace(slug: str) -> Tenant:
+    owner: User = UserFactory.create()
+    tenant = services.workspace_create(owner=owner, company_name="Doomed Ltd", slug=slug)
+    owner_seat = Membership.objects.get(tenant=tenant, user=owner)
+    MembershipFactory.create(tenant=tenant, role=Role.SALES_REP)
+    services.invitation_create(
+        actor=owner_seat, email=f"invitee@{slug}.example.com", role=Role.MANAGER
+    )
+    assert Membership.objects.filter(tenant=tenant).count() == 2
+    assert Invitation.objects.filter(tenant=tenant).count() == 1
+    assert Domain.objects.filter(tenant=tenant).count() == 1
+    assert tenant.schema_name in _schemas()
+    return tenant
+
+
+def _assert_gone(tenant: Tenant, alpha: Workspace) -> None:
+    assert tenant.schema_name not in _schemas()
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    assert not Domain.objects.filter(tenant_id=tenant.pk).exists()
+    assert not Domain.objects.filter(domain=f"{tenant.slug}.localhost").exists()
+    assert not Membership.objects.filter(tenant_id=tenant.pk).exists()
+    assert not Invitation.objects.filter(tenant_id=tenant.pk).exists()
+    # Other workspaces are untouched.
+    assert alpha.tenant.schema_name in _schemas()
+    assert Membership.objects.filter(tenant=alpha.tenant).count() == len(alpha.members)
+
+
+def test_workspace_delete_drops_schema_and_platform_rows(alpha: Workspace) -> None:
+    tenant = _doomed_workspace("doomed")
+    owner_pk = Membership.objects.get(tenant=tenant, role=Role.OWNER).user_id
+
+    services.workspace_delete(tenant=tenant, actor=None)
+
+    _assert_gone(tenant, alpha)
+    # Accounts are global (D4): the people keep their logins.
+    assert User.objects.filter(pk=owner_pk).exists()
+
+
+def test_workspace_delete_refuses_the_public_schema(alpha: Workspace) -> None:
+    public = Tenant(schema_name="public")
+    with pytest.raises(ServiceError) as raised:
+        services.workspace_delete(tenant=public, actor=None)
+    assert raised.value.code == "public"
+    assert "public" in {row[0] for row in _namespaces()}
+
+
+def _namespaces() -> list[tuple[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace")
+        return list(cursor.fetchall())
+
+
+def test_delete_workspace_command_removes_everything(alpha: Workspace) -> None:
+    tenant = _doomed_workspace("doomed-cmd")
+    out = StringIO()
+
+    call_command("delete_workspace", "doomed-cmd", "--yes", stdout=out)
+
+    assert out.getvalue() == f"Deleted workspace doomed-cmd ({tenant.schema_name}).\n"
+    _assert_gone(tenant, alpha)
+
+
+def test_delete_workspace_command_refuses_an_unknown_address(alpha: Workspace) -> None:
+    tenants_before = set(Tenant.objects.values_list("pk", flat=True))
+    schemas_before = _schemas()
+
+    with pytest.raises(CommandError, match="No workspace with the address 'no-such-place'"):
+        call_command("delete_workspace", "no-such-place", "--yes")
+
+    assert set(Tenant.objects.values_list("pk", flat=True)) == tenants_before
+    assert _schemas() == schemas_before
+
+
+def test_delete_workspace_command_without_confirmation_deletes_nothing(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _doomed_workspace("doomed-ask")
+    monkeypatch.setattr("builtins.input", lambda prompt: "alpha")
+
+    with pytest.raises(CommandError, match="Not confirmed; nothing was deleted"):
+        call_command("delete_workspace", "doomed-ask")
+
+    assert tenant.schema_name in _schemas()
+    assert Tenant.objects.filter(pk=tenant.pk, slug="doomed-ask").exists()
+    assert Membership.objects.filter(tenant=tenant).count() == 2

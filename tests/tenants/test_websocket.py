@@ -1,0 +1,232 @@
+"""The workspace notifications socket: who may connect, and what reaches an open socket when an
+admin changes a member's standing.
+
+The socket middleware and consumer query the database from other threads, which cannot see a
+test's uncommitted transaction. So these tests work on the committed ``world``, make every
+change from other threads too (``database_sync_to_async``: committed at once), and put back
+whatever they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from crm_platform.asgi import application
+from tenants import services
+from tenants.audit.models import AuditEvent
+from tenants.models import Membership, Tenant, UserSession
+from tenants.roles import Role
+from tests.conftest import World, workspace_client
+
+# The marker makes pytest-django create the test database even when only these tests run. Its
+# transaction wraps this thread's connection, which none of these tests query.
+pytestmark = pytest.mark.django_db
+
+T = TypeVar("T")
+PATH = "/ws/notifications/"
+TIMEOUT = 5
+
+
+def _in_own_thread(work: Callable[[], T]) -> T:
+    """Run work on a connection of its own, outside the test's transaction, so it commits."""
+
+    def run() -> T:
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(run).result()
+
+
+@pytest.fixture
+def committed(world: World) -> Iterator[World]:
+    """The committed world; sessions and audit rows the test creates are removed afterwards."""
+    sessions_before = _in_own_thread(
+        lambda: set(UserSession.objects.values_list("session_key", flat=True))
+    )
+    events_before = _in_own_thread(lambda: _last_audit_event(world.alpha.tenant))
+
+    def clean_up() -> None:
+        UserSession.objects.exclude(session_key__in=sessions_before).delete()
+        with schema_context(world.alpha.tenant.schema_name):
+            AuditEvent.objects.filter(id__gt=events_before).delete()
+
+    try:
+        yield world
+    finally:
+        _in_own_thread(clean_up)
+
+
+def _last_audit_event(tenant: Tenant) -> int:
+    with schema_context(tenant.schema_name):
+        return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+@database_sync_to_async
+def _session_cookie(membership: Membership, tenant: Tenant | None = None) -> str:
+    """The session key of a browser signed in as membership's user and handed over to tenant
+    (by default the membership's own workspace)."""
+    client = workspace_client(membership.user, tenant or membership.tenant)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def _socket(
+    *, host: str, origin: str | None = None, session_key: str | None = None
+) -> WebsocketCommunicator:
+    headers = [(b"host", host.encode())]
+    headers.append((b"origin", (origin or f"http://{host}").encode()))
+    if session_key is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    return WebsocketCommunicator(application, PATH, headers=headers)
+
+
+async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
+    socket = _socket(
+        host="alpha.localhost", session_key=await _session_cookie(world.alpha.members[role])
+    )
+    connected, _ = await socket.connect(timeout=TIMEOUT)
+    assert connected
+    assert await socket.receive_json_from(timeout=TIMEOUT) == {
+        "event": "hello",
+        "payload": {"role": role},
+    }
+    return socket
+
+
+@database_sync_to_async
+def _membership(pk: int) -> Membership:
+    return Membership.objects.get(pk=pk)
+
+
+@database_sync_to_async
+def _set_status(membership: Membership, status: str) -> None:
+    Membership.objects.filter(pk=membership.pk).update(status=status)
+
+
+@asynccontextmanager
+async def _restored(membership: Membership) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await database_sync_to_async(Membership.objects.filter(pk=membership.pk).update)(
+            role=membership.role, status=membership.status, deactivated_at=None
+        )
+
+
+async def test_active_member_connects_and_is_greeted(committed: World) -> None:
+    socket = await _connect_member(committed, Role.SALES_REP)
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=TIMEOUT) == {"event": "pong", "payload": {}}
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("handed_to", ["bravo", "alpha"])
+async def test_member_of_another_workspace_is_refused(committed: World, handed_to: str) -> None:
+    # Bravo's own session, or a session that claims alpha but belongs to no member of it.
+    tenant = committed.bravo.tenant if handed_to == "bravo" else committed.alpha.tenant
+    socket = _socket(
+        host="alpha.localhost", session_key=await _session_cookie(committed.bravo.owner, tenant)
+    )
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+async def test_session_of_another_host_is_refused(committed: World) -> None:
+    socket = _socket(
+        host="bravo.localhost", session_key=await _session_cookie(committed.alpha.owner)
+    )
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+async def test_anonymous_is_refused(committed: World) -> None:
+    assert await _socket(host="alpha.localhost").connect(timeout=TIMEOUT) == (False, 4403)
+    unknown = _socket(host="alpha.localhost", session_key="no-such-session")
+    assert await unknown.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://bravo.localhost", "http://localhost", "null"]
+)
+async def test_foreign_origin_is_refused(committed: World, origin: str) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    socket = _socket(
+        host="alpha.localhost",
+        origin=origin,
+        session_key=await _session_cookie(member),
+    )
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+async def test_deactivated_member_is_refused(committed: World) -> None:
+    member = committed.alpha.members[Role.READ_ONLY]
+    session_key = await _session_cookie(member)
+    async with _restored(member):
+        await _set_status(member, Membership.Status.DEACTIVATED)
+        socket = _socket(host="alpha.localhost", session_key=session_key)
+        assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+async def test_role_change_reaches_the_open_socket(committed: World) -> None:
+    admin = committed.alpha.members[Role.ADMIN]
+    member = committed.alpha.members[Role.SALES_REP]
+    socket = await _connect_member(committed, Role.SALES_REP)
+    async with _restored(member):
+        await database_sync_to_async(services.member_change_role)(
+            actor=admin, member=member, role=Role.MANAGER
+        )
+        assert await socket.receive_json_from(timeout=TIMEOUT) == {
+            "event": "role.changed",
+            "payload": {"role": "manager", "role_label": "Manager"},
+        }
+        assert (await _membership(member.pk)).role == Role.MANAGER
+    await socket.disconnect()
+
+
+async def test_deactivation_revokes_and_closes_the_open_socket(committed: World) -> None:
+    admin = committed.alpha.members[Role.ADMIN]
+    member = committed.alpha.members[Role.SUPPORT_AGENT]
+    bystander = await _connect_member(committed, Role.MARKETER)
+    socket = await _connect_member(committed, Role.SUPPORT_AGENT)
+    async with _restored(member):
+        await database_sync_to_async(services.member_deactivate)(actor=admin, member=member)
+        assert await socket.receive_json_from(timeout=TIMEOUT) == {
+            "event": "session.revoked",
+            "payload": {"reason": "deactivated"},
+        }
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4401,
+        }
+        # Only the deactivated member's socket was closed.
+        assert await bystander.receive_nothing()
+        await bystander.send_json_to({"type": "ping"})
+        assert await bystander.receive_json_from(timeout=TIMEOUT) == {
+            "event": "pong",
+            "payload": {},
+        }
+    await bystander.disconnect()
+
+
+async def test_ping_from_member_deactivated_meanwhile_closes_the_socket(committed: World) -> None:
+    member = committed.alpha.members[Role.MARKETER]
+    socket = await _connect_member(committed, Role.MARKETER)
+    async with _restored(member):
+        # Deactivated behind the socket's back (no push), as if the revoke message was lost:
+        # the next ping must still find out.
+        await _set_status(member, Membership.Status.DEACTIVATED)
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4403,
+        }
