@@ -9,7 +9,6 @@ from tenants import views_public
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("pricing/", views.pricing, name="pricing"),
-    path("healthz", views.healthz, name="healthz"),
     path("signup/", views_public.signup, name="signup"),
     path("accounts/", include("allauth.urls")),
     path("account/preferences/", views_public.preferences, name="preferences"),

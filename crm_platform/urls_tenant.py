@@ -3,11 +3,9 @@
 
 from django.urls import path
 
-from crm_platform import views
 from tenants import views_workspace as ws
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
     path("handover/", ws.handover, name="handover"),
     path("signout/", ws.signout, name="signout"),
     path("", ws.home, name="home"),

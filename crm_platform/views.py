@@ -1,9 +1,8 @@
-"""The public site: landing, pricing, health check."""
+"""The public site: landing and pricing."""
 
 from __future__ import annotations
 
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -18,10 +17,3 @@ def landing(request: HttpRequest) -> HttpResponse:
 @require_GET
 def pricing(request: HttpRequest) -> HttpResponse:
     return render(request, "public/pricing.html", {"offers": OFFERS})
-
-
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})

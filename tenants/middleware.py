@@ -21,7 +21,7 @@ PUBLIC_TENANT = Tenant(schema_name="public", name="Rapport", state=Tenant.State.
 SESSION_WORKSPACE_KEY = "rapport_workspace"
 LAST_SEEN_INTERVAL = timedelta(minutes=5)
 # Paths a workspace host serves before membership is known.
-OPEN_PATHS = ("/handover/", "/static/", "/healthz")
+OPEN_PATHS = ("/handover/", "/static/")
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
 

@@ -512,8 +512,8 @@ resource "aws_lb_target_group" "web" {
   vpc_id               = aws_vpc.main.id
   deregistration_delay = 30
 
-  # See README.md, "Known gaps": the app must answer /healthz for a probe whose Host header is
-  # the task's IP address.
+  # /healthz is answered before host resolution and the HTTPS redirect, so the ALB's probe
+  # (Host = the task's IP, plain HTTP) gets 200.
   health_check {
     path                = "/healthz"
     matcher             = "200"

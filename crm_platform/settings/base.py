@@ -71,6 +71,7 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # D7: keep TENANT_LIMIT_SET_CALLS at its default (False).
 
 MIDDLEWARE = [
+    "crm_platform.health.HealthCheckMiddleware",
     "tenants.middleware.WorkspaceHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

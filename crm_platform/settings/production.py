@@ -21,11 +21,10 @@ DATABASES = {"default": database_config(os.environ["DATABASE_URL"])}
 # in-process pool is (D7). django-tenants sets search_path on every cursor, so a pooled
 # connection never carries the previous request's schema.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-DATABASES["default"]["OPTIONS"] = {
-    "pool": {
-        "min_size": int(env("DB_POOL_MIN_SIZE", "2") or 2),
-        "max_size": int(env("DB_POOL_MAX_SIZE", "10") or 10),
-    }
+# Merge, not replace: DATABASE_URL may carry options such as ?sslmode=require.
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": int(env("DB_POOL_MIN_SIZE", "2") or 2),
+    "max_size": int(env("DB_POOL_MAX_SIZE", "10") or 10),
 }
 SITE_SCHEME = "https"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

@@ -224,12 +224,24 @@ def test_spare_workspace_host_is_404(world, db):
     spare = services.spare_workspace_create()
     Domain.objects.create(domain="spare-pool.localhost", tenant=spare, is_primary=True)
 
-    for path in ("/", "/handover/", "/healthz", "/members/"):
+    for path in ("/", "/handover/", "/members/"):
         response = Client(HTTP_HOST="spare-pool.localhost").get(path)
         assert response.status_code == 404, path
 
 
-def test_live_workspace_health_check_answers(alpha):
-    response = Client(HTTP_HOST="alpha.localhost").get("/healthz")
+@pytest.mark.parametrize("host", ["alpha.localhost", "localhost", "10.0.3.17", "unknown.localhost"])
+def test_health_check_answers_on_any_host_without_a_session(alpha, host):
+    # Load balancers probe the node's IP address over plain HTTP.
+    client = Client(HTTP_HOST=host)
+    response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    assert client.post("/healthz").status_code == 405
+
+
+def test_health_check_is_not_redirected_to_https_in_production(alpha, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client(HTTP_HOST="10.0.3.17")
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/pricing/", HTTP_HOST="localhost").status_code == 301
