@@ -18,7 +18,7 @@ What it does:
    insert their platform rows (tenant, domain, owner account, membership) in bulk; ANALYZE.
 2. Pool path: N signups through ``services.workspace_signup`` with the pool at its production
    size; after each one, outside the timed region, ``services.spare_pool_replenish`` tops the
-   pool up as the Celery task would. Passwords are hashed with Django's default hasher (what
+   pool up as the Celery task would. Passwords are hashed with the configured hasher (what
    production uses), timed separately, so figures are given with and without hashing.
    A few warm-up signups run first and are reported separately.
 3. Fallback path: a few signups with the pool empty (a schema is migrated during signup).
@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.hashers import BasePasswordHasher
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,7 +140,7 @@ def setup_django(database_url: str, pool_size: int) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["SPARE_WORKSPACE_POOL_SIZE"] = str(pool_size)
     # Development settings with real PostgreSQL and Redis: the same code paths as production,
-    # Django's default password hasher, and Celery publishing to the broker rather than eager.
+    # the production password hasher, and Celery publishing to the broker rather than eager.
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
     import django
 
@@ -243,15 +243,23 @@ def insert_platform_rows(workspaces: list[tuple[str, str]], timings: dict[str, f
             cursor.execute("ANALYZE")
 
 
-class TimedPBKDF2PasswordHasher(PBKDF2PasswordHasher):
-    """Django's default hasher, unchanged, with the time it spends recorded."""
+def timed_production_hasher() -> str:
+    """The dotted path of the configured (production) hasher, unchanged but for recording the
+    time each hash takes."""
+    from django.contrib.auth.hashers import get_hasher
 
-    def encode(self, password: str, salt: str, iterations: int | None = None) -> str:
+    base = type(get_hasher("default"))
+
+    def encode(self: BasePasswordHasher, password: str, salt: str, *args: Any) -> str:
         started = time.perf_counter()
         try:
-            return super().encode(password, salt, iterations)
+            return base.encode(self, password, salt, *args)
         finally:
             HASHING_SECONDS.append(time.perf_counter() - started)
+
+    timed = type(f"Timed{base.__name__}", (base,), {"encode": encode})
+    globals()[timed.__name__] = timed
+    return f"{__name__}.{timed.__name__}"
 
 
 @dataclass
@@ -333,7 +341,7 @@ def main() -> int:
             if Tenant.objects.filter(state=Tenant.State.SPARE).exists():
                 raise RuntimeError("the pool should be empty for the fallback path")
 
-        hasher_path = f"{__name__}.{TimedPBKDF2PasswordHasher.__name__}"
+        hasher_path = timed_production_hasher()
         with override_settings(DEBUG=False, PASSWORD_HASHERS=[hasher_path]):
             # A fresh process pays once for imports, template and password-list loading, and
             # its first connection; a serving process has paid already.

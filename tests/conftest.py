@@ -64,7 +64,37 @@ def _provision(slug: str, *, all_roles: bool) -> Workspace:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Always create the test database. pytest-django creates it only when a selected test asks
+    for ``db``; tests that need committed data use ``world`` without it and would otherwise run
+    against DATABASE_URL itself."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=verbosity,
+            interactive=False,
+            aliases={"default": {}},
+            keepdb=django_db_keepdb and not django_db_createdb,
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
 def world(django_db_setup: None, django_db_blocker: Any) -> World:
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        raise RuntimeError("The test workspaces must be built in a test database.")
     with django_db_blocker.unblock():
         built = World(
             alpha=_provision("alpha", all_roles=True), bravo=_provision("bravo", all_roles=False)
