@@ -11,7 +11,9 @@ from tests.factories import MembershipFactory, UserFactory
 
 
 def test_members_export_is_csv_with_formula_cells_neutralised_and_audited(alpha):
-    evil = UserFactory.create(email="evil@alpha.example.com", full_name='=HYPERLINK("http://x","y")')
+    evil = UserFactory.create(
+        email="evil@alpha.example.com", full_name='=HYPERLINK("http://x","y")'
+    )
     MembershipFactory.create(user=evil, tenant=alpha.tenant, role=Role.READ_ONLY)
     thai = UserFactory.create(email="somchai@alpha.example.com", full_name="สมชาย ใจดี")
     MembershipFactory.create(user=thai, tenant=alpha.tenant, role=Role.SALES_REP)
