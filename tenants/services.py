@@ -779,28 +779,38 @@ def workspace_update_settings(
 
 
 def workspace_suspend(*, tenant: Tenant, actor: User) -> Tenant:
-    with transaction.atomic():
-        tenant = _lock_tenant(tenant)
-        if tenant.state != Tenant.State.ACTIVE:
-            raise ServiceError(_("Only an active workspace can be suspended."), code="state")
-        tenant.state = Tenant.State.SUSPENDED
-        tenant.save(update_fields=["state"])
-        audit_record(
-            tenant=tenant, actor=actor, action="workspace.suspended", target_repr=tenant.name
-        )
-    return tenant
+    """Make the workspace read-only (platform staff)."""
+    return _workspace_change_state(
+        tenant=tenant,
+        actor=actor,
+        allowed_from=Tenant.State.ACTIVE,
+        to=Tenant.State.SUSPENDED,
+        action="workspace.suspended",
+        refusal=_("Only an active workspace can be suspended."),
+    )
 
 
 def workspace_reactivate(*, tenant: Tenant, actor: User) -> Tenant:
+    return _workspace_change_state(
+        tenant=tenant,
+        actor=actor,
+        allowed_from=Tenant.State.SUSPENDED,
+        to=Tenant.State.ACTIVE,
+        action="workspace.reactivated",
+        refusal=_("Only a suspended workspace can be reactivated."),
+    )
+
+
+def _workspace_change_state(
+    *, tenant: Tenant, actor: User, allowed_from: str, to: str, action: str, refusal: str
+) -> Tenant:
     with transaction.atomic():
         tenant = _lock_tenant(tenant)
-        if tenant.state != Tenant.State.SUSPENDED:
-            raise ServiceError(_("Only a suspended workspace can be reactivated."), code="state")
-        tenant.state = Tenant.State.ACTIVE
+        if tenant.state != allowed_from:
+            raise ServiceError(refusal, code="state")
+        tenant.state = to
         tenant.save(update_fields=["state"])
-        audit_record(
-            tenant=tenant, actor=actor, action="workspace.reactivated", target_repr=tenant.name
-        )
+        audit_record(tenant=tenant, actor=actor, action=action, target_repr=tenant.name)
     return tenant
 
 

@@ -90,18 +90,19 @@ def roles(request: WorkspaceRequest) -> HttpResponse:
 @requires(capabilities.USE_WORKSPACE)
 @require_GET
 def members(request: WorkspaceRequest) -> HttpResponse:
+    return _render_members(request, InviteForm())
+
+
+def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 200) -> HttpResponse:
     tenant = request.tenant
-    return render(
-        request,
-        "app/members.html",
-        {
-            "members": member_list(tenant=tenant),
-            "invitations": invitation_pending_list(tenant=tenant),
-            "invite_form": InviteForm(),
-            "role_choices": Role.choices,
-            "seats": seats_used_summary(tenant=tenant),
-        },
-    )
+    context = {
+        "members": member_list(tenant=tenant),
+        "invitations": invitation_pending_list(tenant=tenant),
+        "invite_form": form,
+        "role_choices": Role.choices,
+        "seats": seats_used_summary(tenant=tenant),
+    }
+    return render(request, "app/members.html", context, status=status)
 
 
 @requires(capabilities.EXPORT_DATA)
@@ -130,19 +131,7 @@ def invite(request: WorkspaceRequest) -> HttpResponse:
                 request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
             )
             return redirect("members")
-    tenant = request.tenant
-    return render(
-        request,
-        "app/members.html",
-        {
-            "members": member_list(tenant=tenant),
-            "invitations": invitation_pending_list(tenant=tenant),
-            "invite_form": form,
-            "role_choices": Role.choices,
-            "seats": seats_used_summary(tenant=tenant),
-        },
-        status=400,
-    )
+    return _render_members(request, form, status=400)
 
 
 def _run(request: WorkspaceRequest, action: str, fn: object, **kwargs: object) -> HttpResponse:

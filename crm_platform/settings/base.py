@@ -178,21 +178,28 @@ MFA_TOTP_ISSUER = "Rapport"
 # Accept the code of one period either side of now: phone clocks drift.
 MFA_TOTP_TOLERANCE = 1
 
+
 # Channels and Celery over Redis; without REDIS_URL the dev settings fall back to in-process.
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "rapport"},
+def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cache (keys prefixed by schema, D6) and the channel layer on one Redis."""
+    caches = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        }
     }
-}
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_FUNCTION": "django_tenants.cache.make_key",
-        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [url], "prefix": prefix},
+        }
     }
-}
+    return caches, layers
+
+
+CACHES, CHANNEL_LAYERS = redis_services(REDIS_URL, prefix="rapport")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

@@ -4,7 +4,7 @@ unset), eager Celery unless a test starts a real worker."""
 import os
 
 from .base import *  # noqa: F403
-from .base import CELERY_BEAT_SCHEDULE, database_config
+from .base import database_config, redis_services
 
 DATABASE_URL = os.environ["DATABASE_URL"]
 # Each pytest-xdist worker gets its own Redis database so that cache flushes don't collide.
@@ -15,23 +15,9 @@ _redis_base, _, _redis_base_db = os.environ["REDIS_URL"].rpartition("/")
 _redis_db = (int(_redis_base_db or 0) + 1 + int(_worker[2:] or 0)) % 16
 REDIS_URL = f"{_redis_base}/{_redis_db}"
 DATABASES = {"default": database_config(DATABASE_URL)}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "rapport-test"},
-    }
-}
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_FUNCTION": "django_tenants.cache.make_key",
-        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-    }
-}
+CACHES, CHANNEL_LAYERS = redis_services(REDIS_URL, prefix="rapport-test")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_BEAT_SCHEDULE = CELERY_BEAT_SCHEDULE
 ALLOWED_HOSTS = ["localhost", ".localhost", "testserver", ".testserver"]
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
