@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("pricing/", views.pricing, name="pricing"),
     path("signup/", views_public.signup, name="signup"),
+    path("signup/slug-check/", views_public.signup_slug_check, name="signup_slug_check"),
     path("accounts/", include("allauth.urls")),
     path("account/preferences/", views_public.preferences, name="preferences"),
     path("workspaces/", views_public.workspace_list, name="workspace_list"),

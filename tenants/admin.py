@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.models import Domain, Invitation, Membership, Tenant, User
-from tenants.selectors import seats_used
+from tenants.selectors import tenant_list_with_seats
 
 
 class SuperuserOnlyAdminSite(admin.AdminSite):
@@ -40,7 +40,7 @@ class TenantAdmin(admin.ModelAdmin):
     actions = ("suspend", "reactivate", "delete_workspaces")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
-        return super().get_queryset(request).exclude(state=Tenant.State.SPARE)
+        return tenant_list_with_seats()
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -52,7 +52,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Seats used"))
     def seats(self, tenant: Tenant) -> str:
-        return f"{seats_used(tenant=tenant)} / {tenant.seat_limit}"
+        return f"{tenant.seats_taken} / {tenant.seat_limit}"  # type: ignore[attr-defined]
 
     @admin.action(description=_("Suspend (read-only)"))
     def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:

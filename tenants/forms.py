@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.errors import ServiceError
@@ -40,6 +41,18 @@ class SignupForm(ServiceForm):
         label=_("Workspace address"),
         max_length=30,
         help_text=_("3 to 30 lowercase letters, digits or hyphens."),
+        # As the person types, the help text below the field says whether the address is free.
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "autocapitalize": "none",
+                "hx-get": reverse_lazy("signup_slug_check"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#id_slug_help",
+                "hx-swap": "outerHTML",
+            }
+        ),
     )
     full_name = forms.CharField(label=_("Your full name"), max_length=150)
     email = forms.EmailField(label=_("Work email"), max_length=254)

@@ -3,7 +3,7 @@ workspace (DESIGN rule 4)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -71,6 +71,20 @@ def trial_days_left(tenant: Tenant) -> int | None:
     return max(0, (tenant.trial_ends_at - timezone.now()).days)
 
 
+def tenant_list_with_seats() -> QuerySet[Tenant]:
+    """Live workspaces, each annotated with ``seats_taken`` in one query (platform admin)."""
+    now = timezone.now()
+    active = Count(
+        "memberships", filter=Q(memberships__status=Membership.Status.ACTIVE), distinct=True
+    )
+    pending = Count(
+        "invitations",
+        filter=Q(invitations__status=Invitation.Status.PENDING, invitations__expires_at__gt=now),
+        distinct=True,
+    )
+    return Tenant.objects.exclude(state=Tenant.State.SPARE).annotate(seats_taken=active + pending)
+
+
 def seats_used(*, tenant: Tenant) -> int:
     """Seats taken: active members plus pending, unexpired invitations."""
     members = Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE).count()
@@ -83,3 +97,7 @@ def seats_used(*, tenant: Tenant) -> int:
 def seats_used_summary(*, tenant: Tenant) -> dict[str, int]:
     used = seats_used(tenant=tenant)
     return {"used": used, "limit": tenant.seat_limit, "free": max(0, tenant.seat_limit - used)}
+
+
+def workspace_slug_taken(*, slug: str) -> bool:
+    return Tenant.objects.filter(slug=slug).exists()

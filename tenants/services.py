@@ -28,7 +28,7 @@ from tenants.hosts import public_url, workspace_hostname
 from tenants.models import Domain, Invitation, Membership, Plan, Tenant, User
 from tenants.notifications import disconnect_user, notify_user
 from tenants.roles import ALL_ROLES, Role
-from tenants.selectors import seats_used
+from tenants.selectors import seats_used, workspace_slug_taken
 from tenants.slugs import check_workspace_slug
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def workspace_create(
         company_name, field="company_name", max_length=NAME_MAX, label=_("Company name")
     )
     slug = check_workspace_slug(slug)
-    _check_slug_free(slug)
+    check_slug_free(slug)
     try:
         with transaction.atomic():
             tenant = _provision(owner=owner, name=name, slug=slug, ip_address=ip_address)
@@ -178,7 +178,7 @@ def workspace_signup(
     )
     email = check_email(email)
     check_password(password, user=User(email=email, full_name=full_name))
-    _check_slug_free(slug)
+    check_slug_free(slug)
     if User.objects.filter(email__iexact=email).exists():
         raise ServiceError(
             _("An account with this email already exists. Sign in to create a workspace."),
@@ -197,8 +197,8 @@ def workspace_signup(
     return SignupResult(tenant=tenant, user=user, membership=membership)
 
 
-def _check_slug_free(slug: str) -> None:
-    if Tenant.objects.filter(slug=slug).exists():
+def check_slug_free(slug: str) -> None:
+    if workspace_slug_taken(slug=slug):
         raise ServiceError(
             _("This address is already taken. Choose another."), field="slug", code="taken"
         )

@@ -14,17 +14,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.access import client_ip
 from tenants.forms import AcceptNewAccountForm, PreferencesForm, SignupForm, WorkspaceCreateForm
 from tenants.handover import handover_token_mint
-from tenants.hosts import safe_local_path, workspace_url
+from tenants.hosts import safe_local_path, workspace_hostname, workspace_url
 from tenants.models import Tenant, User
 from tenants.roles import Role
 from tenants.selectors import workspace_list_for_user, workspace_membership
+from tenants.slugs import check_workspace_slug
 
 AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
@@ -53,6 +54,19 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect(_enter_url(result.tenant))
     status = 400 if request.method == "POST" else 200
     return render(request, "public/signup.html", {"form": form}, status=status)
+
+
+@require_GET
+def signup_slug_check(request: HttpRequest) -> HttpResponse:
+    """The slug field's help text, saying whether the typed address is valid and free."""
+    try:
+        slug = check_workspace_slug(request.GET.get("slug", ""))
+        services.check_slug_free(slug)
+    except ServiceError as error:
+        context = {"ok": False, "message": error.message}
+    else:
+        context = {"ok": True, "host": workspace_hostname(slug)}
+    return render(request, "public/_slug_status.html", context)
 
 
 @login_required

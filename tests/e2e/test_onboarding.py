@@ -124,7 +124,13 @@ def test_signup_invite_promote_and_deactivate_live(
 
     # Sign up: the browser ends up on the workspace's own host, signed in.
     admin.get_by_label("Company name").fill(COMPANY)
-    admin.get_by_label("Workspace address").fill(SLUG)
+    address = admin.get_by_label("Workspace address")
+    address.fill("admin")
+    expect(admin.get_by_test_id("slug-status")).to_have_text(
+        "This address is reserved. Choose another."
+    )
+    address.fill(SLUG)
+    expect(admin.get_by_test_id("slug-status")).to_have_text(f"{SLUG}.localhost is available.")
     admin.get_by_label("Your full name").fill(ADMIN_NAME)
     admin.get_by_label("Work email").fill(ADMIN_EMAIL)
     admin.get_by_label("Password").fill(PASSWORD)

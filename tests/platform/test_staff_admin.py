@@ -230,3 +230,23 @@ def test_delete_selected_and_per_object_delete_are_not_offered(alpha):
     assert Tenant.objects.filter(pk=alpha.tenant.pk).exists()
     assert client.get(f"{TENANTS}{alpha.tenant.pk}/delete/").status_code == 403
     assert _schema_exists(alpha.tenant.schema_name)
+
+
+def test_tenant_list_query_count_does_not_grow_with_workspaces(
+    world, db, django_assert_max_num_queries
+):
+    from tenants.selectors import tenant_list_with_seats
+
+    superuser = UserFactory.create(is_staff=True, is_superuser=True)
+    client = public_client(superuser)
+    with django_assert_max_num_queries(12) as few:
+        assert client.get("/admin/tenants/tenant/").status_code == 200
+    # Rows only (bulk_create skips schema creation): the list page never enters a schema.
+    Tenant.objects.bulk_create(
+        Tenant(schema_name=f"ws_extra_{i}", state=Tenant.State.ACTIVE, slug=f"extra-{i}")
+        for i in range(5)
+    )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get("/admin/tenants/tenant/").status_code == 200
+    seats = {t.slug: t.seats_taken for t in tenant_list_with_seats()}
+    assert seats["extra-0"] == 0

@@ -156,3 +156,28 @@ def test_signup_is_rate_limited_per_ip(world, db, settings):
 
     assert limited.status_code == 429
     assert not Tenant.objects.filter(slug="acme").exists()
+
+
+@pytest.mark.parametrize(
+    ("slug", "text"),
+    [
+        ("acme", "acme.localhost is available."),
+        ("alpha", "This address is already taken. Choose another."),
+        ("admin", "This address is reserved. Choose another."),
+        ("ab", "The workspace address must be 3 to 30 characters long."),
+        ("<b>x</b>", "Use lowercase letters, digits and single hyphens only"),
+    ],
+)
+def test_slug_check_says_whether_the_address_is_free(world, db, slug, text):
+    response = public_client().get("/signup/slug-check/", {"slug": slug})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="id_slug_help"' in body
+    assert text in body
+    assert "<b>" not in body
+
+
+def test_signup_slug_field_asks_for_the_live_check(world, db):
+    body = public_client().get("/signup/").content.decode()
+    assert 'hx-get="/signup/slug-check/"' in body
+    assert 'hx-target="#id_slug_help"' in body
