@@ -77,6 +77,8 @@ class TenantAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Tenant]
     ) -> HttpResponse | None:
         if request.POST.get("confirm") == "yes":
+            # The workspace's own audit log goes with its schema; the platform keeps this one.
+            self.log_deletions(request, queryset)
             for tenant in queryset:
                 label = f"{tenant.name} ({tenant.slug})"
                 services.workspace_delete(tenant=tenant, actor=request.user)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
 from django.utils import formats, timezone
 from django_tenants.utils import schema_context
@@ -218,6 +219,10 @@ def test_delete_asks_for_confirmation_then_drops_schema_domains_and_memberships(
     # Accounts are global: the person keeps their login.
     assert User.objects.filter(pk=owner.pk).exists()
     assert Tenant.objects.filter(slug="alpha").exists()
+    # The platform keeps a record of who deleted what.
+    entry = LogEntry.objects.get(object_id=str(tenant.pk), action_flag=DELETION)
+    assert entry.object_repr == "Doomed Ltd"
+    assert entry.user.is_superuser
 
 
 def test_delete_selected_and_per_object_delete_are_not_offered(alpha):
