@@ -175,13 +175,13 @@ def test_simultaneous_signups_for_one_address_leave_one_workspace(
     # Both signups pass the early "address free?" check before either writes, so the database
     # constraint, not the check, has to decide between them.
     both_checked = threading.Barrier(2, timeout=30)
-    check_slug_free: Callable[[str], None] = services._check_slug_free
+    check_slug_free: Callable[[str], None] = services.check_slug_free
 
     def check_then_wait(candidate: str) -> None:
         check_slug_free(candidate)
         both_checked.wait()
 
-    monkeypatch.setattr(services, "_check_slug_free", check_then_wait)
+    monkeypatch.setattr(services, "check_slug_free", check_then_wait)
     outcomes: dict[str, services.SignupResult | Exception] = {}
 
     def sign_up(email: str) -> None:
