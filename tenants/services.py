@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
@@ -471,7 +471,9 @@ def invitation_accept(
         )
     with transaction.atomic():
         locked = (
-            Invitation.objects.select_for_update().select_related("tenant").get(pk=invitation.pk)
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("tenant", "invited_by")
+            .get(pk=invitation.pk)
         )
         if locked.status != Invitation.Status.PENDING or locked.is_expired:
             raise InvitationInvalid(_("This invitation is no longer valid."), code="used")
@@ -497,6 +499,19 @@ def invitation_accept(
             data={"role": membership.role},
             ip_address=ip_address,
         )
+        inviter = locked.invited_by
+        if inviter is not None:
+            with translation.override(inviter.language or settings.LANGUAGE_CODE):
+                text = _("%(name)s accepted your invitation and joined %(workspace)s.") % {
+                    "name": user.full_name or user.email,
+                    "workspace": locked.tenant.name,
+                }
+            notify_user(
+                tenant=locked.tenant,
+                user_id=inviter.pk,
+                event="notification",
+                payload={"text": text, "kind": "success"},
+            )
     return membership
 
 
