@@ -52,7 +52,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Seats used"))
     def seats(self, tenant: Tenant) -> str:
-        return f"{tenant.seats_taken} / {tenant.seat_limit}"  # type: ignore[attr-defined]
+        return f"{tenant.seats_taken} / {tenant.seat_limit}"
 
     @admin.action(description=_("Suspend (read-only)"))
     def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
