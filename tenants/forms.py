@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_platform.errors import ServiceError
 from tenants.currencies import CURRENCY_CODES
 from tenants.roles import Role
+from tenants.slugs import check_workspace_slug
 
 
 class AccessibleForm(forms.Form):
@@ -35,7 +36,16 @@ class ServiceForm(AccessibleForm):
         self.add_error(field, error.message)
 
 
-class SignupForm(ServiceForm):
+class SlugFieldMixin(forms.Form):
+    def clean_slug(self) -> str:
+        # Checked here too, so that every field's problem is reported in one round.
+        try:
+            return check_workspace_slug(self.cleaned_data["slug"])
+        except ServiceError as error:
+            raise forms.ValidationError(error.message, code=error.code) from error
+
+
+class SignupForm(SlugFieldMixin, ServiceForm):
     company_name = forms.CharField(label=_("Company name"), max_length=100)
     slug = forms.CharField(
         label=_("Workspace address"),
@@ -64,7 +74,7 @@ class SignupForm(ServiceForm):
     )
 
 
-class WorkspaceCreateForm(ServiceForm):
+class WorkspaceCreateForm(SlugFieldMixin, ServiceForm):
     company_name = forms.CharField(label=_("Company name"), max_length=100)
     slug = forms.CharField(label=_("Workspace address"), max_length=30)
 

@@ -181,3 +181,19 @@ def test_signup_slug_field_asks_for_the_live_check(world, db):
     body = public_client().get("/signup/").content.decode()
     assert 'hx-get="/signup/slug-check/"' in body
     assert 'hx-target="#id_slug_help"' in body
+
+
+def test_signup_stores_sql_looking_and_formula_looking_text_verbatim(world, db):
+    name = "Robert'); DROP TABLE tenants_tenant;-- =SUM(A1)"
+    response = public_client().post("/signup/", {**GOOD, "company_name": name})
+    assert response.status_code == 302
+    assert Tenant.objects.get(slug="acme").name == name
+    assert Tenant.objects.filter(slug="alpha").exists()
+
+
+def test_signup_with_wrong_types_and_missing_fields_names_each_field(world, db):
+    response = public_client().post("/signup/", {"slug": ["a", "b"], "email": "1"})
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert set(errors) == {"company_name", "slug", "full_name", "email", "password"}
+    assert not Tenant.objects.filter(slug__in=["a", "b"]).exists()
