@@ -17,6 +17,6 @@ urlpatterns = [
     path("workspaces/new/", views_public.workspace_new, name="workspace_new"),
     path("w/<slug:slug>/", views_public.workspace_enter, name="workspace_enter"),
     path("invitations/<str:token>/", views_public.invitation_accept, name="invitation_accept"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views_public.language_set, name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -56,21 +56,31 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Suspend (read-only)"))
     def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._apply(request, queryset, services.workspace_suspend, _("suspended"))
+        self._apply(
+            request, queryset, services.workspace_suspend, _("%(workspace)s is now suspended.")
+        )
 
     @admin.action(description=_("Reactivate"))
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._apply(request, queryset, services.workspace_reactivate, _("reactivated"))
+        self._apply(
+            request, queryset, services.workspace_reactivate, _("%(workspace)s is active again.")
+        )
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet[Tenant], fn: Any, verb: Any) -> None:
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Tenant], fn: Any, done: Any) -> None:
         for tenant in queryset:
             try:
                 fn(tenant=tenant, actor=request.user)
             except ServiceError as error:
-                self.message_user(request, f"{tenant}: {error.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("%(workspace)s: %(problem)s")
+                    % {"workspace": tenant, "problem": error.message},
+                    messages.ERROR,
+                )
             else:
-                self.log_change(request, tenant, f"Workspace {verb}")
-                self.message_user(request, f"{tenant}: {verb}", messages.SUCCESS)
+                message = done % {"workspace": tenant}
+                self.log_change(request, tenant, message)
+                self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Delete workspace (drops all its data)"))
     def delete_workspaces(
@@ -82,7 +92,11 @@ class TenantAdmin(admin.ModelAdmin):
             for tenant in queryset:
                 label = f"{tenant.name} ({tenant.slug})"
                 services.workspace_delete(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
-                self.message_user(request, f"{label}: deleted", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("%(workspace)s was deleted.") % {"workspace": label},
+                    messages.SUCCESS,
+                )
             return None
         return TemplateResponse(
             request,

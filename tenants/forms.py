@@ -104,8 +104,11 @@ def _time_zone_choices() -> list[tuple[str, str]]:
 
 def _language_choices() -> list[tuple[str, str]]:
     from django.conf import settings
+    from django.utils.translation import get_language_info
 
-    return [("", str(_("Same as my browser"))), *((c, str(n)) for c, n in settings.LANGUAGES)]
+    # Each language in its own name, so a person who cannot read the page finds theirs.
+    native = [(code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES]
+    return [("", str(_("Same as my browser"))), *native]
 
 
 class PreferencesForm(ServiceForm):

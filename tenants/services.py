@@ -582,13 +582,20 @@ def member_change_role(
             data={"from": old_role, "to": role},
             ip_address=ip_address,
         )
-        notify_user(
-            tenant=actor.tenant,
-            user_id=member.user_id,
-            event="role.changed",
-            payload={"role": role, "role_label": str(Role(role).label)},
-        )
+        _notify_role(tenant=actor.tenant, member=member)
     return member
+
+
+def _notify_role(*, tenant: Tenant, member: Membership) -> None:
+    """Tell the member's open pages their new role, named in their own language."""
+    with translation.override(member.user.language or settings.LANGUAGE_CODE):
+        label = str(Role(member.role).label)
+    notify_user(
+        tenant=tenant,
+        user_id=member.user_id,
+        event="role.changed",
+        payload={"role": member.role, "role_label": label},
+    )
 
 
 def member_deactivate(
@@ -671,12 +678,7 @@ def ownership_transfer(
             ip_address=ip_address,
         )
         for changed in (member, me):
-            notify_user(
-                tenant=actor.tenant,
-                user_id=changed.user_id,
-                event="role.changed",
-                payload={"role": changed.role, "role_label": str(Role(changed.role).label)},
-            )
+            _notify_role(tenant=actor.tenant, member=changed)
     return member
 
 
@@ -716,7 +718,6 @@ def members_export(*, actor: Membership, ip_address: str | None = None) -> str:
         tenant=actor.tenant,
         actor=actor.user,
         action="members.exported",
-        target_repr=_("%(count)d members") % {"count": len(members)},
         data={"rows": len(members)},
         ip_address=ip_address,
     )
@@ -739,6 +740,14 @@ def account_update_preferences(
     user.language = language
     user.time_zone = time_zone
     user.save(update_fields=["full_name", "language", "time_zone"])
+    return user
+
+
+def account_set_language(*, user: User, language: str) -> User:
+    if language not in dict(settings.LANGUAGES):
+        raise ServiceError(_("Choose a language from the list."), field="language")
+    user.language = language
+    user.save(update_fields=["language"])
     return user
 
 

@@ -8,13 +8,15 @@ from urllib.parse import urlencode
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from crm_platform.errors import ServiceError
 from tenants import services
@@ -136,6 +138,17 @@ def preferences(request: HttpRequest) -> HttpResponse:
             return redirect("preferences")
     status = 400 if request.method == "POST" else 200
     return render(request, "public/preferences.html", {"form": form}, status=status)
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (cookie and redirect), and for a signed-in person also their saved
+    preference, which wins over the cookie and follows them to every workspace host."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        services.account_set_language(user=request.user, language=language)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

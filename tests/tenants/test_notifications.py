@@ -99,3 +99,22 @@ def test_a_refused_acceptance_notifies_nobody(
             services.invitation_accept(invitation=invitation, user=stranger)
 
     assert _messages_to(group, accept_as_stranger) == []
+
+
+def test_role_change_is_named_in_the_recipients_language(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    owner = alpha.members[Role.OWNER]
+    rep = alpha.members[Role.SALES_REP]
+    User.objects.filter(pk=rep.user_id).update(language="ru")
+    rep.user.refresh_from_db()
+    group = user_group(schema_name=alpha.tenant.schema_name, user_id=rep.user_id)
+
+    def promote() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.member_change_role(actor=owner, member=rep, role=Role.MANAGER)
+
+    messages = _messages_to(group, promote)
+
+    assert [m["event"] for m in messages] == ["role.changed"]
+    assert messages[0]["payload"] == {"role": "manager", "role_label": "Руководитель"}

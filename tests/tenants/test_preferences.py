@@ -49,3 +49,22 @@ def test_user_time_zone_overrides_the_workspace_default(alpha):
     assert response.status_code == 200
     assert str(timezone.get_current_timezone()) != "Asia/Bangkok"  # deactivated after the request
     assert response.context["TIME_ZONE"] == "Asia/Bangkok"
+
+
+def test_switching_language_in_the_footer_saves_it_for_a_signed_in_person(world, db):
+    user = UserFactory.create(language="ru")
+    client = public_client(user)
+    response = client.post("/i18n/setlang/", {"language": "it", "next": "/pricing/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/pricing/"
+    user.refresh_from_db()
+    assert user.language == "it"
+    assert client.get("/pricing/")["Content-Language"] == "it"
+
+
+def test_switching_to_an_unknown_language_saves_nothing(world, db):
+    user = UserFactory.create(language="ru")
+    client = public_client(user)
+    client.post("/i18n/setlang/", {"language": "de", "next": "/pricing/"})
+    user.refresh_from_db()
+    assert user.language == "ru"
