@@ -88,7 +88,19 @@ def django_db_setup(
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock():
+            _end_other_sessions()
             teardown_databases(config, verbosity=verbosity)
+
+
+def _end_other_sessions() -> None:
+    """Threads that served live tests (the browser test's server, Celery's test worker,
+    WebSocket consumers) may still hold a connection; the test database cannot be dropped
+    while they do."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -74,3 +74,29 @@ def test_session_cookie_is_host_only_and_http_only(world, db):
     assert cookie["domain"] == ""
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
+
+
+def test_setting_up_totp_shows_a_qr_code_and_creates_recovery_codes(world, db):
+    from allauth.mfa.models import Authenticator
+
+    user = UserFactory.create()
+    client = public_client(user)
+    # Changing security settings asks for the password again first.
+    asked = client.get("/accounts/2fa/totp/activate/")
+    assert asked["Location"].startswith("/accounts/reauthenticate/")
+    client.post(asked["Location"], {"password": PASSWORD})
+    page = client.get("/accounts/2fa/totp/activate/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    # The QR code is drawn on the server as an inline image: no third-party image service.
+    assert 'src="data:image/svg+xml;base64,' in body
+    secret = page.context["form"].secret
+
+    wrong = client.post("/accounts/2fa/totp/activate/", {"code": "000000"})
+    assert wrong.status_code == 200
+    assert not Authenticator.objects.filter(user=user).exists()
+
+    done = client.post("/accounts/2fa/totp/activate/", {"code": _current_code(secret)})
+    assert done.status_code == 302
+    kinds = set(Authenticator.objects.filter(user=user).values_list("type", flat=True))
+    assert kinds == {Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES}

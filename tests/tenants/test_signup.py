@@ -197,3 +197,26 @@ def test_signup_with_wrong_types_and_missing_fields_names_each_field(world, db):
     errors = response.context["form"].errors
     assert set(errors) == {"company_name", "slug", "full_name", "email", "password"}
     assert not Tenant.objects.filter(slug__in=["a", "b"]).exists()
+
+
+def test_failure_after_claiming_a_spare_returns_it_to_the_pool(world, db, monkeypatch):
+    from tenants import services
+
+    spare = services.spare_workspace_create()
+    schemas_before = _schemas()
+
+    def explode(**kwargs):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(services, "_record_workspace_created", explode)
+    with pytest.raises(RuntimeError):
+        public_client().post("/signup/", GOOD)
+
+    spare.refresh_from_db()
+    assert (spare.state, spare.slug, spare.name) == (Tenant.State.SPARE, None, "")
+    assert not Domain.objects.filter(tenant=spare).exists()
+    assert not Membership.objects.filter(tenant=spare).exists()
+    assert not User.objects.filter(email="ada@example.com").exists()
+    assert _schemas() == schemas_before
+    with schema_context(spare.schema_name):
+        assert not AuditEvent.objects.exists()
