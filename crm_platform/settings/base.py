@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "crm_platform.health.HealthCheckMiddleware",
     "tenants.middleware.WorkspaceHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "crm_platform.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -53,18 +53,32 @@ def site(live_site: LiveSite) -> Iterator[LiveSite]:
 
 @pytest.fixture
 def new_page(browser: Browser, site: LiveSite) -> Iterator[Callable[[], Page]]:
-    """Each call is a separate browser profile (its own cookies), like a second person."""
+    """Each call is a separate browser profile (its own cookies), like a second person.
+
+    Every page runs under the product's Content-Security-Policy; anything it blocks (an inline
+    script, a form redirect to a host it does not allow) fails the test."""
     contexts: list[BrowserContext] = []
+    violations: list[str] = []
 
     def make() -> Page:
         context = browser.new_context(viewport=DESKTOP)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert violations == []
 
 
 def _record_socket_events(page: Page) -> list[dict[str, Any]]:

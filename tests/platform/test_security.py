@@ -245,3 +245,14 @@ def test_health_check_is_not_redirected_to_https_in_production(alpha, settings):
     client = Client(HTTP_HOST="10.0.3.17")
     assert client.get("/healthz").status_code == 200
     assert client.get("/pricing/", HTTP_HOST="localhost").status_code == 301
+
+
+@pytest.mark.parametrize("host", ["localhost", "alpha.localhost"])
+def test_every_page_carries_a_strict_content_security_policy(alpha, host):
+    response = Client(HTTP_HOST=host).get("/")
+    policy = response["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["object-src"] == "'none'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["form-action"] == "'self' http://localhost http://*.localhost"
