@@ -3,6 +3,8 @@ active member; each view declares the capability it needs with ``requires``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.paginator import Paginator
@@ -134,13 +136,17 @@ def invite(request: WorkspaceRequest) -> HttpResponse:
     return _render_members(request, form, status=400)
 
 
-def _run(request: WorkspaceRequest, action: str, fn: object, **kwargs: object) -> HttpResponse:
+def _run(
+    request: WorkspaceRequest, done: str, service: Callable[..., object], **kwargs: object
+) -> HttpResponse:
+    """Call a member-management service as the current member; report the outcome on the
+    members page."""
     try:
-        fn(actor=_membership(request), ip_address=client_ip(request), **kwargs)  # type: ignore[operator]
+        service(actor=_membership(request), ip_address=client_ip(request), **kwargs)
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, action)
+        messages.success(request, done)
     return redirect("members")
 
 
