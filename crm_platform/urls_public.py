@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from crm_platform import views
 from tenants import views_public
@@ -11,6 +12,8 @@ urlpatterns = [
     path("pricing/", views.pricing, name="pricing"),
     path("signup/", views_public.signup, name="signup"),
     path("signup/slug-check/", views_public.signup_slug_check, name="signup_slug_check"),
+    # Accounts are created with a workspace: allauth's own sign-up page leads to the trial form.
+    path("accounts/signup/", RedirectView.as_view(pattern_name="signup", query_string=True)),
     path("accounts/", include("allauth.urls")),
     path("account/preferences/", views_public.preferences, name="preferences"),
     path("workspaces/", views_public.workspace_list, name="workspace_list"),

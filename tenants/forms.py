@@ -133,7 +133,12 @@ class SettingsForm(ServiceForm):
 
 
 class AuditFilterForm(AccessibleForm):
-    action = forms.CharField(label=_("Action"), required=False, max_length=64)
+    action = forms.CharField(
+        label=_("Action"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+    )
     actor = forms.CharField(label=_("Who"), required=False, max_length=254)
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})

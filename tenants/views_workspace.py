@@ -17,6 +17,7 @@ from crm_platform.errors import ServiceError
 from tenants import capabilities, services
 from tenants.access import client_ip, requires
 from tenants.adapters import sign_out_everywhere
+from tenants.audit.actions import action_label
 from tenants.audit.selectors import audit_action_choices, audit_event_list
 from tenants.forms import AuditFilterForm, InviteForm, RoleForm, SettingsForm
 from tenants.handover import handover_token_redeem
@@ -237,8 +238,7 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     events = audit_event_list(**{k: v for k, v in filters.items() if v})
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "app/audit_log.html",
-        {"form": form, "page": page, "actions": audit_action_choices()},
-    )
+    for event in page:
+        event.label = action_label(event.action)  # type: ignore[attr-defined]
+    actions = [(code, action_label(code)) for code in audit_action_choices()]
+    return render(request, "app/audit_log.html", {"form": form, "page": page, "actions": actions})

@@ -264,3 +264,20 @@ def test_audit_log_shows_only_this_workspace(alpha, bravo, events):
     html = workspace_client(bravo.owner.user, bravo.tenant).get("/audit/").content.decode()
     assert _markers(html) == []
     assert "workspace.created" in html
+
+
+def test_audit_log_names_actions_in_words(alpha):
+    owner = alpha.members[Role.OWNER]
+    response = workspace_client(owner.user, alpha.tenant).get("/audit/")
+    body = response.content.decode()
+    assert "Workspace created <small" in body
+    assert "<code>workspace.created</code>" in body
+    assert ("workspace.created", "Workspace created") in response.context["actions"]
+
+
+def test_allauth_signup_page_leads_to_the_trial_form(world, db):
+    from tests.conftest import public_client
+
+    response = public_client().get("/accounts/signup/?next=/pricing/")
+    assert response.status_code == 302
+    assert response["Location"] == "/signup/?next=/pricing/"
