@@ -213,6 +213,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.replenish_spare_pool",
         "schedule": 60.0,
     },
+    "clear-expired-sessions": {
+        "task": "tenants.tasks.clear_expired_sessions",
+        "schedule": 60.0 * 60 * 6,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
