@@ -8,10 +8,12 @@ is closed before it is accepted.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
 from django_tenants.utils import schema_context
 
@@ -34,22 +36,12 @@ def _host(scope: Scope) -> str:
 
 
 def _origin_host(scope: Scope) -> str:
-    origin = _header(scope, b"origin")
-    if "://" not in origin:
-        return ""
-    return origin.split("://", 1)[1].split("/")[0].split(":")[0].lower()
+    return (urlsplit(_header(scope, b"origin")).hostname or "").lower()
 
 
 def _cookie(scope: Scope, name: str) -> str:
-    from http.cookies import SimpleCookie
-
-    cookie: SimpleCookie = SimpleCookie()
-    try:
-        cookie.load(_header(scope, b"cookie"))
-    except Exception:  # a malformed header means no session
-        return ""
-    morsel = cookie.get(name)
-    return morsel.value if morsel else ""
+    # Django's own lenient parser: a malformed header yields no session, never an error.
+    return parse_cookie(_header(scope, b"cookie")).get(name, "")
 
 
 @database_sync_to_async

@@ -1,0 +1,46 @@
+"""Parsing of the WebSocket handshake headers: hostile input yields no session, never an
+error."""
+
+import pytest
+
+from tenants.ws import _cookie, _host, _origin_host
+
+
+def scope(**headers: str) -> dict:
+    return {"headers": [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]}
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        # Kept verbatim: such a key matches no session row, so the socket is refused.
+        ('rapport_session="unterminated', '"unterminated'),
+        ("\x00\x01;;;==", ""),
+        ("a" * 10_000, ""),
+        ("", ""),
+    ],
+)
+def test_malformed_cookie_headers_give_no_usable_session(header, value):
+    assert _cookie(scope(cookie=header), "rapport_session") == value
+
+
+def test_cookie_is_read_by_name():
+    assert _cookie(scope(cookie="x=1; rapport_session=abc; y=2"), "rapport_session") == "abc"
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://alpha.localhost:8000", "alpha.localhost"),
+        ("https://ALPHA.localhost", "alpha.localhost"),
+        ("null", ""),
+        ("", ""),
+        ("http://alpha.localhost.evil.example", "alpha.localhost.evil.example"),
+    ],
+)
+def test_origin_host_is_the_bare_lowercase_hostname(origin, host):
+    assert _origin_host(scope(origin=origin)) == host
+
+
+def test_host_drops_the_port():
+    assert _host(scope(host="Alpha.localhost:8000")) == "alpha.localhost"
