@@ -10,12 +10,13 @@ from django.utils import timezone
 from tenants.models import Invitation, Membership, Tenant, User
 
 
-def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(tenant=tenant)
-        .select_related("user")
-        .order_by("status", "user__full_name", "user__email")
-    )
+def member_list(*, tenant: Tenant, search: str = "") -> QuerySet[Membership]:
+    members = Membership.objects.filter(tenant=tenant)
+    if search:
+        members = members.filter(
+            Q(user__full_name__icontains=search) | Q(user__email__icontains=search)
+        )
+    return members.select_related("user").order_by("status", "user__full_name", "user__email")
 
 
 def member_get(*, tenant: Tenant, member_id: int) -> Membership:

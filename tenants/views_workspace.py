@@ -35,6 +35,7 @@ from tenants.selectors import (
 )
 
 AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+MEMBERS_PER_PAGE = 50
 
 
 def _membership(request: WorkspaceRequest) -> Membership:
@@ -98,8 +99,14 @@ def members(request: WorkspaceRequest) -> HttpResponse:
 
 def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 200) -> HttpResponse:
     tenant = request.tenant
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(member_list(tenant=tenant, search=search), MEMBERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     context = {
-        "members": member_list(tenant=tenant),
+        "members": page,
+        "page": page,
+        "search": search,
         "invitations": invitation_pending_list(tenant=tenant),
         "invite_form": form,
         "role_choices": Role.choices,

@@ -201,6 +201,10 @@ def test_signup_invite_promote_and_deactivate_live(
 
     # The admin promotes the colleague; the colleague's open page follows without a reload.
     admin.goto(f"{workspace}/members/")
+    # Finding a member filters the list in place.
+    admin.get_by_label("Find a member").fill(COLLEAGUE_EMAIL.split("@")[0])
+    expect(admin.locator("[data-testid=members] tbody tr")).to_have_count(1)
+    expect(admin).to_have_url(re.compile(r"/members/\?q="))
     row = admin.locator(f"tr[data-member='{COLLEAGUE_EMAIL}']")
     expect(row).to_contain_text(COLLEAGUE_NAME)
     row.get_by_label("Role").select_option(Role.MANAGER.value)

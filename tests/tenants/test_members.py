@@ -18,7 +18,7 @@ from tenants.audit.models import AuditEvent
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
-from tests.factories import InvitationFactory, MembershipFactory
+from tests.factories import InvitationFactory, MembershipFactory, UserFactory
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -368,3 +368,34 @@ def test_post_without_csrf_token_is_refused(alpha, action, data):
     with schema_context(alpha.tenant.schema_name):
         assert not AuditEvent.objects.filter(action__startswith="member.").exists()
         assert not AuditEvent.objects.filter(action="ownership.transferred").exists()
+
+
+def test_members_can_be_found_by_name_or_email_in_any_script(alpha):
+    thai = UserFactory.create(email="somchai@alpha.example.com", full_name="สมชาย ใจดี")
+    MembershipFactory.create(user=thai, tenant=alpha.tenant, role=Role.SALES_REP)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+
+    by_name = client.get("/members/", {"q": "ใจดี"})
+    by_email = client.get("/members/", {"q": "SOMCHAI@"})
+    nobody = client.get("/members/", {"q": "'; DROP TABLE tenants_membership;--"})
+
+    assert [m.user.email for m in by_name.context["members"]] == ["somchai@alpha.example.com"]
+    assert [m.user.email for m in by_email.context["members"]] == ["somchai@alpha.example.com"]
+    assert list(nobody.context["members"]) == []
+    assert "No member matches." in nobody.content.decode()
+
+
+def test_members_list_is_paginated(alpha):
+    for index in range(55):
+        MembershipFactory.create(
+            user=UserFactory.create(email=f"bulk{index:02}@alpha.example.com"),
+            tenant=alpha.tenant,
+            role=Role.READ_ONLY,
+        )
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    first = client.get("/members/")
+    second = client.get("/members/", {"page": 2})
+    total = len(alpha.members) + 55
+    assert len(first.context["members"]) == 50
+    assert len(second.context["members"]) == total - 50
+    assert first.context["page"].paginator.count == total
