@@ -96,9 +96,15 @@ class UserLanguageMiddleware:
             request.LANGUAGE_CODE = language
         tenant = getattr(request, "tenant", None)
         time_zone = getattr(request.user, "time_zone", "")
-        if tenant is not None and tenant.is_public and time_zone:
-            _activate_time_zone(time_zone)
-        return self.get_response(request)
+        if tenant is None or not tenant.is_public or not time_zone:
+            # Workspace hosts: MembershipMiddleware picks the user's or the workspace's zone.
+            return self.get_response(request)
+        _activate_time_zone(time_zone)
+        try:
+            return self.get_response(request)
+        finally:
+            # The zone is thread-local: never let it reach the next request on this thread.
+            timezone.deactivate()
 
 
 def _activate_time_zone(name: str) -> None:

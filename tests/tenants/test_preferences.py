@@ -68,3 +68,13 @@ def test_switching_to_an_unknown_language_saves_nothing(world, db):
     client.post("/i18n/setlang/", {"language": "de", "next": "/pricing/"})
     user.refresh_from_db()
     assert user.language == "ru"
+
+
+def test_a_users_time_zone_does_not_outlive_their_request_on_the_public_host(world, db):
+    user = UserFactory.create(time_zone="Asia/Bangkok")
+    response = public_client(user).get("/workspaces/")
+    assert response.context["TIME_ZONE"] == "Asia/Bangkok"
+    # The next request served by this thread, anyone's, starts from the default zone.
+    assert timezone.get_current_timezone_name() == "UTC"
+    anonymous = public_client().get("/pricing/")
+    assert anonymous.context["TIME_ZONE"] == "UTC"
