@@ -3,7 +3,10 @@ workspace (DESIGN rule 4)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from typing import Any
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -72,27 +75,34 @@ def trial_days_left(tenant: Tenant) -> int | None:
     return max(0, (tenant.trial_ends_at - timezone.now()).days)
 
 
+def _seats_taken() -> Any:
+    """Seats taken, as an expression over a Tenant queryset: active members plus pending,
+    unexpired invitations. Counted in subqueries, not joins, so that members and invitations
+    do not multiply each other."""
+
+    def count(rows: QuerySet[Any]) -> Coalesce:
+        counted = rows.order_by().values("tenant").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted), 0)
+
+    members = Membership.objects.filter(tenant=OuterRef("pk"), status=Membership.Status.ACTIVE)
+    invitations = Invitation.objects.filter(
+        tenant=OuterRef("pk"), status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+    )
+    return count(members) + count(invitations)
+
+
 def tenant_list_with_seats() -> QuerySet[Tenant]:
     """Live workspaces, each annotated with ``seats_taken`` in one query (platform admin)."""
-    now = timezone.now()
-    active = Count(
-        "memberships", filter=Q(memberships__status=Membership.Status.ACTIVE), distinct=True
-    )
-    pending = Count(
-        "invitations",
-        filter=Q(invitations__status=Invitation.Status.PENDING, invitations__expires_at__gt=now),
-        distinct=True,
-    )
-    return Tenant.objects.exclude(state=Tenant.State.SPARE).annotate(seats_taken=active + pending)
+    return Tenant.objects.exclude(state=Tenant.State.SPARE).annotate(seats_taken=_seats_taken())
 
 
 def seats_used(*, tenant: Tenant) -> int:
-    """Seats taken: active members plus pending, unexpired invitations."""
-    members = Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE).count()
-    invitations = Invitation.objects.filter(
-        tenant=tenant, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
-    ).count()
-    return members + invitations
+    return int(
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(seats_taken=_seats_taken())
+        .values_list("seats_taken", flat=True)
+        .get()
+    )
 
 
 def seats_used_summary(*, tenant: Tenant) -> dict[str, int]:
