@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
+from django.conf import settings
 from django.urls import reverse_lazy
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.errors import ServiceError
+from crm_platform.locales import time_zone_names
 from tenants.currencies import CURRENCY_CODES
 from tenants.roles import Role
 from tenants.slugs import check_workspace_slug
@@ -99,13 +100,10 @@ class AcceptNewAccountForm(ServiceForm):
 
 
 def _time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    return [(name, name) for name in time_zone_names()]
 
 
 def _language_choices() -> list[tuple[str, str]]:
-    from django.conf import settings
-    from django.utils.translation import get_language_info
-
     # Each language in its own name, so a person who cannot read the page finds theirs.
     native = [(code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES]
     return [("", str(_("Same as my browser"))), *native]

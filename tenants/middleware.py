@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from crm_platform.locales import is_language
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
 
@@ -91,7 +92,7 @@ class UserLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language = getattr(request.user, "language", "")
-        if language and language in dict(settings.LANGUAGES):
+        if language and is_language(language):
             translation.activate(language)
             request.LANGUAGE_CODE = language
         tenant = getattr(request, "tenant", None)

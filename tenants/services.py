@@ -21,14 +21,17 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
+from crm_platform.csv_export import csv_text
 from crm_platform.errors import PermissionDenied, ServiceError
+from crm_platform.locales import is_language, is_time_zone
 from tenants import capabilities
 from tenants.audit.services import audit_record
+from tenants.currencies import CURRENCY_CODES
 from tenants.hosts import public_url, workspace_hostname
 from tenants.models import Domain, Invitation, Membership, Plan, Tenant, User
 from tenants.notifications import disconnect_user, notify_user
 from tenants.roles import ALL_ROLES, Role
-from tenants.selectors import seats_used, workspace_slug_taken
+from tenants.selectors import member_list, seats_used, workspace_slug_taken
 from tenants.slugs import check_workspace_slug
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,18 @@ def check_text(raw: str, *, field: str, max_length: int, label: str) -> str:
             field=field,
             code="length",
         )
+    return value
+
+
+def check_time_zone(value: str, *, field: str = "time_zone") -> str:
+    if not is_time_zone(value):
+        raise ServiceError(_("Choose a time zone from the list."), field=field)
+    return value
+
+
+def check_language(value: str, *, field: str = "language") -> str:
+    if not is_language(value):
+        raise ServiceError(_("Choose a language from the list."), field=field)
     return value
 
 
@@ -695,9 +710,6 @@ def member_record_sign_in(*, membership: Membership, ip_address: str | None) -> 
 
 def members_export(*, actor: Membership, ip_address: str | None = None) -> str:
     """The workspace's members as CSV; the export itself is audited."""
-    from crm_platform.csv_export import csv_text
-    from tenants.selectors import member_list
-
     _require(actor, capabilities.EXPORT_DATA)
     members = list(member_list(tenant=actor.tenant))
     text = csv_text(
@@ -727,15 +739,12 @@ def members_export(*, actor: Membership, ip_address: str | None = None) -> str:
 def account_update_preferences(
     *, user: User, full_name: str, language: str, time_zone: str
 ) -> User:
-    import zoneinfo
-
     full_name = check_text(
         full_name, field="full_name", max_length=FULL_NAME_MAX, label=_("Full name")
     )
-    if language and language not in dict(settings.LANGUAGES):
-        raise ServiceError(_("Choose a language from the list."), field="language")
-    if time_zone and time_zone not in zoneinfo.available_timezones():
-        raise ServiceError(_("Choose a time zone from the list."), field="time_zone")
+    # Blank means: follow the browser (language) or the workspace (time zone).
+    language = check_language(language) if language else ""
+    time_zone = check_time_zone(time_zone) if time_zone else ""
     user.full_name = full_name
     user.language = language
     user.time_zone = time_zone
@@ -744,9 +753,7 @@ def account_update_preferences(
 
 
 def account_set_language(*, user: User, language: str) -> User:
-    if language not in dict(settings.LANGUAGES):
-        raise ServiceError(_("Choose a language from the list."), field="language")
-    user.language = language
+    user.language = check_language(language)
     user.save(update_fields=["language"])
     return user
 
@@ -763,14 +770,9 @@ def workspace_update_settings(
     require_mfa_for_admins: bool,
     ip_address: str | None = None,
 ) -> Tenant:
-    import zoneinfo
-
-    from tenants.currencies import CURRENCY_CODES
-
     _require(actor, capabilities.MANAGE_SETTINGS)
     name = check_text(name, field="name", max_length=NAME_MAX, label=_("Workspace name"))
-    if time_zone not in zoneinfo.available_timezones():
-        raise ServiceError(_("Choose a time zone from the list."), field="time_zone")
+    check_time_zone(time_zone)
     if currency not in CURRENCY_CODES:
         raise ServiceError(_("Choose a currency from the list."), field="currency")
     with transaction.atomic():

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
 from allauth.mfa.utils import is_mfa_enabled
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -145,9 +145,11 @@ def language_set(request: HttpRequest) -> HttpResponse:
     """Django's set_language (cookie and redirect), and for a signed-in person also their saved
     preference, which wins over the cookie and follows them to every workspace host."""
     response = set_language(request)
-    language = request.POST.get("language", "")
-    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        services.account_set_language(user=request.user, language=language)
+    if request.user.is_authenticated:
+        with contextlib.suppress(ServiceError):  # an unknown language changes nothing
+            services.account_set_language(
+                user=request.user, language=request.POST.get("language", "")
+            )
     return response
 
 
