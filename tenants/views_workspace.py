@@ -245,7 +245,5 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     events = audit_event_list(**{k: v for k, v in filters.items() if v})
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    for event in page:
-        event.label = action_label(event.action)  # type: ignore[attr-defined]
     actions = [(code, action_label(code)) for code in audit_action_choices()]
     return render(request, "app/audit_log.html", {"form": form, "page": page, "actions": actions})

@@ -36,7 +36,10 @@ def _host(scope: Scope) -> str:
 
 
 def _origin_host(scope: Scope) -> str:
-    return (urlsplit(_header(scope, b"origin")).hostname or "").lower()
+    try:
+        return (urlsplit(_header(scope, b"origin")).hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket: no usable origin
+        return ""
 
 
 def _cookie(scope: Scope, name: str) -> str:

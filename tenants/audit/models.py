@@ -5,6 +5,8 @@ from typing import ClassVar
 from django.db import models
 from django.utils import timezone
 
+from tenants.audit.actions import action_label
+
 
 class AuditEvent(models.Model):
     # Accounts live in the public schema: keep the id and a readable snapshot, not a foreign key.
@@ -24,3 +26,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email} {self.action}"
+
+    @property
+    def label(self) -> str:
+        """The action in words, in the reader's language."""
+        return action_label(self.action)

@@ -36,6 +36,7 @@ def test_cookie_is_read_by_name():
         ("null", ""),
         ("", ""),
         ("http://alpha.localhost.evil.example", "alpha.localhost.evil.example"),
+        ("http://[::1", ""),
     ],
 )
 def test_origin_host_is_the_bare_lowercase_hostname(origin, host):
