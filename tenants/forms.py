@@ -85,6 +85,11 @@ class InviteForm(ServiceForm):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.SALES_REP)
 
 
+class MemberSearchForm(forms.Form):
+    # CharField refuses NUL bytes, which PostgreSQL cannot compare.
+    q = forms.CharField(label=_("Find a member"), required=False, max_length=100)
+
+
 class RoleForm(ServiceForm):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 

@@ -19,7 +19,7 @@ from tenants.access import client_ip, requires
 from tenants.adapters import sign_out_everywhere
 from tenants.audit.actions import action_label
 from tenants.audit.selectors import audit_action_choices, audit_event_list
-from tenants.forms import AuditFilterForm, InviteForm, RoleForm, SettingsForm
+from tenants.forms import AuditFilterForm, InviteForm, MemberSearchForm, RoleForm, SettingsForm
 from tenants.handover import handover_token_redeem
 from tenants.hosts import public_url, safe_local_path
 from tenants.http import WorkspaceRequest
@@ -99,7 +99,8 @@ def members(request: WorkspaceRequest) -> HttpResponse:
 
 def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 200) -> HttpResponse:
     tenant = request.tenant
-    search = request.GET.get("q", "").strip()[:100]
+    search_form = MemberSearchForm(request.GET)
+    search = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     page = Paginator(member_list(tenant=tenant, search=search), MEMBERS_PER_PAGE).get_page(
         request.GET.get("page")
     )

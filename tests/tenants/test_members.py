@@ -399,3 +399,11 @@ def test_members_list_is_paginated(alpha):
     assert len(first.context["members"]) == 50
     assert len(second.context["members"]) == total - 50
     assert first.context["page"].paginator.count == total
+
+
+@pytest.mark.parametrize("query", ["\x00", "a\x00b", "x" * 101])
+def test_unusable_member_searches_list_everyone_instead_of_failing(alpha, query):
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    response = client.get("/members/", {"q": query})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count == len(alpha.members)
