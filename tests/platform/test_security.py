@@ -256,3 +256,13 @@ def test_every_page_carries_a_strict_content_security_policy(alpha, host):
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
     assert directives["form-action"] == "'self' http://localhost http://*.localhost"
+
+
+@pytest.mark.parametrize("host", ["localhost", "alpha.localhost"])
+@pytest.mark.parametrize("key", ["abcdefgh\x00ijk", "ABCDEFGH'; --", "é" * 40])
+def test_forged_session_cookies_are_ignored_not_errors(alpha, host, key):
+    client = Client(HTTP_HOST=host)
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = key
+    response = client.get("/workspaces/" if host == "localhost" else "/members/")
+    assert response.status_code == 302  # treated as signed out
+    assert "/accounts/login/" in response["Location"]
