@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from django_tenants.utils import schema_context
 
@@ -32,7 +33,10 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _host(scope: Scope) -> str:
-    return _header(scope, b"host").split(":")[0].lower()
+    """The Host header's domain if it is well-formed and one we serve, else ""; the same
+    checks Django makes of an HTTP request's host."""
+    domain, _port = split_domain_port(_header(scope, b"host").lower())
+    return domain if domain and validate_host(domain, settings.ALLOWED_HOSTS) else ""
 
 
 def _origin_host(scope: Scope) -> str:

@@ -45,3 +45,24 @@ def test_origin_host_is_the_bare_lowercase_hostname(origin, host):
 
 def test_host_drops_the_port():
     assert _host(scope(host="Alpha.localhost:8000")) == "alpha.localhost"
+
+
+@pytest.mark.parametrize("host", ["alpha\x00.localhost", "evil.example", "alpha.localhost'--"])
+def test_sockets_for_hosts_we_do_not_serve_are_refused_before_any_query(host):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from crm_platform.asgi import application
+
+    async def handshake() -> tuple[bool, int | None]:
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/notifications/",
+            headers=[(b"host", host.encode("latin-1")), (b"origin", f"http://{host}".encode())],
+        )
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return connected, code
+
+    # No database fixture: a query would fail this test.
+    assert async_to_sync(handshake)() == (False, 4403)
