@@ -27,6 +27,14 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        # A frame that is not JSON is ignored, not a crash of the socket.
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket only pushes; a ping answers with the member's current standing.
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -230,3 +230,12 @@ async def test_ping_from_member_deactivated_meanwhile_closes_the_socket(committe
             "type": "websocket.close",
             "code": 4403,
         }
+
+
+async def test_frames_that_are_not_json_are_ignored(committed: World) -> None:
+    socket = await _connect_member(committed, Role.SALES_REP)
+    await socket.send_to(text_data="not json {")
+    await socket.send_to(text_data='"a bare string"')
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=TIMEOUT) == {"event": "pong", "payload": {}}
+    await socket.disconnect()
