@@ -121,10 +121,9 @@ def test_signup_without_csrf_token_is_refused(world, db):
     assert not Tenant.objects.filter(slug="acme").exists()
 
 
-def test_failure_mid_provisioning_leaves_nothing_behind(world, db, monkeypatch):
+def _signup_failing_mid_provisioning(monkeypatch) -> None:
+    """Sign up with a failure injected after the workspace, domain and Owner rows exist."""
     from tenants import services
-
-    schemas_before = _schemas()
 
     def explode(**kwargs):
         raise RuntimeError("injected failure")
@@ -132,6 +131,11 @@ def test_failure_mid_provisioning_leaves_nothing_behind(world, db, monkeypatch):
     monkeypatch.setattr(services, "_record_workspace_created", explode)
     with pytest.raises(RuntimeError):
         public_client().post("/signup/", GOOD)
+
+
+def test_failure_mid_provisioning_leaves_nothing_behind(world, db, monkeypatch):
+    schemas_before = _schemas()
+    _signup_failing_mid_provisioning(monkeypatch)
 
     assert not Tenant.objects.filter(slug="acme").exists()
     assert not Domain.objects.filter(domain="acme.localhost").exists()
@@ -204,13 +208,7 @@ def test_failure_after_claiming_a_spare_returns_it_to_the_pool(world, db, monkey
 
     spare = services.spare_workspace_create()
     schemas_before = _schemas()
-
-    def explode(**kwargs):
-        raise RuntimeError("injected failure")
-
-    monkeypatch.setattr(services, "_record_workspace_created", explode)
-    with pytest.raises(RuntimeError):
-        public_client().post("/signup/", GOOD)
+    _signup_failing_mid_provisioning(monkeypatch)
 
     spare.refresh_from_db()
     assert (spare.state, spare.slug, spare.name) == (Tenant.State.SPARE, None, "")
