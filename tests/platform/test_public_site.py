@@ -28,3 +28,17 @@ def test_plan_prices_follow_the_visitors_locale(world, db):
 
 def test_public_pages_refuse_writes(world, db):
     assert public_client().post("/pricing/").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path", ["/workspaces/", "/workspaces/new/", "/account/preferences/", "/w/alpha/"]
+)
+def test_account_pages_send_anonymous_visitors_to_sign_in(world, db, path):
+    response = public_client().get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("path", ["/members/", "/roles/", "/settings/", "/audit/", "/handover/"])
+def test_workspace_pages_do_not_exist_on_the_public_host(world, db, path):
+    assert public_client().get(path).status_code == 404
