@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
+from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.models import User
 from tenants.notifications import user_group
@@ -94,7 +95,7 @@ def test_a_refused_acceptance_notifies_nobody(
     def accept_as_stranger() -> None:
         with (
             django_capture_on_commit_callbacks(execute=True),
-            pytest.raises(services.ServiceError, match="another email address"),
+            pytest.raises(ServiceError, match="another email address"),
         ):
             services.invitation_accept(invitation=invitation, user=stranger)
 

@@ -19,6 +19,7 @@ from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.roles import Role
+from tenants.services import provisioning
 from tests.conftest import Workspace, World
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 
@@ -181,7 +182,7 @@ def test_simultaneous_signups_for_one_address_leave_one_workspace(
         check_slug_free(candidate)
         both_checked.wait()
 
-    monkeypatch.setattr(services, "check_slug_free", check_then_wait)
+    monkeypatch.setattr(provisioning, "check_slug_free", check_then_wait)
     outcomes: dict[str, services.SignupResult | Exception] = {}
 
     def sign_up(email: str) -> None:

@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 from tenants.audit.models import AuditEvent
 from tenants.models import Domain, Membership, Tenant, User
 from tenants.roles import Role
+from tenants.services import provisioning
 from tests.conftest import public_client
 
 GOOD = {
@@ -123,12 +124,11 @@ def test_signup_without_csrf_token_is_refused(world, db):
 
 def _signup_failing_mid_provisioning(monkeypatch) -> None:
     """Sign up with a failure injected after the workspace, domain and Owner rows exist."""
-    from tenants import services
 
     def explode(**kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(services, "_record_workspace_created", explode)
+    monkeypatch.setattr(provisioning, "_record_workspace_created", explode)
     with pytest.raises(RuntimeError):
         public_client().post("/signup/", GOOD)
 

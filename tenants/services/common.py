@@ -1,0 +1,26 @@
+"""What every workspace service shares: the capability check on the actor, role validation and
+field limits."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from crm_platform.errors import PermissionDenied, ServiceError
+from tenants import capabilities
+from tenants.models import Membership
+from tenants.roles import ALL_ROLES
+
+INVITATION_SALT = "rapport.invitation"
+NAME_MAX = 100
+FULL_NAME_MAX = 150
+
+
+def check_role(raw: str) -> str:
+    if raw not in ALL_ROLES:
+        raise ServiceError(_("Choose a valid role."), field="role")
+    return raw
+
+
+def require_capability(membership: Membership, capability: capabilities.Capability) -> None:
+    if not membership.is_active or not capabilities.role_has(membership.role, capability.code):
+        raise PermissionDenied(_("Your role does not allow this."))

@@ -1,0 +1,206 @@
+"""Creating workspaces: the spare-schema pool, signup and the workspace row with its domain."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_platform.errors import ServiceError
+from crm_platform.validation import (
+    check_email,
+    check_password,
+    check_text,
+)
+from tenants.audit.services import audit_record
+from tenants.hosts import workspace_hostname
+from tenants.models import Domain, Membership, Plan, Tenant, User
+from tenants.roles import Role
+from tenants.selectors import workspace_slug_taken
+from tenants.services.common import (
+    FULL_NAME_MAX,
+    NAME_MAX,
+)
+from tenants.slugs import check_workspace_slug
+
+logger = logging.getLogger(__name__)
+
+
+def spare_workspace_create() -> Tenant:
+    """Create and migrate one spare schema for the pool (slow: runs migrations)."""
+    tenant = Tenant(schema_name=f"ws_{secrets.token_hex(8)}", state=Tenant.State.SPARE)
+    tenant.save(verbosity=0)
+    return tenant
+
+
+def spare_pool_replenish(*, target: int | None = None) -> int:
+    """Top the pool of spare workspaces up to target; returns how many were created."""
+    target = settings.SPARE_WORKSPACE_POOL_SIZE if target is None else target
+    # One replenisher at a time across all workers.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext('rapport.spare_pool'))")
+        (locked,) = cursor.fetchone()
+    if not locked:
+        return 0
+    try:
+        created = 0
+        while Tenant.objects.filter(state=Tenant.State.SPARE).count() < target:
+            spare_workspace_create()
+            created += 1
+        return created
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext('rapport.spare_pool'))")
+
+
+def _claim_schema() -> Tenant:
+    """A spare pre-migrated workspace, locked for this transaction; created on the spot if the
+    pool is empty (the schema is then created inside the transaction and rolls back with it)."""
+    spare = (
+        Tenant.objects.select_for_update(skip_locked=True)
+        .filter(state=Tenant.State.SPARE)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if spare is not None:
+        return spare
+    logger.warning("Spare workspace pool is empty; migrating a new schema during signup")
+    return spare_workspace_create()
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    tenant: Tenant
+    user: User
+    membership: Membership
+
+
+def workspace_create(
+    *, owner: User, company_name: str, slug: str, ip_address: str | None = None
+) -> Tenant:
+    """Provision a workspace for an existing account, which becomes its Owner."""
+    name = check_text(
+        company_name, field="company_name", max_length=NAME_MAX, label=_("Company name")
+    )
+    slug = check_workspace_slug(slug)
+    check_slug_free(slug)
+    try:
+        with transaction.atomic():
+            tenant = _provision(owner=owner, name=name, slug=slug, ip_address=ip_address)
+    except IntegrityError as exc:
+        raise _integrity_to_error(exc) from exc
+    transaction.on_commit(_schedule_pool_replenish)
+    return tenant
+
+
+def workspace_signup(
+    *,
+    company_name: str,
+    slug: str,
+    full_name: str,
+    email: str,
+    password: str,
+    ip_address: str | None = None,
+) -> SignupResult:
+    """Trial signup: a new account and its workspace, all or nothing."""
+    name = check_text(
+        company_name, field="company_name", max_length=NAME_MAX, label=_("Company name")
+    )
+    slug = check_workspace_slug(slug)
+    full_name = check_text(
+        full_name, field="full_name", max_length=FULL_NAME_MAX, label=_("Full name")
+    )
+    email = check_email(email)
+    check_password(password, user=User(email=email, full_name=full_name))
+    check_slug_free(slug)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ServiceError(
+            _("An account with this email already exists. Sign in to create a workspace."),
+            field="email",
+            code="taken",
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email, password, full_name=full_name)
+            EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+            tenant = _provision(owner=user, name=name, slug=slug, ip_address=ip_address)
+    except IntegrityError as exc:
+        raise _integrity_to_error(exc) from exc
+    transaction.on_commit(_schedule_pool_replenish)
+    membership = Membership.objects.get(user=user, tenant=tenant)
+    return SignupResult(tenant=tenant, user=user, membership=membership)
+
+
+def check_slug_free(slug: str) -> None:
+    if workspace_slug_taken(slug=slug):
+        raise ServiceError(
+            _("This address is already taken. Choose another."), field="slug", code="taken"
+        )
+
+
+def _integrity_to_error(exc: IntegrityError) -> ServiceError:
+    text = str(exc)
+    if "tenant_slug_unique" in text or "domain" in text:
+        return ServiceError(
+            _("This address is already taken. Choose another."), field="slug", code="taken"
+        )
+    if "user_email_ci_unique" in text or "email" in text:
+        return ServiceError(
+            _("An account with this email already exists. Sign in to create a workspace."),
+            field="email",
+            code="taken",
+        )
+    raise exc
+
+
+def _provision(*, owner: User, name: str, slug: str, ip_address: str | None) -> Tenant:
+    tenant = _claim_schema()
+    now = timezone.now()
+    tenant.name = name
+    tenant.slug = slug
+    tenant.state = Tenant.State.ACTIVE
+    tenant.plan = Plan.TRIAL
+    tenant.seat_limit = settings.TRIAL_SEAT_LIMIT
+    tenant.trial_ends_at = now + timedelta(days=settings.TRIAL_DAYS)
+    tenant.activated_at = now
+    tenant.save(
+        update_fields=[
+            "name",
+            "slug",
+            "state",
+            "plan",
+            "seat_limit",
+            "trial_ends_at",
+            "activated_at",
+        ]
+    )
+    Domain.objects.create(domain=workspace_hostname(slug), tenant=tenant, is_primary=True)
+    Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+    _record_workspace_created(tenant=tenant, owner=owner, ip_address=ip_address)
+    return tenant
+
+
+def _record_workspace_created(*, tenant: Tenant, owner: User, ip_address: str | None) -> None:
+    audit_record(
+        tenant=tenant,
+        actor=owner,
+        action="workspace.created",
+        target_repr=tenant.name,
+        data={"slug": tenant.slug, "plan": tenant.plan},
+        ip_address=ip_address,
+    )
+
+
+def _schedule_pool_replenish() -> None:
+    if settings.SPARE_WORKSPACE_POOL_SIZE <= 0:
+        return
+    from tenants.tasks import replenish_spare_pool
+
+    replenish_spare_pool.delay()

@@ -1,0 +1,120 @@
+"""Workspace settings and lifecycle: settings, suspension, reactivation and deletion."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from crm_platform.errors import ServiceError
+from crm_platform.validation import (
+    check_text,
+    check_time_zone,
+)
+from tenants import capabilities
+from tenants.audit.services import audit_record
+from tenants.currencies import CURRENCY_CODES
+from tenants.models import Membership, Tenant, User
+from tenants.services.common import (
+    NAME_MAX,
+    require_capability,
+)
+from tenants.services.seats import lock_tenant
+
+logger = logging.getLogger(__name__)
+
+
+def workspace_update_settings(
+    *,
+    actor: Membership,
+    name: str,
+    time_zone: str,
+    currency: str,
+    require_mfa_for_admins: bool,
+    ip_address: str | None = None,
+) -> Tenant:
+    require_capability(actor, capabilities.MANAGE_SETTINGS)
+    name = check_text(name, field="name", max_length=NAME_MAX, label=_("Workspace name"))
+    check_time_zone(time_zone)
+    if currency not in CURRENCY_CODES:
+        raise ServiceError(_("Choose a currency from the list."), field="currency")
+    with transaction.atomic():
+        tenant = lock_tenant(actor.tenant)
+        new = {
+            "name": name,
+            "time_zone": time_zone,
+            "currency": currency,
+            "require_mfa_for_admins": require_mfa_for_admins,
+        }
+        changes = {
+            field: {"from": getattr(tenant, field), "to": value}
+            for field, value in new.items()
+            if getattr(tenant, field) != value
+        }
+        if not changes:
+            return tenant
+        for field, value in new.items():
+            setattr(tenant, field, value)
+        tenant.save(update_fields=list(changes))
+        audit_record(
+            tenant=tenant,
+            actor=actor.user,
+            action="settings.updated",
+            target_repr=tenant.name,
+            data=changes,
+            ip_address=ip_address,
+        )
+    return tenant
+
+
+def workspace_suspend(*, tenant: Tenant, actor: User) -> Tenant:
+    """Make the workspace read-only (platform staff)."""
+    return _workspace_change_state(
+        tenant=tenant,
+        actor=actor,
+        allowed_from=Tenant.State.ACTIVE,
+        to=Tenant.State.SUSPENDED,
+        action="workspace.suspended",
+        refusal=_("Only an active workspace can be suspended."),
+    )
+
+
+def workspace_reactivate(*, tenant: Tenant, actor: User) -> Tenant:
+    return _workspace_change_state(
+        tenant=tenant,
+        actor=actor,
+        allowed_from=Tenant.State.SUSPENDED,
+        to=Tenant.State.ACTIVE,
+        action="workspace.reactivated",
+        refusal=_("Only a suspended workspace can be reactivated."),
+    )
+
+
+def _workspace_change_state(
+    *, tenant: Tenant, actor: User, allowed_from: str, to: str, action: str, refusal: str
+) -> Tenant:
+    with transaction.atomic():
+        tenant = lock_tenant(tenant)
+        if tenant.state != allowed_from:
+            raise ServiceError(refusal, code="state")
+        tenant.state = to
+        tenant.save(update_fields=["state"])
+        audit_record(tenant=tenant, actor=actor, action=action, target_repr=tenant.name)
+    return tenant
+
+
+def workspace_delete(*, tenant: Tenant, actor: User | None) -> None:
+    """Drop the schema and every platform row of the workspace (domains, seats, invitations)."""
+    if tenant.is_public:
+        raise ServiceError(_("The public schema cannot be deleted."), code="public")
+    schema, slug = tenant.schema_name, tenant.slug
+    with transaction.atomic():
+        tenant = lock_tenant(tenant)
+        with schema_context("public"):
+            tenant.delete(force_drop=True)
+    logger.info(
+        "workspace deleted",
+        extra={"schema": schema, "slug": slug, "actor": actor.email if actor else "system"},
+    )
