@@ -3,6 +3,7 @@ from every view to know what each role must be answered."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from tenants import capabilities
 from tenants.capabilities import Capability
+from tenants.permissions import allows
 
 View = Callable[..., HttpResponse]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+logger = logging.getLogger("rapport.permissions")
 
 
 def requires(capability: Capability) -> Callable[[View], View]:
@@ -21,7 +25,14 @@ def requires(capability: Capability) -> Callable[[View], View]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = getattr(request, "membership", None)
-            if membership is None or not capabilities.role_has(membership.role, capability.code):
+            if not allows(membership, capability, reading=request.method in SAFE_METHODS):
+                logger.info(
+                    "refused %s %s: %s lacks %s",
+                    request.method,
+                    request.path,
+                    getattr(membership, "role", "anonymous"),
+                    capability.code,
+                )
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
@@ -31,9 +42,8 @@ def requires(capability: Capability) -> Callable[[View], View]:
     return decorator
 
 
-def can(request: HttpRequest, capability: Capability) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and capabilities.role_has(membership.role, capability.code)
+def can(request: HttpRequest, capability: Capability, obj: Any = None) -> bool:
+    return allows(getattr(request, "membership", None), capability, obj)
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -1,19 +1,50 @@
-"""The capability matrix: which role may do what. The one place permissions are defined.
+"""The capability registry: which role may do what, on which plan, over which records.
 
-Every module registers its capabilities here (usually at import of its own
-``capabilities.py``); views declare the capability they need with ``requires`` and the
-isolation tests read that declaration to know which status each role must receive.
+The one place permissions are defined (D16, D17). The platform's own capabilities are
+registered below; every CRM module registers its own in its ``module.py``, which is discovered
+at start-up (``tenants.modules``). Views, services, the API, templates and sockets all ask the
+same question, ``tenants.permissions.allows``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from tenants.models import Plan
 from tenants.roles import ALL_ROLES, Role
+
+
+class Scope(enum.IntEnum):
+    """How many records a role's capability reaches; larger reaches more."""
+
+    OWN = 1  # records the member owns
+    TEAM = 2  # records owned by anyone in the member's team
+    ALL = 3  # every record of the workspace
+
+    @property
+    def label(self) -> str:
+        return str(_SCOPE_LABELS[self])
+
+
+_SCOPE_LABELS: dict[Scope, str | Promise] = {
+    Scope.OWN: _("own records"),
+    Scope.TEAM: _("team's records"),
+    Scope.ALL: _("all records"),
+}
+
+# Plans from cheapest to dearest. A trial runs on every feature so a company can try them all.
+PLAN_ORDER: tuple[str, ...] = (Plan.STARTER, Plan.PROFESSIONAL, Plan.ENTERPRISE)
+ALL_PLANS: frozenset[str] = frozenset(Plan.values)
+
+
+def plans_from(lowest: str) -> frozenset[str]:
+    """The plans that include a feature first sold on ``lowest``, and the trial."""
+    return frozenset(PLAN_ORDER[PLAN_ORDER.index(lowest) :]) | {Plan.TRIAL}
 
 
 @dataclass(frozen=True)
@@ -22,23 +53,67 @@ class Capability:
     label: str | Promise
     module: str | Promise
     roles: frozenset[str]
+    plans: frozenset[str] = ALL_PLANS
+    # Whether the capability changes data: refused while the workspace is read-only.
+    writes: bool = False
+    # For capabilities about records: the reach of each role (a role without an entry has ALL).
+    # None: the capability is not about owned records.
+    scopes: Mapping[str, Scope] | None = field(default=None, hash=False, compare=False)
+
+    def scope_for(self, role: str) -> Scope:
+        if self.scopes is None:
+            return Scope.ALL
+        return self.scopes.get(role, Scope.ALL)
+
+    @property
+    def is_record_scoped(self) -> bool:
+        return self.scopes is not None
 
 
 _REGISTRY: dict[str, Capability] = {}
 
 
 def register(
-    code: str, *, label: str | Promise, module: str | Promise, roles: Iterable[str]
+    code: str,
+    *,
+    label: str | Promise,
+    module: str | Promise,
+    roles: Iterable[str],
+    plans: Iterable[str] = ALL_PLANS,
+    writes: bool = False,
+    scopes: Mapping[str, Scope] | None = None,
 ) -> Capability:
+    """Add a capability. Raises ValueError on an unknown role or plan, a scope for a role that
+    does not hold the capability, or a code registered twice."""
     roles = frozenset(roles)
+    plans = frozenset(plans)
     unknown = roles - ALL_ROLES
     if unknown:
         raise ValueError(f"Unknown roles for capability {code}: {sorted(unknown)}")
+    if plans - ALL_PLANS:
+        raise ValueError(f"Unknown plans for capability {code}: {sorted(plans - ALL_PLANS)}")
+    if scopes is not None and set(scopes) - roles:
+        raise ValueError(
+            f"Scopes for roles without capability {code}: {sorted(set(scopes) - roles)}"
+        )
     if code in _REGISTRY:
         raise ValueError(f"Capability {code} is already registered")
-    capability = Capability(code=code, label=label, module=module, roles=roles)
+    capability = Capability(
+        code=code,
+        label=label,
+        module=module,
+        roles=roles,
+        plans=plans,
+        writes=writes,
+        scopes=dict(scopes) if scopes is not None else None,
+    )
     _REGISTRY[code] = capability
     return capability
+
+
+def unregister(code: str) -> None:
+    """Remove a capability (tests that plug in a module of their own clean up with this)."""
+    _REGISTRY.pop(code, None)
 
 
 def get(code: str) -> Capability:
@@ -50,6 +125,7 @@ def all_capabilities() -> list[Capability]:
 
 
 def role_has(role: str, code: str) -> bool:
+    """The role part of the question only; everything else asks ``permissions.allows``."""
     return role in _REGISTRY[code].roles
 
 
@@ -67,12 +143,14 @@ MANAGE_MEMBERS = register(
     label=_("Invite members, change roles, deactivate and reactivate members"),
     module=PLATFORM,
     roles={Role.OWNER, Role.ADMIN},
+    writes=True,
 )
 TRANSFER_OWNERSHIP = register(
     "platform.transfer_ownership",
     label=_("Make another member an Owner, transfer ownership"),
     module=PLATFORM,
     roles={Role.OWNER},
+    writes=True,
 )
 MANAGE_BILLING = register(
     "platform.manage_billing",
@@ -97,4 +175,39 @@ MANAGE_SETTINGS = register(
     label=_("Change workspace settings (name, time zone, currency, security)"),
     module=PLATFORM,
     roles={Role.OWNER, Role.ADMIN},
+    writes=True,
 )
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One capability as the Roles page and docs/roles.md show it."""
+
+    capability: Capability
+    # Per role (in ``Role.values`` order): None = not allowed; else the reach, "" when the
+    # capability is not about owned records or the role reaches all of them.
+    cells: tuple[str | None, ...]
+    # "" when every plan includes the capability.
+    plans: str
+
+
+def matrix() -> list[MatrixRow]:
+    rows = []
+    for capability in all_capabilities():
+        cells = tuple(
+            None
+            if role not in capability.roles
+            else (
+                capability.scope_for(role).label
+                if capability.is_record_scoped and capability.scope_for(role) is not Scope.ALL
+                else ""
+            )
+            for role in Role.values
+        )
+        plans = ""
+        if capability.plans != ALL_PLANS:
+            plans = ", ".join(
+                str(Plan(code).label) for code in PLAN_ORDER if code in capability.plans
+            )
+        rows.append(MatrixRow(capability=capability, cells=cells, plans=plans))
+    return rows

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import schema_context
 
+from tenants.live import topic_group, topics_for
 from tenants.models import Membership
 from tenants.notifications import user_group
 
@@ -19,13 +20,30 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         self.membership_id = membership.pk
         self.schema_name = tenant.schema_name
         self.group = user_group(schema_name=tenant.schema_name, user_id=membership.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # The member's own group, and every live topic their role, plan and workspace allow.
+        self.groups_joined = [
+            self.group,
+            *(
+                topic_group(schema_name=tenant.schema_name, topic=topic.name)
+                for topic in topics_for(membership)
+            ),
+        ]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"event": "hello", "payload": {"role": membership.role}})
+        await self.send_json(
+            {
+                "event": "hello",
+                "payload": {
+                    "role": membership.role,
+                    "topics": [topic.name for topic in topics_for(membership)],
+                },
+            }
+        )
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -45,7 +63,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "pong", "payload": {}})
 
     async def notify(self, message: dict[str, Any]) -> None:
-        await self.send_json({"event": message["event"], "payload": message["payload"]})
+        frame = {"event": message["event"], "payload": message["payload"]}
+        if "topic" in message:
+            frame["topic"] = message["topic"]
+        await self.send_json(frame)
 
     async def session_revoke(self, message: dict[str, Any]) -> None:
         await self.send_json({"event": "session.revoked", "payload": {"reason": message["reason"]}})

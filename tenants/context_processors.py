@@ -5,8 +5,6 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.http import HttpRequest
 
-from tenants import capabilities
-from tenants.access import can
 from tenants.hosts import public_url
 from tenants.selectors import trial_days_left, workspace_list_for_user
 
@@ -28,10 +26,6 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
             email__iexact=user.email,
             verified=True,
         ).exists(),
-        can_manage_members=can(request, capabilities.MANAGE_MEMBERS),
-        can_manage_settings=can(request, capabilities.MANAGE_SETTINGS),
-        can_view_audit_log=can(request, capabilities.VIEW_AUDIT_LOG),
-        can_export=can(request, capabilities.EXPORT_DATA),
         switch_url=public_url("/workspaces/"),
     )
     return context

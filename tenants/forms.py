@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_platform.errors import ServiceError
 from crm_platform.locales import time_zone_names
+from tenants.audit.selectors import audit_action_choices
 from tenants.currencies import CURRENCY_CODES
 from tenants.roles import Role
 from tenants.slugs import check_workspace_slug
@@ -136,11 +137,11 @@ class SettingsForm(ServiceForm):
 
 
 class AuditFilterForm(AccessibleForm):
-    action = forms.CharField(
+    # Choices are read when the form is built: modules register their actions at start-up.
+    action = forms.ChoiceField(
         label=_("Action"),
         required=False,
-        max_length=64,
-        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+        choices=lambda: [("", _("Any action")), *audit_action_choices()],
     )
     actor = forms.CharField(label=_("Who"), required=False, max_length=254)
     date_from = forms.DateField(

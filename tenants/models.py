@@ -133,6 +133,23 @@ class Domain(DomainMixin):
     pass
 
 
+class Team(models.Model):
+    """A group of members inside a workspace (a sales team, a support squad). A role whose
+    capability reaches its team's records sees what any member of the team owns."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint("tenant", Lower("name"), name="team_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Membership(models.Model):
     """A seat: a user's place in a workspace, with a role (D3)."""
 
@@ -147,6 +164,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
+    )
 
     class Meta:
         constraints: ClassVar = [
@@ -160,6 +180,10 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
 
 
 class Invitation(models.Model):

@@ -17,8 +17,7 @@ from crm_platform.errors import ServiceError
 from tenants import capabilities, services
 from tenants.access import client_ip, requires
 from tenants.adapters import sign_out_everywhere
-from tenants.audit.actions import action_label
-from tenants.audit.selectors import audit_action_choices, audit_event_list
+from tenants.audit.selectors import audit_event_list
 from tenants.forms import AuditFilterForm, InviteForm, MemberSearchForm, RoleForm, SettingsForm
 from tenants.handover import handover_token_redeem
 from tenants.hosts import public_url, safe_local_path
@@ -84,11 +83,9 @@ def home(request: WorkspaceRequest) -> HttpResponse:
 @requires(capabilities.USE_WORKSPACE)
 @require_GET
 def roles(request: WorkspaceRequest) -> HttpResponse:
-    matrix = [
-        (capability, [role in capability.roles for role in Role.values])
-        for capability in capabilities.all_capabilities()
-    ]
-    return render(request, "app/roles.html", {"roles": Role.choices, "matrix": matrix})
+    return render(
+        request, "app/roles.html", {"roles": Role.choices, "matrix": capabilities.matrix()}
+    )
 
 
 @requires(capabilities.USE_WORKSPACE)
@@ -246,5 +243,4 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     events = audit_event_list(**{k: v for k, v in filters.items() if v})
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    actions = [(code, action_label(code)) for code in audit_action_choices()]
-    return render(request, "app/audit_log.html", {"form": form, "page": page, "actions": actions})
+    return render(request, "app/audit_log.html", {"form": form, "page": page})

@@ -57,9 +57,15 @@ SHARED_APPS = [
     "drf_spectacular",
     "django_htmx",
 ]
+# Every package under crm_modules/ with an apps.py is a CRM module: it joins the workspace
+# schemas without an edit here (D16).
+CRM_MODULES = sorted(
+    f"crm_modules.{path.parent.name}" for path in (BASE_DIR / "crm_modules").glob("*/apps.py")
+)
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "tenants.audit",
+    *CRM_MODULES,
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

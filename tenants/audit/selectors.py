@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from tenants.audit.actions import all_actions
 from tenants.audit.models import AuditEvent
 
 
@@ -29,5 +30,9 @@ def audit_event_list(
     return events
 
 
-def audit_action_choices() -> list[str]:
-    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+def audit_action_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Registered actions grouped by module, for the filter's ``<optgroup>``s."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for action in all_actions():
+        groups.setdefault(str(action.module), []).append((action.code, str(action.label)))
+    return [(module, sorted(choices, key=lambda c: c[1])) for module, choices in groups.items()]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from crm_platform.errors import PermissionDenied, ServiceError
+from crm_platform.errors import ServiceError
 from tenants import capabilities
 from tenants.models import Membership
+from tenants.permissions import require
 from tenants.roles import ALL_ROLES
 
 INVITATION_SALT = "rapport.invitation"
@@ -22,5 +23,5 @@ def check_role(raw: str) -> str:
 
 
 def require_capability(membership: Membership, capability: capabilities.Capability) -> None:
-    if not membership.is_active or not capabilities.role_has(membership.role, capability.code):
-        raise PermissionDenied(_("Your role does not allow this."))
+    """The one permission question (``tenants.permissions.allows``), asked by a service."""
+    require(membership, capability)

@@ -194,7 +194,10 @@ def test_signup_invite_promote_and_deactivate_live(
     expect(colleague.get_by_test_id("my-role")).to_have_text("Sales rep")
     # Joining through the emailed link proves the address: no verification banner.
     expect(colleague.get_by_test_id("verify-banner")).to_have_count(0)
-    assert _wait_for_event(colleague, received, "hello")["payload"] == {"role": "sales_rep"}
+    assert _wait_for_event(colleague, received, "hello")["payload"] == {
+        "role": "sales_rep",
+        "topics": [],
+    }
     assert orm(_invitation_status, COLLEAGUE_EMAIL) == [Invitation.Status.ACCEPTED]
     # Survives only as long as the page is not reloaded.
     colleague.evaluate("window.__samePage = true")

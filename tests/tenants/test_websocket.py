@@ -100,7 +100,7 @@ async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
     assert connected
     assert await socket.receive_json_from(timeout=TIMEOUT) == {
         "event": "hello",
-        "payload": {"role": role},
+        "payload": {"role": role, "topics": []},
     }
     return socket
 

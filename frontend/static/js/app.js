@@ -22,13 +22,30 @@
 
   var bar = null;
 
-  function connect(path) {
+  // Every socket event is re-emitted on <body> as a DOM event named "rapport:<event>", so a
+  // fragment refreshes itself with hx-trigger="rapport:deal.moved from:body". After a dropped
+  // connection the socket reconnects with exponential backoff and jitter; once back,
+  // "rapport:reconnected" tells every live fragment to catch up on what it missed.
+  var BACKOFF_MIN = 1000;
+  var BACKOFF_MAX = 30000;
+
+  function emit(name, detail) {
+    document.body.dispatchEvent(new CustomEvent("rapport:" + name, { detail: detail || {} }));
+  }
+
+  function connect(path, attempt) {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + path);
     var closedByServer = false;
+    socket.onopen = function () {
+      document.body.setAttribute("data-live", "on");
+      if (attempt > 0) emit("reconnected", {});
+      attempt = 0;
+    };
     socket.onmessage = function (event) {
       var msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }
+      if (!msg || typeof msg.event !== "string") return;
       var payload = msg.payload || {};
       if (msg.event === "role.changed") {
         setRole(payload.role_label);
@@ -40,16 +57,20 @@
       } else if (msg.event === "notification") {
         toast(payload.text || "", payload.kind);
       }
+      emit(msg.event, { payload: payload, topic: msg.topic || null });
     };
     socket.onclose = function (event) {
+      document.body.setAttribute("data-live", "off");
       if (closedByServer || event.code === 4401 || event.code === 4403) return;
-      setTimeout(function () { connect(path); }, 3000);
+      var delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, attempt));
+      delay = delay / 2 + Math.random() * delay / 2;
+      setTimeout(function () { connect(path, attempt + 1); }, delay);
     };
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     bar = document.querySelector("[data-ws-url]");
-    if (bar && "WebSocket" in window) connect(bar.getAttribute("data-ws-url"));
+    if (bar && "WebSocket" in window) connect(bar.getAttribute("data-ws-url"), 0);
     var toggle = document.querySelector("[data-menu-toggle]");
     var nav = document.getElementById("sidenav");
     if (toggle && nav) {

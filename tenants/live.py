@@ -1,0 +1,80 @@
+"""Live-event topics: a workspace-wide channel-layer group per topic, besides the per-user group.
+
+A module registers a topic with the capability needed to hear it (``register_topic``) and
+publishes to it after commit (``publish``). Every open page of a member who may hear a topic is
+subscribed to it by the socket consumer; the browser re-emits each event as a DOM event on
+``<body>`` (``rapport:<event>``), so an HTMX fragment refreshes itself with
+``hx-trigger="rapport:deal.moved from:body"``. Group names carry the schema (D6).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils.functional import Promise
+
+from tenants.capabilities import Capability
+from tenants.models import Membership, Tenant
+from tenants.permissions import allows
+
+# Channel-layer group names allow ASCII letters, digits, hyphens, underscores and periods.
+_TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    label: str | Promise
+    capability: Capability
+
+
+_REGISTRY: dict[str, Topic] = {}
+
+
+def register_topic(name: str, *, label: str | Promise, capability: Capability) -> Topic:
+    if not _TOPIC_NAME.match(name):
+        raise ValueError(f"Topic name {name!r} must be lower-case dotted words")
+    if name in _REGISTRY:
+        raise ValueError(f"Topic {name} is already registered")
+    topic = Topic(name=name, label=label, capability=capability)
+    _REGISTRY[name] = topic
+    return topic
+
+
+def unregister_topic(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def get_topic(name: str) -> Topic:
+    return _REGISTRY[name]
+
+
+def all_topics() -> list[Topic]:
+    return list(_REGISTRY.values())
+
+
+def topic_group(*, schema_name: str, topic: str) -> str:
+    return f"{schema_name}.topic.{topic}"
+
+
+def topics_for(membership: Membership) -> list[Topic]:
+    """The topics a member's open pages listen to."""
+    return [topic for topic in _REGISTRY.values() if allows(membership, topic.capability)]
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def publish(*, tenant: Tenant, topic: Topic, event: str, payload: dict[str, Any]) -> None:
+    """Send ``event`` to every page listening to ``topic`` in this workspace, after commit."""
+    group = topic_group(schema_name=tenant.schema_name, topic=topic.name)
+    message = {"type": "notify", "event": event, "payload": payload, "topic": topic.name}
+    transaction.on_commit(lambda: _send(group, message))

@@ -1,0 +1,41 @@
+"""How a module plugs into the product without editing central files (D16).
+
+A CRM module is a Django app under ``crm_modules/`` (found by the settings, see
+``crm_platform.settings.base.CRM_MODULES``) whose app config subclasses ``ModuleConfig``. At
+start-up every installed app's ``module.py`` is imported; that file registers what the module
+adds: capabilities (``tenants.capabilities.register``), navigation entries
+(``tenants.navigation.register``), audit actions (``tenants.audit.actions.register_action``)
+and live-event topics (``tenants.live.register_topic``). The tenant URLconf includes each
+module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` router under
+``/api/v1/``.
+"""
+
+from __future__ import annotations
+
+from django.apps import AppConfig, apps
+from django.utils.module_loading import autodiscover_modules
+
+
+class ModuleConfig(AppConfig):
+    """Base app config of a CRM module."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    # Where the module's pages live on a workspace host, e.g. "sales/". Its urls.py sets
+    # ``app_name`` (the namespace), conventionally the app label.
+    url_prefix: str = ""
+
+
+def module_configs() -> list[ModuleConfig]:
+    return [config for config in apps.get_app_configs() if isinstance(config, ModuleConfig)]
+
+
+_discovered = False
+
+
+def discover() -> None:
+    """Import ``module.py`` of every installed app, once."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    autodiscover_modules("module")

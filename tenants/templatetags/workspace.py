@@ -1,0 +1,31 @@
+"""Template tags of workspace pages: the navigation from the registry, and the permission
+question for buttons and links (``{% if membership|allows:"sales.edit_deals" %}``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from tenants import capabilities, navigation
+from tenants.models import Membership
+from tenants.permissions import allows as _allows
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def navigation_links(context: template.Context) -> list[navigation.NavLink]:
+    request = context.get("request")
+    return navigation.links_for(request) if request is not None else []
+
+
+@register.filter(name="allows")
+def allows_filter(membership: Membership | None, capability_code: str) -> bool:
+    return _allows(membership, capabilities.get(capability_code))
+
+
+@register.simple_tag
+def allows_on(membership: Membership | None, capability_code: str, obj: Any) -> bool:
+    """``{% allows_on membership "sales.edit_deals" deal as can_edit %}``"""
+    return _allows(membership, capabilities.get(capability_code), obj)
