@@ -1,9 +1,48 @@
 """URLs of a workspace host. Every view here is covered by the isolation matrix
-(tests/isolation/test_matrix.py) automatically."""
+(tests/isolation/test_matrix.py) automatically: pages from this URLconf, API operations from
+the OpenAPI schema.
 
-from django.urls import path
+CRM modules are not listed here: each ``ModuleConfig`` app's ``urls.py`` is included under its
+``url_prefix`` and namespace, and its ``endpoints.py`` under ``/api/v1/<url_prefix>`` (D16).
+"""
 
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from tenants import capabilities
 from tenants import views_workspace as ws
+from tenants.modules import module_configs
+
+
+class WorkspaceSchemaView(SpectacularAPIView):
+    """The OpenAPI schema of this workspace's API; every member may read it."""
+
+    capability = capabilities.USE_WORKSPACE
+
+
+def _module_patterns() -> tuple[list[URLPattern | URLResolver], list[URLPattern | URLResolver]]:
+    pages: list[URLPattern | URLResolver] = []
+    api: list[URLPattern | URLResolver] = []
+    for config in module_configs():
+        if _has_submodule(config.name, "urls"):
+            pages.append(path(config.url_prefix, include(f"{config.name}.urls")))
+        if _has_submodule(config.name, "endpoints"):
+            api.append(path(config.url_prefix, include(f"{config.name}.endpoints")))
+    return pages, api
+
+
+def _has_submodule(package: str, name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(f"{package}.{name}") is not None
+
+
+module_pages, module_api = _module_patterns()
+
+api_v1 = [
+    path("", include("tenants.endpoints")),
+    *module_api,
+]
 
 urlpatterns = [
     path("handover/", ws.handover, name="handover"),
@@ -29,4 +68,7 @@ urlpatterns = [
     path("roles/", ws.roles, name="roles"),
     path("settings/", ws.workspace_settings, name="settings"),
     path("audit/", ws.audit_log, name="audit_log"),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", WorkspaceSchemaView.as_view(), name="api_schema"),
+    *module_pages,
 ]

@@ -191,9 +191,9 @@ class MatrixRow:
     plans: str
 
 
-def matrix() -> list[MatrixRow]:
+def matrix(among: Iterable[Capability] | None = None) -> list[MatrixRow]:
     rows = []
-    for capability in all_capabilities():
+    for capability in all_capabilities() if among is None else among:
         cells = tuple(
             None
             if role not in capability.roles

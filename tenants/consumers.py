@@ -8,12 +8,30 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import schema_context
 
+from tenants import capabilities
+from tenants.capabilities import Capability
 from tenants.live import topic_group, topics_for
 from tenants.models import Membership
 from tenants.notifications import user_group
+from tenants.permissions import allows
 
 
-class NotificationsConsumer(AsyncJsonWebsocketConsumer):
+class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
+    """Base of every socket on a workspace host. The socket middleware has checked the host,
+    the origin, the session and the membership; the consumer declares the capability its
+    route needs, asked of ``allows`` like every page and endpoint (the isolation tests read
+    it)."""
+
+    capability: Capability = capabilities.USE_WORKSPACE
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        if not allows(self.scope.get("membership"), self.capability):
+            await self.close(code=4403)
+            return
+        await super().websocket_connect(message)
+
+
+class NotificationsConsumer(WorkspaceConsumer):
     async def connect(self) -> None:
         tenant = self.scope["tenant"]
         membership = self.scope["membership"]

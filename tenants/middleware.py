@@ -8,12 +8,15 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from crm_platform.api.errors import error_response
 from crm_platform.locales import is_language
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
@@ -25,6 +28,8 @@ LAST_SEEN_INTERVAL = timedelta(minutes=5)
 OPEN_PATHS = ("/handover/", "/static/")
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
+# The API answers in JSON (crm_platform.api.errors), never with a page or a redirect.
+API_PREFIX = "/api/"
 
 
 class WorkspaceHostMiddleware(TenantMainMiddleware):
@@ -54,17 +59,29 @@ class MembershipMiddleware:
         if tenant.is_public or request.path.startswith(OPEN_PATHS):
             return self.get_response(request)
 
+        api = request.path.startswith(API_PREFIX)
         user = request.user
         # A session is bound to the workspace it was handed to; any other session is anonymous.
         if not user.is_authenticated or request.session.get(SESSION_WORKSPACE_KEY) != tenant.pk:
+            if api:
+                # No session: the API's own authentication (API keys) decides, in DRF.
+                request.user = AnonymousUser()
+                return self.get_response(request)
             return _redirect_to_sign_in(request, tenant)
 
         membership = (
             Membership.objects.filter(user=user, tenant=tenant).select_related("user").first()
         )
         if membership is None:
+            if api:
+                return error_response(404, "not_found", _("Not found."))
             raise Http404("No workspace here")
+        membership.tenant = tenant
         if not membership.is_active and request.path != SIGNOUT_PATH:
+            if api:
+                return error_response(
+                    403, "deactivated", _("Your access to this workspace has been removed.")
+                )
             return render(
                 request,
                 "app/deactivated.html",
@@ -73,6 +90,10 @@ class MembershipMiddleware:
             )
         writes = request.method not in ("GET", "HEAD", "OPTIONS")
         if tenant.is_read_only and writes and request.path != SIGNOUT_PATH:
+            if api:
+                return error_response(
+                    403, "read_only", _("This workspace is read-only: nothing can be changed.")
+                )
             return render(request, "app/suspended.html", {"workspace": tenant}, status=403)
 
         request.membership = membership  # type: ignore[attr-defined]

@@ -20,9 +20,17 @@ class ModuleConfig(AppConfig):
     """Base app config of a CRM module."""
 
     default_auto_field = "django.db.models.BigAutoField"
+    # Never the app config Django picks for an apps.py that imports this class (it would see
+    # two candidates there); every subclass is (see __init_subclass__).
+    default = False
     # Where the module's pages live on a workspace host, e.g. "sales/". Its urls.py sets
     # ``app_name`` (the namespace), conventionally the app label.
     url_prefix: str = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default" not in cls.__dict__:
+            cls.default = True
 
 
 def module_configs() -> list[ModuleConfig]:

@@ -90,12 +90,14 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
     return render(request, "public/workspace_new.html", {"form": form}, status=status)
 
 
+@require_GET
 @login_required
 def workspace_list(request: HttpRequest) -> HttpResponse:
     memberships = workspace_list_for_user(user=request.user)  # type: ignore[arg-type]
     return render(request, "public/workspace_list.html", {"memberships": memberships})
 
 
+@require_GET
 @login_required
 def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
     """Hand the signed-in session over to the workspace host with a one-time token."""

@@ -272,14 +272,41 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# The API (D9, crm_platform/api/): workspace hosts only, the one permission question, one
+# error shape, keyset pagination.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm_platform.api.authentication.WorkspaceSessionAuthentication",
+        "crm_platform.api.authentication.ApiKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm_platform.api.permissions.Allows",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "crm_platform.api.pagination.KeysetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "crm_platform.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Rapport API", "VERSION": "1.0.0"}
+# Set by the module that owns API keys: "(request, raw_key) -> Membership | None".
+API_KEY_RESOLVER = ""
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rapport API",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm_platform.api.permissions.Allows",
+    ],
+    "SERVE_AUTHENTICATION": [
+        "crm_platform.api.authentication.WorkspaceSessionAuthentication",
+        "crm_platform.api.authentication.ApiKeyAuthentication",
+    ],
+}
 
 LOGGING = {
     "version": 1,

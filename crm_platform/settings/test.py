@@ -7,6 +7,10 @@ from .base import *  # noqa: F403
 from .base import database_config, redis_services
 
 DATABASE_URL = os.environ["DATABASE_URL"]
+# A module that exists only in tests: it proves that a module plugs in through the registries
+# alone (tests/kit_module/).
+TENANT_APPS = [*TENANT_APPS, "tests.kit_module"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.kit_module"]  # noqa: F405
 # Each pytest-xdist worker gets its own Redis database so that cache flushes don't collide.
 # The database number in REDIS_URL is the base; worker gwN uses base + 1 + N (modulo the
 # 16 databases a default Redis server has).

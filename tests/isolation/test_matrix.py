@@ -1,34 +1,46 @@
-"""Every URL of a workspace host, asked by every kind of visitor.
+"""Every page of a workspace host, asked by every kind of visitor.
 
 The patterns are read from the tenant URLconf when the tests are collected, so a view added
-later is covered without editing this file. A new view only has to declare its capability with
-``tenants.access.requires``; a URL carrying a new kind of id needs a sample in ``SAMPLES``.
+later — by any module — is covered without editing this file's logic. A new view declares its
+capability with ``tenants.access.requires``; a URL carrying a new kind of id needs a sample in
+``SAMPLES``, and every view its success status in ``SUCCESS`` (the matrix fails naming what is
+missing). The API is covered from its OpenAPI schema (test_api_matrix.py), sockets by
+test_socket_matrix.py, the public host by test_public_host.py.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
-from django.utils import timezone
 from django.utils.regex_helper import normalize
+from django_tenants.utils import schema_context
 
 from tenants import capabilities
-from tenants.capabilities import Capability
+from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
 from tenants.models import Membership, UserSession
+from tenants.permissions import allows
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.factories import InvitationFactory
+from tests.isolation.conftest import (
+    BRAVO_AT_HOME,
+    DEACTIVATED_ROLE,
+    OUTSIDER,
+    db_state,
+    deactivate,
+    request,
+    templates,
+)
+from tests.kit_module.models import Note
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -42,24 +54,47 @@ OPEN = {
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
-SAMPLES: dict[str, Callable[[Workspace], object]] = {
-    "member_id": lambda ws: ws.members[Role.SALES_REP].pk,
-    "invitation_id": lambda ws: (
+# Called with the workspace and the member who should own the record (if records have owners).
+SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
+    "member_id": lambda ws, owner: ws.members[Role.SALES_REP].pk,
+    "invitation_id": lambda ws, owner: (
         InvitationFactory.create(tenant=ws.tenant, invited_by=ws.owner.user).pk
     ),
+    "note_id": lambda ws, owner: _note(ws, owner),
 }
 
-OUTSIDER = "bravo-owner-on-alpha"
-BRAVO_AT_HOME = "bravo-owner-on-bravo"
-# The visitor whose membership a test deactivates before asking.
-DEACTIVATED_ROLE = Role.SUPPORT_AGENT
+
+def _note(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Note.objects.create(title="Sample", owner=owner.user).pk
+
+
+# What an allowed member is answered, per URL name and method (an empty POST for forms).
+SUCCESS: dict[str, dict[str, int]] = {
+    "home": {"GET": 200, "POST": 405},
+    "members": {"GET": 200, "POST": 405},
+    "invite": {"GET": 405, "POST": 400},
+    "members_export": {"GET": 200, "POST": 405},
+    "member_role": {"GET": 405, "POST": 302},
+    "member_deactivate": {"GET": 405, "POST": 302},
+    "member_reactivate": {"GET": 405, "POST": 302},
+    "member_make_owner": {"GET": 405, "POST": 302},
+    "invitation_resend": {"GET": 405, "POST": 302},
+    "invitation_revoke": {"GET": 405, "POST": 302},
+    "roles": {"GET": 200, "POST": 405},
+    "settings": {"GET": 200, "POST": 400},
+    "audit_log": {"GET": 200, "POST": 405},
+    "kit_module:list": {"GET": 200, "POST": 405},
+    "kit_module:rename": {"GET": 405, "POST": 302},
+}
+
 METHODS = ("GET", "POST")
 
 
 @dataclass(frozen=True)
 class Endpoint:
     route: str
-    name: str | None
+    name: str | None  # with its namespace: "kit_module:list"
     callback: Callable[..., HttpResponse]
     path_format: str
     kwargs: tuple[str, ...]
@@ -72,19 +107,24 @@ def _bare(regex: str) -> str:
     return regex.removeprefix("^").removesuffix(r"\Z").removesuffix("$")
 
 
-def _walk(resolver: URLResolver, regex: str = "", route: str = "") -> Iterator[Endpoint]:
+def _walk(
+    resolver: URLResolver, regex: str = "", route: str = "", namespace: str = ""
+) -> Iterator[Endpoint]:
     for entry in resolver.url_patterns:
         full_regex = regex + _bare(entry.pattern.regex.pattern)
         full_route = route + _bare(str(entry.pattern))
+        if full_route.startswith("api/"):
+            continue  # the API matrix covers these, from the OpenAPI schema
         if isinstance(entry, URLResolver):
-            yield from _walk(entry, full_regex, full_route)
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry, full_regex, full_route, inner)
             continue
         assert isinstance(entry, URLPattern)
         # The first possibility is the one with every optional group filled in.
         path_format, kwargs = normalize(full_regex)[0]
         yield Endpoint(
             route=full_route,
-            name=entry.name,
+            name=f"{namespace}{entry.name}" if entry.name else None,
             callback=entry.callback,
             path_format=path_format,
             kwargs=tuple(kwargs),
@@ -92,6 +132,15 @@ def _walk(resolver: URLResolver, regex: str = "", route: str = "") -> Iterator[E
 
 
 ENDPOINTS = list(_walk(get_resolver(TENANT_URLCONF)))
+
+
+def _declared(endpoint: Endpoint) -> Capability:
+    capability: Capability | None = getattr(endpoint.callback, "required_capability", None)
+    if capability is None:
+        return capabilities.USE_WORKSPACE  # reported by the test below that requires one
+    return capability
+
+
 GUARDED = [endpoint for endpoint in ENDPOINTS if endpoint.name not in OPEN]
 WITH_OBJECTS = [endpoint for endpoint in GUARDED if endpoint.kwargs]
 
@@ -112,14 +161,18 @@ def _capability(endpoint: Endpoint) -> Capability:
     return capability
 
 
-def _path(endpoint: Endpoint, workspace: Workspace) -> str:
+def _path(endpoint: Endpoint, workspace: Workspace, owner: Membership | None = None) -> str:
+    """The endpoint's path with sample ids; records are owned by ``owner`` (default: the
+    workspace's Owner)."""
     missing = [kwarg for kwarg in endpoint.kwargs if kwarg not in SAMPLES]
     if missing:
         pytest.fail(
             f"{endpoint} has URL kwarg(s) {missing} without a sample value: add a sample for "
             "each to SAMPLES in tests/isolation/test_matrix.py."
         )
-    path = "/" + endpoint.path_format % {k: SAMPLES[k](workspace) for k in endpoint.kwargs}
+    owner = owner or workspace.owner
+    values = {k: SAMPLES[k](workspace, owner) for k in endpoint.kwargs}
+    path = "/" + endpoint.path_format % values
     # The built URL must reach the view under test, not a neighbour.
     assert resolve(path, urlconf=TENANT_URLCONF).func is endpoint.callback
     return path
@@ -128,106 +181,6 @@ def _path(endpoint: Endpoint, workspace: Workspace) -> str:
 def _sign_in_url(path: str, workspace: Workspace) -> str:
     enter = f"/w/{workspace.tenant.slug}/?{urlencode({'next': path})}"
     return f"http://localhost/accounts/login/?{urlencode({'next': enter})}"
-
-
-# --- visitors -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def visit(alpha: Workspace, bravo: Workspace) -> Callable[[str | None, str], Client]:
-    """A browser for a visitor (None: anonymous) on a host. Sessions are made inside the test's
-    transaction, so no other test ever sees them; one browser per visitor within a test."""
-    visitors = {role: (alpha.members[role].user, alpha.tenant) for role in Role.values}
-    visitors[OUTSIDER] = (bravo.owner.user, alpha.tenant)
-    visitors[BRAVO_AT_HOME] = (bravo.owner.user, bravo.tenant)
-    browsers: dict[str | None, Client] = {}
-
-    def make(who: str | None, host: str) -> Client:
-        if who not in browsers:
-            if who is None:
-                browsers[who] = Client(HTTP_HOST=host)
-            else:
-                user, tenant = visitors[who]
-                browsers[who] = workspace_client(user, tenant)
-        browser = browsers[who]
-        assert browser.defaults["HTTP_HOST"] == host
-        return browser
-
-    return make
-
-
-def _request(client: Client, method: str, path: str) -> TestResponse:
-    response: TestResponse = client.get(path) if method == "GET" else client.post(path)
-    return response
-
-
-def _templates(response: TestResponse) -> list[str]:
-    return [template.name for template in getattr(response, "templates", [])]
-
-
-# --- state that a refused request must leave alone ------------------------------------------
-
-# Session rows and the last-seen stamp are written for any signed-in visitor by design.
-IGNORED_TABLES = {UserSession._meta.db_table}
-IGNORED_COLUMNS = {(Membership._meta.db_table, "last_seen_at")}
-
-
-@functools.cache
-def _columns(schema: str) -> dict[str, list[str]]:
-    """The columns of every table in a schema (tables do not change during a run)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
-            "JOIN information_schema.tables t USING (table_schema, table_name) "
-            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' "
-            "ORDER BY c.table_name, c.ordinal_position",
-            [schema],
-        )
-        columns: dict[str, list[str]] = {}
-        for table, column in cursor.fetchall():
-            if table not in IGNORED_TABLES and (table, column) not in IGNORED_COLUMNS:
-                columns.setdefault(table, []).append(column)
-    return columns
-
-
-DIGEST = "md5(coalesce(string_agg(r, '|' ORDER BY r), ''))"
-
-
-def _db_state(workspace: Workspace) -> dict[str, str]:
-    """A digest of every row of every table in the public schema and the workspace's schema,
-    in one round trip."""
-    quote = connection.ops.quote_name
-    selects, labels = [], []
-    for schema in ("public", workspace.tenant.schema_name):
-        for table, columns in _columns(schema).items():
-            labels.append(f"{schema}.{table}")
-            row = ", ".join(quote(column) for column in columns)
-            source = f"{quote(schema)}.{quote(table)}"
-            # Identifiers come from the catalog, never from a request.
-            query = f"SELECT %s, {DIGEST} FROM (SELECT ROW({row})::text AS r FROM {source}) t"  # noqa: S608
-            selects.append(query)
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(selects), labels)
-        return dict(cursor.fetchall())
-
-
-@pytest.fixture
-def assert_refused_without_effect(
-    alpha: Workspace, django_capture_on_commit_callbacks: Any
-) -> Callable[[Client, str, str, int], TestResponse]:
-    """Make the request and prove it was answered ``status`` and changed nothing: no row, no
-    audit event, no email or notification queued for after commit."""
-
-    def check(client: Client, method: str, path: str, status: int) -> TestResponse:
-        before = _db_state(alpha)
-        with django_capture_on_commit_callbacks() as callbacks:
-            response = _request(client, method, path)
-        assert response.status_code == status
-        assert callbacks == []
-        assert _db_state(alpha) == before
-        return response
-
-    return check
 
 
 # --- every guarded view, every role -----------------------------------------------------------
@@ -256,19 +209,63 @@ def test_member_is_answered_what_their_role_allows(
     method: str,
     alpha: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
     capability = _capability(endpoint)
-    path = _path(endpoint, alpha)
+    # The record (if any) belongs to the visitor, so only the role and the method decide.
+    path = _path(endpoint, alpha, owner=alpha.members[role])
     client = visit(role, alpha.host)
 
-    if capabilities.role_has(role, capability.code):
-        response = _request(client, method, path)
-        allowed = {200, 405} if method == "GET" else {200, 302, 400, 405}
-        assert response.status_code in allowed, f"{role} {method} {path}: {response.status_code}"
+    if allows(alpha.members[role], capability, reading=method == "GET"):
+        response = request(client, method, path)
+        expected = _success(endpoint)[method]
+        assert response.status_code == expected, f"{role} {method} {path}"
     else:
         response = assert_refused_without_effect(client, method, path, 403)
-        assert "403.html" in _templates(response)
+        assert "403.html" in templates(response)
+
+
+def _success(endpoint: Endpoint) -> dict[str, int]:
+    if endpoint.name not in SUCCESS:
+        pytest.fail(
+            f"{endpoint} ({endpoint.name}) has no expected success status: add it to SUCCESS in "
+            "tests/isolation/test_matrix.py."
+        )
+    return SUCCESS[endpoint.name]
+
+
+# Every (view on a record, role whose scope does not reach every record) pair.
+NARROW = [
+    pytest.param(endpoint, role, id=f"{endpoint}-{role}")
+    for endpoint in WITH_OBJECTS
+    if _declared(endpoint).is_record_scoped
+    for role in sorted(_declared(endpoint).roles)
+    if _declared(endpoint).scope_for(role) is not Scope.ALL
+]
+
+
+def test_the_matrix_covers_a_role_scoped_to_its_own_records() -> None:
+    # The test module's notes guarantee at least one case, so the test below never runs empty.
+    assert NARROW
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("endpoint", "role"), NARROW)
+def test_another_members_record_is_not_found_by_a_role_scoped_to_its_own(
+    endpoint: Endpoint,
+    role: str,
+    method: str,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    # The Owner's record: outside any narrow scope (the Owner is in no team).
+    path = _path(endpoint, alpha, owner=alpha.owner)
+    if _success(endpoint)[method] == 405:
+        assert request(visit(role, alpha.host), method, path).status_code == 405
+        return
+    response = assert_refused_without_effect(visit(role, alpha.host), method, path, 404)
+    assert "404.html" in templates(response)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -278,11 +275,11 @@ def test_member_of_another_workspace_gets_not_found(
     method: str,
     alpha: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
     path = _path(endpoint, alpha)
     response = assert_refused_without_effect(visit(OUTSIDER, alpha.host), method, path, 404)
-    assert "404.html" in _templates(response)
+    assert "404.html" in templates(response)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -292,7 +289,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(
     method: str,
     alpha: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
     path = _path(endpoint, alpha)
     response = assert_refused_without_effect(visit(None, alpha.host), method, path, 302)
@@ -306,12 +303,12 @@ def test_deactivated_member_is_refused_with_an_explanation(
     method: str,
     alpha: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
-    _deactivate(alpha.members[DEACTIVATED_ROLE])
+    deactivate(alpha.members[DEACTIVATED_ROLE])
     path = _path(endpoint, alpha)
     response = assert_refused_without_effect(visit(DEACTIVATED_ROLE, alpha.host), method, path, 403)
-    assert "app/deactivated.html" in _templates(response)
+    assert "app/deactivated.html" in templates(response)
     assert b'data-testid="access-refused"' in response.content
 
 
@@ -321,25 +318,19 @@ def test_objects_of_another_workspace_are_not_found_from_your_own(
     alpha: Workspace,
     bravo: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
     # bravo's Owner holds every capability at home, so only the object scoping can refuse.
     path = _path(endpoint, alpha)
     client = visit(BRAVO_AT_HOME, bravo.host)
     statuses = {}
     for method in METHODS:
-        before = _db_state(alpha)
-        statuses[method] = _request(client, method, path).status_code
-        assert _db_state(alpha) == before
+        before = db_state(alpha)
+        statuses[method] = request(client, method, path).status_code
+        assert db_state(alpha) == before
     # 405 refuses a method before any lookup; the method the view serves must say 404.
     assert set(statuses.values()) <= {404, 405}, statuses
     assert 404 in statuses.values(), statuses
-
-
-def _deactivate(membership: Membership) -> None:
-    Membership.objects.filter(pk=membership.pk).update(
-        status=Membership.Status.DEACTIVATED, deactivated_at=timezone.now()
-    )
 
 
 # --- the open views -------------------------------------------------------------------------
@@ -351,14 +342,14 @@ EVERY_VISITOR = [None, Role.OWNER, Role.READ_ONLY, OUTSIDER, DEACTIVATED_ROLE]
 def test_handover_without_a_token_starts_no_session(
     who: str | None, alpha: Workspace, visit: Callable[[str | None, str], Client]
 ) -> None:
-    _deactivate(alpha.members[DEACTIVATED_ROLE])
+    deactivate(alpha.members[DEACTIVATED_ROLE])
     path = _path(_by_name("handover"), alpha)
     client = visit(who, alpha.host)
     sessions_before = UserSession.objects.count()
 
     response = client.get(path)
     assert response.status_code == 403
-    assert "app/handover_failed.html" in _templates(response)
+    assert "app/handover_failed.html" in templates(response)
     assert client.post(path).status_code == 405
     assert UserSession.objects.count() == sessions_before
 
@@ -372,7 +363,7 @@ def test_handover_token_of_a_non_member_signs_nobody_in(
     response = client.get(f"{_path(_by_name('handover'), alpha)}?{urlencode({'token': token})}")
 
     assert response.status_code == 403
-    assert "app/handover_failed.html" in _templates(response)
+    assert "app/handover_failed.html" in templates(response)
     assert settings.SESSION_COOKIE_NAME not in client.cookies
     assert client.get("/").status_code == 302
 
@@ -403,7 +394,7 @@ def test_signout_is_still_guarded_by_membership(
     method: str,
     alpha: Workspace,
     visit: Callable[[str | None, str], Client],
-    assert_refused_without_effect: Callable[[Client, str, str, int], TestResponse],
+    assert_refused_without_effect: Callable[..., TestResponse],
 ) -> None:
     path = _path(_by_name("signout"), alpha)
     anonymous, outsider = (visit(who, alpha.host) for who in (None, OUTSIDER))
@@ -421,7 +412,7 @@ def test_a_deactivated_member_can_still_sign_out(
     alpha: Workspace, visit: Callable[[str | None, str], Client]
 ) -> None:
     member = alpha.members[DEACTIVATED_ROLE]
-    _deactivate(member)
+    deactivate(member)
     path = _path(_by_name("signout"), alpha)
     client = visit(DEACTIVATED_ROLE, alpha.host)
     assert UserSession.objects.filter(user_id=member.user_id).exists()

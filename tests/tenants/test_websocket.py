@@ -27,6 +27,7 @@ from tenants.audit.models import AuditEvent
 from tenants.models import Membership, Tenant, UserSession
 from tenants.roles import Role
 from tests.conftest import World, workspace_client
+from tests.kit_module.module import VIEW_NOTES
 
 # The marker makes pytest-django create the test database even when only these tests run. Its
 # transaction wraps this thread's connection, which none of these tests query.
@@ -100,7 +101,8 @@ async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
     assert connected
     assert await socket.receive_json_from(timeout=TIMEOUT) == {
         "event": "hello",
-        "payload": {"role": role, "topics": []},
+        # The test module's notes topic reaches the roles that may see notes.
+        "payload": {"role": role, "topics": ["notes"] if role in VIEW_NOTES.roles else []},
     }
     return socket
 

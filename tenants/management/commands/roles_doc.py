@@ -1,16 +1,17 @@
 """Print the capability matrix as Markdown; docs/roles.md is this output (a test keeps the two
 in step)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.utils import translation
 
-from tenants.capabilities import matrix
+from tenants.capabilities import Capability, matrix
 from tenants.roles import Role
 
 
-def roles_markdown() -> str:
+def roles_markdown(among: Iterable[Capability] | None = None) -> str:
     with translation.override("en"):
         header = (
             "| capability | code | " + " | ".join(str(label) for _, label in Role.choices) + " |"
@@ -22,7 +23,7 @@ def roles_markdown() -> str:
             + f" | `{row.capability.code}` | "
             + " | ".join("—" if cell is None else (cell or "yes") for cell in row.cells)
             + " |"
-            for row in matrix()
+            for row in matrix(among)
         ]
     intro = (
         "# Roles and capabilities\n\n"

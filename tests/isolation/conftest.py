@@ -1,0 +1,140 @@
+"""What every isolation matrix shares: the visitors, and the proof that a refused request
+changed nothing."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from tenants.models import Membership, UserSession
+from tenants.roles import Role
+from tests.conftest import Workspace, workspace_client
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+OUTSIDER = "bravo-owner-on-alpha"
+BRAVO_AT_HOME = "bravo-owner-on-bravo"
+# The visitor whose membership a test deactivates before asking.
+DEACTIVATED_ROLE = Role.SUPPORT_AGENT
+
+
+# --- visitors -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def visit(alpha: Workspace, bravo: Workspace) -> Callable[[str | None, str], Client]:
+    """A browser for a visitor (None: anonymous) on a host. Sessions are made inside the test's
+    transaction, so no other test ever sees them; one browser per visitor within a test."""
+    visitors = {role: (alpha.members[role].user, alpha.tenant) for role in Role.values}
+    visitors[OUTSIDER] = (bravo.owner.user, alpha.tenant)
+    visitors[BRAVO_AT_HOME] = (bravo.owner.user, bravo.tenant)
+    browsers: dict[str | None, Client] = {}
+
+    def make(who: str | None, host: str) -> Client:
+        if who not in browsers:
+            if who is None:
+                browsers[who] = Client(HTTP_HOST=host)
+            else:
+                user, tenant = visitors[who]
+                browsers[who] = workspace_client(user, tenant)
+        browser = browsers[who]
+        assert browser.defaults["HTTP_HOST"] == host
+        return browser
+
+    return make
+
+
+def request(client: Client, method: str, path: str, body: Any = None) -> TestResponse:
+    """A page request (form-encoded) or, with ``body``, a JSON request."""
+    if body is not None:
+        response: TestResponse = client.generic(
+            method, path, data=json.dumps(body), content_type="application/json"
+        )
+    else:
+        response = client.get(path) if method == "GET" else client.post(path)
+    return response
+
+
+# --- state that a refused request must leave alone ------------------------------------------
+
+# Session rows and the last-seen stamp are written for any signed-in visitor by design.
+IGNORED_TABLES = {UserSession._meta.db_table}
+IGNORED_COLUMNS = {(Membership._meta.db_table, "last_seen_at")}
+
+
+@functools.cache
+def _columns(schema: str) -> dict[str, list[str]]:
+    """The columns of every table in a schema (tables do not change during a run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' "
+            "ORDER BY c.table_name, c.ordinal_position",
+            [schema],
+        )
+        columns: dict[str, list[str]] = {}
+        for table, column in cursor.fetchall():
+            if table not in IGNORED_TABLES and (table, column) not in IGNORED_COLUMNS:
+                columns.setdefault(table, []).append(column)
+    return columns
+
+
+DIGEST = "md5(coalesce(string_agg(r, '|' ORDER BY r), ''))"
+
+
+def db_state(workspace: Workspace) -> dict[str, str]:
+    """A digest of every row of every table in the public schema and the workspace's schema,
+    in one round trip."""
+    quote = connection.ops.quote_name
+    selects, labels = [], []
+    for schema in ("public", workspace.tenant.schema_name):
+        for table, columns in _columns(schema).items():
+            labels.append(f"{schema}.{table}")
+            row = ", ".join(quote(column) for column in columns)
+            source = f"{quote(schema)}.{quote(table)}"
+            # Identifiers come from the catalog, never from a request.
+            query = f"SELECT %s, {DIGEST} FROM (SELECT ROW({row})::text AS r FROM {source}) t"  # noqa: S608
+            selects.append(query)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), labels)
+        return dict(cursor.fetchall())
+
+
+@pytest.fixture
+def assert_refused_without_effect(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> Callable[..., TestResponse]:
+    """Make the request and prove it was answered ``status`` and changed nothing: no row, no
+    audit event, no email or notification queued for after commit."""
+
+    def check(
+        client: Client, method: str, path: str, status: int, body: Any = None
+    ) -> TestResponse:
+        before = db_state(alpha)
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = request(client, method, path, body)
+        assert response.status_code == status
+        assert callbacks == []
+        assert db_state(alpha) == before
+        return response
+
+    return check
+
+
+def deactivate(membership: Membership) -> None:
+    Membership.objects.filter(pk=membership.pk).update(
+        status=Membership.Status.DEACTIVATED, deactivated_at=timezone.now()
+    )
+
+
+def templates(response: TestResponse) -> list[str]:
+    return [template.name for template in getattr(response, "templates", [])]

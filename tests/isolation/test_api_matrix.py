@@ -1,0 +1,235 @@
+"""Every operation of the workspace API, asked by every kind of visitor.
+
+Operations are read from the OpenAPI schema when the tests are collected, so an endpoint any
+module adds is covered without editing this file's logic. An endpoint declares its capability
+(``capability`` / ``capabilities``); a path parameter needs a sample in the page matrix's
+``SAMPLES``; a write operation needs a valid body in ``BODIES``. Refusals must change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.test import Client
+from django.urls import resolve
+from drf_spectacular.generators import SchemaGenerator
+
+from crm_platform.api.permissions import declared_capability
+from tenants.capabilities import Capability, Scope
+from tenants.models import Membership
+from tenants.permissions import allows
+from tenants.roles import Role
+from tests.conftest import Workspace
+from tests.isolation.conftest import (
+    BRAVO_AT_HOME,
+    DEACTIVATED_ROLE,
+    OUTSIDER,
+    db_state,
+    deactivate,
+    request,
+)
+from tests.isolation.test_matrix import SAMPLES, TENANT_URLCONF
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+# A valid body for every write operation ("METHOD /path/template/").
+BODIES: dict[str, dict[str, Any]] = {
+    "PUT /api/v1/notes/{note_id}/": {"title": "Renamed"},
+    "PATCH /api/v1/notes/{note_id}/": {"title": "Renamed"},
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    template: str
+    params: tuple[str, ...]
+    success: int
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def _operations() -> list[Operation]:
+    schema = SchemaGenerator(urlconf=TENANT_URLCONF).get_schema(request=None, public=True)
+    operations = []
+    for template, item in schema["paths"].items():
+        for method, operation in item.items():
+            codes = sorted(int(code) for code in operation["responses"] if code.startswith("2"))
+            params = tuple(p["name"] for p in operation.get("parameters", []) if p["in"] == "path")
+            operations.append(
+                Operation(method.upper(), template, params, codes[0] if codes else 200)
+            )
+    return operations
+
+
+OPERATIONS = _operations()
+
+
+def _path(operation: Operation, workspace: Workspace, owner: Membership | None = None) -> str:
+    missing = [name for name in operation.params if name not in SAMPLES]
+    if missing:
+        pytest.fail(f"{operation}: add a sample for {missing} to SAMPLES in test_matrix.py")
+    owner = owner or workspace.owner
+    path = operation.template
+    for name in operation.params:
+        path = path.replace("{" + name + "}", str(SAMPLES[name](workspace, owner)))
+    return path
+
+
+def _capability(operation: Operation, path: str) -> Capability:
+    callback = resolve(path, urlconf=TENANT_URLCONF).func
+    view = getattr(callback, "cls", None)
+    assert view is not None, f"{operation} is not a DRF view"
+    action = getattr(callback, "actions", {}).get(operation.method.lower())
+    return declared_capability(view, action, operation.method)
+
+
+def _body(operation: Operation) -> dict[str, Any] | None:
+    if operation.method not in WRITES:
+        return None
+    if str(operation) not in BODIES:
+        pytest.fail(f"{operation}: add a valid body to BODIES in test_api_matrix.py")
+    return BODIES[str(operation)]
+
+
+def _error(response: TestResponse) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_the_schema_lists_operations() -> None:
+    assert {str(o) for o in OPERATIONS} >= {
+        "GET /api/v1/members/",
+        "GET /api/v1/members/{member_id}/",
+        "GET /api/v1/notes/",
+        "PATCH /api/v1/notes/{note_id}/",
+    }
+
+
+@pytest.mark.parametrize("role", Role.values)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_member_is_answered_what_their_role_allows(
+    operation: Operation,
+    role: str,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    member = alpha.members[role]
+    path = _path(operation, alpha, owner=member)
+    capability = _capability(operation, path)
+    client = visit(role, alpha.host)
+    body = _body(operation)
+
+    if allows(member, capability, reading=operation.method not in WRITES):
+        response = request(client, operation.method, path, body)
+        assert response.status_code == operation.success, response.content
+    else:
+        response = assert_refused_without_effect(client, operation.method, path, 403, body)
+        assert _error(response)["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_member_of_another_workspace_gets_not_found(
+    operation: Operation,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    path = _path(operation, alpha)
+    client = visit(OUTSIDER, alpha.host)
+    response = assert_refused_without_effect(client, operation.method, path, 404, _body(operation))
+    assert _error(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_anonymous_caller_gets_401(
+    operation: Operation,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    path = _path(operation, alpha)
+    client = visit(None, alpha.host)
+    response = assert_refused_without_effect(client, operation.method, path, 401, _body(operation))
+    assert _error(response)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_deactivated_member_gets_403(
+    operation: Operation,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    deactivate(alpha.members[DEACTIVATED_ROLE])
+    path = _path(operation, alpha)
+    client = visit(DEACTIVATED_ROLE, alpha.host)
+    response = assert_refused_without_effect(client, operation.method, path, 403, _body(operation))
+    assert _error(response)["code"] == "deactivated"
+
+
+WITH_OBJECTS = [o for o in OPERATIONS if o.params]
+
+
+@pytest.mark.parametrize("operation", WITH_OBJECTS, ids=str)
+def test_objects_of_another_workspace_are_not_found_from_your_own(
+    operation: Operation,
+    alpha: Workspace,
+    bravo: Workspace,
+    visit: Callable[[str | None, str], Client],
+) -> None:
+    # bravo's Owner holds every capability at home, so only the object scoping can refuse.
+    path = _path(operation, alpha)
+    client = visit(BRAVO_AT_HOME, bravo.host)
+    before = db_state(alpha)
+    response = request(client, operation.method, path, _body(operation))
+    assert response.status_code == 404
+    assert _error(response)["code"] == "not_found"
+    assert db_state(alpha) == before
+
+
+def _narrow_cases() -> list[Any]:
+    cases = []
+    for operation in WITH_OBJECTS:
+        template_path = operation.template
+        for name in operation.params:
+            template_path = template_path.replace("{" + name + "}", "1")
+        capability = _capability(operation, template_path)
+        if not capability.is_record_scoped:
+            continue
+        for role in sorted(capability.roles):
+            if capability.scope_for(role) is not Scope.ALL:
+                cases.append(pytest.param(operation, role, id=f"{operation}-{role}"))
+    return cases
+
+
+NARROW = _narrow_cases()
+
+
+def test_the_matrix_covers_a_role_scoped_to_its_own_records() -> None:
+    assert NARROW
+
+
+@pytest.mark.parametrize(("operation", "role"), NARROW)
+def test_another_members_record_is_not_found_by_a_role_scoped_to_its_own(
+    operation: Operation,
+    role: str,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    path = _path(operation, alpha, owner=alpha.owner)
+    client = visit(role, alpha.host)
+    response = assert_refused_without_effect(client, operation.method, path, 404, _body(operation))
+    assert _error(response)["code"] == "not_found"
