@@ -20,6 +20,7 @@ test: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 typecheck: install
 	$(UV) run python scripts/testenv.py mypy .
