@@ -103,6 +103,12 @@ def _end_other_sessions() -> None:
         )
 
 
+# Pre-migrated spare schemas made once per run. A test that signs up inside its transaction
+# claims one and the rollback puts it back, so no test migrates a schema of its own (migrating
+# costs more with every module); a test about an empty pool asks for ``empty_spare_pool``.
+TEST_SPARES = 2
+
+
 @pytest.fixture(scope="session")
 def world(django_db_setup: None, django_db_blocker: Any) -> World:
     if not connection.settings_dict["NAME"].startswith("test_"):
@@ -111,8 +117,15 @@ def world(django_db_setup: None, django_db_blocker: Any) -> World:
         built = World(
             alpha=_provision("alpha", all_roles=True), bravo=_provision("bravo", all_roles=False)
         )
+        services.spare_pool_replenish(target=TEST_SPARES)
         connection.set_schema_to_public()  # type: ignore[attr-defined]
     return built
+
+
+@pytest.fixture
+def empty_spare_pool(world: World, db: None) -> None:
+    """No spare in the pool for this test (the rows come back with the rollback)."""
+    Tenant.objects.filter(state=Tenant.State.SPARE).delete()
 
 
 @pytest.fixture(autouse=True)

@@ -98,7 +98,7 @@ def _spare_pks() -> set[int]:
 
 
 def test_claimed_spare_schema_is_identical_to_a_freshly_migrated_one(
-    world: World, db: None
+    world: World, empty_spare_pool: None
 ) -> None:
     assert services.spare_pool_replenish(target=1) == 1
     (spare_pk,) = _spare_pks()
@@ -124,7 +124,9 @@ def test_claimed_spare_schema_is_identical_to_a_freshly_migrated_one(
         assert claimed_shape[part] == fresh_shape[part], part
 
 
-def test_signup_claims_the_oldest_spare_and_creates_no_schema(world: World, db: None) -> None:
+def test_signup_claims_the_oldest_spare_and_creates_no_schema(
+    world: World, empty_spare_pool: None
+) -> None:
     assert services.spare_pool_replenish(target=2) == 2
     oldest, newest = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("created_at", "pk")
     schemas_before = _schemas()
@@ -149,7 +151,9 @@ def test_signup_claims_the_oldest_spare_and_creates_no_schema(world: World, db: 
     )
 
 
-def test_signup_with_an_empty_pool_migrates_a_new_schema(world: World, db: None) -> None:
+def test_signup_with_an_empty_pool_migrates_a_new_schema(
+    world: World, empty_spare_pool: None
+) -> None:
     assert _spare_pks() == set()
     schemas_before = _schemas()
 
@@ -163,6 +167,26 @@ def test_signup_with_an_empty_pool_migrates_a_new_schema(world: World, db: None)
 
     assert _schemas() == schemas_before | {result.tenant.schema_name}
     assert result.tenant.state == Tenant.State.ACTIVE
+
+
+def test_the_test_run_signs_up_from_its_pool_of_spares(world: World, db: None) -> None:
+    # The suite stays fast because signups in tests claim one of these instead of migrating.
+    # (Browser and race tests commit their signups; a top-up keeps this test independent.)
+    services.spare_pool_replenish(target=1)
+    spares = _spare_pks()
+    assert len(spares) >= 1
+    schemas_before = _schemas()
+
+    result = services.workspace_signup(
+        company_name="Pooled",
+        slug="pooled",
+        full_name="Pat Pool",
+        email="pat@pooled.example.com",
+        password=PASSWORD,
+    )
+
+    assert result.tenant.pk in spares
+    assert _schemas() == schemas_before
 
 
 # --- race ---------------------------------------------------------------------------------
