@@ -14,7 +14,8 @@ from tests.kit_module.selectors import note_get, note_list
 @require_GET
 def note_index(request: WorkspaceRequest) -> HttpResponse:
     notes = note_list(actor=request.membership)
-    return render(request, "kit_module/notes.html", {"notes": notes})
+    template = "kit_module/_notes.html" if request.htmx else "kit_module/notes.html"  # type: ignore[attr-defined]
+    return render(request, template, {"notes": notes})
 
 
 @requires(EDIT_NOTES)
