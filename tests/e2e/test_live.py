@@ -82,7 +82,7 @@ def test_a_fragment_follows_live_events_and_catches_up_after_a_drop(
         sockets.append((ws, ws.connect_to_server()))
 
     page.route_web_socket("**/ws/notifications/", route)
-    page.goto(f"{live_site.workspace(world.alpha.tenant.slug)}/notes/")
+    page.goto(f"{live_site.workspace(str(world.alpha.tenant.slug))}/notes/")
     item = page.locator(f'[data-note="{note}"]')
     expect(item).to_have_text("Before")
     expect(page.locator("body")).to_have_attribute("data-live", "on")
