@@ -282,3 +282,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Documents bucket (crm_platform/s3.py); credentials come from the environment or the pod's role.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "")
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
+
+# Two queues, each with its own workers (infra/k8s/): people wait on "interactive" (mail,
+# notifications); "bulk" (migrating spare schemas, exports, clean-ups) may take minutes.
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_ROUTES = {
+    "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
+    "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+}
