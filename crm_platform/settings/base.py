@@ -9,6 +9,8 @@ from typing import Any
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from crm_platform.log_config import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = BASE_DIR / ".data"
 
@@ -72,6 +74,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
     "crm_platform.health.HealthCheckMiddleware",
+    "crm_platform.observability.MetricsMiddleware",
+    "crm_platform.observability.RequestContextMiddleware",
     "tenants.middleware.WorkspaceHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "crm_platform.security.ContentSecurityPolicyMiddleware",
@@ -275,13 +279,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Rapport API", "VERSION": "1.0.0"}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured logs (crm_platform/log_config.py): LOG_FORMAT=json in production.
+LOGGING = logging_config(
+    json_format=env("LOG_FORMAT", "console") == "json", level=env("LOG_LEVEL", "INFO") or "INFO"
+)
+# Observability (crm_platform/observability.py): /metrics needs this bearer token (no token, no
+# endpoint); queries slower than SLOW_QUERY_MS are logged with their workspace.
+METRICS_TOKEN = env("METRICS_TOKEN", "") or ""
+SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "500") or 500)
 
 # Documents bucket (crm_platform/s3.py); credentials come from the environment or the pod's role.
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")

@@ -138,7 +138,7 @@ def test_migration_job_shares_the_app_configuration(rendered):
     app, migrate = rendered
     (job,) = by_kind(migrate, "Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert "migrate_all" in " ".join(container["args"])
+    assert "migrate_all" in " ".join(container["command"] + container["args"])
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     # Same settings, same image as the version about to roll out.
     assert set(by_kind(migrate, "ConfigMap")) == set(by_kind(app, "ConfigMap"))
