@@ -167,12 +167,16 @@ def migrate_all_schemas(
     schema_names: list[str] | None = None,
     on_outcome: Callable[[SchemaOutcome, int, int], None] | None = None,
     stop: StopFlag | None = None,
+    before: Callable[[], None] | None = None,
 ) -> RunReport:
-    """Bring every workspace schema (or the named ones) to the current migrations."""
+    """Bring every workspace schema (or the named ones) to the current migrations. `before`
+    runs first under the same lock (the command migrates the public schema there)."""
     started = time.monotonic()
     stop = stop or StopFlag()
     report = RunReport()
     with RunLock(wait=wait_for_lock):
+        if before is not None:
+            before()
         target = migration_target()
         digest = target_digest(target)
         seen: set[str] = set()

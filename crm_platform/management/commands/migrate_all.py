@@ -12,7 +12,6 @@ from django.db import connection
 
 from crm_platform.schema_migrations import (
     MigrationRunLocked,
-    RunLock,
     SchemaOutcome,
     StopFlag,
     install_stop_handlers,
@@ -51,19 +50,6 @@ class Command(BaseCommand):
         install_stop_handlers(stop)
         terminal = running_in_terminal()
 
-        if not options["skip_public"]:
-            try:
-                with RunLock(wait=options["wait"]):
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            "SELECT set_config('lock_timeout', %s, false)",
-                            [options["lock_timeout"]],
-                        )
-                    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-            except MigrationRunLocked as exc:
-                raise CommandError(str(exc)) from exc
-            self._event("public_migrated", terminal=terminal)
-
         def progress(outcome: SchemaOutcome, done: int, total: int) -> None:
             if terminal:
                 width = 30
@@ -85,8 +71,17 @@ class Command(BaseCommand):
                     total=total,
                 )
 
+        def migrate_public() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, false)", [options["lock_timeout"]]
+                )
+            call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+            self._event("public_migrated", terminal=terminal)
+
         try:
             report = migrate_all_schemas(
+                before=None if options["skip_public"] else migrate_public,
                 workers=workers,
                 lock_timeout=options["lock_timeout"],
                 statement_timeout=options["statement_timeout"],
