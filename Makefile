@@ -2,7 +2,7 @@
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 
-.PHONY: run test install lint typecheck check fmt worker beat
+.PHONY: run test install lint typecheck check fmt worker beat lint-infra
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -27,12 +27,16 @@ typecheck: install
 
 check: lint typecheck
 
+# Kubernetes overlays render and validate; Terraform is formatted (and validated where possible).
+lint-infra: install
+	bash scripts/lint_infra.sh
+
 fmt: install
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
 worker: install
-	$(UV) run celery -A crm_platform worker -l info
+	$(UV) run celery -A crm_platform worker -l info -Q interactive,bulk
 
 beat: install
 	$(UV) run celery -A crm_platform beat -l info

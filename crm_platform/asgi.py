@@ -9,12 +9,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from crm_platform.observability import WebSocketMetricsMiddleware  # noqa: E402
 from crm_platform.routing import websocket_urlpatterns  # noqa: E402
 from tenants.ws import WorkspaceSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WorkspaceSocketMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": WebSocketMetricsMiddleware(
+            WorkspaceSocketMiddleware(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

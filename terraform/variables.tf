@@ -1,141 +1,144 @@
 variable "project" {
-  description = "Name prefix for every resource."
+  description = "Prefix of every resource name."
   type        = string
   default     = "rapport"
 }
 
-variable "region" {
-  description = "AWS region."
+variable "environment" {
+  description = "staging or production; production gets a NAT gateway per zone and deletion protection."
   type        = string
-  default     = "eu-central-1"
+  default     = "production"
+
+  validation {
+    condition     = contains(["staging", "production"], var.environment)
+    error_message = "environment must be staging or production."
+  }
+}
+
+variable "region" {
+  type    = string
+  default = "eu-west-1"
 }
 
 variable "base_domain" {
-  description = "The public site's domain (BASE_DOMAIN); workspaces live at <slug>.<base_domain>."
+  description = "The public site's host; workspaces live at <slug>.<base_domain>."
   type        = string
 }
 
 variable "hosted_zone_id" {
-  description = "Existing Route 53 hosted zone that serves base_domain."
+  description = "Route 53 zone that holds base_domain."
   type        = string
+}
+
+variable "ingress_load_balancer_dns_name" {
+  description = "DNS name of the ALB that the AWS Load Balancer Controller created for the Ingress (second apply; empty: no apex/wildcard records yet)."
+  type        = string
+  default     = ""
+}
+
+variable "ingress_load_balancer_zone_id" {
+  description = "Hosted zone id of that ALB (aws elbv2 describe-load-balancers)."
+  type        = string
+  default     = ""
 }
 
 variable "vpc_cidr" {
-  description = "Address range of the VPC."
-  type        = string
-  default     = "10.40.0.0/16"
+  type    = string
+  default = "10.0.0.0/16"
 }
 
-variable "image" {
-  description = "Container image built from infra/Dockerfile, e.g. <account>.dkr.ecr.<region>.amazonaws.com/rapport:<tag>."
+variable "az_count" {
+  type    = number
+  default = 3
+}
+
+variable "kubernetes_version" {
+  type    = string
+  default = "1.30"
+}
+
+variable "kubernetes_namespace" {
+  description = "Namespace of the production overlay (infra/k8s/overlays/production)."
   type        = string
+  default     = "rapport"
+}
+
+variable "cluster_public_api_cidrs" {
+  description = "Addresses allowed to reach the EKS API endpoint (operators, CI)."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_instance_types" {
+  type    = list(string)
+  default = ["m6i.large"]
+}
+
+variable "node_min" {
+  type    = number
+  default = 3
+}
+
+variable "node_max" {
+  type    = number
+  default = 12
+}
+
+variable "node_desired" {
+  type    = number
+  default = 3
 }
 
 variable "db_instance_class" {
-  description = "RDS instance class."
-  type        = string
-  default     = "db.t4g.medium"
+  type    = string
+  default = "db.r6g.large"
 }
 
 variable "db_allocated_storage" {
-  description = "Initial RDS storage in GiB (grows automatically up to db_max_allocated_storage)."
-  type        = number
-  default     = 50
+  type    = number
+  default = 100
 }
 
 variable "db_max_allocated_storage" {
-  description = "Upper bound for RDS storage autoscaling in GiB."
-  type        = number
-  default     = 500
+  type    = number
+  default = 1000
 }
 
 variable "db_multi_az" {
-  description = "Run a synchronous standby in a second availability zone."
-  type        = bool
-  default     = true
+  type    = bool
+  default = true
+}
+
+variable "db_backup_retention_days" {
+  description = "Automated backups and point-in-time recovery window."
+  type        = number
+  default     = 14
 }
 
 variable "redis_node_type" {
-  description = "ElastiCache node type."
-  type        = string
-  default     = "cache.t4g.small"
+  type    = string
+  default = "cache.r6g.large"
 }
 
-variable "web_count" {
-  description = "Number of web (ASGI) tasks."
+variable "documents_noncurrent_version_days" {
+  description = "How long overwritten or deleted documents stay restorable."
   type        = number
-  default     = 2
-}
-
-variable "worker_count" {
-  description = "Number of Celery worker tasks."
-  type        = number
-  default     = 2
-}
-
-variable "web_cpu" {
-  description = "Fargate CPU units per web task."
-  type        = number
-  default     = 512
-}
-
-variable "web_memory" {
-  description = "Fargate memory (MiB) per web task."
-  type        = number
-  default     = 1024
-}
-
-variable "worker_cpu" {
-  description = "Fargate CPU units per worker task."
-  type        = number
-  default     = 512
-}
-
-variable "worker_memory" {
-  description = "Fargate memory (MiB) per worker task."
-  type        = number
-  default     = 1024
-}
-
-variable "spare_pool_size" {
-  description = "SPARE_WORKSPACE_POOL_SIZE: pre-migrated schemas kept ready for signup."
-  type        = number
-  default     = 5
-}
-
-variable "email_host" {
-  description = "SMTP host for outgoing mail (e.g. email-smtp.<region>.amazonaws.com for SES)."
-  type        = string
-  default     = ""
-}
-
-variable "email_port" {
-  description = "SMTP port."
-  type        = number
-  default     = 587
-}
-
-variable "email_host_user" {
-  description = "SMTP user name."
-  type        = string
-  default     = ""
-}
-
-variable "email_host_password" {
-  description = "SMTP password; stored in Secrets Manager, never in the task definition."
-  type        = string
-  default     = ""
-  sensitive   = true
-}
-
-variable "default_from_email" {
-  description = "Sender of platform emails, e.g. \"Rapport <no-reply@example.com>\"."
-  type        = string
-  default     = ""
+  default     = 90
 }
 
 variable "log_retention_days" {
-  description = "CloudWatch Logs retention for the containers."
-  type        = number
-  default     = 30
+  type    = number
+  default = 30
+}
+
+variable "secrets_kms_key_id" {
+  description = "KMS key for the application secret (empty: the AWS managed key)."
+  type        = string
+  default     = null
+}
+
+variable "email_host_password" {
+  type      = string
+  default   = ""
+  sensitive = true
 }

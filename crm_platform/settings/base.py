@@ -9,6 +9,8 @@ from typing import Any
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from crm_platform.log_config import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = BASE_DIR / ".data"
 
@@ -78,6 +80,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
     "crm_platform.health.HealthCheckMiddleware",
+    "crm_platform.observability.MetricsMiddleware",
+    "crm_platform.observability.RequestContextMiddleware",
     "tenants.middleware.WorkspaceHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "crm_platform.security.ContentSecurityPolicyMiddleware",
@@ -308,10 +312,24 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+# Structured logs (crm_platform/log_config.py): LOG_FORMAT=json in production.
+LOGGING = logging_config(
+    json_format=env("LOG_FORMAT", "console") == "json", level=env("LOG_LEVEL", "INFO") or "INFO"
+)
+# Observability (crm_platform/observability.py): /metrics needs this bearer token (no token, no
+# endpoint); queries slower than SLOW_QUERY_MS are logged with their workspace.
+METRICS_TOKEN = env("METRICS_TOKEN", "") or ""
+SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "500") or 500)
+
+# Documents bucket (crm_platform/s3.py); credentials come from the environment or the pod's role.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "")
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
+
+# Two queues, each with its own workers (infra/k8s/): people wait on "interactive" (mail,
+# notifications); "bulk" (migrating spare schemas, exports, clean-ups) may take minutes.
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_ROUTES = {
+    "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
+    "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
 }

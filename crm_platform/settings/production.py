@@ -42,3 +42,15 @@ SESSION_COOKIE_HTTPONLY = True
 EMAIL_DELIVERY_BACKEND = env(
     "EMAIL_DELIVERY_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
 )
+
+# Error reporting, switched on by configuration only: set SENTRY_DSN (Django, Celery and Redis
+# integrations are enabled automatically; no personal data is sent).
+if env("SENTRY_DSN"):
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=env("SENTRY_DSN"),
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
+        send_default_pii=False,
+    )

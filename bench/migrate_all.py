@@ -1,0 +1,153 @@
+"""migrate_all across many workspace schemas: first migration, no-op run, additive migration.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+    uv run python bench/migrate_all.py --schemas 200 --workers 2
+
+DATABASE_URL names the server; the benchmark creates the database `rapport_bench_migrate`,
+drops it at the end (unless --keep), and never touches the database in the URL.
+
+1. N workspaces are created with empty schemas (platform rows in bulk), then `migrate_all`
+   brings every schema from nothing to the current migrations (timed: the first migration).
+2. `migrate_all` again with nothing to apply (timed: the no-op run a deploy makes when a release
+   has no workspace migration).
+3. A one-column additive migration (AddField, nullable) is written into the probe app, and
+   `migrate_all` applies it to every schema (timed: the additive run).
+
+Every run is `python manage.py migrate_all --workers K` in a subprocess, as the Job runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+INITIAL = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Probe",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+            ],
+        ),
+    ]
+"""
+
+ADDITIVE = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("bench_probe", "0001_initial")]
+    operations = [
+        migrations.AddField(
+            model_name="probe", name="note", field=models.TextField(null=True, blank=True)
+        ),
+    ]
+"""
+
+
+def run_migrate_all(env: dict[str, str], workers: int, *extra: str) -> tuple[float, str]:
+    started = time.monotonic()
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate_all", f"--workers={workers}", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"migrate_all failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return elapsed, result.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--schemas", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="rapport_bench_migrate")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    server = os.environ.get("DATABASE_URL")
+    if not server:
+        sys.exit("Set DATABASE_URL to a PostgreSQL server (its database is not touched).")
+    base, _, _ = server.rpartition("/")
+    url = f"{base}/{args.database}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.database)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
+
+    probe_root = Path(tempfile.mkdtemp(prefix="bench-probe-"))
+    migrations_dir = probe_root / "bench_probe" / "migrations"
+    migrations_dir.mkdir(parents=True)
+    (probe_root / "bench_probe" / "__init__.py").write_text("")
+    (migrations_dir / "__init__.py").write_text("")
+    (migrations_dir / "0001_initial.py").write_text(INITIAL)
+
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="bench.migrate_settings",
+        PYTHONPATH=os.pathsep.join([str(probe_root), str(ROOT)]),
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    try:
+        public_seconds, _ = run_migrate_all(env, args.workers)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for start in range(0, args.schemas, 500):
+                chunk = range(start, min(start + 500, args.schemas))
+                with conn.cursor() as cursor:
+                    for index in chunk:
+                        cursor.execute(
+                            sql.SQL("CREATE SCHEMA {}").format(
+                                sql.Identifier(f"ws_bench_{index:05d}")
+                            )
+                        )
+                    cursor.executemany(
+                        "INSERT INTO tenants_tenant (schema_name, name, state, plan, seat_limit,"
+                        " time_zone, currency, require_mfa_for_admins, created_at)"
+                        " VALUES (%s, %s, 'spare', 'trial', 10, 'UTC', 'USD', false, now())",
+                        [(f"ws_bench_{index:05d}", "") for index in chunk],
+                    )
+        first_seconds, first_line = run_migrate_all(env, args.workers, "--skip-public")
+        noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
+        (migrations_dir / "0002_probe_note.py").write_text(ADDITIVE)
+        additive_seconds, additive_line = run_migrate_all(env, args.workers, "--skip-public")
+    finally:
+        if not args.keep:
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(args.database)
+                    )
+                )
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"workspaces: {args.schemas}, workers: {args.workers}")
+    print(f"public schema migrate (empty database): {public_seconds:8.1f} s")
+    print(f"first migration of every workspace:     {first_seconds:8.1f} s  {first_line}")
+    print(f"no-op run (nothing to apply):           {noop_seconds:8.1f} s  {noop_line}")
+    print(f"additive migration (one column):        {additive_seconds:8.1f} s  {additive_line}")
+
+
+if __name__ == "__main__":
+    main()

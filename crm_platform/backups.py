@@ -1,0 +1,411 @@
+"""Backup and restore of one workspace (`manage.py workspace_export` / `workspace_restore`).
+
+An archive is a gzipped tar with three members:
+
+- ``manifest.json`` — format version, the workspace's platform rows (tenant, domains,
+  memberships), the migrations its schema had, a row count and checksum per table, and the
+  manifest of its documents in S3 (key, size, ETag; the objects stay in the versioned bucket).
+- ``schema.sql`` — ``pg_dump --schema`` of the workspace schema (plain SQL).
+
+Export reads everything from one snapshot: a REPEATABLE READ transaction exports its snapshot
+and ``pg_dump --snapshot`` dumps from it, so the dump, the platform rows and the checksums agree.
+
+Restore checks the archive before touching anything (complete, a format and migrations this
+version knows), loads the schema under a new name in one transaction (``psql
+--single-transaction``), verifies every table's count and checksum, then — in one database
+transaction — either creates the workspace's platform rows (a new workspace) or swaps the
+restored schema in for the current one (``replace``). Anything that fails on the way drops the
+restored schema: no half-restored workspace is left.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crm_platform import s3
+from crm_platform.schema_migration_worker import migration_target
+from tenants.hosts import workspace_hostname
+from tenants.models import Domain, Membership, Tenant, User
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+SCHEMA_SQL = "schema.sql"
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class BackupError(Exception):
+    """An archive that cannot be written or restored; the message says why."""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    tenant: Tenant
+    tables: int
+    rows: int
+    memberships: int
+    skipped_members: list[str]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _pg_env() -> dict[str, str]:
+    params = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        PGHOST=str(params.get("HOST") or "127.0.0.1"),
+        PGPORT=str(params.get("PORT") or 5432),
+        PGUSER=str(params.get("USER") or ""),
+        PGDATABASE=str(params["NAME"]),
+    )
+    if params.get("PASSWORD"):
+        env["PGPASSWORD"] = str(params["PASSWORD"])
+    sslmode = (params.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        env["PGSSLMODE"] = str(sslmode)
+    return env
+
+
+def _client(name: str) -> str:
+    """The PostgreSQL client program; PG_BIN_DIR picks a version matching the server."""
+    directory = os.environ.get("PG_BIN_DIR")
+    found = str(Path(directory) / name) if directory else shutil.which(name)
+    if not found:
+        raise BackupError(f"{name} is not installed (PostgreSQL client programs are needed).")
+    return found
+
+
+def _quote(name: str) -> str:
+    if not SCHEMA_NAME.match(name):
+        raise BackupError(f"Unexpected schema name {name!r}.")
+    return f'"{name}"'
+
+
+def table_checksums(schema_name: str) -> dict[str, dict[str, Any]]:
+    """Row count and an order-independent md5 of every table in the schema."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
+            [schema_name],
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        sums: dict[str, dict[str, Any]] = {}
+        for table in tables:
+            cursor.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY"  # noqa: S608
+                f" md5(t::text)), '')) FROM {_quote(schema_name)}.{_quote(table)} t"
+            )
+            count, digest = cursor.fetchone()
+            sums[table] = {"rows": count, "md5": digest}
+    return sums
+
+
+def _applied(schema_name: str) -> list[list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT app, name FROM {_quote(schema_name)}.django_migrations"  # noqa: S608
+            " ORDER BY app, name"
+        )
+        return [list(row) for row in cursor.fetchall()]
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
+    """Write the workspace's archive to `output`; returns its manifest."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise BackupError(f"No workspace with the address {slug!r}.")
+    schema_name = tenant.schema_name
+    with tempfile.TemporaryDirectory() as workdir:
+        dump_path = Path(workdir) / SCHEMA_SQL
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+            result = subprocess.run(  # noqa: S603
+                [
+                    _client("pg_dump"),
+                    f"--snapshot={snapshot}",
+                    f"--schema={schema_name}",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--file={dump_path}",
+                ],
+                env=_pg_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+            tenant = Tenant.objects.get(pk=tenant.pk)
+            manifest = {
+                "format": FORMAT,
+                "created_at": timezone.now().isoformat(),
+                "schema_name": schema_name,
+                "tenant": {
+                    field: getattr(tenant, field)
+                    for field in (
+                        "name",
+                        "slug",
+                        "state",
+                        "plan",
+                        "seat_limit",
+                        "time_zone",
+                        "currency",
+                        "require_mfa_for_admins",
+                    )
+                }
+                | {
+                    "trial_ends_at": tenant.trial_ends_at and tenant.trial_ends_at.isoformat(),
+                    "created_at": tenant.created_at.isoformat(),
+                },
+                "domains": list(
+                    Domain.objects.filter(tenant=tenant).values("domain", "is_primary")
+                ),
+                "memberships": [
+                    {
+                        "user_id": member.user_id,
+                        "email": member.user.email,
+                        "role": member.role,
+                        "status": member.status,
+                        "created_at": member.created_at.isoformat(),
+                    }
+                    for member in Membership.objects.filter(tenant=tenant)
+                    .select_related("user")
+                    .order_by("pk")
+                ],
+                "migrations": _applied(schema_name),
+                "tables": table_checksums(schema_name),
+                "documents": s3.workspace_objects(schema_name=schema_name),
+            }
+        with tarfile.open(output, "w:gz") as archive:
+            data = json.dumps(manifest, indent=2, default=str).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+            archive.add(dump_path, arcname=SCHEMA_SQL)
+    return manifest
+
+
+# --- restore --------------------------------------------------------------------------------
+
+
+def read_archive(path: Path, workdir: Path) -> tuple[dict[str, Any], Path]:
+    """The manifest and the extracted dump, or a BackupError that says what is wrong."""
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            names = set(archive.getnames())
+            if not {MANIFEST, SCHEMA_SQL} <= names:
+                raise BackupError(
+                    f"{path} is not a workspace archive: it lacks {MANIFEST} or {SCHEMA_SQL}."
+                )
+            manifest_file = archive.extractfile(MANIFEST)
+            dump_file = archive.extractfile(SCHEMA_SQL)
+            if manifest_file is None or dump_file is None:
+                raise BackupError(f"{path} is not a workspace archive.")
+            manifest = json.loads(manifest_file.read())
+            dump_path = workdir / SCHEMA_SQL
+            with dump_path.open("wb") as out:
+                while chunk := dump_file.read(1 << 20):
+                    out.write(chunk)
+    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as exc:
+        raise BackupError(
+            f"{path} is truncated or damaged and cannot be restored ({exc})."
+        ) from exc
+    if manifest.get("format") != FORMAT:
+        raise BackupError(
+            f"{path} has archive format {manifest.get('format')!r}; this version reads "
+            f"format {FORMAT}. Restore it with the version that wrote it."
+        )
+    unknown = {tuple(key) for key in manifest["migrations"]} - migration_target()
+    if unknown:
+        listed = ", ".join(f"{app}.{name}" for app, name in sorted(unknown)[:5])
+        raise BackupError(
+            f"{path} comes from a newer version of Rapport: its schema has migrations this "
+            f"version does not know ({listed}). Upgrade first, then restore."
+        )
+    return manifest, dump_path
+
+
+def _rewrite_schema(dump: Path, *, source: str, target: str, out: Path) -> None:
+    """The dump with its schema renamed. Only SQL lines change; COPY data passes untouched."""
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(source)}(?![A-Za-z0-9_])")
+    in_copy = False
+    with dump.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        for line in src:
+            if in_copy:
+                if line == "\\.\n":
+                    in_copy = False
+                dst.write(line)
+                continue
+            if line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;"):
+                in_copy = True
+            dst.write(pattern.sub(target, line))
+
+
+def _load_schema(dump: Path, *, source: str, target: str) -> None:
+    rewritten = dump.with_suffix(".restore.sql")
+    _rewrite_schema(dump, source=source, target=target, out=rewritten)
+    result = subprocess.run(  # noqa: S603
+        [
+            _client("psql"),
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set=ON_ERROR_STOP=1",
+            f"--file={rewritten}",
+        ],
+        env=_pg_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BackupError(f"Loading the schema failed: {result.stderr.strip()[-2000:]}")
+
+
+def _drop_schema(schema_name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {_quote(schema_name)} CASCADE")
+
+
+def workspace_restore(
+    *, archive: Path, slug: str | None = None, replace: bool = False
+) -> RestoreResult:
+    """Restore an archive as a new workspace (its own slug, or `slug`), or over the existing
+    workspace with that slug when `replace` is set."""
+    from tenants.slugs import check_workspace_slug
+
+    with tempfile.TemporaryDirectory() as workdir:
+        manifest, dump = read_archive(archive, Path(workdir))
+        slug = slug or manifest["tenant"]["slug"]
+        try:
+            slug = check_workspace_slug(slug)
+        except Exception as exc:
+            raise BackupError(f"{slug!r} is not a valid workspace address: {exc}") from exc
+        existing = Tenant.objects.filter(slug=slug).first()
+        if existing is not None and not replace:
+            raise BackupError(
+                f"A workspace with the address {slug!r} already exists. Pass --replace to "
+                "restore over it, or --slug to restore as a new workspace."
+            )
+        if existing is None and replace:
+            raise BackupError(f"No workspace with the address {slug!r} to replace.")
+
+        staging = f"ws_{secrets.token_hex(8)}"
+        _load_schema(dump, source=manifest["schema_name"], target=staging)
+        try:
+            sums = table_checksums(staging)
+            if sums != manifest["tables"]:
+                differing = sorted(
+                    table
+                    for table in set(sums) | set(manifest["tables"])
+                    if sums.get(table) != manifest["tables"].get(table)
+                )
+                raise BackupError(
+                    "The restored data does not match the archive's checksums "
+                    f"(tables: {', '.join(differing)}); nothing was changed."
+                )
+            memberships, skipped = 0, list[str]()
+            with transaction.atomic():
+                if existing is not None:
+                    tenant = _swap_schema(existing, staging=staging)
+                else:
+                    tenant = _create_platform_rows(manifest, schema_name=staging, slug=slug)
+                    memberships, skipped = _restore_memberships(manifest, tenant=tenant)
+        except BaseException:
+            _drop_schema(staging)
+            raise
+    _migrate_if_behind(tenant.schema_name)
+    return RestoreResult(
+        tenant=tenant,
+        tables=len(sums),
+        rows=sum(table["rows"] for table in sums.values()),
+        memberships=memberships,
+        skipped_members=skipped,
+    )
+
+
+def _swap_schema(existing: Tenant, *, staging: str) -> Tenant:
+    tenant = Tenant.objects.select_for_update().get(pk=existing.pk)
+    retired = f"{tenant.schema_name}_old"[:63]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER SCHEMA {_quote(tenant.schema_name)} RENAME TO {_quote(retired)}")
+        cursor.execute(f"ALTER SCHEMA {_quote(staging)} RENAME TO {_quote(tenant.schema_name)}")
+        cursor.execute(f"DROP SCHEMA {_quote(retired)} CASCADE")
+    return tenant
+
+
+def _create_platform_rows(manifest: dict[str, Any], *, schema_name: str, slug: str) -> Tenant:
+    source = manifest["tenant"]
+    tenant = Tenant(
+        schema_name=schema_name,
+        slug=slug,
+        name=source["name"],
+        state=Tenant.State.ACTIVE,
+        plan=source["plan"],
+        seat_limit=source["seat_limit"],
+        time_zone=source["time_zone"],
+        currency=source["currency"],
+        require_mfa_for_admins=source["require_mfa_for_admins"],
+        trial_ends_at=source["trial_ends_at"],
+        activated_at=timezone.now(),
+    )
+    tenant.auto_create_schema = False  # the schema was just restored
+    tenant.save()
+    Domain.objects.create(domain=workspace_hostname(slug), tenant=tenant, is_primary=True)
+    return tenant
+
+
+def _restore_memberships(manifest: dict[str, Any], *, tenant: Tenant) -> tuple[int, list[str]]:
+    """Seats of people who still have an account here (matched by id and email)."""
+    restored = 0
+    skipped: list[str] = []
+    for member in manifest["memberships"]:
+        user = User.objects.filter(pk=member["user_id"], email__iexact=member["email"]).first()
+        if user is None:
+            skipped.append(member["email"])
+            continue
+        Membership.objects.create(
+            user=user, tenant=tenant, role=member["role"], status=member["status"]
+        )
+        restored += 1
+    return restored, skipped
+
+
+def _migrate_if_behind(schema_name: str) -> None:
+    """An archive from an older version is brought to the current migrations."""
+    from crm_platform.schema_migration_worker import pending_schemas
+
+    if pending_schemas([schema_name], target=migration_target()):
+        from crm_platform.schema_migrations import migrate_all_schemas
+
+        report = migrate_all_schemas(workers=1, schema_names=[schema_name], retries=0)
+        if not report.ok:
+            raise BackupError(
+                f"Restored, but migrating {schema_name} to this version failed: "
+                f"{report.failed.get(schema_name, 'interrupted')}. Run migrate_all."
+            )
+
+
+def default_archive_name(slug: str) -> str:
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    return f"{slug}-{stamp}.tar.gz"

@@ -1,0 +1,156 @@
+"""The Kustomize overlays render, validate against the Kubernetes schemas, and keep the
+properties the platform relies on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "infra" / "k8s"
+ENVIRONMENTS = ["staging", "production"]
+KUBECTL = shutil.which("kubectl")
+
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+
+def render(path: Path) -> list[dict[str, Any]]:
+    output = subprocess.run(  # noqa: S603
+        [str(KUBECTL), "kustomize", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["name"]: doc["spec"]["template"]["spec"]
+        for doc in docs
+        if doc["kind"] in ("Deployment", "Job")
+    }
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def rendered(request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    overlay = K8S / "overlays" / request.param
+    return render(overlay), render(overlay / "migrate")
+
+
+def test_overlays_validate_against_the_kubernetes_schemas(tmp_path):
+    for environment in ENVIRONMENTS:
+        for overlay in (K8S / "overlays" / environment, K8S / "overlays" / environment / "migrate"):
+            target = tmp_path / f"{environment}-{overlay.name}.yaml"
+            target.write_text(yaml.safe_dump_all(render(overlay)))
+            result = subprocess.run(  # noqa: S603
+                [
+                    str(Path(sys.executable).parent / "kubernetes-validate"),
+                    "--strict",
+                    "--quiet",
+                    "--kubernetes-version=1.30.0",
+                    str(target),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_pod_runs_non_root_on_a_read_only_filesystem(rendered):
+    app, migrate = rendered
+    specs = pod_specs(app) | pod_specs(migrate)
+    assert set(specs) == {
+        "rapport-web",
+        "rapport-worker-interactive",
+        "rapport-worker-bulk",
+        "rapport-beat",
+        "rapport-migrate",
+    }
+    for name, spec in specs.items():
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+            # Secrets only from the Secret, never inline in the manifests.
+            assert {"secretRef": {"name": "rapport-secrets"}} in container["envFrom"], name
+            assert all(
+                "valueFrom" in e or "SECRET" not in e["name"] for e in container.get("env", [])
+            )
+            mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+            assert "/tmp" in mounts, name  # noqa: S108
+
+
+def test_web_probes_and_graceful_shutdown(rendered):
+    app, _ = rendered
+    spec = pod_specs(app)["rapport-web"]
+    (container,) = spec["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    shutdown = next(
+        int(arg.split("=")[1]) for arg in container["args"] if "timeout-graceful-shutdown" in arg
+    )
+    # Endpoints removed, then in-flight requests and WebSockets drained, before SIGKILL.
+    assert drain + shutdown < spec["terminationGracePeriodSeconds"]
+    strategy = by_kind(app, "Deployment")["rapport-web"]["spec"]["strategy"]
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_exactly_one_beat_and_workers_per_queue(rendered):
+    app, _ = rendered
+    deployments = by_kind(app, "Deployment")
+    beat = deployments["rapport-beat"]["spec"]
+    assert beat["replicas"] == 1
+    assert beat["strategy"] == {"type": "Recreate"}
+    autoscaled = {
+        hpa["spec"]["scaleTargetRef"]["name"]
+        for hpa in by_kind(app, "HorizontalPodAutoscaler").values()
+    }
+    assert autoscaled == {"rapport-web", "rapport-worker-interactive", "rapport-worker-bulk"}
+    for queue in ("interactive", "bulk"):
+        (container,) = deployments[f"rapport-worker-{queue}"]["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert f"--queues={queue}" in container["args"]
+    budgets = {
+        pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for pdb in by_kind(app, "PodDisruptionBudget").values()
+    }
+    assert budgets == {"web", "worker-interactive", "worker-bulk"}
+
+
+def test_migration_job_shares_the_app_configuration(rendered):
+    app, migrate = rendered
+    (job,) = by_kind(migrate, "Job").values()
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert "migrate_all" in " ".join(container["command"] + container["args"])
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    # Same settings, same image as the version about to roll out.
+    assert set(by_kind(migrate, "ConfigMap")) == set(by_kind(app, "ConfigMap"))
+    (web,) = pod_specs(app)["rapport-web"]["containers"]
+    assert container["image"] == web["image"]
+
+
+def test_ingress_serves_the_site_and_every_workspace(rendered):
+    app, _ = rendered
+    (ingress,) = by_kind(app, "Ingress").values()
+    (config,) = by_kind(app, "ConfigMap").values()
+    domain = config["data"]["BASE_DOMAIN"]
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts == [domain, f"*.{domain}"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [domain, f"*.{domain}"]

@@ -1,0 +1,175 @@
+"""manage.py migrate_all against real workspace schemas: parallel, resumable, isolated failures,
+one run at a time, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from crm_platform.models import SchemaMigrationState
+from crm_platform.schema_migration_worker import migration_target, pending_schemas
+from crm_platform.schema_migrations import RunLock, migrate_all_schemas, target_digest
+from tenants.models import Tenant
+
+ROOT = Path(__file__).resolve().parents[2]
+Status = SchemaMigrationState.Status
+
+
+@pytest.fixture
+def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Worker processes have connections of their own: what they migrate must be committed."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def new_schemas(committed: None) -> Iterator[Any]:
+    """Workspaces whose schema exists but has never been migrated."""
+    created: list[Tenant] = []
+
+    def make(count: int, *, prefix: str = "ws_mig") -> list[str]:
+        names = []
+        for index in range(count):
+            tenant = Tenant(schema_name=f"{prefix}_{len(created)}_{index}")
+            tenant.auto_create_schema = False
+            tenant.save()
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{tenant.schema_name}"')
+            created.append(tenant)
+            names.append(tenant.schema_name)
+        return names
+
+    yield make
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    for tenant in created:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+        Tenant.objects.filter(pk=tenant.pk).delete()
+    SchemaMigrationState.objects.filter(
+        schema_name__in=[tenant.schema_name for tenant in created]
+    ).delete()
+
+
+def break_schema(schema_name: str) -> None:
+    # A table in the way of the workspace's first migration.
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{schema_name}".django_content_type (id integer)')
+
+
+def states(names: list[str]) -> dict[str, str]:
+    return dict(
+        SchemaMigrationState.objects.filter(schema_name__in=names).values_list(
+            "schema_name", "status"
+        )
+    )
+
+
+def test_migrates_pending_workspaces_and_skips_up_to_date_ones(new_schemas, world):
+    names = new_schemas(3)
+    target = migration_target()
+    assert pending_schemas([*names, world.alpha.tenant.schema_name], target=target) == {
+        name: len(target) for name in names
+    }
+
+    report = migrate_all_schemas(workers=2, schema_names=[*names, world.alpha.tenant.schema_name])
+
+    assert sorted(report.migrated) == names
+    assert report.skipped == 1
+    assert report.failed == {}
+    assert report.ok
+    assert pending_schemas(names, target=target) == {}
+    assert states(names) == dict.fromkeys(names, Status.DONE)
+    assert set(
+        SchemaMigrationState.objects.filter(schema_name__in=names).values_list("target", flat=True)
+    ) == {target_digest(target)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'audit_auditevent'"
+            " AND schemaname = ANY(%s)",
+            [names],
+        )
+        assert cursor.fetchone() == (3,)
+
+
+def test_a_broken_workspace_is_retried_reported_and_blocks_no_other(new_schemas):
+    names = new_schemas(4)
+    broken = names[1]
+    break_schema(broken)
+
+    report = migrate_all_schemas(workers=2, schema_names=names, retries=1)
+
+    assert sorted(report.migrated) == sorted(set(names) - {broken})
+    assert list(report.failed) == [broken]
+    assert 'relation "django_content_type" already exists' in report.failed[broken]
+    assert not report.ok
+    row = SchemaMigrationState.objects.get(schema_name=broken)
+    assert (row.status, row.attempts) == (Status.FAILED, 2)
+    assert pending_schemas([broken], target=migration_target()) == {broken: len(migration_target())}
+
+    # Fixed, the next run migrates only that workspace.
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE "{broken}".django_content_type')
+    rerun = migrate_all_schemas(workers=2, schema_names=names)
+    assert rerun.migrated == [broken]
+    assert rerun.skipped == 3
+    assert rerun.ok
+    assert states(names) == dict.fromkeys(names, Status.DONE)
+
+
+def test_a_second_run_refuses_while_one_is_in_progress(new_schemas):
+    names = new_schemas(1)
+    with RunLock(wait=False), pytest.raises(CommandError, match="Another migrate_all run"):
+        call_command("migrate_all", "--skip-public", "--schema", names[0])
+    assert states(names) == {}
+    assert pending_schemas(names, target=migration_target()) != {}
+
+
+def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
+    names = new_schemas(6)
+    settings_dict = connection.settings_dict
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
+        DATABASE_URL=(
+            f"postgresql://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}"
+            f"@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+        ),
+    )
+    command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
+    for name in names:
+        command += ["--schema", name]
+    process = subprocess.Popen(  # noqa: S603
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if '"schema_migrated"' in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 3, stderr
+    assert "Run migrate_all again to resume" in stderr
+    after_stop = states(names)
+    done = [name for name, status in after_stop.items() if status == Status.DONE]
+    assert 1 <= len(done) < len(names)
+    assert set(after_stop.values()) == {Status.DONE, Status.PENDING}
+    # Every workspace is either fully migrated or untouched: none half-way.
+    full = len(migration_target())
+    pending = pending_schemas(names, target=migration_target())
+    assert set(pending.values()) == {full}
+    assert set(pending) == set(names) - set(done)
+
+    rerun = migrate_all_schemas(workers=2, schema_names=names)
+    assert sorted(rerun.migrated) == sorted(set(names) - set(done))
+    assert rerun.skipped == len(done)
+    assert states(names) == dict.fromkeys(names, Status.DONE)
