@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django_tenants.utils import schema_context
 
 from tenants.models import Membership
@@ -57,3 +57,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             return Membership.objects.filter(
                 pk=self.membership_id, status=Membership.Status.ACTIVE
             ).exists()
+
+
+class UnknownRouteConsumer(AsyncWebsocketConsumer):
+    """Any path no route serves: refused before the handshake completes, with 4404."""
+
+    async def connect(self) -> None:
+        await self.close(code=4404)

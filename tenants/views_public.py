@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.i18n import set_language
 
 from crm_platform.errors import ServiceError
@@ -36,7 +36,7 @@ def _enter_url(tenant: Tenant, next_path: str = "/") -> str:
     return f"/w/{tenant.slug}/?{urlencode({'next': next_path})}"
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         # Provisioning is the most expensive thing an anonymous visitor can ask for.
@@ -58,7 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "public/signup.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 def signup_slug_check(request: HttpRequest) -> HttpResponse:
     """The slug field's help text, saying whether the typed address is valid and free."""
     try:
@@ -72,7 +72,7 @@ def signup_slug_check(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def workspace_new(request: HttpRequest) -> HttpResponse:
     form = WorkspaceCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,6 +91,7 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def workspace_list(request: HttpRequest) -> HttpResponse:
     memberships = workspace_list_for_user(user=request.user)  # type: ignore[arg-type]
     return render(request, "public/workspace_list.html", {"memberships": memberships})
@@ -123,7 +124,7 @@ def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     initial = {"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone}
@@ -153,7 +154,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.invitation_from_token(token)

@@ -239,3 +239,27 @@ async def test_frames_that_are_not_json_are_ignored(committed: World) -> None:
     await socket.send_json_to({"type": "ping"})
     assert await socket.receive_json_from(timeout=TIMEOUT) == {"event": "pong", "payload": {}}
     await socket.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/notifications", "/ws/", "/ws/nope/", "/"])
+async def test_unknown_route_closes_cleanly(committed: World, path: str) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    headers = [
+        (b"host", b"alpha.localhost"),
+        (b"origin", b"http://alpha.localhost"),
+        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await _session_cookie(member)}".encode()),
+    ]
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4404)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://alpha.localhost:9999", "https://alpha.localhost", "ws://alpha.localhost"],
+)
+async def test_origin_must_match_scheme_host_and_port(committed: World, origin: str) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    socket = _socket(
+        host="alpha.localhost", origin=origin, session_key=await _session_cookie(member)
+    )
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
