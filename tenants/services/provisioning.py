@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_platform.errors import ServiceError
+from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
 from crm_platform.validation import (
     check_email,
     check_password,
@@ -145,13 +145,21 @@ def check_slug_free(slug: str) -> None:
         )
 
 
+def _slug_constraints() -> frozenset[str]:
+    return frozenset({"tenant_slug_unique", column_unique_constraint(Domain, "domain")})
+
+
+def _email_constraints() -> frozenset[str]:
+    return frozenset({"user_email_ci_unique", column_unique_constraint(User, "email")})
+
+
 def _integrity_to_error(exc: IntegrityError) -> ServiceError:
-    text = str(exc)
-    if "tenant_slug_unique" in text or "domain" in text:
+    constraint = violated_constraint(exc)
+    if constraint in _slug_constraints():
         return ServiceError(
             _("This address is already taken. Choose another."), field="slug", code="taken"
         )
-    if "user_email_ci_unique" in text or "email" in text:
+    if constraint in _email_constraints():
         return ServiceError(
             _("An account with this email already exists. Sign in to create a workspace."),
             field="email",

@@ -224,8 +224,9 @@ def test_two_owners_deactivating_each_other_leave_the_last_one_active(alpha):
     with pytest.raises(ServiceError) as refused:
         services.member_deactivate(actor=second, member=first)
 
-    assert refused.value.message == "The last Owner cannot be deactivated."
-    assert refused.value.code == "last_owner"
+    # The second owner's own seat is re-read under the lock: deactivated, it may do nothing.
+    assert refused.value.message == "Your role does not allow this."
+    assert refused.value.code == "permission_denied"
     assert _status(first) == Membership.Status.ACTIVE
     assert [e.target_id for e in _audit(alpha, "member.deactivated")] == [str(second.pk)]
 
@@ -238,7 +239,8 @@ def test_two_owners_demoting_each_other_leave_the_last_one_owner(alpha):
     with pytest.raises(ServiceError) as refused:
         services.member_change_role(actor=second, member=first, role=Role.ADMIN)
 
-    assert refused.value.message == LAST_OWNER
+    # Re-read under the lock, the second owner is an Admin now and cannot touch an Owner.
+    assert refused.value.message == "Your role does not allow this."
     assert _role(first) == Role.OWNER
     assert [e.target_id for e in _audit(alpha, "member.role_changed")] == [str(second.pk)]
 
