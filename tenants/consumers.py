@@ -6,10 +6,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from tenants.models import Membership
-from tenants.notifications import user_group
+from tenants.models import Membership, UserSession
+from tenants.notifications import session_group, user_group, workspace_group
 
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
@@ -18,14 +19,22 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         membership = self.scope["membership"]
         self.membership_id = membership.pk
         self.schema_name = tenant.schema_name
-        self.group = user_group(schema_name=tenant.schema_name, user_id=membership.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.session_key = self.scope["session_key"]
+        # Pushes for the member; and the revocations when the member's session ends (sign-out,
+        # new password, MFA change) or the workspace is suspended or deleted.
+        self.groups_joined = [
+            user_group(schema_name=tenant.schema_name, user_id=membership.user_id),
+            session_group(self.session_key),
+            workspace_group(schema_name=tenant.schema_name),
+        ]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"event": "hello", "payload": {"role": membership.role}})
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -53,10 +62,17 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _still_active(self) -> bool:
+        """The member is active and the session the socket was opened from still lives: a
+        revocation message lost on the way is caught at the next ping."""
         with schema_context("public"):
-            return Membership.objects.filter(
-                pk=self.membership_id, status=Membership.Status.ACTIVE
-            ).exists()
+            return (
+                Membership.objects.filter(
+                    pk=self.membership_id, status=Membership.Status.ACTIVE
+                ).exists()
+                and UserSession.objects.filter(
+                    session_key=self.session_key, expire_date__gt=timezone.now()
+                ).exists()
+            )
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

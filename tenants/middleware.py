@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from crm_platform.locales import is_language
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
+from tenants.policies import mfa_policy_unmet
 
 PUBLIC_TENANT = Tenant(schema_name="public", name="Rapport", state=Tenant.State.ACTIVE)
 SESSION_WORKSPACE_KEY = "rapport_workspace"
@@ -69,6 +71,19 @@ class MembershipMiddleware:
                 request,
                 "app/deactivated.html",
                 {"workspace": tenant},
+                status=403,
+            )
+        membership.tenant = tenant
+        if mfa_policy_unmet(membership) and request.path != SIGNOUT_PATH:
+            return render(
+                request,
+                "app/mfa_required.html",
+                {
+                    "workspace": tenant,
+                    "setup_url": public_url(
+                        reverse("mfa_activate_totp", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+                    ),
+                },
                 status=403,
             )
         writes = request.method not in ("GET", "HEAD", "OPTIONS")

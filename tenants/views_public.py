@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -25,7 +24,7 @@ from tenants.forms import AcceptNewAccountForm, PreferencesForm, SignupForm, Wor
 from tenants.handover import handover_token_mint
 from tenants.hosts import safe_local_path, workspace_hostname, workspace_url
 from tenants.models import Tenant, User
-from tenants.roles import Role
+from tenants.policies import mfa_policy_unmet
 from tenants.selectors import workspace_list_for_user, workspace_membership
 from tenants.slugs import check_workspace_slug
 
@@ -103,11 +102,7 @@ def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     membership = workspace_membership(user=user, slug=slug)
     tenant = membership.tenant
-    if (
-        tenant.require_mfa_for_admins
-        and membership.role in (Role.OWNER, Role.ADMIN)
-        and not is_mfa_enabled(user)
-    ):
+    if mfa_policy_unmet(membership):
         messages.warning(
             request,
             _(

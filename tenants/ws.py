@@ -20,6 +20,7 @@ from django_tenants.utils import schema_context
 from tenants.hosts import workspace_origin
 from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Domain, Membership, Tenant
+from tenants.policies import mfa_policy_unmet
 from tenants.sessions import SessionStore
 
 Scope = dict[str, Any]
@@ -74,7 +75,7 @@ def resolve(host: str, session_key: str) -> tuple[Tenant, Membership] | None:
             .select_related("user", "tenant")
             .first()
         )
-        if membership is None:
+        if membership is None or mfa_policy_unmet(membership):
             return None
         return tenant, membership
 
@@ -88,11 +89,18 @@ class WorkspaceSocketMiddleware:
         # Cookies are sent cross-origin on WebSocket handshakes; only our own page may connect.
         if not host or not _same_origin(scope, host):
             return await self._deny(send)
-        resolved = await resolve(host, _cookie(scope, settings.SESSION_COOKIE_NAME))
+        session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
+        resolved = await resolve(host, session_key)
         if resolved is None:
             return await self._deny(send)
         tenant, membership = resolved
-        scope = dict(scope, tenant=tenant, membership=membership, user=membership.user)
+        scope = dict(
+            scope,
+            tenant=tenant,
+            membership=membership,
+            user=membership.user,
+            session_key=session_key,
+        )
         return await self.inner(scope, receive, send)
 
     @staticmethod
