@@ -26,6 +26,7 @@ from tenants.hosts import safe_local_path, workspace_hostname, workspace_url
 from tenants.models import Tenant, User
 from tenants.policies import mfa_policy_unmet
 from tenants.selectors import workspace_list_for_user, workspace_membership
+from tenants.services.provisioning import AccountExists
 from tenants.slugs import check_workspace_slug
 
 AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -46,6 +47,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = services.workspace_signup(**form.cleaned_data, ip_address=client_ip(request))
+        except AccountExists:
+            email = form.cleaned_data["email"]
+            return render(request, "public/signup_check_email.html", {"email": email})
         except ServiceError as error:
             form.add_service_error(error)
         else:

@@ -237,6 +237,13 @@ SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)
 TRIAL_DAYS = 14
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
+# Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
+# sending person, per workspace and per recipient address (crm_platform/ratelimits.py).
+TYPED_ADDRESS_MAIL_LIMITS = {
+    "actor": (30, 60 * 60),
+    "workspace": (100, 60 * 60 * 24),
+    "recipient": (5, 60 * 60 * 24),
+}
 HANDOVER_MAX_AGE_SECONDS = 60
 
 LANGUAGE_CODE = "en"

@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
+from crm_platform.ratelimits import check_typed_address_mail
 from crm_platform.validation import (
     check_email,
     check_password,
@@ -120,6 +121,7 @@ def invitation_create(
             pending.status = Invitation.Status.REVOKED
             pending.save(update_fields=["status"])
         check_seat_available(tenant=tenant)
+        check_typed_address_mail(actor_id=actor.user_id, tenant_id=tenant.pk, recipient=email)
         now = timezone.now()
         invitation = Invitation.objects.create(
             tenant=tenant,
@@ -174,6 +176,9 @@ def invitation_resend(
         if invitation.is_expired:
             # An expired invitation holds no seat; reviving it must find one.
             check_seat_available(tenant=tenant)
+        check_typed_address_mail(
+            actor_id=actor.user_id, tenant_id=tenant.pk, recipient=invitation.email
+        )
         now = timezone.now()
         invitation.nonce = secrets.token_urlsafe(16)
         invitation.sent_at = now

@@ -124,7 +124,7 @@ def test_integrity_errors_map_by_constraint_name_not_by_text(alpha):
     assert violated_constraint(taken_email) in ("user_email_ci_unique", "tenants_user_email_key")
     error = provisioning._integrity_to_error(taken_email)
     assert isinstance(error, ServiceError)
-    assert (error.field, error.code) == ("email", "taken")
+    assert (error.field, error.code) == ("email", "account_exists")
 
 
 def test_anonymous_never_reaches_admin_pages(world, db):
