@@ -20,7 +20,7 @@ from django.views.decorators.http import (
 
 from crm_platform.errors import ServiceError
 from tenants import capabilities, services
-from tenants.access import client_ip, requires
+from tenants.access import can, client_ip, requires
 from tenants.adapters import sign_out_everywhere
 from tenants.audit.actions import action_label
 from tenants.audit.selectors import audit_action_choices, audit_event_list
@@ -114,7 +114,12 @@ def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 2
         "members": page,
         "page": page,
         "search": search,
-        "invitations": invitation_pending_list(tenant=tenant),
+        # Who was invited, at which address and role, is for those who manage members.
+        "invitations": (
+            invitation_pending_list(tenant=tenant)
+            if can(request, capabilities.MANAGE_MEMBERS)
+            else []
+        ),
         "invite_form": form,
         "role_choices": Role.choices,
         "seats": seats_used_summary(tenant=tenant),

@@ -148,3 +148,39 @@ def test_make_run_serves_on_the_port_its_links_use():
     env = run.serve_environment({"PORT": "8123"})
     assert (env["PORT"], env["SITE_PORT"]) == ("8123", "8123")
     assert run.serve_environment({})["SITE_PORT"] == "8000"
+
+
+# --- tokens in access logs ------------------------------------------------------------------------
+
+
+def test_access_log_never_holds_hand_over_or_invitation_tokens():
+    import crm_platform.asgi  # noqa: F401  (installs the filter, as the server does)
+
+    logger = logging.getLogger("uvicorn.access")
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Keep()
+    # Another test may have started a server that quietened this logger: listen regardless.
+    level, disabled = logger.level, logger.disabled
+    logger.setLevel(logging.INFO)
+    logger.disabled = False
+    logger.addHandler(handler)
+    try:
+        # uvicorn's access line: client, method, path with query, HTTP version, status.
+        for path in (
+            "/handover/?token=eyJ1IjoxfQ:1abc:sig&next=%2Fmembers%2F",
+            "/invitations/eyJpIjoxfQ:1xyz:sig/",
+        ):
+            logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 302)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
+    assert seen == [
+        '127.0.0.1:5000 - "GET /handover/?token=[redacted]&next=%2Fmembers%2F HTTP/1.1" 302',
+        '127.0.0.1:5000 - "GET /invitations/[redacted]/ HTTP/1.1" 302',
+    ]

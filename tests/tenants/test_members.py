@@ -134,6 +134,21 @@ def test_members_page_query_count_does_not_grow_with_members(bravo, django_asser
     assert response.content.count(b'action="/invitations/') == 5 * 2
 
 
+@pytest.mark.parametrize(
+    "role", [Role.MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.MARKETER, Role.READ_ONLY]
+)
+def test_pending_invitations_are_shown_only_to_those_who_manage_members(alpha, role):
+    services.invitation_create(actor=alpha.owner, email="pending@example.com", role=Role.ADMIN)
+
+    hidden = workspace_client(alpha.members[role].user, alpha.tenant).get("/members/")
+    shown = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant).get("/members/")
+
+    assert hidden.status_code == shown.status_code == 200
+    assert b"pending@example.com" not in hidden.content
+    assert list(hidden.context["invitations"]) == []
+    assert b"pending@example.com" in shown.content
+
+
 # --- roles --------------------------------------------------------------------------------
 
 
