@@ -9,9 +9,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from crm_platform import access_log  # noqa: E402
 from crm_platform.observability import WebSocketMetricsMiddleware  # noqa: E402
 from crm_platform.routing import websocket_urlpatterns  # noqa: E402
 from tenants.ws import WorkspaceSocketMiddleware  # noqa: E402
+
+access_log.install()
 
 application = ProtocolTypeRouter(
     {

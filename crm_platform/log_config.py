@@ -51,7 +51,12 @@ def logging_config(*, json_format: bool, level: str) -> dict[str, Any]:
                 "foreign_pre_chain": SHARED_PROCESSORS,
             }
         },
+        # A role refusal is an expected event: one line, no traceback.
+        "filters": {"refusals": {"()": "crm_platform.logging_filters.RefusalWithoutTraceback"}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            "django.request": {"filters": ["refusals"]},
+        },
     }

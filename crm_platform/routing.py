@@ -1,12 +1,13 @@
 """WebSocket routes of a workspace host: the core's, then each module's ``routing.py``
-(``websocket_urlpatterns``), found through the module registry (D16)."""
+(``websocket_urlpatterns``), found through the module registry (D16), then a catch-all that
+closes any other path cleanly."""
 
 from importlib import import_module
 from importlib.util import find_spec
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 
-from tenants.consumers import NotificationsConsumer
+from tenants.consumers import NotificationsConsumer, UnknownRouteConsumer
 from tenants.modules import module_configs
 
 
@@ -21,4 +22,6 @@ def _module_routes() -> list[URLPattern]:
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationsConsumer.as_asgi()),
     *_module_routes(),
+    # Last: any other path closes cleanly (4404) instead of failing the router with a 500.
+    re_path(r"", UnknownRouteConsumer.as_asgi()),
 ]

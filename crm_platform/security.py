@@ -1,4 +1,9 @@
-"""Content-Security-Policy for every response (D8: every asset is ours, no inline scripts)."""
+"""Security headers on every response (D8: every asset is ours, no inline scripts).
+
+This middleware sits before host resolution, so the 404 for an unknown host carries the same
+headers as any page. Pages for a signed-in person carry personal data (members, audit log,
+exports, account pages): the browser and any proxy are told never to store them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
+
+# Powerful browser features the product never uses; no page, nor anything it frames, gets them.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def content_security_policy() -> str:
@@ -31,7 +40,15 @@ def content_security_policy() -> str:
     return "; ".join(directives)
 
 
+def _signed_in(request: HttpRequest) -> bool:
+    # No user on the request: it was answered before sessions (unknown host, static file).
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
 class ContentSecurityPolicyMiddleware:
+    """CSP, Permissions-Policy, and ``Cache-Control: no-store`` for signed-in pages."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
@@ -39,4 +56,7 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         # Built per response (a few string joins) so that it follows the settings in force.
         response.headers.setdefault("Content-Security-Policy", content_security_policy())
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if _signed_in(request):
+            add_never_cache_headers(response)
         return response

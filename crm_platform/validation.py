@@ -3,6 +3,8 @@ the field and the problem."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -26,8 +28,38 @@ def check_email(raw: str, *, field: str = "email") -> str:
     return email.lower()
 
 
+# Characters that change how the text around them is shown: embeddings, overrides and
+# isolates (a name could reverse the text after it in a list, an email subject or a CSV file).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Control characters (terminal escapes, NUL), lone surrogates and private-use code points.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co"})
+
+
+def normalise_text(raw: str) -> str:
+    """The one normalisation of every name-like field (people, companies, workspaces): NFC,
+    every run of whitespace (tabs and line breaks included) becomes one space, and no control
+    or text-direction character is left in. Raises ValueError naming the first such character.
+
+    Joiners (U+200C, U+200D) stay: several scripts and emoji sequences need them."""
+    value = unicodedata.normalize("NFC", " ".join((raw or "").split()))
+    for char in value:
+        if char in BIDI_CONTROLS or unicodedata.category(char) in FORBIDDEN_CATEGORIES:
+            raise ValueError(f"U+{ord(char):04X}")
+    return value
+
+
 def check_text(raw: str, *, field: str, max_length: int, label: str) -> str:
-    value = " ".join((raw or "").split())
+    try:
+        value = normalise_text(raw)
+    except ValueError as exc:
+        raise ServiceError(
+            _("%(label)s cannot contain control or text-direction characters (%(char)s).")
+            % {"label": label, "char": exc.args[0]},
+            field=field,
+            code="invalid_characters",
+        ) from exc
     if not value:
         raise ServiceError(
             _("%(label)s is required.") % {"label": label}, field=field, code="required"

@@ -3,27 +3,84 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.utils import is_mfa_enabled
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.errors import ServiceError
+from crm_platform.validation import check_text
 from tenants import services
+from tenants.hosts import safe_local_path
 from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.selectors import tenant_list_with_seats
+from tenants.services.common import FULL_NAME_MAX, NAME_MAX
+
+
+def signed_in_with_mfa(request: HttpRequest) -> bool:
+    """This session's sign-in included a second factor (allauth records each step)."""
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)
 
 
 class SuperuserOnlyAdminSite(admin.AdminSite):
+    """Platform staff only: superusers whose account has two-factor authentication and whose
+    session was signed in with it. There is one sign-in page, allauth's (MFA, rate limits);
+    the admin has no password form of its own."""
+
     site_header = _("Rapport platform")
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_superuser
+            and is_mfa_enabled(user)
+            and signed_in_with_mfa(request)
+        )
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        next_path = safe_local_path(request.GET.get("next"), default=reverse("admin:index"))
+        user = request.user
+        if not user.is_authenticated:
+            return redirect(f"{reverse('account_login')}?{urlencode({'next': next_path})}")
+        if not user.is_superuser:
+            raise PermissionDenied
+        if not is_mfa_enabled(user):
+            messages.warning(
+                request, _("Platform staff must set up two-factor authentication first.")
+            )
+            return redirect("mfa_activate_totp")
+        # Signed in before two-factor authentication was set up: confirm with a code now.
+        return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': next_path})}")
 
 
 admin.site.__class__ = SuperuserOnlyAdminSite
+
+
+def _admin_text(raw: str, field: str, max_length: int, label: Any) -> str:
+    try:
+        return check_text(raw, field=field, max_length=max_length, label=str(label))
+    except ServiceError as error:
+        raise forms.ValidationError(error.message, code=error.code) from error
+
+
+class TenantAdminForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ("name", "plan", "seat_limit", "trial_ends_at")
+
+    def clean_name(self) -> str:
+        return _admin_text(self.cleaned_data["name"], "name", NAME_MAX, _("Workspace name"))
 
 
 @admin.register(Tenant)
@@ -32,7 +89,14 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ("state", "plan")
     search_fields = ("name", "slug", "schema_name")
     ordering = ("-created_at",)
-    readonly_fields = ("schema_name", "created_at", "activated_at")
+    form = TenantAdminForm
+    # The slug names the workspace's host (its Domain row) and the state changes only through
+    # the suspend / reactivate / delete actions, which call the services; the workspace's own
+    # settings belong to its admins (audited in the workspace).
+    readonly_fields = (
+        "slug", "schema_name", "state", "time_zone", "currency", "require_mfa_for_admins",
+        "created_at", "activated_at",
+    )  # fmt: skip
     fields = (
         "name", "slug", "schema_name", "state", "plan", "seat_limit", "trial_ends_at",
         "time_zone", "currency", "require_mfa_for_admins", "created_at", "activated_at",
@@ -109,27 +173,64 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through the services (which check roles, the last Owner, seats
+    and domains, and audit): platform staff may look, not edit."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdmin):
     list_display = ("user", "tenant", "role", "status", "last_seen_at")
     list_filter = ("role", "status")
     search_fields = ("user__email", "tenant__slug")
-    raw_id_fields = ("user", "tenant")
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ("email", "tenant", "role", "status", "expires_at")
     list_filter = ("status",)
     search_fields = ("email", "tenant__slug")
     exclude = ("nonce",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [name for name in super().get_readonly_fields(request, obj) if name != "nonce"]
+
+
+@admin.register(Domain)
+class DomainAdmin(ReadOnlyAdmin):
+    list_display = ("domain", "tenant", "is_primary")
+    search_fields = ("domain",)
+
+
+class UserAdminForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("full_name", "is_staff", "is_superuser")
+
+    def clean_full_name(self) -> str:
+        return _admin_text(
+            self.cleaned_data["full_name"], "full_name", FULL_NAME_MAX, _("Full name")
+        )
+
 
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
+    form = UserAdminForm
     list_display = ("email", "full_name", "is_active", "is_superuser", "date_joined")
     search_fields = ("email", "full_name")
-    exclude = ("password", "groups", "user_permissions")
+    fields = ("email", "full_name", "is_active", "is_staff", "is_superuser", "date_joined")
+    # The address is also allauth's (verified) EmailAddress; deleting an account would take its
+    # seats with it, the last Owner's included.
+    readonly_fields = ("email", "is_active", "date_joined")
 
-
-admin.site.register(Domain)
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenants import capabilities
 from tenants.capabilities import Capability
 from tenants.live import topic_group, topics_for
-from tenants.models import Membership
-from tenants.notifications import user_group
+from tenants.models import Membership, UserSession
+from tenants.notifications import session_group, user_group, workspace_group
 from tenants.permissions import allows
 
 
@@ -37,10 +38,14 @@ class NotificationsConsumer(WorkspaceConsumer):
         membership = self.scope["membership"]
         self.membership_id = membership.pk
         self.schema_name = tenant.schema_name
-        self.group = user_group(schema_name=tenant.schema_name, user_id=membership.user_id)
-        # The member's own group, and every live topic their role, plan and workspace allow.
+        self.session_key = self.scope["session_key"]
+        # Pushes for the member; the revocations when the member's session ends (sign-out, new
+        # password, MFA change) or the workspace is suspended or deleted; and every live topic
+        # the member's role, plan and workspace allow.
         self.groups_joined = [
-            self.group,
+            user_group(schema_name=tenant.schema_name, user_id=membership.user_id),
+            session_group(self.session_key),
+            workspace_group(schema_name=tenant.schema_name),
             *(
                 topic_group(schema_name=tenant.schema_name, topic=topic.name)
                 for topic in topics_for(membership)
@@ -92,7 +97,21 @@ class NotificationsConsumer(WorkspaceConsumer):
 
     @database_sync_to_async
     def _still_active(self) -> bool:
+        """The member is active and the session the socket was opened from still lives: a
+        revocation message lost on the way is caught at the next ping."""
         with schema_context("public"):
-            return Membership.objects.filter(
-                pk=self.membership_id, status=Membership.Status.ACTIVE
-            ).exists()
+            return (
+                Membership.objects.filter(
+                    pk=self.membership_id, status=Membership.Status.ACTIVE
+                ).exists()
+                and UserSession.objects.filter(
+                    session_key=self.session_key, expire_date__gt=timezone.now()
+                ).exists()
+            )
+
+
+class UnknownRouteConsumer(AsyncWebsocketConsumer):
+    """Any path no route serves: refused before the handshake completes, with 4404."""
+
+    async def connect(self) -> None:
+        await self.close(code=4404)

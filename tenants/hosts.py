@@ -15,6 +15,11 @@ def workspace_hostname(slug: str) -> str:
     return f"{slug}.{settings.BASE_DOMAIN}"
 
 
+def workspace_origin(hostname: str) -> str:
+    """The origin (scheme://host[:port]) a browser reports for our pages on hostname."""
+    return f"{settings.SITE_SCHEME}://{hostname}{_port_suffix()}"
+
+
 def public_url(path: str = "/") -> str:
     return f"{settings.SITE_SCHEME}://{settings.BASE_DOMAIN}{_port_suffix()}{path}"
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -20,6 +21,7 @@ from crm_platform.api.errors import error_response
 from crm_platform.locales import is_language
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
+from tenants.policies import mfa_policy_unmet
 
 PUBLIC_TENANT = Tenant(schema_name="public", name="Rapport", state=Tenant.State.ACTIVE)
 SESSION_WORKSPACE_KEY = "rapport_workspace"
@@ -86,6 +88,19 @@ class MembershipMiddleware:
                 request,
                 "app/deactivated.html",
                 {"workspace": tenant},
+                status=403,
+            )
+        membership.tenant = tenant
+        if mfa_policy_unmet(membership) and request.path != SIGNOUT_PATH:
+            return render(
+                request,
+                "app/mfa_required.html",
+                {
+                    "workspace": tenant,
+                    "setup_url": public_url(
+                        reverse("mfa_activate_totp", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+                    ),
+                },
                 status=403,
             )
         writes = request.method not in ("GET", "HEAD", "OPTIONS")

@@ -8,14 +8,13 @@ from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.i18n import set_language
 
 from crm_platform.errors import ServiceError
@@ -25,8 +24,9 @@ from tenants.forms import AcceptNewAccountForm, PreferencesForm, SignupForm, Wor
 from tenants.handover import handover_token_mint
 from tenants.hosts import safe_local_path, workspace_hostname, workspace_url
 from tenants.models import Tenant, User
-from tenants.roles import Role
+from tenants.policies import mfa_policy_unmet
 from tenants.selectors import workspace_list_for_user, workspace_membership
+from tenants.services.provisioning import AccountExists
 from tenants.slugs import check_workspace_slug
 
 AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -36,7 +36,7 @@ def _enter_url(tenant: Tenant, next_path: str = "/") -> str:
     return f"/w/{tenant.slug}/?{urlencode({'next': next_path})}"
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         # Provisioning is the most expensive thing an anonymous visitor can ask for.
@@ -47,6 +47,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = services.workspace_signup(**form.cleaned_data, ip_address=client_ip(request))
+        except AccountExists:
+            email = form.cleaned_data["email"]
+            return render(request, "public/signup_check_email.html", {"email": email})
         except ServiceError as error:
             form.add_service_error(error)
         else:
@@ -58,7 +61,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "public/signup.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 def signup_slug_check(request: HttpRequest) -> HttpResponse:
     """The slug field's help text, saying whether the typed address is valid and free."""
     try:
@@ -72,7 +75,7 @@ def signup_slug_check(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def workspace_new(request: HttpRequest) -> HttpResponse:
     form = WorkspaceCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -90,25 +93,21 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
     return render(request, "public/workspace_new.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 @login_required
 def workspace_list(request: HttpRequest) -> HttpResponse:
     memberships = workspace_list_for_user(user=request.user)  # type: ignore[arg-type]
     return render(request, "public/workspace_list.html", {"memberships": memberships})
 
 
-@require_GET
+@require_safe
 @login_required
 def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
     """Hand the signed-in session over to the workspace host with a one-time token."""
     user: User = request.user  # type: ignore[assignment]
     membership = workspace_membership(user=user, slug=slug)
     tenant = membership.tenant
-    if (
-        tenant.require_mfa_for_admins
-        and membership.role in (Role.OWNER, Role.ADMIN)
-        and not is_mfa_enabled(user)
-    ):
+    if mfa_policy_unmet(membership):
         messages.warning(
             request,
             _(
@@ -125,7 +124,7 @@ def workspace_enter(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     initial = {"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone}
@@ -155,7 +154,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.invitation_from_token(token)

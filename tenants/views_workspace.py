@@ -11,11 +11,16 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from crm_platform.errors import ServiceError
 from tenants import capabilities, services
-from tenants.access import client_ip, requires
+from tenants.access import can, client_ip, requires
 from tenants.adapters import sign_out_everywhere
 from tenants.audit.selectors import audit_event_list
 from tenants.forms import AuditFilterForm, InviteForm, MemberSearchForm, RoleForm, SettingsForm
@@ -41,6 +46,7 @@ def _membership(request: WorkspaceRequest) -> Membership:
     return request.membership
 
 
+# GET only: a HEAD (a link preview, a prefetch) must not spend the one-time token.
 @require_GET
 def handover(request: WorkspaceRequest) -> HttpResponse:
     """Redeem a one-time token minted on the public host and start this host's session."""
@@ -74,14 +80,14 @@ def signout(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(capabilities.USE_WORKSPACE)
-@require_GET
+@require_safe
 def home(request: WorkspaceRequest) -> HttpResponse:
     tenant = request.tenant
     return render(request, "app/home.html", {"seats": seats_used_summary(tenant=tenant)})
 
 
 @requires(capabilities.USE_WORKSPACE)
-@require_GET
+@require_safe
 def roles(request: WorkspaceRequest) -> HttpResponse:
     return render(
         request, "app/roles.html", {"roles": Role.choices, "matrix": capabilities.matrix()}
@@ -89,7 +95,7 @@ def roles(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(capabilities.USE_WORKSPACE)
-@require_GET
+@require_safe
 def members(request: WorkspaceRequest) -> HttpResponse:
     return _render_members(request, InviteForm())
 
@@ -105,7 +111,12 @@ def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 2
         "members": page,
         "page": page,
         "search": search,
-        "invitations": invitation_pending_list(tenant=tenant),
+        # Who was invited, at which address and role, is for those who manage members.
+        "invitations": (
+            invitation_pending_list(tenant=tenant)
+            if can(request, capabilities.MANAGE_MEMBERS)
+            else []
+        ),
         "invite_form": form,
         "role_choices": Role.choices,
         "seats": seats_used_summary(tenant=tenant),
@@ -114,7 +125,7 @@ def _render_members(request: WorkspaceRequest, form: InviteForm, status: int = 2
 
 
 @requires(capabilities.EXPORT_DATA)
-@require_GET
+@require_safe
 def members_export(request: WorkspaceRequest) -> HttpResponse:
     text = services.members_export(actor=_membership(request), ip_address=client_ip(request))
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
@@ -211,7 +222,7 @@ def member_make_owner(request: WorkspaceRequest, member_id: int) -> HttpResponse
 
 
 @requires(capabilities.MANAGE_SETTINGS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
     tenant = request.tenant
     initial = {
@@ -237,7 +248,7 @@ def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(capabilities.VIEW_AUDIT_LOG)
-@require_GET
+@require_safe
 def audit_log(request: WorkspaceRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}

@@ -8,7 +8,6 @@ is closed before it is accepted.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -18,8 +17,10 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from django_tenants.utils import schema_context
 
+from tenants.hosts import workspace_origin
 from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Domain, Membership, Tenant
+from tenants.policies import mfa_policy_unmet
 from tenants.sessions import SessionStore
 
 Scope = dict[str, Any]
@@ -39,11 +40,10 @@ def _host(scope: Scope) -> str:
     return domain if domain and validate_host(domain, settings.ALLOWED_HOSTS) else ""
 
 
-def _origin_host(scope: Scope) -> str:
-    try:
-        return (urlsplit(_header(scope, b"origin")).hostname or "").lower()
-    except ValueError:  # e.g. an unclosed IPv6 bracket: no usable origin
-        return ""
+def _same_origin(scope: Scope, host: str) -> bool:
+    """The Origin header is exactly our page's origin on this host: scheme, host and port, as
+    the browser serialises it (no path, no trailing slash)."""
+    return _header(scope, b"origin").lower() == workspace_origin(host)
 
 
 def _cookie(scope: Scope, name: str) -> str:
@@ -75,7 +75,7 @@ def resolve(host: str, session_key: str) -> tuple[Tenant, Membership] | None:
             .select_related("user", "tenant")
             .first()
         )
-        if membership is None:
+        if membership is None or mfa_policy_unmet(membership):
             return None
         return tenant, membership
 
@@ -87,13 +87,20 @@ class WorkspaceSocketMiddleware:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         host = _host(scope)
         # Cookies are sent cross-origin on WebSocket handshakes; only our own page may connect.
-        if not host or _origin_host(scope) != host:
+        if not host or not _same_origin(scope, host):
             return await self._deny(send)
-        resolved = await resolve(host, _cookie(scope, settings.SESSION_COOKIE_NAME))
+        session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
+        resolved = await resolve(host, session_key)
         if resolved is None:
             return await self._deny(send)
         tenant, membership = resolved
-        scope = dict(scope, tenant=tenant, membership=membership, user=membership.user)
+        scope = dict(
+            scope,
+            tenant=tenant,
+            membership=membership,
+            user=membership.user,
+            session_key=session_key,
+        )
         return await self.inner(scope, receive, send)
 
     @staticmethod

@@ -82,9 +82,11 @@ MIDDLEWARE = [
     "crm_platform.health.HealthCheckMiddleware",
     "crm_platform.observability.MetricsMiddleware",
     "crm_platform.observability.RequestContextMiddleware",
-    "tenants.middleware.WorkspaceHostMiddleware",
+    # Security headers before host resolution, so that the unknown-host 404 carries them too.
     "django.middleware.security.SecurityMiddleware",
     "crm_platform.security.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tenants.middleware.WorkspaceHostMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -92,7 +94,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "tenants.middleware.UserLanguageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -246,6 +247,13 @@ SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)
 TRIAL_DAYS = 14
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
+# Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
+# sending person, per workspace and per recipient address (crm_platform/ratelimits.py).
+TYPED_ADDRESS_MAIL_LIMITS = {
+    "actor": (30, 60 * 60),
+    "workspace": (100, 60 * 60 * 24),
+    "recipient": (5, 60 * 60 * 24),
+}
 HANDOVER_MAX_AGE_SECONDS = 60
 
 LANGUAGE_CODE = "en"

@@ -4,7 +4,7 @@ channel layer and cache without REDIS_URL (D14)."""
 from crm_platform.embedded import embedded_postgres_url
 
 from .base import *  # noqa: F403
-from .base import DATA_DIR, DATABASE_URL, REDIS_URL, database_config
+from .base import DATA_DIR, DATABASE_URL, REDIS_URL, database_config, env
 
 DEBUG = True
 ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1"]
@@ -25,7 +25,9 @@ if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
 
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.console.EmailBackend"
-SITE_PORT = "8000"
+# Absolute links (hand-over, invitations, CSP form-action) use the port actually served:
+# scripts/run.py serves on PORT. SITE_PORT names a different public port (a proxy in front).
+SITE_PORT = env("SITE_PORT") or env("PORT") or "8000"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STORAGES = {

@@ -14,7 +14,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm_platform.errors import ServiceError
+from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
+from crm_platform.ratelimits import check_typed_address_mail
 from crm_platform.validation import (
     check_email,
     check_password,
@@ -30,11 +31,17 @@ from tenants.services.common import (
     FULL_NAME_MAX,
     INVITATION_SALT,
     check_role,
+    lock_actor,
     require_capability,
 )
 from tenants.services.seats import check_seat_available, lock_tenant
 
 logger = logging.getLogger(__name__)
+
+# Two people accepting with one address at once: the second account row is refused by these.
+ACCOUNT_EMAIL_CONSTRAINTS = frozenset(
+    {"user_email_ci_unique", column_unique_constraint(User, "email")}
+)
 
 
 def invitation_token(invitation: Invitation) -> str:
@@ -86,9 +93,9 @@ def invitation_create(
     role = check_role(role)
     if role == Role.OWNER:
         require_capability(actor, capabilities.TRANSFER_OWNERSHIP)
-    tenant = actor.tenant
     with transaction.atomic():
-        tenant = lock_tenant(tenant)
+        tenant = lock_tenant(actor.tenant)
+        actor = lock_actor(actor, *_invite_capabilities(role))
         existing = Membership.objects.filter(tenant=tenant, user__email__iexact=email).first()
         if existing is not None:
             if existing.is_active:
@@ -114,6 +121,7 @@ def invitation_create(
             pending.status = Invitation.Status.REVOKED
             pending.save(update_fields=["status"])
         check_seat_available(tenant=tenant)
+        check_typed_address_mail(actor_id=actor.user_id, tenant_id=tenant.pk, recipient=email)
         now = timezone.now()
         invitation = Invitation.objects.create(
             tenant=tenant,
@@ -137,6 +145,21 @@ def invitation_create(
     return invitation
 
 
+def _invite_capabilities(role: str) -> tuple[capabilities.Capability, ...]:
+    # Inviting someone as Owner hands ownership on: only an Owner may.
+    if role == Role.OWNER:
+        return (capabilities.MANAGE_MEMBERS, capabilities.TRANSFER_OWNERSHIP)
+    return (capabilities.MANAGE_MEMBERS,)
+
+
+def _lock_invitation(invitation: Invitation, tenant: Tenant) -> Invitation:
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("tenant", "invited_by")
+        .get(pk=invitation.pk, tenant=tenant)
+    )
+
+
 def invitation_resend(
     *, actor: Membership, invitation: Invitation, ip_address: str | None = None
 ) -> Invitation:
@@ -145,10 +168,17 @@ def invitation_resend(
         raise ServiceError(_("Only a pending invitation can be resent."), code="not_pending")
     with transaction.atomic():
         tenant = lock_tenant(actor.tenant)
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk, tenant=tenant)
+        invitation = _lock_invitation(invitation, tenant)
+        actor = lock_actor(actor, capabilities.MANAGE_MEMBERS)
+        # Again under the lock: it may have been revoked or accepted meanwhile.
+        if invitation.status != Invitation.Status.PENDING:
+            raise ServiceError(_("Only a pending invitation can be resent."), code="not_pending")
         if invitation.is_expired:
             # An expired invitation holds no seat; reviving it must find one.
             check_seat_available(tenant=tenant)
+        check_typed_address_mail(
+            actor_id=actor.user_id, tenant_id=tenant.pk, recipient=invitation.email
+        )
         now = timezone.now()
         invitation.nonce = secrets.token_urlsafe(16)
         invitation.sent_at = now
@@ -171,15 +201,15 @@ def invitation_revoke(
 ) -> Invitation:
     require_capability(actor, capabilities.MANAGE_MEMBERS)
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().get(
-            pk=invitation.pk, tenant=actor.tenant
-        )
+        tenant = lock_tenant(actor.tenant)
+        invitation = _lock_invitation(invitation, tenant)
+        actor = lock_actor(actor, capabilities.MANAGE_MEMBERS)
         if invitation.status != Invitation.Status.PENDING:
             raise ServiceError(_("Only a pending invitation can be revoked."), code="not_pending")
         invitation.status = Invitation.Status.REVOKED
         invitation.save(update_fields=["status"])
         audit_record(
-            tenant=actor.tenant,
+            tenant=tenant,
             actor=actor.user,
             action="invitation.revoked",
             target=invitation,
@@ -276,6 +306,8 @@ def invitation_accept_new_account(
             EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
             return invitation_accept(invitation=invitation, user=user, ip_address=ip_address)
     except IntegrityError as exc:
+        if violated_constraint(exc) not in ACCOUNT_EMAIL_CONSTRAINTS:
+            raise
         raise ServiceError(
             _("An account with this email already exists. Sign in to accept the invitation."),
             code="account_exists",

@@ -19,6 +19,7 @@ from tenants.roles import Role
 from tenants.selectors import member_list
 from tenants.services.common import (
     check_role,
+    lock_membership,
     require_capability,
 )
 from tenants.services.seats import check_seat_available, lock_tenant
@@ -40,6 +41,18 @@ def _check_may_manage(actor: Membership, target: Membership) -> None:
         require_capability(actor, capabilities.TRANSFER_OWNERSHIP)
 
 
+def _lock_actor_and_member(
+    actor: Membership, member: Membership
+) -> tuple[Tenant, Membership, Membership]:
+    """Lock the workspace, then re-read the actor's and the member's rows under the lock and
+    check the actor may still manage that member, as both are now (check, lock, check again)."""
+    tenant = lock_tenant(actor.tenant)
+    locked_actor = lock_membership(actor.pk)
+    locked_member = lock_membership(member.pk)
+    _check_may_manage(locked_actor, locked_member)
+    return tenant, locked_actor, locked_member
+
+
 def member_change_role(
     *, actor: Membership, member: Membership, role: str, ip_address: str | None = None
 ) -> Membership:
@@ -48,12 +61,13 @@ def member_change_role(
     if role == Role.OWNER:
         require_capability(actor, capabilities.TRANSFER_OWNERSHIP)
     with transaction.atomic():
-        lock_tenant(actor.tenant)
-        member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
+        tenant, actor, member = _lock_actor_and_member(actor, member)
+        if role == Role.OWNER:
+            require_capability(actor, capabilities.TRANSFER_OWNERSHIP)
         old_role = member.role
         if old_role == role:
             return member
-        if old_role == Role.OWNER and member.is_active and _active_owner_count(member.tenant) <= 1:
+        if old_role == Role.OWNER and member.is_active and _active_owner_count(tenant) <= 1:
             raise ServiceError(
                 _("A workspace needs at least one Owner. Make someone else Owner first."),
                 field="role",
@@ -62,7 +76,7 @@ def member_change_role(
         member.role = role
         member.save(update_fields=["role"])
         audit_record(
-            tenant=actor.tenant,
+            tenant=tenant,
             actor=actor.user,
             action="member.role_changed",
             target=member,
@@ -70,7 +84,7 @@ def member_change_role(
             data={"from": old_role, "to": role},
             ip_address=ip_address,
         )
-        _notify_role(tenant=actor.tenant, member=member)
+        _notify_role(tenant=tenant, member=member)
     return member
 
 
@@ -93,24 +107,23 @@ def member_deactivate(
     if member.pk == actor.pk:
         raise ServiceError(_("You cannot deactivate yourself."), code="self")
     with transaction.atomic():
-        lock_tenant(actor.tenant)
-        member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
+        tenant, actor, member = _lock_actor_and_member(actor, member)
         if not member.is_active:
             return member
-        if member.role == Role.OWNER and _active_owner_count(member.tenant) <= 1:
+        if member.role == Role.OWNER and _active_owner_count(tenant) <= 1:
             raise ServiceError(_("The last Owner cannot be deactivated."), code="last_owner")
         member.status = Membership.Status.DEACTIVATED
         member.deactivated_at = timezone.now()
         member.save(update_fields=["status", "deactivated_at"])
         audit_record(
-            tenant=actor.tenant,
+            tenant=tenant,
             actor=actor.user,
             action="member.deactivated",
             target=member,
             target_repr=member.user.email,
             ip_address=ip_address,
         )
-        disconnect_user(tenant=actor.tenant, user_id=member.user_id, reason="deactivated")
+        disconnect_user(tenant=tenant, user_id=member.user_id, reason="deactivated")
     return member
 
 
@@ -119,8 +132,7 @@ def member_reactivate(
 ) -> Membership:
     _check_may_manage(actor, member)
     with transaction.atomic():
-        tenant = lock_tenant(actor.tenant)
-        member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
+        tenant, actor, member = _lock_actor_and_member(actor, member)
         if member.is_active:
             return member
         check_seat_available(tenant=tenant)
@@ -138,27 +150,34 @@ def member_reactivate(
     return member
 
 
-def ownership_transfer(
-    *, actor: Membership, member: Membership, ip_address: str | None = None
-) -> Membership:
-    """Make member the Owner; the acting Owner becomes an Admin."""
+def _check_may_transfer(actor: Membership, member: Membership) -> None:
     require_capability(actor, capabilities.TRANSFER_OWNERSHIP)
     if member.pk == actor.pk:
         raise ServiceError(_("You already own this workspace."), code="self")
     if member.tenant_id != actor.tenant_id or not member.is_active:
         raise ServiceError(_("Ownership can only go to an active member."), field="member")
+
+
+def ownership_transfer(
+    *, actor: Membership, member: Membership, ip_address: str | None = None
+) -> Membership:
+    """Make member the Owner; the acting Owner becomes an Admin."""
+    _check_may_transfer(actor, member)
     with transaction.atomic():
-        lock_tenant(actor.tenant)
-        member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
-        me = Membership.objects.select_for_update().select_related("user").get(pk=actor.pk)
+        tenant = lock_tenant(actor.tenant)
+        me = lock_membership(actor.pk)
+        member = lock_membership(member.pk)
+        # Again under the lock: the member may have been deactivated, or the actor demoted,
+        # since the request read them.
+        _check_may_transfer(me, member)
         old_role = member.role
         member.role = Role.OWNER
         member.save(update_fields=["role"])
         me.role = Role.ADMIN
         me.save(update_fields=["role"])
         audit_record(
-            tenant=actor.tenant,
-            actor=actor.user,
+            tenant=tenant,
+            actor=me.user,
             action="ownership.transferred",
             target=member,
             target_repr=member.user.email,
@@ -166,7 +185,7 @@ def ownership_transfer(
             ip_address=ip_address,
         )
         for changed in (member, me):
-            _notify_role(tenant=actor.tenant, member=changed)
+            _notify_role(tenant=tenant, member=changed)
     return member
 
 

@@ -9,18 +9,22 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm_platform.errors import ServiceError
+from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
+from crm_platform.ratelimits import Bucket, mail_allowed
 from crm_platform.validation import (
     check_email,
     check_password,
     check_text,
 )
 from tenants.audit.services import audit_record
-from tenants.hosts import workspace_hostname
+from tenants.hosts import public_url, workspace_hostname
 from tenants.models import Domain, Membership, Plan, Tenant, User
 from tenants.roles import Role
 from tenants.selectors import workspace_slug_taken
@@ -120,11 +124,15 @@ def workspace_signup(
     email = check_email(email)
     check_password(password, user=User(email=email, full_name=full_name))
     check_slug_free(slug)
-    if User.objects.filter(email__iexact=email).exists():
-        raise ServiceError(
-            _("An account with this email already exists. Sign in to create a workspace."),
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        # Signup must not say whether an address has an account (sign-in and password reset
+        # do not): the form answers "check your email", and the mail goes to the account.
+        _mail_existing_account(existing)
+        raise AccountExists(
+            _("We have sent a message to this address with the next step."),
             field="email",
-            code="taken",
+            code="account_exists",
         )
     try:
         with transaction.atomic():
@@ -145,19 +153,55 @@ def check_slug_free(slug: str) -> None:
         )
 
 
+def _slug_constraints() -> frozenset[str]:
+    return frozenset({"tenant_slug_unique", column_unique_constraint(Domain, "domain")})
+
+
+def _email_constraints() -> frozenset[str]:
+    return frozenset({"user_email_ci_unique", column_unique_constraint(User, "email")})
+
+
 def _integrity_to_error(exc: IntegrityError) -> ServiceError:
-    text = str(exc)
-    if "tenant_slug_unique" in text or "domain" in text:
+    constraint = violated_constraint(exc)
+    if constraint in _slug_constraints():
         return ServiceError(
             _("This address is already taken. Choose another."), field="slug", code="taken"
         )
-    if "user_email_ci_unique" in text or "email" in text:
-        return ServiceError(
-            _("An account with this email already exists. Sign in to create a workspace."),
+    if constraint in _email_constraints():
+        # Two signups racing for one address: the loser is told what any signup for an
+        # existing address is told.
+        return AccountExists(
+            _("We have sent a message to this address with the next step."),
             field="email",
-            code="taken",
+            code="account_exists",
         )
     raise exc
+
+
+class AccountExists(ServiceError):
+    """Signup for an address that already has an account: nothing was created; show the same
+    "check your email" answer as any signup would, never an "already exists" error."""
+
+
+def _mail_existing_account(user: User) -> None:
+    # A visitor could make us mail any account holder: per recipient, like every email to a
+    # typed address; over the limit nothing is sent, and the visitor sees the same answer.
+    if not mail_allowed([Bucket("recipient", user.email)]):
+        return
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        subject = _("[Rapport] Sign-up attempt with your email address")
+        body = render_to_string(
+            "email/account_exists.txt",
+            {
+                "login_url": public_url(
+                    reverse("account_login", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+                ),
+                "reset_url": public_url(
+                    reverse("account_reset_password", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+                ),
+            },
+        )
+    send_mail(subject, body, None, [user.email])
 
 
 def _provision(*, owner: User, name: str, slug: str, ip_address: str | None) -> Tenant:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from allauth.mfa.utils import is_mfa_enabled
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -17,8 +18,10 @@ from tenants import capabilities
 from tenants.audit.services import audit_record
 from tenants.currencies import CURRENCY_CODES
 from tenants.models import Membership, Tenant, User
+from tenants.notifications import disconnect_workspace
 from tenants.services.common import (
     NAME_MAX,
+    lock_actor,
     require_capability,
 )
 from tenants.services.seats import lock_tenant
@@ -40,8 +43,16 @@ def workspace_update_settings(
     check_time_zone(time_zone)
     if currency not in CURRENCY_CODES:
         raise ServiceError(_("Choose a currency from the list."), field="currency")
+    if require_mfa_for_admins and not is_mfa_enabled(actor.user):
+        # Turned on by someone without it, the policy would lock them out on the next page.
+        raise ServiceError(
+            _("Set up two-factor authentication for your own account before requiring it."),
+            field="require_mfa_for_admins",
+            code="mfa_missing",
+        )
     with transaction.atomic():
         tenant = lock_tenant(actor.tenant)
+        actor = lock_actor(actor, capabilities.MANAGE_SETTINGS)
         new = {
             "name": name,
             "time_zone": time_zone,
@@ -102,6 +113,10 @@ def _workspace_change_state(
         tenant.state = to
         tenant.save(update_fields=["state"])
         audit_record(tenant=tenant, actor=actor, action=action, target_repr=tenant.name)
+        if to == Tenant.State.SUSPENDED:
+            # Suspension ends the workspace's live sessions: open pages are told, and a new
+            # page sees the workspace read-only.
+            disconnect_workspace(tenant=tenant, reason="suspended")
     return tenant
 
 
@@ -112,6 +127,7 @@ def workspace_delete(*, tenant: Tenant, actor: User | None) -> None:
     schema, slug = tenant.schema_name, tenant.slug
     with transaction.atomic():
         tenant = lock_tenant(tenant)
+        disconnect_workspace(tenant=tenant, reason="deleted")
         with schema_context("public"):
             tenant.delete(force_drop=True)
     logger.info(

@@ -19,7 +19,7 @@ from django.urls import URLPattern
 
 from crm_platform.asgi import application
 from crm_platform.routing import websocket_urlpatterns
-from tenants.consumers import WorkspaceConsumer
+from tenants.consumers import UnknownRouteConsumer, WorkspaceConsumer
 from tenants.models import Membership, Tenant, User, UserSession
 from tenants.permissions import allows
 from tenants.roles import Role
@@ -35,6 +35,10 @@ def _routes() -> list[Any]:
         assert isinstance(pattern, URLPattern)
         consumer = getattr(pattern.callback, "consumer_class", None)
         assert consumer is not None, f"{pattern.pattern} is not a consumer route"
+        if consumer is UnknownRouteConsumer:
+            # The catch-all that closes any other path (tests/tenants/test_websocket.py).
+            assert pattern is websocket_urlpatterns[-1]
+            continue
         assert issubclass(consumer, WorkspaceConsumer), (
             f"{pattern.pattern}: every socket route's consumer subclasses WorkspaceConsumer"
         )

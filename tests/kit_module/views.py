@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from crm_platform.errors import ServiceError
 from tenants.access import requires
@@ -11,7 +11,7 @@ from tests.kit_module.selectors import note_get, note_list
 
 
 @requires(VIEW_NOTES)
-@require_GET
+@require_safe
 def note_index(request: WorkspaceRequest) -> HttpResponse:
     notes = note_list(actor=request.membership)
     template = "kit_module/_notes.html" if request.htmx else "kit_module/notes.html"  # type: ignore[attr-defined]

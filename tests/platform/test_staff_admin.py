@@ -16,12 +16,9 @@ from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.roles import Role
 from tests.conftest import public_client, workspace_client
 from tests.factories import UserFactory
+from tests.platform.staff import staff_client
 
 TENANTS = "/admin/tenants/tenant/"
-
-
-def _superuser() -> User:
-    return UserFactory.create(is_staff=True, is_superuser=True)
 
 
 def _schema_exists(name: str) -> bool:
@@ -84,7 +81,7 @@ def test_admin_is_not_served_on_a_workspace_host(alpha):
 
 def test_superuser_sees_live_workspaces_with_plan_state_seats_and_created(alpha, bravo):
     spare = services.spare_workspace_create()
-    response = public_client(_superuser()).get(TENANTS)
+    response = staff_client().get(TENANTS)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -105,7 +102,7 @@ def test_superuser_sees_live_workspaces_with_plan_state_seats_and_created(alpha,
 
 
 def test_seats_count_pending_invitations_and_skip_deactivated_members(alpha):
-    client = public_client(_superuser())
+    client = staff_client()
     members = len(Role.values)
     for email in ("newcomer@example.com", "another@example.com"):
         services.invitation_create(actor=alpha.owner, email=email, role=Role.MARKETER)
@@ -119,7 +116,7 @@ def test_seats_count_pending_invitations_and_skip_deactivated_members(alpha):
 
 def test_spare_workspace_cannot_be_opened_in_admin(world, db):
     spare = services.spare_workspace_create()
-    response = public_client(_superuser()).get(f"{TENANTS}{spare.pk}/change/")
+    response = staff_client().get(f"{TENANTS}{spare.pk}/change/")
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
 
@@ -128,7 +125,7 @@ def test_spare_workspace_cannot_be_opened_in_admin(world, db):
 
 
 def test_suspend_makes_workspace_read_only_and_reactivate_restores_it(alpha):
-    admin_client = public_client(_superuser())
+    admin_client = staff_client()
     member = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
 
     response = admin_client.post(
@@ -171,7 +168,7 @@ def test_suspend_makes_workspace_read_only_and_reactivate_restores_it(alpha):
 
 def test_suspending_a_suspended_workspace_reports_an_error_and_changes_nothing(alpha):
     Tenant.objects.filter(pk=alpha.tenant.pk).update(state=Tenant.State.SUSPENDED)
-    response = public_client(_superuser()).post(
+    response = staff_client().post(
         TENANTS, {"action": "suspend", "_selected_action": [alpha.tenant.pk]}, follow=True
     )
     assert "Only an active workspace can be suspended." in response.content.decode()
@@ -193,7 +190,7 @@ def test_delete_asks_for_confirmation_then_drops_schema_domains_and_memberships(
     )
     tenant, owner = doomed.tenant, doomed.user
     schema = tenant.schema_name
-    admin_client = public_client(_superuser())
+    admin_client = staff_client()
 
     confirm = admin_client.post(
         TENANTS, {"action": "delete_workspaces", "_selected_action": [tenant.pk]}
@@ -226,7 +223,7 @@ def test_delete_asks_for_confirmation_then_drops_schema_domains_and_memberships(
 
 
 def test_delete_selected_and_per_object_delete_are_not_offered(alpha):
-    client = public_client(_superuser())
+    client = staff_client()
     response = client.post(
         TENANTS, {"action": "delete_selected", "_selected_action": [alpha.tenant.pk]}
     )
@@ -242,9 +239,8 @@ def test_tenant_list_query_count_does_not_grow_with_workspaces(
 ):
     from tenants.selectors import tenant_list_with_seats
 
-    superuser = UserFactory.create(is_staff=True, is_superuser=True)
-    client = public_client(superuser)
-    with django_assert_max_num_queries(12) as few:
+    client = staff_client()
+    with django_assert_max_num_queries(14) as few:
         assert client.get("/admin/tenants/tenant/").status_code == 200
     # Rows only (bulk_create skips schema creation): the list page never enters a schema.
     Tenant.objects.bulk_create(

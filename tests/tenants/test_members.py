@@ -134,6 +134,21 @@ def test_members_page_query_count_does_not_grow_with_members(bravo, django_asser
     assert response.content.count(b'action="/invitations/') == 5 * 2
 
 
+@pytest.mark.parametrize(
+    "role", [Role.MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.MARKETER, Role.READ_ONLY]
+)
+def test_pending_invitations_are_shown_only_to_those_who_manage_members(alpha, role):
+    services.invitation_create(actor=alpha.owner, email="pending@example.com", role=Role.ADMIN)
+
+    hidden = workspace_client(alpha.members[role].user, alpha.tenant).get("/members/")
+    shown = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant).get("/members/")
+
+    assert hidden.status_code == shown.status_code == 200
+    assert b"pending@example.com" not in hidden.content
+    assert list(hidden.context["invitations"]) == []
+    assert b"pending@example.com" in shown.content
+
+
 # --- roles --------------------------------------------------------------------------------
 
 
@@ -224,8 +239,9 @@ def test_two_owners_deactivating_each_other_leave_the_last_one_active(alpha):
     with pytest.raises(ServiceError) as refused:
         services.member_deactivate(actor=second, member=first)
 
-    assert refused.value.message == "The last Owner cannot be deactivated."
-    assert refused.value.code == "last_owner"
+    # The second owner's own seat is re-read under the lock: deactivated, it may do nothing.
+    assert refused.value.message == "Your role does not allow this."
+    assert refused.value.code == "permission_denied"
     assert _status(first) == Membership.Status.ACTIVE
     assert [e.target_id for e in _audit(alpha, "member.deactivated")] == [str(second.pk)]
 
@@ -238,7 +254,8 @@ def test_two_owners_demoting_each_other_leave_the_last_one_owner(alpha):
     with pytest.raises(ServiceError) as refused:
         services.member_change_role(actor=second, member=first, role=Role.ADMIN)
 
-    assert refused.value.message == LAST_OWNER
+    # Re-read under the lock, the second owner is an Admin now and cannot touch an Owner.
+    assert refused.value.message == "Your role does not allow this."
     assert _role(first) == Role.OWNER
     assert [e.target_id for e in _audit(alpha, "member.role_changed")] == [str(second.pk)]
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.utils import formats, translation
 from django_tenants.utils import schema_context
 
@@ -30,6 +31,20 @@ ORIGINAL = {
     "currency": "USD",
     "require_mfa_for_admins": False,
 }
+
+
+@pytest.fixture(autouse=True)
+def _owner_and_admin_have_mfa(request: pytest.FixtureRequest) -> None:
+    """Only someone with two-factor authentication may require it of owners and admins."""
+    if "alpha" not in request.fixturenames:
+        return
+    alpha = request.getfixturevalue("alpha")
+    for role in (Role.OWNER, Role.ADMIN):
+        Authenticator.objects.create(
+            user=alpha.members[role].user,
+            type=Authenticator.Type.TOTP,
+            data={"secret": "JBSWY3DPEHPK3PXP"},
+        )
 
 
 def _settings_of(tenant: Tenant) -> dict[str, object]:

@@ -9,25 +9,32 @@ whatever they change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from crm_platform.asgi import application
 from tenants import services
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, Tenant, UserSession
+from tenants.models import Membership, Tenant, User, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
+from tests.conftest import World, public_client, workspace_client
+from tests.factories import PASSWORD, UserFactory
 from tests.kit_module.module import VIEW_NOTES
+
+NEW_PASSWORD = "another-horse-battery-staple"
 
 # The marker makes pytest-django create the test database even when only these tests run. Its
 # transaction wraps this thread's connection, which none of these tests query.
@@ -241,3 +248,177 @@ async def test_frames_that_are_not_json_are_ignored(committed: World) -> None:
     await socket.send_json_to({"type": "ping"})
     assert await socket.receive_json_from(timeout=TIMEOUT) == {"event": "pong", "payload": {}}
     await socket.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/notifications", "/ws/", "/ws/nope/", "/"])
+async def test_unknown_route_closes_cleanly(committed: World, path: str) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    headers = [
+        (b"host", b"alpha.localhost"),
+        (b"origin", b"http://alpha.localhost"),
+        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await _session_cookie(member)}".encode()),
+    ]
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4404)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://alpha.localhost:9999", "https://alpha.localhost", "ws://alpha.localhost"],
+)
+async def test_origin_must_match_scheme_host_and_port(committed: World, origin: str) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    socket = _socket(
+        host="alpha.localhost", origin=origin, session_key=await _session_cookie(member)
+    )
+    assert await socket.connect(timeout=TIMEOUT) == (False, 4403)
+
+
+# --- every event that ends a session closes that session's sockets ----------------------------
+
+
+def _browser(membership: Membership) -> tuple[Client, str]:
+    client = workspace_client(membership.user, membership.tenant)
+    return client, str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+async def _open(session_key: str, host: str = "alpha.localhost") -> WebsocketCommunicator:
+    socket = _socket(host=host, session_key=session_key)
+    connected, _ = await socket.connect(timeout=TIMEOUT)
+    assert connected
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["event"] == "hello"
+    return socket
+
+
+async def _assert_revoked(socket: WebsocketCommunicator, reason: str) -> None:
+    assert await socket.receive_json_from(timeout=TIMEOUT) == {
+        "event": "session.revoked",
+        "payload": {"reason": reason},
+    }
+    assert await socket.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_workspace_sign_out_closes_the_open_socket(committed: World) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    client, key = await database_sync_to_async(_browser)(member)
+    socket = await _open(key)
+    response = await database_sync_to_async(client.post)("/signout/")
+    assert response.status_code == 302
+    await _assert_revoked(socket, "signed_out")
+
+
+async def test_public_sign_out_closes_the_workspace_sockets(committed: World) -> None:
+    member = committed.alpha.members[Role.MANAGER]
+    _client, key = await database_sync_to_async(_browser)(member)
+    socket = await _open(key)
+    public = await database_sync_to_async(public_client)(member.user)
+    response = await database_sync_to_async(public.post)("/accounts/logout/")
+    assert response.status_code == 302
+    await _assert_revoked(socket, "signed_out")
+
+
+async def test_password_change_closes_the_open_sockets(committed: World) -> None:
+    member = committed.alpha.members[Role.MARKETER]
+    _client, key = await database_sync_to_async(_browser)(member)
+    socket = await _open(key)
+    public = await database_sync_to_async(public_client)(member.user)
+    try:
+        response = await database_sync_to_async(public.post)(
+            "/accounts/password/change/",
+            {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
+        assert response.status_code == 302
+        await _assert_revoked(socket, "password_changed")
+    finally:
+        await database_sync_to_async(_reset_password)(member.user.pk)
+
+
+def _reset_password(user_id: int) -> None:
+    user = User.objects.get(pk=user_id)
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+
+
+async def test_mfa_change_closes_the_sockets_of_other_sessions(committed: World) -> None:
+    member = committed.alpha.members[Role.SUPPORT_AGENT]
+    _client, key = await database_sync_to_async(_browser)(member)
+    socket = await _open(key)
+
+    def set_up_totp() -> None:
+        public = public_client(member.user)
+        asked = public.get("/accounts/2fa/totp/activate/")
+        public.post(asked["Location"], {"password": PASSWORD})
+        secret = public.get("/accounts/2fa/totp/activate/").context["form"].secret
+        code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+        done = public.post("/accounts/2fa/totp/activate/", {"code": code})
+        assert done.status_code == 302
+        # The session that made the change stays signed in.
+        assert public.get("/workspaces/").status_code == 200
+
+    try:
+        await database_sync_to_async(set_up_totp)()
+        await _assert_revoked(socket, "mfa_changed")
+    finally:
+        await database_sync_to_async(Authenticator.objects.filter(user=member.user).delete)()
+
+
+async def test_workspace_suspension_closes_every_open_socket(committed: World) -> None:
+    tenant = committed.alpha.tenant
+    socket = await _connect_member(committed, Role.READ_ONLY)
+    try:
+        owner = committed.alpha.owner
+        await database_sync_to_async(
+            lambda: services.workspace_suspend(
+                tenant=tenant, actor=User.objects.get(pk=owner.user_id)
+            )
+        )()
+        await _assert_revoked(socket, "suspended")
+    finally:
+        await database_sync_to_async(Tenant.objects.filter(pk=tenant.pk).update)(
+            state=Tenant.State.ACTIVE
+        )
+
+
+async def test_workspace_deletion_closes_every_open_socket(committed: World) -> None:
+    def doomed() -> tuple[Tenant, str]:
+        owner = UserFactory.create()
+        tenant = services.workspace_create(owner=owner, company_name="Doomed", slug="doomed-ws")
+        membership = Membership.objects.select_related("user", "tenant").get(tenant=tenant)
+        return tenant, _browser(membership)[1]
+
+    tenant, key = await database_sync_to_async(doomed)()
+    socket = await _open(key, host="doomed-ws.localhost")
+    await database_sync_to_async(services.workspace_delete)(tenant=tenant, actor=None)
+    await _assert_revoked(socket, "deleted")
+
+
+async def test_ping_after_the_session_ended_closes_the_socket(committed: World) -> None:
+    member = committed.alpha.members[Role.SALES_REP]
+    _client, key = await database_sync_to_async(_browser)(member)
+    socket = await _open(key)
+    # Removed behind the socket's back (no push), as if the revocation was lost.
+    await database_sync_to_async(UserSession.objects.filter(session_key=key).delete)()
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_socket_of_an_admin_without_mfa_is_refused_once_the_policy_is_on(
+    committed: World,
+) -> None:
+    """Workspace policies hold at every connect, not only when entering the workspace."""
+    tenant = committed.alpha.tenant
+    admin_key = await _session_cookie(committed.alpha.members[Role.ADMIN])
+    rep_key = await _session_cookie(committed.alpha.members[Role.SALES_REP])
+    socket = await _open(admin_key)
+    await socket.disconnect()
+    set_policy = database_sync_to_async(
+        lambda on: Tenant.objects.filter(pk=tenant.pk).update(require_mfa_for_admins=on)
+    )
+    await set_policy(True)
+    try:
+        refused = _socket(host="alpha.localhost", session_key=admin_key)
+        assert await refused.connect(timeout=TIMEOUT) == (False, 4403)
+        other = await _open(rep_key)
+        await other.disconnect()
+    finally:
+        await set_policy(False)

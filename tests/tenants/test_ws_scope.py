@@ -3,7 +3,7 @@ error."""
 
 import pytest
 
-from tenants.ws import _cookie, _host, _origin_host
+from tenants.ws import _cookie, _host, _same_origin
 
 
 def scope(**headers: str) -> dict:
@@ -29,18 +29,27 @@ def test_cookie_is_read_by_name():
 
 
 @pytest.mark.parametrize(
-    ("origin", "host"),
+    ("origin", "same"),
     [
-        ("http://alpha.localhost:8000", "alpha.localhost"),
-        ("https://ALPHA.localhost", "alpha.localhost"),
-        ("null", ""),
-        ("", ""),
-        ("http://alpha.localhost.evil.example", "alpha.localhost.evil.example"),
-        ("http://[::1", ""),
+        ("http://alpha.localhost", True),
+        ("HTTP://ALPHA.localhost", True),
+        ("http://alpha.localhost:8000", False),
+        ("https://alpha.localhost", False),
+        ("http://alpha.localhost/", False),
+        ("null", False),
+        ("", False),
+        ("http://alpha.localhost.evil.example", False),
+        ("http://[::1", False),
     ],
 )
-def test_origin_host_is_the_bare_lowercase_hostname(origin, host):
-    assert _origin_host(scope(origin=origin)) == host
+def test_origin_must_be_our_exact_origin_on_the_host(origin, same):
+    assert _same_origin(scope(origin=origin), "alpha.localhost") is same
+
+
+def test_origin_includes_the_served_port(settings):
+    settings.SITE_PORT = "8123"
+    assert _same_origin(scope(origin="http://alpha.localhost:8123"), "alpha.localhost")
+    assert not _same_origin(scope(origin="http://alpha.localhost"), "alpha.localhost")
 
 
 def test_host_drops_the_port():

@@ -1,0 +1,81 @@
+"""Rate limits on actions that send mail to an address the actor typed (invitations, signup):
+without them, anyone with a trial could use the platform to mail any address.
+
+Counters live in the shared cache, in fixed windows, under platform-wide keys (counted in the
+public schema, so one recipient's count is the same from every workspace). Keys are digests:
+the cache never holds the addresses themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from crm_platform.errors import ServiceError
+
+
+class RateLimited(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One counter: ``scope`` names what is counted (actor, workspace, recipient), ``key``
+    whose count it is."""
+
+    scope: str
+    key: str
+
+    @property
+    def cache_key(self) -> str:
+        digest = hashlib.sha256(self.key.lower().encode()).hexdigest()[:32]
+        return f"rl:mail:{self.scope}:{digest}"
+
+    @property
+    def limit(self) -> tuple[int, int]:
+        count, seconds = settings.TYPED_ADDRESS_MAIL_LIMITS[self.scope]
+        return int(count), int(seconds)
+
+
+def _used(bucket: Bucket) -> int:
+    return int(cache.get(bucket.cache_key) or 0)
+
+
+def _count(bucket: Bucket) -> None:
+    _count_limit, seconds = bucket.limit
+    cache.add(bucket.cache_key, 0, timeout=seconds)
+    try:
+        cache.incr(bucket.cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(bucket.cache_key, 1, timeout=seconds)
+
+
+def mail_allowed(buckets: list[Bucket]) -> bool:
+    """Count one email in every bucket if none is full; False (and nothing counted) if one is."""
+    with schema_context("public"):
+        if any(_used(bucket) >= bucket.limit[0] for bucket in buckets):
+            return False
+        for bucket in buckets:
+            _count(bucket)
+    return True
+
+
+def check_typed_address_mail(*, actor_id: int, tenant_id: int, recipient: str) -> None:
+    """Raise RateLimited (before anything is written) if the actor, the workspace or the
+    recipient has had too many such emails lately; otherwise count this one."""
+    buckets = [
+        Bucket("actor", str(actor_id)),
+        Bucket("workspace", str(tenant_id)),
+        Bucket("recipient", recipient),
+    ]
+    if not mail_allowed(buckets):
+        raise RateLimited(
+            _("Too many invitation emails have been sent lately. Try again later."),
+            field="email",
+            code="rate_limited",
+        )
