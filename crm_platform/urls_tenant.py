@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from tenants import views_style
 from tenants import views_workspace as ws
 
 urlpatterns = [
@@ -29,4 +30,5 @@ urlpatterns = [
     path("roles/", ws.roles, name="roles"),
     path("settings/", ws.workspace_settings, name="settings"),
     path("audit/", ws.audit_log, name="audit_log"),
+    path("style/", views_style.style_guide, name="style_guide"),
 ]

@@ -88,7 +88,12 @@ def roles(request: WorkspaceRequest) -> HttpResponse:
         (capability, [role in capability.roles for role in Role.values])
         for capability in capabilities.all_capabilities()
     ]
-    return render(request, "app/roles.html", {"roles": Role.choices, "matrix": matrix})
+    columns = [_("Capability"), *(label for _value, label in Role.choices)]
+    return render(
+        request,
+        "app/roles.html",
+        {"roles": Role.choices, "matrix": matrix, "columns": columns},
+    )
 
 
 @requires(capabilities.USE_WORKSPACE)

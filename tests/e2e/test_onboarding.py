@@ -223,6 +223,12 @@ def test_signup_invite_promote_and_deactivate_live(
     # The admin deactivates the colleague: their open page is told at once...
     row = admin.locator(f"tr[data-member='{COLLEAGUE_EMAIL}']")
     row.get_by_role("button", name="Deactivate").click()
+    # A destructive action asks first, naming whom it acts on.
+    confirm = admin.get_by_role("dialog", name=f"Deactivate {COLLEAGUE_NAME}?")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text(COLLEAGUE_EMAIL)
+    capture(admin, "members-confirm-deactivate")
+    confirm.get_by_role("button", name="Deactivate").click()
     expect(admin.get_by_text("Member deactivated.")).to_be_visible()
     assert orm(_membership_of, COLLEAGUE_EMAIL) == (Role.MANAGER, Membership.Status.DEACTIVATED)
 
