@@ -213,3 +213,19 @@ def test_component_sees_only_its_parameters_not_the_pages_variables():
 
     assert "page-header-actions" not in html
     assert "member.invited" not in html
+
+
+def test_plotly_is_served_from_the_plotly_package_and_nothing_else_of_it():
+    from django.contrib.staticfiles import finders
+
+    from crm_platform.staticfinders import PLOTLY_DIR, PackageAssetFinder
+
+    found = finders.find("vendor/plotly/plotly.min.js")
+    assert found == str(PLOTLY_DIR / "plotly.min.js")
+    assert Path(found).read_text()[:200].lstrip("/* \n").startswith("plotly.js v")
+    assert finders.find("vendor/plotly/widgetbundle.js") is None
+    listed = [
+        (path, getattr(storage, "prefix", None))
+        for path, storage in PackageAssetFinder().list(None)
+    ]
+    assert listed == [("plotly.min.js", "vendor/plotly")]

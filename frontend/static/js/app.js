@@ -188,14 +188,33 @@
   }
 
   // --- Charts (kit/chart.html): drawn only when Plotly is on the page ---------------------------
+  // Colours and type follow the design tokens, so a chart matches light and dark mode.
+  function chartLayout(layout) {
+    var css = getComputedStyle(document.documentElement);
+    var token = function (name) { return css.getPropertyValue(name).trim(); };
+    var themed = {
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: token("--color-text"), family: token("--font-sans") },
+      colorway: [token("--color-accent"), token("--color-success"), token("--color-warning"),
+        token("--color-danger"), token("--color-text-muted")],
+      xaxis: { gridcolor: token("--color-border"), zerolinecolor: token("--color-border") },
+      yaxis: { gridcolor: token("--color-border"), zerolinecolor: token("--color-border") },
+    };
+    Object.keys(layout || {}).forEach(function (key) { themed[key] = layout[key]; });
+    return themed;
+  }
+
   function setupCharts() {
     if (!window.Plotly) return;
+    document.documentElement.classList.add("has-plotly");
     document.querySelectorAll("[data-chart]").forEach(function (mount) {
       var source = document.getElementById(mount.getAttribute("data-chart"));
       if (!source) return;
       var figure = JSON.parse(source.textContent);
-      window.Plotly.newPlot(mount, figure.data, figure.layout || {}, {
-        responsive: true, displaylogo: false,
+      window.Plotly.newPlot(mount, figure.data, chartLayout(figure.layout), {
+        // The mode bar's 22 px buttons are too small for touch; the table holds the data.
+        responsive: true, displaylogo: false, displayModeBar: false,
       }).then(function () {
         mount.removeAttribute("aria-busy");
         // The drawn chart replaces the table for sighted users; the table stays one click away.
