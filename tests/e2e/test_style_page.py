@@ -135,6 +135,10 @@ def test_style_page_fits_a_phone_with_touch_sized_targets(page: Page) -> None:
     expect(nav.get_by_role("link", name="Home")).to_be_focused()
     assert _small_targets(page) == []
     page.screenshot(path=SCREENSHOTS / "style-drawer-375.png", animations="disabled")
+    # The page behind the open drawer is inert: Tab never lands in it.
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        assert page.evaluate("!document.activeElement.closest('#main')")
     page.keyboard.press("Escape")
     expect(nav.get_by_role("link", name="Home")).to_be_hidden()
     expect(toggle).to_be_focused()

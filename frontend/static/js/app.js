@@ -90,7 +90,13 @@
     var nav = document.querySelector("[data-nav]");
     var backdrop = document.querySelector("[data-nav-backdrop]");
     if (!toggle || !nav) return;
+    // While the drawer is open the page behind it is inert: Tab stays in the drawer.
+    var behind = Array.prototype.filter.call(document.body.children, function (el) {
+      return el !== nav && el !== backdrop && el.tagName !== "HEADER"
+        && el.id !== "toasts" && el.tagName !== "SCRIPT";
+    });
     function setOpen(open) {
+      behind.forEach(function (el) { el.inert = open; });
       nav.classList.toggle("open", open);
       if (backdrop) backdrop.classList.toggle("open", open);
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
@@ -161,11 +167,14 @@
     if (focus) tab.focus();
   }
 
+  // Runs on load and again after HTMX swaps content in; each tab list is set up once.
   function setupTabs() {
     document.querySelectorAll("[data-tab-panel][data-initially-hidden]").forEach(function (panel) {
       panel.hidden = true;
+      panel.removeAttribute("data-initially-hidden");
     });
-    document.querySelectorAll("[data-tabs]").forEach(function (list) {
+    document.querySelectorAll("[data-tabs]:not([data-tabs-ready])").forEach(function (list) {
+      list.setAttribute("data-tabs-ready", "");
       var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]:not([disabled])"));
       list.addEventListener("click", function (event) {
         var tab = event.target.closest("[role=tab]");
@@ -231,6 +240,7 @@
     setupDialogs();
     setupTabs();
     setupCharts();
+    document.body.addEventListener("htmx:afterSettle", setupTabs);
     document.addEventListener("click", function (event) {
       var close = event.target.closest && event.target.closest("[data-toast-close]");
       if (close) close.closest(".toast").remove();
