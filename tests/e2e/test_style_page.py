@@ -179,11 +179,24 @@ def test_keyboard_reaches_the_navigation_and_escape_closes_dialogs(page: Page) -
 
 
 def test_side_sheet_and_tabs_by_keyboard(page: Page) -> None:
-    page.get_by_test_id("open-sheet").click()
     sheet = page.locator("#style-sheet")
-    expect(sheet).to_be_visible()
+    for size in (DESKTOP, MOBILE):
+        page.set_viewport_size(size)
+        page.get_by_test_id("open-sheet").click()
+        expect(sheet).to_be_visible()
+        sheet_box = sheet.bounding_box()
+        assert sheet_box is not None
+        # From the right edge; the whole width on a phone.
+        assert sheet_box["x"] + sheet_box["width"] == pytest.approx(size["width"], abs=1)
+        if size == MOBILE:
+            assert sheet_box["width"] == pytest.approx(size["width"], abs=1)
+        page.screenshot(path=SCREENSHOTS / f"style-sheet-{size['width']}.png")
+        page.keyboard.press("Escape")
+        expect(sheet).to_be_hidden()
+    page.get_by_test_id("open-confirm").click()
+    page.screenshot(path=SCREENSHOTS / "style-confirm-375.png")
     page.keyboard.press("Escape")
-    expect(sheet).to_be_hidden()
+    page.set_viewport_size(DESKTOP)
 
     tabs = page.get_by_role("tablist", name="Record sections")
     first = tabs.get_by_role("tab", name="Overview")
