@@ -201,7 +201,9 @@ def test_signup_invite_promote_and_deactivate_live(
 
     # The admin promotes the colleague; the colleague's open page follows without a reload.
     admin.goto(f"{workspace}/members/")
-    # Finding a member filters the list in place.
+    # "/" jumps to the search box; finding a member filters the list in place.
+    admin.keyboard.press("/")
+    expect(admin.get_by_label("Find a member")).to_be_focused()
     admin.get_by_label("Find a member").fill(COLLEAGUE_EMAIL.split("@")[0])
     expect(admin.locator("[data-testid=members] tbody tr")).to_have_count(1)
     expect(admin).to_have_url(re.compile(r"/members/\?q="))

@@ -241,6 +241,16 @@
     setupTabs();
     setupCharts();
     document.body.addEventListener("htmx:afterSettle", setupTabs);
+    // "/" jumps to the page's search box, as in most work tools, unless the user is typing.
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      var target = event.target;
+      if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+      var search = document.querySelector("[aria-keyshortcuts='/']");
+      if (!search) return;
+      event.preventDefault();
+      search.focus();
+    });
     document.addEventListener("click", function (event) {
       var close = event.target.closest && event.target.closest("[data-toast-close]");
       if (close) close.closest(".toast").remove();
