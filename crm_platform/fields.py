@@ -4,7 +4,7 @@
 its author). Django's delete collector runs in whatever schema the connection is on and would
 look for the referencing tables in ``public`` when a user is deleted, so the reference is
 ``DO_NOTHING`` on Django's side; the database keeps its foreign-key constraint, so a user who
-still owns records in any workspace cannot be deleted until they are reassigned (ADR 0006).
+still owns records in any workspace cannot be deleted until they are reassigned (ADR 0008).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ CRM modules are not listed here: each ``ModuleConfig`` app's ``urls.py`` is incl
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from tenants import capabilities
+from tenants import capabilities, views_style
 from tenants import views_workspace as ws
 from tenants.modules import module_configs
 
@@ -68,6 +68,7 @@ urlpatterns = [
     path("roles/", ws.roles, name="roles"),
     path("settings/", ws.workspace_settings, name="settings"),
     path("audit/", ws.audit_log, name="audit_log"),
+    path("style/", views_style.style_guide, name="style_guide"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", WorkspaceSchemaView.as_view(), name="api_schema"),
     *module_pages,

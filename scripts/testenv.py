@@ -31,7 +31,11 @@ def ensure_chromium(env: dict[str, str]) -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("Installing Debian's chromium for the browser tests…", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False)
+        # With the fonts, screenshots show Thai and Chinese text rather than empty boxes.
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "fonts-thai-tlwg", "fonts-noto-cjk"],
+            check=False,
+        )
         if Path(SYSTEM_CHROMIUM).exists():
             env["CHROMIUM_PATH"] = SYSTEM_CHROMIUM
             return

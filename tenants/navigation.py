@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.template import TemplateSyntaxError
 from django.urls import reverse
 from django.utils.functional import Promise
 
+from crm_platform.templatetags.kit import icon_shapes
 from tenants.capabilities import Capability
 from tenants.permissions import allows
 
@@ -24,8 +26,6 @@ class NavEntry:
     url_name: str
     capability: Capability
     order: int = 100
-    # Further URL names under which this entry counts as the current page.
-    also_current: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,13 @@ def register(
     url_name: str,
     capability: Capability,
     order: int = 100,
-    also_current: tuple[str, ...] = (),
 ) -> NavEntry:
     if key in _REGISTRY:
         raise ValueError(f"Navigation entry {key} is already registered")
+    try:
+        icon_shapes(icon)  # a missing icon fails at start-up, not on somebody's page
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"Navigation entry {key}: {exc}") from exc
     entry = NavEntry(
         key=key,
         label=label,
@@ -61,7 +64,6 @@ def register(
         url_name=url_name,
         capability=capability,
         order=order,
-        also_current=also_current,
     )
     _REGISTRY[key] = entry
     return entry
@@ -76,10 +78,10 @@ def all_entries() -> list[NavEntry]:
 
 
 def links_for(request: Any) -> list[NavLink]:
-    """The entries this request's member may open, in order, the current one marked."""
+    """The entries this request's member may open, in order, the current one marked: the home
+    page only on itself, any other section on every path below its own."""
     membership = getattr(request, "membership", None)
-    match = getattr(request, "resolver_match", None)
-    current_name = match.view_name if match is not None else ""
+    path = getattr(request, "path", "")
     links = []
     for entry in all_entries():
         if not allows(membership, entry.capability, reading=True):
@@ -91,7 +93,7 @@ def links_for(request: Any) -> list[NavLink]:
                 label=str(entry.label),
                 icon=entry.icon,
                 url=url,
-                current=current_name in (entry.url_name, *entry.also_current),
+                current=path == url if url == "/" else path.startswith(url),
             )
         )
     return links

@@ -89,8 +89,11 @@ def home(request: WorkspaceRequest) -> HttpResponse:
 @requires(capabilities.USE_WORKSPACE)
 @require_safe
 def roles(request: WorkspaceRequest) -> HttpResponse:
+    columns = [_("Capability"), *(label for _value, label in Role.choices)]
     return render(
-        request, "app/roles.html", {"roles": Role.choices, "matrix": capabilities.matrix()}
+        request,
+        "app/roles.html",
+        {"roles": Role.choices, "matrix": capabilities.matrix(), "columns": columns},
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.utils import timezone, translation
 
 from tenants import services
 from tenants.middleware import SESSION_WORKSPACE_KEY
@@ -133,6 +134,10 @@ def _clean_state() -> Iterator[None]:
     cache.clear()
     yield
     connection.set_schema_to_public()  # type: ignore[attr-defined]
+    # A request through the test client leaves its member's language and time zone active in
+    # this thread; the next test must start from the defaults.
+    translation.deactivate()
+    timezone.deactivate()
 
 
 def workspace_client(user: User, tenant: Tenant, *, enforce_csrf: bool = False) -> Client:

@@ -204,7 +204,9 @@ def test_signup_invite_promote_and_deactivate_live(
 
     # The admin promotes the colleague; the colleague's open page follows without a reload.
     admin.goto(f"{workspace}/members/")
-    # Finding a member filters the list in place.
+    # "/" jumps to the search box; finding a member filters the list in place.
+    admin.keyboard.press("/")
+    expect(admin.get_by_label("Find a member")).to_be_focused()
     admin.get_by_label("Find a member").fill(COLLEAGUE_EMAIL.split("@")[0])
     expect(admin.locator("[data-testid=members] tbody tr")).to_have_count(1)
     expect(admin).to_have_url(re.compile(r"/members/\?q="))
@@ -226,6 +228,12 @@ def test_signup_invite_promote_and_deactivate_live(
     # The admin deactivates the colleague: their open page is told at once...
     row = admin.locator(f"tr[data-member='{COLLEAGUE_EMAIL}']")
     row.get_by_role("button", name="Deactivate").click()
+    # A destructive action asks first, naming whom it acts on.
+    confirm = admin.get_by_role("dialog", name=f"Deactivate {COLLEAGUE_NAME}?")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text(COLLEAGUE_EMAIL)
+    capture(admin, "members-confirm-deactivate")
+    confirm.get_by_role("button", name="Deactivate").click()
     expect(admin.get_by_text("Member deactivated.")).to_be_visible()
     assert orm(_membership_of, COLLEAGUE_EMAIL) == (Role.MANAGER, Membership.Status.DEACTIVATED)
 

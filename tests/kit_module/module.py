@@ -23,7 +23,7 @@ EDIT_NOTES = capabilities.register(
 navigation.register(
     "notes",
     label="Notes",
-    icon="notebook",
+    icon="file-text",
     url_name="kit_module:list",
     capability=VIEW_NOTES,
     order=50,

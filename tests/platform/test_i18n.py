@@ -486,8 +486,13 @@ def test_member_with_thai_sees_the_workspace_in_thai_whatever_the_browser_says(a
     body = response.content.decode()
     assert '<html lang="th">' in body
     assert "<h1>ยินดีต้อนรับ " in body
-    assert '<a href="/" data-nav="home" aria-current="page">หน้าแรก</a>' in body
-    assert '<a href="/members/" data-nav="members">สมาชิก</a>' in body
+    # Navigation links carry an icon before their label; the current page is marked.
+    nav_link = (
+        r'<a class="nav-link" href="{}" data-nav-entry="[a-z_]+"{}><svg [^>]*>.*?</svg>'
+        r'<span class="nav-label">{}</span></a>'
+    )
+    assert re.search(nav_link.format("/", ' aria-current="page"', "หน้าแรก"), body)
+    assert re.search(nav_link.format("/members/", "", "สมาชิก"), body)
     assert '<span class="role-badge" data-testid="my-role">พนักงานขาย</span>' in body
     assert "<h2>แพ็กเกจ</h2>" in body
     assert re.search(r"<p>ทดลองใช้ — เหลืออีก \d+ วัน</p>", body)

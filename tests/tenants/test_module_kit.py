@@ -39,14 +39,14 @@ def _note(workspace: Workspace, owner: Membership | None, title: str = "n") -> N
 def test_module_navigation_entry_is_shown_to_roles_that_may_open_it(alpha: Workspace) -> None:
     for role in Role.values:
         html = workspace_client(alpha.members[role].user, alpha.tenant).get("/").content.decode()
-        shown = 'data-nav="notes"' in html
+        shown = 'data-nav-entry="notes"' in html
         assert shown is (role in VIEW_NOTES.roles), role
 
 
 def test_module_page_is_marked_current_in_the_navigation(alpha: Workspace) -> None:
     html = workspace_client(alpha.owner.user, alpha.tenant).get("/notes/").content.decode()
-    assert '<a href="/notes/" data-nav="notes" aria-current="page">Notes</a>' in html
-    assert '<a href="/" data-nav="home">' in html
+    assert '<a class="nav-link" href="/notes/" data-nav-entry="notes" aria-current="page">' in html
+    assert '<a class="nav-link" href="/" data-nav-entry="home">' in html
 
 
 def test_navigation_is_ordered_by_the_registered_order() -> None:
@@ -58,6 +58,13 @@ def test_navigation_is_ordered_by_the_registered_order() -> None:
 def test_registering_a_navigation_key_twice_fails() -> None:
     with pytest.raises(ValueError, match="already registered"):
         navigation.register("notes", label="x", icon="x", url_name="home", capability=VIEW_NOTES)
+
+
+def test_a_navigation_entry_with_an_icon_that_is_not_vendored_is_refused() -> None:
+    with pytest.raises(ValueError, match="icon 'notebook' is not vendored"):
+        navigation.register(
+            "diary", label="x", icon="notebook", url_name="home", capability=VIEW_NOTES
+        )
 
 
 def test_a_scope_for_a_role_without_the_capability_is_refused() -> None:

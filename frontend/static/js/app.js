@@ -1,19 +1,56 @@
-// Rapport: small progressive enhancements. No inline scripts (strict CSP friendly).
+// Rapport: small progressive enhancements for the UI kit. No inline scripts (strict CSP):
+// behaviour hangs on data-* attributes the kit includes render. Every page works without this
+// file, except opening side sheets, which then show in the page (see kit/sheet.html).
 (function () {
   "use strict";
+
+  var TOAST_MS = 8000;
+
+  // --- Toasts (kit/toast.html) ---------------------------------------------------------------
+  function closeButton(label) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "toast-close";
+    button.setAttribute("data-toast-close", "");
+    button.setAttribute("aria-label", label);
+    // The same cross as the server-rendered toast's icon; no text, so the toast's text is its
+    // message alone.
+    var svgNs = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(svgNs, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("fill", "none");
+    svg.setAttribute("stroke", "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("stroke-linecap", "round");
+    svg.setAttribute("aria-hidden", "true");
+    ["M18 6 6 18", "m6 6 12 12"].forEach(function (d) {
+      var path = document.createElementNS(svgNs, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    });
+    button.appendChild(svg);
+    return button;
+  }
 
   function toast(text, kind) {
     var box = document.getElementById("toasts");
     if (!box) return;
     var el = document.createElement("div");
     el.className = "toast" + (kind ? " toast-" + kind : "");
-    el.textContent = text; // never innerHTML: payloads may carry user text
     el.setAttribute("data-testid", "live-toast");
-    el.addEventListener("click", function () { el.remove(); });
+    var span = document.createElement("span");
+    span.className = "toast-text";
+    span.textContent = text; // never innerHTML: payloads may carry user text
+    el.appendChild(span);
+    el.appendChild(closeButton(box.getAttribute("data-dismiss-label") || "Dismiss"));
     box.appendChild(el);
-    setTimeout(function () { el.remove(); }, 8000);
+    setTimeout(function () { el.remove(); }, TOAST_MS);
   }
 
+  // --- Live events over the workspace socket ---------------------------------------------------
   function setRole(label) {
     document.querySelectorAll("[data-testid=my-role], [data-role-text]").forEach(function (el) {
       el.textContent = label;
@@ -68,19 +105,179 @@
     };
   }
 
+  // --- Navigation drawer on a phone (kit/nav.html) ---------------------------------------------
+  function setupNav() {
+    var toggle = document.querySelector("[data-menu-toggle]");
+    var nav = document.querySelector("[data-nav]");
+    var backdrop = document.querySelector("[data-nav-backdrop]");
+    if (!toggle || !nav) return;
+    // While the drawer is open the page behind it is inert: Tab stays in the drawer.
+    var behind = Array.prototype.filter.call(document.body.children, function (el) {
+      return el !== nav && el !== backdrop && el.tagName !== "HEADER"
+        && el.id !== "toasts" && el.tagName !== "SCRIPT";
+    });
+    function setOpen(open) {
+      behind.forEach(function (el) { el.inert = open; });
+      nav.classList.toggle("open", open);
+      if (backdrop) backdrop.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) {
+        var first = nav.querySelector("[aria-current=page]") || nav.querySelector("a");
+        if (first) first.focus();
+      }
+    }
+    toggle.addEventListener("click", function () { setOpen(!nav.classList.contains("open")); });
+    nav.querySelectorAll("[data-nav-close]").forEach(function (button) {
+      button.addEventListener("click", function () { setOpen(false); toggle.focus(); });
+    });
+    if (backdrop) backdrop.addEventListener("click", function () { setOpen(false); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && nav.classList.contains("open")) {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+  }
+
+  // --- Confirmation dialogs and side sheets (kit/confirm_dialog.html, kit/sheet.html) ----------
+  function setupDialogs() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.hasAttribute || !form.hasAttribute("data-confirm")) return;
+      var submitter = event.submitter;
+      // The dialog's confirm button sends the form; its Cancel button is not a submit button.
+      if (submitter && submitter.hasAttribute("data-confirmed")) return;
+      var dialog = form.querySelector("dialog");
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      event.preventDefault();
+      dialog.showModal();
+    });
+    document.addEventListener("click", function (event) {
+      var opener = event.target.closest && event.target.closest("[data-open-dialog]");
+      if (!opener) return;
+      var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      event.preventDefault();
+      dialog.showModal();
+    });
+    // Cancel buttons (browsers without invoker commands: command="close").
+    document.addEventListener("click", function (event) {
+      var closer = event.target.closest && event.target.closest("[data-dialog-close]");
+      if (!closer) return;
+      var dialog = closer.closest("dialog");
+      if (dialog && dialog.open) dialog.close();
+    });
+    // A click on the backdrop (outside the dialog box) closes a sheet, as Escape does.
+    document.querySelectorAll("dialog.sheet").forEach(function (dialog) {
+      dialog.addEventListener("click", function (event) {
+        if (event.target === dialog) dialog.close();
+      });
+    });
+  }
+
+  // --- Tabs (kit/tabs.html, kit/tab_panel.html) ------------------------------------------------
+  function select(tab, focus) {
+    var list = tab.closest("[role=tablist]");
+    list.querySelectorAll("[role=tab]").forEach(function (other) {
+      var on = other === tab;
+      other.setAttribute("aria-selected", on ? "true" : "false");
+      other.tabIndex = on ? 0 : -1;
+      var panel = document.getElementById(other.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !on;
+    });
+    if (focus) tab.focus();
+  }
+
+  // Runs on load and again after HTMX swaps content in; each tab list is set up once.
+  function setupTabs() {
+    document.querySelectorAll("[data-tab-panel][data-initially-hidden]").forEach(function (panel) {
+      panel.hidden = true;
+      panel.removeAttribute("data-initially-hidden");
+    });
+    document.querySelectorAll("[data-tabs]:not([data-tabs-ready])").forEach(function (list) {
+      list.setAttribute("data-tabs-ready", "");
+      var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]:not([disabled])"));
+      list.addEventListener("click", function (event) {
+        var tab = event.target.closest("[role=tab]");
+        if (tab && !tab.disabled) select(tab, false);
+      });
+      list.addEventListener("keydown", function (event) {
+        var index = tabs.indexOf(document.activeElement);
+        if (index < 0) return;
+        var next = null;
+        if (event.key === "ArrowRight") next = tabs[(index + 1) % tabs.length];
+        else if (event.key === "ArrowLeft") next = tabs[(index - 1 + tabs.length) % tabs.length];
+        else if (event.key === "Home") next = tabs[0];
+        else if (event.key === "End") next = tabs[tabs.length - 1];
+        if (next) {
+          event.preventDefault();
+          select(next, true);
+        }
+      });
+    });
+  }
+
+  // --- Charts (kit/chart.html): drawn only when Plotly is on the page ---------------------------
+  // Colours and type follow the design tokens, so a chart matches light and dark mode.
+  function chartLayout(layout) {
+    var css = getComputedStyle(document.documentElement);
+    var token = function (name) { return css.getPropertyValue(name).trim(); };
+    var themed = {
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: token("--color-text"), family: token("--font-sans") },
+      colorway: [token("--color-accent"), token("--color-success"), token("--color-warning"),
+        token("--color-danger"), token("--color-text-muted")],
+      xaxis: { gridcolor: token("--color-border"), zerolinecolor: token("--color-border") },
+      yaxis: { gridcolor: token("--color-border"), zerolinecolor: token("--color-border") },
+    };
+    Object.keys(layout || {}).forEach(function (key) { themed[key] = layout[key]; });
+    return themed;
+  }
+
+  function setupCharts() {
+    if (!window.Plotly) return;
+    document.documentElement.classList.add("has-plotly");
+    document.querySelectorAll("[data-chart]").forEach(function (mount) {
+      var source = document.getElementById(mount.getAttribute("data-chart"));
+      if (!source) return;
+      var figure = JSON.parse(source.textContent);
+      window.Plotly.newPlot(mount, figure.data, chartLayout(figure.layout), {
+        // The mode bar's 22 px buttons are too small for touch; the table holds the data.
+        responsive: true, displaylogo: false, displayModeBar: false,
+      }).then(function () {
+        mount.removeAttribute("aria-busy");
+        // The drawn chart replaces the table for sighted users; the table stays one click away.
+        var fallback = mount.parentNode.querySelector(".chart-fallback");
+        if (fallback) fallback.open = false;
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     bar = document.querySelector("[data-ws-url]");
     if (bar && "WebSocket" in window) connect(bar.getAttribute("data-ws-url"), 0);
-    var toggle = document.querySelector("[data-menu-toggle]");
-    var nav = document.getElementById("sidenav");
-    if (toggle && nav) {
-      toggle.addEventListener("click", function () {
-        var open = nav.classList.toggle("open");
-        toggle.setAttribute("aria-expanded", open ? "true" : "false");
-      });
-    }
+    setupNav();
+    setupDialogs();
+    setupTabs();
+    setupCharts();
+    document.body.addEventListener("htmx:afterSettle", setupTabs);
+    // "/" jumps to the page's search box, as in most work tools, unless the user is typing.
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      var target = event.target;
+      if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+      var search = document.querySelector("[aria-keyshortcuts='/']");
+      if (!search) return;
+      event.preventDefault();
+      search.focus();
+    });
+    document.addEventListener("click", function (event) {
+      var close = event.target.closest && event.target.closest("[data-toast-close]");
+      if (close) close.closest(".toast").remove();
+    });
     setTimeout(function () {
-      document.querySelectorAll(".toast").forEach(function (el) { el.remove(); });
-    }, 8000);
+      document.querySelectorAll("#toasts .toast").forEach(function (el) { el.remove(); });
+    }, TOAST_MS);
   });
 })();
