@@ -305,6 +305,9 @@ def configure_structlog() -> None:
 
 def setup() -> None:
     """Called once per process from the app config."""
+    from crm_platform.tracing import setup_tracing
+
+    setup_tracing()
     configure_structlog()
     connect_slow_query_log()
     connect_celery_signals()
