@@ -201,3 +201,11 @@ def test_with_wait_a_second_run_starts_when_the_first_ends(committed):
     with RunLock(wait=True):
         assert released.is_set()
     assert time.monotonic() - started >= 0.9
+
+
+def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas):
+    names = new_schemas(1)
+    # No DDL statement finishes in a millisecond: the workspace fails instead of hanging.
+    report = migrate_all_schemas(workers=1, schema_names=names, statement_timeout="1ms", retries=0)
+    assert "canceling statement due to statement timeout" in report.failed[names[0]]
+    assert names[0] in pending_schemas(names, target=migration_target())
