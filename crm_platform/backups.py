@@ -60,7 +60,7 @@ class RestoreResult:
     skipped_members: list[str]
 
 
-# --- PostgreSQL clients and checksums --------------------------------------------------------------------------------
+# --- PostgreSQL clients and checksums -------------------------------------------------------------
 
 
 def _pg_env() -> dict[str, str]:
