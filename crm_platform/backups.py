@@ -60,7 +60,7 @@ class RestoreResult:
     skipped_members: list[str]
 
 
-# --- helpers --------------------------------------------------------------------------------
+# --- PostgreSQL clients and checksums -------------------------------------------------------------
 
 
 def _pg_env() -> dict[str, str]:

@@ -140,12 +140,43 @@ def celery_task_finished(task: Any = None, **_: Any) -> None:
     structlog.contextvars.clear_contextvars()
 
 
+def start_worker_metrics(**_: Any) -> None:
+    """worker_init (the worker's main process): serve /metrics on WORKER_METRICS_PORT. With a
+    prefork pool, set PROMETHEUS_MULTIPROC_DIR so that every child's task timings are summed
+    (the manifests do); workers have no Service, and a NetworkPolicy admits only monitoring."""
+    import os
+
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    port = settings.WORKER_METRICS_PORT
+    if not port:
+        return
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        start_http_server(port, registry=registry)
+    else:
+        start_http_server(port)
+
+
+def worker_child_exited(pid: int | None = None, **_: Any) -> None:
+    import os
+
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
 def connect_celery_signals() -> None:
     from celery import signals
 
     signals.before_task_publish.connect(celery_publish_headers, weak=False)
     signals.task_prerun.connect(celery_task_started, weak=False)
     signals.task_postrun.connect(celery_task_finished, weak=False)
+    signals.worker_init.connect(start_worker_metrics, weak=False)
+    signals.worker_process_shutdown.connect(worker_child_exited, weak=False)
 
 
 # --- slow queries ---------------------------------------------------------------------------
@@ -305,6 +336,9 @@ def configure_structlog() -> None:
 
 def setup() -> None:
     """Called once per process from the app config."""
+    from crm_platform.tracing import setup_tracing
+
+    setup_tracing()
     configure_structlog()
     connect_slow_query_log()
     connect_celery_signals()

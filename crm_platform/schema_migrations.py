@@ -177,6 +177,9 @@ def migrate_all_schemas(
     with RunLock(wait=wait_for_lock):
         if before is not None:
             before()
+        # The batched reads of django_migrations wait no longer than a migration would.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [lock_timeout])
         target = migration_target()
         digest = target_digest(target)
         seen: set[str] = set()

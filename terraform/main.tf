@@ -25,6 +25,8 @@ module "network" {
   az_count           = var.az_count
   nat_gateway_per_az = var.environment == "production"
   cluster_name       = local.name
+
+  flow_log_retention_days = var.log_retention_days
 }
 
 module "logs" {
@@ -62,7 +64,6 @@ module "database" {
   max_allocated_storage = var.db_max_allocated_storage
   multi_az              = var.db_multi_az
   backup_retention_days = var.db_backup_retention_days
-  deletion_protection   = var.environment == "production"
 }
 
 module "redis" {

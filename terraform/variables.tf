@@ -128,7 +128,7 @@ variable "documents_noncurrent_version_days" {
 
 variable "log_retention_days" {
   type    = number
-  default = 30
+  default = 365
 }
 
 variable "secrets_kms_key_id" {

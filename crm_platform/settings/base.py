@@ -334,6 +334,8 @@ LOGGING = logging_config(
 # endpoint); queries slower than SLOW_QUERY_MS are logged with their workspace.
 METRICS_TOKEN = env("METRICS_TOKEN", "") or ""
 SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "500") or 500)
+# Celery workers serve their task timings on this port (0: not at all).
+WORKER_METRICS_PORT = int(env("WORKER_METRICS_PORT", "0") or 0)
 
 # Documents bucket (crm_platform/s3.py); credentials come from the environment or the pod's role.
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")

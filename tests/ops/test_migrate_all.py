@@ -173,3 +173,39 @@ def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
     assert sorted(rerun.migrated) == sorted(set(names) - set(done))
     assert rerun.skipped == len(done)
     assert states(names) == dict.fromkeys(names, Status.DONE)
+
+
+def test_no_spare_is_created_while_a_run_holds_the_lock(db):
+    from tenants.services import spare_pool_replenish
+
+    spares = Tenant.objects.filter(state=Tenant.State.SPARE).count()
+    with RunLock(wait=False):
+        assert spare_pool_replenish(target=spares + 1) == 0
+    assert Tenant.objects.filter(state=Tenant.State.SPARE).count() == spares
+
+
+def test_with_wait_a_second_run_starts_when_the_first_ends(committed):
+    import threading
+    import time
+
+    first = RunLock(wait=False).__enter__()
+    released = threading.Event()
+
+    def release_later() -> None:
+        time.sleep(1.0)
+        first.__exit__(None, None, None)
+        released.set()
+
+    threading.Thread(target=release_later).start()
+    started = time.monotonic()
+    with RunLock(wait=True):
+        assert released.is_set()
+    assert time.monotonic() - started >= 0.9
+
+
+def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas):
+    names = new_schemas(1)
+    # No DDL statement finishes in a millisecond: the workspace fails instead of hanging.
+    report = migrate_all_schemas(workers=1, schema_names=names, statement_timeout="1ms", retries=0)
+    assert "canceling statement due to statement timeout" in report.failed[names[0]]
+    assert names[0] in pending_schemas(names, target=migration_target())

@@ -6,12 +6,17 @@ import io
 import json
 import logging
 import logging.config
+import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django_redis import get_redis_connection
 
+import crm_platform
 from crm_platform.log_config import logging_config
 from crm_platform.observability import (
     WEBSOCKETS_OPEN,
@@ -20,6 +25,7 @@ from crm_platform.observability import (
     celery_task_started,
 )
 from tests.conftest import workspace_client
+from tests.platform.test_tenant_context import celery_worker_thread  # noqa: F401
 
 TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -101,8 +107,6 @@ def test_a_request_id_that_is_not_an_id_is_replaced(alpha):
 
 
 def test_the_request_id_travels_into_celery_tasks():
-    import structlog
-
     structlog.contextvars.bind_contextvars(request_id="req-7")
     headers: dict[str, object] = {}
     celery_publish_headers(headers=headers)
@@ -140,3 +144,29 @@ async def test_open_websockets_are_counted():
     assert WEBSOCKETS_OPEN._value.get() == before + 1
     await socket.disconnect()
     assert WEBSOCKETS_OPEN._value.get() == before
+
+
+@crm_platform.celery_app.task(name="tests.ops.record_request_id")
+def record_request_id(probe: str) -> None:
+    bound = structlog.contextvars.get_contextvars()
+    get_redis_connection("default").set(
+        f"rapport-test:request-id:{probe}", str(bound.get("request_id")), ex=60
+    )
+
+
+@pytest.mark.usefixtures("celery_worker_thread")
+def test_a_real_worker_logs_with_the_request_id_of_the_sender(world, django_db_blocker):
+    probe = secrets.token_hex(8)
+    with django_db_blocker.unblock():
+        structlog.contextvars.bind_contextvars(request_id="req-from-web-1")
+        try:
+            record_request_id.delay(probe)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        redis = get_redis_connection("default")
+        deadline = time.monotonic() + 20
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            seen = redis.get(f"rapport-test:request-id:{probe}")
+            time.sleep(0.05)
+    assert seen == b"req-from-web-1"

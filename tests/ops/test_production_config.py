@@ -32,3 +32,27 @@ def test_sentry_and_json_logs_follow_the_environment():
     assert off.returncode == 0, off.stderr
     assert off.stdout.strip().splitlines()[-1] == "False"
     assert "probe" in off.stderr.strip().splitlines()[-1]
+
+
+TRACING_PROBE = (
+    "from django.conf import settings; from opentelemetry import trace;"
+    " from opentelemetry.instrumentation.django import DjangoInstrumentor;"
+    " print(type(trace.get_tracer_provider()).__name__,"
+    " DjangoInstrumentor().is_instrumented_by_opentelemetry,"
+    " any('opentelemetry' in m for m in settings.MIDDLEWARE))"
+)
+
+
+def test_tracing_follows_the_environment():
+    on = _manage(
+        {**PRODUCTION_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+        "shell",
+        "-c",
+        TRACING_PROBE,
+    )
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.strip().splitlines()[-1] == "TracerProvider True True"
+
+    off = _manage(PRODUCTION_ENV, "shell", "-c", TRACING_PROBE)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip().splitlines()[-1] == "ProxyTracerProvider False False"

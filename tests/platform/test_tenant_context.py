@@ -82,7 +82,8 @@ def celery_worker_thread(django_db_blocker: Any) -> Any:
     app.conf.task_always_eager = False
     assert app.conf.broker_url == settings.REDIS_URL
     with django_db_blocker.unblock():
-        get_redis_connection("default").delete("celery")  # no stale messages from earlier runs
+        # No stale messages from earlier runs, on any queue.
+        get_redis_connection("default").delete("celery", "interactive", "bulk")
         try:
             with start_worker(app, pool="solo", perform_ping_check=False) as worker:
                 yield worker

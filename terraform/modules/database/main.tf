@@ -11,7 +11,6 @@ variable "allocated_storage" { type = number }
 variable "max_allocated_storage" { type = number }
 variable "multi_az" { type = bool }
 variable "backup_retention_days" { type = number }
-variable "deletion_protection" { type = bool }
 
 resource "random_password" "db" {
   length  = 32
@@ -66,6 +65,32 @@ resource "aws_db_parameter_group" "main" {
   }
 }
 
+resource "aws_kms_key" "db" {
+  description         = "${var.name} database storage and Performance Insights"
+  enable_key_rotation = true
+}
+
+data "aws_iam_policy_document" "monitoring_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["monitoring.rds.amazonaws.com"]
+    }
+  }
+}
+
+# Enhanced monitoring: OS metrics of the instance every minute.
+resource "aws_iam_role" "monitoring" {
+  name               = "${var.name}-rds-monitoring"
+  assume_role_policy = data.aws_iam_policy_document.monitoring_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "monitoring" {
+  role       = aws_iam_role.monitoring.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
 resource "aws_db_instance" "main" {
   identifier     = var.name
   engine         = "postgres"
@@ -92,12 +117,16 @@ resource "aws_db_instance" "main" {
   backup_window                         = "02:00-03:00"
   maintenance_window                    = "sun:03:30-sun:04:30"
   copy_tags_to_snapshot                 = true
-  deletion_protection                   = var.deletion_protection
+  deletion_protection                   = true
   skip_final_snapshot                   = false
   final_snapshot_identifier             = "${var.name}-final"
   auto_minor_version_upgrade            = true
   performance_insights_enabled          = true
   performance_insights_retention_period = 7
+  performance_insights_kms_key_id       = aws_kms_key.db.arn
+  kms_key_id                            = aws_kms_key.db.arn
+  monitoring_interval                   = 60
+  monitoring_role_arn                   = aws_iam_role.monitoring.arn
   iam_database_authentication_enabled   = true
   enabled_cloudwatch_logs_exports       = ["postgresql"]
 }

@@ -6,6 +6,7 @@ variable "cidr" { type = string }
 variable "az_count" { type = number }
 variable "nat_gateway_per_az" { type = bool }
 variable "cluster_name" { type = string }
+variable "flow_log_retention_days" { type = number }
 
 data "aws_region" "current" {}
 
@@ -24,6 +25,47 @@ resource "aws_vpc" "main" {
   enable_dns_hostnames = true
 
   tags = { Name = var.name }
+}
+
+# Flow logs of the whole VPC (rejected and accepted connections) to CloudWatch.
+resource "aws_cloudwatch_log_group" "flow" {
+  name              = "/${var.name}/vpc-flow"
+  retention_in_days = var.flow_log_retention_days
+}
+
+data "aws_iam_policy_document" "flow_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "flow" {
+  name               = "${var.name}-vpc-flow"
+  assume_role_policy = data.aws_iam_policy_document.flow_assume.json
+}
+
+data "aws_iam_policy_document" "flow_write" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "flow" {
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow.id
+  policy = data.aws_iam_policy_document.flow_write.json
+}
+
+resource "aws_flow_log" "main" {
+  vpc_id          = aws_vpc.main.id
+  traffic_type    = "ALL"
+  log_destination = aws_cloudwatch_log_group.flow.arn
+  iam_role_arn    = aws_iam_role.flow.arn
 }
 
 # No rules: the default security group admits nothing.

@@ -31,6 +31,11 @@ resource "aws_elasticache_subnet_group" "main" {
   subnet_ids = var.subnet_ids
 }
 
+resource "aws_kms_key" "redis" {
+  description         = "${var.name} Redis at rest"
+  enable_key_rotation = true
+}
+
 resource "aws_elasticache_replication_group" "main" {
   replication_group_id = var.name
   description          = "Rapport: Celery broker, cache, channel layer"
@@ -48,6 +53,7 @@ resource "aws_elasticache_replication_group" "main" {
   security_group_ids = [aws_security_group.redis.id]
 
   at_rest_encryption_enabled = true
+  kms_key_id                 = aws_kms_key.redis.arn
   transit_encryption_enabled = true
   auth_token                 = random_password.auth.result
 

@@ -72,13 +72,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
       noncurrent_days = var.noncurrent_version_days
     }
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
     transition {
       days          = 90
       storage_class = "INTELLIGENT_TIERING"
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
