@@ -420,3 +420,22 @@ async def test_socket_of_an_admin_without_mfa_is_refused_once_the_policy_is_on(
         await other.disconnect()
     finally:
         await set_policy(False)
+
+
+async def test_ping_after_the_mfa_policy_was_turned_on_closes_an_admins_socket(
+    committed: World,
+) -> None:
+    tenant = committed.alpha.tenant
+    socket = await _connect_member(committed, Role.ADMIN)
+    set_policy = database_sync_to_async(
+        lambda on: Tenant.objects.filter(pk=tenant.pk).update(require_mfa_for_admins=on)
+    )
+    await set_policy(True)
+    try:
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4403,
+        }
+    finally:
+        await set_policy(False)
