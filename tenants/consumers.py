@@ -15,6 +15,7 @@ from tenants.live import topic_group, topics_for
 from tenants.models import Membership, UserSession
 from tenants.notifications import session_group, user_group, workspace_group
 from tenants.permissions import allows
+from tenants.policies import mfa_policy_unmet
 
 
 class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
@@ -97,13 +98,18 @@ class NotificationsConsumer(WorkspaceConsumer):
 
     @database_sync_to_async
     def _still_active(self) -> bool:
-        """The member is active and the session the socket was opened from still lives: a
-        revocation message lost on the way is caught at the next ping."""
+        """The member is active, meets the workspace's policies, and the session the socket was
+        opened from still lives: a revocation lost on the way, or a policy turned on since the
+        socket opened, is caught at the next ping."""
         with schema_context("public"):
+            membership = (
+                Membership.objects.filter(pk=self.membership_id, status=Membership.Status.ACTIVE)
+                .select_related("user", "tenant")
+                .first()
+            )
             return (
-                Membership.objects.filter(
-                    pk=self.membership_id, status=Membership.Status.ACTIVE
-                ).exists()
+                membership is not None
+                and not mfa_policy_unmet(membership)
                 and UserSession.objects.filter(
                     session_key=self.session_key, expire_date__gt=timezone.now()
                 ).exists()

@@ -20,3 +20,12 @@ def mfa_policy_unmet(membership: Membership) -> bool:
         and membership.role in MFA_POLICY_ROLES
         and not is_mfa_enabled(membership.user)
     )
+
+
+def disconnect_if_mfa_policy_unmet(membership: Membership) -> None:
+    """Close the member's open sockets when the policy now stops them (after commit): the
+    browser does not wait for its next request or reconnect to find out."""
+    from tenants.notifications import disconnect_user
+
+    if mfa_policy_unmet(membership):
+        disconnect_user(tenant=membership.tenant, user_id=membership.user_id, reason="mfa_required")

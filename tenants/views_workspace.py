@@ -64,6 +64,16 @@ def handover(request: WorkspaceRequest) -> HttpResponse:
             {"sign_in_url": public_url("/accounts/login/")},
             status=403,
         )
+    signed_in = request.user
+    if signed_in.is_authenticated and signed_in.pk != user.pk:
+        # Never switch a browser already signed in here to another account behind its back:
+        # a link minted by someone else must not sign this browser in as them.
+        return render(
+            request,
+            "app/handover_other_account.html",
+            {"workspace": tenant, "signed_in": signed_in},
+            status=409,
+        )
     login(request, user, backend=AUTH_BACKEND)
     request.session[SESSION_WORKSPACE_KEY] = tenant.pk
     membership.tenant = tenant

@@ -15,6 +15,7 @@ from tenants import capabilities
 from tenants.audit.services import audit_record
 from tenants.models import Membership, Tenant
 from tenants.notifications import disconnect_user, notify_user
+from tenants.policies import disconnect_if_mfa_policy_unmet
 from tenants.roles import Role
 from tenants.selectors import member_list
 from tenants.services.common import (
@@ -85,6 +86,8 @@ def member_change_role(
             ip_address=ip_address,
         )
         _notify_role(tenant=tenant, member=member)
+        member.tenant = tenant
+        disconnect_if_mfa_policy_unmet(member)
     return member
 
 

@@ -19,6 +19,7 @@ from tenants.audit.services import audit_record
 from tenants.currencies import CURRENCY_CODES
 from tenants.models import Membership, Tenant, User
 from tenants.notifications import disconnect_workspace
+from tenants.policies import MFA_POLICY_ROLES, disconnect_if_mfa_policy_unmet
 from tenants.services.common import (
     NAME_MAX,
     lock_actor,
@@ -69,6 +70,12 @@ def workspace_update_settings(
         for field, value in new.items():
             setattr(tenant, field, value)
         tenant.save(update_fields=list(changes))
+        if "require_mfa_for_admins" in changes and require_mfa_for_admins:
+            for membership in Membership.objects.filter(
+                tenant=tenant, role__in=MFA_POLICY_ROLES, status=Membership.Status.ACTIVE
+            ).select_related("user"):
+                membership.tenant = tenant
+                disconnect_if_mfa_policy_unmet(membership)
         audit_record(
             tenant=tenant,
             actor=actor.user,

@@ -414,3 +414,29 @@ def test_new_member_without_mfa_requirement_enters_directly(alpha):
     browser = _workspace_browser()
     assert _redeem(browser, token).status_code == 302
     assert browser.get("/").status_code == 200
+
+
+# --- forced sign-in ----------------------------------------------------------------------------
+
+
+def test_a_link_minted_by_someone_else_does_not_switch_a_signed_in_browser(alpha):
+    victim = alpha.members[Role.ADMIN]
+    attacker = alpha.members[Role.SALES_REP]
+    browser = workspace_client(victim.user, alpha.tenant)
+    token = handover_token_mint(user=attacker.user, tenant=alpha.tenant)
+
+    response = browser.get(f"/handover/?token={token}&next=/members/")
+
+    assert response.status_code == 409
+    assert response.templates[0].name == "app/handover_other_account.html"
+    assert browser.session["_auth_user_id"] == str(victim.user.pk)
+    assert browser.get("/").context["user"].pk == victim.user.pk
+
+
+def test_the_same_person_entering_again_is_signed_in_as_before(alpha):
+    member = alpha.members[Role.MANAGER]
+    browser = workspace_client(member.user, alpha.tenant)
+    token = handover_token_mint(user=member.user, tenant=alpha.tenant)
+    response = browser.get(f"/handover/?token={token}&next=/members/")
+    assert response.status_code == 302
+    assert response["Location"] == "/members/"

@@ -422,3 +422,75 @@ async def test_socket_of_an_admin_without_mfa_is_refused_once_the_policy_is_on(
         await other.disconnect()
     finally:
         await set_policy(False)
+
+
+async def test_ping_after_the_mfa_policy_was_turned_on_closes_an_admins_socket(
+    committed: World,
+) -> None:
+    tenant = committed.alpha.tenant
+    socket = await _connect_member(committed, Role.ADMIN)
+    set_policy = database_sync_to_async(
+        lambda on: Tenant.objects.filter(pk=tenant.pk).update(require_mfa_for_admins=on)
+    )
+    await set_policy(True)
+    try:
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4403,
+        }
+    finally:
+        await set_policy(False)
+
+
+async def test_turning_the_mfa_policy_on_closes_sockets_of_admins_without_mfa(
+    committed: World,
+) -> None:
+    tenant = committed.alpha.tenant
+    owner = committed.alpha.owner
+    admin = await _connect_member(committed, Role.ADMIN)
+    rep = await _connect_member(committed, Role.SALES_REP)
+
+    def turn_on() -> None:
+        Authenticator.objects.create(
+            user_id=owner.user_id, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+        )
+        services.workspace_update_settings(
+            actor=Membership.objects.select_related("user", "tenant").get(pk=owner.pk),
+            name="Alpha Inc",
+            time_zone="UTC",
+            currency="USD",
+            require_mfa_for_admins=True,
+        )
+
+    try:
+        await database_sync_to_async(turn_on)()
+        await _assert_revoked(admin, "mfa_required")
+        assert await rep.receive_nothing()
+        await rep.disconnect()
+    finally:
+        await database_sync_to_async(Tenant.objects.filter(pk=tenant.pk).update)(
+            require_mfa_for_admins=False
+        )
+        await database_sync_to_async(Authenticator.objects.filter(user_id=owner.user_id).delete)()
+
+
+async def test_promotion_to_admin_under_the_mfa_policy_closes_the_members_socket(
+    committed: World,
+) -> None:
+    tenant = committed.alpha.tenant
+    admin, member = committed.alpha.members[Role.ADMIN], committed.alpha.members[Role.MANAGER]
+    socket = await _connect_member(committed, Role.MANAGER)
+    set_policy = database_sync_to_async(
+        lambda on: Tenant.objects.filter(pk=tenant.pk).update(require_mfa_for_admins=on)
+    )
+    await set_policy(True)
+    try:
+        async with _restored(member):
+            await database_sync_to_async(services.member_change_role)(
+                actor=admin, member=member, role=Role.ADMIN
+            )
+            assert (await socket.receive_json_from(timeout=TIMEOUT))["event"] == "role.changed"
+            await _assert_revoked(socket, "mfa_required")
+    finally:
+        await set_policy(False)
