@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from tenants import capabilities, navigation
 from tenants.access import requires
@@ -124,7 +124,7 @@ def _sample_rows() -> list[dict[str, Any]]:
 
 
 @requires(capabilities.USE_WORKSPACE)
-@require_GET
+@require_safe
 def style_guide(request: WorkspaceRequest) -> HttpResponse:
     invalid = SampleForm(
         {"name": UNBROKEN, "email": "not-an-email", "stage": "", "owner": "Nadia Owner"}
