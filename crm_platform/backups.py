@@ -345,7 +345,7 @@ def workspace_restore(
 
 
 def _swap_schema(existing: Tenant, *, staging: str) -> Tenant:
-    tenant = Tenant.objects.select_for_update().get(pk=existing.pk)
+    tenant: Tenant = Tenant.objects.select_for_update().get(pk=existing.pk)
     retired = f"{tenant.schema_name}_old"[:63]
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER SCHEMA {_quote(tenant.schema_name)} RENAME TO {_quote(retired)}")

@@ -154,7 +154,7 @@ def start_worker_metrics(**_: Any) -> None:
         return
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         start_http_server(port, registry=registry)
     else:
         start_http_server(port)
@@ -166,7 +166,7 @@ def worker_child_exited(pid: int | None = None, **_: Any) -> None:
     from prometheus_client import multiprocess
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(pid or os.getpid())
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
 
 def connect_celery_signals() -> None:
@@ -247,7 +247,10 @@ def _count_workspaces() -> Iterable[tuple[str, int]]:
 
     from tenants.models import Tenant
 
-    return Tenant.objects.values_list("state").annotate(n=Count("pk")).order_by()
+    counts: list[tuple[str, int]] = list(
+        Tenant.objects.values_list("state").annotate(n=Count("pk")).order_by()
+    )
+    return counts
 
 
 def _queue_names() -> list[str]:

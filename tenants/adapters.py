@@ -13,7 +13,7 @@ from tenants.hosts import safe_local_path
 from tenants.services.sessions import sessions_end
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Accounts are created by the trial signup or by accepting an invitation.
         return False

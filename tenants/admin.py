@@ -74,7 +74,7 @@ def _admin_text(raw: str, field: str, max_length: int, label: Any) -> str:
         raise forms.ValidationError(error.message, code=error.code) from error
 
 
-class TenantAdminForm(forms.ModelForm):
+class TenantAdminForm(forms.ModelForm[Tenant]):
     class Meta:
         model = Tenant
         fields = ("name", "plan", "seat_limit", "trial_ends_at")
@@ -84,7 +84,7 @@ class TenantAdminForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(admin.ModelAdmin[Tenant]):
     list_display = ("name", "slug", "plan", "state", "seats", "created_at")
     list_filter = ("state", "plan")
     search_fields = ("name", "slug", "schema_name")
@@ -173,7 +173,7 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Rows that change only through the services (which check roles, the last Owner, seats
     and domains, and audit): platform staff may look, not edit."""
 
@@ -211,7 +211,7 @@ class DomainAdmin(ReadOnlyAdmin):
     search_fields = ("domain",)
 
 
-class UserAdminForm(forms.ModelForm):
+class UserAdminForm(forms.ModelForm[User]):
     class Meta:
         model = User
         fields = ("full_name", "is_staff", "is_superuser")
@@ -223,7 +223,7 @@ class UserAdminForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(admin.ModelAdmin[User]):
     form = UserAdminForm
     list_display = ("email", "full_name", "is_active", "is_superuser", "date_joined")
     search_fields = ("email", "full_name")

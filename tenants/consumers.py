@@ -18,7 +18,7 @@ from tenants.permissions import allows
 from tenants.policies import mfa_policy_unmet
 
 
-class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
+class WorkspaceConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """Base of every socket on a workspace host. The socket middleware has checked the host,
     the origin, the session and the membership; the consumer declares the capability its
     route needs, asked of ``allows`` like every page and endpoint (the isolation tests read
@@ -96,7 +96,7 @@ class NotificationsConsumer(WorkspaceConsumer):
         await self.send_json({"event": "session.revoked", "payload": {"reason": message["reason"]}})
         await self.close(code=4401)
 
-    @database_sync_to_async
+    @database_sync_to_async  # type: ignore[untyped-decorator]
     def _still_active(self) -> bool:
         """The member is active, meets the workspace's policies, and the session the socket was
         opened from still lives: a revocation lost on the way, or a policy turned on since the
@@ -116,7 +116,7 @@ class NotificationsConsumer(WorkspaceConsumer):
             )
 
 
-class UnknownRouteConsumer(AsyncWebsocketConsumer):
+class UnknownRouteConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Any path no route serves: refused before the handshake completes, with 4404."""
 
     async def connect(self) -> None:

@@ -34,7 +34,7 @@ SIGNOUT_PATH = "/signout/"
 API_PREFIX = "/api/"
 
 
-class WorkspaceHostMiddleware(TenantMainMiddleware):
+class WorkspaceHostMiddleware(TenantMainMiddleware):  # type: ignore[misc]
     """The public host serves the public URLconf; any other host must be a live workspace."""
 
     def get_tenant(self, domain_model: type, hostname: str) -> Tenant:

@@ -80,7 +80,7 @@ class Plan(models.TextChoices):
     ENTERPRISE = "enterprise", _("Enterprise")
 
 
-class Tenant(TenantMixin):
+class Tenant(TenantMixin):  # type: ignore[misc]
     """A company's workspace: one PostgreSQL schema (D2).
 
     Spare tenants are pre-migrated schemas waiting in a pool; signup claims one (ADR 0002).
@@ -108,6 +108,9 @@ class Tenant(TenantMixin):
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
 
+    # Declared so that type checkers know the manager (the mixin comes without types).
+    objects: ClassVar[models.Manager[Tenant]] = models.Manager()
+
     auto_create_schema = True
     auto_drop_schema = True
 
@@ -122,14 +125,14 @@ class Tenant(TenantMixin):
 
     @property
     def is_public(self) -> bool:
-        return self.schema_name == "public"
+        return bool(self.schema_name == "public")
 
     @property
     def is_read_only(self) -> bool:
         return self.state == self.State.SUSPENDED
 
 
-class Domain(DomainMixin):
+class Domain(DomainMixin):  # type: ignore[misc]
     pass
 
 

@@ -92,5 +92,5 @@ def _reaches(membership: Membership, scope: Scope, obj: Owned) -> bool:
         # Unowned records are reachable only by roles that see everything.
         return False
     if scope is Scope.OWN:
-        return owner_id == membership.user_id
-    return owner_id in team_user_ids(membership)
+        return bool(owner_id == membership.user_id)
+    return bool(owner_id in team_user_ids(membership))

@@ -93,7 +93,10 @@ def _seats_taken() -> Any:
 
 def tenant_list_with_seats() -> QuerySet[Tenant]:
     """Live workspaces, each annotated with ``seats_taken`` in one query (platform admin)."""
-    return Tenant.objects.exclude(state=Tenant.State.SPARE).annotate(seats_taken=_seats_taken())
+    tenants: QuerySet[Tenant] = Tenant.objects.exclude(state=Tenant.State.SPARE).annotate(
+        seats_taken=_seats_taken()
+    )
+    return tenants
 
 
 def seats_used(*, tenant: Tenant) -> int:

@@ -40,7 +40,7 @@ def _enter_url(tenant: Tenant, next_path: str = "/") -> str:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         # Provisioning is the most expensive thing an anonymous visitor can ask for.
-        limited = ratelimit.consume_or_429(request, action="signup")
+        limited: HttpResponse | None = ratelimit.consume_or_429(request, action="signup")
         if limited is not None:
             return limited
     form = SignupForm(request.POST or None)

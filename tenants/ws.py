@@ -51,7 +51,7 @@ def _cookie(scope: Scope, name: str) -> str:
     return parse_cookie(_header(scope, b"cookie")).get(name, "")
 
 
-@database_sync_to_async
+@database_sync_to_async  # type: ignore[untyped-decorator]
 def resolve(host: str, session_key: str) -> tuple[Tenant, Membership] | None:
     with schema_context("public"):
         domain = Domain.objects.select_related("tenant").filter(domain=host).first()

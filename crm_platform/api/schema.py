@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class WorkspaceSessionScheme(OpenApiAuthenticationExtension):
+class WorkspaceSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "crm_platform.api.authentication.WorkspaceSessionAuthentication"
     name = "workspaceSession"
 
@@ -15,7 +15,7 @@ class WorkspaceSessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": "rapport_session"}
 
 
-class ApiKeyScheme(OpenApiAuthenticationExtension):
+class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "crm_platform.api.authentication.ApiKeyAuthentication"
     name = "apiKey"
 

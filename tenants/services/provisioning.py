@@ -67,7 +67,7 @@ def spare_pool_replenish(*, target: int | None = None) -> int:
 def _claim_schema() -> Tenant:
     """A spare pre-migrated workspace, locked for this transaction; created on the spot if the
     pool is empty (the schema is then created inside the transaction and rolls back with it)."""
-    spare = (
+    spare: Tenant | None = (
         Tenant.objects.select_for_update(skip_locked=True)
         .filter(state=Tenant.State.SPARE)
         .order_by("created_at", "pk")

@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from crm_platform.models import SchemaMigrationState
-from crm_platform.schema_migration_worker import migration_target, pending_schemas
-from crm_platform.schema_migrations import RunLock, migrate_all_schemas, target_digest
+from crm_platform.schema_migration_worker import migration_target, pending_schemas, target_digest
+from crm_platform.schema_migrations import RunLock, migrate_all_schemas
 from tenants.models import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]

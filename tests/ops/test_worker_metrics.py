@@ -32,7 +32,7 @@ def _scrape(port: str, *, until: str, timeout: float = 60) -> str:
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                body = r.read().decode()
+                body = str(r.read().decode())
             if until in body:
                 return body
         except OSError:

@@ -19,7 +19,7 @@ from tests.platform.staff import staff_client, superuser
 
 
 def _code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    return str(format_hotp_value(hotp_value(secret, int(time.time()) // 30)))
 
 
 def test_admin_login_page_is_allauths_sign_in(world, db):

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -23,7 +24,7 @@ def _plain_paths(urlconf: str) -> list[str]:
     """Every URL of the URLconf that takes no argument (allauth's included ones too)."""
     found: list[str] = []
 
-    def walk(patterns: list, prefix: str) -> None:
+    def walk(patterns: list[Any], prefix: str) -> None:
         for entry in patterns:
             route = str(entry.pattern)
             if isinstance(entry, URLResolver):

@@ -19,7 +19,7 @@ from tests.factories import PASSWORD, UserFactory
 
 def _current_code(secret: str) -> str:
     counter = int(time.time()) // 30
-    return format_hotp_value(hotp_value(secret, counter))
+    return str(format_hotp_value(hotp_value(secret, counter)))
 
 
 def _start_login(client, user):

@@ -24,7 +24,7 @@ from django_tenants.utils import schema_context
 from tenants.audit.models import AuditEvent
 from tenants.models import Invitation, Membership, UserSession
 from tenants.roles import Role
-from tenants.services import invitations, members
+from tenants.services import invitations, members, seats
 from tests.conftest import World, workspace_client
 from tests.factories import InvitationFactory
 
@@ -79,8 +79,8 @@ def _race(
 
         return wait_then_lock
 
-    monkeypatch.setattr(members, "lock_tenant", gated(members.lock_tenant))
-    monkeypatch.setattr(invitations, "lock_tenant", gated(invitations.lock_tenant))
+    monkeypatch.setattr(members, "lock_tenant", gated(seats.lock_tenant))
+    monkeypatch.setattr(invitations, "lock_tenant", gated(seats.lock_tenant))
 
     def in_thread(work: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:

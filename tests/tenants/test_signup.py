@@ -34,6 +34,7 @@ def test_signup_provisions_trial_workspace_and_lands_signed_in(world, db):
     assert tenant.state == Tenant.State.ACTIVE
     assert tenant.plan == "trial"
     assert tenant.seat_limit == 10
+    assert tenant.trial_ends_at is not None
     assert (
         timedelta(days=13, hours=23) < tenant.trial_ends_at - timezone.now() <= timedelta(days=14)
     )

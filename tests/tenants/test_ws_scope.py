@@ -1,12 +1,14 @@
 """Parsing of the WebSocket handshake headers: hostile input yields no session, never an
 error."""
 
+from typing import Any
+
 import pytest
 
 from tenants.ws import _cookie, _host, _same_origin
 
 
-def scope(**headers: str) -> dict:
+def scope(**headers: str) -> dict[str, Any]:
     return {"headers": [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]}
 
 

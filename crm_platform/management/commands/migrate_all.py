@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from crm_platform.schema_migration_worker import SchemaOutcome
 from crm_platform.schema_migrations import (
     MigrationRunLocked,
-    SchemaOutcome,
     StopFlag,
     install_stop_handlers,
     migrate_all_schemas,
