@@ -5,43 +5,14 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants import capabilities, navigation
 
-navigation.register(
-    "home",
-    label=_("Home"),
-    icon="house",
-    url_name="home",
-    capability=capabilities.USE_WORKSPACE,
-    order=0,
-)
-navigation.register(
-    "members",
-    label=_("Members"),
-    icon="users",
-    url_name="members",
-    capability=capabilities.USE_WORKSPACE,
-    order=900,
-)
-navigation.register(
-    "roles",
-    label=_("Roles"),
-    icon="shield",
-    url_name="roles",
-    capability=capabilities.USE_WORKSPACE,
-    order=910,
-)
-navigation.register(
-    "settings",
-    label=_("Settings"),
-    icon="settings",
-    url_name="settings",
-    capability=capabilities.MANAGE_SETTINGS,
-    order=920,
-)
-navigation.register(
-    "audit_log",
-    label=_("Audit log"),
-    icon="scroll-text",
-    url_name="audit_log",
-    capability=capabilities.VIEW_AUDIT_LOG,
-    order=930,
-)
+# (key and URL name, label, icon, capability, order): home first, administration last.
+for key, label, icon, capability, order in (
+    ("home", _("Home"), "house", capabilities.USE_WORKSPACE, 0),
+    ("members", _("Members"), "users", capabilities.USE_WORKSPACE, 900),
+    ("roles", _("Roles"), "shield", capabilities.USE_WORKSPACE, 910),
+    ("settings", _("Settings"), "settings", capabilities.MANAGE_SETTINGS, 920),
+    ("audit_log", _("Audit log"), "scroll-text", capabilities.VIEW_AUDIT_LOG, 930),
+):
+    navigation.register(
+        key, label=label, icon=icon, url_name=key, capability=capability, order=order
+    )
