@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
@@ -41,6 +41,13 @@ from tests.isolation.conftest import (
     templates,
 )
 from tests.kit_module.models import Note
+from tests.sales.factories import (
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    LeadFactory,
+    TaskFactory,
+)
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -61,7 +68,17 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
         InvitationFactory.create(tenant=ws.tenant, invited_by=ws.owner.user).pk
     ),
     "note_id": lambda ws, owner: _note(ws, owner),
+    "company_id": lambda ws, owner: _sales(ws, CompanyFactory, owner),
+    "contact_id": lambda ws, owner: _sales(ws, ContactFactory, owner),
+    "lead_id": lambda ws, owner: _sales(ws, LeadFactory, owner),
+    "deal_id": lambda ws, owner: _sales(ws, DealFactory, owner),
+    "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
 }
+
+
+def _sales(workspace: Workspace, factory: Any, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return int(factory.create(owner=owner.user).pk)
 
 
 def _note(workspace: Workspace, owner: Membership) -> int:
@@ -86,6 +103,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "audit_log": {"GET": 200, "POST": 405},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
+    "sales:contact_list": {"GET": 200, "POST": 405},
+    "sales:company_list": {"GET": 200, "POST": 405},
+    "sales:deal_board": {"GET": 200, "POST": 405},
+    "sales:lead_list": {"GET": 200, "POST": 405},
+    "sales:task_list": {"GET": 200, "POST": 405},
 }
 
 METHODS = ("GET", "POST")

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from crm_modules.sales.api import demo_seed
 from tenants import services
 from tenants.hosts import public_url, workspace_url
 from tenants.models import Membership, Tenant, User
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             for user in User.objects.filter(memberships__tenant=tenant):
                 user.set_password(password)
                 user.save(update_fields=["password"])
+        demo_seed(tenant=tenant)
         self.stdout.write(
             "\n".join(
                 [
