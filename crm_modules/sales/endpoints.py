@@ -18,6 +18,7 @@ from crm_modules.sales.models import (
     Channel,
     Company,
     Contact,
+    CustomField,
     Deal,
     Lead,
     LifecycleStage,
@@ -29,9 +30,11 @@ from crm_modules.sales.module import (
     CREATE_RECORDS,
     DELETE_RECORDS,
     EDIT_RECORDS,
+    MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
     WORK_TASKS,
 )
+from crm_modules.sales.services import check_custom_values
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability
 from tenants.models import Membership
@@ -40,16 +43,19 @@ from tenants.models import Membership
 
 
 class CompanyOut(serializers.ModelSerializer[Company]):
+    custom_fields = serializers.JSONField(source="custom", read_only=True)
+
     class Meta:
         model = Company
         fields = (
             "id", "name", "domain", "website", "industry", "size", "parent", "lifecycle_stage",
             "owner", "tags", "notes", "street", "city", "region", "postal_code", "country",
-            "created_at", "updated_at",
+            "custom_fields", "created_at", "updated_at",
         )  # fmt: skip
 
 
 class ContactOut(serializers.ModelSerializer[Contact]):
+    custom_fields = serializers.JSONField(source="custom", read_only=True)
     emails = serializers.SerializerMethodField()
     phones = serializers.SerializerMethodField()
 
@@ -60,7 +66,7 @@ class ContactOut(serializers.ModelSerializer[Contact]):
             "tags", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "preferred_channel", "notes", "primary_email", "primary_phone",
             "emails", "phones", "street", "city", "region", "postal_code", "country",
-            "created_at", "updated_at",
+            "custom_fields", "created_at", "updated_at",
         )  # fmt: skip
 
     def get_emails(self, contact: Contact) -> list[dict[str, Any]]:
@@ -88,6 +94,7 @@ class LeadOut(serializers.ModelSerializer[Lead]):
 
 
 class DealOut(serializers.ModelSerializer[Deal]):
+    custom_fields = serializers.JSONField(source="custom", read_only=True)
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, coerce_to_string=True)
     status = serializers.CharField(read_only=True, help_text="open, won, lost")
 
@@ -96,7 +103,7 @@ class DealOut(serializers.ModelSerializer[Deal]):
         fields = (
             "id", "name", "pipeline", "stage", "status", "amount", "currency",
             "expected_close_date", "owner", "company", "contacts", "lost_reason",
-            "stage_entered_at", "closed_at", "created_at", "updated_at",
+            "stage_entered_at", "closed_at", "custom_fields", "created_at", "updated_at",
         )  # fmt: skip
 
 
@@ -153,6 +160,7 @@ class CompanyIn(_AddressIn):
     owner = serializers.IntegerField(required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     notes = _text()
+    custom_fields = serializers.DictField(required=False)
 
 
 class EmailIn(serializers.Serializer[Any]):
@@ -180,6 +188,7 @@ class ContactIn(_AddressIn):
     notes = _text()
     emails = EmailIn(many=True, required=False)
     phones = serializers.ListField(child=serializers.CharField(), required=False)
+    custom_fields = serializers.DictField(required=False)
     updated_at = serializers.DateTimeField(required=False)
 
 
@@ -206,6 +215,7 @@ class DealIn(serializers.Serializer[Any]):
     contacts = serializers.ListField(child=serializers.IntegerField(), required=False)
     owner = serializers.IntegerField(required=False, allow_null=True)
     lost_reason = _text()
+    custom_fields = serializers.DictField(required=False)
     updated_at = serializers.DateTimeField(required=False)
 
 
@@ -241,6 +251,16 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def _custom_filter(request: Request, entity: str) -> dict[str, Any]:
+    """``cf_<code>=value`` query parameters, normalised like stored values."""
+    wanted = {
+        key[3:]: value for key, value in request.query_params.items() if key.startswith("cf_")
+    }
+    if not wanted:
+        return {}
+    return check_custom_values(actor=_actor(request), entity=entity, values=wanted)
 
 
 class _Resource(generics.GenericAPIView):
@@ -329,7 +349,10 @@ class CompanyList(_List):
     def get_queryset(self) -> QuerySet[Company]:
         params = self.request.query_params
         return selectors.company_list(
-            actor=_actor(self.request), q=params.get("q", ""), owner_id=_int(params.get("owner"))
+            actor=_actor(self.request),
+            q=params.get("q", ""),
+            owner_id=_int(params.get("owner")),
+            custom=_custom_filter(self.request, "company"),
         )
 
     def create(self, data: dict[str, Any]) -> Company:
@@ -395,6 +418,7 @@ class ContactList(_List):
             owner_id=_int(params.get("owner")),
             lifecycle_stage=stage if stage in LifecycleStage.values else "",
             company_id=_int(params.get("company")),
+            custom=_custom_filter(self.request, "contact"),
         ).prefetch_related("emails", "phones")
 
     def create(self, data: dict[str, Any]) -> Contact:
@@ -572,6 +596,7 @@ class DealList(_List):
             status=deal_status if deal_status in Deal.Status.values else "",
             owner_id=_int(params.get("owner")),
             company_id=_int(params.get("company")),
+            custom=_custom_filter(self.request, "deal"),
         ).prefetch_related("contacts")
 
     def create(self, data: dict[str, Any]) -> Deal:
@@ -686,7 +711,75 @@ class TaskDetail(_Detail):
         services.task_delete(actor=_actor(self.request), task=record)
 
 
+class CustomFieldOut(serializers.ModelSerializer[CustomField]):
+    class Meta:
+        model = CustomField
+        fields = ("id", "entity", "code", "label", "type", "options", "position")
+
+
+class CustomFieldIn(serializers.Serializer[Any]):
+    entity = serializers.CharField()
+    code = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
+    type = serializers.CharField()
+    options = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["custom fields"],
+        parameters=[OpenApiParameter("entity", str)],
+        responses=CustomFieldOut(many=True),
+        operation_id="customfield_list",
+    ),
+    post=extend_schema(
+        tags=["custom fields"],
+        request=CustomFieldIn,
+        responses={201: CustomFieldOut},
+        operation_id="customfield_create",
+    ),
+)
+class CustomFieldList(_List):
+    capabilities = {"GET": VIEW_RECORDS, "POST": MANAGE_CUSTOM_FIELDS}
+    out, into = CustomFieldOut, CustomFieldIn
+
+    def get_queryset(self) -> QuerySet[CustomField]:
+        return selectors.custom_field_list(
+            actor=_actor(self.request), entity=self.request.query_params.get("entity", "")
+        )
+
+    def create(self, data: dict[str, Any]) -> CustomField:
+        return services.custom_field_create(actor=_actor(self.request), **data)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["custom fields"], responses=CustomFieldOut, operation_id="customfield_retrieve"
+    ),
+    delete=extend_schema(
+        tags=["custom fields"], responses={204: None}, operation_id="customfield_delete"
+    ),
+)
+class CustomFieldDetail(_Resource):
+    capabilities = {"GET": VIEW_RECORDS, "DELETE": MANAGE_CUSTOM_FIELDS}
+    out, into = CustomFieldOut, CustomFieldIn
+
+    def scoped_get(self, capability: Capability) -> CustomField:
+        return selectors.custom_field_get(
+            actor=_actor(self.request), field_id=self.kwargs["field_id"]
+        )
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(self.out(self.get_object()).data)
+
+    def delete(self, request: Request, **kwargs: Any) -> Response:
+        services.custom_field_delete(actor=_actor(request), field=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
+    path("custom-fields/", CustomFieldList.as_view(), name="custom-field-list"),
+    path("custom-fields/<int:field_id>/", CustomFieldDetail.as_view(), name="custom-field-detail"),
     path("companies/", CompanyList.as_view(), name="company-list"),
     path("companies/<int:company_id>/", CompanyDetail.as_view(), name="company-detail"),
     path("contacts/", ContactList.as_view(), name="contact-list"),

@@ -77,6 +77,8 @@ class Company(Address):
     owner = user_reference(verbose_name=_("owner"))
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Values of the workspace's custom fields for companies, by field code (ADR 0012).
+    custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -90,6 +92,7 @@ class Company(Address):
             models.Index(fields=["domain"], name="company_domain"),
             models.Index(fields=["parent"], name="company_parent"),
             GinIndex(fields=["tags"], name="company_tags"),
+            GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
             _trigram("company_search"),
         ]
 
@@ -130,6 +133,7 @@ class Contact(Address):
     # Copies of the primary email and phone kept by the services, so a list row needs no join.
     primary_email = models.CharField(max_length=254, blank=True, editable=False)
     primary_phone = models.CharField(max_length=20, blank=True, editable=False)
+    custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -144,6 +148,7 @@ class Contact(Address):
             models.Index(fields=["owner", "lifecycle_stage", "-id"], name="contact_owner_stage"),
             models.Index(fields=["company", "-id"], name="contact_company"),
             GinIndex(fields=["tags"], name="contact_tags"),
+            GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
             _trigram("contact_search"),
         ]
 
@@ -352,6 +357,7 @@ class Deal(models.Model):
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
     stage_entered_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -366,6 +372,7 @@ class Deal(models.Model):
             models.Index(fields=["pipeline", "status", "-id"], name="deal_pipeline_status"),
             models.Index(fields=["expected_close_date", "id"], name="deal_closing"),
             models.Index(fields=["company", "-id"], name="deal_company"),
+            GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
         ]
 
@@ -439,3 +446,45 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CustomField(models.Model):
+    """A field an admin adds to contacts, companies or deals; values live in ``custom``."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+        DEAL = "deal", _("Deal")
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        LONG_TEXT = "long_text", _("Long text")
+        NUMBER = "number", _("Number")
+        DECIMAL = "decimal", _("Decimal")
+        DATE = "date", _("Date")
+        DATETIME = "datetime", _("Date and time")
+        BOOLEAN = "boolean", _("Yes or no")
+        SELECT = "select", _("Single select")
+        MULTI_SELECT = "multi_select", _("Multi select")
+        URL = "url", _("Web address")
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        CURRENCY = "currency", _("Money")
+        MEMBER = "member", _("Member")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    code = models.SlugField(max_length=50)
+    label = models.CharField(_("label"), max_length=100)
+    type = models.CharField(_("type"), max_length=15, choices=Type.choices)
+    options = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("entity", "position", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "code"], name="custom_field_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -78,6 +78,13 @@ WORK_TASKS = capabilities.register(
     writes=True,
     scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN, Role.SUPPORT_AGENT: Scope.OWN},
 )
+MANAGE_CUSTOM_FIELDS = capabilities.register(
+    "sales.manage_custom_fields",
+    label=_("Define custom fields of contacts, companies and deals"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
 
 navigation.register(
     "contacts",
@@ -124,6 +131,15 @@ navigation.register(
     order=140,
 )
 
+navigation.register(
+    "search",
+    label=_("Search"),
+    icon="search",
+    url_name="sales:search",
+    capability=VIEW_RECORDS,
+    order=99,
+)
+
 COMPANY_CREATED = register_action("company.created", _("Company created"), module=MODULE)
 COMPANY_UPDATED = register_action("company.updated", _("Company changed"), module=MODULE)
 COMPANY_DELETED = register_action("company.deleted", _("Company deleted"), module=MODULE)
@@ -147,5 +163,12 @@ TASK_CREATED = register_action("task.created", _("Task created"), module=MODULE)
 TASK_UPDATED = register_action("task.updated", _("Task changed"), module=MODULE)
 TASK_DELETED = register_action("task.deleted", _("Task deleted"), module=MODULE)
 TASK_COMPLETED = register_action("task.completed", _("Task completed"), module=MODULE)
+
+CUSTOM_FIELD_CREATED = register_action(
+    "custom_field.created", _("Custom field created"), module=MODULE
+)
+CUSTOM_FIELD_DELETED = register_action(
+    "custom_field.deleted", _("Custom field deleted"), module=MODULE
+)
 
 DEALS_TOPIC = live.register_topic("deals", label=_("Deals"), capability=VIEW_RECORDS)

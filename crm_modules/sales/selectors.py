@@ -11,7 +11,16 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from crm_modules.sales.models import Company, Contact, Deal, Lead, Pipeline, Stage, Task
+from crm_modules.sales.models import (
+    Company,
+    Contact,
+    CustomField,
+    Deal,
+    Lead,
+    Pipeline,
+    Stage,
+    Task,
+)
 from crm_modules.sales.module import VIEW_RECORDS
 from tenants.capabilities import Capability
 from tenants.models import Membership
@@ -56,9 +65,12 @@ def company_list(
     actor: Membership,
     q: str = "",
     owner_id: int | None = None,
+    custom: dict[str, Any] | None = None,
     capability: Capability | None = None,
 ) -> QuerySet[Company]:
     companies = _scoped(Company.objects.all(), actor, capability)
+    if custom:
+        companies = companies.filter(custom__contains=custom)
     if owner_id is not None:
         companies = companies.filter(owner_id=owner_id)
     return _search(companies, q)
@@ -80,9 +92,13 @@ def contact_list(
     owner_id: int | None = None,
     lifecycle_stage: str = "",
     company_id: int | None = None,
+    custom: dict[str, Any] | None = None,
     capability: Capability | None = None,
 ) -> QuerySet[Contact]:
     contacts = _scoped(Contact.objects.all(), actor, capability)
+    if custom:
+        # Served by the jsonb_path_ops GIN index; values are normalised as the services store them.
+        contacts = contacts.filter(custom__contains=custom)
     if owner_id is not None:
         contacts = contacts.filter(owner_id=owner_id)
     if lifecycle_stage:
@@ -151,9 +167,12 @@ def deal_list(
     owner_id: int | None = None,
     company_id: int | None = None,
     contact_id: int | None = None,
+    custom: dict[str, Any] | None = None,
     capability: Capability | None = None,
 ) -> QuerySet[Deal]:
     deals = _scoped(Deal.objects.all(), actor, capability)
+    if custom:
+        deals = deals.filter(custom__contains=custom)
     if pipeline_id is not None:
         deals = deals.filter(pipeline_id=pipeline_id)
     if stage_id is not None:
@@ -207,6 +226,17 @@ def deal_board(*, actor: Membership, pipeline: Pipeline) -> list[dict[str, Any]]
         }
         for stage in stages
     ]
+
+
+def custom_field_list(*, actor: Membership, entity: str = "") -> QuerySet[CustomField]:
+    if not allows(actor, VIEW_RECORDS):
+        return CustomField.objects.none()
+    fields = CustomField.objects.all()
+    return fields.filter(entity=entity) if entity else fields
+
+
+def custom_field_get(*, actor: Membership, field_id: Any) -> CustomField:
+    return _get(custom_field_list(actor=actor), field_id)
 
 
 # --- tasks ----------------------------------------------------------------------------------

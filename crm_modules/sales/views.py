@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -96,3 +98,41 @@ def task_list(request: WorkspaceRequest) -> HttpResponse:
     tasks = selectors.task_list(actor=request.membership, mine=mine, when=when)
     page = keyset_page(tasks, order=("-id",), after=request.GET.get("after", ""), size=PAGE_SIZE)
     return render(request, "sales/task_list.html", {"page": page, "when": when, "mine": mine})
+
+
+SEARCH_LIMIT = 10
+
+
+@requires(VIEW_RECORDS)
+@require_GET
+def search(request: WorkspaceRequest) -> HttpResponse:
+    """One box across contacts, companies, leads and deals: substrings in any script (D20).
+    Four queries, each served by its record's trigram index."""
+    q = request.GET.get("q", "")[:100]
+    term = selectors.search_term(q)
+    groups: list[tuple[str, str, list[Any]]] = []
+    if term:
+        actor = request.membership
+        groups = [
+            (
+                "contacts",
+                "sales:contact_detail",
+                list(selectors.contact_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+            ),
+            (
+                "companies",
+                "sales:company_detail",
+                list(selectors.company_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+            ),
+            (
+                "deals",
+                "sales:deal_detail",
+                list(selectors.deal_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+            ),
+            (
+                "leads",
+                "sales:lead_detail",
+                list(selectors.lead_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+            ),
+        ]
+    return render(request, "sales/search.html", {"q": q, "groups": groups, "searched": bool(term)})

@@ -68,6 +68,14 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/sales/tasks/": {"title": "Call back"},
     "PATCH /api/v1/sales/tasks/{task_id}/": {"title": "Renamed"},
     "DELETE /api/v1/sales/tasks/{task_id}/": {},
+    "POST /api/v1/sales/custom-fields/": {
+        "entity": "contact",
+        "code": "tier",
+        "label": "等级",
+        "type": "select",
+        "options": ["gold", "silver"],
+    },
+    "DELETE /api/v1/sales/custom-fields/{field_id}/": {},
 }
 
 

@@ -10,6 +10,7 @@ test_socket_matrix.py, the public host by test_public_host.py.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.regex_helper import normalize
 from django_tenants.utils import schema_context
 
+from crm_modules.integrations.models import ApiKey
+from crm_modules.sales.models import CustomField
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
@@ -73,7 +76,22 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "lead_id": lambda ws, owner: _sales(ws, LeadFactory, owner),
     "deal_id": lambda ws, owner: _sales(ws, DealFactory, owner),
     "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
+    "key_id": lambda ws, owner: _api_key(ws, owner),
+    "field_id": lambda ws, owner: _custom_field(ws),
 }
+
+
+def _custom_field(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        code = f"sample_{secrets.token_hex(4)}"
+        return CustomField.objects.create(entity="contact", code=code, label="S", type="text").pk
+
+
+def _api_key(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ApiKey.objects.create(
+            name="Sample", prefix=secrets.token_hex(6), digest="0" * 64, created_by=owner.user
+        ).pk
 
 
 def _sales(workspace: Workspace, factory: Any, owner: Membership) -> int:
@@ -108,6 +126,22 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:deal_board": {"GET": 200, "POST": 405},
     "sales:lead_list": {"GET": 200, "POST": 405},
     "sales:task_list": {"GET": 200, "POST": 405},
+    "sales:contact_new": {"GET": 200, "POST": 400},
+    "sales:contact_detail": {"GET": 200, "POST": 405},
+    "sales:contact_log": {"GET": 405, "POST": 400},
+    "sales:company_new": {"GET": 200, "POST": 400},
+    "sales:company_detail": {"GET": 200, "POST": 405},
+    "sales:company_log": {"GET": 405, "POST": 400},
+    "sales:deal_new": {"GET": 200, "POST": 400},
+    "sales:deal_detail": {"GET": 200, "POST": 405},
+    "sales:deal_log": {"GET": 405, "POST": 400},
+    "sales:deal_move": {"GET": 405, "POST": 400},
+    "sales:lead_detail": {"GET": 200, "POST": 405},
+    "sales:lead_convert": {"GET": 405, "POST": 302},
+    "sales:task_done": {"GET": 405, "POST": 302},
+    "sales:search": {"GET": 200, "POST": 405},
+    "integrations:api_keys": {"GET": 200, "POST": 400},
+    "integrations:api_key_revoke": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

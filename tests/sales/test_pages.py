@@ -122,3 +122,51 @@ def test_html_in_names_is_escaped(alpha: Workspace) -> None:
     html = workspace_client(alpha.owner.user, alpha.tenant).get("/sales/contacts/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    "term", ["芳芳", "ใจดี", "смирн", "ROMANO", "giulia@", "example.cn", "+8610", "ไทยพาณิชย์"]
+)
+def test_global_search_finds_records_in_every_script(alpha: Workspace, term: str) -> None:
+    actor = fresh(alpha.owner)
+    company = services.company_create(actor=actor, name="บริษัทไทยพาณิชย์จำกัด", domain="example.cn")
+    contacts = [
+        services.contact_create(actor=actor, first_name="王", last_name="芳芳", company=company),
+        services.contact_create(actor=actor, first_name="สมชาย", last_name="ใจดี"),
+        services.contact_create(actor=actor, first_name="Анна", last_name="Смирнова"),
+        services.contact_create(
+            actor=actor,
+            first_name="Giulia",
+            last_name="Romano",
+            emails=["giulia@example.it"],
+            phones=["+86 10 6552 9988"],
+        ),
+    ]
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    html = client.get("/sales/search/", {"q": term}).content.decode()
+    found = {c.pk for c in contacts if f'data-result="contacts-{c.pk}"' in html}
+    expected = {
+        "芳芳": {contacts[0].pk},
+        "ใจดี": {contacts[1].pk},
+        "смирн": {contacts[2].pk},
+        "ROMANO": {contacts[3].pk},
+        "giulia@": {contacts[3].pk},
+        "example.cn": set(),
+        "+8610": {contacts[3].pk},
+        # The contact's search text carries its company's name.
+        "ไทยพาณิชย์": {contacts[0].pk},
+    }[term]
+    assert found == expected
+    assert (f'data-result="companies-{company.pk}"' in html) is (term in ("example.cn", "ไทยพาณิชย์"))
+
+
+def test_global_search_runs_the_same_queries_for_few_and_many_matches(alpha: Workspace) -> None:
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    client.get("/sales/search/?q=person")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/sales/search/?q=person")
+    ContactFactory.create_batch(15)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get("/sales/search/?q=person").content.decode()
+    assert len(many) == len(few)
+    assert html.count('data-result="contacts-') == 10

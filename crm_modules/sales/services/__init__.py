@@ -12,6 +12,11 @@ from crm_modules.sales.services.contacts import (
     contact_set_consent,
     contact_update,
 )
+from crm_modules.sales.services.custom_fields import (
+    check_custom_values,
+    custom_field_create,
+    custom_field_delete,
+)
 from crm_modules.sales.services.deals import (
     StageInput,
     deal_create,
@@ -26,6 +31,7 @@ from crm_modules.sales.services.tasks import task_complete, task_create, task_de
 __all__ = [
     "EmailInput",
     "StageInput",
+    "check_custom_values",
     "company_create",
     "company_delete",
     "company_update",
@@ -34,6 +40,8 @@ __all__ = [
     "contact_move_company",
     "contact_set_consent",
     "contact_update",
+    "custom_field_create",
+    "custom_field_delete",
     "deal_create",
     "deal_delete",
     "deal_move_stage",

@@ -20,6 +20,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -123,9 +124,12 @@ def _search_text(company: Company) -> str:
     return checks.searchable(company.name, company.domain, company.city)
 
 
-def company_create(*, actor: Membership, owner_id: Any = None, **fields: Any) -> Company:
+def company_create(
+    *, actor: Membership, owner_id: Any = None, custom_fields: Any = None, **fields: Any
+) -> Company:
     require(actor, CREATE_RECORDS)
     clean = _clean({"name": fields.pop("name", ""), **fields}, company=None)
+    clean["custom"] = check_custom_values(actor=actor, entity="company", values=custom_fields or {})
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
         require(actor, REASSIGN_RECORDS)
@@ -146,6 +150,7 @@ def company_update(
 ) -> Company:
     changes = dict(changes)
     owner_id = changes.pop("owner", changes.pop("owner_id", company.owner_id))
+    custom_fields = changes.pop("custom_fields", None)
     require(actor, EDIT_RECORDS, company)
     clean = _clean(changes, company=company)
     new_owner = checks.check_owner(actor, owner_id) if owner_id != company.owner_id else owner_id
@@ -156,6 +161,10 @@ def company_update(
         if new_owner != locked.owner_id and not allows(actor, REASSIGN_RECORDS, locked):
             raise ServiceError(
                 _("Your role does not allow giving records to others."), field="owner"
+            )
+        if custom_fields is not None:
+            clean["custom"] = check_custom_values(
+                actor=actor, entity="company", values=custom_fields, current=locked.custom
             )
         for name, value in clean.items():
             setattr(locked, name, value)

@@ -33,6 +33,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email
 from tenants.audit.services import audit_record
@@ -191,6 +192,7 @@ def contact_create(
     company: Any = None,
     owner_id: Any = None,
     phone_region: str | None = None,
+    custom_fields: Any = None,
     **fields: Any,
 ) -> Contact:
     require(actor, CREATE_RECORDS)
@@ -204,6 +206,7 @@ def contact_create(
     clean_emails = _check_emails(list(emails))
     clean_phones = _check_phones(list(phones), region=phone_region)
     target_company = _check_company(company)
+    clean["custom"] = check_custom_values(actor=actor, entity="contact", values=custom_fields or {})
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
         require(actor, REASSIGN_RECORDS)
@@ -237,7 +240,13 @@ def contact_update(
     emails = changes.pop("emails", None)
     phones = changes.pop("phones", None)
     owner_id = changes.pop("owner", changes.pop("owner_id", contact.owner_id))
-    marketing_only = set(changes) <= MARKETING_FIELDS and emails is None and phones is None
+    custom_fields = changes.pop("custom_fields", None)
+    marketing_only = (
+        set(changes) <= MARKETING_FIELDS
+        and emails is None
+        and phones is None
+        and custom_fields is None
+    )
     capability = (
         EDIT_MARKETING
         if marketing_only and not allows(actor, EDIT_RECORDS, contact)
@@ -259,6 +268,10 @@ def contact_update(
         if new_owner != locked.owner_id and not allows(actor, REASSIGN_RECORDS, locked):
             raise ServiceError(
                 _("Your role does not allow giving records to others."), field="owner"
+            )
+        if custom_fields is not None:
+            clean["custom"] = check_custom_values(
+                actor=actor, entity="contact", values=custom_fields, current=locked.custom
             )
         for name, value in clean.items():
             setattr(locked, name, value)

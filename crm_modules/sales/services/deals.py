@@ -28,6 +28,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -144,6 +145,7 @@ def deal_create(
     contacts: Any = None,
     owner_id: Any = None,
     lost_reason: str = "",
+    custom_fields: Any = None,
 ) -> Deal:
     require(actor, CREATE_RECORDS)
     clean_name = check_text(name, field="name", max_length=200, label=_("Name"))
@@ -153,6 +155,7 @@ def deal_create(
     close_date = checks.check_date(expected_close_date, field="expected_close_date")
     clean_company = _check_company(company)
     clean_contacts = _check_contacts(contacts)
+    custom = check_custom_values(actor=actor, entity="deal", values=custom_fields or {})
     reason = checks.check_optional_text(
         lost_reason, field="lost_reason", max_length=200, label=_("Lost reason")
     )
@@ -175,6 +178,7 @@ def deal_create(
             company=clean_company,
             owner_id=owner,
             lost_reason=reason,
+            custom=custom,
             stage_entered_at=now,
             closed_at=now if status != Deal.Status.OPEN else None,
         )
@@ -195,7 +199,7 @@ def deal_create(
 
 
 DEAL_FIELDS = frozenset(
-    {"name", "amount", "currency", "expected_close_date", "company", "contacts"}
+    {"name", "amount", "currency", "expected_close_date", "company", "contacts", "custom_fields"}
 )
 
 
@@ -229,6 +233,7 @@ def deal_update(
     if "company" in changes:
         clean["company"] = _check_company(changes["company"])
     contacts = _check_contacts(changes["contacts"]) if "contacts" in changes else None
+    custom_fields = changes.get("custom_fields")
     new_owner = checks.check_owner(actor, owner_id) if owner_id != deal.owner_id else owner_id
     with transaction.atomic():
         locked = (
@@ -240,6 +245,10 @@ def deal_update(
         if owner_changed and not allows(actor, REASSIGN_RECORDS, locked):
             raise ServiceError(
                 _("Your role does not allow giving records to others."), field="owner"
+            )
+        if custom_fields is not None:
+            clean["custom"] = check_custom_values(
+                actor=actor, entity="deal", values=custom_fields, current=locked.custom
             )
         for name, value in clean.items():
             setattr(locked, name, value)
