@@ -21,6 +21,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -107,6 +108,7 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
     rng = random.Random(7)
     batch = 50_000
     started = time.perf_counter()
+    stamp = datetime.now(UTC)
     with psycopg.connect(database_url) as conn:
         conn.execute(f'SET search_path TO "{schema}", public')
         done = conn.execute("SELECT count(*) FROM sales_contact").fetchone()[0]  # type: ignore[index]
@@ -116,7 +118,7 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 "COPY sales_contact (first_name, last_name, job_title, lifecycle_stage, owner_id,"
                 " tags, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
                 " preferred_channel, notes, primary_email, primary_phone, search_text,"
-                " street, city, region, postal_code, country, created_at, updated_at)"
+                " street, city, region, postal_code, country, custom, created_at, updated_at)"
                 " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
@@ -150,8 +152,9 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                             "",
                             "",
                             "",
-                            "now()",
-                            "now()",
+                            "{}",
+                            stamp,
+                            stamp,
                         )
                     )
             conn.commit()

@@ -1,6 +1,7 @@
-"""Demo data for `make run`'s workspace: a pipeline, companies, contacts, deals, tasks and
-activities with names in English, Russian, Italian, Thai and Chinese, written through the
-services so every derived field (search text, history, timeline) is real."""
+"""Demo data for `make run`'s workspace: two pipelines, companies, contacts, leads, deals with
+stage histories, tasks due around today and timeline entries, with names in English, Russian,
+Italian, Thai and Chinese. Written through the services so every derived field (search text,
+company history, stage history, timeline links, audit) is real."""
 
 from __future__ import annotations
 
@@ -15,25 +16,33 @@ from crm_modules.sales.models import Pipeline
 from crm_modules.sales.services import StageInput
 from tenants.models import Membership, Tenant
 
-COMPANIES = [
-    ("Northwind Traders", "northwind.example.com"),
-    ("Ромашка", "romashka.example.ru"),
-    ("Ferrari Forniture Srl", "ferrari-forniture.example.it"),
-    ("บริษัท สยามเทค จำกัด", "siamtech.example.co.th"),
-    ("北京云图科技有限公司", "yuntu.example.cn"),
+COMPANY_NAMES = [
+    ("Northwind Traders", "northwind.example.com", "+1 212 555 0100"),
+    ("Ромашка", "romashka.example.ru", "+7 495 123 4567"),
+    ("Ferrari Forniture", "ferrari-forniture.example.it", "+39 06 6982 1000"),
+    ("สยามเทค", "siamtech.example.co.th", "+66 2 123 4567"),
+    ("云图科技", "yuntu.example.cn", "+86 10 6552 9988"),
+    ("Blue Harbor Logistics", "blueharbor.example.com", "+1 415 555 0101"),
+    ("Северсталь Сервис", "severservice.example.ru", "+7 812 555 0102"),
+    ("Bianchi & Figli", "bianchifigli.example.it", "+39 02 555 0103"),
+    ("กรุงเทพอาหาร", "bkkfood.example.co.th", "+66 2 555 0104"),
+    ("长城贸易", "greatwall.example.cn", "+86 21 5555 0105"),
 ]
-PEOPLE = [
-    ("Emma", "Clark"),
-    ("Анна", "Смирнова"),
-    ("Giulia", "Ricci"),
-    ("สมหญิง", "ศรีสุข"),
-    ("芳", "王"),
-    ("James", "Wilson"),
-    ("Дмитрий", "Кузнецов"),
-    ("Marco", "Bianchi"),
-    ("อนันต์", "แสงทอง"),
-    ("伟", "李"),
+FIRST = [
+    ["Emma", "James", "Olivia", "Noah"],
+    ["Анна", "Дмитрий", "Ольга", "Сергей"],
+    ["Giulia", "Marco", "Chiara", "Luca"],
+    ["สมหญิง", "อนันต์", "มาลี", "ประเสริฐ"],
+    ["芳", "伟", "静", "磊"],
 ]
+LAST = [
+    ["Clark", "Wilson", "Taylor", "Evans"],
+    ["Смирнова", "Кузнецов", "Попова", "Соколов"],
+    ["Ricci", "Bianchi", "Romano", "Colombo"],
+    ["ศรีสุข", "แสงทอง", "บุญมา", "ใจดี"],
+    ["王", "李", "张", "刘"],
+]
+CONTACTS_PER_COMPANY = 6
 
 
 def demo_seed(*, tenant: Tenant) -> None:
@@ -42,11 +51,22 @@ def demo_seed(*, tenant: Tenant) -> None:
     try:
         if Pipeline.objects.exists():
             return
-        owner = Membership.objects.select_related("tenant", "user").get(tenant=tenant, role="owner")
-        rng = random.Random(7)  # noqa: S311 - demo data, not security
-        pipeline = services.pipeline_create(
+        _seed(tenant)
+    finally:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+def _seed(tenant: Tenant) -> None:
+    members = list(
+        Membership.objects.filter(tenant=tenant).select_related("tenant", "user").order_by("id")
+    )
+    owner = next(m for m in members if m.role == "owner")
+    sellers = [m for m in members if m.role in ("owner", "manager", "sales_rep")]
+    rng = random.Random(7)  # noqa: S311 - demo data, not security
+    pipelines = [
+        services.pipeline_create(
             actor=owner,
-            name="Sales",
+            name=name,
             stages=[
                 StageInput("Qualification", 10),
                 StageInput("Proposal", 40),
@@ -55,40 +75,63 @@ def demo_seed(*, tenant: Tenant) -> None:
                 StageInput("Lost", 0, "lost"),
             ],
         )
-        stages = list(pipeline.stages.order_by("position"))
-        companies = [
-            services.company_create(actor=owner, name=name, domain=domain)
-            for name, domain in COMPANIES
-        ]
-        for index, (first, last) in enumerate(PEOPLE):
-            company = companies[index % len(companies)]
+        for name in ("New business", "Renewals")
+    ]
+    now = timezone.now()
+    for index, (name, domain, phone) in enumerate(COMPANY_NAMES):
+        script = index % 5
+        seller = sellers[index % len(sellers)]
+        company = services.company_create(
+            actor=owner, name=name, domain=domain, owner_id=seller.user_id, industry="Retail"
+        )
+        for n in range(CONTACTS_PER_COMPANY):
+            first, last = FIRST[script][n % 4], LAST[script][(n + index) % 4]
             contact = services.contact_create(
                 actor=owner,
                 first_name=first,
                 last_name=last,
-                emails=[f"person{index}@{company.domain}"],
-                phones=[f"+39 06 6982 {1000 + index}"],
+                emails=[f"person{index}-{n}@{domain}"],
+                phones=[phone[:-2] + f"{n:02d}"],
                 company=company,
+                owner_id=seller.user_id,
+                lifecycle_stage=rng.choice(["lead", "qualified", "opportunity", "customer"]),
             )
-            deal = services.deal_create(
-                actor=owner,
-                name=f"{company.name} · {first}",
-                stage=stages[0],
-                amount=rng.randrange(1_000, 50_000),
-                company=company,
-                contacts=[contact],
-            )
-            target = stages[index % 4]
-            if target != stages[0]:
-                services.deal_move_stage(actor=owner, deal=deal, stage=target)
             services.record_log_activity(
-                actor=owner, record=contact, kind="call", subject=f"Call with {first}"
-            )
-            services.task_create(
                 actor=owner,
-                title=f"Follow up: {first} {last}",
-                due_at=timezone.now() + timedelta(days=index - 3),
-                contact=contact,
+                record=contact,
+                kind=rng.choice(["call", "email", "meeting", "note"]),
+                subject=f"{first} {last}",
+                occurred_at=now - timedelta(days=rng.randrange(0, 365)),
             )
-    finally:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
+            if n % 2 == 0:
+                services.task_create(
+                    actor=owner,
+                    title=f"Follow up: {first} {last}",
+                    due_at=now + timedelta(hours=rng.randrange(-72, 120)),
+                    contact=contact,
+                    owner_id=seller.user_id,
+                )
+            if n % 3 == 0:
+                pipeline = pipelines[n % 2]
+                stages = list(pipeline.stages.order_by("position"))
+                deal = services.deal_create(
+                    actor=owner,
+                    name=f"{name} · {first}",
+                    stage=stages[0],
+                    amount=rng.randrange(1_000, 80_000),
+                    company=company,
+                    contacts=[contact],
+                    owner_id=seller.user_id,
+                    expected_close_date=(now + timedelta(days=rng.randrange(-30, 90))).date(),
+                )
+                for stage in stages[1 : 1 + rng.randrange(0, 4)]:
+                    services.deal_move_stage(
+                        actor=owner, deal=deal, stage=stage, lost_reason="Budget"
+                    )
+        services.lead_create(
+            actor=owner,
+            first_name=FIRST[script][3],
+            last_name=LAST[script][0],
+            company_name=f"{name} (2)",
+            source=rng.choice(["web", "trade fair", "referral"]),
+        )

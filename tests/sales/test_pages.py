@@ -33,6 +33,13 @@ def test_contact_search_finds_a_substring_in_each_script(
     assert found == [wanted]
 
 
+def test_a_chinese_name_is_found_written_family_name_first(alpha: Workspace) -> None:
+    actor = fresh(alpha.owner)
+    wang = services.contact_create(actor=actor, first_name="芳", last_name="王")
+    services.contact_create(actor=actor, first_name="王", last_name="李")
+    assert list(selectors.contact_list(actor=actor, q="王芳")) == [wang]
+
+
 def test_chinese_and_thai_are_found_inside_words_without_spaces(alpha: Workspace) -> None:
     actor = fresh(alpha.owner)
     company = services.company_create(actor=actor, name="北京字节跳动科技有限公司")
@@ -170,3 +177,26 @@ def test_global_search_runs_the_same_queries_for_few_and_many_matches(alpha: Wor
         html = client.get("/sales/search/?q=person").content.decode()
     assert len(many) == len(few)
     assert html.count('data-result="contacts-') == 10
+
+
+def test_my_tasks_split_into_overdue_today_and_upcoming(alpha: Workspace) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.sales.factories import TaskFactory
+
+    me = alpha.members[Role.SALES_REP].user
+    now = timezone.now()
+    overdue = TaskFactory.create(owner=me, due_at=now - timedelta(hours=2))
+    upcoming = TaskFactory.create(owner=me, due_at=now + timedelta(days=3))
+    TaskFactory.create(owner=alpha.owner.user, due_at=now - timedelta(hours=2))
+    TaskFactory.create(owner=me, due_at=now - timedelta(hours=2), done=True)
+    client = workspace_client(me, alpha.tenant)
+
+    def shown(query: str) -> list[int]:
+        return [t.pk for t in client.get(f"/sales/tasks/?{query}").context["page"].rows]
+
+    assert shown("mine=1&when=overdue") == [overdue.pk]
+    assert shown("mine=1&when=upcoming") == [upcoming.pk]
+    assert shown("mine=1") == [upcoming.pk, overdue.pk]

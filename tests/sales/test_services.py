@@ -3,6 +3,7 @@ nothing half-done."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -451,3 +452,64 @@ def test_read_only_member_cannot_write(alpha: Workspace) -> None:
         )
     assert Contact.objects.count() == 1
     assert not Activity.objects.exists()
+
+
+def test_lead_update_and_delete(alpha: Workspace) -> None:
+    actor = fresh(alpha.owner)
+    lead = services.lead_create(actor=actor, first_name="Олег", source="web")
+    services.lead_update(
+        actor=actor, lead=lead, changes={"status": "working", "phone": "+7 495 123 4567"}
+    )
+    lead.refresh_from_db()
+    assert (lead.status, lead.phone) == ("working", "+74951234567")
+    assert "74951234567" in lead.search_text
+    with pytest.raises(ServiceError) as error:
+        services.lead_update(actor=actor, lead=lead, changes={"status": "converted"})
+    assert error.value.field == "status"
+    services.lead_delete(actor=actor, lead=lead)
+    assert not Lead.objects.exists()
+    assert sales_events() == ["lead.created", "lead.updated", "lead.deleted"]
+
+
+def test_deal_update_reassign_and_delete(alpha: Workspace) -> None:
+    actor = fresh(alpha.owner)
+    rep = alpha.members[Role.SALES_REP]
+    deal = DealFactory.create(owner=actor.user)
+    services.deal_update(
+        actor=actor,
+        deal=deal,
+        changes={"amount": "99.5", "currency": "eur", "owner": rep.user_id},
+    )
+    deal.refresh_from_db()
+    assert (deal.amount, deal.currency, deal.owner_id) == (Decimal("99.50"), "EUR", rep.user_id)
+    assert [a.kind for a in timeline(deal)] == ["owner_change"]
+    with pytest.raises(PermissionDenied):
+        services.deal_delete(actor=fresh(rep), deal=deal)
+    services.deal_delete(actor=actor, deal=deal)
+    assert not Deal.objects.exists()
+    assert sales_events() == ["deal.updated", "deal.deleted"]
+
+
+def test_sales_rep_cannot_give_their_deal_away(alpha: Workspace) -> None:
+    rep = fresh(alpha.members[Role.SALES_REP])
+    deal = DealFactory.create(owner=rep.user)
+    with pytest.raises(ServiceError) as error:
+        services.deal_update(actor=rep, deal=deal, changes={"owner": alpha.owner.user_id})
+    assert error.value.field == "owner"
+    deal.refresh_from_db()
+    assert deal.owner_id == rep.user_id
+
+
+def test_task_update_and_delete(alpha: Workspace) -> None:
+    actor = fresh(alpha.members[Role.SUPPORT_AGENT])
+    task = services.task_create(actor=actor, title="Ring back", due_at="2030-01-02T09:00:00+07:00")
+    assert task.due_at is not None
+    assert task.due_at == datetime(2030, 1, 2, 2, tzinfo=UTC)
+    services.task_update(actor=actor, task=task, changes={"priority": 3, "title": "Ring back now"})
+    task.refresh_from_db()
+    assert (task.priority, task.title) == (3, "Ring back now")
+    with pytest.raises(ServiceError) as error:
+        services.task_update(actor=actor, task=task, changes={"due_at": "next tuesday"})
+    assert error.value.field == "due_at"
+    services.task_delete(actor=actor, task=task)
+    assert not Task.objects.exists()

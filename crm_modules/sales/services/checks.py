@@ -191,6 +191,17 @@ def check_unchanged_since(record: Model, expected: datetime.datetime | None) -> 
         )
 
 
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def unspaced_name(first: str, last: str) -> str:
+    """The family name and the given name run together, for scripts written without spaces;
+    empty otherwise."""
+    if first and last and _UNSPACED.search(first + last):
+        return f"{last}{first}"
+    return ""
+
+
 def searchable(*parts: Any) -> str:
     """The lower-cased text a record is found by (D20)."""
     return " ".join(str(part).lower() for part in parts if part)
