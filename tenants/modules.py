@@ -12,6 +12,8 @@ module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.apps import AppConfig, apps
 from django.utils.module_loading import autodiscover_modules
 
@@ -35,6 +37,22 @@ class ModuleConfig(AppConfig):
 
 def module_configs() -> list[ModuleConfig]:
     return [config for config in apps.get_app_configs() if isinstance(config, ModuleConfig)]
+
+
+# Functions that fill the demo workspace with a module's sample records (``make run``).
+DemoSeeder = Callable[..., None]
+_DEMO_SEEDERS: list[DemoSeeder] = []
+
+
+def register_demo_seeder(seeder: DemoSeeder) -> DemoSeeder:
+    """``seeder(tenant=…)`` adds the module's sample records to the demo workspace; it must be
+    idempotent (``make run`` calls it on every start)."""
+    _DEMO_SEEDERS.append(seeder)
+    return seeder
+
+
+def demo_seeders() -> list[DemoSeeder]:
+    return list(_DEMO_SEEDERS)
 
 
 _discovered = False

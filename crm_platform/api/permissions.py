@@ -35,13 +35,19 @@ def declared_capability(view: Any, *keys: str | None) -> Capability:
     return capability
 
 
+def _methods(request: Request) -> tuple[str, ...]:
+    """The method, then GET for HEAD and OPTIONS: they ask what GET would answer."""
+    method = str(request.method)
+    return (method, "GET") if method in ("HEAD", "OPTIONS") else (method,)
+
+
 class Allows(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
-        capability = declared_capability(view, getattr(view, "action", None), request.method)
+        capability = declared_capability(view, getattr(view, "action", None), *_methods(request))
         membership = getattr(request._request, "membership", None)
         return allows(membership, capability, reading=request.method in SAFE_METHODS)
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        capability = declared_capability(view, getattr(view, "action", None), request.method)
+        capability = declared_capability(view, getattr(view, "action", None), *_methods(request))
         membership = getattr(request._request, "membership", None)
         return allows(membership, capability, obj, reading=request.method in SAFE_METHODS)

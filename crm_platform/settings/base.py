@@ -313,7 +313,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Set by the module that owns API keys: "(request, raw_key) -> Membership | None".
-API_KEY_RESOLVER = ""
+API_KEY_RESOLVER = "crm_modules.integrations.api.resolve_api_key"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rapport API",
     "VERSION": "1.0.0",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.test import Client
 from django.urls import resolve
+from django_tenants.utils import schema_context
 from drf_spectacular.generators import SchemaGenerator
 
 from crm_platform.api.permissions import declared_capability
@@ -32,16 +33,49 @@ from tests.isolation.conftest import (
     request,
 )
 from tests.isolation.test_matrix import SAMPLES, TENANT_URLCONF
+from tests.sales.factories import PipelineFactory
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
-# A valid body for every write operation ("METHOD /path/template/").
-BODIES: dict[str, dict[str, Any]] = {
+
+def _deal_body(workspace: Workspace) -> dict[str, Any]:
+    with schema_context(workspace.tenant.schema_name):
+        pipeline = PipelineFactory.create()
+        return {"name": "Renewal", "stage": pipeline.stages.get(position=0).pk, "amount": "10"}
+
+
+# A valid body for every write operation ("METHOD /path/template/"); a callable is given the
+# workspace and makes what the body refers to.
+BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "PUT /api/v1/notes/{note_id}/": {"title": "Renamed"},
     "PATCH /api/v1/notes/{note_id}/": {"title": "Renamed"},
+    "POST /api/v1/sales/companies/": {"name": "Acme 株式会社"},
+    "PATCH /api/v1/sales/companies/{company_id}/": {"industry": "Retail"},
+    "DELETE /api/v1/sales/companies/{company_id}/": {},
+    "POST /api/v1/sales/contacts/": {"first_name": "Анна", "emails": [{"email": "a@b.example"}]},
+    "PATCH /api/v1/sales/contacts/{contact_id}/": {"job_title": "CTO"},
+    "DELETE /api/v1/sales/contacts/{contact_id}/": {},
+    "POST /api/v1/sales/leads/": {"first_name": "สมชาย", "source": "web"},
+    "PATCH /api/v1/sales/leads/{lead_id}/": {"notes": "Met at the fair"},
+    "DELETE /api/v1/sales/leads/{lead_id}/": {},
+    "POST /api/v1/sales/leads/{lead_id}/convert/": {},
+    "POST /api/v1/sales/deals/": _deal_body,
+    "PATCH /api/v1/sales/deals/{deal_id}/": {"name": "Renamed"},
+    "DELETE /api/v1/sales/deals/{deal_id}/": {},
+    "POST /api/v1/sales/tasks/": {"title": "Call back"},
+    "PATCH /api/v1/sales/tasks/{task_id}/": {"title": "Renamed"},
+    "DELETE /api/v1/sales/tasks/{task_id}/": {},
+    "POST /api/v1/sales/custom-fields/": {
+        "entity": "contact",
+        "code": "tier",
+        "label": "等级",
+        "type": "select",
+        "options": ["gold", "silver"],
+    },
+    "DELETE /api/v1/sales/custom-fields/{field_id}/": {},
 }
 
 
@@ -91,12 +125,13 @@ def _capability(operation: Operation, path: str) -> Capability:
     return declared_capability(view, action, operation.method)
 
 
-def _body(operation: Operation) -> dict[str, Any] | None:
+def _body(operation: Operation, workspace: Workspace) -> dict[str, Any] | None:
     if operation.method not in WRITES:
         return None
     if str(operation) not in BODIES:
         pytest.fail(f"{operation}: add a valid body to BODIES in test_api_matrix.py")
-    return BODIES[str(operation)]
+    body = BODIES[str(operation)]
+    return body(workspace) if callable(body) else body
 
 
 def _error(response: TestResponse) -> dict[str, Any]:
@@ -129,7 +164,7 @@ def test_member_is_answered_what_their_role_allows(
     path = _path(operation, alpha, owner=member)
     capability = _capability(operation, path)
     client = visit(role, alpha.host)
-    body = _body(operation)
+    body = _body(operation, alpha)
 
     if allows(member, capability, reading=operation.method not in WRITES):
         response = request(client, operation.method, path, body)
@@ -148,7 +183,9 @@ def test_member_of_another_workspace_gets_not_found(
 ) -> None:
     path = _path(operation, alpha)
     client = visit(OUTSIDER, alpha.host)
-    response = assert_refused_without_effect(client, operation.method, path, 404, _body(operation))
+    response = assert_refused_without_effect(
+        client, operation.method, path, 404, _body(operation, alpha)
+    )
     assert _error(response)["code"] == "not_found"
 
 
@@ -161,7 +198,9 @@ def test_anonymous_caller_gets_401(
 ) -> None:
     path = _path(operation, alpha)
     client = visit(None, alpha.host)
-    response = assert_refused_without_effect(client, operation.method, path, 401, _body(operation))
+    response = assert_refused_without_effect(
+        client, operation.method, path, 401, _body(operation, alpha)
+    )
     assert _error(response)["code"] == "not_authenticated"
 
 
@@ -175,7 +214,9 @@ def test_deactivated_member_gets_403(
     deactivate(alpha.members[DEACTIVATED_ROLE])
     path = _path(operation, alpha)
     client = visit(DEACTIVATED_ROLE, alpha.host)
-    response = assert_refused_without_effect(client, operation.method, path, 403, _body(operation))
+    response = assert_refused_without_effect(
+        client, operation.method, path, 403, _body(operation, alpha)
+    )
     assert _error(response)["code"] == "deactivated"
 
 
@@ -193,7 +234,7 @@ def test_objects_of_another_workspace_are_not_found_from_your_own(
     path = _path(operation, alpha)
     client = visit(BRAVO_AT_HOME, bravo.host)
     before = db_state(alpha)
-    response = request(client, operation.method, path, _body(operation))
+    response = request(client, operation.method, path, _body(operation, alpha))
     assert response.status_code == 404
     assert _error(response)["code"] == "not_found"
     assert db_state(alpha) == before
@@ -231,5 +272,7 @@ def test_another_members_record_is_not_found_by_a_role_scoped_to_its_own(
 ) -> None:
     path = _path(operation, alpha, owner=alpha.owner)
     client = visit(role, alpha.host)
-    response = assert_refused_without_effect(client, operation.method, path, 404, _body(operation))
+    response = assert_refused_without_effect(
+        client, operation.method, path, 404, _body(operation, alpha)
+    )
     assert _error(response)["code"] == "not_found"

@@ -10,9 +10,10 @@ test_socket_matrix.py, the public host by test_public_host.py.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
@@ -23,6 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.regex_helper import normalize
 from django_tenants.utils import schema_context
 
+from crm_modules.integrations.models import ApiKey
+from crm_modules.sales.models import CustomField
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
@@ -41,6 +44,13 @@ from tests.isolation.conftest import (
     templates,
 )
 from tests.kit_module.models import Note
+from tests.sales.factories import (
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    LeadFactory,
+    TaskFactory,
+)
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -61,7 +71,32 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
         InvitationFactory.create(tenant=ws.tenant, invited_by=ws.owner.user).pk
     ),
     "note_id": lambda ws, owner: _note(ws, owner),
+    "company_id": lambda ws, owner: _sales(ws, CompanyFactory, owner),
+    "contact_id": lambda ws, owner: _sales(ws, ContactFactory, owner),
+    "lead_id": lambda ws, owner: _sales(ws, LeadFactory, owner),
+    "deal_id": lambda ws, owner: _sales(ws, DealFactory, owner),
+    "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
+    "key_id": lambda ws, owner: _api_key(ws, owner),
+    "field_id": lambda ws, owner: _custom_field(ws),
 }
+
+
+def _custom_field(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        code = f"sample_{secrets.token_hex(4)}"
+        return CustomField.objects.create(entity="contact", code=code, label="S", type="text").pk
+
+
+def _api_key(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ApiKey.objects.create(
+            name="Sample", prefix=secrets.token_hex(6), digest="0" * 64, created_by=owner.user
+        ).pk
+
+
+def _sales(workspace: Workspace, factory: Any, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return int(factory.create(owner=owner.user).pk)
 
 
 def _note(workspace: Workspace, owner: Membership) -> int:
@@ -87,6 +122,27 @@ SUCCESS: dict[str, dict[str, int]] = {
     "style_guide": {"GET": 200, "POST": 405},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
+    "sales:contact_list": {"GET": 200, "POST": 405},
+    "sales:company_list": {"GET": 200, "POST": 405},
+    "sales:deal_board": {"GET": 200, "POST": 405},
+    "sales:lead_list": {"GET": 200, "POST": 405},
+    "sales:task_list": {"GET": 200, "POST": 405},
+    "sales:contact_new": {"GET": 200, "POST": 400},
+    "sales:contact_detail": {"GET": 200, "POST": 405},
+    "sales:contact_log": {"GET": 405, "POST": 400},
+    "sales:company_new": {"GET": 200, "POST": 400},
+    "sales:company_detail": {"GET": 200, "POST": 405},
+    "sales:company_log": {"GET": 405, "POST": 400},
+    "sales:deal_new": {"GET": 200, "POST": 400},
+    "sales:deal_detail": {"GET": 200, "POST": 405},
+    "sales:deal_log": {"GET": 405, "POST": 400},
+    "sales:deal_move": {"GET": 405, "POST": 400},
+    "sales:lead_detail": {"GET": 200, "POST": 405},
+    "sales:lead_convert": {"GET": 405, "POST": 302},
+    "sales:task_done": {"GET": 405, "POST": 302},
+    "sales:search": {"GET": 200, "POST": 405},
+    "integrations:api_keys": {"GET": 200, "POST": 400},
+    "integrations:api_key_revoke": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

@@ -41,7 +41,11 @@ def _nav(workspace: Workspace, role: str, path: str) -> list[tuple[str, bool, st
     ],
 )
 def test_navigation_shows_only_what_the_role_may_open(alpha, role, labels):
-    assert [label for _url, _current, label in _nav(alpha, role, "/roles/")] == labels
+    # The workspace core's entries and the test module's; each product module's own entries
+    # are checked in its tests.
+    ours = {"Home", "Notes", "Members", "Roles", "Settings", "Audit log"}
+    shown = [label for _url, _current, label in _nav(alpha, role, "/roles/")]
+    assert [label for label in shown if label in ours] == labels
 
 
 @pytest.mark.parametrize(

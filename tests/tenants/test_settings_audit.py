@@ -183,7 +183,11 @@ def _event(action: str, actor_email: str, when: datetime, marker: str) -> AuditE
 @pytest.fixture
 def module_actions() -> Iterator[None]:
     """Actions a module would register at start-up."""
-    codes = {"deal.won": "Deal won", "deal.lost": "Deal lost", "ticket.closed": "Ticket closed"}
+    codes = {
+        "quote.accepted": "Quote accepted",
+        "quote.declined": "Quote declined",
+        "ticket.closed": "Ticket closed",
+    }
     for code, label in codes.items():
         register_action(code, label, module="Test module")
     yield
@@ -197,12 +201,12 @@ def events(alpha, module_actions) -> dict[str, AuditEvent]:
     Tenant.objects.filter(pk=alpha.tenant.pk).update(time_zone="Asia/Bangkok")
     rows = [
         # 1 March 20:00 UTC is already 2 March 03:00 in Bangkok.
-        ("e1", "deal.won", "ann", datetime(2024, 3, 1, 20, tzinfo=UTC)),
-        ("e2", "deal.lost", "bob", datetime(2024, 3, 1, 10, tzinfo=UTC)),
-        ("e3", "deal.won", "bob", datetime(2024, 3, 5, 12, tzinfo=UTC)),
+        ("e1", "quote.accepted", "ann", datetime(2024, 3, 1, 20, tzinfo=UTC)),
+        ("e2", "quote.declined", "bob", datetime(2024, 3, 1, 10, tzinfo=UTC)),
+        ("e3", "quote.accepted", "bob", datetime(2024, 3, 5, 12, tzinfo=UTC)),
         # 9 March 17:30 UTC is 10 March 00:30 in Bangkok.
         ("e4", "ticket.closed", "ann", datetime(2024, 3, 9, 17, 30, tzinfo=UTC)),
-        ("e5", "deal.won", "carol", datetime(2024, 3, 9, 16, tzinfo=UTC)),
+        ("e5", "quote.accepted", "carol", datetime(2024, 3, 9, 16, tzinfo=UTC)),
     ]
     with schema_context(alpha.tenant.schema_name):
         return {
@@ -231,14 +235,14 @@ def test_audit_log_lists_newest_first(alpha, events):
 
 
 def test_audit_log_filters_by_action(alpha, events):
-    assert _markers(_audit(alpha, action="deal.won")) == ["e5", "e3", "e1"]
+    assert _markers(_audit(alpha, action="quote.accepted")) == ["e5", "e3", "e1"]
     assert _markers(_audit(alpha, action="ticket.closed")) == ["e4"]
 
 
 def test_audit_log_filter_offers_registered_actions_by_module(alpha, events):
     html = _audit(alpha)
     assert '<optgroup label="Test module">' in html
-    assert '<option value="deal.won">Deal won</option>' in html
+    assert '<option value="quote.accepted">Quote accepted</option>' in html
     assert '<option value="member.role_changed">Role changed</option>' in html
 
 
@@ -264,7 +268,7 @@ def test_audit_log_date_range_uses_the_workspace_time_zone(alpha, events):
 
 
 def test_audit_log_combines_filters(alpha, events):
-    html = _audit(alpha, action="deal.won", actor="bob", date_from="2024-03-02")
+    html = _audit(alpha, action="quote.accepted", actor="bob", date_from="2024-03-02")
     assert _markers(html) == ["e3"]
 
 
@@ -275,7 +279,7 @@ def test_audit_log_with_an_invalid_date_shows_the_error_and_filters_nothing(alph
 
 
 def test_audit_log_shows_times_in_the_workspace_time_zone(alpha, events):
-    html = _audit(alpha, action="deal.won", actor="ann")
+    html = _audit(alpha, action="quote.accepted", actor="ann")
 
     with translation.override("en"):
         in_bangkok = formats.date_format(

@@ -28,6 +28,7 @@ from django_tenants.utils import schema_context
 from crm_platform.asgi import application
 from tenants import services
 from tenants.audit.models import AuditEvent
+from tenants.live import all_topics
 from tenants.models import Membership, Tenant, User, UserSession
 from tenants.roles import Role
 from tests.conftest import World, public_client, workspace_client
@@ -100,6 +101,12 @@ def _socket(
     return WebsocketCommunicator(application, PATH, headers=headers)
 
 
+def _topics(role: str) -> list[str]:
+    topics = [topic.name for topic in all_topics() if role in topic.capability.roles]
+    assert ("notes" in topics) is (role in VIEW_NOTES.roles)
+    return topics
+
+
 async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
     socket = _socket(
         host="alpha.localhost", session_key=await _session_cookie(world.alpha.members[role])
@@ -108,8 +115,9 @@ async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
     assert connected
     assert await socket.receive_json_from(timeout=TIMEOUT) == {
         "event": "hello",
-        # The test module's notes topic reaches the roles that may see notes.
-        "payload": {"role": role, "topics": ["notes"] if role in VIEW_NOTES.roles else []},
+        # Each module's topic (the test module's notes among them) reaches the roles that may
+        # hear it.
+        "payload": {"role": role, "topics": _topics(role)},
     }
     return socket
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from tenants import services
 from tenants.hosts import public_url, workspace_url
 from tenants.models import Membership, Tenant, User
+from tenants.modules import demo_seeders
 from tenants.roles import Role
 
 DEMO_SLUG = "demo"
@@ -47,6 +48,8 @@ class Command(BaseCommand):
             for user in User.objects.filter(memberships__tenant=tenant):
                 user.set_password(password)
                 user.save(update_fields=["password"])
+        for seed in demo_seeders():
+            seed(tenant=tenant)
         self.stdout.write(
             "\n".join(
                 [

@@ -1,0 +1,191 @@
+"""The timeline facade (D18): the only part of this module other modules import.
+
+Entry types are a registry (``register_entry_type``) so later modules add theirs (tickets,
+campaigns, documents) without editing this file. ``activity_log`` writes one activity linked to
+every record it concerns; ``timeline`` reads a record's history, newest first, by keyset.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm_modules.activities.models import Activity, ActivityLink
+from crm_modules.activities.module import LOG_ACTIVITY
+from crm_platform.errors import ServiceError
+from tenants.models import User
+
+__all__ = [
+    "CALL",
+    "COMPANY_CHANGE",
+    "CONVERSION",
+    "EMAIL",
+    "LOG_ACTIVITY",
+    "MEETING",
+    "MESSAGE",
+    "NOTE",
+    "OWNER_CHANGE",
+    "STAGE_CHANGE",
+    "TASK_DONE",
+    "Activity",
+    "EntryType",
+    "activity_log",
+    "entry_type",
+    "entry_types",
+    "link_key",
+    "register_entry_type",
+    "timeline",
+    "timeline_delete_for",
+    "timeline_share",
+]
+
+
+@dataclass(frozen=True)
+class EntryType:
+    code: str
+    label: str | Promise
+    # Whether a member logs it by hand (a call) or only the system writes it (a stage change).
+    manual: bool = False
+
+
+_TYPES: dict[str, EntryType] = {}
+
+
+def register_entry_type(code: str, *, label: str | Promise, manual: bool = False) -> EntryType:
+    if code in _TYPES:
+        raise ValueError(f"Timeline entry type {code} is already registered")
+    entry = EntryType(code=code, label=label, manual=manual)
+    _TYPES[code] = entry
+    return entry
+
+
+def entry_types(*, manual: bool | None = None) -> list[EntryType]:
+    return [t for t in _TYPES.values() if manual is None or t.manual is manual]
+
+
+def entry_type(code: str) -> EntryType | None:
+    return _TYPES.get(code)
+
+
+NOTE = register_entry_type("note", label=gettext_lazy("Note"), manual=True)
+CALL = register_entry_type("call", label=gettext_lazy("Call"), manual=True)
+MEETING = register_entry_type("meeting", label=gettext_lazy("Meeting"), manual=True)
+EMAIL = register_entry_type("email", label=gettext_lazy("Email"), manual=True)
+MESSAGE = register_entry_type("message", label=gettext_lazy("Message"), manual=True)
+TASK_DONE = register_entry_type("task_done", label=gettext_lazy("Task completed"))
+STAGE_CHANGE = register_entry_type("stage_change", label=gettext_lazy("Stage changed"))
+OWNER_CHANGE = register_entry_type("owner_change", label=gettext_lazy("Owner changed"))
+CONVERSION = register_entry_type("conversion", label=gettext_lazy("Lead converted"))
+COMPANY_CHANGE = register_entry_type("company_change", label=gettext_lazy("Company changed"))
+
+
+def link_key(record: models.Model) -> tuple[str, int]:
+    """How a record is named in links: its model label and id."""
+    return record._meta.label_lower, int(record.pk)
+
+
+def activity_log(
+    *,
+    kind: str,
+    author: User | None,
+    concerns: Iterable[models.Model | tuple[str, int]],
+    subject: str = "",
+    body: str = "",
+    channel: str = "",
+    direction: str = "",
+    outcome: str = "",
+    occurred_at: datetime.datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> Activity:
+    """Write one entry linked to each record in ``concerns``. The caller has checked that the
+    author may log on those records (``LOG_ACTIVITY`` and the record's own capability)."""
+    if kind not in _TYPES:
+        raise ServiceError(_("Choose a type of activity from the list."), field="kind")
+    if len(subject) > 200:
+        raise ServiceError(_("The subject can be at most 200 characters."), field="subject")
+    if direction not in Activity.Direction.values:
+        raise ServiceError(_("Choose inbound or outbound."), field="direction")
+    when = occurred_at or timezone.now()
+    if timezone.is_naive(when):
+        raise ServiceError(_("Give the time with its time zone."), field="occurred_at")
+    keys = {item if isinstance(item, tuple) else link_key(item) for item in concerns}
+    if not keys:
+        raise ServiceError(_("An activity must concern at least one record."), field="concerns")
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            kind=kind,
+            subject=subject,
+            body=body,
+            channel=channel,
+            direction=direction,
+            outcome=outcome,
+            occurred_at=when,
+            author=author,
+            data=data or {},
+        )
+        ActivityLink.objects.bulk_create(
+            ActivityLink(
+                activity=activity, target_type=target_type, target_id=target_id, occurred_at=when
+            )
+            for target_type, target_id in sorted(keys)
+        )
+    return activity
+
+
+def timeline(
+    record: models.Model, *, limit: int = 20, before: tuple[datetime.datetime, int] | None = None
+) -> list[Activity]:
+    """A record's history, newest first; ``before`` is the (occurred_at, id) of the last entry
+    of the previous page (keyset). One query."""
+    target_type, target_id = link_key(record)
+    links = ActivityLink.objects.filter(target_type=target_type, target_id=target_id)
+    if before is not None:
+        when, activity_id = before
+        links = links.filter(
+            models.Q(occurred_at__lt=when) | models.Q(occurred_at=when, activity_id__lt=activity_id)
+        )
+    ids = links.order_by("-occurred_at", "-activity_id").values("activity_id")[:limit]
+    return list(Activity.objects.filter(pk__in=ids).order_by("-occurred_at", "-id"))
+
+
+def timeline_delete_for(record: models.Model) -> None:
+    """Forget a deleted record's links; activities linked to nothing else go too."""
+    target_type, target_id = link_key(record)
+    activity_ids = list(
+        ActivityLink.objects.filter(target_type=target_type, target_id=target_id).values_list(
+            "activity_id", flat=True
+        )
+    )
+    ActivityLink.objects.filter(target_type=target_type, target_id=target_id).delete()
+    Activity.objects.filter(pk__in=activity_ids, links__isnull=True).delete()
+
+
+def timeline_share(*, source: models.Model, target: models.Model) -> int:
+    """Show a record's whole history on another record too (a converted lead's history on its
+    contact, company and deal); the source keeps it. Returns the number of entries shared."""
+    source_type, source_id = link_key(source)
+    target_type, target_id = link_key(target)
+    already = ActivityLink.objects.filter(target_type=target_type, target_id=target_id)
+    rows = [
+        ActivityLink(
+            activity_id=activity_id,
+            target_type=target_type,
+            target_id=target_id,
+            occurred_at=occurred_at,
+        )
+        for activity_id, occurred_at in ActivityLink.objects.filter(
+            target_type=source_type, target_id=source_id
+        )
+        .exclude(activity_id__in=already.values("activity_id"))
+        .values_list("activity_id", "occurred_at")
+    ]
+    ActivityLink.objects.bulk_create(rows)
+    return len(rows)

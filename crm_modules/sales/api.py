@@ -1,0 +1,39 @@
+"""The sales facade: what other modules (service, marketing, reporting) may use.
+
+Reads go through selectors (already scoped to the acting member); writes through services.
+"""
+
+from __future__ import annotations
+
+from crm_modules.sales.demo import demo_seed
+from crm_modules.sales.models import Company, Contact, Deal, DealStageChange, Lead, Stage, Task
+from crm_modules.sales.module import DEALS_TOPIC, VIEW_RECORDS
+from crm_modules.sales.selectors import (
+    company_get,
+    company_list,
+    contact_get,
+    contact_list,
+    deal_get,
+    deal_list,
+)
+from crm_modules.sales.services import record_log_activity
+
+__all__ = [
+    "DEALS_TOPIC",
+    "VIEW_RECORDS",
+    "Company",
+    "Contact",
+    "Deal",
+    "DealStageChange",
+    "Lead",
+    "Stage",
+    "Task",
+    "company_get",
+    "company_list",
+    "contact_get",
+    "contact_list",
+    "deal_get",
+    "deal_list",
+    "demo_seed",
+    "record_log_activity",
+]

@@ -1,0 +1,47 @@
+"""Forms of the sales pages: they only parse; the services validate and name the field."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm_modules.activities.api import entry_types
+from tenants.forms import ServiceForm
+
+
+class LogActivityForm(ServiceForm):
+    kind = forms.ChoiceField(label=_("Type"), choices=())
+    subject = forms.CharField(label=_("Subject"), required=False, max_length=200)
+    body = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["kind"].choices = [(t.code, t.label) for t in entry_types(manual=True)]  # type: ignore[attr-defined]
+
+
+class ContactForm(ServiceForm):
+    first_name = forms.CharField(label=_("First name"), required=False, max_length=100)
+    last_name = forms.CharField(label=_("Last name"), required=False, max_length=100)
+    # One of each here; the API takes several.
+    emails = forms.CharField(label=_("Email"), required=False, max_length=254)
+    phones = forms.CharField(label=_("Phone"), required=False, max_length=40)
+    job_title = forms.CharField(label=_("Job title"), required=False, max_length=150)
+
+
+class CompanyForm(ServiceForm):
+    name = forms.CharField(label=_("Name"), required=False, max_length=200)
+    domain = forms.CharField(label=_("Domain"), required=False, max_length=253)
+    industry = forms.CharField(label=_("Industry"), required=False, max_length=100)
+
+
+class DealForm(ServiceForm):
+    name = forms.CharField(label=_("Name"), required=False, max_length=200)
+    stage = forms.IntegerField(label=_("Stage"), required=False)
+    amount = forms.CharField(label=_("Amount"), required=False, max_length=30)
+
+
+class MoveDealForm(ServiceForm):
+    stage = forms.IntegerField(label=_("Stage"), required=False)
+    lost_reason = forms.CharField(label=_("Lost reason"), required=False, max_length=200)

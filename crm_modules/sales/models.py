@@ -1,0 +1,490 @@
+"""Sales records: companies, contacts, leads, pipelines with stages, deals and tasks.
+
+Data only (no logic in ``save()``); services in ``services/`` write them. Designed for a
+workspace of a million contacts (D21): every list's default sort and filters have an index
+ending in the primary key (keyset pagination), and each record carries a ``search_text``
+(names, emails, phones, domain) with a trigram GIN index for search in any script (D20).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm_platform.fields import user_reference
+
+
+class LifecycleStage(models.TextChoices):
+    SUBSCRIBER = "subscriber", _("Subscriber")
+    LEAD = "lead", _("Lead")
+    QUALIFIED = "qualified", _("Qualified")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    CUSTOMER = "customer", _("Customer")
+    EVANGELIST = "evangelist", _("Evangelist")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("Phone")
+
+
+def _trigram(name: str, field: str = "search_text") -> GinIndex:
+    return GinIndex(fields=[field], name=name, opclasses=["gin_trgm_ops"])
+
+
+class Address(models.Model):
+    """Postal address fields shared by companies and contacts; any script."""
+
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Company(Address):
+    class Size(models.TextChoices):
+        UNKNOWN = "", _("Unknown")
+        S1 = "1-10", "1-10"
+        S2 = "11-50", "11-50"
+        S3 = "51-200", "51-200"
+        S4 = "201-1000", "201-1000"
+        S5 = "1001+", "1001+"
+
+    name = models.CharField(_("name"), max_length=200)
+    domain = models.CharField(_("domain"), max_length=253, blank=True)
+    website = models.URLField(_("website"), max_length=500, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    size = models.CharField(_("size"), max_length=10, choices=Size.choices, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="subsidiaries",
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, blank=True
+    )
+    owner = user_reference(verbose_name=_("owner"))
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    # Values of the workspace's custom fields for companies, by field code (ADR 0012).
+    custom = models.JSONField(default=dict, blank=True)
+    search_text = models.TextField(default="", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        indexes = [
+            models.Index(fields=["name", "id"], name="company_by_name"),
+            models.Index(fields=["owner", "name", "id"], name="company_owner_name"),
+            models.Index(fields=["domain"], name="company_domain"),
+            models.Index(fields=["parent"], name="company_parent"),
+            GinIndex(fields=["tags"], name="company_tags"),
+            GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
+            _trigram("company_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(Address):
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    job_title = models.CharField(_("job title"), max_length=150, blank=True)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.LEAD,
+    )
+    owner = user_reference(verbose_name=_("owner"))
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    utm_source = models.CharField(max_length=150, blank=True)
+    utm_medium = models.CharField(max_length=150, blank=True)
+    utm_campaign = models.CharField(max_length=150, blank=True)
+    utm_term = models.CharField(max_length=150, blank=True)
+    utm_content = models.CharField(max_length=150, blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    # Copies of the primary email and phone kept by the services, so a list row needs no join.
+    primary_email = models.CharField(max_length=254, blank=True, editable=False)
+    primary_phone = models.CharField(max_length=20, blank=True, editable=False)
+    custom = models.JSONField(default=dict, blank=True)
+    search_text = models.TextField(default="", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            # Lists are newest first by id (keyset); each filter has an index ending in id.
+            models.Index(fields=["owner", "-id"], name="contact_owner"),
+            models.Index(fields=["lifecycle_stage", "-id"], name="contact_stage"),
+            models.Index(fields=["owner", "lifecycle_stage", "-id"], name="contact_owner_stage"),
+            models.Index(fields=["company", "-id"], name="contact_company"),
+            GinIndex(fields=["tags"], name="contact_tags"),
+            GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
+            _trigram("contact_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or str(
+            _("(no name)")
+        )
+
+
+class ContactEmail(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    email = models.CharField(_("email"), max_length=254)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "email"], name="contact_email_unique"),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
+                name="contact_one_primary_email",
+            ),
+        ]
+        indexes = [models.Index(fields=["email"], name="contact_email_lookup")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ContactPhone(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(_("phone"), max_length=20)  # E.164
+    label = models.CharField(_("label"), max_length=30, blank=True)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "number"], name="contact_phone_unique"),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
+                name="contact_one_primary_phone",
+            ),
+        ]
+        indexes = [models.Index(fields=["number"], name="contact_phone_lookup")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Consent(models.Model):
+    """Whether a contact agreed to be reached on a channel, when and how (one row a channel)."""
+
+    class Status(models.TextChoices):
+        GIVEN = "given", _("Given")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    recorded_at = models.DateTimeField(_("when"))
+    method = models.CharField(_("how"), max_length=200)
+    recorded_by = user_reference()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "channel"], name="consent_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.status}"
+
+
+class CompanyMembership(models.Model):
+    """A contact's time at a company; the open row (``ended_at`` null) is the current one."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_history")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    job_title = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(ended_at__isnull=True),
+                name="company_membership_one_current",
+            )
+        ]
+        indexes = [models.Index(fields=["contact", "-started_at"], name="company_history")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}@{self.company_id}"
+
+
+class Lead(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        WORKING = "working", _("Working")
+        CONVERTED = "converted", _("Converted")
+        DISQUALIFIED = "disqualified", _("Disqualified")
+
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    company_name = models.CharField(_("company name"), max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=100)
+    status = models.CharField(
+        _("status"), max_length=15, choices=Status.choices, default=Status.NEW
+    )
+    owner = user_reference(verbose_name=_("owner"))
+    notes = models.TextField(_("notes"), blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    search_text = models.TextField(default="", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        indexes = [
+            models.Index(fields=["status", "-id"], name="lead_status"),
+            models.Index(fields=["owner", "-id"], name="lead_owner"),
+            _trigram("lead_search"),
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or self.email or self.company_name or str(_("(no name)"))
+
+
+class Pipeline(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    probability = models.PositiveSmallIntegerField(_("win probability (%)"), default=0)
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.OPEN)
+
+    class Meta:
+        ordering = ("pipeline", "position", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(probability__lte=100), name="stage_probability_percent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deal(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    name = models.CharField(_("name"), max_length=200)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=5, choices=Status.choices, default=Status.OPEN)
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=3)
+    expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
+    owner = user_reference(verbose_name=_("owner"))
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deals",
+    )
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="deals")
+    lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
+    stage_entered_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    search_text = models.TextField(default="", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
+        indexes = [
+            # The kanban: each stage's cards, most recently moved first.
+            models.Index(fields=["stage", "-stage_entered_at", "-id"], name="deal_board"),
+            models.Index(fields=["owner", "-id"], name="deal_owner"),
+            models.Index(fields=["pipeline", "status", "-id"], name="deal_pipeline_status"),
+            models.Index(fields=["expected_close_date", "id"], name="deal_closing"),
+            models.Index(fields=["company", "-id"], name="deal_company"),
+            GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
+            _trigram("deal_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealStageChange(models.Model):
+    """Every stage a deal entered, with its time: conversion and time-in-stage reports."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        Stage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = user_reference()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deal", "changed_at"], name="stage_change_deal"),
+            models.Index(fields=["to_stage", "changed_at"], name="stage_change_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.from_stage_id}→{self.to_stage_id}"
+
+
+class Task(models.Model):
+    class Priority(models.IntegerChoices):
+        LOW = 1, _("Low")
+        NORMAL = 2, _("Normal")
+        HIGH = 3, _("High")
+
+    title = models.CharField(_("title"), max_length=200)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    # The assignee: ``owner`` so that record scopes (own / team) apply to tasks as to records.
+    owner = user_reference(verbose_name=_("assignee"))
+    created_by = user_reference()
+    done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [
+            # My open tasks by due time (overdue, today, upcoming).
+            models.Index(
+                fields=["owner", "due_at", "id"],
+                condition=models.Q(done=False),
+                name="task_open_by_assignee",
+            ),
+            models.Index(fields=["owner", "done", "-id"], name="task_by_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CustomField(models.Model):
+    """A field an admin adds to contacts, companies or deals; values live in ``custom``."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+        DEAL = "deal", _("Deal")
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        LONG_TEXT = "long_text", _("Long text")
+        NUMBER = "number", _("Number")
+        DECIMAL = "decimal", _("Decimal")
+        DATE = "date", _("Date")
+        DATETIME = "datetime", _("Date and time")
+        BOOLEAN = "boolean", _("Yes or no")
+        SELECT = "select", _("Single select")
+        MULTI_SELECT = "multi_select", _("Multi select")
+        URL = "url", _("Web address")
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        CURRENCY = "currency", _("Money")
+        MEMBER = "member", _("Member")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    code = models.SlugField(max_length=50)
+    label = models.CharField(_("label"), max_length=100)
+    type = models.CharField(_("type"), max_length=15, choices=Type.choices)
+    options = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("entity", "position", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "code"], name="custom_field_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,181 @@
+"""What sales adds to the product's registries. Who may do what (docs/roles.md, ADR 0010):
+
+- Everyone in the workspace sees every sales record (the team shares one customer history).
+- Owner and Admin edit, delete and reassign everything; a Manager the records of their team;
+  a Sales rep creates records and edits the records they own, never deletes or reassigns.
+- A Marketer edits marketing fields (tags, consent, lifecycle stage) on any contact.
+- A Support agent reads and logs activities; Read-only reads.
+- Tasks belong to their assignee: a rep or an agent works their own, a manager their team's.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+from tenants import capabilities, live, navigation
+from tenants.audit.actions import register_action
+from tenants.capabilities import Scope
+from tenants.models import Tenant
+from tenants.modules import register_demo_seeder
+from tenants.roles import ALL_ROLES, Role
+
+MODULE = _("Sales")
+SELLERS = {Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP}
+
+VIEW_RECORDS = capabilities.register(
+    "sales.view_records",
+    label=_("See companies, contacts, leads, deals and tasks"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+CREATE_RECORDS = capabilities.register(
+    "sales.create_records",
+    label=_("Create companies, contacts, leads and deals"),
+    module=MODULE,
+    roles=SELLERS,
+    writes=True,
+)
+EDIT_RECORDS = capabilities.register(
+    "sales.edit_records",
+    label=_("Edit companies, contacts, leads and deals, move deals, convert leads"),
+    module=MODULE,
+    roles=SELLERS,
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN},
+)
+EDIT_MARKETING = capabilities.register(
+    "sales.edit_marketing_fields",
+    label=_("Edit tags, consent and lifecycle stage of contacts"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.MARKETER},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN},
+)
+DELETE_RECORDS = capabilities.register(
+    "sales.delete_records",
+    label=_("Delete companies, contacts, leads and deals"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM},
+)
+REASSIGN_RECORDS = capabilities.register(
+    "sales.reassign_records",
+    label=_("Give sales records and tasks to another member"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM},
+)
+MANAGE_PIPELINES = capabilities.register(
+    "sales.manage_pipelines",
+    label=_("Create and change pipelines and their stages"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
+WORK_TASKS = capabilities.register(
+    "sales.work_tasks",
+    label=_("Create, edit and complete tasks"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN, Role.SUPPORT_AGENT: Scope.OWN},
+)
+MANAGE_CUSTOM_FIELDS = capabilities.register(
+    "sales.manage_custom_fields",
+    label=_("Define custom fields of contacts, companies and deals"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
+
+navigation.register(
+    "contacts",
+    label=_("Contacts"),
+    icon="users",
+    url_name="sales:contact_list",
+    capability=VIEW_RECORDS,
+    order=100,
+)
+navigation.register(
+    "companies",
+    label=_("Companies"),
+    icon="building",
+    url_name="sales:company_list",
+    capability=VIEW_RECORDS,
+    order=110,
+)
+navigation.register(
+    "deals",
+    label=_("Deals"),
+    icon="kanban",
+    url_name="sales:deal_board",
+    capability=VIEW_RECORDS,
+    order=120,
+)
+navigation.register(
+    "leads",
+    label=_("Leads"),
+    icon="inbox",
+    url_name="sales:lead_list",
+    capability=VIEW_RECORDS,
+    order=130,
+)
+navigation.register(
+    "tasks",
+    label=_("Tasks"),
+    icon="check",
+    url_name="sales:task_list",
+    capability=VIEW_RECORDS,
+    order=140,
+)
+
+navigation.register(
+    "search",
+    label=_("Search"),
+    icon="search",
+    url_name="sales:search",
+    capability=VIEW_RECORDS,
+    order=99,
+)
+
+COMPANY_CREATED = register_action("company.created", _("Company created"), module=MODULE)
+COMPANY_UPDATED = register_action("company.updated", _("Company changed"), module=MODULE)
+COMPANY_DELETED = register_action("company.deleted", _("Company deleted"), module=MODULE)
+CONTACT_CREATED = register_action("contact.created", _("Contact created"), module=MODULE)
+CONTACT_UPDATED = register_action("contact.updated", _("Contact changed"), module=MODULE)
+CONTACT_DELETED = register_action("contact.deleted", _("Contact deleted"), module=MODULE)
+CONTACT_MOVED = register_action("contact.moved", _("Contact moved to a company"), module=MODULE)
+CONSENT_RECORDED = register_action("consent.recorded", _("Consent recorded"), module=MODULE)
+LEAD_CREATED = register_action("lead.created", _("Lead created"), module=MODULE)
+LEAD_UPDATED = register_action("lead.updated", _("Lead changed"), module=MODULE)
+LEAD_DELETED = register_action("lead.deleted", _("Lead deleted"), module=MODULE)
+LEAD_CONVERTED = register_action("lead.converted", _("Lead converted"), module=MODULE)
+PIPELINE_CREATED = register_action("pipeline.created", _("Pipeline created"), module=MODULE)
+DEAL_CREATED = register_action("deal.created", _("Deal created"), module=MODULE)
+DEAL_UPDATED = register_action("deal.updated", _("Deal changed"), module=MODULE)
+DEAL_DELETED = register_action("deal.deleted", _("Deal deleted"), module=MODULE)
+DEAL_MOVED = register_action("deal.moved", _("Deal moved to another stage"), module=MODULE)
+DEAL_WON = register_action("deal.won", _("Deal won"), module=MODULE)
+DEAL_LOST = register_action("deal.lost", _("Deal lost"), module=MODULE)
+TASK_CREATED = register_action("task.created", _("Task created"), module=MODULE)
+TASK_UPDATED = register_action("task.updated", _("Task changed"), module=MODULE)
+TASK_DELETED = register_action("task.deleted", _("Task deleted"), module=MODULE)
+TASK_COMPLETED = register_action("task.completed", _("Task completed"), module=MODULE)
+
+CUSTOM_FIELD_CREATED = register_action(
+    "custom_field.created", _("Custom field created"), module=MODULE
+)
+CUSTOM_FIELD_DELETED = register_action(
+    "custom_field.deleted", _("Custom field deleted"), module=MODULE
+)
+
+DEALS_TOPIC = live.register_topic("deals", label=_("Deals"), capability=VIEW_RECORDS)
+
+
+def _seed_demo(*, tenant: Tenant) -> None:
+    from crm_modules.sales.demo import demo_seed
+
+    demo_seed(tenant=tenant)
+
+
+register_demo_seeder(_seed_demo)

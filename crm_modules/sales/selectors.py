@@ -1,0 +1,272 @@
+"""Reads of sales records, already narrowed to what the acting member may reach
+(``scope_filter``), with the filters every list offers. Getters raise Http404 for anything out
+of reach, the same answer as a record of another workspace."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from crm_modules.sales.models import (
+    Company,
+    Contact,
+    CustomField,
+    Deal,
+    Lead,
+    Pipeline,
+    Stage,
+    Task,
+)
+from crm_modules.sales.module import VIEW_RECORDS
+from tenants.capabilities import Capability
+from tenants.models import Membership
+from tenants.permissions import allows, scope_filter
+
+M = TypeVar("M", bound=Model)
+
+
+def search_term(raw: str) -> str:
+    """Search text is stored lower-cased; a term matches as a substring in any script."""
+    return " ".join((raw or "").split()).lower()[:100]
+
+
+def _search(queryset: QuerySet[M], q: str) -> QuerySet[M]:
+    term = search_term(q)
+    if not term:
+        return queryset
+    # A trigram GIN index serves LIKE '%term%' (D20): substrings, prefixes, and words in scripts
+    # written without spaces (Thai, Chinese).
+    return queryset.filter(search_text__contains=term)
+
+
+def _scoped(queryset: QuerySet[M], actor: Membership, capability: Capability | None) -> QuerySet[M]:
+    return scope_filter(queryset, actor, capability or VIEW_RECORDS, owner_field="owner")
+
+
+def _get(queryset: QuerySet[M], pk: Any) -> M:
+    try:
+        record = queryset.filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        record = None
+    if record is None:
+        raise Http404("No such record")
+    return record
+
+
+# --- companies ------------------------------------------------------------------------------
+
+
+def company_list(
+    *,
+    actor: Membership,
+    q: str = "",
+    owner_id: int | None = None,
+    custom: dict[str, Any] | None = None,
+    capability: Capability | None = None,
+) -> QuerySet[Company]:
+    companies = _scoped(Company.objects.all(), actor, capability)
+    if custom:
+        companies = companies.filter(custom__contains=custom)
+    if owner_id is not None:
+        companies = companies.filter(owner_id=owner_id)
+    return _search(companies, q)
+
+
+def company_get(
+    *, actor: Membership, company_id: Any, capability: Capability | None = None
+) -> Company:
+    return _get(company_list(actor=actor, capability=capability), company_id)
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def contact_list(
+    *,
+    actor: Membership,
+    q: str = "",
+    owner_id: int | None = None,
+    lifecycle_stage: str = "",
+    company_id: int | None = None,
+    custom: dict[str, Any] | None = None,
+    capability: Capability | None = None,
+) -> QuerySet[Contact]:
+    contacts = _scoped(Contact.objects.all(), actor, capability)
+    if custom:
+        # Served by the jsonb_path_ops GIN index; values are normalised as the services store them.
+        contacts = contacts.filter(custom__contains=custom)
+    if owner_id is not None:
+        contacts = contacts.filter(owner_id=owner_id)
+    if lifecycle_stage:
+        contacts = contacts.filter(lifecycle_stage=lifecycle_stage)
+    if company_id is not None:
+        contacts = contacts.filter(company_id=company_id)
+    return _search(contacts, q).select_related("company")
+
+
+def contact_get(
+    *, actor: Membership, contact_id: Any, capability: Capability | None = None
+) -> Contact:
+    return _get(contact_list(actor=actor, capability=capability), contact_id)
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+def lead_list(
+    *,
+    actor: Membership,
+    q: str = "",
+    status: str = "",
+    owner_id: int | None = None,
+    capability: Capability | None = None,
+) -> QuerySet[Lead]:
+    leads = _scoped(Lead.objects.all(), actor, capability)
+    if status:
+        leads = leads.filter(status=status)
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    return _search(leads, q)
+
+
+def lead_get(*, actor: Membership, lead_id: Any, capability: Capability | None = None) -> Lead:
+    return _get(lead_list(actor=actor, capability=capability), lead_id)
+
+
+# --- pipelines and deals --------------------------------------------------------------------
+
+
+def pipeline_list(*, actor: Membership) -> QuerySet[Pipeline]:
+    if not allows(actor, VIEW_RECORDS):
+        return Pipeline.objects.none()
+    return Pipeline.objects.prefetch_related("stages").order_by("position", "id")
+
+
+def pipeline_get(*, actor: Membership, pipeline_id: Any) -> Pipeline:
+    return _get(pipeline_list(actor=actor), pipeline_id)
+
+
+def stage_get(*, stage_id: Any) -> Stage | None:
+    try:
+        return Stage.objects.select_related("pipeline").filter(pk=int(stage_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def deal_list(
+    *,
+    actor: Membership,
+    q: str = "",
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
+    status: str = "",
+    owner_id: int | None = None,
+    company_id: int | None = None,
+    contact_id: int | None = None,
+    custom: dict[str, Any] | None = None,
+    capability: Capability | None = None,
+) -> QuerySet[Deal]:
+    deals = _scoped(Deal.objects.all(), actor, capability)
+    if custom:
+        deals = deals.filter(custom__contains=custom)
+    if pipeline_id is not None:
+        deals = deals.filter(pipeline_id=pipeline_id)
+    if stage_id is not None:
+        deals = deals.filter(stage_id=stage_id)
+    if status:
+        deals = deals.filter(status=status)
+    if owner_id is not None:
+        deals = deals.filter(owner_id=owner_id)
+    if company_id is not None:
+        deals = deals.filter(company_id=company_id)
+    if contact_id is not None:
+        deals = deals.filter(contacts__id=contact_id)
+    return _search(deals, q).select_related("stage", "company")
+
+
+def deal_get(*, actor: Membership, deal_id: Any, capability: Capability | None = None) -> Deal:
+    return _get(deal_list(actor=actor, capability=capability), deal_id)
+
+
+BOARD_CARDS_PER_STAGE = 20
+
+
+def deal_board(*, actor: Membership, pipeline: Pipeline) -> list[dict[str, Any]]:
+    """Per stage of a pipeline: its open deals' count and sum, and the newest cards. Two
+    queries whatever the number of deals: one aggregate, one window-limited list."""
+    from django.db.models import Count, F, Sum, Window
+    from django.db.models.functions import RowNumber
+
+    stages = list(pipeline.stages.all())
+    deals = _scoped(Deal.objects.filter(pipeline=pipeline), actor, None)
+    totals: dict[int, dict[str, Any]] = {
+        row["stage_id"]: dict(row)
+        for row in deals.values("stage_id").annotate(count=Count("id"), total=Sum("amount"))
+    }
+    ranked = deals.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("stage_id")],
+            order_by=[F("stage_entered_at").desc(), F("id").desc()],
+        )
+    ).filter(rank__lte=BOARD_CARDS_PER_STAGE)
+    cards: dict[int, list[Deal]] = {stage.pk: [] for stage in stages}
+    for deal in ranked.select_related("company").order_by("stage_id", "rank"):
+        cards.setdefault(deal.stage_id, []).append(deal)
+    return [
+        {
+            "stage": stage,
+            "count": totals.get(stage.pk, {}).get("count", 0),
+            "total": totals.get(stage.pk, {}).get("total") or 0,
+            "deals": cards.get(stage.pk, []),
+        }
+        for stage in stages
+    ]
+
+
+def custom_field_list(*, actor: Membership, entity: str = "") -> QuerySet[CustomField]:
+    if not allows(actor, VIEW_RECORDS):
+        return CustomField.objects.none()
+    fields = CustomField.objects.all()
+    return fields.filter(entity=entity) if entity else fields
+
+
+def custom_field_get(*, actor: Membership, field_id: Any) -> CustomField:
+    return _get(custom_field_list(actor=actor), field_id)
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+def task_list(
+    *,
+    actor: Membership,
+    mine: bool = False,
+    when: str = "",
+    include_done: bool = False,
+    capability: Capability | None = None,
+) -> QuerySet[Task]:
+    """``when``: "overdue", "today" or "upcoming" (in the workspace's day), else every task."""
+    tasks = _scoped(Task.objects.all(), actor, capability)
+    if mine:
+        tasks = tasks.filter(owner_id=actor.user_id)
+    if not include_done:
+        tasks = tasks.filter(done=False)
+    now = timezone.now()
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end_of_day = start_of_day + datetime.timedelta(days=1)
+    if when == "overdue":
+        tasks = tasks.filter(due_at__lt=now)
+    elif when == "today":
+        tasks = tasks.filter(due_at__gte=now, due_at__lt=end_of_day)
+    elif when == "upcoming":
+        tasks = tasks.filter(Q(due_at__gte=end_of_day) | Q(due_at__isnull=True))
+    return tasks.select_related("contact", "company", "deal", "lead")
+
+
+def task_get(*, actor: Membership, task_id: Any, capability: Capability | None = None) -> Task:
+    return _get(task_list(actor=actor, include_done=True, capability=capability), task_id)

@@ -1,0 +1,59 @@
+"""Writes of sales records, by concern. Each service takes keyword arguments only, asks the
+permission question first, validates (naming the field), locks and checks again, mutates,
+audits, and publishes after commit."""
+
+from crm_modules.sales.services.activities import record_log_activity
+from crm_modules.sales.services.companies import company_create, company_delete, company_update
+from crm_modules.sales.services.contacts import (
+    EmailInput,
+    contact_create,
+    contact_delete,
+    contact_move_company,
+    contact_set_consent,
+    contact_update,
+)
+from crm_modules.sales.services.custom_fields import (
+    check_custom_values,
+    custom_field_create,
+    custom_field_delete,
+)
+from crm_modules.sales.services.deals import (
+    StageInput,
+    deal_create,
+    deal_delete,
+    deal_move_stage,
+    deal_update,
+    pipeline_create,
+)
+from crm_modules.sales.services.leads import lead_convert, lead_create, lead_delete, lead_update
+from crm_modules.sales.services.tasks import task_complete, task_create, task_delete, task_update
+
+__all__ = [
+    "EmailInput",
+    "StageInput",
+    "check_custom_values",
+    "company_create",
+    "company_delete",
+    "company_update",
+    "contact_create",
+    "contact_delete",
+    "contact_move_company",
+    "contact_set_consent",
+    "contact_update",
+    "custom_field_create",
+    "custom_field_delete",
+    "deal_create",
+    "deal_delete",
+    "deal_move_stage",
+    "deal_update",
+    "lead_convert",
+    "lead_create",
+    "lead_delete",
+    "lead_update",
+    "pipeline_create",
+    "record_log_activity",
+    "task_complete",
+    "task_create",
+    "task_delete",
+    "task_update",
+]

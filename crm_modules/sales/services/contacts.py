@@ -1,0 +1,442 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_modules.activities import api as timeline
+from crm_modules.sales.models import (
+    Channel,
+    Company,
+    CompanyMembership,
+    Consent,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    LifecycleStage,
+)
+from crm_modules.sales.module import (
+    CONSENT_RECORDED,
+    CONTACT_CREATED,
+    CONTACT_DELETED,
+    CONTACT_MOVED,
+    CONTACT_UPDATED,
+    CREATE_RECORDS,
+    DELETE_RECORDS,
+    EDIT_MARKETING,
+    EDIT_RECORDS,
+    REASSIGN_RECORDS,
+)
+from crm_modules.sales.services import checks
+from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_platform.errors import ServiceError
+from crm_platform.validation import check_email
+from tenants.audit.services import audit_record
+from tenants.models import Membership
+from tenants.permissions import allows, require
+
+# Fields a Marketer may change without the general edit capability.
+MARKETING_FIELDS = frozenset({"tags", "lifecycle_stage"})
+TEXT_FIELDS: dict[str, int] = {
+    "first_name": 100,
+    "last_name": 100,
+    "job_title": 150,
+    "source": 100,
+    "utm_source": 150,
+    "utm_medium": 150,
+    "utm_campaign": 150,
+    "utm_term": 150,
+    "utm_content": 150,
+    "notes": 20_000,
+    "street": 200,
+    "city": 100,
+    "region": 100,
+    "postal_code": 20,
+}
+
+
+@dataclass(frozen=True)
+class EmailInput:
+    email: str
+    primary: bool = False
+
+
+def _check_emails(raw: Sequence[EmailInput | str | Mapping[str, Any]]) -> list[EmailInput]:
+    if not isinstance(raw, list | tuple):
+        raise ServiceError(_("Give a list of email addresses."), field="emails")
+    emails: list[EmailInput] = []
+    for item in raw:
+        if isinstance(item, str):
+            item = EmailInput(email=item)
+        elif isinstance(item, Mapping):
+            item = EmailInput(email=item.get("email", ""), primary=bool(item.get("primary")))
+        address = check_email(item.email if isinstance(item.email, str) else "", field="emails")
+        if any(existing.email == address for existing in emails):
+            raise ServiceError(
+                _("%(email)s is listed twice.") % {"email": address},
+                field="emails",
+                code="duplicate",
+            )
+        emails.append(EmailInput(email=address, primary=item.primary))
+    primaries = [e for e in emails if e.primary]
+    if len(primaries) > 1:
+        raise ServiceError(
+            _("Only one email address can be the primary one."), field="emails", code="duplicate"
+        )
+    if emails and not primaries:
+        emails[0] = EmailInput(email=emails[0].email, primary=True)
+    return emails
+
+
+def _check_phones(raw: Sequence[str], *, region: str | None) -> list[str]:
+    if not isinstance(raw, list | tuple):
+        raise ServiceError(_("Give a list of phone numbers."), field="phones")
+    phones: list[str] = []
+    for item in raw:
+        number = checks.check_phone(item if isinstance(item, str) else "", region=region)
+        if number in phones:
+            raise ServiceError(
+                _("%(phone)s is listed twice.") % {"phone": number},
+                field="phones",
+                code="duplicate",
+            )
+        phones.append(number)
+    return phones
+
+
+def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in TEXT_FIELDS:
+            label = str(getattr(Contact._meta.get_field(name), "verbose_name", name))
+            clean[name] = checks.check_optional_text(
+                value, field=name, max_length=TEXT_FIELDS[name], label=label
+            )
+        elif name == "lifecycle_stage":
+            clean[name] = checks.check_choice(
+                value, field=name, choices=LifecycleStage.values, blank=False
+            )
+        elif name == "preferred_channel":
+            clean[name] = checks.check_choice(value, field=name, choices=Channel.values)
+        elif name == "tags":
+            clean[name] = checks.check_tags(value)
+        elif name == "country":
+            code = (value or "").strip().upper() if isinstance(value, str | None) else "?"
+            if code and (len(code) != 2 or not code.isalpha() or not code.isascii()):
+                raise ServiceError(_("Enter a two-letter country code such as IT."), field=name)
+            clean[name] = code
+        else:
+            raise ServiceError(_("This field cannot be changed here."), field=name)
+    if (
+        "first_name" in clean
+        and "last_name" in clean
+        and not (clean["first_name"] or clean["last_name"])
+    ):
+        raise ServiceError(
+            _("Give the contact a first or a last name."), field="first_name", code="required"
+        )
+    return clean
+
+
+def _search_text(contact: Contact, emails: Sequence[str], phones: Sequence[str]) -> str:
+    company_name = contact.company.name if contact.company_id and contact.company else ""
+    # Phones are found with or without the "+". Names in scripts written without spaces
+    # (Chinese, Japanese, Thai) are also stored family name first, run together ("王芳").
+    return checks.searchable(
+        contact.first_name,
+        contact.last_name,
+        checks.unspaced_name(contact.first_name, contact.last_name),
+        *emails,
+        *phones,
+        *(p.lstrip("+") for p in phones),
+        company_name,
+    )
+
+
+def _store_channels(contact: Contact, emails: list[EmailInput], phones: list[str]) -> None:
+    ContactEmail.objects.filter(contact=contact).delete()
+    ContactPhone.objects.filter(contact=contact).delete()
+    ContactEmail.objects.bulk_create(
+        ContactEmail(contact=contact, email=e.email, is_primary=e.primary) for e in emails
+    )
+    ContactPhone.objects.bulk_create(
+        ContactPhone(contact=contact, number=number, is_primary=index == 0)
+        for index, number in enumerate(phones)
+    )
+    contact.primary_email = next((e.email for e in emails if e.primary), "")
+    contact.primary_phone = phones[0] if phones else ""
+
+
+def _check_company(value: Any) -> Company | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, Company):
+        return value
+    try:
+        company = Company.objects.filter(pk=int(value)).first()
+    except (TypeError, ValueError):
+        company = None
+    if company is None:
+        raise ServiceError(_("Choose an existing company."), field="company")
+    return company
+
+
+def contact_create(
+    *,
+    actor: Membership,
+    emails: Sequence[EmailInput | str | Mapping[str, Any]] = (),
+    phones: Sequence[str] = (),
+    company: Any = None,
+    owner_id: Any = None,
+    phone_region: str | None = None,
+    custom_fields: Any = None,
+    **fields: Any,
+) -> Contact:
+    require(actor, CREATE_RECORDS)
+    clean = _clean(
+        {
+            "first_name": fields.pop("first_name", ""),
+            "last_name": fields.pop("last_name", ""),
+            **fields,
+        }
+    )
+    clean_emails = _check_emails(list(emails))
+    clean_phones = _check_phones(list(phones), region=phone_region)
+    target_company = _check_company(company)
+    clean["custom"] = check_custom_values(actor=actor, entity="contact", values=custom_fields or {})
+    owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
+    if owner != actor.user_id:
+        require(actor, REASSIGN_RECORDS)
+    with transaction.atomic():
+        contact = Contact.objects.create(**clean, owner_id=owner, company=target_company)
+        _store_channels(contact, clean_emails, clean_phones)
+        if target_company is not None:
+            CompanyMembership.objects.create(
+                contact=contact,
+                company=target_company,
+                job_title=contact.job_title,
+                started_at=contact.created_at,
+            )
+        contact.search_text = _search_text(contact, [e.email for e in clean_emails], clean_phones)
+        contact.save(update_fields=["primary_email", "primary_phone", "search_text"])
+        audit_record(tenant=actor.tenant, actor=actor.user, action=CONTACT_CREATED, target=contact)
+    return contact
+
+
+def contact_update(
+    *,
+    actor: Membership,
+    contact: Contact,
+    changes: Mapping[str, Any],
+    expected_updated_at: datetime.datetime | None = None,
+    phone_region: str | None = None,
+) -> Contact:
+    """Change a contact's fields (not its company: ``contact_move_company`` keeps history).
+    ``emails`` and ``phones``, when given, replace the lists."""
+    changes = dict(changes)
+    emails = changes.pop("emails", None)
+    phones = changes.pop("phones", None)
+    owner_id = changes.pop("owner", changes.pop("owner_id", contact.owner_id))
+    custom_fields = changes.pop("custom_fields", None)
+    marketing_only = (
+        set(changes) <= MARKETING_FIELDS
+        and emails is None
+        and phones is None
+        and custom_fields is None
+    )
+    capability = (
+        EDIT_MARKETING
+        if marketing_only and not allows(actor, EDIT_RECORDS, contact)
+        else EDIT_RECORDS
+    )
+    require(actor, capability, contact)
+    clean = _clean(changes)
+    clean_emails = _check_emails(list(emails)) if emails is not None else None
+    clean_phones = _check_phones(list(phones), region=phone_region) if phones is not None else None
+    new_owner = checks.check_owner(actor, owner_id) if owner_id != contact.owner_id else owner_id
+    with transaction.atomic():
+        locked = (
+            Contact.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .get(pk=contact.pk)
+        )
+        require(actor, capability, locked)
+        checks.check_unchanged_since(locked, expected_updated_at)
+        if new_owner != locked.owner_id and not allows(actor, REASSIGN_RECORDS, locked):
+            raise ServiceError(
+                _("Your role does not allow giving records to others."), field="owner"
+            )
+        if custom_fields is not None:
+            clean["custom"] = check_custom_values(
+                actor=actor, entity="contact", values=custom_fields, current=locked.custom
+            )
+        for name, value in clean.items():
+            setattr(locked, name, value)
+        if not (locked.first_name or locked.last_name):
+            raise ServiceError(
+                _("Give the contact a first or a last name."), field="first_name", code="required"
+            )
+        owner_changed = new_owner != locked.owner_id
+        locked.owner_id = new_owner
+        if clean_emails is not None or clean_phones is not None:
+            _store_channels(
+                locked,
+                clean_emails
+                if clean_emails is not None
+                else [EmailInput(e.email, e.is_primary) for e in locked.emails.all()],
+                clean_phones
+                if clean_phones is not None
+                else list(
+                    locked.phones.order_by("-is_primary", "id").values_list("number", flat=True)
+                ),
+            )
+        locked.search_text = _search_text(
+            locked,
+            list(locked.emails.values_list("email", flat=True)),
+            list(locked.phones.values_list("number", flat=True)),
+        )
+        locked.updated_at = timezone.now()
+        locked.save(
+            update_fields=[
+                *clean,
+                "owner",
+                "primary_email",
+                "primary_phone",
+                "search_text",
+                "updated_at",
+            ]
+        )
+        if owner_changed:
+            timeline.activity_log(
+                kind=timeline.OWNER_CHANGE.code,
+                author=actor.user,
+                concerns=[locked],
+                data={"from": contact.owner_id, "to": new_owner},
+            )
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CONTACT_UPDATED,
+            target=locked,
+            data={
+                "fields": sorted(
+                    [*clean]
+                    + (["emails"] if emails is not None else [])
+                    + (["phones"] if phones is not None else [])
+                    + (["owner"] if owner_changed else [])
+                )
+            },
+        )
+    return locked
+
+
+def contact_move_company(
+    *, actor: Membership, contact: Contact, company: Company | None, job_title: str = ""
+) -> Contact:
+    """Move a contact to another company (or none); the time at the previous one is kept."""
+    require(actor, EDIT_RECORDS, contact)
+    title = checks.check_optional_text(
+        job_title, field="job_title", max_length=150, label=_("Job title")
+    )
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        require(actor, EDIT_RECORDS, locked)
+        if company is not None and locked.company_id == company.pk:
+            raise ServiceError(_("The contact already works at this company."), field="company")
+        now = timezone.now()
+        previous_id = locked.company_id
+        CompanyMembership.objects.filter(contact=locked, ended_at__isnull=True).update(ended_at=now)
+        if company is not None:
+            CompanyMembership.objects.create(
+                contact=locked, company=company, job_title=title, started_at=now
+            )
+        locked.company = company
+        locked.job_title = title
+        locked.search_text = _search_text(
+            locked,
+            list(locked.emails.values_list("email", flat=True)),
+            list(locked.phones.values_list("number", flat=True)),
+        )
+        locked.updated_at = now
+        locked.save(update_fields=["company", "job_title", "search_text", "updated_at"])
+        concerns: list[Any] = [locked]
+        if company is not None:
+            concerns.append(company)
+        if previous_id is not None:
+            concerns.append(("sales.company", previous_id))
+        timeline.activity_log(
+            kind=timeline.COMPANY_CHANGE.code,
+            author=actor.user,
+            concerns=concerns,
+            data={"from": previous_id, "to": company.pk if company else None},
+        )
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CONTACT_MOVED,
+            target=locked,
+            data={"from": previous_id, "to": company.pk if company else None},
+        )
+    return locked
+
+
+def contact_set_consent(
+    *,
+    actor: Membership,
+    contact: Contact,
+    channel: str,
+    status: str,
+    method: str,
+    recorded_at: datetime.datetime | None = None,
+) -> Consent:
+    require(actor, EDIT_MARKETING, contact)
+    channel = checks.check_choice(channel, field="channel", choices=Channel.values, blank=False)
+    status = checks.check_choice(status, field="status", choices=Consent.Status.values, blank=False)
+    how = checks.check_optional_text(method, field="method", max_length=200, label=_("How"))
+    if not how:
+        raise ServiceError(
+            _("Say how the consent was given or withdrawn."), field="method", code="required"
+        )
+    when = recorded_at or timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        require(actor, EDIT_MARKETING, locked)
+        consent, _created = Consent.objects.update_or_create(
+            contact=locked,
+            channel=channel,
+            defaults={
+                "status": status,
+                "recorded_at": when,
+                "method": how,
+                "recorded_by": actor.user,
+            },
+        )
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CONSENT_RECORDED,
+            target=locked,
+            data={"channel": channel, "status": status},
+        )
+    return consent
+
+
+def contact_delete(*, actor: Membership, contact: Contact) -> None:
+    require(actor, DELETE_RECORDS, contact)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        require(actor, DELETE_RECORDS, locked)
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CONTACT_DELETED,
+            target_repr=str(locked),
+            data={"id": locked.pk},
+        )
+        timeline.timeline_delete_for(locked)
+        locked.delete()

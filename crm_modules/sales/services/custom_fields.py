@@ -1,0 +1,175 @@
+"""Custom fields (ADR 0012): admins define them per entity; values are validated by type and
+stored as JSON in the record's ``custom`` column, normalised so that equal values compare
+equal in a containment filter."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from crm_modules.sales.models import CustomField
+from crm_modules.sales.module import (
+    CUSTOM_FIELD_CREATED,
+    CUSTOM_FIELD_DELETED,
+    MANAGE_CUSTOM_FIELDS,
+)
+from crm_modules.sales.services import checks
+from crm_platform.errors import ServiceError
+from crm_platform.validation import check_email, check_text
+from tenants.audit.services import audit_record
+from tenants.models import Membership
+from tenants.permissions import require
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+SELECTS = {CustomField.Type.SELECT, CustomField.Type.MULTI_SELECT}
+
+
+def custom_field_create(
+    *,
+    actor: Membership,
+    entity: str,
+    code: str,
+    label: str,
+    type: str,
+    options: list[str] | None = None,
+) -> CustomField:
+    require(actor, MANAGE_CUSTOM_FIELDS)
+    entity = checks.check_choice(
+        entity, field="entity", choices=CustomField.Entity.values, blank=False
+    )
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise ServiceError(
+            _("A code is lower-case letters, digits and underscores, starting with a letter."),
+            field="code",
+        )
+    clean_label = check_text(label, field="label", max_length=100, label=_("Label"))
+    kind = checks.check_choice(type, field="type", choices=CustomField.Type.values, blank=False)
+    clean_options: list[str] = []
+    if kind in SELECTS:
+        clean_options = checks.check_tags(options or [], field="options")
+        if not clean_options:
+            raise ServiceError(_("A select needs at least one option."), field="options")
+    with transaction.atomic():
+        if CustomField.objects.filter(entity=entity, code=code).exists():
+            raise ServiceError(_("A field with this code already exists."), field="code")
+        position = (
+            CustomField.objects.filter(entity=entity).aggregate(top=Max("position"))["top"] or 0
+        ) + 1
+        field = CustomField.objects.create(
+            entity=entity,
+            code=code,
+            label=clean_label,
+            type=kind,
+            options=clean_options,
+            position=position,
+        )
+        audit_record(
+            tenant=actor.tenant, actor=actor.user, action=CUSTOM_FIELD_CREATED, target=field
+        )
+    return field
+
+
+def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
+    """The definition goes; values stay in the records until overwritten, and are ignored."""
+    require(actor, MANAGE_CUSTOM_FIELDS)
+    with transaction.atomic():
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CUSTOM_FIELD_DELETED,
+            target_repr=str(field),
+            data={"entity": field.entity, "code": field.code},
+        )
+        field.delete()
+
+
+def check_custom_values(
+    *, actor: Membership, entity: str, values: Any, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record's new ``custom`` object: ``current`` with ``values`` applied (None clears a
+    field). A code with no definition — or one deleted while a form was open — is refused."""
+    if not isinstance(values, Mapping):
+        raise ServiceError(
+            _("Custom fields must be an object of field codes."), field="custom_fields"
+        )
+    fields = {f.code: f for f in CustomField.objects.filter(entity=entity)}
+    result = dict(current or {})
+    for code, raw in values.items():
+        name = f"custom_fields.{code}"
+        definition = fields.get(code)
+        if definition is None:
+            raise ServiceError(
+                _("There is no custom field “%(code)s”.") % {"code": str(code)[:50]}, field=name
+            )
+        if raw is None or raw == "" or raw == []:
+            result.pop(code, None)
+            continue
+        result[code] = _check_value(actor, definition, raw, field=name)
+    return result
+
+
+def _check_value(actor: Membership, definition: CustomField, raw: Any, *, field: str) -> Any:
+    kind = definition.type
+    if kind in (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT):
+        limit = 200 if kind == CustomField.Type.TEXT else 20_000
+        return checks.check_optional_text(
+            raw, field=field, max_length=limit, label=definition.label
+        )
+    if kind == CustomField.Type.NUMBER:
+        if isinstance(raw, bool):
+            raise ServiceError(_("Enter a whole number."), field=field)
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            raise ServiceError(_("Enter a whole number."), field=field) from None
+        if abs(number) >= 2**53:
+            raise ServiceError(_("The number is too large."), field=field)
+        return number
+    if kind in (CustomField.Type.DECIMAL, CustomField.Type.CURRENCY):
+        try:
+            value = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise ServiceError(_("Enter a number such as 12.50."), field=field) from None
+        if not value.is_finite() or abs(value) >= Decimal("1e16"):
+            raise ServiceError(_("Enter a number such as 12.50."), field=field)
+        # Stored as a string: JSON numbers would lose the decimal's exactness.
+        return str(value.quantize(Decimal("0.01")) if kind == CustomField.Type.CURRENCY else value)
+    if kind == CustomField.Type.DATE:
+        date = checks.check_date(raw, field=field)
+        return date.isoformat() if date else None
+    if kind == CustomField.Type.DATETIME:
+        moment = checks.check_datetime(raw, field=field)
+        return moment.astimezone(datetime.UTC).isoformat() if moment else None
+    if kind == CustomField.Type.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "1", "yes", "on"):
+            return True
+        if str(raw).lower() in ("false", "0", "no", "off"):
+            return False
+        raise ServiceError(_("Choose yes or no."), field=field)
+    if kind == CustomField.Type.SELECT:
+        if raw not in definition.options:
+            raise ServiceError(_("Choose a value from the list."), field=field)
+        return raw
+    if kind == CustomField.Type.MULTI_SELECT:
+        chosen = raw if isinstance(raw, list) else [raw]
+        if any(item not in definition.options for item in chosen):
+            raise ServiceError(_("Choose values from the list."), field=field)
+        return [option for option in definition.options if option in chosen]
+    if kind == CustomField.Type.URL:
+        return checks.check_url(raw if isinstance(raw, str) else "", field=field)
+    if kind == CustomField.Type.EMAIL:
+        return check_email(raw if isinstance(raw, str) else "", field=field)
+    if kind == CustomField.Type.PHONE:
+        return checks.check_phone(raw if isinstance(raw, str) else "", field=field)
+    if kind == CustomField.Type.MEMBER:
+        return checks.check_owner(actor, raw, field=field)
+    raise ServiceError(_("This field cannot be changed here."), field=field)

@@ -1,0 +1,262 @@
+"""Record pages: a contact, company, deal or lead with its shared timeline, and the forms that
+act on it (log a call or note, move a deal, convert a lead, complete a task, create records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Model
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
+from crm_modules.sales import selectors, services
+from crm_modules.sales.forms import (
+    CompanyForm,
+    ContactForm,
+    DealForm,
+    LogActivityForm,
+    MoveDealForm,
+)
+from crm_modules.sales.module import CREATE_RECORDS, EDIT_RECORDS, VIEW_RECORDS, WORK_TASKS
+from crm_platform.errors import ServiceError
+from tenants.access import requires
+from tenants.http import WorkspaceRequest
+from tenants.permissions import allows
+
+
+def _entries(record: Model) -> list[dict[str, Any]]:
+    entries = []
+    for activity in timeline(record, limit=20):
+        kind = entry_type(activity.kind)
+        entries.append({"activity": activity, "label": kind.label if kind else activity.kind})
+    return entries
+
+
+def _page(
+    request: WorkspaceRequest,
+    template: str,
+    record: Model,
+    extra: dict[str, Any],
+    *,
+    log_form: LogActivityForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "record": record,
+        "entries": _entries(record),
+        "log_form": log_form or LogActivityForm(initial={"kind": "call"}),
+        "can_log": allows(request.membership, LOG_ACTIVITY),
+        "can_edit": allows(request.membership, EDIT_RECORDS, record),
+        **extra,
+    }
+    return render(request, template, context, status=status)
+
+
+def _contact_extra(contact: Any) -> dict[str, Any]:
+    return {
+        "emails": list(contact.emails.order_by("-is_primary", "id")),
+        "phones": list(contact.phones.order_by("-is_primary", "id")),
+        "consents": list(contact.consents.order_by("channel")),
+        "history": list(contact.company_history.select_related("company").order_by("-started_at")),
+    }
+
+
+def _company_extra(request: WorkspaceRequest, company: Any) -> dict[str, Any]:
+    actor = request.membership
+    return {
+        "contacts": list(
+            selectors.contact_list(actor=actor, company_id=company.pk).order_by("-id")[:20]
+        ),
+        "deals": list(selectors.deal_list(actor=actor, company_id=company.pk).order_by("-id")[:20]),
+    }
+
+
+def _deal_extra(deal: Any) -> dict[str, Any]:
+    return {
+        "stages": list(deal.pipeline.stages.all()),
+        "contacts": list(deal.contacts.all()),
+        "move_form": MoveDealForm(initial={"stage": deal.stage_id}),
+    }
+
+
+@requires(VIEW_RECORDS)
+@require_GET
+def contact_detail(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    contact = selectors.contact_get(actor=request.membership, contact_id=contact_id)
+    return _page(request, "sales/contact_detail.html", contact, _contact_extra(contact))
+
+
+@requires(VIEW_RECORDS)
+@require_GET
+def company_detail(request: WorkspaceRequest, company_id: int) -> HttpResponse:
+    company = selectors.company_get(actor=request.membership, company_id=company_id)
+    return _page(request, "sales/company_detail.html", company, _company_extra(request, company))
+
+
+@requires(VIEW_RECORDS)
+@require_GET
+def deal_detail(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
+    return _page(request, "sales/deal_detail.html", deal, _deal_extra(deal))
+
+
+@requires(VIEW_RECORDS)
+@require_GET
+def lead_detail(request: WorkspaceRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(actor=request.membership, lead_id=lead_id)
+    return _page(request, "sales/lead_detail.html", lead, {})
+
+
+def _log(
+    request: WorkspaceRequest, record: Model, template: str, extra: dict[str, Any], url: str
+) -> HttpResponse:
+    form = LogActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_log_activity(
+                actor=request.membership,
+                record=record,  # type: ignore[arg-type]
+                kind=form.cleaned_data["kind"],
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["body"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Saved on the timeline."))
+            return redirect(url)
+    return _page(request, template, record, extra, log_form=form, status=400)
+
+
+@requires(LOG_ACTIVITY)
+@require_POST
+def contact_log(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    contact = selectors.contact_get(actor=request.membership, contact_id=contact_id)
+    url = reverse("sales:contact_detail", args=[contact.pk])
+    return _log(request, contact, "sales/contact_detail.html", _contact_extra(contact), url)
+
+
+@requires(LOG_ACTIVITY)
+@require_POST
+def company_log(request: WorkspaceRequest, company_id: int) -> HttpResponse:
+    company = selectors.company_get(actor=request.membership, company_id=company_id)
+    url = reverse("sales:company_detail", args=[company.pk])
+    extra = _company_extra(request, company)
+    return _log(request, company, "sales/company_detail.html", extra, url)
+
+
+@requires(LOG_ACTIVITY)
+@require_POST
+def deal_log(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
+    url = reverse("sales:deal_detail", args=[deal.pk])
+    return _log(request, deal, "sales/deal_detail.html", _deal_extra(deal), url)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def deal_move(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    """The board's keyboard and no-script path: a form with the target stage."""
+    deal = selectors.deal_get(actor=request.membership, deal_id=deal_id, capability=EDIT_RECORDS)
+    form = MoveDealForm(request.POST)
+    if form.is_valid():
+        try:
+            services.deal_move_stage(
+                actor=request.membership,
+                deal=deal,
+                stage=form.cleaned_data["stage"],
+                lost_reason=form.cleaned_data["lost_reason"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            if request.POST.get("next") == "board":
+                return redirect(reverse("sales:deal_board") + f"?pipeline={deal.pipeline_id}")
+            return redirect("sales:deal_detail", deal.pk)
+    extra = {**_deal_extra(deal), "move_form": form}
+    return _page(request, "sales/deal_detail.html", deal, extra, status=400)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def lead_convert(request: WorkspaceRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(actor=request.membership, lead_id=lead_id, capability=EDIT_RECORDS)
+    try:
+        result = services.lead_convert(actor=request.membership, lead=lead)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _page(request, "sales/lead_detail.html", lead, {}, status=400)
+    messages.success(request, _("Lead converted."))
+    return redirect("sales:contact_detail", result.contact.pk)
+
+
+@requires(WORK_TASKS)
+@require_POST
+def task_done(request: WorkspaceRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get(actor=request.membership, task_id=task_id, capability=WORK_TASKS)
+    services.task_complete(actor=request.membership, task=task, done=not task.done)
+    return redirect(reverse("sales:task_list") + "?mine=1")
+
+
+@requires(CREATE_RECORDS)
+@require_http_methods(["GET", "POST"])
+def contact_new(request: WorkspaceRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            contact = services.contact_create(
+                actor=request.membership,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                job_title=data["job_title"],
+                emails=[data["emails"]] if data["emails"] else [],
+                phones=[data["phones"]] if data["phones"] else [],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("sales:contact_detail", contact.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "sales/record_new.html", {"form": form, "title": _("New contact")}, status=status
+    )
+
+
+@requires(CREATE_RECORDS)
+@require_http_methods(["GET", "POST"])
+def company_new(request: WorkspaceRequest) -> HttpResponse:
+    form = CompanyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            company = services.company_create(actor=request.membership, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("sales:company_detail", company.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "sales/record_new.html", {"form": form, "title": _("New company")}, status=status
+    )
+
+
+@requires(CREATE_RECORDS)
+@require_http_methods(["GET", "POST"])
+def deal_new(request: WorkspaceRequest) -> HttpResponse:
+    form = DealForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_create(actor=request.membership, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("sales:deal_detail", deal.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "sales/record_new.html", {"form": form, "title": _("New deal")}, status=status
+    )

@@ -1,0 +1,135 @@
+"""Workspace API keys: stored hashed, act as their member, refused elsewhere and when revoked."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from crm_modules.integrations.models import ApiKey
+from crm_modules.integrations.services import api_key_create
+from crm_modules.sales.models import Contact
+from tenants.models import Membership
+from tenants.roles import Role
+from tests.conftest import Workspace, workspace_client
+from tests.sales.conftest import fresh, sales_events
+
+
+def _key(workspace: Workspace, role: str = Role.ADMIN, *, read_only: bool = False) -> str:
+    connection.set_tenant(workspace.tenant)  # type: ignore[attr-defined]
+    try:
+        return api_key_create(
+            actor=fresh(workspace.members[Role.OWNER]),
+            name="CI",
+            read_only=read_only,
+            owner=fresh(workspace.members[role]),
+        ).raw
+    finally:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+def _api(workspace: Workspace, key: str) -> Client:
+    return Client(HTTP_HOST=workspace.host, HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def test_admin_creates_a_key_shown_once_and_stored_hashed(alpha: Workspace) -> None:
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    response = client.post("/integrations/api-keys/", {"name": "Zapier", "read_only": "on"})
+    assert response.status_code == 200
+    raw = response.context["new_key"].raw
+    assert raw.startswith("rk_")
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    key = ApiKey.objects.get()
+    assert (key.name, key.read_only, key.created_by_id) == (
+        "Zapier",
+        True,
+        alpha.members[Role.ADMIN].user_id,
+    )
+    assert raw not in key.digest
+    assert raw not in client.get("/integrations/api-keys/").content.decode()
+
+
+def test_a_key_acts_as_its_member_and_counts_its_use(alpha: Workspace) -> None:
+    key = _key(alpha, Role.SALES_REP)
+    response = _api(alpha, key).post(
+        "/api/v1/sales/contacts/",
+        data=json.dumps({"first_name": "Ann"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert Contact.objects.get().owner_id == alpha.members[Role.SALES_REP].user_id
+    assert ApiKey.objects.get().use_count == 1
+    assert sales_events() == ["contact.created"]
+
+
+def test_a_key_of_another_workspace_is_refused(alpha: Workspace, bravo: Workspace) -> None:
+    key = _key(alpha)
+    response = _api(bravo, key).get("/api/v1/sales/contacts/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_a_revoked_key_is_refused(alpha: Workspace) -> None:
+    key = _key(alpha)
+    assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 200
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    ApiKey.objects.update(revoked_at=timezone.now())
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 401
+
+
+def test_a_key_stops_when_its_member_is_deactivated(alpha: Workspace) -> None:
+    key = _key(alpha, Role.MANAGER)
+    Membership.objects.filter(pk=alpha.members[Role.MANAGER].pk).update(
+        status=Membership.Status.DEACTIVATED
+    )
+    assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 401
+
+
+def test_a_read_only_key_cannot_write(alpha: Workspace) -> None:
+    key = _key(alpha, read_only=True)
+    client = _api(alpha, key)
+    assert client.get("/api/v1/sales/contacts/").status_code == 200
+    response = client.post(
+        "/api/v1/sales/contacts/",
+        data=json.dumps({"first_name": "Ann"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("guess", ["rk_", "rk_abc_def", "not-a-key", "rk_" + "x" * 500])
+def test_a_guessed_key_is_refused(alpha: Workspace, guess: str) -> None:
+    assert _api(alpha, guess).get("/api/v1/sales/contacts/").status_code == 401
+
+
+def test_revoking_a_key_from_the_page(alpha: Workspace) -> None:
+    key = _key(alpha)
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    key_id = ApiKey.objects.get().pk
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    assert client.post(f"/integrations/api-keys/{key_id}/revoke/").status_code == 302
+    assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 401
+
+
+def test_create_api_key_command_prints_a_working_key(alpha: Workspace) -> None:
+    out = io.StringIO()
+    call_command(
+        "create_api_key",
+        "alpha",
+        alpha.members[Role.MANAGER].user.email,
+        "--name",
+        "CLI",
+        stdout=out,
+    )
+    key = out.getvalue().strip()
+    assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 200
