@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.core.cache import cache
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import SAFE_METHODS
 
 from crm_modules.integrations.services import api_key_match
 from tenants.models import Membership
 
-__all__ = ["resolve_api_key"]
+__all__ = ["RATE_LIMIT_PER_MINUTE", "resolve_api_key"]
+
+# Requests a key may make per clock minute; beyond that the API answers 429 with Retry-After.
+RATE_LIMIT_PER_MINUTE = 600
+
+
+def _check_rate(schema: str, key_id: int) -> None:
+    now = time.time()
+    window = int(now // 60)
+    bucket = f"api-key-rate:{schema}:{key_id}:{window}"
+    # add() creates the counter with its expiry only once; incr() is atomic in Redis.
+    cache.add(bucket, 0, timeout=120)
+    if cache.incr(bucket) > RATE_LIMIT_PER_MINUTE:
+        raise Throttled(wait=max(1, 60 - int(now % 60)))
 
 
 def resolve_api_key(request: Any, raw_key: str) -> Membership | None:
@@ -23,6 +38,7 @@ def resolve_api_key(request: Any, raw_key: str) -> Membership | None:
     key = api_key_match(raw_key)
     if key is None or key.created_by_id is None:
         return None
+    _check_rate(tenant.schema_name, key.pk)
     membership = (
         Membership.objects.filter(tenant=tenant, user_id=key.created_by_id)
         .select_related("tenant", "user")

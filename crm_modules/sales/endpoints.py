@@ -13,6 +13,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm_modules.activities.api import LOG_ACTIVITY, Activity, timeline
 from crm_modules.sales import selectors, services
 from crm_modules.sales.models import (
     Channel,
@@ -778,7 +779,83 @@ class CustomFieldDetail(_Resource):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ActivityOut(serializers.ModelSerializer[Activity]):
+    class Meta:
+        model = Activity
+        fields = (
+            "id", "kind", "subject", "body", "channel", "direction", "outcome", "occurred_at",
+            "author",
+        )  # fmt: skip
+
+
+class ActivityIn(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    subject = _text()
+    body = _text()
+    direction = _text()
+    outcome = _text()
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+TIMELINE_LIMIT = 50
+
+
+class _RecordActivities(_Resource):
+    """A record's timeline (newest first) and logging a call, meeting, email or note on it."""
+
+    capabilities = {"GET": VIEW_RECORDS, "POST": LOG_ACTIVITY}
+    out, into = ActivityOut, ActivityIn
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        entries = timeline(self.get_object(), limit=TIMELINE_LIMIT)
+        return Response(ActivityOut(entries, many=True).data)
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        record = self.get_object()
+        data = self._input(partial=False)
+        activity = services.record_log_activity(actor=_actor(request), record=record, **data)
+        return Response(ActivityOut(activity).data, status=status.HTTP_201_CREATED)
+
+
+def _activities_view(name: str, getter: Any, kwarg: str) -> type[_RecordActivities]:
+    def scoped_get(self: _RecordActivities, capability: Capability) -> Model:
+        return getter(actor=_actor(self.request), **{kwarg: self.kwargs[kwarg]})
+
+    view = type(f"{name.title()}Activities", (_RecordActivities,), {"scoped_get": scoped_get})
+    return extend_schema_view(
+        get=extend_schema(
+            tags=["activities"],
+            responses=ActivityOut(many=True),
+            operation_id=f"{name}_activity_list",
+        ),
+        post=extend_schema(
+            tags=["activities"],
+            request=ActivityIn,
+            responses={201: ActivityOut},
+            operation_id=f"{name}_activity_create",
+        ),
+    )(view)
+
+
+ContactActivities = _activities_view("contact", selectors.contact_get, "contact_id")
+CompanyActivities = _activities_view("company", selectors.company_get, "company_id")
+DealActivities = _activities_view("deal", selectors.deal_get, "deal_id")
+LeadActivities = _activities_view("lead", selectors.lead_get, "lead_id")
+
+
 urlpatterns = [
+    path(
+        "contacts/<int:contact_id>/activities/",
+        ContactActivities.as_view(),
+        name="contact-activities",
+    ),
+    path(
+        "companies/<int:company_id>/activities/",
+        CompanyActivities.as_view(),
+        name="company-activities",
+    ),
+    path("deals/<int:deal_id>/activities/", DealActivities.as_view(), name="deal-activities"),
+    path("leads/<int:lead_id>/activities/", LeadActivities.as_view(), name="lead-activities"),
     path("custom-fields/", CustomFieldList.as_view(), name="custom-field-list"),
     path("custom-fields/<int:field_id>/", CustomFieldDetail.as_view(), name="custom-field-detail"),
     path("companies/", CompanyList.as_view(), name="company-list"),

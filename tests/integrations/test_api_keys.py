@@ -133,3 +133,20 @@ def test_create_api_key_command_prints_a_working_key(alpha: Workspace) -> None:
     )
     key = out.getvalue().strip()
     assert _api(alpha, key).get("/api/v1/sales/contacts/").status_code == 200
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_modules.integrations import api
+
+    monkeypatch.setattr(api, "RATE_LIMIT_PER_MINUTE", 2)
+    key = _key(alpha)
+    client = _api(alpha, key)
+    assert [client.get("/api/v1/sales/contacts/").status_code for _ in range(2)] == [200, 200]
+    response = client.get("/api/v1/sales/contacts/")
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response.json()["error"]["code"] == "throttled"
+    # Another key of the same workspace has its own allowance.
+    assert _api(alpha, _key(alpha)).get("/api/v1/sales/contacts/").status_code == 200

@@ -76,6 +76,10 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
         "options": ["gold", "silver"],
     },
     "DELETE /api/v1/sales/custom-fields/{field_id}/": {},
+    "POST /api/v1/sales/contacts/{contact_id}/activities/": {"kind": "call", "subject": "Intro"},
+    "POST /api/v1/sales/companies/{company_id}/activities/": {"kind": "note", "body": "Met"},
+    "POST /api/v1/sales/deals/{deal_id}/activities/": {"kind": "meeting", "subject": "Demo"},
+    "POST /api/v1/sales/leads/{lead_id}/activities/": {"kind": "email", "subject": "Hello"},
 }
 
 

@@ -144,3 +144,24 @@ def test_lead_is_converted_with_a_deal(alpha: Workspace) -> None:
     assert lead.status == Lead.Status.CONVERTED
     assert lead.deal is not None
     assert str(lead.deal.amount) == "99.90"
+
+
+def test_a_call_logged_on_a_deal_through_the_api_shows_on_its_contact(alpha: Workspace) -> None:
+    contact = ContactFactory.create()
+    deal = DealFactory.create()
+    deal.contacts.set([contact])
+    client = workspace_client(alpha.members[Role.SUPPORT_AGENT].user, alpha.tenant)
+    response = _send(
+        client,
+        "POST",
+        f"/api/v1/sales/deals/{deal.pk}/activities/",
+        {"kind": "call", "subject": "Pricing", "direction": "outbound"},
+    )
+    assert response.status_code == 201, response.content
+    listed = client.get(f"/api/v1/sales/contacts/{contact.pk}/activities/").json()
+    assert [(a["kind"], a["subject"], a["direction"]) for a in listed] == [
+        ("call", "Pricing", "outbound")
+    ]
+    bad = _send(client, "POST", f"/api/v1/sales/deals/{deal.pk}/activities/", {"kind": "fax"})
+    assert bad.status_code == 400
+    assert list(bad.json()["error"]["fields"]) == ["kind"]
