@@ -150,3 +150,12 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
         client.delete_objects(
             Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
         )
+
+
+def bucket_ensure() -> None:
+    """Create the documents bucket if it is missing (the local S3 stand-in of `make run`)."""
+    client = s3_client()
+    try:
+        client.head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+    except ClientError:
+        client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
