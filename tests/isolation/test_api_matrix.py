@@ -42,6 +42,8 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/v1/notes/{note_id}/": {"title": "Renamed"},
     "PATCH /api/v1/notes/{note_id}/": {"title": "Renamed"},
+    "DELETE /api/v1/documents/{document_id}/": {},
+    "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
 }
 
 
