@@ -108,8 +108,11 @@ async def _connect_member(world: World, role: str) -> WebsocketCommunicator:
     assert connected
     assert await socket.receive_json_from(timeout=TIMEOUT) == {
         "event": "hello",
-        # The test module's notes topic reaches the roles that may see notes.
-        "payload": {"role": role, "topics": ["notes"] if role in VIEW_NOTES.roles else []},
+        # Documents reach every role; the test module's notes the roles that may see notes.
+        "payload": {
+            "role": role,
+            "topics": ["documents", "notes"] if role in VIEW_NOTES.roles else ["documents"],
+        },
     }
     return socket
 
