@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 
@@ -22,7 +24,14 @@ def s3_client(*, timeout: float = 10.0) -> Any:
         "s3",
         endpoint_url=settings.AWS_S3_ENDPOINT_URL or None,
         region_name=settings.AWS_S3_REGION_NAME or None,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+        # Presigned URLs must carry the workspace's path style and SigV4 on every endpoint.
+        config=Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 1},
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if settings.AWS_S3_ENDPOINT_URL else None,
+        ),
     )
 
 
@@ -46,3 +55,107 @@ def workspace_objects(*, schema_name: str) -> list[dict[str, Any]]:
             for item in page.get("Contents", [])
         )
     return objects
+
+
+# --- documents: keys, presigned requests, verification ------------------------------------
+
+
+class KeyOutsideWorkspace(ValueError):
+    """A key that does not belong to the workspace asking for it."""
+
+
+def document_key(*, schema_name: str, document_uuid: str, version: int) -> str:
+    """``workspaces/<schema>/documents/<uuid>/<version>``: built only from values the server
+    chose, never from a user-supplied path segment."""
+    key = f"{workspace_prefix(schema_name)}documents/{uuid.UUID(str(document_uuid))}/{int(version)}"
+    return workspace_key(schema_name=schema_name, key=key)
+
+
+def workspace_key(*, schema_name: str, key: str) -> str:
+    """``key`` if it lies inside the workspace's prefix; raise otherwise. Every presigned
+    request and every object operation goes through this check."""
+    prefix = workspace_prefix(schema_name)
+    parts = key.split("/")
+    if not schema_name or not key.startswith(prefix) or ".." in parts or "" in parts:
+        raise KeyOutsideWorkspace(key)
+    return key
+
+
+def presign_put(
+    *, schema_name: str, key: str, content_type: str, size: int, expires_in: int
+) -> str:
+    """A URL the browser PUTs the bytes to; Content-Type and Content-Length are signed, so the
+    request must send exactly what was declared."""
+    workspace_key(schema_name=schema_name, key=key)
+    params: dict[str, Any] = {
+        "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
+        "Key": key,
+        "ContentType": content_type,
+        "ContentLength": size,
+    }
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    url: str = s3_client().generate_presigned_url(
+        "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
+    )
+    return url
+
+
+def presign_get(
+    *,
+    schema_name: str,
+    key: str,
+    content_type: str,
+    content_disposition: str,
+    expires_in: int,
+) -> str:
+    workspace_key(schema_name=schema_name, key=key)
+    url: str = s3_client().generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
+            "Key": key,
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition,
+        },
+        ExpiresIn=expires_in,
+    )
+    return url
+
+
+def object_head(*, schema_name: str, key: str) -> dict[str, Any] | None:
+    """Size and content type of an object, or None when it is not there."""
+    workspace_key(schema_name=schema_name, key=key)
+    client = s3_client()
+    try:
+        head = client.head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return {
+        "size": int(head["ContentLength"]),
+        "content_type": head.get("ContentType", ""),
+        "etag": head.get("ETag", "").strip('"'),
+    }
+
+
+def objects_delete(*, schema_name: str, keys: list[str]) -> None:
+    """Delete objects of one workspace, in batches of the API's limit (1,000)."""
+    for key in keys:
+        workspace_key(schema_name=schema_name, key=key)
+    client = s3_client()
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        client.delete_objects(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
+        )
+
+
+def bucket_ensure() -> None:
+    """Create the documents bucket if it is missing (the local S3 stand-in of `make run`)."""
+    client = s3_client()
+    try:
+        client.head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+    except ClientError:
+        client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)

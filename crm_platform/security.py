@@ -8,6 +8,7 @@ exports, account pages): the browser and any proxy are told never to store them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +16,19 @@ from django.utils.cache import add_never_cache_headers
 
 # Powerful browser features the product never uses; no page, nor anything it frames, gets them.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+def _upload_origins() -> list[str]:
+    """Where browsers upload documents to (presigned PUTs go straight to the bucket)."""
+    if settings.DOCUMENTS_UPLOAD_ORIGIN:
+        return [settings.DOCUMENTS_UPLOAD_ORIGIN]
+    if settings.AWS_S3_ENDPOINT_URL:
+        parts = urlsplit(settings.AWS_S3_ENDPOINT_URL)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    if settings.AWS_STORAGE_BUCKET_NAME:
+        region = settings.AWS_S3_REGION_NAME or "us-east-1"
+        return [f"https://s3.{region}.amazonaws.com"]
+    return []
 
 
 def content_security_policy() -> str:
@@ -30,7 +44,7 @@ def content_security_policy() -> str:
         "style-src 'self' 'unsafe-inline'",
         # The TOTP QR code is an inline SVG data URI.
         "img-src 'self' data:",
-        "connect-src 'self'",
+        " ".join(["connect-src", "'self'", *_upload_origins()]),
         "font-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",

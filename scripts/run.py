@@ -4,13 +4,16 @@ WebSocket from one ASGI process on http://localhost:$PORT (8000 by default)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = "8000"
+DEFAULT_S3_PORT = "9100"
 
 
 def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -24,12 +27,55 @@ def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def local_s3(env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """Without a configured S3 endpoint or bucket, documents go to moto's S3 server on
+    127.0.0.1 (a development dependency, installed by `uv sync`). Its objects live in memory:
+    they are gone when `make run` stops."""
+    if env.get("AWS_S3_ENDPOINT_URL") or env.get("AWS_STORAGE_BUCKET_NAME"):
+        return None
+    moto_server = Path(sys.executable).parent / "moto_server"
+    if not moto_server.exists():
+        print("moto_server is not installed: documents are unavailable", file=sys.stderr)
+        return None
+    port = env.get("S3_PORT") or DEFAULT_S3_PORT
+    process = subprocess.Popen(
+        [str(moto_server), "-H", "127.0.0.1", "-p", port],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    env.update(
+        AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_STORAGE_BUCKET_NAME="rapport-dev-documents",
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID=env.get("AWS_ACCESS_KEY_ID", "dev"),
+        AWS_SECRET_ACCESS_KEY=env.get("AWS_SECRET_ACCESS_KEY", "dev"),
+    )
+    manage(env, "shell", "-c", "from crm_platform import s3; s3.bucket_ensure()")
+    return process
+
+
 def manage(env: Mapping[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def main() -> int:
     env = serve_environment(os.environ)
+    s3_server = local_s3(env)
+    try:
+        return serve(env)
+    finally:
+        if s3_server is not None:
+            s3_server.terminate()
+
+
+def serve(env: dict[str, str]) -> int:
     manage(env, "migrate_schemas", "--shared", "-v", "0")
     manage(env, "migrate_schemas", "--tenant", "-v", "0")
     manage(env, "replenish_spares", "--target", "2")

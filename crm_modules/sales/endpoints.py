@@ -819,7 +819,8 @@ class _RecordActivities(_Resource):
 
 def _activities_view(name: str, getter: Any, kwarg: str) -> type[_RecordActivities]:
     def scoped_get(self: _RecordActivities, capability: Capability) -> Model:
-        return getter(actor=_actor(self.request), **{kwarg: self.kwargs[kwarg]})
+        record: Model = getter(actor=_actor(self.request), **{kwarg: self.kwargs[kwarg]})
+        return record
 
     view = type(f"{name.title()}Activities", (_RecordActivities,), {"scoped_get": scoped_get})
     return extend_schema_view(

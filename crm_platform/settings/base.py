@@ -232,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.clear_expired_sessions",
         "schedule": 60.0 * 60 * 6,
     },
+    "purge-document-trash": {
+        "task": "crm_modules.documents.tasks.purge_document_trash",
+        "schedule": 60.0 * 60 * 6,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
@@ -345,6 +349,14 @@ WORKER_METRICS_PORT = int(env("WORKER_METRICS_PORT", "0") or 0)
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
+# Encryption at rest requested on every upload: "AES256" (SSE-S3) or "aws:kms" (SSE-KMS).
+AWS_S3_SERVER_SIDE_ENCRYPTION = env("AWS_S3_SERVER_SIDE_ENCRYPTION", "")
+# Browsers PUT uploads straight to the bucket: its origin joins the CSP's connect-src.
+# Empty: the origin of AWS_S3_ENDPOINT_URL, else the bucket's regional AWS endpoint.
+DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
+# Until billing's plan limits land, every plan gets these (crm_modules/documents/quota.py).
+DOCUMENTS_DEFAULT_QUOTA_BYTES = 5 * 1024**3
+DOCUMENTS_MAX_FILE_BYTES = 100 * 1024**2
 
 # Two queues, each with its own workers (infra/k8s/): people wait on "interactive" (mail,
 # notifications); "bulk" (migrating spare schemas, exports, clean-ups) may take minutes.

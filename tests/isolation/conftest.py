@@ -26,6 +26,16 @@ BRAVO_AT_HOME = "bravo-owner-on-bravo"
 DEACTIVATED_ROLE = Role.SUPPORT_AGENT
 
 
+@pytest.fixture(autouse=True)
+def _documents_can_be_signed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Presigned URLs are computed locally: a bucket name and credentials suffice, no S3
+    server is asked (download answers a redirect to one)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings.AWS_STORAGE_BUCKET_NAME = "rapport-isolation"
+    settings.AWS_S3_REGION_NAME = "us-east-1"
+
+
 # --- visitors -------------------------------------------------------------------------------
 
 

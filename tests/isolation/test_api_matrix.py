@@ -80,6 +80,8 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/sales/companies/{company_id}/activities/": {"kind": "note", "body": "Met"},
     "POST /api/v1/sales/deals/{deal_id}/activities/": {"kind": "meeting", "subject": "Demo"},
     "POST /api/v1/sales/leads/{lead_id}/activities/": {"kind": "email", "subject": "Hello"},
+    "DELETE /api/v1/documents/{document_id}/": {},
+    "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
 }
 
 

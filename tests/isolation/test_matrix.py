@@ -21,11 +21,14 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 from django.utils.regex_helper import normalize
 from django_tenants.utils import schema_context
 
+from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.sales.models import CustomField
+from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
@@ -78,6 +81,9 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
     "key_id": lambda ws, owner: _api_key(ws, owner),
     "field_id": lambda ws, owner: _custom_field(ws),
+    "document_id": lambda ws, owner: _document(ws, owner),
+    "version_number": lambda ws, owner: 1,
+    "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
 }
 
 
@@ -102,6 +108,33 @@ def _sales(workspace: Workspace, factory: Any, owner: Membership) -> int:
 def _note(workspace: Workspace, owner: Membership) -> int:
     with schema_context(workspace.tenant.schema_name):
         return Note.objects.create(title="Sample", owner=owner.user).pk
+
+
+def _document(workspace: Workspace, owner: Membership, *, trashed: bool = False) -> int:
+    """A document with two versions (the second current), in the trash if asked."""
+    schema = workspace.tenant.schema_name
+    with schema_context(schema):
+        document = Document.objects.create(
+            name="Sample.pdf",
+            content_type="application/pdf",
+            size=4,
+            current_version=2,
+            version_counter=2,
+            uploaded_by=owner.user,
+            deleted_at=timezone.now() if trashed else None,
+        )
+        for number in (1, 2):
+            DocumentVersion.objects.create(
+                document=document,
+                number=number,
+                key=s3.document_key(
+                    schema_name=schema, document_uuid=str(document.uuid), version=number
+                ),
+                size=4,
+                content_type="application/pdf",
+                uploaded_by=owner.user,
+            )
+        return document.pk
 
 
 # What an allowed member is answered, per URL name and method (an empty POST for forms).
@@ -143,6 +176,15 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:search": {"GET": 200, "POST": 405},
     "integrations:api_keys": {"GET": 200, "POST": 400},
     "integrations:api_key_revoke": {"GET": 405, "POST": 302},
+    "documents:list": {"GET": 200, "POST": 405},
+    "documents:upload_start": {"GET": 405, "POST": 400},
+    "documents:upload_complete": {"GET": 405, "POST": 400},
+    "documents:detail": {"GET": 200, "POST": 405},
+    "documents:download": {"GET": 302, "POST": 405},
+    "documents:version_upload_start": {"GET": 405, "POST": 400},
+    "documents:version_restore": {"GET": 405, "POST": 302},
+    "documents:delete": {"GET": 405, "POST": 302},
+    "documents:restore": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

@@ -1,0 +1,75 @@
+"""The documents module's facade: what other modules may import.
+
+The attachables registry: a module registers each record type documents may attach to, by a
+key, and documents refer to records by (key, id) — no foreign key to another module's tables.
+A module registers its types from its own ``module.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.utils.functional import Promise
+
+from tenants.capabilities import Capability
+from tenants.models import Membership
+from tenants.permissions import allows
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class Attachable:
+    key: str
+    model: type[models.Model]
+    label: str | Promise
+    capability_to_view: Capability
+
+
+_REGISTRY: dict[str, Attachable] = {}
+
+
+def register_attachable(
+    key: str,
+    model: type[models.Model],
+    label: str | Promise,
+    capability_to_view: Capability,
+) -> Attachable:
+    """Let documents attach to records of ``model``. A member sees a record's documents, and
+    may attach to it, only where ``capability_to_view`` reaches that record."""
+    if not _KEY.match(key):
+        raise ValueError(f"Attachable key {key!r} must be lower-case dotted words")
+    if key in _REGISTRY:
+        raise ValueError(f"Attachable {key} is already registered")
+    attachable = Attachable(
+        key=key, model=model, label=label, capability_to_view=capability_to_view
+    )
+    _REGISTRY[key] = attachable
+    return attachable
+
+
+def unregister_attachable(key: str) -> None:
+    _REGISTRY.pop(key, None)
+
+
+def get_attachable(key: str) -> Attachable | None:
+    return _REGISTRY.get(key)
+
+
+def all_attachables() -> list[Attachable]:
+    return list(_REGISTRY.values())
+
+
+def attachable_record(*, actor: Membership, key: str, record_id: int) -> Any | None:
+    """The record of type ``key`` with ``record_id`` if the member may see it, else None
+    (an unknown type, a missing record and one out of reach look the same)."""
+    attachable = _REGISTRY.get(key)
+    if attachable is None or not allows(actor, attachable.capability_to_view, reading=True):
+        return None
+    record = attachable.model._default_manager.filter(pk=record_id).first()
+    if record is None or not allows(actor, attachable.capability_to_view, record, reading=True):
+        return None
+    return record

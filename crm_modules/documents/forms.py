@@ -1,0 +1,38 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tenants.forms import AccessibleForm
+
+
+class DocumentFilterForm(AccessibleForm):
+    q = forms.CharField(label=_("Name"), required=False, max_length=255)
+    type = forms.ChoiceField(
+        label=_("Type"),
+        required=False,
+        choices=[
+            ("", _("Any type")),
+            ("application/pdf", _("PDF")),
+            ("image", _("Images")),
+            ("text", _("Text")),
+            ("application", _("Other files")),
+        ],
+    )
+    uploader = forms.CharField(label=_("Uploaded by"), required=False, max_length=254)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class UploadStartForm(forms.Form):
+    name = forms.CharField(max_length=4000)
+    content_type = forms.CharField(max_length=255, required=False)
+    size = forms.IntegerField(min_value=0)
+    record_type = forms.CharField(max_length=64, required=False)
+    record_id = forms.IntegerField(required=False, min_value=1)
+
+
+class UploadCompleteForm(forms.Form):
+    ticket = forms.CharField(max_length=4000)

@@ -1,0 +1,50 @@
+from django.utils.translation import gettext_lazy as _
+
+from tenants import capabilities, live, navigation
+from tenants.audit.actions import register_action
+from tenants.roles import Role
+
+MODULE = _("Documents")
+
+VIEW_DOCUMENTS = capabilities.register(
+    "documents.view",
+    label=_("See and download documents"),
+    module=MODULE,
+    roles=set(Role.values),
+)
+UPLOAD_DOCUMENTS = capabilities.register(
+    "documents.upload",
+    label=_("Upload documents and new versions, delete documents"),
+    module=MODULE,
+    roles=set(Role.values) - {Role.READ_ONLY},
+    writes=True,
+)
+MANAGE_TRASH = capabilities.register(
+    "documents.manage_trash",
+    label=_("Restore documents from the trash"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
+navigation.register(
+    "documents",
+    label=MODULE,
+    icon="file-text",
+    url_name="documents:list",
+    capability=VIEW_DOCUMENTS,
+    order=60,
+)
+DOCUMENT_UPLOADED = register_action("document.uploaded", _("Document uploaded"), module=MODULE)
+DOCUMENT_VERSION_ADDED = register_action(
+    "document.version_added", _("Document version added"), module=MODULE
+)
+DOCUMENT_VERSION_RESTORED = register_action(
+    "document.version_restored", _("Document version restored"), module=MODULE
+)
+DOCUMENT_DELETED = register_action(
+    "document.deleted", _("Document moved to the trash"), module=MODULE
+)
+DOCUMENT_RESTORED = register_action(
+    "document.restored", _("Document restored from the trash"), module=MODULE
+)
+DOCUMENTS_TOPIC = live.register_topic("documents", label=MODULE, capability=VIEW_DOCUMENTS)

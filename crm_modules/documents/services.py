@@ -1,0 +1,439 @@
+"""Every write of the documents module.
+
+An upload never passes through the app server: ``document_upload_start`` checks the member,
+the record, the size and the quota, and answers a presigned PUT plus a signed ticket naming
+what was allowed; the browser sends the bytes to S3; ``document_upload_complete`` verifies the
+object (size, type) and only then creates the rows. An abandoned upload leaves no row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_modules.documents.api import attachable_record
+from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
+from crm_modules.documents.module import (
+    DOCUMENT_DELETED,
+    DOCUMENT_RESTORED,
+    DOCUMENT_UPLOADED,
+    DOCUMENT_VERSION_ADDED,
+    DOCUMENT_VERSION_RESTORED,
+    DOCUMENTS_TOPIC,
+    MANAGE_TRASH,
+    UPLOAD_DOCUMENTS,
+    VIEW_DOCUMENTS,
+)
+from crm_modules.documents.quota import max_file_bytes, storage_quota_bytes, storage_used_bytes
+from crm_platform import s3
+from crm_platform.errors import ServiceError
+from tenants.audit.services import audit_record
+from tenants.live import publish
+from tenants.models import Membership, Tenant
+from tenants.permissions import require
+
+UPLOAD_URL_SECONDS = 15 * 60
+TICKET_MAX_AGE_SECONDS = 60 * 60
+DOWNLOAD_URL_SECONDS = 60
+TRASH_DAYS = 30
+NAME_MAX = 255
+_TICKET_SALT = "documents.upload"
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+# Served inline (previewed); everything else, active types above all, downloads.
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    url: str
+    headers: dict[str, str]
+    ticket: str
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def check_name(name: str) -> str:
+    """A display name: no control or bidirectional-override characters, no path separators,
+    at most 255 characters (the extension kept). Never part of an object key."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
+        for ch in unicodedata.normalize("NFC", name)
+    )
+    cleaned = cleaned.replace("/", "_").replace("\\", "_").strip().strip(".").strip()
+    if not cleaned:
+        raise ServiceError(_("Give the file a name."), field="name")
+    if len(cleaned) > NAME_MAX:
+        stem, dot, extension = cleaned.rpartition(".")
+        if dot and 0 < len(extension) <= 16:
+            cleaned = f"{stem[: NAME_MAX - len(extension) - 1]}.{extension}"
+        else:
+            cleaned = cleaned[:NAME_MAX]
+    return cleaned
+
+
+def check_content_type(content_type: str) -> str:
+    content_type = (content_type or "application/octet-stream").strip().lower()
+    if len(content_type) > 100 or not _CONTENT_TYPE.match(content_type):
+        raise ServiceError(_("This file type is not recognised."), field="content_type")
+    return content_type
+
+
+def check_size(*, tenant: Tenant, size: int) -> int:
+    if size <= 0:
+        raise ServiceError(_("The file is empty."), field="size")
+    limit = max_file_bytes(tenant)
+    if size > limit:
+        raise ServiceError(
+            _("The file is %(size)s; files may be at most %(limit)s.")
+            % {"size": filesizeformat(size), "limit": filesizeformat(limit)},
+            field="size",
+        )
+    quota = storage_quota_bytes(tenant)
+    used = storage_used_bytes()
+    if used + size > quota:
+        raise ServiceError(
+            _(
+                "The file is %(size)s, but only %(free)s of the workspace's %(quota)s storage "
+                "is left. Delete documents from the trash or ask the owner for a larger plan."
+            )
+            % {
+                "size": filesizeformat(size),
+                "free": filesizeformat(max(quota - used, 0)),
+                "quota": filesizeformat(quota),
+            },
+            field="size",
+        )
+    return size
+
+
+def content_disposition(*, name: str, inline: bool) -> str:
+    """RFC 6266 with the RFC 5987 ``filename*`` for any script, and a plain ASCII fallback."""
+    fallback = "".join(
+        ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_"
+        for ch in unicodedata.normalize("NFKD", name)
+        if not unicodedata.combining(ch)
+    )
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+def document_upload_start(
+    *,
+    actor: Membership,
+    name: str,
+    content_type: str,
+    size: int,
+    record_type: str = "",
+    record_id: int | None = None,
+    document: Document | None = None,
+) -> UploadTicket:
+    """A presigned PUT for a new document (attached to a record when one is given) or for a new
+    version of ``document``. Refused before any byte is sent when the quota would be
+    exceeded."""
+    require(actor, UPLOAD_DOCUMENTS)
+    tenant = actor.tenant
+    name = check_name(name)
+    content_type = check_content_type(content_type)
+    if (record_type or record_id is not None) and (
+        record_id is None
+        or attachable_record(actor=actor, key=record_type, record_id=record_id) is None
+    ):
+        raise ServiceError(_("This record does not exist."), field="record_id")
+    check_size(tenant=tenant, size=size)
+    if document is None:
+        document_uuid, number, document_id = str(uuid.uuid4()), 1, None
+    else:
+        with transaction.atomic():
+            locked = Document.objects.select_for_update().get(pk=document.pk)
+            if locked.deleted_at is not None:
+                raise ServiceError(_("This document is in the trash."), field="document")
+            # Numbers are handed out here so that two uploads at once never share a key.
+            locked.version_counter += 1
+            locked.save(update_fields=["version_counter"])
+        document_uuid, number, document_id = str(locked.uuid), locked.version_counter, locked.pk
+    key = s3.document_key(
+        schema_name=tenant.schema_name, document_uuid=document_uuid, version=number
+    )
+    url = s3.presign_put(
+        schema_name=tenant.schema_name,
+        key=key,
+        content_type=content_type,
+        size=size,
+        expires_in=UPLOAD_URL_SECONDS,
+    )
+    ticket = signing.dumps(
+        {
+            "schema": tenant.schema_name,
+            "user": actor.user_id,
+            "uuid": document_uuid,
+            "number": number,
+            "document": document_id,
+            "name": name,
+            "content_type": content_type,
+            "size": size,
+            "record_type": record_type,
+            "record_id": record_id,
+        },
+        salt=_TICKET_SALT,
+        compress=True,
+    )
+    return UploadTicket(url=url, headers={"Content-Type": content_type}, ticket=ticket)
+
+
+def _read_ticket(*, actor: Membership, ticket: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = signing.loads(
+            ticket, salt=_TICKET_SALT, max_age=TICKET_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature as exc:
+        raise ServiceError(
+            _("This upload has expired or is not valid; upload the file again."), field="ticket"
+        ) from exc
+    if data.get("schema") != actor.tenant.schema_name or data.get("user") != actor.user_id:
+        raise ServiceError(
+            _("This upload has expired or is not valid; upload the file again."), field="ticket"
+        )
+    return data
+
+
+def document_upload_complete(*, actor: Membership, ticket: str) -> Document:
+    """Verify the object S3 received against the ticket, then record the document (or its new
+    version). A mismatching object is deleted; completing twice is refused."""
+    require(actor, UPLOAD_DOCUMENTS)
+    data = _read_ticket(actor=actor, ticket=ticket)
+    schema = actor.tenant.schema_name
+    key = s3.document_key(schema_name=schema, document_uuid=data["uuid"], version=data["number"])
+    if DocumentVersion.objects.filter(key=key).exists():
+        raise ServiceError(_("This upload is already complete."), field="ticket")
+    head = s3.object_head(schema_name=schema, key=key)
+    if head is None:
+        raise ServiceError(_("The file has not arrived; upload it again."), field="ticket")
+    if head["size"] != data["size"] or head["content_type"] != data["content_type"]:
+        s3.objects_delete(schema_name=schema, keys=[key])
+        raise ServiceError(
+            _("The file received differs from the file declared; upload it again."),
+            field="ticket",
+        )
+    try:
+        with transaction.atomic():
+            document = _record_version(actor=actor, data=data, key=key, etag=head["etag"])
+    except IntegrityError as exc:
+        raise ServiceError(_("This upload is already complete."), field="ticket") from exc
+    return document
+
+
+def _record_version(*, actor: Membership, data: dict[str, Any], key: str, etag: str) -> Document:
+    require(actor, UPLOAD_DOCUMENTS)
+    now = timezone.now()
+    if data["document"] is None:
+        document = Document.objects.create(
+            uuid=data["uuid"],
+            name=data["name"],
+            content_type=data["content_type"],
+            size=data["size"],
+            current_version=1,
+            version_counter=1,
+            uploaded_by_id=actor.user_id,
+            created_at=now,
+        )
+        action, event = DOCUMENT_UPLOADED, "document.uploaded"
+    else:
+        existing = Document.objects.select_for_update().filter(pk=data["document"]).first()
+        if existing is None or existing.deleted_at is not None:
+            raise ServiceError(_("This document is in the trash."), field="document")
+        document = existing
+        document.name = data["name"]
+        document.content_type = data["content_type"]
+        document.size = data["size"]
+        document.current_version = data["number"]
+        document.save(update_fields=["name", "content_type", "size", "current_version"])
+        action, event = DOCUMENT_VERSION_ADDED, "document.version_added"
+    DocumentVersion.objects.create(
+        document=document,
+        number=data["number"],
+        key=key,
+        size=data["size"],
+        content_type=data["content_type"],
+        checksum=etag,
+        uploaded_by_id=actor.user_id,
+        created_at=now,
+    )
+    if data["record_type"] and data["record_id"] is not None:
+        # The record may have gone out of reach while the bytes travelled.
+        if (
+            attachable_record(actor=actor, key=data["record_type"], record_id=data["record_id"])
+            is None
+        ):
+            raise ServiceError(_("This record does not exist."), field="record_id")
+        DocumentLink.objects.get_or_create(
+            document=document,
+            record_type=data["record_type"],
+            record_id=data["record_id"],
+            defaults={"linked_by_id": actor.user_id},
+        )
+    _audit_and_publish(
+        actor=actor, document=document, action=action, event=event, data={"version": data["number"]}
+    )
+    return document
+
+
+def _audit_and_publish(
+    *, actor: Membership, document: Document, action: Any, event: str, data: dict[str, Any]
+) -> None:
+    audit_record(
+        tenant=actor.tenant,
+        actor=actor.user,
+        action=action,
+        target=document,
+        target_repr=document.name,
+        data=data,
+    )
+    publish(tenant=actor.tenant, topic=DOCUMENTS_TOPIC, event=event, payload={"id": document.pk})
+
+
+# --- links, downloads, versions, trash -------------------------------------------------------
+
+
+def document_link(
+    *, actor: Membership, document: Document, record_type: str, record_id: int
+) -> DocumentLink:
+    """Attach an existing document to one more record."""
+    require(actor, UPLOAD_DOCUMENTS)
+    if attachable_record(actor=actor, key=record_type, record_id=record_id) is None:
+        raise ServiceError(_("This record does not exist."), field="record_id")
+    link, _created = DocumentLink.objects.get_or_create(
+        document=document,
+        record_type=record_type,
+        record_id=record_id,
+        defaults={"linked_by_id": actor.user_id},
+    )
+    return link
+
+
+def document_download_url(
+    *, actor: Membership, document: Document, version: DocumentVersion | None = None
+) -> str:
+    """A presigned GET valid for a minute: PDFs and images inline (preview), anything else —
+    HTML, SVG, XML, executables — as an attachment of a neutral type."""
+    require(actor, VIEW_DOCUMENTS)
+    if version is None:
+        version = document.versions.get(number=document.current_version)
+    elif version.document_id != document.pk:
+        raise ServiceError(_("This version does not exist."), field="version")
+    inline = version.content_type in INLINE_TYPES
+    return s3.presign_get(
+        schema_name=actor.tenant.schema_name,
+        key=version.key,
+        content_type=version.content_type if inline else "application/octet-stream",
+        content_disposition=content_disposition(name=document.name, inline=inline),
+        expires_in=DOWNLOAD_URL_SECONDS,
+    )
+
+
+def document_version_restore(
+    *, actor: Membership, document: Document, number: int
+) -> DocumentVersion:
+    """Make an older version current again, as a new version: the history stays whole."""
+    require(actor, UPLOAD_DOCUMENTS)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        require(actor, UPLOAD_DOCUMENTS)
+        if locked.deleted_at is not None:
+            raise ServiceError(_("This document is in the trash."), field="document")
+        source = locked.versions.filter(number=number).first()
+        if source is None:
+            raise ServiceError(_("This version does not exist."), field="version")
+        if source.number == locked.current_version:
+            raise ServiceError(_("This version is already the current one."), field="version")
+        locked.version_counter += 1
+        restored = DocumentVersion.objects.create(
+            document=locked,
+            number=locked.version_counter,
+            key=source.key,
+            size=source.size,
+            content_type=source.content_type,
+            checksum=source.checksum,
+            restored_from=source.number,
+            uploaded_by_id=actor.user_id,
+        )
+        locked.current_version = restored.number
+        locked.size = source.size
+        locked.content_type = source.content_type
+        locked.save(update_fields=["version_counter", "current_version", "size", "content_type"])
+        _audit_and_publish(
+            actor=actor,
+            document=locked,
+            action=DOCUMENT_VERSION_RESTORED,
+            event="document.version_restored",
+            data={"version": restored.number, "restored_from": source.number},
+        )
+    return restored
+
+
+def document_delete(*, actor: Membership, document: Document) -> Document:
+    """Move to the trash; purged after 30 days unless an admin restores it."""
+    require(actor, UPLOAD_DOCUMENTS)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.deleted_at is not None:
+            raise ServiceError(_("This document is already in the trash."), field="document")
+        locked.deleted_at = timezone.now()
+        locked.save(update_fields=["deleted_at"])
+        _audit_and_publish(
+            actor=actor,
+            document=locked,
+            action=DOCUMENT_DELETED,
+            event="document.deleted",
+            data={},
+        )
+    return locked
+
+
+def document_restore(*, actor: Membership, document: Document) -> Document:
+    require(actor, MANAGE_TRASH)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        require(actor, MANAGE_TRASH)
+        if locked.deleted_at is None:
+            raise ServiceError(_("This document is not in the trash."), field="document")
+        locked.deleted_at = None
+        locked.save(update_fields=["deleted_at"])
+        _audit_and_publish(
+            actor=actor,
+            document=locked,
+            action=DOCUMENT_RESTORED,
+            event="document.restored",
+            data={},
+        )
+    return locked
+
+
+def documents_purge_expired(*, schema_name: str, now: datetime | None = None) -> int:
+    """Delete the documents of the current workspace that have been in the trash for 30 days:
+    their objects first, then their rows (a failure leaves rows to retry, never an orphaned
+    object). Returns how many documents went."""
+    cutoff = (now or timezone.now()) - timedelta(days=TRASH_DAYS)
+    expired = list(Document.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True))
+    if not expired:
+        return 0
+    keys = sorted(
+        set(DocumentVersion.objects.filter(document_id__in=expired).values_list("key", flat=True))
+    )
+    s3.objects_delete(schema_name=schema_name, keys=keys)
+    Document.objects.filter(pk__in=expired).delete()
+    return len(expired)

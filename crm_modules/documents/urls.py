@@ -1,0 +1,20 @@
+from django.urls import path
+
+from crm_modules.documents import views
+
+app_name = "documents"
+urlpatterns = [
+    path("", views.document_index, name="list"),
+    path("uploads/", views.upload_start, name="upload_start"),
+    path("uploads/complete/", views.upload_complete, name="upload_complete"),
+    path("<int:document_id>/", views.document_detail, name="detail"),
+    path("<int:document_id>/download/", views.document_download, name="download"),
+    path("<int:document_id>/versions/", views.version_upload_start, name="version_upload_start"),
+    path(
+        "<int:document_id>/versions/<int:version_number>/restore/",
+        views.version_restore,
+        name="version_restore",
+    ),
+    path("<int:document_id>/delete/", views.document_delete, name="delete"),
+    path("trash/<int:trashed_document_id>/restore/", views.document_restore, name="restore"),
+]

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from crm_modules.documents import selectors, services
+from crm_modules.documents.forms import DocumentFilterForm, UploadCompleteForm, UploadStartForm
+from crm_modules.documents.module import MANAGE_TRASH, UPLOAD_DOCUMENTS, VIEW_DOCUMENTS
+from crm_platform.errors import ServiceError
+from tenants.access import requires
+from tenants.http import WorkspaceRequest
+from tenants.models import User
+from tenants.permissions import allows
+
+
+def _error(message: str, field: str | None, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": {"message": message, "field": field}}, status=status)
+
+
+def _form_error(form: UploadStartForm | UploadCompleteForm) -> JsonResponse:
+    field, errors = next(iter(form.errors.items()))
+    return _error(str(errors[0]), field)
+
+
+@requires(VIEW_DOCUMENTS)
+@require_safe
+def document_index(request: WorkspaceRequest) -> HttpResponse:
+    trash = request.GET.get("trash") == "1" and allows(
+        request.membership, MANAGE_TRASH, reading=True
+    )
+    form = DocumentFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    uploader_id = None
+    if filters.get("uploader"):
+        user = User.objects.filter(email__iexact=filters["uploader"]).first()
+        uploader_id = user.pk if user is not None else -1
+    documents = selectors.document_list(
+        actor=request.membership,
+        query=filters.get("q", ""),
+        content_type=filters.get("type", ""),
+        uploaded_by=uploader_id,
+        created_from=filters.get("date_from"),
+        created_to=filters.get("date_to"),
+        trash=trash,
+    )[:200]
+    return render(
+        request, "documents/index.html", {"form": form, "documents": documents, "trash": trash}
+    )
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_start(request: WorkspaceRequest) -> JsonResponse:
+    form = UploadStartForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    return _start(request, form, document=None)
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def version_upload_start(request: WorkspaceRequest, document_id: int) -> JsonResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    form = UploadStartForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    return _start(request, form, document=document)
+
+
+def _start(request: WorkspaceRequest, form: UploadStartForm, *, document: object) -> JsonResponse:
+    data = form.cleaned_data
+    try:
+        ticket = services.document_upload_start(
+            actor=request.membership,
+            name=data["name"],
+            content_type=data["content_type"],
+            size=data["size"],
+            record_type=data["record_type"],
+            record_id=data["record_id"],
+            document=document,  # type: ignore[arg-type]
+        )
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse({"url": ticket.url, "headers": ticket.headers, "ticket": ticket.ticket})
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_complete(request: WorkspaceRequest) -> JsonResponse:
+    form = UploadCompleteForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    try:
+        document = services.document_upload_complete(
+            actor=request.membership, ticket=form.cleaned_data["ticket"]
+        )
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse(
+        {"id": document.pk, "name": document.name, "version": document.current_version},
+        status=201,
+    )
+
+
+@requires(VIEW_DOCUMENTS)
+@require_safe
+def document_download(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    version = None
+    if request.GET.get("version"):
+        try:
+            number = int(request.GET["version"])
+        except ValueError:
+            number = 0
+        version = selectors.document_version_get(document=document, number=number)
+    url = services.document_download_url(
+        actor=request.membership, document=document, version=version
+    )
+    response = HttpResponseRedirect(url)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@requires(VIEW_DOCUMENTS)
+@require_safe
+def document_detail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    versions = selectors.document_versions(document=document)
+    return render(request, "documents/detail.html", {"document": document, "versions": versions})
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def version_restore(
+    request: WorkspaceRequest, document_id: int, version_number: int
+) -> HttpResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    selectors.document_version_get(document=document, number=version_number)
+    try:
+        services.document_version_restore(
+            actor=request.membership, document=document, number=version_number
+        )
+    except ServiceError as error:
+        return HttpResponse(error.message, status=400)
+    return redirect("documents:detail", document_id=document.pk)
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def document_delete(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    services.document_delete(actor=request.membership, document=document)
+    return redirect("documents:list")
+
+
+@requires(MANAGE_TRASH)
+@require_POST
+def document_restore(request: WorkspaceRequest, trashed_document_id: int) -> HttpResponse:
+    document = selectors.document_get(
+        actor=request.membership, document_id=trashed_document_id, trash=True
+    )
+    services.document_restore(actor=request.membership, document=document)
+    return redirect("documents:detail", document_id=document.pk)
