@@ -12,7 +12,6 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import (
-    require_GET,
     require_http_methods,
     require_POST,
     require_safe,
@@ -47,7 +46,7 @@ def _membership(request: WorkspaceRequest) -> Membership:
 
 
 # GET only: a HEAD (a link preview, a prefetch) must not spend the one-time token.
-@require_GET
+@require_safe
 def handover(request: WorkspaceRequest) -> HttpResponse:
     """Redeem a one-time token minted on the public host and start this host's session."""
     tenant = request.tenant

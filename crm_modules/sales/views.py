@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from crm_modules.sales import selectors
 from crm_modules.sales.keyset import keyset_page
@@ -23,7 +23,7 @@ def _owner_filter(request: WorkspaceRequest) -> int | None:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def contact_list(request: WorkspaceRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     stage = request.GET.get("stage", "")
@@ -42,7 +42,7 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def company_list(request: WorkspaceRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     companies = selectors.company_list(
@@ -55,7 +55,7 @@ def company_list(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def lead_list(request: WorkspaceRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     status = request.GET.get("status", "")
@@ -74,7 +74,7 @@ def lead_list(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def deal_board(request: WorkspaceRequest) -> HttpResponse:
     pipelines = list(selectors.pipeline_list(actor=request.membership))
     chosen = request.GET.get("pipeline", "")
@@ -90,7 +90,7 @@ def deal_board(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def task_list(request: WorkspaceRequest) -> HttpResponse:
     when = request.GET.get("when", "")
     when = when if when in ("overdue", "today", "upcoming") else ""
@@ -104,7 +104,7 @@ SEARCH_LIMIT = 10
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def search(request: WorkspaceRequest) -> HttpResponse:
     """One box across contacts, companies, leads and deals: substrings in any script (D20).
     Four queries, each served by its record's trigram index."""

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
 from crm_modules.sales import selectors, services
@@ -85,28 +85,28 @@ def _deal_extra(deal: Any) -> dict[str, Any]:
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def contact_detail(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     contact = selectors.contact_get(actor=request.membership, contact_id=contact_id)
     return _page(request, "sales/contact_detail.html", contact, _contact_extra(contact))
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def company_detail(request: WorkspaceRequest, company_id: int) -> HttpResponse:
     company = selectors.company_get(actor=request.membership, company_id=company_id)
     return _page(request, "sales/company_detail.html", company, _company_extra(request, company))
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def deal_detail(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
     return _page(request, "sales/deal_detail.html", deal, _deal_extra(deal))
 
 
 @requires(VIEW_RECORDS)
-@require_GET
+@require_safe
 def lead_detail(request: WorkspaceRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(actor=request.membership, lead_id=lead_id)
     return _page(request, "sales/lead_detail.html", lead, {})

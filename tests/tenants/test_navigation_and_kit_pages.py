@@ -34,10 +34,10 @@ def _nav(workspace: Workspace, role: str, path: str) -> list[tuple[str, bool, st
     ("role", "labels"),
     [
         # "Notes" is the test-only module's entry, shown to the roles that may see notes.
-        (Role.OWNER, ["Home", "Notes", "Documents", "Members", "Roles", "Settings", "Audit log"]),
-        (Role.ADMIN, ["Home", "Notes", "Documents", "Members", "Roles", "Settings", "Audit log"]),
-        (Role.MANAGER, ["Home", "Notes", "Documents", "Members", "Roles"]),
-        (Role.READ_ONLY, ["Home", "Documents", "Members", "Roles"]),
+        (Role.OWNER, ["Home", "Notes", "Members", "Roles", "Settings", "Audit log"]),
+        (Role.ADMIN, ["Home", "Notes", "Members", "Roles", "Settings", "Audit log"]),
+        (Role.MANAGER, ["Home", "Notes", "Members", "Roles"]),
+        (Role.READ_ONLY, ["Home", "Members", "Roles"]),
     ],
 )
 def test_navigation_shows_only_what_the_role_may_open(alpha, role, labels):
