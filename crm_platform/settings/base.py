@@ -228,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.clear_expired_sessions",
         "schedule": 60.0 * 60 * 6,
     },
+    # Trial reminders and trial ends; each run is idempotent, so hourly keeps them timely.
+    "billing-trial-sweep": {
+        "task": "billing.tasks.trial_sweep",
+        "schedule": 60.0 * 60,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
@@ -348,4 +353,5 @@ CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+    "billing.tasks.trial_sweep": {"queue": "bulk"},
 }
