@@ -22,3 +22,6 @@ TRIAL_REMINDER_SENT = register_action(
 TRIAL_EXPIRED = register_action(
     "billing.trial_expired", _("Trial ended, workspace read-only"), module=BILLING
 )
+SUBSCRIPTION_CHANGED = register_action(
+    "billing.subscription_changed", _("Subscription changed"), module=BILLING
+)

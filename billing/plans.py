@@ -153,6 +153,22 @@ _BY_CODE: dict[str, PlanSpec] = {spec.code: spec for spec in PLANS}
 TRIAL_PLAN = Plan.PROFESSIONAL
 
 
+def price_lookup_key(*, plan: str, interval: str, currency: str) -> str:
+    """The Stripe Price lookup key of one plan, interval and currency."""
+    return f"rapport_{plan}_{interval}_{currency.lower()}"
+
+
+def plan_from_lookup_key(lookup_key: str) -> str | None:
+    """The sold plan a Stripe Price belongs to, or None for a price that is not ours."""
+    for spec in PLANS:
+        for interval in Interval.values:
+            for currency in CURRENCIES:
+                key = price_lookup_key(plan=spec.code, interval=interval, currency=currency)
+                if key == lookup_key:
+                    return spec.code
+    return None
+
+
 def plan_spec(code: str) -> PlanSpec:
     """The spec of a sold plan, or of the plan a trial runs on. KeyError for anything else."""
     return _BY_CODE[TRIAL_PLAN if code == Plan.TRIAL else code]

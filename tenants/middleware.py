@@ -32,8 +32,8 @@ LAST_SEEN_INTERVAL = timedelta(minutes=5)
 OPEN_PATHS = ("/handover/", "/static/")
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
-# A workspace whose trial ended must still be able to pay: the billing pages (and only they)
-# accept writes while it is read-only for that reason (ADR 0012).
+# A workspace whose trial or subscription ended must still be able to pay: the billing pages
+# (and only they) accept writes while it is read-only for that reason (ADR 0012).
 BILLING_PATH = "/billing/"
 # The API answers in JSON (crm_platform.api.errors), never with a page or a redirect.
 API_PREFIX = "/api/"
@@ -164,9 +164,10 @@ class UserLanguageMiddleware:
 
 
 def _may_pay_while_read_only(request: HttpRequest, tenant: Tenant) -> bool:
-    """Only an ended trial, not a platform suspension, lets the billing pages write."""
+    """Only an ended trial or subscription, not a platform suspension, lets the billing pages
+    write."""
     return (
-        tenant.is_trial_expired
+        tenant.is_unpaid
         and tenant.state == Tenant.State.ACTIVE
         and request.path.startswith(BILLING_PATH)
     )

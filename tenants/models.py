@@ -98,6 +98,8 @@ class Tenant(TenantMixin):
         TRIALING = "trialing", _("Trial")
         TRIAL_EXPIRED = "trial_expired", _("Trial ended (read-only)")
         ACTIVE = "active", _("Subscribed")
+        PAST_DUE = "past_due", _("Payment overdue")
+        CANCELED = "canceled", _("Subscription canceled (read-only)")
 
     name = models.CharField(_("name"), max_length=100, blank=True)
     # NULL while the schema waits in the spare pool: unique, and many spares have none yet.
@@ -137,14 +139,22 @@ class Tenant(TenantMixin):
 
     @property
     def is_read_only(self) -> bool:
-        return (
-            self.state == self.State.SUSPENDED
-            or self.billing_status == self.BillingStatus.TRIAL_EXPIRED
+        return self.state == self.State.SUSPENDED or self.billing_status in (
+            self.BillingStatus.TRIAL_EXPIRED,
+            self.BillingStatus.CANCELED,
         )
 
     @property
     def is_trial_expired(self) -> bool:
         return self.billing_status == self.BillingStatus.TRIAL_EXPIRED
+
+    @property
+    def is_unpaid(self) -> bool:
+        """Read-only for want of a subscription (not suspended by the platform)."""
+        return self.billing_status in (
+            self.BillingStatus.TRIAL_EXPIRED,
+            self.BillingStatus.CANCELED,
+        )
 
 
 class Domain(DomainMixin):

@@ -250,6 +250,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Rapport <no-reply@rapport.localh
 # Spare pre-migrated workspaces kept ready so that signup does not wait for migrations.
 SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)
 TRIAL_DAYS = 14
+# Stripe (billing/stripe_api.py). The webhook secret signs the events sent to /stripe/webhook/.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
