@@ -1,53 +1,142 @@
-"""The plans sold on the pricing page. Prices are per seat per month."""
+"""The plans sold, in one place: per-seat prices, features and limits (D19).
+
+The rest of the product asks ``plan_allows(tenant, feature)`` and ``plan_limit(tenant, name)``
+and never reads plan codes or Stripe objects. A trial runs on Professional's features and
+limits so a company tries what it is most likely to buy.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
+
+GIB = 1024**3
+
+
+class Interval(models.TextChoices):
+    MONTH = "month", _("Monthly")
+    YEAR = "year", _("Annual")
+
+
+CURRENCIES: tuple[str, ...] = ("USD", "EUR")
+DEFAULT_CURRENCY = "USD"
+# Annual billing: twelve months for the price of ten.
+ANNUAL_MONTHS_CHARGED = 10
+
+
+class Feature(models.TextChoices):
+    SALES = "sales", _("Sales pipelines and deals")
+    SERVICE = "service", _("Service desk and SLAs")
+    MARKETING = "marketing", _("Marketing campaigns")
+    REPORTING = "reporting", _("Live dashboards and reports")
+    AUTOMATION = "automation", _("Workflow automation")
+    API = "api", _("REST API and API keys")
+    SSO = "sso", _("Single sign-on")
+    FIELD_SECURITY = "field_security", _("Field-level security")
+    AUDIT_EXPORT = "audit_export", _("Audit log export")
+
+
+class Limit(models.TextChoices):
+    SEATS = "seats", _("Seats")
+    STORAGE_BYTES = "storage_bytes", _("Storage")
+    API_REQUESTS_PER_MINUTE = "api_requests_per_minute", _("API requests per minute")
+    PIPELINES = "pipelines", _("Pipelines")
 
 
 @dataclass(frozen=True)
-class PlanOffer:
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class PlanSpec:
     code: str
     name: str | Promise
-    price_per_seat: Decimal
-    currency: str
-    seat_limit: int
-    highlights: tuple[str | Promise, ...]
+    # Per seat per month on monthly billing, by currency.
+    monthly_per_seat: Mapping[str, Decimal]
+    features: frozenset[str]
+    # None: unlimited.
+    limits: Mapping[str, int | None]
+    highlights: tuple[str | Promise, ...] = field(default=())
+
+    def price(self, *, currency: str, interval: str) -> Money:
+        """Per seat, for one billing period of ``interval``."""
+        if currency not in self.monthly_per_seat:
+            raise ValueError(f"Plan {self.code} has no price in {currency}")
+        monthly = self.monthly_per_seat[currency]
+        if interval == Interval.MONTH:
+            return Money(monthly, currency)
+        if interval == Interval.YEAR:
+            return Money(monthly * ANNUAL_MONTHS_CHARGED, currency)
+        raise ValueError(f"Unknown billing interval {interval}")
+
+    # What the public pricing page shows: the monthly price in the default currency.
+    @property
+    def price_per_seat(self) -> Decimal:
+        return self.monthly_per_seat[DEFAULT_CURRENCY]
+
+    @property
+    def currency(self) -> str:
+        return DEFAULT_CURRENCY
+
+    @property
+    def seat_limit(self) -> int:
+        return self.limits[Limit.SEATS] or 0
 
 
-OFFERS: tuple[PlanOffer, ...] = (
-    PlanOffer(
+_CORE = frozenset({Feature.SALES, Feature.REPORTING})
+_PROFESSIONAL = _CORE | {Feature.SERVICE, Feature.MARKETING, Feature.AUTOMATION, Feature.API}
+
+PLANS: tuple[PlanSpec, ...] = (
+    PlanSpec(
         code=Plan.STARTER,
         name=_("Starter"),
-        price_per_seat=Decimal("15.00"),
-        currency="USD",
-        seat_limit=10,
+        monthly_per_seat={"USD": Decimal("15.00"), "EUR": Decimal("14.00")},
+        features=_CORE,
+        limits={
+            Limit.SEATS: 10,
+            Limit.STORAGE_BYTES: 10 * GIB,
+            Limit.API_REQUESTS_PER_MINUTE: 60,
+            Limit.PIPELINES: 1,
+        },
         highlights=(_("Contacts, companies and deals"), _("One pipeline"), _("Email support")),
     ),
-    PlanOffer(
+    PlanSpec(
         code=Plan.PROFESSIONAL,
         name=_("Professional"),
-        price_per_seat=Decimal("49.00"),
-        currency="USD",
-        seat_limit=100,
+        monthly_per_seat={"USD": Decimal("49.00"), "EUR": Decimal("45.00")},
+        features=_PROFESSIONAL,
+        limits={
+            Limit.SEATS: 100,
+            Limit.STORAGE_BYTES: 100 * GIB,
+            Limit.API_REQUESTS_PER_MINUTE: 600,
+            Limit.PIPELINES: None,
+        },
         highlights=(
             _("Sales, service and marketing"),
             _("Unlimited pipelines and automation"),
             _("Live dashboards and reports"),
         ),
     ),
-    PlanOffer(
+    PlanSpec(
         code=Plan.ENTERPRISE,
         name=_("Enterprise"),
-        price_per_seat=Decimal("99.00"),
-        currency="USD",
-        seat_limit=1000,
+        monthly_per_seat={"USD": Decimal("99.00"), "EUR": Decimal("91.00")},
+        features=_PROFESSIONAL | {Feature.SSO, Feature.FIELD_SECURITY, Feature.AUDIT_EXPORT},
+        limits={
+            Limit.SEATS: 1000,
+            Limit.STORAGE_BYTES: 1024 * GIB,
+            Limit.API_REQUESTS_PER_MINUTE: 3000,
+            Limit.PIPELINES: None,
+        },
         highlights=(
             _("Everything in Professional"),
             _("Single sign-on and field-level security"),
@@ -55,3 +144,44 @@ OFFERS: tuple[PlanOffer, ...] = (
         ),
     ),
 )
+
+# The public site lists these.
+OFFERS = PLANS
+
+_BY_CODE: dict[str, PlanSpec] = {spec.code: spec for spec in PLANS}
+# What a trial runs on.
+TRIAL_PLAN = Plan.PROFESSIONAL
+
+
+def price_lookup_key(*, plan: str, interval: str, currency: str) -> str:
+    """The Stripe Price lookup key of one plan, interval and currency."""
+    return f"rapport_{plan}_{interval}_{currency.lower()}"
+
+
+def plan_from_lookup_key(lookup_key: str) -> str | None:
+    """The sold plan a Stripe Price belongs to, or None for a price that is not ours."""
+    for spec in PLANS:
+        for interval in Interval.values:
+            for currency in CURRENCIES:
+                key = price_lookup_key(plan=spec.code, interval=interval, currency=currency)
+                if key == lookup_key:
+                    return spec.code
+    return None
+
+
+def plan_spec(code: str) -> PlanSpec:
+    """The spec of a sold plan, or of the plan a trial runs on. KeyError for anything else."""
+    return _BY_CODE[TRIAL_PLAN if code == Plan.TRIAL else code]
+
+
+def plan_allows(tenant: Tenant, feature: str) -> bool:
+    if feature not in Feature.values:
+        raise ValueError(f"Unknown plan feature {feature}")
+    return feature in plan_spec(tenant.plan).features
+
+
+def plan_limit(tenant: Tenant, name: str) -> int | None:
+    """The plan's limit ``name``; None means unlimited."""
+    if name not in Limit.values:
+        raise ValueError(f"Unknown plan limit {name}")
+    return plan_spec(tenant.plan).limits[name]

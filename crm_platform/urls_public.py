@@ -22,4 +22,5 @@ urlpatterns = [
     path("invitations/<str:token>/", views_public.invitation_accept, name="invitation_accept"),
     path("i18n/setlang/", views_public.language_set, name="set_language"),
     path("admin/", admin.site.urls),
+    path("stripe/webhook/", include("billing.urls_public")),
 ]

@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from tenants import capabilities, views_style
 from tenants import views_workspace as ws
+from tenants.middleware import BILLING_PATH
 from tenants.modules import module_configs
 
 
@@ -69,6 +70,9 @@ urlpatterns = [
     path("settings/", ws.workspace_settings, name="settings"),
     path("audit/", ws.audit_log, name="audit_log"),
     path("style/", views_style.style_guide, name="style_guide"),
+    # Billing is a platform app, not a CRM module: its pages sit here, under BILLING_PATH,
+    # which a read-only workspace still lets through so that it can be paid for.
+    path(BILLING_PATH.strip("/") + "/", include("billing.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", WorkspaceSchemaView.as_view(), name="api_schema"),
     *module_pages,

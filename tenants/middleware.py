@@ -19,8 +19,10 @@ from django_tenants.middleware.main import TenantMainMiddleware
 
 from crm_platform.api.errors import error_response
 from crm_platform.locales import is_language
+from tenants import capabilities
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
+from tenants.permissions import allows
 from tenants.policies import mfa_policy_unmet
 
 PUBLIC_TENANT = Tenant(schema_name="public", name="Rapport", state=Tenant.State.ACTIVE)
@@ -30,6 +32,9 @@ LAST_SEEN_INTERVAL = timedelta(minutes=5)
 OPEN_PATHS = ("/handover/", "/static/")
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
+# A workspace whose trial or subscription ended must still be able to pay: the billing pages
+# (and only they) accept writes while it is read-only for that reason (ADR 0012).
+BILLING_PATH = "/billing/"
 # The API answers in JSON (crm_platform.api.errors), never with a page or a redirect.
 API_PREFIX = "/api/"
 
@@ -104,12 +109,26 @@ class MembershipMiddleware:
                 status=403,
             )
         writes = request.method not in ("GET", "HEAD", "OPTIONS")
-        if tenant.is_read_only and writes and request.path != SIGNOUT_PATH:
+        if (
+            tenant.is_read_only
+            and writes
+            and request.path != SIGNOUT_PATH
+            and not _may_pay_while_read_only(request, tenant)
+        ):
             if api:
                 return error_response(
                     403, "read_only", _("This workspace is read-only: nothing can be changed.")
                 )
-            return render(request, "app/suspended.html", {"workspace": tenant}, status=403)
+            return render(
+                request,
+                "app/suspended.html",
+                {
+                    "workspace": tenant,
+                    "may_pay": allows(membership, capabilities.MANAGE_BILLING, reading=True),
+                    "billing_path": BILLING_PATH,
+                },
+                status=403,
+            )
 
         request.membership = membership  # type: ignore[attr-defined]
         _touch_last_seen(membership)
@@ -142,6 +161,16 @@ class UserLanguageMiddleware:
         finally:
             # The zone is thread-local: never let it reach the next request on this thread.
             timezone.deactivate()
+
+
+def _may_pay_while_read_only(request: HttpRequest, tenant: Tenant) -> bool:
+    """Only an ended trial or subscription, not a platform suspension, lets the billing pages
+    write."""
+    return (
+        tenant.is_unpaid
+        and tenant.state == Tenant.State.ACTIVE
+        and request.path.startswith(BILLING_PATH)
+    )
 
 
 def _activate_time_zone(name: str) -> None:

@@ -91,6 +91,16 @@ class Tenant(TenantMixin):  # type: ignore[misc]
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended (read-only)")
 
+    class BillingStatus(models.TextChoices):
+        """Where the workspace stands with payment, kept apart from ``state`` so that a
+        platform suspension and an unpaid trial stay distinguishable (ADR 0012)."""
+
+        TRIALING = "trialing", _("Trial")
+        TRIAL_EXPIRED = "trial_expired", _("Trial ended (read-only)")
+        ACTIVE = "active", _("Subscribed")
+        PAST_DUE = "past_due", _("Payment overdue")
+        CANCELED = "canceled", _("Subscription canceled (read-only)")
+
     name = models.CharField(_("name"), max_length=100, blank=True)
     # NULL while the schema waits in the spare pool: unique, and many spares have none yet.
     slug = models.SlugField(  # noqa: DJ001
@@ -100,6 +110,9 @@ class Tenant(TenantMixin):  # type: ignore[misc]
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.TRIAL)
     seat_limit = models.PositiveIntegerField(default=10)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    billing_status = models.CharField(
+        max_length=16, choices=BillingStatus.choices, default=BillingStatus.TRIALING
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     require_mfa_for_admins = models.BooleanField(
@@ -129,7 +142,22 @@ class Tenant(TenantMixin):  # type: ignore[misc]
 
     @property
     def is_read_only(self) -> bool:
-        return self.state == self.State.SUSPENDED
+        return self.state == self.State.SUSPENDED or self.billing_status in (
+            self.BillingStatus.TRIAL_EXPIRED,
+            self.BillingStatus.CANCELED,
+        )
+
+    @property
+    def is_trial_expired(self) -> bool:
+        return self.billing_status == self.BillingStatus.TRIAL_EXPIRED
+
+    @property
+    def is_unpaid(self) -> bool:
+        """Read-only for want of a subscription (not suspended by the platform)."""
+        return self.billing_status in (
+            self.BillingStatus.TRIAL_EXPIRED,
+            self.BillingStatus.CANCELED,
+        )
 
 
 class Domain(DomainMixin):  # type: ignore[misc]

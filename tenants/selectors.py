@@ -3,6 +3,8 @@ workspace (DESIGN rule 4)."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -69,10 +71,16 @@ def workspace_membership(*, user: User, slug: str) -> Membership:
     return membership
 
 
-def trial_days_left(tenant: Tenant) -> int | None:
+def trial_days_left(tenant: Tenant, *, now: datetime | None = None) -> int | None:
+    """Whole days left, rounded up: a trial that started a second ago has 14 days left, not
+    13, and one ending in an hour still has 1. Counted from instants, so the viewer's time
+    zone cannot shift it."""
     if tenant.trial_ends_at is None:
         return None
-    return max(0, (tenant.trial_ends_at - timezone.now()).days)
+    remaining = tenant.trial_ends_at - (now or timezone.now())
+    if remaining <= timedelta(0):
+        return 0
+    return math.ceil(remaining / timedelta(days=1))
 
 
 def _seats_taken() -> Any:

@@ -236,6 +236,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.documents.tasks.purge_document_trash",
         "schedule": 60.0 * 60 * 6,
     },
+    # Trial reminders and trial ends; each run is idempotent, so hourly keeps them timely.
+    "billing-trial-sweep": {
+        "task": "billing.tasks.trial_sweep",
+        "schedule": 60.0 * 60,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
@@ -253,6 +258,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Rapport <no-reply@rapport.localh
 # Spare pre-migrated workspaces kept ready so that signup does not wait for migrations.
 SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)
 TRIAL_DAYS = 14
+# Stripe (billing/stripe_api.py). The webhook secret signs the events sent to /stripe/webhook/.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
@@ -364,4 +372,5 @@ CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+    "billing.tasks.trial_sweep": {"queue": "bulk"},
 }

@@ -34,3 +34,5 @@ STORAGES = {
 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Webhook tests sign their events with this secret, as Stripe does with the endpoint's.
+STRIPE_WEBHOOK_SECRET = "whsec_test_rapport_webhooks"  # noqa: S105

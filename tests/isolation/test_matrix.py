@@ -153,6 +153,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "settings": {"GET": 200, "POST": 400},
     "audit_log": {"GET": 200, "POST": 405},
     "style_guide": {"GET": 200, "POST": 405},
+    "billing:overview": {"GET": 200, "POST": 405},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
     "sales:contact_list": {"GET": 200, "POST": 405},

@@ -39,6 +39,7 @@ EXPECTED: dict[str | None, tuple[int, int, int, int]] = {
     "workspace_enter": (302, 405, 302, 405),
     "invitation_accept": (410, 410, 410, 410),
     "set_language": (405, 302, 405, 302),
+    "stripe_webhook": (405, 400, 405, 400),
 }
 
 

@@ -52,7 +52,7 @@ def test_module_page_is_marked_current_in_the_navigation(alpha: Workspace) -> No
 def test_navigation_is_ordered_by_the_registered_order() -> None:
     keys = [entry.key for entry in navigation.all_entries()]
     assert keys[:2] == ["home", "notes"]
-    assert keys[-4:] == ["members", "roles", "settings", "audit_log"]
+    assert keys[-5:] == ["members", "roles", "settings", "billing", "audit_log"]
 
 
 def test_registering_a_navigation_key_twice_fails() -> None:

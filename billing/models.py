@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+
+class TrialReminder(models.Model):
+    """One row per reminder sent: the unique constraint is what makes the reminder task safe
+    to run any number of times (each reminder is sent once)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trial_reminders")
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["tenant", "days_before"], name="billing_trial_reminder_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.days_before} days"
+
+
+class BillingAccount(models.Model):
+    """A workspace's customer and subscription at Stripe, as last reported by a webhook."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="billing")
+    stripe_customer_id = models.CharField(max_length=255, unique=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    subscription_status = models.CharField(max_length=32, blank=True)
+    # The `created` time of the newest subscription event applied: an older event arriving
+    # late must not undo a newer one.
+    subscription_version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.stripe_customer_id
+
+
+class StripeEvent(models.Model):
+    """Every webhook event taken into account, under Stripe's unique event id: its effect is
+    applied in the same transaction as this insert, so a delivered-again event does nothing."""
+
+    event_id = models.CharField(max_length=255, primary_key=True)
+    type = models.CharField(max_length=100)
+    created = models.PositiveBigIntegerField()
+    received_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"

@@ -1,0 +1,27 @@
+"""What billing adds to the product: its navigation entry and audit actions."""
+
+from django.utils.translation import gettext_lazy as _
+
+from tenants import capabilities, navigation
+from tenants.audit.actions import register_action
+
+BILLING = _("Billing")
+
+navigation.register(
+    "billing",
+    label=_("Billing"),
+    icon="credit-card",
+    url_name="billing:overview",
+    capability=capabilities.MANAGE_BILLING,
+    order=925,
+)
+
+TRIAL_REMINDER_SENT = register_action(
+    "billing.trial_reminder_sent", _("Trial reminder sent"), module=BILLING
+)
+TRIAL_EXPIRED = register_action(
+    "billing.trial_expired", _("Trial ended, workspace read-only"), module=BILLING
+)
+SUBSCRIPTION_CHANGED = register_action(
+    "billing.subscription_changed", _("Subscription changed"), module=BILLING
+)
