@@ -14,7 +14,7 @@ from tenants.http import WorkspaceRequest
 
 
 @requires(MANAGE_API_KEYS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_keys(request: WorkspaceRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_key = None

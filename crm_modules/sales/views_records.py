@@ -204,7 +204,7 @@ def task_done(request: WorkspaceRequest, task_id: int) -> HttpResponse:
 
 
 @requires(CREATE_RECORDS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def contact_new(request: WorkspaceRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -229,7 +229,7 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(CREATE_RECORDS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def company_new(request: WorkspaceRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -246,7 +246,7 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(CREATE_RECORDS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def deal_new(request: WorkspaceRequest) -> HttpResponse:
     form = DealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -34,8 +34,8 @@ def _nav(workspace: Workspace, role: str, path: str) -> list[tuple[str, bool, st
     ("role", "labels"),
     [
         # "Notes" is the test-only module's entry, shown to the roles that may see notes.
-        (Role.OWNER, ["Home", "Notes", "Members", "Roles", "Settings", "Billing", "Audit log"]),
-        (Role.ADMIN, ["Home", "Notes", "Members", "Roles", "Settings", "Billing", "Audit log"]),
+        (Role.OWNER, ["Home", "Notes", "Members", "Roles", "Settings", "Audit log"]),
+        (Role.ADMIN, ["Home", "Notes", "Members", "Roles", "Settings", "Audit log"]),
         (Role.MANAGER, ["Home", "Notes", "Members", "Roles"]),
         (Role.READ_ONLY, ["Home", "Members", "Roles"]),
     ],
