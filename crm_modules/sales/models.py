@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.fields import user_reference
+from crm_platform.indexes import TrigramIndex
 
 
 class LifecycleStage(models.TextChoices):
@@ -32,8 +33,8 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("Phone")
 
 
-def _trigram(name: str, field: str = "search_text") -> GinIndex:
-    return GinIndex(fields=[field], name=name, opclasses=["gin_trgm_ops"])
+def _trigram(name: str, field: str = "search_text") -> TrigramIndex:
+    return TrigramIndex(fields=[field], name=name)
 
 
 class Address(models.Model):

@@ -2,6 +2,7 @@
 # CreateModel so that a new workspace schema renders the migration state once.
 
 import django.contrib.postgres.fields
+import crm_platform.indexes
 import django.contrib.postgres.indexes
 import django.db.models.deletion
 import django.utils.timezone
@@ -20,10 +21,7 @@ class Migration(migrations.Migration):
     operations = [
         # Extensions live in one schema per database; ``public`` is on every tenant schema's
         # search path (django-tenants appends it), so the trigram operator classes resolve.
-        migrations.RunSQL(
-            sql='CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public',
-            reverse_sql='',
-        ),
+        migrations.RunSQL(sql=crm_platform.indexes.CREATE_TRGM, reverse_sql=''),
         migrations.CreateModel(
             name='Pipeline',
             fields=[
@@ -63,7 +61,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'company',
                 'verbose_name_plural': 'companies',
-                'indexes': [models.Index(fields=['name', 'id'], name='company_by_name'), models.Index(fields=['owner', 'name', 'id'], name='company_owner_name'), models.Index(fields=['domain'], name='company_domain'), models.Index(fields=['parent'], name='company_parent'), django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='company_tags'), django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='company_search', opclasses=['gin_trgm_ops']), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='company_custom', opclasses=['jsonb_path_ops'])],
+                'indexes': [models.Index(fields=['name', 'id'], name='company_by_name'), models.Index(fields=['owner', 'name', 'id'], name='company_owner_name'), models.Index(fields=['domain'], name='company_domain'), models.Index(fields=['parent'], name='company_parent'), django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='company_tags'), crm_platform.indexes.TrigramIndex(fields=['search_text'], name='company_search'), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='company_custom', opclasses=['jsonb_path_ops'])],
             },
         ),
         migrations.CreateModel(
@@ -100,7 +98,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'contact',
                 'verbose_name_plural': 'contacts',
-                'indexes': [models.Index(fields=['owner', '-id'], name='contact_owner'), models.Index(fields=['lifecycle_stage', '-id'], name='contact_stage'), models.Index(fields=['owner', 'lifecycle_stage', '-id'], name='contact_owner_stage'), models.Index(fields=['company', '-id'], name='contact_company'), django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='contact_tags'), django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='contact_search', opclasses=['gin_trgm_ops']), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='contact_custom', opclasses=['jsonb_path_ops'])],
+                'indexes': [models.Index(fields=['owner', '-id'], name='contact_owner'), models.Index(fields=['lifecycle_stage', '-id'], name='contact_stage'), models.Index(fields=['owner', 'lifecycle_stage', '-id'], name='contact_owner_stage'), models.Index(fields=['company', '-id'], name='contact_company'), django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='contact_tags'), crm_platform.indexes.TrigramIndex(fields=['search_text'], name='contact_search'), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='contact_custom', opclasses=['jsonb_path_ops'])],
             },
         ),
         migrations.CreateModel(
@@ -184,7 +182,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'deal',
                 'verbose_name_plural': 'deals',
-                'indexes': [models.Index(fields=['owner', '-id'], name='deal_owner'), models.Index(fields=['pipeline', 'status', '-id'], name='deal_pipeline_status'), models.Index(fields=['expected_close_date', 'id'], name='deal_closing'), models.Index(fields=['company', '-id'], name='deal_company'), django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='deal_search', opclasses=['gin_trgm_ops']), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='deal_custom', opclasses=['jsonb_path_ops'])],
+                'indexes': [models.Index(fields=['owner', '-id'], name='deal_owner'), models.Index(fields=['pipeline', 'status', '-id'], name='deal_pipeline_status'), models.Index(fields=['expected_close_date', 'id'], name='deal_closing'), models.Index(fields=['company', '-id'], name='deal_company'), crm_platform.indexes.TrigramIndex(fields=['search_text'], name='deal_search'), django.contrib.postgres.indexes.GinIndex(fields=['custom'], name='deal_custom', opclasses=['jsonb_path_ops'])],
             },
         ),
         migrations.CreateModel(
@@ -211,7 +209,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'lead',
                 'verbose_name_plural': 'leads',
-                'indexes': [models.Index(fields=['status', '-id'], name='lead_status'), models.Index(fields=['owner', '-id'], name='lead_owner'), django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='lead_search', opclasses=['gin_trgm_ops'])],
+                'indexes': [models.Index(fields=['status', '-id'], name='lead_status'), models.Index(fields=['owner', '-id'], name='lead_owner'), crm_platform.indexes.TrigramIndex(fields=['search_text'], name='lead_search')],
             },
         ),
         migrations.CreateModel(
