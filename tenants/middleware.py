@@ -33,7 +33,7 @@ OPEN_PATHS = ("/handover/", "/static/")
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
 # A workspace whose trial or subscription ended must still be able to pay: the billing pages
-# (and only they) accept writes while it is read-only for that reason (ADR 0012).
+# (and only they) accept writes while it is read-only for that reason (ADR 0013).
 BILLING_PATH = "/billing/"
 # The API answers in JSON (crm_platform.api.errors), never with a page or a redirect.
 API_PREFIX = "/api/"

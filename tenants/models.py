@@ -93,7 +93,7 @@ class Tenant(TenantMixin):  # type: ignore[misc]
 
     class BillingStatus(models.TextChoices):
         """Where the workspace stands with payment, kept apart from ``state`` so that a
-        platform suspension and an unpaid trial stay distinguishable (ADR 0012)."""
+        platform suspension and an unpaid trial stay distinguishable (ADR 0013)."""
 
         TRIALING = "trialing", _("Trial")
         TRIAL_EXPIRED = "trial_expired", _("Trial ended (read-only)")

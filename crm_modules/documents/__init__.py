@@ -1,1 +1,1 @@
-"""Documents: files on S3 attached to any record of any module (issue 10)."""
+"""Documents: files on S3 attached to any record of any module."""
