@@ -8,16 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.platform.test_security import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = shutil.which("uv") or str(ROOT / ".venv-tools" / "bin" / "uv")
 
 
-@pytest.mark.skipif(not Path(UV).exists(), reason="uv is not installed")
 def test_the_image_steps_run_as_a_plain_script(tmp_path):
+    # `make test` installs uv itself (the Makefile's first step), so it is always there.
+    assert Path(UV).exists(), f"uv not found at {UV}: run the suite through `make test`"
     env = dict(os.environ, UV=UV, UV_COMPILE_BYTECODE="0", UV_LINK_MODE="hardlink")
     build = subprocess.run(  # noqa: S603
         [

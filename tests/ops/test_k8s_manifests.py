@@ -17,6 +17,9 @@ K8S = ROOT / "infra" / "k8s"
 ENVIRONMENTS = ["staging", "production"]
 KUBECTL = shutil.which("kubectl")
 
+# kubectl (with its built-in kustomize) is a deployment tool, not a Python package: CI and
+# operators have it; a fresh machine with only Python does not, and `make test` must still pass
+# there (README). `make lint-infra`, which CI runs, fails outright without it.
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
 
