@@ -67,7 +67,8 @@ def _pg_env() -> dict[str, str]:
     params = connection.settings_dict
     env = dict(os.environ)
     env.update(
-        PGHOST=str(params.get("HOST") or "127.0.0.1"),
+        # A socket directory given as ?host=… (the embedded server) lands in OPTIONS.
+        PGHOST=str(params.get("HOST") or (params.get("OPTIONS") or {}).get("host") or "127.0.0.1"),
         PGPORT=str(params.get("PORT") or 5432),
         PGUSER=str(params.get("USER") or ""),
         PGDATABASE=str(params["NAME"]),
