@@ -105,6 +105,9 @@ def provision() -> None:
 
 
 def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
+    # The search text the contact services write, so searches find what they would.
+    from crm_modules.sales.services.checks import searchable, unspaced_name
+
     rng = random.Random(7)
     batch = 50_000
     started = time.perf_counter()
@@ -127,7 +130,9 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                     email = f"c{n}.{rng.choice(FIRST['en']).lower()}@example.com"
                     phone = f"+3906{n:08d}"
                     stage = rng.choice(STAGES)
-                    text = f"{first} {last} {email} {phone} {phone[1:]}".lower()
+                    text = searchable(
+                        first, last, unspaced_name(first, last), email, phone, phone[1:]
+                    )
                     copy.write_row(
                         (
                             first,

@@ -37,6 +37,20 @@ def _trigram(name: str, field: str = "search_text") -> TrigramIndex:
     return TrigramIndex(fields=[field], name=name)
 
 
+def _short_grams() -> models.GeneratedField:
+    """Every one- and two-character piece of the CJK runs in ``search_text``, computed by
+    PostgreSQL (``rapport_short_grams``, migration 0002) whoever writes the row: search terms
+    too short for a trigram look here instead of scanning every row (D20)."""
+    grams = ArrayField(models.TextField())
+    return models.GeneratedField(
+        expression=models.Func(
+            models.F("search_text"), function="rapport_short_grams", output_field=grams
+        ),
+        output_field=ArrayField(models.TextField()),
+        db_persist=True,
+    )
+
+
 class Address(models.Model):
     """Postal address fields shared by companies and contacts; any script."""
 
@@ -81,6 +95,7 @@ class Company(Address):
     # Values of the workspace's custom fields for companies, by field code (ADR 0012).
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
+    search_grams = _short_grams()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -95,6 +110,7 @@ class Company(Address):
             GinIndex(fields=["tags"], name="company_tags"),
             GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
             _trigram("company_search"),
+            GinIndex(fields=["search_grams"], name="company_search_grams"),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +152,7 @@ class Contact(Address):
     primary_phone = models.CharField(max_length=20, blank=True, editable=False)
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
+    search_grams = _short_grams()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -151,6 +168,7 @@ class Contact(Address):
             GinIndex(fields=["tags"], name="contact_tags"),
             GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
             _trigram("contact_search"),
+            GinIndex(fields=["search_grams"], name="contact_search_grams"),
         ]
 
     def __str__(self) -> str:
@@ -279,6 +297,7 @@ class Lead(models.Model):
         "Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     search_text = models.TextField(default="", editable=False)
+    search_grams = _short_grams()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -289,6 +308,7 @@ class Lead(models.Model):
             models.Index(fields=["status", "-id"], name="lead_status"),
             models.Index(fields=["owner", "-id"], name="lead_owner"),
             _trigram("lead_search"),
+            GinIndex(fields=["search_grams"], name="lead_search_grams"),
         ]
 
     def __str__(self) -> str:
@@ -360,6 +380,7 @@ class Deal(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
+    search_grams = _short_grams()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -375,6 +396,7 @@ class Deal(models.Model):
             models.Index(fields=["company", "-id"], name="deal_company"),
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
+            GinIndex(fields=["search_grams"], name="deal_search_grams"),
         ]
 
     def __str__(self) -> str:

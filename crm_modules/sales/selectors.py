@@ -5,6 +5,7 @@ of reach, the same answer as a record of another workspace."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
@@ -29,6 +30,13 @@ from tenants.permissions import allows, scope_filter
 M = TypeVar("M", bound=Model)
 
 
+# Characters of the scripts written without spaces whose one- and two-character pieces are kept
+# in ``search_grams`` (Chinese, Japanese kana, Korean); the same class as the SQL function of
+# migration 0002.
+SHORT_GRAM_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_SHORT_GRAM_TERM = re.compile(f"[{SHORT_GRAM_CHARACTERS}]{{1,2}}")
+
+
 def search_term(raw: str) -> str:
     """Search text is stored lower-cased; a term matches as a substring in any script."""
     return " ".join((raw or "").split()).lower()[:100]
@@ -38,6 +46,10 @@ def _search(queryset: QuerySet[M], q: str) -> QuerySet[M]:
     term = search_term(q)
     if not term:
         return queryset
+    if _SHORT_GRAM_TERM.fullmatch(term):
+        # Too short for a trigram: the GIN index of the stored one- and two-character pieces
+        # answers instead, with the same matches as the substring test.
+        return queryset.filter(search_grams__contains=[term])
     # A trigram GIN index serves LIKE '%term%' (D20): substrings, prefixes, and words in scripts
     # written without spaces (Thai, Chinese).
     return queryset.filter(search_text__contains=term)

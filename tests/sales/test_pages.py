@@ -40,6 +40,40 @@ def test_a_chinese_name_is_found_written_family_name_first(alpha: Workspace) -> 
     assert list(selectors.contact_list(actor=actor, q="王芳")) == [wang]
 
 
+@pytest.mark.parametrize("term", ["王", "芳", "王芳", "科技", "カタ", "김"])
+def test_one_and_two_character_cjk_terms_find_what_a_substring_test_finds(
+    alpha: Workspace, term: str
+) -> None:
+    actor = fresh(alpha.owner)
+    services.contact_create(actor=actor, first_name="芳", last_name="王")
+    services.contact_create(actor=actor, first_name="明", last_name="李", emails=["li@kejì.cn"])
+    services.contact_create(actor=actor, first_name="カタカナ", last_name="山田")
+    services.contact_create(actor=actor, first_name="민준", last_name="김")
+    services.contact_create(actor=actor, first_name="Wang", last_name="Fang")
+    company = services.company_create(actor=actor, name="北京科技")
+    services.contact_create(actor=actor, first_name="Ada", last_name="Lovelace", company=company)
+    by_substring = {c.pk for c in selectors.contact_list(actor=actor) if term in c.search_text}
+    found = list(selectors.contact_list(actor=actor, q=term))
+    assert by_substring
+    assert {c.pk for c in found} == by_substring
+
+
+def test_short_cjk_terms_are_answered_by_the_stored_pieces_not_by_a_scan(alpha: Workspace) -> None:
+    actor = fresh(alpha.owner)
+    contact = services.contact_create(actor=actor, first_name="芳", last_name="王")
+    contact.refresh_from_db()
+    assert sorted(contact.search_grams) == sorted(["王", "芳", "王芳"])
+
+    def condition(term: str) -> str:
+        return str(selectors.contact_list(actor=actor, q=term).query).split(" WHERE ", 1)[1]
+
+    assert "search_grams" in condition("王芳")
+    assert "LIKE" not in condition("王芳").upper()
+    # Longer terms and other scripts keep the trigram-served substring test.
+    assert "search_grams" not in condition("王芳芳")
+    assert "search_grams" not in condition("li")
+
+
 def test_chinese_and_thai_are_found_inside_words_without_spaces(alpha: Workspace) -> None:
     actor = fresh(alpha.owner)
     company = services.company_create(actor=actor, name="北京字节跳动科技有限公司")
