@@ -74,4 +74,18 @@ class Migration(migrations.Migration):
             model_name='lead',
             index=django.contrib.postgres.indexes.GinIndex(fields=['search_grams'], name='lead_search_grams'),
         ),
+        # Search is served either by an index of the terms (trigrams, pieces) or by walking the
+        # primary key newest first and filtering, whichever the planner expects to be cheaper:
+        # with the default sample a term matching a few percent of a million rows was estimated
+        # at 0.01 % (so 25,000 rows were fetched and sorted: 600 ms instead of 12 ms), and an
+        # absent piece at 0.1 % (so every row was walked: 2.6 s instead of 0.05 ms). A larger
+        # sample of both columns makes those estimates close enough for the right choice.
+        migrations.RunSQL(
+            sql=[
+                f"ALTER TABLE sales_{table} ALTER COLUMN {column} SET STATISTICS 1000"
+                for table in ("company", "contact", "deal", "lead")
+                for column in ("search_text", "search_grams")
+            ],
+            reverse_sql=migrations.RunSQL.noop,
+        ),
     ]
