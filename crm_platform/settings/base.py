@@ -261,6 +261,11 @@ TRIAL_DAYS = 14
 # Stripe (billing/stripe_api.py). The webhook secret signs the events sent to /stripe/webhook/.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
+# Another API host than Stripe's: the local stand-in (scripts/localstripe_server.py).
+STRIPE_API_BASE = env("STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = 10
+# Stripe Tax on Checkout and subscriptions (needs Stripe Tax set up in the account).
+STRIPE_AUTOMATIC_TAX = env_bool("STRIPE_AUTOMATIC_TAX")
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
