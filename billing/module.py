@@ -25,3 +25,6 @@ TRIAL_EXPIRED = register_action(
 SUBSCRIPTION_CHANGED = register_action(
     "billing.subscription_changed", _("Subscription changed"), module=BILLING
 )
+CHECKOUT_STARTED = register_action(
+    "billing.checkout_started", _("Checkout started"), module=BILLING
+)

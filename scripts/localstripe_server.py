@@ -329,6 +329,12 @@ async def idempotency_middleware(request: web.Request, handler: Any) -> web.Stre
     return response  # type: ignore[no-any-return]
 
 
+async def forget_idempotency_keys(request: web.Request) -> web.Response:
+    """Tests whose database rolls back start over: keys used before are forgotten."""
+    _IDEMPOTENT.clear()
+    return web.Response()
+
+
 _PUBLIC_PREFIXES = ("/checkout/", "/invoice/")
 
 
@@ -356,6 +362,7 @@ def build_app() -> web.Application:
         ("GET", "/v1/prices", server.api_list_all),
     ):
         app.router.add_route(method, url, make(Price, url))
+    app.router.add_delete("/_config/idempotency", forget_idempotency_keys)
     app.router.add_get("/checkout/{id}", checkout_page)
     app.router.add_post("/checkout/{id}", checkout_pay)
     app.router.add_get("/invoice/{id}", invoice_page)

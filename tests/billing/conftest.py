@@ -141,6 +141,9 @@ def local_stripe(local_stripe_server: str, settings: Any) -> LocalStripe:
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_API_BASE = local_stripe_server
     stand_in = LocalStripe(base=local_stripe_server)
+    # Our database rolls back after each test; the stand-in must not answer this test's
+    # requests with responses remembered from an earlier one.
+    requests.delete(f"{local_stripe_server}/_config/idempotency", timeout=10).raise_for_status()
     stand_in.delivered = {event["id"] for event in stand_in.events()}
     return stand_in
 
