@@ -28,3 +28,4 @@ SUBSCRIPTION_CHANGED = register_action(
 CHECKOUT_STARTED = register_action(
     "billing.checkout_started", _("Checkout started"), module=BILLING
 )
+SEATS_BILLED = register_action("billing.seats_billed", _("Seats billed changed"), module=BILLING)

@@ -266,6 +266,11 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = 10
 # Stripe Tax on Checkout and subscriptions (needs Stripe Tax set up in the account).
 STRIPE_AUTOMATIC_TAX = env_bool("STRIPE_AUTOMATIC_TAX")
+# Seat changes are billed this long after the first one, so a burst makes one quantity update
+# (Stripe limits quantity updates per subscription per hour).
+BILLING_SEATS_DELAY_SECONDS = 60
+# Days a past-due workspace keeps working before it becomes read-only.
+BILLING_GRACE_DAYS = int(env("BILLING_GRACE_DAYS", "7") or 7)
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per

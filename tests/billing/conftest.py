@@ -153,3 +153,18 @@ def synced_plans(local_stripe: LocalStripe) -> LocalStripe:
     call_command("stripe_sync_plans", verbosity=0)
     local_stripe.delivered |= {event["id"] for event in local_stripe.events()}
     return local_stripe
+
+
+def subscribe(workspace: Any, stand_in: LocalStripe, **choice: str) -> None:
+    """The Owner subscribes through Checkout and comes back: the workspace is paying."""
+    from urllib.parse import urlsplit
+
+    from tests.conftest import workspace_client
+
+    client = workspace_client(workspace.owner.user, workspace.tenant)
+    data = {"plan": "professional", "interval": "month", "currency": "EUR", **choice}
+    response = client.post("/billing/subscribe/", data)
+    assert response.status_code == 302, response
+    back = urlsplit(stand_in.pay_checkout(response["Location"]))
+    assert client.get(f"{back.path}?{back.query}").status_code == 302
+    stand_in.deliver()
