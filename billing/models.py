@@ -53,6 +53,8 @@ class StripeEvent(models.Model):
     type = models.CharField(max_length=100)
     created = models.PositiveBigIntegerField()
     received_at = models.DateTimeField(default=timezone.now)
+    # Set in the transaction that applied the event (a Celery task): at most once.
+    processed_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField()
 
     def __str__(self) -> str:

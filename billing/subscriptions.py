@@ -215,7 +215,8 @@ def subscription_apply(
                 tenant.seat_limit = min(quantity, plan_spec(tenant.plan).seat_limit)
         if status in PAYING:
             tenant.billing_status = Tenant.BillingStatus.ACTIVE
-        elif status in OVERDUE:
+        elif status in OVERDUE and tenant.billing_status != Tenant.BillingStatus.UNPAID:
+            # Past the grace period the workspace stays read-only until an invoice is paid.
             tenant.billing_status = Tenant.BillingStatus.PAST_DUE
         elif status in ENDED:
             tenant.billing_status = Tenant.BillingStatus.CANCELED

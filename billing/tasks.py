@@ -1,7 +1,9 @@
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 
-from billing import services
+from billing import services, webhooks
 from billing.seats import seats_sync
 from billing.stripe_api import StripeUnavailable
 
@@ -27,3 +29,20 @@ def bill_seats(tenant_id: int) -> int | None:
 
 def bill_seats_soon(*, tenant_id: int, **_: object) -> None:
     bill_seats.apply_async(args=(tenant_id,), countdown=settings.BILLING_SEATS_DELAY_SECONDS)
+
+
+@shared_task(autoretry_for=(StripeUnavailable,), retry_backoff=10, max_retries=8)
+def process_stripe_event(event_id: str) -> bool:
+    return webhooks.stripe_event_process(event_id=event_id)
+
+
+@shared_task
+def stripe_events_sweep() -> int:
+    """Events whose task was lost (a broker outage) are applied by this beat task."""
+    pending = webhooks.stripe_events_unprocessed(older_than=timedelta(minutes=5))
+    return sum(webhooks.stripe_event_process(event_id=event_id) for event_id in pending)
+
+
+@shared_task
+def dunning_sweep() -> int:
+    return webhooks.dunning_sweep()

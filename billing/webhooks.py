@@ -1,16 +1,31 @@
-"""Stripe webhook events, applied exactly once: the event row is inserted and its effect
-applied in one transaction, so a delivered-again event finds its row and does nothing."""
+"""Stripe webhook events, taken into account exactly once.
+
+The endpoint stores each event under Stripe's unique id and answers at once; a Celery task
+applies it after the commit. The task locks the event's row and applies it only if it was
+not processed yet, marking it in the same transaction, so a delivered-again event (stored
+once) or a task run twice (at-least-once delivery) never applies twice.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing.models import BillingAccount, StripeEvent
+from billing.module import PAYMENT_FAILED, PAYMENT_RECOVERED, UNPAID_READ_ONLY
 from billing.subscriptions import subscription_apply
+from tenants.audit.services import audit_record
+from tenants.hosts import workspace_url
 from tenants.models import Tenant
 
 logger = logging.getLogger("rapport.billing")
@@ -19,7 +34,8 @@ Event = dict[str, Any]
 
 
 def stripe_event_record(*, event: Event) -> bool:
-    """Apply ``event`` unless it was applied before. True when it took effect now."""
+    """Store ``event`` unless it was stored before, and have it applied after the commit.
+    True when it is new."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -31,10 +47,38 @@ def stripe_event_record(*, event: Event) -> bool:
                 )
         except IntegrityError:
             return False  # the same event, delivered again (or concurrently)
-        handler = _HANDLERS.get(event["type"])
-        if handler is not None:
-            handler(event)
+        transaction.on_commit(partial(_enqueue, event["id"]))
     return True
+
+
+def _enqueue(event_id: str) -> None:
+    from billing.tasks import process_stripe_event
+
+    process_stripe_event.delay(event_id)
+
+
+def stripe_event_process(*, event_id: str) -> bool:
+    """Apply the stored event unless it was applied already. True when it took effect now."""
+    with transaction.atomic():
+        stored = StripeEvent.objects.select_for_update().filter(pk=event_id).first()
+        if stored is None or stored.processed_at is not None:
+            return False
+        handler = _HANDLERS.get(stored.type)
+        if handler is not None:
+            handler(stored.payload)
+        stored.processed_at = timezone.now()
+        stored.save(update_fields=["processed_at"])
+    return True
+
+
+def stripe_events_unprocessed(*, older_than: timedelta) -> list[str]:
+    """Events stored but not applied (their task was lost): the sweep applies them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
+        .order_by("created", "received_at")
+        .values_list("event_id", flat=True)
+    )
 
 
 def _lock_account(customer_id: object) -> BillingAccount | None:
@@ -71,19 +115,71 @@ def _invoice_paid(event: Event) -> None:
     if account is None:
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status == Tenant.BillingStatus.PAST_DUE:
+    if tenant.billing_status in (Tenant.BillingStatus.PAST_DUE, Tenant.BillingStatus.UNPAID):
         tenant.billing_status = Tenant.BillingStatus.ACTIVE
         tenant.save(update_fields=["billing_status"])
+        account.past_due_since = None
+        account.save(update_fields=["past_due_since"])
+        audit_record(
+            tenant=tenant, actor=None, action=PAYMENT_RECOVERED, data={"event": event["id"]}
+        )
 
 
 def _invoice_payment_failed(event: Event) -> None:
-    account = _lock_account(event["data"]["object"].get("customer"))
+    invoice = event["data"]["object"]
+    account = _lock_account(invoice.get("customer"))
     if account is None:
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status == Tenant.BillingStatus.ACTIVE:
-        tenant.billing_status = Tenant.BillingStatus.PAST_DUE
-        tenant.save(update_fields=["billing_status"])
+    if tenant.billing_status != Tenant.BillingStatus.ACTIVE:
+        return
+    tenant.billing_status = Tenant.BillingStatus.PAST_DUE
+    tenant.save(update_fields=["billing_status"])
+    account.past_due_since = timezone.now()
+    account.save(update_fields=["past_due_since"])
+    audit_record(tenant=tenant, actor=None, action=PAYMENT_FAILED, data={"event": event["id"]})
+    transaction.on_commit(partial(_send_payment_failed, tenant))
+
+
+def _send_payment_failed(tenant: Tenant) -> None:
+    from billing.services import billing_managers
+
+    url = workspace_url(tenant.slug or "", "/billing/")
+    for member in billing_managers(tenant):
+        with translation.override(member.user.language or settings.LANGUAGE_CODE):
+            subject = _("Payment for %(workspace)s on Rapport failed") % {"workspace": tenant.name}
+            body = render_to_string(
+                "email/payment_failed.txt",
+                {"workspace": tenant, "url": url, "days": settings.BILLING_GRACE_DAYS},
+            )
+        send_mail(subject, body, None, [member.user.email])
+
+
+def dunning_sweep(*, now: datetime | None = None) -> int:
+    """Run by Celery beat: a workspace past due for longer than the grace period becomes
+    read-only (its data kept; paying makes it writable again). Safe to run again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.BILLING_GRACE_DAYS)
+    overdue = BillingAccount.objects.filter(
+        tenant__billing_status=Tenant.BillingStatus.PAST_DUE, past_due_since__lte=cutoff
+    ).values_list("pk", flat=True)
+    done = 0
+    for pk in overdue:
+        with transaction.atomic():
+            account = BillingAccount.objects.select_for_update().get(pk=pk)
+            tenant = _lock_tenant(account)
+            # Again under the lock: a payment may have arrived meanwhile.
+            if (
+                tenant.billing_status != Tenant.BillingStatus.PAST_DUE
+                or account.past_due_since is None
+                or account.past_due_since > cutoff
+            ):
+                continue
+            tenant.billing_status = Tenant.BillingStatus.UNPAID
+            tenant.save(update_fields=["billing_status"])
+            audit_record(tenant=tenant, actor=None, action=UNPAID_READ_ONLY)
+            done += 1
+    return done
 
 
 _HANDLERS: dict[str, Callable[[Event], None]] = {

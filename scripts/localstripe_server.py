@@ -190,11 +190,28 @@ _invoice_paid = Invoice._on_payment_success
 
 
 def _on_payment_success(self: Any) -> None:
+    subscription = Subscription._api_retrieve(self.subscription) if self.subscription else None
+    before = subscription.status if subscription is not None else None
     _invoice_paid(self)
     schedule_webhook(Event("invoice.paid", self))
+    if subscription is not None and subscription.status != before:
+        schedule_webhook(Event("customer.subscription.updated", subscription))
 
 
 Invoice._on_payment_success = _on_payment_success
+
+# localstripe sends no invoice.payment_failed when a card charge for an invoice is declined.
+_pay_invoice = Invoice._api_pay_invoice.__func__
+
+
+def _pay_invoice_reporting_failure(cls: Any, id: str, /) -> Any:
+    invoice = _pay_invoice(cls, id)
+    if invoice.status == "open":
+        schedule_webhook(Event("invoice.payment_failed", invoice))
+    return invoice
+
+
+Invoice._api_pay_invoice = classmethod(_pay_invoice_reporting_failure)
 Invoice.hosted_invoice_url = property(lambda self: f"{BASE_URL['value']}/invoice/{self.id}")
 Invoice.invoice_pdf = property(lambda self: f"{BASE_URL['value']}/invoice/{self.id}/pdf")
 Invoice.number = property(lambda self: self.id.upper().replace("IN_", "RAP-")[:16])
@@ -311,6 +328,30 @@ async def invoice_page(request: web.Request) -> web.Response:
     return web.Response(text=f"{text} ({invoice.status})\n")
 
 
+async def renew_subscription(request: web.Request) -> web.Response:
+    """Stripe's test clocks, reduced to one step: the subscription's next period is invoiced
+    and charged to the default payment method now (a failed charge makes it past due)."""
+    subscription = Subscription._api_retrieve(request.match_info["id"])
+    before = subscription.status
+    subscription._create_invoice()
+    if subscription.status != before:
+        schedule_webhook(Event("customer.subscription.updated", subscription))
+    return server.json_response(subscription._export())  # type: ignore[no-any-return]
+
+
+async def set_card(request: web.Request) -> web.Response:
+    """What the customer does in Stripe's portal: another card becomes the default."""
+    customer = Customer._api_retrieve(request.match_info["id"])
+    form = await request.post()
+    method = PaymentMethod(
+        type="card",
+        card={"number": str(form.get("card")), "exp_month": "12", "exp_year": "2040", "cvc": "123"},
+    )
+    PaymentMethod._api_attach(method.id, customer=customer.id)
+    customer.invoice_settings["default_payment_method"] = method.id
+    return server.json_response(method._export())  # type: ignore[no-any-return]
+
+
 _IDEMPOTENT: dict[str, tuple[int, bytes]] = {}
 
 
@@ -363,6 +404,8 @@ def build_app() -> web.Application:
     ):
         app.router.add_route(method, url, make(Price, url))
     app.router.add_delete("/_config/idempotency", forget_idempotency_keys)
+    app.router.add_post("/_config/subscriptions/{id}/renew", renew_subscription)
+    app.router.add_post("/_config/customers/{id}/card", set_card)
     app.router.add_get("/checkout/{id}", checkout_page)
     app.router.add_post("/checkout/{id}", checkout_pay)
     app.router.add_get("/invoice/{id}", invoice_page)

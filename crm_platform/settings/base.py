@@ -241,6 +241,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.trial_sweep",
         "schedule": 60.0 * 60,
     },
+    # Past-due workspaces beyond the grace period become read-only.
+    "billing-dunning-sweep": {
+        "task": "billing.tasks.dunning_sweep",
+        "schedule": 60.0 * 60,
+    },
+    "billing-stripe-events-sweep": {
+        "task": "billing.tasks.stripe_events_sweep",
+        "schedule": 60.0 * 5,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
@@ -383,4 +392,6 @@ CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
+    "billing.tasks.dunning_sweep": {"queue": "bulk"},
+    "billing.tasks.stripe_events_sweep": {"queue": "bulk"},
 }

@@ -19,7 +19,7 @@ import requests
 import stripe
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "sk_test_rapport_local"
@@ -104,9 +104,14 @@ def sign(body: str, *, secret: str | None = None, at: int | None = None) -> str:
 
 def post_event(event: dict[str, Any]) -> int:
     body = json.dumps(event)
-    response = Client(HTTP_HOST="localhost").post(
-        "/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body)
-    )
+    # Applied by its task after the commit (eager Celery in tests).
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = Client(HTTP_HOST="localhost").post(
+            "/stripe/webhook/",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(body),
+        )
     return response.status_code
 
 
