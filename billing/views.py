@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from billing import subscriptions
 from billing.currency import preselected_currency
+from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
 from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
 from crm_platform.errors import ServiceError
@@ -40,6 +41,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         requested=request.GET.get("currency", ""),
     )
     seats = seats_used_summary(tenant=tenant)
+    invoices = workspace_invoices(tenant)
     billable_seats = max(1, seats["used"])
     offers: list[dict[str, Any]] = []
     for spec in PLANS:
@@ -65,6 +67,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "currencies": CURRENCIES,
         "account": BillingAccount.objects.filter(tenant=tenant).first(),
         "subscribed": subscriptions.has_live_subscription(tenant),
+        "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
+        "invoices_unavailable": invoices is None,
     }
     return render(request, "billing/overview.html", context)
 
