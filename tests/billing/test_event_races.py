@@ -23,7 +23,7 @@ def test_concurrent_runs_of_one_event_apply_it_once(world: World, django_db_bloc
         before = Tenant.objects.get(pk=bravo.pk).billing_status
         Tenant.objects.filter(pk=bravo.pk).update(billing_status=Tenant.BillingStatus.ACTIVE)
         account = BillingAccount.objects.create(tenant=bravo, stripe_customer_id="cus_race_bravo")
-        event = {
+        event: dict[str, Any] = {
             "id": "evt_race_1",
             "object": "event",
             "type": "invoice.payment_failed",
