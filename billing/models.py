@@ -37,6 +37,8 @@ class BillingAccount(models.Model):
     # The `created` time of the newest subscription event applied: an older event arriving
     # late must not undo a newer one.
     subscription_version = models.PositiveBigIntegerField(default=0)
+    # When the subscription fell past due: the grace period before read-only counts from here.
+    past_due_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -51,6 +53,8 @@ class StripeEvent(models.Model):
     type = models.CharField(max_length=100)
     created = models.PositiveBigIntegerField()
     received_at = models.DateTimeField(default=timezone.now)
+    # Set in the transaction that applied the event (a Celery task): at most once.
+    processed_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField()
 
     def __str__(self) -> str:

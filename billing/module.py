@@ -25,3 +25,16 @@ TRIAL_EXPIRED = register_action(
 SUBSCRIPTION_CHANGED = register_action(
     "billing.subscription_changed", _("Subscription changed"), module=BILLING
 )
+CHECKOUT_STARTED = register_action(
+    "billing.checkout_started", _("Checkout started"), module=BILLING
+)
+SEATS_BILLED = register_action("billing.seats_billed", _("Seats billed changed"), module=BILLING)
+PAYMENT_FAILED = register_action(
+    "billing.payment_failed", _("Payment failed, workspace past due"), module=BILLING
+)
+PAYMENT_RECOVERED = register_action(
+    "billing.payment_recovered", _("Payment received, workspace active again"), module=BILLING
+)
+UNPAID_READ_ONLY = register_action(
+    "billing.unpaid_read_only", _("Grace period over, workspace read-only"), module=BILLING
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import stripe
@@ -38,3 +40,186 @@ def webhook_event(*, payload: bytes, signature: str) -> dict[str, Any]:
     if not isinstance(event.get("created"), int):
         raise InvalidWebhook("An event without a creation time")
     return event
+
+
+class StripeUnavailable(Exception):
+    """Stripe refused the request or did not answer: nothing was changed on our side."""
+
+
+class StripeNotFound(StripeUnavailable):
+    """Stripe knows no such object."""
+
+
+Obj = dict[str, Any]
+
+
+def _client() -> stripe.StripeClient:
+    base = settings.STRIPE_API_BASE
+    return stripe.StripeClient(
+        str(settings.STRIPE_SECRET_KEY),
+        base_addresses={"api": base} if base else None,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        max_network_retries=2,
+    )
+
+
+def _dict(obj: Any) -> Obj:
+    return dict(obj.to_dict())
+
+
+def _options(idempotency_key: str) -> Any:
+    return {"idempotency_key": idempotency_key}
+
+
+@contextmanager
+def _calling(what: str) -> Iterator[None]:
+    """Stripe's errors become ours, with the message Stripe gave."""
+    try:
+        yield
+    except stripe.InvalidRequestError as error:
+        if error.http_status == 404:
+            raise StripeNotFound(f"{what}: {error.user_message or error}") from error
+        raise StripeUnavailable(f"{what}: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        raise StripeUnavailable(f"{what}: {error.user_message or error}") from error
+
+
+# Plans → Products and Prices
+
+
+def product_ensure(*, product_id: str, name: str, metadata: dict[str, str]) -> bool:
+    """The Product ``product_id`` exists with ``name``. True when it was created now."""
+    client = _client()
+    try:
+        with _calling("product"):
+            product = _dict(client.v1.products.retrieve(product_id))
+    except StripeNotFound:
+        with _calling("product"):
+            client.v1.products.create(
+                {"id": product_id, "name": name, "metadata": metadata},
+                _options(f"product-{product_id}"),
+            )
+        return True
+    if product.get("name") != name:
+        with _calling("product"):
+            client.v1.products.update(product_id, {"name": name})
+    return False
+
+
+def price_find(lookup_key: str) -> Obj | None:
+    """The active Price under ``lookup_key``, or None."""
+    with _calling("price"):
+        found = _client().v1.prices.list({"lookup_keys": [lookup_key], "active": True})
+    return _dict(found.data[0]) if found.data else None
+
+
+def price_ensure(
+    *,
+    lookup_key: str,
+    product_id: str,
+    currency: str,
+    unit_amount: int,
+    interval: str,
+    metadata: dict[str, str],
+) -> str:
+    """An active Price under ``lookup_key`` with this amount: 'kept', 'created', or 'replaced'
+    (Stripe's prices are immutable: a new one takes the lookup key, the old one is archived)."""
+    existing = price_find(lookup_key)
+    if existing is not None and (
+        existing.get("unit_amount") == unit_amount
+        and str(existing.get("currency", "")).lower() == currency.lower()
+        and (existing.get("recurring") or {}).get("interval") == interval
+        and existing.get("product") == product_id
+    ):
+        return "kept"
+    params: Any = {
+        "product": product_id,
+        "currency": currency.lower(),
+        "unit_amount": unit_amount,
+        "recurring": {"interval": interval},
+        "lookup_key": lookup_key,
+        "metadata": metadata,
+    }
+    if existing is not None:
+        params["transfer_lookup_key"] = True
+    key = f"price-{lookup_key}-{unit_amount}-{existing['id'] if existing else 'new'}"
+    client = _client()
+    with _calling("price"):
+        client.v1.prices.create(params, _options(key))
+    if existing is None:
+        return "created"
+    with _calling("price"):
+        client.v1.prices.update(existing["id"], {"active": False})
+    return "replaced"
+
+
+# Customers, Checkout and subscriptions
+
+
+def customer_create(*, name: str, email: str, tenant_id: int) -> str:
+    with _calling("customer"):
+        customer = _client().v1.customers.create(
+            {"name": name, "email": email, "metadata": {"tenant_id": str(tenant_id)}},
+            _options(f"customer-{tenant_id}"),
+        )
+    return str(customer.id)
+
+
+def checkout_session_create(
+    *,
+    customer: str,
+    price: str,
+    quantity: int,
+    success_url: str,
+    cancel_url: str,
+    tenant_id: int,
+    idempotency_key: str,
+) -> Obj:
+    params: Any = {
+        "mode": "subscription",
+        "customer": customer,
+        "line_items": [{"price": price, "quantity": quantity}],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "client_reference_id": str(tenant_id),
+        "metadata": {"tenant_id": str(tenant_id)},
+        "subscription_data": {"metadata": {"tenant_id": str(tenant_id)}},
+    }
+    if settings.STRIPE_AUTOMATIC_TAX:
+        params["automatic_tax"] = {"enabled": True}
+    with _calling("checkout"):
+        session = _client().v1.checkout.sessions.create(params, _options(idempotency_key))
+    return _dict(session)
+
+
+def checkout_session_retrieve(session_id: str) -> Obj:
+    with _calling("checkout"):
+        return _dict(_client().v1.checkout.sessions.retrieve(session_id))
+
+
+def subscription_retrieve(subscription_id: str) -> Obj:
+    with _calling("subscription"):
+        return _dict(_client().v1.subscriptions.retrieve(subscription_id))
+
+
+def subscription_set_quantity(*, subscription_id: str, quantity: int, idempotency_key: str) -> Obj:
+    """The subscription's one item billed for ``quantity`` seats, prorated."""
+    client = _client()
+    with _calling("subscription"):
+        subscription = client.v1.subscriptions.retrieve(subscription_id)
+        item = subscription["items"]["data"][0]
+        updated = client.v1.subscriptions.update(
+            subscription_id,
+            {
+                "items": [{"id": item["id"], "quantity": quantity}],
+                "proration_behavior": "create_prorations",
+            },
+            _options(idempotency_key),
+        )
+    return _dict(updated)
+
+
+def invoices_list(*, customer: str, limit: int = 24) -> list[Obj]:
+    with _calling("invoices"):
+        found = _client().v1.invoices.list({"customer": customer, "limit": limit})
+    return [_dict(invoice) for invoice in found.data]

@@ -1,9 +1,48 @@
-from celery import shared_task
+from datetime import timedelta
 
-from billing import services
+from celery import shared_task
+from django.conf import settings
+
+from billing import services, webhooks
+from billing.seats import seats_sync
+from billing.stripe_api import StripeUnavailable
 
 
 @shared_task
 def trial_sweep() -> dict[str, int]:
     result = services.trial_sweep()
     return {"reminded": result.reminded, "expired": result.expired}
+
+
+@shared_task(
+    autoretry_for=(StripeUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=60 * 30,
+    retry_jitter=True,
+    max_retries=8,
+)
+def bill_seats(tenant_id: int) -> int | None:
+    """The subscription's quantity set to the seats in use at the time it runs, so a burst of
+    invitations within the delay makes one update."""
+    return seats_sync(tenant_id=tenant_id)
+
+
+def bill_seats_soon(*, tenant_id: int, **_: object) -> None:
+    bill_seats.apply_async(args=(tenant_id,), countdown=settings.BILLING_SEATS_DELAY_SECONDS)
+
+
+@shared_task(autoretry_for=(StripeUnavailable,), retry_backoff=10, max_retries=8)
+def process_stripe_event(event_id: str) -> bool:
+    return webhooks.stripe_event_process(event_id=event_id)
+
+
+@shared_task
+def stripe_events_sweep() -> int:
+    """Events whose task was lost (a broker outage) are applied by this beat task."""
+    pending = webhooks.stripe_events_unprocessed(older_than=timedelta(minutes=5))
+    return sum(webhooks.stripe_event_process(event_id=event_id) for event_id in pending)
+
+
+@shared_task
+def dunning_sweep() -> int:
+    return webhooks.dunning_sweep()

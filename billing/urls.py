@@ -6,4 +6,6 @@ app_name = "billing"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("return/", views.checkout_return, name="checkout_return"),
 ]

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
 from django.utils.formats import number_format
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
+from billing import subscriptions
 from billing.currency import preselected_currency
+from billing.invoices import workspace_invoices
+from billing.models import BillingAccount
 from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
+from crm_platform.errors import ServiceError
 from tenants import capabilities
 from tenants.access import requires
 from tenants.models import Plan
@@ -35,6 +41,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         requested=request.GET.get("currency", ""),
     )
     seats = seats_used_summary(tenant=tenant)
+    invoices = workspace_invoices(tenant)
     billable_seats = max(1, seats["used"])
     offers: list[dict[str, Any]] = []
     for spec in PLANS:
@@ -58,5 +65,47 @@ def overview(request: HttpRequest) -> HttpResponse:
         "intervals": Interval.choices,
         "currency": currency,
         "currencies": CURRENCIES,
+        "account": BillingAccount.objects.filter(tenant=tenant).first(),
+        "subscribed": subscriptions.has_live_subscription(tenant),
+        "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
+        "invoices_unavailable": invoices is None,
     }
     return render(request, "billing/overview.html", context)
+
+
+@requires(capabilities.MANAGE_BILLING)
+@require_POST
+def subscribe(request: HttpRequest) -> HttpResponse:
+    """Off to Stripe Checkout for the chosen plan, interval and currency."""
+    try:
+        url = subscriptions.checkout_start(
+            actor=request.membership,  # type: ignore[attr-defined]
+            plan=request.POST.get("plan", ""),
+            interval=request.POST.get("interval", ""),
+            currency=request.POST.get("currency", ""),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("billing:overview")
+    return HttpResponseRedirect(url)
+
+
+@requires(capabilities.MANAGE_BILLING)
+@require_safe
+def checkout_return(request: HttpRequest) -> HttpResponse:
+    """Where Checkout sends the member back: the state read from Stripe, shown at once."""
+    try:
+        found = subscriptions.checkout_return(
+            actor=request.membership,  # type: ignore[attr-defined]
+            session_id=request.GET.get("session_id", ""),
+        )
+    except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from error
+        messages.error(request, error.message)
+        return redirect("billing:overview")
+    if found:
+        messages.success(request, _("Thank you: your subscription is in place."))
+    else:
+        messages.info(request, _("Your payment is not complete yet; this page will show it."))
+    return redirect("billing:overview")

@@ -1,33 +1,41 @@
-"""Stripe webhook events, applied exactly once: the event row is inserted and its effect
-applied in one transaction, so a delivered-again event finds its row and does nothing."""
+"""Stripe webhook events, taken into account exactly once.
+
+The endpoint stores each event under Stripe's unique id and answers at once; a Celery task
+applies it after the commit. The task locks the event's row and applies it only if it was
+not processed yet, marking it in the same transaction, so a delivered-again event (stored
+once) or a task run twice (at-least-once delivery) never applies twice.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing.models import BillingAccount, StripeEvent
-from billing.module import SUBSCRIPTION_CHANGED
-from billing.plans import plan_from_lookup_key, plan_spec
+from billing.module import PAYMENT_FAILED, PAYMENT_RECOVERED, UNPAID_READ_ONLY
+from billing.subscriptions import subscription_apply
 from tenants.audit.services import audit_record
+from tenants.hosts import workspace_url
 from tenants.models import Tenant
 
 logger = logging.getLogger("rapport.billing")
 
 Event = dict[str, Any]
 
-# Subscription statuses (Stripe's) → the workspace's billing status.
-_PAYING = {"active", "trialing"}
-_OVERDUE = {"past_due", "unpaid"}
-_ENDED = {"canceled", "incomplete_expired"}
-
 
 def stripe_event_record(*, event: Event) -> bool:
-    """Apply ``event`` unless it was applied before. True when it took effect now."""
+    """Store ``event`` unless it was stored before, and have it applied after the commit.
+    True when it is new."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -39,10 +47,38 @@ def stripe_event_record(*, event: Event) -> bool:
                 )
         except IntegrityError:
             return False  # the same event, delivered again (or concurrently)
-        handler = _HANDLERS.get(event["type"])
-        if handler is not None:
-            handler(event)
+        transaction.on_commit(partial(_enqueue, event["id"]))
     return True
+
+
+def _enqueue(event_id: str) -> None:
+    from billing.tasks import process_stripe_event
+
+    process_stripe_event.delay(event_id)
+
+
+def stripe_event_process(*, event_id: str) -> bool:
+    """Apply the stored event unless it was applied already. True when it took effect now."""
+    with transaction.atomic():
+        stored = StripeEvent.objects.select_for_update().filter(pk=event_id).first()
+        if stored is None or stored.processed_at is not None:
+            return False
+        handler = _HANDLERS.get(stored.type)
+        if handler is not None:
+            handler(stored.payload)
+        stored.processed_at = timezone.now()
+        stored.save(update_fields=["processed_at"])
+    return True
+
+
+def stripe_events_unprocessed(*, older_than: timedelta) -> list[str]:
+    """Events stored but not applied (their task was lost): the sweep applies them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
+        .order_by("created", "received_at")
+        .values_list("event_id", flat=True)
+    )
 
 
 def _lock_account(customer_id: object) -> BillingAccount | None:
@@ -65,58 +101,13 @@ def _lock_tenant(account: BillingAccount) -> Tenant:
 
 def _subscription_changed(event: Event) -> None:
     subscription = event["data"]["object"]
-    account = _lock_account(subscription.get("customer"))
-    if account is None:
-        return
-    # Events arrive out of order: an older picture of the subscription never wins.
-    if event["created"] < account.subscription_version:
-        return
-    status = str(subscription.get("status", ""))
-    if event["type"] == "customer.subscription.deleted":
-        status = "canceled"
-    tenant = _lock_tenant(account)
-    before = (tenant.plan, tenant.seat_limit, tenant.billing_status)
-    items = (subscription.get("items") or {}).get("data") or []
-    if items:
-        item = items[0]
-        plan = plan_from_lookup_key(str((item.get("price") or {}).get("lookup_key") or ""))
-        quantity = item.get("quantity")
-        if plan is not None:
-            tenant.plan = plan
-        if isinstance(quantity, int) and quantity > 0:
-            tenant.seat_limit = min(quantity, plan_spec(tenant.plan).seat_limit)
-    if status in _PAYING:
-        tenant.billing_status = Tenant.BillingStatus.ACTIVE
-    elif status in _OVERDUE:
-        tenant.billing_status = Tenant.BillingStatus.PAST_DUE
-    elif status in _ENDED:
-        tenant.billing_status = Tenant.BillingStatus.CANCELED
-    tenant.save(update_fields=["plan", "seat_limit", "billing_status"])
-    account.stripe_subscription_id = str(subscription.get("id", ""))
-    account.subscription_status = status
-    account.subscription_version = event["created"]
-    account.updated_at = timezone.now()
-    account.save(
-        update_fields=[
-            "stripe_subscription_id",
-            "subscription_status",
-            "subscription_version",
-            "updated_at",
-        ]
+    subscription_apply(
+        customer=subscription.get("customer"),
+        subscription=subscription,
+        version=event["created"],
+        source=event["id"],
+        deleted=event["type"] == "customer.subscription.deleted",
     )
-    after = (tenant.plan, tenant.seat_limit, tenant.billing_status)
-    if after != before:
-        audit_record(
-            tenant=tenant,
-            actor=None,
-            action=SUBSCRIPTION_CHANGED,
-            data={
-                "event": event["id"],
-                "plan": tenant.plan,
-                "seats": tenant.seat_limit,
-                "status": tenant.billing_status,
-            },
-        )
 
 
 def _invoice_paid(event: Event) -> None:
@@ -124,19 +115,71 @@ def _invoice_paid(event: Event) -> None:
     if account is None:
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status == Tenant.BillingStatus.PAST_DUE:
+    if tenant.billing_status in (Tenant.BillingStatus.PAST_DUE, Tenant.BillingStatus.UNPAID):
         tenant.billing_status = Tenant.BillingStatus.ACTIVE
         tenant.save(update_fields=["billing_status"])
+        account.past_due_since = None
+        account.save(update_fields=["past_due_since"])
+        audit_record(
+            tenant=tenant, actor=None, action=PAYMENT_RECOVERED, data={"event": event["id"]}
+        )
 
 
 def _invoice_payment_failed(event: Event) -> None:
-    account = _lock_account(event["data"]["object"].get("customer"))
+    invoice = event["data"]["object"]
+    account = _lock_account(invoice.get("customer"))
     if account is None:
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status == Tenant.BillingStatus.ACTIVE:
-        tenant.billing_status = Tenant.BillingStatus.PAST_DUE
-        tenant.save(update_fields=["billing_status"])
+    if tenant.billing_status != Tenant.BillingStatus.ACTIVE:
+        return
+    tenant.billing_status = Tenant.BillingStatus.PAST_DUE
+    tenant.save(update_fields=["billing_status"])
+    account.past_due_since = timezone.now()
+    account.save(update_fields=["past_due_since"])
+    audit_record(tenant=tenant, actor=None, action=PAYMENT_FAILED, data={"event": event["id"]})
+    transaction.on_commit(partial(_send_payment_failed, tenant))
+
+
+def _send_payment_failed(tenant: Tenant) -> None:
+    from billing.services import billing_managers
+
+    url = workspace_url(tenant.slug or "", "/billing/")
+    for member in billing_managers(tenant):
+        with translation.override(member.user.language or settings.LANGUAGE_CODE):
+            subject = _("Payment for %(workspace)s on Rapport failed") % {"workspace": tenant.name}
+            body = render_to_string(
+                "email/payment_failed.txt",
+                {"workspace": tenant, "url": url, "days": settings.BILLING_GRACE_DAYS},
+            )
+        send_mail(subject, body, None, [member.user.email])
+
+
+def dunning_sweep(*, now: datetime | None = None) -> int:
+    """Run by Celery beat: a workspace past due for longer than the grace period becomes
+    read-only (its data kept; paying makes it writable again). Safe to run again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.BILLING_GRACE_DAYS)
+    overdue = BillingAccount.objects.filter(
+        tenant__billing_status=Tenant.BillingStatus.PAST_DUE, past_due_since__lte=cutoff
+    ).values_list("pk", flat=True)
+    done = 0
+    for pk in overdue:
+        with transaction.atomic():
+            account = BillingAccount.objects.select_for_update().get(pk=pk)
+            tenant = _lock_tenant(account)
+            # Again under the lock: a payment may have arrived meanwhile.
+            if (
+                tenant.billing_status != Tenant.BillingStatus.PAST_DUE
+                or account.past_due_since is None
+                or account.past_due_since > cutoff
+            ):
+                continue
+            tenant.billing_status = Tenant.BillingStatus.UNPAID
+            tenant.save(update_fields=["billing_status"])
+            audit_record(tenant=tenant, actor=None, action=UNPAID_READ_ONLY)
+            done += 1
+    return done
 
 
 _HANDLERS: dict[str, Callable[[Event], None]] = {

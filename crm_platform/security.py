@@ -31,6 +31,14 @@ def _upload_origins() -> list[str]:
     return []
 
 
+def _checkout_origins() -> list[str]:
+    """Subscribing ends in a redirect to Stripe Checkout (or the local stand-in's page)."""
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return ["https://checkout.stripe.com"]
+
+
 def content_security_policy() -> str:
     port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
     scheme = settings.SITE_SCHEME
@@ -49,7 +57,7 @@ def content_security_policy() -> str:
         "object-src 'none'",
         "base-uri 'self'",
         "frame-ancestors 'none'",
-        f"form-action 'self' {our_hosts}",
+        " ".join(["form-action", "'self'", our_hosts, *_checkout_origins()]),
     ]
     return "; ".join(directives)
 

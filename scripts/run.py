@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = "8000"
 DEFAULT_S3_PORT = "9100"
+DEFAULT_STRIPE_PORT = "8420"
 
 
 def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -61,6 +62,54 @@ def local_s3(env: dict[str, str]) -> subprocess.Popen[bytes] | None:
     return process
 
 
+def _wait_for_port(port: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
+def local_stripe(env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """Without a Stripe key, billing talks to the local Stripe stand-in on 127.0.0.1
+    (localstripe, a development dependency, extended by scripts/localstripe_server.py): its
+    webhooks come back to this server, signed, and Checkout is a page of its own. Its objects
+    live in memory: they are gone when `make run` stops."""
+    if env.get("STRIPE_SECRET_KEY"):
+        return None
+    try:
+        import localstripe  # noqa: F401
+    except ImportError:
+        print("localstripe is not installed: nobody can subscribe", file=sys.stderr)
+        return None
+    port = env.get("STRIPE_PORT") or DEFAULT_STRIPE_PORT
+    secret = env.get("STRIPE_WEBHOOK_SECRET") or "whsec_local_rapport"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "localstripe_server.py"),
+            "--port",
+            port,
+            "--webhook-url",
+            f"http://localhost:{env['PORT']}/stripe/webhook/",
+            "--webhook-secret",
+            secret,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for_port(port)
+    env.update(
+        STRIPE_SECRET_KEY="sk_test_local_rapport",  # noqa: S106 (the stand-in takes any)
+        STRIPE_API_BASE=f"http://127.0.0.1:{port}",
+        STRIPE_WEBHOOK_SECRET=secret,
+    )
+    manage(env, "stripe_sync_plans")
+    return process
+
+
 def manage(env: Mapping[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -68,11 +117,13 @@ def manage(env: Mapping[str, str], *args: str) -> None:
 def main() -> int:
     env = serve_environment(os.environ)
     s3_server = local_s3(env)
+    stripe_server = local_stripe(env)
     try:
         return serve(env)
     finally:
-        if s3_server is not None:
-            s3_server.terminate()
+        for process in (s3_server, stripe_server):
+            if process is not None:
+                process.terminate()
 
 
 def serve(env: dict[str, str]) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.http import HttpRequest
 
 from tenants.hosts import public_url
@@ -27,5 +28,6 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
             verified=True,
         ).exists(),
         switch_url=public_url("/workspaces/"),
+        billing_grace_days=settings.BILLING_GRACE_DAYS,
     )
     return context

@@ -99,6 +99,7 @@ class Tenant(TenantMixin):  # type: ignore[misc]
         TRIAL_EXPIRED = "trial_expired", _("Trial ended (read-only)")
         ACTIVE = "active", _("Subscribed")
         PAST_DUE = "past_due", _("Payment overdue")
+        UNPAID = "unpaid", _("Payment overdue past the grace period (read-only)")
         CANCELED = "canceled", _("Subscription canceled (read-only)")
 
     name = models.CharField(_("name"), max_length=100, blank=True)
@@ -142,10 +143,7 @@ class Tenant(TenantMixin):  # type: ignore[misc]
 
     @property
     def is_read_only(self) -> bool:
-        return self.state == self.State.SUSPENDED or self.billing_status in (
-            self.BillingStatus.TRIAL_EXPIRED,
-            self.BillingStatus.CANCELED,
-        )
+        return self.state == self.State.SUSPENDED or self.is_unpaid
 
     @property
     def is_trial_expired(self) -> bool:
@@ -156,6 +154,7 @@ class Tenant(TenantMixin):  # type: ignore[misc]
         """Read-only for want of a subscription (not suspended by the platform)."""
         return self.billing_status in (
             self.BillingStatus.TRIAL_EXPIRED,
+            self.BillingStatus.UNPAID,
             self.BillingStatus.CANCELED,
         )
 

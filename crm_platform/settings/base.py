@@ -241,6 +241,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.trial_sweep",
         "schedule": 60.0 * 60,
     },
+    # Past-due workspaces beyond the grace period become read-only.
+    "billing-dunning-sweep": {
+        "task": "billing.tasks.dunning_sweep",
+        "schedule": 60.0 * 60,
+    },
+    "billing-stripe-events-sweep": {
+        "task": "billing.tasks.stripe_events_sweep",
+        "schedule": 60.0 * 5,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.
@@ -261,6 +270,16 @@ TRIAL_DAYS = 14
 # Stripe (billing/stripe_api.py). The webhook secret signs the events sent to /stripe/webhook/.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
+# Another API host than Stripe's: the local stand-in (scripts/localstripe_server.py).
+STRIPE_API_BASE = env("STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = 10
+# Stripe Tax on Checkout and subscriptions (needs Stripe Tax set up in the account).
+STRIPE_AUTOMATIC_TAX = env_bool("STRIPE_AUTOMATIC_TAX")
+# Seat changes are billed this long after the first one, so a burst makes one quantity update
+# (Stripe limits quantity updates per subscription per hour).
+BILLING_SEATS_DELAY_SECONDS = 60
+# Days a past-due workspace keeps working before it becomes read-only.
+BILLING_GRACE_DAYS = int(env("BILLING_GRACE_DAYS", "7") or 7)
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per
@@ -373,4 +392,6 @@ CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
+    "billing.tasks.dunning_sweep": {"queue": "bulk"},
+    "billing.tasks.stripe_events_sweep": {"queue": "bulk"},
 }

@@ -34,7 +34,7 @@ from tenants.services.common import (
     lock_actor,
     require_capability,
 )
-from tenants.services.seats import check_seat_available, lock_tenant
+from tenants.services.seats import check_seat_available, lock_tenant, seats_changed_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ def invitation_create(
             ip_address=ip_address,
         )
         _send_invitation_email(invitation)
+        seats_changed_on_commit(tenant)
     return invitation
 
 
@@ -193,6 +194,7 @@ def invitation_resend(
             ip_address=ip_address,
         )
         _send_invitation_email(invitation)
+        seats_changed_on_commit(tenant)
     return invitation
 
 
@@ -216,6 +218,7 @@ def invitation_revoke(
             target_repr=invitation.email,
             ip_address=ip_address,
         )
+        seats_changed_on_commit(tenant)
     return invitation
 
 
@@ -289,6 +292,7 @@ def invitation_accept(
                 event="notification",
                 payload={"text": text, "kind": "success"},
             )
+        seats_changed_on_commit(locked.tenant)
     return membership
 
 

@@ -23,7 +23,7 @@ from tenants.services.common import (
     lock_membership,
     require_capability,
 )
-from tenants.services.seats import check_seat_available, lock_tenant
+from tenants.services.seats import check_seat_available, lock_tenant, seats_changed_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ def member_deactivate(
             ip_address=ip_address,
         )
         disconnect_user(tenant=tenant, user_id=member.user_id, reason="deactivated")
+        seats_changed_on_commit(tenant)
     return member
 
 
@@ -150,6 +151,7 @@ def member_reactivate(
             target_repr=member.user.email,
             ip_address=ip_address,
         )
+        seats_changed_on_commit(tenant)
     return member
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 from django.conf import settings
-from django.test import Client
+from django.test import Client, TestCase
 from django_tenants.utils import schema_context
 
 from billing.models import BillingAccount, StripeEvent
@@ -68,10 +68,12 @@ def _subscription(
 
 
 def _post(event: dict[str, Any], **sign: Any) -> int:
+    """Delivered, then applied by its task after the commit (eager Celery in tests)."""
     body = json.dumps(event)
-    response = Client(HTTP_HOST="localhost").post(
-        URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=_sign(body, **sign)
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = Client(HTTP_HOST="localhost").post(
+            URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=_sign(body, **sign)
+        )
     return response.status_code
 
 

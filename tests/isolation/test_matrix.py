@@ -154,6 +154,10 @@ SUCCESS: dict[str, dict[str, int]] = {
     "audit_log": {"GET": 200, "POST": 405},
     "style_guide": {"GET": 200, "POST": 405},
     "billing:overview": {"GET": 200, "POST": 405},
+    # Without a plan the choice is refused with a message on the billing page (no Stripe call).
+    "billing:subscribe": {"GET": 405, "POST": 302},
+    # Without a Checkout Session of this workspace in the query: not found.
+    "billing:checkout_return": {"GET": 404, "POST": 405},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
     "sales:contact_list": {"GET": 200, "POST": 405},

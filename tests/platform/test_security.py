@@ -255,7 +255,9 @@ def test_every_page_carries_a_strict_content_security_policy(alpha, host):
     assert directives["script-src"] == "'self'"
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
-    assert directives["form-action"] == "'self' http://localhost http://*.localhost"
+    assert directives["form-action"] == (
+        "'self' http://localhost http://*.localhost https://checkout.stripe.com"
+    )
 
 
 @pytest.mark.parametrize("host", ["localhost", "alpha.localhost"])

@@ -1,0 +1,271 @@
+"""Paying: the workspace's Stripe customer, Checkout, and the subscription state Stripe reports.
+
+The workspace becomes paying only from a subscription read from Stripe (on the return from
+Checkout, or in a webhook event), never from the redirect alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import stripe_api
+from billing.models import BillingAccount
+from billing.module import CHECKOUT_STARTED, SUBSCRIPTION_CHANGED
+from billing.plans import (
+    CURRENCIES,
+    PLANS,
+    Interval,
+    plan_from_lookup_key,
+    plan_spec,
+    price_lookup_key,
+)
+from crm_platform.errors import ServiceError
+from tenants import capabilities
+from tenants.audit.services import audit_record
+from tenants.hosts import workspace_url
+from tenants.models import Membership, Tenant
+from tenants.permissions import require
+from tenants.selectors import seats_used
+
+logger = logging.getLogger("rapport.billing")
+
+# Stripe's subscription statuses → the workspace's billing status.
+PAYING = frozenset({"active", "trialing"})
+OVERDUE = frozenset({"past_due", "unpaid"})
+ENDED = frozenset({"canceled", "incomplete_expired"})
+_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,200}")
+
+
+def stripe_failed() -> ServiceError:
+    return ServiceError(
+        _("Stripe could not be reached, so nothing was changed or charged. Try again shortly."),
+        code="stripe_unavailable",
+    )
+
+
+def not_found() -> ServiceError:
+    return ServiceError(_("This checkout does not belong to this workspace."), code="not_found")
+
+
+def billing_account_for(tenant: Tenant, *, email: str) -> BillingAccount:
+    """The workspace's Stripe customer, created the first time it is needed. The workspace
+    row lock makes two first clicks create one customer (and Stripe's idempotency key one
+    customer at Stripe even if our transaction is lost)."""
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        account = BillingAccount.objects.filter(tenant=locked).first()
+        if account is not None:
+            return account
+        try:
+            customer = stripe_api.customer_create(
+                name=locked.name, email=email, tenant_id=locked.pk
+            )
+        except stripe_api.StripeUnavailable as error:
+            logger.warning("customer for %s not created: %s", locked.pk, error)
+            raise stripe_failed() from error
+        return BillingAccount.objects.create(tenant=locked, stripe_customer_id=customer)
+
+
+def has_live_subscription(tenant: Tenant) -> bool:
+    account = BillingAccount.objects.filter(tenant=tenant).first()
+    return bool(
+        account is not None
+        and account.stripe_subscription_id
+        and account.subscription_status not in ENDED
+    )
+
+
+def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str) -> str:
+    """A Stripe Checkout Session for ``plan`` billed per ``interval`` in ``currency``, for the
+    seats in use. Returns the URL to send the member to. The same choice made twice (a double
+    click) answers the same session: nothing can be paid twice."""
+    require(actor, capabilities.MANAGE_BILLING)
+    if plan not in {spec.code for spec in PLANS}:
+        raise ServiceError(_("Choose one of the plans offered."), field="plan")
+    if interval not in Interval.values:
+        raise ServiceError(_("Choose monthly or annual billing."), field="interval")
+    if currency not in CURRENCIES:
+        raise ServiceError(_("Choose one of the currencies offered."), field="currency")
+    tenant = actor.tenant
+    if has_live_subscription(tenant):
+        raise ServiceError(
+            _("This workspace already has a subscription."), field="plan", code="subscribed"
+        )
+    quantity = max(1, seats_used(tenant=tenant))
+    cap = plan_spec(plan).seat_limit
+    if quantity > cap:
+        raise ServiceError(
+            _("The %(plan)s plan allows at most %(cap)d seats; %(used)d are in use.")
+            % {"plan": plan_spec(plan).name, "cap": cap, "used": quantity},
+            field="plan",
+            code="seat_cap",
+        )
+    account = billing_account_for(tenant, email=actor.user.email)
+    try:
+        price = stripe_api.price_find(
+            price_lookup_key(plan=plan, interval=interval, currency=currency)
+        )
+    except stripe_api.StripeUnavailable as error:
+        raise stripe_failed() from error
+    if price is None:
+        logger.error(
+            "no Stripe price for %s %s %s: run stripe_sync_plans", plan, interval, currency
+        )
+        raise ServiceError(
+            _("This plan cannot be bought at the moment. Please contact support."), field="plan"
+        )
+    slug = tenant.slug or ""
+    try:
+        session = stripe_api.checkout_session_create(
+            customer=account.stripe_customer_id,
+            price=str(price["id"]),
+            quantity=quantity,
+            success_url=workspace_url(slug, "/billing/return/?session_id={CHECKOUT_SESSION_ID}"),
+            cancel_url=workspace_url(slug, "/billing/"),
+            tenant_id=tenant.pk,
+            # A double click gets the same session; a new subscription after an ended one
+            # (another subscription id and version) gets a new session.
+            idempotency_key=(
+                f"checkout-{account.stripe_customer_id}-{price['id']}-{quantity}-"
+                f"{account.stripe_subscription_id or 'none'}-{account.subscription_version}"
+            ),
+        )
+    except stripe_api.StripeUnavailable as error:
+        logger.warning("checkout for %s not created: %s", tenant.pk, error)
+        raise stripe_failed() from error
+    audit_record(
+        tenant=tenant,
+        actor=actor.user,
+        action=CHECKOUT_STARTED,
+        data={"plan": plan, "interval": interval, "currency": currency, "seats": quantity},
+    )
+    return str(session["url"])
+
+
+def checkout_return(*, actor: Membership, session_id: str) -> bool:
+    """Back from Checkout: read the session and its subscription from Stripe so the billing page
+    shows the new state at once. True when the subscription was found (paid or not); a session
+    of another workspace is refused as not found."""
+    require(actor, capabilities.MANAGE_BILLING)
+    if not _SESSION_ID.fullmatch(session_id or ""):
+        raise not_found()
+    account = BillingAccount.objects.filter(tenant=actor.tenant).first()
+    if account is None:
+        raise not_found()
+    try:
+        session = stripe_api.checkout_session_retrieve(session_id)
+    except stripe_api.StripeNotFound as error:
+        raise not_found() from error
+    except stripe_api.StripeUnavailable as error:
+        raise stripe_failed() from error
+    if session.get("customer") != account.stripe_customer_id or session.get(
+        "client_reference_id"
+    ) != str(actor.tenant.pk):
+        raise not_found()
+    subscription_id = session.get("subscription")
+    if session.get("status") != "complete" or not isinstance(subscription_id, str):
+        return False
+    try:
+        subscription = stripe_api.subscription_retrieve(subscription_id)
+    except stripe_api.StripeUnavailable as error:
+        raise stripe_failed() from error
+    subscription_apply(
+        customer=account.stripe_customer_id,
+        subscription=subscription,
+        version=int(time.time()),
+        source=session_id,
+    )
+    return True
+
+
+def subscription_apply(
+    *,
+    customer: object,
+    subscription: dict[str, Any],
+    version: int,
+    source: str,
+    deleted: bool = False,
+) -> bool:
+    """Our record of the workspace's subscription, as Stripe described it at ``version`` (the
+    event's creation time, or the time we read it). An older description never overwrites a
+    newer one. True when it was applied."""
+    with transaction.atomic():
+        account = _lock_account(customer)
+        if account is None or version < account.subscription_version:
+            return False
+        status = "canceled" if deleted else str(subscription.get("status", ""))
+        tenant = Tenant.objects.select_for_update().get(pk=account.tenant_id)
+        before = (tenant.plan, tenant.seat_limit, tenant.billing_status)
+        items = (subscription.get("items") or {}).get("data") or []
+        if items:
+            item = items[0]
+            price = item.get("price") or item.get("plan") or {}
+            plan = plan_from_lookup_key(str(price.get("lookup_key") or ""))
+            quantity = item.get("quantity")
+            if plan is not None:
+                tenant.plan = plan
+            if isinstance(quantity, int) and quantity > 0:
+                tenant.seat_limit = min(quantity, plan_spec(tenant.plan).seat_limit)
+        if status in PAYING:
+            tenant.billing_status = Tenant.BillingStatus.ACTIVE
+        elif status in OVERDUE and tenant.billing_status != Tenant.BillingStatus.UNPAID:
+            # Past the grace period the workspace stays read-only until an invoice is paid.
+            tenant.billing_status = Tenant.BillingStatus.PAST_DUE
+        elif status in ENDED:
+            tenant.billing_status = Tenant.BillingStatus.CANCELED
+        tenant.save(update_fields=["plan", "seat_limit", "billing_status"])
+        if (
+            tenant.billing_status == Tenant.BillingStatus.PAST_DUE
+            and account.past_due_since is None
+        ):
+            account.past_due_since = timezone.now()
+        elif tenant.billing_status != Tenant.BillingStatus.PAST_DUE:
+            account.past_due_since = None
+        account.stripe_subscription_id = str(subscription.get("id", ""))
+        account.subscription_status = status
+        account.subscription_version = version
+        account.updated_at = timezone.now()
+        account.save(
+            update_fields=[
+                "stripe_subscription_id",
+                "subscription_status",
+                "subscription_version",
+                "past_due_since",
+                "updated_at",
+            ]
+        )
+        after = (tenant.plan, tenant.seat_limit, tenant.billing_status)
+        if after != before:
+            audit_record(
+                tenant=tenant,
+                actor=None,
+                action=SUBSCRIPTION_CHANGED,
+                data={
+                    "event": source,
+                    "plan": tenant.plan,
+                    "seats": tenant.seat_limit,
+                    "status": tenant.billing_status,
+                },
+            )
+    return True
+
+
+def _lock_account(customer_id: object) -> BillingAccount | None:
+    if not isinstance(customer_id, str):
+        return None
+    account = (
+        BillingAccount.objects.select_for_update()
+        .select_related("tenant")
+        .filter(stripe_customer_id=customer_id)
+        .first()
+    )
+    if account is None:
+        logger.warning("stripe object for an unknown customer %s", customer_id)
+    return account

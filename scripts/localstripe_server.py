@@ -1,0 +1,433 @@
+"""The local Stripe stand-in: localstripe (a development dependency) extended with what the
+product uses and localstripe lacks, following Stripe's documented object shapes (ADR 0016):
+
+- Prices (``/v1/prices``) with ``lookup_key``, ``recurring`` and ``unit_amount``, usable
+  wherever localstripe takes a Plan; subscription items carry their ``price``;
+- Checkout Sessions (``/v1/checkout/sessions``) in subscription mode, with a page to complete
+  them that attaches a test card, creates the subscription and sends
+  ``checkout.session.completed``;
+- ``customer.subscription.updated`` and ``invoice.paid`` events, which localstripe never sends;
+- hosted invoice pages (``hosted_invoice_url`` / ``invoice_pdf``);
+- ``Idempotency-Key``: a POST repeated with the same key answers the first response again;
+- objects kept in memory only (no pickle in /tmp shared with other processes).
+
+Run: ``python scripts/localstripe_server.py --port 8420 [--webhook-url URL --webhook-secret S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import socket
+import time
+from typing import Any
+
+from aiohttp import web
+from localstripe import resources, server
+from localstripe.errors import UserError
+from localstripe.resources import (
+    Customer,
+    Event,
+    Invoice,
+    PaymentMethod,
+    Plan,
+    StripeObject,
+    Subscription,
+    SubscriptionItem,
+    store,
+)
+from localstripe.webhooks import register_webhook, schedule_webhook
+
+BASE_URL = {"value": "http://127.0.0.1:8420"}
+
+# In memory only: the objects are gone when the process stops, as with moto's S3 server.
+resources.Store.dump_to_disk = lambda self: None
+resources.Store.try_load_from_disk = lambda self: None
+
+
+class Price(Plan):  # type: ignore[misc]
+    """A recurring price. Stored under ``plan:`` too, so localstripe's subscriptions and
+    invoices use it as the plan it is compatible with."""
+
+    object = "price"
+    _id_prefix = "price_"
+
+    def __init__(
+        self,
+        currency: Any = None,
+        unit_amount: Any = None,
+        recurring: Any = None,
+        product: Any = None,
+        lookup_key: Any = None,
+        transfer_lookup_key: Any = None,
+        metadata: Any = None,
+        nickname: Any = None,
+        active: Any = True,
+        tax_behavior: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        if not isinstance(recurring, dict) or not isinstance(product, str):
+            raise UserError(400, "Only recurring prices of an existing product are supported")
+        if lookup_key is not None and not isinstance(lookup_key, str):
+            raise UserError(400, "Bad lookup_key")
+        if lookup_key:
+            holder: Any = _price_with_lookup_key(lookup_key)
+            if holder is not None:
+                if str(transfer_lookup_key).lower() != "true":
+                    raise UserError(400, f"A price already uses the lookup key {lookup_key}")
+                holder.lookup_key = None
+        super().__init__(
+            amount=unit_amount,
+            currency=currency,
+            interval=recurring.get("interval"),
+            interval_count=recurring.get("interval_count", 1),
+            product=product,
+            metadata=metadata,
+            nickname=nickname,
+            active=active,
+        )
+        store["plan:" + self.id] = self
+        self.unit_amount = self.amount
+        self.recurring = {
+            "interval": self.interval,
+            "interval_count": self.interval_count,
+            "usage_type": "licensed",
+        }
+        self.lookup_key = lookup_key or None
+        self.tax_behavior = tax_behavior or "unspecified"
+        self.type = "recurring"
+
+    def _update(self, **data: Any) -> None:
+        if "active" in data:
+            data["active"] = resources.try_convert_to_bool(data["active"])
+            if not isinstance(data["active"], bool):
+                raise UserError(400, "Bad active")
+        super()._update(**data)
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        lookup_keys: Any = None,
+        active: Any = None,
+        product: Any = None,
+        currency: Any = None,
+        limit: Any = None,
+        starting_after: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        li = StripeObject._api_list_all.__func__(
+            cls, url, limit=limit, starting_after=starting_after
+        )
+        li._list = [obj for obj in li._list if isinstance(obj, Price)]
+        if lookup_keys is not None:
+            keys = set(lookup_keys if isinstance(lookup_keys, list) else [lookup_keys])
+            li._list = [obj for obj in li._list if obj.lookup_key in keys]
+        if active is not None:
+            wanted = str(active).lower() == "true"
+            li._list = [obj for obj in li._list if obj.active == wanted]
+        if product is not None:
+            li._list = [obj for obj in li._list if obj.product == product]
+        if currency is not None:
+            li._list = [obj for obj in li._list if obj.currency == currency]
+        return li
+
+
+def _price_with_lookup_key(lookup_key: str) -> Price | None:
+    for key, value in store.items():
+        if key.startswith("price:") and value.lookup_key == lookup_key:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _items_with_plans(items: Any) -> Any:
+    """Stripe's ``items[].price`` → localstripe's ``items[].plan``."""
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and "price" in item:
+                item["plan"] = item.pop("price")
+    return items
+
+
+# Subscription items show their price, and their period (where Stripe puts it today).
+SubscriptionItem.price = property(lambda self: self.plan)
+SubscriptionItem.current_period_start = property(lambda self: self._current_period()["start"])
+SubscriptionItem.current_period_end = property(lambda self: self._current_period()["end"])
+
+_subscription_create = Subscription._api_create.__func__
+_subscription_update = Subscription._api_update.__func__
+# Parameters the product sends that localstripe does not model; their effect is the default.
+_IGNORED_ON_UPDATE = ("proration_behavior", "payment_behavior")
+_IGNORED_ON_CREATE = ("default_payment_method", "automatic_tax")
+
+
+def _create_subscription(cls: Any, /, **data: Any) -> Any:
+    for key in _IGNORED_ON_CREATE:
+        data.pop(key, None)
+    data["items"] = _items_with_plans(data.get("items"))
+    return _subscription_create(cls, **data)
+
+
+def _update_subscription(cls: Any, id: str, /, **data: Any) -> Any:
+    for key in _IGNORED_ON_UPDATE:
+        data.pop(key, None)
+    if "items" in data:
+        data["items"] = _items_with_plans(data["items"])
+    subscription = _subscription_update(cls, id, **data)
+    schedule_webhook(Event("customer.subscription.updated", subscription))
+    return subscription
+
+
+Subscription._api_create = classmethod(_create_subscription)
+Subscription._api_update = classmethod(_update_subscription)
+
+# Stripe sends invoice.paid along with invoice.payment_succeeded.
+_invoice_paid = Invoice._on_payment_success
+
+
+def _on_payment_success(self: Any) -> None:
+    subscription = Subscription._api_retrieve(self.subscription) if self.subscription else None
+    before = subscription.status if subscription is not None else None
+    _invoice_paid(self)
+    schedule_webhook(Event("invoice.paid", self))
+    if subscription is not None and subscription.status != before:
+        schedule_webhook(Event("customer.subscription.updated", subscription))
+
+
+Invoice._on_payment_success = _on_payment_success
+
+# localstripe sends no invoice.payment_failed when a card charge for an invoice is declined.
+_pay_invoice = Invoice._api_pay_invoice.__func__
+
+
+def _pay_invoice_reporting_failure(cls: Any, id: str, /) -> Any:
+    invoice = _pay_invoice(cls, id)
+    if invoice.status == "open":
+        schedule_webhook(Event("invoice.payment_failed", invoice))
+    return invoice
+
+
+Invoice._api_pay_invoice = classmethod(_pay_invoice_reporting_failure)
+Invoice.hosted_invoice_url = property(lambda self: f"{BASE_URL['value']}/invoice/{self.id}")
+Invoice.invoice_pdf = property(lambda self: f"{BASE_URL['value']}/invoice/{self.id}/pdf")
+Invoice.number = property(lambda self: self.id.upper().replace("IN_", "RAP-")[:16])
+
+
+class CheckoutSession(StripeObject):  # type: ignore[misc]
+    """A Checkout Session in subscription mode: completed on its page, not by the API."""
+
+    object = "checkout.session"
+    _id_prefix = "cs_test_"
+
+    def __init__(
+        self,
+        mode: Any = None,
+        customer: Any = None,
+        line_items: Any = None,
+        success_url: Any = None,
+        cancel_url: Any = None,
+        client_reference_id: Any = None,
+        metadata: Any = None,
+        subscription_data: Any = None,
+        automatic_tax: Any = None,
+        customer_update: Any = None,
+        tax_id_collection: Any = None,
+        locale: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        if mode != "subscription":
+            raise UserError(400, "Only mode=subscription is supported")
+        if not isinstance(customer, str):
+            raise UserError(400, "A customer is required")
+        Customer._api_retrieve(customer)
+        if not isinstance(line_items, list) or len(line_items) != 1:
+            raise UserError(400, "Exactly one line item is supported")
+        item = line_items[0]
+        price = Price._api_retrieve(str(item.get("price")))
+        quantity = resources.try_convert_to_int(item.get("quantity", 1))
+        if not isinstance(quantity, int) or quantity < 1:
+            raise UserError(400, "Bad quantity")
+        if not isinstance(success_url, str) or not isinstance(cancel_url, str):
+            raise UserError(400, "success_url and cancel_url are required")
+        super().__init__()
+        self.mode = mode
+        self.customer = customer
+        self.success_url = success_url
+        self.cancel_url = cancel_url
+        self.client_reference_id = client_reference_id
+        self.metadata = metadata or {}
+        self.currency = price.currency
+        self.amount_total = price.amount * quantity
+        self.status = "open"
+        self.payment_status = "unpaid"
+        self.subscription = None
+        self.url = f"{BASE_URL['value']}/checkout/{self.id}"
+        self.expires_at = int(time.time()) + 24 * 3600
+        self._price = price.id
+        self._quantity = quantity
+        self._subscription_metadata = (subscription_data or {}).get("metadata") or {}
+
+    def _complete(self, card_number: str) -> None:
+        if self.status != "open":
+            raise UserError(400, "This Checkout Session is no longer open")
+        method = PaymentMethod(
+            type="card",
+            card={"number": card_number, "exp_month": "12", "exp_year": "2040", "cvc": "123"},
+        )
+        PaymentMethod._api_attach(method.id, customer=self.customer)
+        customer = Customer._api_retrieve(self.customer)
+        customer.invoice_settings["default_payment_method"] = method.id
+        subscription = Subscription._api_create(
+            customer=self.customer,
+            items=[{"price": self._price, "quantity": self._quantity}],
+            metadata=self._subscription_metadata,
+            payment_behavior="error_if_incomplete",
+        )
+        self.subscription = subscription.id
+        self.status = "complete"
+        self.payment_status = "paid"
+        schedule_webhook(Event("checkout.session.completed", self))
+
+
+_PAGE = """<!doctype html><html><head><meta name="viewport" content="width=device-width">
+<title>Checkout (local Stripe)</title></head><body style="font-family:sans-serif;max-width:30em;
+margin:2em auto;padding:0 1em"><h1>Checkout</h1><p>{amount} {currency}</p>
+<form method="post"><label>Card number <input name="card" value="4242424242424242"
+inputmode="numeric" style="font-size:1.2em;width:100%"></label>
+<p><button type="submit" data-testid="checkout-pay" style="font-size:1.2em;padding:.5em 1em">
+Pay and subscribe</button> <a href="{cancel}">Cancel</a></p></form></body></html>"""
+
+
+async def checkout_page(request: web.Request) -> web.Response:
+    session = CheckoutSession._api_retrieve(request.match_info["id"])
+    body = _PAGE.format(
+        amount=session.amount_total / 100,
+        currency=html.escape(session.currency.upper()),
+        cancel=html.escape(session.cancel_url),
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def checkout_pay(request: web.Request) -> web.Response:
+    session = CheckoutSession._api_retrieve(request.match_info["id"])
+    form = await request.post()
+    session._complete(str(form.get("card") or "4242424242424242"))
+    target = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)
+    raise web.HTTPSeeOther(target)
+
+
+async def invoice_page(request: web.Request) -> web.Response:
+    invoice = Invoice._api_retrieve(request.match_info["id"])
+    text = f"Invoice {invoice.number}: {invoice.total / 100:.2f} {invoice.currency.upper()}"
+    return web.Response(text=f"{text} ({invoice.status})\n")
+
+
+async def renew_subscription(request: web.Request) -> web.Response:
+    """Stripe's test clocks, reduced to one step: the subscription's next period is invoiced
+    and charged to the default payment method now (a failed charge makes it past due)."""
+    subscription = Subscription._api_retrieve(request.match_info["id"])
+    before = subscription.status
+    subscription._create_invoice()
+    if subscription.status != before:
+        schedule_webhook(Event("customer.subscription.updated", subscription))
+    return server.json_response(subscription._export())  # type: ignore[no-any-return]
+
+
+async def set_card(request: web.Request) -> web.Response:
+    """What the customer does in Stripe's portal: another card becomes the default."""
+    customer = Customer._api_retrieve(request.match_info["id"])
+    form = await request.post()
+    method = PaymentMethod(
+        type="card",
+        card={"number": str(form.get("card")), "exp_month": "12", "exp_year": "2040", "cvc": "123"},
+    )
+    PaymentMethod._api_attach(method.id, customer=customer.id)
+    customer.invoice_settings["default_payment_method"] = method.id
+    return server.json_response(method._export())  # type: ignore[no-any-return]
+
+
+_IDEMPOTENT: dict[str, tuple[int, bytes]] = {}
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await handler(request)  # type: ignore[no-any-return]
+    remembered = _IDEMPOTENT.get(key)
+    if remembered is not None:
+        status, body = remembered
+        return web.Response(status=status, body=body, content_type="application/json")
+    response = await handler(request)
+    if isinstance(response, web.Response) and response.body is not None:
+        _IDEMPOTENT[key] = (response.status, bytes(response.body))  # type: ignore[arg-type]
+    return response  # type: ignore[no-any-return]
+
+
+async def forget_idempotency_keys(request: web.Request) -> web.Response:
+    """Tests whose database rolls back start over: keys used before are forgotten."""
+    _IDEMPOTENT.clear()
+    return web.Response()
+
+
+_PUBLIC_PREFIXES = ("/checkout/", "/invoice/")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The pages a customer's browser opens need no API key."""
+    if request.path.startswith(_PUBLIC_PREFIXES):
+        return await handler(request)  # type: ignore[no-any-return]
+    return await server.auth_middleware(request, handler)  # type: ignore[no-any-return]
+
+
+def build_app() -> web.Application:
+    app: web.Application = server.app
+    middlewares = app.middlewares
+    middlewares[middlewares.index(server.auth_middleware)] = auth_middleware
+    middlewares.append(idempotency_middleware)
+    app.router.add_route("POST", "/v1/checkout/sessions", server.api_create(CheckoutSession, ""))
+    app.router.add_route(
+        "GET", "/v1/checkout/sessions/{id}", server.api_retrieve(CheckoutSession, "")
+    )
+    for method, url, make in (
+        ("POST", "/v1/prices", server.api_create),
+        ("GET", "/v1/prices/{id}", server.api_retrieve),
+        ("POST", "/v1/prices/{id}", server.api_update),
+        ("GET", "/v1/prices", server.api_list_all),
+    ):
+        app.router.add_route(method, url, make(Price, url))
+    app.router.add_delete("/_config/idempotency", forget_idempotency_keys)
+    app.router.add_post("/_config/subscriptions/{id}/renew", renew_subscription)
+    app.router.add_post("/_config/customers/{id}/card", set_card)
+    app.router.add_get("/checkout/{id}", checkout_page)
+    app.router.add_post("/checkout/{id}", checkout_pay)
+    app.router.add_get("/invoice/{id}", invoice_page)
+    app.router.add_get("/invoice/{id}/pdf", invoice_page)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--webhook-url", default="")
+    parser.add_argument("--webhook-secret", default="")
+    args = parser.parse_args()
+    BASE_URL["value"] = f"http://{args.host}:{args.port}"
+    if args.webhook_url and args.webhook_secret:
+        register_webhook("rapport", args.webhook_url, args.webhook_secret, None)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    web.run_app(build_app(), sock=sock, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
