@@ -84,8 +84,8 @@ def run_migrate_all(env: dict[str, str], workers: int, *extra: str) -> tuple[flo
 
 TENANT_ROW = (
     "INSERT INTO public.tenants_tenant (schema_name, name, state, plan, seat_limit, time_zone,"
-    " currency, require_mfa_for_admins, created_at)"
-    " VALUES (%s, '', 'spare', 'trial', 10, 'UTC', 'USD', false, now())"
+    " currency, require_mfa_for_admins, billing_status, created_at)"
+    " VALUES (%s, '', 'spare', 'trial', 10, 'UTC', 'USD', false, 'trialing', now())"
 )
 
 

@@ -99,6 +99,16 @@ def test_migrates_pending_workspaces_and_skips_up_to_date_ones(new_schemas, worl
             [names],
         )
         assert cursor.fetchone() == (3,)
+        # The post-migrate signal ran in each schema (workers reuse one rendered state for
+        # several schemas): content types of the workspace's models are there, as `migrate`
+        # leaves them.
+        for name in names:
+            cursor.execute(
+                f'SELECT app_label, model FROM "{name}".django_content_type'  # noqa: S608
+                " WHERE (app_label, model) IN (('sales', 'contact'), ('audit', 'auditevent'))"
+                " ORDER BY app_label"
+            )
+            assert cursor.fetchall() == [("audit", "auditevent"), ("sales", "contact")]
 
 
 def test_a_broken_workspace_is_retried_reported_and_blocks_no_other(new_schemas):
