@@ -17,12 +17,19 @@ from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
 from crm_modules.sales import selectors, services
 from crm_modules.sales.forms import (
     CompanyForm,
+    ConsentForm,
     ContactForm,
     DealForm,
     LogActivityForm,
     MoveDealForm,
 )
-from crm_modules.sales.module import CREATE_RECORDS, EDIT_RECORDS, VIEW_RECORDS, WORK_TASKS
+from crm_modules.sales.module import (
+    CREATE_RECORDS,
+    EDIT_MARKETING,
+    EDIT_RECORDS,
+    VIEW_RECORDS,
+    WORK_TASKS,
+)
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -52,13 +59,15 @@ def _page(
         "log_form": log_form or LogActivityForm(initial={"kind": "call"}),
         "can_log": allows(request.membership, LOG_ACTIVITY),
         "can_edit": allows(request.membership, EDIT_RECORDS, record),
+        "can_edit_marketing": allows(request.membership, EDIT_MARKETING, record),
         **extra,
     }
     return render(request, template, context, status=status)
 
 
-def _contact_extra(contact: Any) -> dict[str, Any]:
+def _contact_extra(contact: Any, consent_form: ConsentForm | None = None) -> dict[str, Any]:
     return {
+        "consent_form": consent_form or ConsentForm(initial={"status": "given"}),
         "emails": list(contact.emails.order_by("-is_primary", "id")),
         "phones": list(contact.phones.order_by("-is_primary", "id")),
         "consents": list(contact.consents.order_by("channel")),
@@ -76,11 +85,13 @@ def _company_extra(request: WorkspaceRequest, company: Any) -> dict[str, Any]:
     }
 
 
-def _deal_extra(deal: Any) -> dict[str, Any]:
+def _deal_extra(request: WorkspaceRequest, deal: Any) -> dict[str, Any]:
     return {
         "stages": list(deal.pipeline.stages.all()),
         "contacts": list(deal.contacts.all()),
         "move_form": MoveDealForm(initial={"stage": deal.stage_id}),
+        "line_items": list(selectors.line_item_list(deal=deal)),
+        "products": list(selectors.product_list(actor=request.membership, active=True)[:200]),
     }
 
 
@@ -102,7 +113,15 @@ def company_detail(request: WorkspaceRequest, company_id: int) -> HttpResponse:
 @require_safe
 def deal_detail(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
-    return _page(request, "sales/deal_detail.html", deal, _deal_extra(deal))
+    return _page(request, "sales/deal_detail.html", deal, _deal_extra(request, deal))
+
+
+def deal_page(
+    request: WorkspaceRequest, deal: Any, *, line_error: ServiceError, status: int
+) -> HttpResponse:
+    """The deal page again, naming what was wrong with a line item."""
+    extra = {**_deal_extra(request, deal), "line_error": line_error}
+    return _page(request, "sales/deal_detail.html", deal, extra, status=status)
 
 
 @requires(VIEW_RECORDS)
@@ -141,6 +160,28 @@ def contact_log(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     return _log(request, contact, "sales/contact_detail.html", _contact_extra(contact), url)
 
 
+@requires(EDIT_MARKETING)
+@require_POST
+def contact_consent(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    """Record a contact's consent on one channel: given or withdrawn, when and how."""
+    contact = selectors.contact_get(
+        actor=request.membership, contact_id=contact_id, capability=EDIT_MARKETING
+    )
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_set_consent(
+                actor=request.membership, contact=contact, **form.cleaned_data
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Consent saved."))
+            return redirect("sales:contact_detail", contact.pk)
+    extra = _contact_extra(contact, consent_form=form)
+    return _page(request, "sales/contact_detail.html", contact, extra, status=400)
+
+
 @requires(LOG_ACTIVITY)
 @require_POST
 def company_log(request: WorkspaceRequest, company_id: int) -> HttpResponse:
@@ -155,7 +196,7 @@ def company_log(request: WorkspaceRequest, company_id: int) -> HttpResponse:
 def deal_log(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
     url = reverse("sales:deal_detail", args=[deal.pk])
-    return _log(request, deal, "sales/deal_detail.html", _deal_extra(deal), url)
+    return _log(request, deal, "sales/deal_detail.html", _deal_extra(request, deal), url)
 
 
 @requires(EDIT_RECORDS)
@@ -178,7 +219,7 @@ def deal_move(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
             if request.POST.get("next") == "board":
                 return redirect(reverse("sales:deal_board") + f"?pipeline={deal.pipeline_id}")
             return redirect("sales:deal_detail", deal.pk)
-    extra = {**_deal_extra(deal), "move_form": form}
+    extra = {**_deal_extra(request, deal), "move_form": form}
     return _page(request, "sales/deal_detail.html", deal, extra, status=400)
 
 
