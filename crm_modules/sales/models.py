@@ -553,3 +553,27 @@ class LineItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.name}"
+
+
+class SavedView(models.Model):
+    """A list's filters, sort and columns under a name: the member's own, or shared with the
+    workspace. ``query`` is the list page's query string (without a page cursor)."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contacts")
+        COMPANY = "company", _("Companies")
+        LEAD = "lead", _("Leads")
+        DEAL = "deal", _("Deals")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    owner = user_reference(verbose_name=_("owner"))
+    shared = models.BooleanField(_("shared with the workspace"), default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity", "owner", "name"], name="saved_view_owner")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -74,6 +74,13 @@ MANAGE_PIPELINES = capabilities.register(
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )
+SHARE_VIEWS = capabilities.register(
+    "sales.share_views",
+    label=_("Share saved list views with the workspace"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
 MANAGE_PRODUCTS = capabilities.register(
     "sales.manage_products",
     label=_("Add and change the products of the catalogue"),

@@ -21,6 +21,7 @@ from crm_modules.sales.models import (
     LineItem,
     Pipeline,
     Product,
+    SavedView,
     Stage,
     Task,
 )
@@ -370,3 +371,26 @@ def my_day(*, actor: Membership) -> dict[str, Any]:
         "deals": deals,
         "activity": activity,
     }
+
+
+def saved_view_list(*, actor: Membership, entity: str) -> QuerySet[SavedView]:
+    """The member's own views of a list and those shared with the workspace."""
+    if not allows(actor, VIEW_RECORDS):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(
+        Q(owner_id=actor.user_id) | Q(shared=True), entity=entity
+    ).order_by("name", "id")
+
+
+def saved_view_get(*, actor: Membership, view_id: Any) -> SavedView:
+    views = SavedView.objects.filter(Q(owner_id=actor.user_id) | Q(shared=True))
+    if not allows(actor, VIEW_RECORDS):
+        views = SavedView.objects.none()
+    return _get(views, view_id)
+
+
+def custom_columns(*, actor: Membership, entity: str, codes: list[str]) -> list[CustomField]:
+    """The custom fields of ``entity`` chosen as list columns, in their defined order."""
+    if not codes:
+        return []
+    return list(custom_field_list(actor=actor, entity=entity).filter(code__in=codes[:20]))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.sales import views, views_catalogue, views_deals, views_records
+from crm_modules.sales import views, views_catalogue, views_deals, views_lists, views_records
 
 app_name = "sales"
 urlpatterns = [
@@ -35,4 +35,13 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:task_id>/done/", views_records.task_done, name="task_done"),
     path("search/", views.search, name="search"),
+    path("contacts/bulk/", views_lists.contact_bulk, name="contact_bulk"),
+    path("companies/bulk/", views_lists.company_bulk, name="company_bulk"),
+    path("leads/bulk/", views_lists.lead_bulk, name="lead_bulk"),
+    path("deals/bulk/", views_lists.deal_bulk, name="deal_bulk"),
+    path("views/", views_lists.view_save, name="view_save"),
+    path("views/<int:view_id>/delete/", views_lists.view_delete, name="view_delete"),
+    path("contacts/<int:contact_id>/custom/", views_lists.contact_custom, name="contact_custom"),
+    path("companies/<int:company_id>/custom/", views_lists.company_custom, name="company_custom"),
+    path("deals/<int:deal_id>/custom/", views_lists.deal_custom, name="deal_custom"),
 ]

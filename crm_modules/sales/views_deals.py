@@ -16,6 +16,7 @@ from crm_modules.sales import selectors, services
 from crm_modules.sales.keyset import keyset_page
 from crm_modules.sales.models import Deal
 from crm_modules.sales.module import EDIT_RECORDS, VIEW_RECORDS
+from crm_modules.sales.views_lists import list_extras
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.forms import AccessibleForm
@@ -94,7 +95,12 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
     members = list(member_list(tenant=actor.tenant))
     form = DealFilterForm(request.GET, pipelines=pipelines, members=members)
     if not form.is_valid():
-        context: dict[str, Any] = {"form": form, "page": None, "pipelines": pipelines}
+        context: dict[str, Any] = {
+            "form": form,
+            "page": None,
+            "pipelines": pipelines,
+            **list_extras(request, "deal"),
+        }
         return render(request, "sales/deal_list.html", context, status=400)
     data = form.cleaned_data
     order = SORTS[data["sort"] or "newest"][0]
@@ -119,7 +125,13 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
         {"deal": deal, "owner": owners.get(deal.owner_id) if deal.owner_id else None}
         for deal in page.rows
     ]
-    context = {"form": form, "page": page, "rows": rows, "pipelines": pipelines}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "pipelines": pipelines,
+        **list_extras(request, "deal"),
+    }
     return render(request, "sales/deal_list.html", context)
 
 

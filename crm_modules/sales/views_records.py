@@ -23,6 +23,7 @@ from crm_modules.sales.forms import (
     LogActivityForm,
     MoveDealForm,
 )
+from crm_modules.sales.models import Company, Contact, Deal
 from crm_modules.sales.module import (
     CREATE_RECORDS,
     EDIT_MARKETING,
@@ -30,6 +31,7 @@ from crm_modules.sales.module import (
     VIEW_RECORDS,
     WORK_TASKS,
 )
+from crm_modules.sales.views_lists import custom_rows
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -44,6 +46,9 @@ def _entries(record: Model) -> list[dict[str, Any]]:
     return entries
 
 
+_ENTITIES = {Contact: "contact", Company: "company", Deal: "deal"}
+
+
 def _page(
     request: WorkspaceRequest,
     template: str,
@@ -53,6 +58,7 @@ def _page(
     log_form: LogActivityForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    entity = _ENTITIES.get(type(record), "")
     context = {
         "record": record,
         "entries": _entries(record),
@@ -60,6 +66,8 @@ def _page(
         "can_log": allows(request.membership, LOG_ACTIVITY),
         "can_edit": allows(request.membership, EDIT_RECORDS, record),
         "can_edit_marketing": allows(request.membership, EDIT_MARKETING, record),
+        "custom_rows": custom_rows(request.membership, entity, record) if entity else [],
+        "custom_url": f"sales:{entity}_custom" if entity else "",
         **extra,
     }
     return render(request, template, context, status=status)

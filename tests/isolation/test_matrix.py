@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.sales.models import CustomField, LineItem, Product
+from crm_modules.sales.models import CustomField, LineItem, Product, SavedView
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -83,6 +83,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "item_id": lambda ws, owner: _latest(ws, LineItem),
     "pipeline_id": lambda ws, owner: _pipeline(ws),
     "product_id": lambda ws, owner: _product(ws),
+    "view_id": lambda ws, owner: _saved_view(ws, owner),
     "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
     "key_id": lambda ws, owner: _api_key(ws, owner),
     "field_id": lambda ws, owner: _custom_field(ws),
@@ -134,6 +135,13 @@ def _latest(workspace: Workspace, model: Any) -> int:
 def _pipeline(workspace: Workspace) -> int:
     with schema_context(workspace.tenant.schema_name):
         return int(PipelineFactory.create().pk)
+
+
+def _saved_view(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return SavedView.objects.create(
+            entity="contact", name="Mine", query="stage=lead", owner=owner.user
+        ).pk
 
 
 def _product(workspace: Workspace) -> int:
@@ -213,6 +221,15 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:search": {"GET": 200, "POST": 405},
     "sales:deal_list": {"GET": 200, "POST": 405},
     "sales:contact_consent": {"GET": 405, "POST": 400},
+    "sales:contact_bulk": {"GET": 405, "POST": 302},
+    "sales:company_bulk": {"GET": 405, "POST": 302},
+    "sales:lead_bulk": {"GET": 405, "POST": 302},
+    "sales:deal_bulk": {"GET": 405, "POST": 302},
+    "sales:view_save": {"GET": 405, "POST": 302},
+    "sales:view_delete": {"GET": 405, "POST": 302},
+    "sales:contact_custom": {"GET": 405, "POST": 302},
+    "sales:company_custom": {"GET": 405, "POST": 302},
+    "sales:deal_custom": {"GET": 405, "POST": 302},
     "sales:deal_line_items": {"GET": 405, "POST": 400},
     "sales:pipeline_admin": {"GET": 200, "POST": 400},
     "sales:pipeline_edit": {"GET": 200, "POST": 400},
