@@ -148,3 +148,26 @@ def test_a_deal_is_dragged_to_another_stage_by_touch_on_a_phone(
     assert stage == target
     assert history[-1] == target
     context.close()
+
+
+def test_the_new_sales_pages_fit_a_phone_and_a_desktop(
+    world: World, live_site: LiveSite, browser: Browser, board: tuple[int, int, int]
+) -> None:
+    pipeline_id, deal_id, _target = board
+    context, page = _open(browser, world, live_site, pipeline_id, viewport=MOBILE, has_touch=True)
+    base = live_site.workspace(str(world.alpha.tenant.slug))
+    for name, path in (
+        ("home", "/"),
+        ("deal-list", "/sales/deals/list/?sort=-amount"),
+        ("deal-detail", f"/sales/deals/{deal_id}/"),
+        ("pipeline-admin", "/sales/pipelines/"),
+        ("pipeline-edit", f"/sales/pipelines/{pipeline_id}/"),
+        ("products", "/sales/products/"),
+        ("product-new", "/sales/products/new/"),
+        ("contacts-with-tools", "/sales/contacts/"),
+    ):
+        response = page.goto(base + path)
+        assert response is not None
+        assert response.status == 200, path
+        capture(page, f"sales-{name}")
+    context.close()
