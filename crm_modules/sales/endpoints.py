@@ -898,6 +898,19 @@ urlpatterns += [
         consents.ContactConsents.as_view(),
         name="contact-consents",
     ),
+    path(
+        "pipelines/<int:pipeline_id>/", catalogue.PipelineDetail.as_view(), name="pipeline-detail"
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/stages/",
+        catalogue.PipelineStages.as_view(),
+        name="pipeline-stages",
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/stages/<int:stage_id>/",
+        catalogue.PipelineStageDetail.as_view(),
+        name="pipeline-stage-detail",
+    ),
     path("products/", catalogue.ProductList.as_view(), name="product-list"),
     path("products/<int:product_id>/", catalogue.ProductDetail.as_view(), name="product-detail"),
     path(

@@ -1,10 +1,12 @@
-"""The API of the product catalogue and of deals' line items (under /api/v1/sales/). Built on
+"""The API of the product catalogue, of deals' line items and of pipeline administration
+(under /api/v1/sales/). Built on
 the resource classes of ``endpoints``, whose URL list includes these views."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -14,8 +16,13 @@ from rest_framework.response import Response
 
 from crm_modules.sales import selectors, services
 from crm_modules.sales.endpoints import _actor, _Detail, _List, _Resource
-from crm_modules.sales.models import Deal, LineItem, Product
-from crm_modules.sales.module import EDIT_RECORDS, MANAGE_PRODUCTS, VIEW_RECORDS
+from crm_modules.sales.models import Deal, LineItem, Pipeline, Product
+from crm_modules.sales.module import (
+    EDIT_RECORDS,
+    MANAGE_PIPELINES,
+    MANAGE_PRODUCTS,
+    VIEW_RECORDS,
+)
 from tenants.capabilities import Capability
 
 
@@ -182,3 +189,153 @@ class DealLineItemDetail(_DealItems, _Detail):
         services.line_item_remove(
             actor=_actor(self.request), deal=record, item_id=self.kwargs["item_id"]
         )
+
+
+# --- pipeline administration ----------------------------------------------------------------
+
+
+class PipelineChange(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, allow_blank=True)
+    archived = serializers.BooleanField(required=False)
+
+
+class PipelineAdminOut(serializers.ModelSerializer[Pipeline]):
+    stages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pipeline
+        fields = ("id", "name", "position", "archived_at", "stages")
+
+    def get_stages(self, pipeline: Pipeline) -> list[dict[str, Any]]:
+        return [
+            {"id": s.pk, "name": s.name, "position": s.position, "probability": s.probability,
+             "kind": s.kind}
+            for s in pipeline.stages.order_by("position", "id")
+        ]  # fmt: skip
+
+
+class StageIn(serializers.Serializer[Any]):
+    name = serializers.CharField(allow_blank=True)
+    probability = serializers.IntegerField()
+    kind = serializers.CharField(required=False)
+
+
+class StageChange(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, allow_blank=True)
+    probability = serializers.IntegerField(required=False)
+    move = serializers.ChoiceField(choices=["earlier", "later"], required=False)
+
+
+class _PipelineAdmin(_Resource):
+    def scoped_get(self, capability: Capability) -> Pipeline:
+        return selectors.pipeline_get(
+            actor=_actor(self.request), pipeline_id=self.kwargs["pipeline_id"]
+        )
+
+
+@extend_schema_view(
+    patch=extend_schema(
+        tags=["deals"],
+        request=PipelineChange,
+        responses=PipelineAdminOut,
+        operation_id="pipeline_update",
+    ),
+)
+class PipelineDetail(_PipelineAdmin):
+    """Rename a pipeline, or archive (``archived: true``) and restore it."""
+
+    capabilities = {"PATCH": MANAGE_PIPELINES}
+    out, into = PipelineAdminOut, PipelineChange
+
+    def patch(self, request: Request, **kwargs: Any) -> Response:
+        pipeline = self.get_object()
+        data = self._input(partial=True)
+        actor = _actor(request)
+        with transaction.atomic():
+            if "name" in data:
+                pipeline = services.pipeline_rename(
+                    actor=actor, pipeline=pipeline, name=data["name"]
+                )
+            if "archived" in data:
+                pipeline = services.pipeline_archive(
+                    actor=actor, pipeline=pipeline, archived=data["archived"]
+                )
+        return Response(PipelineAdminOut(pipeline).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=["deals"],
+        request=StageIn,
+        responses={201: PipelineAdminOut},
+        operation_id="pipeline_stage_create",
+    ),
+)
+class PipelineStages(_PipelineAdmin):
+    capabilities = {"POST": MANAGE_PIPELINES}
+    out, into = PipelineAdminOut, StageIn
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        pipeline = self.get_object()
+        data = self._input(partial=False)
+        services.stage_add(actor=_actor(request), pipeline=pipeline, **data)
+        return Response(PipelineAdminOut(pipeline).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    patch=extend_schema(
+        tags=["deals"],
+        request=StageChange,
+        responses=PipelineAdminOut,
+        operation_id="pipeline_stage_update",
+    ),
+    delete=extend_schema(
+        tags=["deals"],
+        parameters=[OpenApiParameter("move_to", int, description="the stage its deals move to")],
+        responses={204: None},
+        operation_id="pipeline_stage_delete",
+    ),
+)
+class PipelineStageDetail(_PipelineAdmin):
+    """Rename a stage, set its win probability, move it one place; delete it (its deals move
+    to ``move_to``, required when it holds any)."""
+
+    capabilities = {"PATCH": MANAGE_PIPELINES, "DELETE": MANAGE_PIPELINES}
+    out, into = PipelineAdminOut, StageChange
+
+    def get_object(self) -> Pipeline:
+        pipeline: Pipeline = super().get_object()
+        if not pipeline.stages.filter(pk=self.kwargs["stage_id"]).exists():
+            raise Http404("No such stage")
+        return pipeline
+
+    def patch(self, request: Request, **kwargs: Any) -> Response:
+        pipeline = self.get_object()
+        data = self._input(partial=True)
+        actor = _actor(request)
+        stage = pipeline.stages.get(pk=self.kwargs["stage_id"])
+        with transaction.atomic():
+            if "name" in data or "probability" in data:
+                services.stage_update(
+                    actor=actor,
+                    pipeline=pipeline,
+                    stage_id=stage.pk,
+                    name=data.get("name", stage.name),
+                    probability=data.get("probability", stage.probability),
+                )
+            if "move" in data:
+                offset = -1 if data["move"] == "earlier" else 1
+                services.stage_move(
+                    actor=actor, pipeline=pipeline, stage_id=stage.pk, offset=offset
+                )
+        return Response(PipelineAdminOut(pipeline).data)
+
+    def delete(self, request: Request, **kwargs: Any) -> Response:
+        pipeline = self.get_object()
+        services.stage_delete(
+            actor=_actor(request),
+            pipeline=pipeline,
+            stage_id=self.kwargs["stage_id"],
+            move_to=request.query_params.get("move_to"),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

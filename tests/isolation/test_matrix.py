@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.sales.models import CustomField, LineItem, Product, SavedView
+from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -84,6 +84,8 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "pipeline_id": lambda ws, owner: _pipeline(ws),
     "product_id": lambda ws, owner: _product(ws),
     "view_id": lambda ws, owner: _saved_view(ws, owner),
+    # The last stage ("Lost", empty) of the pipeline sampled just before.
+    "stage_id": lambda ws, owner: _latest(ws, Stage),
     "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
     "key_id": lambda ws, owner: _api_key(ws, owner),
     "field_id": lambda ws, owner: _custom_field(ws),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -228,3 +230,41 @@ def test_an_archived_pipeline_keeps_its_deals_and_takes_no_new_ones(alpha: Works
     client.post(f"/sales/pipelines/{pipeline.pk}/", {"op": "restore"})
     pipeline.refresh_from_db()
     assert pipeline.archived_at is None
+
+
+def _send(client: Any, method: str, path: str, body: dict[str, Any]) -> Any:
+    return client.generic(method, path, data=json.dumps(body), content_type="application/json")
+
+
+def test_pipelines_are_administered_through_the_api(alpha: Workspace) -> None:
+    keep = PipelineFactory.create()
+    pipeline = PipelineFactory.create()
+    new = pipeline.stages.get(position=0)
+    proposal = pipeline.stages.get(position=1)
+    deal = DealFactory.create(pipeline=pipeline, stage=new)
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    base = f"/api/v1/sales/pipelines/{pipeline.pk}/"
+    body = _send(client, "PATCH", base, {"name": "Renewals"}).json()
+    assert body["name"] == "Renewals"
+    response = _send(client, "POST", f"{base}stages/", {"name": "Demo", "probability": 130})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"].keys() == {"probability"}
+    response = _send(client, "POST", f"{base}stages/", {"name": "Demo", "probability": 30})
+    assert response.status_code == 201
+    demo = Stage.objects.get(name="Demo")
+    stages = _send(client, "PATCH", f"{base}stages/{demo.pk}/", {"move": "earlier"}).json()[
+        "stages"
+    ]
+    assert [s["name"] for s in stages] == ["New", "Proposal", "Won", "Demo", "Lost"]
+    response = _send(client, "DELETE", f"{base}stages/{new.pk}/", {})
+    assert response.status_code == 400
+    assert "move_to" in response.json()["error"]["fields"]
+    response = _send(client, "DELETE", f"{base}stages/{new.pk}/?move_to={proposal.pk}", {})
+    assert response.status_code == 204
+    assert Deal.objects.get(pk=deal.pk).stage_id == proposal.pk
+    other = keep.stages.get(position=0)
+    assert _send(client, "DELETE", f"{base}stages/{other.pk}/", {}).status_code == 404
+    body = _send(client, "PATCH", base, {"archived": True}).json()
+    assert body["archived_at"] is not None
+    manager = workspace_client(alpha.members[Role.MANAGER].user, alpha.tenant)
+    assert _send(manager, "PATCH", base, {"name": "X"}).status_code == 403
