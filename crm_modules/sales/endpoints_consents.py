@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from crm_modules.sales import selectors, services
 from crm_modules.sales.endpoints import _actor, _Resource
-from crm_modules.sales.models import Channel, Consent, Contact
+from crm_modules.sales.models import Consent, Contact
 from crm_modules.sales.module import EDIT_MARKETING, VIEW_RECORDS
 from tenants.capabilities import Capability
 
@@ -27,8 +27,8 @@ class ConsentOut(serializers.ModelSerializer[Consent]):
 
 
 class ConsentIn(serializers.Serializer[Any]):
-    channel = serializers.ChoiceField(choices=Channel.choices)
-    status = serializers.ChoiceField(choices=Consent.Status.choices)
+    channel = serializers.CharField(help_text="email, sms, phone")
+    status = serializers.CharField(help_text="given, withdrawn")
     recorded_at = serializers.DateTimeField(required=False, allow_null=True)
     method = serializers.CharField(allow_blank=True)
 
