@@ -172,6 +172,38 @@ def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
+    """The custom-field values a record form posted (``cf_<code>``), by code."""
+    values: dict[str, Any] = {}
+    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
+        name = f"cf_{field.code}"
+        if field.type == CustomField.Type.MULTI_SELECT:
+            values[field.code] = request.POST.getlist(name)
+        elif name in request.POST:
+            values[field.code] = request.POST[name]
+    return values
+
+
+def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:
+    """A custom field's error with the field's label in front, for a form that shows it above
+    its fields."""
+    code = (error.field or "").removeprefix("custom_fields.")
+    if code == (error.field or ""):
+        return error
+    field = selectors.custom_field_list(actor=request.membership, entity=entity).filter(code=code)
+    label = field.values_list("label", flat=True).first() or code
+    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
+
+
+def new_custom_rows(request: WorkspaceRequest, entity: str) -> list[dict[str, Any]]:
+    """The custom fields of a new record's form, showing what was posted."""
+    posted = posted_custom(request, entity) if request.method == "POST" else {}
+    return [
+        {"field": field, "value": None, "input": posted.get(field.code, "")}
+        for field in selectors.custom_field_list(actor=request.membership, entity=entity)
+    ]
+
+
 def _input_value(field: CustomField, value: Any) -> Any:
     if value is None:
         return [] if field.type == CustomField.Type.MULTI_SELECT else ""
@@ -184,15 +216,9 @@ def _input_value(field: CustomField, value: Any) -> Any:
 
 
 def _save_custom(request: WorkspaceRequest, entity: str, record: Any, update: Any) -> HttpResponse:
-    values: dict[str, Any] = {}
     fields = list(selectors.custom_field_list(actor=request.membership, entity=entity))
     labels = {f"custom_fields.{field.code}": field.label for field in fields}
-    for field in fields:
-        name = f"cf_{field.code}"
-        if field.type == CustomField.Type.MULTI_SELECT:
-            values[field.code] = request.POST.getlist(name)
-        elif name in request.POST:
-            values[field.code] = request.POST[name]
+    values = posted_custom(request, entity)
     seen = request.POST.get("updated_at", "")
     try:
         expected = datetime.datetime.fromisoformat(seen) if seen else None

@@ -31,7 +31,12 @@ from crm_modules.sales.module import (
     VIEW_RECORDS,
     WORK_TASKS,
 )
-from crm_modules.sales.views_lists import custom_rows
+from crm_modules.sales.views_lists import (
+    custom_rows,
+    labelled,
+    new_custom_rows,
+    posted_custom,
+)
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -266,14 +271,22 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
                 job_title=data["job_title"],
                 emails=[data["emails"]] if data["emails"] else [],
                 phones=[data["phones"]] if data["phones"] else [],
+                custom_fields=posted_custom(request, "contact"),
             )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "contact", error))
         else:
             return redirect("sales:contact_detail", contact.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New contact")}, status=status
+        request,
+        "sales/record_new.html",
+        {
+            "form": form,
+            "title": _("New contact"),
+            "custom_rows": new_custom_rows(request, "contact"),
+        },
+        status=status,
     )
 
 
@@ -283,14 +296,25 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            company = services.company_create(actor=request.membership, **form.cleaned_data)
+            company = services.company_create(
+                actor=request.membership,
+                custom_fields=posted_custom(request, "company"),
+                **form.cleaned_data,
+            )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "company", error))
         else:
             return redirect("sales:company_detail", company.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New company")}, status=status
+        request,
+        "sales/record_new.html",
+        {
+            "form": form,
+            "title": _("New company"),
+            "custom_rows": new_custom_rows(request, "company"),
+        },
+        status=status,
     )
 
 
@@ -300,12 +324,19 @@ def deal_new(request: WorkspaceRequest) -> HttpResponse:
     form = DealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            deal = services.deal_create(actor=request.membership, **form.cleaned_data)
+            deal = services.deal_create(
+                actor=request.membership,
+                custom_fields=posted_custom(request, "deal"),
+                **form.cleaned_data,
+            )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "deal", error))
         else:
             return redirect("sales:deal_detail", deal.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New deal")}, status=status
+        request,
+        "sales/record_new.html",
+        {"form": form, "title": _("New deal"), "custom_rows": new_custom_rows(request, "deal")},
+        status=status,
     )

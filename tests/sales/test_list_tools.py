@@ -200,3 +200,24 @@ def test_a_custom_field_is_a_list_column_and_edited_on_the_record_page(alpha: Wo
     page = reader.get(f"/sales/contacts/{contact.pk}/").content.decode()
     assert 'name="cf_tier"' not in page
     assert 'data-field="tier">gold</dd>' in page
+
+
+def test_custom_fields_are_filled_in_when_a_record_is_created(alpha: Workspace) -> None:
+    services.custom_field_create(
+        actor=fresh(alpha.owner),
+        entity="company",
+        code="employees",
+        label="Employees",
+        type="number",
+    )
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    assert 'name="cf_employees"' in client.get("/sales/companies/new/").content.decode()
+    response = client.post("/sales/companies/new/", {"name": "Acme", "cf_employees": "many"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Employees: Enter a whole number." in html
+    assert 'value="many"' in html
+    assert not Company.objects.exists()
+    response = client.post("/sales/companies/new/", {"name": "Acme", "cf_employees": "250"})
+    assert response.status_code == 302
+    assert Company.objects.get().custom == {"employees": 250}
