@@ -13,9 +13,15 @@ module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
 from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from tenants.capabilities import Capability
+    from tenants.models import Membership
 
 
 class ModuleConfig(AppConfig):
@@ -37,6 +43,38 @@ class ModuleConfig(AppConfig):
 
 def module_configs() -> list[ModuleConfig]:
     return [config for config in apps.get_app_configs() if isinstance(config, ModuleConfig)]
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A section of a member's home page, shown to roles allowed ``capability``: the template
+    is rendered with ``panel`` set to what ``context(membership)`` returns."""
+
+    key: str
+    template: str
+    capability: Capability
+    context: Callable[[Membership], dict[str, Any]]
+    order: int
+
+
+_HOME_PANELS: dict[str, HomePanel] = {}
+
+
+def register_home_panel(
+    key: str,
+    *,
+    template: str,
+    capability: Capability,
+    context: Callable[[Membership], dict[str, Any]],
+    order: int = 100,
+) -> HomePanel:
+    panel = HomePanel(key, template, capability, context, order)
+    _HOME_PANELS[key] = panel
+    return panel
+
+
+def home_panels() -> list[HomePanel]:
+    return sorted(_HOME_PANELS.values(), key=lambda panel: (panel.order, panel.key))
 
 
 # Functions that fill the demo workspace with a module's sample records (``make run``).

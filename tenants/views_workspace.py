@@ -28,6 +28,8 @@ from tenants.hosts import public_url, safe_local_path
 from tenants.http import WorkspaceRequest
 from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Membership
+from tenants.modules import home_panels
+from tenants.permissions import allows
 from tenants.roles import Role
 from tenants.selectors import (
     invitation_get,
@@ -91,8 +93,17 @@ def signout(request: WorkspaceRequest) -> HttpResponse:
 @requires(capabilities.USE_WORKSPACE)
 @require_safe
 def home(request: WorkspaceRequest) -> HttpResponse:
+    """The workspace's landing page: the modules' panels of the member's day (their tasks,
+    deals, recent activity) above the workspace cards."""
     tenant = request.tenant
-    return render(request, "app/home.html", {"seats": seats_used_summary(tenant=tenant)})
+    member = request.membership
+    panels = [
+        {"template": panel.template, "panel": panel.context(member)}
+        for panel in home_panels()
+        if allows(member, panel.capability, reading=True)
+    ]
+    context = {"seats": seats_used_summary(tenant=tenant), "panels": panels}
+    return render(request, "app/home.html", context)
 
 
 @requires(capabilities.USE_WORKSPACE)

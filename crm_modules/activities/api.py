@@ -156,6 +156,29 @@ def timeline(
     return list(Activity.objects.filter(pk__in=ids).order_by("-occurred_at", "-id"))
 
 
+def timeline_recent(
+    sources: Iterable[tuple[type[models.Model], models.QuerySet[Any]]], *, limit: int = 10
+) -> list[tuple[Activity, str, int]]:
+    """The newest entries on any of the records of ``sources`` (each a model and a queryset of
+    its ids), each with the record it was found through: one query."""
+    condition = models.Q(pk__in=[])
+    for model, ids in sources:
+        condition |= models.Q(target_type=model._meta.label_lower, target_id__in=ids)
+    links = list(
+        ActivityLink.objects.filter(condition)
+        .select_related("activity")
+        .order_by("-occurred_at", "-activity_id")[: limit * 3]
+    )
+    seen: set[int] = set()
+    found: list[tuple[Activity, str, int]] = []
+    for link in links:
+        if link.activity_id in seen:
+            continue
+        seen.add(link.activity_id)
+        found.append((link.activity, link.target_type, link.target_id))
+    return found[:limit]
+
+
 def timeline_delete_for(record: models.Model) -> None:
     """Forget a deleted record's links; activities linked to nothing else go too."""
     target_type, target_id = link_key(record)

@@ -4,6 +4,7 @@ conversion action. Each operation is input serializer → service → output ser
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
@@ -35,7 +36,7 @@ from crm_modules.sales.module import (
     VIEW_RECORDS,
     WORK_TASKS,
 )
-from crm_modules.sales.services import check_custom_values
+from crm_modules.sales.services import check_custom_values, checks
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability
 from tenants.models import Membership
@@ -253,6 +254,11 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def _amount(params: Any, name: str) -> Decimal | None:
+    raw = params.get(name)
+    return None if raw in (None, "") else checks.check_amount(raw, field=name)
 
 
 def _custom_filter(request: Request, entity: str) -> dict[str, Any]:
@@ -575,6 +581,10 @@ class LeadConvert(_Resource):
             OpenApiParameter("stage", int),
             OpenApiParameter("status", str),
             OpenApiParameter("company", int),
+            OpenApiParameter("close_from", str, description="expected close date from, YYYY-MM-DD"),
+            OpenApiParameter("close_to", str, description="expected close date until, YYYY-MM-DD"),
+            OpenApiParameter("amount_min", str),
+            OpenApiParameter("amount_max", str),
         ],
         responses=DealOut(many=True),
         operation_id="deal_list",
@@ -599,6 +609,10 @@ class DealList(_List):
             owner_id=_int(params.get("owner")),
             company_id=_int(params.get("company")),
             custom=_custom_filter(self.request, "deal"),
+            close_from=checks.check_date(params.get("close_from"), field="close_from"),
+            close_to=checks.check_date(params.get("close_to"), field="close_to"),
+            amount_min=_amount(params, "amount_min"),
+            amount_max=_amount(params, "amount_max"),
         ).prefetch_related("contacts")
 
     def create(self, data: dict[str, Any]) -> Deal:
@@ -871,4 +885,42 @@ urlpatterns = [
     path("deals/<int:deal_id>/", DealDetail.as_view(), name="deal-detail"),
     path("tasks/", TaskList.as_view(), name="task-list"),
     path("tasks/<int:task_id>/", TaskDetail.as_view(), name="task-detail"),
+]
+
+
+# The catalogue's views are built on the classes above, so they are imported last.
+from crm_modules.sales import endpoints_catalogue as catalogue  # noqa: E402
+from crm_modules.sales import endpoints_consents as consents  # noqa: E402
+
+urlpatterns += [
+    path(
+        "contacts/<int:contact_id>/consents/",
+        consents.ContactConsents.as_view(),
+        name="contact-consents",
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/", catalogue.PipelineDetail.as_view(), name="pipeline-detail"
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/stages/",
+        catalogue.PipelineStages.as_view(),
+        name="pipeline-stages",
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/stages/<int:stage_id>/",
+        catalogue.PipelineStageDetail.as_view(),
+        name="pipeline-stage-detail",
+    ),
+    path("products/", catalogue.ProductList.as_view(), name="product-list"),
+    path("products/<int:product_id>/", catalogue.ProductDetail.as_view(), name="product-detail"),
+    path(
+        "deals/<int:deal_id>/line-items/",
+        catalogue.DealLineItems.as_view(),
+        name="deal-line-items",
+    ),
+    path(
+        "deals/<int:deal_id>/line-items/<int:item_id>/",
+        catalogue.DealLineItemDetail.as_view(),
+        name="deal-line-item-detail",
+    ),
 ]

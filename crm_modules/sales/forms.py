@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import entry_types
+from crm_modules.sales.models import Channel, Consent
 from tenants.forms import ServiceForm
 
 
@@ -13,7 +14,10 @@ class LogActivityForm(ServiceForm):
     kind = forms.ChoiceField(label=_("Type"), choices=())
     subject = forms.CharField(label=_("Subject"), required=False, max_length=200)
     body = forms.CharField(
-        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Details"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Mention a colleague with @ and their email address: @anna@example.com."),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -45,3 +49,21 @@ class DealForm(ServiceForm):
 class MoveDealForm(ServiceForm):
     stage = forms.IntegerField(label=_("Stage"), required=False)
     lost_reason = forms.CharField(label=_("Lost reason"), required=False, max_length=200)
+
+
+class ConsentForm(ServiceForm):
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    status = forms.ChoiceField(label=_("Consent"), choices=Consent.Status.choices)
+    recorded_at = forms.CharField(
+        label=_("When"),
+        required=False,
+        max_length=40,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("Leave empty for now."),
+    )
+    method = forms.CharField(
+        label=_("How"),
+        required=False,
+        max_length=200,
+        help_text=_("For example: signed the form at the fair, ticked the box on the website."),
+    )

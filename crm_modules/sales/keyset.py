@@ -21,7 +21,9 @@ class Page(Generic[M]):
 
 
 def _encode(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    # Dates and decimals travel as their text, which the field lookups parse back.
+    text = json.dumps(values, default=str)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str, size: int) -> list[Any] | None:

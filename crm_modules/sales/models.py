@@ -319,6 +319,8 @@ class Lead(models.Model):
 class Pipeline(models.Model):
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(default=0)
+    # An archived pipeline keeps its deals and history but takes no new deals.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -394,6 +396,8 @@ class Deal(models.Model):
             models.Index(fields=["pipeline", "status", "-id"], name="deal_pipeline_status"),
             models.Index(fields=["expected_close_date", "id"], name="deal_closing"),
             models.Index(fields=["company", "-id"], name="deal_company"),
+            models.Index(fields=["amount", "id"], name="deal_by_amount"),
+            models.Index(fields=["name", "id"], name="deal_by_name"),
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
             GinIndex(fields=["search_grams"], name="deal_search_grams"),
@@ -440,6 +444,8 @@ class Task(models.Model):
     created_by = user_reference()
     done = models.BooleanField(_("done"), default=False)
     done_at = models.DateTimeField(null=True, blank=True)
+    # When the assignee was reminded of the due time; cleared when the due time changes.
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
     )
@@ -465,6 +471,12 @@ class Task(models.Model):
                 name="task_open_by_assignee",
             ),
             models.Index(fields=["owner", "done", "-id"], name="task_by_assignee"),
+            # Reminders: open tasks not yet reminded, by due time.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(done=False, reminded_at__isnull=True),
+                name="task_to_remind",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -511,3 +523,79 @@ class CustomField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class Product(models.Model):
+    """An item of the workspace's catalogue that deals can carry as line items."""
+
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku"], condition=~models.Q(sku=""), name="product_sku_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["name", "id"], name="product_by_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LineItem(models.Model):
+    """A product on a deal. A deal with line items has the sum of their totals as its amount."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    name = models.CharField(_("name"), max_length=200)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=2)
+    discount = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=18, decimal_places=2)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("deal", "position", "id")
+        indexes = [models.Index(fields=["deal", "position", "id"], name="line_item_deal")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(discount__gte=0, discount__lte=100),
+                name="line_item_discount_percent",
+            ),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="line_item_quantity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.name}"
+
+
+class SavedView(models.Model):
+    """A list's filters, sort and columns under a name: the member's own, or shared with the
+    workspace. ``query`` is the list page's query string (without a page cursor)."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contacts")
+        COMPANY = "company", _("Companies")
+        LEAD = "lead", _("Leads")
+        DEAL = "deal", _("Deals")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    owner = user_reference(verbose_name=_("owner"))
+    shared = models.BooleanField(_("shared with the workspace"), default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity", "owner", "name"], name="saved_view_owner")]
+
+    def __str__(self) -> str:
+        return self.name

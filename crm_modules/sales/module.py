@@ -8,13 +8,15 @@
 - Tasks belong to their assignee: a rep or an agent works their own, a manager their team's.
 """
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.capabilities import Scope
-from tenants.models import Tenant
-from tenants.modules import register_demo_seeder
+from tenants.models import Membership, Tenant
+from tenants.modules import register_demo_seeder, register_home_panel
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Sales")
@@ -68,6 +70,20 @@ REASSIGN_RECORDS = capabilities.register(
 MANAGE_PIPELINES = capabilities.register(
     "sales.manage_pipelines",
     label=_("Create and change pipelines and their stages"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
+SHARE_VIEWS = capabilities.register(
+    "sales.share_views",
+    label=_("Share saved list views with the workspace"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
+MANAGE_PRODUCTS = capabilities.register(
+    "sales.manage_products",
+    label=_("Add and change the products of the catalogue"),
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
     writes=True,
@@ -130,6 +146,14 @@ navigation.register(
 )
 
 navigation.register(
+    "products",
+    label=_("Products"),
+    icon="package",
+    url_name="sales:product_list",
+    capability=VIEW_RECORDS,
+    order=125,
+)
+navigation.register(
     "search",
     label=_("Search"),
     icon="search",
@@ -151,6 +175,17 @@ LEAD_UPDATED = register_action("lead.updated", _("Lead changed"), module=MODULE)
 LEAD_DELETED = register_action("lead.deleted", _("Lead deleted"), module=MODULE)
 LEAD_CONVERTED = register_action("lead.converted", _("Lead converted"), module=MODULE)
 PIPELINE_CREATED = register_action("pipeline.created", _("Pipeline created"), module=MODULE)
+PIPELINE_UPDATED = register_action("pipeline.updated", _("Pipeline changed"), module=MODULE)
+PIPELINE_ARCHIVED = register_action("pipeline.archived", _("Pipeline archived"), module=MODULE)
+PIPELINE_RESTORED = register_action("pipeline.restored", _("Pipeline restored"), module=MODULE)
+STAGE_CREATED = register_action("stage.created", _("Stage added"), module=MODULE)
+STAGE_UPDATED = register_action("stage.updated", _("Stage changed"), module=MODULE)
+STAGE_DELETED = register_action("stage.deleted", _("Stage deleted"), module=MODULE)
+PRODUCT_CREATED = register_action("product.created", _("Product created"), module=MODULE)
+PRODUCT_UPDATED = register_action("product.updated", _("Product changed"), module=MODULE)
+LINE_ITEMS_CHANGED = register_action(
+    "deal.line_items_changed", _("Deal line items changed"), module=MODULE
+)
 DEAL_CREATED = register_action("deal.created", _("Deal created"), module=MODULE)
 DEAL_UPDATED = register_action("deal.updated", _("Deal changed"), module=MODULE)
 DEAL_DELETED = register_action("deal.deleted", _("Deal deleted"), module=MODULE)
@@ -170,6 +205,17 @@ CUSTOM_FIELD_DELETED = register_action(
 )
 
 DEALS_TOPIC = live.register_topic("deals", label=_("Deals"), capability=VIEW_RECORDS)
+
+
+def _my_day(membership: Membership) -> dict[str, Any]:
+    from crm_modules.sales.selectors import my_day
+
+    return my_day(actor=membership)
+
+
+register_home_panel(
+    "sales.my_day", template="sales/_my_day.html", capability=VIEW_RECORDS, context=_my_day
+)
 
 
 def _seed_demo(*, tenant: Tenant) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
@@ -18,7 +19,10 @@ from crm_modules.sales.models import (
     CustomField,
     Deal,
     Lead,
+    LineItem,
     Pipeline,
+    Product,
+    SavedView,
     Stage,
     Task,
 )
@@ -152,14 +156,23 @@ def lead_get(*, actor: Membership, lead_id: Any, capability: Capability | None =
 # --- pipelines and deals --------------------------------------------------------------------
 
 
-def pipeline_list(*, actor: Membership) -> QuerySet[Pipeline]:
+def pipeline_list(*, actor: Membership, include_archived: bool = False) -> QuerySet[Pipeline]:
     if not allows(actor, VIEW_RECORDS):
         return Pipeline.objects.none()
-    return Pipeline.objects.prefetch_related("stages").order_by("position", "id")
+    pipelines = Pipeline.objects.prefetch_related("stages").order_by("position", "id")
+    return pipelines if include_archived else pipelines.filter(archived_at__isnull=True)
 
 
 def pipeline_get(*, actor: Membership, pipeline_id: Any) -> Pipeline:
-    return _get(pipeline_list(actor=actor), pipeline_id)
+    return _get(pipeline_list(actor=actor, include_archived=True), pipeline_id)
+
+
+def stage_deal_counts(*, pipeline: Pipeline) -> dict[int, int]:
+    """How many deals each stage of a pipeline holds (for its administrators)."""
+    from django.db.models import Count
+
+    rows = Deal.objects.filter(pipeline=pipeline).values("stage_id").annotate(n=Count("id"))
+    return {row["stage_id"]: row["n"] for row in rows}
 
 
 def stage_get(*, stage_id: Any) -> Stage | None:
@@ -181,8 +194,20 @@ def deal_list(
     contact_id: int | None = None,
     custom: dict[str, Any] | None = None,
     capability: Capability | None = None,
+    close_from: datetime.date | None = None,
+    close_to: datetime.date | None = None,
+    amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None,
 ) -> QuerySet[Deal]:
     deals = _scoped(Deal.objects.all(), actor, capability)
+    if close_from is not None:
+        deals = deals.filter(expected_close_date__gte=close_from)
+    if close_to is not None:
+        deals = deals.filter(expected_close_date__lte=close_to)
+    if amount_min is not None:
+        deals = deals.filter(amount__gte=amount_min)
+    if amount_max is not None:
+        deals = deals.filter(amount__lte=amount_max)
     if custom:
         deals = deals.filter(custom__contains=custom)
     if pipeline_id is not None:
@@ -282,3 +307,102 @@ def task_list(
 
 def task_get(*, actor: Membership, task_id: Any, capability: Capability | None = None) -> Task:
     return _get(task_list(actor=actor, include_done=True, capability=capability), task_id)
+
+
+# --- products and line items ----------------------------------------------------------------
+
+
+def product_list(
+    *, actor: Membership, q: str = "", active: bool | None = None
+) -> QuerySet[Product]:
+    if not allows(actor, VIEW_RECORDS):
+        return Product.objects.none()
+    products = Product.objects.all()
+    if active is not None:
+        products = products.filter(active=active)
+    term = search_term(q)
+    if term:
+        products = products.filter(Q(name__icontains=term) | Q(sku__icontains=term))
+    return products
+
+
+def product_get(*, actor: Membership, product_id: Any) -> Product:
+    return _get(product_list(actor=actor), product_id)
+
+
+def line_item_list(*, deal: Deal) -> QuerySet[LineItem]:
+    """The items of a deal the caller already reached through ``deal_get``."""
+    return LineItem.objects.filter(deal=deal).order_by("position", "id")
+
+
+# --- a member's day -------------------------------------------------------------------------
+
+RECORD_PAGES = {
+    "sales.contact": "sales:contact_detail",
+    "sales.company": "sales:company_detail",
+    "sales.deal": "sales:deal_detail",
+}
+MY_DAY_ROWS = 20
+
+
+def my_day(*, actor: Membership) -> dict[str, Any]:
+    """The home page of a member: their open tasks due by the end of today (overdue first),
+    their open deals expected to close this month, and the newest entries on the timelines of
+    the records they own. Four queries."""
+    from crm_modules.activities.api import timeline_recent
+
+    me = actor.user_id
+    now = timezone.localtime(timezone.now())
+    end_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
+    tasks = list(
+        task_list(actor=actor, mine=True)
+        .filter(due_at__lt=end_of_day)
+        .order_by("due_at", "id")[:MY_DAY_ROWS]
+    )
+    month_start = now.date().replace(day=1)
+    next_month = (month_start + datetime.timedelta(days=32)).replace(day=1)
+    deals = list(
+        deal_list(
+            actor=actor,
+            owner_id=me,
+            status=Deal.Status.OPEN,
+            close_from=month_start,
+            close_to=next_month - datetime.timedelta(days=1),
+        ).order_by("expected_close_date", "id")[:MY_DAY_ROWS]
+    )
+    sources = [
+        (model, _scoped(model.objects.filter(owner_id=me), actor, None).values("id"))
+        for model in (Contact, Company, Deal)
+    ]
+    activity = [
+        {"activity": entry, "url_name": RECORD_PAGES.get(target_type, ""), "target_id": target_id}
+        for entry, target_type, target_id in timeline_recent(sources, limit=10)
+    ]
+    return {
+        "tasks": [{"task": task, "overdue": task.due_at < now} for task in tasks if task.due_at],
+        "deals": deals,
+        "activity": activity,
+    }
+
+
+def saved_view_list(*, actor: Membership, entity: str) -> QuerySet[SavedView]:
+    """The member's own views of a list and those shared with the workspace."""
+    if not allows(actor, VIEW_RECORDS):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(
+        Q(owner_id=actor.user_id) | Q(shared=True), entity=entity
+    ).order_by("name", "id")
+
+
+def saved_view_get(*, actor: Membership, view_id: Any) -> SavedView:
+    views = SavedView.objects.filter(Q(owner_id=actor.user_id) | Q(shared=True))
+    if not allows(actor, VIEW_RECORDS):
+        views = SavedView.objects.none()
+    return _get(views, view_id)
+
+
+def custom_columns(*, actor: Membership, entity: str, codes: list[str]) -> list[CustomField]:
+    """The custom fields of ``entity`` chosen as list columns, in their defined order."""
+    if not codes:
+        return []
+    return list(custom_field_list(actor=actor, entity=entity).filter(code__in=codes[:20]))

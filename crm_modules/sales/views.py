@@ -12,6 +12,7 @@ from crm_modules.sales import selectors
 from crm_modules.sales.keyset import keyset_page
 from crm_modules.sales.models import Lead, LifecycleStage
 from crm_modules.sales.module import VIEW_RECORDS
+from crm_modules.sales.views_lists import list_extras
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
 
@@ -37,7 +38,13 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
     return render(
         request,
         "sales/contact_list.html",
-        {"page": page, "q": q, "stage": stage, "stages": LifecycleStage.choices},
+        {
+            "page": page,
+            "q": q,
+            "stage": stage,
+            "stages": LifecycleStage.choices,
+            **list_extras(request, "contact"),
+        },
     )
 
 
@@ -51,7 +58,8 @@ def company_list(request: WorkspaceRequest) -> HttpResponse:
     page = keyset_page(
         companies, order=("name", "id"), after=request.GET.get("after", ""), size=PAGE_SIZE
     )
-    return render(request, "sales/company_list.html", {"page": page, "q": q})
+    context = {"page": page, "q": q, **list_extras(request, "company")}
+    return render(request, "sales/company_list.html", context)
 
 
 @requires(VIEW_RECORDS)
@@ -69,7 +77,13 @@ def lead_list(request: WorkspaceRequest) -> HttpResponse:
     return render(
         request,
         "sales/lead_list.html",
-        {"page": page, "q": q, "status": status, "statuses": Lead.Status.choices},
+        {
+            "page": page,
+            "q": q,
+            "status": status,
+            "statuses": Lead.Status.choices,
+            **list_extras(request, "lead"),
+        },
     )
 
 

@@ -17,12 +17,26 @@ from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
 from crm_modules.sales import selectors, services
 from crm_modules.sales.forms import (
     CompanyForm,
+    ConsentForm,
     ContactForm,
     DealForm,
     LogActivityForm,
     MoveDealForm,
 )
-from crm_modules.sales.module import CREATE_RECORDS, EDIT_RECORDS, VIEW_RECORDS, WORK_TASKS
+from crm_modules.sales.models import Company, Contact, Deal
+from crm_modules.sales.module import (
+    CREATE_RECORDS,
+    EDIT_MARKETING,
+    EDIT_RECORDS,
+    VIEW_RECORDS,
+    WORK_TASKS,
+)
+from crm_modules.sales.views_lists import (
+    custom_rows,
+    labelled,
+    new_custom_rows,
+    posted_custom,
+)
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -37,6 +51,9 @@ def _entries(record: Model) -> list[dict[str, Any]]:
     return entries
 
 
+_ENTITIES = {Contact: "contact", Company: "company", Deal: "deal"}
+
+
 def _page(
     request: WorkspaceRequest,
     template: str,
@@ -46,19 +63,24 @@ def _page(
     log_form: LogActivityForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    entity = _ENTITIES.get(type(record), "")
     context = {
         "record": record,
         "entries": _entries(record),
         "log_form": log_form or LogActivityForm(initial={"kind": "call"}),
         "can_log": allows(request.membership, LOG_ACTIVITY),
         "can_edit": allows(request.membership, EDIT_RECORDS, record),
+        "can_edit_marketing": allows(request.membership, EDIT_MARKETING, record),
+        "custom_rows": custom_rows(request.membership, entity, record) if entity else [],
+        "custom_url": f"sales:{entity}_custom" if entity else "",
         **extra,
     }
     return render(request, template, context, status=status)
 
 
-def _contact_extra(contact: Any) -> dict[str, Any]:
+def _contact_extra(contact: Any, consent_form: ConsentForm | None = None) -> dict[str, Any]:
     return {
+        "consent_form": consent_form or ConsentForm(initial={"status": "given"}),
         "emails": list(contact.emails.order_by("-is_primary", "id")),
         "phones": list(contact.phones.order_by("-is_primary", "id")),
         "consents": list(contact.consents.order_by("channel")),
@@ -76,11 +98,13 @@ def _company_extra(request: WorkspaceRequest, company: Any) -> dict[str, Any]:
     }
 
 
-def _deal_extra(deal: Any) -> dict[str, Any]:
+def _deal_extra(request: WorkspaceRequest, deal: Any) -> dict[str, Any]:
     return {
         "stages": list(deal.pipeline.stages.all()),
         "contacts": list(deal.contacts.all()),
         "move_form": MoveDealForm(initial={"stage": deal.stage_id}),
+        "line_items": list(selectors.line_item_list(deal=deal)),
+        "products": list(selectors.product_list(actor=request.membership, active=True)[:200]),
     }
 
 
@@ -102,7 +126,15 @@ def company_detail(request: WorkspaceRequest, company_id: int) -> HttpResponse:
 @require_safe
 def deal_detail(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
-    return _page(request, "sales/deal_detail.html", deal, _deal_extra(deal))
+    return _page(request, "sales/deal_detail.html", deal, _deal_extra(request, deal))
+
+
+def deal_page(
+    request: WorkspaceRequest, deal: Any, *, line_error: ServiceError, status: int
+) -> HttpResponse:
+    """The deal page again, naming what was wrong with a line item."""
+    extra = {**_deal_extra(request, deal), "line_error": line_error}
+    return _page(request, "sales/deal_detail.html", deal, extra, status=status)
 
 
 @requires(VIEW_RECORDS)
@@ -141,6 +173,28 @@ def contact_log(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
     return _log(request, contact, "sales/contact_detail.html", _contact_extra(contact), url)
 
 
+@requires(EDIT_MARKETING)
+@require_POST
+def contact_consent(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    """Record a contact's consent on one channel: given or withdrawn, when and how."""
+    contact = selectors.contact_get(
+        actor=request.membership, contact_id=contact_id, capability=EDIT_MARKETING
+    )
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_set_consent(
+                actor=request.membership, contact=contact, **form.cleaned_data
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Consent saved."))
+            return redirect("sales:contact_detail", contact.pk)
+    extra = _contact_extra(contact, consent_form=form)
+    return _page(request, "sales/contact_detail.html", contact, extra, status=400)
+
+
 @requires(LOG_ACTIVITY)
 @require_POST
 def company_log(request: WorkspaceRequest, company_id: int) -> HttpResponse:
@@ -155,7 +209,7 @@ def company_log(request: WorkspaceRequest, company_id: int) -> HttpResponse:
 def deal_log(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_get(actor=request.membership, deal_id=deal_id)
     url = reverse("sales:deal_detail", args=[deal.pk])
-    return _log(request, deal, "sales/deal_detail.html", _deal_extra(deal), url)
+    return _log(request, deal, "sales/deal_detail.html", _deal_extra(request, deal), url)
 
 
 @requires(EDIT_RECORDS)
@@ -178,7 +232,7 @@ def deal_move(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
             if request.POST.get("next") == "board":
                 return redirect(reverse("sales:deal_board") + f"?pipeline={deal.pipeline_id}")
             return redirect("sales:deal_detail", deal.pk)
-    extra = {**_deal_extra(deal), "move_form": form}
+    extra = {**_deal_extra(request, deal), "move_form": form}
     return _page(request, "sales/deal_detail.html", deal, extra, status=400)
 
 
@@ -217,14 +271,22 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
                 job_title=data["job_title"],
                 emails=[data["emails"]] if data["emails"] else [],
                 phones=[data["phones"]] if data["phones"] else [],
+                custom_fields=posted_custom(request, "contact"),
             )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "contact", error))
         else:
             return redirect("sales:contact_detail", contact.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New contact")}, status=status
+        request,
+        "sales/record_new.html",
+        {
+            "form": form,
+            "title": _("New contact"),
+            "custom_rows": new_custom_rows(request, "contact"),
+        },
+        status=status,
     )
 
 
@@ -234,14 +296,25 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            company = services.company_create(actor=request.membership, **form.cleaned_data)
+            company = services.company_create(
+                actor=request.membership,
+                custom_fields=posted_custom(request, "company"),
+                **form.cleaned_data,
+            )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "company", error))
         else:
             return redirect("sales:company_detail", company.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New company")}, status=status
+        request,
+        "sales/record_new.html",
+        {
+            "form": form,
+            "title": _("New company"),
+            "custom_rows": new_custom_rows(request, "company"),
+        },
+        status=status,
     )
 
 
@@ -251,12 +324,19 @@ def deal_new(request: WorkspaceRequest) -> HttpResponse:
     form = DealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            deal = services.deal_create(actor=request.membership, **form.cleaned_data)
+            deal = services.deal_create(
+                actor=request.membership,
+                custom_fields=posted_custom(request, "deal"),
+                **form.cleaned_data,
+            )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(labelled(request, "deal", error))
         else:
             return redirect("sales:deal_detail", deal.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New deal")}, status=status
+        request,
+        "sales/record_new.html",
+        {"form": form, "title": _("New deal"), "custom_rows": new_custom_rows(request, "deal")},
+        status=status,
     )

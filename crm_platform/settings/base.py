@@ -250,6 +250,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.stripe_events_sweep",
         "schedule": 60.0 * 5,
     },
+    # Reminders of tasks due within 15 minutes; each task is reminded once.
+    "sales-task-reminders": {
+        "task": "crm_modules.sales.tasks.send_task_reminders",
+        "schedule": 60.0,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.

@@ -18,6 +18,7 @@ from django.urls import resolve
 from django_tenants.utils import schema_context
 from drf_spectacular.generators import SchemaGenerator
 
+from crm_modules.sales.models import Product
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability, Scope
 from tenants.models import Membership
@@ -45,6 +46,14 @@ def _deal_body(workspace: Workspace) -> dict[str, Any]:
     with schema_context(workspace.tenant.schema_name):
         pipeline = PipelineFactory.create()
         return {"name": "Renewal", "stage": pipeline.stages.get(position=0).pk, "amount": "10"}
+
+
+def _line_item_body(workspace: Workspace) -> dict[str, Any]:
+    """The product that the deal sample was given (made with the path, before any snapshot)."""
+    with schema_context(workspace.tenant.schema_name):
+        product = Product.objects.order_by("-id").first()
+        assert product is not None
+        return {"product": product.pk, "quantity": "2"}
 
 
 # A valid body for every write operation ("METHOD /path/template/"); a callable is given the
@@ -80,6 +89,20 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/sales/companies/{company_id}/activities/": {"kind": "note", "body": "Met"},
     "POST /api/v1/sales/deals/{deal_id}/activities/": {"kind": "meeting", "subject": "Demo"},
     "POST /api/v1/sales/leads/{lead_id}/activities/": {"kind": "email", "subject": "Hello"},
+    "POST /api/v1/sales/contacts/{contact_id}/consents/": {
+        "channel": "email",
+        "status": "given",
+        "method": "Web form",
+    },
+    "PATCH /api/v1/sales/pipelines/{pipeline_id}/": {"name": "Renewals"},
+    "POST /api/v1/sales/pipelines/{pipeline_id}/stages/": {"name": "Demo", "probability": 40},
+    "PATCH /api/v1/sales/pipelines/{pipeline_id}/stages/{stage_id}/": {"probability": 5},
+    "DELETE /api/v1/sales/pipelines/{pipeline_id}/stages/{stage_id}/": {},
+    "POST /api/v1/sales/products/": {"name": "Widget", "sku": "W-1", "unit_price": "9.50"},
+    "PATCH /api/v1/sales/products/{product_id}/": {"name": "Gadget"},
+    "POST /api/v1/sales/deals/{deal_id}/line-items/": _line_item_body,
+    "PATCH /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {"quantity": "3"},
+    "DELETE /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {},
     "DELETE /api/v1/documents/{document_id}/": {},
     "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
 }

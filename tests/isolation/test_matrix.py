@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.sales.models import CustomField
+from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -52,6 +52,7 @@ from tests.sales.factories import (
     ContactFactory,
     DealFactory,
     LeadFactory,
+    PipelineFactory,
     TaskFactory,
 )
 
@@ -77,7 +78,14 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "company_id": lambda ws, owner: _sales(ws, CompanyFactory, owner),
     "contact_id": lambda ws, owner: _sales(ws, ContactFactory, owner),
     "lead_id": lambda ws, owner: _sales(ws, LeadFactory, owner),
-    "deal_id": lambda ws, owner: _sales(ws, DealFactory, owner),
+    "deal_id": lambda ws, owner: _deal(ws, owner),
+    # The line item of the deal sampled just before (URLs name the deal first).
+    "item_id": lambda ws, owner: _latest(ws, LineItem),
+    "pipeline_id": lambda ws, owner: _pipeline(ws),
+    "product_id": lambda ws, owner: _product(ws),
+    "view_id": lambda ws, owner: _saved_view(ws, owner),
+    # The last stage ("Lost", empty) of the pipeline sampled just before.
+    "stage_id": lambda ws, owner: _latest(ws, Stage),
     "task_id": lambda ws, owner: _sales(ws, TaskFactory, owner),
     "key_id": lambda ws, owner: _api_key(ws, owner),
     "field_id": lambda ws, owner: _custom_field(ws),
@@ -103,6 +111,44 @@ def _api_key(workspace: Workspace, owner: Membership) -> int:
 def _sales(workspace: Workspace, factory: Any, owner: Membership) -> int:
     with schema_context(workspace.tenant.schema_name):
         return int(factory.create(owner=owner.user).pk)
+
+
+def _deal(workspace: Workspace, owner: Membership) -> int:
+    """A deal with one line item."""
+    with schema_context(workspace.tenant.schema_name):
+        deal = DealFactory.create(owner=owner.user)
+        product = Product.objects.get(pk=_product(workspace))
+        LineItem.objects.create(
+            deal=deal,
+            product=product,
+            name=product.name,
+            quantity=1,
+            unit_price=product.unit_price,
+            total=product.unit_price,
+        )
+        return int(deal.pk)
+
+
+def _latest(workspace: Workspace, model: Any) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return int(model.objects.order_by("-id").values_list("id", flat=True)[0])
+
+
+def _pipeline(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return int(PipelineFactory.create().pk)
+
+
+def _saved_view(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return SavedView.objects.create(
+            entity="contact", name="Mine", query="stage=lead", owner=owner.user
+        ).pk
+
+
+def _product(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Product.objects.create(name="Widget", unit_price=10, currency="USD").pk
 
 
 def _note(workspace: Workspace, owner: Membership) -> int:
@@ -179,6 +225,23 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:lead_convert": {"GET": 405, "POST": 302},
     "sales:task_done": {"GET": 405, "POST": 302},
     "sales:search": {"GET": 200, "POST": 405},
+    "sales:deal_list": {"GET": 200, "POST": 405},
+    "sales:contact_consent": {"GET": 405, "POST": 400},
+    "sales:contact_bulk": {"GET": 405, "POST": 302},
+    "sales:company_bulk": {"GET": 405, "POST": 302},
+    "sales:lead_bulk": {"GET": 405, "POST": 302},
+    "sales:deal_bulk": {"GET": 405, "POST": 302},
+    "sales:view_save": {"GET": 405, "POST": 302},
+    "sales:view_delete": {"GET": 405, "POST": 302},
+    "sales:contact_custom": {"GET": 405, "POST": 302},
+    "sales:company_custom": {"GET": 405, "POST": 302},
+    "sales:deal_custom": {"GET": 405, "POST": 302},
+    "sales:deal_line_items": {"GET": 405, "POST": 400},
+    "sales:pipeline_admin": {"GET": 200, "POST": 400},
+    "sales:pipeline_edit": {"GET": 200, "POST": 400},
+    "sales:product_list": {"GET": 200, "POST": 405},
+    "sales:product_new": {"GET": 200, "POST": 400},
+    "sales:product_edit": {"GET": 200, "POST": 400},
     "integrations:api_keys": {"GET": 200, "POST": 400},
     "integrations:api_key_revoke": {"GET": 405, "POST": 302},
     "documents:list": {"GET": 200, "POST": 405},

@@ -26,6 +26,21 @@ from crm_modules.sales.services.deals import (
     pipeline_create,
 )
 from crm_modules.sales.services.leads import lead_convert, lead_create, lead_delete, lead_update
+from crm_modules.sales.services.pipelines import (
+    pipeline_archive,
+    pipeline_rename,
+    stage_add,
+    stage_delete,
+    stage_move,
+    stage_update,
+)
+from crm_modules.sales.services.products import (
+    line_item_add,
+    line_item_remove,
+    line_item_update,
+    product_create,
+    product_update,
+)
 from crm_modules.sales.services.tasks import task_complete, task_create, task_delete, task_update
 
 __all__ = [
@@ -50,8 +65,19 @@ __all__ = [
     "lead_create",
     "lead_delete",
     "lead_update",
+    "line_item_add",
+    "line_item_remove",
+    "line_item_update",
+    "pipeline_archive",
     "pipeline_create",
+    "pipeline_rename",
+    "product_create",
+    "product_update",
     "record_log_activity",
+    "stage_add",
+    "stage_delete",
+    "stage_move",
+    "stage_update",
     "task_complete",
     "task_create",
     "task_delete",

@@ -3,12 +3,15 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import VIEW_RECORDS
+from crm_modules.sales.services.reminders import mentioned_members, mentions_notify
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import require
@@ -48,14 +51,34 @@ def record_log_activity(
         raise ServiceError(_("The details can be at most 20000 characters."), field="body")
     if not (subject.strip() or body.strip()):
         raise ServiceError(_("Write a subject or some details."), field="subject", code="required")
-    return timeline.activity_log(
-        kind=kind,
-        author=actor.user,
-        concerns=[record, *_related(record)],
-        subject=subject.strip(),
-        body=body,
-        channel={"call": "phone", "email": "email", "meeting": "meeting"}.get(kind, ""),
-        direction=direction,
-        outcome=outcome[:100],
-        occurred_at=occurred_at,
-    )
+    mentioned = mentioned_members(actor=actor, record=record, text=f"{subject}\n{body}")
+    with transaction.atomic():
+        activity = timeline.activity_log(
+            kind=kind,
+            author=actor.user,
+            concerns=[record, *_related(record)],
+            subject=subject.strip(),
+            body=body,
+            channel={"call": "phone", "email": "email", "meeting": "meeting"}.get(kind, ""),
+            direction=direction,
+            outcome=outcome[:100],
+            occurred_at=occurred_at,
+            data={"mentions": [m.user_id for m in mentioned]} if mentioned else None,
+        )
+        if mentioned:
+            page = RECORD_PAGES[type(record)]
+            mentions_notify(
+                actor=actor,
+                record=record,
+                members=mentioned,
+                url_path=reverse(page, args=[record.pk]),
+            )
+    return activity
+
+
+RECORD_PAGES: dict[type[Model], str] = {
+    Company: "sales:company_detail",
+    Contact: "sales:contact_detail",
+    Deal: "sales:deal_detail",
+    Lead: "sales:lead_detail",
+}

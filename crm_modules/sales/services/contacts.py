@@ -392,8 +392,11 @@ def contact_set_consent(
     channel: str,
     status: str,
     method: str,
-    recorded_at: datetime.datetime | None = None,
+    recorded_at: Any = None,
 ) -> Consent:
+    """Record that a contact gave or withdrew consent on a channel, when (now by default; never
+    in the future) and how. One row a channel; every change is audited with its previous
+    status."""
     require(actor, EDIT_MARKETING, contact)
     channel = checks.check_choice(channel, field="channel", choices=Channel.values, blank=False)
     status = checks.check_choice(status, field="status", choices=Consent.Status.values, blank=False)
@@ -402,10 +405,14 @@ def contact_set_consent(
         raise ServiceError(
             _("Say how the consent was given or withdrawn."), field="method", code="required"
         )
-    when = recorded_at or timezone.now()
+    now = timezone.now()
+    when = checks.check_datetime(recorded_at, field="recorded_at") or now
+    if when > now + datetime.timedelta(minutes=5):
+        raise ServiceError(_("The time of a consent cannot be in the future."), field="recorded_at")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         require(actor, EDIT_MARKETING, locked)
+        before = Consent.objects.filter(contact=locked, channel=channel).first()
         consent, _created = Consent.objects.update_or_create(
             contact=locked,
             channel=channel,
@@ -421,7 +428,13 @@ def contact_set_consent(
             actor=actor.user,
             action=CONSENT_RECORDED,
             target=locked,
-            data={"channel": channel, "status": status},
+            data={
+                "channel": channel,
+                "status": status,
+                "method": how,
+                "recorded_at": when.isoformat(),
+                "previous": before.status if before else None,
+            },
         )
     return consent
 

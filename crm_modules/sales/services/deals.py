@@ -91,6 +91,13 @@ def _check_stage(value: Any, *, pipeline: Pipeline | None) -> Stage:
     return stage
 
 
+def _check_active_pipeline(stage: Stage) -> None:
+    if stage.pipeline.archived_at is not None:
+        raise ServiceError(
+            _("This pipeline is archived and takes no new deals."), field="stage", code="archived"
+        )
+
+
 def _check_company(value: Any) -> Company | None:
     if value in (None, ""):
         return None
@@ -150,6 +157,7 @@ def deal_create(
     require(actor, CREATE_RECORDS)
     clean_name = check_text(name, field="name", max_length=200, label=_("Name"))
     clean_stage = _check_stage(stage, pipeline=pipeline)
+    _check_active_pipeline(clean_stage)
     clean_amount = checks.check_amount(amount)
     clean_currency = checks.check_currency(currency, default=actor.tenant.currency)
     close_date = checks.check_date(expected_close_date, field="expected_close_date")
@@ -222,6 +230,12 @@ def deal_update(
         clean["name"] = check_text(changes["name"], field="name", max_length=200, label=_("Name"))
     if "amount" in changes:
         clean["amount"] = checks.check_amount(changes["amount"])
+        if deal.line_items.exists() and clean["amount"] != deal.amount:
+            raise ServiceError(
+                _("This deal's amount is the sum of its line items: change those instead."),
+                field="amount",
+                code="computed",
+            )
     if "currency" in changes:
         clean["currency"] = checks.check_currency(
             changes["currency"], default=actor.tenant.currency

@@ -96,10 +96,16 @@ def task_update(*, actor: Membership, task: Task, changes: Mapping[str, Any]) ->
             raise ServiceError(
                 _("Your role does not allow assigning tasks to others."), field="owner"
             )
+        reminder_due = ("due_at" in clean and clean["due_at"] != locked.due_at) or (
+            new_owner != locked.owner_id
+        )
         for name, value in clean.items():
             setattr(locked, name, value)
         locked.owner_id = new_owner
-        locked.save(update_fields=[*clean, "owner"])
+        if reminder_due:
+            # A new due time or assignee is reminded afresh.
+            locked.reminded_at = None
+        locked.save(update_fields=[*clean, "owner", "reminded_at"])
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,

@@ -1,0 +1,266 @@
+"""What every sales list shares: saved views, custom-field columns and bulk actions; and the
+custom fields of a record edited on its page."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm_modules.sales import selectors, services
+from crm_modules.sales.models import Company, Contact, CustomField, Deal
+from crm_modules.sales.module import (
+    DELETE_RECORDS,
+    EDIT_MARKETING,
+    EDIT_RECORDS,
+    REASSIGN_RECORDS,
+    SHARE_VIEWS,
+    VIEW_RECORDS,
+)
+from crm_modules.sales.services.bulk import KINDS, records_bulk_apply
+from crm_modules.sales.services.views import saved_view_create, saved_view_delete
+from crm_platform.errors import ServiceError
+from tenants.access import requires
+from tenants.hosts import safe_local_path
+from tenants.http import WorkspaceRequest
+from tenants.permissions import allows
+from tenants.selectors import member_list
+
+LIST_URLS = {
+    "contact": "sales:contact_list",
+    "company": "sales:company_list",
+    "lead": "sales:lead_list",
+    "deal": "sales:deal_list",
+}
+WITH_CUSTOM_FIELDS = {"contact", "company", "deal"}
+
+
+def list_extras(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
+    """Context for a list page: its saved views, the custom fields it may show as columns and
+    those chosen (``cols``), and the bulk actions the member's role offers."""
+    actor = request.membership
+    fields = (
+        list(selectors.custom_field_list(actor=actor, entity=entity))
+        if entity in WITH_CUSTOM_FIELDS
+        else []
+    )
+    chosen = set(request.GET.getlist("cols"))
+    query = request.GET.copy()
+    query.pop("after", None)
+    can_reassign = allows(actor, REASSIGN_RECORDS)
+    can_tag = KINDS[entity].tag_capability is not None and allows(
+        actor, EDIT_MARKETING if entity == "contact" else EDIT_RECORDS
+    )
+    can_delete = allows(actor, DELETE_RECORDS)
+    return {
+        "entity": entity,
+        "saved_views": list(selectors.saved_view_list(actor=actor, entity=entity)),
+        "can_share_views": allows(actor, SHARE_VIEWS),
+        "view_query": query.urlencode(),
+        "column_choices": fields,
+        "custom_columns": [f for f in fields if f.code in chosen],
+        "bulk": {
+            "owner": can_reassign,
+            "tag": can_tag,
+            "delete": can_delete,
+            "any": can_reassign or can_tag or can_delete,
+        },
+        "bulk_members": list(member_list(tenant=actor.tenant).filter(status="active"))
+        if can_reassign
+        else [],
+    }
+
+
+def _back(request: WorkspaceRequest, entity: str) -> HttpResponse:
+    return redirect(safe_local_path(request.POST.get("next"), reverse(LIST_URLS[entity])))
+
+
+def _bulk(request: WorkspaceRequest, entity: str) -> HttpResponse:
+    post = request.POST
+    try:
+        result = records_bulk_apply(
+            actor=request.membership,
+            entity=entity,
+            ids=post.getlist("ids"),
+            action=post.get("action", ""),
+            value=post.get("owner") if post.get("action") == "owner" else post.get("tag", ""),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _back(request, entity)
+    messages.success(
+        request,
+        _("Changed: %(changed)d. Skipped, not allowed for you: %(skipped)d.")
+        % {"changed": result.changed, "skipped": result.skipped},
+    )
+    return _back(request, entity)
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def contact_bulk(request: WorkspaceRequest) -> HttpResponse:
+    return _bulk(request, "contact")
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def company_bulk(request: WorkspaceRequest) -> HttpResponse:
+    return _bulk(request, "company")
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def lead_bulk(request: WorkspaceRequest) -> HttpResponse:
+    return _bulk(request, "lead")
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def deal_bulk(request: WorkspaceRequest) -> HttpResponse:
+    return _bulk(request, "deal")
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def view_save(request: WorkspaceRequest) -> HttpResponse:
+    entity = request.POST.get("entity", "")
+    try:
+        view = saved_view_create(
+            actor=request.membership,
+            entity=entity,
+            name=request.POST.get("name", ""),
+            query=request.POST.get("query", ""),
+            shared=request.POST.get("shared", ""),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        fallback = reverse(LIST_URLS.get(entity, "sales:contact_list"))
+        return redirect(safe_local_path(request.POST.get("next"), fallback))
+    messages.success(request, _("View saved."))
+    return redirect(reverse(LIST_URLS[view.entity]) + (f"?{view.query}" if view.query else ""))
+
+
+@requires(VIEW_RECORDS)
+@require_POST
+def view_delete(request: WorkspaceRequest, view_id: int) -> HttpResponse:
+    view = selectors.saved_view_get(actor=request.membership, view_id=view_id)
+    try:
+        saved_view_delete(actor=request.membership, view=view)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("View deleted."))
+    return redirect(LIST_URLS[view.entity])
+
+
+# --- custom fields of a record ------------------------------------------------------------
+
+
+def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
+    """Each custom field of the record's kind with its value, for the record page."""
+    rows = []
+    for field in selectors.custom_field_list(actor=actor, entity=entity):
+        value = record.custom.get(field.code)
+        rows.append({"field": field, "value": value, "input": _input_value(field, value)})
+    return rows
+
+
+def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
+    """The custom-field values a record form posted (``cf_<code>``), by code."""
+    values: dict[str, Any] = {}
+    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
+        name = f"cf_{field.code}"
+        if field.type == CustomField.Type.MULTI_SELECT:
+            values[field.code] = request.POST.getlist(name)
+        elif name in request.POST:
+            values[field.code] = request.POST[name]
+    return values
+
+
+def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:
+    """A custom field's error with the field's label in front, for a form that shows it above
+    its fields."""
+    code = (error.field or "").removeprefix("custom_fields.")
+    if code == (error.field or ""):
+        return error
+    field = selectors.custom_field_list(actor=request.membership, entity=entity).filter(code=code)
+    label = field.values_list("label", flat=True).first() or code
+    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
+
+
+def new_custom_rows(request: WorkspaceRequest, entity: str) -> list[dict[str, Any]]:
+    """The custom fields of a new record's form, showing what was posted."""
+    posted = posted_custom(request, entity) if request.method == "POST" else {}
+    return [
+        {"field": field, "value": None, "input": posted.get(field.code, "")}
+        for field in selectors.custom_field_list(actor=request.membership, entity=entity)
+    ]
+
+
+def _input_value(field: CustomField, value: Any) -> Any:
+    if value is None:
+        return [] if field.type == CustomField.Type.MULTI_SELECT else ""
+    if field.type == CustomField.Type.BOOLEAN:
+        return "true" if value else "false"
+    if field.type == CustomField.Type.DATETIME:
+        moment = datetime.datetime.fromisoformat(str(value))
+        return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+    return value
+
+
+def _save_custom(request: WorkspaceRequest, entity: str, record: Any, update: Any) -> HttpResponse:
+    fields = list(selectors.custom_field_list(actor=request.membership, entity=entity))
+    labels = {f"custom_fields.{field.code}": field.label for field in fields}
+    values = posted_custom(request, entity)
+    seen = request.POST.get("updated_at", "")
+    try:
+        expected = datetime.datetime.fromisoformat(seen) if seen else None
+    except ValueError:
+        expected = None
+    try:
+        update(
+            actor=request.membership,
+            changes={"custom_fields": values},
+            expected_updated_at=expected,
+            **{entity: record},
+        )
+    except ServiceError as error:
+        label = labels.get(error.field or "", "")
+        messages.error(request, f"{label}: {error.message}" if label else error.message)
+    else:
+        messages.success(request, _("Saved."))
+    return redirect(f"sales:{entity}_detail", record.pk)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def contact_custom(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    contact: Contact = selectors.contact_get(
+        actor=request.membership, contact_id=contact_id, capability=EDIT_RECORDS
+    )
+    return _save_custom(request, "contact", contact, services.contact_update)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def company_custom(request: WorkspaceRequest, company_id: int) -> HttpResponse:
+    company: Company = selectors.company_get(
+        actor=request.membership, company_id=company_id, capability=EDIT_RECORDS
+    )
+    return _save_custom(request, "company", company, services.company_update)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def deal_custom(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    deal: Deal = selectors.deal_get(
+        actor=request.membership, deal_id=deal_id, capability=EDIT_RECORDS
+    )
+    return _save_custom(request, "deal", deal, services.deal_update)
