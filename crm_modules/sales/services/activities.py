@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
-from crm_modules.sales.module import VIEW_RECORDS
+from crm_modules.sales.module import ACTIVITIES_TOPIC, VIEW_RECORDS
 from crm_platform.errors import ServiceError
+from tenants.live import publish
 from tenants.models import Membership
 from tenants.permissions import require
 
@@ -48,7 +49,7 @@ def record_log_activity(
         raise ServiceError(_("The details can be at most 20000 characters."), field="body")
     if not (subject.strip() or body.strip()):
         raise ServiceError(_("Write a subject or some details."), field="subject", code="required")
-    return timeline.activity_log(
+    activity = timeline.activity_log(
         kind=kind,
         author=actor.user,
         concerns=[record, *_related(record)],
@@ -59,3 +60,10 @@ def record_log_activity(
         outcome=outcome[:100],
         occurred_at=occurred_at,
     )
+    publish(
+        tenant=actor.tenant,
+        topic=ACTIVITIES_TOPIC,
+        event="activity.logged",
+        payload={"id": activity.pk, "kind": kind},
+    )
+    return activity
