@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, overload
 
+from django.db.models import Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from crm_modules.activities.models import Activity
+from crm_modules.activities.models import Activity, ActivityDay
 from crm_modules.activities.module import MODULE
-from crm_modules.reporting.api import DataSource, Field, FieldType, register_source
+from crm_modules.reporting.api import DataSource, Field, FieldType, Measure, register_source
 from tenants.capabilities import USE_WORKSPACE
 
 
@@ -63,5 +64,26 @@ ACTIVITIES = register_source(
         ),
         record_label=lambda record: record.subject or record.kind,
         live_events=frozenset({"activity.logged", "deal.moved"}),
+    )
+)
+
+
+ACTIVITY_DAYS = register_source(
+    DataSource(
+        code="activity_days",
+        label=_("Activities per day"),
+        module=MODULE,
+        model=ActivityDay,
+        capability=USE_WORKSPACE,
+        owner_field="author",
+        fields=(
+            Field("kind", _("type"), FieldType.CHOICE, "kind", choices=_EntryTypeChoices()),
+            # Named as on the timeline, so a drill-through opens the activities themselves.
+            Field("occurred_at", _("when"), FieldType.DATE, "day"),
+            Field("author", _("author"), FieldType.REF, "author", label_path="author__full_name"),
+        ),
+        measures=(Measure("activities", _("Activities"), lambda: Sum("count")),),
+        live_events=frozenset({"activity.logged", "deal.moved"}),
+        drill_source="activities",
     )
 )

@@ -72,7 +72,8 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
         _("Activities per rep per week"),
         _("Calls, meetings, emails and notes logged in the last twelve weeks."),
         {
-            "source": "activities",
+            # The per-day rollup: a few rows per rep and day instead of every activity.
+            "source": "activity_days",
             "filters": [
                 {"field": "occurred_at", "op": "relative", "value": "last_90_days"},
                 {
@@ -82,7 +83,7 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
                 },
             ],
             "group_by": [{"field": "occurred_at", "bucket": "week"}, {"field": "author"}],
-            "measures": [{"agg": "count"}],
+            "measures": [{"measure": "activities"}],
             "chart": "stacked_bar",
         },
     ),
@@ -139,7 +140,8 @@ class ChartView:
 
 
 def drill_url(definition: Definition, keys: list[Any]) -> str:
-    data = {"source": definition.source.code, "filters": drill_filters(definition, keys)}
+    code = definition.source.drill_source or definition.source.code
+    data = {"source": code, "filters": drill_filters(definition, keys)}
     query = urlencode({"d": json.dumps(data, separators=(",", ":"), ensure_ascii=False)})
     return f"{reverse('reporting:drill')}?{query}"
 

@@ -151,6 +151,8 @@ class DataSource:
     record_label: Callable[[Any], str] = field(default=str)
     # Live events (``tenants.live``) after which this source's numbers may have changed.
     live_events: frozenset[str] = frozenset()
+    # A rollup's drill-through opens the source it summarises (same field codes).
+    drill_source: str = ""
 
     def all_fields(self) -> dict[str, Field]:
         fields = {f.code: f for f in self.fields}

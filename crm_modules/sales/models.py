@@ -373,6 +373,13 @@ class Deal(models.Model):
             models.Index(fields=["pipeline", "status", "-id"], name="deal_pipeline_status"),
             models.Index(fields=["expected_close_date", "id"], name="deal_closing"),
             models.Index(fields=["company", "-id"], name="deal_company"),
+            # Reports: open deals by stage, closed deals by month and owner, read from the index.
+            models.Index(
+                fields=["status", "stage"], include=["amount", "owner"], name="deal_status_stage"
+            ),
+            models.Index(
+                fields=["closed_at"], include=["status", "amount", "owner"], name="deal_closed"
+            ),
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
         ]
