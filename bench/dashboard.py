@@ -277,10 +277,10 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
 
     with schema_context(schema):
         days = activity_days_rebuild()
-    with psycopg.connect(database_url) as conn:
+    # VACUUM too: index-only scans need the visibility map that a COPY leaves unset.
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}", public')
-        conn.execute("ANALYZE")
-        conn.commit()
+        conn.execute("VACUUM ANALYZE")
     print(f"seeded in {time.perf_counter() - started:.1f} s ({days:,} activity-day rows)")
 
 
