@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm_modules.activities.models import Activity, ActivityLink
+from crm_modules.activities.models import Activity, ActivityDay, ActivityLink
 from crm_modules.activities.module import LOG_ACTIVITY
 from crm_platform.errors import ServiceError
 from tenants.models import User
@@ -37,6 +37,7 @@ __all__ = [
     "TASK_DONE",
     "Activity",
     "EntryType",
+    "activity_days_rebuild",
     "activity_log",
     "entry_type",
     "entry_types",
@@ -137,6 +138,7 @@ def activity_log(
             )
             for target_type, target_id in sorted(keys)
         )
+        _days_add([(kind, author.pk if author is not None else None, when, 1)])
     return activity
 
 
@@ -188,7 +190,11 @@ def timeline_delete_for(record: models.Model) -> None:
         )
     )
     ActivityLink.objects.filter(target_type=target_type, target_id=target_id).delete()
-    Activity.objects.filter(pk__in=activity_ids, links__isnull=True).delete()
+    orphans = Activity.objects.filter(pk__in=activity_ids, links__isnull=True)
+    _days_add(
+        [(k, a, when, -1) for k, a, when in orphans.values_list("kind", "author_id", "occurred_at")]
+    )
+    orphans.delete()
 
 
 def timeline_share(*, source: models.Model, target: models.Model) -> int:
@@ -212,3 +218,56 @@ def timeline_share(*, source: models.Model, target: models.Model) -> int:
     ]
     ActivityLink.objects.bulk_create(rows)
     return len(rows)
+
+
+# --- the per-day rollup reports read (ActivityDay) --------------------------------------------
+
+_DAYS = ActivityDay._meta.db_table
+_ACTIVITIES = Activity._meta.db_table
+
+
+def _workspace_zone() -> str:
+    """The time zone of the workspace whose schema the connection is on."""
+    zone = getattr(getattr(connection, "tenant", None), "time_zone", None)
+    if zone:
+        return str(zone)
+    from tenants.models import Tenant
+
+    found = (
+        Tenant.objects.filter(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    return found or "UTC"
+
+
+def _days_add(changes: list[tuple[str, int | None, datetime.datetime, int]]) -> None:
+    """Add ``delta`` to the day of each (kind, author, when): one upsert per change, so two
+    writers never overwrite each other's counts."""
+    if not changes:
+        return
+    zone = _workspace_zone()
+    with connection.cursor() as cursor:
+        for kind, author_id, when, delta in changes:
+            # Table names are the models' own, never input.
+            cursor.execute(
+                f"INSERT INTO {_DAYS} (day, author_id, kind, count)"  # noqa: S608
+                " VALUES ((%s AT TIME ZONE %s)::date, %s, %s, %s)"
+                " ON CONFLICT (day, author_id, kind)"
+                f" DO UPDATE SET count = {_DAYS}.count + EXCLUDED.count",
+                [when, zone, author_id, kind, delta],
+            )
+
+
+def activity_days_rebuild() -> int:
+    """Recompute the rollup from the timeline; returns the number of day rows."""
+    zone = _workspace_zone()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_DAYS}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {_DAYS} (day, author_id, kind, count)"  # noqa: S608
+            f" SELECT (occurred_at AT TIME ZONE %s)::date, author_id, kind, count(*)"
+            f" FROM {_ACTIVITIES} GROUP BY 1, 2, 3",
+            [zone],
+        )
+        return int(cursor.rowcount)

@@ -62,3 +62,27 @@ class ActivityLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target_type}:{self.target_id}"
+
+
+class ActivityDay(models.Model):
+    """How many activities of a type an author had on a day (in the workspace's time zone): the
+    rollup reports read instead of scanning the timeline. ``api.activity_log`` and
+    ``api.timeline_delete_for`` keep it current with each write, by increments, never by
+    recounting; ``api.activity_days_rebuild`` recomputes it from the timeline (after bulk loads
+    or a change of the workspace's time zone)."""
+
+    day = models.DateField()
+    author = user_reference()
+    kind = models.CharField(max_length=40)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "author", "kind"], name="activity_day_unique", nulls_distinct=False
+            )
+        ]
+        indexes = [models.Index(fields=["author", "day"], name="activity_day_author")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.author_id} {self.kind}: {self.count}"

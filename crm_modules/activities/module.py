@@ -13,3 +13,6 @@ LOG_ACTIVITY = capabilities.register(
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT},
     writes=True,
 )
+
+# The timeline as a report data source (registered once the names above exist).
+from crm_modules.activities import reports  # noqa: E402, F401

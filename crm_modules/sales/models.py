@@ -398,6 +398,13 @@ class Deal(models.Model):
             models.Index(fields=["company", "-id"], name="deal_company"),
             models.Index(fields=["amount", "id"], name="deal_by_amount"),
             models.Index(fields=["name", "id"], name="deal_by_name"),
+            # Reports: open deals by stage, closed deals by month and owner, read from the index.
+            models.Index(
+                fields=["status", "stage"], include=["amount", "owner"], name="deal_status_stage"
+            ),
+            models.Index(
+                fields=["closed_at"], include=["status", "amount", "owner"], name="deal_closed"
+            ),
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
             GinIndex(fields=["search_grams"], name="deal_search_grams"),

@@ -205,6 +205,8 @@ CUSTOM_FIELD_DELETED = register_action(
 )
 
 DEALS_TOPIC = live.register_topic("deals", label=_("Deals"), capability=VIEW_RECORDS)
+ACTIVITIES_TOPIC = live.register_topic("activities", label=_("Activities"), capability=VIEW_RECORDS)
+TASKS_TOPIC = live.register_topic("tasks", label=_("Tasks"), capability=VIEW_RECORDS)
 
 
 def _my_day(membership: Membership) -> dict[str, Any]:
@@ -225,3 +227,7 @@ def _seed_demo(*, tenant: Tenant) -> None:
 
 
 register_demo_seeder(_seed_demo)
+
+
+# Sales records as report data sources (registered once the names above exist).
+from crm_modules.sales import reports  # noqa: E402, F401

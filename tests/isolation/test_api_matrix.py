@@ -105,6 +105,9 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "DELETE /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {},
     "DELETE /api/v1/documents/{document_id}/": {},
     "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
+    "POST /api/v1/reporting/query/": {
+        "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
+    },
 }
 
 

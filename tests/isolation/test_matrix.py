@@ -27,6 +27,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
+from crm_modules.reporting.models import Report
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_platform import s3
 from tenants import capabilities
@@ -92,7 +93,15 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "document_id": lambda ws, owner: _document(ws, owner),
     "version_number": lambda ws, owner: 1,
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
+    "report_id": lambda ws, owner: _report(ws, owner),
 }
+
+
+def _report(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Report.objects.create(
+            name="Sample", definition={"source": "deals"}, owner=owner.user
+        ).pk
 
 
 def _custom_field(workspace: Workspace) -> int:
@@ -253,6 +262,22 @@ SUCCESS: dict[str, dict[str, int]] = {
     "documents:version_restore": {"GET": 405, "POST": 302},
     "documents:delete": {"GET": 405, "POST": 302},
     "documents:restore": {"GET": 405, "POST": 302},
+    "reporting:dashboard": {"GET": 200, "POST": 405},
+    # Without ?key= there is no chart to show.
+    "reporting:chart": {"GET": 404, "POST": 405},
+    # Without ?d= there is no definition to drill into.
+    "reporting:drill": {"GET": 400, "POST": 405},
+    "reporting:report_list": {"GET": 200, "POST": 405},
+    "reporting:report_save": {"GET": 405, "POST": 400},
+    "reporting:report_detail": {"GET": 200, "POST": 405},
+    "reporting:report_chart": {"GET": 200, "POST": 405},
+    "reporting:report_export": {"GET": 200, "POST": 405},
+    "reporting:report_share": {"GET": 405, "POST": 302},
+    "reporting:report_pin": {"GET": 405, "POST": 302},
+    "reporting:report_delete": {"GET": 405, "POST": 302},
+    "reporting:builder": {"GET": 200, "POST": 405},
+    # Without parameters the preview names the missing data source.
+    "reporting:preview": {"GET": 400, "POST": 405},
 }
 
 METHODS = ("GET", "POST")

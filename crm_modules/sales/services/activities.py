@@ -10,9 +10,10 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
-from crm_modules.sales.module import VIEW_RECORDS
+from crm_modules.sales.module import ACTIVITIES_TOPIC, VIEW_RECORDS
 from crm_modules.sales.services.reminders import mentioned_members, mentions_notify
 from crm_platform.errors import ServiceError
+from tenants.live import publish
 from tenants.models import Membership
 from tenants.permissions import require
 
@@ -64,6 +65,12 @@ def record_log_activity(
             outcome=outcome[:100],
             occurred_at=occurred_at,
             data={"mentions": [m.user_id for m in mentioned]} if mentioned else None,
+        )
+        publish(
+            tenant=actor.tenant,
+            topic=ACTIVITIES_TOPIC,
+            event="activity.logged",
+            payload={"id": activity.pk, "kind": kind},
         )
         if mentioned:
             page = RECORD_PAGES[type(record)]

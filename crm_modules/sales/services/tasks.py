@@ -15,12 +15,14 @@ from crm_modules.sales.module import (
     TASK_CREATED,
     TASK_DELETED,
     TASK_UPDATED,
+    TASKS_TOPIC,
     WORK_TASKS,
 )
 from crm_modules.sales.services import checks
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
+from tenants.live import publish
 from tenants.models import Membership
 from tenants.permissions import allows, require
 
@@ -69,6 +71,10 @@ def _related(name: str, value: Any) -> Any:
     return record
 
 
+def _publish(actor: Membership, event: str, task: Task) -> None:
+    publish(tenant=actor.tenant, topic=TASKS_TOPIC, event=event, payload={"id": task.pk})
+
+
 def task_create(*, actor: Membership, owner_id: Any = None, **fields: Any) -> Task:
     """``owner_id`` is the assignee (the creator when not given)."""
     require(actor, WORK_TASKS)
@@ -80,6 +86,7 @@ def task_create(*, actor: Membership, owner_id: Any = None, **fields: Any) -> Ta
     with transaction.atomic():
         task.save()
         audit_record(tenant=actor.tenant, actor=actor.user, action=TASK_CREATED, target=task)
+        _publish(actor, "task.created", task)
     return task
 
 
@@ -113,6 +120,7 @@ def task_update(*, actor: Membership, task: Task, changes: Mapping[str, Any]) ->
             target=locked,
             data={"fields": sorted(clean)},
         )
+        _publish(actor, "task.updated", locked)
     return locked
 
 
@@ -150,6 +158,7 @@ def task_complete(*, actor: Membership, task: Task, done: bool = True) -> Task:
                 target=locked,
                 data={"fields": ["done"]},
             )
+        _publish(actor, "task.completed" if done else "task.updated", locked)
     return locked
 
 
@@ -165,4 +174,5 @@ def task_delete(*, actor: Membership, task: Task) -> None:
             target_repr=str(locked),
             data={"id": locked.pk},
         )
+        _publish(actor, "task.deleted", locked)
         locked.delete()

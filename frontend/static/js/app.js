@@ -235,10 +235,23 @@
     return themed;
   }
 
-  function setupCharts() {
+  // A point whose customdata is one of our own paths opens it: the records behind a bar or
+  // slice (drill-through). Anything else in customdata is ignored.
+  function followPoint(event) {
+    var point = event && event.points && event.points[0];
+    var url = point && point.customdata;
+    if (typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/") {
+      location.assign(url);
+    }
+  }
+
+  function setupCharts(root) {
     if (!window.Plotly) return;
     document.documentElement.classList.add("has-plotly");
-    document.querySelectorAll("[data-chart]").forEach(function (mount) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var mounts = Array.prototype.slice.call(scope.querySelectorAll("[data-chart]"));
+    if (scope.matches && scope.matches("[data-chart]")) mounts.push(scope);
+    mounts.forEach(function (mount) {
       var source = document.getElementById(mount.getAttribute("data-chart"));
       if (!source) return;
       var figure = JSON.parse(source.textContent);
@@ -247,6 +260,7 @@
         responsive: true, displaylogo: false, displayModeBar: false,
       }).then(function () {
         mount.removeAttribute("aria-busy");
+        if (mount.on) mount.on("plotly_click", followPoint);
         // The drawn chart replaces the table for sighted users; the table stays one click away.
         var fallback = mount.parentNode.querySelector(".chart-fallback");
         if (fallback) fallback.open = false;
@@ -260,8 +274,12 @@
     setupNav();
     setupDialogs();
     setupTabs();
-    setupCharts();
+    setupCharts(document);
     document.body.addEventListener("htmx:afterSettle", setupTabs);
+    // A chart fragment swapped in by htmx (a live refresh, a preview) is drawn like the page's.
+    document.body.addEventListener("htmx:afterSettle", function (event) {
+      setupCharts(event.target);
+    });
     // "/" jumps to the page's search box, as in most work tools, unless the user is typing.
     document.addEventListener("keydown", function (event) {
       if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;

@@ -1,0 +1,363 @@
+"""The sales dashboard at scale: each default chart's server time, through the real URL stack.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+    REDIS_URL=redis://127.0.0.1:6379/12 \\
+    uv run python bench/dashboard.py --deals 300000 --activities 3000000
+
+The script keeps its data in its own database (``bench_dashboard`` unless --database says
+otherwise) so a seeded workspace is reused by the next run; --reseed starts over. Deals,
+activities, leads and tasks are written with COPY, owned by --reps sales reps, spread over the
+last eighteen months.
+
+It prints, per default chart, the median and p95 server time of N requests of its fragment
+(``/reporting/chart/?key=…``: middleware, permission check, compiled query, figure, template)
+for the Owner (every record) and for one Sales rep (their own records), then the whole
+dashboard page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SLUG = "bench"
+SOURCES = ["web", "fair", "referral", "ads", "partner", "cold call", "紹介", "выставка"]
+KINDS = ["call", "meeting", "email", "note", "message", "stage_change"]
+BATCH = 50_000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default="bench_dashboard")
+    parser.add_argument("--deals", type=int, default=300_000)
+    parser.add_argument("--activities", type=int, default=3_000_000)
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--tasks", type=int, default=200_000)
+    parser.add_argument("--reps", type=int, default=25)
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per chart")
+    parser.add_argument("--reseed", action="store_true")
+    return parser.parse_args()
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not fresh:
+            return
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
+    import django
+
+    django.setup()
+
+
+def provision(reps: int) -> tuple[object, list[int]]:
+    """The workspace, its pipeline and its reps; returns the tenant and the reps' user ids."""
+    from django.core.management import call_command
+    from django_tenants.utils import schema_context
+
+    from crm_modules.sales.models import Pipeline, Stage
+    from tenants import services
+    from tenants.models import Membership, Tenant, User
+    from tenants.roles import Role
+
+    call_command("migrate_schemas", verbosity=0)
+    if not Tenant.objects.filter(slug=SLUG).exists():
+        services.workspace_signup(
+            company_name="Bench Inc",
+            slug=SLUG,
+            full_name="Bench Owner",
+            email="owner@bench.example.com",
+            password="a-long-enough-passphrase",  # noqa: S106
+        )
+    tenant = Tenant.objects.get(slug=SLUG)
+    for n in range(reps):
+        user, _ = User.objects.get_or_create(
+            email=f"rep{n}@bench.example.com",
+            defaults={"full_name": f"Rep {n}"},
+        )
+        Membership.objects.get_or_create(
+            user=user, tenant=tenant, defaults={"role": Role.SALES_REP}
+        )
+    with schema_context(tenant.schema_name):
+        if not Pipeline.objects.exists():
+            pipeline = Pipeline.objects.create(name="Sales")
+            for position, (name, probability, kind) in enumerate(
+                [
+                    ("New", 10, "open"),
+                    ("Qualified", 25, "open"),
+                    ("Proposal", 50, "open"),
+                    ("Negotiation", 75, "open"),
+                    ("Won", 100, "won"),
+                    ("Lost", 0, "lost"),
+                ]
+            ):
+                Stage.objects.create(
+                    pipeline=pipeline,
+                    name=name,
+                    position=position,
+                    probability=probability,
+                    kind=kind,
+                )
+    rep_ids = list(
+        Membership.objects.filter(tenant=tenant, role=Role.SALES_REP)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+    return tenant, rep_ids
+
+
+def _count(conn: psycopg.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+def seed(database_url: str, schema: str, owners: list[int], args: argparse.Namespace) -> None:
+    rng = random.Random(12)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
+        stages = conn.execute(
+            "SELECT id, pipeline_id, kind FROM sales_stage ORDER BY position"
+        ).fetchall()
+        done = _count(conn, "sales_deal")
+        while done < args.deals:
+            size = min(BATCH, args.deals - done)
+            with conn.cursor().copy(
+                "COPY sales_deal (name, pipeline_id, stage_id, status, amount, currency,"
+                " expected_close_date, owner_id, lost_reason, stage_entered_at, closed_at, custom,"
+                " search_text, created_at, updated_at) FROM STDIN"
+            ) as copy:
+                for n in range(done, done + size):
+                    stage_id, pipeline_id, kind = rng.choice(stages)
+                    created = now - timedelta(days=rng.uniform(0, 540))
+                    closed = (
+                        created + timedelta(days=rng.uniform(1, 60)) if kind != "open" else None
+                    )
+                    if closed is not None and closed > now:
+                        closed = now
+                    name = f"Deal {n}"
+                    copy.write_row(
+                        (
+                            name,
+                            pipeline_id,
+                            stage_id,
+                            kind,
+                            Decimal(rng.randrange(100, 100_000)),
+                            "USD",
+                            (created + timedelta(days=45)).date(),
+                            rng.choice(owners),
+                            "",
+                            closed or created,
+                            closed,
+                            "{}",
+                            name.lower(),
+                            created,
+                            created,
+                        )
+                    )
+            conn.commit()
+            done += size
+            print(f"  {done:,} deals ({time.perf_counter() - started:.0f} s)", flush=True)
+
+        won = [
+            row[0]
+            for row in conn.execute("SELECT id FROM sales_deal WHERE status = 'won' LIMIT 50000")
+        ]
+        done = _count(conn, "sales_lead")
+        while done < args.leads:
+            size = min(BATCH, args.leads - done)
+            with conn.cursor().copy(
+                "COPY sales_lead (first_name, last_name, email, phone, company_name, source,"
+                " status, owner_id, notes, deal_id, search_text, created_at, updated_at)"
+                " FROM STDIN"
+            ) as copy:
+                for n in range(done, done + size):
+                    deal = won[n] if n < len(won) and rng.random() < 0.5 else None
+                    created = now - timedelta(days=rng.uniform(0, 540))
+                    copy.write_row(
+                        (
+                            f"Lead{n}",
+                            "",
+                            "",
+                            "",
+                            "",
+                            rng.choice(SOURCES),
+                            "converted" if deal else rng.choice(["new", "working", "disqualified"]),
+                            rng.choice(owners),
+                            "",
+                            deal,
+                            f"lead{n}",
+                            created,
+                            created,
+                        )
+                    )
+            conn.commit()
+            done += size
+            print(f"  {done:,} leads ({time.perf_counter() - started:.0f} s)", flush=True)
+
+        done = _count(conn, "sales_task")
+        while done < args.tasks:
+            size = min(BATCH, args.tasks - done)
+            with conn.cursor().copy(
+                "COPY sales_task (title, due_at, priority, owner_id, done, done_at, created_at)"
+                " FROM STDIN"
+            ) as copy:
+                for n in range(done, done + size):
+                    due = now + timedelta(days=rng.uniform(-60, 30))
+                    is_done = rng.random() < 0.6
+                    copy.write_row(
+                        (
+                            f"Task {n}",
+                            due,
+                            2,
+                            rng.choice(owners),
+                            is_done,
+                            due if is_done else None,
+                            due,
+                        )
+                    )
+            conn.commit()
+            done += size
+            print(f"  {done:,} tasks ({time.perf_counter() - started:.0f} s)", flush=True)
+
+        done = _count(conn, "activities_activity")
+        while done < args.activities:
+            size = min(BATCH * 2, args.activities - done)
+            with conn.cursor().copy(
+                "COPY activities_activity (kind, subject, body, channel, direction, outcome,"
+                " occurred_at, author_id, data, created_at) FROM STDIN"
+            ) as copy:
+                for _n in range(size):
+                    when = now - timedelta(days=rng.uniform(0, 365))
+                    copy.write_row(
+                        (
+                            rng.choice(KINDS),
+                            "Hello",
+                            "",
+                            "",
+                            "",
+                            "",
+                            when,
+                            rng.choice(owners),
+                            "{}",
+                            when,
+                        )
+                    )
+            conn.commit()
+            done += size
+            print(f"  {done:,} activities ({time.perf_counter() - started:.0f} s)", flush=True)
+    # COPY bypasses the timeline's writes, so the per-day rollup is recomputed once.
+    from django_tenants.utils import schema_context
+
+    from crm_modules.activities.api import activity_days_rebuild
+
+    with schema_context(schema):
+        days = activity_days_rebuild()
+    # VACUUM too: index-only scans need the visibility map that a COPY leaves unset.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
+        conn.execute("VACUUM ANALYZE")
+    print(f"seeded in {time.perf_counter() - started:.1f} s ({days:,} activity-day rows)")
+
+
+def measure(client: object, path: str, n: int) -> tuple[float, float, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)  # type: ignore[attr-defined]
+    samples = []
+    queries = 0
+    for _ in range(n):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)  # type: ignore[attr-defined]
+            samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"{path} answered {response.status_code}")
+        queries = len(captured)
+    samples.sort()
+    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
+    return statistics.median(samples), p95, queries
+
+
+def browser(tenant: object, user: object) -> object:
+    from django.test import Client
+
+    from tenants.middleware import SESSION_WORKSPACE_KEY
+
+    client = Client(HTTP_HOST=f"{SLUG}.localhost")
+    client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")  # type: ignore[arg-type]
+    session = client.session
+    session[SESSION_WORKSPACE_KEY] = tenant.pk  # type: ignore[attr-defined]
+    session.save()
+    return client
+
+
+def main() -> None:
+    args = parse_args()
+    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    database_url = with_database(server, args.database)
+    ensure_database(server, args.database, fresh=args.reseed)
+    setup_django(database_url)
+    tenant, reps = provision(args.reps)
+
+    from django.conf import settings
+    from django.test.utils import setup_test_environment
+
+    from crm_modules.reporting.dashboard import DEFAULT_CHARTS
+    from tenants.models import User
+
+    seed(database_url, tenant.schema_name, reps, args)  # type: ignore[attr-defined]
+    setup_test_environment()
+    settings.DEBUG = False
+    owner = tenant.memberships.get(role="owner").user  # type: ignore[attr-defined]
+    viewers = {
+        "owner": browser(tenant, owner),
+        "rep": browser(tenant, User.objects.get(pk=reps[0])),
+    }
+
+    print(
+        f"\n{args.deals:,} deals, {args.activities:,} activities, {args.leads:,} leads, "
+        f"{args.tasks:,} tasks, {len(reps)} reps; {args.requests} requests per chart\n"
+    )
+    print(f"{'chart':32} {'viewer':6} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+    for chart in DEFAULT_CHARTS:
+        for who, client in viewers.items():
+            median, p95, queries = measure(
+                client, f"/reporting/chart/?key={chart.key}", args.requests
+            )
+            print(f"{chart.key:32} {who:6} {median:10.1f} {p95:8.1f} {queries:8d}", flush=True)
+    for who, client in viewers.items():
+        median, p95, queries = measure(client, "/reporting/", max(3, args.requests // 4))
+        print(
+            f"{'whole dashboard page':32} {who:6} {median:10.1f} {p95:8.1f} {queries:8d}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

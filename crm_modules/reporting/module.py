@@ -1,0 +1,53 @@
+"""What reporting adds to the product's registries.
+
+Reports narrow every data source to the viewer's reach: a Sales rep sees the numbers of the
+records they own, a Manager their team's, everyone else the whole workspace — even where the
+source module lets everyone read every record.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+from tenants import capabilities, navigation
+from tenants.audit.actions import register_action
+from tenants.capabilities import Scope
+from tenants.roles import Role
+
+MODULE = _("Reporting")
+
+VIEW_REPORTS = capabilities.register(
+    "reporting.view",
+    label=_("See dashboards, shared reports and the records behind them"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.READ_ONLY},
+    scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN},
+)
+BUILD_REPORTS = capabilities.register(
+    "reporting.build",
+    label=_("Build, save and export reports"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN},
+)
+SHARE_REPORTS = capabilities.register(
+    "reporting.share",
+    label=_("Share reports with roles and pin them to the dashboard"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
+
+navigation.register(
+    "reporting",
+    label=_("Reports"),
+    icon="chart-column",
+    url_name="reporting:dashboard",
+    capability=VIEW_REPORTS,
+    order=150,
+)
+
+REPORT_SAVED = register_action("report.saved", _("Report saved"), module=MODULE)
+REPORT_SHARED = register_action("report.shared", _("Report shared"), module=MODULE)
+REPORT_PINNED = register_action("report.pinned", _("Report pinned or unpinned"), module=MODULE)
+REPORT_DELETED = register_action("report.deleted", _("Report deleted"), module=MODULE)
+REPORT_EXPORTED = register_action("report.exported", _("Report exported"), module=MODULE)

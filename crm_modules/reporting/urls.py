@@ -1,0 +1,20 @@
+from django.urls import path
+
+from crm_modules.reporting import views
+
+app_name = "reporting"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("chart/", views.chart, name="chart"),
+    path("drill/", views.drill, name="drill"),
+    path("reports/", views.report_list, name="report_list"),
+    path("reports/new/", views.report_save, name="report_save"),
+    path("reports/<int:report_id>/", views.report_detail, name="report_detail"),
+    path("reports/<int:report_id>/chart/", views.report_chart, name="report_chart"),
+    path("reports/<int:report_id>/export.csv", views.report_export, name="report_export"),
+    path("reports/<int:report_id>/share/", views.report_share, name="report_share"),
+    path("reports/<int:report_id>/pin/", views.report_pin, name="report_pin"),
+    path("reports/<int:report_id>/delete/", views.report_delete, name="report_delete"),
+    path("builder/", views.report_builder, name="builder"),
+    path("builder/preview/", views.report_preview, name="preview"),
+]

@@ -1,0 +1,242 @@
+"""Reporting pages: the sales dashboard and its chart fragments, drill-through lists, saved
+reports (view, share, pin, export, delete) and the report builder with its live preview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from crm_modules.reporting import builder, selectors, services
+from crm_modules.reporting.compiler import filtered_records, run
+from crm_modules.reporting.dashboard import DEFAULT_CHARTS, ChartView, chart_view, default_chart
+from crm_modules.reporting.definition import ReportError, check_definition
+from crm_modules.reporting.models import Report
+from crm_modules.reporting.module import (
+    BUILD_REPORTS,
+    REPORT_EXPORTED,
+    SHARE_REPORTS,
+    VIEW_REPORTS,
+)
+from crm_platform.csv_export import csv_text
+from crm_platform.errors import ServiceError
+from tenants.access import requires
+from tenants.audit.services import audit_record
+from tenants.http import WorkspaceRequest
+from tenants.roles import Role
+
+DRILL_LIMIT = 100
+
+
+def _report_chart(request: WorkspaceRequest, report: Report) -> ChartView:
+    return chart_view(
+        report.definition, request.membership, key=f"report-{report.pk}", title=report.name
+    )
+
+
+def _dashboard_charts(request: WorkspaceRequest) -> list[ChartView]:
+    member = request.membership
+    views = [
+        chart_view(c.definition, member, key=c.key, title=str(c.title), summary=str(c.summary))
+        for c in DEFAULT_CHARTS
+    ]
+    views += [_report_chart(request, r) for r in selectors.pinned_reports(actor=member)]
+    return views
+
+
+def _chart_url(view: ChartView) -> str:
+    from django.urls import reverse
+
+    if view.key.startswith("report-"):
+        return reverse("reporting:report_chart", args=[int(view.key.removeprefix("report-"))])
+    return f"{reverse('reporting:chart')}?key={view.key}"
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def dashboard(request: WorkspaceRequest) -> HttpResponse:
+    views = _dashboard_charts(request)
+    return render(
+        request,
+        "reporting/dashboard.html",
+        {"charts": [(view, _chart_url(view)) for view in views]},
+    )
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def chart(request: WorkspaceRequest) -> HttpResponse:
+    """One default chart's card (``?key=pipeline``), for a live refresh."""
+    found = default_chart(request.GET.get("key", ""))
+    if found is None:
+        raise Http404("No such chart")
+    view = chart_view(
+        found.definition,
+        request.membership,
+        key=found.key,
+        title=str(found.title),
+        summary=str(found.summary),
+    )
+    return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def report_chart(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    view = _report_chart(request, report)
+    return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def drill(request: WorkspaceRequest) -> HttpResponse:
+    """The records behind one bar or slice, as far as the viewer may see them."""
+    raw = request.GET.get("d", "")
+    try:
+        definition = check_definition(raw, drill=True)
+    except ReportError as exc:
+        return render(request, "reporting/drill.html", {"error": exc.message}, status=400)
+    records = list(
+        filtered_records(definition, request.membership).order_by("-pk")[: DRILL_LIMIT + 1]
+    )
+    source = definition.source
+    rows = [
+        {"label": source.record_label(record), "url": source.record_url(record)}
+        for record in records[:DRILL_LIMIT]
+    ]
+    return render(
+        request,
+        "reporting/drill.html",
+        {
+            "source": source,
+            "rows": rows,
+            "more": len(records) > DRILL_LIMIT,
+            "limit": DRILL_LIMIT,
+            "filters": definition.filters,
+        },
+    )
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def report_list(request: WorkspaceRequest) -> HttpResponse:
+    reports = list(selectors.report_list(actor=request.membership)[:200])
+    return render(request, "reporting/report_list.html", {"reports": reports})
+
+
+@requires(VIEW_REPORTS)
+@require_safe
+def report_detail(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    view = _report_chart(request, report)
+    return render(
+        request,
+        "reporting/report_detail.html",
+        {
+            "report": report,
+            "chart": view,
+            "url": _chart_url(view),
+            "roles": Role.choices,
+            "may_manage": services._may_manage(request.membership, report),
+        },
+    )
+
+
+@requires(BUILD_REPORTS)
+@require_safe
+def report_export(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    try:
+        definition = check_definition(report.definition)
+    except ReportError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    result = run(definition, request.membership)
+    header = [*result.group_labels, *result.measure_labels]
+    rows = [[*row.labels, *("" if v is None else v for v in row.values)] for row in result.rows]
+    audit_record(
+        tenant=request.membership.tenant,
+        actor=request.user,
+        action=REPORT_EXPORTED,
+        target=report,
+        data={"rows": len(rows)},
+    )
+    response = HttpResponse(csv_text(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.csv"'
+    return response
+
+
+@requires(SHARE_REPORTS)
+@require_POST
+def report_share(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    try:
+        services.report_share(
+            actor=request.membership, report=report, roles=request.POST.getlist("roles")
+        )
+    except ServiceError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    return redirect("reporting:report_detail", report_id=report.pk)
+
+
+@requires(SHARE_REPORTS)
+@require_POST
+def report_pin(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    services.report_pin(
+        actor=request.membership, report=report, pinned=request.POST.get("pinned") == "1"
+    )
+    return redirect("reporting:report_detail", report_id=report.pk)
+
+
+@requires(BUILD_REPORTS)
+@require_POST
+def report_delete(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    services.report_delete(actor=request.membership, report=report)
+    return redirect("reporting:report_list")
+
+
+def _preview(request: WorkspaceRequest, params: Any) -> ChartView:
+    raw = builder.definition_from_params(params)
+    return chart_view(raw, request.membership, key="preview", title=_("Preview"))
+
+
+@requires(BUILD_REPORTS)
+@require_safe
+def report_builder(request: WorkspaceRequest) -> HttpResponse:
+    context = builder.form_context(request.GET)
+    if request.headers.get("HX-Request") and request.GET.get("part") == "form":
+        return render(request, "reporting/_builder_form.html", context)
+    return render(request, "reporting/builder.html", context)
+
+
+@requires(BUILD_REPORTS)
+@require_safe
+def report_preview(request: WorkspaceRequest) -> HttpResponse:
+    view = _preview(request, request.GET)
+    status = 400 if view.error else 200
+    return render(request, "reporting/_chart.html", {"chart": view, "url": ""}, status=status)
+
+
+@requires(BUILD_REPORTS)
+@require_POST
+def report_save(request: WorkspaceRequest) -> HttpResponse:
+    raw = builder.definition_from_params(request.POST)
+    try:
+        report = services.report_save(
+            actor=request.membership, name=request.POST.get("name", ""), definition=raw
+        )
+    except ServiceError as exc:
+        context = builder.form_context(request.POST)
+        context.update(error=exc.message, error_field=exc.field)
+        return render(request, "reporting/builder.html", context, status=400)
+    return redirect("reporting:report_detail", report_id=report.pk)
+
+
+def definition_json(definition: dict[str, Any]) -> str:
+    return json.dumps(definition, ensure_ascii=False, indent=2)

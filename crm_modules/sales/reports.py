@@ -1,0 +1,263 @@
+"""Sales records as report data sources (crm_modules.reporting.api): deals, contacts,
+companies, leads and tasks, each with its allow-listed fields and the measures sales owns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
+from django.db.models.functions import NullIf
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm_modules.reporting.api import DataSource, Field, FieldType, Measure, register_source
+from crm_modules.sales.models import (
+    Company,
+    Contact,
+    CustomField,
+    Deal,
+    Lead,
+    LifecycleStage,
+    Task,
+)
+from crm_modules.sales.module import MODULE, VIEW_RECORDS
+
+DEAL_EVENTS = frozenset({"deal.created", "deal.updated", "deal.moved", "deal.deleted"})
+
+OWNER = Field("owner", _("owner"), FieldType.REF, "owner", label_path="owner__full_name")
+CREATED = Field("created_at", _("created"), FieldType.DATETIME, "created_at")
+
+_CUSTOM_TYPES: dict[str, FieldType] = {
+    CustomField.Type.TEXT: FieldType.TEXT,
+    CustomField.Type.URL: FieldType.TEXT,
+    CustomField.Type.EMAIL: FieldType.TEXT,
+    CustomField.Type.PHONE: FieldType.TEXT,
+    CustomField.Type.SELECT: FieldType.CHOICE,
+    CustomField.Type.NUMBER: FieldType.NUMBER,
+    CustomField.Type.DECIMAL: FieldType.NUMBER,
+    CustomField.Type.CURRENCY: FieldType.NUMBER,
+    CustomField.Type.BOOLEAN: FieldType.BOOLEAN,
+}
+
+
+def _custom_fields(entity: str) -> Iterable[Field]:
+    """The workspace's custom fields of an entity that reports can compare as JSON values."""
+    fields = []
+    for custom in CustomField.objects.filter(entity=entity, type__in=list(_CUSTOM_TYPES)):
+        if "__" in custom.code:
+            continue
+        kind = _CUSTOM_TYPES[custom.type]
+        options = custom.options if isinstance(custom.options, list) else []
+        fields.append(
+            Field(
+                f"custom.{custom.code}",
+                custom.label,
+                kind,
+                f"custom__{custom.code}",
+                choices=tuple((str(o), str(o)) for o in options)
+                if kind is FieldType.CHOICE
+                else (),
+                groupable=kind is not FieldType.NUMBER,
+                aggregatable=False,
+                json_value=True,
+            )
+        )
+    return fields
+
+
+def _url(name: str) -> Any:
+    return lambda record: reverse(name, args=[record.pk])
+
+
+_WON = Q(status=Deal.Status.WON)
+_CLOSED = Q(status__in=[Deal.Status.WON, Deal.Status.LOST])
+
+DEALS = register_source(
+    DataSource(
+        code="deals",
+        label=_("Deals"),
+        module=MODULE,
+        model=Deal,
+        capability=VIEW_RECORDS,
+        fields=(
+            Field("name", _("name"), FieldType.TEXT, "name", groupable=False),
+            Field("status", _("status"), FieldType.CHOICE, "status", choices=Deal.Status.choices),
+            Field(
+                "stage",
+                _("stage"),
+                FieldType.REF,
+                "stage",
+                label_path="stage__name",
+                order_path="stage__position",
+            ),
+            Field(
+                "pipeline", _("pipeline"), FieldType.REF, "pipeline", label_path="pipeline__name"
+            ),
+            Field("amount", _("amount"), FieldType.MONEY, "amount"),
+            Field("currency", _("currency"), FieldType.TEXT, "currency"),
+            Field(
+                "expected_close_date",
+                _("expected close date"),
+                FieldType.DATE,
+                "expected_close_date",
+            ),
+            Field("closed_at", _("closed"), FieldType.DATETIME, "closed_at"),
+            Field("company", _("company"), FieldType.REF, "company", label_path="company__name"),
+            Field("lost_reason", _("lost reason"), FieldType.TEXT, "lost_reason"),
+            OWNER,
+            CREATED,
+        ),
+        measures=(
+            Measure(
+                "win_rate",
+                _("Win rate (%)"),
+                lambda: ExpressionWrapper(
+                    Count("pk", filter=_WON)
+                    * Value(100.0)
+                    / NullIf(Count("pk", filter=_CLOSED), 0),
+                    output_field=FloatField(),
+                ),
+                unit="percent",
+            ),
+            Measure("won_amount", _("Won revenue"), lambda: Sum("amount", filter=_WON), "money"),
+            Measure(
+                "avg_won_amount",
+                _("Average won deal size"),
+                lambda: Avg("amount", filter=_WON),
+                "money",
+            ),
+            Measure(
+                "weighted_amount",
+                _("Weighted amount"),
+                lambda: Sum(F("amount") * F("stage__probability") / Value(100)),
+                "money",
+            ),
+        ),
+        custom_fields=lambda: _custom_fields(CustomField.Entity.DEAL),
+        record_url=_url("sales:deal_detail"),
+        live_events=DEAL_EVENTS,
+    )
+)
+
+CONTACTS = register_source(
+    DataSource(
+        code="contacts",
+        label=_("Contacts"),
+        module=MODULE,
+        model=Contact,
+        capability=VIEW_RECORDS,
+        fields=(
+            Field("first_name", _("first name"), FieldType.TEXT, "first_name", groupable=False),
+            Field("last_name", _("last name"), FieldType.TEXT, "last_name", groupable=False),
+            Field("job_title", _("job title"), FieldType.TEXT, "job_title"),
+            Field(
+                "lifecycle_stage",
+                _("lifecycle stage"),
+                FieldType.CHOICE,
+                "lifecycle_stage",
+                choices=LifecycleStage.choices,
+            ),
+            Field("source", _("source"), FieldType.TEXT, "source"),
+            Field("country", _("country"), FieldType.TEXT, "country"),
+            Field("city", _("city"), FieldType.TEXT, "city"),
+            Field("company", _("company"), FieldType.REF, "company", label_path="company__name"),
+            OWNER,
+            CREATED,
+        ),
+        custom_fields=lambda: _custom_fields(CustomField.Entity.CONTACT),
+        record_url=_url("sales:contact_detail"),
+        live_events=frozenset(),
+    )
+)
+
+COMPANIES = register_source(
+    DataSource(
+        code="companies",
+        label=_("Companies"),
+        module=MODULE,
+        model=Company,
+        capability=VIEW_RECORDS,
+        fields=(
+            Field("name", _("name"), FieldType.TEXT, "name", groupable=False),
+            Field("industry", _("industry"), FieldType.TEXT, "industry"),
+            Field("size", _("size"), FieldType.CHOICE, "size", choices=Company.Size.choices),
+            Field(
+                "lifecycle_stage",
+                _("lifecycle stage"),
+                FieldType.CHOICE,
+                "lifecycle_stage",
+                choices=LifecycleStage.choices,
+            ),
+            Field("country", _("country"), FieldType.TEXT, "country"),
+            OWNER,
+            CREATED,
+        ),
+        custom_fields=lambda: _custom_fields(CustomField.Entity.COMPANY),
+        record_url=_url("sales:company_detail"),
+    )
+)
+
+LEADS = register_source(
+    DataSource(
+        code="leads",
+        label=_("Leads"),
+        module=MODULE,
+        model=Lead,
+        capability=VIEW_RECORDS,
+        fields=(
+            Field("source", _("source"), FieldType.TEXT, "source"),
+            Field("status", _("status"), FieldType.CHOICE, "status", choices=Lead.Status.choices),
+            Field(
+                "company_name", _("company name"), FieldType.TEXT, "company_name", groupable=False
+            ),
+            Field("converted_at", _("converted"), FieldType.DATETIME, "converted_at"),
+            OWNER,
+            CREATED,
+        ),
+        measures=(
+            Measure(
+                "converted",
+                _("Converted"),
+                lambda: Count("pk", filter=Q(status=Lead.Status.CONVERTED)),
+            ),
+            Measure("won", _("Won"), lambda: Count("pk", filter=Q(deal__status=Deal.Status.WON))),
+            Measure(
+                "won_revenue",
+                _("Won revenue"),
+                lambda: Sum("deal__amount", filter=Q(deal__status=Deal.Status.WON)),
+                "money",
+            ),
+        ),
+        record_url=_url("sales:lead_detail"),
+        live_events=DEAL_EVENTS,
+    )
+)
+
+TASKS = register_source(
+    DataSource(
+        code="tasks",
+        label=_("Tasks"),
+        module=MODULE,
+        model=Task,
+        capability=VIEW_RECORDS,
+        fields=(
+            Field("title", _("title"), FieldType.TEXT, "title", groupable=False),
+            Field("due_at", _("due"), FieldType.DATETIME, "due_at"),
+            Field(
+                "priority",
+                _("priority"),
+                FieldType.CHOICE,
+                "priority",
+                choices=Task.Priority.choices,
+            ),
+            Field("done", _("done"), FieldType.BOOLEAN, "done"),
+            Field("done_at", _("completed"), FieldType.DATETIME, "done_at"),
+            Field("owner", _("assignee"), FieldType.REF, "owner", label_path="owner__full_name"),
+            CREATED,
+        ),
+        record_url=lambda record: reverse("sales:task_list") + "?mine=0",
+        record_label=lambda record: record.title,
+        live_events=frozenset({"task.created", "task.updated", "task.completed", "task.deleted"}),
+    )
+)

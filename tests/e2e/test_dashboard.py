@@ -1,0 +1,117 @@
+"""The sales dashboard in two browsers: one moves a deal on the board, the other's funnel
+changes without a reload; the dashboard at phone and desktop widths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, BrowserContext, expect
+
+from crm_modules.activities.models import Activity, ActivityLink
+from crm_modules.sales.models import Deal, Pipeline, Stage
+from tenants.audit.models import AuditEvent
+from tenants.models import Membership, UserSession
+from tenants.roles import Role
+from tests.conftest import World, workspace_client
+from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+
+def _session_key(membership: Membership) -> str:
+    client = workspace_client(membership.user, membership.tenant)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def _make_deal(world: World) -> dict[str, int]:
+    with schema_context(world.alpha.tenant.schema_name):
+        pipeline = Pipeline.objects.create(name="Board", position=99)
+        new = Stage.objects.create(pipeline=pipeline, name="Fresh", position=0, probability=10)
+        later = Stage.objects.create(pipeline=pipeline, name="Shortlist", position=1)
+        deal = Deal.objects.create(
+            name="Moving deal",
+            pipeline=pipeline,
+            stage=new,
+            amount=Decimal("700"),
+            currency="USD",
+            owner=world.alpha.owner.user,
+        )
+        return {
+            "pipeline": pipeline.pk,
+            "deal": deal.pk,
+            "stage": later.pk,
+            "event": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        }
+
+
+def _clean_up(world: World, made: dict[str, int], sessions: set[str], seen: list[Any]) -> None:
+    with schema_context(world.alpha.tenant.schema_name):
+        links = ActivityLink.objects.filter(target_type="sales.deal", target_id=made["deal"])
+        Activity.objects.filter(pk__in=links.values("activity_id")).delete()
+        Deal.objects.filter(pk=made["deal"]).delete()
+        Pipeline.objects.filter(pk=made["pipeline"]).delete()
+        AuditEvent.objects.filter(id__gt=made["event"]).delete()
+    UserSession.objects.exclude(session_key__in=sessions).delete()
+    for pk, last_seen in seen:
+        Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
+
+
+@pytest.fixture
+def made(world: World, live_site: LiveSite) -> Iterator[dict[str, int]]:
+    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+    seen = orm(lambda: list(Membership.objects.values_list("pk", "last_seen_at")))
+    made = orm(_make_deal, world)
+    yield made
+    orm(_clean_up, world, made, sessions, seen)
+
+
+def _signed_in(browser: Browser, world: World, role: str) -> BrowserContext:
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(_session_key, world.alpha.members[role]),
+        "domain": f"{world.alpha.tenant.slug}.localhost",
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    return context
+
+
+def test_a_deal_moved_on_the_board_moves_the_other_viewers_funnel(
+    world: World, live_site: LiveSite, browser: Browser, made: dict[str, int]
+) -> None:
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    viewer = _signed_in(browser, world, Role.ADMIN).new_page()
+    violations: list[str] = []
+    viewer.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    viewer.goto(f"{site}/reporting/")
+    # The chart's data table (folded away once drawn) follows the figure.
+    funnel = viewer.locator("#chart-card-pipeline .chart-fallback")
+    expect(funnel).to_contain_text("Fresh")
+    expect(funnel).not_to_contain_text("Shortlist")
+    expect(viewer.get_by_test_id("live-indicator")).to_have_attribute("data-state", "on")
+    viewer.evaluate("window.__samePage = true")
+    capture(viewer, "reporting-dashboard")
+
+    mover = _signed_in(browser, world, Role.OWNER).new_page()
+    mover.goto(f"{site}/sales/deals/?pipeline={made['pipeline']}")
+    mover.locator(f"#stage-{made['deal']}").select_option(str(made["stage"]))
+    mover.locator(f'[data-deal="{made["deal"]}"]').get_by_role("button").click()
+    mover.wait_for_load_state()
+
+    # The shared machine may be busy: the refresh is awaited generously, not timed.
+    expect(funnel).to_contain_text("Shortlist", timeout=20_000)
+    expect(funnel).not_to_contain_text("Fresh")
+    # Drawn again by Plotly, on the same page: no reload.
+    expect(viewer.locator("#chart-pipeline .chart-mount .main-svg").first).to_be_visible()
+    assert viewer.evaluate("window.__samePage") is True
+    assert violations == []
