@@ -373,4 +373,7 @@ CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.import_run": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.import_undo_run": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.export_run": {"queue": "bulk"},
 }

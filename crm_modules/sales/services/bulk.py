@@ -1,0 +1,189 @@
+"""Bulk creation of companies and contacts (imports): the same validation as
+``company_create`` and ``contact_create``, row by row, then one insert per table for a whole
+batch. A row that fails validation raises before anything is written, so a batch holds only
+rows that will be stored whole."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_modules.sales.models import (
+    Company,
+    CompanyMembership,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+)
+from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
+from crm_modules.sales.services import checks, companies, contacts
+from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_platform.errors import ServiceError
+from tenants.models import Membership
+from tenants.permissions import allows, require
+
+
+@dataclass
+class CompanyDraft:
+    fields: dict[str, Any]
+    owner_id: int | None
+
+
+@dataclass
+class ContactDraft:
+    fields: dict[str, Any]
+    owner_id: int | None
+    emails: list[contacts.EmailInput] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    company: Company | None = None
+
+
+def _owner(actor: Membership, owner_id: Any, members: Collection[int] | None) -> int | None:
+    if owner_id in (None, ""):
+        return actor.user_id
+    if members is None:
+        return checks.check_owner(actor, owner_id)
+    if owner_id not in members:
+        raise ServiceError(_("Choose a member of this workspace."), field="owner")
+    if owner_id != actor.user_id and not allows(actor, REASSIGN_RECORDS):
+        raise ServiceError(_("Your role does not allow giving records to others."), field="owner")
+    return int(owner_id)
+
+
+def company_check_draft(
+    *,
+    actor: Membership,
+    owner_id: Any = None,
+    custom_fields: Mapping[str, Any] | None = None,
+    members: Collection[int] | None = None,
+    **fields: Any,
+) -> CompanyDraft:
+    """Validate one company as ``company_create`` does; ``members``: the user ids of the
+    workspace's active members, when the caller checks many rows at once."""
+    require(actor, CREATE_RECORDS)
+    clean = companies._clean({"name": fields.pop("name", ""), **fields}, company=None)
+    clean["custom"] = check_custom_values(actor=actor, entity="company", values=custom_fields or {})
+    return CompanyDraft(fields=clean, owner_id=_owner(actor, owner_id, members))
+
+
+def contact_check_draft(
+    *,
+    actor: Membership,
+    emails: Sequence[str] = (),
+    phones: Sequence[str] = (),
+    company: Company | None = None,
+    owner_id: Any = None,
+    phone_region: str | None = None,
+    custom_fields: Mapping[str, Any] | None = None,
+    members: Collection[int] | None = None,
+    **fields: Any,
+) -> ContactDraft:
+    """Validate one contact as ``contact_create`` does: names normalised, emails checked and
+    lower-cased, phones in E.164, custom fields by type."""
+    require(actor, CREATE_RECORDS)
+    clean = contacts._clean(
+        {
+            "first_name": fields.pop("first_name", ""),
+            "last_name": fields.pop("last_name", ""),
+            **fields,
+        }
+    )
+    clean_emails = contacts._check_emails(list(emails))
+    clean_phones = contacts._check_phones(list(phones), region=phone_region)
+    clean["custom"] = check_custom_values(actor=actor, entity="contact", values=custom_fields or {})
+    return ContactDraft(
+        fields=clean,
+        owner_id=_owner(actor, owner_id, members),
+        emails=clean_emails,
+        phones=clean_phones,
+        company=company,
+    )
+
+
+def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) -> list[Company]:
+    """Insert checked companies in one statement; the caller audits the batch as a whole."""
+    require(actor, CREATE_RECORDS)
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        company = Company(**draft.fields, owner_id=draft.owner_id, created_at=now, updated_at=now)
+        company.search_text = companies._search_text(company)
+        rows.append(company)
+    with transaction.atomic():
+        return Company.objects.bulk_create(rows, batch_size=1000)
+
+
+def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -> list[Contact]:
+    """Insert checked contacts with their emails, phones and company history: one statement
+    per table. The caller audits the batch as a whole."""
+    require(actor, CREATE_RECORDS)
+    if any(d.owner_id != actor.user_id for d in drafts):
+        require(actor, REASSIGN_RECORDS)
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        contact = Contact(
+            **draft.fields,
+            owner_id=draft.owner_id,
+            company=draft.company,
+            created_at=now,
+            updated_at=now,
+        )
+        contact.primary_email = next((e.email for e in draft.emails if e.primary), "")
+        contact.primary_phone = draft.phones[0] if draft.phones else ""
+        contact.search_text = contacts._search_text(
+            contact, [e.email for e in draft.emails], draft.phones
+        )
+        rows.append(contact)
+    with transaction.atomic():
+        created = Contact.objects.bulk_create(rows, batch_size=1000)
+        ContactEmail.objects.bulk_create(
+            (
+                ContactEmail(contact=contact, email=e.email, is_primary=e.primary)
+                for contact, draft in zip(created, drafts, strict=True)
+                for e in draft.emails
+            ),
+            batch_size=2000,
+        )
+        ContactPhone.objects.bulk_create(
+            (
+                ContactPhone(contact=contact, number=number, is_primary=index == 0)
+                for contact, draft in zip(created, drafts, strict=True)
+                for index, number in enumerate(draft.phones)
+            ),
+            batch_size=2000,
+        )
+        CompanyMembership.objects.bulk_create(
+            (
+                CompanyMembership(
+                    contact=contact,
+                    company=draft.company,
+                    job_title=contact.job_title,
+                    started_at=now,
+                )
+                for contact, draft in zip(created, drafts, strict=True)
+                if draft.company is not None
+            ),
+            batch_size=2000,
+        )
+    return created
+
+
+def records_bulk_delete(
+    *, actor: Membership, model: type[Contact | Company], ids: list[int]
+) -> int:
+    """Remove records an import created (undo): only the caller that created them asks."""
+    from crm_modules.activities import api as timeline
+
+    require(actor, CREATE_RECORDS)
+    with transaction.atomic():
+        records = list(model.objects.filter(pk__in=ids))
+        for record in records:
+            timeline.timeline_delete_for(record)
+        _deleted, _by_model = model.objects.filter(pk__in=ids).delete()
+    return len(records)
