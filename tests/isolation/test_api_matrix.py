@@ -82,6 +82,7 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/sales/leads/{lead_id}/activities/": {"kind": "email", "subject": "Hello"},
     "DELETE /api/v1/documents/{document_id}/": {},
     "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
+    "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
 }
 
 
