@@ -263,6 +263,7 @@ class _Runner:
         self.job = job
         self.custom_fields = list(sales.custom_field_list(actor=actor, entity=job.entity))
         self.custom_types = {f.code: f.type for f in self.custom_fields}
+        self.definitions = {f.code: f for f in self.custom_fields}
         members = Membership.objects.filter(
             tenant_id=actor.tenant_id, status=Membership.Status.ACTIVE
         ).values_list("user_id", "user__email")
@@ -351,6 +352,7 @@ class _Runner:
                     owner_id=owner_id,
                     custom_fields=custom,
                     members=self.members,
+                    definitions=self.definitions,
                     **fields,
                 )
                 outcome.company_name = values.get("company", "")
@@ -370,6 +372,7 @@ class _Runner:
                     owner_id=owner_id,
                     custom_fields=custom,
                     members=self.members,
+                    definitions=self.definitions,
                     **fields,
                 )
                 stored = dict(draft.fields)

@@ -9,7 +9,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import JSONField, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,7 @@ from crm_modules.sales.models import (
     Contact,
     ContactEmail,
     ContactPhone,
+    CustomField,
 )
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, companies, contacts
@@ -61,13 +63,17 @@ def company_check_draft(
     owner_id: Any = None,
     custom_fields: Mapping[str, Any] | None = None,
     members: Collection[int] | None = None,
+    definitions: Mapping[str, CustomField] | None = None,
     **fields: Any,
 ) -> CompanyDraft:
-    """Validate one company as ``company_create`` does; ``members``: the user ids of the
-    workspace's active members, when the caller checks many rows at once."""
+    """Validate one company as ``company_create`` does; ``members`` (the user ids of the
+    workspace's active members) and ``definitions`` (its custom fields by code) when the
+    caller checks many rows at once."""
     require(actor, CREATE_RECORDS)
     clean = companies._clean({"name": fields.pop("name", ""), **fields}, company=None)
-    clean["custom"] = check_custom_values(actor=actor, entity="company", values=custom_fields or {})
+    clean["custom"] = check_custom_values(
+        actor=actor, entity="company", values=custom_fields or {}, definitions=definitions
+    )
     return CompanyDraft(fields=clean, owner_id=_owner(actor, owner_id, members))
 
 
@@ -81,6 +87,7 @@ def contact_check_draft(
     phone_region: str | None = None,
     custom_fields: Mapping[str, Any] | None = None,
     members: Collection[int] | None = None,
+    definitions: Mapping[str, CustomField] | None = None,
     **fields: Any,
 ) -> ContactDraft:
     """Validate one contact as ``contact_create`` does: names normalised, emails checked and
@@ -95,7 +102,9 @@ def contact_check_draft(
     )
     clean_emails = contacts._check_emails(list(emails))
     clean_phones = contacts._check_phones(list(phones), region=phone_region)
-    clean["custom"] = check_custom_values(actor=actor, entity="contact", values=custom_fields or {})
+    clean["custom"] = check_custom_values(
+        actor=actor, entity="contact", values=custom_fields or {}, definitions=definitions
+    )
     return ContactDraft(
         fields=clean,
         owner_id=_owner(actor, owner_id, members),
@@ -105,8 +114,41 @@ def contact_check_draft(
     )
 
 
+def _copy_insert(model: type[Model], objects: Sequence[Model]) -> None:
+    """Insert ``objects`` with COPY (D21): ids are drawn from the table's sequence first, so
+    each object knows its primary key as ``bulk_create`` would have told it."""
+    if not objects:
+        return
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objects)],
+        )
+        for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        columns = ", ".join(quote(str(field.column)) for field in fields)
+        # Only JSON needs Django's preparation (a Jsonb adapter); psycopg copies the rest as is.
+        prepared = [
+            (field.attname, isinstance(field, JSONField), field.get_db_prep_save)
+            for field in fields
+        ]
+        with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objects:
+                copy.write_row(
+                    [
+                        prep(getattr(obj, name), connection) if as_json else getattr(obj, name)
+                        for name, as_json, prep in prepared
+                    ]
+                )
+
+
 def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) -> list[Company]:
-    """Insert checked companies in one statement; the caller audits the batch as a whole."""
+    """Insert checked companies with one COPY; the caller audits the batch as a whole."""
     require(actor, CREATE_RECORDS)
     now = timezone.now()
     rows = []
@@ -115,12 +157,13 @@ def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) 
         company.search_text = companies._search_text(company)
         rows.append(company)
     with transaction.atomic():
-        return Company.objects.bulk_create(rows, batch_size=1000)
+        _copy_insert(Company, rows)
+    return rows
 
 
 def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -> list[Contact]:
-    """Insert checked contacts with their emails, phones and company history: one statement
-    per table. The caller audits the batch as a whole."""
+    """Insert checked contacts with their emails, phones and company history: one COPY per
+    table. The caller audits the batch as a whole."""
     require(actor, CREATE_RECORDS)
     if any(d.owner_id != actor.user_id for d in drafts):
         require(actor, REASSIGN_RECORDS)
@@ -141,37 +184,37 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
         )
         rows.append(contact)
     with transaction.atomic():
-        created = Contact.objects.bulk_create(rows, batch_size=1000)
-        ContactEmail.objects.bulk_create(
-            (
+        _copy_insert(Contact, rows)
+        _copy_insert(
+            ContactEmail,
+            [
                 ContactEmail(contact=contact, email=e.email, is_primary=e.primary)
-                for contact, draft in zip(created, drafts, strict=True)
+                for contact, draft in zip(rows, drafts, strict=True)
                 for e in draft.emails
-            ),
-            batch_size=2000,
+            ],
         )
-        ContactPhone.objects.bulk_create(
-            (
+        _copy_insert(
+            ContactPhone,
+            [
                 ContactPhone(contact=contact, number=number, is_primary=index == 0)
-                for contact, draft in zip(created, drafts, strict=True)
+                for contact, draft in zip(rows, drafts, strict=True)
                 for index, number in enumerate(draft.phones)
-            ),
-            batch_size=2000,
+            ],
         )
-        CompanyMembership.objects.bulk_create(
-            (
+        _copy_insert(
+            CompanyMembership,
+            [
                 CompanyMembership(
                     contact=contact,
                     company=draft.company,
                     job_title=contact.job_title,
                     started_at=now,
                 )
-                for contact, draft in zip(created, drafts, strict=True)
+                for contact, draft in zip(rows, drafts, strict=True)
                 if draft.company is not None
-            ),
-            batch_size=2000,
+            ],
         )
-    return created
+    return rows
 
 
 def records_bulk_delete(
