@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dataio_workspace as ws  # noqa: E402
+import dataio_workspace as ws
 
 
 def parse_args() -> argparse.Namespace:
