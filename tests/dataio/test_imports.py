@@ -11,6 +11,7 @@ import pytest
 from crm_modules.dataio import mapping
 from crm_modules.dataio.models import ImportJob, ImportRow
 from crm_modules.dataio.services import imports
+from crm_modules.dataio.services.rows import Runner
 from crm_modules.sales.models import Company, Contact, ContactEmail, CustomField
 from crm_modules.sales.services import contact_create
 from crm_platform.errors import PermissionDenied, ServiceError
@@ -303,7 +304,7 @@ def test_a_worker_killed_mid_import_resumes_without_applying_a_row_twice(
     actor = fresh(in_alpha.owner)
     rows = [["Email"]] + [[f"person{i}@example.com"] for i in range(1, 8)]
     monkeypatch.setattr(imports, "BATCH_ROWS", 3)
-    original = imports._Runner.apply_batch
+    original = Runner.apply_batch
     calls = {"n": 0}
 
     def dies_on_second_batch(self: Any, batch: Any) -> Any:
@@ -313,7 +314,7 @@ def test_a_worker_killed_mid_import_resumes_without_applying_a_row_twice(
             raise WorkerDied
         return result
 
-    monkeypatch.setattr(imports._Runner, "apply_batch", dies_on_second_batch)
+    monkeypatch.setattr(Runner, "apply_batch", dies_on_second_batch)
     job = upload(actor, _body(rows))
     imports.import_configure(
         actor=actor, job=job, mapping=job.mapping, duplicates="create", date_format="iso"
@@ -324,7 +325,7 @@ def test_a_worker_killed_mid_import_resumes_without_applying_a_row_twice(
     assert (job.status, job.processed_rows, job.created_count) == ("running", 3, 3)
     assert Contact.objects.count() == 3  # the second batch left nothing behind
 
-    monkeypatch.setattr(imports._Runner, "apply_batch", original)
+    monkeypatch.setattr(Runner, "apply_batch", original)
     tasks.import_run(job.pk)  # Celery delivers the unacknowledged task again
     job.refresh_from_db()
 
