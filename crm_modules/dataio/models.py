@@ -68,6 +68,7 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = user_reference(verbose_name=_("undone by"))
 
     class Meta:
         indexes = [models.Index(fields=["-id"], name="import_newest")]

@@ -229,8 +229,9 @@ def test_duplicates_can_update_the_existing_record_and_undo_restores_it(
         "Buyer",
     )
 
+    admin = fresh(in_alpha.members[Role.ADMIN])
     with django_capture_on_commit_callbacks(execute=True):
-        imports.import_undo(actor=actor, job=job)
+        imports.import_undo(actor=admin, job=job)
     job.refresh_from_db()
     existing.refresh_from_db()
 
@@ -239,10 +240,9 @@ def test_duplicates_can_update_the_existing_record_and_undo_restores_it(
     assert list(existing.phones.all()) == []
     assert not Contact.objects.filter(primary_email="fresh@example.com").exists()
     assert not Company.objects.filter(name="Newco").exists()
-    assert AuditEvent.objects.filter(action="import.undone").get().data == {
-        "removed": 1,
-        "removed_companies": 1,
-    }
+    undone = AuditEvent.objects.filter(action="import.undone").get()
+    assert undone.data == {"removed": 1, "removed_companies": 1}
+    assert (undone.actor_id, job.undone_by_id) == (admin.user_id, admin.user_id)
     with pytest.raises(ServiceError):
         imports.import_undo(actor=actor, job=job)
 

@@ -230,10 +230,11 @@ def _tenant() -> Tenant:
     return Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
 
 
-def _actor(job: ImportJob, tenant: Tenant) -> Membership:
-    """The member who started the import; their permissions are asked again as it runs."""
+def _actor(job: ImportJob, tenant: Tenant, *, user_id: int | None = None) -> Membership:
+    """The member who started the import (or ``user_id``); their permissions are asked again
+    as it runs."""
     return Membership.objects.select_related("tenant", "user").get(
-        tenant=tenant, user_id=job.created_by_id or 0
+        tenant=tenant, user_id=user_id or job.created_by_id or 0
     )
 
 
@@ -429,7 +430,8 @@ def import_undo(*, actor: Membership, job: ImportJob) -> ImportJob:
                 field="status",
             )
         locked.status = ImportJob.Status.UNDOING
-        locked.save(update_fields=["status"])
+        locked.undone_by = actor.user
+        locked.save(update_fields=["status", "undone_by"])
         job_id = locked.pk
         transaction.on_commit(lambda: tasks.import_undo_run.delay(job_id))
     return locked
@@ -440,7 +442,8 @@ def import_undo_run(*, job_id: int) -> None:
     job = ImportJob.objects.get(pk=job_id)
     if job.status != ImportJob.Status.UNDOING:
         return
-    actor = _actor(job, tenant)
+    # The member who asked for the undo acts (and is audited), not the one who imported.
+    actor = _actor(job, tenant, user_id=job.undone_by_id)
     model = sales.Contact if job.entity == "contact" else sales.Company
     rows = ImportRow.objects.filter(job=job)
     with transaction.atomic():
