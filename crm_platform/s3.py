@@ -159,3 +159,30 @@ def bucket_ensure() -> None:
         client.head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
     except ClientError:
         client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+
+
+# --- imports and exports: files the server writes and reads itself -------------------------
+
+
+def data_file_key(*, schema_name: str, kind: str, file_uuid: str, name: str) -> str:
+    """``workspaces/<schema>/<imports|exports>/<uuid>/<name>``: an uploaded import file or a
+    finished export, built only from values the server chose."""
+    if kind not in ("imports", "exports") or name not in ("source", "export.csv", "export.xlsx"):
+        raise KeyOutsideWorkspace(f"{kind}/{name}")
+    key = f"{workspace_prefix(schema_name)}{kind}/{uuid.UUID(str(file_uuid))}/{name}"
+    return workspace_key(schema_name=schema_name, key=key)
+
+
+def object_upload(*, schema_name: str, key: str, path: str, content_type: str) -> None:
+    """Stream a local file to the bucket (multipart for a large one)."""
+    workspace_key(schema_name=schema_name, key=key)
+    extra: dict[str, Any] = {"ContentType": content_type}
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    s3_client(timeout=60).upload_file(path, settings.AWS_STORAGE_BUCKET_NAME, key, ExtraArgs=extra)
+
+
+def object_download(*, schema_name: str, key: str, path: str) -> None:
+    """Stream an object of the workspace to a local file."""
+    workspace_key(schema_name=schema_name, key=key)
+    s3_client(timeout=60).download_file(settings.AWS_STORAGE_BUCKET_NAME, key, path)

@@ -6,34 +6,81 @@ Reads go through selectors (already scoped to the acting member); writes through
 from __future__ import annotations
 
 from crm_modules.sales.demo import demo_seed
-from crm_modules.sales.models import Company, Contact, Deal, DealStageChange, Lead, Stage, Task
-from crm_modules.sales.module import DEALS_TOPIC, VIEW_RECORDS
+from crm_modules.sales.filters import LIST_ENTITIES, list_for
+from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
+from crm_modules.sales.models import (
+    Company,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    CustomField,
+    Deal,
+    DealStageChange,
+    Lead,
+    LifecycleStage,
+    Stage,
+    Task,
+)
+from crm_modules.sales.module import CREATE_RECORDS, DEALS_TOPIC, EDIT_RECORDS, VIEW_RECORDS
 from crm_modules.sales.selectors import (
     company_get,
     company_list,
     contact_get,
     contact_list,
+    custom_field_list,
     deal_get,
     deal_list,
 )
-from crm_modules.sales.services import record_log_activity
+from crm_modules.sales.services import (
+    company_update,
+    contact_update,
+    record_log_activity,
+)
+from crm_modules.sales.services.bulk_import import (
+    CompanyDraft,
+    ContactDraft,
+    companies_bulk_create,
+    company_check_draft,
+    contact_check_draft,
+    contacts_bulk_create,
+    records_bulk_delete,
+)
 
 __all__ = [
+    "CREATE_RECORDS",
     "DEALS_TOPIC",
+    "EDIT_RECORDS",
+    "LIST_ENTITIES",
+    "LIST_PARAMETERS",
     "VIEW_RECORDS",
     "Company",
+    "CompanyDraft",
     "Contact",
+    "ContactDraft",
+    "ContactEmail",
+    "ContactPhone",
+    "CustomField",
     "Deal",
     "DealStageChange",
     "Lead",
+    "LifecycleStage",
     "Stage",
     "Task",
+    "companies_bulk_create",
+    "company_check_draft",
     "company_get",
     "company_list",
+    "company_update",
+    "contact_check_draft",
     "contact_get",
     "contact_list",
+    "contact_update",
+    "contacts_bulk_create",
+    "custom_field_list",
     "deal_get",
     "deal_list",
     "demo_seed",
+    "list_for",
     "record_log_activity",
+    "records_bulk_delete",
 ]

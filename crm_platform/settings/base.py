@@ -399,4 +399,7 @@ CELERY_TASK_ROUTES = {
     "billing.tasks.trial_sweep": {"queue": "bulk"},
     "billing.tasks.dunning_sweep": {"queue": "bulk"},
     "billing.tasks.stripe_events_sweep": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.import_run": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.import_undo_run": {"queue": "bulk"},
+    "crm_modules.dataio.tasks.export_run": {"queue": "bulk"},
 }

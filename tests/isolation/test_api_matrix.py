@@ -108,6 +108,7 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/reporting/query/": {
         "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
     },
+    "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
 }
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.regex_helper import normalize
 from django_tenants.utils import schema_context
 
+from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.reporting.models import Report
@@ -94,6 +95,8 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "version_number": lambda ws, owner: 1,
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
     "report_id": lambda ws, owner: _report(ws, owner),
+    "import_id": lambda ws, owner: _import(ws, owner),
+    "export_id": lambda ws, owner: _export(ws, owner),
 }
 
 
@@ -102,6 +105,53 @@ def _report(workspace: Workspace, owner: Membership) -> int:
         return Report.objects.create(
             name="Sample", definition={"source": "deals"}, owner=owner.user
         ).pk
+
+
+def _import(workspace: Workspace, owner: Membership) -> int:
+    """An import waiting for its mapping, with one row that fails (for the error report)."""
+    schema = workspace.tenant.schema_name
+    with schema_context(schema):
+        job = ImportJob.objects.create(
+            entity="contact",
+            file_name="people.csv",
+            file_size=20,
+            file_format="csv",
+            encoding="utf-8",
+            delimiter=",",
+            headers=["Email"],
+            sample=[[1, ["not-an-email"]]],
+            mapping={"0": "email"},
+            created_by=owner.user,
+        )
+        job.file_key = s3.data_file_key(
+            schema_name=schema, kind="imports", file_uuid=str(job.uuid), name="source"
+        )
+        job.save(update_fields=["file_key"])
+        ImportRow.objects.create(
+            job=job,
+            number=1,
+            outcome=ImportRow.Outcome.FAILED,
+            errors=[{"column": "Email", "reason": "Enter a valid email address."}],
+        )
+        return job.pk
+
+
+def _export(workspace: Workspace, owner: Membership) -> int:
+    """A finished background export of the member's."""
+    schema = workspace.tenant.schema_name
+    with schema_context(schema):
+        job = ExportJob.objects.create(
+            entity="contact",
+            file_format="csv",
+            status=ExportJob.Status.DONE,
+            row_count=1,
+            created_by=owner.user,
+        )
+        job.file_key = s3.data_file_key(
+            schema_name=schema, kind="exports", file_uuid=str(job.uuid), name="export.csv"
+        )
+        job.save(update_fields=["file_key"])
+        return job.pk
 
 
 def _custom_field(workspace: Workspace) -> int:
@@ -278,6 +328,20 @@ SUCCESS: dict[str, dict[str, int]] = {
     "reporting:builder": {"GET": 200, "POST": 405},
     # Without parameters the preview names the missing data source.
     "reporting:preview": {"GET": 400, "POST": 405},
+    "dataio:import_list": {"GET": 200, "POST": 405},
+    "dataio:import_upload": {"GET": 405, "POST": 400},
+    "dataio:import_detail": {"GET": 200, "POST": 405},
+    "dataio:import_mapping": {"GET": 405, "POST": 400},
+    "dataio:import_start": {"GET": 405, "POST": 302},
+    "dataio:import_progress": {"GET": 200, "POST": 405},
+    "dataio:import_errors": {"GET": 200, "POST": 405},
+    "dataio:import_undo": {"GET": 405, "POST": 302},
+    "dataio:export_contact": {"GET": 405, "POST": 200},
+    "dataio:export_company": {"GET": 405, "POST": 200},
+    "dataio:export_lead": {"GET": 405, "POST": 200},
+    "dataio:export_deal": {"GET": 405, "POST": 200},
+    "dataio:export_list": {"GET": 200, "POST": 405},
+    "dataio:export_download": {"GET": 302, "POST": 405},
 }
 
 METHODS = ("GET", "POST")

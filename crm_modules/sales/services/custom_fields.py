@@ -91,15 +91,27 @@ def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
 
 
 def check_custom_values(
-    *, actor: Membership, entity: str, values: Any, current: Mapping[str, Any] | None = None
+    *,
+    actor: Membership,
+    entity: str,
+    values: Any,
+    current: Mapping[str, Any] | None = None,
+    definitions: Mapping[str, CustomField] | None = None,
 ) -> dict[str, Any]:
     """The record's new ``custom`` object: ``current`` with ``values`` applied (None clears a
-    field). A code with no definition — or one deleted while a form was open — is refused."""
+    field). A code with no definition — or one deleted while a form was open — is refused.
+    ``definitions`` (code → field): the entity's fields, when the caller checks many records."""
     if not isinstance(values, Mapping):
         raise ServiceError(
             _("Custom fields must be an object of field codes."), field="custom_fields"
         )
-    fields = {f.code: f for f in CustomField.objects.filter(entity=entity)}
+    if not values:
+        return dict(current or {})
+    fields = (
+        dict(definitions)
+        if definitions is not None
+        else {f.code: f for f in CustomField.objects.filter(entity=entity)}
+    )
     result = dict(current or {})
     for code, raw in values.items():
         name = f"custom_fields.{code}"

@@ -1,0 +1,191 @@
+"""The workspace `bench/import.py` and `bench/export.py` work in: a database of its own
+(``bench_dataio`` unless --database says otherwise, kept between runs), a workspace seeded with
+contacts by COPY — each with its email and phone rows, so that duplicate checks have something
+to find — and a local S3 (moto's server) for the files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SLUG = "bench-dataio"
+FIRST = {
+    "en": ["James", "Mary", "Robert", "Linda", "Michael", "Sarah", "David", "Emma"],
+    "ru": ["Иван", "Анна", "Дмитрий", "Ольга", "Сергей", "Мария", "Алексей", "Елена"],
+    "it": ["Giulia", "Marco", "Francesca", "Luca", "Chiara", "Matteo", "Sara", "Davide"],
+    "th": ["สมชาย", "สมหญิง", "ประเสริฐ", "วิไล", "อนันต์", "มาลี", "สุชาติ", "นภา"],
+    "zh": ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳"],
+}
+LAST = {
+    "en": ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Clark"],
+    "ru": ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова"],
+    "it": ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci"],
+    "th": ["ใจดี", "ศรีสุข", "วงศ์ใหญ่", "แสงทอง", "บุญมา", "ทองดี", "สุขสวัสดิ์", "พรหมมา"],
+    "zh": ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"],
+}
+STAGES = ["subscriber", "lead", "qualified", "opportunity", "customer", "evangelist"]
+
+
+def seeded_email(n: int) -> str:
+    return f"c{n}@seed.example.com"
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not fresh:
+            return
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_s3() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, in memory, for the run."""
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def setup_django(database_url: str, s3_endpoint: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
+    os.environ.update(
+        AWS_STORAGE_BUCKET_NAME="rapport-bench",
+        AWS_S3_ENDPOINT_URL=s3_endpoint,
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106
+    )
+    import django
+
+    django.setup()
+    from crm_platform import s3
+    from crm_platform.celery import app
+
+    s3.bucket_ensure()
+    # The bench runs the worker's code in this process, as Celery's eager mode does.
+    app.conf.task_always_eager = True
+
+
+def provision() -> None:
+    from django.core.management import call_command
+
+    from tenants import services
+    from tenants.models import Tenant
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    if not Tenant.objects.filter(slug=SLUG).exists():
+        services.workspace_signup(
+            company_name="Bench Data Inc",
+            slug=SLUG,
+            full_name="Bench Owner",
+            email="owner@bench-dataio.example.com",
+            password="a-long-enough-passphrase",  # noqa: S106
+        )
+
+
+def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
+    """Contacts with one email and one phone each, by COPY, every index in place."""
+    rng = random.Random(7)
+    batch = 50_000
+    started = time.perf_counter()
+    stamp = datetime.now(UTC)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
+        done = conn.execute("SELECT count(*) FROM sales_contact").fetchone()[0]  # type: ignore[index]
+        if done >= count:
+            return
+        while done < count:
+            size = min(batch, count - done)
+            first_id = conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('sales_contact', 'id'))"
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('sales_contact', 'id'), %s)",
+                [first_id + size],
+            )
+            contacts, emails, phones = [], [], []
+            for offset in range(size):
+                n = done + offset
+                pk = first_id + offset
+                lang = rng.choice(list(FIRST))
+                first, last = rng.choice(FIRST[lang]), rng.choice(LAST[lang])
+                email = seeded_email(n)
+                phone = f"+3906{n:08d}"
+                text = f"{first} {last} {email} {phone} {phone[1:]}".lower()
+                contacts.append((pk, first, last, rng.choice(STAGES), owner_id, email, phone, text))
+                emails.append((pk, email))
+                phones.append((pk, phone))
+            with conn.cursor().copy(
+                "COPY sales_contact (id, first_name, last_name, lifecycle_stage, owner_id,"
+                " primary_email, primary_phone, search_text, job_title, tags, source, utm_source,"
+                " utm_medium, utm_campaign, utm_term, utm_content, preferred_channel, notes,"
+                " street, city, region, postal_code, country, custom, created_at, updated_at)"
+                " FROM STDIN"
+            ) as copy:
+                for row in contacts:
+                    copy.write_row((*row, "", "{}", *[""] * 13, "{}", stamp, stamp))
+            with conn.cursor().copy(
+                "COPY sales_contactemail (contact_id, email, is_primary) FROM STDIN"
+            ) as copy:
+                for pk, email in emails:
+                    copy.write_row((pk, email, True))
+            with conn.cursor().copy(
+                "COPY sales_contactphone (contact_id, number, label, is_primary) FROM STDIN"
+            ) as copy:
+                for pk, number in phones:
+                    copy.write_row((pk, number, "", True))
+            conn.commit()
+            done += size
+            print(f"  {done:,} contacts ({time.perf_counter() - started:.0f} s)", flush=True)
+        conn.execute("ANALYZE sales_contact")
+        conn.execute("ANALYZE sales_contactemail")
+        conn.execute("ANALYZE sales_contactphone")
+        conn.commit()
+    print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,301 @@
+"""Columns of a file → fields of a record: the targets each kind of record offers, the headers
+other CRMs write in their exports (recognised on upload), and the conversion of one row's
+cells into the values a sales service validates."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm_modules.sales.api import CustomField
+
+CUSTOM = "custom:"
+
+CONTACT_TARGETS: dict[str, str | Promise] = {
+    "first_name": gettext_lazy("First name"),
+    "last_name": gettext_lazy("Last name"),
+    "full_name": gettext_lazy("Full name (split into first and last)"),
+    "email": gettext_lazy("Email"),
+    "email_2": gettext_lazy("Second email"),
+    "phone": gettext_lazy("Phone"),
+    "phone_2": gettext_lazy("Second phone"),
+    "job_title": gettext_lazy("Job title"),
+    "company": gettext_lazy("Company name (links or creates the company)"),
+    "company_domain": gettext_lazy("Company domain (links or creates the company)"),
+    "owner_email": gettext_lazy("Owner (a member's email)"),
+    "lifecycle_stage": gettext_lazy("Lifecycle stage"),
+    "tags": gettext_lazy("Tags (separated by commas)"),
+    "source": gettext_lazy("Source"),
+    "street": gettext_lazy("Street"),
+    "city": gettext_lazy("City"),
+    "region": gettext_lazy("Region"),
+    "postal_code": gettext_lazy("Postal code"),
+    "country": gettext_lazy("Country (two-letter code)"),
+    "notes": gettext_lazy("Notes"),
+}
+COMPANY_TARGETS: dict[str, str | Promise] = {
+    "name": gettext_lazy("Name"),
+    "domain": gettext_lazy("Domain"),
+    "website": gettext_lazy("Website"),
+    "industry": gettext_lazy("Industry"),
+    "size": gettext_lazy("Size (employees)"),
+    "owner_email": gettext_lazy("Owner (a member's email)"),
+    "lifecycle_stage": gettext_lazy("Lifecycle stage"),
+    "tags": gettext_lazy("Tags (separated by commas)"),
+    "street": gettext_lazy("Street"),
+    "city": gettext_lazy("City"),
+    "region": gettext_lazy("Region"),
+    "postal_code": gettext_lazy("Postal code"),
+    "country": gettext_lazy("Country (two-letter code)"),
+    "notes": gettext_lazy("Notes"),
+}
+TARGETS = {"contact": CONTACT_TARGETS, "company": COMPANY_TARGETS}
+
+# Headers of the exports of HubSpot, Salesforce, Pipedrive, Zoho and Rapport, compared after
+# ``header_key`` (lower case, letters and digits only).
+_CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
+    "first_name": ("firstname", "personfirstname", "givenname", "name_first"),
+    "last_name": ("lastname", "personlastname", "surname", "familyname"),
+    "full_name": ("name", "fullname", "personname", "contactname"),
+    "email": (
+        "email",
+        "emailaddress",
+        "personemail",
+        "personemailwork",
+        "emailwork",
+        "primaryemail",
+        "workemail",
+    ),
+    "email_2": ("secondaryemail", "personemailhome", "emailhome", "otheremail", "email2"),
+    "phone": (
+        "phone",
+        "phonenumber",
+        "personphone",
+        "personphonework",
+        "phonework",
+        "businessphone",
+        "workphone",
+    ),
+    "phone_2": (
+        "mobile",
+        "mobilephone",
+        "mobilephonenumber",
+        "personphonemobile",
+        "phonemobile",
+        "phone2",
+    ),
+    "job_title": ("jobtitle", "title", "personjobtitle", "position"),
+    "company": (
+        "company",
+        "companyname",
+        "accountname",
+        "organization",
+        "organisation",
+        "personorganization",
+        "organizationname",
+        "associatedcompany",
+    ),
+    "company_domain": ("companydomain", "companydomainname", "domain", "emaildomain"),
+    "owner_email": (
+        "owner",
+        "owneremail",
+        "contactowner",
+        "personowner",
+        "hubspotowner",
+        "contactownername",
+        "ownername",
+    ),
+    "lifecycle_stage": ("lifecyclestage", "stage"),
+    "tags": ("tags", "labels", "personlabels", "tag"),
+    "source": ("source", "leadsource", "originalsource", "contactsource"),
+    "street": (
+        "street",
+        "streetaddress",
+        "address",
+        "mailingstreet",
+        "personaddress",
+        "mailingaddress",
+    ),
+    "city": ("city", "mailingcity", "personaddresscity"),
+    "region": (
+        "region",
+        "state",
+        "stateregion",
+        "mailingstate",
+        "mailingstateprovince",
+        "province",
+    ),
+    "postal_code": (
+        "postalcode",
+        "zip",
+        "zipcode",
+        "mailingzip",
+        "mailingzippostalcode",
+        "mailingpostalcode",
+        "postcode",
+    ),
+    "country": ("country", "countryregion", "mailingcountry", "countrycode"),
+    "notes": ("notes", "note", "description"),
+}
+_COMPANY_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "name",
+        "companyname",
+        "accountname",
+        "organization",
+        "organizationname",
+        "organisation",
+    ),
+    "domain": ("domain", "companydomainname", "companydomain", "emaildomain"),
+    "website": ("website", "websiteurl", "url", "organizationwebsite"),
+    "industry": ("industry", "organizationindustry"),
+    "size": ("size", "numberofemployees", "employees", "companysize", "organizationemployees"),
+    "owner_email": ("owner", "owneremail", "companyowner", "accountowner", "organizationowner"),
+    "lifecycle_stage": ("lifecyclestage", "stage"),
+    "tags": ("tags", "labels", "organizationlabels"),
+    "street": ("street", "streetaddress", "address", "billingstreet", "organizationaddress"),
+    "city": ("city", "billingcity", "organizationcity"),
+    "region": ("region", "state", "stateregion", "billingstate", "billingstateprovince"),
+    "postal_code": ("postalcode", "zip", "zipcode", "billingzip", "billingzippostalcode"),
+    "country": ("country", "countryregion", "billingcountry", "countrycode"),
+    "notes": ("notes", "note", "description"),
+}
+_ALIASES = {"contact": _CONTACT_ALIASES, "company": _COMPANY_ALIASES}
+
+# A CRM's export prefixes its columns with the record ("Person - Email", "Organization -
+# Name"); the prefix is dropped after the full header was tried.
+_PREFIXES = ("person", "contact", "organization", "organisation", "company", "account")
+
+
+def header_key(header: str) -> str:
+    return "".join(char for char in header.lower() if char.isalnum())
+
+
+def target_choices(entity: str, custom_fields: Sequence[CustomField]) -> list[tuple[str, str]]:
+    choices = [(code, str(label)) for code, label in TARGETS[entity].items()]
+    choices += [
+        (f"{CUSTOM}{field.code}", _("Custom field: %(label)s") % {"label": field.label})
+        for field in custom_fields
+    ]
+    return choices
+
+
+def auto_map(
+    entity: str, headers: Sequence[str], custom_fields: Sequence[CustomField]
+) -> dict[str, str]:
+    """Column index (as text) → target, for every header we recognise; each target once."""
+    lookup: dict[str, str] = {}
+    for code, aliases in _ALIASES[entity].items():
+        lookup[header_key(code)] = code
+        for alias in aliases:
+            lookup.setdefault(alias, code)
+    for field in custom_fields:
+        lookup.setdefault(header_key(field.code), f"{CUSTOM}{field.code}")
+        lookup.setdefault(header_key(field.label), f"{CUSTOM}{field.code}")
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for index, header in enumerate(headers):
+        key = header_key(header)
+        target: str | None = lookup.get(key)
+        if target is None:
+            for prefix in _PREFIXES:
+                if key.startswith(prefix) and key != prefix:
+                    target = lookup.get(key.removeprefix(prefix))
+                    if target is not None:
+                        break
+        if target is not None and target not in used:
+            mapping[str(index)] = target
+            used.add(target)
+    if "full_name" in used and {"first_name", "last_name"} & used:
+        # Separate name columns win over a combined one.
+        mapping = {k: v for k, v in mapping.items() if v != "full_name"}
+    return mapping
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+DATE_FORMATS: dict[str, tuple[str, str | Promise]] = {
+    "iso": ("%Y-%m-%d", gettext_lazy("YYYY-MM-DD (2024-03-31)")),
+    "dmy": ("%d/%m/%Y", gettext_lazy("DD/MM/YYYY (31/03/2024, 31.03.2024, 31-03-2024)")),
+    "mdy": ("%m/%d/%Y", gettext_lazy("MM/DD/YYYY (03/31/2024)")),
+    "ymd": ("%Y/%m/%d", gettext_lazy("YYYY/MM/DD (2024/03/31)")),
+}
+_DATE_SEPARATORS = re.compile(r"[.\-/ ]")
+_AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}\s*$")
+
+
+def parse_date(raw: str, date_format: str) -> str:
+    """The date as YYYY-MM-DD, read in the file's date format; raise ValueError otherwise."""
+    text = raw.strip().split(" ")[0].split("T")[0]
+    pattern, _label = DATE_FORMATS.get(date_format, DATE_FORMATS["iso"])
+    normalised = _DATE_SEPARATORS.sub("/", text)
+    for candidate in (pattern.replace("-", "/"), pattern.replace("-", "/").replace("%Y", "%y")):
+        try:
+            return datetime.datetime.strptime(normalised, candidate).date().isoformat()  # noqa: DTZ007
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def is_ambiguous_date(raw: str) -> bool:
+    """ "03/04/2024": the 3rd of April or the 4th of March? Only the user knows."""
+    match = _AMBIGUOUS.match(raw)
+    return bool(match) and int(match.group(1)) <= 12 and int(match.group(2)) <= 12  # type: ignore[union-attr]
+
+
+# --- one row --------------------------------------------------------------------------------
+
+
+@dataclass
+class RowValues:
+    """The non-empty cells of a row by target, and the problems found before any service
+    saw them (column name, reason)."""
+
+    values: dict[str, str]
+    problems: list[tuple[str, str]]
+
+
+def row_values(
+    *, mapping: Mapping[str, str], headers: Sequence[str], row: Sequence[str]
+) -> RowValues:
+    problems: list[tuple[str, str]] = []
+    if len(row) > len(headers) and any(cell.strip() for cell in row[len(headers) :]):
+        problems.append(
+            (
+                "",
+                _("The row has %(cells)d cells but the header only %(columns)d columns.")
+                % {"cells": len(row), "columns": len(headers)},
+            )
+        )
+    values: dict[str, str] = {}
+    for index_text, target in mapping.items():
+        index = int(index_text)
+        cell = row[index].strip() if index < len(row) else ""
+        if cell:
+            values[target] = cell
+    return RowValues(values=values, problems=problems)
+
+
+def split_full_name(full: str) -> tuple[str, str]:
+    parts = full.split()
+    if len(parts) <= 1:
+        return full, ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def company_size(raw: str) -> str:
+    """A number of employees becomes the size band; a band is kept as written."""
+    digits = raw.replace(",", "").replace(" ", "").replace(".", "")
+    if not digits.isdigit():
+        return raw
+    count = int(digits)
+    for limit, band in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000")):
+        if count <= limit:
+            return band
+    return "1001+"

@@ -1,0 +1,45 @@
+"""What import and export add to the product's registries (docs/roles.md, ADR 0017).
+
+- Importing creates and changes records in bulk: Owner, Admin and Manager.
+- Exporting takes the workspace's customer data out of the product: Owner, Admin and Manager;
+  Sales reps cannot by default. An export holds only what the member may see in the list.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+from tenants import capabilities, live, navigation
+from tenants.audit.actions import register_action
+from tenants.roles import Role
+
+MODULE = _("Import and export")
+MANAGERS = {Role.OWNER, Role.ADMIN, Role.MANAGER}
+
+IMPORT_RECORDS = capabilities.register(
+    "dataio.import",
+    label=_("Import companies and contacts from CSV and Excel files, undo an import"),
+    module=MODULE,
+    roles=MANAGERS,
+    writes=True,
+)
+EXPORT_RECORDS = capabilities.register(
+    "dataio.export",
+    label=_("Export lists of companies, contacts, leads and deals"),
+    module=MODULE,
+    roles=MANAGERS,
+)
+
+navigation.register(
+    "imports",
+    label=_("Import"),
+    icon="arrow-right-left",
+    url_name="dataio:import_list",
+    capability=IMPORT_RECORDS,
+    order=150,
+)
+
+IMPORT_STARTED = register_action("import.started", _("Import started"), module=MODULE)
+IMPORT_FINISHED = register_action("import.finished", _("Import finished"), module=MODULE)
+IMPORT_UNDONE = register_action("import.undone", _("Import undone"), module=MODULE)
+RECORDS_EXPORTED = register_action("records.exported", _("Records exported"), module=MODULE)
+
+IMPORTS_TOPIC = live.register_topic("imports", label=_("Imports"), capability=IMPORT_RECORDS)

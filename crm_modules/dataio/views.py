@@ -1,0 +1,236 @@
+"""Import pages (upload, mapping with preview, progress, error report, undo) and exports of the
+sales lists. Input → service → response; the services check permissions again."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from crm_modules.dataio import mapping as columns
+from crm_modules.dataio import reading, selectors
+from crm_modules.dataio.models import Entity, ImportJob
+from crm_modules.dataio.module import EXPORT_RECORDS, IMPORT_RECORDS
+from crm_modules.dataio.services import exports, imports
+from crm_modules.sales import api as sales
+from crm_platform.csv_export import csv_text
+from crm_platform.errors import ServiceError
+from tenants.access import requires
+from tenants.http import WorkspaceRequest
+
+IMPORT_ENTITIES = [(value, label) for value, label in Entity.choices if value in imports.ENTITIES]
+
+
+def _list_context(request: WorkspaceRequest) -> dict[str, object]:
+    return {
+        "imports": selectors.import_list(actor=request.membership)[:50],
+        "entities": IMPORT_ENTITIES,
+        "max_mb": reading.MAX_FILE_BYTES // 1024**2,
+    }
+
+
+@requires(IMPORT_RECORDS)
+@require_safe
+def import_list(request: WorkspaceRequest) -> HttpResponse:
+    return render(request, "dataio/import_list.html", _list_context(request))
+
+
+@requires(IMPORT_RECORDS)
+@require_POST
+def import_upload(request: WorkspaceRequest) -> HttpResponse:
+    context = _list_context(request)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > reading.MAX_FILE_BYTES + 64 * 1024:
+        # Refused before the body is read: a 2 GB upload costs us nothing.
+        context["error"] = {
+            "field": "file",
+            "message": _("The file is larger than the limit of %(limit)d MB.")
+            % {"limit": reading.MAX_FILE_BYTES // 1024**2},
+        }
+        return render(request, "dataio/import_list.html", context, status=413)
+    upload = request.FILES.get("file")
+    if upload is None:
+        context["error"] = {"field": "file", "message": _("Choose a CSV or XLSX file to upload.")}
+        return render(request, "dataio/import_list.html", context, status=400)
+    try:
+        job = imports.import_upload(
+            actor=request.membership, entity=request.POST.get("entity", ""), upload=upload
+        )
+    except ServiceError as exc:
+        context["error"] = {"field": exc.field, "message": exc.message}
+        return render(request, "dataio/import_list.html", context, status=400)
+    return redirect("dataio:import_detail", job.pk)
+
+
+def _detail_context(request: WorkspaceRequest, job: ImportJob) -> dict[str, object]:
+    context: dict[str, object] = {"job": job, "can_undo": imports.import_can_undo(job)}
+    if job.status == ImportJob.Status.MAPPING:
+        fields = list(sales.custom_field_list(actor=request.membership, entity=job.entity))
+        context.update(
+            {
+                "targets": columns.target_choices(job.entity, fields),
+                "columns_list": [
+                    {
+                        "index": index,
+                        "header": header,
+                        "target": job.mapping.get(str(index), ""),
+                        "example": next(
+                            (cells[index] for _n, cells in job.sample if index < len(cells)),
+                            "",
+                        )[:80],
+                    }
+                    for index, header in enumerate(job.headers)
+                ],
+                "preview": imports.import_preview(actor=request.membership, job=job),
+                "duplicate_choices": ImportJob.Duplicates.choices,
+                "date_formats": [
+                    (code, label) for code, (_p, label) in columns.DATE_FORMATS.items()
+                ],
+                "ambiguous_dates": any(
+                    columns.is_ambiguous_date(cell) for _n, cells in job.sample for cell in cells
+                ),
+            }
+        )
+    return context
+
+
+@requires(IMPORT_RECORDS)
+@require_safe
+def import_detail(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    return render(request, "dataio/import_detail.html", _detail_context(request, job))
+
+
+@requires(IMPORT_RECORDS)
+@require_POST
+def import_mapping(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    chosen = {
+        str(index): request.POST.get(f"column_{index}", "") for index in range(len(job.headers))
+    }
+    try:
+        imports.import_configure(
+            actor=request.membership,
+            job=job,
+            mapping=chosen,
+            duplicates=request.POST.get("duplicates", ""),
+            date_format=request.POST.get("date_format", ""),
+        )
+    except ServiceError as exc:
+        job.mapping = {k: v for k, v in chosen.items() if v}
+        context = _detail_context(request, job)
+        context["error"] = {"field": exc.field, "message": exc.message}
+        return render(request, "dataio/import_detail.html", context, status=400)
+    return redirect("dataio:import_detail", job.pk)
+
+
+@requires(IMPORT_RECORDS)
+@require_POST
+def import_start(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    try:
+        imports.import_start(actor=request.membership, job=job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("dataio:import_detail", job.pk)
+
+
+@requires(IMPORT_RECORDS)
+@require_safe
+def import_progress(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    """The progress fragment, fetched again on each live progress event (and after a
+    reconnect), so a member who leaves and comes back sees where the import is."""
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    return render(
+        request,
+        "dataio/_progress.html",
+        {"job": job, "can_undo": imports.import_can_undo(job)},
+    )
+
+
+@requires(IMPORT_RECORDS)
+@require_safe
+def import_errors(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    """Row, column and reason of every problem (about 1% of a file's rows: held in memory)."""
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    rows = ([number, column, reason] for number, column, reason in imports.import_error_lines(job))
+    body = csv_text([_("Row"), _("Column"), _("Reason")], rows)
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+@requires(IMPORT_RECORDS)
+@require_POST
+def import_undo(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    try:
+        imports.import_undo(actor=request.membership, job=job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The import is being undone."))
+    return redirect("dataio:import_detail", job.pk)
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+@requires(EXPORT_RECORDS)
+@require_POST
+def export(request: WorkspaceRequest, entity: str) -> HttpResponse:
+    """Export a sales list with the filters it was showing (sent by its export form)."""
+    if entity not in exports.COLUMNS:
+        raise Http404("No such list")
+    file_format = request.POST.get("format", "csv")
+    if file_format not in exports.FORMATS:
+        file_format = "csv"
+    filters = exports.export_filters(entity, request.POST)
+    actor = request.membership
+    if exports.export_count(actor=actor, entity=entity, filters=filters) > exports.INLINE_ROWS:
+        exports.export_request(actor=actor, entity=entity, filters=filters, file_format=file_format)
+        messages.success(
+            request, _("The list is long: it is being exported, and you will be told when ready.")
+        )
+        return redirect("dataio:export_list")
+    # At most INLINE_ROWS rows: written to a file, then answered in one piece.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"export.{file_format}"
+        exports.export_now(
+            actor=actor, entity=entity, filters=filters, file_format=file_format, path=path
+        )
+        body = path.read_bytes()
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response = HttpResponse(body, content_type=exports.CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = f'attachment; filename="{entity}s-{stamp}.{file_format}"'
+    return response
+
+
+@requires(EXPORT_RECORDS)
+@require_safe
+def export_list(request: WorkspaceRequest) -> HttpResponse:
+    return render(
+        request,
+        "dataio/export_list.html",
+        {"exports": selectors.export_list(actor=request.membership)[:50]},
+    )
+
+
+@requires(EXPORT_RECORDS)
+@require_safe
+def export_download(request: WorkspaceRequest, export_id: int) -> HttpResponse:
+    job = selectors.export_get(actor=request.membership, export_id=export_id)
+    try:
+        url = exports.export_download_url(actor=request.membership, job=job)
+    except ServiceError as exc:
+        raise Http404(exc.message) from exc
+    return redirect(url)
