@@ -6,7 +6,18 @@ Reads go through selectors (already scoped to the acting member); writes through
 from __future__ import annotations
 
 from crm_modules.sales.demo import demo_seed
-from crm_modules.sales.models import Company, Contact, Deal, DealStageChange, Lead, Stage, Task
+from crm_modules.sales.models import (
+    Company,
+    Consent,
+    Contact,
+    CustomField,
+    Deal,
+    DealStageChange,
+    Lead,
+    LifecycleStage,
+    Stage,
+    Task,
+)
 from crm_modules.sales.module import DEALS_TOPIC, VIEW_RECORDS
 from crm_modules.sales.selectors import (
     company_get,
@@ -17,15 +28,26 @@ from crm_modules.sales.selectors import (
     deal_list,
 )
 from crm_modules.sales.services import record_log_activity
+from crm_modules.sales.services.scores import (
+    register_score_explainer,
+    register_score_listener,
+    score_explanation,
+    score_threshold_reached,
+    scored_ids,
+    scores_store,
+)
 
 __all__ = [
     "DEALS_TOPIC",
     "VIEW_RECORDS",
     "Company",
+    "Consent",
     "Contact",
+    "CustomField",
     "Deal",
     "DealStageChange",
     "Lead",
+    "LifecycleStage",
     "Stage",
     "Task",
     "company_get",
@@ -36,4 +58,10 @@ __all__ = [
     "deal_list",
     "demo_seed",
     "record_log_activity",
+    "register_score_explainer",
+    "register_score_listener",
+    "score_explanation",
+    "score_threshold_reached",
+    "scored_ids",
+    "scores_store",
 ]

@@ -81,6 +81,9 @@ class Company(Address):
     # Values of the workspace's custom fields for companies, by field code (ADR 0012).
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
+    # The name as lower-case ASCII (any script transliterated), compared by trigram
+    # similarity to find likely duplicates (ADR 0018).
+    name_key = models.CharField(max_length=400, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -95,6 +98,7 @@ class Company(Address):
             GinIndex(fields=["tags"], name="company_tags"),
             GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
             _trigram("company_search"),
+            _trigram("company_name_key", "name_key"),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +140,10 @@ class Contact(Address):
     primary_phone = models.CharField(max_length=20, blank=True, editable=False)
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
+    name_key = models.CharField(max_length=400, blank=True, default="", editable=False)
+    # The lead score and the points each scoring rule gave, by rule id (crm_modules/scoring).
+    score = models.IntegerField(_("score"), default=0, editable=False)
+    score_breakdown = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -151,6 +159,8 @@ class Contact(Address):
             GinIndex(fields=["tags"], name="contact_tags"),
             GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
             _trigram("contact_search"),
+            _trigram("contact_name_key", "name_key"),
+            models.Index(fields=["-score", "-id"], name="contact_score"),
         ]
 
     def __str__(self) -> str:
@@ -279,6 +289,8 @@ class Lead(models.Model):
         "Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     search_text = models.TextField(default="", editable=False)
+    score = models.IntegerField(_("score"), default=0, editable=False)
+    score_breakdown = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -289,6 +301,7 @@ class Lead(models.Model):
             models.Index(fields=["status", "-id"], name="lead_status"),
             models.Index(fields=["owner", "-id"], name="lead_owner"),
             _trigram("lead_search"),
+            models.Index(fields=["-score", "-id"], name="lead_score"),
         ]
 
     def __str__(self) -> str:
@@ -489,3 +502,48 @@ class CustomField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class MergeRecord(models.Model):
+    """A merge of records into a survivor, with what it takes to undo it for 7 days: the
+    removed records as they were and every row that moved to the survivor."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    survivor_id = models.BigIntegerField()
+    merged_ids = ArrayField(models.BigIntegerField())
+    snapshot = models.JSONField(default=dict)
+    merged_by = user_reference()
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "survivor_id", "-merged_at"], name="merge_survivor"),
+            models.Index(fields=["-merged_at", "-id"], name="merge_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.merged_ids} → {self.survivor_id}"
+
+
+class DuplicateGroup(models.Model):
+    """Records the workspace-wide scan found to be likely one and the same."""
+
+    entity = models.CharField(max_length=10, choices=MergeRecord.Entity.choices)
+    record_ids = ArrayField(models.BigIntegerField())
+    # 0-100: how sure the scan is (same email or phone is surer than a similar name).
+    confidence = models.PositiveSmallIntegerField()
+    reasons = ArrayField(models.CharField(max_length=20), default=list)
+    found_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "-confidence", "id"], name="duplicate_group_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_ids} ({self.confidence})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.sales import views, views_records
+from crm_modules.sales import views, views_duplicates, views_records
 
 app_name = "sales"
 urlpatterns = [
@@ -23,4 +23,19 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:task_id>/done/", views_records.task_done, name="task_done"),
     path("search/", views.search, name="search"),
+    path(
+        "contacts/duplicates/check/",
+        views_duplicates.contact_duplicates_check,
+        name="contact_duplicates",
+    ),
+    path(
+        "companies/duplicates/check/",
+        views_duplicates.company_duplicates_check,
+        name="company_duplicates",
+    ),
+    path("duplicates/", views_duplicates.duplicates, name="duplicates"),
+    path("duplicates/scan/", views_duplicates.duplicates_scan, name="duplicates_scan"),
+    path("contacts/merge/", views_duplicates.contact_merge, name="contact_merge"),
+    path("companies/merge/", views_duplicates.company_merge, name="company_merge"),
+    path("merges/<int:merge_id>/undo/", views_duplicates.merge_undo_view, name="merge_undo"),
 ]

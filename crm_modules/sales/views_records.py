@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
-from crm_modules.sales import selectors, services
+from crm_modules.sales import selectors, services, views_duplicates
 from crm_modules.sales.forms import (
     CompanyForm,
     ContactForm,
@@ -22,7 +22,9 @@ from crm_modules.sales.forms import (
     LogActivityForm,
     MoveDealForm,
 )
+from crm_modules.sales.models import Contact, Lead
 from crm_modules.sales.module import CREATE_RECORDS, EDIT_RECORDS, VIEW_RECORDS, WORK_TASKS
+from crm_modules.sales.services.scores import score_explanation
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -52,6 +54,9 @@ def _page(
         "log_form": log_form or LogActivityForm(initial={"kind": "call"}),
         "can_log": allows(request.membership, LOG_ACTIVITY),
         "can_edit": allows(request.membership, EDIT_RECORDS, record),
+        "score_explanation": (
+            score_explanation(record) if isinstance(record, Contact | Lead) else []
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -207,7 +212,12 @@ def task_done(request: WorkspaceRequest, task_id: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def contact_new(request: WorkspaceRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
+    matches: list[Any] = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not request.POST.get("save_anyway"):
+            matches = views_duplicates.contact_matches(data)
+    if request.method == "POST" and form.is_valid() and not matches:
         data = form.cleaned_data
         try:
             contact = services.contact_create(
@@ -223,16 +233,24 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
         else:
             return redirect("sales:contact_detail", contact.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New contact")}, status=status
-    )
+    context = {
+        "form": form,
+        "title": _("New contact"),
+        "duplicates": matches,
+        "check_url": reverse("sales:contact_duplicates"),
+        "detail_url": "sales:contact_detail",
+    }
+    return render(request, "sales/record_new.html", context, status=status)
 
 
 @requires(CREATE_RECORDS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def company_new(request: WorkspaceRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    matches: list[Any] = []
+    if request.method == "POST" and form.is_valid() and not request.POST.get("save_anyway"):
+        matches = views_duplicates.company_matches(form.cleaned_data)
+    if request.method == "POST" and form.is_valid() and not matches:
         try:
             company = services.company_create(actor=request.membership, **form.cleaned_data)
         except ServiceError as error:
@@ -240,9 +258,14 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
         else:
             return redirect("sales:company_detail", company.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "sales/record_new.html", {"form": form, "title": _("New company")}, status=status
-    )
+    context = {
+        "form": form,
+        "title": _("New company"),
+        "duplicates": matches,
+        "check_url": reverse("sales:company_duplicates"),
+        "detail_url": "sales:company_detail",
+    }
+    return render(request, "sales/record_new.html", context, status=status)
 
 
 @requires(CREATE_RECORDS)

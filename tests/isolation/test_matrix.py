@@ -28,6 +28,8 @@ from django_tenants.utils import schema_context
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.sales.models import CustomField
+from crm_modules.sales.services.merge import contacts_merge
+from crm_modules.scoring.models import ScoreThreshold, ScoringRule
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -84,7 +86,30 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "document_id": lambda ws, owner: _document(ws, owner),
     "version_number": lambda ws, owner: 1,
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
+    "merge_id": lambda ws, owner: _merge(ws, owner),
+    "rule_id": lambda ws, owner: _scoring_rule(ws),
+    "threshold_id": lambda ws, owner: _threshold(ws),
 }
+
+
+def _scoring_rule(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ScoringRule.objects.create(
+            entity="lead", name="Sample", kind="consent", channel="email", points=-5
+        ).pk
+
+
+def _threshold(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ScoreThreshold.objects.create(entity="lead", min_score=50, task_title="Call").pk
+
+
+def _merge(workspace: Workspace, owner: Membership) -> int:
+    """A merge of two contacts of ``owner`` into one, done by the workspace's Owner."""
+    with schema_context(workspace.tenant.schema_name):
+        keep, gone = ContactFactory.create_batch(2, owner=owner.user)
+        actor = Membership.objects.select_related("tenant", "user").get(pk=workspace.owner.pk)
+        return contacts_merge(actor=actor, survivor_id=keep.pk, other_ids=[gone.pk]).pk
 
 
 def _custom_field(workspace: Workspace) -> int:
@@ -175,6 +200,19 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:lead_convert": {"GET": 405, "POST": 302},
     "sales:task_done": {"GET": 405, "POST": 302},
     "sales:search": {"GET": 200, "POST": 405},
+    "sales:contact_duplicates": {"GET": 200, "POST": 405},
+    "sales:company_duplicates": {"GET": 200, "POST": 405},
+    "sales:duplicates": {"GET": 200, "POST": 405},
+    "sales:duplicates_scan": {"GET": 405, "POST": 302},
+    "sales:contact_merge": {"GET": 200, "POST": 400},
+    "sales:company_merge": {"GET": 200, "POST": 400},
+    "sales:merge_undo": {"GET": 405, "POST": 302},
+    "scoring:rules": {"GET": 200, "POST": 405},
+    "scoring:rule_new": {"GET": 405, "POST": 400},
+    "scoring:rule_delete": {"GET": 405, "POST": 302},
+    "scoring:threshold_new": {"GET": 405, "POST": 400},
+    "scoring:threshold_delete": {"GET": 405, "POST": 302},
+    "scoring:recompute": {"GET": 405, "POST": 400},
     "integrations:api_keys": {"GET": 200, "POST": 400},
     "integrations:api_key_revoke": {"GET": 405, "POST": 302},
     "documents:list": {"GET": 200, "POST": 405},

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import VIEW_RECORDS
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import require
@@ -48,10 +49,11 @@ def record_log_activity(
         raise ServiceError(_("The details can be at most 20000 characters."), field="body")
     if not (subject.strip() or body.strip()):
         raise ServiceError(_("Write a subject or some details."), field="subject", code="required")
-    return timeline.activity_log(
+    related = _related(record)
+    logged = timeline.activity_log(
         kind=kind,
         author=actor.user,
-        concerns=[record, *_related(record)],
+        concerns=[record, *related],
         subject=subject.strip(),
         body=body,
         channel={"call": "phone", "email": "email", "meeting": "meeting"}.get(kind, ""),
@@ -59,3 +61,8 @@ def record_log_activity(
         outcome=outcome[:100],
         occurred_at=occurred_at,
     )
+    # Engagement counts in lead scores: the records it concerns are scored again.
+    scored = [record, *related]
+    score_inputs_changed(entity="contact", ids=[r.pk for r in scored if isinstance(r, Contact)])
+    score_inputs_changed(entity="lead", ids=[r.pk for r in scored if isinstance(r, Lead)])
+    return logged
