@@ -27,6 +27,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -49,7 +50,7 @@ LAST = {
     "th": ["ใจดี", "ศรีสุข", "วงศ์ใหญ่", "แสงทอง", "บุญมา", "ทองดี", "สุขสวัสดิ์", "พรหมมา"],
     "zh": ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"],
 }
-# Family names with a number make 64 × 10,000 distinct people, so similar-name groups stay
+# Family names with a number make 64 times 10,000 distinct people, so similar-name groups stay
 # small, as they are in a real workspace.
 STAGES = ["subscriber", "lead", "qualified", "opportunity", "customer"]
 
@@ -153,9 +154,24 @@ def seed(database_url: str, schema: str, count: int) -> None:
             ) as copy:
                 for offset, (first, last, stage, email, phone, text, key, at) in enumerate(rows):
                     copy.write_row(
-                        (first_id + offset, first, last, stage, email, phone, text, key, at, at)
-                        + ("", "{}", "", "", "", "", "", "", "", "", "", "", "", "", "")
-                        + ("{}", 0, "{}")
+                        (
+                            first_id + offset,
+                            first,
+                            last,
+                            stage,
+                            email,
+                            phone,
+                            text,
+                            key,
+                            at,
+                            at,
+                            "",
+                            "{}",
+                            *[""] * 13,
+                            "{}",
+                            0,
+                            "{}",
+                        )
                     )
             with conn.cursor().copy(
                 "COPY sales_contactemail (contact_id, email, is_primary) FROM STDIN"
@@ -214,7 +230,7 @@ def main() -> None:
     from crm_modules.scoring.models import ScoringRule
     from crm_modules.scoring.services import scores_recompute
 
-    connection.set_schema(schema)
+    connection.set_schema(schema)  # type: ignore[attr-defined]
     total = Contact.objects.count()
     top = Contact.objects.aggregate(top=Max("id"))["top"]
     print(f"workspace: {total:,} contacts; pg_trgm: {trigram_available()}")
@@ -247,12 +263,13 @@ def main() -> None:
         print(f"duplicate scan: {groups:,} groups in {time.perf_counter() - started:.1f} s")
 
     ScoringRule.objects.all().delete()
-    for data in (
+    rules: tuple[dict[str, Any], ...] = (
         {"kind": "field", "field": "lifecycle_stage", "operator": "eq", "value": "qualified"},
         {"kind": "engagement", "activity_kind": "meeting", "days": 14},
         {"kind": "consent", "channel": "email"},
         {"kind": "inactivity", "days": 90},
-    ):
+    )
+    for data in rules:
         ScoringRule.objects.create(entity="contact", name=data["kind"], points=10, **data)
     started = time.perf_counter()
     scored = scores_recompute(entity="contact")
