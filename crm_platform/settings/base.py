@@ -338,6 +338,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two "entity" choice sets: merged records (contact, company), scored ones (contact, lead).
+    "ENUM_NAME_OVERRIDES": {
+        "MergedEntityEnum": "crm_modules.sales.models.MergeRecord.Entity",
+        "ScoredEntityEnum": "crm_modules.scoring.models.Entity",
+    },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
         "crm_platform.api.permissions.Allows",

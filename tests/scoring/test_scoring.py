@@ -348,3 +348,22 @@ def test_lead_record_page_shows_its_score(alpha: Workspace) -> None:
     page = client.get(reverse("sales:lead_detail", args=[lead.pk])).content.decode()
     assert 'data-testid="score-value">12<' in page
     assert "A rule deleted since" in page
+
+
+def test_contact_and_lead_lists_sort_and_filter_by_score(alpha: Workspace) -> None:
+    low, high = ContactFactory.create_batch(2)
+    Contact.objects.filter(pk=low.pk).update(score=5)
+    Contact.objects.filter(pk=high.pk).update(score=70)
+    lead = LeadFactory.create()
+    Lead.objects.filter(pk=lead.pk).update(score=33)
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+
+    page = client.get(reverse("sales:contact_list"), {"sort": "score"}).content.decode()
+    assert page.index(f'data-contact="{high.pk}"') < page.index(f'data-contact="{low.pk}"')
+    page = client.get(reverse("sales:contact_list"), {"min_score": "50"}).content.decode()
+    assert f'data-contact="{high.pk}"' in page
+    assert f'data-contact="{low.pk}"' not in page
+    page = client.get(reverse("sales:contact_list"), {"min_score": "many"})
+    assert page.status_code == 200
+    page = client.get(reverse("sales:lead_list"), {"sort": "score", "min_score": "30"})
+    assert f'data-lead="{lead.pk}"' in page.content.decode()
