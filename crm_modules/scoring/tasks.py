@@ -7,6 +7,7 @@ from celery import shared_task
 from django_tenants.utils import schema_context
 
 from crm_modules.scoring import services
+from crm_modules.scoring.models import ScoringRule
 from tenants.models import Tenant
 
 
@@ -16,7 +17,10 @@ def rescore(*, entity: str, ids: list[int] | None = None) -> int:
 
 
 def on_inputs_changed(entity: str, ids: list[int] | None) -> None:
-    """Sales says (after commit) that these records' scoring inputs changed."""
+    """Sales says (after commit) that these records' scoring inputs changed. Without an active
+    rule there is nothing to compute (a bulk import then queues no task per record)."""
+    if not ScoringRule.objects.filter(entity=entity, active=True).exists():
+        return
     if ids is None:
         rescore.apply_async(kwargs={"entity": entity}, queue="bulk")
     else:
