@@ -28,6 +28,7 @@ from crm_modules.sales.selectors import (
     deal_list,
 )
 from crm_modules.sales.services import record_log_activity
+from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
 from crm_modules.sales.services.scores import (
     register_score_explainer,
     register_score_listener,
@@ -50,8 +51,10 @@ __all__ = [
     "LifecycleStage",
     "Stage",
     "Task",
+    "company_duplicates",
     "company_get",
     "company_list",
+    "contact_duplicates",
     "contact_get",
     "contact_list",
     "deal_get",

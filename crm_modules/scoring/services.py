@@ -463,7 +463,7 @@ def _batches(entity: str, ids: list[int] | None) -> Iterable[Q]:
 def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
     """Compute and store the scores of ``ids`` (None: every record of ``entity``), in batches
     of one UPDATE each; records that reach a threshold get its actions. Returns the number of
-    records scored."""
+    records whose score or breakdown changed."""
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
     wanted = None if ids is None else sorted({int(pk) for pk in ids})

@@ -63,9 +63,17 @@ def scores_store(
     breakdown: Expression | dict[str, Any],
     where: Q,
 ) -> int:
-    """One UPDATE: every record of ``entity`` matching ``where`` gets the computed score."""
+    """One UPDATE: every record of ``entity`` matching ``where`` gets the computed score.
+    Records whose score and breakdown are already right are left alone: an UPDATE of an
+    indexed column rewrites every index entry of the row, so skipping them is most of the
+    work saved when a rule changes a few scores."""
     model = SCORED[entity]
-    return model.objects.filter(where).update(score=score, score_breakdown=breakdown)
+    unchanged = Q(score=score) & Q(score_breakdown=breakdown)
+    return (
+        model.objects.filter(where)
+        .exclude(unchanged)
+        .update(score=score, score_breakdown=breakdown)
+    )
 
 
 def scored_ids(*, entity: str, where: Q) -> list[int]:
