@@ -39,12 +39,15 @@ __all__ = [
     "EntryType",
     "activity_days_rebuild",
     "activity_log",
+    "activity_recent_exists",
     "entry_type",
     "entry_types",
     "link_key",
     "register_entry_type",
     "timeline",
     "timeline_delete_for",
+    "timeline_move",
+    "timeline_move_back",
     "timeline_share",
 ]
 
@@ -271,3 +274,62 @@ def activity_days_rebuild() -> int:
             [zone],
         )
         return int(cursor.rowcount)
+
+
+def timeline_move(*, source: models.Model, target: models.Model) -> dict[str, Any]:
+    """Move a record's history to another record of the same kind (a merge). An entry already
+    on the target loses only its link to the source. Returns what ``timeline_move_back``
+    needs to undo it."""
+    source_type, source_id = link_key(source)
+    target_type, target_id = link_key(target)
+    links = ActivityLink.objects.filter(target_type=source_type, target_id=source_id)
+    on_target = ActivityLink.objects.filter(target_type=target_type, target_id=target_id)
+    shared = links.filter(activity_id__in=on_target.values("activity_id"))
+    dropped = [
+        [activity_id, occurred_at.isoformat()]
+        for activity_id, occurred_at in shared.values_list("activity_id", "occurred_at")
+    ]
+    shared.delete()
+    moved = list(links.values_list("pk", flat=True))
+    links.update(target_type=target_type, target_id=target_id)
+    return {"type": source_type, "id": source_id, "moved": moved, "dropped": dropped}
+
+
+def timeline_move_back(moved: dict[str, Any]) -> None:
+    """Undo ``timeline_move`` from what it returned."""
+    ActivityLink.objects.filter(pk__in=moved["moved"]).update(
+        target_type=moved["type"], target_id=moved["id"]
+    )
+    ActivityLink.objects.bulk_create(
+        [
+            ActivityLink(
+                activity_id=activity_id,
+                target_type=moved["type"],
+                target_id=moved["id"],
+                occurred_at=datetime.datetime.fromisoformat(occurred_at),
+            )
+            for activity_id, occurred_at in moved["dropped"]
+            if Activity.objects.filter(pk=activity_id).exists()
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def activity_recent_exists(
+    *,
+    target_type: str,
+    since: datetime.datetime,
+    kind: str = "",
+    direction: str = "",
+) -> models.Exists:
+    """A condition for a query of records of ``target_type`` ("sales.contact"): the record has
+    an entry (of ``kind``, in ``direction``, when given) that occurred at ``since`` or later.
+    Served by the timeline index (target, occurred_at)."""
+    links = ActivityLink.objects.filter(
+        target_type=target_type, target_id=models.OuterRef("pk"), occurred_at__gte=since
+    )
+    if kind:
+        links = links.filter(activity__kind=kind)
+    if direction:
+        links = links.filter(activity__direction=direction)
+    return models.Exists(links)

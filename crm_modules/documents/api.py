@@ -73,3 +73,33 @@ def attachable_record(*, actor: Membership, key: str, record_id: int) -> Any | N
     if record is None or not allows(actor, attachable.capability_to_view, record, reading=True):
         return None
     return record
+
+
+def document_links_move(*, record_type: str, source_id: int, target_id: int) -> dict[str, Any]:
+    """Move every document attached to one record to another of the same type (a merge);
+    a document already on the target only loses its link to the source. Returns what
+    ``document_links_move_back`` needs to undo it."""
+    from crm_modules.documents.models import DocumentLink
+
+    links = DocumentLink.objects.filter(record_type=record_type, record_id=source_id)
+    on_target = DocumentLink.objects.filter(record_type=record_type, record_id=target_id)
+    shared = links.filter(document_id__in=on_target.values("document_id"))
+    dropped = list(shared.values_list("document_id", flat=True))
+    shared.delete()
+    moved = list(links.values_list("pk", flat=True))
+    links.update(record_id=target_id)
+    return {"type": record_type, "id": source_id, "moved": moved, "dropped": dropped}
+
+
+def document_links_move_back(moved: dict[str, Any]) -> None:
+    from crm_modules.documents.models import Document, DocumentLink
+
+    DocumentLink.objects.filter(pk__in=moved["moved"]).update(record_id=moved["id"])
+    still_there = Document.objects.filter(pk__in=moved["dropped"]).values_list("pk", flat=True)
+    DocumentLink.objects.bulk_create(
+        [
+            DocumentLink(document_id=document_id, record_type=moved["type"], record_id=moved["id"])
+            for document_id in still_there
+        ],
+        ignore_conflicts=True,
+    )

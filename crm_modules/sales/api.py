@@ -10,6 +10,7 @@ from crm_modules.sales.filters import LIST_ENTITIES, list_for
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
 from crm_modules.sales.models import (
     Company,
+    Consent,
     Contact,
     ContactEmail,
     ContactPhone,
@@ -45,6 +46,15 @@ from crm_modules.sales.services.bulk_import import (
     contacts_bulk_create,
     records_bulk_delete,
 )
+from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
+from crm_modules.sales.services.scores import (
+    register_score_explainer,
+    register_score_listener,
+    score_explanation,
+    score_threshold_reached,
+    scored_ids,
+    scores_store,
+)
 
 __all__ = [
     "CREATE_RECORDS",
@@ -55,6 +65,7 @@ __all__ = [
     "VIEW_RECORDS",
     "Company",
     "CompanyDraft",
+    "Consent",
     "Contact",
     "ContactDraft",
     "ContactEmail",
@@ -68,10 +79,12 @@ __all__ = [
     "Task",
     "companies_bulk_create",
     "company_check_draft",
+    "company_duplicates",
     "company_get",
     "company_list",
     "company_update",
     "contact_check_draft",
+    "contact_duplicates",
     "contact_get",
     "contact_list",
     "contact_update",
@@ -83,4 +96,10 @@ __all__ = [
     "list_for",
     "record_log_activity",
     "records_bulk_delete",
+    "register_score_explainer",
+    "register_score_listener",
+    "score_explanation",
+    "score_threshold_reached",
+    "scored_ids",
+    "scores_store",
 ]

@@ -9,13 +9,23 @@ from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm_modules.activities.api import LOG_ACTIVITY, Activity, timeline
 from crm_modules.sales import selectors, services
+from crm_modules.sales.endpoints_duplicates import (
+    DuplicatesOut,
+    possible_duplicates_response,
+)
+from crm_modules.sales.endpoints_duplicates import urlpatterns as duplicates_urlpatterns
 from crm_modules.sales.models import (
     Channel,
     Company,
@@ -37,6 +47,9 @@ from crm_modules.sales.module import (
     WORK_TASKS,
 )
 from crm_modules.sales.services import check_custom_values, checks
+from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
+from crm_modules.sales.services.scores import score_explanation
+from crm_platform.api.pagination import KeysetPagination
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability
 from tenants.models import Membership
@@ -56,8 +69,15 @@ class CompanyOut(serializers.ModelSerializer[Company]):
         )  # fmt: skip
 
 
+class ScoreRowOut(serializers.Serializer[Any]):
+    rule = serializers.IntegerField()
+    name = serializers.CharField()
+    points = serializers.IntegerField()
+
+
 class ContactOut(serializers.ModelSerializer[Contact]):
     custom_fields = serializers.JSONField(source="custom", read_only=True)
+    score_explanation = serializers.SerializerMethodField()
     emails = serializers.SerializerMethodField()
     phones = serializers.SerializerMethodField()
 
@@ -68,7 +88,8 @@ class ContactOut(serializers.ModelSerializer[Contact]):
             "tags", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "preferred_channel", "notes", "primary_email", "primary_phone",
             "emails", "phones", "street", "city", "region", "postal_code", "country",
-            "custom_fields", "created_at", "updated_at",
+            "custom_fields", "score", "score_breakdown", "score_explanation", "created_at",
+            "updated_at",
         )  # fmt: skip
 
     def get_emails(self, contact: Contact) -> list[dict[str, Any]]:
@@ -76,6 +97,10 @@ class ContactOut(serializers.ModelSerializer[Contact]):
             {"email": e.email, "primary": e.is_primary}
             for e in contact.emails.order_by("-is_primary", "id")
         ]
+
+    @extend_schema_field(ScoreRowOut(many=True))
+    def get_score_explanation(self, contact: Contact) -> list[dict[str, Any]]:
+        return score_explanation(contact)
 
     def get_phones(self, contact: Contact) -> list[str]:
         return list(contact.phones.order_by("-is_primary", "id").values_list("number", flat=True))
@@ -85,13 +110,18 @@ class LeadOut(serializers.ModelSerializer[Lead]):
     status = serializers.CharField(
         read_only=True, help_text="new, working, converted, disqualified"
     )
+    score_explanation = serializers.SerializerMethodField()
+
+    @extend_schema_field(ScoreRowOut(many=True))
+    def get_score_explanation(self, lead: Lead) -> list[dict[str, Any]]:
+        return score_explanation(lead)
 
     class Meta:
         model = Lead
         fields = (
             "id", "first_name", "last_name", "email", "phone", "company_name", "source",
             "status", "owner", "notes", "converted_at", "contact", "company", "deal",
-            "created_at", "updated_at",
+            "score", "score_breakdown", "score_explanation", "created_at", "updated_at",
         )  # fmt: skip
 
 
@@ -141,6 +171,13 @@ def _text() -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True)
 
 
+ALLOW_DUPLICATES = serializers.BooleanField(
+    required=False,
+    write_only=True,
+    help_text="create even if the record looks like an existing one (else 409 with them)",
+)
+
+
 class _AddressIn(serializers.Serializer[Any]):
     street = _text()
     city = _text()
@@ -163,6 +200,7 @@ class CompanyIn(_AddressIn):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     notes = _text()
     custom_fields = serializers.DictField(required=False)
+    allow_duplicates = ALLOW_DUPLICATES
 
 
 class EmailIn(serializers.Serializer[Any]):
@@ -192,6 +230,7 @@ class ContactIn(_AddressIn):
     phones = serializers.ListField(child=serializers.CharField(), required=False)
     custom_fields = serializers.DictField(required=False)
     updated_at = serializers.DateTimeField(required=False)
+    allow_duplicates = ALLOW_DUPLICATES
 
 
 class LeadIn(serializers.Serializer[Any]):
@@ -329,6 +368,19 @@ class _List(_Resource):
         raise NotImplementedError
 
 
+class ScoreOrderedPagination(KeysetPagination):
+    """Newest first, or by lead score (``ordering=-score``, served by the score indexes)."""
+
+    def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple[str, ...]:
+        if request.query_params.get("ordering") == "-score":
+            return ("-score", "-pk")
+        return ("-pk",)
+
+
+SCORE_PARAMS = [
+    OpenApiParameter("ordering", str, enum=["-score"], description="highest lead score first"),
+    OpenApiParameter("min_score", int, description="only records scoring at least this"),
+]
 SEARCH = OpenApiParameter("q", str, description="substring of names, emails, phones, domain")
 OWNER = OpenApiParameter("owner", int, description="owner's user id")
 
@@ -346,7 +398,7 @@ OWNER = OpenApiParameter("owner", int, description="owner's user id")
     post=extend_schema(
         tags=["companies"],
         request=CompanyIn,
-        responses={201: CompanyOut},
+        responses={201: CompanyOut, 409: DuplicatesOut},
         operation_id="company_create",
     ),
 )
@@ -363,8 +415,17 @@ class CompanyList(_List):
             custom=_custom_filter(self.request, "company"),
         )
 
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = self._input(partial=False)
+        if not data.pop("allow_duplicates", False):
+            matches = company_duplicates(name=data.get("name", ""), domain=data.get("domain", ""))
+            if matches:
+                return possible_duplicates_response(matches)
+        return Response(CompanyOut(self.create(data)).data, status=status.HTTP_201_CREATED)
+
     def create(self, data: dict[str, Any]) -> Company:
         owner = data.pop("owner", None)
+        data.pop("allow_duplicates", None)
         return services.company_create(actor=_actor(self.request), owner_id=owner, **data)
 
 
@@ -385,6 +446,7 @@ class CompanyDetail(_Detail):
         )
 
     def update(self, record: Company, data: dict[str, Any]) -> Company:
+        data.pop("allow_duplicates", None)
         return services.company_update(actor=_actor(self.request), company=record, changes=data)
 
     def destroy(self, record: Company) -> None:
@@ -402,6 +464,7 @@ class CompanyDetail(_Detail):
             OWNER,
             OpenApiParameter("lifecycle_stage", str),
             OpenApiParameter("company", int),
+            *SCORE_PARAMS,
         ],
         responses=ContactOut(many=True),
         operation_id="contact_list",
@@ -409,13 +472,14 @@ class CompanyDetail(_Detail):
     post=extend_schema(
         tags=["contacts"],
         request=ContactIn,
-        responses={201: ContactOut},
+        responses={201: ContactOut, 409: DuplicatesOut},
         operation_id="contact_create",
     ),
 )
 class ContactList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
     out, into = ContactOut, ContactIn
+    pagination_class = ScoreOrderedPagination
 
     def get_queryset(self) -> QuerySet[Contact]:
         params = self.request.query_params
@@ -427,11 +491,26 @@ class ContactList(_List):
             lifecycle_stage=stage if stage in LifecycleStage.values else "",
             company_id=_int(params.get("company")),
             custom=_custom_filter(self.request, "contact"),
+            min_score=_int(params.get("min_score")),
         ).prefetch_related("emails", "phones")
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = self._input(partial=False)
+        if not data.pop("allow_duplicates", False):
+            matches = contact_duplicates(
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                emails=[dict(e) for e in data.get("emails", [])],
+                phones=data.get("phones", []),
+            )
+            if matches:
+                return possible_duplicates_response(matches)
+        return Response(ContactOut(self.create(data)).data, status=status.HTTP_201_CREATED)
 
     def create(self, data: dict[str, Any]) -> Contact:
         owner = data.pop("owner", None)
         data.pop("updated_at", None)
+        data.pop("allow_duplicates", None)
         return services.contact_create(actor=_actor(self.request), owner_id=owner, **data)
 
 
@@ -452,6 +531,7 @@ class ContactDetail(_Detail):
         )
 
     def update(self, record: Contact, data: dict[str, Any]) -> Contact:
+        data.pop("allow_duplicates", None)
         seen = data.pop("updated_at", None)
         company = data.pop("company", record.company_id) if "company" in data else record.company_id
         actor = _actor(self.request)
@@ -474,7 +554,7 @@ class ContactDetail(_Detail):
 @extend_schema_view(
     get=extend_schema(
         tags=["leads"],
-        parameters=[SEARCH, OWNER, OpenApiParameter("status", str)],
+        parameters=[SEARCH, OWNER, OpenApiParameter("status", str), *SCORE_PARAMS],
         responses=LeadOut(many=True),
         operation_id="lead_list",
     ),
@@ -484,6 +564,7 @@ class ContactDetail(_Detail):
 )
 class LeadList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
+    pagination_class = ScoreOrderedPagination
     out, into = LeadOut, LeadIn
 
     def get_queryset(self) -> QuerySet[Lead]:
@@ -494,6 +575,7 @@ class LeadList(_List):
             q=params.get("q", ""),
             status=lead_status if lead_status in Lead.Status.values else "",
             owner_id=_int(params.get("owner")),
+            min_score=_int(params.get("min_score")),
         )
 
     def create(self, data: dict[str, Any]) -> Lead:
@@ -924,3 +1006,4 @@ urlpatterns += [
         name="deal-line-item-detail",
     ),
 ]
+urlpatterns += duplicates_urlpatterns

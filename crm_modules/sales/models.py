@@ -96,6 +96,9 @@ class Company(Address):
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     search_grams = _short_grams()
+    # The name as lower-case ASCII (any script transliterated), compared by trigram
+    # similarity to find likely duplicates (ADR 0018).
+    name_key = models.CharField(max_length=400, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -111,6 +114,7 @@ class Company(Address):
             GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
             _trigram("company_search"),
             GinIndex(fields=["search_grams"], name="company_search_grams"),
+            _trigram("company_name_key", "name_key"),
         ]
 
     def __str__(self) -> str:
@@ -153,6 +157,10 @@ class Contact(Address):
     custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     search_grams = _short_grams()
+    name_key = models.CharField(max_length=400, blank=True, default="", editable=False)
+    # The lead score and the points each scoring rule gave, by rule id (crm_modules/scoring).
+    score = models.IntegerField(_("score"), default=0, editable=False)
+    score_breakdown = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -169,6 +177,8 @@ class Contact(Address):
             GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
             _trigram("contact_search"),
             GinIndex(fields=["search_grams"], name="contact_search_grams"),
+            _trigram("contact_name_key", "name_key"),
+            models.Index(fields=["-score", "-id"], name="contact_score"),
         ]
 
     def __str__(self) -> str:
@@ -298,6 +308,8 @@ class Lead(models.Model):
     )
     search_text = models.TextField(default="", editable=False)
     search_grams = _short_grams()
+    score = models.IntegerField(_("score"), default=0, editable=False)
+    score_breakdown = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -309,6 +321,7 @@ class Lead(models.Model):
             models.Index(fields=["owner", "-id"], name="lead_owner"),
             _trigram("lead_search"),
             GinIndex(fields=["search_grams"], name="lead_search_grams"),
+            models.Index(fields=["-score", "-id"], name="lead_score"),
         ]
 
     def __str__(self) -> str:
@@ -606,3 +619,48 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MergeRecord(models.Model):
+    """A merge of records into a survivor, with what it takes to undo it for 7 days: the
+    removed records as they were and every row that moved to the survivor."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    survivor_id = models.BigIntegerField()
+    merged_ids = ArrayField(models.BigIntegerField())
+    snapshot = models.JSONField(default=dict)
+    merged_by = user_reference()
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "survivor_id", "-merged_at"], name="merge_survivor"),
+            models.Index(fields=["-merged_at", "-id"], name="merge_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.merged_ids} → {self.survivor_id}"
+
+
+class DuplicateGroup(models.Model):
+    """Records the workspace-wide scan found to be likely one and the same."""
+
+    entity = models.CharField(max_length=10, choices=MergeRecord.Entity.choices)
+    record_ids = ArrayField(models.BigIntegerField())
+    # 0-100: how sure the scan is (same email or phone is surer than a similar name).
+    confidence = models.PositiveSmallIntegerField()
+    reasons = ArrayField(models.CharField(max_length=20), default=list)
+    found_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "-confidence", "id"], name="duplicate_group_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_ids} ({self.confidence})"

@@ -103,6 +103,21 @@ MANAGE_CUSTOM_FIELDS = capabilities.register(
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )
+MERGE_RECORDS = capabilities.register(
+    "sales.merge_records",
+    label=_("Merge duplicate contacts and companies, and undo a merge"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM},
+)
+FIND_DUPLICATES = capabilities.register(
+    "sales.find_duplicates",
+    label=_("Scan the workspace for duplicate contacts and companies"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
 
 navigation.register(
     "contacts",
@@ -154,6 +169,14 @@ navigation.register(
     order=125,
 )
 navigation.register(
+    "duplicates",
+    label=_("Duplicates"),
+    icon="copy",
+    url_name="sales:duplicates",
+    capability=FIND_DUPLICATES,
+    order=150,
+)
+navigation.register(
     "search",
     label=_("Search"),
     icon="search",
@@ -202,6 +225,12 @@ CUSTOM_FIELD_CREATED = register_action(
 )
 CUSTOM_FIELD_DELETED = register_action(
     "custom_field.deleted", _("Custom field deleted"), module=MODULE
+)
+CONTACTS_MERGED = register_action("contact.merged", _("Contacts merged"), module=MODULE)
+COMPANIES_MERGED = register_action("company.merged", _("Companies merged"), module=MODULE)
+MERGE_UNDONE = register_action("merge.undone", _("Merge undone"), module=MODULE)
+DUPLICATES_SCANNED = register_action(
+    "duplicates.scanned", _("Duplicates scan started"), module=MODULE
 )
 
 DEALS_TOPIC = live.register_topic("deals", label=_("Deals"), capability=VIEW_RECORDS)

@@ -18,18 +18,20 @@ from crm_modules.sales.models import (
     Contact,
     CustomField,
     Deal,
+    DuplicateGroup,
     Lead,
     LineItem,
+    MergeRecord,
     Pipeline,
     Product,
     SavedView,
     Stage,
     Task,
 )
-from crm_modules.sales.module import VIEW_RECORDS
-from tenants.capabilities import Capability
+from crm_modules.sales.module import MERGE_RECORDS, VIEW_RECORDS
+from tenants.capabilities import Capability, Scope
 from tenants.models import Membership
-from tenants.permissions import allows, scope_filter
+from tenants.permissions import allows, scope_filter, scope_of
 
 M = TypeVar("M", bound=Model)
 
@@ -110,6 +112,7 @@ def contact_list(
     company_id: int | None = None,
     custom: dict[str, Any] | None = None,
     capability: Capability | None = None,
+    min_score: int | None = None,
 ) -> QuerySet[Contact]:
     contacts = _scoped(Contact.objects.all(), actor, capability)
     if custom:
@@ -121,6 +124,8 @@ def contact_list(
         contacts = contacts.filter(lifecycle_stage=lifecycle_stage)
     if company_id is not None:
         contacts = contacts.filter(company_id=company_id)
+    if min_score is not None:
+        contacts = contacts.filter(score__gte=min_score)
     return _search(contacts, q).select_related("company")
 
 
@@ -140,8 +145,11 @@ def lead_list(
     status: str = "",
     owner_id: int | None = None,
     capability: Capability | None = None,
+    min_score: int | None = None,
 ) -> QuerySet[Lead]:
     leads = _scoped(Lead.objects.all(), actor, capability)
+    if min_score is not None:
+        leads = leads.filter(score__gte=min_score)
     if status:
         leads = leads.filter(status=status)
     if owner_id is not None:
@@ -406,3 +414,32 @@ def custom_columns(*, actor: Membership, entity: str, codes: list[str]) -> list[
     if not codes:
         return []
     return list(custom_field_list(actor=actor, entity=entity).filter(code__in=codes[:20]))
+
+
+# --- merges -----------------------------------------------------------------------------------
+
+
+def merge_get(*, actor: Membership, merge_id: Any) -> MergeRecord:
+    """A merge whose kept record the member may merge; 404 otherwise."""
+    merge = _get(MergeRecord.objects.all(), merge_id)
+    model = Contact if merge.entity == MergeRecord.Entity.CONTACT else Company
+    survivor = model.objects.filter(pk=merge.survivor_id).first()
+    if survivor is not None:
+        reached = allows(actor, MERGE_RECORDS, survivor, reading=True)
+    else:
+        reached = allows(actor, MERGE_RECORDS, reading=True) and (
+            scope_of(actor, MERGE_RECORDS) is Scope.ALL
+        )
+    if not reached:
+        raise Http404("No such merge")
+    return merge
+
+
+def merges_recent(*, entity: str, survivor_id: int) -> QuerySet[MergeRecord]:
+    return MergeRecord.objects.filter(
+        entity=entity, survivor_id=survivor_id, undone_at__isnull=True
+    ).order_by("-merged_at", "-id")
+
+
+def duplicate_groups(*, entity: str) -> QuerySet[DuplicateGroup]:
+    return DuplicateGroup.objects.filter(entity=entity).order_by("-confidence", "id")

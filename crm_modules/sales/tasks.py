@@ -1,6 +1,13 @@
+"""Background work of sales: tasks take plain values and call services. Per-workspace tasks run
+in the sender's workspace (tenant_schemas_celery carries the schema); the reminder sweep walks
+every live workspace itself."""
+
+from __future__ import annotations
+
 from celery import shared_task
 from django_tenants.utils import schema_context
 
+from crm_modules.sales.services.duplicates import duplicates_scan
 from crm_modules.sales.services.reminders import task_reminders_send
 from tenants.models import Tenant
 
@@ -14,3 +21,9 @@ def send_task_reminders() -> int:
         with schema_context(tenant.schema_name):
             sent += task_reminders_send(tenant=tenant)
     return sent
+
+
+@shared_task(queue="bulk")
+def duplicates_scan_task(*, entity: str) -> int:
+    """The workspace-wide duplicate scan; minutes on a million contacts, so the bulk queue."""
+    return duplicates_scan(entity=entity)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from crm_modules.sales import views, views_catalogue, views_deals, views_lists, views_records
+from crm_modules.sales import (
+    views,
+    views_catalogue,
+    views_deals,
+    views_duplicates,
+    views_lists,
+    views_records,
+)
 
 app_name = "sales"
 urlpatterns = [
@@ -44,4 +51,19 @@ urlpatterns = [
     path("contacts/<int:contact_id>/custom/", views_lists.contact_custom, name="contact_custom"),
     path("companies/<int:company_id>/custom/", views_lists.company_custom, name="company_custom"),
     path("deals/<int:deal_id>/custom/", views_lists.deal_custom, name="deal_custom"),
+    path(
+        "contacts/duplicates/check/",
+        views_duplicates.contact_duplicates_check,
+        name="contact_duplicates",
+    ),
+    path(
+        "companies/duplicates/check/",
+        views_duplicates.company_duplicates_check,
+        name="company_duplicates",
+    ),
+    path("duplicates/", views_duplicates.duplicates, name="duplicates"),
+    path("duplicates/scan/", views_duplicates.duplicates_scan, name="duplicates_scan"),
+    path("contacts/merge/", views_duplicates.contact_merge, name="contact_merge"),
+    path("companies/merge/", views_duplicates.company_merge, name="company_merge"),
+    path("merges/<int:merge_id>/undo/", views_duplicates.merge_undo_view, name="merge_undo"),
 ]

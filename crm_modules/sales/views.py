@@ -23,18 +23,32 @@ def _owner_filter(request: WorkspaceRequest) -> int | None:
     return request.membership.user_id if request.GET.get("mine") == "1" else None
 
 
+def _score_options(request: WorkspaceRequest) -> tuple[tuple[str, ...], int | None, str]:
+    """Lists of scored records: newest first, or highest lead score first (``sort=score``,
+    served by the score index); ``min_score`` keeps records scoring at least that."""
+    order = ("-score", "-id") if request.GET.get("sort") == "score" else ("-id",)
+    raw = request.GET.get("min_score", "").strip()
+    try:
+        min_score = int(raw) if raw else None
+    except ValueError:
+        min_score, raw = None, ""
+    return order, min_score, raw
+
+
 @requires(VIEW_RECORDS)
 @require_safe
 def contact_list(request: WorkspaceRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     stage = request.GET.get("stage", "")
+    order, min_score, min_score_text = _score_options(request)
     contacts = selectors.contact_list(
         actor=request.membership,
         q=q,
         owner_id=_owner_filter(request),
         lifecycle_stage=stage if stage in LifecycleStage.values else "",
+        min_score=min_score,
     )
-    page = keyset_page(contacts, order=("-id",), after=request.GET.get("after", ""), size=PAGE_SIZE)
+    page = keyset_page(contacts, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     return render(
         request,
         "sales/contact_list.html",
@@ -44,6 +58,8 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
             "stage": stage,
             "stages": LifecycleStage.choices,
             **list_extras(request, "contact"),
+            "sort": request.GET.get("sort", ""),
+            "min_score": min_score_text,
         },
     )
 
@@ -67,13 +83,15 @@ def company_list(request: WorkspaceRequest) -> HttpResponse:
 def lead_list(request: WorkspaceRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:100]
     status = request.GET.get("status", "")
+    order, min_score, min_score_text = _score_options(request)
     leads = selectors.lead_list(
         actor=request.membership,
         q=q,
         status=status if status in Lead.Status.values else "",
         owner_id=_owner_filter(request),
+        min_score=min_score,
     )
-    page = keyset_page(leads, order=("-id",), after=request.GET.get("after", ""), size=PAGE_SIZE)
+    page = keyset_page(leads, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     return render(
         request,
         "sales/lead_list.html",
@@ -83,6 +101,8 @@ def lead_list(request: WorkspaceRequest) -> HttpResponse:
             "status": status,
             "statuses": Lead.Status.choices,
             **list_extras(request, "lead"),
+            "sort": request.GET.get("sort", ""),
+            "min_score": min_score_text,
         },
     )
 

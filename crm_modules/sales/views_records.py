@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
-from crm_modules.sales import selectors, services
+from crm_modules.sales import selectors, services, views_duplicates
 from crm_modules.sales.forms import (
     CompanyForm,
     ConsentForm,
@@ -23,7 +23,7 @@ from crm_modules.sales.forms import (
     LogActivityForm,
     MoveDealForm,
 )
-from crm_modules.sales.models import Company, Contact, Deal
+from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import (
     CREATE_RECORDS,
     EDIT_MARKETING,
@@ -31,6 +31,7 @@ from crm_modules.sales.module import (
     VIEW_RECORDS,
     WORK_TASKS,
 )
+from crm_modules.sales.services.scores import score_explanation
 from crm_modules.sales.views_lists import (
     custom_rows,
     labelled,
@@ -73,6 +74,9 @@ def _page(
         "can_edit_marketing": allows(request.membership, EDIT_MARKETING, record),
         "custom_rows": custom_rows(request.membership, entity, record) if entity else [],
         "custom_url": f"sales:{entity}_custom" if entity else "",
+        "score_explanation": (
+            score_explanation(record) if isinstance(record, Contact | Lead) else []
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -261,7 +265,12 @@ def task_done(request: WorkspaceRequest, task_id: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def contact_new(request: WorkspaceRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
+    matches: list[Any] = []
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not request.POST.get("save_anyway"):
+            matches = views_duplicates.contact_matches(data)
+    if request.method == "POST" and form.is_valid() and not matches:
         data = form.cleaned_data
         try:
             contact = services.contact_create(
@@ -278,23 +287,25 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
         else:
             return redirect("sales:contact_detail", contact.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "sales/record_new.html",
-        {
-            "form": form,
-            "title": _("New contact"),
-            "custom_rows": new_custom_rows(request, "contact"),
-        },
-        status=status,
-    )
+    context = {
+        "form": form,
+        "custom_rows": new_custom_rows(request, "contact"),
+        "title": _("New contact"),
+        "duplicates": matches,
+        "check_url": reverse("sales:contact_duplicates"),
+        "detail_url": "sales:contact_detail",
+    }
+    return render(request, "sales/record_new.html", context, status=status)
 
 
 @requires(CREATE_RECORDS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def company_new(request: WorkspaceRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    matches: list[Any] = []
+    if request.method == "POST" and form.is_valid() and not request.POST.get("save_anyway"):
+        matches = views_duplicates.company_matches(form.cleaned_data)
+    if request.method == "POST" and form.is_valid() and not matches:
         try:
             company = services.company_create(
                 actor=request.membership,
@@ -306,16 +317,15 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
         else:
             return redirect("sales:company_detail", company.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "sales/record_new.html",
-        {
-            "form": form,
-            "title": _("New company"),
-            "custom_rows": new_custom_rows(request, "company"),
-        },
-        status=status,
-    )
+    context = {
+        "form": form,
+        "custom_rows": new_custom_rows(request, "company"),
+        "title": _("New company"),
+        "duplicates": matches,
+        "check_url": reverse("sales:company_duplicates"),
+        "detail_url": "sales:company_detail",
+    }
+    return render(request, "sales/record_new.html", context, status=status)
 
 
 @requires(CREATE_RECORDS)

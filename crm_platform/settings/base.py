@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.documents.tasks.purge_document_trash",
         "schedule": 60.0 * 60 * 6,
     },
+    # Lead scores with time-based rules (engagement in the last N days, inactivity) move with
+    # the calendar even when no record changes.
+    "rescore-every-workspace": {
+        "task": "crm_modules.scoring.tasks.rescore_every_workspace",
+        "schedule": 60.0 * 60 * 24,
+    },
     # Trial reminders and trial ends; each run is idempotent, so hourly keeps them timely.
     "billing-trial-sweep": {
         "task": "billing.tasks.trial_sweep",
@@ -356,6 +362,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two "entity" choice sets: merged records (contact, company), scored ones (contact, lead).
+    "ENUM_NAME_OVERRIDES": {
+        "MergedEntityEnum": "crm_modules.sales.models.MergeRecord.Entity",
+        "ScoredEntityEnum": "crm_modules.scoring.models.Entity",
+    },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
         "crm_platform.api.permissions.Allows",

@@ -34,7 +34,7 @@ from tests.isolation.conftest import (
     request,
 )
 from tests.isolation.test_matrix import SAMPLES, TENANT_URLCONF
-from tests.sales.factories import PipelineFactory
+from tests.sales.factories import CompanyFactory, ContactFactory, PipelineFactory
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -54,6 +54,17 @@ def _line_item_body(workspace: Workspace) -> dict[str, Any]:
         product = Product.objects.order_by("-id").first()
         assert product is not None
         return {"product": product.pk, "quantity": "2"}
+
+
+def _merge_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
+    """Two records of the Manager (the narrowest role that may merge reaches them)."""
+
+    def body(workspace: Workspace) -> dict[str, Any]:
+        with schema_context(workspace.tenant.schema_name):
+            keep, gone = factory.create_batch(2, owner=workspace.members[Role.MANAGER].user)
+            return {"survivor": keep.pk, "merged": [gone.pk]}
+
+    return body
 
 
 # A valid body for every write operation ("METHOD /path/template/"); a callable is given the
@@ -104,6 +115,23 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "PATCH /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {"quantity": "3"},
     "DELETE /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {},
     "DELETE /api/v1/documents/{document_id}/": {},
+    "POST /api/v1/sales/contacts/merge/": _merge_body(ContactFactory),
+    "POST /api/v1/sales/companies/merge/": _merge_body(CompanyFactory),
+    "POST /api/v1/sales/merges/{merge_id}/undo/": {},
+    "POST /api/v1/scoring/rules/": {
+        "entity": "contact",
+        "name": "Поставщик",
+        "kind": "field",
+        "field": "source",
+        "operator": "eq",
+        "value": "fair",
+        "points": 10,
+    },
+    "PATCH /api/v1/scoring/rules/{rule_id}/": {"points": 3},
+    "DELETE /api/v1/scoring/rules/{rule_id}/": {},
+    "POST /api/v1/scoring/thresholds/": {"entity": "lead", "min_score": 40, "task_title": "โทร"},
+    "DELETE /api/v1/scoring/thresholds/{threshold_id}/": {},
+    "POST /api/v1/scoring/recompute/": {"entity": "lead"},
     "POST /api/v1/documents/trash/{trashed_document_id}/restore/": {},
     "POST /api/v1/reporting/query/": {
         "definition": {"source": "deals", "group_by": [{"field": "stage"}]}

@@ -30,6 +30,8 @@ from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.reporting.models import Report
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
+from crm_modules.sales.services.merge import contacts_merge
+from crm_modules.scoring.models import ScoreThreshold, ScoringRule
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -97,6 +99,9 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "report_id": lambda ws, owner: _report(ws, owner),
     "import_id": lambda ws, owner: _import(ws, owner),
     "export_id": lambda ws, owner: _export(ws, owner),
+    "merge_id": lambda ws, owner: _merge(ws, owner),
+    "rule_id": lambda ws, owner: _scoring_rule(ws),
+    "threshold_id": lambda ws, owner: _threshold(ws),
 }
 
 
@@ -152,6 +157,26 @@ def _export(workspace: Workspace, owner: Membership) -> int:
         )
         job.save(update_fields=["file_key"])
         return job.pk
+
+
+def _scoring_rule(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ScoringRule.objects.create(
+            entity="lead", name="Sample", kind="consent", channel="email", points=-5
+        ).pk
+
+
+def _threshold(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ScoreThreshold.objects.create(entity="lead", min_score=50, task_title="Call").pk
+
+
+def _merge(workspace: Workspace, owner: Membership) -> int:
+    """A merge of two contacts of ``owner`` into one, done by the workspace's Owner."""
+    with schema_context(workspace.tenant.schema_name):
+        keep, gone = ContactFactory.create_batch(2, owner=owner.user)
+        actor = Membership.objects.select_related("tenant", "user").get(pk=workspace.owner.pk)
+        return contacts_merge(actor=actor, survivor_id=keep.pk, other_ids=[gone.pk]).pk
 
 
 def _custom_field(workspace: Workspace) -> int:
@@ -301,6 +326,19 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:product_list": {"GET": 200, "POST": 405},
     "sales:product_new": {"GET": 200, "POST": 400},
     "sales:product_edit": {"GET": 200, "POST": 400},
+    "sales:contact_duplicates": {"GET": 200, "POST": 405},
+    "sales:company_duplicates": {"GET": 200, "POST": 405},
+    "sales:duplicates": {"GET": 200, "POST": 405},
+    "sales:duplicates_scan": {"GET": 405, "POST": 302},
+    "sales:contact_merge": {"GET": 200, "POST": 400},
+    "sales:company_merge": {"GET": 200, "POST": 400},
+    "sales:merge_undo": {"GET": 405, "POST": 302},
+    "scoring:rules": {"GET": 200, "POST": 405},
+    "scoring:rule_new": {"GET": 405, "POST": 400},
+    "scoring:rule_delete": {"GET": 405, "POST": 302},
+    "scoring:threshold_new": {"GET": 405, "POST": 400},
+    "scoring:threshold_delete": {"GET": 405, "POST": 302},
+    "scoring:recompute": {"GET": 405, "POST": 400},
     "integrations:api_keys": {"GET": 200, "POST": 400},
     "integrations:api_key_revoke": {"GET": 405, "POST": 302},
     "documents:list": {"GET": 200, "POST": 405},

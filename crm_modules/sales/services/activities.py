@@ -12,6 +12,7 @@ from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import ACTIVITIES_TOPIC, VIEW_RECORDS
 from crm_modules.sales.services.reminders import mentioned_members, mentions_notify
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from tenants.live import publish
 from tenants.models import Membership
@@ -53,11 +54,12 @@ def record_log_activity(
     if not (subject.strip() or body.strip()):
         raise ServiceError(_("Write a subject or some details."), field="subject", code="required")
     mentioned = mentioned_members(actor=actor, record=record, text=f"{subject}\n{body}")
+    related = _related(record)
     with transaction.atomic():
         activity = timeline.activity_log(
             kind=kind,
             author=actor.user,
-            concerns=[record, *_related(record)],
+            concerns=[record, *related],
             subject=subject.strip(),
             body=body,
             channel={"call": "phone", "email": "email", "meeting": "meeting"}.get(kind, ""),
@@ -80,6 +82,10 @@ def record_log_activity(
                 members=mentioned,
                 url_path=reverse(page, args=[record.pk]),
             )
+        # Engagement counts in lead scores: the records it concerns are scored again.
+        scored = [record, *related]
+        score_inputs_changed(entity="contact", ids=[r.pk for r in scored if isinstance(r, Contact)])
+        score_inputs_changed(entity="lead", ids=[r.pk for r in scored if isinstance(r, Lead)])
     return activity
 
 

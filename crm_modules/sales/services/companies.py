@@ -21,6 +21,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.duplicates import company_name_key
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -135,6 +136,7 @@ def company_create(
         require(actor, REASSIGN_RECORDS)
     company = Company(**clean, owner_id=owner)
     company.search_text = _search_text(company)
+    company.name_key = company_name_key(company.name)
     with transaction.atomic():
         company.save()
         audit_record(tenant=actor.tenant, actor=actor.user, action=COMPANY_CREATED, target=company)
@@ -170,8 +172,9 @@ def company_update(
             setattr(locked, name, value)
         locked.owner_id = new_owner
         locked.search_text = _search_text(locked)
+        locked.name_key = company_name_key(locked.name)
         locked.updated_at = timezone.now()
-        locked.save(update_fields=[*clean, "owner", "search_text", "updated_at"])
+        locked.save(update_fields=[*clean, "owner", "search_text", "name_key", "updated_at"])
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,

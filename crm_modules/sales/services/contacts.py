@@ -34,6 +34,8 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.duplicates import contact_name_key
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email
 from tenants.audit.services import audit_record
@@ -223,8 +225,10 @@ def contact_create(
                 started_at=contact.created_at,
             )
         contact.search_text = _search_text(contact, [e.email for e in clean_emails], clean_phones)
-        contact.save(update_fields=["primary_email", "primary_phone", "search_text"])
+        contact.name_key = contact_name_key(contact.first_name, contact.last_name)
+        contact.save(update_fields=["primary_email", "primary_phone", "search_text", "name_key"])
         audit_record(tenant=actor.tenant, actor=actor.user, action=CONTACT_CREATED, target=contact)
+        score_inputs_changed(entity="contact", ids=[contact.pk])
     return contact
 
 
@@ -300,6 +304,7 @@ def contact_update(
             list(locked.emails.values_list("email", flat=True)),
             list(locked.phones.values_list("number", flat=True)),
         )
+        locked.name_key = contact_name_key(locked.first_name, locked.last_name)
         locked.updated_at = timezone.now()
         locked.save(
             update_fields=[
@@ -308,6 +313,7 @@ def contact_update(
                 "primary_email",
                 "primary_phone",
                 "search_text",
+                "name_key",
                 "updated_at",
             ]
         )
@@ -332,6 +338,7 @@ def contact_update(
                 )
             },
         )
+        score_inputs_changed(entity="contact", ids=[locked.pk])
     return locked
 
 
@@ -382,6 +389,7 @@ def contact_move_company(
             target=locked,
             data={"from": previous_id, "to": company.pk if company else None},
         )
+        score_inputs_changed(entity="contact", ids=[locked.pk])
     return locked
 
 
@@ -436,6 +444,7 @@ def contact_set_consent(
                 "previous": before.status if before else None,
             },
         )
+        score_inputs_changed(entity="contact", ids=[locked.pk])
     return consent
 
 

@@ -21,6 +21,7 @@ from crm_modules.sales.module import (
     MANAGE_CUSTOM_FIELDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
 from tenants.audit.services import audit_record
@@ -88,6 +89,8 @@ def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
             data={"entity": field.entity, "code": field.code},
         )
         field.delete()
+        # Scoring rules on the field give no points from now on: every score is told again.
+        score_inputs_changed(entity=field.entity, ids=None)
 
 
 def check_custom_values(

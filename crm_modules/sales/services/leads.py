@@ -25,6 +25,7 @@ from crm_modules.sales.services import checks
 from crm_modules.sales.services.companies import company_create
 from crm_modules.sales.services.contacts import contact_create
 from crm_modules.sales.services.deals import deal_create
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
 from tenants.audit.services import audit_record
@@ -100,6 +101,7 @@ def lead_create(
     with transaction.atomic():
         lead.save()
         audit_record(tenant=actor.tenant, actor=actor.user, action=LEAD_CREATED, target=lead)
+        score_inputs_changed(entity="lead", ids=[lead.pk])
     return lead
 
 
@@ -141,6 +143,7 @@ def lead_update(
             target=locked,
             data={"fields": sorted(clean)},
         )
+        score_inputs_changed(entity="lead", ids=[locked.pk])
     return locked
 
 

@@ -1,0 +1,116 @@
+"""Lead scores on contacts and leads. The scoring module (crm_modules/scoring) computes them;
+sales stores them on the records (indexed, so lists sort and filter by them) and tells the
+scoring module, through listeners it registers, when a record's scoring inputs change.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Expression, Q
+from django.utils import timezone
+
+from crm_modules.sales.models import Contact, Lead, LifecycleStage, Task
+
+SCORED: dict[str, type[Contact] | type[Lead]] = {"contact": Contact, "lead": Lead}
+# A listener is called after commit with the entity and the changed ids (None: every record).
+Listener = Callable[[str, list[int] | None], None]
+_LISTENERS: list[Listener] = []
+_EXPLAINERS: list[Callable[[dict[str, Any]], list[dict[str, Any]]]] = []
+
+
+def register_score_listener(listener: Listener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+def register_score_explainer(explainer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+    """How a record's ``score_breakdown`` (points by rule id) is told in words."""
+    _EXPLAINERS[:] = [explainer]
+
+
+def score_explanation(record: Contact | Lead) -> list[dict[str, Any]]:
+    """Each rule that gave the record points, with its name and points, most first."""
+    breakdown = dict(record.score_breakdown or {})
+    if _EXPLAINERS:
+        return _EXPLAINERS[0](breakdown)
+    return [{"rule": int(key), "name": key, "points": points} for key, points in breakdown.items()]
+
+
+def score_inputs_changed(*, entity: str, ids: Iterable[int] | None) -> None:
+    """Say, after commit, that these records' scoring inputs changed (None: all records of
+    the entity, after a change that touches every one, such as a deleted custom field)."""
+    if entity not in SCORED or not _LISTENERS:
+        return
+    changed = None if ids is None else sorted({int(pk) for pk in ids})
+    if changed == []:
+        return
+
+    def tell() -> None:
+        for listener in _LISTENERS:
+            listener(entity, changed)
+
+    transaction.on_commit(tell)
+
+
+def scores_store(
+    *,
+    entity: str,
+    score: Expression | int,
+    breakdown: Expression | dict[str, Any],
+    where: Q,
+) -> int:
+    """One UPDATE: every record of ``entity`` matching ``where`` gets the computed score.
+    Records whose score and breakdown are already right are left alone: an UPDATE of an
+    indexed column rewrites every index entry of the row, so skipping them is most of the
+    work saved when a rule changes a few scores."""
+    model = SCORED[entity]
+    unchanged = Q(score=score) & Q(score_breakdown=breakdown)
+    return (
+        model.objects.filter(where)
+        .exclude(unchanged)
+        .update(score=score, score_breakdown=breakdown)
+    )
+
+
+def scored_ids(*, entity: str, where: Q) -> list[int]:
+    return list(SCORED[entity].objects.filter(where).values_list("pk", flat=True))
+
+
+_STAGE_ORDER = list(LifecycleStage.values)
+
+
+def score_threshold_reached(
+    *, entity: str, ids: list[int], lifecycle_stage: str, task_title: str
+) -> int:
+    """Records whose score just reached a threshold: contacts move forward to
+    ``lifecycle_stage`` (never back), and each record's owner gets a task to follow up.
+    Returns the number of records acted on."""
+    if not ids:
+        return 0
+    model = SCORED[entity]
+    now = timezone.now()
+    with transaction.atomic():
+        records: list[Contact | Lead] = list(
+            model.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        )
+        if entity == "contact" and lifecycle_stage in _STAGE_ORDER:
+            earlier = _STAGE_ORDER[: _STAGE_ORDER.index(lifecycle_stage)]
+            Contact.objects.filter(pk__in=ids, lifecycle_stage__in=earlier).update(
+                lifecycle_stage=lifecycle_stage, updated_at=now
+            )
+        if task_title:
+            Task.objects.bulk_create(
+                Task(
+                    title=task_title[:200],
+                    owner_id=record.owner_id,
+                    due_at=now + datetime.timedelta(days=1),
+                    **{entity: record},
+                )
+                for record in records
+                if record.owner_id is not None
+            )
+    return len(records)
