@@ -8,6 +8,7 @@ test. Tests then run inside a transaction that is rolled back (pytest-django ``d
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,11 +158,34 @@ def public_client(user: User | None = None) -> Client:
     return client
 
 
-@pytest.fixture
-def alpha(world: World, db: None) -> Workspace:
-    return world.alpha
+@contextmanager
+def _restored(workspace: Workspace) -> Iterator[Workspace]:
+    """The shared workspace objects as they were before the test: the rollback restores the
+    rows, this restores the Python objects a test may have refreshed or changed in memory (a
+    billing status or seat limit left on ``alpha.tenant`` would leak into every later test)."""
+    tenant_fields = [field.attname for field in Tenant._meta.concrete_fields]
+    saved = {name: getattr(workspace.tenant, name) for name in tenant_fields}
+    saved_members = {
+        key: (member.role, member.status, member.team_id)
+        for key, member in workspace.members.items()
+    }
+    try:
+        yield workspace
+    finally:
+        for name, value in saved.items():
+            setattr(workspace.tenant, name, value)
+        for key, (role, status, team_id) in saved_members.items():
+            member = workspace.members[key]
+            member.role, member.status, member.team_id = role, status, team_id
 
 
 @pytest.fixture
-def bravo(world: World, db: None) -> Workspace:
-    return world.bravo
+def alpha(world: World, db: None) -> Iterator[Workspace]:
+    with _restored(world.alpha) as workspace:
+        yield workspace
+
+
+@pytest.fixture
+def bravo(world: World, db: None) -> Iterator[Workspace]:
+    with _restored(world.bravo) as workspace:
+        yield workspace

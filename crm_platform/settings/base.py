@@ -366,6 +366,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MergedEntityEnum": "crm_modules.sales.models.MergeRecord.Entity",
         "ScoredEntityEnum": "crm_modules.scoring.models.Entity",
+        "RecordTypeEnum": "crm_modules.dataio.models.Entity",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",

@@ -12,6 +12,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from crm_modules.activities import api as timeline
 from crm_modules.activities.models import Activity, ActivityLink
 from crm_modules.sales.models import Deal, Pipeline, Stage
 from tenants.audit.models import AuditEvent
@@ -53,6 +54,8 @@ def _clean_up(world: World, made: dict[str, int], sessions: set[str], seen: list
     with schema_context(world.alpha.tenant.schema_name):
         links = ActivityLink.objects.filter(target_type="sales.deal", target_id=made["deal"])
         Activity.objects.filter(pk__in=links.values("activity_id")).delete()
+        # The per-day rollup follows the timeline's own writes, not a bulk delete.
+        timeline.activity_days_rebuild()
         Deal.objects.filter(pk=made["deal"]).delete()
         Pipeline.objects.filter(pk=made["pipeline"]).delete()
         AuditEvent.objects.filter(id__gt=made["event"]).delete()

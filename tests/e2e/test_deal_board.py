@@ -12,6 +12,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Deal, DealStageChange, Pipeline
 from tenants.models import Membership, UserSession
 from tests.conftest import World, workspace_client
@@ -54,6 +55,8 @@ def _clean_up(world: World, pipeline_id: int, sessions: set[str], last_seen: Any
         Deal.objects.filter(pipeline_id=pipeline_id).delete()
         Pipeline.objects.filter(pk=pipeline_id).delete()
         Activity.objects.all().delete()
+        # The per-day rollup follows the timeline's own writes, not a bulk delete.
+        timeline.activity_days_rebuild()
         AuditEvent.objects.filter(action__startswith="deal.").delete()
     UserSession.objects.exclude(session_key__in=sessions).delete()
     Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)

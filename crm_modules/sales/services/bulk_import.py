@@ -25,6 +25,8 @@ from crm_modules.sales.models import (
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, companies, contacts
 from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.duplicates import company_name_key, contact_name_key
+from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import allows, require
@@ -120,7 +122,8 @@ def _copy_insert(model: type[Model], objects: Sequence[Model]) -> None:
     if not objects:
         return
     meta = model._meta
-    fields = list(meta.concrete_fields)
+    # Generated columns (the search pieces) are computed by PostgreSQL, never written.
+    fields = [field for field in meta.concrete_fields if not field.generated]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
@@ -155,6 +158,7 @@ def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) 
     for draft in drafts:
         company = Company(**draft.fields, owner_id=draft.owner_id, created_at=now, updated_at=now)
         company.search_text = companies._search_text(company)
+        company.name_key = company_name_key(company.name)
         rows.append(company)
     with transaction.atomic():
         _copy_insert(Company, rows)
@@ -182,6 +186,7 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
         contact.search_text = contacts._search_text(
             contact, [e.email for e in draft.emails], draft.phones
         )
+        contact.name_key = contact_name_key(contact.first_name, contact.last_name)
         rows.append(contact)
     with transaction.atomic():
         _copy_insert(Contact, rows)
@@ -214,6 +219,8 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
                 if draft.company is not None
             ],
         )
+        # New contacts are scored in the background, as one created by hand is.
+        score_inputs_changed(entity="contact", ids=[contact.pk for contact in rows])
     return rows
 
 
