@@ -52,6 +52,7 @@ from tenants.services.workspace import (
     workspace_delete,
     workspace_reactivate,
     workspace_suspend,
+    workspace_update_by_staff,
     workspace_update_settings,
 )
 
@@ -94,5 +95,6 @@ __all__ = [
     "workspace_reactivate",
     "workspace_signup",
     "workspace_suspend",
+    "workspace_update_by_staff",
     "workspace_update_settings",
 ]
