@@ -19,25 +19,52 @@ and mean for each kind and the difference of the medians.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.provision import (  # noqa: E402
-    drop_database,
-    machine,
-    nearest_rank,
-    recreate_database,
-    setup_django,
-    with_database,
-)
-
 PASSWORD = "a-long-enough-passphrase"  # noqa: S105
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def recreate_database(server_url: str, name: str) -> None:
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def nearest_rank(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["SPARE_WORKSPACE_POOL_SIZE"] = "0"
+    # Development settings with real PostgreSQL and Redis: the production password hasher, and
+    # Celery publishing to the broker rather than running the task in the request.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
+    import django
+
+    django.setup()
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,7 +90,7 @@ def main() -> int:
     database_url = with_database(server_url, args.database)
     recreate_database(server_url, args.database)
     try:
-        setup_django(database_url, pool_size=0)
+        setup_django(database_url)
         from django.conf import settings
         from django.contrib.auth.hashers import make_password
         from django.core.management import call_command
@@ -114,8 +141,10 @@ def main() -> int:
     finally:
         drop_database(server_url, args.database)
 
-    facts = machine(server_url)
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
+    print(
+        f"Machine: {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"Hasher: {production_hasher.rsplit('.', 1)[-1]}; load {os.getloadavg()[0]:.2f}")
     print(f"Signup answers, {args.signups} of each kind, interleaved:")
     print(line("address with account", timings["existing"]))
