@@ -1,7 +1,8 @@
 """Secrets in URLs stay out of the access log.
 
-The hand-over token (``/handover/?token=…``, one use, 60 seconds) and the invitation token
-(``/invitations/<token>/``, valid for days) travel in URLs that the ASGI server logs. The log
+The hand-over token (``/handover/?token=…``, one use, 60 seconds), the invitation token
+(``/invitations/<token>/``, valid for days) and the signup link (``/signup/confirm/<token>/``,
+one use, valid for days) travel in URLs that the ASGI server logs. The log
 keeps the request, with each token replaced by ``[redacted]``.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-TOKEN_IN_URL = re.compile(r"((?:[?&]token=)|(?:/invitations/))[^&\s/]+")
+TOKEN_IN_URL = re.compile(r"((?:[?&]token=)|(?:/invitations/)|(?:/signup/confirm/))[^&\s/]+")
 
 
 def redact(text: str) -> str:

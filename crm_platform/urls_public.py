@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("pricing/", views.pricing, name="pricing"),
     path("signup/", views_public.signup, name="signup"),
+    path("signup/confirm/<str:token>/", views_public.signup_confirm, name="signup_confirm"),
     path("signup/slug-check/", views_public.signup_slug_check, name="signup_slug_check"),
     # Accounts are created with a workspace: allauth's own sign-up page leads to the trial form.
     path("accounts/signup/", RedirectView.as_view(pattern_name="signup", query_string=True)),

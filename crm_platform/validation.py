@@ -3,6 +3,7 @@ the field and the problem."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from django.contrib.auth.password_validation import validate_password
@@ -37,15 +38,31 @@ BIDI_CONTROLS = frozenset(
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co"})
 
 
-def normalise_text(raw: str) -> str:
+# Terminal escape sequences (CSI: ESC [ … final byte, or its one-byte form U+009B): stripping
+# only the ESC would leave "[31m" behind.
+ANSI_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]")
+
+
+def _forbidden(char: str) -> bool:
+    return char in BIDI_CONTROLS or unicodedata.category(char) in FORBIDDEN_CATEGORIES
+
+
+def normalise_text(raw: str, *, strip: bool = False) -> str:
     """The one normalisation of every name-like field (people, companies, workspaces): NFC,
     every run of whitespace (tabs and line breaks included) becomes one space, and no control
-    or text-direction character is left in. Raises ValueError naming the first such character.
+    or text-direction character is left in. Raises ValueError naming the first such character;
+    with ``strip`` (text stored before this rule) removes them, and terminal escape sequences
+    whole, instead.
 
     Joiners (U+200C, U+200D) stay: several scripts and emoji sequences need them."""
-    value = unicodedata.normalize("NFC", " ".join((raw or "").split()))
+    text = raw or ""
+    if strip:
+        text = ANSI_SEQUENCE.sub("", text)
+        text = "".join(" " if char.isspace() else char for char in text)
+        text = "".join(char for char in text if not _forbidden(char))
+    value = unicodedata.normalize("NFC", " ".join(text.split()))
     for char in value:
-        if char in BIDI_CONTROLS or unicodedata.category(char) in FORBIDDEN_CATEGORIES:
+        if _forbidden(char):
             raise ValueError(f"U+{ord(char):04X}")
     return value
 

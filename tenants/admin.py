@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants import services
+from tenants.access import client_ip
 from tenants.hosts import safe_local_path
 from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.selectors import tenant_list_with_seats
@@ -105,6 +106,30 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return tenant_list_with_seats()
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        # Through the service: the row is locked, and the workspace's audit log records the
+        # change with its values.
+        services.workspace_update_by_staff(
+            tenant=obj,
+            actor=request.user,  # type: ignore[arg-type]
+            changes={name: form.cleaned_data[name] for name in form.changed_data},
+            ip_address=client_ip(request),
+        )
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> list[dict[str, dict[str, list[str]]]]:
+        # The platform's own trail (the admin's history, which outlives the workspace) keeps
+        # the values too, not only the names of the fields.
+        message = super().construct_change_message(request, form, formsets, add)
+        if add or not form.changed_data:
+            return message
+        changed = [
+            f"{name}: {form.initial.get(name)!s} → {form.cleaned_data.get(name)!s}"
+            for name in form.changed_data
+        ]
+        return [{"changed": {"fields": changed}}]
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

@@ -76,6 +76,14 @@ class SignupForm(SlugFieldMixin, ServiceForm):
     )
 
 
+class SignupConfirmForm(SlugFieldMixin, ServiceForm):
+    slug = forms.CharField(
+        label=_("Workspace address"),
+        max_length=30,
+        help_text=_("3 to 30 lowercase letters, digits or hyphens."),
+    )
+
+
 class WorkspaceCreateForm(SlugFieldMixin, ServiceForm):
     company_name = forms.CharField(label=_("Company name"), max_length=100)
     slug = forms.CharField(label=_("Workspace address"), max_length=30)

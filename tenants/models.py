@@ -256,6 +256,27 @@ class Invitation(models.Model):
         return self.expires_at <= timezone.now()
 
 
+class PendingSignup(models.Model):
+    """A trial signup waiting for its address to be proven: no account and no workspace exist
+    until the emailed link is followed (ADR 0015). The password is kept hashed."""
+
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=150)
+    company_name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=30)
+    password = models.CharField(max_length=128)
+    language = models.CharField(max_length=16, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        # Addresses are stored lower-cased (check_email).
+        indexes: ClassVar = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.slug}"
+
+
 class UserSession(AbstractBaseSession):
     """A session row that knows its user, so sign-out can end every session on every host."""
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 from urllib.parse import urlencode
 
-from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.i18n import set_language
@@ -20,13 +20,18 @@ from django.views.i18n import set_language
 from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.access import client_ip
-from tenants.forms import AcceptNewAccountForm, PreferencesForm, SignupForm, WorkspaceCreateForm
+from tenants.forms import (
+    AcceptNewAccountForm,
+    PreferencesForm,
+    SignupConfirmForm,
+    SignupForm,
+    WorkspaceCreateForm,
+)
 from tenants.handover import handover_token_mint
 from tenants.hosts import safe_local_path, workspace_hostname, workspace_url
 from tenants.models import Tenant, User
 from tenants.policies import mfa_policy_unmet
 from tenants.selectors import workspace_list_for_user, workspace_membership
-from tenants.services.provisioning import AccountExists
 from tenants.slugs import check_workspace_slug
 
 AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -46,19 +51,74 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.workspace_signup(**form.cleaned_data, ip_address=client_ip(request))
-        except AccountExists:
+            services.signup_request(
+                **form.cleaned_data,
+                language=translation.get_language() or "",
+                ip_address=client_ip(request),
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            # The same answer for every address, with or without an account (ADR 0015).
             email = form.cleaned_data["email"]
             return render(request, "public/signup_check_email.html", {"email": email})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "public/signup.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: GET shows what will be created (a link preview or a mail scanner
+    spends nothing); the button creates the account and workspace and signs the person in."""
+    if request.method == "POST":
+        limited: HttpResponse | None = ratelimit.consume_or_429(request, action="signup")
+        if limited is not None:
+            return limited
+    try:
+        pending = services.signup_from_link(token)
+    except services.SignupLinkInvalid as error:
+        return _signup_link_invalid(request, error)
+    if request.user.is_authenticated:
+        # Never switch a signed-in person to another account behind their back.
+        return render(
+            request, "public/signup_confirm_signed_in.html", {"pending": pending}, status=409
+        )
+    form = SignupConfirmForm(request.POST or None, initial={"slug": pending.slug})
+    context = {"pending": pending, "form": form, "host": workspace_hostname(pending.slug)}
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.signup_confirm(
+                token=token, slug=form.cleaned_data["slug"], ip_address=client_ip(request)
+            )
+        except services.SignupLinkInvalid as error:
+            return _signup_link_invalid(request, error)
         except ServiceError as error:
             form.add_service_error(error)
         else:
             login(request, result.user, backend=AUTH_BACKEND)
-            address = EmailAddress.objects.get(user=result.user, primary=True)
-            address.send_confirmation(request, signup=True)
             return redirect(_enter_url(result.tenant))
+    if request.method == "POST" or not _slug_still_free(pending.slug):
+        # The address chosen at signup was taken since: ask for another.
+        context["choose_slug"] = True
     status = 400 if request.method == "POST" else 200
-    return render(request, "public/signup.html", {"form": form}, status=status)
+    return render(request, "public/signup_confirm.html", context, status=status)
+
+
+def _slug_still_free(slug: str) -> bool:
+    try:
+        services.check_slug_free(slug)
+    except ServiceError:
+        return False
+    return True
+
+
+def _signup_link_invalid(request: HttpRequest, error: ServiceError) -> HttpResponse:
+    return render(
+        request,
+        "public/signup_link_invalid.html",
+        {"error": error.message, "code": error.code},
+        status=410,
+    )
 
 
 @require_safe

@@ -60,6 +60,9 @@ def action_label(code: str) -> str:
 WORKSPACE_CREATED = register_action("workspace.created", _("Workspace created"))
 WORKSPACE_SUSPENDED = register_action("workspace.suspended", _("Workspace suspended"))
 WORKSPACE_REACTIVATED = register_action("workspace.reactivated", _("Workspace reactivated"))
+WORKSPACE_CHANGED_BY_STAFF = register_action(
+    "workspace.changed_by_staff", _("Workspace changed by Rapport staff")
+)
 SETTINGS_UPDATED = register_action("settings.updated", _("Settings changed"))
 MEMBER_SIGNED_IN = register_action("member.signed_in", _("Signed in to the workspace"))
 MEMBER_ROLE_CHANGED = register_action("member.role_changed", _("Role changed"))

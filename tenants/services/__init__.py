@@ -41,10 +41,18 @@ from tenants.services.provisioning import (
     workspace_signup,
 )
 from tenants.services.seats import check_seat_available, lock_tenant
+from tenants.services.signup import (
+    SignupLinkInvalid,
+    signup_confirm,
+    signup_from_link,
+    signup_mail_send,
+    signup_request,
+)
 from tenants.services.workspace import (
     workspace_delete,
     workspace_reactivate,
     workspace_suspend,
+    workspace_update_by_staff,
     workspace_update_settings,
 )
 
@@ -53,6 +61,7 @@ __all__ = [
     "INVITATION_SALT",
     "NAME_MAX",
     "InvitationInvalid",
+    "SignupLinkInvalid",
     "SignupResult",
     "account_set_language",
     "account_update_preferences",
@@ -75,6 +84,10 @@ __all__ = [
     "members_export",
     "ownership_transfer",
     "require_capability",
+    "signup_confirm",
+    "signup_from_link",
+    "signup_mail_send",
+    "signup_request",
     "spare_pool_replenish",
     "spare_workspace_create",
     "workspace_create",
@@ -82,5 +95,6 @@ __all__ = [
     "workspace_reactivate",
     "workspace_signup",
     "workspace_suspend",
+    "workspace_update_by_staff",
     "workspace_update_settings",
 ]

@@ -9,22 +9,19 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.mail import send_mail
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
-from crm_platform.ratelimits import Bucket, mail_allowed
 from crm_platform.validation import (
     check_email,
     check_password,
     check_text,
 )
 from tenants.audit.services import audit_record
-from tenants.hosts import public_url, workspace_hostname
+from tenants.hosts import workspace_hostname
 from tenants.models import Domain, Membership, Plan, Tenant, User
 from tenants.roles import Role
 from tenants.selectors import workspace_slug_taken
@@ -113,7 +110,11 @@ def workspace_signup(
     password: str,
     ip_address: str | None = None,
 ) -> SignupResult:
-    """Trial signup: a new account and its workspace, all or nothing."""
+    """A new account and its trial workspace at once, all or nothing.
+
+    For seeds, benchmarks and tests only: a visitor's signup goes through ``signup_request``
+    and the emailed link (``signup_confirm``), so that no account exists before its address is
+    proven and the answer never says whether one already does."""
     name = check_text(
         company_name, field="company_name", max_length=NAME_MAX, label=_("Company name")
     )
@@ -124,21 +125,38 @@ def workspace_signup(
     email = check_email(email)
     check_password(password, user=User(email=email, full_name=full_name))
     check_slug_free(slug)
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        # Signup must not say whether an address has an account (sign-in and password reset
-        # do not): the form answers "check your email", and the mail goes to the account.
-        _mail_existing_account(existing)
-        raise AccountExists(
-            _("We have sent a message to this address with the next step."),
-            field="email",
-            code="account_exists",
-        )
+    return account_and_workspace_create(
+        email=email,
+        full_name=full_name,
+        password_hash=make_password(password),
+        company_name=name,
+        slug=slug,
+        email_verified=False,
+        ip_address=ip_address,
+    )
+
+
+def account_and_workspace_create(
+    *,
+    email: str,
+    full_name: str,
+    password_hash: str,
+    company_name: str,
+    slug: str,
+    email_verified: bool,
+    ip_address: str | None,
+) -> SignupResult:
+    """Create the account (with an already hashed password) and provision its workspace from
+    the spare pool, in one transaction; the inputs are already checked."""
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email, password, full_name=full_name)
-            EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
-            tenant = _provision(owner=user, name=name, slug=slug, ip_address=ip_address)
+            user = User.objects.create_user(email, None, full_name=full_name)
+            user.password = password_hash
+            user.save(update_fields=["password"])
+            EmailAddress.objects.create(
+                user=user, email=email, primary=True, verified=email_verified
+            )
+            tenant = _provision(owner=user, name=company_name, slug=slug, ip_address=ip_address)
     except IntegrityError as exc:
         raise _integrity_to_error(exc) from exc
     transaction.on_commit(_schedule_pool_replenish)
@@ -168,10 +186,8 @@ def _integrity_to_error(exc: IntegrityError) -> ServiceError:
             _("This address is already taken. Choose another."), field="slug", code="taken"
         )
     if constraint in _email_constraints():
-        # Two signups racing for one address: the loser is told what any signup for an
-        # existing address is told.
         return AccountExists(
-            _("We have sent a message to this address with the next step."),
+            _("This email address already has an account. Sign in instead."),
             field="email",
             code="account_exists",
         )
@@ -179,29 +195,7 @@ def _integrity_to_error(exc: IntegrityError) -> ServiceError:
 
 
 class AccountExists(ServiceError):
-    """Signup for an address that already has an account: nothing was created; show the same
-    "check your email" answer as any signup would, never an "already exists" error."""
-
-
-def _mail_existing_account(user: User) -> None:
-    # A visitor could make us mail any account holder: per recipient, like every email to a
-    # typed address; over the limit nothing is sent, and the visitor sees the same answer.
-    if not mail_allowed([Bucket("recipient", user.email)]):
-        return
-    with translation.override(user.language or settings.LANGUAGE_CODE):
-        subject = _("[Rapport] Sign-up attempt with your email address")
-        body = render_to_string(
-            "email/account_exists.txt",
-            {
-                "login_url": public_url(
-                    reverse("account_login", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
-                ),
-                "reset_url": public_url(
-                    reverse("account_reset_password", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
-                ),
-            },
-        )
-    send_mail(subject, body, None, [user.email])
+    """The address already has an account: nothing was created."""
 
 
 def _provision(*, owner: User, name: str, slug: str, ip_address: str | None) -> Tenant:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.db import transaction
@@ -85,6 +87,46 @@ def workspace_update_settings(
             ip_address=ip_address,
         )
     return tenant
+
+
+# What platform staff may change on a workspace's row from the admin.
+STAFF_EDITABLE = ("name", "plan", "seat_limit", "trial_ends_at")
+
+
+def workspace_update_by_staff(
+    *, tenant: Tenant, actor: User, changes: dict[str, Any], ip_address: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """A platform staff edit of the workspace's name, plan, seat limit or trial end (values
+    already validated by the admin's form). Recorded in the workspace's own audit log, so its
+    owners see who at Rapport changed what; returns the changes made, from and to."""
+    unknown = set(changes) - set(STAFF_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable by staff: {sorted(unknown)}")
+    with transaction.atomic():
+        tenant = lock_tenant(tenant)
+        made = {
+            field: {"from": _audit_value(getattr(tenant, field)), "to": _audit_value(value)}
+            for field, value in changes.items()
+            if getattr(tenant, field) != value
+        }
+        if not made:
+            return made
+        for field in made:
+            setattr(tenant, field, changes[field])
+        tenant.save(update_fields=list(made))
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="workspace.changed_by_staff",
+            target_repr=tenant.name,
+            data=made,
+            ip_address=ip_address,
+        )
+    return made
+
+
+def _audit_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def workspace_suspend(*, tenant: Tenant, actor: User) -> Tenant:

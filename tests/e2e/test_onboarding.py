@@ -14,7 +14,7 @@ from django.core import mail
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from tenants import services
-from tenants.models import Invitation, Membership, Tenant, User, UserSession
+from tenants.models import Invitation, Membership, PendingSignup, Tenant, User, UserSession
 from tenants.roles import Role
 from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm
 
@@ -39,6 +39,7 @@ def _delete_created() -> tuple[bool, bool]:
     users = User.objects.filter(email__in=[ADMIN_EMAIL, COLLEAGUE_EMAIL])
     UserSession.objects.filter(user_id__in=list(users.values_list("pk", flat=True))).delete()
     users.delete()
+    PendingSignup.objects.filter(email=ADMIN_EMAIL).delete()
     return (
         Tenant.objects.filter(slug=SLUG).exists(),
         User.objects.filter(email__in=[ADMIN_EMAIL, COLLEAGUE_EMAIL]).exists(),
@@ -136,7 +137,7 @@ def test_signup_invite_promote_and_deactivate_live(
         assert response.status == 200, path
         capture(admin, name)
 
-    # Sign up: the browser ends up on the workspace's own host, signed in.
+    # Sign up: the emailed link ends up on the workspace's own host, signed in.
     admin.get_by_label("Company name").fill(COMPANY)
     address = admin.get_by_label("Workspace address")
     address.fill("admin")
@@ -149,9 +150,25 @@ def test_signup_invite_promote_and_deactivate_live(
     admin.get_by_label("Work email").fill(ADMIN_EMAIL)
     admin.get_by_label("Password").fill(PASSWORD)
     admin.get_by_role("button", name="Create workspace").click()
+    # Nothing is created before the address is proven: the answer is "check your email".
+    expect(admin.get_by_test_id("signup-check-email")).to_contain_text(ADMIN_EMAIL)
+    capture(admin, "signup-check-email")
+    assert orm(lambda: Tenant.objects.filter(slug=SLUG).exists()) is False
+
+    # The emailed link shows what it will create; its button creates it and signs in.
+    confirmations = [m for m in mail.outbox if m.to == [ADMIN_EMAIL]]
+    assert len(confirmations) == 1
+    signup_links = re.findall(r"http://\S+/signup/confirm/\S+/", str(confirmations[0].body))
+    assert len(signup_links) == 1
+    assert signup_links[0].startswith(f"{site.public}/signup/confirm/")
+    admin.goto(signup_links[0])
+    expect(admin.get_by_test_id("signup-confirm")).to_contain_text(f"{SLUG}.localhost")
+    capture(admin, "signup-confirm")
+    admin.get_by_role("button", name="Create workspace").click()
     expect(admin).to_have_url(f"{workspace}/", timeout=SLOW)
     expect(admin.get_by_test_id("current-workspace")).to_have_text(COMPANY)
-    expect(admin.get_by_test_id("verify-banner")).to_be_visible()
+    # Following the link proved the address: no verification banner.
+    expect(admin.get_by_test_id("verify-banner")).to_have_count(0)
     expect(admin.get_by_test_id("my-role")).to_have_text("Owner")
     capture(admin, "workspace-home")
 

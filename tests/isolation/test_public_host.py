@@ -33,6 +33,7 @@ EXPECTED: dict[str | None, tuple[int, int, int, int]] = {
     "pricing": (200, 405, 200, 405),
     "signup": (200, 400, 200, 400),
     "signup_slug_check": (200, 405, 200, 405),
+    "signup_confirm": (410, 410, 410, 410),
     "preferences": (302, 302, 200, 400),
     "workspace_list": (302, 405, 200, 405),
     "workspace_new": (302, 302, 200, 400),

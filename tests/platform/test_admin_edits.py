@@ -5,17 +5,23 @@ name."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from crm_platform.errors import ServiceError, violated_constraint
+from tenants.audit.models import AuditEvent
 from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.roles import Role
 from tenants.services import provisioning
 from tests.conftest import public_client
 from tests.factories import InvitationFactory
 from tests.platform.staff import admin_edit as _edit
-from tests.platform.staff import staff_client
+from tests.platform.staff import staff_client, superuser
 
 
 def test_admin_cannot_demote_or_deactivate_the_last_owner(alpha):
@@ -94,6 +100,62 @@ def test_workspace_name_typed_in_the_admin_is_validated(alpha):
     )
     assert response.status_code == 200
     assert Tenant.objects.get(pk=tenant.pk).name == "Alpha Inc"
+
+
+def _staff_events(tenant: Tenant) -> list[AuditEvent]:
+    with schema_context(tenant.schema_name):
+        return list(AuditEvent.objects.filter(action="workspace.changed_by_staff"))
+
+
+def test_staff_edits_of_plan_seats_and_trial_are_audited_with_their_values(alpha):
+    tenant = Tenant.objects.get(pk=alpha.tenant.pk)
+    staff = superuser()
+    old_trial = tenant.trial_ends_at
+    assert old_trial is not None
+    new_trial = (old_trial + timedelta(days=30)).replace(microsecond=0)
+    local = timezone.localtime(new_trial)
+
+    response = _edit(
+        staff_client(staff),
+        f"/admin/tenants/tenant/{tenant.pk}/change/",
+        plan="professional",
+        seat_limit=25,
+        trial_ends_at_0=local.date().isoformat(),
+        trial_ends_at_1=local.time().isoformat(),
+    )
+
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.plan, tenant.seat_limit, tenant.trial_ends_at) == ("professional", 25, new_trial)
+    # In the workspace's own audit log: who at Rapport changed what, from and to.
+    [event] = _staff_events(tenant)
+    assert (event.actor_id, event.actor_email) == (staff.pk, staff.email)
+    assert event.data == {
+        "plan": {"from": "trial", "to": "professional"},
+        "seat_limit": {"from": 10, "to": 25},
+        "trial_ends_at": {"from": old_trial.isoformat(), "to": new_trial.isoformat()},
+    }
+    assert event.ip_address == "127.0.0.1"
+    # And in the platform's trail, which outlives the workspace.
+    entry = LogEntry.objects.get(object_id=str(tenant.pk), user=staff)
+    assert entry.action_flag == CHANGE
+    assert "plan: trial → professional" in entry.get_change_message()
+    assert "seat_limit: 10 → 25" in entry.get_change_message()
+
+
+def test_a_staff_save_without_changes_records_nothing(alpha):
+    tenant = alpha.tenant
+    response = _edit(staff_client(), f"/admin/tenants/tenant/{tenant.pk}/change/")
+    assert response.status_code == 302
+    assert _staff_events(tenant) == []
+
+
+def test_a_refused_staff_edit_records_nothing(alpha):
+    tenant = alpha.tenant
+    response = _edit(staff_client(), f"/admin/tenants/tenant/{tenant.pk}/change/", seat_limit=-1)
+    assert response.status_code == 200
+    assert Tenant.objects.get(pk=tenant.pk).seat_limit == 10
+    assert _staff_events(tenant) == []
 
 
 # --- integrity errors -----------------------------------------------------------------------------

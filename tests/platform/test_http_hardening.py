@@ -154,7 +154,7 @@ def test_make_run_serves_on_the_port_its_links_use():
 # --- tokens in access logs ------------------------------------------------------------------------
 
 
-def test_access_log_never_holds_hand_over_or_invitation_tokens():
+def test_access_log_never_holds_hand_over_invitation_or_signup_tokens():
     import crm_platform.asgi  # noqa: F401  (installs the filter, as the server does)
 
     logger = logging.getLogger("uvicorn.access")
@@ -175,6 +175,7 @@ def test_access_log_never_holds_hand_over_or_invitation_tokens():
         for path in (
             "/handover/?token=eyJ1IjoxfQ:1abc:sig&next=%2Fmembers%2F",
             "/invitations/eyJpIjoxfQ:1xyz:sig/",
+            "/signup/confirm/MTI:1pqr:sig/",
         ):
             logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 302)
     finally:
@@ -184,4 +185,5 @@ def test_access_log_never_holds_hand_over_or_invitation_tokens():
     assert seen == [
         '127.0.0.1:5000 - "GET /handover/?token=[redacted]&next=%2Fmembers%2F HTTP/1.1" 302',
         '127.0.0.1:5000 - "GET /invitations/[redacted]/ HTTP/1.1" 302',
+        '127.0.0.1:5000 - "GET /signup/confirm/[redacted]/ HTTP/1.1" 302',
     ]

@@ -4,9 +4,16 @@ any script, emoji joiners included, is accepted; whitespace runs become one spac
 
 from __future__ import annotations
 
-import pytest
+import importlib
 
+import pytest
+from django.apps import apps as django_apps
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from crm_modules.sales.models import Company, Contact
 from crm_platform.errors import ServiceError
+from crm_platform.name_cleanup import clean_rows, clean_stored_names
 from crm_platform.validation import normalise_text
 from tenants import services
 from tenants.models import Invitation, Tenant, User
@@ -14,6 +21,7 @@ from tenants.roles import Role
 from tests.conftest import public_client, workspace_client
 from tests.factories import PASSWORD
 from tests.platform.staff import admin_edit, staff_client
+from tests.sales.factories import CompanyFactory, ContactFactory
 
 HOSTILE = ["Evil\x01 Corp", "Red \x1b[31mAlert", "Invoice \u202egnp.exe", "Nul\x00l", "A\u2066B"]
 
@@ -116,3 +124,77 @@ def test_admin_refuses_hostile_person_names(alpha):
     )
     assert response.status_code == 200
     assert User.objects.get(pk=user.pk).full_name == user.full_name
+
+
+# --- names stored before the rule ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "clean"),
+    [
+        ("Red \x1b[31mAlert\x1b[0m Ltd", "Red Alert Ltd"),
+        ("Evil\x01 Corp", "Evil Corp"),
+        ("Invoice \u202egnp.exe", "Invoice gnp.exe"),
+        ("A\u2066B\u2069", "AB"),
+        ("Ada\nLovelace\t", "Ada Lovelace"),
+        ("Cafe\u0301  Rossi", "Café Rossi"),
+        ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),
+        ("\x01\x02", ""),
+    ],
+)
+def test_normalise_text_strips_what_it_refuses_from_stored_text(stored, clean):
+    assert normalise_text(stored, strip=True) == clean
+    assert normalise_text(clean) == clean
+
+
+def _run_data_migration(module: str, app_label: str) -> None:
+    migration = importlib.import_module(module)
+    clean_stored_names(app_label, migration.NAME_FIELDS)(django_apps, None)
+
+
+def test_names_stored_before_the_rule_are_cleaned_in_public_and_workspace_schemas(alpha):
+    user = alpha.members[Role.MANAGER].user
+    User.objects.filter(pk=user.pk).update(full_name="Mal\x1b[2J Lory\u202e")
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(name="Alpha\x07 Inc ")
+    untouched = alpha.owner.user.full_name
+    with schema_context(alpha.tenant.schema_name):
+        dirty = CompanyFactory.create(name="Evil\x01 \u202eCorp")
+        blank = ContactFactory.create(first_name="\x01", last_name="Ro\u0301ssi")
+        clean = CompanyFactory.create(name="Plain Co")
+
+    _run_data_migration("tenants.migrations.0008_clean_stored_names", "tenants")
+    with schema_context(alpha.tenant.schema_name):
+        _run_data_migration("crm_modules.sales.migrations.0006_clean_stored_names", "sales")
+        assert Company.objects.get(pk=dirty.pk).name == "Evil Corp"
+        contact = Contact.objects.get(pk=blank.pk)
+        assert (contact.first_name, contact.last_name) == ("", "Róssi")
+        assert Company.objects.get(pk=clean.pk).name == "Plain Co"
+
+    assert User.objects.get(pk=user.pk).full_name == "Mal Lory"
+    assert Tenant.objects.get(pk=alpha.tenant.pk).name == "Alpha Inc"
+    assert User.objects.get(pk=alpha.owner.user.pk).full_name == untouched
+
+
+def test_a_required_name_of_only_forbidden_characters_keeps_a_placeholder(alpha):
+    with schema_context(alpha.tenant.schema_name):
+        company = CompanyFactory.create(name="\x01\x1b[0m")
+        assert clean_rows(Company, ["name"]) == 1
+        assert Company.objects.get(pk=company.pk).name == "?"
+        # Clean rows are not even read: a second run changes nothing.
+        assert clean_rows(Company, ["name"]) == 0
+
+
+def test_migrate_all_runs_the_name_cleanup_in_every_schema(alpha, bravo):
+    """The cleanup is a data migration: migrate_all (migrate_schemas) has applied it to the
+    public schema and to each workspace schema."""
+    applied = {
+        "public": ("tenants", "0008_clean_stored_names"),
+        alpha.tenant.schema_name: ("sales", "0006_clean_stored_names"),
+        bravo.tenant.schema_name: ("sales", "0006_clean_stored_names"),
+    }
+    for schema, (app, name) in applied.items():
+        with schema_context(schema), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM django_migrations WHERE app = %s AND name = %s", [app, name]
+            )
+            assert cursor.fetchone() == (1,), schema

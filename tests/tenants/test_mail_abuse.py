@@ -141,3 +141,20 @@ def test_signup_notices_to_one_account_are_rate_limited(
             response = public_client().post("/signup/", {**SIGNUP, "email": owner_email})
         assert "public/signup_check_email.html" in [t.name for t in response.templates]
     assert _sent_to(owner_email) == 2
+
+
+def test_signup_links_to_one_new_address_are_rate_limited(
+    world, db, settings, django_capture_on_commit_callbacks
+):
+    """The link mail goes to an address anyone can type too: the same per-recipient limit."""
+    settings.TYPED_ADDRESS_MAIL_LIMITS = {
+        "actor": (30, HOUR),
+        "workspace": (100, DAY),
+        "recipient": (2, DAY),
+    }
+    for _attempt in range(4):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = public_client().post("/signup/", {**SIGNUP, "email": "Stranger@x.com"})
+        assert "public/signup_check_email.html" in [t.name for t in response.templates]
+    assert _sent_to("stranger@x.com") == 2
+    assert not User.objects.filter(email__iexact="stranger@x.com").exists()

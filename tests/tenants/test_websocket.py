@@ -338,11 +338,12 @@ async def test_password_change_closes_the_open_sockets(committed: World) -> None
         assert response.status_code == 302
         await _assert_revoked(socket, "password_changed")
     finally:
-        await database_sync_to_async(_reset_password)(member.user.pk)
+        await database_sync_to_async(_reset_password)(member.user)
 
 
-def _reset_password(user_id: int) -> None:
-    user = User.objects.get(pk=user_id)
+def _reset_password(user: User) -> None:
+    # On the world's own object: later tests sign in with it (force_login), and a session
+    # carries a hash of the stored password, which must be the one in the database.
     user.set_password(PASSWORD)
     user.save(update_fields=["password"])
 
