@@ -110,8 +110,8 @@ def clone_workspace(url: str, *, template: str, count: int) -> None:
             name = f"ws_bench_{index:05d}"
             conn.execute(dump.replace(template, name).encode())
             conn.execute(TENANT_ROW, [name])
-            if index % 100 == 0:
-                conn.commit()
+            # One workspace per transaction: each holds a lock per table it creates.
+            conn.commit()
         conn.commit()
 
 

@@ -111,85 +111,27 @@ def _worker_init(database: dict[str, Any]) -> None:
     worker_settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
 
-@dataclass
-class _States:
-    """The project state before a plan (rendered) and the state after it (rendered for the
-    post-migrate signal), shared by every workspace of this worker with the same migrations."""
-
-    before: Any
-    after_apps: Any = None
-
-
-# Keyed by the set of migrations a schema has recorded: rendering every model's state is most
-# of the time a workspace's migration takes, and it is the same for every workspace at the same
-# point, so a worker renders it once and clones it for each workspace.
-_STATES: dict[frozenset[tuple[str, str]], _States] = {}
-
-
-def _apply_pending(connection: Any, schema_name: str) -> int:
-    """What `migrate` does for one schema, with the rendered states reused across schemas:
-    the pre-migrate signal, the plan applied (each migration atomic, recorded in the schema),
-    the post-migrate signal (content types and permissions of new models). Returns how many
-    migrations were applied."""
-    from django.apps import apps as global_apps
-    from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-    from django.db.migrations.executor import MigrationExecutor
-    from django.db.migrations.recorder import MigrationRecorder
-    from django.db.migrations.state import ModelState
-
-    # The schema's own migration table, never public's (django-tenants does the same).
-    connection.set_schema(schema_name, include_public=False)
-    MigrationRecorder(connection).ensure_schema()
-    connection.set_schema(schema_name)
-
-    executor = MigrationExecutor(connection)
-    executor.loader.check_consistent_history(connection)
-    targets = executor.loader.graph.leaf_nodes()
-    plan = executor.migration_plan(targets)
-    if not plan:
-        return 0
-    key = frozenset(executor.loader.applied_migrations)
-    states = _STATES.get(key)
-    if states is None:
-        # What `migrate` builds as its pre-migrate state (a private helper of the executor).
-        before = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
-        before.apps  # noqa: B018 - render once, here
-        states = _STATES[key] = _States(before)
-    emit_pre_migrate_signal(0, False, connection.alias, apps=states.before.apps, plan=plan)
-    after = executor.migrate(targets, plan=plan, state=states.before.clone())
-    if states.after_apps is None:
-        after.clear_delayed_apps_cache()
-        after_apps = after.apps
-        # As `migrate` does: real apps' models re-rendered with their relations.
-        with after_apps.bulk_update():
-            real = []
-            for model_state in after_apps.real_models:
-                model_key = model_state.app_label, model_state.name_lower
-                real.append(model_key)
-                after_apps.unregister_model(*model_key)
-        after_apps.render_multiple(
-            [ModelState.from_model(global_apps.get_model(*model)) for model in real]
-        )
-        states.after_apps = after_apps
-    emit_post_migrate_signal(0, False, connection.alias, apps=states.after_apps, plan=plan)
-    return len(plan)
-
-
 def _migrate_schema(schema_name: str, lock_timeout: str, statement_timeout: str) -> SchemaOutcome:
+    from django.core.management.commands.migrate import Command as MigrateCommand
     from django.db import connection as worker_connection
+    from django_tenants.migration_executors.base import run_migrations
 
     started = time.monotonic()
+    target = migration_target()
     try:
+        before = len(applied_migrations([schema_name])[schema_name] & target)
         worker_connection.ensure_connection()
         with worker_connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, false)", [lock_timeout])
             cursor.execute("SELECT set_config('statement_timeout', %s, false)", [statement_timeout])
-        applied = _apply_pending(worker_connection, schema_name)
-        return SchemaOutcome(schema_name, True, applied, time.monotonic() - started)
+        options = vars(MigrateCommand().create_parser("manage.py", "migrate").parse_args([]))
+        options.update(verbosity=0, interactive=False, skip_checks=True, database="default")
+        run_migrations([], options, "migrate_all", schema_name)
+        after = len(applied_migrations([schema_name])[schema_name] & target)
+        return SchemaOutcome(schema_name, True, after - before, time.monotonic() - started)
     except Exception as exc:
         worker_connection.close()
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return SchemaOutcome(schema_name, False, 0, time.monotonic() - started, detail)
     finally:
-        worker_connection.set_schema_to_public()  # type: ignore[attr-defined]
         worker_connection.close()
