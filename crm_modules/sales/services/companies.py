@@ -8,20 +8,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, LifecycleStage
 from crm_modules.sales.module import (
     COMPANY_CREATED,
     COMPANY_DELETED,
     COMPANY_UPDATED,
     CREATE_RECORDS,
-    DELETE_RECORDS,
     EDIT_RECORDS,
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.duplicates import company_name_key
+from crm_modules.sales.services.records import record_delete
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -188,16 +187,4 @@ def company_update(
 
 
 def company_delete(*, actor: Membership, company: Company) -> None:
-    require(actor, DELETE_RECORDS, company)
-    with transaction.atomic():
-        locked = Company.objects.select_for_update().get(pk=company.pk)
-        require(actor, DELETE_RECORDS, locked)
-        audit_record(
-            tenant=actor.tenant,
-            actor=actor.user,
-            action=COMPANY_DELETED,
-            target_repr=str(locked),
-            data={"id": locked.pk},
-        )
-        timeline.timeline_delete_for(locked)
-        locked.delete()
+    record_delete(actor=actor, record=company, action=COMPANY_DELETED)

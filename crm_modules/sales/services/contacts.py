@@ -27,7 +27,6 @@ from crm_modules.sales.module import (
     CONTACT_MOVED,
     CONTACT_UPDATED,
     CREATE_RECORDS,
-    DELETE_RECORDS,
     EDIT_MARKETING,
     EDIT_RECORDS,
     REASSIGN_RECORDS,
@@ -35,6 +34,7 @@ from crm_modules.sales.module import (
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.duplicates import contact_name_key
+from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email
@@ -449,16 +449,4 @@ def contact_set_consent(
 
 
 def contact_delete(*, actor: Membership, contact: Contact) -> None:
-    require(actor, DELETE_RECORDS, contact)
-    with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        require(actor, DELETE_RECORDS, locked)
-        audit_record(
-            tenant=actor.tenant,
-            actor=actor.user,
-            action=CONTACT_DELETED,
-            target_repr=str(locked),
-            data={"id": locked.pk},
-        )
-        timeline.timeline_delete_for(locked)
-        locked.delete()
+    record_delete(actor=actor, record=contact, action=CONTACT_DELETED)

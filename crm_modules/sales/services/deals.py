@@ -21,7 +21,6 @@ from crm_modules.sales.module import (
     DEAL_UPDATED,
     DEAL_WON,
     DEALS_TOPIC,
-    DELETE_RECORDS,
     EDIT_RECORDS,
     MANAGE_PIPELINES,
     PIPELINE_CREATED,
@@ -29,6 +28,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.records import record_delete
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -380,19 +380,5 @@ def deal_move_stage(*, actor: Membership, deal: Deal, stage: Any, lost_reason: s
 
 
 def deal_delete(*, actor: Membership, deal: Deal) -> None:
-    require(actor, DELETE_RECORDS, deal)
-    with transaction.atomic():
-        locked = Deal.objects.select_for_update().get(pk=deal.pk)
-        require(actor, DELETE_RECORDS, locked)
-        audit_record(
-            tenant=actor.tenant,
-            actor=actor.user,
-            action=DEAL_DELETED,
-            target_repr=str(locked),
-            data={"id": locked.pk},
-        )
-        timeline.timeline_delete_for(locked)
-        locked.delete()
-        publish(
-            tenant=actor.tenant, topic=DEALS_TOPIC, event="deal.deleted", payload={"id": deal.pk}
-        )
+    record_delete(actor=actor, record=deal, action=DEAL_DELETED)
+    publish(tenant=actor.tenant, topic=DEALS_TOPIC, event="deal.deleted", payload={"id": deal.pk})

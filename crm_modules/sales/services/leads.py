@@ -13,7 +13,6 @@ from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import (
     CREATE_RECORDS,
-    DELETE_RECORDS,
     EDIT_RECORDS,
     LEAD_CONVERTED,
     LEAD_CREATED,
@@ -25,6 +24,7 @@ from crm_modules.sales.services import checks
 from crm_modules.sales.services.companies import company_create
 from crm_modules.sales.services.contacts import contact_create
 from crm_modules.sales.services.deals import deal_create
+from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
@@ -242,16 +242,4 @@ def lead_convert(
 
 
 def lead_delete(*, actor: Membership, lead: Lead) -> None:
-    require(actor, DELETE_RECORDS, lead)
-    with transaction.atomic():
-        locked = Lead.objects.select_for_update().get(pk=lead.pk)
-        require(actor, DELETE_RECORDS, locked)
-        audit_record(
-            tenant=actor.tenant,
-            actor=actor.user,
-            action=LEAD_DELETED,
-            target_repr=str(locked),
-            data={"id": locked.pk},
-        )
-        timeline.timeline_delete_for(locked)
-        locked.delete()
+    record_delete(actor=actor, record=lead, action=LEAD_DELETED)
