@@ -16,25 +16,36 @@ from tenants.models import Membership
 LIST_ENTITIES = ("contact", "company", "lead", "deal")
 # The query-string parameters each list understands (and an export keeps).
 PARAMETERS = {
-    "contact": ("q", "stage", "mine"),
+    "contact": ("q", "stage", "mine", "min_score", "sort"),
     "company": ("q", "mine"),
-    "lead": ("q", "status", "mine"),
+    "lead": ("q", "status", "mine", "min_score", "sort"),
     "deal": ("q", "pipeline", "stage", "status", "mine"),
 }
 
 
 def _int(raw: str) -> int | None:
     try:
-        return int(raw)
+        return int(str(raw).strip())
     except (TypeError, ValueError):
         return None
 
 
+def list_order(entity: str, params: Mapping[str, str]) -> tuple[str, ...]:
+    """The order of a list: newest first, companies by name, and scored records highest score
+    first with ``sort=score`` (served by the score index)."""
+    if entity == "company":
+        return ("name", "id")
+    if entity in ("contact", "lead") and params.get("sort") == "score":
+        return ("-score", "-id")
+    return ("-id",)
+
+
 def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> QuerySet[Any]:
     """The list of ``entity`` ("contact", "company", "lead", "deal") filtered by ``params``,
-    newest first (companies by name), as its page shows it."""
+    in ``list_order``, as its page shows it."""
     q = str(params.get("q", ""))[:100]
     owner_id = actor.user_id if params.get("mine") == "1" else None
+    order = list_order(entity, params)
     if entity == "contact":
         stage = params.get("stage", "")
         return selectors.contact_list(
@@ -42,9 +53,10 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             q=q,
             owner_id=owner_id,
             lifecycle_stage=stage if stage in LifecycleStage.values else "",
-        ).order_by("-id")
+            min_score=_int(params.get("min_score", "")),
+        ).order_by(*order)
     if entity == "company":
-        return selectors.company_list(actor=actor, q=q, owner_id=owner_id).order_by("name", "id")
+        return selectors.company_list(actor=actor, q=q, owner_id=owner_id).order_by(*order)
     if entity == "lead":
         status = params.get("status", "")
         return selectors.lead_list(
@@ -52,7 +64,8 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             q=q,
             status=status if status in Lead.Status.values else "",
             owner_id=owner_id,
-        ).order_by("-id")
+            min_score=_int(params.get("min_score", "")),
+        ).order_by(*order)
     if entity == "deal":
         status = params.get("status", "")
         return selectors.deal_list(

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from crm_modules.sales import selectors
+from crm_modules.sales.filters import list_for, list_order
 from crm_modules.sales.keyset import keyset_page
 from crm_modules.sales.models import Lead, LifecycleStage
 from crm_modules.sales.module import VIEW_RECORDS
@@ -19,47 +20,37 @@ from tenants.http import WorkspaceRequest
 PAGE_SIZE = 50
 
 
-def _owner_filter(request: WorkspaceRequest) -> int | None:
-    return request.membership.user_id if request.GET.get("mine") == "1" else None
+def _list_page(request: WorkspaceRequest, entity: str) -> Any:
+    """A page of a list, read through the same filters and order an export of it uses."""
+    records = list_for(entity, actor=request.membership, params=request.GET)
+    return keyset_page(
+        records,
+        order=list_order(entity, request.GET),
+        after=request.GET.get("after", ""),
+        size=PAGE_SIZE,
+    )
 
 
-def _score_options(request: WorkspaceRequest) -> tuple[tuple[str, ...], int | None, str]:
-    """Lists of scored records: newest first, or highest lead score first (``sort=score``,
-    served by the score index); ``min_score`` keeps records scoring at least that."""
-    order = ("-score", "-id") if request.GET.get("sort") == "score" else ("-id",)
+def _score_text(request: WorkspaceRequest) -> str:
+    """The minimum score as typed, when it is a number (the form shows it back)."""
     raw = request.GET.get("min_score", "").strip()
-    try:
-        min_score = int(raw) if raw else None
-    except ValueError:
-        min_score, raw = None, ""
-    return order, min_score, raw
+    return raw if raw.lstrip("-").isdigit() else ""
 
 
 @requires(VIEW_RECORDS)
 @require_safe
 def contact_list(request: WorkspaceRequest) -> HttpResponse:
-    q = request.GET.get("q", "")[:100]
-    stage = request.GET.get("stage", "")
-    order, min_score, min_score_text = _score_options(request)
-    contacts = selectors.contact_list(
-        actor=request.membership,
-        q=q,
-        owner_id=_owner_filter(request),
-        lifecycle_stage=stage if stage in LifecycleStage.values else "",
-        min_score=min_score,
-    )
-    page = keyset_page(contacts, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     return render(
         request,
         "sales/contact_list.html",
         {
-            "page": page,
-            "q": q,
-            "stage": stage,
+            "page": _list_page(request, "contact"),
+            "q": request.GET.get("q", "")[:100],
+            "stage": request.GET.get("stage", ""),
             "stages": LifecycleStage.choices,
             **list_extras(request, "contact"),
             "sort": request.GET.get("sort", ""),
-            "min_score": min_score_text,
+            "min_score": _score_text(request),
         },
     )
 
@@ -67,42 +58,28 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
 @requires(VIEW_RECORDS)
 @require_safe
 def company_list(request: WorkspaceRequest) -> HttpResponse:
-    q = request.GET.get("q", "")[:100]
-    companies = selectors.company_list(
-        actor=request.membership, q=q, owner_id=_owner_filter(request)
-    )
-    page = keyset_page(
-        companies, order=("name", "id"), after=request.GET.get("after", ""), size=PAGE_SIZE
-    )
-    context = {"page": page, "q": q, **list_extras(request, "company")}
+    context = {
+        "page": _list_page(request, "company"),
+        "q": request.GET.get("q", "")[:100],
+        **list_extras(request, "company"),
+    }
     return render(request, "sales/company_list.html", context)
 
 
 @requires(VIEW_RECORDS)
 @require_safe
 def lead_list(request: WorkspaceRequest) -> HttpResponse:
-    q = request.GET.get("q", "")[:100]
-    status = request.GET.get("status", "")
-    order, min_score, min_score_text = _score_options(request)
-    leads = selectors.lead_list(
-        actor=request.membership,
-        q=q,
-        status=status if status in Lead.Status.values else "",
-        owner_id=_owner_filter(request),
-        min_score=min_score,
-    )
-    page = keyset_page(leads, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     return render(
         request,
         "sales/lead_list.html",
         {
-            "page": page,
-            "q": q,
-            "status": status,
+            "page": _list_page(request, "lead"),
+            "q": request.GET.get("q", "")[:100],
+            "status": request.GET.get("status", ""),
             "statuses": Lead.Status.choices,
             **list_extras(request, "lead"),
             "sort": request.GET.get("sort", ""),
-            "min_score": min_score_text,
+            "min_score": _score_text(request),
         },
     )
 

@@ -138,6 +138,23 @@ def test_a_list_is_exported_with_its_filters_and_formulas_neutralised(alpha: Wor
         ]
 
 
+def test_an_export_keeps_the_lists_score_filter_and_order(alpha: Workspace) -> None:
+    _contacts(alpha)
+    with schema_context(alpha.tenant.schema_name):
+        for last_name, score in (("Evil", 10), ("Lovelace", 70), ("芳", 40)):
+            Contact.objects.filter(last_name=last_name).update(score=score)
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    filters = {"min_score": "20", "sort": "score"}
+    page = client.get("/sales/contacts/", filters).content.decode()
+    assert page.index("Lovelace") < page.index("王")
+    assert "Evil" not in page
+
+    response = client.post("/data/export/contacts/", {**filters, "format": "csv"})
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row[2] for row in rows[1:]] == ["Lovelace", "芳"]
+
+
 def test_a_list_is_exported_as_a_workbook(alpha: Workspace) -> None:
     from openpyxl import load_workbook
 
