@@ -129,7 +129,7 @@ def database_config(url: str) -> dict[str, Any]:
     config: dict[str, Any] = dict(
         dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
     )
-    config["ENGINE"] = "django_tenants.postgresql_backend"
+    config["ENGINE"] = "crm_platform.postgresql_backend"
     return config
 
 
