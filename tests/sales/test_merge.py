@@ -158,6 +158,29 @@ def test_undo_is_refused_after_seven_days(alpha: Workspace) -> None:
     assert not Contact.objects.filter(pk=gone.pk).exists()
 
 
+def test_undo_is_refused_once_the_survivor_was_edited_after_the_merge(alpha: Workspace) -> None:
+    keep, gone = _pair(alpha)
+    merge = contacts_merge(actor=fresh(alpha.owner), survivor_id=keep.pk, other_ids=[gone.pk])
+    services.contact_update(
+        actor=fresh(alpha.owner),
+        contact=Contact.objects.get(pk=keep.pk),
+        changes={"job_title": "Head of Sales", "emails": ["anna@keep.example", "new@x.example"]},
+    )
+    with pytest.raises(ServiceError) as error:
+        merge_undo(actor=fresh(alpha.owner), merge=MergeRecord.objects.get(pk=merge.pk))
+    assert error.value.code == "changed_since"
+    assert error.value.field == "merge"
+    # Nothing was undone: the edit stands and the merged record stays merged.
+    survivor = Contact.objects.get(pk=keep.pk)
+    assert survivor.job_title == "Head of Sales"
+    assert sorted(survivor.emails.values_list("email", flat=True)) == [
+        "anna@keep.example",
+        "new@x.example",
+    ]
+    assert not Contact.objects.filter(pk=gone.pk).exists()
+    assert MergeRecord.objects.get(pk=merge.pk).undone_at is None
+
+
 def test_merge_refuses_a_record_changed_since_it_was_seen(alpha: Workspace) -> None:
     keep, gone = _pair(alpha)
     seen = {keep.pk: keep.updated_at, gone.pk: gone.updated_at}

@@ -464,8 +464,9 @@ def merge_can_undo(merge: MergeRecord) -> bool:
 
 def merge_undo(*, actor: Membership, merge: MergeRecord) -> MergeRecord:
     """Bring back the merged records as they were, move back what moved, and restore the
-    survivor's values. Refused after ``UNDO_DAYS`` days, twice, or while a later merge into
-    the same survivor stands (undo that one first)."""
+    survivor's values. Refused after ``UNDO_DAYS`` days, twice, once the survivor was edited
+    after the merge (its edits would be lost), or while a later merge into the same survivor
+    stands (undo that one first)."""
     require(actor, MERGE_RECORDS)
     model: type[Contact] | type[Company] = (
         Contact if merge.entity == MergeRecord.Entity.CONTACT else Company
@@ -488,6 +489,17 @@ def merge_undo(*, actor: Membership, merge: MergeRecord) -> MergeRecord:
             )
         if not allows(actor, MERGE_RECORDS, survivor):
             raise ServiceError(_("Your role does not allow this."), code="permission_denied")
+        if survivor.updated_at > locked.merged_at:
+            # Undo writes the survivor back as it was before the merge: it would silently erase
+            # what anyone changed on it since.
+            raise ServiceError(
+                _(
+                    "This record was changed after the merge; undoing the merge would erase "
+                    "those changes. Edit the record by hand instead."
+                ),
+                field="merge",
+                code="changed_since",
+            )
         later = MergeRecord.objects.filter(
             entity=locked.entity,
             undone_at__isnull=True,
