@@ -7,6 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django_tenants.utils import schema_context
 
+from crm_modules.sales.services.contacts import contacts_search_text_refresh
 from crm_modules.sales.services.duplicates import duplicates_scan
 from crm_modules.sales.services.reminders import task_reminders_send
 from tenants.models import Tenant
@@ -27,3 +28,9 @@ def send_task_reminders() -> int:
 def duplicates_scan_task(*, entity: str) -> int:
     """The workspace-wide duplicate scan; minutes on a million contacts, so the bulk queue."""
     return duplicates_scan(entity=entity)
+
+
+@shared_task(queue="bulk")
+def contacts_search_text_refresh_task(*, company_ids: list[int]) -> int:
+    """Contacts of renamed or merged companies are found by the company's new name."""
+    return contacts_search_text_refresh(company_ids=company_ids)

@@ -18,6 +18,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.contacts import contacts_company_renamed
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.duplicates import company_name_key
 from crm_modules.sales.services.records import record_delete
@@ -169,6 +170,7 @@ def company_update(
             )
         for name, value in clean.items():
             setattr(locked, name, value)
+        renamed = "name" in clean and clean["name"] != company.name
         locked.owner_id = new_owner
         locked.search_text = _search_text(locked)
         locked.name_key = company_name_key(locked.name)
@@ -183,6 +185,8 @@ def company_update(
                 "fields": sorted([*clean, *(["owner"] if new_owner != company.owner_id else [])])
             },
         )
+        if renamed:
+            contacts_company_renamed(company_ids=[locked.pk])
     return locked
 
 

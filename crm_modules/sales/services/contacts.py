@@ -160,6 +160,47 @@ def _search_text(contact: Contact, emails: Sequence[str], phones: Sequence[str])
     )
 
 
+REFRESH_BATCH = 2_000
+
+
+def contacts_search_text_refresh(*, company_ids: Sequence[int]) -> int:
+    """Recompute the search text of every contact of these companies (it holds the company's
+    name), in batches by id so a company of 100,000 contacts never sits in memory at once.
+    The text is derived, so ``updated_at`` stays: no one edited these contacts."""
+    refreshed = 0
+    last_id = 0
+    while True:
+        batch = list(
+            Contact.objects.filter(company_id__in=list(company_ids), pk__gt=last_id)
+            .select_related("company")
+            .prefetch_related("emails", "phones")
+            .order_by("pk")[:REFRESH_BATCH]
+        )
+        if not batch:
+            return refreshed
+        for contact in batch:
+            contact.search_text = _search_text(
+                contact,
+                [email.email for email in contact.emails.all()],
+                [phone.number for phone in contact.phones.all()],
+            )
+        Contact.objects.bulk_update(batch, ["search_text"])
+        refreshed += len(batch)
+        last_id = batch[-1].pk
+
+
+def contacts_company_renamed(*, company_ids: Sequence[int]) -> None:
+    """After commit, have a worker refresh the search text of these companies' contacts (a
+    renamed company, or companies whose contacts moved in a merge)."""
+    ids = sorted({int(pk) for pk in company_ids})
+    if not ids:
+        return
+    # Imported here: the task module imports these services.
+    from crm_modules.sales.tasks import contacts_search_text_refresh_task
+
+    transaction.on_commit(lambda: contacts_search_text_refresh_task.delay(company_ids=ids))
+
+
 def _store_channels(contact: Contact, emails: list[EmailInput], phones: list[str]) -> None:
     ContactEmail.objects.filter(contact=contact).delete()
     ContactPhone.objects.filter(contact=contact).delete()

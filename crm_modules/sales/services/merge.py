@@ -41,6 +41,8 @@ from crm_modules.sales.module import (
     MERGE_RECORDS,
     MERGE_UNDONE,
 )
+from crm_modules.sales.services.companies import _search_text as company_search_text
+from crm_modules.sales.services.contacts import contacts_company_renamed
 from crm_modules.sales.services.duplicates import (
     company_name_key,
     contact_name_key,
@@ -431,9 +433,7 @@ def companies_merge(
                 )
             )
         snapshot["moved"] = moved
-        survivor.search_text = " ".join(
-            str(part).lower() for part in (survivor.name, survivor.domain, survivor.city) if part
-        )
+        survivor.search_text = company_search_text(survivor)
         survivor.name_key = company_name_key(survivor.name)
         survivor.updated_at = timezone.now()
         survivor.save()
@@ -453,6 +453,7 @@ def companies_merge(
             target=survivor,
             data={"merged": other_pks, "fields": sorted(changed), "merge": merge.pk},
         )
+        contacts_company_renamed(company_ids=[survivor.pk])
     return merge
 
 
@@ -519,6 +520,7 @@ def merge_undo(*, actor: Membership, merge: MergeRecord) -> MergeRecord:
             score_inputs_changed(entity="contact", ids=[locked.survivor_id, *locked.merged_ids])
         else:
             _undo_companies(locked)
+            contacts_company_renamed(company_ids=[locked.survivor_id, *locked.merged_ids])
         locked.undone_at = timezone.now()
         locked.save(update_fields=["undone_at"])
         audit_record(
