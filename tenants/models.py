@@ -287,3 +287,25 @@ class UserSession(AbstractBaseSession):
         from tenants.sessions import SessionStore
 
         return SessionStore
+
+
+class WorkspaceAlarm(models.Model):
+    """The earliest time a periodic sweep of one kind has work in a workspace, so that the
+    sweep enters only the workspaces that need it rather than every schema each minute
+    (tenants/alarms.py). Keyed by schema name: writers in a workspace know only that."""
+
+    schema_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=40)
+    due_at = models.DateTimeField()
+    # Bumped by every writer, so that a sweep resetting the alarm after its visit never
+    # overwrites a time set while it worked.
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "schema_name"], name="one_alarm_per_kind")
+        ]
+        indexes = [models.Index(fields=["kind", "due_at"], name="alarm_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.schema_name} at {self.due_at:%Y-%m-%d %H:%M}"

@@ -1,26 +1,36 @@
 """Background work of sales: tasks take plain values and call services. Per-workspace tasks run
-in the sender's workspace (tenant_schemas_celery carries the schema); the reminder sweep walks
-every live workspace itself."""
+in the sender's workspace (tenant_schemas_celery carries the schema); the reminder sweep visits
+the workspaces whose reminder alarm is due."""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.sales.services.contacts import contacts_search_text_refresh
 from crm_modules.sales.services.duplicates import duplicates_scan
-from crm_modules.sales.services.reminders import task_reminders_send
-from tenants.models import Tenant
+from crm_modules.sales.services.reminders import (
+    REMINDER_ALARM,
+    task_reminders_next_at,
+    task_reminders_send,
+)
+from tenants.alarms import alarm_reset, alarms_due
 
 
 @shared_task
 def send_task_reminders() -> int:
-    """Every live workspace, in its own schema: remind assignees of tasks due soon."""
+    """Remind assignees of tasks due soon, in the workspaces whose reminder alarm is due
+    (tenants/alarms.py), not in every schema; then set each one's alarm to its next task."""
     sent = 0
-    workspaces = Tenant.objects.filter(state=Tenant.State.ACTIVE).exclude(schema_name="public")
-    for tenant in workspaces.order_by("pk"):
+    now = timezone.now()
+    for tenant, version in alarms_due(kind=REMINDER_ALARM, now=now):
         with schema_context(tenant.schema_name):
-            sent += task_reminders_send(tenant=tenant)
+            sent += task_reminders_send(tenant=tenant, now=now)
+            next_at = task_reminders_next_at(now=now)
+        alarm_reset(
+            kind=REMINDER_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
+        )
     return sent
 
 

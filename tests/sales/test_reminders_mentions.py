@@ -100,7 +100,7 @@ def test_the_beat_sweep_reminds_each_workspace_in_its_own_schema(
     assert settings.CELERY_BEAT_SCHEDULE["sales-task-reminders"]["task"] == (
         "crm_modules.sales.tasks.send_task_reminders"
     )
-    TaskFactory.create(owner=alpha.owner.user, due_at=timezone.now())
+    services.task_create(actor=fresh(alpha.owner), title="Call", due_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert send_task_reminders() == 1
     # bravo's owner is a member of bravo only: nothing reached them.

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from crm_modules.sales.models import Task
 from crm_modules.sales.module import VIEW_RECORDS
 from crm_platform.errors import ServiceError
+from tenants.alarms import alarm_at
 from tenants.hosts import workspace_url
 from tenants.models import Membership, Tenant
 from tenants.notifications import notify_user
@@ -27,6 +28,8 @@ from tenants.permissions import allows
 
 # A task is reminded once, this long before its due time (the sweep runs every minute).
 REMIND_BEFORE = datetime.timedelta(minutes=15)
+# The workspace alarm (tenants/alarms.py) that brings the sweep to a workspace.
+REMINDER_ALARM = "sales.task_reminders"
 # Tasks overdue for longer than this when first seen (say, after an outage) are not reminded.
 STALE_AFTER = datetime.timedelta(hours=12)
 SWEEP_BATCH = 500
@@ -53,6 +56,31 @@ def _tell(
     send_mail(text, body, None, [user.email])  # queued for delivery after commit
 
 
+def task_reminder_alarm(*due_ats: datetime.datetime | None) -> None:
+    """Tasks with these due times were created or rescheduled in the current workspace: make
+    sure the reminder sweep visits it in time for the earliest."""
+    times = [due_at for due_at in due_ats if due_at is not None]
+    if times:
+        alarm_at(kind=REMINDER_ALARM, at=min(times) - REMIND_BEFORE)
+
+
+def _pending_reminders() -> QuerySet[Task]:
+    return Task.objects.filter(done=False, reminded_at__isnull=True, owner__isnull=False)
+
+
+def task_reminders_next_at(*, now: datetime.datetime) -> datetime.datetime | None:
+    """When the sweep next has a reminder to send in the current workspace (None: never,
+    until a task is created or rescheduled)."""
+    due_at = (
+        _pending_reminders()
+        .filter(due_at__gt=now - STALE_AFTER)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    return None if due_at is None else due_at - REMIND_BEFORE
+
+
 def task_reminders_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
     """In the current workspace schema: remind each assignee of their open tasks due within
     ``REMIND_BEFORE``, once per task (until its due time or assignee changes). Safe to run
@@ -60,11 +88,9 @@ def task_reminders_send(*, tenant: Tenant, now: datetime.datetime | None = None)
     now = now or timezone.now()
     with transaction.atomic():
         tasks = list(
-            Task.objects.select_for_update(skip_locked=True)
+            _pending_reminders()
+            .select_for_update(skip_locked=True)
             .filter(
-                done=False,
-                reminded_at__isnull=True,
-                owner__isnull=False,
                 due_at__lte=now + REMIND_BEFORE,
                 due_at__gt=now - STALE_AFTER,
             )

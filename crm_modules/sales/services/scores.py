@@ -14,6 +14,7 @@ from django.db.models import Expression, Q
 from django.utils import timezone
 
 from crm_modules.sales.models import Contact, Lead, LifecycleStage, Task
+from crm_modules.sales.services.reminders import task_reminder_alarm
 
 SCORED: dict[str, type[Contact] | type[Lead]] = {"contact": Contact, "lead": Lead}
 # A listener is called after commit with the entity and the changed ids (None: every record).
@@ -102,7 +103,8 @@ def score_threshold_reached(
             Contact.objects.filter(pk__in=ids, lifecycle_stage__in=earlier).update(
                 lifecycle_stage=lifecycle_stage, updated_at=now
             )
-        if task_title:
+        if task_title and any(record.owner_id is not None for record in records):
+            task_reminder_alarm(now + datetime.timedelta(days=1))
             Task.objects.bulk_create(
                 Task(
                     title=task_title[:200],

@@ -19,6 +19,7 @@ from crm_modules.sales.module import (
     WORK_TASKS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.reminders import task_reminder_alarm
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
@@ -85,6 +86,7 @@ def task_create(*, actor: Membership, owner_id: Any = None, **fields: Any) -> Ta
         raise ServiceError(_("Your role does not allow assigning tasks to others."), field="owner")
     with transaction.atomic():
         task.save()
+        task_reminder_alarm(task.due_at)
         audit_record(tenant=actor.tenant, actor=actor.user, action=TASK_CREATED, target=task)
         _publish(actor, "task.created", task)
     return task
@@ -112,6 +114,7 @@ def task_update(*, actor: Membership, task: Task, changes: Mapping[str, Any]) ->
         if reminder_due:
             # A new due time or assignee is reminded afresh.
             locked.reminded_at = None
+            task_reminder_alarm(locked.due_at)
         locked.save(update_fields=[*clean, "owner", "reminded_at"])
         audit_record(
             tenant=actor.tenant,
