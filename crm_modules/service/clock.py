@@ -12,6 +12,7 @@ Every computation is on whole seconds of aware datetimes, so no rounding ever lo
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -34,7 +35,7 @@ class Schedule:
 
 def always(zone: str = "UTC") -> Schedule:
     """Open around the clock, every day."""
-    return Schedule(zone=ZoneInfo(zone), week={d: ((0, DAY_MINUTES),) for d in range(7)})
+    return Schedule(zone=ZoneInfo(zone), week=dict.fromkeys(range(7), ((0, DAY_MINUTES),)))
 
 
 def check_hours(week: dict[int, list[tuple[int, int]]]) -> dict[int, tuple[tuple[int, int], ...]]:
@@ -47,7 +48,7 @@ def check_hours(week: dict[int, list[tuple[int, int]]]) -> dict[int, tuple[tuple
         for start, end in ordered:
             if not 0 <= start < end <= DAY_MINUTES:
                 raise ValueError(f"opening {start}-{end} is not within one day")
-        for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ordered):
             if start < end:
                 raise ValueError("openings overlap")
         if ordered:
@@ -96,7 +97,7 @@ def _openings(
                 if finish > begin:
                     yield begin, finish
         day += step
-    raise ValueError("the schedule has no opening within three years")
+    raise ValueError("the target cannot be reached within three years of this schedule")
 
 
 def _seconds(delta: datetime.timedelta) -> int:

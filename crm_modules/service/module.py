@@ -71,7 +71,9 @@ TICKET_CREATED = register_action("ticket.created", _("Ticket opened"), module=MO
 TICKET_UPDATED = register_action("ticket.updated", _("Ticket changed"), module=MODULE)
 TICKET_STATUS = register_action("ticket.status_changed", _("Ticket status changed"), module=MODULE)
 TICKET_ASSIGNED = register_action("ticket.assigned", _("Ticket assigned"), module=MODULE)
-SLA_CHANGED = register_action("sla.changed", _("Business hours or SLA targets changed"), module=MODULE)
+SLA_CHANGED = register_action(
+    "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
+)
 
 TICKETS_TOPIC = live.register_topic("tickets", label=_("Tickets"), capability=VIEW_TICKETS)
 

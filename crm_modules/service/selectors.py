@@ -127,9 +127,7 @@ def customer_tickets(*, actor: Membership, record: Any, limit: int = 10) -> dict
     now = timezone.now()
     rows = [
         {"ticket": ticket, "sla": sla.state(ticket, now=now)}
-        for ticket in open_tickets.select_related("assignee").order_by("-updated_at", "-id")[
-            :limit
-        ]
+        for ticket in open_tickets.select_related("assignee").order_by("-updated_at", "-id")[:limit]
     ]
     count = len(rows) if len(rows) < limit else open_tickets.count()
     contact = record if isinstance(record, Contact) else None

@@ -345,7 +345,8 @@ def _sla_context(hours: BusinessHours | None, posted: Any = None) -> dict[str, A
         "holidays": posted.get("holidays", "")
         if posted
         else "\n".join(
-            f"{h.date.isoformat()} {h.name}".strip() for h in (hours.holidays.all() if hours else [])
+            f"{h.date.isoformat()} {h.name}".strip()
+            for h in (hours.holidays.all() if hours else [])
         ),
         "targets": rows,
     }

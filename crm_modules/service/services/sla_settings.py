@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.service import clock, sla
@@ -72,10 +74,19 @@ def check_holidays(raw: Any) -> list[tuple[datetime.date, str]]:
             raise ServiceError(_("Give each holiday as a date and a name."), field="holidays")
         found[day] = " ".join(name.split())
     if len(found) > MAX_HOLIDAYS:
-        raise ServiceError(
-            _("At most %(max)d holidays.") % {"max": MAX_HOLIDAYS}, field="holidays"
-        )
+        raise ServiceError(_("At most %(max)d holidays.") % {"max": MAX_HOLIDAYS}, field="holidays")
     return sorted(found.items())
+
+
+def _check_reachable(schedule: clock.Schedule, minutes: int, *, field: str) -> None:
+    """A target the schedule cannot reach within three years is refused (one hour a week and a
+    target of a year of business time, say)."""
+    try:
+        clock.add_business_seconds(timezone.now(), minutes * 60, schedule)
+    except ValueError as exc:
+        raise ServiceError(
+            _("These business hours are too few to ever reach this target."), field=field
+        ) from exc
 
 
 def business_hours_update(
@@ -89,6 +100,15 @@ def business_hours_update(
         policy = sla.policy_default(time_zone=actor.tenant.time_zone)
         hours = BusinessHours.objects.select_for_update().get(pk=policy.hours_id)
         require(actor, MANAGE_SLA)
+        schedule = clock.Schedule(
+            zone=ZoneInfo(time_zone),
+            week=clock.check_hours(
+                {d: [(a, b) for day, a, b in cleaned if day == d] for d in {r[0] for r in cleaned}}
+            ),
+            holidays=frozenset(d for d, _name in days),
+        )
+        longest = max((t.resolution_minutes for t in policy.targets.all()), default=0)
+        _check_reachable(schedule, longest, field="openings")
         before = {
             "time_zone": hours.time_zone,
             "openings": hours.openings,
@@ -134,8 +154,7 @@ def sla_targets_update(
                 minutes = 0
             if isinstance(value, bool) or not 1 <= minutes <= MAX_TARGET_MINUTES:
                 raise ServiceError(
-                    _("Give a number of minutes from 1 to %(max)d.")
-                    % {"max": MAX_TARGET_MINUTES},
+                    _("Give a number of minutes from 1 to %(max)d.") % {"max": MAX_TARGET_MINUTES},
                     field=f"{priority}_{suffix}",
                 )
             values.append(minutes)
@@ -149,6 +168,9 @@ def sla_targets_update(
         policy = sla.policy_default(time_zone=actor.tenant.time_zone)
         rows = {t.priority: t for t in policy.targets.select_for_update()}
         require(actor, MANAGE_SLA)
+        schedule = sla.schedule_of(policy.hours)
+        for priority, (_first, resolution) in clean.items():
+            _check_reachable(schedule, resolution, field=f"{priority}_resolution")
         before = {p: [t.first_response_minutes, t.resolution_minutes] for p, t in rows.items()}
         saved = []
         for priority, (first, resolution) in clean.items():
