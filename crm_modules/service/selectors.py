@@ -129,7 +129,8 @@ def customer_tickets(*, actor: Membership, record: Any, limit: int = 10) -> dict
         {"ticket": ticket, "sla": sla.state(ticket, now=now)}
         for ticket in open_tickets.select_related("assignee").order_by("-updated_at", "-id")[:limit]
     ]
-    count = len(rows) if len(rows) < limit else open_tickets.count()
+    # Counted always, so the page runs the same queries for one ticket and for hundreds.
+    count = open_tickets.count()
     contact = record if isinstance(record, Contact) else None
     return {"tickets": rows, "open_count": count, "contact": contact}
 

@@ -383,7 +383,7 @@ def test_bad_business_hours_name_the_field_and_change_nothing(
 
 
 def test_only_owner_and_admin_change_the_sla(alpha: Workspace) -> None:
-    targets = {p: (30, 60) for p in ("low", "normal", "high", "urgent")}
+    targets = dict.fromkeys(("low", "normal", "high", "urgent"), (30, 60))
     with pytest.raises(PermissionDenied):
         services.sla_targets_update(actor=fresh(alpha.members[Role.MANAGER]), targets=targets)
     assert not SlaTarget.objects.exists()
@@ -410,7 +410,7 @@ def test_only_owner_and_admin_change_the_sla(alpha: Workspace) -> None:
 def test_bad_targets_name_the_field(
     alpha: Workspace, value: tuple[object, object], field: str
 ) -> None:
-    targets = {p: (30, 60) for p in ("normal", "high", "urgent")}
+    targets = dict.fromkeys(("normal", "high", "urgent"), (30, 60))
     targets["low"] = value  # type: ignore[assignment]
     with pytest.raises(ServiceError) as error:
         services.sla_targets_update(actor=fresh(alpha.owner), targets=targets)  # type: ignore[arg-type]
