@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from crm_modules.sales.demo import demo_seed
 from crm_modules.sales.filters import LIST_ENTITIES, list_for
-from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
+from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import (
     Company,
     Consent,

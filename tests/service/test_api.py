@@ -148,8 +148,6 @@ def test_a_sales_rep_reads_tickets_but_writes_none(alpha: Workspace) -> None:
     assert rep.get(f"{TICKETS}{ticket_id}/").status_code == 200
     assert _send(rep, "POST", TICKETS, {"subject": "Mine"}).status_code == 403
     assert _send(rep, "PATCH", f"{TICKETS}{ticket_id}/", {"status": "solved"}).status_code == 403
-    assert (
-        _send(rep, "POST", f"{TICKETS}{ticket_id}/replies/", {"body": "Hi"}).status_code == 403
-    )
+    assert _send(rep, "POST", f"{TICKETS}{ticket_id}/replies/", {"body": "Hi"}).status_code == 403
     assert list(Ticket.objects.values_list("subject", "status")) == [("Slow", "new")]
     assert not TicketMessage.objects.exists()

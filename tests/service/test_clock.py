@@ -27,8 +27,10 @@ def office(zone: ZoneInfo, *, holidays: frozenset[datetime.date] = frozenset()) 
     return Schedule(zone=zone, week=dict.fromkeys(range(5), ((540, 1020),)), holidays=holidays)
 
 
-def local(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime.datetime:
-    return datetime.datetime(*args, tzinfo=zone, fold=fold)  # type: ignore[misc]
+def local(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int, *, fold: int = 0
+) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=zone, fold=fold)
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -410,9 +410,11 @@ def test_only_owner_and_admin_change_the_sla(alpha: Workspace) -> None:
 def test_bad_targets_name_the_field(
     alpha: Workspace, value: tuple[object, object], field: str
 ) -> None:
-    targets = dict.fromkeys(("normal", "high", "urgent"), (30, 60))
-    targets["low"] = value  # type: ignore[assignment]
+    targets: dict[str, tuple[object, object]] = dict.fromkeys(
+        ("normal", "high", "urgent"), (30, 60)
+    )
+    targets["low"] = value
     with pytest.raises(ServiceError) as error:
-        services.sla_targets_update(actor=fresh(alpha.owner), targets=targets)  # type: ignore[arg-type]
+        services.sla_targets_update(actor=fresh(alpha.owner), targets=targets)
     assert error.value.field == field
     assert not SlaTarget.objects.exists()
