@@ -78,9 +78,10 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " owner_id, tags, source, utm_source, utm_medium, utm_campaign, utm_term,"
                 " utm_content, preferred_channel, notes, primary_email, primary_phone,"
                 " search_text, street, city, region, postal_code, country, custom, created_at,"
-                " updated_at)"
+                " updated_at, name_key, score, score_breakdown)"
                 " SELECT 'Customer', n::text, '', 'customer', %s, '{}', '', '', '', '', '', '',"
-                " '', '', '', '', 'customer ' || n, '', '', '', '', '', '{}', now(), now()"
+                " '', '', '', '', 'customer ' || n, '', '', '', '', '', '{}', now(), now(),"
+                " 'customer ' || n, 0, '{}'"
                 " FROM generate_series(1, 10000) n",
                 [owner_id],
             )
@@ -145,6 +146,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
             conn.commit()
             done += size
             print(f"  {done:,} messages ({time.perf_counter() - started:.0f} s)", flush=True)
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE service_ticket")
         conn.execute("VACUUM ANALYZE service_ticketmessage")

@@ -79,7 +79,10 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         "rows": [{"ticket": t, "sla": sla.state(t, now=now)} for t in page.rows],
         "view": view,
         "views": views,
-        "counts": selectors.inbox_counts(actor=actor, now=now),
+        "counts": {
+            key: str(count) if count < selectors.COUNT_CAP else f"{selectors.COUNT_CAP - 1}+"
+            for key, count in selectors.inbox_counts(actor=actor, now=now).items()
+        },
         "status": status,
         "statuses": Status.choices,
         "can_work": can_work,
