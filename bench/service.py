@@ -23,21 +23,60 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sales_lists import (  # noqa: E402
-    ensure_database,
-    measure,
-    setup_django,
-    with_database,
-)
-
 SLUG = "bench"
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def ensure_database(server_url: str, name: str, *, fresh: bool) -> bool:
+    """True when the database was (re)created."""
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not fresh:
+            return False
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
+    import django
+
+    django.setup()
+
+
+def measure(client: object, path: str, n: int) -> tuple[float, float, float, int]:
+    """Median and p95 server time, p95 database time, and queries of ``n`` requests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)  # type: ignore[attr-defined]
+    samples = []
+    database = []
+    queries = 0
+    for _ in range(n):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)  # type: ignore[attr-defined]
+            samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"{path} answered {response.status_code}")
+        queries = len(captured)
+        database.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
+    return statistics.median(samples), p95(samples), p95(database), queries
 
 
 def parse_args() -> argparse.Namespace:
@@ -216,12 +255,18 @@ def main() -> None:
     targets = list(
         Ticket.objects.filter(status__in=["new", "open"]).order_by("-id")[: args.requests]
     )
-    for label, write in (
-        ("status change (open → pending)", lambda t: services.ticket_change_status(
-            actor=actor, ticket=t, status="pending")),
-        ("assignment (to the owner)", lambda t: services.ticket_assign(
-            actor=actor, ticket=t, assignee_id=owner.pk)),
-    ):  # fmt: skip
+
+    def pending(ticket: Ticket) -> None:
+        services.ticket_change_status(actor=actor, ticket=ticket, status="pending")
+
+    def assign(ticket: Ticket) -> None:
+        services.ticket_assign(actor=actor, ticket=ticket, assignee_id=owner.pk)
+
+    writes: list[tuple[str, Callable[[Ticket], None]]] = [
+        ("status change (open → pending)", pending),
+        ("assignment (to the owner)", assign),
+    ]
+    for label, write in writes:
         samples = []
         for ticket in targets:
             started = time.perf_counter()
