@@ -77,6 +77,45 @@ def home_panels() -> list[HomePanel]:
     return sorted(_HOME_PANELS.values(), key=lambda panel: (panel.order, panel.key))
 
 
+@dataclass(frozen=True)
+class RecordPanel:
+    """A section a module adds to another module's record page (the service module's open
+    tickets on a contact's page), shown to roles allowed ``capability``: the template is
+    rendered with ``panel`` set to what ``context(membership, record)`` returns. The page
+    names its record type ("sales.contact") and never imports the module that fills it."""
+
+    key: str
+    record_type: str
+    template: str
+    capability: Capability
+    context: Callable[[Membership, Any], dict[str, Any]]
+    order: int
+
+
+_RECORD_PANELS: dict[str, RecordPanel] = {}
+
+
+def register_record_panel(
+    key: str,
+    *,
+    record_type: str,
+    template: str,
+    capability: Capability,
+    context: Callable[[Membership, Any], dict[str, Any]],
+    order: int = 100,
+) -> RecordPanel:
+    panel = RecordPanel(key, record_type, template, capability, context, order)
+    _RECORD_PANELS[key] = panel
+    return panel
+
+
+def record_panels(record_type: str) -> list[RecordPanel]:
+    return sorted(
+        (panel for panel in _RECORD_PANELS.values() if panel.record_type == record_type),
+        key=lambda panel: (panel.order, panel.key),
+    )
+
+
 # Functions that fill the demo workspace with a module's sample records (``make run``).
 DemoSeeder = Callable[..., None]
 _DEMO_SEEDERS: list[DemoSeeder] = []

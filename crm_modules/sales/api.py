@@ -8,6 +8,7 @@ from __future__ import annotations
 from crm_modules.sales.demo import demo_seed
 from crm_modules.sales.filters import LIST_ENTITIES, list_for
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
+from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import (
     Company,
     Consent,
@@ -75,6 +76,7 @@ __all__ = [
     "DealStageChange",
     "Lead",
     "LifecycleStage",
+    "Page",
     "Stage",
     "Task",
     "companies_bulk_create",
@@ -93,6 +95,7 @@ __all__ = [
     "deal_get",
     "deal_list",
     "demo_seed",
+    "keyset_page",
     "list_for",
     "record_log_activity",
     "records_bulk_delete",

@@ -9,6 +9,7 @@ from django import template
 
 from tenants import capabilities, navigation
 from tenants.models import Membership
+from tenants.modules import record_panels as _record_panels
 from tenants.permissions import allows as _allows
 
 register = template.Library()
@@ -29,3 +30,17 @@ def allows_filter(membership: Membership | None, capability_code: str) -> bool:
 def allows_on(membership: Membership | None, capability_code: str, obj: Any) -> bool:
     """``{% allows_on membership "sales.edit_deals" deal as can_edit %}``"""
     return _allows(membership, capabilities.get(capability_code), obj)
+
+
+@register.simple_tag(takes_context=True)
+def record_panels(context: template.Context, record_type: str, record: Any) -> list[dict[str, Any]]:
+    """The panels other modules add to a record page, for this member:
+    ``{% record_panels "sales.contact" record as panels %}{% for item in panels %}{% include
+    item.template with panel=item.panel %}{% endfor %}``."""
+    request = context.get("request")
+    member = getattr(request, "membership", None)
+    return [
+        {"template": panel.template, "panel": panel.context(member, record)}
+        for panel in _record_panels(record_type)
+        if member is not None and _allows(member, panel.capability, reading=True)
+    ]

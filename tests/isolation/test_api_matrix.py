@@ -137,6 +137,9 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
         "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
     },
     "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
+    "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
+    "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},
+    "POST /api/v1/service/tickets/{ticket_id}/replies/": {"body": "ขอบคุณครับ", "public": True},
 }
 
 

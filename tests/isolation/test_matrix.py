@@ -32,6 +32,7 @@ from crm_modules.reporting.models import Report
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
+from crm_modules.service.models import Ticket, TicketMessage
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -102,7 +103,21 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "merge_id": lambda ws, owner: _merge(ws, owner),
     "rule_id": lambda ws, owner: _scoring_rule(ws),
     "threshold_id": lambda ws, owner: _threshold(ws),
+    "ticket_id": lambda ws, owner: _ticket(ws, owner),
 }
+
+
+def _ticket(workspace: Workspace, owner: Membership) -> int:
+    """An open ticket of a contact, given to ``owner``, with one reply."""
+    with schema_context(workspace.tenant.schema_name):
+        contact = ContactFactory.create(owner=owner.user)
+        ticket = Ticket.objects.create(
+            subject="Sample", contact=contact, assignee=owner.user, status="open"
+        )
+        TicketMessage.objects.create(
+            ticket=ticket, kind="reply", direction="outbound", body="Hello", author=owner.user
+        )
+        return ticket.pk
 
 
 def _report(workspace: Workspace, owner: Membership) -> int:
@@ -380,6 +395,16 @@ SUCCESS: dict[str, dict[str, int]] = {
     "dataio:export_deal": {"GET": 405, "POST": 200},
     "dataio:export_list": {"GET": 200, "POST": 405},
     "dataio:export_download": {"GET": 302, "POST": 405},
+    "service:inbox": {"GET": 200, "POST": 405},
+    "service:ticket_new": {"GET": 200, "POST": 400},
+    # Without tickets chosen the inbox is shown again with the message.
+    "service:tickets_bulk": {"GET": 405, "POST": 302},
+    "service:sla": {"GET": 200, "POST": 400},
+    "service:ticket_detail": {"GET": 200, "POST": 405},
+    "service:ticket_reply": {"GET": 405, "POST": 400},
+    "service:ticket_fields": {"GET": 405, "POST": 400},
+    # Without an assignee chosen the ticket page is shown again with the message.
+    "service:ticket_assign": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

@@ -1,0 +1,27 @@
+"""The service facade: what other modules (reporting, marketing) may use.
+
+Sales never imports it: a contact's and a company's page show their open tickets through the
+record-panel registry (``tenants.modules.register_record_panel``, registered in module.py).
+"""
+
+from __future__ import annotations
+
+from crm_modules.service.models import OPEN_STATUSES, Priority, Status, Ticket, TicketChannel
+from crm_modules.service.module import VIEW_TICKETS, WORK_TICKETS
+from crm_modules.service.selectors import customer_tickets, ticket_get, ticket_list
+from crm_modules.service.services import ticket_create, ticket_reply
+
+__all__ = [
+    "OPEN_STATUSES",
+    "VIEW_TICKETS",
+    "WORK_TICKETS",
+    "Priority",
+    "Status",
+    "Ticket",
+    "TicketChannel",
+    "customer_tickets",
+    "ticket_create",
+    "ticket_get",
+    "ticket_list",
+    "ticket_reply",
+]

@@ -1,0 +1,263 @@
+"""Service records: tickets with their replies and notes, business hours with holidays, SLA
+policies with a target per priority (ADR 0026).
+
+Data only; ``services/`` writes them. Designed for millions of tickets in a workspace (D21):
+every inbox view (unassigned, mine, a team's, breaching soon, all, a contact's, a company's)
+reads one index range in its own order, ending in the primary key for keyset pages; the open
+views use partial indexes that hold only open tickets, so the solved and closed history does
+not slow them.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm_platform.fields import user_reference
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending customer")
+    ON_HOLD = "on_hold", _("On hold")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
+
+
+# A ticket someone still has to work on: what the inbox views show.
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+# The SLA clocks stand still in these (waiting for the customer, or parked).
+PAUSED_STATUSES = (Status.PENDING, Status.ON_HOLD)
+DONE_STATUSES = (Status.SOLVED, Status.CLOSED)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class TicketType(models.TextChoices):
+    QUESTION = "question", _("Question")
+    INCIDENT = "incident", _("Incident")
+    PROBLEM = "problem", _("Problem")
+    TASK = "task", _("Task")
+
+
+class TicketChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    WEB = "web", _("Web form")
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    AGENT = "agent", _("Agent")
+
+
+_OPEN = models.Q(status__in=[s.value for s in OPEN_STATUSES])
+
+
+class Ticket(models.Model):
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.NEW
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    type = models.CharField(
+        _("type"), max_length=10, choices=TicketType.choices, default=TicketType.QUESTION
+    )
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=TicketChannel.choices, default=TicketChannel.AGENT
+    )
+    assignee = user_reference(verbose_name=_("assignee"))
+    # A platform team (tenants.Team lives in the public schema): no constraint across schemas,
+    # the services check that the team belongs to the workspace.
+    team = models.ForeignKey(
+        "tenants.Team",
+        verbose_name=_("team"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    contact = models.ForeignKey(
+        "sales.Contact",
+        verbose_name=_("contact"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    company = models.ForeignKey(
+        "sales.Company",
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = user_reference(verbose_name=_("created by"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Last activity (a reply, a note, a change): the inbox's sort.
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # SLA (ADR 0026). A target's due time is the creation time plus its business minutes plus
+    # the business time spent paused; while paused the due times are empty.
+    sla_policy = models.ForeignKey(
+        "SlaPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    first_response_breached = models.BooleanField(default=False)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached = models.BooleanField(default=False)
+    paused_since = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.BigIntegerField(default=0)
+    # The earliest due time of a target still running: what "breaching soon" sorts by.
+    next_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            models.Index(fields=["-updated_at", "-id"], name="ticket_all"),
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status"),
+            models.Index(
+                fields=["-updated_at", "-id"],
+                name="ticket_unassigned",
+                condition=_OPEN & models.Q(assignee__isnull=True),
+            ),
+            models.Index(
+                fields=["assignee", "-updated_at", "-id"], name="ticket_mine", condition=_OPEN
+            ),
+            models.Index(
+                fields=["team", "-updated_at", "-id"], name="ticket_team", condition=_OPEN
+            ),
+            models.Index(
+                fields=["next_due_at", "id"],
+                name="ticket_breaching",
+                condition=models.Q(next_due_at__isnull=False),
+            ),
+            models.Index(fields=["contact", "-updated_at", "-id"], name="ticket_contact"),
+            models.Index(fields=["company", "-updated_at", "-id"], name="ticket_company"),
+            GinIndex(fields=["tags"], name="ticket_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketMessage(models.Model):
+    """A public reply (to or from the customer) or an internal note (staff only)."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Reply")
+        NOTE = "note", _("Internal note")
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("From the customer")
+        OUTBOUND = "outbound", _("To the customer")
+        INTERNAL = "internal", _("Internal")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
+    body = models.TextField(_("message"))
+    author = user_reference(verbose_name=_("author"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="ticket_message_order")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.ticket_id}"
+
+
+class BusinessHours(models.Model):
+    """When the support team works: weekly openings in one IANA time zone, and holidays."""
+
+    name = models.CharField(_("name"), max_length=100)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # [[weekday 0-6, start minute, end minute], ...]; 1440 is the next midnight.
+    openings = models.JSONField(_("openings"), default=list)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="business_hours_one_default",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Holiday(models.Model):
+    hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hours", "date"], name="holiday_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class SlaPolicy(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    hours = models.ForeignKey(BusinessHours, on_delete=models.PROTECT, related_name="policies")
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="sla_policy_one_default",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaTarget(models.Model):
+    """Business minutes to the first public reply and to the solution, for one priority."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
+    first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "priority"], name="sla_target_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.priority}"

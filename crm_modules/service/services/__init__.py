@@ -1,0 +1,25 @@
+"""Service writes, by concern: ``tickets`` (open, reply, note, status, assign, bulk) and
+``sla_settings`` (business hours, holidays, SLA targets)."""
+
+from crm_modules.service.services.sla_settings import business_hours_update, sla_targets_update
+from crm_modules.service.services.tickets import (
+    MAX_BULK,
+    ticket_assign,
+    ticket_change_status,
+    ticket_create,
+    ticket_reply,
+    ticket_update,
+    tickets_bulk,
+)
+
+__all__ = [
+    "MAX_BULK",
+    "business_hours_update",
+    "sla_targets_update",
+    "ticket_assign",
+    "ticket_change_status",
+    "ticket_create",
+    "ticket_reply",
+    "ticket_update",
+    "tickets_bulk",
+]

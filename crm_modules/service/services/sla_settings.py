@@ -1,0 +1,190 @@
+"""The workspace's business hours, holidays and SLA targets (Owner and Admin).
+
+Changed values apply to timers computed from then on: a ticket's due times are recomputed when
+its priority or status next changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_modules.service import clock, sla
+from crm_modules.service.models import BusinessHours, Holiday, Priority, SlaTarget
+from crm_modules.service.module import MANAGE_SLA, SLA_CHANGED
+from crm_platform.errors import ServiceError
+from crm_platform.validation import check_time_zone
+from tenants.audit.services import audit_record
+from tenants.models import Membership
+from tenants.permissions import require
+
+# A year of business minutes bounds a target.
+MAX_TARGET_MINUTES = 365 * 24 * 60
+MAX_HOLIDAYS = 366
+
+
+def check_openings(raw: Any) -> list[list[int]]:
+    if not isinstance(raw, list | tuple):
+        raise ServiceError(_("Give the opening hours of each day."), field="openings")
+    week: dict[int, list[tuple[int, int]]] = {}
+    for item in raw:
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in item)
+        ):
+            raise ServiceError(_("Give the opening hours of each day."), field="openings")
+        day, start, end = item
+        week.setdefault(day, []).append((start, end))
+    try:
+        cleaned = clock.check_hours(week)
+    except ValueError as exc:
+        messages = {
+            "openings overlap": _("Two openings of the same day overlap."),
+            "the schedule is never open": _("Open the business at least once a week."),
+        }
+        raise ServiceError(
+            messages.get(str(exc), _("An opening must start before it ends, within one day.")),
+            field="openings",
+        ) from exc
+    return [[day, start, end] for day, spans in sorted(cleaned.items()) for start, end in spans]
+
+
+def check_holidays(raw: Any) -> list[tuple[datetime.date, str]]:
+    if not isinstance(raw, list | tuple):
+        raise ServiceError(_("Give each holiday as a date and a name."), field="holidays")
+    found: dict[datetime.date, str] = {}
+    for item in raw:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise ServiceError(_("Give each holiday as a date and a name."), field="holidays")
+        day, name = item
+        if isinstance(day, str):
+            try:
+                day = datetime.date.fromisoformat(day)
+            except ValueError as exc:
+                raise ServiceError(
+                    _("Write each holiday's date as YYYY-MM-DD."), field="holidays"
+                ) from exc
+        if not isinstance(day, datetime.date) or not isinstance(name, str) or len(name) > 100:
+            raise ServiceError(_("Give each holiday as a date and a name."), field="holidays")
+        found[day] = " ".join(name.split())
+    if len(found) > MAX_HOLIDAYS:
+        raise ServiceError(_("At most %(max)d holidays.") % {"max": MAX_HOLIDAYS}, field="holidays")
+    return sorted(found.items())
+
+
+def _check_reachable(schedule: clock.Schedule, minutes: int, *, field: str) -> None:
+    """A target the schedule cannot reach within three years is refused (one hour a week and a
+    target of a year of business time, say)."""
+    try:
+        clock.add_business_seconds(timezone.now(), minutes * 60, schedule)
+    except ValueError as exc:
+        raise ServiceError(
+            _("These business hours are too few to ever reach this target."), field=field
+        ) from exc
+
+
+def business_hours_update(
+    *, actor: Membership, time_zone: str, openings: Any, holidays: Any
+) -> BusinessHours:
+    require(actor, MANAGE_SLA)
+    time_zone = check_time_zone(time_zone)
+    cleaned = check_openings(openings)
+    days = check_holidays(holidays)
+    with transaction.atomic():
+        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
+        hours = BusinessHours.objects.select_for_update().get(pk=policy.hours_id)
+        require(actor, MANAGE_SLA)
+        schedule = clock.Schedule(
+            zone=ZoneInfo(time_zone),
+            week=clock.check_hours(
+                {d: [(a, b) for day, a, b in cleaned if day == d] for d in {r[0] for r in cleaned}}
+            ),
+            holidays=frozenset(d for d, _name in days),
+        )
+        longest = max((t.resolution_minutes for t in policy.targets.all()), default=0)
+        _check_reachable(schedule, longest, field="openings")
+        before = {
+            "time_zone": hours.time_zone,
+            "openings": hours.openings,
+            "holidays": [d.isoformat() for d in hours.holidays.values_list("date", flat=True)],
+        }
+        hours.time_zone = time_zone
+        hours.openings = cleaned
+        hours.save(update_fields=["time_zone", "openings"])
+        hours.holidays.all().delete()
+        Holiday.objects.bulk_create(Holiday(hours=hours, date=d, name=n) for d, n in days)
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=SLA_CHANGED,
+            target=hours,
+            data={
+                "before": before,
+                "after": {
+                    "time_zone": time_zone,
+                    "openings": cleaned,
+                    "holidays": [d.isoformat() for d, _name in days],
+                },
+            },
+        )
+    return hours
+
+
+def sla_targets_update(
+    *, actor: Membership, targets: dict[str, tuple[Any, Any]]
+) -> list[SlaTarget]:
+    """``targets``: priority → (first-response minutes, resolution minutes)."""
+    require(actor, MANAGE_SLA)
+    clean: dict[str, tuple[int, int]] = {}
+    for priority in Priority.values:
+        if priority not in targets:
+            raise ServiceError(_("Give a target for every priority."), field=priority)
+        first, resolution = targets[priority]
+        values = []
+        for value, suffix in ((first, "first_response"), (resolution, "resolution")):
+            try:
+                minutes = int(value)
+            except (TypeError, ValueError):
+                minutes = 0
+            if isinstance(value, bool) or not 1 <= minutes <= MAX_TARGET_MINUTES:
+                raise ServiceError(
+                    _("Give a number of minutes from 1 to %(max)d.") % {"max": MAX_TARGET_MINUTES},
+                    field=f"{priority}_{suffix}",
+                )
+            values.append(minutes)
+        if values[0] > values[1]:
+            raise ServiceError(
+                _("The first response cannot be due after the resolution."),
+                field=f"{priority}_first_response",
+            )
+        clean[priority] = (values[0], values[1])
+    with transaction.atomic():
+        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
+        rows = {t.priority: t for t in policy.targets.select_for_update()}
+        require(actor, MANAGE_SLA)
+        schedule = sla.schedule_of(policy.hours)
+        for priority, (_first, resolution) in clean.items():
+            _check_reachable(schedule, resolution, field=f"{priority}_resolution")
+        before = {p: [t.first_response_minutes, t.resolution_minutes] for p, t in rows.items()}
+        saved = []
+        for priority, (first, resolution) in clean.items():
+            target, _created = SlaTarget.objects.update_or_create(
+                policy=policy,
+                priority=priority,
+                defaults={"first_response_minutes": first, "resolution_minutes": resolution},
+            )
+            saved.append(target)
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=SLA_CHANGED,
+            target=policy,
+            data={"before": before, "after": {p: list(v) for p, v in clean.items()}},
+        )
+    return saved

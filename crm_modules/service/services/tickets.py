@@ -1,0 +1,497 @@
+"""Ticket writes: open, reply, note, change status, assign, change fields, bulk.
+
+Each checks the actor's capability, validates every field before touching a row, then locks the
+ticket, checks again under the lock (check, lock, check), writes, puts the event on the shared
+timeline of the ticket's contact and company, records an audit row where the change is one an
+admin may need to trace, and publishes the change after commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_modules.activities import api as timeline
+from crm_modules.sales.api import Company, Contact
+from crm_modules.service import sla
+from crm_modules.service.models import (
+    DONE_STATUSES,
+    Priority,
+    Status,
+    Ticket,
+    TicketChannel,
+    TicketMessage,
+    TicketType,
+)
+from crm_modules.service.module import (
+    ASSIGN_TICKETS,
+    ENTRY_NOTE,
+    ENTRY_REPLY,
+    ENTRY_STATUS,
+    ENTRY_TICKET,
+    TICKET_ASSIGNED,
+    TICKET_CREATED,
+    TICKET_STATUS,
+    TICKET_UPDATED,
+    TICKETS_TOPIC,
+    WORK_TICKETS,
+)
+from crm_platform.errors import ServiceError
+from crm_platform.validation import check_text
+from tenants import live
+from tenants.audit.services import audit_record
+from tenants.models import Membership, Team
+from tenants.permissions import allows, require
+
+MAX_BODY = 100_000
+MAX_BULK = 200
+# Fields ``ticket_update`` changes.
+EDITABLE = ("subject", "description", "priority", "type", "tags", "contact", "company")
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def check_choice(value: Any, choices: Any, *, field: str) -> str:
+    if value not in choices.values:
+        raise ServiceError(_("Choose a value from the list."), field=field)
+    return str(value)
+
+
+def check_body(raw: Any, *, field: str, required: bool) -> str:
+    if not isinstance(raw, str):
+        raise ServiceError(_("Write the text of the message."), field=field)
+    text = raw.replace("\r\n", "\n").replace("\x00", "").strip()
+    if required and not text:
+        raise ServiceError(_("Write the text of the message."), field=field, code="required")
+    if len(text) > MAX_BODY:
+        raise ServiceError(
+            _("The text can be at most %(max)d characters.") % {"max": MAX_BODY}, field=field
+        )
+    return text
+
+
+def check_tags(raw: Any, *, field: str = "tags") -> list[str]:
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, list | tuple):
+        raise ServiceError(_("Tags must be a list of words."), field=field)
+    tags: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            raise ServiceError(_("Tags must be a list of words."), field=field)
+        tag = " ".join(item.split())
+        if len(tag) > 50:
+            raise ServiceError(_("A tag can be at most 50 characters."), field=field)
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > 20:
+        raise ServiceError(_("A ticket can have at most 20 tags."), field=field)
+    return tags
+
+
+def _contact(contact_id: Any) -> Contact | None:
+    if contact_id in (None, ""):
+        return None
+    contact = Contact.objects.filter(pk=_id(contact_id, "contact")).first()
+    if contact is None:
+        raise ServiceError(_("Choose a contact of this workspace."), field="contact")
+    return contact
+
+
+def _company(company_id: Any) -> Company | None:
+    if company_id in (None, ""):
+        return None
+    company = Company.objects.filter(pk=_id(company_id, "company")).first()
+    if company is None:
+        raise ServiceError(_("Choose a company of this workspace."), field="company")
+    return company
+
+
+def _id(value: Any, field: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0 or isinstance(value, bool):
+        raise ServiceError(_("Choose a value from the list."), field=field)
+    return number
+
+
+def check_assignee(actor: Membership, assignee_id: Any) -> int | None:
+    """The user id of an active member who may work tickets; taking a ticket for oneself needs
+    only ``WORK_TICKETS``, giving it to someone else ``ASSIGN_TICKETS``."""
+    if assignee_id in (None, ""):
+        return None
+    user_id = _id(assignee_id, "assignee")
+    if user_id != actor.user_id:
+        require(actor, ASSIGN_TICKETS)
+    member = (
+        Membership.objects.select_related("tenant")
+        .filter(tenant_id=actor.tenant_id, user_id=user_id)
+        .first()
+    )
+    if member is None or not allows(member, WORK_TICKETS, reading=True):
+        raise ServiceError(_("Choose a member who works tickets."), field="assignee")
+    return user_id
+
+
+def check_team(actor: Membership, team_id: Any) -> int | None:
+    if team_id in (None, ""):
+        return None
+    number = _id(team_id, "team")
+    if not Team.objects.filter(tenant_id=actor.tenant_id, pk=number).exists():
+        raise ServiceError(_("Choose a team of this workspace."), field="team")
+    return number
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def _concerns(ticket: Ticket) -> list[Any]:
+    return [r for r in (ticket, ticket.contact, ticket.company) if r is not None]
+
+
+def _publish(actor: Membership, event: str, ticket: Ticket) -> None:
+    live.publish(
+        tenant=actor.tenant,
+        topic=TICKETS_TOPIC,
+        event=event,
+        payload={"id": ticket.pk, "status": ticket.status},
+    )
+
+
+def ticket_create(
+    *,
+    actor: Membership,
+    subject: str,
+    description: str = "",
+    priority: str = Priority.NORMAL,
+    ticket_type: str = TicketType.QUESTION,
+    channel: str = TicketChannel.AGENT,
+    contact_id: Any = None,
+    company_id: Any = None,
+    assignee_id: Any = None,
+    team_id: Any = None,
+    tags: Any = None,
+    now: datetime.datetime | None = None,
+) -> Ticket:
+    require(actor, WORK_TICKETS)
+    subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
+    description = check_body(description, field="description", required=False)
+    priority = check_choice(priority, Priority, field="priority")
+    ticket_type = check_choice(ticket_type, TicketType, field="type")
+    channel = check_choice(channel, TicketChannel, field="channel")
+    tags = check_tags(tags)
+    contact = _contact(contact_id)
+    company = _company(company_id)
+    if company is None and contact is not None and contact.company_id is not None:
+        company = contact.company
+    assignee = check_assignee(actor, assignee_id)
+    team = check_team(actor, team_id)
+    when = now or timezone.now()
+    with transaction.atomic():
+        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
+        ticket = Ticket(
+            subject=subject,
+            description=description,
+            priority=priority,
+            type=ticket_type,
+            channel=channel,
+            contact=contact,
+            company=company,
+            assignee_id=assignee,
+            team_id=team,
+            tags=tags,
+            created_by=actor.user,
+            created_at=when,
+            updated_at=when,
+            sla_policy=policy,
+            status=Status.OPEN if assignee else Status.NEW,
+        )
+        sla.recompute(ticket, sla.clock_for(ticket))
+        ticket.save()
+        timeline.activity_log(
+            kind=ENTRY_TICKET.code,
+            author=actor.user,
+            concerns=_concerns(ticket),
+            subject=subject,
+            body=description,
+            channel=channel,
+            direction="inbound",
+            occurred_at=when,
+            data={"ticket": ticket.pk},
+        )
+        audit_record(tenant=actor.tenant, actor=actor.user, action=TICKET_CREATED, target=ticket)
+        _publish(actor, "ticket.created", ticket)
+    return ticket
+
+
+def _locked(actor: Membership, ticket: Ticket) -> Ticket:
+    """The ticket locked for update, with the permission asked again under the lock."""
+    locked = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("contact", "company")
+        .get(pk=ticket.pk)
+    )
+    require(actor, WORK_TICKETS, locked)
+    return locked
+
+
+def ticket_reply(
+    *,
+    actor: Membership,
+    ticket: Ticket,
+    body: str,
+    public: bool = True,
+    status: str = "",
+    now: datetime.datetime | None = None,
+) -> TicketMessage:
+    """A public reply to the customer (fulfils the first-response target) or an internal note;
+    ``status`` optionally moves the ticket in the same step ("reply and set pending")."""
+    require(actor, WORK_TICKETS, ticket)
+    text = check_body(body, field="body", required=True)
+    if status:
+        check_choice(status, Status, field="status")
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(actor, ticket)
+        if locked.status == Status.CLOSED:
+            raise ServiceError(
+                _("This ticket is closed; open a new ticket to write to the customer again."),
+                field="body",
+                code="closed",
+            )
+        message = TicketMessage.objects.create(
+            ticket=locked,
+            kind=TicketMessage.Kind.REPLY if public else TicketMessage.Kind.NOTE,
+            direction=(
+                TicketMessage.Direction.OUTBOUND if public else TicketMessage.Direction.INTERNAL
+            ),
+            body=text,
+            author=actor.user,
+            created_at=when,
+        )
+        fields = ["updated_at"]
+        if public:
+            sla.on_public_reply(locked, now=when)
+            fields += ["first_responded_at", "first_response_breached", "resolution_breached"]
+            fields += ["next_due_at"]
+        target = status or (Status.OPEN if public and locked.status == Status.NEW else "")
+        if target and target != locked.status:
+            fields += _move(locked, target, when)
+        locked.updated_at = when
+        locked.save(update_fields=sorted(set(fields)))
+        timeline.activity_log(
+            kind=(ENTRY_REPLY if public else ENTRY_NOTE).code,
+            author=actor.user,
+            concerns=_concerns(locked),
+            subject=locked.subject,
+            body=text,
+            channel=locked.channel if public else "",
+            direction="outbound" if public else "",
+            occurred_at=when,
+            data={"ticket": locked.pk, "message": message.pk},
+        )
+        _publish(actor, "ticket.replied" if public else "ticket.noted", locked)
+    return message
+
+
+def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
+    """Set the status with its timers and stamps; returns the fields changed."""
+    sla.on_status(ticket, new_status=status, timer=sla.clock_for(ticket), now=when)
+    if status == Status.SOLVED:
+        ticket.solved_at = ticket.solved_at or when
+    elif status not in DONE_STATUSES:
+        ticket.solved_at = None
+    ticket.closed_at = when if status == Status.CLOSED else None
+    return [
+        "status", "solved_at", "closed_at", "paused_since", "paused_seconds",
+        "first_response_due_at", "resolution_due_at", "next_due_at",
+        "first_response_breached", "resolution_breached",
+    ]  # fmt: skip
+
+
+def ticket_change_status(
+    *, actor: Membership, ticket: Ticket, status: str, now: datetime.datetime | None = None
+) -> Ticket:
+    require(actor, WORK_TICKETS, ticket)
+    status = check_choice(status, Status, field="status")
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(actor, ticket)
+        if locked.status == status:
+            return locked
+        if locked.status == Status.CLOSED:
+            raise ServiceError(
+                _("A closed ticket stays closed; open a new ticket instead."), field="status"
+            )
+        before = locked.status
+        fields = _move(locked, status, when)
+        locked.updated_at = when
+        locked.save(update_fields=[*fields, "updated_at"])
+        timeline.activity_log(
+            kind=ENTRY_STATUS.code,
+            author=actor.user,
+            concerns=_concerns(locked),
+            subject=locked.subject,
+            body=f"{Status(before).label} → {Status(status).label}",
+            occurred_at=when,
+            data={"ticket": locked.pk, "from": before, "to": status},
+        )
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=TICKET_STATUS,
+            target=locked,
+            data={"from": before, "to": status},
+        )
+        _publish(actor, "ticket.updated", locked)
+    return locked
+
+
+_UNSET = object()
+
+
+def ticket_assign(
+    *,
+    actor: Membership,
+    ticket: Ticket,
+    assignee_id: Any = _UNSET,
+    team_id: Any = _UNSET,
+    now: datetime.datetime | None = None,
+) -> Ticket:
+    """Give the ticket to a member (``None``: nobody) and/or a team. Taking it for oneself
+    needs ``WORK_TICKETS``; anything else ``ASSIGN_TICKETS``."""
+    require(actor, WORK_TICKETS, ticket)
+    changes: dict[str, int | None] = {}
+    if assignee_id is not _UNSET:
+        if assignee_id in (None, ""):
+            require(actor, ASSIGN_TICKETS)
+        changes["assignee_id"] = check_assignee(actor, assignee_id)
+    if team_id is not _UNSET:
+        require(actor, ASSIGN_TICKETS)
+        changes["team_id"] = check_team(actor, team_id)
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(actor, ticket)
+        before = {name: getattr(locked, name) for name in changes}
+        if before == changes:
+            return locked
+        # Someone else's ticket is not taken over without the right to assign.
+        if locked.assignee_id not in (None, actor.user_id) and "assignee_id" in changes:
+            require(actor, ASSIGN_TICKETS)
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        fields = [*changes, "updated_at"]
+        if locked.status == Status.NEW and locked.assignee_id is not None:
+            fields += _move(locked, Status.OPEN, when)
+        locked.updated_at = when
+        locked.save(update_fields=sorted(set(fields)))
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=TICKET_ASSIGNED,
+            target=locked,
+            data={"from": before, "to": changes},
+        )
+        _publish(actor, "ticket.updated", locked)
+    return locked
+
+
+def ticket_update(
+    *,
+    actor: Membership,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    now: datetime.datetime | None = None,
+) -> Ticket:
+    require(actor, WORK_TICKETS, ticket)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ServiceError(_("This field cannot be changed here."), field=sorted(unknown)[0])
+    clean: dict[str, Any] = {}
+    if "subject" in changes:
+        clean["subject"] = check_text(
+            changes["subject"], field="subject", max_length=200, label=_("Subject")
+        )
+    if "description" in changes:
+        clean["description"] = check_body(
+            changes["description"], field="description", required=False
+        )
+    if "priority" in changes:
+        clean["priority"] = check_choice(changes["priority"], Priority, field="priority")
+    if "type" in changes:
+        clean["type"] = check_choice(changes["type"], TicketType, field="type")
+    if "tags" in changes:
+        clean["tags"] = check_tags(changes["tags"])
+    if "contact" in changes:
+        clean["contact"] = _contact(changes["contact"])
+    if "company" in changes:
+        clean["company"] = _company(changes["company"])
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(actor, ticket)
+        changed = [name for name, value in clean.items() if getattr(locked, name) != value]
+        if not changed:
+            return locked
+        for name in changed:
+            setattr(locked, name, clean[name])
+        fields = [*changed, "updated_at"]
+        if "priority" in changed:
+            sla.recompute(locked, sla.clock_for(locked))
+            fields += ["first_response_due_at", "resolution_due_at", "next_due_at"]
+        locked.updated_at = when
+        locked.save(update_fields=fields)
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=TICKET_UPDATED,
+            target=locked,
+            data={"fields": changed},
+        )
+        _publish(actor, "ticket.updated", locked)
+    return locked
+
+
+def tickets_bulk(
+    *,
+    actor: Membership,
+    ticket_ids: list[Any],
+    status: str = "",
+    assignee_id: Any = _UNSET,
+) -> int:
+    """Change the status and/or the assignee of up to ``MAX_BULK`` tickets, all or none.
+    Returns how many were given."""
+    require(actor, WORK_TICKETS)
+    ids = sorted({_id(value, "tickets") for value in ticket_ids})
+    if not ids:
+        raise ServiceError(_("Choose at least one ticket."), field="tickets")
+    if len(ids) > MAX_BULK:
+        raise ServiceError(
+            _("Choose at most %(max)d tickets at once.") % {"max": MAX_BULK}, field="tickets"
+        )
+    if not status and assignee_id is _UNSET:
+        raise ServiceError(_("Choose a status or an assignee."), field="action")
+    if status:
+        check_choice(status, Status, field="status")
+    if assignee_id is not _UNSET:
+        require(actor, ASSIGN_TICKETS)
+        check_assignee(actor, assignee_id)
+    with transaction.atomic():
+        # Locked in id order, so two bulk changes never deadlock each other.
+        tickets = list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        if len(tickets) != len(ids):
+            raise ServiceError(_("Some of the chosen tickets no longer exist."), field="tickets")
+        for ticket in tickets:
+            if assignee_id is not _UNSET:
+                ticket_assign(actor=actor, ticket=ticket, assignee_id=assignee_id)
+            if status:
+                ticket_change_status(actor=actor, ticket=ticket, status=status)
+    return len(tickets)

@@ -1,0 +1,211 @@
+"""SLA timers on tickets (ADR 0026): the clock arithmetic of ``clock.py`` applied to a ticket
+in memory. The services lock the ticket, call these, and save.
+
+A target's due time is always ``created_at`` plus its business minutes plus the business time
+the ticket spent paused (``paused_seconds``), so a change of priority recomputes it exactly.
+Pending customer and on hold pause the clocks, as do solved and closed (a reopened ticket
+continues where it stopped). A target past due when the clock stops, or fulfilled late, is
+marked breached for good.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext_lazy as _
+
+from crm_modules.service import clock
+from crm_modules.service.models import (
+    DONE_STATUSES,
+    PAUSED_STATUSES,
+    BusinessHours,
+    Priority,
+    SlaPolicy,
+    SlaTarget,
+    Ticket,
+)
+
+# Targets of a new workspace's policy, in business minutes (first response, resolution).
+DEFAULT_TARGETS = {
+    Priority.URGENT: (60, 8 * 60),
+    Priority.HIGH: (4 * 60, 2 * 8 * 60),
+    Priority.NORMAL: (8 * 60, 5 * 8 * 60),
+    Priority.LOW: (2 * 8 * 60, 10 * 8 * 60),
+}
+# Monday to Friday, 09:00-17:00.
+DEFAULT_OPENINGS = [[day, 9 * 60, 17 * 60] for day in range(5)]
+# "Breaching soon": a running target due within this time.
+SOON = datetime.timedelta(hours=2)
+
+
+def schedule_of(hours: BusinessHours) -> clock.Schedule:
+    week: dict[int, list[tuple[int, int]]] = {}
+    for day, start, end in hours.openings:
+        week.setdefault(int(day), []).append((int(start), int(end)))
+    return clock.Schedule(
+        zone=ZoneInfo(hours.time_zone),
+        week=clock.check_hours(week),
+        holidays=frozenset(hours.holidays.values_list("date", flat=True)),
+    )
+
+
+def policy_default(*, time_zone: str) -> SlaPolicy:
+    """The workspace's default policy, made on first use with Monday-Friday 09:00-17:00 in
+    the workspace's time zone. The caller holds a transaction."""
+    policy = SlaPolicy.objects.select_related("hours").filter(is_default=True).first()
+    if policy is not None:
+        return policy
+    hours = BusinessHours.objects.filter(is_default=True).first()
+    if hours is None:
+        hours = BusinessHours.objects.create(
+            name=str(_("Office hours")),
+            time_zone=time_zone or "UTC",
+            openings=DEFAULT_OPENINGS,
+            is_default=True,
+        )
+    policy = SlaPolicy.objects.create(name=str(_("Standard")), hours=hours, is_default=True)
+    SlaTarget.objects.bulk_create(
+        SlaTarget(policy=policy, priority=p, first_response_minutes=fr, resolution_minutes=res)
+        for p, (fr, res) in DEFAULT_TARGETS.items()
+    )
+    return policy
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What the timers of one ticket need: its policy's schedule and its priority's target."""
+
+    schedule: clock.Schedule
+    target: SlaTarget | None
+
+
+def clock_for(ticket: Ticket) -> Clock | None:
+    if ticket.sla_policy_id is None:
+        return None
+    policy = SlaPolicy.objects.select_related("hours").get(pk=ticket.sla_policy_id)
+    target = policy.targets.filter(priority=ticket.priority).first()
+    return Clock(schedule=schedule_of(policy.hours), target=target)
+
+
+def _running(ticket: Ticket) -> bool:
+    return ticket.paused_since is None and ticket.status not in DONE_STATUSES
+
+
+def _stopping(status: str) -> bool:
+    return status in PAUSED_STATUSES or status in DONE_STATUSES
+
+
+def recompute(ticket: Ticket, timer: Clock | None) -> None:
+    """Due times from creation, targets and paused time; the next due time if running."""
+    if timer is None or timer.target is None:
+        ticket.first_response_due_at = ticket.resolution_due_at = ticket.next_due_at = None
+        return
+    target, schedule = timer.target, timer.schedule
+    ticket.first_response_due_at = clock.add_business_seconds(
+        ticket.created_at, target.first_response_minutes * 60 + ticket.paused_seconds, schedule
+    )
+    ticket.resolution_due_at = clock.add_business_seconds(
+        ticket.created_at, target.resolution_minutes * 60 + ticket.paused_seconds, schedule
+    )
+    _next_due(ticket)
+
+
+def _next_due(ticket: Ticket) -> None:
+    dues = []
+    if _running(ticket):
+        if ticket.first_responded_at is None and ticket.first_response_due_at is not None:
+            dues.append(ticket.first_response_due_at)
+        if ticket.resolution_due_at is not None:
+            dues.append(ticket.resolution_due_at)
+    ticket.next_due_at = min(dues) if dues else None
+
+
+def _mark_breaches(ticket: Ticket, now: datetime.datetime) -> None:
+    if not _running(ticket):
+        return
+    due = ticket.first_response_due_at
+    if ticket.first_responded_at is None and due is not None and due <= now:
+        ticket.first_response_breached = True
+    if ticket.resolution_due_at is not None and ticket.resolution_due_at <= now:
+        ticket.resolution_breached = True
+
+
+def on_status(
+    ticket: Ticket, *, new_status: str, timer: Clock | None, now: datetime.datetime
+) -> None:
+    """Stop or restart the clocks as ``ticket`` moves to ``new_status`` (not yet set)."""
+    was_running = _running(ticket)
+    if was_running and _stopping(new_status):
+        _mark_breaches(ticket, now)
+        ticket.paused_since = now
+    elif not was_running and not _stopping(new_status) and ticket.paused_since is not None:
+        if timer is not None:
+            ticket.paused_seconds += clock.business_seconds_between(
+                ticket.paused_since, now, timer.schedule
+            )
+        ticket.paused_since = None
+    ticket.status = new_status
+    recompute(ticket, timer)
+
+
+def on_public_reply(ticket: Ticket, *, now: datetime.datetime) -> None:
+    """An agent's first public reply fulfils the first-response target."""
+    if ticket.first_responded_at is not None:
+        return
+    _mark_breaches(ticket, now)
+    ticket.first_responded_at = now
+    _next_due(ticket)
+
+
+@dataclass(frozen=True)
+class TargetState:
+    code: str  # first_response | resolution
+    label: str
+    state: str  # none | running | paused | met | breached
+    due_at: datetime.datetime | None
+
+
+def state(ticket: Ticket, *, now: datetime.datetime) -> list[TargetState]:
+    """The timers as an agent sees them."""
+    return [
+        _target_state(
+            ticket,
+            "first_response",
+            str(_("First response")),
+            ticket.first_response_due_at,
+            ticket.first_responded_at,
+            ticket.first_response_breached,
+            now,
+        ),
+        _target_state(
+            ticket,
+            "resolution",
+            str(_("Resolution")),
+            ticket.resolution_due_at,
+            ticket.solved_at if ticket.status in DONE_STATUSES else None,
+            ticket.resolution_breached,
+            now,
+        ),
+    ]
+
+
+def _target_state(
+    ticket: Ticket,
+    code: str,
+    label: str,
+    due: datetime.datetime | None,
+    done_at: datetime.datetime | None,
+    breached: bool,
+    now: datetime.datetime,
+) -> TargetState:
+    if due is None:
+        return TargetState(code, label, "none", None)
+    if breached:
+        return TargetState(code, label, "breached", due)
+    if done_at is not None:
+        return TargetState(code, label, "met", due)
+    if ticket.paused_since is not None:
+        return TargetState(code, label, "paused", None)
+    return TargetState(code, label, "breached" if due <= now else "running", due)

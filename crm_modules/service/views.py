@@ -1,0 +1,393 @@
+"""Service pages: the shared inbox (unassigned, mine, my team's, breaching soon, all) with bulk
+changes, a ticket with its conversation and reply form, a new ticket, and the SLA settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from crm_modules.sales.api import contact_get, keyset_page
+from crm_modules.service import selectors, services, sla
+from crm_modules.service.forms import WEEKDAYS, ReplyForm, TicketFieldsForm, TicketForm
+from crm_modules.service.models import (
+    OPEN_STATUSES,
+    BusinessHours,
+    Priority,
+    Status,
+    Ticket,
+    TicketType,
+)
+from crm_modules.service.module import (
+    ASSIGN_TICKETS,
+    MANAGE_SLA,
+    VIEW_TICKETS,
+    WORK_TICKETS,
+)
+from crm_platform.errors import ServiceError
+from crm_platform.locales import time_zone_names
+from tenants.access import requires
+from tenants.http import WorkspaceRequest
+from tenants.models import Membership
+from tenants.permissions import allows
+from tenants.selectors import member_list
+
+PAGE_SIZE = 50
+
+
+def _agents(actor: Membership) -> list[Membership]:
+    """Members a ticket can be given to: active, and allowed to work tickets."""
+    members = member_list(tenant=actor.tenant).filter(status=Membership.Status.ACTIVE)
+    return [m for m in members if m.role in WORK_TICKETS.roles]
+
+
+@requires(VIEW_TICKETS)
+@require_safe
+def inbox(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    view = request.GET.get("view", "")
+    if view not in selectors.VIEWS:
+        view = "unassigned" if allows(actor, WORK_TICKETS) else "all"
+    status = request.GET.get("status", "")
+    status = status if status in Status.values else ""
+    now = timezone.now()
+    tickets = selectors.ticket_list(actor=actor, view=view, status=status, now=now)
+    page = keyset_page(
+        selectors.inbox_rows(tickets),
+        order=selectors.VIEWS[view],
+        after=request.GET.get("after", ""),
+        size=PAGE_SIZE,
+    )
+    can_work = allows(actor, WORK_TICKETS)
+    can_assign = allows(actor, ASSIGN_TICKETS)
+    views = [
+        ("unassigned", _("Unassigned")),
+        ("mine", _("Mine")),
+        *([("team", _("My team's"))] if actor.team_id is not None else []),
+        ("breaching", _("Breaching soon")),
+        ("all", _("All")),
+    ]
+    context = {
+        "page": page,
+        "rows": [{"ticket": t, "sla": sla.state(t, now=now)} for t in page.rows],
+        "view": view,
+        "views": views,
+        "counts": {
+            key: str(count) if count < selectors.COUNT_CAP else f"{selectors.COUNT_CAP - 1}+"
+            for key, count in selectors.inbox_counts(actor=actor, now=now).items()
+        },
+        "status": status,
+        "statuses": Status.choices,
+        "can_work": can_work,
+        "can_assign": can_assign,
+        "agents": _agents(actor) if can_assign else [],
+    }
+    return render(request, "service/inbox.html", context)
+
+
+@requires(WORK_TICKETS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def ticket_new(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    initial: dict[str, Any] = {"priority": Priority.NORMAL, "type": TicketType.QUESTION}
+    contact = None
+    raw_contact = request.POST.get("contact") or request.GET.get("contact")
+    if raw_contact and str(raw_contact).isdigit():
+        contact = contact_get(actor=actor, contact_id=int(raw_contact))
+        initial["contact"] = contact.pk
+    form = TicketForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.ticket_create(
+                actor=actor,
+                subject=data["subject"],
+                description=data["description"],
+                priority=data["priority"],
+                ticket_type=data["type"],
+                channel=data["channel"],
+                contact_id=contact.pk if contact is not None else None,
+                tags=data["tags"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("service:ticket_detail", ticket.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "service/ticket_new.html", {"form": form, "contact": contact}, status=status
+    )
+
+
+def _detail(
+    request: WorkspaceRequest,
+    ticket: Ticket,
+    *,
+    reply_form: ReplyForm | None = None,
+    fields_form: TicketFieldsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    actor = request.membership
+    now = timezone.now()
+    can_assign = allows(actor, ASSIGN_TICKETS)
+    context = {
+        "ticket": ticket,
+        "conversation": list(selectors.ticket_messages(ticket=ticket)),
+        "sla": sla.state(ticket, now=now),
+        "reply_form": reply_form or ReplyForm(initial={"kind": "reply"}),
+        "fields_form": fields_form
+        or TicketFieldsForm(
+            initial={
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "type": ticket.type,
+                "tags": ", ".join(ticket.tags),
+            }
+        ),
+        "can_work": allows(actor, WORK_TICKETS, ticket) and ticket.status != Status.CLOSED,
+        "can_assign": can_assign,
+        "agents": _agents(actor) if can_assign else [],
+        "is_open": ticket.status in OPEN_STATUSES,
+    }
+    return render(request, "service/ticket_detail.html", context, status=status)
+
+
+@requires(VIEW_TICKETS)
+@require_safe
+def ticket_detail(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
+    return _detail(request, selectors.ticket_get(actor=request.membership, ticket_id=ticket_id))
+
+
+@requires(WORK_TICKETS)
+@require_POST
+def ticket_reply(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
+    actor = request.membership
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, capability=WORK_TICKETS)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.ticket_reply(
+                actor=actor,
+                ticket=ticket,
+                body=data["body"],
+                public=data["kind"] == "reply",
+                status=data["status"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request, _("Reply sent.") if data["kind"] == "reply" else _("Note added.")
+            )
+            return redirect("service:ticket_detail", ticket.pk)
+    return _detail(request, ticket, reply_form=form, status=400)
+
+
+@requires(WORK_TICKETS)
+@require_POST
+def ticket_fields(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
+    actor = request.membership
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, capability=WORK_TICKETS)
+    form = TicketFieldsForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            # Both changes or neither.
+            with transaction.atomic():
+                ticket = services.ticket_update(
+                    actor=actor,
+                    ticket=ticket,
+                    changes={
+                        "priority": data["priority"],
+                        "type": data["type"],
+                        "tags": data["tags"],
+                    },
+                )
+                services.ticket_change_status(actor=actor, ticket=ticket, status=data["status"])
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Ticket saved."))
+            return redirect("service:ticket_detail", ticket.pk)
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id)
+    return _detail(request, ticket, fields_form=form, status=400)
+
+
+@requires(WORK_TICKETS)
+@require_POST
+def ticket_assign(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
+    actor = request.membership
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, capability=WORK_TICKETS)
+    raw = request.POST.get("assignee", "")
+    assignee: Any = actor.user_id if raw == "me" else (raw or None)
+    if "assignee" not in request.POST:
+        messages.error(request, _("Choose whom to give the ticket to."))
+        return redirect("service:ticket_detail", ticket.pk)
+    try:
+        services.ticket_assign(actor=actor, ticket=ticket, assignee_id=assignee)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Ticket assigned."))
+    return redirect("service:ticket_detail", ticket.pk)
+
+
+@requires(WORK_TICKETS)
+@require_POST
+def tickets_bulk(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    next_url = request.POST.get("next", "")
+    if not next_url.startswith("/service/") or next_url.startswith("//"):
+        next_url = reverse("service:inbox")
+    ids = request.POST.getlist("ids")
+    action = request.POST.get("action", "")
+    kwargs: dict[str, Any] = {}
+    if action == "status":
+        kwargs["status"] = request.POST.get("status", "")
+    elif action == "assign":
+        raw = request.POST.get("assignee", "")
+        kwargs["assignee_id"] = actor.user_id if raw == "me" else (raw or None)
+    try:
+        if not kwargs:
+            raise ServiceError(_("Choose a status or an assignee."), field="action")
+        count = services.tickets_bulk(actor=actor, ticket_ids=ids, **kwargs)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("%(count)d tickets changed.") % {"count": count})
+    return redirect(next_url)
+
+
+# --- SLA settings ----------------------------------------------------------------------------
+
+
+def _minute(text: str) -> int:
+    hours, _sep, minutes = text.strip().partition(":")
+    if not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(text)
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) >= 60 or value > 1440:
+        raise ValueError(text)
+    return value
+
+
+def _parse_openings(request: WorkspaceRequest) -> list[list[int]]:
+    openings = []
+    for day, label in WEEKDAYS:
+        for span in request.POST.get(f"day_{day}", "").split(","):
+            if not span.strip():
+                continue
+            start, _sep, end = span.partition("-")
+            try:
+                openings.append([int(day), _minute(start), _minute(end)])
+            except ValueError as exc:
+                raise ServiceError(
+                    _("Write the hours of %(day)s as 09:00-17:00, separated by commas.")
+                    % {"day": label},
+                    field="openings",
+                ) from exc
+    return openings
+
+
+def _parse_holidays(text: str) -> list[list[str]]:
+    holidays = []
+    for line in text.splitlines():
+        if line.strip():
+            day, _sep, name = line.strip().partition(" ")
+            holidays.append([day, name.strip()])
+    return holidays
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _sla_context(hours: BusinessHours | None, posted: Any = None) -> dict[str, Any]:
+    policy = selectors.sla_policy_default()
+    by_day: dict[int, list[str]] = {}
+    for day, start, end in hours.openings if hours else sla.DEFAULT_OPENINGS:
+        by_day.setdefault(int(day), []).append(f"{_hhmm(start)}-{_hhmm(end)}")
+    targets = {t.priority: t for t in policy.targets.all()} if policy else {}
+    rows = []
+    for value, label in Priority.choices:
+        target = targets.get(value)
+        default = sla.DEFAULT_TARGETS[Priority(value)]
+        rows.append(
+            {
+                "value": value,
+                "label": label,
+                "first": posted.get(f"{value}_first_response")
+                if posted
+                else (target.first_response_minutes if target else default[0]),
+                "resolution": posted.get(f"{value}_resolution")
+                if posted
+                else (target.resolution_minutes if target else default[1]),
+            }
+        )
+    return {
+        "time_zone": posted.get("time_zone") if posted else (hours.time_zone if hours else ""),
+        "time_zones": time_zone_names(),
+        "days": [
+            {
+                "value": day,
+                "label": label,
+                "text": posted.get(f"day_{day}", "")
+                if posted
+                else ", ".join(by_day.get(int(day), [])),
+            }
+            for day, label in WEEKDAYS
+        ],
+        "holidays": posted.get("holidays", "")
+        if posted
+        else "\n".join(
+            f"{h.date.isoformat()} {h.name}".strip()
+            for h in (hours.holidays.all() if hours else [])
+        ),
+        "targets": rows,
+    }
+
+
+@requires(MANAGE_SLA)
+@require_http_methods(["GET", "HEAD", "POST"])
+def sla_settings(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    hours = selectors.business_hours_default()
+    if request.method != "POST":
+        return render(request, "service/sla.html", _sla_context(hours))
+    error: ServiceError | None = None
+    try:
+        if request.POST.get("section") == "targets":
+            services.sla_targets_update(
+                actor=actor,
+                targets={
+                    p: (
+                        request.POST.get(f"{p}_first_response"),
+                        request.POST.get(f"{p}_resolution"),
+                    )
+                    for p in Priority.values
+                },
+            )
+        elif request.POST.get("section") == "hours":
+            services.business_hours_update(
+                actor=actor,
+                time_zone=request.POST.get("time_zone", ""),
+                openings=_parse_openings(request),
+                holidays=_parse_holidays(request.POST.get("holidays", "")),
+            )
+        else:
+            raise ServiceError(_("Choose what to save."), field="section")
+    except ServiceError as exc:
+        error = exc
+    if error is None:
+        messages.success(request, _("SLA settings saved."))
+        return redirect("service:sla")
+    context = {**_sla_context(hours, request.POST), "error": error}
+    return render(request, "service/sla.html", context, status=400)
