@@ -253,6 +253,21 @@ register_home_panel(
 )
 
 
+def _pipeline_glance(membership: Membership) -> dict[str, Any]:
+    from crm_modules.sales.selectors import pipeline_glance
+
+    return {"glance": pipeline_glance(actor=membership)}
+
+
+register_home_panel(
+    "sales.pipeline_glance",
+    template="sales/_pipeline_glance.html",
+    capability=VIEW_RECORDS,
+    context=_pipeline_glance,
+    order=110,
+)
+
+
 def _seed_demo(*, tenant: Tenant) -> None:
     from crm_modules.sales.demo import demo_seed
 
