@@ -172,6 +172,7 @@ def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
                         "time_zone",
                         "currency",
                         "require_mfa_for_admins",
+                        "restrict_record_visibility",
                     )
                 }
                 | {
@@ -367,6 +368,8 @@ def _create_platform_rows(manifest: dict[str, Any], *, schema_name: str, slug: s
         time_zone=source["time_zone"],
         currency=source["currency"],
         require_mfa_for_admins=source["require_mfa_for_admins"],
+        # Archives written before the setting existed leave it off.
+        restrict_record_visibility=source.get("restrict_record_visibility", False),
         trial_ends_at=source["trial_ends_at"],
         activated_at=timezone.now(),
     )

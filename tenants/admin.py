@@ -96,11 +96,12 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
     # settings belong to its admins (audited in the workspace).
     readonly_fields = (
         "slug", "schema_name", "state", "time_zone", "currency", "require_mfa_for_admins",
-        "created_at", "activated_at",
+        "restrict_record_visibility", "created_at", "activated_at",
     )  # fmt: skip
     fields = (
         "name", "slug", "schema_name", "state", "plan", "seat_limit", "trial_ends_at",
-        "time_zone", "currency", "require_mfa_for_admins", "created_at", "activated_at",
+        "time_zone", "currency", "require_mfa_for_admins", "restrict_record_visibility",
+        "created_at", "activated_at",
     )  # fmt: skip
     actions = ("suspend", "reactivate", "delete_workspaces")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
 from tenants.roles import ALL_ROLES, Role
 
 
@@ -59,15 +59,27 @@ class Capability:
     # For capabilities about records: the reach of each role (a role without an entry has ALL).
     # None: the capability is not about owned records.
     scopes: Mapping[str, Scope] | None = field(default=None, hash=False, compare=False)
+    # The narrower reach of some roles in a workspace whose admins restrict record visibility
+    # (``Tenant.restrict_record_visibility``), e.g. Sales reps seeing only their own records.
+    restricted_scopes: Mapping[str, Scope] | None = field(default=None, hash=False, compare=False)
 
-    def scope_for(self, role: str) -> Scope:
-        if self.scopes is None:
-            return Scope.ALL
-        return self.scopes.get(role, Scope.ALL)
+    def scope_for(self, role: str, tenant: Tenant | None = None) -> Scope:
+        """The role's reach; in ``tenant``, if given, as its visibility setting narrows it."""
+        scope = Scope.ALL if self.scopes is None else self.scopes.get(role, Scope.ALL)
+        if tenant is not None and tenant.restrict_record_visibility:
+            scope = min(scope, self.restricted_scope_for(role))
+        return scope
+
+    def restricted_scope_for(self, role: str) -> Scope:
+        """The role's reach in a workspace that restricts record visibility."""
+        scope = Scope.ALL if self.scopes is None else self.scopes.get(role, Scope.ALL)
+        if self.restricted_scopes is None:
+            return scope
+        return min(scope, self.restricted_scopes.get(role, Scope.ALL))
 
     @property
     def is_record_scoped(self) -> bool:
-        return self.scopes is not None
+        return self.scopes is not None or self.restricted_scopes is not None
 
 
 _REGISTRY: dict[str, Capability] = {}
@@ -82,6 +94,7 @@ def register(
     plans: Iterable[str] = ALL_PLANS,
     writes: bool = False,
     scopes: Mapping[str, Scope] | None = None,
+    restricted_scopes: Mapping[str, Scope] | None = None,
 ) -> Capability:
     """Add a capability. Raises ValueError on an unknown role or plan, a scope for a role that
     does not hold the capability, or a code registered twice."""
@@ -96,6 +109,11 @@ def register(
         raise ValueError(
             f"Scopes for roles without capability {code}: {sorted(set(scopes) - roles)}"
         )
+    if restricted_scopes is not None and set(restricted_scopes) - roles:
+        raise ValueError(
+            f"Restricted scopes for roles without capability {code}: "
+            f"{sorted(set(restricted_scopes) - roles)}"
+        )
     if code in _REGISTRY:
         raise ValueError(f"Capability {code} is already registered")
     capability = Capability(
@@ -106,6 +124,7 @@ def register(
         plans=plans,
         writes=writes,
         scopes=dict(scopes) if scopes is not None else None,
+        restricted_scopes=dict(restricted_scopes) if restricted_scopes is not None else None,
     )
     _REGISTRY[code] = capability
     return capability
@@ -191,17 +210,22 @@ class MatrixRow:
     plans: str
 
 
+def _cell(capability: Capability, role: str) -> str:
+    scope = capability.scope_for(role)
+    restricted = capability.restricted_scope_for(role)
+    if restricted < scope:
+        return str(
+            _("%(usual)s; %(restricted)s when the workspace restricts record visibility")
+            % {"usual": scope.label, "restricted": restricted.label}
+        )
+    return scope.label if scope is not Scope.ALL else ""
+
+
 def matrix(among: Iterable[Capability] | None = None) -> list[MatrixRow]:
     rows = []
     for capability in all_capabilities() if among is None else among:
         cells = tuple(
-            None
-            if role not in capability.roles
-            else (
-                capability.scope_for(role).label
-                if capability.is_record_scoped and capability.scope_for(role) is not Scope.ALL
-                else ""
-            )
+            None if role not in capability.roles else _cell(capability, role)
             for role in Role.values
         )
         plans = ""

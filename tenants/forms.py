@@ -142,6 +142,14 @@ class SettingsForm(ServiceForm):
     require_mfa_for_admins = forms.BooleanField(
         label=_("Require two-factor authentication for owners and admins"), required=False
     )
+    restrict_record_visibility = forms.BooleanField(
+        label=_("Sales reps see only their own records"),
+        help_text=_(
+            "A Sales rep then sees only the companies, contacts, leads, deals and tasks that they "
+            "or their team own: in lists, search, the deals board, exports, reports and the API."
+        ),
+        required=False,
+    )
 
 
 class AuditFilterForm(AccessibleForm):

@@ -119,6 +119,11 @@ class Tenant(TenantMixin):  # type: ignore[misc]
     require_mfa_for_admins = models.BooleanField(
         _("require two-factor authentication for owners and admins"), default=False
     )
+    # Roles a module narrows for it (``Capability.restricted_scopes``) see fewer records: a Sales
+    # rep only the records they or their team own.
+    restrict_record_visibility = models.BooleanField(
+        _("Sales reps see only their own records"), default=False, db_default=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,7 +1,8 @@
 """The one permission question (D17): may this member use this capability, on this record?
 
 ``allows`` answers from the member's status and role, the workspace's plan and state, and —
-for a record — how far the role's scope reaches (own / team / all). Page views (``requires``),
+for a record — how far the role's scope reaches (own / team / all), narrowed when the workspace
+restricts record visibility (``Capability.restricted_scopes``). Page views (``requires``),
 services (``require``), the API (``crm_platform.api.permissions.Allows``), templates (the
 ``allows`` filter) and sockets all call it; selectors narrow querysets with ``scope_filter``
 so that a list shows exactly the records ``allows`` would grant one by one.
@@ -44,7 +45,12 @@ def allows(
     if capability.writes and tenant.is_read_only and not reading:
         return False
     if obj is not None and capability.is_record_scoped:
-        return _reaches(membership, capability.scope_for(membership.role), obj)
+        scope = capability.scope_for(membership.role)
+        if hasattr(obj, "owner_id"):
+            # The workspace's visibility setting narrows owned records only: the catalogue
+            # (products, pipelines, custom fields) stays in everyone's reach.
+            scope = scope_of(membership, capability)
+        return _reaches(membership, scope, obj)
     return True
 
 
@@ -55,7 +61,8 @@ def require(membership: Membership | None, capability: Capability, obj: Any = No
 
 
 def scope_of(membership: Membership, capability: Capability) -> Scope:
-    return capability.scope_for(membership.role)
+    """The member's reach: their role's, narrowed by the workspace's visibility setting."""
+    return capability.scope_for(membership.role, membership.tenant)
 
 
 def team_user_ids(membership: Membership) -> list[int]:

@@ -253,6 +253,7 @@ def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
         "time_zone": tenant.time_zone,
         "currency": tenant.currency,
         "require_mfa_for_admins": tenant.require_mfa_for_admins,
+        "restrict_record_visibility": tenant.restrict_record_visibility,
     }
     form = SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -1,6 +1,7 @@
 """What sales adds to the product's registries. Who may do what (docs/roles.md, ADR 0010):
 
-- Everyone in the workspace sees every sales record (the team shares one customer history).
+- Everyone in the workspace sees every sales record (the team shares one customer history),
+  unless the workspace restricts Sales reps to the records they or their team own.
 - Owner and Admin edit, delete and reassign everything; a Manager the records of their team;
   a Sales rep creates records and edits the records they own, never deletes or reassigns.
 - A Marketer edits marketing fields (tags, consent, lifecycle stage) on any contact.
@@ -27,6 +28,9 @@ VIEW_RECORDS = capabilities.register(
     label=_("See companies, contacts, leads, deals and tasks"),
     module=MODULE,
     roles=ALL_ROLES,
+    # The workspace setting "Sales reps see only their own records": a rep then reaches the
+    # records they or their team own, in every channel that reads through the selectors.
+    restricted_scopes={Role.SALES_REP: Scope.TEAM},
 )
 CREATE_RECORDS = capabilities.register(
     "sales.create_records",
@@ -246,6 +250,21 @@ def _my_day(membership: Membership) -> dict[str, Any]:
 
 register_home_panel(
     "sales.my_day", template="sales/_my_day.html", capability=VIEW_RECORDS, context=_my_day
+)
+
+
+def _pipeline_glance(membership: Membership) -> dict[str, Any]:
+    from crm_modules.sales.selectors import pipeline_glance
+
+    return {"glance": pipeline_glance(actor=membership)}
+
+
+register_home_panel(
+    "sales.pipeline_glance",
+    template="sales/_pipeline_glance.html",
+    capability=VIEW_RECORDS,
+    context=_pipeline_glance,
+    order=110,
 )
 
 

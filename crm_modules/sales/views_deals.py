@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.sales import selectors, services
+from crm_modules.sales.filters import DEAL_SORTS, list_for, list_order
 from crm_modules.sales.keyset import keyset_page
 from crm_modules.sales.models import Deal
 from crm_modules.sales.module import EDIT_RECORDS, VIEW_RECORDS
@@ -25,14 +26,7 @@ from tenants.selectors import member_list
 
 PAGE_SIZE = 50
 
-# Each order ends in the primary key and has an index (keyset pagination, D21).
-SORTS: dict[str, tuple[tuple[str, ...], Any]] = {
-    "newest": (("-id",), gettext_lazy("Newest first")),
-    "name": (("name", "id"), gettext_lazy("Name")),
-    "amount": (("amount", "id"), gettext_lazy("Amount, smallest first")),
-    "-amount": (("-amount", "-id"), gettext_lazy("Amount, largest first")),
-    "close": (("expected_close_date", "id"), gettext_lazy("Expected close date")),
-}
+SORTS = DEAL_SORTS
 
 
 class DealFilterForm(AccessibleForm):
@@ -102,23 +96,10 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
             **list_extras(request, "deal"),
         }
         return render(request, "sales/deal_list.html", context, status=400)
-    data = form.cleaned_data
-    order = SORTS[data["sort"] or "newest"][0]
-    deals = selectors.deal_list(
-        actor=actor,
-        q=data["q"],
-        pipeline_id=data["pipeline"],
-        stage_id=data["stage"],
-        status=data["status"],
-        owner_id=data["owner"],
-        close_from=data["close_from"],
-        close_to=data["close_to"],
-        amount_min=data["amount_min"],
-        amount_max=data["amount_max"],
-    )
-    if order[0] == "expected_close_date":
-        # Deals without a date have no place in this order; the other sorts list them.
-        deals = deals.filter(expected_close_date__isnull=False)
+    # Read through the same filters and order as an export of this list (the form above only
+    # tells the member which value it refused).
+    deals = list_for("deal", actor=actor, params=request.GET)
+    order = list_order("deal", request.GET)
     page = keyset_page(deals, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     owners = {m.user_id: m.user for m in members}
     rows = [

@@ -105,7 +105,10 @@ def _company_extra(request: WorkspaceRequest, company: Any) -> dict[str, Any]:
 def _deal_extra(request: WorkspaceRequest, deal: Any) -> dict[str, Any]:
     return {
         "stages": list(deal.pipeline.stages.all()),
-        "contacts": list(deal.contacts.all()),
+        # Only the contacts the member may open (a restricted rep's deal may name others').
+        "contacts": list(
+            selectors.contact_list(actor=request.membership).filter(deals=deal).order_by("id")
+        ),
         "move_form": MoveDealForm(initial={"stage": deal.stage_id}),
         "line_items": list(selectors.line_item_list(deal=deal)),
         "products": list(selectors.product_list(actor=request.membership, active=True)[:200]),

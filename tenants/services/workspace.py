@@ -39,8 +39,10 @@ def workspace_update_settings(
     time_zone: str,
     currency: str,
     require_mfa_for_admins: bool,
+    restrict_record_visibility: bool | None = None,
     ip_address: str | None = None,
 ) -> Tenant:
+    """``restrict_record_visibility``: None keeps the current setting."""
     require_capability(actor, capabilities.MANAGE_SETTINGS)
     name = check_text(name, field="name", max_length=NAME_MAX, label=_("Workspace name"))
     check_time_zone(time_zone)
@@ -61,6 +63,11 @@ def workspace_update_settings(
             "time_zone": time_zone,
             "currency": currency,
             "require_mfa_for_admins": require_mfa_for_admins,
+            "restrict_record_visibility": (
+                tenant.restrict_record_visibility
+                if restrict_record_visibility is None
+                else restrict_record_visibility
+            ),
         }
         changes = {
             field: {"from": getattr(tenant, field), "to": value}

@@ -204,3 +204,88 @@ def test_a_sales_rep_may_neither_export_nor_import(alpha: Workspace) -> None:
     assert client.get("/data/imports/").status_code == 403
     with schema_context(alpha.tenant.schema_name):
         assert not AuditEvent.objects.filter(action="records.exported").exists()
+
+
+def test_an_export_keeps_the_deal_lists_date_amount_owner_filters_and_order(
+    alpha: Workspace,
+) -> None:
+    import datetime
+    from decimal import Decimal
+
+    from tests.sales.factories import DealFactory, PipelineFactory
+
+    rep = alpha.members[Role.SALES_REP].user
+    with schema_context(alpha.tenant.schema_name):
+        pipeline = PipelineFactory.create(name="Main")
+        for name, amount, close, owner in (
+            ("Too early", "5000", datetime.date(2026, 1, 31), rep),
+            ("Small", "900", datetime.date(2026, 2, 10), rep),
+            ("Big", "7500", datetime.date(2026, 2, 20), rep),
+            ("Middle", "3000", datetime.date(2026, 3, 1), rep),
+            ("Not the rep's", "4000", datetime.date(2026, 2, 15), alpha.owner.user),
+            ("No date", "4000", None, rep),
+        ):
+            DealFactory.create(
+                name=name,
+                pipeline=pipeline,
+                amount=Decimal(amount),
+                expected_close_date=close,
+                owner=owner,
+            )
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    filters = {
+        "close_from": "2026-02-01",
+        "close_to": "2026-03-31",
+        "amount_min": "1000",
+        "amount_max": "10000.50",
+        "owner": str(rep.pk),
+        "sort": "-amount",
+    }
+    page = client.get("/sales/deals/list/", filters).content.decode()
+    assert b'data-testid="export-deal"' in page.encode()
+    assert page.index("Big") < page.index("Middle")
+    assert "Small" not in page
+    assert "Too early" not in page
+    assert "Not the rep" not in page
+    assert "No date" not in page
+
+    response = client.post("/data/export/deals/", {**filters, "format": "csv"})
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row[1] for row in rows[1:]] == ["Big", "Middle"]
+    by_close = client.post("/data/export/deals/", {"sort": "close", "format": "csv"})
+    rows = list(csv.reader(io.StringIO(by_close.content.decode("utf-8-sig"))))
+    # Sorted by close date, as the page shows it: deals without a date are left out.
+    assert [row[1] for row in rows[1:]] == [
+        "Too early",
+        "Small",
+        "Not the rep's",
+        "Big",
+        "Middle",
+    ]
+    with schema_context(alpha.tenant.schema_name):
+        assert list(
+            AuditEvent.objects.filter(action="records.exported")
+            .order_by("id")
+            .values_list("data", flat=True)
+        ) == [
+            {"entity": "deal", "format": "csv", "filters": filters},
+            {"entity": "deal", "format": "csv", "filters": {"sort": "close"}},
+        ]
+
+
+def test_a_deal_export_ignores_a_value_the_list_page_refuses(alpha: Workspace) -> None:
+    from decimal import Decimal
+
+    from tests.sales.factories import DealFactory
+
+    with schema_context(alpha.tenant.schema_name):
+        DealFactory.create(name="Any", amount=Decimal("10"))
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    bad = {"amount_min": "=1+1", "close_from": "yesterday-ish"}
+    assert client.get("/sales/deals/list/", bad).status_code == 400
+
+    response = client.post("/data/export/deals/", {**bad, "format": "csv"})
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row[1] for row in rows[1:]] == ["Any"]

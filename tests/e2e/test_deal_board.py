@@ -172,5 +172,7 @@ def test_the_new_sales_pages_fit_a_phone_and_a_desktop(
         response = page.goto(base + path)
         assert response is not None
         assert response.status == 200, path
+        if name == "home":
+            expect(page.get_by_test_id("pipeline-glance").locator("meter").first).to_be_visible()
         capture(page, f"sales-{name}")
     context.close()

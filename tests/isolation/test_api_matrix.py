@@ -21,7 +21,7 @@ from drf_spectacular.generators import SchemaGenerator
 from crm_modules.sales.models import Product
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability, Scope
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.permissions import allows
 from tenants.roles import Role
 from tests.conftest import Workspace
@@ -336,6 +336,53 @@ def test_another_members_record_is_not_found_by_a_role_scoped_to_its_own(
 ) -> None:
     path = _path(operation, alpha, owner=alpha.owner)
     client = visit(role, alpha.host)
+    response = assert_refused_without_effect(
+        client, operation.method, path, 404, _body(operation, alpha)
+    )
+    assert _error(response)["code"] == "not_found"
+
+
+# The ids of records that have an owner; the visibility setting narrows only those.
+OWNED_RECORD_PARAMS = {"company_id", "contact_id", "deal_id", "lead_id", "task_id"}
+
+
+def _restricted_cases() -> list[Any]:
+    cases = []
+    for operation in WITH_OBJECTS:
+        if not OWNED_RECORD_PARAMS & set(operation.params):
+            continue
+        template_path = operation.template
+        for name in operation.params:
+            template_path = template_path.replace("{" + name + "}", "1")
+        capability = _capability(operation, template_path)
+        if not capability.is_record_scoped:
+            continue
+        for role in sorted(capability.roles):
+            if capability.restricted_scope_for(role) < capability.scope_for(role):
+                cases.append(pytest.param(operation, role, id=f"{operation}-{role}"))
+    return cases
+
+
+# Operations on a record that only the workspace's "restrict record visibility" setting
+# narrows for a role (a Sales rep reading another member's contact).
+RESTRICTED = _restricted_cases()
+
+
+def test_the_matrix_covers_a_role_the_visibility_setting_narrows() -> None:
+    assert RESTRICTED
+
+
+@pytest.mark.parametrize(("operation", "role"), RESTRICTED)
+def test_a_restricted_workspace_hides_another_members_record(
+    operation: Operation,
+    role: str,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    path = _path(operation, alpha, owner=alpha.owner)
+    client = visit(role, alpha.host)
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(restrict_record_visibility=True)
     response = assert_refused_without_effect(
         client, operation.method, path, 404, _body(operation, alpha)
     )

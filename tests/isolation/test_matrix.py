@@ -37,7 +37,7 @@ from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
-from tenants.models import Membership, UserSession
+from tenants.models import Membership, Tenant, UserSession
 from tenants.permissions import allows
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
@@ -584,6 +584,47 @@ def test_another_members_record_is_not_found_by_a_role_scoped_to_its_own(
         assert request(visit(role, alpha.host), method, path).status_code == 405
         return
     response = assert_refused_without_effect(visit(role, alpha.host), method, path, 404)
+    assert "404.html" in templates(response)
+
+
+# Every (view on a record, role) pair that only the workspace's "restrict record visibility"
+# setting narrows (a Sales rep seeing every record until an admin restricts them).
+# The URL ids of records that have an owner; the visibility setting narrows only those.
+OWNED_RECORD_KWARGS = {"company_id", "contact_id", "deal_id", "lead_id", "task_id"}
+RESTRICTED = [
+    pytest.param(endpoint, role, id=f"{endpoint}-{role}")
+    for endpoint in WITH_OBJECTS
+    if OWNED_RECORD_KWARGS & set(endpoint.kwargs) and _declared(endpoint).is_record_scoped
+    for role in sorted(_declared(endpoint).roles)
+    if _declared(endpoint).restricted_scope_for(role) < _declared(endpoint).scope_for(role)
+]
+
+
+def test_the_matrix_covers_a_role_the_visibility_setting_narrows() -> None:
+    assert RESTRICTED
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("endpoint", "role"), RESTRICTED)
+def test_a_restricted_workspace_hides_another_members_record(
+    endpoint: Endpoint,
+    role: str,
+    method: str,
+    alpha: Workspace,
+    visit: Callable[[str | None, str], Client],
+    assert_refused_without_effect: Callable[..., TestResponse],
+) -> None:
+    path = _path(endpoint, alpha, owner=alpha.owner)
+    client = visit(role, alpha.host)
+    if _success(endpoint)[method] == 405:
+        assert request(client, method, path).status_code == 405
+        return
+    # Unrestricted, the role reaches the record (GET shows it) ...
+    if method == "GET":
+        assert request(client, method, path).status_code == _success(endpoint)[method]
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(restrict_record_visibility=True)
+    # ... restricted, it is not found, as a record of another workspace.
+    response = assert_refused_without_effect(client, method, path, 404)
     assert "404.html" in templates(response)
 
 

@@ -76,3 +76,97 @@ def test_home_runs_the_same_queries_however_full_the_day(alpha: Workspace) -> No
     with CaptureQueriesContext(connection) as many:
         client.get("/")
     assert len(many) == len(few)
+
+
+def test_home_shows_the_default_pipelines_open_deals_per_stage(alpha: Workspace) -> None:
+    from decimal import Decimal
+
+    from crm_modules.sales.models import Deal, Pipeline
+    from tests.sales.factories import PipelineFactory
+
+    Pipeline.objects.all().delete()
+    main = PipelineFactory.create(name="Main", position=0)
+    other = PipelineFactory.create(name="Other", position=1)
+    new, proposal, won, _lost = list(main.stages.order_by("position"))
+    rep = alpha.members[Role.SALES_REP]
+    for amount, currency, stage in (
+        ("1000.00", "USD", new),
+        ("2500.50", "USD", new),
+        ("300.00", "EUR", new),
+        ("7000.00", "USD", proposal),
+    ):
+        DealFactory.create(
+            pipeline=main, stage=stage, amount=Decimal(amount), currency=currency, owner=rep.user
+        )
+    DealFactory.create(pipeline=main, stage=won, status=Deal.Status.WON, owner=rep.user)
+    DealFactory.create(pipeline=main, stage=new, status=Deal.Status.LOST, owner=rep.user)
+    DealFactory.create(pipeline=other, owner=rep.user, amount=Decimal("99"))
+
+    html = workspace_client(rep.user, alpha.tenant).get("/").content.decode()
+
+    panel = html[html.index('data-testid="pipeline-glance"') :]
+    panel = panel[: panel.index("</section>")]
+    assert f"?pipeline={main.pk}" in panel
+    figures = panel.split('data-testid="glance-figures">')[1:]
+    assert [part.split("</span>")[0] for part in figures] == [
+        "3 deals · 300.00 EUR · 3,500.50 USD",
+        "1 deal · 7,000.00 USD",
+    ]
+    assert 'max="3" value="3"' in panel
+    assert 'max="3" value="1"' in panel
+    assert "Won" not in panel
+
+
+def test_the_pipeline_glance_counts_only_what_the_member_may_see(alpha: Workspace) -> None:
+    from crm_modules.sales.models import Pipeline
+    from crm_modules.sales.selectors import pipeline_glance
+    from tenants.models import Tenant
+    from tests.sales.factories import PipelineFactory
+
+    Pipeline.objects.all().delete()
+    main = PipelineFactory.create(name="Main")
+    rep = alpha.members[Role.SALES_REP]
+    DealFactory.create(pipeline=main, owner=rep.user)
+    DealFactory.create(pipeline=main, owner=alpha.owner.user)
+
+    glance = pipeline_glance(actor=fresh(rep))
+    assert glance is not None
+    assert [row["count"] for row in glance["stages"]] == [2, 0]
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(restrict_record_visibility=True)
+    glance = pipeline_glance(actor=fresh(rep))
+    assert glance is not None
+    assert [row["count"] for row in glance["stages"]] == [1, 0]
+
+
+def _sql(queries: CaptureQueriesContext) -> list[str]:
+    """The statements run, without the schema switches django-tenants adds per cursor."""
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SET ")]
+
+
+def test_the_pipeline_glance_runs_three_queries_however_many_deals(alpha: Workspace) -> None:
+    from crm_modules.sales.models import Pipeline
+    from crm_modules.sales.selectors import pipeline_glance
+    from tests.sales.factories import PipelineFactory
+
+    Pipeline.objects.all().delete()
+    main = PipelineFactory.create(name="Main")
+    rep = fresh(alpha.members[Role.SALES_REP])
+    with CaptureQueriesContext(connection) as few:
+        pipeline_glance(actor=rep)
+    assert len(_sql(few)) == 3
+    for stage in main.stages.all():
+        for currency in ("USD", "EUR", "THB"):
+            DealFactory.create(pipeline=main, stage=stage, currency=currency, owner=rep.user)
+    with CaptureQueriesContext(connection) as many:
+        glance = pipeline_glance(actor=rep)
+    assert len(_sql(many)) == 3
+    assert glance is not None
+    assert [row["count"] for row in glance["stages"]] == [3, 3]
+
+
+def test_home_without_a_pipeline_says_so(alpha: Workspace) -> None:
+    from crm_modules.sales.models import Pipeline
+
+    Pipeline.objects.all().delete()
+    html = workspace_client(alpha.owner.user, alpha.tenant).get("/").content.decode()
+    assert "No pipeline yet." in html

@@ -31,7 +31,7 @@ def set_alarm(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("sales", "0006_clean_stored_names"),
-        ("tenants", "0009_workspace_alarm"),
+        ("tenants", "0010_workspace_alarm"),
     ]
 
     operations = [migrations.RunPython(set_alarm, migrations.RunPython.noop)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0008_clean_stored_names'),
+        ('tenants', '0009_tenant_restrict_record_visibility'),
     ]
 
     operations = [
