@@ -31,6 +31,7 @@ from crm_modules.dataio.module import (
     IMPORT_UNDONE,
     IMPORTS_TOPIC,
 )
+from crm_modules.dataio.services import pipeline_rows
 from crm_modules.dataio.services.rows import Runner
 from crm_modules.sales import api as sales
 from crm_platform import s3
@@ -46,7 +47,7 @@ logger = logging.getLogger("rapport.imports")
 BATCH_ROWS = 1000
 PREVIEW_ROWS = 10
 UNDO_DAYS = 7
-ENTITIES = ("contact", "company")
+ENTITIES = ("contact", "company", "lead", "deal")
 CONTENT_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -106,7 +107,12 @@ def import_upload(*, actor: Membership, entity: str, upload: UploadedFile[Any]) 
     return job
 
 
-REQUIRED = {"contact": ({"first_name", "last_name", "full_name", "email"}), "company": {"name"}}
+REQUIRED = {
+    "contact": {"first_name", "last_name", "full_name", "email"},
+    "company": {"name"},
+    "lead": {"first_name", "last_name", "full_name", "email", "company"},
+    "deal": {"name"},
+}
 
 
 def import_configure(
@@ -143,11 +149,12 @@ def import_configure(
             )
         clean[str(index)] = target
     if not REQUIRED[job.entity] & set(clean.values()):
-        message = (
-            _("Choose a column for the name or the email of the contacts.")
-            if job.entity == "contact"
-            else _("Choose a column for the name of the companies.")
-        )
+        message = {
+            "contact": _("Choose a column for the name or the email of the contacts."),
+            "company": _("Choose a column for the name of the companies."),
+            "lead": _("Choose a column for the name, the email or the company of the leads."),
+            "deal": _("Choose a column for the name of the deals."),
+        }[job.entity]
         raise ServiceError(message, field="mapping", code="required")
     if duplicates not in ImportJob.Duplicates.values:
         raise ServiceError(_("Choose what to do with duplicates."), field="duplicates")
@@ -444,7 +451,12 @@ def import_undo_run(*, job_id: int) -> None:
         return
     # The member who asked for the undo acts (and is audited), not the one who imported.
     actor = _actor(job, tenant, user_id=job.undone_by_id)
-    model = sales.Contact if job.entity == "contact" else sales.Company
+    model: Any = {
+        "contact": sales.Contact,
+        "company": sales.Company,
+        "lead": sales.Lead,
+        "deal": sales.Deal,
+    }[job.entity]
     rows = ImportRow.objects.filter(job=job)
     with transaction.atomic():
         for row in rows.filter(outcome=ImportRow.Outcome.UPDATED).order_by("-number"):
@@ -457,9 +469,13 @@ def import_undo_run(*, job_id: int) -> None:
                 record.save(update_fields=["custom"])
             if changes:
                 if job.entity == "contact":
-                    sales.contact_update(actor=actor, contact=record, changes=changes)  # type: ignore[arg-type]
+                    sales.contact_update(actor=actor, contact=record, changes=changes)
+                elif job.entity == "company":
+                    sales.company_update(actor=actor, company=record, changes=changes)
                 else:
-                    sales.company_update(actor=actor, company=record, changes=changes)  # type: ignore[arg-type]
+                    pipeline_rows.undo_update(
+                        actor=actor, entity=job.entity, record=record, changes=changes
+                    )
         created = [
             pk
             for pk in rows.filter(outcome=ImportRow.Outcome.CREATED).values_list(

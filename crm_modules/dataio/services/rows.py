@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
+from crm_modules.dataio.services import pipeline_rows
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
@@ -26,6 +27,8 @@ class RowOutcome:
     draft: Any = None
     company_name: str = ""
     company_domain: str = ""
+    # A deal row named its currency (a column, or a symbol or code in the amount).
+    currency_named: bool = False
 
 
 def _field_column(job: ImportJob, field: str) -> str:
@@ -40,6 +43,8 @@ def _field_column(job: ImportJob, field: str) -> str:
         "owner": ("owner_email",),
         "domain": ("domain", "company_domain"),
         "name": ("name", "company"),
+        "company_name": ("company",),
+        "currency": ("currency", "amount"),
     }.get(field, (field,))
     for candidate in candidates:
         if candidate in targets:
@@ -61,6 +66,16 @@ class Runner:
         ).values_list("user_id", "user__email")
         self.members = {user_id for user_id, _email in members}
         self.member_emails = {email.lower(): user_id for user_id, email in members}
+        self.lead_status_labels = {
+            str(code): str(sales.Lead.Status(code).label) for code in sales.LEAD_IMPORT_STATUSES
+        }
+        self.contact_references = pipeline_rows.ContactReferences()
+        self._pipelines: pipeline_rows.Pipelines | None = None
+
+    def pipelines(self) -> pipeline_rows.Pipelines:
+        if self._pipelines is None:
+            self._pipelines = pipeline_rows.Pipelines()
+        return self._pipelines
 
     # -- checking one row (no writes) --
 
@@ -128,7 +143,11 @@ class Runner:
         if "lifecycle_stage" in fields:
             fields["lifecycle_stage"] = fields["lifecycle_stage"].lower()
         try:
-            if job.entity == "contact":
+            if job.entity == "lead":
+                draft, stored = pipeline_rows.check_lead(self, outcome, values, owner_id)
+            elif job.entity == "deal":
+                draft, stored = pipeline_rows.check_deal(self, outcome, values, owner_id, custom)
+            elif job.entity == "contact":
                 if "full_name" in values:
                     first, last = columns.split_full_name(values["full_name"])
                     fields.setdefault("first_name", first)
@@ -187,6 +206,8 @@ class Runner:
     # -- applying a batch (inside the caller's transaction) --
 
     def apply_batch(self, batch: list[tuple[int, list[str]]]) -> list[ImportRow]:
+        if self.job.entity == "deal":
+            pipeline_rows.prefetch_deal_references(self, batch)
         outcomes = [self.check_row(number, cells) for number, cells in batch]
         valid = [o for o in outcomes if not o.errors]
         rows: list[ImportRow] = [
@@ -201,6 +222,10 @@ class Runner:
         ]
         if self.job.entity == "contact":
             rows += self._apply_contacts(valid)
+        elif self.job.entity == "lead":
+            rows += pipeline_rows.apply_leads(self, valid)
+        elif self.job.entity == "deal":
+            rows += pipeline_rows.apply_deals(self, valid)
         else:
             rows += self._apply_companies(valid)
         rows.sort(key=lambda row: row.number)
