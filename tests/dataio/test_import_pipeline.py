@@ -565,3 +565,48 @@ def test_a_converted_lead_is_not_updated_by_an_import(
     existing.refresh_from_db()
     assert existing.first_name == "Old"
     assert not Contact.objects.exists()
+
+
+def test_errors_are_reported_in_the_importers_language(
+    in_alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.utils import translation
+
+    actor = fresh(in_alpha.owner)
+    _pipelines(actor)
+    job = _deal_upload(actor, [["Deal Name", "Stage"], ["A", "Nope"]])
+    with translation.override("ru"):
+        (row,) = imports.import_preview(actor=actor, job=job)
+    assert row.values[1] == (
+        "Этап (по названию)",
+        "",
+        "В воронке «Sales» нет этапа «Nope». Её этапы: “Qualified”, “Proposal”, “Won”, “Lost”.",
+    )
+
+
+def test_a_deal_import_never_reaches_another_workspaces_pipelines_or_contacts(
+    alpha: Workspace, bravo: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_tenants.utils import schema_context
+
+    with schema_context(bravo.tenant.schema_name):
+        other = fresh(bravo.owner)
+        pipeline_create(actor=other, name="Bravo only", stages=[StageInput("Secret", 10)])
+        contact_create(actor=other, first_name="Bravo", emails=["bravo@x.es"])
+    with schema_context(alpha.tenant.schema_name):
+        actor = fresh(alpha.owner)
+        _pipelines(actor)
+        rows = [
+            ["Deal Name", "Pipeline", "Contact email"],
+            ["A", "Bravo only", ""],
+            ["B", "Sales", "bravo@x.es"],
+        ]
+        job = _run(_deal_upload(actor, rows), actor, django_capture_on_commit_callbacks)
+        assert [line[:2] for line in imports.import_error_lines(job)] == [
+            (1, "Pipeline"),
+            (2, "Contact email"),
+        ]
+        assert not Deal.objects.exists()
+    with schema_context(bravo.tenant.schema_name):
+        assert not Deal.objects.exists()
+        assert not ImportJob.objects.exists()
