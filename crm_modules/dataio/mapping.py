@@ -37,7 +37,8 @@ CONTACT_TARGETS: dict[str, str | Promise] = {
     "region": gettext_lazy("Region"),
     "postal_code": gettext_lazy("Postal code"),
     "country": gettext_lazy("Country (two-letter code)"),
-    "notes": gettext_lazy("Notes"),
+    "notes": gettext_lazy("Notes (a field of the record)"),
+    "note": gettext_lazy("Note on the timeline"),
 }
 COMPANY_TARGETS: dict[str, str | Promise] = {
     "name": gettext_lazy("Name"),
@@ -53,7 +54,8 @@ COMPANY_TARGETS: dict[str, str | Promise] = {
     "region": gettext_lazy("Region"),
     "postal_code": gettext_lazy("Postal code"),
     "country": gettext_lazy("Country (two-letter code)"),
-    "notes": gettext_lazy("Notes"),
+    "notes": gettext_lazy("Notes (a field of the record)"),
+    "note": gettext_lazy("Note on the timeline"),
 }
 LEAD_TARGETS: dict[str, str | Promise] = {
     "first_name": gettext_lazy("First name"),
@@ -65,7 +67,8 @@ LEAD_TARGETS: dict[str, str | Promise] = {
     "source": gettext_lazy("Source"),
     "status": gettext_lazy("Status"),
     "owner_email": gettext_lazy("Owner (a member's email)"),
-    "notes": gettext_lazy("Notes"),
+    "notes": gettext_lazy("Notes (a field of the record)"),
+    "note": gettext_lazy("Note on the timeline"),
 }
 DEAL_TARGETS: dict[str, str | Promise] = {
     "name": gettext_lazy("Name"),
@@ -80,12 +83,29 @@ DEAL_TARGETS: dict[str, str | Promise] = {
     "contact_email": gettext_lazy("Contact emails (link existing contacts)"),
     "contact_name": gettext_lazy("Contact names (link existing contacts)"),
     "owner_email": gettext_lazy("Owner (a member's email)"),
+    "note": gettext_lazy("Note on the timeline"),
+}
+ACTIVITY_TARGETS: dict[str, str | Promise] = {
+    "kind": gettext_lazy("Type (call, meeting, email, message or note)"),
+    "subject": gettext_lazy("Subject"),
+    "body": gettext_lazy("Details"),
+    "occurred_at": gettext_lazy("Date (and time)"),
+    "occurred_time": gettext_lazy("Time (when in a column of its own)"),
+    "direction": gettext_lazy("Direction (inbound or outbound)"),
+    "outcome": gettext_lazy("Outcome"),
+    "contact_email": gettext_lazy("Contact emails (link existing contacts)"),
+    "contact_name": gettext_lazy("Contact names (link existing contacts)"),
+    "company": gettext_lazy("Company name (links an existing company)"),
+    "company_domain": gettext_lazy("Company domain (links an existing company)"),
+    "deal": gettext_lazy("Deal name (links an existing deal)"),
+    "author_email": gettext_lazy("Author (a member's email)"),
 }
 TARGETS = {
     "contact": CONTACT_TARGETS,
     "company": COMPANY_TARGETS,
     "lead": LEAD_TARGETS,
     "deal": DEAL_TARGETS,
+    "activity": ACTIVITY_TARGETS,
 }
 
 # Headers of the exports of HubSpot, Salesforce, Pipedrive, Zoho and Rapport, compared after
@@ -172,7 +192,8 @@ _CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
         "postcode",
     ),
     "country": ("country", "countryregion", "mailingcountry", "countrycode"),
-    "notes": ("notes", "note", "description"),
+    "notes": ("description",),
+    "note": ("notes", "note", "lastnote", "latestnote", "notecontent"),
 }
 _COMPANY_ALIASES: dict[str, tuple[str, ...]] = {
     "name": (
@@ -195,7 +216,8 @@ _COMPANY_ALIASES: dict[str, tuple[str, ...]] = {
     "region": ("region", "state", "stateregion", "billingstate", "billingstateprovince"),
     "postal_code": ("postalcode", "zip", "zipcode", "billingzip", "billingzippostalcode"),
     "country": ("country", "countryregion", "billingcountry", "countrycode"),
-    "notes": ("notes", "note", "description"),
+    "notes": ("description",),
+    "note": ("notes", "note", "lastnote", "latestnote", "notecontent"),
 }
 _LEAD_ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("firstname", "personfirstname", "givenname"),
@@ -231,7 +253,8 @@ _LEAD_ALIASES: dict[str, tuple[str, ...]] = {
         "hubspotowner",
         "personowner",
     ),
-    "notes": ("notes", "note", "description"),
+    "notes": ("description",),
+    "note": ("notes", "note", "lastnote", "latestnote", "notecontent"),
 }
 _DEAL_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "dealname", "title", "dealtitle", "opportunityname", "potentialname"),
@@ -289,12 +312,68 @@ _DEAL_ALIASES: dict[str, tuple[str, ...]] = {
         "potentialowner",
         "hubspotowner",
     ),
+    "note": ("notes", "note", "lastnote", "latestnote", "notecontent", "description"),
+}
+_ACTIVITY_ALIASES: dict[str, tuple[str, ...]] = {
+    "kind": ("type", "activitytype", "kind", "eventtype", "engagementtype"),
+    "subject": ("subject", "title", "activitysubject"),
+    "body": (
+        "note",
+        "notes",
+        "description",
+        "body",
+        "bodypreview",
+        "details",
+        "content",
+        "comments",
+    ),
+    "occurred_at": (
+        "date",
+        "activitydate",
+        "duedate",
+        "datetime",
+        "occurredat",
+        "when",
+        "createdate",
+        "callstarttime",
+        "startdatetime",
+        "timestamp",
+        "donedate",
+        "donetime",
+    ),
+    "occurred_time": ("time", "duetime", "activitytime", "starttime"),
+    "direction": ("direction", "calldirection", "calltype"),
+    "outcome": ("outcome", "result", "calloutcome", "callresult"),
+    "contact_email": ("email", "contactemail", "personemail", "emailaddress"),
+    "contact_name": ("contact", "contactname", "person", "personname", "associatedcontact"),
+    "company": (
+        "company",
+        "companyname",
+        "organization",
+        "organisation",
+        "organizationname",
+        "accountname",
+        "associatedcompany",
+    ),
+    "company_domain": ("companydomain", "domain"),
+    "deal": ("deal", "dealname", "dealtitle", "associateddeal", "opportunity", "opportunityname"),
+    "author_email": (
+        "owner",
+        "owneremail",
+        "assignedtouser",
+        "assignedto",
+        "author",
+        "user",
+        "activityowner",
+        "createdby",
+    ),
 }
 _ALIASES = {
     "contact": _CONTACT_ALIASES,
     "company": _COMPANY_ALIASES,
     "lead": _LEAD_ALIASES,
     "deal": _DEAL_ALIASES,
+    "activity": _ACTIVITY_ALIASES,
 }
 
 # A CRM's export prefixes its columns with the record ("Person - Email", "Organization -
@@ -305,6 +384,7 @@ _ENTITY_PREFIXES = {
     "company": _PREFIXES,
     "lead": ("lead", "person", "contact"),
     "deal": ("deal", "opportunity", "potential"),
+    "activity": ("activity", "engagement", "task", "event", "call"),
 }
 
 
@@ -327,9 +407,12 @@ def auto_map(
     """Column index (as text) → target, for every header we recognise; each target once."""
     lookup: dict[str, str] = {}
     for code, aliases in _ALIASES[entity].items():
-        lookup[header_key(code)] = code
         for alias in aliases:
             lookup.setdefault(alias, code)
+    # A target's own code ("notes") names it unless another target claims that header (the
+    # "Notes" of other CRMs' exports go to the timeline).
+    for code in TARGETS[entity]:
+        lookup.setdefault(header_key(code), code)
     for field in custom_fields:
         lookup.setdefault(header_key(field.code), f"{CUSTOM}{field.code}")
         lookup.setdefault(header_key(field.label), f"{CUSTOM}{field.code}")

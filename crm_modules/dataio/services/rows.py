@@ -11,12 +11,14 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
+from crm_modules.activities import api as timeline
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
-from crm_modules.dataio.services import pipeline_rows
+from crm_modules.dataio.services import activity_rows, pipeline_rows
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
+from tenants.permissions import require
 
 
 @dataclass
@@ -29,6 +31,8 @@ class RowOutcome:
     company_domain: str = ""
     # A deal row named its currency (a column, or a symbol or code in the amount).
     currency_named: bool = False
+    # The row's note for the timeline of the record it creates or updates.
+    note: str = ""
 
 
 def _field_column(job: ImportJob, field: str) -> str:
@@ -70,6 +74,9 @@ class Runner:
             str(code): str(sales.Lead.Status(code).label) for code in sales.LEAD_IMPORT_STATUSES
         }
         self.contact_references = pipeline_rows.ContactReferences()
+        self.activity_links = activity_rows.Links()
+        if job.entity == "activity" or "note" in job.mapping.values():
+            require(actor, timeline.LOG_ACTIVITY)
         self._pipelines: pipeline_rows.Pipelines | None = None
 
     def pipelines(self) -> pipeline_rows.Pipelines:
@@ -137,13 +144,17 @@ class Runner:
                 "company",
                 "company_domain",
                 "owner_email",
+                "note",
             }
             and not name.startswith(columns.CUSTOM)
         }
         if "lifecycle_stage" in fields:
             fields["lifecycle_stage"] = fields["lifecycle_stage"].lower()
         try:
-            if job.entity == "lead":
+            outcome.note = activity_rows.check_note(values)
+            if job.entity == "activity":
+                draft, stored = activity_rows.check_activity(self, outcome, values)
+            elif job.entity == "lead":
                 draft, stored = pipeline_rows.check_lead(self, outcome, values, owner_id)
             elif job.entity == "deal":
                 draft, stored = pipeline_rows.check_deal(self, outcome, values, owner_id, custom)
@@ -201,12 +212,14 @@ class Runner:
                 outcome.stored[name] = str(value)
         if "owner_email" in values:
             outcome.stored["owner_email"] = values["owner_email"].lower()
+        if outcome.note:
+            outcome.stored["note"] = outcome.note
         return outcome
 
     # -- applying a batch (inside the caller's transaction) --
 
     def apply_batch(self, batch: list[tuple[int, list[str]]]) -> list[ImportRow]:
-        if self.job.entity == "deal":
+        if self.job.entity in ("deal", "activity"):
             pipeline_rows.prefetch_deal_references(self, batch)
         outcomes = [self.check_row(number, cells) for number, cells in batch]
         valid = [o for o in outcomes if not o.errors]
@@ -226,8 +239,11 @@ class Runner:
             rows += pipeline_rows.apply_leads(self, valid)
         elif self.job.entity == "deal":
             rows += pipeline_rows.apply_deals(self, valid)
+        elif self.job.entity == "activity":
+            rows += activity_rows.apply_activities(self, valid)
         else:
             rows += self._apply_companies(valid)
+        activity_rows.write_notes(self, valid, rows)
         rows.sort(key=lambda row: row.number)
         return rows
 
