@@ -16,7 +16,10 @@ MANAGERS = {Role.OWNER, Role.ADMIN, Role.MANAGER}
 
 IMPORT_RECORDS = capabilities.register(
     "dataio.import",
-    label=_("Import companies and contacts from CSV and Excel files, undo an import"),
+    label=_(
+        "Import companies, contacts, leads, deals and activities from CSV and Excel files, "
+        "undo an import"
+    ),
     module=MODULE,
     roles=MANAGERS,
     writes=True,

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("s
 
 DEALS = (
     "Deal - Title,Deal - Value,Deal - Pipeline,Deal - Stage,Deal - Contact person\r\n"
-    "Большой заказ E2E,\"1.234,50 €\",Import E2E,Proposal,Ana E2E (ana@deals.e2e.example.com)\r\n"
+    'Большой заказ E2E,"1.234,50 €",Import E2E,Proposal,Ana E2E (ana@deals.e2e.example.com)\r\n'
     "Bad stage E2E,10,Import E2E,Negotiation,\r\n"
 )
 
