@@ -8,6 +8,7 @@ import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -589,6 +590,57 @@ def embedded_email(raw: str) -> str:
     """The email in a reference such as "Ana García (ana@garcia.es)" or "Ana <ana@x.es>"."""
     match = _EMBEDDED_EMAIL.search(raw)
     return match.group(1) if match else ""
+
+
+# --- a new custom field from a column ------------------------------------------------------
+
+_BOOLEANS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
+_INTEGER = re.compile(r"^-?\d{1,15}$")
+_DECIMAL = re.compile(r"^-?\d{1,15}\.\d+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE)
+SELECT_MAX_OPTIONS = 20
+
+
+def guess_field_type(values: Sequence[str], date_format: str) -> str:
+    """The custom field type a column's example values suggest; text when unsure."""
+    cells = [value.strip() for value in values if value.strip()]
+    if not cells:
+        return "text"
+
+    def every(test: Any) -> bool:
+        return all(test(cell) for cell in cells)
+
+    def is_date(cell: str) -> bool:
+        try:
+            parse_date(cell, date_format)
+        except ValueError:
+            return False
+        return True
+
+    if every(lambda cell: cell.lower() in _BOOLEANS) and not every(_INTEGER.match):
+        return "boolean"
+    if every(_INTEGER.match):
+        return "number"
+    if every(lambda cell: _INTEGER.match(cell) or _DECIMAL.match(cell)):
+        return "decimal"
+    if every(is_date):
+        return "date"
+    if every(_EMAIL.match):
+        return "email"
+    if every(_URL.match):
+        return "url"
+    if any(len(cell) > 200 for cell in cells):
+        return "long_text"
+    distinct = set(cells)
+    if len(cells) >= 3 and len(distinct) <= min(SELECT_MAX_OPTIONS, len(cells) - 1):
+        return "select"
+    return "text"
+
+
+def column_options(values: Sequence[str]) -> list[str]:
+    """A select's options from a column's example values, in their first order."""
+    return list(dict.fromkeys(v.strip()[:100] for v in values if v.strip()))[:SELECT_MAX_OPTIONS]
 
 
 # --- one row --------------------------------------------------------------------------------

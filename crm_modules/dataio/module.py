@@ -43,6 +43,9 @@ navigation.register(
 IMPORT_STARTED = register_action("import.started", _("Import started"), module=MODULE)
 IMPORT_FINISHED = register_action("import.finished", _("Import finished"), module=MODULE)
 IMPORT_UNDONE = register_action("import.undone", _("Import undone"), module=MODULE)
+IMPORT_FIELD_CREATED = register_action(
+    "import.field_created", _("Custom field created from an imported column"), module=MODULE
+)
 RECORDS_EXPORTED = register_action("records.exported", _("Records exported"), module=MODULE)
 
 IMPORTS_TOPIC = live.register_topic("imports", label=_("Imports"), capability=IMPORT_RECORDS)

@@ -23,7 +23,13 @@ from crm_modules.sales.models import (
     Stage,
     Task,
 )
-from crm_modules.sales.module import CREATE_RECORDS, DEALS_TOPIC, EDIT_RECORDS, VIEW_RECORDS
+from crm_modules.sales.module import (
+    CREATE_RECORDS,
+    DEALS_TOPIC,
+    EDIT_RECORDS,
+    MANAGE_CUSTOM_FIELDS,
+    VIEW_RECORDS,
+)
 from crm_modules.sales.selectors import (
     company_get,
     company_list,
@@ -36,6 +42,7 @@ from crm_modules.sales.selectors import (
 from crm_modules.sales.services import (
     company_update,
     contact_update,
+    custom_field_create,
     deal_move_stage,
     deal_update,
     lead_update,
@@ -80,6 +87,7 @@ __all__ = [
     "LEAD_IMPORT_STATUSES",
     "LIST_ENTITIES",
     "LIST_PARAMETERS",
+    "MANAGE_CUSTOM_FIELDS",
     "VIEW_RECORDS",
     "Company",
     "CompanyDraft",
@@ -111,6 +119,7 @@ __all__ = [
     "contact_name_key",
     "contact_update",
     "contacts_bulk_create",
+    "custom_field_create",
     "custom_field_list",
     "deal_check_draft",
     "deal_get",

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.dataio.models import ImportJob
-from crm_modules.sales.models import Company, Contact, Deal, Pipeline, Stage
+from crm_modules.sales.models import Company, Contact, CustomField, Deal, Pipeline, Stage
 from crm_modules.sales.services import contact_create, pipeline_create
 from crm_modules.sales.services.deals import StageInput
 from tenants.audit.models import AuditEvent
@@ -29,9 +29,10 @@ __all__ = ["s3_bucket", "s3_endpoint"]
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("s3_bucket")]
 
 DEALS = (
-    "Deal - Title,Deal - Value,Deal - Pipeline,Deal - Stage,Deal - Contact person\r\n"
-    'Большой заказ E2E,"1.234,50 €",Import E2E,Proposal,Ana E2E (ana@deals.e2e.example.com)\r\n'
-    "Bad stage E2E,10,Import E2E,Negotiation,\r\n"
+    "Deal - Title,Deal - Value,Deal - Pipeline,Deal - Stage,Deal - Contact person,Priority\r\n"
+    'Большой заказ E2E,"1.234,50 €",Import E2E,Proposal,Ana E2E (ana@deals.e2e.example.com),'
+    "High\r\n"
+    "Bad stage E2E,10,Import E2E,Negotiation,,Low\r\n"
 )
 
 
@@ -54,8 +55,16 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         Contact.objects.filter(search_text__contains="deals.e2e.example.com").delete()
         Company.objects.filter(name__endswith="E2E").delete()
         ImportJob.objects.all().delete()
+        CustomField.objects.filter(entity="deal", code="priority").delete()
         AuditEvent.objects.filter(
-            action__in=["import.started", "import.finished", "contact.created", "pipeline.created"]
+            action__in=[
+                "import.started",
+                "import.finished",
+                "import.field_created",
+                "custom_field.created",
+                "contact.created",
+                "pipeline.created",
+            ]
         ).delete()
     UserSession.objects.exclude(session_key__in=sessions).delete()
     Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
@@ -108,10 +117,20 @@ def test_a_deals_export_is_imported_on_a_phone(
     expect(page.get_by_test_id("column-3")).to_have_value("stage")
     expect(page.get_by_test_id("column-4")).to_have_value("contact_name")
     expect(preview.locator('[data-row="1"]')).to_contain_text("1234.50 EUR")
+    expect(preview.locator('[data-row="1"]')).to_contain_text("Ana")
     expect(preview.locator('[data-row="2"]')).to_contain_text(
         "The pipeline “Import E2E” has no stage named “Negotiation”."
     )
     capture(page, "import-deals-mapping")
+
+    # The unmapped column becomes a new custom field of deals, its type guessed.
+    new_field = page.get_by_test_id("new-field-5")
+    new_field.locator("summary").tap()
+    expect(page.get_by_label("Type", exact=True)).to_have_value("text")
+    capture(page, "import-deals-new-field")
+    page.get_by_test_id("create-field-5").tap()
+    expect(page.get_by_test_id("column-5")).to_have_value("custom:priority")
+    expect(preview.locator('[data-row="1"]')).to_contain_text("High")
 
     page.get_by_test_id("start-import").tap()
     progress = page.get_by_test_id("import-progress")
@@ -121,7 +140,7 @@ def test_a_deals_export_is_imported_on_a_phone(
     capture(page, "import-deals-done")
     context.close()
 
-    def imported() -> list[tuple[str, str, str, list[str]]]:
+    def imported() -> list[tuple[str, str, str, list[str], dict[str, str]]]:
         with schema_context(world.alpha.tenant.schema_name):
             deal = Deal.objects.get(pipeline__name="Import E2E")
             return [
@@ -130,9 +149,16 @@ def test_a_deals_export_is_imported_on_a_phone(
                     f"{deal.amount} {deal.currency}",
                     deal.stage.name,
                     [c.primary_email for c in deal.contacts.all()],
+                    deal.custom,
                 )
             ]
 
     assert orm(imported) == [
-        ("Большой заказ E2E", "1234.50 EUR", "Proposal", ["ana@deals.e2e.example.com"])
+        (
+            "Большой заказ E2E",
+            "1234.50 EUR",
+            "Proposal",
+            ["ana@deals.e2e.example.com"],
+            {"priority": "High"},
+        )
     ]

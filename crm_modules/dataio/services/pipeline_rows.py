@@ -310,8 +310,15 @@ def check_deal(
     stored["currency"] = draft.fields["currency"] if "currency" in values else ""
     stored["company"] = outcome.company_name
     stored["company_domain"] = outcome.company_domain
-    stored["contact_email"] = ", ".join(emails)
-    stored["contact_name"] = ", ".join(str(c) for c in by_name)
+    # Each contact column shows whom it linked ("Name (email)" cells count as names).
+    in_email_column = {
+        e.lower() for e in columns.split_references(values.get("contact_email", ""), commas=True)
+    }
+    linked = list(zip(emails, by_email, strict=True))
+    stored["contact_email"] = ", ".join(str(c) for e, c in linked if e in in_email_column)
+    stored["contact_name"] = ", ".join(
+        [str(c) for e, c in linked if e not in in_email_column] + [str(c) for c in by_name]
+    )
     return draft, stored
 
 
