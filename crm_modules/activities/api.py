@@ -8,7 +8,7 @@ every record it concerns; ``timeline`` reads a record's history, newest first, b
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,11 @@ __all__ = [
     "STAGE_CHANGE",
     "TASK_DONE",
     "Activity",
+    "ActivityInput",
     "EntryType",
+    "activities_delete",
+    "activities_existing",
+    "activities_log_many",
     "activity_days_rebuild",
     "activity_log",
     "activity_recent_exists",
@@ -143,6 +147,105 @@ def activity_log(
         )
         _days_add([(kind, author.pk if author is not None else None, when, 1)])
     return activity
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    """One entry for ``activities_log_many``; ``concerns`` as ``link_key`` gives them."""
+
+    kind: str
+    concerns: tuple[tuple[str, int], ...]
+    occurred_at: datetime.datetime
+    subject: str = ""
+    body: str = ""
+    channel: str = ""
+    direction: str = ""
+    outcome: str = ""
+    author_id: int | None = None
+
+
+def activity_check(entry: ActivityInput) -> None:
+    """What ``activity_log`` refuses, checked before anything of a batch is written."""
+    if entry.kind not in _TYPES:
+        raise ServiceError(_("Choose a type of activity from the list."), field="kind")
+    if len(entry.subject) > 200:
+        raise ServiceError(_("The subject can be at most 200 characters."), field="subject")
+    if len(entry.body) > 20_000:
+        raise ServiceError(_("The details can be at most 20000 characters."), field="body")
+    if entry.direction not in Activity.Direction.values:
+        raise ServiceError(_("Choose inbound or outbound."), field="direction")
+    if timezone.is_naive(entry.occurred_at):
+        raise ServiceError(_("Give the time with its time zone."), field="occurred_at")
+    if not entry.concerns:
+        raise ServiceError(_("An activity must concern at least one record."), field="concerns")
+
+
+def activities_log_many(entries: Sequence[ActivityInput]) -> list[int]:
+    """Write many entries at once (imports): one insert for the activities, one for their
+    links, one update of the daily rollup. The caller has checked the author's rights."""
+    for entry in entries:
+        activity_check(entry)
+    if not entries:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        activities = Activity.objects.bulk_create(
+            Activity(
+                kind=entry.kind,
+                subject=entry.subject,
+                body=entry.body,
+                channel=entry.channel,
+                direction=entry.direction,
+                outcome=entry.outcome[:100],
+                occurred_at=entry.occurred_at,
+                author_id=entry.author_id,
+                created_at=now,
+            )
+            for entry in entries
+        )
+        ActivityLink.objects.bulk_create(
+            ActivityLink(
+                activity=activity,
+                target_type=target_type,
+                target_id=target_id,
+                occurred_at=entry.occurred_at,
+            )
+            for activity, entry in zip(activities, entries, strict=True)
+            for target_type, target_id in sorted(set(entry.concerns))
+        )
+        _days_add_many([(e.kind, e.author_id, e.occurred_at, 1) for e in entries])
+    return [int(activity.pk) for activity in activities]
+
+
+def activities_delete(ids: Collection[int]) -> int:
+    """Remove entries (an undone import's); the daily rollup follows."""
+    with transaction.atomic():
+        found = Activity.objects.filter(pk__in=list(ids))
+        _days_add_many(
+            [
+                (kind, author, when, -1)
+                for kind, author, when in found.values_list("kind", "author_id", "occurred_at")
+            ]
+        )
+        count = len(found.values_list("pk", flat=True))
+        found.delete()
+    return count
+
+
+def activities_existing(
+    keys: Collection[tuple[str, datetime.datetime, str, str, int]],
+) -> set[tuple[str, datetime.datetime, str, str, int]]:
+    """Which of (kind, occurred_at, subject, target type, target id) the timeline already
+    holds: an import of the same file twice finds its entries. One query."""
+    if not keys:
+        return set()
+    condition = models.Q(pk__in=[])
+    for _kind, when, _subject, target_type, target_id in keys:
+        condition |= models.Q(target_type=target_type, target_id=target_id, occurred_at=when)
+    found = ActivityLink.objects.filter(condition).values_list(
+        "activity__kind", "occurred_at", "activity__subject", "target_type", "target_id"
+    )
+    return {row for row in found if row in keys}
 
 
 def timeline(
@@ -260,6 +363,24 @@ def _days_add(changes: list[tuple[str, int | None, datetime.datetime, int]]) -> 
                 f" DO UPDATE SET count = {_DAYS}.count + EXCLUDED.count",
                 [when, zone, author_id, kind, delta],
             )
+
+
+def _days_add_many(changes: list[tuple[str, int | None, datetime.datetime, int]]) -> None:
+    """``_days_add`` for a whole batch in one statement: the changes summed per day first."""
+    if not changes:
+        return
+    kinds, authors, whens, deltas = (list(column) for column in zip(*changes, strict=True))
+    with connection.cursor() as cursor:
+        # Table names are the models' own, never input.
+        cursor.execute(
+            f"INSERT INTO {_DAYS} (day, author_id, kind, count)"  # noqa: S608
+            " SELECT (w AT TIME ZONE %s)::date, a, k, sum(d)"
+            " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::int[]) AS t(k, a, w, d)"
+            " GROUP BY 1, 2, 3"
+            " ON CONFLICT (day, author_id, kind)"
+            f" DO UPDATE SET count = {_DAYS}.count + EXCLUDED.count",
+            [_workspace_zone(), kinds, authors, whens, deltas],
+        )
 
 
 def activity_days_rebuild() -> int:

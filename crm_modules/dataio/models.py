@@ -22,6 +22,7 @@ class Entity(models.TextChoices):
     COMPANY = "company", _("Companies")
     LEAD = "lead", _("Leads")
     DEAL = "deal", _("Deals")
+    ACTIVITY = "activity", _("Activities and notes")
 
 
 class ImportJob(models.Model):
@@ -93,6 +94,8 @@ class ImportRow(models.Model):
     record_id = models.BigIntegerField(null=True, blank=True)
     # Companies created on the way to link a contact (removed by an undo too).
     created_companies = models.JSONField(default=list, blank=True)
+    # Timeline entries the row wrote (its note column), removed by an undo.
+    created_activities = models.JSONField(default=list, blank=True)
     # The values an update replaced, restored by an undo.
     previous = models.JSONField(default=dict, blank=True)
     # [{"column": "Email", "reason": "…"}]

@@ -16,7 +16,10 @@ MANAGERS = {Role.OWNER, Role.ADMIN, Role.MANAGER}
 
 IMPORT_RECORDS = capabilities.register(
     "dataio.import",
-    label=_("Import companies and contacts from CSV and Excel files, undo an import"),
+    label=_(
+        "Import companies, contacts, leads, deals and activities from CSV and Excel files, "
+        "undo an import"
+    ),
     module=MODULE,
     roles=MANAGERS,
     writes=True,
@@ -40,6 +43,9 @@ navigation.register(
 IMPORT_STARTED = register_action("import.started", _("Import started"), module=MODULE)
 IMPORT_FINISHED = register_action("import.finished", _("Import finished"), module=MODULE)
 IMPORT_UNDONE = register_action("import.undone", _("Import undone"), module=MODULE)
+IMPORT_FIELD_CREATED = register_action(
+    "import.field_created", _("Custom field created from an imported column"), module=MODULE
+)
 RECORDS_EXPORTED = register_action("records.exported", _("Records exported"), module=MODULE)
 
 IMPORTS_TOPIC = live.register_topic("imports", label=_("Imports"), capability=IMPORT_RECORDS)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("imports/upload/", views.import_upload, name="import_upload"),
     path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_id>/mapping/", views.import_mapping, name="import_mapping"),
+    path("imports/<int:import_id>/field/", views.import_field_create, name="import_field_create"),
     path("imports/<int:import_id>/start/", views.import_start, name="import_start"),
     path("imports/<int:import_id>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:import_id>/errors.csv", views.import_errors, name="import_errors"),

@@ -17,12 +17,13 @@ from crm_modules.dataio import mapping as columns
 from crm_modules.dataio import reading, selectors
 from crm_modules.dataio.models import Entity, ImportJob
 from crm_modules.dataio.module import EXPORT_RECORDS, IMPORT_RECORDS
-from crm_modules.dataio.services import exports, imports
+from crm_modules.dataio.services import exports, import_fields, imports
 from crm_modules.sales import api as sales
 from crm_platform.csv_export import csv_text
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
+from tenants.permissions import allows
 
 IMPORT_ENTITIES = [(value, label) for value, label in Entity.choices if value in imports.ENTITIES]
 
@@ -87,8 +88,19 @@ def _detail_context(request: WorkspaceRequest, job: ImportJob) -> dict[str, obje
                             (cells[index] for _n, cells in job.sample if index < len(cells)),
                             "",
                         )[:80],
+                        "guess": columns.guess_field_type(
+                            import_fields.column_values(job, index), job.date_format
+                        ),
+                        "options": columns.column_options(import_fields.column_values(job, index)),
                     }
                     for index, header in enumerate(job.headers)
+                ],
+                "can_create_fields": job.entity in import_fields.FIELD_ENTITIES
+                and allows(request.membership, sales.MANAGE_CUSTOM_FIELDS),
+                "field_types": [
+                    (code, label)
+                    for code, label in sales.CustomField.Type.choices
+                    if code not in ("member", "datetime")
                 ],
                 "preview": imports.import_preview(actor=request.membership, job=job),
                 "duplicate_choices": ImportJob.Duplicates.choices,
@@ -130,6 +142,34 @@ def import_mapping(request: WorkspaceRequest, import_id: int) -> HttpResponse:
         context = _detail_context(request, job)
         context["error"] = {"field": exc.field, "message": exc.message}
         return render(request, "dataio/import_detail.html", context, status=400)
+    return redirect("dataio:import_detail", job.pk)
+
+
+@requires(sales.MANAGE_CUSTOM_FIELDS)
+@require_POST
+def import_field_create(request: WorkspaceRequest, import_id: int) -> HttpResponse:
+    """A new custom field from an unmapped column: for members who define custom fields (the
+    service asks for the right to import too)."""
+    job = selectors.import_get(actor=request.membership, import_id=import_id)
+    options = [line.strip() for line in request.POST.get("options", "").splitlines()]
+    try:
+        field = import_fields.import_field_create(
+            actor=request.membership,
+            job=job,
+            column=request.POST.get("column"),
+            label=request.POST.get("label", ""),
+            type=request.POST.get("type", ""),
+            options=[option for option in options if option] or None,
+        )
+    except ServiceError as exc:
+        context = _detail_context(request, job)
+        context["error"] = {"field": exc.field, "message": exc.message}
+        return render(request, "dataio/import_detail.html", context, status=400)
+    messages.success(
+        request,
+        _("The field “%(label)s” was created and the column will be imported into it.")
+        % {"label": field.label},
+    )
     return redirect("dataio:import_detail", job.pk)
 
 

@@ -20,10 +20,17 @@ from crm_modules.sales.models import (
     DealStageChange,
     Lead,
     LifecycleStage,
+    Pipeline,
     Stage,
     Task,
 )
-from crm_modules.sales.module import CREATE_RECORDS, DEALS_TOPIC, EDIT_RECORDS, VIEW_RECORDS
+from crm_modules.sales.module import (
+    CREATE_RECORDS,
+    DEALS_TOPIC,
+    EDIT_RECORDS,
+    MANAGE_CUSTOM_FIELDS,
+    VIEW_RECORDS,
+)
 from crm_modules.sales.selectors import (
     company_get,
     company_list,
@@ -36,6 +43,10 @@ from crm_modules.sales.selectors import (
 from crm_modules.sales.services import (
     company_update,
     contact_update,
+    custom_field_create,
+    deal_move_stage,
+    deal_update,
+    lead_update,
     record_log_activity,
 )
 from crm_modules.sales.services.bulk_import import (
@@ -47,7 +58,20 @@ from crm_modules.sales.services.bulk_import import (
     contacts_bulk_create,
     records_bulk_delete,
 )
-from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
+from crm_modules.sales.services.bulk_import_pipeline import (
+    LEAD_IMPORT_STATUSES,
+    DealDraft,
+    LeadDraft,
+    deal_check_draft,
+    deals_bulk_create,
+    lead_check_draft,
+    leads_bulk_create,
+)
+from crm_modules.sales.services.duplicates import (
+    company_duplicates,
+    contact_duplicates,
+    contact_name_key,
+)
 from crm_modules.sales.services.scores import (
     register_score_explainer,
     register_score_listener,
@@ -61,8 +85,10 @@ __all__ = [
     "CREATE_RECORDS",
     "DEALS_TOPIC",
     "EDIT_RECORDS",
+    "LEAD_IMPORT_STATUSES",
     "LIST_ENTITIES",
     "LIST_PARAMETERS",
+    "MANAGE_CUSTOM_FIELDS",
     "VIEW_RECORDS",
     "Company",
     "CompanyDraft",
@@ -73,10 +99,13 @@ __all__ = [
     "ContactPhone",
     "CustomField",
     "Deal",
+    "DealDraft",
     "DealStageChange",
     "Lead",
+    "LeadDraft",
     "LifecycleStage",
     "Page",
+    "Pipeline",
     "Stage",
     "Task",
     "companies_bulk_create",
@@ -89,13 +118,22 @@ __all__ = [
     "contact_duplicates",
     "contact_get",
     "contact_list",
+    "contact_name_key",
     "contact_update",
     "contacts_bulk_create",
+    "custom_field_create",
     "custom_field_list",
+    "deal_check_draft",
     "deal_get",
     "deal_list",
+    "deal_move_stage",
+    "deal_update",
+    "deals_bulk_create",
     "demo_seed",
     "keyset_page",
+    "lead_check_draft",
+    "lead_update",
+    "leads_bulk_create",
     "list_for",
     "record_log_activity",
     "records_bulk_delete",

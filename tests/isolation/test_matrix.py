@@ -385,6 +385,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "dataio:import_upload": {"GET": 405, "POST": 400},
     "dataio:import_detail": {"GET": 200, "POST": 405},
     "dataio:import_mapping": {"GET": 405, "POST": 400},
+    "dataio:import_field_create": {"GET": 405, "POST": 400},
     "dataio:import_start": {"GET": 405, "POST": 302},
     "dataio:import_progress": {"GET": 200, "POST": 405},
     "dataio:import_errors": {"GET": 200, "POST": 405},

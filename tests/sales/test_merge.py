@@ -146,6 +146,27 @@ def test_contacts_merge_moves_everything_and_undo_restores_it(alpha: Workspace) 
     assert error.value.code == "expired"
 
 
+def test_two_contacts_at_the_same_company_merge_and_undo(alpha: Workspace) -> None:
+    actor = fresh(alpha.owner)
+    acme = Company.objects.create(name="Acme")
+    keep = services.contact_create(actor=actor, first_name="Maria", company=acme)
+    gone = services.contact_create(actor=actor, first_name="Maria", company=acme)
+
+    contacts_merge(actor=actor, survivor_id=keep.pk, other_ids=[gone.pk])
+
+    rows = CompanyMembership.objects.filter(contact=keep).order_by("id")
+    assert [(row.company_id, row.ended_at is None) for row in rows] == [
+        (acme.pk, True),
+        (acme.pk, False),
+    ]
+    merge_undo(actor=fresh(alpha.owner), merge=MergeRecord.objects.get())
+    assert list(
+        CompanyMembership.objects.filter(contact__in=[keep, gone])
+        .order_by("contact_id")
+        .values_list("contact_id", "company_id", "ended_at")
+    ) == [(keep.pk, acme.pk, None), (gone.pk, acme.pk, None)]
+
+
 def test_undo_is_refused_after_seven_days(alpha: Workspace) -> None:
     keep, gone = _pair(alpha)
     merge = contacts_merge(actor=fresh(alpha.owner), survivor_id=keep.pk, other_ids=[gone.pk])

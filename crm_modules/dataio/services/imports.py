@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm_modules.activities import api as timeline
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio import reading
 from crm_modules.dataio.models import ImportJob, ImportRow
@@ -31,6 +32,7 @@ from crm_modules.dataio.module import (
     IMPORT_UNDONE,
     IMPORTS_TOPIC,
 )
+from crm_modules.dataio.services import pipeline_rows
 from crm_modules.dataio.services.rows import Runner
 from crm_modules.sales import api as sales
 from crm_platform import s3
@@ -46,7 +48,7 @@ logger = logging.getLogger("rapport.imports")
 BATCH_ROWS = 1000
 PREVIEW_ROWS = 10
 UNDO_DAYS = 7
-ENTITIES = ("contact", "company")
+ENTITIES = ("contact", "company", "lead", "deal", "activity")
 CONTENT_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -106,7 +108,13 @@ def import_upload(*, actor: Membership, entity: str, upload: UploadedFile[Any]) 
     return job
 
 
-REQUIRED = {"contact": ({"first_name", "last_name", "full_name", "email"}), "company": {"name"}}
+REQUIRED = {
+    "contact": {"first_name", "last_name", "full_name", "email"},
+    "company": {"name"},
+    "lead": {"first_name", "last_name", "full_name", "email", "company"},
+    "deal": {"name"},
+    "activity": {"contact_email", "contact_name", "company", "company_domain", "deal"},
+}
 
 
 def import_configure(
@@ -143,12 +151,18 @@ def import_configure(
             )
         clean[str(index)] = target
     if not REQUIRED[job.entity] & set(clean.values()):
-        message = (
-            _("Choose a column for the name or the email of the contacts.")
-            if job.entity == "contact"
-            else _("Choose a column for the name of the companies.")
-        )
+        message = {
+            "contact": _("Choose a column for the name or the email of the contacts."),
+            "company": _("Choose a column for the name of the companies."),
+            "lead": _("Choose a column for the name, the email or the company of the leads."),
+            "deal": _("Choose a column for the name of the deals."),
+            "activity": _(
+                "Choose a column naming the contact, company or deal each activity concerns."
+            ),
+        }[job.entity]
         raise ServiceError(message, field="mapping", code="required")
+    if job.entity == "activity" or "note" in clean.values():
+        require(actor, timeline.LOG_ACTIVITY)
     if duplicates not in ImportJob.Duplicates.values:
         raise ServiceError(_("Choose what to do with duplicates."), field="duplicates")
     if date_format not in columns.DATE_FORMATS:
@@ -444,9 +458,16 @@ def import_undo_run(*, job_id: int) -> None:
         return
     # The member who asked for the undo acts (and is audited), not the one who imported.
     actor = _actor(job, tenant, user_id=job.undone_by_id)
-    model = sales.Contact if job.entity == "contact" else sales.Company
+    model: Any = {
+        "contact": sales.Contact,
+        "company": sales.Company,
+        "lead": sales.Lead,
+        "deal": sales.Deal,
+    }.get(job.entity)
     rows = ImportRow.objects.filter(job=job)
     with transaction.atomic():
+        notes = [pk for ids in rows.values_list("created_activities", flat=True) for pk in ids]
+        removed_activities = timeline.activities_delete(notes) if notes else 0
         for row in rows.filter(outcome=ImportRow.Outcome.UPDATED).order_by("-number"):
             record = model.objects.filter(pk=row.record_id or 0).first()
             if record is None:
@@ -457,9 +478,13 @@ def import_undo_run(*, job_id: int) -> None:
                 record.save(update_fields=["custom"])
             if changes:
                 if job.entity == "contact":
-                    sales.contact_update(actor=actor, contact=record, changes=changes)  # type: ignore[arg-type]
+                    sales.contact_update(actor=actor, contact=record, changes=changes)
+                elif job.entity == "company":
+                    sales.company_update(actor=actor, company=record, changes=changes)
                 else:
-                    sales.company_update(actor=actor, company=record, changes=changes)  # type: ignore[arg-type]
+                    pipeline_rows.undo_update(
+                        actor=actor, entity=job.entity, record=record, changes=changes
+                    )
         created = [
             pk
             for pk in rows.filter(outcome=ImportRow.Outcome.CREATED).values_list(
@@ -468,7 +493,10 @@ def import_undo_run(*, job_id: int) -> None:
             if pk is not None
         ]
         companies = [pk for ids in rows.values_list("created_companies", flat=True) for pk in ids]
-        removed = sales.records_bulk_delete(actor=actor, model=model, ids=created)
+        if job.entity == "activity":
+            removed = timeline.activities_delete(created)
+        else:
+            removed = sales.records_bulk_delete(actor=actor, model=model, ids=created)
         if companies:
             removed_companies = sales.records_bulk_delete(
                 actor=actor, model=sales.Company, ids=companies
@@ -483,7 +511,11 @@ def import_undo_run(*, job_id: int) -> None:
             actor=actor.user,
             action=IMPORT_UNDONE,
             target=job,
-            data={"removed": removed, "removed_companies": removed_companies},
+            data={
+                "removed": removed,
+                "removed_companies": removed_companies,
+                **({"removed_notes": removed_activities} if removed_activities else {}),
+            },
         )
         live.publish(
             tenant=tenant, topic=IMPORTS_TOPIC, event="import.progress", payload=_progress(job)

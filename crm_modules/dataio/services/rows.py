@@ -11,11 +11,14 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
+from crm_modules.activities import api as timeline
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
+from crm_modules.dataio.services import activity_rows, pipeline_rows
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
+from tenants.permissions import require
 
 
 @dataclass
@@ -26,6 +29,10 @@ class RowOutcome:
     draft: Any = None
     company_name: str = ""
     company_domain: str = ""
+    # A deal row named its currency (a column, or a symbol or code in the amount).
+    currency_named: bool = False
+    # The row's note for the timeline of the record it creates or updates.
+    note: str = ""
 
 
 def _field_column(job: ImportJob, field: str) -> str:
@@ -40,6 +47,8 @@ def _field_column(job: ImportJob, field: str) -> str:
         "owner": ("owner_email",),
         "domain": ("domain", "company_domain"),
         "name": ("name", "company"),
+        "company_name": ("company",),
+        "currency": ("currency", "amount"),
     }.get(field, (field,))
     for candidate in candidates:
         if candidate in targets:
@@ -61,6 +70,19 @@ class Runner:
         ).values_list("user_id", "user__email")
         self.members = {user_id for user_id, _email in members}
         self.member_emails = {email.lower(): user_id for user_id, email in members}
+        self.lead_status_labels = {
+            str(code): str(sales.Lead.Status(code).label) for code in sales.LEAD_IMPORT_STATUSES
+        }
+        self.contact_references = pipeline_rows.ContactReferences()
+        self.activity_links = activity_rows.Links()
+        if job.entity == "activity" or "note" in job.mapping.values():
+            require(actor, timeline.LOG_ACTIVITY)
+        self._pipelines: pipeline_rows.Pipelines | None = None
+
+    def pipelines(self) -> pipeline_rows.Pipelines:
+        if self._pipelines is None:
+            self._pipelines = pipeline_rows.Pipelines()
+        return self._pipelines
 
     # -- checking one row (no writes) --
 
@@ -122,13 +144,21 @@ class Runner:
                 "company",
                 "company_domain",
                 "owner_email",
+                "note",
             }
             and not name.startswith(columns.CUSTOM)
         }
         if "lifecycle_stage" in fields:
             fields["lifecycle_stage"] = fields["lifecycle_stage"].lower()
         try:
-            if job.entity == "contact":
+            outcome.note = activity_rows.check_note(values)
+            if job.entity == "activity":
+                draft, stored = activity_rows.check_activity(self, outcome, values)
+            elif job.entity == "lead":
+                draft, stored = pipeline_rows.check_lead(self, outcome, values, owner_id)
+            elif job.entity == "deal":
+                draft, stored = pipeline_rows.check_deal(self, outcome, values, owner_id, custom)
+            elif job.entity == "contact":
                 if "full_name" in values:
                     first, last = columns.split_full_name(values["full_name"])
                     fields.setdefault("first_name", first)
@@ -182,11 +212,15 @@ class Runner:
                 outcome.stored[name] = str(value)
         if "owner_email" in values:
             outcome.stored["owner_email"] = values["owner_email"].lower()
+        if outcome.note:
+            outcome.stored["note"] = outcome.note
         return outcome
 
     # -- applying a batch (inside the caller's transaction) --
 
     def apply_batch(self, batch: list[tuple[int, list[str]]]) -> list[ImportRow]:
+        if self.job.entity in ("deal", "activity"):
+            pipeline_rows.prefetch_deal_references(self, batch)
         outcomes = [self.check_row(number, cells) for number, cells in batch]
         valid = [o for o in outcomes if not o.errors]
         rows: list[ImportRow] = [
@@ -201,8 +235,15 @@ class Runner:
         ]
         if self.job.entity == "contact":
             rows += self._apply_contacts(valid)
+        elif self.job.entity == "lead":
+            rows += pipeline_rows.apply_leads(self, valid)
+        elif self.job.entity == "deal":
+            rows += pipeline_rows.apply_deals(self, valid)
+        elif self.job.entity == "activity":
+            rows += activity_rows.apply_activities(self, valid)
         else:
             rows += self._apply_companies(valid)
+        activity_rows.write_notes(self, valid, rows)
         rows.sort(key=lambda row: row.number)
         return rows
 

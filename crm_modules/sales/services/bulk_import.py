@@ -21,6 +21,8 @@ from crm_modules.sales.models import (
     ContactEmail,
     ContactPhone,
     CustomField,
+    Deal,
+    Lead,
 )
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, companies, contacts
@@ -225,7 +227,7 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
 
 
 def records_bulk_delete(
-    *, actor: Membership, model: type[Contact | Company], ids: list[int]
+    *, actor: Membership, model: type[Contact | Company | Lead | Deal], ids: list[int]
 ) -> int:
     """Remove records an import created (undo): only the caller that created them asks."""
     from crm_modules.activities import api as timeline

@@ -268,8 +268,11 @@ def _merge_contact_channels(survivor: Contact, others: list[Contact]) -> None:
 def _merge_company_history(survivor: Contact, others: list[Contact]) -> list[int]:
     """Every time at a company moves to the survivor; only the row of its current company
     stays open."""
-    moved = _moved_ids(CompanyMembership.objects.filter(contact__in=others), contact=survivor)
     now = timezone.now()
+    # The others' current rows end before they move: a contact has one current company (two
+    # contacts at the same company would otherwise give the survivor two open rows).
+    CompanyMembership.objects.filter(contact__in=others, ended_at__isnull=True).update(ended_at=now)
+    moved = _moved_ids(CompanyMembership.objects.filter(contact__in=others), contact=survivor)
     open_rows = CompanyMembership.objects.filter(contact=survivor, ended_at__isnull=True).order_by(
         "-started_at", "-id"
     )
