@@ -201,3 +201,35 @@ def figure(spec: ChartSpec, rows: Sequence[ChartRow]) -> dict[str, Any]:
     if spec.chart == "number":
         return number(spec, rows)
     return bar(spec, rows)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named series over a chart's categories: a value and a drill-through per category."""
+
+    name: str
+    values: tuple[Number, ...]
+    drills: tuple[str, ...]
+    kind: str = "bar"  # "bar" (stacked with the other bars) or "line"
+
+
+def combined(
+    categories: Sequence[str], series: Sequence[Series], *, unit: str = "money"
+) -> dict[str, Any]:
+    """Stacked bars with lines over them on the same axis: the forecast (won and weighted
+    pipeline under the quota line), the sales cycle (days in each stage, the whole cycle)."""
+    xs = [escape(c) for c in categories]
+    traces = []
+    for item in series:
+        trace: dict[str, Any] = {
+            "type": "bar" if item.kind == "bar" else "scatter",
+            "name": escape(item.name),
+            "x": xs,
+            "y": [None if v is None else _number(v) for v in item.values],
+            "customdata": list(item.drills),
+        }
+        if item.kind == "line":
+            trace["mode"] = "lines+markers"
+        traces.append(trace)
+    spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,))
+    return {"data": traces, "layout": _layout(spec, barmode="stack")}

@@ -32,3 +32,27 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Quota(models.Model):
+    """What a member is expected to win in a month, in the workspace's currency; set by
+    managers. ``month`` is the first day of the month."""
+
+    owner = user_reference(null=False, blank=False, verbose_name=_("member"))
+    month = models.DateField(_("month"))
+    amount = models.DecimalField(_("quota"), max_digits=18, decimal_places=2)
+    set_by = user_reference()
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "month"], name="quota_owner_month"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="quota_not_negative"),
+        ]
+        # The forecast reads a few months of every rep: by month first.
+        indexes = [models.Index(fields=["month", "owner"], include=["amount"], name="quota_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"

@@ -6,8 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
-from django.db.models.functions import NullIf
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Extract, Now, NullIf
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -17,8 +29,10 @@ from crm_modules.sales.models import (
     Contact,
     CustomField,
     Deal,
+    DealStageChange,
     Lead,
     LifecycleStage,
+    Stage,
     Task,
 )
 from crm_modules.sales.module import MODULE, VIEW_RECORDS
@@ -72,6 +86,33 @@ def _url(name: str) -> Any:
 
 _WON = Q(status=Deal.Status.WON)
 _CLOSED = Q(status__in=[Deal.Status.WON, Deal.Status.LOST])
+DAY_SECONDS = 86400.0
+
+
+def _days(seconds: Any) -> Any:
+    return ExpressionWrapper(seconds / Value(DAY_SECONDS), output_field=FloatField())
+
+
+def _cycle_days() -> Any:
+    """Average days from a won deal's creation to its win."""
+    return _days(
+        Avg(Extract(F("closed_at") - F("created_at"), "epoch"), filter=_WON),
+    )
+
+
+def _left_stage_at() -> Any:
+    """When the deal entered its next stage; for the stage it is in, now."""
+    following = DealStageChange.objects.filter(
+        deal_id=OuterRef("deal_id"), changed_at__gt=OuterRef("changed_at")
+    ).order_by("changed_at", "id")
+    return Coalesce(
+        Subquery(following.values("changed_at")[:1]), Now(), output_field=DateTimeField()
+    )
+
+
+def _days_in_stage() -> Any:
+    return _days(Avg(Extract(_left_stage_at() - F("changed_at"), "epoch")))
+
 
 DEALS = register_source(
     DataSource(
@@ -127,6 +168,7 @@ DEALS = register_source(
                 lambda: Avg("amount", filter=_WON),
                 "money",
             ),
+            Measure("avg_cycle_days", _("Sales cycle (days)"), _cycle_days),
             Measure(
                 "weighted_amount",
                 _("Weighted amount"),
@@ -259,5 +301,56 @@ TASKS = register_source(
         record_url=lambda record: reverse("sales:task_list") + "?mine=0",
         record_label=lambda record: record.title,
         live_events=frozenset({"task.created", "task.updated", "task.completed", "task.deleted"}),
+    )
+)
+
+
+STAGE_CHANGES = register_source(
+    DataSource(
+        code="stage_changes",
+        label=_("Stage history"),
+        module=MODULE,
+        model=DealStageChange,
+        capability=VIEW_RECORDS,
+        # A stage change is the deal's: its owner's reach applies.
+        owner_field="deal__owner",
+        fields=(
+            Field(
+                "stage",
+                _("stage"),
+                FieldType.REF,
+                "to_stage",
+                label_path="to_stage__name",
+                order_path="to_stage__position",
+            ),
+            Field(
+                "stage_kind",
+                _("kind of stage"),
+                FieldType.CHOICE,
+                "to_stage__kind",
+                choices=Stage.Kind.choices,
+            ),
+            Field(
+                "pipeline",
+                _("pipeline"),
+                FieldType.REF,
+                "to_stage__pipeline",
+                label_path="to_stage__pipeline__name",
+            ),
+            Field("entered_at", _("entered"), FieldType.DATETIME, "changed_at"),
+            Field("deal", _("deal"), FieldType.REF, "deal", label_path="deal__name"),
+            Field(
+                "owner",
+                _("owner"),
+                FieldType.REF,
+                "deal__owner",
+                label_path="deal__owner__full_name",
+            ),
+        ),
+        measures=(Measure("days_in_stage", _("Days in stage"), _days_in_stage),),
+        record_url=lambda change: reverse("sales:deal_detail", args=[change.deal_id]),
+        record_label=lambda change: change.deal.name,
+        live_events=frozenset({"deal.created", "deal.moved", "deal.deleted"}),
+        related=("deal",),
     )
 )
