@@ -233,3 +233,34 @@ def combined(
         traces.append(trace)
     spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,))
     return {"data": traces, "layout": _layout(spec, barmode="stack")}
+
+
+def heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    z: Sequence[Sequence[float | None]],
+    drills: Sequence[str],
+    *,
+    unit: str = "percent",
+) -> dict[str, Any]:
+    """A grid of values (cohort retention): one row per label in ``rows``, each cell's drill
+    the row's (the records behind a row)."""
+    trace: dict[str, Any] = {
+        "type": "heatmap",
+        "x": [escape(c) for c in columns],
+        "y": [escape(r) for r in rows],
+        "z": [list(line) for line in z],
+        "customdata": [[drill] * len(columns) for drill in drills],
+        "colorscale": "Blues",
+        "reversescale": True,
+        "hoverongaps": False,
+        "xgap": 1,
+        "ygap": 1,
+        "colorbar": {"ticksuffix": "%" if unit == "percent" else "", "thickness": 10},
+    }
+    spec = ChartSpec(chart="heatmap", measure_labels=(), units=(unit,))
+    layout = _layout(spec)
+    layout["yaxis"] = {"automargin": True, "autorange": "reversed", "type": "category"}
+    layout["xaxis"] = {"automargin": True, "type": "category", "side": "top"}
+    layout["margin"] = {"l": 64, "r": 8, "t": 32, "b": 16}
+    return {"data": [trace], "layout": layout}

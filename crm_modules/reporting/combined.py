@@ -1,5 +1,7 @@
 """Dashboard charts that combine several definitions: the weighted forecast by month against
-quota, and the sales cycle with the time deals spend in each stage.
+quota, and the sales cycle with the time deals spend in each stage; and, read straight from
+the customer values, the top customers by lifetime value (a top ten, which definitions do not
+express) and the cohorts' revenue retention (a grid).
 
 Each part is an ordinary definition run through the compiler as the viewer (so scopes and
 drill-through work as for any report); this file only lines the parts up on one axis.
@@ -12,13 +14,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count, DateTimeField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.reporting import charts
 from crm_modules.reporting.cards import ChartView, drill_url
-from crm_modules.reporting.compiler import Result, run, workspace_zone
+from crm_modules.reporting.compiler import Result, run, scoped_records, workspace_zone
 from crm_modules.reporting.definition import ReportError, check_definition
+from crm_modules.reporting.models import CustomerValue
+from crm_modules.reporting.registry import get_source
+from crm_modules.sales.api import Deal
 from tenants.models import Membership
 
 Number = Decimal | int | float | None
@@ -78,6 +85,8 @@ def _by_key(result: Result) -> dict[Any, Number]:
 def _plain(value: Number) -> Any:
     if value is None:
         return "—"
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal("0.01"))
     return round(float(value), 1) if isinstance(value, float) else value
 
 
@@ -213,3 +222,182 @@ def cycle_view(member: Membership, key: str, title: str, summary: str) -> ChartV
         grouped=True,
         messages=[*stages.messages],
     )
+
+
+# --- top customers by lifetime value ---------------------------------------------------------
+
+TOP_CUSTOMERS = 10
+
+
+def top_customers_view(member: Membership, key: str, title: str, summary: str) -> ChartView:
+    """The customers worth most over their lifetime: companies, or contacts where the
+    workspace's won deals name no company. Each bar opens the customer."""
+    source = get_source("customers")
+    if source is None:
+        return ChartView(key=key, title=title, summary=summary, error=_("No customer values."))
+    values = scoped_records(source, member)
+    kind = CustomerValue.Kind.COMPANY
+    if not values.filter(kind=kind).exists():
+        kind = CustomerValue.Kind.CONTACT
+    top = list(values.filter(kind=kind).order_by("-lifetime_value", "id")[:TOP_CUSTOMERS])
+    names = [str(value) for value in top]
+    # Two customers of one name would merge into one bar: number the repeats.
+    labels = [
+        f"{name} (#{value.record_id})" if names.count(name) > 1 else name
+        for name, value in zip(names, top, strict=True)
+    ]
+    drills = tuple(source.record_url(value) for value in top)
+    series = [
+        charts.Series(_("Revenue so far"), tuple(v.revenue for v in top), drills),
+        charts.Series(_("Predicted next year"), tuple(v.predicted_value for v in top), drills),
+    ]
+    return ChartView(
+        key=key,
+        title=title,
+        summary=summary,
+        figure=charts.combined(labels, series),
+        columns=[
+            _("Customer"),
+            _("Revenue so far"),
+            _("Predicted next year"),
+            _("Lifetime value"),
+            _("RFM segment"),
+        ],
+        rows=[
+            [
+                label,
+                _plain(v.revenue),
+                _plain(v.predicted_value),
+                _plain(v.lifetime_value),
+                v.get_segment_display(),
+            ]
+            for label, v in zip(labels, top, strict=True)
+        ],
+        drills=list(drills),
+        links=list(zip(labels, drills, strict=True)),
+        grouped=True,
+    )
+
+
+# --- cohorts -----------------------------------------------------------------------------------
+
+COHORT_MONTHS = 12
+
+
+def _month_index(day: datetime.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def cohort_view(member: Membership, key: str, title: str, summary: str) -> ChartView:
+    """Customers by the month of their first win, and the revenue each cohort brought in the
+    months after, as a share of its first month's: the last twelve cohorts."""
+    source = get_source("customers")
+    if source is None:
+        return ChartView(key=key, title=title, summary=summary, error=_("No customer values."))
+    zone = workspace_zone(member)
+    today = timezone.now().astimezone(zone).date()
+    first = _add_months(today.replace(day=1), 1 - COHORT_MONTHS)
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
+    values = scoped_records(source, member)
+    kind = CustomerValue.Kind.COMPANY
+    if not values.filter(kind=kind).exists():
+        kind = CustomerValue.Kind.CONTACT
+    customers = values.filter(kind=kind, first_won_at__gte=start)
+    sizes, revenue = cohort_rows(customers, kind=kind, zone=zone)
+    months = [_add_months(first, i) for i in range(COHORT_MONTHS)]
+    labels = [f"{m:%Y-%m}" for m in months]
+    offsets = [_("Month %(n)s") % {"n": n} for n in range(COHORT_MONTHS)]
+    z: list[list[float | None]] = []
+    rows: list[list[Any]] = []
+    for month in months:
+        base = revenue.get((month, 0))
+        line: list[float | None] = []
+        for n in range(COHORT_MONTHS):
+            future = _month_index(month) + n > _month_index(today)
+            amount = revenue.get((month, n))
+            if future or not base:
+                line.append(None)
+            else:
+                line.append(round(float(amount or 0) * 100 / float(base), 1))
+        z.append(line)
+        rows.append([f"{month:%Y-%m}", sizes.get(month, 0), *(_plain(v) for v in line)])
+    drills = [drill_url(check_definition(_cohort_definition(kind, month)), []) for month in months]
+    return ChartView(
+        key=key,
+        title=title,
+        summary=summary,
+        figure=charts.heatmap(labels, offsets, z, drills),
+        columns=[_("Cohort"), _("Customers"), *offsets],
+        rows=rows,
+        drills=drills,
+        links=list(zip(labels, drills, strict=True)),
+        grouped=True,
+    )
+
+
+def _cohort_definition(kind: str, month: datetime.date) -> dict[str, Any]:
+    last = _add_months(month, 1) - datetime.timedelta(days=1)
+    return {
+        "source": "customers",
+        "filters": [
+            {"field": "kind", "op": "eq", "value": kind},
+            {"field": "first_won_at", "op": "between", "value": [str(month), str(last)]},
+        ],
+    }
+
+
+def won_deal_rows(kind: str) -> QuerySet[Any]:
+    """Won deals, one row per deal and customer of ``kind`` (a deal's contacts, its company)."""
+    if kind == CustomerValue.Kind.CONTACT:
+        links: QuerySet[Any] = Deal.contacts.through.objects.filter(
+            deal__status=Deal.Status.WON, deal__closed_at__isnull=False
+        )
+        return links
+    deals: QuerySet[Any] = Deal.objects.filter(
+        status=Deal.Status.WON, closed_at__isnull=False, company__isnull=False
+    )
+    return deals
+
+
+def _customer_column(kind: str) -> str:
+    return "contact_id" if kind == CustomerValue.Kind.CONTACT else "company_id"
+
+
+def _closed_path(kind: str) -> str:
+    return "deal__closed_at" if kind == CustomerValue.Kind.CONTACT else "closed_at"
+
+
+def _amount_path(kind: str) -> str:
+    return "deal__amount" if kind == CustomerValue.Kind.CONTACT else "amount"
+
+
+def cohort_rows(
+    customers: Any, *, kind: str, zone: Any
+) -> tuple[dict[datetime.date, int], dict[tuple[datetime.date, int], Decimal]]:
+    """(customers per cohort month, revenue per cohort month and months since it), in two
+    queries: the won deals of the cohorts' customers, grouped by cohort and close month."""
+    cohort = Trunc("first_won_at", "month", output_field=DateTimeField(), tzinfo=zone)
+    sizes = {
+        row["cohort"].date(): row["n"]
+        for row in customers.annotate(cohort=cohort).values("cohort").annotate(n=Count("pk"))
+    }
+    in_cohort = customers.filter(record_id=OuterRef(_customer_column(kind))).values("first_won_at")[
+        :1
+    ]
+    won = (
+        won_deal_rows(kind).annotate(first_won=Subquery(in_cohort)).filter(first_won__isnull=False)
+    )
+    grouped = (
+        won.annotate(
+            cohort=Trunc("first_won", "month", output_field=DateTimeField(), tzinfo=zone),
+            month=Trunc(_closed_path(kind), "month", output_field=DateTimeField(), tzinfo=zone),
+        )
+        .values("cohort", "month")
+        .annotate(revenue=Sum(_amount_path(kind)))
+    )
+    revenue: dict[tuple[datetime.date, int], Decimal] = {}
+    for row in grouped:
+        start = row["cohort"].date()
+        offset = _month_index(row["month"].date()) - _month_index(start)
+        revenue[(start, offset)] = row["revenue"]
+    return sizes, revenue

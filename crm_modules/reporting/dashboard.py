@@ -106,6 +106,26 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
         sources=("stage_changes", "deals"),
     ),
     DefaultChart(
+        "top-customers",
+        _("Top customers by lifetime value"),
+        _(
+            "Revenue from won deals so far and the value predicted for the next year "
+            "(companies, or contacts where deals name no company); recomputed nightly."
+        ),
+        build=combined.top_customers_view,
+        sources=("customers",),
+    ),
+    DefaultChart(
+        "cohorts",
+        _("Revenue retention by cohort"),
+        _(
+            "Customers grouped by the month of their first won deal; each cell is the revenue "
+            "of a later month as a share of the cohort's first month."
+        ),
+        build=combined.cohort_view,
+        sources=("customers",),
+    ),
+    DefaultChart(
         "activities",
         _("Activities per rep per week"),
         _("Calls, meetings, emails and notes logged in the last twelve weeks."),

@@ -56,3 +56,52 @@ class Quota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}"
+
+
+class CustomerValue(models.Model):
+    """What a customer (a contact or a company) has been worth, from its won deals: recency,
+    frequency and monetary value with their RFM scores and segment, and its lifetime value
+    (revenue so far plus a projection, ADR 0025). Written only by the set-based recompute
+    (``services/customer_values.py``); one row per customer with at least one won deal."""
+
+    class Kind(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+
+    class Segment(models.TextChoices):
+        CHAMPIONS = "champions", _("Champions")
+        LOYAL = "loyal", _("Loyal")
+        PROMISING = "promising", _("Promising")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+        AT_RISK = "at_risk", _("At risk")
+        HIBERNATING = "hibernating", _("Hibernating")
+        LOST = "lost", _("Lost")
+
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    record_id = models.BigIntegerField()
+    name = models.CharField(max_length=300, blank=True)
+    owner = user_reference()
+    first_won_at = models.DateTimeField()
+    last_won_at = models.DateTimeField()
+    won_deals = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+    predicted_value = models.DecimalField(max_digits=20, decimal_places=2)
+    lifetime_value = models.DecimalField(max_digits=20, decimal_places=2)
+    recency_score = models.PositiveSmallIntegerField()
+    frequency_score = models.PositiveSmallIntegerField()
+    monetary_score = models.PositiveSmallIntegerField()
+    segment = models.CharField(max_length=20, choices=Segment.choices)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "record_id"], name="customer_value_record")
+        ]
+        indexes = [
+            models.Index(fields=["kind", "-lifetime_value", "id"], name="customer_value_top"),
+            models.Index(fields=["kind", "segment"], name="customer_value_segment"),
+            models.Index(fields=["owner", "kind"], name="customer_value_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} {self.record_id}"
