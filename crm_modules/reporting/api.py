@@ -25,6 +25,16 @@ from crm_modules.reporting.registry import (
     register_source,
     unregister_source,
 )
+from crm_modules.reporting.services.reports import dashboard_announce
+from tenants.models import Tenant
+
+
+def announce_to_dashboards(*, tenant: Tenant, event: str) -> None:
+    """After commit, tell the workspace's open dashboards that records changed in bulk (an
+    import finished or was undone): the charts of sources listing ``event`` in their
+    ``live_events`` are fetched again, once per coalescing window."""
+    dashboard_announce(tenant=tenant, event=event, payload={})
+
 
 RFM_SEGMENTS = CustomerValue.Segment
 CUSTOMER_KINDS = CustomerValue.Kind
@@ -56,6 +66,7 @@ __all__ = [
     "FieldType",
     "Measure",
     "all_sources",
+    "announce_to_dashboards",
     "customer_segment",
     "customers_in_segment",
     "get_source",

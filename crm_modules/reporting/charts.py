@@ -214,7 +214,11 @@ class Series:
 
 
 def combined(
-    categories: Sequence[str], series: Sequence[Series], *, unit: str = "money"
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    unit: str = "money",
+    stacked: bool = True,
 ) -> dict[str, Any]:
     """Stacked bars with lines over them on the same axis: the forecast (won and weighted
     pipeline under the quota line), the sales cycle (days in each stage, the whole cycle)."""
@@ -232,7 +236,7 @@ def combined(
             trace["mode"] = "lines+markers"
         traces.append(trace)
     spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,))
-    return {"data": traces, "layout": _layout(spec, barmode="stack")}
+    return {"data": traces, "layout": _layout(spec, barmode="stack" if stacked else "group")}
 
 
 def heatmap(

@@ -401,3 +401,79 @@ def cohort_rows(
         offset = _month_index(row["month"].date()) - _month_index(start)
         revenue[(start, offset)] = row["revenue"]
     return sizes, revenue
+
+
+# --- forecast accuracy -----------------------------------------------------------------------
+
+ACCURACY_MONTHS = 6
+
+
+def accuracy_definitions(months: Sequence[datetime.date]) -> dict[str, dict[str, Any]]:
+    span = [months[0].isoformat(), (_add_months(months[-1], 1) - datetime.timedelta(1)).isoformat()]
+    return {
+        "forecast": {
+            "source": "forecast_snapshots",
+            "filters": [{"field": "month", "op": "between", "value": span}],
+            "group_by": [{"field": "month", "bucket": "month"}],
+            "measures": [{"agg": "sum", "field": "forecast"}],
+            "chart": "bar",
+        },
+        "won": {
+            "source": "deals",
+            "filters": [
+                {"field": "status", "op": "eq", "value": "won"},
+                {"field": "closed_at", "op": "between", "value": span},
+            ],
+            "group_by": [{"field": "closed_at", "bucket": "month"}],
+            "measures": [{"measure": "won_amount"}],
+            "chart": "bar",
+        },
+    }
+
+
+def accuracy_view(member: Membership, key: str, title: str, summary: str) -> ChartView:
+    """Each month's forecast as it stood when the month began, against what was won in it."""
+    today = timezone.now().astimezone(workspace_zone(member)).date()
+    months = [
+        _add_months(today.replace(day=1), n - ACCURACY_MONTHS + 1) for n in range(ACCURACY_MONTHS)
+    ]
+    try:
+        parts = {
+            name: run(check_definition(raw), member)
+            for name, raw in accuracy_definitions(months).items()
+        }
+    except ReportError as exc:
+        return ChartView(key=key, title=title, summary=summary, error=exc.message)
+    keys = [month.isoformat() for month in months]
+    labels = [f"{month:%Y-%m}" for month in months]
+    names = {"forecast": _("Forecast at the start of the month"), "won": _("Won")}
+    values: dict[str, list[Number]] = {}
+    drills: dict[str, list[str]] = {}
+    series = []
+    for name, result in parts.items():
+        found = _by_key(result)
+        values[name] = [found.get(k) for k in keys]
+        drills[name] = [drill_url(result.definition, [k]) for k in keys]
+        series.append(
+            charts.Series(names[name], tuple(v or 0 for v in values[name]), tuple(drills[name]))
+        )
+    rows = []
+    for i, label in enumerate(labels):
+        forecast, won = values["forecast"][i], values["won"][i] or 0
+        accuracy = round(float(won) * 100 / float(forecast), 1) if forecast else None
+        rows.append([label, _plain(forecast), _plain(won), _plain(accuracy)])
+    return ChartView(
+        key=key,
+        title=title,
+        summary=summary,
+        figure=charts.combined(labels, series, stacked=False),
+        columns=[_("Month"), names["forecast"], names["won"], _("Won of forecast (%)")],
+        rows=rows,
+        drills=[d for name in ("forecast", "won") for d in drills[name]],
+        links=[
+            (f"{labels[i]} · {names[name]}", drills[name][i])
+            for i in range(len(keys))
+            for name in ("forecast", "won")
+        ],
+        grouped=True,
+    )

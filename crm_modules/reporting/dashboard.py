@@ -84,6 +84,16 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
         sources=("deals", "quotas"),
     ),
     DefaultChart(
+        "forecast-accuracy",
+        _("Forecast accuracy"),
+        _(
+            "Each month's weighted forecast as it stood when the month began, against the "
+            "revenue won in it."
+        ),
+        build=combined.accuracy_view,
+        sources=("forecast_snapshots", "deals"),
+    ),
+    DefaultChart(
         "win-rate",
         _("Win rate and average deal size by rep"),
         _("Share of closed deals won, and the average won deal, over the last twelve months."),

@@ -105,3 +105,27 @@ class CustomerValue(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"{self.kind} {self.record_id}"
+
+
+class ForecastSnapshot(models.Model):
+    """The weighted forecast of a member for a month as it stood when the month began (open
+    deals expected to close in it, amount times stage probability): forecast accuracy compares
+    it with what was won. Taken once per month and member (``services/forecasts.py``)."""
+
+    month = models.DateField()
+    owner = user_reference()
+    forecast = models.DecimalField(max_digits=20, decimal_places=2)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "owner"],
+                name="forecast_snapshot_month_owner",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "month"], name="forecast_snapshot_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.forecast}"

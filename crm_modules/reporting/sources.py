@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from crm_modules.reporting.models import CustomerValue, Quota
+from crm_modules.reporting.models import CustomerValue, ForecastSnapshot, Quota
 from crm_modules.reporting.module import MODULE, VIEW_REPORTS
 from crm_modules.reporting.registry import DataSource, Field, FieldType, register_source
 
@@ -80,5 +80,24 @@ CUSTOMERS = register_source(
         record_url=_customer_url,
         record_label=str,
         live_events=CUSTOMER_EVENTS,
+    )
+)
+
+
+FORECAST_SNAPSHOTS = register_source(
+    DataSource(
+        code="forecast_snapshots",
+        label=_("Forecasts at the start of each month"),
+        module=MODULE,
+        model=ForecastSnapshot,
+        capability=VIEW_REPORTS,
+        fields=(
+            Field("month", _("month"), FieldType.DATE, "month"),
+            Field("owner", _("owner"), FieldType.REF, "owner", label_path="owner__full_name"),
+            Field("forecast", _("forecast"), FieldType.MONEY, "forecast"),
+        ),
+        record_label=lambda snapshot: f"{snapshot.owner or '—'} · {snapshot}",
+        live_events=frozenset({"forecast.snapshot"}),
+        related=("owner",),
     )
 )

@@ -37,7 +37,11 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.module import MODULE, VIEW_RECORDS
 
-DEAL_EVENTS = frozenset({"deal.created", "deal.updated", "deal.moved", "deal.deleted"})
+# An import finishing (or undone) may have created or changed any sales record in bulk.
+IMPORT_EVENTS = frozenset({"import.finished", "import.undone"})
+DEAL_EVENTS = frozenset(
+    {"deal.created", "deal.updated", "deal.moved", "deal.deleted", *IMPORT_EVENTS}
+)
 
 OWNER = Field("owner", _("owner"), FieldType.REF, "owner", label_path="owner__full_name")
 CREATED = Field("created_at", _("created"), FieldType.DATETIME, "created_at")
@@ -209,7 +213,7 @@ CONTACTS = register_source(
         ),
         custom_fields=lambda: _custom_fields(CustomField.Entity.CONTACT),
         record_url=_url("sales:contact_detail"),
-        live_events=frozenset(),
+        live_events=IMPORT_EVENTS,
     )
 )
 
@@ -237,6 +241,7 @@ COMPANIES = register_source(
         ),
         custom_fields=lambda: _custom_fields(CustomField.Entity.COMPANY),
         record_url=_url("sales:company_detail"),
+        live_events=IMPORT_EVENTS,
     )
 )
 

@@ -42,6 +42,7 @@ TIMEOUT = 5
 DEAL_CHARTS = [
     "activities",
     "forecast",
+    "forecast-accuracy",
     "lead-sources",
     "pipeline",
     "sales-cycle",
@@ -211,6 +212,54 @@ async def test_recomputed_customer_values_refresh_the_customer_charts(
         "event": "dashboard.refresh",
         "payload": {"charts": ["cohorts", "top-customers"], "seq": 1},
     }
+    await socket.disconnect()
+
+
+async def test_an_import_finishing_refreshes_the_charts_of_imported_records_once(
+    committed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = committed.alpha.tenant.schema_name
+    owner = committed.alpha.owner
+
+    def pin() -> int:
+        with schema_context(schema):
+            return Report.objects.create(
+                name="Contacts by source",
+                definition={"source": "contacts", "group_by": [{"field": "source"}]},
+                owner=owner.user,
+                pinned=True,
+            ).pk
+
+    report = await sync_to_async(_in_own_thread)(pin)
+    # A window wide enough that both events surely land in it on a loaded machine.
+    monkeypatch.setattr(consumers, "COALESCE_SECONDS", 3.0)
+    socket = await _open(committed, Role.READ_ONLY)
+    await socket.receive_json_from(timeout=TIMEOUT)
+    layer = get_channel_layer()
+    for event in ("import.finished", "import.undone"):
+        await layer.group_send(
+            dashboard_group(schema_name=schema), {"type": "notify", "event": event, "payload": {}}
+        )
+    refresh = await socket.receive_json_from(timeout=TIMEOUT * 2)
+    assert refresh == {
+        "event": "dashboard.refresh",
+        "payload": {
+            "charts": sorted(
+                [
+                    "forecast",
+                    "forecast-accuracy",
+                    "lead-sources",
+                    "pipeline",
+                    f"report-{report}",
+                    "sales-cycle",
+                    "win-rate",
+                    "won-revenue",
+                ]
+            ),
+            "seq": 1,
+        },
+    }
+    assert await socket.receive_nothing(timeout=COALESCE_SECONDS * 2)
     await socket.disconnect()
 
 
