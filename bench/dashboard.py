@@ -193,7 +193,8 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             size = min(BATCH, args.leads - done)
             with conn.cursor().copy(
                 "COPY sales_lead (first_name, last_name, email, phone, company_name, source,"
-                " status, owner_id, notes, deal_id, search_text, created_at, updated_at)"
+                " status, owner_id, notes, deal_id, search_text, created_at, updated_at, score,"
+                " score_breakdown)"
                 " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
@@ -214,6 +215,8 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
                             f"lead{n}",
                             created,
                             created,
+                            0,
+                            "{}",
                         )
                     )
             conn.commit()

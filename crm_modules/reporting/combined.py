@@ -303,7 +303,7 @@ def cohort_view(member: Membership, key: str, title: str, summary: str) -> Chart
     if not values.filter(kind=kind).exists():
         kind = CustomerValue.Kind.CONTACT
     customers = values.filter(kind=kind, first_won_at__gte=start)
-    sizes, revenue = cohort_rows(customers, kind=kind, zone=zone)
+    sizes, revenue = cohort_rows(customers, kind=kind, zone=zone, start=start)
     months = [_add_months(first, i) for i in range(COHORT_MONTHS)]
     labels = [f"{m:%Y-%m}" for m in months]
     offsets = [_("Month %(n)s") % {"n": n} for n in range(COHORT_MONTHS)]
@@ -372,7 +372,7 @@ def _amount_path(kind: str) -> str:
 
 
 def cohort_rows(
-    customers: Any, *, kind: str, zone: Any
+    customers: Any, *, kind: str, zone: Any, start: datetime.datetime
 ) -> tuple[dict[datetime.date, int], dict[tuple[datetime.date, int], Decimal]]:
     """(customers per cohort month, revenue per cohort month and months since it), in two
     queries: the won deals of the cohorts' customers, grouped by cohort and close month."""
@@ -384,8 +384,13 @@ def cohort_rows(
     in_cohort = customers.filter(record_id=OuterRef(_customer_column(kind))).values("first_won_at")[
         :1
     ]
+    # A cohort's deals closed no earlier than its first win, so none before the first cohort.
+    since = {f"{_closed_path(kind)}__gte": start}
     won = (
-        won_deal_rows(kind).annotate(first_won=Subquery(in_cohort)).filter(first_won__isnull=False)
+        won_deal_rows(kind)
+        .filter(**since)
+        .annotate(first_won=Subquery(in_cohort))
+        .filter(first_won__isnull=False)
     )
     grouped = (
         won.annotate(

@@ -44,6 +44,12 @@ SET_QUOTAS = capabilities.register(
     writes=True,
     scopes={Role.MANAGER: Scope.TEAM},
 )
+VIEW_ADOPTION = capabilities.register(
+    "reporting.adoption",
+    label=_("See how each member uses the workspace (sign-ins, activities, records created)"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+)
 
 navigation.register(
     "reporting",

@@ -13,9 +13,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FloatField,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
     Value,
 )
@@ -104,18 +102,10 @@ def _cycle_days() -> Any:
     )
 
 
-def _left_stage_at() -> Any:
-    """When the deal entered its next stage; for the stage it is in, now."""
-    following = DealStageChange.objects.filter(
-        deal_id=OuterRef("deal_id"), changed_at__gt=OuterRef("changed_at")
-    ).order_by("changed_at", "id")
-    return Coalesce(
-        Subquery(following.values("changed_at")[:1]), Now(), output_field=DateTimeField()
-    )
-
-
 def _days_in_stage() -> Any:
-    return _days(Avg(Extract(_left_stage_at() - F("changed_at"), "epoch")))
+    """Average days from entering a stage to entering the next (or now, while still in it)."""
+    left = Coalesce(F("left_at"), Now(), output_field=DateTimeField())
+    return _days(Avg(Extract(left - F("changed_at"), "epoch")))
 
 
 DEALS = register_source(

@@ -376,6 +376,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "reporting:builder": {"GET": 200, "POST": 405},
     # Without parameters the preview names the missing data source.
     "reporting:preview": {"GET": 400, "POST": 405},
+    "reporting:adoption": {"GET": 200, "POST": 405},
     "reporting:quotas": {"GET": 200, "POST": 405},
     # Without a form there is no member, month or amount.
     "reporting:quota_set": {"GET": 405, "POST": 400},

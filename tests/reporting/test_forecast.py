@@ -19,9 +19,10 @@ from crm_modules.reporting.combined import forecast_months
 from crm_modules.reporting.compiler import workspace_zone
 from crm_modules.reporting.models import Quota
 from crm_modules.sales.models import Deal, DealStageChange, Stage
+from crm_modules.sales.services import deal_create, deal_move_stage
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
-from tests.sales.conftest import in_alpha  # noqa: F401
+from tests.sales.conftest import fresh, in_alpha  # noqa: F401
 from tests.sales.factories import DealFactory, PipelineFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,10 +151,12 @@ def test_each_forecast_bar_drills_through_to_the_records_the_viewer_may_see(
 
 
 def _history(deal: Deal, moves: list[tuple[Stage, datetime.datetime]]) -> None:
+    """The stage history as deal_move_stage writes it: each change left when the next came."""
     previous = None
-    for stage, when in moves:
+    for n, (stage, when) in enumerate(moves):
+        left = moves[n + 1][1] if n + 1 < len(moves) else None
         DealStageChange.objects.create(
-            deal=deal, from_stage=previous, to_stage=stage, changed_at=when
+            deal=deal, from_stage=previous, to_stage=stage, changed_at=when, left_at=left
         )
         previous = stage
 
@@ -257,3 +260,27 @@ def test_the_new_charts_cost_the_same_queries_however_many_records(
         )
         _history(deal, [(stage, timezone.now() - datetime.timedelta(hours=n))])
     assert {key: count(key) for key in ("forecast", "sales-cycle")} == before
+
+
+def test_time_in_stage_kept_by_each_move_equals_a_recomputation_from_the_history(
+    in_alpha: Workspace,  # noqa: F811
+) -> None:
+    actor = fresh(in_alpha.owner)
+    stages = list(PipelineFactory.create().stages.order_by("position"))
+    deals = [
+        deal_create(actor=actor, name=f"Moved {n}", stage=stages[0].pk, amount="10")
+        for n in range(3)
+    ]
+    for deal, path in zip(deals, ([1, 0, 1, 2], [1], []), strict=True):
+        for position in path:
+            deal_move_stage(actor=actor, deal=deal, stage=stages[position].pk)
+    kept = dict(DealStageChange.objects.filter(deal__in=deals).values_list("pk", "left_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, id)"
+            " FROM sales_dealstagechange WHERE deal_id = ANY(%s)",
+            [[deal.pk for deal in deals]],
+        )
+        recomputed = dict(cursor.fetchall())
+    assert kept == recomputed
+    assert sum(left is None for left in kept.values()) == 3  # each deal's current stage

@@ -233,7 +233,7 @@ async def test_an_import_finishing_refreshes_the_charts_of_imported_records_once
     report = await sync_to_async(_in_own_thread)(pin)
     # A window wide enough that both events surely land in it on a loaded machine.
     monkeypatch.setattr(consumers, "COALESCE_SECONDS", 3.0)
-    socket = await _open(committed, Role.READ_ONLY)
+    socket = await _open(committed, Role.OWNER)  # the report's author: it is on their dashboard
     await socket.receive_json_from(timeout=TIMEOUT)
     layer = get_channel_layer()
     for event in ("import.finished", "import.undone"):
