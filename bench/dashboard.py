@@ -339,6 +339,12 @@ def seed_customers_and_history(
             " WHERE stage_id <> %s",
             [first[0], first[0]],
         )
+        conn.execute(
+            "UPDATE sales_dealstagechange c SET left_at = n.next_at FROM ("
+            " SELECT id, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, id)"
+            " AS next_at FROM sales_dealstagechange) n"
+            " WHERE n.id = c.id AND n.next_at IS NOT NULL"
+        )
         conn.commit()
     print(f"  companies and stage history ({time.perf_counter() - started:.0f} s)", flush=True)
 

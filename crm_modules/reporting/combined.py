@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DateTimeField, OuterRef, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, DateTimeField, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -346,66 +347,52 @@ def _cohort_definition(kind: str, month: datetime.date) -> dict[str, Any]:
     }
 
 
-def won_deal_rows(kind: str) -> QuerySet[Any]:
-    """Won deals, one row per deal and customer of ``kind`` (a deal's contacts, its company)."""
-    if kind == CustomerValue.Kind.CONTACT:
-        links: QuerySet[Any] = Deal.contacts.through.objects.filter(
-            deal__status=Deal.Status.WON, deal__closed_at__isnull=False
-        )
-        return links
-    deals: QuerySet[Any] = Deal.objects.filter(
-        status=Deal.Status.WON, closed_at__isnull=False, company__isnull=False
-    )
-    return deals
-
-
-def _customer_column(kind: str) -> str:
-    return "contact_id" if kind == CustomerValue.Kind.CONTACT else "company_id"
-
-
-def _closed_path(kind: str) -> str:
-    return "deal__closed_at" if kind == CustomerValue.Kind.CONTACT else "closed_at"
-
-
-def _amount_path(kind: str) -> str:
-    return "deal__amount" if kind == CustomerValue.Kind.CONTACT else "amount"
-
-
 def cohort_rows(
     customers: Any, *, kind: str, zone: Any, start: datetime.datetime
 ) -> tuple[dict[datetime.date, int], dict[tuple[datetime.date, int], Decimal]]:
     """(customers per cohort month, revenue per cohort month and months since it), in two
-    queries: the won deals of the cohorts' customers, grouped by cohort and close month."""
+    queries: the cohorts' sizes, and the won deals of their customers grouped by cohort and
+    close month."""
     cohort = Trunc("first_won_at", "month", output_field=DateTimeField(), tzinfo=zone)
     sizes = {
         row["cohort"].date(): row["n"]
         for row in customers.annotate(cohort=cohort).values("cohort").annotate(n=Count("pk"))
     }
-    in_cohort = customers.filter(record_id=OuterRef(_customer_column(kind))).values("first_won_at")[
-        :1
-    ]
-    # A cohort's deals closed no earlier than its first win, so none before the first cohort.
-    since = {f"{_closed_path(kind)}__gte": start}
-    won = (
-        won_deal_rows(kind)
-        .filter(**since)
-        .annotate(first_won=Subquery(in_cohort))
-        .filter(first_won__isnull=False)
-    )
-    grouped = (
-        won.annotate(
-            cohort=Trunc("first_won", "month", output_field=DateTimeField(), tzinfo=zone),
-            month=Trunc(_closed_path(kind), "month", output_field=DateTimeField(), tzinfo=zone),
-        )
-        .values("cohort", "month")
-        .annotate(revenue=Sum(_amount_path(kind)))
-    )
     revenue: dict[tuple[datetime.date, int], Decimal] = {}
-    for row in grouped:
-        start = row["cohort"].date()
-        offset = _month_index(row["month"].date()) - _month_index(start)
-        revenue[(start, offset)] = row["revenue"]
+    for cohort_month, month, amount in _cohort_revenue(
+        customers, kind=kind, zone=zone, start=start
+    ):
+        offset = _month_index(month) - _month_index(cohort_month)
+        revenue[(cohort_month, offset)] = amount
     return sizes, revenue
+
+
+def _cohort_revenue(
+    customers: QuerySet[CustomerValue], *, kind: str, zone: Any, start: datetime.datetime
+) -> list[tuple[datetime.date, datetime.date, Decimal]]:
+    """Won revenue by cohort month and close month: the won deals joined to the (scoped)
+    cohort customers in one hash join, rather than a lookup per deal. A cohort's deals closed
+    no earlier than its first win, so none before the first cohort is read."""
+    quote = connection.ops.quote_name
+    cohort_sql, cohort_params = customers.values(
+        "record_id", "first_won_at"
+    ).query.sql_with_params()
+    deal = quote(Deal._meta.db_table)
+    if kind == CustomerValue.Kind.CONTACT:
+        link = quote(Deal.contacts.through._meta.db_table)
+        won = f"{link} l JOIN {deal} d ON d.id = l.deal_id"
+        customer = "l.contact_id"
+    else:
+        won, customer = f"{deal} d", "d.company_id"
+    sql = (
+        "SELECT (date_trunc('month', cv.first_won_at AT TIME ZONE %s))::date,"  # noqa: S608
+        " (date_trunc('month', d.closed_at AT TIME ZONE %s))::date, sum(d.amount)"
+        f" FROM {won} JOIN ({cohort_sql}) cv ON cv.record_id = {customer}"
+        " WHERE d.status = %s AND d.closed_at >= %s GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [zone.key, zone.key, *cohort_params, Deal.Status.WON, start])
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
 
 
 # --- forecast accuracy -----------------------------------------------------------------------

@@ -67,7 +67,12 @@ def test_an_admin_sees_each_members_use_week_by_week(
         for n, week in enumerate(weeks)
     ]
     # Every member has a row, used or not.
-    assert _cells(html, alpha.owner.pk)[1] == ("Last eight weeks", "0 · 0 · 0")
+    assert {m.pk for m in alpha.members.values()} <= {
+        int(pk) for pk in re.findall(r'<tr data-member="(\d+)">', html)
+    }
+    assert _cells(html, alpha.members[Role.READ_ONLY].pk)[2:] == [
+        (f"Week of {week}", "0 · 0 · 0") for week in weeks
+    ]
 
 
 def test_adoption_is_for_owners_and_admins_only(alpha: Workspace) -> None:
