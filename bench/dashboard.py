@@ -46,6 +46,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--activities", type=int, default=3_000_000)
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--tasks", type=int, default=200_000)
+    parser.add_argument("--companies", type=int, default=50_000)
     parser.add_argument("--reps", type=int, default=25)
     parser.add_argument("--requests", type=int, default=20, help="timed requests per chart")
     parser.add_argument("--reseed", action="store_true")
@@ -192,7 +193,8 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             size = min(BATCH, args.leads - done)
             with conn.cursor().copy(
                 "COPY sales_lead (first_name, last_name, email, phone, company_name, source,"
-                " status, owner_id, notes, deal_id, search_text, created_at, updated_at)"
+                " status, owner_id, notes, deal_id, search_text, created_at, updated_at, score,"
+                " score_breakdown)"
                 " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
@@ -213,6 +215,8 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
                             f"lead{n}",
                             created,
                             created,
+                            0,
+                            "{}",
                         )
                     )
             conn.commit()
@@ -270,6 +274,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             conn.commit()
             done += size
             print(f"  {done:,} activities ({time.perf_counter() - started:.0f} s)", flush=True)
+    seed_customers_and_history(database_url, schema, owners, args)
     # COPY bypasses the timeline's writes, so the per-day rollup is recomputed once.
     from django_tenants.utils import schema_context
 
@@ -282,6 +287,66 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
         conn.execute(f'SET search_path TO "{schema}", public')
         conn.execute("VACUUM ANALYZE")
     print(f"seeded in {time.perf_counter() - started:.1f} s ({days:,} activity-day rows)")
+
+
+def seed_customers_and_history(
+    database_url: str, schema: str, owners: list[int], args: argparse.Namespace
+) -> None:
+    """Companies for the deals (customer values, cohorts) and each deal's stage history: the
+    stage it was created in, and the stage it is in now if that is another one."""
+    from django_tenants.utils import schema_context
+
+    from crm_modules.sales.models import Company
+
+    started = time.perf_counter()
+    with schema_context(schema):
+        missing = args.companies - Company.objects.count()
+        if missing > 0:
+            Company.objects.bulk_create(
+                [
+                    Company(
+                        name=f"Company {n}",
+                        search_text=f"company {n}",
+                        owner_id=owners[n % len(owners)],
+                    )
+                    for n in range(missing)
+                ],
+                batch_size=5000,
+            )
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
+        if _count(conn, "sales_dealstagechange"):
+            return
+        conn.execute(
+            "UPDATE sales_deal d SET company_id = c.id FROM ("
+            " SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM sales_company) c"
+            " WHERE c.n = d.id %% %s",
+            [args.companies],
+        )
+        first = conn.execute(
+            "SELECT id FROM sales_stage WHERE kind = 'open' ORDER BY position LIMIT 1"
+        ).fetchone()
+        if first is None:
+            sys.exit("The pipeline has no open stage")
+        conn.execute(
+            "INSERT INTO sales_dealstagechange (deal_id, from_stage_id, to_stage_id, changed_at)"
+            " SELECT id, NULL, %s, created_at FROM sales_deal",
+            [first[0]],
+        )
+        conn.execute(
+            "INSERT INTO sales_dealstagechange (deal_id, from_stage_id, to_stage_id, changed_at)"
+            " SELECT id, %s, stage_id, stage_entered_at + interval '1 day' FROM sales_deal"
+            " WHERE stage_id <> %s",
+            [first[0], first[0]],
+        )
+        conn.execute(
+            "UPDATE sales_dealstagechange c SET left_at = n.next_at FROM ("
+            " SELECT id, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, id)"
+            " AS next_at FROM sales_dealstagechange) n"
+            " WHERE n.id = c.id AND n.next_at IS NOT NULL"
+        )
+        conn.commit()
+    print(f"  companies and stage history ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def measure(client: object, path: str, n: int) -> tuple[float, float, int]:
@@ -343,6 +408,20 @@ def main() -> None:
     print(
         f"\n{args.deals:,} deals, {args.activities:,} activities, {args.leads:,} leads, "
         f"{args.tasks:,} tasks, {len(reps)} reps; {args.requests} requests per chart\n"
+    )
+    from django_tenants.utils import schema_context
+
+    from crm_modules.reporting.services.customer_values import customer_values_recompute
+
+    with schema_context(tenant.schema_name):  # type: ignore[attr-defined]
+        timings = []
+        for _run in range(3):
+            started = time.perf_counter()
+            counts = customer_values_recompute()
+            timings.append((time.perf_counter() - started) * 1000)
+    print(
+        f"customer values recompute: {counts} rows, "
+        f"median {statistics.median(timings):.0f} ms of 3 runs\n"
     )
     print(f"{'chart':32} {'viewer':6} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for chart in DEFAULT_CHARTS:

@@ -201,3 +201,70 @@ def figure(spec: ChartSpec, rows: Sequence[ChartRow]) -> dict[str, Any]:
     if spec.chart == "number":
         return number(spec, rows)
     return bar(spec, rows)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named series over a chart's categories: a value and a drill-through per category."""
+
+    name: str
+    values: tuple[Number, ...]
+    drills: tuple[str, ...]
+    kind: str = "bar"  # "bar" (stacked with the other bars) or "line"
+
+
+def combined(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    unit: str = "money",
+    stacked: bool = True,
+) -> dict[str, Any]:
+    """Stacked bars with lines over them on the same axis: the forecast (won and weighted
+    pipeline under the quota line), the sales cycle (days in each stage, the whole cycle)."""
+    xs = [escape(c) for c in categories]
+    traces = []
+    for item in series:
+        trace: dict[str, Any] = {
+            "type": "bar" if item.kind == "bar" else "scatter",
+            "name": escape(item.name),
+            "x": xs,
+            "y": [None if v is None else _number(v) for v in item.values],
+            "customdata": list(item.drills),
+        }
+        if item.kind == "line":
+            trace["mode"] = "lines+markers"
+        traces.append(trace)
+    spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,))
+    return {"data": traces, "layout": _layout(spec, barmode="stack" if stacked else "group")}
+
+
+def heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    z: Sequence[Sequence[float | None]],
+    drills: Sequence[str],
+    *,
+    unit: str = "percent",
+) -> dict[str, Any]:
+    """A grid of values (cohort retention): one row per label in ``rows``, each cell's drill
+    the row's (the records behind a row)."""
+    trace: dict[str, Any] = {
+        "type": "heatmap",
+        "x": [escape(c) for c in columns],
+        "y": [escape(r) for r in rows],
+        "z": [list(line) for line in z],
+        "customdata": [[drill] * len(columns) for drill in drills],
+        "colorscale": "Blues",
+        "reversescale": True,
+        "hoverongaps": False,
+        "xgap": 1,
+        "ygap": 1,
+        "colorbar": {"ticksuffix": "%" if unit == "percent" else "", "thickness": 10},
+    }
+    spec = ChartSpec(chart="heatmap", measure_labels=(), units=(unit,))
+    layout = _layout(spec)
+    layout["yaxis"] = {"automargin": True, "autorange": "reversed", "type": "category"}
+    layout["xaxis"] = {"automargin": True, "type": "category", "side": "top"}
+    layout["margin"] = {"l": 64, "r": 8, "t": 32, "b": 16}
+    return {"data": [trace], "layout": layout}

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from crm_modules.reporting.definition import Definition, Filter, Grouping
 from crm_modules.reporting.module import VIEW_REPORTS
 from crm_modules.reporting.registry import DataSource, FieldType
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.permissions import scope_filter
 
 MAX_ROWS = 1000
@@ -53,8 +53,12 @@ class Result:
 
 
 def workspace_zone(member: Membership) -> zoneinfo.ZoneInfo:
+    return workspace_zone_of(member.tenant)
+
+
+def workspace_zone_of(tenant: Tenant) -> zoneinfo.ZoneInfo:
     try:
-        return zoneinfo.ZoneInfo(member.tenant.time_zone or "UTC")
+        return zoneinfo.ZoneInfo(tenant.time_zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
 

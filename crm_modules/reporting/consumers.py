@@ -33,8 +33,7 @@ def chart_events(member: Membership) -> dict[str, frozenset[str]]:
     """Per chart of the member's dashboard, the live events that may change it."""
     charts: dict[str, frozenset[str]] = {}
     for chart in DEFAULT_CHARTS:
-        source = get_source(str(chart.definition["source"]))
-        charts[chart.key] = source.live_events if source is not None else frozenset()
+        charts[chart.key] = chart.live_events
     for report in pinned_reports(actor=member):
         source = get_source(str(report.definition.get("source", "")))
         charts[f"report-{report.pk}"] = source.live_events if source is not None else frozenset()

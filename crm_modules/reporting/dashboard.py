@@ -1,21 +1,19 @@
-"""The sales dashboard: its default charts (each a report definition like any other), and
-turning a definition's result into what a chart card shows — a figure, the same data as a
-table, and the drill-through address of every bar or slice."""
+"""The sales dashboard: its default charts — most a report definition like any other, a few
+combining several definitions (the forecast against quota, the sales cycle) — in the order the
+page shows them."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from crm_modules.reporting import charts
-from crm_modules.reporting.compiler import Result, drill_filters, run
-from crm_modules.reporting.definition import Definition, ReportError, check_definition
+from crm_modules.reporting import combined
+from crm_modules.reporting.cards import ChartView, chart_view
+from crm_modules.reporting.registry import get_source
 from tenants.models import Membership
 
 
@@ -24,7 +22,27 @@ class DefaultChart:
     key: str
     title: str | Promise
     summary: str | Promise
-    definition: dict[str, Any]
+    definition: dict[str, Any] | None = None
+    # A chart combining several definitions draws itself from the sources it names.
+    build: Callable[[Membership, str, str, str], ChartView] | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def live_events(self) -> frozenset[str]:
+        """The live events after which this chart's numbers may have changed."""
+        codes = self.sources or ((str(self.definition["source"]),) if self.definition else ())
+        events: set[str] = set()
+        for code in codes:
+            source = get_source(code)
+            if source is not None:
+                events |= source.live_events
+        return frozenset(events)
+
+    def view(self, member: Membership) -> ChartView:
+        title, summary = str(self.title), str(self.summary)
+        if self.build is not None:
+            return self.build(member, self.key, title, summary)
+        return chart_view(self.definition, member, key=self.key, title=title, summary=summary)
 
 
 DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
@@ -56,6 +74,26 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
         },
     ),
     DefaultChart(
+        "forecast",
+        _("Weighted forecast by month against quota"),
+        _(
+            "Won revenue and open deals weighted by their stage's probability, by expected "
+            "close month, against the members' quotas."
+        ),
+        build=combined.forecast_view,
+        sources=("deals", "quotas"),
+    ),
+    DefaultChart(
+        "forecast-accuracy",
+        _("Forecast accuracy"),
+        _(
+            "Each month's weighted forecast as it stood when the month began, against the "
+            "revenue won in it."
+        ),
+        build=combined.accuracy_view,
+        sources=("forecast_snapshots", "deals"),
+    ),
+    DefaultChart(
         "win-rate",
         _("Win rate and average deal size by rep"),
         _("Share of closed deals won, and the average won deal, over the last twelve months."),
@@ -66,6 +104,36 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
             "measures": [{"measure": "win_rate"}, {"measure": "avg_won_amount"}],
             "chart": "bar",
         },
+    ),
+    DefaultChart(
+        "sales-cycle",
+        _("Sales-cycle length and time in stage"),
+        _(
+            "Average days deals spent in each open stage, and from creation to win, over the "
+            "last twelve months."
+        ),
+        build=combined.cycle_view,
+        sources=("stage_changes", "deals"),
+    ),
+    DefaultChart(
+        "top-customers",
+        _("Top customers by lifetime value"),
+        _(
+            "Revenue from won deals so far and the value predicted for the next year "
+            "(companies, or contacts where deals name no company); recomputed nightly."
+        ),
+        build=combined.top_customers_view,
+        sources=("customers",),
+    ),
+    DefaultChart(
+        "cohorts",
+        _("Revenue retention by cohort"),
+        _(
+            "Customers grouped by the month of their first won deal; each cell is the revenue "
+            "of a later month as a share of the cohort's first month."
+        ),
+        build=combined.cohort_view,
+        sources=("customers",),
     ),
     DefaultChart(
         "activities",
@@ -118,79 +186,3 @@ DEFAULT_CHARTS: tuple[DefaultChart, ...] = (
 
 def default_chart(key: str) -> DefaultChart | None:
     return next((c for c in DEFAULT_CHARTS if c.key == key), None)
-
-
-@dataclass
-class ChartView:
-    """Everything a chart card renders."""
-
-    key: str
-    title: str
-    summary: str = ""
-    figure: dict[str, Any] | None = None
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
-    drills: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    error: str = ""
-    live_events: list[str] = field(default_factory=list)
-    # (what the row is, where its records are): the drill-through without a pointer.
-    links: list[tuple[str, str]] = field(default_factory=list)
-    grouped: bool = False
-
-
-def drill_url(definition: Definition, keys: list[Any]) -> str:
-    code = definition.source.drill_source or definition.source.code
-    data = {"source": code, "filters": drill_filters(definition, keys)}
-    query = urlencode({"d": json.dumps(data, separators=(",", ":"), ensure_ascii=False)})
-    return f"{reverse('reporting:drill')}?{query}"
-
-
-def _display(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 1)
-    return "—" if value is None else value
-
-
-def present(result: Result, *, key: str, title: str, summary: str = "") -> ChartView:
-    definition = result.definition
-    drills = [drill_url(definition, list(row.keys)) for row in result.rows]
-    spec = charts.ChartSpec(
-        chart=definition.chart,
-        measure_labels=tuple(result.measure_labels),
-        units=tuple(m.unit for m in definition.measures),
-        group_labels=tuple(result.group_labels),
-    )
-    rows = [
-        charts.ChartRow(labels=row.labels, values=row.values, drill=drill)
-        for row, drill in zip(result.rows, drills, strict=True)
-    ]
-    return ChartView(
-        key=key,
-        title=title,
-        summary=summary,
-        figure=charts.figure(spec, rows),
-        columns=[*result.group_labels, *result.measure_labels],
-        rows=[[*row.labels, *(_display(v) for v in row.values)] for row in result.rows],
-        drills=drills,
-        messages=list(result.messages),
-        live_events=sorted(definition.source.live_events),
-        grouped=bool(definition.groups),
-        links=[
-            (" · ".join(row.labels), drill) for row, drill in zip(result.rows, drills, strict=True)
-        ],
-    )
-
-
-def chart_view(
-    raw: Any, member: Membership, *, key: str, title: str, summary: str = ""
-) -> ChartView:
-    """Run a definition for a member; a definition that no longer runs (a custom field deleted
-    since it was saved) becomes a card with the error, not a failed page."""
-    try:
-        definition = check_definition(raw)
-    except ReportError as exc:
-        return ChartView(key=key, title=title, summary=summary, error=exc.message)
-    return present(
-        run(definition, member), key=key, title=title or definition.title, summary=summary
-    )

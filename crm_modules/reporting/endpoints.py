@@ -1,22 +1,28 @@
-"""``/api/v1/reporting/``: run a report definition (``query/``) and list saved reports."""
+"""``/api/v1/reporting/``: run a report definition (``query/``), list saved reports, and
+read and set monthly quotas (``quotas/``)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm_modules.reporting import selectors
+from crm_modules.reporting import selectors, services
 from crm_modules.reporting.compiler import run
 from crm_modules.reporting.definition import check_definition
-from crm_modules.reporting.models import Report
-from crm_modules.reporting.module import VIEW_REPORTS
+from crm_modules.reporting.models import Quota, Report
+from crm_modules.reporting.module import SET_QUOTAS, VIEW_REPORTS
+from crm_modules.reporting.services.quotas import FIRST_YEAR, LAST_YEAR
+from crm_platform.errors import ServiceError
 
 
 def _membership(request: Request) -> Any:
@@ -74,7 +80,97 @@ class ReportList(generics.ListAPIView[Report]):
         return selectors.report_list(actor=_membership(self.request))
 
 
+class QuotaIn(serializers.Serializer[Any]):
+    # Checked by the service, which names the field at fault.
+    owner = serializers.JSONField(help_text="The user id of an active member.")
+    month = serializers.JSONField(help_text="The month, as YYYY-MM.")
+    amount = serializers.JSONField(help_text="The quota, in the workspace's currency.")
+
+
+class QuotaOut(serializers.ModelSerializer[Quota]):
+    month = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Quota
+        fields = ("id", "owner", "month", "amount", "updated_at")
+        read_only_fields = fields
+
+    def get_month(self, quota: Quota) -> str:
+        return f"{quota.month:%Y-%m}"
+
+
+def _year(raw: Any) -> int:
+    if raw in (None, ""):
+        return timezone.now().year
+    try:
+        year = int(raw)
+    except (TypeError, ValueError):
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ServiceError(
+            _("Choose a year between %(first)s and %(last)s.")
+            % {"first": FIRST_YEAR, "last": LAST_YEAR},
+            field="year",
+        )
+    return year
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["reporting"],
+        parameters=[OpenApiParameter("year", int, description="Default: this year.")],
+        responses=QuotaOut(many=True),
+        operation_id="quota_list",
+    ),
+    post=extend_schema(
+        tags=["reporting"],
+        request=QuotaIn,
+        responses={200: QuotaOut},
+        operation_id="quota_set",
+        description="Set a member's quota for a month; setting it again replaces it.",
+    ),
+)
+class QuotaList(generics.ListAPIView[Quota]):
+    """The quotas of a year the caller may see (a Sales rep: their own; a Manager: their
+    team's); managers set them."""
+
+    capabilities = {"GET": VIEW_REPORTS, "POST": SET_QUOTAS}
+    serializer_class = QuotaOut
+
+    def get_queryset(self) -> QuerySet[Quota]:
+        year = _year(self.request.query_params.get("year"))
+        return selectors.quota_list(
+            actor=_membership(self.request),
+            start=datetime.date(year, 1, 1),
+            end=datetime.date(year + 1, 1, 1),
+        )
+
+    def post(self, request: Request) -> Response:
+        data = QuotaIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        quota = services.quota_set(
+            actor=_membership(request),
+            owner=data.validated_data["owner"],
+            month=data.validated_data["month"],
+            amount=data.validated_data["amount"],
+        )
+        return Response(QuotaOut(quota).data)
+
+
+class QuotaDetail(APIView):
+    capability = SET_QUOTAS
+
+    @extend_schema(tags=["reporting"], responses={204: None}, operation_id="quota_delete")
+    def delete(self, request: Request, quota_id: int) -> Response:
+        actor = _membership(request)
+        quota = selectors.quota_get(actor=actor, quota_id=quota_id)
+        services.quota_delete(actor=actor, quota=quota)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
     path("query/", Query.as_view(), name="reporting-query"),
     path("reports/", ReportList.as_view(), name="reporting-reports"),
+    path("quotas/", QuotaList.as_view(), name="reporting-quotas"),
+    path("quotas/<int:quota_id>/", QuotaDetail.as_view(), name="reporting-quota"),
 ]

@@ -32,3 +32,100 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Quota(models.Model):
+    """What a member is expected to win in a month, in the workspace's currency; set by
+    managers. ``month`` is the first day of the month."""
+
+    owner = user_reference(null=False, blank=False, verbose_name=_("member"))
+    month = models.DateField(_("month"))
+    amount = models.DecimalField(_("quota"), max_digits=18, decimal_places=2)
+    set_by = user_reference()
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "month"], name="quota_owner_month"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="quota_not_negative"),
+        ]
+        # The forecast reads a few months of every rep: by month first.
+        indexes = [models.Index(fields=["month", "owner"], include=["amount"], name="quota_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+class CustomerValue(models.Model):
+    """What a customer (a contact or a company) has been worth, from its won deals: recency,
+    frequency and monetary value with their RFM scores and segment, and its lifetime value
+    (revenue so far plus a projection, ADR 0025). Written only by the set-based recompute
+    (``services/customer_values.py``); one row per customer with at least one won deal."""
+
+    class Kind(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+
+    class Segment(models.TextChoices):
+        CHAMPIONS = "champions", _("Champions")
+        LOYAL = "loyal", _("Loyal")
+        PROMISING = "promising", _("Promising")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+        AT_RISK = "at_risk", _("At risk")
+        HIBERNATING = "hibernating", _("Hibernating")
+        LOST = "lost", _("Lost")
+
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    record_id = models.BigIntegerField()
+    name = models.CharField(max_length=300, blank=True)
+    owner = user_reference()
+    first_won_at = models.DateTimeField()
+    last_won_at = models.DateTimeField()
+    won_deals = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+    predicted_value = models.DecimalField(max_digits=20, decimal_places=2)
+    lifetime_value = models.DecimalField(max_digits=20, decimal_places=2)
+    recency_score = models.PositiveSmallIntegerField()
+    frequency_score = models.PositiveSmallIntegerField()
+    monetary_score = models.PositiveSmallIntegerField()
+    segment = models.CharField(max_length=20, choices=Segment.choices)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "record_id"], name="customer_value_record")
+        ]
+        indexes = [
+            models.Index(fields=["kind", "-lifetime_value", "id"], name="customer_value_top"),
+            models.Index(fields=["kind", "segment"], name="customer_value_segment"),
+            models.Index(fields=["owner", "kind"], name="customer_value_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} {self.record_id}"
+
+
+class ForecastSnapshot(models.Model):
+    """The weighted forecast of a member for a month as it stood when the month began (open
+    deals expected to close in it, amount times stage probability): forecast accuracy compares
+    it with what was won. Taken once per month and member (``services/forecasts.py``)."""
+
+    month = models.DateField()
+    owner = user_reference()
+    forecast = models.DecimalField(max_digits=20, decimal_places=2)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "owner"],
+                name="forecast_snapshot_month_owner",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "month"], name="forecast_snapshot_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.forecast}"

@@ -36,6 +36,20 @@ SHARE_REPORTS = capabilities.register(
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
     writes=True,
 )
+SET_QUOTAS = capabilities.register(
+    "reporting.quotas",
+    label=_("Set the monthly quotas of members (a Manager: of their team)"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+    scopes={Role.MANAGER: Scope.TEAM},
+)
+VIEW_ADOPTION = capabilities.register(
+    "reporting.adoption",
+    label=_("See how each member uses the workspace (sign-ins, activities, records created)"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+)
 
 navigation.register(
     "reporting",
@@ -51,3 +65,7 @@ REPORT_SHARED = register_action("report.shared", _("Report shared"), module=MODU
 REPORT_PINNED = register_action("report.pinned", _("Report pinned or unpinned"), module=MODULE)
 REPORT_DELETED = register_action("report.deleted", _("Report deleted"), module=MODULE)
 REPORT_EXPORTED = register_action("report.exported", _("Report exported"), module=MODULE)
+QUOTA_SET = register_action("quota.set", _("Quota set"), module=MODULE)
+QUOTA_DELETED = register_action("quota.deleted", _("Quota removed"), module=MODULE)
+
+from crm_modules.reporting import sources  # noqa: E402, F401

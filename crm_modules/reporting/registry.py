@@ -153,6 +153,8 @@ class DataSource:
     live_events: frozenset[str] = frozenset()
     # A rollup's drill-through opens the source it summarises (same field codes).
     drill_source: str = ""
+    # Relations ``record_label`` reads, fetched with the records on a drill-through page.
+    related: tuple[str, ...] = ()
 
     def all_fields(self) -> dict[str, Field]:
         fields = {f.code: f for f in self.fields}

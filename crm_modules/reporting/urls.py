@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.reporting import views
+from crm_modules.reporting import views, views_adoption, views_quotas
 
 app_name = "reporting"
 urlpatterns = [
@@ -17,4 +17,8 @@ urlpatterns = [
     path("reports/<int:report_id>/delete/", views.report_delete, name="report_delete"),
     path("builder/", views.report_builder, name="builder"),
     path("builder/preview/", views.report_preview, name="preview"),
+    path("adoption/", views_adoption.adoption_page, name="adoption"),
+    path("quotas/", views_quotas.quotas, name="quotas"),
+    path("quotas/set/", views_quotas.quota_set, name="quota_set"),
+    path("quotas/<int:quota_id>/delete/", views_quotas.quota_delete, name="quota_delete"),
 ]

@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.reporting import builder, selectors, services
+from crm_modules.reporting.cards import ChartView, chart_view
 from crm_modules.reporting.compiler import filtered_records, run
-from crm_modules.reporting.dashboard import DEFAULT_CHARTS, ChartView, chart_view, default_chart
+from crm_modules.reporting.dashboard import DEFAULT_CHARTS, default_chart
 from crm_modules.reporting.definition import ReportError, check_definition
 from crm_modules.reporting.models import Report
 from crm_modules.reporting.module import (
@@ -40,10 +41,7 @@ def _report_chart(request: WorkspaceRequest, report: Report) -> ChartView:
 
 def _dashboard_charts(request: WorkspaceRequest) -> list[ChartView]:
     member = request.membership
-    views = [
-        chart_view(c.definition, member, key=c.key, title=str(c.title), summary=str(c.summary))
-        for c in DEFAULT_CHARTS
-    ]
+    views = [c.view(member) for c in DEFAULT_CHARTS]
     views += [_report_chart(request, r) for r in selectors.pinned_reports(actor=member)]
     return views
 
@@ -74,13 +72,7 @@ def chart(request: WorkspaceRequest) -> HttpResponse:
     found = default_chart(request.GET.get("key", ""))
     if found is None:
         raise Http404("No such chart")
-    view = chart_view(
-        found.definition,
-        request.membership,
-        key=found.key,
-        title=str(found.title),
-        summary=str(found.summary),
-    )
+    view = found.view(request.membership)
     return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
 
 
@@ -101,10 +93,12 @@ def drill(request: WorkspaceRequest) -> HttpResponse:
         definition = check_definition(raw, drill=True)
     except ReportError as exc:
         return render(request, "reporting/drill.html", {"error": exc.message}, status=400)
-    records = list(
-        filtered_records(definition, request.membership).order_by("-pk")[: DRILL_LIMIT + 1]
-    )
     source = definition.source
+    records = list(
+        filtered_records(definition, request.membership)
+        .select_related(*source.related)
+        .order_by("-pk")[: DRILL_LIMIT + 1]
+    )
     rows = [
         {"label": source.record_label(record), "url": source.record_url(record)}
         for record in records[:DRILL_LIMIT]

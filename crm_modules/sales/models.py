@@ -437,6 +437,9 @@ class DealStageChange(models.Model):
     to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
     changed_by = user_reference()
+    # When the deal entered its next stage (NULL while it is in this one), written by the move
+    # itself: time in stage without looking for the following change (reporting, ADR 0025).
+    left_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [

@@ -6,8 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, Sum, Value
-from django.db.models.functions import NullIf
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Extract, Now, NullIf
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -17,13 +27,19 @@ from crm_modules.sales.models import (
     Contact,
     CustomField,
     Deal,
+    DealStageChange,
     Lead,
     LifecycleStage,
+    Stage,
     Task,
 )
 from crm_modules.sales.module import MODULE, VIEW_RECORDS
 
-DEAL_EVENTS = frozenset({"deal.created", "deal.updated", "deal.moved", "deal.deleted"})
+# An import finishing (or undone) may have created or changed any sales record in bulk.
+IMPORT_EVENTS = frozenset({"import.finished", "import.undone"})
+DEAL_EVENTS = frozenset(
+    {"deal.created", "deal.updated", "deal.moved", "deal.deleted", *IMPORT_EVENTS}
+)
 
 OWNER = Field("owner", _("owner"), FieldType.REF, "owner", label_path="owner__full_name")
 CREATED = Field("created_at", _("created"), FieldType.DATETIME, "created_at")
@@ -72,6 +88,25 @@ def _url(name: str) -> Any:
 
 _WON = Q(status=Deal.Status.WON)
 _CLOSED = Q(status__in=[Deal.Status.WON, Deal.Status.LOST])
+DAY_SECONDS = 86400.0
+
+
+def _days(seconds: Any) -> Any:
+    return ExpressionWrapper(seconds / Value(DAY_SECONDS), output_field=FloatField())
+
+
+def _cycle_days() -> Any:
+    """Average days from a won deal's creation to its win."""
+    return _days(
+        Avg(Extract(F("closed_at") - F("created_at"), "epoch"), filter=_WON),
+    )
+
+
+def _days_in_stage() -> Any:
+    """Average days from entering a stage to entering the next (or now, while still in it)."""
+    left = Coalesce(F("left_at"), Now(), output_field=DateTimeField())
+    return _days(Avg(Extract(left - F("changed_at"), "epoch")))
+
 
 DEALS = register_source(
     DataSource(
@@ -127,6 +162,7 @@ DEALS = register_source(
                 lambda: Avg("amount", filter=_WON),
                 "money",
             ),
+            Measure("avg_cycle_days", _("Sales cycle (days)"), _cycle_days),
             Measure(
                 "weighted_amount",
                 _("Weighted amount"),
@@ -167,7 +203,7 @@ CONTACTS = register_source(
         ),
         custom_fields=lambda: _custom_fields(CustomField.Entity.CONTACT),
         record_url=_url("sales:contact_detail"),
-        live_events=frozenset(),
+        live_events=IMPORT_EVENTS,
     )
 )
 
@@ -195,6 +231,7 @@ COMPANIES = register_source(
         ),
         custom_fields=lambda: _custom_fields(CustomField.Entity.COMPANY),
         record_url=_url("sales:company_detail"),
+        live_events=IMPORT_EVENTS,
     )
 )
 
@@ -259,5 +296,56 @@ TASKS = register_source(
         record_url=lambda record: reverse("sales:task_list") + "?mine=0",
         record_label=lambda record: record.title,
         live_events=frozenset({"task.created", "task.updated", "task.completed", "task.deleted"}),
+    )
+)
+
+
+STAGE_CHANGES = register_source(
+    DataSource(
+        code="stage_changes",
+        label=_("Stage history"),
+        module=MODULE,
+        model=DealStageChange,
+        capability=VIEW_RECORDS,
+        # A stage change is the deal's: its owner's reach applies.
+        owner_field="deal__owner",
+        fields=(
+            Field(
+                "stage",
+                _("stage"),
+                FieldType.REF,
+                "to_stage",
+                label_path="to_stage__name",
+                order_path="to_stage__position",
+            ),
+            Field(
+                "stage_kind",
+                _("kind of stage"),
+                FieldType.CHOICE,
+                "to_stage__kind",
+                choices=Stage.Kind.choices,
+            ),
+            Field(
+                "pipeline",
+                _("pipeline"),
+                FieldType.REF,
+                "to_stage__pipeline",
+                label_path="to_stage__pipeline__name",
+            ),
+            Field("entered_at", _("entered"), FieldType.DATETIME, "changed_at"),
+            Field("deal", _("deal"), FieldType.REF, "deal", label_path="deal__name"),
+            Field(
+                "owner",
+                _("owner"),
+                FieldType.REF,
+                "deal__owner",
+                label_path="deal__owner__full_name",
+            ),
+        ),
+        measures=(Measure("days_in_stage", _("Days in stage"), _days_in_stage),),
+        record_url=lambda change: reverse("sales:deal_detail", args=[change.deal_id]),
+        record_label=lambda change: change.deal.name,
+        live_events=frozenset({"deal.created", "deal.moved", "deal.deleted"}),
+        related=("deal",),
     )
 )

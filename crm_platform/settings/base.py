@@ -256,6 +256,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.stripe_events_sweep",
         "schedule": 60.0 * 5,
     },
+    # Customer values (RFM, lifetime value): recency moves with the calendar (ADR 0025).
+    "reporting-customer-values": {
+        "task": "crm_modules.reporting.tasks.customer_values_every_workspace",
+        "schedule": 60.0 * 60 * 24,
+    },
+    # Each month's forecast, kept by the first run in the workspace's month (time zones).
+    "reporting-forecast-snapshot": {
+        "task": "crm_modules.reporting.tasks.forecast_snapshot_every_workspace",
+        "schedule": 60.0 * 60,
+    },
     # Reminders of tasks due within 15 minutes; each task is reminded once.
     "sales-task-reminders": {
         "task": "crm_modules.sales.tasks.send_task_reminders",

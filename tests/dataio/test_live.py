@@ -1,5 +1,5 @@
 """An import's progress reaches open pages over the channel layer (real Redis), batch by
-batch, and its author is notified when it finishes."""
+batch, and its author is notified when it finishes; open dashboards hear that it finished."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from crm_modules.dataio.services import imports
+from crm_modules.reporting.services import dashboard_group
 from tenants.live import topic_group
 from tenants.notifications import user_group
 from tests.conftest import Workspace
@@ -35,6 +36,7 @@ def test_progress_is_published_per_batch_and_the_author_notified(
     groups = [
         topic_group(schema_name=schema, topic="imports"),
         user_group(schema_name=schema, user_id=actor.user_id),
+        dashboard_group(schema_name=schema),
     ]
 
     def run() -> None:
@@ -63,6 +65,10 @@ def test_progress_is_published_per_batch_and_the_author_notified(
         (3, 3, "done"),
     ]
     assert all(m["topic"] == "imports" for m in messages if m["event"] == "import.progress")
+    # Open dashboards hear once that the import finished (not once per batch).
+    assert [m["event"] for m in messages if m["event"].startswith("import.f")] == [
+        "import.finished"
+    ]
     (notice,) = [m["payload"] for m in messages if m["event"] == "notification"]
     assert notice == {
         "text": "Import of people.csv finished: 2 created, 0 updated, 0 skipped, 1 not imported.",

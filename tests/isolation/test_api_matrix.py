@@ -136,6 +136,13 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/reporting/query/": {
         "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
     },
+    # The Manager's own quota: the narrowest role that may set quotas reaches it.
+    "POST /api/v1/reporting/quotas/": lambda ws: {
+        "owner": ws.members[Role.MANAGER].user_id,
+        "month": "2026-03",
+        "amount": "5000",
+    },
+    "DELETE /api/v1/reporting/quotas/{quota_id}/": {},
     "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},

@@ -10,9 +10,11 @@ test_socket_matrix.py, the public host by test_public_host.py.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,7 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.reporting.models import Report
+from crm_modules.reporting.models import Quota, Report
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
@@ -98,6 +100,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "version_number": lambda ws, owner: 1,
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
     "report_id": lambda ws, owner: _report(ws, owner),
+    "quota_id": lambda ws, owner: _quota(ws, owner),
     "import_id": lambda ws, owner: _import(ws, owner),
     "export_id": lambda ws, owner: _export(ws, owner),
     "merge_id": lambda ws, owner: _merge(ws, owner),
@@ -124,6 +127,13 @@ def _report(workspace: Workspace, owner: Membership) -> int:
     with schema_context(workspace.tenant.schema_name):
         return Report.objects.create(
             name="Sample", definition={"source": "deals"}, owner=owner.user
+        ).pk
+
+
+def _quota(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Quota.objects.create(
+            owner=owner.user, month=datetime.date(2026, 3, 1), amount=Decimal("100")
         ).pk
 
 
@@ -381,6 +391,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "reporting:builder": {"GET": 200, "POST": 405},
     # Without parameters the preview names the missing data source.
     "reporting:preview": {"GET": 400, "POST": 405},
+    "reporting:adoption": {"GET": 200, "POST": 405},
+    "reporting:quotas": {"GET": 200, "POST": 405},
+    # Without a form there is no member, month or amount.
+    "reporting:quota_set": {"GET": 405, "POST": 400},
+    "reporting:quota_delete": {"GET": 405, "POST": 302},
     "dataio:import_list": {"GET": 200, "POST": 405},
     "dataio:import_upload": {"GET": 405, "POST": 400},
     "dataio:import_detail": {"GET": 200, "POST": 405},

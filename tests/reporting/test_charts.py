@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from crm_modules.reporting import charts
 from crm_modules.reporting.charts import ChartRow, ChartSpec
+from crm_modules.reporting.combined import forecast_months
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 ESCAPED = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
@@ -94,3 +96,42 @@ def test_layout_fits_a_phone() -> None:
     assert layout["autosize"] is True
     assert layout["legend"] == {"orientation": "h", "y": -0.2}
     assert layout["xaxis"]["automargin"] is True
+
+
+def test_combined_stacks_bars_under_lines_and_escapes_every_label() -> None:
+    figure = charts.combined(
+        ["2026-03", "<b>April</b>"],
+        [
+            charts.Series("Won", (Decimal("700"), None), ("/d/1", "/d/2")),
+            charts.Series("<i>Quota</i>", (1000, 800), ("/q/1", "/q/2"), kind="line"),
+        ],
+    )
+    bars, line = figure["data"]
+    assert bars == {
+        "type": "bar",
+        "name": "Won",
+        "x": ["2026-03", "&lt;b&gt;April&lt;/b&gt;"],
+        "y": [700.0, None],
+        "customdata": ["/d/1", "/d/2"],
+    }
+    assert line == {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": "&lt;i&gt;Quota&lt;/i&gt;",
+        "x": ["2026-03", "&lt;b&gt;April&lt;/b&gt;"],
+        "y": [1000.0, 800.0],
+        "customdata": ["/q/1", "/q/2"],
+    }
+    assert figure["layout"]["barmode"] == "stack"
+    assert figure["layout"]["yaxis"]["separatethousands"] is True
+
+
+def test_forecast_months_run_from_two_months_back_to_three_ahead() -> None:
+    assert forecast_months(datetime.date(2026, 1, 31)) == [
+        datetime.date(2025, 11, 1),
+        datetime.date(2025, 12, 1),
+        datetime.date(2026, 1, 1),
+        datetime.date(2026, 2, 1),
+        datetime.date(2026, 3, 1),
+        datetime.date(2026, 4, 1),
+    ]

@@ -210,7 +210,7 @@ def test_a_deleted_custom_field_makes_a_clear_error(in_alpha: Workspace) -> None
         {"source": "deals", "filters": [{"field": "custom.region", "op": "eq", "value": "EU"}]}
     ).data
     field.delete()
-    from crm_modules.reporting.dashboard import chart_view
+    from crm_modules.reporting.cards import chart_view
 
     view = chart_view(saved, fresh(in_alpha.owner), key="k", title="Regional")
     assert view.figure is None

@@ -23,8 +23,8 @@ from django_tenants.utils import schema_context
 from crm_modules.reporting import consumers
 from crm_modules.reporting.consumers import COALESCE_SECONDS
 from crm_modules.reporting.dashboard import DEFAULT_CHARTS
-from crm_modules.reporting.models import Report
-from crm_modules.reporting.services import dashboard_group
+from crm_modules.reporting.models import Quota, Report
+from crm_modules.reporting.services import dashboard_group, quota_set
 from crm_modules.sales.models import Deal, Pipeline
 from crm_modules.sales.services import deal_create
 from crm_platform.asgi import application
@@ -39,7 +39,16 @@ pytestmark = pytest.mark.django_db
 T = TypeVar("T")
 PATH = "/ws/reporting/dashboard/"
 TIMEOUT = 5
-DEAL_CHARTS = ["activities", "lead-sources", "pipeline", "win-rate", "won-revenue"]
+DEAL_CHARTS = [
+    "activities",
+    "forecast",
+    "forecast-accuracy",
+    "lead-sources",
+    "pipeline",
+    "sales-cycle",
+    "win-rate",
+    "won-revenue",
+]
 
 
 def _in_own_thread(work: Callable[[], T]) -> T:
@@ -75,6 +84,7 @@ def committed(world: World) -> Iterator[World]:
             Deal.objects.filter(id__gt=deal).delete()
             Pipeline.objects.filter(id__gt=pipeline).delete()
             Report.objects.all().delete()
+            Quota.objects.all().delete()
 
     try:
         yield world
@@ -167,6 +177,89 @@ async def test_a_deal_created_through_the_service_refreshes_the_funnel(committed
     refresh = await socket.receive_json_from(timeout=TIMEOUT)
     assert refresh["event"] == "dashboard.refresh"
     assert "pipeline" in refresh["payload"]["charts"]
+    await socket.disconnect()
+
+
+async def test_a_quota_set_by_a_manager_refreshes_only_the_forecast(committed: World) -> None:
+    socket = await _open(committed, Role.SALES_REP)
+    await socket.receive_json_from(timeout=TIMEOUT)
+    owner = committed.alpha.owner
+    rep = committed.alpha.members[Role.SALES_REP]
+    schema = committed.alpha.tenant.schema_name
+
+    def set_quota() -> None:
+        with schema_context(schema):
+            actor = Membership.objects.select_related("tenant", "user").get(pk=owner.pk)
+            quota_set(actor=actor, owner=rep.user_id, month="2026-05", amount="100")
+
+    await sync_to_async(_in_own_thread)(set_quota)
+    refresh = await socket.receive_json_from(timeout=TIMEOUT)
+    assert refresh == {"event": "dashboard.refresh", "payload": {"charts": ["forecast"], "seq": 1}}
+    await socket.disconnect()
+
+
+async def test_recomputed_customer_values_refresh_the_customer_charts(
+    committed: World,
+) -> None:
+    socket = await _open(committed, Role.MANAGER)
+    await socket.receive_json_from(timeout=TIMEOUT)
+    await get_channel_layer().group_send(
+        dashboard_group(schema_name=committed.alpha.tenant.schema_name),
+        {"type": "notify", "event": "customer_values.updated", "payload": {}},
+    )
+    refresh = await socket.receive_json_from(timeout=TIMEOUT)
+    assert refresh == {
+        "event": "dashboard.refresh",
+        "payload": {"charts": ["cohorts", "top-customers"], "seq": 1},
+    }
+    await socket.disconnect()
+
+
+async def test_an_import_finishing_refreshes_the_charts_of_imported_records_once(
+    committed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = committed.alpha.tenant.schema_name
+    owner = committed.alpha.owner
+
+    def pin() -> int:
+        with schema_context(schema):
+            return Report.objects.create(
+                name="Contacts by source",
+                definition={"source": "contacts", "group_by": [{"field": "source"}]},
+                owner=owner.user,
+                pinned=True,
+            ).pk
+
+    report = await sync_to_async(_in_own_thread)(pin)
+    # A window wide enough that both events surely land in it on a loaded machine.
+    monkeypatch.setattr(consumers, "COALESCE_SECONDS", 3.0)
+    socket = await _open(committed, Role.OWNER)  # the report's author: it is on their dashboard
+    await socket.receive_json_from(timeout=TIMEOUT)
+    layer = get_channel_layer()
+    for event in ("import.finished", "import.undone"):
+        await layer.group_send(
+            dashboard_group(schema_name=schema), {"type": "notify", "event": event, "payload": {}}
+        )
+    refresh = await socket.receive_json_from(timeout=TIMEOUT * 2)
+    assert refresh == {
+        "event": "dashboard.refresh",
+        "payload": {
+            "charts": sorted(
+                [
+                    "forecast",
+                    "forecast-accuracy",
+                    "lead-sources",
+                    "pipeline",
+                    f"report-{report}",
+                    "sales-cycle",
+                    "win-rate",
+                    "won-revenue",
+                ]
+            ),
+            "seq": 1,
+        },
+    }
+    assert await socket.receive_nothing(timeout=COALESCE_SECONDS * 2)
     await socket.disconnect()
 
 

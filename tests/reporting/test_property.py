@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crm_modules.reporting.cards import drill_url
 from crm_modules.reporting.compiler import filtered_records, run
-from crm_modules.reporting.dashboard import drill_url
 from crm_modules.reporting.definition import CHART_TYPES, ReportError, check_definition
 from crm_modules.reporting.registry import DATE_BUCKETS, OPERATORS, RELATIVE_PERIODS, all_sources
 from tests.conftest import Workspace

@@ -34,6 +34,7 @@ from crm_modules.dataio.module import (
 )
 from crm_modules.dataio.services import pipeline_rows
 from crm_modules.dataio.services.rows import Runner
+from crm_modules.reporting import api as reporting
 from crm_modules.sales import api as sales
 from crm_platform import s3
 from crm_platform.errors import ServiceError
@@ -42,6 +43,10 @@ from tenants.audit.services import audit_record
 from tenants.models import Membership, Tenant
 from tenants.notifications import notify_user
 from tenants.permissions import require
+
+# Events for open dashboards (crm_modules.reporting): the sources of imported records list them.
+IMPORT_FINISHED_EVENT = "import.finished"
+IMPORT_UNDONE_EVENT = "import.undone"
 
 logger = logging.getLogger("rapport.imports")
 
@@ -383,6 +388,8 @@ def _finish(*, actor: Membership, tenant: Tenant, job_id: int) -> None:
         live.publish(
             tenant=tenant, topic=IMPORTS_TOPIC, event="import.progress", payload=_progress(job)
         )
+        # Open dashboards fetch the charts the imported records may change, once.
+        reporting.announce_to_dashboards(tenant=tenant, event=IMPORT_FINISHED_EVENT)
         notify_user(
             tenant=tenant,
             user_id=actor.user_id,
@@ -517,6 +524,7 @@ def import_undo_run(*, job_id: int) -> None:
                 **({"removed_notes": removed_activities} if removed_activities else {}),
             },
         )
+        reporting.announce_to_dashboards(tenant=tenant, event=IMPORT_UNDONE_EVENT)
         live.publish(
             tenant=tenant, topic=IMPORTS_TOPIC, event="import.progress", payload=_progress(job)
         )

@@ -337,6 +337,7 @@ def deal_move_stage(*, actor: Membership, deal: Deal, stage: Any, lost_reason: s
                 "updated_at",
             ]
         )
+        DealStageChange.objects.filter(deal=locked, left_at__isnull=True).update(left_at=now)
         DealStageChange.objects.create(
             deal=locked,
             from_stage=previous_stage,

@@ -221,6 +221,7 @@ def stage_delete(
                 deals,
                 ["stage", "status", "stage_entered_at", "lost_reason", "closed_at", "updated_at"],
             )
+            DealStageChange.objects.filter(deal__in=deals, left_at__isnull=True).update(left_at=now)
             DealStageChange.objects.bulk_create(
                 DealStageChange(
                     deal=deal,

@@ -30,7 +30,7 @@ def set_alarm(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sales", "0006_clean_stored_names"),
+        ("sales", "0007_stage_change_left_at"),
         ("tenants", "0010_workspace_alarm"),
     ]
 

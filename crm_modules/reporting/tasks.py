@@ -1,0 +1,66 @@
+"""Background work of reporting: customer values (RFM and lifetime value) recomputed per
+workspace, nightly for every workspace (recency moves with the calendar) and on request; and
+each month's forecast kept as the month begins (forecast accuracy)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+
+from crm_modules.reporting.compiler import workspace_zone_of
+from crm_modules.reporting.services.customer_values import (
+    VALUES_EVENT,
+    customer_values_recompute,
+)
+from crm_modules.reporting.services.forecasts import SNAPSHOT_EVENT, forecast_snapshot_take
+from crm_modules.reporting.services.reports import dashboard_announce
+from tenants.models import Tenant
+
+
+def _recompute(tenant: Tenant) -> int:
+    with transaction.atomic():
+        counts = customer_values_recompute()
+        dashboard_announce(tenant=tenant, event=VALUES_EVENT, payload={})
+    return sum(counts.values())
+
+
+@shared_task(queue="bulk")
+def customer_values_recompute_task() -> int:
+    """The sender's workspace (tenant_schemas_celery sets the schema)."""
+    return _recompute(connection.tenant)  # type: ignore[attr-defined]
+
+
+@shared_task(queue="bulk")
+def customer_values_every_workspace() -> int:
+    rows = 0
+    workspaces = Tenant.objects.filter(state=Tenant.State.ACTIVE).exclude(schema_name="public")
+    for tenant in workspaces.order_by("pk"):
+        with schema_context(tenant.schema_name):
+            rows += _recompute(tenant)
+    return rows
+
+
+def _snapshot(tenant: Tenant) -> int:
+    with transaction.atomic():
+        taken = forecast_snapshot_take(zone=workspace_zone_of(tenant))
+        if taken:
+            dashboard_announce(tenant=tenant, event=SNAPSHOT_EVENT, payload={})
+    return taken
+
+
+@shared_task
+def forecast_snapshot_task() -> int:
+    """The sender's workspace: keep this month's forecast unless already kept."""
+    return _snapshot(connection.tenant)  # type: ignore[attr-defined]
+
+
+@shared_task
+def forecast_snapshot_every_workspace() -> int:
+    """Hourly: the first run in a workspace's month (in its time zone) keeps the forecast."""
+    taken = 0
+    workspaces = Tenant.objects.filter(state=Tenant.State.ACTIVE).exclude(schema_name="public")
+    for tenant in workspaces.order_by("pk"):
+        with schema_context(tenant.schema_name):
+            taken += _snapshot(tenant)
+    return taken
