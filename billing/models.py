@@ -39,6 +39,18 @@ class BillingAccount(models.Model):
     subscription_version = models.PositiveBigIntegerField(default=0)
     # When the subscription fell past due: the grace period before read-only counts from here.
     past_due_since = models.DateTimeField(null=True, blank=True)
+    # The price billed, as Stripe last reported it (its lookup key names them).
+    interval = models.CharField(max_length=8, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    # The fewest seats billed, chosen on the billing page: the quantity never follows the
+    # seats in use below it (0: just the seats in use).
+    seats_purchased = models.PositiveIntegerField(default=0)
+    # A plan change waiting for the end of the period (a Stripe Subscription Schedule).
+    stripe_schedule_id = models.CharField(max_length=255, blank=True)
+    scheduled_plan = models.CharField(max_length=32, blank=True)
+    scheduled_interval = models.CharField(max_length=8, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from billing import subscriptions
+from billing import changes, subscriptions
 from billing.currency import preselected_currency
 from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
@@ -33,13 +33,19 @@ def format_money(money: Money) -> str:
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
+    account = BillingAccount.objects.filter(tenant=tenant).first()
+    subscribed = subscriptions.has_live_subscription(tenant)
     interval = request.GET.get("interval", "")
     if interval not in Interval.values:
-        interval = Interval.MONTH
+        # A paying workspace sees its plans in the interval it pays, unless asked otherwise.
+        paid = account.interval if account is not None and subscribed else ""
+        interval = paid if paid in Interval.values else Interval.MONTH
     currency = preselected_currency(
         accept_language=request.headers.get("Accept-Language", ""),
         requested=request.GET.get("currency", ""),
     )
+    if subscribed and account is not None and account.currency in CURRENCIES:
+        currency = account.currency  # a subscription is billed in one currency all its life
     seats = seats_used_summary(tenant=tenant)
     invoices = workspace_invoices(tenant)
     billable_seats = max(1, seats["used"])
@@ -51,9 +57,11 @@ def overview(request: HttpRequest) -> HttpResponse:
                 "spec": spec,
                 "price": format_money(price),
                 "total": format_money(Money(price.amount * billable_seats, currency)),
-                "current": spec.code == tenant.plan,
+                "current": spec.code == tenant.plan
+                and (account is None or not account.interval or account.interval == interval),
             }
         )
+    upcoming = changes.next_invoice(tenant) if subscribed else None
     context = {
         "seats": seats,
         "billable_seats": billable_seats,
@@ -65,8 +73,16 @@ def overview(request: HttpRequest) -> HttpResponse:
         "intervals": Interval.choices,
         "currency": currency,
         "currencies": CURRENCIES,
-        "account": BillingAccount.objects.filter(tenant=tenant).first(),
-        "subscribed": subscriptions.has_live_subscription(tenant),
+        "account": account,
+        "subscribed": subscribed,
+        "interval_label": Interval(account.interval).label
+        if account is not None and account.interval in Interval.values
+        else "",
+        "scheduled_plan": plan_spec(account.scheduled_plan).name
+        if account is not None and account.scheduled_plan
+        else "",
+        "next_invoice": format_money(upcoming) if upcoming is not None else "",
+        "max_seats": plan_spec(tenant.plan).seat_limit,
         "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
         "invoices_unavailable": invoices is None,
     }
