@@ -290,11 +290,11 @@ def check_plan_choice(
         )
     for name, in_use, allowed in limits_exceeded(tenant, plan):
         raise ServiceError(
-            _("The %(plan)s plan allows %(allowed)d %(limit)s; the workspace has %(used)d.")
+            _("%(limit)s: the %(plan)s plan allows %(allowed)d, the workspace has %(used)d.")
             % {
+                "limit": Limit(name).label,
                 "plan": spec.name,
                 "allowed": allowed,
-                "limit": str(Limit(name).label).lower(),
                 "used": in_use,
             },
             field="plan",

@@ -249,7 +249,7 @@ def test_a_downgrade_that_would_break_a_limit_is_refused_with_the_reason(
         from crm_modules.sales.models import Pipeline
 
         pipelines = Pipeline.objects.filter(archived_at__isnull=True).count()
-    expected = f"The Starter plan allows 1 pipelines; the workspace has {pipelines}."
+    expected = f"Pipelines: the Starter plan allows 1, the workspace has {pipelines}."
     assert _said(preview) == [expected]
     assert _said(confirm) == [expected]
     account = BillingAccount.objects.get(tenant=paying.tenant)
