@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -348,6 +349,27 @@ def invoice_preview(
         }
     with _calling("invoice preview"):
         return _dict(_client().v1.invoices.create_preview(params))
+
+
+def billing_portal_session_create(*, customer: str, return_url: str) -> str:
+    """A customer portal session's URL: where the payer changes their payment method,
+    billing address and tax IDs at Stripe."""
+    with _calling("customer portal"):
+        session = _client().v1.billing_portal.sessions.create(
+            {"customer": customer, "return_url": return_url, "locale": "auto"},
+            # Each visit is a new session; the key makes a retried request one session.
+            _options(f"portal-{customer}-{uuid.uuid4()}"),
+        )
+    return str(session.url)
+
+
+def customer_retrieve(customer: str) -> Obj:
+    """The customer with its tax IDs and default payment method."""
+    with _calling("customer"):
+        found = _client().v1.customers.retrieve(
+            customer, {"expand": ["tax_ids", "invoice_settings.default_payment_method"]}
+        )
+    return _dict(found)
 
 
 def invoices_list(*, customer: str, limit: int = 24) -> list[Obj]:

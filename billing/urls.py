@@ -13,4 +13,5 @@ urlpatterns = [
     path("plan/withdraw/", views_changes.withdraw_plan_change, name="withdraw_plan_change"),
     path("cancel/", views_changes.cancel, name="cancel"),
     path("resume/", views_changes.resume, name="resume"),
+    path("portal/", views.portal, name="portal"),
 ]

@@ -11,8 +11,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from billing import changes, subscriptions
+from billing import changes, stripe_api, subscriptions
 from billing.currency import preselected_currency
+from billing.details import billing_details, portal_session_start
 from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
 from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
@@ -62,6 +63,11 @@ def overview(request: HttpRequest) -> HttpResponse:
             }
         )
     upcoming = changes.next_invoice(tenant) if subscribed else None
+    try:
+        details = billing_details(tenant)
+        details_unavailable = False
+    except stripe_api.StripeUnavailable:
+        details, details_unavailable = None, True
     context = {
         "seats": seats,
         "billable_seats": billable_seats,
@@ -85,6 +91,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "max_seats": plan_spec(tenant.plan).seat_limit,
         "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
         "invoices_unavailable": invoices is None,
+        "details": details,
+        "details_unavailable": details_unavailable,
     }
     return render(request, "billing/overview.html", context)
 
@@ -125,3 +133,15 @@ def checkout_return(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, _("Your payment is not complete yet; this page will show it."))
     return redirect("billing:overview")
+
+
+@requires(capabilities.MANAGE_BILLING)
+@require_POST
+def portal(request: HttpRequest) -> HttpResponse:
+    """Off to Stripe's customer portal: payment method, billing address, tax IDs."""
+    try:
+        url = portal_session_start(actor=request.membership)  # type: ignore[attr-defined]
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("billing:overview")
+    return HttpResponseRedirect(url)

@@ -15,6 +15,8 @@ product uses and localstripe lacks, following Stripe's documented object shapes 
   retrieve, update ``phases``, ``release``), the way Stripe changes a subscription at the end
   of its period; the renewal step applies the next phase, and ends a subscription set to
   cancel at the period's end;
+- customer portal sessions (``/v1/billing_portal/sessions``) with a page of the stand-in where
+  the customer changes their card, billing address and tax IDs, then returns;
 - objects kept in memory only (no pickle in /tmp shared with other processes).
 
 Run: ``python scripts/localstripe_server.py --port 8420 [--webhook-url URL --webhook-secret S]``.
@@ -571,6 +573,118 @@ async def override_middleware(request: web.Request, handler: Any) -> web.StreamR
     return await (own or handler)(request)
 
 
+class BillingPortalSession(StripeObject):  # type: ignore[misc]
+    """A customer portal session: a short-lived link to the stand-in's portal page."""
+
+    object = "billing_portal.session"
+    _id_prefix = "bps_"
+
+    def __init__(
+        self,
+        customer: Any = None,
+        return_url: Any = None,
+        configuration: Any = None,
+        locale: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        if not isinstance(customer, str):
+            raise UserError(400, "A customer is required")
+        Customer._api_retrieve(customer)
+        if return_url is not None and not isinstance(return_url, str):
+            raise UserError(400, "Bad return_url")
+        super().__init__()
+        self.customer = customer
+        self.return_url = return_url
+        self.configuration = configuration or "bpc_local"
+        self.locale = locale
+        self.on_behalf_of = None
+        self.flow = None
+        self.url = f"{BASE_URL['value']}/portal/{self.id}"
+
+
+_PORTAL = """<!doctype html><html><head><meta name="viewport" content="width=device-width">
+<title>Billing (local Stripe)</title></head><body style="font-family:sans-serif;max-width:30em;
+margin:2em auto;padding:0 1em"><h1>{name}</h1><p>{email}</p>
+<h2>Payment method</h2><p data-testid="portal-card">{card}</p>
+<form method="post" action="/portal/{id}/card"><label>Card number <input name="card"
+value="4242424242424242" inputmode="numeric"></label> <button type="submit">Update card</button>
+</form><h2>Billing address</h2><p data-testid="portal-address">{address}</p>
+<form method="post" action="/portal/{id}/address">
+<label>Address <input name="line1"></label><br><label>City <input name="city"></label><br>
+<label>Postal code <input name="postal_code"></label><br>
+<label>Country <input name="country" maxlength="2"></label><br>
+<button type="submit">Save address</button></form>
+<h2>Tax IDs</h2><ul data-testid="portal-tax-ids">{tax_ids}</ul>
+<form method="post" action="/portal/{id}/tax_id"><label>Type <select name="type">
+<option>eu_vat</option><option>au_abn</option><option>nz_gst</option><option>es_cif</option>
+</select></label> <label>Number <input name="value"></label>
+<button type="submit">Add tax ID</button></form>
+<p><a href="{back}" data-testid="portal-return">Return</a></p></body></html>"""
+
+
+def _portal_customer(request: web.Request) -> tuple[Any, Any]:
+    session = BillingPortalSession._api_retrieve(request.match_info["id"])
+    return session, Customer._api_retrieve(session.customer)
+
+
+async def portal_page(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    method_id = customer.invoice_settings.get("default_payment_method")
+    card = "No card"
+    if method_id:
+        method = PaymentMethod._api_retrieve(method_id)
+        card = f"{method.card['brand']} ending {method.card['last4']}"
+    address = ", ".join(str(value) for value in (customer.address or {}).values() if value)
+    tax_ids = "".join(
+        f"<li>{html.escape(tax.type)} {html.escape(tax.value)}</li>"
+        for tax in customer.tax_ids._list
+    )
+    body = _PORTAL.format(
+        id=html.escape(session.id),
+        name=html.escape(customer.name or ""),
+        email=html.escape(customer.email or ""),
+        card=html.escape(card),
+        address=html.escape(address or "No address"),
+        tax_ids=tax_ids,
+        back=html.escape(session.return_url or "/"),
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def portal_card(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    method = PaymentMethod(
+        type="card",
+        card={"number": str(form.get("card")), "exp_month": "12", "exp_year": "2040", "cvc": "123"},
+    )
+    PaymentMethod._api_attach(method.id, customer=customer.id)
+    Customer._api_update(customer.id, invoice_settings={"default_payment_method": method.id})
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
+
+
+async def portal_address(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    address = {
+        key: str(form.get(key) or "")
+        for key in ("line1", "city", "postal_code", "country")
+        if form.get(key)
+    }
+    Customer._api_update(customer.id, address=address)
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
+
+
+async def portal_tax_id(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    Customer._api_add_tax_id(customer.id, type=form.get("type"), value=form.get("value"))
+    schedule_webhook(Event("customer.updated", customer))
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
+
+
 _IDEMPOTENT: dict[str, tuple[int, bytes]] = {}
 
 
@@ -595,7 +709,7 @@ async def forget_idempotency_keys(request: web.Request) -> web.Response:
     return web.Response()
 
 
-_PUBLIC_PREFIXES = ("/checkout/", "/invoice/")
+_PUBLIC_PREFIXES = ("/checkout/", "/invoice/", "/portal/")
 
 
 @web.middleware
@@ -630,6 +744,13 @@ def build_app() -> web.Application:
     ):
         app.router.add_route(method, url, make(SubscriptionSchedule, url))
     app.router.add_post("/v1/subscription_schedules/{id}/release", release_schedule)
+    app.router.add_route(
+        "POST", "/v1/billing_portal/sessions", server.api_create(BillingPortalSession, "")
+    )
+    app.router.add_get("/portal/{id}", portal_page)
+    app.router.add_post("/portal/{id}/card", portal_card)
+    app.router.add_post("/portal/{id}/address", portal_address)
+    app.router.add_post("/portal/{id}/tax_id", portal_tax_id)
     app.router.add_delete("/_config/idempotency", forget_idempotency_keys)
     app.router.add_post("/_config/subscriptions/{id}/renew", renew_subscription)
     app.router.add_post("/_config/customers/{id}/card", set_card)

@@ -1,6 +1,7 @@
 """A workspace on trial subscribes in a real browser on a 375 px touch screen: Checkout on the
-local Stripe stand-in's page, back to the billing page, more seats bought after Stripe's
-preview, the subscription cancelled at the period's end and resumed."""
+local Stripe stand-in's page, back to the billing page, a tax ID added in Stripe's customer
+portal, more seats bought after Stripe's preview, the subscription cancelled at the period's
+end and resumed."""
 
 from __future__ import annotations
 
@@ -98,6 +99,14 @@ def test_trial_to_checkout_to_more_seats_to_cancel_and_resume_on_a_phone(
     expect(page.get_by_test_id("current-plan")).to_have_text("Professional")
     assert orm(_paid, world) == (Plan.PROFESSIONAL, 7, False)
     capture(page, "billing-subscribed")
+
+    # The payer's details, changed in Stripe's customer portal and shown back here.
+    page.get_by_test_id("open-portal").get_by_role("button").tap()
+    page.get_by_label("Number", exact=True).fill("DE123456789")
+    page.get_by_role("button", name="Add tax ID").tap()
+    page.get_by_test_id("portal-return").tap()
+    expect(page.get_by_test_id("billing-tax-ids")).to_have_text("DE123456789")
+    expect(page.get_by_test_id("billing-card")).to_have_text("Visa ending in 4242")
 
     # More seats, after Stripe's preview of the next invoice.
     page.get_by_label("Seats paid for").fill("9")

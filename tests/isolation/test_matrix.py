@@ -294,6 +294,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "billing:withdraw_plan_change": {"GET": 405, "POST": 302},
     "billing:cancel": {"GET": 405, "POST": 302},
     "billing:resume": {"GET": 405, "POST": 302},
+    # Without a Stripe customer: refused with a message on the billing page.
+    "billing:portal": {"GET": 405, "POST": 302},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
     "sales:contact_list": {"GET": 200, "POST": 405},
