@@ -56,3 +56,12 @@ SUBSCRIPTION_CANCEL_SCHEDULED = register_action(
 SUBSCRIPTION_RESUMED = register_action(
     "billing.subscription_resumed", _("Subscription resumed"), module=BILLING
 )
+DELETION_SCHEDULED = register_action(
+    "billing.deletion_scheduled", _("Canceled workspace scheduled for deletion"), module=BILLING
+)
+DELETION_WARNING_SENT = register_action(
+    "billing.deletion_warning_sent", _("Deletion warning sent"), module=BILLING
+)
+DELETION_CANCELED = register_action(
+    "billing.deletion_canceled", _("Deletion withdrawn, the workspace pays again"), module=BILLING
+)

@@ -231,12 +231,25 @@ def subscription_apply(
         else:
             account.stripe_schedule_id = str(schedule)
         if status in PAYING:
+            if tenant.billing_status == Tenant.BillingStatus.CANCELED:
+                # Paying again before the retention period ends keeps the workspace.
+                from billing.retention import deletion_cancel
+
+                deletion_cancel(tenant=tenant, source=source)
+            account.ended_at = None
             tenant.billing_status = Tenant.BillingStatus.ACTIVE
         elif status in OVERDUE and tenant.billing_status != Tenant.BillingStatus.UNPAID:
             # Past the grace period the workspace stays read-only until an invoice is paid.
             tenant.billing_status = Tenant.BillingStatus.PAST_DUE
         elif status in ENDED:
             tenant.billing_status = Tenant.BillingStatus.CANCELED
+            if account.ended_at is None:
+                ended = subscription.get("ended_at")
+                account.ended_at = (
+                    datetime.fromtimestamp(ended, tz=UTC)
+                    if isinstance(ended, int)
+                    else timezone.now()
+                )
         tenant.save(update_fields=["plan", "seat_limit", "billing_status"])
         if (
             tenant.billing_status == Tenant.BillingStatus.PAST_DUE
@@ -258,6 +271,7 @@ def subscription_apply(
                 "interval",
                 "currency",
                 "current_period_end",
+                "ended_at",
                 "cancel_at_period_end",
                 "seats_purchased",
                 "stripe_schedule_id",

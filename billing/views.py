@@ -17,6 +17,7 @@ from billing.details import billing_details, portal_session_start
 from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
 from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
+from billing.retention import scheduled_deletion
 from crm_platform.errors import ServiceError
 from tenants import capabilities
 from tenants.access import requires
@@ -92,6 +93,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
         "invoices_unavailable": invoices is None,
         "details": details,
+        "deletion": scheduled_deletion(tenant),
         "details_unavailable": details_unavailable,
     }
     return render(request, "billing/overview.html", context)
