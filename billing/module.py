@@ -65,3 +65,6 @@ DELETION_WARNING_SENT = register_action(
 DELETION_CANCELED = register_action(
     "billing.deletion_canceled", _("Deletion withdrawn, the workspace pays again"), module=BILLING
 )
+DRIFT_REPAIRED = register_action(
+    "billing.drift_repaired", _("Subscription repaired from Stripe"), module=BILLING
+)

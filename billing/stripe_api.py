@@ -203,6 +203,13 @@ def subscription_retrieve(subscription_id: str) -> Obj:
         return _dict(_client().v1.subscriptions.retrieve(subscription_id))
 
 
+def subscriptions_of_customer(*, customer: str) -> list[Obj]:
+    """The customer's subscriptions, ended ones included."""
+    with _calling("subscriptions"):
+        found = _client().v1.subscriptions.list({"customer": customer, "status": "all"})
+    return [_dict(subscription) for subscription in found.data]
+
+
 def subscription_set_quantity(*, subscription_id: str, quantity: int, idempotency_key: str) -> Obj:
     """The subscription's one item billed for ``quantity`` seats, prorated."""
     client = _client()

@@ -3,7 +3,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from billing import retention, services, webhooks
+from billing import reconcile, retention, services, webhooks
 from billing.seats import seats_sync
 from billing.stripe_api import StripeUnavailable
 
@@ -60,3 +60,10 @@ def retention_sweep() -> dict[str, int]:
 @shared_task
 def drop_workspace(deletion_id: int) -> bool:
     return retention.workspace_drop(deletion_id=deletion_id)
+
+
+@shared_task
+def reconcile_subscriptions(tenant_ids: list[int] | None = None) -> dict[str, int]:
+    """Nightly (and on demand from the staff admin): our records compared with Stripe's."""
+    result = reconcile.reconcile_all(tenant_ids=tenant_ids)
+    return {"checked": result.checked, "repaired": result.repaired, "failed": result.failed}

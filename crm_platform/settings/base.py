@@ -257,6 +257,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.retention_sweep",
         "schedule": 60.0 * 60,
     },
+    # Every workspace's subscription compared with Stripe's, drift repaired.
+    "billing-reconcile": {
+        "task": "billing.tasks.reconcile_subscriptions",
+        "schedule": 60.0 * 60 * 24,
+    },
     "billing-stripe-events-sweep": {
         "task": "billing.tasks.stripe_events_sweep",
         "schedule": 60.0 * 5,
