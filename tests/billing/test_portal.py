@@ -122,3 +122,18 @@ def test_members_without_the_billing_capability_get_no_portal(
 
     assert client.post("/billing/portal/").status_code == 403
     assert client.get("/billing/").status_code == 403
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.READ_ONLY])
+def test_members_without_billing_rights_are_told_who_can_help(alpha: Workspace, role: str) -> None:
+    client = workspace_client(alpha.members[role].user, alpha.tenant)
+
+    for response in (client.get("/billing/"), client.post("/billing/seats/", {"seats": "9"})):
+        body = response.content.decode()
+        assert response.status_code == 403
+        assert "Billing is for owners and admins" in body
+        assert "Ask one of them if the workspace needs a plan" in body
+    # Elsewhere the general message stays.
+    other = client.post("/members/invite/", {"email": "x@example.com", "role": "sales_rep"})
+    assert other.status_code == 403
+    assert "Billing is for owners and admins" not in other.content.decode()
