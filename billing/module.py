@@ -38,3 +38,33 @@ PAYMENT_RECOVERED = register_action(
 UNPAID_READ_ONLY = register_action(
     "billing.unpaid_read_only", _("Grace period over, workspace read-only"), module=BILLING
 )
+SEATS_PURCHASED = register_action(
+    "billing.seats_purchased", _("Seats paid for changed"), module=BILLING
+)
+PLAN_CHANGED = register_action("billing.plan_changed", _("Plan changed"), module=BILLING)
+PLAN_CHANGE_SCHEDULED = register_action(
+    "billing.plan_change_scheduled", _("Plan change planned for the period's end"), module=BILLING
+)
+PLAN_CHANGE_WITHDRAWN = register_action(
+    "billing.plan_change_withdrawn", _("Planned plan change withdrawn"), module=BILLING
+)
+SUBSCRIPTION_CANCEL_SCHEDULED = register_action(
+    "billing.subscription_cancel_scheduled",
+    _("Subscription set to end with the period"),
+    module=BILLING,
+)
+SUBSCRIPTION_RESUMED = register_action(
+    "billing.subscription_resumed", _("Subscription resumed"), module=BILLING
+)
+DELETION_SCHEDULED = register_action(
+    "billing.deletion_scheduled", _("Canceled workspace scheduled for deletion"), module=BILLING
+)
+DELETION_WARNING_SENT = register_action(
+    "billing.deletion_warning_sent", _("Deletion warning sent"), module=BILLING
+)
+DELETION_CANCELED = register_action(
+    "billing.deletion_canceled", _("Deletion withdrawn, the workspace pays again"), module=BILLING
+)
+DRIFT_REPAIRED = register_action(
+    "billing.drift_repaired", _("Subscription repaired from Stripe"), module=BILLING
+)

@@ -7,7 +7,7 @@ limits so a company tries what it is most likely to buy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -167,6 +167,47 @@ def plan_from_lookup_key(lookup_key: str) -> str | None:
                 if key == lookup_key:
                     return spec.code
     return None
+
+
+def price_choice_from_lookup_key(lookup_key: str) -> tuple[str, str, str] | None:
+    """(plan, interval, currency) of one of our Stripe Price lookup keys, or None."""
+    for spec in PLANS:
+        for interval in Interval.values:
+            for currency in CURRENCIES:
+                key = price_lookup_key(plan=spec.code, interval=interval, currency=currency)
+                if key == lookup_key:
+                    return spec.code, interval, currency
+    return None
+
+
+def plan_rank(code: str) -> int:
+    """Cheapest first: a change to a higher rank is an upgrade."""
+    return [spec.code for spec in PLANS].index(code)
+
+
+# How much of a limit a workspace uses, by limit name: modules register a counter for what
+# they own (sales its pipelines), so a downgrade can be refused before it breaks a limit.
+_USAGE: dict[str, Callable[[Tenant], int]] = {}
+
+
+def register_usage(name: str, counter: Callable[[Tenant], int]) -> None:
+    if name not in Limit.values:
+        raise ValueError(f"Unknown plan limit {name}")
+    _USAGE[name] = counter
+
+
+def limits_exceeded(tenant: Tenant, plan: str) -> list[tuple[str, int, int]]:
+    """The registered limits ``plan`` would break for ``tenant``: (limit, used, allowed)."""
+    spec = plan_spec(plan)
+    broken = []
+    for name, counter in sorted(_USAGE.items()):
+        allowed = spec.limits[name]
+        if allowed is None:
+            continue
+        used = counter(tenant)
+        if used > allowed:
+            broken.append((name, used, allowed))
+    return broken
 
 
 def plan_spec(code: str) -> PlanSpec:

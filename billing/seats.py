@@ -47,7 +47,9 @@ def seats_sync(*, tenant_id: int) -> int | None:
     account = _live_account(tenant)
     if account is None:
         return None
-    quantity = max(1, min(seats_used(tenant=tenant), plan_spec(tenant.plan).seat_limit))
+    # Never below the seats bought on the billing page, never above the plan's cap.
+    wanted = max(seats_used(tenant=tenant), account.seats_purchased)
+    quantity = max(1, min(wanted, plan_spec(tenant.plan).seat_limit))
     subscription = stripe_api.subscription_retrieve(account.stripe_subscription_id)
     items: list[dict[str, Any]] = (subscription.get("items") or {}).get("data") or []
     billed = items[0].get("quantity") if items else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -202,6 +203,13 @@ def subscription_retrieve(subscription_id: str) -> Obj:
         return _dict(_client().v1.subscriptions.retrieve(subscription_id))
 
 
+def subscriptions_of_customer(*, customer: str) -> list[Obj]:
+    """The customer's subscriptions, ended ones included."""
+    with _calling("subscriptions"):
+        found = _client().v1.subscriptions.list({"customer": customer, "status": "all"})
+    return [_dict(subscription) for subscription in found.data]
+
+
 def subscription_set_quantity(*, subscription_id: str, quantity: int, idempotency_key: str) -> Obj:
     """The subscription's one item billed for ``quantity`` seats, prorated."""
     client = _client()
@@ -216,7 +224,159 @@ def subscription_set_quantity(*, subscription_id: str, quantity: int, idempotenc
             },
             _options(idempotency_key),
         )
+        schedule = _dict(updated).get("schedule")
+        if schedule:
+            _schedule_follow_quantity(client, str(schedule), quantity, idempotency_key)
     return _dict(updated)
+
+
+def _schedule_follow_quantity(
+    client: stripe.StripeClient, schedule_id: str, quantity: int, idempotency_key: str
+) -> None:
+    """A plan change waiting for the period's end keeps the seats billed now."""
+    schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+    phases = []
+    for phase in schedule["phases"]:
+        entry: Any = {
+            "items": [
+                {"price": str(item["price"]), "quantity": quantity} for item in phase["items"]
+            ],
+            "start_date": phase["start_date"],
+        }
+        if phase.get("end_date"):
+            entry["end_date"] = phase["end_date"]
+        phases.append(entry)
+    if len(phases) > 1:
+        phases[-1].pop("end_date", None)
+        phases[-1]["proration_behavior"] = "none"
+    client.v1.subscription_schedules.update(
+        schedule_id,
+        {"phases": phases, "end_behavior": "release"},
+        _options(f"{idempotency_key}-schedule"),
+    )
+
+
+def subscription_change_price(
+    *, subscription_id: str, price: str, quantity: int, idempotency_key: str
+) -> Obj:
+    """The subscription's one item moved to ``price`` now, the difference prorated."""
+    client = _client()
+    with _calling("subscription"):
+        subscription = client.v1.subscriptions.retrieve(subscription_id)
+        item = subscription["items"]["data"][0]
+        updated = client.v1.subscriptions.update(
+            subscription_id,
+            {
+                "items": [{"id": item["id"], "price": price, "quantity": quantity}],
+                "proration_behavior": "create_prorations",
+            },
+            _options(idempotency_key),
+        )
+    return _dict(updated)
+
+
+def subscription_set_cancel_at_period_end(
+    *, subscription_id: str, cancel: bool, idempotency_key: str
+) -> Obj:
+    """Cancel at the end of the paid period (True), or keep renewing (False)."""
+    with _calling("subscription"):
+        updated = _client().v1.subscriptions.update(
+            subscription_id, {"cancel_at_period_end": cancel}, _options(idempotency_key)
+        )
+    return _dict(updated)
+
+
+def subscription_schedule_change(
+    *, subscription_id: str, price: str, quantity: int, interval: str, idempotency_key: str
+) -> Obj:
+    """A Subscription Schedule that keeps the current period as it is and moves the
+    subscription to ``price`` when it ends, then lets the subscription go on by itself."""
+    client = _client()
+    with _calling("subscription schedule"):
+        schedule = client.v1.subscription_schedules.create(
+            {"from_subscription": subscription_id}, _options(f"{idempotency_key}-create")
+        )
+        current = schedule["phases"][0]
+        updated = client.v1.subscription_schedules.update(
+            schedule["id"],
+            {
+                "end_behavior": "release",
+                "phases": [
+                    {
+                        "start_date": current["start_date"],
+                        "end_date": current["end_date"],
+                        "items": [
+                            {"price": str(item["price"]), "quantity": item["quantity"]}
+                            for item in current["items"]
+                        ],
+                    },
+                    {
+                        "items": [{"price": price, "quantity": quantity}],
+                        "duration": {"interval": interval, "interval_count": 1},
+                        "proration_behavior": "none",
+                    },
+                ],
+            },
+            _options(f"{idempotency_key}-phases"),
+        )
+    return _dict(updated)
+
+
+def subscription_schedule_release(*, schedule_id: str, idempotency_key: str) -> None:
+    """The planned change is dropped: the subscription goes on as it is."""
+    with _calling("subscription schedule"):
+        schedule = _client().v1.subscription_schedules.retrieve(schedule_id)
+        if schedule["status"] not in ("active", "not_started"):
+            return  # already applied or released
+        _client().v1.subscription_schedules.release(schedule_id, options=_options(idempotency_key))
+
+
+def invoice_preview(
+    *,
+    customer: str,
+    subscription_id: str,
+    price: str | None = None,
+    quantity: int | None = None,
+    prorate: bool = True,
+) -> Obj:
+    """Stripe's preview of the subscription's next invoice, as it would be after changing its
+    item to ``price`` (None: the same) and ``quantity`` (None: unchanged)."""
+    params: Any = {"customer": customer, "subscription": subscription_id}
+    if price is not None or quantity is not None:
+        item: Any = {}
+        client = _client()
+        with _calling("invoice preview"):
+            current = client.v1.subscriptions.retrieve(subscription_id)["items"]["data"][0]
+        item["id"] = current["id"]
+        item["price"] = price or str(current["price"]["id"])
+        item["quantity"] = quantity if quantity is not None else current["quantity"]
+        params["subscription_details"] = {
+            "items": [item],
+            "proration_behavior": "create_prorations" if prorate else "none",
+        }
+    with _calling("invoice preview"):
+        return _dict(_client().v1.invoices.create_preview(params))
+
+
+def billing_portal_session_create(*, customer: str, return_url: str) -> str:
+    """A customer portal session's URL: where the payer changes their payment method,
+    billing address and tax IDs at Stripe."""
+    with _calling("customer portal"):
+        session = _client().v1.billing_portal.sessions.create(
+            {"customer": customer, "return_url": return_url, "locale": "auto"},
+            # Each visit is a new session; the key makes a retried request one session.
+            _options(f"portal-{customer}-{uuid.uuid4()}"),
+        )
+    return str(session.url)
+
+
+def customer_retrieve(customer: str) -> Obj:
+    """The customer with its tax IDs and default payment method."""
+    with _calling("customer"):
+        found = _client().v1.customers.retrieve(
+            customer, {"expand": ["tax_ids", "invoice_settings.default_payment_method"]}
+        )
+    return _dict(found)
 
 
 def invoices_list(*, customer: str, limit: int = 24) -> list[Obj]:

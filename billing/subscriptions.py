@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -22,8 +23,8 @@ from billing.plans import (
     CURRENCIES,
     PLANS,
     Interval,
-    plan_from_lookup_key,
     plan_spec,
+    price_choice_from_lookup_key,
     price_lookup_key,
 )
 from crm_platform.errors import ServiceError
@@ -207,19 +208,48 @@ def subscription_apply(
         if items:
             item = items[0]
             price = item.get("price") or item.get("plan") or {}
-            plan = plan_from_lookup_key(str(price.get("lookup_key") or ""))
+            choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
             quantity = item.get("quantity")
-            if plan is not None:
-                tenant.plan = plan
+            if choice is not None:
+                tenant.plan, account.interval, account.currency = choice
             if isinstance(quantity, int) and quantity > 0:
                 tenant.seat_limit = min(quantity, plan_spec(tenant.plan).seat_limit)
+            period_end = item.get("current_period_end") or subscription.get("current_period_end")
+            if isinstance(period_end, int):
+                account.current_period_end = datetime.fromtimestamp(period_end, tz=UTC)
+        account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
+        schedule = subscription.get("schedule")
+        if isinstance(schedule, dict):
+            schedule = schedule.get("id")
+        if deleted:
+            account.seats_purchased = 0  # a later subscription starts from the seats in use
+        if not schedule or deleted:
+            # Applied at the period's end, or released: nothing is waiting any more.
+            account.stripe_schedule_id = ""
+            account.scheduled_plan = ""
+            account.scheduled_interval = ""
+        else:
+            account.stripe_schedule_id = str(schedule)
         if status in PAYING:
+            if tenant.billing_status == Tenant.BillingStatus.CANCELED:
+                # Paying again before the retention period ends keeps the workspace.
+                from billing.retention import deletion_cancel
+
+                deletion_cancel(tenant=tenant, source=source)
+            account.ended_at = None
             tenant.billing_status = Tenant.BillingStatus.ACTIVE
         elif status in OVERDUE and tenant.billing_status != Tenant.BillingStatus.UNPAID:
             # Past the grace period the workspace stays read-only until an invoice is paid.
             tenant.billing_status = Tenant.BillingStatus.PAST_DUE
         elif status in ENDED:
             tenant.billing_status = Tenant.BillingStatus.CANCELED
+            if account.ended_at is None:
+                ended = subscription.get("ended_at")
+                account.ended_at = (
+                    datetime.fromtimestamp(ended, tz=UTC)
+                    if isinstance(ended, int)
+                    else timezone.now()
+                )
         tenant.save(update_fields=["plan", "seat_limit", "billing_status"])
         if (
             tenant.billing_status == Tenant.BillingStatus.PAST_DUE
@@ -238,6 +268,15 @@ def subscription_apply(
                 "subscription_status",
                 "subscription_version",
                 "past_due_since",
+                "interval",
+                "currency",
+                "current_period_end",
+                "ended_at",
+                "cancel_at_period_end",
+                "seats_purchased",
+                "stripe_schedule_id",
+                "scheduled_plan",
+                "scheduled_interval",
                 "updated_at",
             ]
         )

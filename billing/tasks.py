@@ -3,7 +3,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from billing import services, webhooks
+from billing import reconcile, retention, services, webhooks
 from billing.seats import seats_sync
 from billing.stripe_api import StripeUnavailable
 
@@ -46,3 +46,24 @@ def stripe_events_sweep() -> int:
 @shared_task
 def dunning_sweep() -> int:
     return webhooks.dunning_sweep()
+
+
+@shared_task
+def retention_sweep() -> dict[str, int]:
+    """Canceled workspaces: deletion planned, warnings sent, and a drop task for each one due."""
+    result = retention.retention_sweep()
+    for deletion_id in result.due:
+        drop_workspace.delay(deletion_id)
+    return {"scheduled": result.scheduled, "warned": result.warned, "due": len(result.due)}
+
+
+@shared_task
+def drop_workspace(deletion_id: int) -> bool:
+    return retention.workspace_drop(deletion_id=deletion_id)
+
+
+@shared_task
+def reconcile_subscriptions(tenant_ids: list[int] | None = None) -> dict[str, int]:
+    """Nightly (and on demand from the staff admin): our records compared with Stripe's."""
+    result = reconcile.reconcile_all(tenant_ids=tenant_ids)
+    return {"checked": result.checked, "repaired": result.repaired, "failed": result.failed}

@@ -11,11 +11,13 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from billing import subscriptions
+from billing import changes, stripe_api, subscriptions
 from billing.currency import preselected_currency
+from billing.details import billing_details, portal_session_start
 from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
 from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
+from billing.retention import scheduled_deletion
 from crm_platform.errors import ServiceError
 from tenants import capabilities
 from tenants.access import requires
@@ -33,13 +35,19 @@ def format_money(money: Money) -> str:
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
+    account = BillingAccount.objects.filter(tenant=tenant).first()
+    subscribed = subscriptions.has_live_subscription(tenant)
     interval = request.GET.get("interval", "")
     if interval not in Interval.values:
-        interval = Interval.MONTH
+        # A paying workspace sees its plans in the interval it pays, unless asked otherwise.
+        paid = account.interval if account is not None and subscribed else ""
+        interval = paid if paid in Interval.values else Interval.MONTH
     currency = preselected_currency(
         accept_language=request.headers.get("Accept-Language", ""),
         requested=request.GET.get("currency", ""),
     )
+    if subscribed and account is not None and account.currency in CURRENCIES:
+        currency = account.currency  # a subscription is billed in one currency all its life
     seats = seats_used_summary(tenant=tenant)
     invoices = workspace_invoices(tenant)
     billable_seats = max(1, seats["used"])
@@ -51,9 +59,16 @@ def overview(request: HttpRequest) -> HttpResponse:
                 "spec": spec,
                 "price": format_money(price),
                 "total": format_money(Money(price.amount * billable_seats, currency)),
-                "current": spec.code == tenant.plan,
+                "current": spec.code == tenant.plan
+                and (account is None or not account.interval or account.interval == interval),
             }
         )
+    upcoming = changes.next_invoice(tenant) if subscribed else None
+    try:
+        details = billing_details(tenant)
+        details_unavailable = False
+    except stripe_api.StripeUnavailable:
+        details, details_unavailable = None, True
     context = {
         "seats": seats,
         "billable_seats": billable_seats,
@@ -65,10 +80,21 @@ def overview(request: HttpRequest) -> HttpResponse:
         "intervals": Interval.choices,
         "currency": currency,
         "currencies": CURRENCIES,
-        "account": BillingAccount.objects.filter(tenant=tenant).first(),
-        "subscribed": subscriptions.has_live_subscription(tenant),
+        "account": account,
+        "subscribed": subscribed,
+        "interval_label": Interval(account.interval).label
+        if account is not None and account.interval in Interval.values
+        else "",
+        "scheduled_plan": plan_spec(account.scheduled_plan).name
+        if account is not None and account.scheduled_plan
+        else "",
+        "next_invoice": format_money(upcoming) if upcoming is not None else "",
+        "max_seats": plan_spec(tenant.plan).seat_limit,
         "invoices": [{"row": row, "total": format_money(row.total)} for row in (invoices or [])],
         "invoices_unavailable": invoices is None,
+        "details": details,
+        "deletion": scheduled_deletion(tenant),
+        "details_unavailable": details_unavailable,
     }
     return render(request, "billing/overview.html", context)
 
@@ -109,3 +135,15 @@ def checkout_return(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, _("Your payment is not complete yet; this page will show it."))
     return redirect("billing:overview")
+
+
+@requires(capabilities.MANAGE_BILLING)
+@require_POST
+def portal(request: HttpRequest) -> HttpResponse:
+    """Off to Stripe's customer portal: payment method, billing address, tax IDs."""
+    try:
+        url = portal_session_start(actor=request.membership)  # type: ignore[attr-defined]
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("billing:overview")
+    return HttpResponseRedirect(url)

@@ -9,6 +9,14 @@ product uses and localstripe lacks, following Stripe's documented object shapes 
 - ``customer.subscription.updated`` and ``invoice.paid`` events, which localstripe never sends;
 - hosted invoice pages (``hosted_invoice_url`` / ``invoice_pdf``);
 - ``Idempotency-Key``: a POST repeated with the same key answers the first response again;
+- invoice previews (``/v1/invoices/create_preview``) of a change given with prices, with
+  ``subscription_details.proration_behavior``, leaving nothing behind;
+- Subscription Schedules (``/v1/subscription_schedules``: create ``from_subscription``,
+  retrieve, update ``phases``, ``release``), the way Stripe changes a subscription at the end
+  of its period; the renewal step applies the next phase, and ends a subscription set to
+  cancel at the period's end;
+- customer portal sessions (``/v1/billing_portal/sessions``) with a page of the stand-in where
+  the customer changes their card, billing address and tax IDs, then returns;
 - objects kept in memory only (no pickle in /tmp shared with other processes).
 
 Run: ``python scripts/localstripe_server.py --port 8420 [--webhook-url URL --webhook-secret S]``.
@@ -330,9 +338,19 @@ async def invoice_page(request: web.Request) -> web.Response:
 
 async def renew_subscription(request: web.Request) -> web.Response:
     """Stripe's test clocks, reduced to one step: the subscription's next period is invoiced
-    and charged to the default payment method now (a failed charge makes it past due)."""
+    and charged to the default payment method now (a failed charge makes it past due). A
+    subscription set to cancel at the period's end ends instead; a schedule's next phase takes
+    effect first."""
     subscription = Subscription._api_retrieve(request.match_info["id"])
     before = subscription.status
+    if subscription.cancel_at_period_end:
+        return server.json_response(  # type: ignore[no-any-return]
+            Subscription._api_delete(subscription.id)._export()
+        )
+    schedule_id = getattr(subscription, "schedule", None)
+    if schedule_id:
+        SubscriptionSchedule._api_retrieve(schedule_id)._advance(subscription)
+        before = None  # the items changed: always report the update
     subscription._create_invoice()
     if subscription.status != before:
         schedule_webhook(Event("customer.subscription.updated", subscription))
@@ -350,6 +368,321 @@ async def set_card(request: web.Request) -> web.Response:
     PaymentMethod._api_attach(method.id, customer=customer.id)
     customer.invoice_settings["default_payment_method"] = method.id
     return server.json_response(method._export())  # type: ignore[no-any-return]
+
+
+def _plan_of(item: dict[str, Any], subscription: Any) -> str:
+    """The plan (price) id an item of a change names: its price, else the subscription item
+    it updates keeps its own."""
+    price = item.get("price") or item.get("plan")
+    if isinstance(price, str):
+        return price
+    if subscription is not None:
+        for current in subscription.items._list:
+            if current.id == item.get("id") or len(subscription.items._list) == 1:
+                return str(current.plan.id)
+    raise UserError(400, "Each item needs a price")
+
+
+async def create_preview(request: web.Request) -> web.Response:
+    """Stripe's ``POST /v1/invoices/create_preview``: the next invoice if the subscription
+    changed as described. localstripe's own preview takes plans only and leaves the objects
+    it simulates in its store; this one takes prices, honours
+    ``subscription_details.proration_behavior`` and leaves nothing behind."""
+    data = await server.get_post_data(request) or {}
+    customer = data.get("customer")
+    subscription_id = data.get("subscription")
+    details = data.get("subscription_details") or {}
+    if not isinstance(details, dict):
+        raise UserError(400, "Bad subscription_details")
+    subscription = Subscription._api_retrieve(subscription_id) if subscription_id else None
+    if subscription is not None and customer is None:
+        customer = subscription.customer
+    items = details.get("items")
+    plans = None
+    if items is not None:
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            raise UserError(400, "Exactly one item is supported")
+        quantity = resources.try_convert_to_int(items[0].get("quantity", 1))
+        if not isinstance(quantity, int) or quantity < 1:
+            raise UserError(400, "Bad quantity")
+        plans = [{"plan": _plan_of(items[0], subscription), "quantity": quantity}]
+    behavior = details.get("proration_behavior", "create_prorations")
+    if behavior not in ("create_prorations", "none", "always_invoice"):
+        raise UserError(400, "Bad proration_behavior")
+    before = set(store.keys())
+    try:
+        invoice = Invoice._get_next_invoice(
+            customer=customer,
+            subscription=subscription_id,
+            upcoming=True,
+            subscription_items=plans,
+        )
+        created = {key.split(":", 1)[1] for key in set(store.keys()) - before}
+        if behavior == "none":
+            invoice.lines._list = [
+                line
+                for line in invoice.lines._list
+                if not (line.proration and getattr(line, "invoice_item", None) in created)
+            ]
+        exported = invoice._export()
+    finally:
+        for key in set(store.keys()) - before:
+            del store[key]
+    exported["id"] = f"upcoming_{invoice.id}"
+    exported["subscription"] = subscription_id
+    if subscription is not None:
+        exported["period_end"] = subscription.current_period_end
+        exported["next_payment_attempt"] = subscription.current_period_end
+    return server.json_response(exported)  # type: ignore[no-any-return]
+
+
+class SubscriptionSchedule(StripeObject):  # type: ignore[misc]
+    """A subscription's planned changes, in phases (Stripe's Subscription Schedules). Only
+    schedules made ``from_subscription`` are supported, as the product makes them."""
+
+    object = "subscription_schedule"
+    _id_prefix = "sub_sched_"
+
+    def __init__(self, from_subscription: Any = None, **kwargs: Any) -> None:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        if not isinstance(from_subscription, str):
+            raise UserError(400, "Only schedules from_subscription are supported")
+        subscription = Subscription._api_retrieve(from_subscription)
+        if getattr(subscription, "schedule", None):
+            raise UserError(400, "The subscription is already attached to a schedule")
+        if subscription.cancel_at_period_end:
+            raise UserError(400, "The subscription is set to cancel at the period's end")
+        super().__init__()
+        item = subscription.items._list[0]
+        self.subscription = subscription.id
+        self.customer = subscription.customer
+        self.status = "active"
+        self.end_behavior = "release"
+        self.released_at: int | None = None
+        self.released_subscription: str | None = None
+        self.metadata: dict[str, Any] = {}
+        self.phases = [
+            {
+                "start_date": subscription.current_period_start,
+                "end_date": subscription.current_period_end,
+                "items": [{"price": item.plan.id, "quantity": item.quantity}],
+                "proration_behavior": "create_prorations",
+            }
+        ]
+        subscription.schedule = self.id
+
+    def _update(self, **data: Any) -> None:
+        if self.status != "active":
+            raise UserError(400, "This schedule is no longer active")
+        phases = data.pop("phases", None)
+        end_behavior = data.pop("end_behavior", None)
+        metadata = data.pop("metadata", None)
+        proration = data.pop("proration_behavior", None)
+        if data:
+            raise UserError(400, "Unexpected " + ", ".join(data.keys()))
+        if proration not in (None, "create_prorations", "none", "always_invoice"):
+            raise UserError(400, "Bad proration_behavior")
+        if end_behavior is not None:
+            if end_behavior not in ("release", "cancel"):
+                raise UserError(400, "Bad end_behavior")
+            self.end_behavior = end_behavior
+        if isinstance(metadata, dict):
+            self.metadata.update(metadata)
+        if phases is not None:
+            self.phases = [self._phase(phase, index) for index, phase in enumerate(phases)]
+
+    def _phase(self, phase: Any, index: int) -> dict[str, Any]:
+        if not isinstance(phase, dict) or not isinstance(phase.get("items"), list):
+            raise UserError(400, f"phases[{index}]: items are required")
+        items = []
+        for item in phase["items"]:
+            price = item.get("price") if isinstance(item, dict) else None
+            if not isinstance(price, str):
+                raise UserError(400, f"phases[{index}]: each item needs a price")
+            Price._api_retrieve(price)
+            quantity = resources.try_convert_to_int(item.get("quantity", 1))
+            if not isinstance(quantity, int) or quantity < 1:
+                raise UserError(400, f"phases[{index}]: bad quantity")
+            items.append({"price": price, "quantity": quantity})
+        previous_end = self.phases[index - 1]["end_date"] if 0 < index <= len(self.phases) else None
+        start = resources.try_convert_to_int(phase.get("start_date", previous_end))
+        end = resources.try_convert_to_int(phase.get("end_date"))
+        iterations = resources.try_convert_to_int(phase.get("iterations"))
+        if not isinstance(start, int) and index == 0:
+            start = self.phases[0]["start_date"]
+        return {
+            "start_date": start,
+            "end_date": end,
+            "iterations": iterations,
+            "items": items,
+            "proration_behavior": phase.get("proration_behavior", "create_prorations"),
+        }
+
+    def _advance(self, subscription: Any) -> None:
+        """The period ended: the next phase's items take over (without prorations, the old
+        period was paid in full); after the last phase the schedule lets the subscription go."""
+        if self.status != "active" or len(self.phases) < 2:
+            return
+        self.phases = self.phases[1:]
+        item = self.phases[0]["items"][0]
+        current = subscription.items._list[0]
+        subscription.items = resources.List(
+            "/v1/subscription_items?subscription=" + subscription.id
+        )
+        subscription.items._list.append(
+            SubscriptionItem(
+                subscription=subscription.id,
+                plan=item["price"],
+                quantity=item["quantity"],
+                metadata=current.metadata,
+                tax_rates=[],
+            )
+        )
+        subscription.quantity = item["quantity"]
+        if len(self.phases) == 1:
+            self._release()
+
+    def _release(self) -> None:
+        subscription = Subscription._api_retrieve(self.subscription)
+        subscription.schedule = None
+        self.status = "released"
+        self.released_at = int(time.time())
+        self.released_subscription = subscription.id
+
+
+async def release_schedule(request: web.Request) -> web.Response:
+    schedule = SubscriptionSchedule._api_retrieve(request.match_info["id"])
+    if schedule.status != "active":
+        raise UserError(400, "This schedule is no longer active")
+    schedule._release()
+    schedule_webhook(Event("subscription_schedule.released", schedule))
+    return server.json_response(schedule._export())  # type: ignore[no-any-return]
+
+
+# Every subscription says which schedule manages it (None: none).
+Subscription.schedule = None
+
+_OVERRIDES = {("POST", "/v1/invoices/create_preview"): create_preview}
+
+
+@web.middleware
+async def override_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Routes localstripe registers at import time that the stand-in answers itself."""
+    own = _OVERRIDES.get((request.method, request.path))
+    return await (own or handler)(request)
+
+
+class BillingPortalSession(StripeObject):  # type: ignore[misc]
+    """A customer portal session: a short-lived link to the stand-in's portal page."""
+
+    object = "billing_portal.session"
+    _id_prefix = "bps_"
+
+    def __init__(
+        self,
+        customer: Any = None,
+        return_url: Any = None,
+        configuration: Any = None,
+        locale: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        if not isinstance(customer, str):
+            raise UserError(400, "A customer is required")
+        Customer._api_retrieve(customer)
+        if return_url is not None and not isinstance(return_url, str):
+            raise UserError(400, "Bad return_url")
+        super().__init__()
+        self.customer = customer
+        self.return_url = return_url
+        self.configuration = configuration or "bpc_local"
+        self.locale = locale
+        self.on_behalf_of = None
+        self.flow = None
+        self.url = f"{BASE_URL['value']}/portal/{self.id}"
+
+
+_PORTAL = """<!doctype html><html><head><meta name="viewport" content="width=device-width">
+<title>Billing (local Stripe)</title></head><body style="font-family:sans-serif;max-width:30em;
+margin:2em auto;padding:0 1em"><h1>{name}</h1><p>{email}</p>
+<h2>Payment method</h2><p data-testid="portal-card">{card}</p>
+<form method="post" action="/portal/{id}/card"><label>Card number <input name="card"
+value="4242424242424242" inputmode="numeric"></label> <button type="submit">Update card</button>
+</form><h2>Billing address</h2><p data-testid="portal-address">{address}</p>
+<form method="post" action="/portal/{id}/address">
+<label>Address <input name="line1"></label><br><label>City <input name="city"></label><br>
+<label>Postal code <input name="postal_code"></label><br>
+<label>Country <input name="country" maxlength="2"></label><br>
+<button type="submit">Save address</button></form>
+<h2>Tax IDs</h2><ul data-testid="portal-tax-ids">{tax_ids}</ul>
+<form method="post" action="/portal/{id}/tax_id"><label>Type <select name="type">
+<option>eu_vat</option><option>au_abn</option><option>nz_gst</option><option>es_cif</option>
+</select></label> <label>Number <input name="value"></label>
+<button type="submit">Add tax ID</button></form>
+<p><a href="{back}" data-testid="portal-return">Return</a></p></body></html>"""
+
+
+def _portal_customer(request: web.Request) -> tuple[Any, Any]:
+    session = BillingPortalSession._api_retrieve(request.match_info["id"])
+    return session, Customer._api_retrieve(session.customer)
+
+
+async def portal_page(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    method_id = customer.invoice_settings.get("default_payment_method")
+    card = "No card"
+    if method_id:
+        method = PaymentMethod._api_retrieve(method_id)
+        card = f"{method.card['brand']} ending {method.card['last4']}"
+    address = ", ".join(str(value) for value in (customer.address or {}).values() if value)
+    tax_ids = "".join(
+        f"<li>{html.escape(tax.type)} {html.escape(tax.value)}</li>"
+        for tax in customer.tax_ids._list
+    )
+    body = _PORTAL.format(
+        id=html.escape(session.id),
+        name=html.escape(customer.name or ""),
+        email=html.escape(customer.email or ""),
+        card=html.escape(card),
+        address=html.escape(address or "No address"),
+        tax_ids=tax_ids,
+        back=html.escape(session.return_url or "/"),
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def portal_card(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    method = PaymentMethod(
+        type="card",
+        card={"number": str(form.get("card")), "exp_month": "12", "exp_year": "2040", "cvc": "123"},
+    )
+    PaymentMethod._api_attach(method.id, customer=customer.id)
+    Customer._api_update(customer.id, invoice_settings={"default_payment_method": method.id})
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
+
+
+async def portal_address(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    address = {
+        key: str(form.get(key) or "")
+        for key in ("line1", "city", "postal_code", "country")
+        if form.get(key)
+    }
+    Customer._api_update(customer.id, address=address)
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
+
+
+async def portal_tax_id(request: web.Request) -> web.Response:
+    session, customer = _portal_customer(request)
+    form = await request.post()
+    Customer._api_add_tax_id(customer.id, type=form.get("type"), value=form.get("value"))
+    schedule_webhook(Event("customer.updated", customer))
+    raise web.HTTPSeeOther(f"/portal/{session.id}")
 
 
 _IDEMPOTENT: dict[str, tuple[int, bytes]] = {}
@@ -376,7 +709,7 @@ async def forget_idempotency_keys(request: web.Request) -> web.Response:
     return web.Response()
 
 
-_PUBLIC_PREFIXES = ("/checkout/", "/invoice/")
+_PUBLIC_PREFIXES = ("/checkout/", "/invoice/", "/portal/")
 
 
 @web.middleware
@@ -392,6 +725,7 @@ def build_app() -> web.Application:
     middlewares = app.middlewares
     middlewares[middlewares.index(server.auth_middleware)] = auth_middleware
     middlewares.append(idempotency_middleware)
+    middlewares.append(override_middleware)
     app.router.add_route("POST", "/v1/checkout/sessions", server.api_create(CheckoutSession, ""))
     app.router.add_route(
         "GET", "/v1/checkout/sessions/{id}", server.api_retrieve(CheckoutSession, "")
@@ -403,6 +737,20 @@ def build_app() -> web.Application:
         ("GET", "/v1/prices", server.api_list_all),
     ):
         app.router.add_route(method, url, make(Price, url))
+    for method, url, make in (
+        ("POST", "/v1/subscription_schedules", server.api_create),
+        ("GET", "/v1/subscription_schedules/{id}", server.api_retrieve),
+        ("POST", "/v1/subscription_schedules/{id}", server.api_update),
+    ):
+        app.router.add_route(method, url, make(SubscriptionSchedule, url))
+    app.router.add_post("/v1/subscription_schedules/{id}/release", release_schedule)
+    app.router.add_route(
+        "POST", "/v1/billing_portal/sessions", server.api_create(BillingPortalSession, "")
+    )
+    app.router.add_get("/portal/{id}", portal_page)
+    app.router.add_post("/portal/{id}/card", portal_card)
+    app.router.add_post("/portal/{id}/address", portal_address)
+    app.router.add_post("/portal/{id}/tax_id", portal_tax_id)
     app.router.add_delete("/_config/idempotency", forget_idempotency_keys)
     app.router.add_post("/_config/subscriptions/{id}/renew", renew_subscription)
     app.router.add_post("/_config/customers/{id}/card", set_card)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Limit, register_usage
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.capabilities import Scope
@@ -275,6 +276,19 @@ def _seed_demo(*, tenant: Tenant) -> None:
 
 
 register_demo_seeder(_seed_demo)
+
+
+def _pipelines_in_use(tenant: Tenant) -> int:
+    """The pipelines a plan's pipeline limit counts: the ones not archived."""
+    from django_tenants.utils import schema_context
+
+    from crm_modules.sales.models import Pipeline
+
+    with schema_context(tenant.schema_name):
+        return Pipeline.objects.filter(archived_at__isnull=True).count()
+
+
+register_usage(Limit.PIPELINES, _pipelines_in_use)
 
 
 # Sales records as report data sources (registered once the names above exist).

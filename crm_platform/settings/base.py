@@ -252,6 +252,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.dunning_sweep",
         "schedule": 60.0 * 60,
     },
+    # Canceled workspaces: deletion planned, warnings sent, schemas dropped when due.
+    "billing-retention-sweep": {
+        "task": "billing.tasks.retention_sweep",
+        "schedule": 60.0 * 60,
+    },
+    # Every workspace's subscription compared with Stripe's, drift repaired.
+    "billing-reconcile": {
+        "task": "billing.tasks.reconcile_subscriptions",
+        "schedule": 60.0 * 60 * 24,
+    },
     "billing-stripe-events-sweep": {
         "task": "billing.tasks.stripe_events_sweep",
         "schedule": 60.0 * 5,
@@ -301,6 +311,9 @@ STRIPE_AUTOMATIC_TAX = env_bool("STRIPE_AUTOMATIC_TAX")
 BILLING_SEATS_DELAY_SECONDS = 60
 # Days a past-due workspace keeps working before it becomes read-only.
 BILLING_GRACE_DAYS = int(env("BILLING_GRACE_DAYS", "7") or 7)
+# Days a canceled workspace is kept (read-only) before it is deleted; warnings go out 30, 7
+# and 1 days before.
+BILLING_RETENTION_DAYS = int(env("BILLING_RETENTION_DAYS", "60") or 60)
 TRIAL_SEAT_LIMIT = 10
 INVITATION_MAX_AGE_DAYS = 7
 # Emails to an address the actor typed (invitations, signup notices): (count, seconds) per

@@ -313,6 +313,14 @@ SUCCESS: dict[str, dict[str, int]] = {
     "billing:subscribe": {"GET": 405, "POST": 302},
     # Without a Checkout Session of this workspace in the query: not found.
     "billing:checkout_return": {"GET": 404, "POST": 405},
+    # Without a subscription every change is refused with a message on the billing page.
+    "billing:change_seats": {"GET": 302, "POST": 302},
+    "billing:change_plan": {"GET": 302, "POST": 302},
+    "billing:withdraw_plan_change": {"GET": 405, "POST": 302},
+    "billing:cancel": {"GET": 405, "POST": 302},
+    "billing:resume": {"GET": 405, "POST": 302},
+    # Without a Stripe customer: refused with a message on the billing page.
+    "billing:portal": {"GET": 405, "POST": 302},
     "kit_module:list": {"GET": 200, "POST": 405},
     "kit_module:rename": {"GET": 405, "POST": 302},
     "sales:contact_list": {"GET": 200, "POST": 405},
