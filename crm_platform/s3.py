@@ -64,6 +64,10 @@ class KeyOutsideWorkspace(ValueError):
     """A key that does not belong to the workspace asking for it."""
 
 
+class ObjectsNotDeleted(RuntimeError):
+    """S3 refused to delete some objects of a batch."""
+
+
 def document_key(*, schema_name: str, document_uuid: str, version: int) -> str:
     """``workspaces/<schema>/documents/<uuid>/<version>``: built only from values the server
     chose, never from a user-supplied path segment."""
@@ -147,9 +151,13 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
     client = s3_client()
     for start in range(0, len(keys), 1000):
         batch = [{"Key": key} for key in keys[start : start + 1000]]
-        client.delete_objects(
+        answer = client.delete_objects(
             Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
         )
+        # A batch answers 200 even when some keys failed; the caller must not forget them.
+        if answer.get("Errors"):
+            failed = answer["Errors"][0]
+            raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
 
 
 def bucket_ensure() -> None:

@@ -1,5 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.roles import Role
@@ -48,3 +49,12 @@ DOCUMENT_RESTORED = register_action(
     "document.restored", _("Document restored from the trash"), module=MODULE
 )
 DOCUMENTS_TOPIC = live.register_topic("documents", label=MODULE, capability=VIEW_DOCUMENTS)
+
+# What the timeline of each record a document is linked to shows.
+TIMELINE_DOCUMENT_ADDED = register_entry_type("document_added", label=_("Document attached"))
+TIMELINE_DOCUMENT_VERSION = register_entry_type(
+    "document_version", label=_("New version of a document")
+)
+TIMELINE_DOCUMENT_DELETED = register_entry_type(
+    "document_deleted", label=_("Document moved to the trash")
+)

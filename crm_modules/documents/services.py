@@ -22,7 +22,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_modules.documents.api import attachable_record
+from crm_modules.activities.api import EntryType, activity_log
+from crm_modules.documents.api import attachable_record, get_attachable
 from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_modules.documents.module import (
     DOCUMENT_DELETED,
@@ -32,6 +33,9 @@ from crm_modules.documents.module import (
     DOCUMENT_VERSION_RESTORED,
     DOCUMENTS_TOPIC,
     MANAGE_TRASH,
+    TIMELINE_DOCUMENT_ADDED,
+    TIMELINE_DOCUMENT_DELETED,
+    TIMELINE_DOCUMENT_VERSION,
     UPLOAD_DOCUMENTS,
     VIEW_DOCUMENTS,
 )
@@ -252,6 +256,7 @@ def _record_version(*, actor: Membership, data: dict[str, Any], key: str, etag: 
             created_at=now,
         )
         action, event = DOCUMENT_UPLOADED, "document.uploaded"
+        entry = TIMELINE_DOCUMENT_ADDED
     else:
         existing = Document.objects.select_for_update().filter(pk=data["document"]).first()
         if existing is None or existing.deleted_at is not None:
@@ -263,6 +268,7 @@ def _record_version(*, actor: Membership, data: dict[str, Any], key: str, etag: 
         document.current_version = data["number"]
         document.save(update_fields=["name", "content_type", "size", "current_version"])
         action, event = DOCUMENT_VERSION_ADDED, "document.version_added"
+        entry = TIMELINE_DOCUMENT_VERSION
     DocumentVersion.objects.create(
         document=document,
         number=data["number"],
@@ -286,10 +292,38 @@ def _record_version(*, actor: Membership, data: dict[str, Any], key: str, etag: 
             record_id=data["record_id"],
             defaults={"linked_by_id": actor.user_id},
         )
+    _timeline_write(actor=actor, document=document, entry=entry, version=data["number"])
     _audit_and_publish(
         actor=actor, document=document, action=action, event=event, data={"version": data["number"]}
     )
     return document
+
+
+def _timeline_write(
+    *,
+    actor: Membership,
+    document: Document,
+    entry: EntryType,
+    version: int | None = None,
+    links: list[tuple[str, int]] | None = None,
+) -> None:
+    """One timeline entry shown on every record the document is linked to (or on ``links``)."""
+    if links is None:
+        links = list(document.links.values_list("record_type", "record_id"))
+    concerns = []
+    for record_type, record_id in links:
+        attachable = get_attachable(record_type)
+        if attachable is not None:
+            concerns.append((attachable.model._meta.label_lower, record_id))
+    if not concerns:
+        return
+    activity_log(
+        kind=entry.code,
+        author=actor.user,
+        concerns=concerns,
+        subject=document.name[:200],
+        data={"document": document.pk, "version": version or document.current_version},
+    )
 
 
 def _audit_and_publish(
@@ -316,12 +350,20 @@ def document_link(
     require(actor, UPLOAD_DOCUMENTS)
     if attachable_record(actor=actor, key=record_type, record_id=record_id) is None:
         raise ServiceError(_("This record does not exist."), field="record_id")
-    link, _created = DocumentLink.objects.get_or_create(
-        document=document,
-        record_type=record_type,
-        record_id=record_id,
-        defaults={"linked_by_id": actor.user_id},
-    )
+    with transaction.atomic():
+        link, created = DocumentLink.objects.get_or_create(
+            document=document,
+            record_type=record_type,
+            record_id=record_id,
+            defaults={"linked_by_id": actor.user_id},
+        )
+        if created:
+            _timeline_write(
+                actor=actor,
+                document=document,
+                entry=TIMELINE_DOCUMENT_ADDED,
+                links=[(record_type, record_id)],
+            )
     return link
 
 
@@ -375,6 +417,9 @@ def document_version_restore(
         locked.size = source.size
         locked.content_type = source.content_type
         locked.save(update_fields=["version_counter", "current_version", "size", "content_type"])
+        _timeline_write(
+            actor=actor, document=locked, entry=TIMELINE_DOCUMENT_VERSION, version=restored.number
+        )
         _audit_and_publish(
             actor=actor,
             document=locked,
@@ -394,6 +439,7 @@ def document_delete(*, actor: Membership, document: Document) -> Document:
             raise ServiceError(_("This document is already in the trash."), field="document")
         locked.deleted_at = timezone.now()
         locked.save(update_fields=["deleted_at"])
+        _timeline_write(actor=actor, document=locked, entry=TIMELINE_DOCUMENT_DELETED)
         _audit_and_publish(
             actor=actor,
             document=locked,
@@ -407,8 +453,10 @@ def document_delete(*, actor: Membership, document: Document) -> Document:
 def document_restore(*, actor: Membership, document: Document) -> Document:
     require(actor, MANAGE_TRASH)
     with transaction.atomic():
-        locked = Document.objects.select_for_update().get(pk=document.pk)
+        locked = Document.objects.select_for_update().filter(pk=document.pk).first()
         require(actor, MANAGE_TRASH)
+        if locked is None:
+            raise ServiceError(_("This document has been deleted for good."), field="document")
         if locked.deleted_at is None:
             raise ServiceError(_("This document is not in the trash."), field="document")
         locked.deleted_at = None
@@ -423,17 +471,39 @@ def document_restore(*, actor: Membership, document: Document) -> Document:
     return locked
 
 
+PURGE_BATCH = 500
+
+
 def documents_purge_expired(*, schema_name: str, now: datetime | None = None) -> int:
-    """Delete the documents of the current workspace that have been in the trash for 30 days:
-    their objects first, then their rows (a failure leaves rows to retry, never an orphaned
-    object). Returns how many documents went."""
+    """Delete the documents of the current workspace that have been in the trash for 30 days,
+    in batches: the objects of every version first — those of uploads abandoned half-way
+    included, since every number up to the counter was handed out — then the rows. The rows
+    stay locked meanwhile, so a restore waits and then finds the document gone; a failure rolls
+    the batch back, leaving rows to retry and never an orphaned object. Running it again finds
+    nothing more to do. Returns how many documents went."""
     cutoff = (now or timezone.now()) - timedelta(days=TRASH_DAYS)
-    expired = list(Document.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True))
-    if not expired:
-        return 0
-    keys = sorted(
-        set(DocumentVersion.objects.filter(document_id__in=expired).values_list("key", flat=True))
-    )
-    s3.objects_delete(schema_name=schema_name, keys=keys)
-    Document.objects.filter(pk__in=expired).delete()
-    return len(expired)
+    purged = 0
+    while True:
+        with transaction.atomic():
+            expired = list(
+                Document.objects.select_for_update(skip_locked=True)
+                .filter(deleted_at__lt=cutoff)
+                .order_by("pk")
+                .values_list("pk", "uuid", "version_counter")[:PURGE_BATCH]
+            )
+            if not expired:
+                return purged
+            ids = [pk for pk, _uuid, _counter in expired]
+            keys = set(
+                DocumentVersion.objects.filter(document_id__in=ids).values_list("key", flat=True)
+            )
+            for _pk, document_uuid, counter in expired:
+                keys.update(
+                    s3.document_key(
+                        schema_name=schema_name, document_uuid=str(document_uuid), version=n
+                    )
+                    for n in range(1, counter + 1)
+                )
+            s3.objects_delete(schema_name=schema_name, keys=sorted(keys))
+            Document.objects.filter(pk__in=ids).delete()
+        purged += len(ids)

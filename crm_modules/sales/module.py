@@ -258,5 +258,18 @@ def _seed_demo(*, tenant: Tenant) -> None:
 register_demo_seeder(_seed_demo)
 
 
+def _register_attachables() -> None:
+    from crm_modules.documents.api import register_attachable
+    from crm_modules.sales.models import Company, Contact, Deal, Lead
+
+    register_attachable("sales.company", Company, _("Company"), VIEW_RECORDS)
+    register_attachable("sales.contact", Contact, _("Contact"), VIEW_RECORDS)
+    register_attachable("sales.lead", Lead, _("Lead"), VIEW_RECORDS)
+    register_attachable("sales.deal", Deal, _("Deal"), VIEW_RECORDS)
+
+
+# Documents attach to every sales record by the record's model label (the timeline's link key).
+_register_attachables()
+
 # Sales records as report data sources (registered once the names above exist).
 from crm_modules.sales import reports  # noqa: E402, F401
