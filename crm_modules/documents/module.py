@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
+from tenants.modules import register_settings_panel
 from tenants.roles import Role
 
 MODULE = _("Documents")
@@ -57,4 +60,25 @@ TIMELINE_DOCUMENT_VERSION = register_entry_type(
 )
 TIMELINE_DOCUMENT_DELETED = register_entry_type(
     "document_deleted", label=_("Document moved to the trash")
+)
+
+
+def _storage(membership: Any) -> dict[str, Any]:
+    from crm_modules.documents.quota import storage_usage
+
+    usage = storage_usage(membership.tenant)
+    return {
+        "used": usage.used,
+        "quota": usage.quota,
+        "percent": usage.percent,
+        # The meter turns to its warning colour past nine tenths.
+        "high": (usage.quota or 0) * 9 // 10,
+    }
+
+
+register_settings_panel(
+    "documents.storage",
+    template="documents/_storage.html",
+    capability=VIEW_DOCUMENTS,
+    context=_storage,
 )

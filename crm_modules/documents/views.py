@@ -42,10 +42,16 @@ def document_index(request: WorkspaceRequest) -> HttpResponse:
         uploaded_by=uploader_id,
         created_from=filters.get("date_from"),
         created_to=filters.get("date_to"),
+        linked=filters.get("linked", ""),
+        linked_type=filters.get("linked_type", ""),
         trash=trash,
     )[:200]
+    rows = list(documents)
+    linked = selectors.linked_records(actor=request.membership, documents=rows)
+    for document in rows:
+        document.linked_to = linked.get(document.pk, [])  # type: ignore[attr-defined]
     return render(
-        request, "documents/index.html", {"form": form, "documents": documents, "trash": trash}
+        request, "documents/index.html", {"form": form, "documents": rows, "trash": trash}
     )
 
 
@@ -82,7 +88,42 @@ def _start(request: WorkspaceRequest, form: UploadStartForm, *, document: object
         )
     except ServiceError as error:
         return _error(error.message, error.field)
-    return JsonResponse({"url": ticket.url, "headers": ticket.headers, "ticket": ticket.ticket})
+    return JsonResponse(_ticket_json(ticket))
+
+
+def _ticket_json(ticket: services.UploadTicket) -> dict[str, object]:
+    if ticket.parts or ticket.part_size:
+        return {"ticket": ticket.ticket, "part_size": ticket.part_size, "parts": ticket.parts}
+    return {"url": ticket.url, "headers": ticket.headers, "ticket": ticket.ticket}
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_resume(request: WorkspaceRequest) -> JsonResponse:
+    """An upload in parts after a dropped connection: the parts still to send."""
+    form = UploadCompleteForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    try:
+        ticket = services.document_upload_resume(
+            actor=request.membership, ticket=form.cleaned_data["ticket"]
+        )
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse(_ticket_json(ticket))
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_abort(request: WorkspaceRequest) -> JsonResponse:
+    form = UploadCompleteForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    try:
+        services.document_upload_abort(actor=request.membership, ticket=form.cleaned_data["ticket"])
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse({"aborted": True})
 
 
 @requires(UPLOAD_DOCUMENTS)

@@ -262,10 +262,22 @@ def _register_attachables() -> None:
     from crm_modules.documents.api import register_attachable
     from crm_modules.sales.models import Company, Contact, Deal, Lead
 
-    register_attachable("sales.company", Company, _("Company"), VIEW_RECORDS)
-    register_attachable("sales.contact", Contact, _("Contact"), VIEW_RECORDS)
-    register_attachable("sales.lead", Lead, _("Lead"), VIEW_RECORDS)
-    register_attachable("sales.deal", Deal, _("Deal"), VIEW_RECORDS)
+    for key, model, label in (
+        ("sales.company", Company, _("Company")),
+        ("sales.contact", Contact, _("Contact")),
+        ("sales.lead", Lead, _("Lead")),
+        ("sales.deal", Deal, _("Deal")),
+    ):
+        register_attachable(key, model, label, VIEW_RECORDS, search=_record_search(model))
+
+
+def _record_search(model: Any) -> Any:
+    def search(actor: Membership, text: str) -> Any:
+        from crm_modules.sales.selectors import record_search
+
+        return record_search(model=model, actor=actor, q=text)
+
+    return search
 
 
 # Documents attach to every sales record by the record's model label (the timeline's link key).

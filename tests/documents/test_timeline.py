@@ -55,9 +55,9 @@ def test_upload_version_and_delete_show_on_every_linked_record(in_alpha, s3_buck
     assert len(_entries(deal)) == 1
 
     ticket = services.document_upload_start(
-        actor=rep, name="Offer v2.pdf", content_type="application/pdf", size=5, document=document
+        actor=rep, name="Offer v2.pdf", content_type="application/pdf", size=9, document=document
     )
-    assert put(ticket, b"%PDF-").status_code == 200
+    assert put(ticket, b"%PDF-1.4\n").status_code == 200
     services.document_upload_complete(actor=rep, ticket=ticket.ticket)
     services.document_version_restore(actor=rep, document=document, number=1)
     services.document_delete(actor=rep, document=document)

@@ -70,14 +70,14 @@ def test_every_version_goes_and_a_second_run_finds_nothing(in_alpha, s3_bucket, 
     note = Note.objects.create(title="Deal", owner=owner.user)
     document = upload(owner, b"one", record_type=notes_attachable, record_id=note.pk)
     second = services.document_upload_start(
-        actor=owner, name="x.pdf", content_type="application/pdf", size=3, document=document
+        actor=owner, name="x.txt", content_type="text/plain", size=3, document=document
     )
     assert put(second, b"two").status_code == 200
     services.document_upload_complete(actor=owner, ticket=second.ticket)
     services.document_version_restore(actor=owner, document=document, number=1)
     # A version whose bytes arrived but whose upload was never completed.
     abandoned = services.document_upload_start(
-        actor=owner, name="x.pdf", content_type="application/pdf", size=5, document=document
+        actor=owner, name="x.txt", content_type="text/plain", size=5, document=document
     )
     assert put(abandoned, b"three").status_code == 200
     assert len(_keys(schema)) == 3

@@ -344,6 +344,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "documents:list": {"GET": 200, "POST": 405},
     "documents:upload_start": {"GET": 405, "POST": 400},
     "documents:upload_complete": {"GET": 405, "POST": 400},
+    "documents:upload_resume": {"GET": 405, "POST": 400},
+    "documents:upload_abort": {"GET": 405, "POST": 400},
     "documents:detail": {"GET": 200, "POST": 405},
     "documents:download": {"GET": 302, "POST": 405},
     "documents:version_upload_start": {"GET": 405, "POST": 400},
