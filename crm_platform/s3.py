@@ -75,6 +75,15 @@ def document_key(*, schema_name: str, document_uuid: str, version: int) -> str:
     return workspace_key(schema_name=schema_name, key=key)
 
 
+def thumbnail_key(*, schema_name: str, document_uuid: str, version: int) -> str:
+    """``workspaces/<schema>/documents/<uuid>/thumbnails/<version>.png``: a PDF's first page."""
+    key = (
+        f"{workspace_prefix(schema_name)}documents/{uuid.UUID(str(document_uuid))}"
+        f"/thumbnails/{int(version)}.png"
+    )
+    return workspace_key(schema_name=schema_name, key=key)
+
+
 def workspace_key(*, schema_name: str, key: str) -> str:
     """``key`` if it lies inside the workspace's prefix; raise otherwise. Every presigned
     request and every object operation goes through this check."""

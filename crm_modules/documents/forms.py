@@ -37,12 +37,8 @@ class DocumentFilterForm(AccessibleForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["linked_type"].choices = [
-            ("", _("Any record")),
-            *(  # type: ignore[attr-defined]
-                (attachable.key, attachable.label) for attachable in all_attachables()
-            ),
-        ]
+        choices = [(attachable.key, attachable.label) for attachable in all_attachables()]
+        self.fields["linked_type"].choices = [("", _("Any record")), *choices]  # type: ignore[attr-defined]
 
 
 class UploadStartForm(forms.Form):

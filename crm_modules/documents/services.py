@@ -409,7 +409,7 @@ def _record_version(
         document.save(update_fields=["name", "content_type", "size", "current_version"])
         action, event = DOCUMENT_VERSION_ADDED, "document.version_added"
         entry = TIMELINE_DOCUMENT_VERSION
-    DocumentVersion.objects.create(
+    version = DocumentVersion.objects.create(
         document=document,
         number=data["number"],
         key=key,
@@ -433,11 +433,19 @@ def _record_version(
             record_id=data["record_id"],
             defaults={"linked_by_id": actor.user_id},
         )
+    if sniffed == "application/pdf":
+        transaction.on_commit(lambda: _thumbnail_later(version.pk))
     _timeline_write(actor=actor, document=document, entry=entry, version=data["number"])
     _audit_and_publish(
         actor=actor, document=document, action=action, event=event, data={"version": data["number"]}
     )
     return document
+
+
+def _thumbnail_later(version_id: int) -> None:
+    from crm_modules.documents.tasks import render_pdf_thumbnail
+
+    render_pdf_thumbnail.delay(version_id=version_id)
 
 
 def _timeline_write(
@@ -528,6 +536,22 @@ def document_download_url(
     )
 
 
+def document_thumbnail_url(*, actor: Membership, document: Document) -> str | None:
+    """A presigned GET of the current version's first-page thumbnail, or None while there is
+    none (not a PDF, not rendered yet, or not renderable)."""
+    require(actor, VIEW_DOCUMENTS)
+    version = document.versions.get(number=document.current_version)
+    if not version.thumbnail_key:
+        return None
+    return s3.presign_get(
+        schema_name=actor.tenant.schema_name,
+        key=version.thumbnail_key,
+        content_type="image/png",
+        content_disposition=content_disposition(name=f"{document.name}.png", inline=True),
+        expires_in=DOWNLOAD_URL_SECONDS,
+    )
+
+
 def previewable(version: DocumentVersion) -> bool:
     """Shown inline only when the declared type is a safe one and the bytes agree with it."""
     return version.content_type in INLINE_TYPES and version.sniffed_type == version.content_type
@@ -557,6 +581,7 @@ def document_version_restore(
             content_type=source.content_type,
             sniffed_type=source.sniffed_type,
             checksum=source.checksum,
+            thumbnail_key=source.thumbnail_key,
             restored_from=source.number,
             uploaded_by_id=actor.user_id,
         )
@@ -645,12 +670,17 @@ def documents_purge_expired(*, schema_name: str, now: datetime | None = None) ->
                 DocumentVersion.objects.filter(document_id__in=ids).values_list("key", flat=True)
             )
             for _pk, document_uuid, counter in expired:
-                keys.update(
-                    s3.document_key(
-                        schema_name=schema_name, document_uuid=str(document_uuid), version=n
+                for n in range(1, counter + 1):
+                    keys.add(
+                        s3.document_key(
+                            schema_name=schema_name, document_uuid=str(document_uuid), version=n
+                        )
                     )
-                    for n in range(1, counter + 1)
-                )
+                    keys.add(
+                        s3.thumbnail_key(
+                            schema_name=schema_name, document_uuid=str(document_uuid), version=n
+                        )
+                    )
             s3.objects_delete(schema_name=schema_name, keys=sorted(keys))
             Document.objects.filter(pk__in=ids).delete()
         purged += len(ids)

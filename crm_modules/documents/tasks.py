@@ -10,6 +10,20 @@ logger = logging.getLogger("rapport.documents")
 
 
 @shared_task
+def render_pdf_thumbnail(*, version_id: int) -> bool:
+    """The first page of a PDF version as a PNG (sent on commit by the upload's completion; the
+    workspace's schema travels with the task)."""
+    from django.db import connection
+
+    from crm_modules.documents.thumbnails import version_thumbnail_render
+
+    return version_thumbnail_render(
+        schema_name=connection.schema_name,  # type: ignore[attr-defined]
+        version_id=version_id,
+    )
+
+
+@shared_task
 def purge_document_trash() -> int:
     """Every workspace, each on its own: remove documents whose 30 days in the trash are over.
     A workspace whose objects cannot be deleted now keeps its rows for the next run and does

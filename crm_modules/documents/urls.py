@@ -11,6 +11,7 @@ urlpatterns = [
     path("uploads/abort/", views.upload_abort, name="upload_abort"),
     path("<int:document_id>/", views.document_detail, name="detail"),
     path("<int:document_id>/download/", views.document_download, name="download"),
+    path("<int:document_id>/thumbnail/", views.document_thumbnail, name="thumbnail"),
     path("<int:document_id>/versions/", views.version_upload_start, name="version_upload_start"),
     path(
         "<int:document_id>/versions/<int:version_number>/restore/",

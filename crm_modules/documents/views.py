@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -165,10 +165,33 @@ def document_download(request: WorkspaceRequest, document_id: int) -> HttpRespon
 
 @requires(VIEW_DOCUMENTS)
 @require_safe
+def document_thumbnail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    """The first page of a PDF as a small PNG, once the background rendering has made it."""
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    url = services.document_thumbnail_url(actor=request.membership, document=document)
+    if url is None:
+        raise Http404("No thumbnail")
+    response = HttpResponseRedirect(url)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@requires(VIEW_DOCUMENTS)
+@require_safe
 def document_detail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get(actor=request.membership, document_id=document_id)
-    versions = selectors.document_versions(document=document)
-    return render(request, "documents/detail.html", {"document": document, "versions": versions})
+    versions = list(selectors.document_versions(document=document))
+    current = next((v for v in versions if v.number == document.current_version), None)
+    preview = ""
+    if current is not None and services.previewable(current):
+        preview = "pdf" if current.content_type == "application/pdf" else "image"
+    context = {
+        "document": document,
+        "versions": versions,
+        "preview": preview,
+        "thumbnail": current is not None and bool(current.thumbnail_key),
+    }
+    return render(request, "documents/detail.html", context)
 
 
 @requires(UPLOAD_DOCUMENTS)
