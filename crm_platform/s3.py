@@ -64,10 +64,23 @@ class KeyOutsideWorkspace(ValueError):
     """A key that does not belong to the workspace asking for it."""
 
 
+class ObjectsNotDeleted(RuntimeError):
+    """S3 refused to delete some objects of a batch."""
+
+
 def document_key(*, schema_name: str, document_uuid: str, version: int) -> str:
     """``workspaces/<schema>/documents/<uuid>/<version>``: built only from values the server
     chose, never from a user-supplied path segment."""
     key = f"{workspace_prefix(schema_name)}documents/{uuid.UUID(str(document_uuid))}/{int(version)}"
+    return workspace_key(schema_name=schema_name, key=key)
+
+
+def thumbnail_key(*, schema_name: str, document_uuid: str, version: int) -> str:
+    """``workspaces/<schema>/documents/<uuid>/thumbnails/<version>.png``: a PDF's first page."""
+    key = (
+        f"{workspace_prefix(schema_name)}documents/{uuid.UUID(str(document_uuid))}"
+        f"/thumbnails/{int(version)}.png"
+    )
     return workspace_key(schema_name=schema_name, key=key)
 
 
@@ -99,6 +112,108 @@ def presign_put(
         "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
     )
     return url
+
+
+# --- multipart uploads: large documents go in parts, each PUT by the browser ----------------
+
+
+def multipart_create(*, schema_name: str, key: str, content_type: str) -> str:
+    """Start a multipart upload; answers its upload id."""
+    workspace_key(schema_name=schema_name, key=key)
+    params: dict[str, Any] = {
+        "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
+        "Key": key,
+        "ContentType": content_type,
+    }
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    upload_id: str = s3_client().create_multipart_upload(**params)["UploadId"]
+    return upload_id
+
+
+def presign_upload_part(
+    *, schema_name: str, key: str, upload_id: str, part_number: int, size: int, expires_in: int
+) -> str:
+    """A URL the browser PUTs one part to; its length is signed."""
+    workspace_key(schema_name=schema_name, key=key)
+    url: str = s3_client().generate_presigned_url(
+        "upload_part",
+        Params={
+            "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": size,
+        },
+        ExpiresIn=expires_in,
+        HttpMethod="PUT",
+    )
+    return url
+
+
+def _no_such_upload(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404", "NotFound"}
+
+
+def multipart_parts(*, schema_name: str, key: str, upload_id: str) -> list[dict[str, Any]] | None:
+    """The parts S3 holds for an upload (number, size, ETag), or None when the upload is no
+    longer open (completed or aborted)."""
+    workspace_key(schema_name=schema_name, key=key)
+    client = s3_client()
+    parts: list[dict[str, Any]] = []
+    marker = 0
+    try:
+        while True:
+            page = client.list_parts(
+                Bucket=settings.AWS_STORAGE_BUCKET_NAME,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+            )
+            parts.extend(
+                {"number": p["PartNumber"], "size": p["Size"], "etag": p["ETag"]}
+                for p in page.get("Parts", [])
+            )
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+    except ClientError as exc:
+        if _no_such_upload(exc):
+            return None
+        raise
+
+
+def multipart_complete(
+    *, schema_name: str, key: str, upload_id: str, parts: list[dict[str, Any]]
+) -> bool:
+    """Join the parts into the object; False when the upload is no longer open."""
+    workspace_key(schema_name=schema_name, key=key)
+    try:
+        s3_client(timeout=60).complete_multipart_upload(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": p["number"], "ETag": p["etag"]} for p in parts]
+            },
+        )
+    except ClientError as exc:
+        if _no_such_upload(exc):
+            return False
+        raise
+    return True
+
+
+def multipart_abort(*, schema_name: str, key: str, upload_id: str) -> None:
+    """Drop an open upload and the parts it holds (nothing happens if it is already gone)."""
+    workspace_key(schema_name=schema_name, key=key)
+    try:
+        s3_client().abort_multipart_upload(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, UploadId=upload_id
+        )
+    except ClientError as exc:
+        if not _no_such_upload(exc):
+            raise
 
 
 def presign_get(
@@ -140,6 +255,17 @@ def object_head(*, schema_name: str, key: str) -> dict[str, Any] | None:
     }
 
 
+def object_read_start(*, schema_name: str, key: str, length: int) -> bytes:
+    """The first ``length`` bytes of an object (a ranged GET), to tell its type from its
+    content."""
+    workspace_key(schema_name=schema_name, key=key)
+    answer = s3_client().get_object(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, Range=f"bytes=0-{max(length, 1) - 1}"
+    )
+    body: bytes = answer["Body"].read(length)
+    return body
+
+
 def objects_delete(*, schema_name: str, keys: list[str]) -> None:
     """Delete objects of one workspace, in batches of the API's limit (1,000)."""
     for key in keys:
@@ -147,9 +273,13 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
     client = s3_client()
     for start in range(0, len(keys), 1000):
         batch = [{"Key": key} for key in keys[start : start + 1000]]
-        client.delete_objects(
+        answer = client.delete_objects(
             Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
         )
+        # A batch answers 200 even when some keys failed; the caller must not forget them.
+        if answer.get("Errors"):
+            failed = answer["Errors"][0]
+            raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
 
 
 def bucket_ensure() -> None:

@@ -116,6 +116,28 @@ def record_panels(record_type: str) -> list[RecordPanel]:
     )
 
 
+# Sections a module adds to the workspace settings page (documents: the storage in use),
+# shown like home panels to roles allowed ``capability``.
+_SETTINGS_PANELS: dict[str, HomePanel] = {}
+
+
+def register_settings_panel(
+    key: str,
+    *,
+    template: str,
+    capability: Capability,
+    context: Callable[[Membership], dict[str, Any]],
+    order: int = 100,
+) -> HomePanel:
+    panel = HomePanel(key, template, capability, context, order)
+    _SETTINGS_PANELS[key] = panel
+    return panel
+
+
+def settings_panels() -> list[HomePanel]:
+    return sorted(_SETTINGS_PANELS.values(), key=lambda panel: (panel.order, panel.key))
+
+
 # Functions that fill the demo workspace with a module's sample records (``make run``).
 DemoSeeder = Callable[..., None]
 _DEMO_SEEDERS: list[DemoSeeder] = []

@@ -28,7 +28,7 @@ from tenants.hosts import public_url, safe_local_path
 from tenants.http import WorkspaceRequest
 from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Membership
-from tenants.modules import home_panels
+from tenants.modules import home_panels, settings_panels
 from tenants.permissions import allows
 from tenants.roles import Role
 from tenants.selectors import (
@@ -268,7 +268,13 @@ def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
             messages.success(request, _("Settings saved."))
             return redirect("settings")
     status = 400 if request.method == "POST" else 200
-    return render(request, "app/settings.html", {"form": form}, status=status)
+    member = request.membership
+    panels = [
+        {"template": panel.template, "panel": panel.context(member)}
+        for panel in settings_panels()
+        if allows(member, panel.capability, reading=True)
+    ]
+    return render(request, "app/settings.html", {"form": form, "panels": panels}, status=status)
 
 
 @requires(capabilities.VIEW_AUDIT_LOG)

@@ -8,6 +8,7 @@ A module registers its types from its own ``module.py``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ class Attachable:
     model: type[models.Model]
     label: str | Promise
     capability_to_view: Capability
+    # ``search(member, text)``: the records the member may see whose name matches ``text`` (a
+    # queryset, used as a subquery of ids), so documents are found by what they are linked to.
+    search: Callable[[Membership, str], models.QuerySet[Any]] | None = None
 
 
 _REGISTRY: dict[str, Attachable] = {}
@@ -37,15 +41,18 @@ def register_attachable(
     model: type[models.Model],
     label: str | Promise,
     capability_to_view: Capability,
+    *,
+    search: Callable[[Membership, str], models.QuerySet[Any]] | None = None,
 ) -> Attachable:
     """Let documents attach to records of ``model``. A member sees a record's documents, and
-    may attach to it, only where ``capability_to_view`` reaches that record."""
+    may attach to it, only where ``capability_to_view`` reaches that record. With ``search``,
+    the Documents page finds documents by the names of the records they are linked to."""
     if not _KEY.match(key):
         raise ValueError(f"Attachable key {key!r} must be lower-case dotted words")
     if key in _REGISTRY:
         raise ValueError(f"Attachable {key} is already registered")
     attachable = Attachable(
-        key=key, model=model, label=label, capability_to_view=capability_to_view
+        key=key, model=model, label=label, capability_to_view=capability_to_view, search=search
     )
     _REGISTRY[key] = attachable
     return attachable

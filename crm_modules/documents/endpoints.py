@@ -1,5 +1,7 @@
-"""``/api/v1/documents/``: list, retrieve, delete (to the trash) and restore. Uploads go through
-the presigned two-step flow of the pages (``uploads/``, ``uploads/complete/``)."""
+"""``/api/v1/documents/``: list, retrieve, delete (to the trash) and restore; uploads in two
+steps — ``uploads/`` (or ``<id>/versions/``) answers a presigned PUT (or, for a large file, one
+per part) and a ticket, the caller sends the bytes to S3, ``uploads/complete/`` verifies them
+and records the document; ``<id>/download/`` answers a short-lived presigned GET."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,13 +41,129 @@ def _membership(request: Request) -> Any:
 
 
 class DocumentList(generics.ListAPIView[Document]):
+    """Documents outside the trash; ``q`` matches the name, ``linked`` the name of a record the
+    document is linked to, ``linked_type`` that record's type (an attachable key)."""
+
     capability = VIEW_DOCUMENTS
     serializer_class = DocumentOut
 
     def get_queryset(self) -> QuerySet[Document]:
+        params = self.request.query_params
         return selectors.document_list(
-            actor=_membership(self.request), query=self.request.query_params.get("q", "")
+            actor=_membership(self.request),
+            query=params.get("q", "")[:255],
+            linked=params.get("linked", "")[:100],
+            linked_type=params.get("linked_type", "")[:64],
         ).order_by("-pk")
+
+
+class UploadIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=4000)
+    content_type = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    size = serializers.IntegerField(min_value=0)
+    record_type = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    record_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class PartOut(serializers.Serializer[Any]):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class UploadOut(serializers.Serializer[Any]):
+    """Either ``url`` and ``headers`` (PUT the whole file there with those headers) or, for a
+    large file, ``part_size`` and ``parts`` (PUT each part to its URL); then complete with
+    ``ticket``."""
+
+    ticket = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+    headers = serializers.DictField(child=serializers.CharField())
+    part_size = serializers.IntegerField()
+    parts = PartOut(many=True)
+
+
+class TicketIn(serializers.Serializer[Any]):
+    ticket = serializers.CharField(max_length=4000)
+
+
+class DownloadOut(serializers.Serializer[Any]):
+    url = serializers.URLField()
+    expires_in = serializers.IntegerField()
+
+
+def _ticket_out(ticket: services.UploadTicket) -> dict[str, Any]:
+    return {
+        "ticket": ticket.ticket,
+        "url": ticket.url,
+        "headers": ticket.headers,
+        "part_size": ticket.part_size,
+        "parts": ticket.parts,
+    }
+
+
+def _start(request: Request, document: Document | None) -> Response:
+    body = UploadIn(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    ticket = services.document_upload_start(
+        actor=_membership(request),
+        name=data["name"],
+        content_type=data.get("content_type", ""),
+        size=data["size"],
+        record_type=data.get("record_type", ""),
+        record_id=data.get("record_id"),
+        document=document,
+    )
+    return Response(UploadOut(_ticket_out(ticket)).data)
+
+
+class UploadStart(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=UploadIn, responses={200: UploadOut})
+    def post(self, request: Request) -> Response:
+        """Ask to upload a new document (attached to a record when one is given). Refused
+        before any byte is sent when the file is too large or the storage quota is used up."""
+        return _start(request, None)
+
+
+class VersionUploadStart(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=UploadIn, responses={200: UploadOut})
+    def post(self, request: Request, document_id: int) -> Response:
+        """Ask to upload a new version of a document."""
+        document = selectors.document_get(actor=_membership(request), document_id=document_id)
+        return _start(request, document)
+
+
+class UploadComplete(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=TicketIn, responses={201: DocumentOut})
+    def post(self, request: Request) -> Response:
+        """Verify the bytes S3 received (size, type sniffed from the content) and record the
+        document or its new version."""
+        body = TicketIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        document = services.document_upload_complete(
+            actor=_membership(request), ticket=body.validated_data["ticket"]
+        )
+        return Response(DocumentOut(document).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentDownload(APIView):
+    capability = VIEW_DOCUMENTS
+
+    @extend_schema(responses={200: DownloadOut})
+    def get(self, request: Request, document_id: int) -> Response:
+        """A presigned GET of the current version, valid for a minute. Previewable types that
+        the content confirms come inline, anything else as an attachment."""
+        actor = _membership(request)
+        document = selectors.document_get(actor=actor, document_id=document_id)
+        url = services.document_download_url(actor=actor, document=document)
+        return Response(DownloadOut({"url": url, "expires_in": services.DOWNLOAD_URL_SECONDS}).data)
 
 
 class DocumentDetail(generics.RetrieveDestroyAPIView[Document]):
@@ -74,6 +193,14 @@ class DocumentRestore(APIView):
 
 urlpatterns = [
     path("", DocumentList.as_view(), name="document-list"),
+    path("uploads/", UploadStart.as_view(), name="document-upload-start"),
+    path("uploads/complete/", UploadComplete.as_view(), name="document-upload-complete"),
+    path("<int:document_id>/download/", DocumentDownload.as_view(), name="document-download"),
+    path(
+        "<int:document_id>/versions/",
+        VersionUploadStart.as_view(),
+        name="document-version-upload-start",
+    ),
     path("<int:document_id>/", DocumentDetail.as_view(), name="document-detail"),
     path(
         "trash/<int:trashed_document_id>/restore/",

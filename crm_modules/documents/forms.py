@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.documents.api import all_attachables
 from tenants.forms import AccessibleForm
 
 
@@ -24,6 +27,18 @@ class DocumentFilterForm(AccessibleForm):
     date_to = forms.DateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    linked = forms.CharField(
+        label=_("Linked to"),
+        required=False,
+        max_length=100,
+        help_text=_("A name of a contact, company, deal or other record"),
+    )
+    linked_type = forms.ChoiceField(label=_("Record type"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(attachable.key, attachable.label) for attachable in all_attachables()]
+        self.fields["linked_type"].choices = [("", _("Any record")), *choices]  # type: ignore[attr-defined]
 
 
 class UploadStartForm(forms.Form):

@@ -37,7 +37,13 @@ class DocumentVersion(models.Model):
     key = models.CharField(max_length=300)
     size = models.BigIntegerField()
     content_type = models.CharField(max_length=100)
+    # The type the first bytes show (the declared one when they agree, "" when unknown); only a
+    # version whose bytes agree with a previewable declared type is ever served inline.
+    sniffed_type = models.CharField(max_length=100, blank=True)
     checksum = models.CharField(max_length=100, blank=True)
+    # A PNG of a PDF's first page, rendered in the background; "" until then (or for good when
+    # the PDF cannot be rendered).
+    thumbnail_key = models.CharField(max_length=300, blank=True)
     # A restore makes a new version that reads the older version's object.
     restored_from = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = user_reference()

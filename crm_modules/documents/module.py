@@ -1,7 +1,11 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
+from tenants.modules import register_settings_panel
 from tenants.roles import Role
 
 MODULE = _("Documents")
@@ -48,3 +52,33 @@ DOCUMENT_RESTORED = register_action(
     "document.restored", _("Document restored from the trash"), module=MODULE
 )
 DOCUMENTS_TOPIC = live.register_topic("documents", label=MODULE, capability=VIEW_DOCUMENTS)
+
+# What the timeline of each record a document is linked to shows.
+TIMELINE_DOCUMENT_ADDED = register_entry_type("document_added", label=_("Document attached"))
+TIMELINE_DOCUMENT_VERSION = register_entry_type(
+    "document_version", label=_("New version of a document")
+)
+TIMELINE_DOCUMENT_DELETED = register_entry_type(
+    "document_deleted", label=_("Document moved to the trash")
+)
+
+
+def _storage(membership: Any) -> dict[str, Any]:
+    from crm_modules.documents.quota import storage_usage
+
+    usage = storage_usage(membership.tenant)
+    return {
+        "used": usage.used,
+        "quota": usage.quota,
+        "percent": usage.percent,
+        # The meter turns to its warning colour past nine tenths.
+        "high": (usage.quota or 0) * 9 // 10,
+    }
+
+
+register_settings_panel(
+    "documents.storage",
+    template="documents/_storage.html",
+    capability=VIEW_DOCUMENTS,
+    context=_storage,
+)

@@ -6,8 +6,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from crm_modules.documents.api import attachable_record
-from crm_modules.documents.models import Document, DocumentVersion
+from crm_modules.documents.api import all_attachables, attachable_record, get_attachable
+from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_modules.documents.module import MANAGE_TRASH, VIEW_DOCUMENTS
 from tenants.models import Membership
 from tenants.permissions import allows
@@ -27,9 +27,16 @@ def document_list(
     uploaded_by: int | None = None,
     created_from: date | None = None,
     created_to: date | None = None,
+    linked: str = "",
+    linked_type: str = "",
     trash: bool = False,
 ) -> QuerySet[Document]:
+    """Documents in (or out of) the trash, filtered by name, type, uploader, upload date and
+    the records they are linked to (``linked``: words of a record's name; ``linked_type``: an
+    attachable key)."""
     documents = _visible(actor).filter(deleted_at__isnull=not trash)
+    if linked.strip() or linked_type:
+        documents = documents.filter(_linked_to(actor=actor, text=linked.strip(), key=linked_type))
     if query:
         # icontains is a trigram-friendly substring match: it works for Thai and Chinese names.
         documents = documents.filter(name__icontains=query)
@@ -49,6 +56,50 @@ def document_list(
             created_at__lte=datetime.combine(created_to, time.max, tzinfo=zone)
         )
     return documents.select_related("uploaded_by").order_by("-created_at", "-id")
+
+
+def _linked_to(*, actor: Membership, text: str, key: str) -> Q:
+    """Documents linked to a record of type ``key`` (any type when empty) whose name matches
+    ``text`` (any record when empty), among the records the member may see."""
+    condition = Q(pk__in=[])
+    for attachable in all_attachables():
+        if key and attachable.key != key:
+            continue
+        if not allows(actor, attachable.capability_to_view, reading=True):
+            continue
+        links = DocumentLink.objects.filter(record_type=attachable.key)
+        if text:
+            if attachable.search is None:
+                continue
+            links = links.filter(record_id__in=attachable.search(actor, text).values("pk"))
+        condition |= Q(pk__in=links.values("document_id"))
+    return condition
+
+
+def linked_records(*, actor: Membership, documents: list[Document]) -> dict[int, list[str]]:
+    """For each document, "<type>: <record>" of the records it is linked to that the member may
+    see: one query for the links and one per record type."""
+    links = list(
+        DocumentLink.objects.filter(document__in=documents)
+        .order_by("record_type", "record_id")
+        .values_list("document_id", "record_type", "record_id")
+    )
+    by_type: dict[str, set[int]] = {}
+    for _document_id, record_type, record_id in links:
+        by_type.setdefault(record_type, set()).add(record_id)
+    names: dict[tuple[str, int], str] = {}
+    for record_type, ids in by_type.items():
+        attachable = get_attachable(record_type)
+        if attachable is None or not allows(actor, attachable.capability_to_view, reading=True):
+            continue
+        for record in attachable.model._default_manager.filter(pk__in=ids):
+            if allows(actor, attachable.capability_to_view, record, reading=True):
+                names[(record_type, record.pk)] = f"{attachable.label}: {record}"
+    found: dict[int, list[str]] = {}
+    for document_id, record_type, record_id in links:
+        if (record_type, record_id) in names:
+            found.setdefault(document_id, []).append(names[(record_type, record_id)])
+    return found
 
 
 def document_get(*, actor: Membership, document_id: int, trash: bool = False) -> Document:

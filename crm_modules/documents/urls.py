@@ -7,8 +7,11 @@ urlpatterns = [
     path("", views.document_index, name="list"),
     path("uploads/", views.upload_start, name="upload_start"),
     path("uploads/complete/", views.upload_complete, name="upload_complete"),
+    path("uploads/resume/", views.upload_resume, name="upload_resume"),
+    path("uploads/abort/", views.upload_abort, name="upload_abort"),
     path("<int:document_id>/", views.document_detail, name="detail"),
     path("<int:document_id>/download/", views.document_download, name="download"),
+    path("<int:document_id>/thumbnail/", views.document_thumbnail, name="thumbnail"),
     path("<int:document_id>/versions/", views.version_upload_start, name="version_upload_start"),
     path(
         "<int:document_id>/versions/<int:version_number>/restore/",

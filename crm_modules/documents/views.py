@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -42,10 +42,16 @@ def document_index(request: WorkspaceRequest) -> HttpResponse:
         uploaded_by=uploader_id,
         created_from=filters.get("date_from"),
         created_to=filters.get("date_to"),
+        linked=filters.get("linked", ""),
+        linked_type=filters.get("linked_type", ""),
         trash=trash,
     )[:200]
+    rows = list(documents)
+    linked = selectors.linked_records(actor=request.membership, documents=rows)
+    for document in rows:
+        document.linked_to = linked.get(document.pk, [])  # type: ignore[attr-defined]
     return render(
-        request, "documents/index.html", {"form": form, "documents": documents, "trash": trash}
+        request, "documents/index.html", {"form": form, "documents": rows, "trash": trash}
     )
 
 
@@ -82,7 +88,42 @@ def _start(request: WorkspaceRequest, form: UploadStartForm, *, document: object
         )
     except ServiceError as error:
         return _error(error.message, error.field)
-    return JsonResponse({"url": ticket.url, "headers": ticket.headers, "ticket": ticket.ticket})
+    return JsonResponse(_ticket_json(ticket))
+
+
+def _ticket_json(ticket: services.UploadTicket) -> dict[str, object]:
+    if ticket.parts or ticket.part_size:
+        return {"ticket": ticket.ticket, "part_size": ticket.part_size, "parts": ticket.parts}
+    return {"url": ticket.url, "headers": ticket.headers, "ticket": ticket.ticket}
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_resume(request: WorkspaceRequest) -> JsonResponse:
+    """An upload in parts after a dropped connection: the parts still to send."""
+    form = UploadCompleteForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    try:
+        ticket = services.document_upload_resume(
+            actor=request.membership, ticket=form.cleaned_data["ticket"]
+        )
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse(_ticket_json(ticket))
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def upload_abort(request: WorkspaceRequest) -> JsonResponse:
+    form = UploadCompleteForm(request.POST)
+    if not form.is_valid():
+        return _form_error(form)
+    try:
+        services.document_upload_abort(actor=request.membership, ticket=form.cleaned_data["ticket"])
+    except ServiceError as error:
+        return _error(error.message, error.field)
+    return JsonResponse({"aborted": True})
 
 
 @requires(UPLOAD_DOCUMENTS)
@@ -124,10 +165,33 @@ def document_download(request: WorkspaceRequest, document_id: int) -> HttpRespon
 
 @requires(VIEW_DOCUMENTS)
 @require_safe
+def document_thumbnail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    """The first page of a PDF as a small PNG, once the background rendering has made it."""
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    url = services.document_thumbnail_url(actor=request.membership, document=document)
+    if url is None:
+        raise Http404("No thumbnail")
+    response = HttpResponseRedirect(url)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@requires(VIEW_DOCUMENTS)
+@require_safe
 def document_detail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = selectors.document_get(actor=request.membership, document_id=document_id)
-    versions = selectors.document_versions(document=document)
-    return render(request, "documents/detail.html", {"document": document, "versions": versions})
+    versions = list(selectors.document_versions(document=document))
+    current = next((v for v in versions if v.number == document.current_version), None)
+    preview = ""
+    if current is not None and services.previewable(current):
+        preview = "pdf" if current.content_type == "application/pdf" else "image"
+    context = {
+        "document": document,
+        "versions": versions,
+        "preview": preview,
+        "thumbnail": current is not None and bool(current.thumbnail_key),
+    }
+    return render(request, "documents/detail.html", context)
 
 
 @requires(UPLOAD_DOCUMENTS)

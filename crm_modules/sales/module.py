@@ -291,5 +291,30 @@ def _pipelines_in_use(tenant: Tenant) -> int:
 register_usage(Limit.PIPELINES, _pipelines_in_use)
 
 
+def _register_attachables() -> None:
+    from crm_modules.documents.api import register_attachable
+    from crm_modules.sales.models import Company, Contact, Deal, Lead
+
+    for key, model, label in (
+        ("sales.company", Company, _("Company")),
+        ("sales.contact", Contact, _("Contact")),
+        ("sales.lead", Lead, _("Lead")),
+        ("sales.deal", Deal, _("Deal")),
+    ):
+        register_attachable(key, model, label, VIEW_RECORDS, search=_record_search(model))
+
+
+def _record_search(model: Any) -> Any:
+    def search(actor: Membership, text: str) -> Any:
+        from crm_modules.sales.selectors import record_search
+
+        return record_search(model=model, actor=actor, q=text)
+
+    return search
+
+
+# Documents attach to every sales record by the record's model label (the timeline's link key).
+_register_attachables()
+
 # Sales records as report data sources (registered once the names above exist).
 from crm_modules.sales import reports  # noqa: E402, F401

@@ -65,6 +65,14 @@ def _scoped(queryset: QuerySet[M], actor: Membership, capability: Capability | N
     return scope_filter(queryset, actor, capability or VIEW_RECORDS, owner_field="owner")
 
 
+def record_search(*, model: type[M], actor: Membership, q: str) -> QuerySet[M]:
+    """Records of ``model`` the member may see whose name matches ``q`` (the Documents page
+    finds documents by the records they are linked to)."""
+    if not search_term(q):
+        return model._default_manager.none()
+    return _scoped(_search(model._default_manager.all(), q), actor, None)
+
+
 def _get(queryset: QuerySet[M], pk: Any) -> M:
     try:
         record = queryset.filter(pk=int(pk)).first()

@@ -421,9 +421,13 @@ AWS_S3_SERVER_SIDE_ENCRYPTION = env("AWS_S3_SERVER_SIDE_ENCRYPTION", "")
 # Browsers PUT uploads straight to the bucket: its origin joins the CSP's connect-src.
 # Empty: the origin of AWS_S3_ENDPOINT_URL, else the bucket's regional AWS endpoint.
 DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
-# Until billing's plan limits land, every plan gets these (crm_modules/documents/quota.py).
-DOCUMENTS_DEFAULT_QUOTA_BYTES = 5 * 1024**3
+# The largest single document on every plan; the storage quota is the plan's
+# (billing.plans, read by crm_modules/documents/quota.py).
 DOCUMENTS_MAX_FILE_BYTES = 100 * 1024**2
+# Larger files go to S3 in parts (S3 multipart: every part but the last at least 5 MiB), so a
+# dropped connection loses one part, not the file.
+DOCUMENTS_MULTIPART_THRESHOLD_BYTES = 16 * 1024**2
+DOCUMENTS_MULTIPART_PART_BYTES = 8 * 1024**2
 
 # Two queues, each with its own workers (infra/k8s/): people wait on "interactive" (mail,
 # notifications); "bulk" (migrating spare schemas, exports, clean-ups) may take minutes.

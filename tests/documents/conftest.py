@@ -41,6 +41,11 @@ def s3_bucket(s3_endpoint: str, settings: Any, monkeypatch: pytest.MonkeyPatch) 
     listed = client.list_objects_v2(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
     for item in listed.get("Contents", []):
         client.delete_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=item["Key"])
+    uploads = client.list_multipart_uploads(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+    for item in uploads.get("Uploads", []):
+        client.abort_multipart_upload(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=item["Key"], UploadId=item["UploadId"]
+        )
     return str(settings.AWS_STORAGE_BUCKET_NAME)
 
 
@@ -66,8 +71,8 @@ def upload(
     actor: Membership,
     body: bytes,
     *,
-    name: str = "contract.pdf",
-    content_type: str = "application/pdf",
+    name: str = "contract.txt",
+    content_type: str = "text/plain",
     **kwargs: Any,
 ) -> Document:
     ticket = services.document_upload_start(

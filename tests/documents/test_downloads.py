@@ -12,7 +12,7 @@ PDF = b"%PDF-1.4 preview me"
 
 
 def test_a_pdf_previews_inline_through_a_short_lived_url(in_alpha, s3_bucket):
-    document = upload(in_alpha.owner, PDF, name="Предложение.pdf")
+    document = upload(in_alpha.owner, PDF, name="Предложение.pdf", content_type="application/pdf")
     url = services.document_download_url(actor=in_alpha.members[Role.READ_ONLY], document=document)
 
     assert "X-Amz-Expires=60" in url

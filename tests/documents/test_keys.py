@@ -37,7 +37,9 @@ def test_a_key_never_carries_a_user_supplied_segment():
         s3.document_key(schema_name="alpha", document_uuid="../../bravo", version=1)
 
 
-@pytest.mark.parametrize("operation", ["presign_get", "object_head", "objects_delete"])
+@pytest.mark.parametrize(
+    "operation", ["presign_get", "object_head", "object_read_start", "objects_delete"]
+)
 def test_no_operation_reaches_another_workspaces_object(operation, s3_bucket):
     foreign = f"workspaces/bravo/documents/{uuid.uuid4()}/1"
     calls = {
@@ -49,6 +51,9 @@ def test_no_operation_reaches_another_workspaces_object(operation, s3_bucket):
             expires_in=60,
         ),
         "object_head": lambda: s3.object_head(schema_name="alpha", key=foreign),
+        "object_read_start": lambda: s3.object_read_start(
+            schema_name="alpha", key=foreign, length=10
+        ),
         "objects_delete": lambda: s3.objects_delete(schema_name="alpha", keys=[foreign]),
     }
     with pytest.raises(s3.KeyOutsideWorkspace):

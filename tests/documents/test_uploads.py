@@ -10,12 +10,14 @@ from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_platform import s3
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.audit.models import AuditEvent
+from tenants.models import Plan, Tenant
 from tenants.roles import Role
 from tests.conftest import workspace_client
-from tests.documents.conftest import put, upload
+from tests.documents.conftest import put
 from tests.kit_module.models import Note
 
 PDF = b"%PDF-1.4\n" + b"x" * 2048
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
 
 def _objects(schema_name: str) -> list[str]:
@@ -65,13 +67,21 @@ def test_a_file_goes_straight_to_s3_and_is_recorded_once_verified(
     ]
     event = AuditEvent.objects.get(action="document.uploaded")
     assert (event.actor_id, event.target_repr) == (rep.user_id, document.name)
-    assert len(callbacks) == 1  # the live event, after commit
+    assert len(callbacks) == 2  # the PDF thumbnail task and the live event, after commit
     assert _objects(in_alpha.tenant.schema_name) == [version.key]
 
 
-def test_an_upload_over_the_quota_is_refused_before_any_byte_is_sent(in_alpha, s3_bucket, settings):
-    upload(in_alpha.owner, PDF)
-    settings.DOCUMENTS_DEFAULT_QUOTA_BYTES = len(PDF) + 100
+def _fill_storage(used: int) -> None:
+    """Versions adding up to ``used`` bytes, as if uploaded (no objects needed to count)."""
+    document = Document.objects.create(name="big.bin", content_type="text/plain", size=used)
+    DocumentVersion.objects.create(
+        document=document, number=1, key="k", size=used, content_type="text/plain"
+    )
+
+
+def test_an_upload_over_the_quota_is_refused_before_any_byte_is_sent(in_alpha, s3_bucket):
+    # A trial runs on the Professional plan: 100 GB.
+    _fill_storage(100 * 1024**3 - 100)
     keys_before = _objects(in_alpha.tenant.schema_name)
 
     with pytest.raises(ServiceError) as refused:
@@ -81,22 +91,31 @@ def test_an_upload_over_the_quota_is_refused_before_any_byte_is_sent(in_alpha, s
 
     assert refused.value.field == "size"
     assert refused.value.message == (
-        "The file is 101\xa0bytes, but only 100\xa0bytes of the workspace's 2.1\xa0KB storage is"
-        " left. Delete documents from the trash or ask the owner for a larger plan."
+        "The file is 101\xa0bytes, but only 100\xa0bytes of the workspace's 100.0\xa0GB storage"
+        " is left. Delete documents from the trash or ask the owner for a larger plan."
     )
     assert Document.objects.count() == 1
     assert _objects(in_alpha.tenant.schema_name) == keys_before
+    # What fits exactly is allowed.
+    services.document_upload_start(
+        actor=in_alpha.owner, name="fits.pdf", content_type="application/pdf", size=100
+    )
 
 
-def test_the_upload_page_answers_the_quota_refusal_naming_the_field(alpha, s3_bucket, settings):
-    settings.DOCUMENTS_DEFAULT_QUOTA_BYTES = 10
+def test_the_upload_page_answers_the_quota_refusal_naming_the_field(alpha, s3_bucket):
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(plan=Plan.STARTER)
+    with schema_context(alpha.tenant.schema_name):
+        _fill_storage(10 * 1024**3 - 10)
     client = workspace_client(alpha.owner.user, alpha.tenant)
     response = client.post(
         "/documents/uploads/", {"name": "a.pdf", "content_type": "application/pdf", "size": 11}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["field"] == "size"
-    assert "storage is left" in response.json()["error"]["message"]
+    assert response.json()["error"] == {
+        "field": "size",
+        "message": "The file is 11\xa0bytes, but only 10\xa0bytes of the workspace's 10.0\xa0GB"
+        " storage is left. Delete documents from the trash or ask the owner for a larger plan.",
+    }
 
 
 @pytest.mark.parametrize(
@@ -232,11 +251,11 @@ def test_the_browser_flow_through_the_pages(alpha, s3_bucket):
     client = workspace_client(alpha.owner.user, alpha.tenant)
     started = client.post(
         "/documents/uploads/",
-        {"name": "scan.png", "content_type": "image/png", "size": 4},
+        {"name": "scan.png", "content_type": "image/png", "size": len(PNG)},
     )
     assert started.status_code == 200
     body = started.json()
-    assert requests.put(body["url"], data=b"\x89PNG", headers=body["headers"], timeout=10).ok
+    assert requests.put(body["url"], data=PNG, headers=body["headers"], timeout=10).ok
     completed = client.post("/documents/uploads/complete/", {"ticket": body["ticket"]})
     assert completed.status_code == 201
     assert completed.json() == {"id": completed.json()["id"], "name": "scan.png", "version": 1}

@@ -15,7 +15,7 @@ from tenants.roles import Role
 from tests.documents.conftest import put, upload
 
 
-def _new_version(actor, document, body: bytes, content_type: str = "application/pdf") -> Document:
+def _new_version(actor, document, body: bytes, content_type: str = "text/plain") -> Document:
     ticket = services.document_upload_start(
         actor=actor,
         name=document.name,

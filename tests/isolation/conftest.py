@@ -16,9 +16,12 @@ from django.utils import timezone
 from tenants.models import Membership, UserSession
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
+from tests.ops.conftest import s3_endpoint
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+__all__ = ["s3_endpoint"]
 
 OUTSIDER = "bravo-owner-on-alpha"
 BRAVO_AT_HOME = "bravo-owner-on-bravo"
@@ -26,14 +29,25 @@ BRAVO_AT_HOME = "bravo-owner-on-bravo"
 DEACTIVATED_ROLE = Role.SUPPORT_AGENT
 
 
+_BUCKETS: set[str] = set()
+
+
 @pytest.fixture(autouse=True)
-def _documents_can_be_signed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Presigned URLs are computed locally: a bucket name and credentials suffice, no S3
-    server is asked (download answers a redirect to one)."""
+def _documents_can_be_signed(
+    s3_endpoint: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents live in a real S3 API (moto): presigned URLs are computed locally, and an
+    upload's completion finds the bytes a test put there. The bucket is made once a run."""
+    from crm_platform import s3
+
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    settings.AWS_STORAGE_BUCKET_NAME = "rapport-isolation"
+    settings.AWS_S3_ENDPOINT_URL = s3_endpoint
     settings.AWS_S3_REGION_NAME = "us-east-1"
+    settings.AWS_STORAGE_BUCKET_NAME = "rapport-isolation"
+    if s3_endpoint not in _BUCKETS:
+        s3.bucket_ensure()
+        _BUCKETS.add(s3_endpoint)
 
 
 # --- visitors -------------------------------------------------------------------------------

@@ -287,6 +287,10 @@ def _document(workspace: Workspace, owner: Membership, *, trashed: bool = False)
                 ),
                 size=4,
                 content_type="application/pdf",
+                sniffed_type="application/pdf",
+                thumbnail_key=s3.thumbnail_key(
+                    schema_name=schema, document_uuid=str(document.uuid), version=number
+                ),
                 uploaded_by=owner.user,
             )
         return document.pk
@@ -377,8 +381,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "documents:list": {"GET": 200, "POST": 405},
     "documents:upload_start": {"GET": 405, "POST": 400},
     "documents:upload_complete": {"GET": 405, "POST": 400},
+    "documents:upload_resume": {"GET": 405, "POST": 400},
+    "documents:upload_abort": {"GET": 405, "POST": 400},
     "documents:detail": {"GET": 200, "POST": 405},
     "documents:download": {"GET": 302, "POST": 405},
+    "documents:thumbnail": {"GET": 302, "POST": 405},
     "documents:version_upload_start": {"GET": 405, "POST": 400},
     "documents:version_restore": {"GET": 405, "POST": 302},
     "documents:delete": {"GET": 405, "POST": 302},
