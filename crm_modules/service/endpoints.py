@@ -24,6 +24,7 @@ from crm_modules.service.models import (
     TicketType,
 )
 from crm_modules.service.module import VIEW_TICKETS, WORK_TICKETS
+from crm_platform.api.errors import error_body
 from crm_platform.api.pagination import KeysetPagination
 from crm_platform.api.permissions import declared_capability
 from tenants.models import Membership
@@ -85,6 +86,19 @@ class ReplyIn(serializers.Serializer[Any]):
     status = serializers.ChoiceField(
         choices=Status.choices, required=False, help_text="move the ticket in the same step"
     )
+    seen_message = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text=(
+            "id of the last message the writer saw (0: none); a public reply is then refused "
+            "with 409 and the newer customer messages if the customer wrote again meanwhile"
+        ),
+    )
+
+
+class NewerMessagesOut(serializers.Serializer[Any]):
+    error = serializers.DictField()
+    messages = ReplyOut(many=True)
 
 
 def _ticket(view: Any) -> Ticket:
@@ -202,7 +216,10 @@ class TicketDetail(generics.GenericAPIView[Ticket]):
 @extend_schema_view(
     get=extend_schema(tags=["tickets"], responses=ReplyOut(many=True), operation_id="reply_list"),
     post=extend_schema(
-        tags=["tickets"], request=ReplyIn, responses={201: ReplyOut}, operation_id="reply_create"
+        tags=["tickets"],
+        request=ReplyIn,
+        responses={201: ReplyOut, 409: NewerMessagesOut},
+        operation_id="reply_create",
     ),
 )
 class ReplyList(generics.GenericAPIView[TicketMessage]):
@@ -222,13 +239,19 @@ class ReplyList(generics.GenericAPIView[TicketMessage]):
         data = ReplyIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        message = services.ticket_reply(
-            actor=_actor(request),
-            ticket=ticket,
-            body=values["body"],
-            public=values["public"],
-            status=values.get("status", ""),
-        )
+        try:
+            message = services.ticket_reply(
+                actor=_actor(request),
+                ticket=ticket,
+                body=values["body"],
+                public=values["public"],
+                status=values.get("status", ""),
+                seen_message_id=values.get("seen_message"),
+            )
+        except services.NewerMessages as error:
+            body = error_body(error.code, error.message)
+            body["messages"] = ReplyOut(error.messages, many=True).data
+            return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(ReplyOut(message).data, status=status.HTTP_201_CREATED)
 
 

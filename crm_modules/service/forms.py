@@ -38,6 +38,8 @@ class ReplyForm(ServiceForm):
         required=False,
         choices=[("", _("Leave as it is")), *Status.choices],
     )
+    # The last message the agent saw when the form was shown (0: none).
+    seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class TicketFieldsForm(ServiceForm):

@@ -126,6 +126,14 @@ class Ticket(models.Model):
     paused_seconds = models.BigIntegerField(default=0)
     # The earliest due time of a target still running: what "breaching soon" sorts by.
     next_due_at = models.DateTimeField(null=True, blank=True)
+    # Warnings before a breach (a few business minutes before each due time), sent once per
+    # due time; and when the SLA sweep next has to look at this ticket (a warning or a breach
+    # to tell), empty when nothing is pending.
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    first_response_warned = models.BooleanField(default=False)
+    resolution_warn_at = models.DateTimeField(null=True, blank=True)
+    resolution_warned = models.BooleanField(default=False)
+    sla_alarm_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -148,6 +156,11 @@ class Ticket(models.Model):
                 fields=["next_due_at", "id"],
                 name="ticket_breaching",
                 condition=models.Q(next_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["sla_alarm_at", "id"],
+                name="ticket_sla_alarm",
+                condition=models.Q(sla_alarm_at__isnull=False),
             ),
             models.Index(fields=["contact", "-updated_at", "-id"], name="ticket_contact"),
             models.Index(fields=["company", "-updated_at", "-id"], name="ticket_company"),

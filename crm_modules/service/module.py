@@ -71,6 +71,7 @@ TICKET_CREATED = register_action("ticket.created", _("Ticket opened"), module=MO
 TICKET_UPDATED = register_action("ticket.updated", _("Ticket changed"), module=MODULE)
 TICKET_STATUS = register_action("ticket.status_changed", _("Ticket status changed"), module=MODULE)
 TICKET_ASSIGNED = register_action("ticket.assigned", _("Ticket assigned"), module=MODULE)
+SLA_BREACHED = register_action("ticket.sla_breached", _("SLA target breached"), module=MODULE)
 SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )
@@ -82,6 +83,7 @@ ENTRY_TICKET = register_entry_type("ticket", label=_("Ticket opened"))
 ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"))
 ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))
+ENTRY_SLA_BREACH = register_entry_type("ticket_sla_breach", label=_("SLA target breached"))
 
 
 def _customer_tickets(membership: Membership, record: Any) -> dict[str, Any]:

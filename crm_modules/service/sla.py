@@ -38,6 +38,17 @@ DEFAULT_TARGETS = {
 DEFAULT_OPENINGS = [[day, 9 * 60, 17 * 60] for day in range(5)]
 # "Breaching soon": a running target due within this time.
 SOON = datetime.timedelta(hours=2)
+# A warning goes out this many business seconds before a due time (or halfway, for targets
+# shorter than twice this).
+WARN_BEFORE = 30 * 60
+# What the timers write on a ticket; the services save these after calling them.
+TIMER_FIELDS = (
+    "status", "solved_at", "closed_at", "paused_since", "paused_seconds",
+    "first_response_due_at", "resolution_due_at", "next_due_at",
+    "first_responded_at", "first_response_breached", "resolution_breached",
+    "first_response_warn_at", "first_response_warned", "resolution_warn_at",
+    "resolution_warned", "sla_alarm_at",
+)  # fmt: skip
 
 
 def schedule_of(hours: BusinessHours) -> clock.Schedule:
@@ -99,17 +110,32 @@ def _stopping(status: str) -> bool:
 
 def recompute(ticket: Ticket, timer: Clock | None) -> None:
     """Due times from creation, targets and paused time; the next due time if running."""
+    before = (ticket.first_response_due_at, ticket.resolution_due_at)
     if timer is None or timer.target is None:
         ticket.first_response_due_at = ticket.resolution_due_at = ticket.next_due_at = None
-        return
-    target, schedule = timer.target, timer.schedule
-    ticket.first_response_due_at = clock.add_business_seconds(
-        ticket.created_at, target.first_response_minutes * 60 + ticket.paused_seconds, schedule
-    )
-    ticket.resolution_due_at = clock.add_business_seconds(
-        ticket.created_at, target.resolution_minutes * 60 + ticket.paused_seconds, schedule
-    )
+        ticket.first_response_warn_at = ticket.resolution_warn_at = None
+    else:
+        target, schedule = timer.target, timer.schedule
+
+        def at(seconds: int) -> datetime.datetime:
+            return clock.add_business_seconds(ticket.created_at, seconds, schedule)
+
+        first, resolution = target.first_response_minutes * 60, target.resolution_minutes * 60
+        paused = ticket.paused_seconds
+        ticket.first_response_due_at = at(first + paused)
+        ticket.resolution_due_at = at(resolution + paused)
+        ticket.first_response_warn_at = at(_warn_seconds(first) + paused)
+        ticket.resolution_warn_at = at(_warn_seconds(resolution) + paused)
+    # A due time that moved (a new priority, time spent paused) is warned of again.
+    if ticket.first_response_due_at != before[0]:
+        ticket.first_response_warned = False
+    if ticket.resolution_due_at != before[1]:
+        ticket.resolution_warned = False
     _next_due(ticket)
+
+
+def _warn_seconds(target_seconds: int) -> int:
+    return max(target_seconds - WARN_BEFORE, target_seconds // 2)
 
 
 def _next_due(ticket: Ticket) -> None:
@@ -120,6 +146,56 @@ def _next_due(ticket: Ticket) -> None:
         if ticket.resolution_due_at is not None:
             dues.append(ticket.resolution_due_at)
     ticket.next_due_at = min(dues) if dues else None
+    pending = [when for _, _, when in _pending_alerts(ticket)]
+    ticket.sla_alarm_at = min(pending) if pending else None
+
+
+def _pending_alerts(ticket: Ticket) -> list[tuple[str, str, datetime.datetime]]:
+    """(target, "warning" or "breach", when) of a running ticket's targets not yet told."""
+    if not _running(ticket):
+        return []
+    pending = []
+    targets = (
+        (
+            "first_response",
+            ticket.first_response_due_at if ticket.first_responded_at is None else None,
+            ticket.first_response_warn_at,
+            ticket.first_response_warned,
+            ticket.first_response_breached,
+        ),
+        (
+            "resolution",
+            ticket.resolution_due_at,
+            ticket.resolution_warn_at,
+            ticket.resolution_warned,
+            ticket.resolution_breached,
+        ),
+    )
+    for code, due, warn, warned, breached in targets:
+        if due is None or breached:
+            continue
+        if not warned and warn is not None and warn < due:
+            pending.append((code, "warning", warn))
+        else:
+            pending.append((code, "breach", due))
+    return pending
+
+
+def alerts_due(ticket: Ticket, *, now: datetime.datetime) -> list[tuple[str, str]]:
+    """The warnings and breaches of ``ticket`` due by ``now``, as (target, "warning" or
+    "breach"), each marked told (a breach as breached for good); the sweep saves
+    ``TIMER_FIELDS``. A target already past due is told its breach only, not a warning."""
+    told = []
+    for code, _kind, _when in _pending_alerts(ticket):
+        due = getattr(ticket, f"{code}_due_at")
+        if due <= now:
+            setattr(ticket, f"{code}_breached", True)
+            told.append((code, "breach"))
+        elif getattr(ticket, f"{code}_warn_at") <= now:
+            setattr(ticket, f"{code}_warned", True)
+            told.append((code, "warning"))
+    _next_due(ticket)
+    return told
 
 
 def _mark_breaches(ticket: Ticket, now: datetime.datetime) -> None:

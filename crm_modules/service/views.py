@@ -23,6 +23,7 @@ from crm_modules.service.models import (
     Priority,
     Status,
     Ticket,
+    TicketMessage,
     TicketType,
 )
 from crm_modules.service.module import (
@@ -132,16 +133,20 @@ def _detail(
     *,
     reply_form: ReplyForm | None = None,
     fields_form: TicketFieldsForm | None = None,
+    new_messages: list[TicketMessage] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     actor = request.membership
     now = timezone.now()
     can_assign = allows(actor, ASSIGN_TICKETS)
+    conversation = list(selectors.ticket_messages(ticket=ticket))
+    last_seen = conversation[-1].pk if conversation else 0
     context = {
         "ticket": ticket,
-        "conversation": list(selectors.ticket_messages(ticket=ticket)),
+        "conversation": conversation,
+        "new_messages": {m.pk for m in new_messages or []},
         "sla": sla.state(ticket, now=now),
-        "reply_form": reply_form or ReplyForm(initial={"kind": "reply"}),
+        "reply_form": reply_form or ReplyForm(initial={"kind": "reply", "seen": last_seen}),
         "fields_form": fields_form
         or TicketFieldsForm(
             initial={
@@ -180,6 +185,17 @@ def ticket_reply(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
                 body=data["body"],
                 public=data["kind"] == "reply",
                 status=data["status"],
+                seen_message_id=data["seen"],
+            )
+        except services.NewerMessages as error:
+            # The text stays in the form; sent again, it answers the new message too.
+            posted = request.POST.copy()
+            posted["seen"] = str(max(m.pk for m in error.messages))
+            form = ReplyForm(posted)
+            form.is_valid()
+            form.add_service_error(error)
+            return _detail(
+                request, ticket, reply_form=form, new_messages=error.messages, status=409
             )
         except ServiceError as error:
             form.add_service_error(error)

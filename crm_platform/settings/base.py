@@ -281,6 +281,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.sales.tasks.send_task_reminders",
         "schedule": 60.0,
     },
+    # SLA warnings before a breach and notices at the breach; each told once.
+    "service-sla-alerts": {
+        "task": "crm_modules.service.tasks.send_sla_alerts",
+        "schedule": 60.0,
+    },
 }
 
 # Emails are queued as a task after commit, then delivered by EMAIL_DELIVERY_BACKEND.

@@ -121,5 +121,10 @@ def test_an_agent_opens_a_ticket_for_a_contact_replies_and_sees_it_on_the_timeli
     )
     expect(timeline_list.locator('[data-kind="ticket"]')).to_contain_text("La fattura è sbagliata")
     expect(page.get_by_test_id("customer-tickets")).to_contain_text("1 open ticket")
+    # Each timeline entry reads as one block across the row, not as squeezed columns.
+    entry = timeline_list.locator('[data-kind="ticket_reply"]')
+    row_width = entry.bounding_box()["width"]  # type: ignore[index]
+    text_width = entry.locator("p").bounding_box()["width"]  # type: ignore[index]
+    assert text_width >= row_width * 0.8
     capture(page, "service-contact")
     context.close()

@@ -4,6 +4,7 @@
 from crm_modules.service.services.sla_settings import business_hours_update, sla_targets_update
 from crm_modules.service.services.tickets import (
     MAX_BULK,
+    NewerMessages,
     ticket_assign,
     ticket_change_status,
     ticket_create,
@@ -14,6 +15,7 @@ from crm_modules.service.services.tickets import (
 
 __all__ = [
     "MAX_BULK",
+    "NewerMessages",
     "business_hours_update",
     "sla_targets_update",
     "ticket_assign",

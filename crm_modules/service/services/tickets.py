@@ -40,6 +40,7 @@ from crm_modules.service.module import (
     TICKETS_TOPIC,
     WORK_TICKETS,
 )
+from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants import live
@@ -217,6 +218,7 @@ def ticket_create(
         )
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
+        sla_alarm(ticket)
         timeline.activity_log(
             kind=ENTRY_TICKET.code,
             author=actor.user,
@@ -244,6 +246,36 @@ def _locked(actor: Membership, ticket: Ticket) -> Ticket:
     return locked
 
 
+class NewerMessages(ServiceError):
+    """A public reply stopped because the customer wrote again after the last message the
+    agent saw; ``messages`` are the customer's messages the agent has not seen."""
+
+    def __init__(self, messages: list[TicketMessage]):
+        super().__init__(
+            _(
+                "The customer wrote again while you were writing. Read the new message, then "
+                "send your reply again."
+            ),
+            field="body",
+            code="newer_message",
+        )
+        self.messages = messages
+
+
+def _seen(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        number = int(raw)
+    else:
+        number = -1
+    if number < 0:
+        raise ServiceError(_("Reload the ticket and write your reply again."), field="seen")
+    return number
+
+
 def ticket_reply(
     *,
     actor: Membership,
@@ -251,12 +283,18 @@ def ticket_reply(
     body: str,
     public: bool = True,
     status: str = "",
+    seen_message_id: Any = None,
     now: datetime.datetime | None = None,
 ) -> TicketMessage:
     """A public reply to the customer (fulfils the first-response target) or an internal note;
-    ``status`` optionally moves the ticket in the same step ("reply and set pending")."""
+    ``status`` optionally moves the ticket in the same step ("reply and set pending").
+
+    ``seen_message_id`` is the last message the agent saw when writing (0: none). A public
+    reply is stopped with ``NewerMessages`` when a customer message newer than that arrived
+    meanwhile, so nobody answers a question the customer has already changed."""
     require(actor, WORK_TICKETS, ticket)
     text = check_body(body, field="body", required=True)
+    seen = _seen(seen_message_id)
     if status:
         check_choice(status, Status, field="status")
     when = now or timezone.now()
@@ -268,6 +306,16 @@ def ticket_reply(
                 field="body",
                 code="closed",
             )
+        if public and seen is not None:
+            # Under the ticket's lock: a customer message written after this check waits for
+            # the reply to commit, and is then newer than the reply.
+            newer = list(
+                TicketMessage.objects.filter(
+                    ticket=locked, direction=TicketMessage.Direction.INBOUND, pk__gt=seen
+                ).order_by("created_at", "id")
+            )
+            if newer:
+                raise NewerMessages(newer)
         message = TicketMessage.objects.create(
             ticket=locked,
             kind=TicketMessage.Kind.REPLY if public else TicketMessage.Kind.NOTE,
@@ -281,13 +329,13 @@ def ticket_reply(
         fields = ["updated_at"]
         if public:
             sla.on_public_reply(locked, now=when)
-            fields += ["first_responded_at", "first_response_breached", "resolution_breached"]
-            fields += ["next_due_at"]
+            fields += sla.TIMER_FIELDS
         target = status or (Status.OPEN if public and locked.status == Status.NEW else "")
         if target and target != locked.status:
             fields += _move(locked, target, when)
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
+        sla_alarm(locked)
         timeline.activity_log(
             kind=(ENTRY_REPLY if public else ENTRY_NOTE).code,
             author=actor.user,
@@ -311,11 +359,7 @@ def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
     elif status not in DONE_STATUSES:
         ticket.solved_at = None
     ticket.closed_at = when if status == Status.CLOSED else None
-    return [
-        "status", "solved_at", "closed_at", "paused_since", "paused_seconds",
-        "first_response_due_at", "resolution_due_at", "next_due_at",
-        "first_response_breached", "resolution_breached",
-    ]  # fmt: skip
+    return list(sla.TIMER_FIELDS)
 
 
 def ticket_change_status(
@@ -336,6 +380,7 @@ def ticket_change_status(
         fields = _move(locked, status, when)
         locked.updated_at = when
         locked.save(update_fields=[*fields, "updated_at"])
+        sla_alarm(locked)
         timeline.activity_log(
             kind=ENTRY_STATUS.code,
             author=actor.user,
@@ -394,6 +439,7 @@ def ticket_assign(
             fields += _move(locked, Status.OPEN, when)
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
+        sla_alarm(locked)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -446,9 +492,10 @@ def ticket_update(
         fields = [*changed, "updated_at"]
         if "priority" in changed:
             sla.recompute(locked, sla.clock_for(locked))
-            fields += ["first_response_due_at", "resolution_due_at", "next_due_at"]
+            fields += sla.TIMER_FIELDS
         locked.updated_at = when
-        locked.save(update_fields=fields)
+        locked.save(update_fields=sorted(set(fields)))
+        sla_alarm(locked)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,

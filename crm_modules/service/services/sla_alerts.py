@@ -1,0 +1,169 @@
+"""SLA warnings and breaches, told by the Celery beat sweep (``tasks.send_sla_alerts``).
+
+Every ticket write that moves a due time sets the ticket's ``sla_alarm_at`` (``sla.py``) and the
+workspace's ``service.sla`` alarm (tenants/alarms.py), so the sweep, which runs every minute,
+visits only workspaces with something to tell and reads only the tickets whose alarm is due.
+A warning goes out a few business minutes before a due time and a notice at the breach, each
+once per target and due time: to the assignee, else to the members of the ticket's team who
+work tickets, else to the workspace's managers; on their open pages (the notifications socket)
+and by email, in each member's language and time zone. A breach is also written on the
+ticket's shared timeline and in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from crm_modules.activities import api as timeline
+from crm_modules.service import sla
+from crm_modules.service.models import Ticket
+from crm_modules.service.module import (
+    ASSIGN_TICKETS,
+    ENTRY_SLA_BREACH,
+    SLA_BREACHED,
+    WORK_TICKETS,
+)
+from tenants.alarms import alarm_at
+from tenants.audit.services import audit_record
+from tenants.hosts import workspace_url
+from tenants.models import Membership, Tenant
+from tenants.notifications import notify_user
+
+# The workspace alarm (tenants/alarms.py) that brings the sweep to a workspace.
+SLA_ALARM = "service.sla"
+SWEEP_BATCH = 500
+
+
+def sla_alarm(ticket: Ticket) -> None:
+    """``ticket`` was written in the current workspace: make sure the sweep visits it by the
+    ticket's next warning or breach."""
+    alarm_at(kind=SLA_ALARM, at=ticket.sla_alarm_at)
+
+
+def sla_alerts_next_at() -> datetime.datetime | None:
+    """When the sweep next has something to tell in the current workspace (None: nothing
+    until a ticket is written)."""
+    return (
+        Ticket.objects.filter(sla_alarm_at__isnull=False)
+        .order_by("sla_alarm_at", "id")
+        .values_list("sla_alarm_at", flat=True)
+        .first()
+    )
+
+
+def _target_label(code: str) -> str:
+    return str(_("First response") if code == "first_response" else _("Resolution"))
+
+
+def _recipients(ticket: Ticket, members: list[Membership]) -> list[Membership]:
+    """The assignee; else the team's members who work tickets; else the managers."""
+    if ticket.assignee_id is not None:
+        for member in members:
+            if member.user_id == ticket.assignee_id and member.role in WORK_TICKETS.roles:
+                return [member]
+    if ticket.team_id is not None:
+        team = [m for m in members if m.team_id == ticket.team_id and m.role in WORK_TICKETS.roles]
+        if team:
+            return team
+    return [m for m in members if m.role in ASSIGN_TICKETS.roles]
+
+
+def _tell(
+    *, tenant: Tenant, member: Membership, ticket: Ticket, target: str, kind: str, url: str
+) -> None:
+    user = member.user
+    due_at = getattr(ticket, f"{target}_due_at")
+    with (
+        translation.override(user.language or settings.LANGUAGE_CODE),
+        timezone.override(user.time_zone or tenant.time_zone or "UTC"),
+    ):
+        values = {
+            "target": _target_label(target),
+            "number": ticket.pk,
+            "subject": ticket.subject,
+            "when": formats.date_format(timezone.localtime(due_at), "SHORT_DATETIME_FORMAT"),
+        }
+        if kind == "breach":
+            text = _("SLA breached: %(target)s of ticket #%(number)s was due %(when)s") % values
+        else:
+            text = _("SLA warning: %(target)s of ticket #%(number)s is due %(when)s") % values
+        body = render_to_string(
+            "service/email/sla_alert.txt",
+            {**values, "kind": kind, "url": url, "member": member, "workspace": tenant},
+        )
+    notify_user(
+        tenant=tenant,
+        user_id=user.pk,
+        event="notification",
+        payload={"text": text, "kind": "error" if kind == "breach" else "info", "url": url},
+    )
+    send_mail(text, body, None, [user.email])  # queued for delivery after commit
+
+
+def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
+    """In the current workspace schema: tell the warnings and breaches due by ``now``, each
+    once. Returns how many were told. Safe to run concurrently: tickets being told by another
+    run, or being written by an agent, are skipped and looked at by the next sweep."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        tickets = list(
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact", "company")
+            .filter(sla_alarm_at__lte=now)
+            .order_by("sla_alarm_at", "id")[:SWEEP_BATCH]
+        )
+        if not tickets:
+            return 0
+        members = list(
+            Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE)
+            .select_related("user")
+            .order_by("pk")
+        )
+        told = 0
+        for ticket in tickets:
+            alerts = sla.alerts_due(ticket, now=now)
+            ticket.save(update_fields=list(sla.TIMER_FIELDS))
+            if not alerts:
+                continue
+            url = workspace_url(
+                tenant.slug or "", reverse("service:ticket_detail", args=[ticket.pk])
+            )
+            for target, kind in alerts:
+                if kind == "breach":
+                    _record_breach(tenant=tenant, ticket=ticket, target=target)
+                for member in _recipients(ticket, members):
+                    _tell(
+                        tenant=tenant,
+                        member=member,
+                        ticket=ticket,
+                        target=target,
+                        kind=kind,
+                        url=url,
+                    )
+                told += 1
+    return told
+
+
+def _record_breach(*, tenant: Tenant, ticket: Ticket, target: str) -> None:
+    due_at: datetime.datetime = getattr(ticket, f"{target}_due_at")
+    data: dict[str, Any] = {"ticket": ticket.pk, "target": target, "due_at": due_at.isoformat()}
+    concerns = [r for r in (ticket, ticket.contact, ticket.company) if r is not None]
+    timeline.activity_log(
+        kind=ENTRY_SLA_BREACH.code,
+        author=None,
+        concerns=concerns,
+        subject=ticket.subject,
+        body=str(_("SLA target breached: %(target)s") % {"target": _target_label(target)}),
+        occurred_at=due_at,
+        data=data,
+    )
+    audit_record(tenant=tenant, actor=None, action=SLA_BREACHED, target=ticket, data=data)

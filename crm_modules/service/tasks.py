@@ -1,0 +1,31 @@
+"""Background work of service: the SLA sweep visits the workspaces whose ``service.sla`` alarm
+is due (tenants/alarms.py), tells the warnings and breaches due there, and sets each visited
+workspace's alarm to its next one."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from crm_modules.service.services.sla_alerts import (
+    SLA_ALARM,
+    sla_alerts_next_at,
+    sla_alerts_send,
+)
+from tenants.alarms import alarm_reset, alarms_due
+
+
+@shared_task
+def send_sla_alerts() -> int:
+    """Warn of SLA targets about to be breached and tell the breaches, once each."""
+    told = 0
+    now = timezone.now()
+    for tenant, version in alarms_due(kind=SLA_ALARM, now=now):
+        with schema_context(tenant.schema_name):
+            told += sla_alerts_send(tenant=tenant, now=now)
+            next_at = sla_alerts_next_at()
+        alarm_reset(
+            kind=SLA_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
+        )
+    return told
