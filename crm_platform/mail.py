@@ -28,9 +28,9 @@ def message_to_payload(message: EmailMessage) -> dict[str, Any]:
         "alternatives": alternatives,
         # Text attachments only (a CSV export): the payload travels as JSON.
         "attachments": [
-            [name, content, mimetype]
-            for name, content, mimetype in (message.attachments or [])  # type: ignore[misc]
-            if isinstance(content, str)
+            list(attachment)
+            for attachment in message.attachments or []
+            if isinstance(attachment, tuple) and isinstance(attachment[1], str)
         ],
     }
 

@@ -209,10 +209,9 @@ def deals(alpha: Workspace) -> dict[str, Any]:
 
 
 def _send(capture: Any, now: datetime.datetime) -> int:
-    with capture(execute=True):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(timezone, "now", lambda: now)
-            return send_scheduled_reports()
+    with capture(execute=True), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: now)
+        return send_scheduled_reports()
 
 
 def test_each_recipient_gets_their_own_rows_in_their_language(
@@ -248,7 +247,8 @@ def test_each_recipient_gets_their_own_rows_in_their_language(
     assert "Il tuo report programmato “Pipeline”, aggiornato al 05/03/2026 09:00." in reps.body
     assert "1 riga è allegata come file CSV." in reps.body
     link = reverse("reporting:report_detail", args=[report.pk])
-    assert link in reps.body and link in owners.body
+    assert link in reps.body
+    assert link in owners.body
     assert reps.subject.startswith("Pipeline — ")
     refreshed = ReportSchedule.objects.get(pk=schedule.pk)
     assert refreshed.last_sent_at == due
