@@ -26,6 +26,12 @@ def message_to_payload(message: EmailMessage) -> dict[str, Any]:
         "reply_to": list(message.reply_to),
         "headers": dict(message.extra_headers),
         "alternatives": alternatives,
+        # Text attachments only (a CSV export): the payload travels as JSON.
+        "attachments": [
+            list(attachment)
+            for attachment in message.attachments or []
+            if isinstance(attachment, tuple) and isinstance(attachment[1], str)
+        ],
     }
 
 
@@ -42,6 +48,8 @@ def payload_to_message(payload: dict[str, Any]) -> EmailMultiAlternatives:
     )
     for content, mimetype in payload["alternatives"]:
         message.attach_alternative(content, mimetype)
+    for name, text, mimetype in payload.get("attachments", []):
+        message.attach(name, text, mimetype)
     return message
 
 

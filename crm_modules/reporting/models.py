@@ -129,3 +129,49 @@ class ForecastSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}: {self.forecast}"
+
+
+class ReportSchedule(models.Model):
+    """A saved report emailed to members every day, week or month at a local hour: each
+    recipient gets the rows their own access allows, as a CSV attachment plus a link.
+    ``next_run_at`` is the next send time (UTC) worked out in ``time_zone``."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="schedules")
+    owner = user_reference(null=False, blank=False, verbose_name=_("scheduled by"))
+    frequency = models.CharField(_("frequency"), max_length=7, choices=Frequency.choices)
+    hour = models.PositiveSmallIntegerField(_("hour"))
+    # Monday is 0; used by weekly schedules.
+    weekday = models.PositiveSmallIntegerField(_("weekday"), default=0)
+    # 1 to 28, so that every month has it; used by monthly schedules.
+    day = models.PositiveSmallIntegerField(_("day of the month"), default=1)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    recipient_ids = ArrayField(models.BigIntegerField())
+    paused = models.BooleanField(_("paused"), default=False)
+    next_run_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="schedule_hour"),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="schedule_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(day__gte=1, day__lte=28), name="schedule_day"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_run_at"], condition=models.Q(paused=False), name="schedule_due"
+            ),
+            models.Index(fields=["owner", "report"], name="schedule_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_id}: {self.frequency}"

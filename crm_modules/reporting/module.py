@@ -65,6 +65,13 @@ REPORT_SHARED = register_action("report.shared", _("Report shared"), module=MODU
 REPORT_PINNED = register_action("report.pinned", _("Report pinned or unpinned"), module=MODULE)
 REPORT_DELETED = register_action("report.deleted", _("Report deleted"), module=MODULE)
 REPORT_EXPORTED = register_action("report.exported", _("Report exported"), module=MODULE)
+SCHEDULE_CREATED = register_action("report.scheduled", _("Report scheduled"), module=MODULE)
+SCHEDULE_PAUSED = register_action(
+    "report.schedule_paused", _("Report schedule paused or resumed"), module=MODULE
+)
+SCHEDULE_DELETED = register_action(
+    "report.schedule_deleted", _("Report schedule deleted"), module=MODULE
+)
 QUOTA_SET = register_action("quota.set", _("Quota set"), module=MODULE)
 QUOTA_DELETED = register_action("quota.deleted", _("Quota removed"), module=MODULE)
 

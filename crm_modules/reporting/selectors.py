@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from crm_modules.reporting.models import Quota, Report
-from crm_modules.reporting.module import SET_QUOTAS, VIEW_REPORTS
+from crm_modules.reporting.models import Quota, Report, ReportSchedule
+from crm_modules.reporting.module import BUILD_REPORTS, SET_QUOTAS, VIEW_REPORTS
 from tenants.capabilities import Scope
 from tenants.models import Membership
 from tenants.permissions import allows, scope_filter, scope_of, team_user_ids
@@ -37,6 +37,40 @@ def report_get(*, actor: Membership, report_id: Any) -> Report:
 
 def pinned_reports(*, actor: Membership) -> list[Report]:
     return list(report_list(actor=actor).filter(pinned=True).order_by("id")[:12])
+
+
+def schedule_list(*, actor: Membership) -> QuerySet[ReportSchedule]:
+    """The actor's own schedules of reports they may still open."""
+    if not allows(actor, BUILD_REPORTS, reading=True):
+        return ReportSchedule.objects.none()
+    return (
+        ReportSchedule.objects.filter(owner_id=actor.user_id, report__in=report_list(actor=actor))
+        .select_related("report")
+        .order_by("report_id", "id")
+    )
+
+
+def schedule_get(*, actor: Membership, schedule_id: Any) -> ReportSchedule:
+    try:
+        schedule = schedule_list(actor=actor).filter(pk=int(schedule_id)).first()
+    except (TypeError, ValueError):
+        schedule = None
+    if schedule is None:
+        raise Http404("No such schedule")
+    return schedule
+
+
+def schedule_recipients(*, actor: Membership, report: Report) -> list[Membership]:
+    """The active members a schedule of ``report`` may be sent to: those who may open it."""
+    from crm_modules.reporting.services.schedules import may_receive
+
+    members = Membership.objects.filter(
+        tenant_id=actor.tenant_id, status=Membership.Status.ACTIVE
+    ).select_related("user", "tenant")
+    return sorted(
+        (m for m in members if may_receive(m, report)),
+        key=lambda m: (m.user.full_name or m.user.email).casefold(),
+    )
 
 
 def quota_list(*, actor: Membership, start: datetime.date, end: datetime.date) -> QuerySet[Quota]:

@@ -1,11 +1,13 @@
 """Background work of reporting: customer values (RFM and lifetime value) recomputed per
 workspace, nightly for every workspace (recency moves with the calendar) and on request; and
-each month's forecast kept as the month begins (forecast accuracy)."""
+each month's forecast kept as the month begins (forecast accuracy); and scheduled reports
+emailed when due."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import connection, transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.reporting.compiler import workspace_zone_of
@@ -15,6 +17,12 @@ from crm_modules.reporting.services.customer_values import (
 )
 from crm_modules.reporting.services.forecasts import SNAPSHOT_EVENT, forecast_snapshot_take
 from crm_modules.reporting.services.reports import dashboard_announce
+from crm_modules.reporting.services.schedules import (
+    SCHEDULE_ALARM,
+    schedules_next_at,
+    schedules_send,
+)
+from tenants.alarms import alarm_reset, alarms_due
 from tenants.models import Tenant
 
 
@@ -64,3 +72,20 @@ def forecast_snapshot_every_workspace() -> int:
         with schema_context(tenant.schema_name):
             taken += _snapshot(tenant)
     return taken
+
+
+@shared_task
+def send_scheduled_reports() -> int:
+    """Every minute: send the scheduled reports that are due, in the workspaces whose schedule
+    alarm is due (tenants/alarms.py), not in every schema; then set each one's alarm to its
+    next send time."""
+    sent = 0
+    now = timezone.now()
+    for tenant, version in alarms_due(kind=SCHEDULE_ALARM, now=now):
+        with schema_context(tenant.schema_name):
+            sent += schedules_send(tenant=tenant, now=now)
+            next_at = schedules_next_at()
+        alarm_reset(
+            kind=SCHEDULE_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
+        )
+    return sent

@@ -8,26 +8,28 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.reporting import builder, selectors, services
 from crm_modules.reporting.cards import ChartView, chart_view
-from crm_modules.reporting.compiler import filtered_records, run
+from crm_modules.reporting.compiler import filtered_records
 from crm_modules.reporting.dashboard import DEFAULT_CHARTS, default_chart
 from crm_modules.reporting.definition import ReportError, check_definition
-from crm_modules.reporting.models import Report
+from crm_modules.reporting.exports import report_csv
+from crm_modules.reporting.models import Report, ReportSchedule
 from crm_modules.reporting.module import (
     BUILD_REPORTS,
     REPORT_EXPORTED,
     SHARE_REPORTS,
     VIEW_REPORTS,
 )
-from crm_platform.csv_export import csv_text
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.audit.services import audit_record
 from tenants.http import WorkspaceRequest
+from tenants.permissions import allows
 from tenants.roles import Role
 
 DRILL_LIMIT = 100
@@ -127,6 +129,16 @@ def report_list(request: WorkspaceRequest) -> HttpResponse:
 @require_safe
 def report_detail(request: WorkspaceRequest, report_id: int) -> HttpResponse:
     report = selectors.report_get(actor=request.membership, report_id=report_id)
+    return _detail(request, report)
+
+
+def _detail(
+    request: WorkspaceRequest,
+    report: Report,
+    *,
+    status: int = 200,
+    schedule_error: ServiceError | None = None,
+) -> HttpResponse:
     view = _report_chart(request, report)
     return render(
         request,
@@ -137,8 +149,64 @@ def report_detail(request: WorkspaceRequest, report_id: int) -> HttpResponse:
             "url": _chart_url(view),
             "roles": Role.choices,
             "may_manage": services._may_manage(request.membership, report),
+            "schedule_error": schedule_error,
+            "posted": request.POST if schedule_error else None,
+            **_schedule_context(request, report),
         },
+        status=status,
     )
+
+
+def _schedule_context(request: WorkspaceRequest, report: Report) -> dict[str, Any]:
+    member = request.membership
+    if not allows(member, BUILD_REPORTS):
+        return {"may_schedule": False}
+    return {
+        "may_schedule": True,
+        "schedules": list(selectors.schedule_list(actor=member).filter(report=report)),
+        "recipients": selectors.schedule_recipients(actor=member, report=report),
+        "frequencies": ReportSchedule.Frequency.choices,
+        "hours": range(24),
+        "weekdays": list(enumerate(WEEKDAYS[i] for i in range(7))),
+        "days": range(1, 29),
+    }
+
+
+@requires(BUILD_REPORTS)
+@require_POST
+def schedule_create(request: WorkspaceRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(actor=request.membership, report_id=report_id)
+    try:
+        services.schedule_create(
+            actor=request.membership,
+            report=report,
+            frequency=request.POST.get("frequency"),
+            hour=request.POST.get("hour"),
+            weekday=request.POST.get("weekday", 0),
+            day=request.POST.get("day", 1),
+            recipients=request.POST.getlist("recipients"),
+        )
+    except ServiceError as exc:
+        return _detail(request, report, status=400, schedule_error=exc)
+    return redirect("reporting:report_detail", report_id=report.pk)
+
+
+@requires(BUILD_REPORTS)
+@require_POST
+def schedule_pause(request: WorkspaceRequest, schedule_id: int) -> HttpResponse:
+    schedule = selectors.schedule_get(actor=request.membership, schedule_id=schedule_id)
+    services.schedule_pause(
+        actor=request.membership, schedule=schedule, paused=request.POST.get("paused") == "1"
+    )
+    return redirect("reporting:report_detail", report_id=schedule.report_id)
+
+
+@requires(BUILD_REPORTS)
+@require_POST
+def schedule_delete(request: WorkspaceRequest, schedule_id: int) -> HttpResponse:
+    schedule = selectors.schedule_get(actor=request.membership, schedule_id=schedule_id)
+    services.schedule_delete(actor=request.membership, schedule=schedule)
+    return redirect("reporting:report_detail", report_id=schedule.report_id)
 
 
 @requires(BUILD_REPORTS)
@@ -146,20 +214,17 @@ def report_detail(request: WorkspaceRequest, report_id: int) -> HttpResponse:
 def report_export(request: WorkspaceRequest, report_id: int) -> HttpResponse:
     report = selectors.report_get(actor=request.membership, report_id=report_id)
     try:
-        definition = check_definition(report.definition)
+        text, row_count = report_csv(report=report, member=request.membership)
     except ReportError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    result = run(definition, request.membership)
-    header = [*result.group_labels, *result.measure_labels]
-    rows = [[*row.labels, *("" if v is None else v for v in row.values)] for row in result.rows]
     audit_record(
         tenant=request.membership.tenant,
         actor=request.user,
         action=REPORT_EXPORTED,
         target=report,
-        data={"rows": len(rows)},
+        data={"rows": row_count},
     )
-    response = HttpResponse(csv_text(header, rows), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.csv"'
     return response
 

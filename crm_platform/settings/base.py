@@ -276,6 +276,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.reporting.tasks.forecast_snapshot_every_workspace",
         "schedule": 60.0 * 60,
     },
+    # Scheduled reports; the sweep enters only workspaces with a schedule due (alarms).
+    "reporting-scheduled-reports": {
+        "task": "crm_modules.reporting.tasks.send_scheduled_reports",
+        "schedule": 60.0,
+    },
     # Reminders of tasks due within 15 minutes; each task is reminded once.
     "sales-task-reminders": {
         "task": "crm_modules.sales.tasks.send_task_reminders",

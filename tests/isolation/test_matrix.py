@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.reporting.models import Quota, Report
+from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
@@ -101,6 +101,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
     "report_id": lambda ws, owner: _report(ws, owner),
     "quota_id": lambda ws, owner: _quota(ws, owner),
+    "schedule_id": lambda ws, owner: _schedule(ws, owner),
     "import_id": lambda ws, owner: _import(ws, owner),
     "export_id": lambda ws, owner: _export(ws, owner),
     "merge_id": lambda ws, owner: _merge(ws, owner),
@@ -127,6 +128,21 @@ def _report(workspace: Workspace, owner: Membership) -> int:
     with schema_context(workspace.tenant.schema_name):
         return Report.objects.create(
             name="Sample", definition={"source": "deals"}, owner=owner.user
+        ).pk
+
+
+def _schedule(workspace: Workspace, owner: Membership) -> int:
+    """A weekly email of the owner's own report, to the owner."""
+    report_id = _report(workspace, owner)
+    with schema_context(workspace.tenant.schema_name):
+        return ReportSchedule.objects.create(
+            report_id=report_id,
+            owner=owner.user,
+            frequency="weekly",
+            hour=8,
+            time_zone="UTC",
+            recipient_ids=[owner.user_id],
+            next_run_at=timezone.now(),
         ).pk
 
 
@@ -403,6 +419,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "reporting:report_share": {"GET": 405, "POST": 302},
     "reporting:report_pin": {"GET": 405, "POST": 302},
     "reporting:report_delete": {"GET": 405, "POST": 302},
+    # Without a form there is no frequency: the report page names the field.
+    "reporting:schedule_create": {"GET": 405, "POST": 400},
+    # Without ``paused=1`` the schedule is resumed (it is already running).
+    "reporting:schedule_pause": {"GET": 405, "POST": 302},
+    "reporting:schedule_delete": {"GET": 405, "POST": 302},
     "reporting:builder": {"GET": 200, "POST": 405},
     # Without parameters the preview names the missing data source.
     "reporting:preview": {"GET": 400, "POST": 405},

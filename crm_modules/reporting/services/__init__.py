@@ -1,5 +1,5 @@
-"""Reporting's writes, by concern: saved reports (``reports``) and monthly quotas
-(``quotas``)."""
+"""Reporting's writes, by concern: saved reports (``reports``), their email schedules
+(``schedules``) and monthly quotas (``quotas``)."""
 
 from crm_modules.reporting.services.quotas import quota_delete, quota_set
 from crm_modules.reporting.services.reports import (
@@ -12,6 +12,11 @@ from crm_modules.reporting.services.reports import (
     report_pin,
     report_save,
     report_share,
+)
+from crm_modules.reporting.services.schedules import (
+    schedule_create,
+    schedule_delete,
+    schedule_pause,
 )
 
 __all__ = [
@@ -26,4 +31,7 @@ __all__ = [
     "report_pin",
     "report_save",
     "report_share",
+    "schedule_create",
+    "schedule_delete",
+    "schedule_pause",
 ]
