@@ -266,10 +266,10 @@ def revenue_summary(*, now: datetime, months: int = MONTHS) -> Revenue:
     seats: dict[str, int] = defaultdict(int)
     paying = set()
     for states in histories.values():
-        state = _at(states, moment)
-        if state is not None and state.mrr:
-            seats[state.plan] += state.seats
-            paying.add(state.customer)
+        current = _at(states, moment)
+        if current is not None and current.mrr:
+            seats[current.plan] += current.seats
+            paying.add(current.customer)
 
     return Revenue(
         now=now,

@@ -52,7 +52,7 @@ def _charts(revenue: Revenue) -> list[dict[str, Any]]:
         ]
 
     month_column = _("Month")
-    charts = [
+    charts: list[dict[str, Any]] = [
         {
             "key": "mrr",
             "title": _("MRR by month"),
@@ -81,7 +81,7 @@ def _charts(revenue: Revenue) -> list[dict[str, Any]]:
             "key": "trials",
             "title": _("Trials started and converted"),
             "summary": _(
-                "Workspaces whose trial started in each month, and how many of them have paid since."
+                "Workspaces whose trial started in each month, and how many have paid since."
             ),
             "kind": "bar",
             "traces": [

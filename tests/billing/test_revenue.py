@@ -25,7 +25,8 @@ PAGE = "/staff/revenue/"
 
 
 def _at(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp())  # type: ignore[misc]
+    year, month, day = args
+    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
 
 
 def _subscription_event(
@@ -78,8 +79,11 @@ def history(alpha: Workspace, bravo: Workspace) -> None:
     Tenant.objects.filter(pk=bravo.tenant.pk).update(activated_at=datetime(2026, 2, 1, tzinfo=UTC))
     BillingAccount.objects.create(tenant=alpha.tenant, stripe_customer_id=ALPHA)
     BillingAccount.objects.create(tenant=bravo.tenant, stripe_customer_id=BRAVO)
-    professional = {"lookup_key": "rapport_professional_month_eur", "unit_amount": 3000}
-    starter = {"lookup_key": "rapport_starter_year_usd", "unit_amount": 12000}
+    professional: dict[str, Any] = {
+        "lookup_key": "rapport_professional_month_eur",
+        "unit_amount": 3000,
+    }
+    starter: dict[str, Any] = {"lookup_key": "rapport_starter_year_usd", "unit_amount": 12000}
     events = [
         _subscription_event(
             "evt_rev_a1",
@@ -261,3 +265,9 @@ def test_the_dashboard_is_not_found_for_anyone_else(history: None, alpha: Worksp
 
 def test_staff_cannot_post_to_the_dashboard(history: None) -> None:
     assert staff_client().post(PAGE).status_code == 405
+
+
+def test_the_staff_admin_links_to_the_dashboard(db: None) -> None:
+    html = staff_client().get("/admin/").content.decode()
+
+    assert 'href="/staff/revenue/" data-testid="staff-revenue-link"' in html
