@@ -37,6 +37,9 @@ class BillingAccount(models.Model):
     # The `created` time of the newest subscription event applied: an older event arriving
     # late must not undo a newer one.
     subscription_version = models.PositiveBigIntegerField(default=0)
+    # The `created` time of the newest invoice payment event applied (paid or failed): a
+    # failure delivered after a later payment must not make the workspace past due again.
+    payment_version = models.PositiveBigIntegerField(default=0)
     # When the subscription fell past due: the grace period before read-only counts from here.
     past_due_since = models.DateTimeField(null=True, blank=True)
     # The price billed, as Stripe last reported it (its lookup key names them).

@@ -110,9 +110,22 @@ def _subscription_changed(event: Event) -> None:
     )
 
 
+def _payment_in_order(account: BillingAccount, event: Event, *, failed: bool) -> bool:
+    """Record the event as the newest payment news, unless a later one was applied already
+    (a failure must be strictly newer than the last payment event: at the same second the
+    payment wins). Called with the account locked."""
+    created = int(event["created"])
+    if created < account.payment_version or (failed and created == account.payment_version):
+        logger.info("stripe event %s older than the last payment event: ignored", event["id"])
+        return False
+    account.payment_version = created
+    account.save(update_fields=["payment_version"])
+    return True
+
+
 def _invoice_paid(event: Event) -> None:
     account = _lock_account(event["data"]["object"].get("customer"))
-    if account is None:
+    if account is None or not _payment_in_order(account, event, failed=False):
         return
     tenant = _lock_tenant(account)
     if tenant.billing_status in (Tenant.BillingStatus.PAST_DUE, Tenant.BillingStatus.UNPAID):
@@ -128,7 +141,7 @@ def _invoice_paid(event: Event) -> None:
 def _invoice_payment_failed(event: Event) -> None:
     invoice = event["data"]["object"]
     account = _lock_account(invoice.get("customer"))
-    if account is None:
+    if account is None or not _payment_in_order(account, event, failed=True):
         return
     tenant = _lock_tenant(account)
     if tenant.billing_status != Tenant.BillingStatus.ACTIVE:

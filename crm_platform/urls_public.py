@@ -24,4 +24,5 @@ urlpatterns = [
     path("i18n/setlang/", views_public.language_set, name="set_language"),
     path("admin/", admin.site.urls),
     path("stripe/webhook/", include("billing.urls_public")),
+    path("staff/", include("billing.urls_staff")),
 ]

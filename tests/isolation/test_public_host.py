@@ -41,6 +41,7 @@ EXPECTED: dict[str | None, tuple[int, int, int, int]] = {
     "invitation_accept": (410, 410, 410, 410),
     "set_language": (405, 302, 405, 302),
     "stripe_webhook": (405, 400, 405, 400),
+    "staff_revenue": (404, 404, 404, 404),
 }
 
 

@@ -1,0 +1,273 @@
+"""The staff revenue dashboard: figures computed from the stored Stripe events and the
+workspaces' billing state, and a page only platform staff (superusers signed in with two-factor
+authentication) can see on the public host; anyone else gets 404."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billing.models import BillingAccount
+from billing.revenue import revenue_summary
+from tenants.models import Tenant
+from tests.billing.conftest import post_event
+from tests.conftest import Workspace, public_client
+from tests.factories import UserFactory
+from tests.platform.staff import staff_client, superuser
+
+ALPHA = "cus_revenue_alpha"
+BRAVO = "cus_revenue_bravo"
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
+PAGE = "/staff/revenue/"
+
+
+def _at(*args: int) -> int:
+    year, month, day = args
+    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+
+
+def _subscription_event(
+    event_id: str,
+    *,
+    kind: str,
+    created: int,
+    customer: str,
+    status: str,
+    lookup_key: str,
+    unit_amount: int,
+    interval: str,
+    quantity: int,
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": f"customer.subscription.{kind}",
+        "created": created,
+        "data": {
+            "object": {
+                "object": "subscription",
+                "id": f"sub_{customer}",
+                "customer": customer,
+                "status": status,
+                "cancel_at_period_end": False,
+                "items": {
+                    "data": [
+                        {
+                            "price": {
+                                "lookup_key": lookup_key,
+                                "unit_amount": unit_amount,
+                                "recurring": {"interval": interval},
+                            },
+                            "quantity": quantity,
+                        }
+                    ]
+                },
+            }
+        },
+    }
+
+
+@pytest.fixture
+def history(alpha: Workspace, bravo: Workspace) -> None:
+    """Alpha pays for Professional monthly in EUR (5 seats at 30.00, then 8) and cancels in
+    March; Bravo's Starter annual in USD (3 seats at 120.00 a year) goes from trial to past
+    due with a failed invoice of 360.00."""
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(activated_at=datetime(2026, 1, 3, tzinfo=UTC))
+    Tenant.objects.filter(pk=bravo.tenant.pk).update(activated_at=datetime(2026, 2, 1, tzinfo=UTC))
+    BillingAccount.objects.create(tenant=alpha.tenant, stripe_customer_id=ALPHA)
+    BillingAccount.objects.create(tenant=bravo.tenant, stripe_customer_id=BRAVO)
+    professional: dict[str, Any] = {
+        "lookup_key": "rapport_professional_month_eur",
+        "unit_amount": 3000,
+    }
+    starter: dict[str, Any] = {"lookup_key": "rapport_starter_year_usd", "unit_amount": 12000}
+    events = [
+        _subscription_event(
+            "evt_rev_a1",
+            kind="created",
+            created=_at(2026, 1, 10),
+            customer=ALPHA,
+            status="active",
+            interval="month",
+            quantity=5,
+            **professional,
+        ),
+        _subscription_event(
+            "evt_rev_a2",
+            kind="updated",
+            created=_at(2026, 2, 5),
+            customer=ALPHA,
+            status="active",
+            interval="month",
+            quantity=8,
+            **professional,
+        ),
+        _subscription_event(
+            "evt_rev_a3",
+            kind="deleted",
+            created=_at(2026, 3, 2),
+            customer=ALPHA,
+            status="canceled",
+            interval="month",
+            quantity=8,
+            **professional,
+        ),
+        _subscription_event(
+            "evt_rev_b1",
+            kind="created",
+            created=_at(2026, 1, 20),
+            customer=BRAVO,
+            status="trialing",
+            interval="year",
+            quantity=3,
+            **starter,
+        ),
+        _subscription_event(
+            "evt_rev_b2",
+            kind="updated",
+            created=_at(2026, 2, 10),
+            customer=BRAVO,
+            status="past_due",
+            interval="year",
+            quantity=3,
+            **starter,
+        ),
+        {
+            "id": "evt_rev_b3",
+            "object": "event",
+            "type": "invoice.payment_failed",
+            "created": _at(2026, 2, 10),
+            "data": {
+                "object": {
+                    "object": "invoice",
+                    "id": "in_rev_b",
+                    "customer": BRAVO,
+                    "amount_due": 36000,
+                    "currency": "usd",
+                }
+            },
+        },
+    ]
+    for event in events:
+        assert post_event(event) == 200
+
+
+def test_mrr_arr_seats_and_past_due_now(history: None, bravo: Workspace) -> None:
+    revenue = revenue_summary(now=NOW, months=3)
+
+    assert revenue.mrr == {"USD": Decimal("30.00")}
+    assert revenue.arr == {"USD": Decimal("360.00")}
+    assert revenue.paying == 1
+    assert revenue.seats_by_plan == {"starter": 3}
+    assert [(row.tenant.pk, row.status, row.amount, row.currency) for row in revenue.past_due] == [
+        (bravo.tenant.pk, "past_due", Decimal("360.00"), "USD")
+    ]
+
+
+def test_months_net_new_churn_and_trials(history: None) -> None:
+    months = revenue_summary(now=NOW, months=3).months
+
+    assert [month.start for month in months] == [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, tzinfo=UTC),
+    ]
+    assert [month.mrr for month in months] == [
+        {"EUR": Decimal("150.00")},
+        {"EUR": Decimal("240.00"), "USD": Decimal("30.00")},
+        {"USD": Decimal("30.00")},
+    ]
+    assert [month.net_new for month in months] == [
+        {"EUR": Decimal("150.00")},
+        {"EUR": Decimal("90.00"), "USD": Decimal("30.00")},
+        {"EUR": Decimal("-240.00"), "USD": Decimal("0.00")},
+    ]
+    assert [month.churned_logos for month in months] == [0, 0, 1]
+    assert [month.churned_mrr for month in months] == [{}, {}, {"EUR": Decimal("240.00")}]
+    assert [month.revenue_churn for month in months] == [{}, {}, {"EUR": Decimal("100.0")}]
+    # No one paid at the start of January; both paid at the start of March, one left.
+    assert [month.logo_churn for month in months] == [None, Decimal("0.0"), Decimal("50.0")]
+    # Alpha's trial (January) became paid; Bravo's (February) never was active.
+    assert [(month.trials_started, month.trials_converted) for month in months] == [
+        (1, 1),
+        (1, 0),
+        (0, 0),
+    ]
+
+
+def test_a_payment_recovered_leaves_no_amount_due(history: None, bravo: Workspace) -> None:
+    assert (
+        post_event(
+            {
+                "id": "evt_rev_b4",
+                "object": "event",
+                "type": "invoice.paid",
+                "created": _at(2026, 2, 12),
+                "data": {"object": {"object": "invoice", "id": "in_rev_b", "customer": BRAVO}},
+            }
+        )
+        == 200
+    )
+
+    assert Tenant.objects.get(pk=bravo.tenant.pk).billing_status == "active"
+    assert revenue_summary(now=NOW, months=3).past_due == []
+
+
+def test_nothing_recorded_gives_empty_figures(alpha: Workspace) -> None:
+    revenue = revenue_summary(now=NOW, months=2)
+
+    assert revenue.mrr == {}
+    assert revenue.arr == {}
+    assert revenue.paying == 0
+    assert revenue.seats_by_plan == {}
+    assert revenue.past_due == []
+    assert [(month.mrr, month.net_new, month.churned_logos) for month in revenue.months] == [
+        ({}, {}, 0),
+        ({}, {}, 0),
+    ]
+
+
+def test_staff_see_the_dashboard_with_its_figures(history: None) -> None:
+    response = staff_client().get(PAGE)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="mrr-USD">30.00 USD<' in html
+    assert 'data-testid="arr-USD">360.00 USD<' in html
+    assert 'data-testid="mrr-EUR"' not in html
+    assert 'data-testid="paying">1<' in html
+    assert html.count('data-testid="past-due-row"') == 1
+    assert '<td data-label="Amount due">360.00 USD</td>' in html
+    for key in ("mrr", "net-new", "churn", "trials", "seats"):
+        assert f'id="figure-{key}"' in html
+    # Plotly comes from our own static files; the page has no inline script of its own.
+    assert 'src="/static/vendor/plotly/plotly.min.js"' in html
+    assert "<script>" not in html
+
+
+def test_the_dashboard_is_not_found_for_anyone_else(history: None, alpha: Workspace) -> None:
+    clients = {
+        "anonymous": public_client(),
+        "workspace owner": public_client(alpha.owner.user),
+        "staff, not superuser": public_client(
+            UserFactory.create(is_staff=True, is_superuser=False)
+        ),
+        "superuser without two-factor": staff_client(superuser(mfa=False)),
+        "superuser not signed in with two-factor": staff_client(signed_in_with_mfa=False),
+    }
+    for who, client in clients.items():
+        assert client.get(PAGE).status_code == 404, who
+        assert client.post(PAGE).status_code == 404, who
+
+
+def test_staff_cannot_post_to_the_dashboard(history: None) -> None:
+    assert staff_client().post(PAGE).status_code == 405
+
+
+def test_the_staff_admin_links_to_the_dashboard(db: None) -> None:
+    html = staff_client().get("/admin/").content.decode()
+
+    assert 'href="/staff/revenue/" data-testid="staff-revenue-link"' in html
