@@ -41,7 +41,7 @@ def workspace_logo_upload_start(*, actor: Membership, content_type: str, size: i
             _("A logo must be a PNG, JPEG, GIF or WebP image."), field="content_type"
         )
     if size <= 0:
-        raise ServiceError(_("This file is empty."), field="size")
+        raise ServiceError(_("The file is empty."), field="size")
     if size > LOGO_MAX_BYTES:
         raise ServiceError(_("A logo can be at most 1 MB."), field="size")
     schema = actor.tenant.schema_name
