@@ -3,6 +3,8 @@ to the workspace's own members only, replaced and removed by owners and admins, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from django.core import signing
@@ -36,7 +38,7 @@ def _logo_events(schema_name: str) -> list[tuple[str, int | None]]:
         )
 
 
-def _upload_through_pages(client, body: bytes, content_type: str) -> dict:
+def _upload_through_pages(client: Any, body: bytes, content_type: str) -> Any:
     started = client.post(
         "/documents/logo/uploads/",
         {"name": "logo", "content_type": content_type, "size": len(body)},
