@@ -75,6 +75,22 @@ def document_key(*, schema_name: str, document_uuid: str, version: int) -> str:
     return workspace_key(schema_name=schema_name, key=key)
 
 
+LOGO_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+
+
+def logo_key(*, schema_name: str, logo_uuid: str, content_type: str) -> str:
+    """``workspaces/<schema>/logo/<uuid>.<ext>``: a new key for each logo, so a replaced one
+    is never served from a cache; the extension records the verified image type."""
+    extension = LOGO_EXTENSIONS[content_type]
+    key = f"{workspace_prefix(schema_name)}logo/{uuid.UUID(str(logo_uuid))}.{extension}"
+    return workspace_key(schema_name=schema_name, key=key)
+
+
 def thumbnail_key(*, schema_name: str, document_uuid: str, version: int) -> str:
     """``workspaces/<schema>/documents/<uuid>/thumbnails/<version>.png``: a PDF's first page."""
     key = (

@@ -124,6 +124,9 @@ class Tenant(TenantMixin):  # type: ignore[misc]
     restrict_record_visibility = models.BooleanField(
         _("Sales reps see only their own records"), default=False, db_default=False
     )
+    # The S3 key of the logo shown in the app header ("" for none), set by the documents
+    # module's logo upload once the bytes are verified.
+    logo_key = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
 

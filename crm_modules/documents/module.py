@@ -82,3 +82,15 @@ register_settings_panel(
     capability=VIEW_DOCUMENTS,
     context=_storage,
 )
+
+
+def _logo(membership: Any) -> dict[str, Any]:
+    return {"has_logo": bool(membership.tenant.logo_key)}
+
+
+register_settings_panel(
+    "documents.logo",
+    template="documents/_logo.html",
+    capability=capabilities.MANAGE_SETTINGS,
+    context=_logo,
+)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.documents import views
+from crm_modules.documents import views, views_logo
 
 app_name = "documents"
 urlpatterns = [
@@ -19,5 +19,9 @@ urlpatterns = [
         name="version_restore",
     ),
     path("<int:document_id>/delete/", views.document_delete, name="delete"),
+    path("logo/", views_logo.logo_image, name="logo"),
+    path("logo/uploads/", views_logo.logo_upload_start, name="logo_upload_start"),
+    path("logo/uploads/complete/", views_logo.logo_upload_complete, name="logo_upload_complete"),
+    path("logo/remove/", views_logo.logo_remove, name="logo_remove"),
     path("trash/<int:trashed_document_id>/restore/", views.document_restore, name="restore"),
 ]

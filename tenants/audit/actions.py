@@ -64,6 +64,8 @@ WORKSPACE_CHANGED_BY_STAFF = register_action(
     "workspace.changed_by_staff", _("Workspace changed by Rapport staff")
 )
 SETTINGS_UPDATED = register_action("settings.updated", _("Settings changed"))
+LOGO_CHANGED = register_action("settings.logo_changed", _("Workspace logo changed"))
+LOGO_REMOVED = register_action("settings.logo_removed", _("Workspace logo removed"))
 MEMBER_SIGNED_IN = register_action("member.signed_in", _("Signed in to the workspace"))
 MEMBER_ROLE_CHANGED = register_action("member.role_changed", _("Role changed"))
 MEMBER_DEACTIVATED = register_action("member.deactivated", _("Member deactivated"))

@@ -96,6 +96,30 @@ def workspace_update_settings(
     return tenant
 
 
+def workspace_logo_set(*, actor: Membership, logo_key: str, ip_address: str | None = None) -> str:
+    """Point the workspace at a verified logo object (``""`` removes the logo); returns the key
+    it replaced, whose object the caller deletes after commit."""
+    require_capability(actor, capabilities.MANAGE_SETTINGS)
+    with transaction.atomic():
+        tenant = lock_tenant(actor.tenant)
+        locked = lock_actor(actor, capabilities.MANAGE_SETTINGS)
+        previous = tenant.logo_key
+        if previous == logo_key:
+            return ""
+        tenant.logo_key = logo_key
+        tenant.save(update_fields=["logo_key"])
+        audit_record(
+            tenant=tenant,
+            actor=locked.user,
+            action="settings.logo_changed" if logo_key else "settings.logo_removed",
+            target_repr=tenant.name,
+            data={},
+            ip_address=ip_address,
+        )
+    actor.tenant.logo_key = logo_key
+    return previous
+
+
 # What platform staff may change on a workspace's row from the admin.
 STAFF_EDITABLE = ("name", "plan", "seat_limit", "trial_ends_at")
 

@@ -396,6 +396,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "integrations:api_key_revoke": {"GET": 405, "POST": 302},
     "documents:list": {"GET": 200, "POST": 405},
     "documents:upload_start": {"GET": 405, "POST": 400},
+    # Without a logo: not found.
+    "documents:logo": {"GET": 404, "POST": 405},
+    "documents:logo_upload_start": {"GET": 405, "POST": 400},
+    "documents:logo_upload_complete": {"GET": 405, "POST": 400},
+    "documents:logo_remove": {"GET": 405, "POST": 302},
     "documents:upload_complete": {"GET": 405, "POST": 400},
     "documents:upload_resume": {"GET": 405, "POST": 400},
     "documents:upload_abort": {"GET": 405, "POST": 400},
