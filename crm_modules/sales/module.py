@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from billing.plans import Limit, register_usage
+from crm_modules.activities.api import LOG_ACTIVITY
 from tenants import capabilities, live, navigation, palette
 from tenants.audit.actions import register_action
 from tenants.capabilities import Scope
@@ -217,22 +218,16 @@ palette.register(
 )
 
 
-def _register_log_call() -> None:
-    from crm_modules.activities.module import LOG_ACTIVITY
-
-    # On a record page the palette opens that page's log form; elsewhere it asks for a contact.
-    palette.register(
-        "log_call",
-        label=_("Log a call"),
-        url_name="sales:search",
-        capability=LOG_ACTIVITY,
-        order=50,
-        mode="pick_contact",
-        anchor="log-call",
-    )
-
-
-_register_log_call()
+# On a record page the palette opens that page's log form; elsewhere it asks for a contact.
+palette.register(
+    "log_call",
+    label=_("Log a call"),
+    url_name="sales:search",
+    capability=LOG_ACTIVITY,
+    order=50,
+    mode="pick_contact",
+    anchor="log-call",
+)
 
 COMPANY_CREATED = register_action("company.created", _("Company created"), module=MODULE)
 COMPANY_UPDATED = register_action("company.updated", _("Company changed"), module=MODULE)

@@ -103,3 +103,18 @@ def test_new_task_page_is_refused_to_roles_without_tasks(alpha: Workspace) -> No
     assert client.get("/sales/tasks/new/").status_code == 403
     assert client.post("/sales/tasks/new/", {"title": "x", "priority": "2"}).status_code == 403
     assert Task.objects.count() == 0
+
+
+def test_the_palette_registry_refuses_a_second_action_with_the_same_key() -> None:
+    from crm_modules.sales.module import CREATE_RECORDS
+    from tenants import palette
+
+    with pytest.raises(ValueError, match="new_contact is already registered"):
+        palette.register(
+            "new_contact", label="x", url_name="sales:contact_new", capability=CREATE_RECORDS
+        )
+    with pytest.raises(ValueError, match="unknown mode"):
+        palette.register(
+            "other", label="x", url_name="sales:contact_new", capability=CREATE_RECORDS, mode="x"
+        )
+    assert [a["key"] for a in palette.actions_for(None)] == []
