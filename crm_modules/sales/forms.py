@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import entry_types
-from crm_modules.sales.models import Channel, Consent
+from crm_modules.sales.models import Channel, Consent, Task
 from tenants.forms import ServiceForm
 
 
@@ -66,4 +66,18 @@ class ConsentForm(ServiceForm):
         required=False,
         max_length=200,
         help_text=_("For example: signed the form at the fair, ticked the box on the website."),
+    )
+
+
+class TaskForm(ServiceForm):
+    title = forms.CharField(label=_("Title"), required=False, max_length=200)
+    due_at = forms.CharField(
+        label=_("Due"),
+        required=False,
+        max_length=40,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("Leave empty for a task without a due time."),
+    )
+    priority = forms.TypedChoiceField(
+        label=_("Priority"), choices=Task.Priority.choices, coerce=int, initial=2
     )

@@ -14,7 +14,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from billing.plans import Limit, register_usage
-from tenants import capabilities, live, navigation
+from crm_modules.activities.api import LOG_ACTIVITY
+from tenants import capabilities, live, navigation, palette
 from tenants.audit.actions import register_action
 from tenants.capabilities import Scope
 from tenants.models import Membership, Tenant
@@ -188,6 +189,44 @@ navigation.register(
     url_name="sales:search",
     capability=VIEW_RECORDS,
     order=99,
+)
+
+palette.register_search(url_name="sales:search", capability=VIEW_RECORDS)
+palette.register(
+    "new_contact",
+    label=_("New contact"),
+    url_name="sales:contact_new",
+    capability=CREATE_RECORDS,
+    order=10,
+)
+palette.register(
+    "new_company",
+    label=_("New company"),
+    url_name="sales:company_new",
+    capability=CREATE_RECORDS,
+    order=20,
+)
+palette.register(
+    "new_deal",
+    label=_("New deal"),
+    url_name="sales:deal_new",
+    capability=CREATE_RECORDS,
+    order=30,
+)
+palette.register(
+    "new_task", label=_("New task"), url_name="sales:task_new", capability=WORK_TASKS, order=40
+)
+
+
+# On a record page the palette opens that page's log form; elsewhere it asks for a contact.
+palette.register(
+    "log_call",
+    label=_("Log a call"),
+    url_name="sales:search",
+    capability=LOG_ACTIVITY,
+    order=50,
+    mode="pick_contact",
+    anchor="log-call",
 )
 
 COMPANY_CREATED = register_action("company.created", _("Company created"), module=MODULE)

@@ -40,6 +40,7 @@ urlpatterns = [
     path("leads/<int:lead_id>/", views_records.lead_detail, name="lead_detail"),
     path("leads/<int:lead_id>/convert/", views_records.lead_convert, name="lead_convert"),
     path("tasks/", views.task_list, name="task_list"),
+    path("tasks/new/", views_records.task_new, name="task_new"),
     path("tasks/<int:task_id>/done/", views_records.task_done, name="task_done"),
     path("search/", views.search, name="search"),
     path("contacts/bulk/", views_lists.contact_bulk, name="contact_bulk"),

@@ -146,4 +146,10 @@ def search(request: WorkspaceRequest) -> HttpResponse:
                 list(selectors.lead_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
             ),
         ]
-    return render(request, "sales/search.html", {"q": q, "groups": groups, "searched": bool(term)})
+    context = {"q": q, "groups": groups, "searched": bool(term)}
+    if request.GET.get("palette") == "1":
+        # The command palette's options: the same results, contacts only when it asks for one.
+        if request.GET.get("only") == "contacts":
+            context["groups"] = groups[:1]
+        return render(request, "sales/_palette_results.html", context)
+    return render(request, "sales/search.html", context)

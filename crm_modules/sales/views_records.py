@@ -22,6 +22,7 @@ from crm_modules.sales.forms import (
     DealForm,
     LogActivityForm,
     MoveDealForm,
+    TaskForm,
 )
 from crm_modules.sales.models import Company, Contact, Deal, Lead
 from crm_modules.sales.module import (
@@ -353,3 +354,21 @@ def deal_new(request: WorkspaceRequest) -> HttpResponse:
         {"form": form, "title": _("New deal"), "custom_rows": new_custom_rows(request, "deal")},
         status=status,
     )
+
+
+@requires(WORK_TASKS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def task_new(request: WorkspaceRequest) -> HttpResponse:
+    """A task of one's own, with no record: the palette's "New task"."""
+    form = TaskForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.task_create(actor=request.membership, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Task created."))
+            return redirect("sales:task_list")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "title": _("New task")}
+    return render(request, "sales/record_new.html", context, status=status)

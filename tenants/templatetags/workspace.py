@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from tenants import capabilities, navigation
+from tenants import capabilities, navigation, palette
 from tenants.models import Membership
 from tenants.modules import record_panels as _record_panels
 from tenants.permissions import allows as _allows
@@ -44,3 +44,12 @@ def record_panels(context: template.Context, record_type: str, record: Any) -> l
         for panel in _record_panels(record_type)
         if member is not None and _allows(member, panel.capability, reading=True)
     ]
+
+
+@register.simple_tag(takes_context=True)
+def command_palette(context: template.Context) -> dict[str, Any]:
+    """``{% command_palette as palette %}``: the quick actions and the search endpoint this
+    member may use from Ctrl/⌘-K."""
+    request = context.get("request")
+    member = getattr(request, "membership", None)
+    return {"actions": palette.actions_for(member), "search_url": palette.search_url_for(member)}

@@ -349,6 +349,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:lead_list": {"GET": 200, "POST": 405},
     "sales:task_list": {"GET": 200, "POST": 405},
     "sales:contact_new": {"GET": 200, "POST": 400},
+    "sales:task_new": {"GET": 200, "POST": 400},
     "sales:contact_detail": {"GET": 200, "POST": 405},
     "sales:contact_log": {"GET": 405, "POST": 400},
     "sales:company_new": {"GET": 200, "POST": 400},
