@@ -147,7 +147,23 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},
     "POST /api/v1/service/tickets/{ticket_id}/replies/": {"body": "ขอบคุณครับ", "public": True},
+    "POST /api/v1/marketing/segments/": {
+        "name": "Clienti di Milano",
+        "kind": "dynamic",
+        "definition": {
+            "match": "all",
+            "conditions": [{"field": "company.city", "op": "eq", "value": "Milano"}],
+        },
+    },
+    "POST /api/v1/marketing/segments/{segment_id}/members/": lambda ws: {
+        "contacts": [_contact_in(ws)]
+    },
 }
+
+
+def _contact_in(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ContactFactory.create().pk
 
 
 @dataclass(frozen=True)
