@@ -18,7 +18,7 @@ from django.urls import resolve
 from django_tenants.utils import schema_context
 from drf_spectacular.generators import SchemaGenerator
 
-from crm_modules.sales.models import Product
+from crm_modules.sales.models import Contact, Product
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability, Scope
 from tenants.models import Membership, Tenant
@@ -161,9 +161,11 @@ BODIES: dict[str, dict[str, Any] | Callable[[Workspace], dict[str, Any]]] = {
 }
 
 
-def _contact_in(workspace: Workspace) -> int:
+def _contact_in(workspace: Workspace) -> int | None:
+    """The newest contact of the workspace (the segment sample made one): a body that creates
+    nothing itself, so a refusal can be checked to change nothing."""
     with schema_context(workspace.tenant.schema_name):
-        return ContactFactory.create().pk
+        return Contact.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)
