@@ -20,7 +20,7 @@ from django.urls import resolve
 from django_tenants.utils import schema_context
 from drf_spectacular.generators import SchemaGenerator
 
-from crm_modules.sales.models import Product
+from crm_modules.sales.models import Contact, Product
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability, Scope
 from tenants.models import Membership, Tenant
@@ -192,11 +192,29 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},
     "POST /api/v1/service/tickets/{ticket_id}/replies/": {"body": "ขอบคุณครับ", "public": True},
+    "POST /api/v1/marketing/segments/": {
+        "name": "Clienti di Milano",
+        "kind": "dynamic",
+        "definition": {
+            "match": "all",
+            "conditions": [{"field": "company.city", "op": "eq", "value": "Milano"}],
+        },
+    },
+    "POST /api/v1/marketing/segments/{segment_id}/members/": lambda ws: {
+        "contacts": [_contact_in(ws)]
+    },
 }
 
 
 # Bodies made for the member who sends them (an upload ticket names its member).
 FOR_MEMBER = {_arrived_upload}
+
+
+def _contact_in(workspace: Workspace) -> int | None:
+    """The newest contact of the workspace (the segment sample made one): a body that creates
+    nothing itself, so a refusal can be checked to change nothing."""
+    with schema_context(workspace.tenant.schema_name):
+        return Contact.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)

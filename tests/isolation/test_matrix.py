@@ -30,6 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
+from crm_modules.marketing.models import Segment, SegmentMember
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -108,7 +109,18 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "rule_id": lambda ws, owner: _scoring_rule(ws),
     "threshold_id": lambda ws, owner: _threshold(ws),
     "ticket_id": lambda ws, owner: _ticket(ws, owner),
+    "segment_id": lambda ws, owner: _segment(ws, owner),
 }
+
+
+def _segment(workspace: Workspace, owner: Membership) -> int:
+    """A static list holding one contact of ``owner``."""
+    with schema_context(workspace.tenant.schema_name):
+        segment = Segment.objects.create(name="Sample", kind="static", created_by=owner.user)
+        SegmentMember.objects.create(
+            segment=segment, contact=ContactFactory.create(owner=owner.user)
+        )
+        return segment.pk
 
 
 def _ticket(workspace: Workspace, owner: Membership) -> int:
@@ -463,6 +475,9 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:ticket_fields": {"GET": 405, "POST": 400},
     # Without an assignee chosen the ticket page is shown again with the message.
     "service:ticket_assign": {"GET": 405, "POST": 302},
+    "marketing:segments": {"GET": 200, "POST": 405},
+    "marketing:segment_new": {"GET": 200, "POST": 400},
+    "marketing:segment_detail": {"GET": 200, "POST": 405},
 }
 
 METHODS = ("GET", "POST")

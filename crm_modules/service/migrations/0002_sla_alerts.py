@@ -7,9 +7,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sales', '0007_task_reminder_alarms'),
+        ('sales', '0008_task_reminder_alarms'),
         ('service', '0001_initial'),
-        ('tenants', '0009_workspace_alarm'),
+        ('tenants', '0010_workspace_alarm'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,16 @@
+"""The marketing facade: what other modules may import (import-linter enforces it)."""
+
+from __future__ import annotations
+
+from crm_modules.marketing.models import Segment
+from crm_modules.marketing.module import MANAGE_SEGMENTS, VIEW_SEGMENTS
+from crm_modules.marketing.selectors import segment_contacts, segment_count, segment_get
+
+__all__ = [
+    "MANAGE_SEGMENTS",
+    "VIEW_SEGMENTS",
+    "Segment",
+    "segment_contacts",
+    "segment_count",
+    "segment_get",
+]

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.conftest import Workspace
+from tests.sales.conftest import fresh
+
+__all__ = ["fresh"]
+
+
+@pytest.fixture
+def in_alpha(alpha: Workspace) -> Workspace:
+    """Run the test's queries in workspace alpha's schema."""
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    return alpha
