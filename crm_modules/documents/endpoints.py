@@ -83,7 +83,7 @@ class UploadOut(serializers.Serializer[Any]):
     parts = PartOut(many=True)
 
 
-class TicketIn(serializers.Serializer[Any]):
+class UploadTicketIn(serializers.Serializer[Any]):
     ticket = serializers.CharField(max_length=4000)
 
 
@@ -141,11 +141,11 @@ class VersionUploadStart(APIView):
 class UploadComplete(APIView):
     capability = UPLOAD_DOCUMENTS
 
-    @extend_schema(request=TicketIn, responses={201: DocumentOut})
+    @extend_schema(request=UploadTicketIn, responses={201: DocumentOut})
     def post(self, request: Request) -> Response:
         """Verify the bytes S3 received (size, type sniffed from the content) and record the
         document or its new version."""
-        body = TicketIn(data=request.data)
+        body = UploadTicketIn(data=request.data)
         body.is_valid(raise_exception=True)
         document = services.document_upload_complete(
             actor=_membership(request), ticket=body.validated_data["ticket"]

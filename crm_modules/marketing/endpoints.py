@@ -53,7 +53,7 @@ class SegmentIn(serializers.Serializer[Any]):
     )
 
 
-class MemberOut(serializers.ModelSerializer[Contact]):
+class SegmentMemberOut(serializers.ModelSerializer[Contact]):
     class Meta:
         model = Contact
         fields = ("id", "first_name", "last_name", "primary_email", "lifecycle_stage", "score")
@@ -120,7 +120,7 @@ class SegmentDetail(generics.GenericAPIView[Segment]):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=["segments"], responses=MemberOut(many=True), operation_id="segment_members"
+        tags=["segments"], responses=SegmentMemberOut(many=True), operation_id="segment_members"
     ),
     post=extend_schema(
         tags=["segments"],
@@ -131,7 +131,7 @@ class SegmentDetail(generics.GenericAPIView[Segment]):
 )
 class SegmentMembers(generics.GenericAPIView[Contact]):
     capabilities = {"GET": VIEW_SEGMENTS, "POST": MANAGE_SEGMENTS}
-    serializer_class = MemberOut
+    serializer_class = SegmentMemberOut
     pagination_class = KeysetPagination
 
     def get(self, request: Request, segment_id: int) -> Response:
@@ -139,7 +139,7 @@ class SegmentMembers(generics.GenericAPIView[Contact]):
         segment = selectors.segment_get(actor=actor, segment_id=segment_id)
         contacts = selectors.segment_contacts(actor=actor, segment=segment)
         page = self.paginate_queryset(contacts)
-        return self.get_paginated_response(MemberOut(page, many=True).data)
+        return self.get_paginated_response(SegmentMemberOut(page, many=True).data)
 
     def post(self, request: Request, segment_id: int) -> Response:
         data = MembersIn(data=request.data)

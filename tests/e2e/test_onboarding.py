@@ -213,7 +213,7 @@ def test_signup_invite_promote_and_deactivate_live(
     expect(colleague.get_by_test_id("verify-banner")).to_have_count(0)
     assert _wait_for_event(colleague, received, "hello")["payload"] == {
         "role": "sales_rep",
-        "topics": ["documents", "deals", "activities", "tasks", "notes"],
+        "topics": ["documents", "deals", "activities", "tasks", "tickets", "notes"],
     }
     assert orm(_invitation_status, COLLEAGUE_EMAIL) == [Invitation.Status.ACCEPTED]
     # Survives only as long as the page is not reloaded.
