@@ -111,13 +111,22 @@ def _subscription_changed(event: Event) -> None:
 
 
 def _payment_in_order(account: BillingAccount, event: Event, *, failed: bool) -> bool:
-    """Record the event as the newest payment news, unless a later one was applied already
-    (a failure must be strictly newer than the last payment event: at the same second the
-    payment wins). Called with the account locked."""
+    """Record the event as the newest payment news, unless a later one was applied already.
+    Stripe's times are in seconds: at the same second, a failure of an invoice already paid
+    is stale (the payment wins), while a failure of another invoice counts. Called with the
+    account locked."""
     created = int(event["created"])
-    if created < account.payment_version or (failed and created == account.payment_version):
+    if created < account.payment_version:
         logger.info("stripe event %s older than the last payment event: ignored", event["id"])
         return False
+    if failed and created == account.payment_version:
+        invoice_id = event["data"]["object"].get("id")
+        paid = StripeEvent.objects.filter(
+            type="invoice.paid", created=created, payload__data__object__id=invoice_id
+        ).exclude(event_id=event["id"])
+        if invoice_id and paid.exists():
+            logger.info("stripe event %s: its invoice is already paid: ignored", event["id"])
+            return False
     account.payment_version = created
     account.save(update_fields=["payment_version"])
     return True

@@ -115,3 +115,11 @@ def test_at_the_same_second_the_payment_wins(active: Workspace) -> None:
 
     assert _status(active) == Tenant.BillingStatus.ACTIVE
     assert mail.outbox == []
+
+
+def test_at_the_same_second_a_failure_of_another_invoice_counts(active: Workspace) -> None:
+    assert post_event(_invoice("evt_order_paid_a", "paid", 2_000, "in_a")) == 200
+    assert post_event(_invoice("evt_order_failed_b", "payment_failed", 2_000, "in_b")) == 200
+
+    assert _status(active) == Tenant.BillingStatus.PAST_DUE
+    assert len(mail.outbox) == 2  # the Owner and the Admin
