@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from crm_modules.marketing.models import Segment
 from crm_modules.marketing.module import MANAGE_SEGMENTS, VIEW_SEGMENTS
+from crm_modules.marketing.pressure import Decision, Purpose, may_contact, record_contact
 from crm_modules.marketing.selectors import segment_contacts, segment_count, segment_get
 
 __all__ = [
     "MANAGE_SEGMENTS",
     "VIEW_SEGMENTS",
+    "Decision",
+    "Purpose",
     "Segment",
+    "may_contact",
+    "record_contact",
     "segment_contacts",
     "segment_count",
     "segment_get",
