@@ -13,6 +13,8 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime
+import posixpath
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from charset_normalizer import from_bytes
+from defusedxml import DefusedXmlException, ElementTree
 from django.utils.translation import gettext as _
 
 from crm_platform.errors import ServiceError
@@ -38,6 +41,17 @@ SAMPLE_BYTES = 256 * 1024
 DELIMITERS = ",;\t"
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# A cell holding a formula and no saved value (<c r="B2"><f>A2*2</f><v/></c>): written by a program,
+# never opened in a spreadsheet. Reading its value would give an empty cell, silently.
+UNCOMPUTED_FORMULA = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*>\s*'
+    rb"<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>)\s*"
+    rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_PKG_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 csv.field_size_limit(MAX_CELL_CHARS)
 
@@ -137,6 +151,7 @@ def check_xlsx(path: Path) -> None:
             if "xl/workbook.xml" not in archive.namelist():
                 raise _problem(_("The file is not an Excel workbook (.xlsx)."), "not_xlsx")
             bad = archive.testzip()
+            uncomputed = [] if bad is not None else _uncomputed_formulas(archive)
     except zipfile.BadZipFile as exc:
         raise _problem(
             _("The workbook is damaged or incomplete (was the upload cut short?)."), "truncated"
@@ -145,6 +160,56 @@ def check_xlsx(path: Path) -> None:
         raise _problem(
             _("The workbook is damaged or incomplete (was the upload cut short?)."), "truncated"
         )
+    if uncomputed:
+        raise _problem(
+            _(
+                "Cells %(cells)s hold formulas whose results were never calculated, so their "
+                "values are unknown: open the file in a spreadsheet program, save it, and "
+                "upload it again."
+            )
+            % {"cells": ", ".join(uncomputed)},
+            "uncomputed_formula",
+        )
+
+
+def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
+    """The archive path of the workbook's first sheet (the one imported)."""
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError, DefusedXmlException):
+        return None
+    sheet = workbook.find(f"{{{_MAIN_NS}}}sheets/{{{_MAIN_NS}}}sheet")
+    if sheet is None:
+        return None
+    rel_id = sheet.get(f"{{{_REL_NS}}}id")
+    for rel in rels.iter(f"{{{_PKG_NS}}}Relationship"):
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+    return None
+
+
+def _uncomputed_formulas(archive: zipfile.ZipFile, limit: int = 5) -> list[str]:
+    """Up to ``limit`` references of first-sheet cells holding a formula with no saved value,
+    read in chunks (a cell cut by a chunk's end is read whole with the next chunk)."""
+    part = _first_sheet_part(archive)
+    if part is None or part not in archive.namelist():
+        return []
+    found: list[str] = []
+    tail = b""
+    with archive.open(part) as stream:
+        while len(found) < limit:
+            chunk = stream.read(1024**2)
+            text = tail + chunk
+            if chunk:
+                # Keep from the last cell's start on: it may continue in the next chunk.
+                cut = max(text.rfind(b"<c "), text.rfind(b":c "))
+                text, tail = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+            found.extend(m.group(1).decode() for m in UNCOMPUTED_FORMULA.finditer(text))
+            if not chunk:
+                break
+    return found[:limit]
 
 
 def _xlsx_text(value: object) -> str:

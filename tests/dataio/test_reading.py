@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +186,62 @@ def test_a_zip_that_is_not_a_workbook_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ServiceError) as caught:
         reading.detect_format(_write(tmp_path, buffer.getvalue(), "x.xlsx"), "x.xlsx")
     assert caught.value.code == "not_xlsx"
+
+
+def _with_sheet_xml(body: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """The workbook ``body`` with its first sheet's XML passed through ``change``."""
+    source = zipfile.ZipFile(io.BytesIO(body))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = change(data)
+            target.writestr(info.filename, data)
+    return buffer.getvalue()
+
+
+def test_a_formula_never_calculated_is_refused_naming_its_cells(tmp_path: Path) -> None:
+    # A program wrote the workbook and no spreadsheet ever calculated it: reading the amount
+    # would give an empty cell (and a deal of 0.00) without a word.
+    body = xlsx([["Deal", "Units", "Amount"], ["Big", 4, "=B2*250"], ["Small", 1, "=B3*250"]])
+    with pytest.raises(ServiceError) as caught:
+        reading.detect_format(_write(tmp_path, body, "deals.xlsx"), "deals.xlsx")
+    assert caught.value.code == "uncomputed_formula"
+    assert caught.value.field == "file"
+    assert caught.value.message.startswith("Cells C2, C3 hold formulas")
+
+
+def test_a_formula_with_its_saved_result_is_read_as_that_result(tmp_path: Path) -> None:
+    body = _with_sheet_xml(
+        xlsx([["Deal", "Units", "Amount"], ["Big", 4, "=B2*250"]]),
+        lambda xml: xml.replace(b"<f>B2*250</f><v />", b"<f>B2*250</f><v>1000</v>"),
+    )
+    shape, read = _read(_write(tmp_path, body, "deals.xlsx"))
+    assert shape.file_format == "xlsx"
+    assert read == [["Deal", "Units", "Amount"], ["Big", "4", "1000"]]
+
+
+def test_an_uncalculated_formula_far_into_a_large_sheet_is_found(tmp_path: Path) -> None:
+    # Well past the first megabyte the sheet is read in: a cell cut by a chunk's end counts.
+    rows: list[list[Any]] = [["Name", "Amount"]]
+    rows += [[f"Contact {n} " + "x" * 40, n] for n in range(1, 40_000)]
+    rows.append(["Last", "=B2+1"])
+    with pytest.raises(ServiceError) as caught:
+        reading.detect_format(_write(tmp_path, xlsx(rows), "big.xlsx"), "big.xlsx")
+    assert caught.value.message.startswith("Cells B40001 hold formulas")
+
+
+def test_formulas_on_a_sheet_that_is_not_imported_do_not_matter(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    first = workbook.active
+    assert first is not None
+    first.append(["Name"])
+    first.append(["Ada"])
+    workbook.create_sheet("Totals").append(["=COUNTA(Sheet!A:A)"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    _shape, read = _read(_write(tmp_path, buffer.getvalue(), "people.xlsx"))
+    assert read == [["Name"], ["Ada"]]
