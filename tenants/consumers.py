@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from tenants import capabilities
 from tenants.capabilities import Capability
-from tenants.live import topic_group, topics_for
+from tenants.live import reach_for, reaches, topic_group, topics_for
 from tenants.models import Membership, UserSession
 from tenants.notifications import session_group, user_group, workspace_group
 from tenants.permissions import allows
@@ -43,6 +43,7 @@ class NotificationsConsumer(WorkspaceConsumer):
         # Pushes for the member; the revocations when the member's session ends (sign-out, new
         # password, MFA change) or the workspace is suspended or deleted; and every live topic
         # the member's role, plan and workspace allow.
+        self.reach = await database_sync_to_async(reach_for)(membership)
         self.groups_joined = [
             user_group(schema_name=tenant.schema_name, user_id=membership.user_id),
             session_group(self.session_key),
@@ -80,13 +81,16 @@ class NotificationsConsumer(WorkspaceConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket only pushes; a ping answers with the member's current standing.
         if isinstance(content, dict) and content.get("type") == "ping":
-            active = await self._still_active()
-            if not active:
+            reach = await self._still_active()
+            if reach is None:
                 await self.close(code=4403)
                 return
+            self.reach = reach
             await self.send_json({"event": "pong", "payload": {}})
 
     async def notify(self, message: dict[str, Any]) -> None:
+        if not reaches(message, self.reach):
+            return
         frame = {"event": message["event"], "payload": message["payload"]}
         if "topic" in message:
             frame["topic"] = message["topic"]
@@ -97,9 +101,11 @@ class NotificationsConsumer(WorkspaceConsumer):
         await self.close(code=4401)
 
     @database_sync_to_async  # type: ignore[untyped-decorator]
-    def _still_active(self) -> bool:
-        """The member is active, meets the workspace's policies, and the session the socket was
-        opened from still lives: a revocation lost on the way, or a policy turned on since the
+    def _still_active(self) -> dict[str, frozenset[int] | None] | None:
+        """The member's current reach (``tenants.live.reach_for``: a team or a visibility setting
+        changed since the socket opened applies from the next ping) if the member is active,
+        meets the workspace's policies, and the session the socket was opened from still
+        lives; None otherwise — a revocation lost on the way, or a policy turned on since the
         socket opened, is caught at the next ping."""
         with schema_context("public"):
             membership = (
@@ -107,13 +113,15 @@ class NotificationsConsumer(WorkspaceConsumer):
                 .select_related("user", "tenant")
                 .first()
             )
-            return (
-                membership is not None
-                and not mfa_policy_unmet(membership)
-                and UserSession.objects.filter(
+            if (
+                membership is None
+                or mfa_policy_unmet(membership)
+                or not UserSession.objects.filter(
                     session_key=self.session_key, expire_date__gt=timezone.now()
                 ).exists()
-            )
+            ):
+                return None
+            return reach_for(membership)
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]

@@ -5,11 +5,18 @@ publishes to it after commit (``publish``). Every open page of a member who may 
 subscribed to it by the socket consumer; the browser re-emits each event as a DOM event on
 ``<body>`` (``rapport:<event>``), so an HTMX fragment refreshes itself with
 ``hx-trigger="rapport:deal.moved from:body"``. Group names carry the schema (D6).
+
+An event about owned records names their owners (``publish(..., owners=...)``): a member whose
+scope for the topic's capability is narrower than the whole workspace (a Sales rep when the
+workspace restricts record visibility) hears it only if one of those owners is within reach,
+as ``allows`` would grant the record itself. The socket learns the member's reach when it
+opens and again at each ping.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +25,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils.functional import Promise
 
-from tenants.capabilities import Capability
+from tenants.capabilities import Capability, Scope
 from tenants.models import Membership, Tenant
-from tenants.permissions import allows
+from tenants.permissions import allows, scope_of, team_user_ids
 
 # Channel-layer group names allow ASCII letters, digits, hyphens, underscores and periods.
 _TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
@@ -73,8 +80,50 @@ def _send(group: str, message: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(group, message)
 
 
-def publish(*, tenant: Tenant, topic: Topic, event: str, payload: dict[str, Any]) -> None:
-    """Send ``event`` to every page listening to ``topic`` in this workspace, after commit."""
+def reach_for(membership: Membership) -> dict[str, frozenset[int] | None]:
+    """For each topic the member hears: the owners whose records' events reach them, or None
+    where their scope is the whole workspace."""
+    reach: dict[str, frozenset[int] | None] = {}
+    team: frozenset[int] | None = None
+    for topic in topics_for(membership):
+        capability = topic.capability
+        scope = scope_of(membership, capability) if capability.is_record_scoped else Scope.ALL
+        if scope is Scope.ALL:
+            reach[topic.name] = None
+        elif scope is Scope.OWN:
+            reach[topic.name] = frozenset({membership.user_id})
+        else:
+            if team is None:
+                team = frozenset(team_user_ids(membership))
+            reach[topic.name] = team
+    return reach
+
+
+def reaches(message: dict[str, Any], reach: dict[str, frozenset[int] | None]) -> bool:
+    """Whether a topic event may go to a socket of the given reach."""
+    if "owners" not in message:
+        return True
+    within = reach.get(message.get("topic", ""))
+    return within is None or not within.isdisjoint(message["owners"])
+
+
+def publish(
+    *,
+    tenant: Tenant,
+    topic: Topic,
+    event: str,
+    payload: dict[str, Any],
+    owners: Iterable[int | None] | None = None,
+) -> None:
+    """Send ``event`` to every page listening to ``topic`` in this workspace, after commit.
+    ``owners``: the owners of the records the event is about (see the module's docstring)."""
     group = topic_group(schema_name=tenant.schema_name, topic=topic.name)
-    message = {"type": "notify", "event": event, "payload": payload, "topic": topic.name}
+    message: dict[str, Any] = {
+        "type": "notify",
+        "event": event,
+        "payload": payload,
+        "topic": topic.name,
+    }
+    if owners is not None:
+        message["owners"] = sorted({owner for owner in owners if owner is not None})
     transaction.on_commit(lambda: _send(group, message))

@@ -73,6 +73,7 @@ def record_log_activity(
             topic=ACTIVITIES_TOPIC,
             event="activity.logged",
             payload={"id": activity.pk, "kind": kind},
+            owners=[getattr(concerned, "owner_id", None) for concerned in (record, *related)],
         )
         if mentioned:
             page = RECORD_PAGES[type(record)]

@@ -202,6 +202,7 @@ def deal_create(
             topic=DEALS_TOPIC,
             event="deal.created",
             payload={"id": deal.pk, "stage": clean_stage.pk},
+            owners=[deal.owner_id],
         )
     return deal
 
@@ -295,7 +296,11 @@ def deal_update(
             },
         )
         publish(
-            tenant=actor.tenant, topic=DEALS_TOPIC, event="deal.updated", payload={"id": locked.pk}
+            tenant=actor.tenant,
+            topic=DEALS_TOPIC,
+            event="deal.updated",
+            payload={"id": locked.pk},
+            owners=[locked.owner_id],
         )
     return locked
 
@@ -376,10 +381,17 @@ def deal_move_stage(*, actor: Membership, deal: Deal, stage: Any, lost_reason: s
             topic=DEALS_TOPIC,
             event="deal.moved",
             payload={"id": locked.pk, "from": previous_stage.pk, "to": target.pk},
+            owners=[locked.owner_id],
         )
     return locked
 
 
 def deal_delete(*, actor: Membership, deal: Deal) -> None:
     record_delete(actor=actor, record=deal, action=DEAL_DELETED)
-    publish(tenant=actor.tenant, topic=DEALS_TOPIC, event="deal.deleted", payload={"id": deal.pk})
+    publish(
+        tenant=actor.tenant,
+        topic=DEALS_TOPIC,
+        event="deal.deleted",
+        payload={"id": deal.pk},
+        owners=[deal.owner_id],
+    )

@@ -255,5 +255,6 @@ def stage_delete(
                 topic=DEALS_TOPIC,
                 event="deal.moved",
                 payload={"ids": [deal.pk for deal in deals], "to": target.pk if target else None},
+                owners=[deal.owner_id for deal in deals],
             )
     return len(deals)

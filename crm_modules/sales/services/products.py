@@ -188,7 +188,13 @@ def _finish(actor: Membership, deal: Deal, change: str, item_id: int) -> None:
         target=deal,
         data={"change": change, "line_item": item_id, "amount": str(deal.amount)},
     )
-    publish(tenant=actor.tenant, topic=DEALS_TOPIC, event="deal.updated", payload={"id": deal.pk})
+    publish(
+        tenant=actor.tenant,
+        topic=DEALS_TOPIC,
+        event="deal.updated",
+        payload={"id": deal.pk},
+        owners=[deal.owner_id],
+    )
 
 
 def line_item_add(

@@ -73,7 +73,13 @@ def _related(name: str, value: Any) -> Any:
 
 
 def _publish(actor: Membership, event: str, task: Task) -> None:
-    publish(tenant=actor.tenant, topic=TASKS_TOPIC, event=event, payload={"id": task.pk})
+    publish(
+        tenant=actor.tenant,
+        topic=TASKS_TOPIC,
+        event=event,
+        payload={"id": task.pk},
+        owners=[task.owner_id],
+    )
 
 
 def task_create(*, actor: Membership, owner_id: Any = None, **fields: Any) -> Task:
