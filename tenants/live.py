@@ -10,6 +10,7 @@ subscribed to it by the socket consumer; the browser re-emits each event as a DO
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,17 @@ class Topic:
 
 
 _REGISTRY: dict[str, Topic] = {}
+
+# Called after commit with (tenant, topic name, event) for every published event, before it is
+# sent: a module keeping derived data (reporting's card cache) learns of changes it does not
+# own without each publisher knowing it.
+Listener = Callable[[Tenant, str, str], None]
+_LISTENERS: list[Listener] = []
+
+
+def register_listener(listener: Listener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def register_topic(name: str, *, label: str | Promise, capability: Capability) -> Topic:
@@ -77,4 +89,10 @@ def publish(*, tenant: Tenant, topic: Topic, event: str, payload: dict[str, Any]
     """Send ``event`` to every page listening to ``topic`` in this workspace, after commit."""
     group = topic_group(schema_name=tenant.schema_name, topic=topic.name)
     message = {"type": "notify", "event": event, "payload": payload, "topic": topic.name}
-    transaction.on_commit(lambda: _send(group, message))
+
+    def deliver() -> None:
+        for listener in _LISTENERS:
+            listener(tenant, topic.name, event)
+        _send(group, message)
+
+    transaction.on_commit(deliver)
