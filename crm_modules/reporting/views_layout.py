@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.reporting import services
 from crm_modules.reporting.layouts import (
-    _cards,
     addable_cards,
+    layout_cards,
     shared_layout_keys,
     stored_layout,
 )
@@ -38,7 +38,7 @@ def _page(request: WorkspaceRequest, *, error: ServiceError | None = None) -> Ht
     else:
         own = stored_layout(owner_id=actor.user_id)
         keys = own.cards if own is not None else shared_layout_keys()
-    cards = _cards(actor, keys, limit=None)
+    cards = layout_cards(actor, keys)
     context = {
         "shared": shared,
         "cards": cards,

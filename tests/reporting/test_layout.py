@@ -143,3 +143,45 @@ def test_a_manager_arranges_the_shared_dashboard_for_everyone(in_alpha: Workspac
     assert f"report-{shared.pk}" not in _order(_client(in_alpha, Role.SALES_REP))
     layout = DashboardLayout.objects.get()
     assert layout.owner_id is None
+
+
+API = "/api/v1/reporting/dashboard/"
+
+
+def test_the_api_reads_and_arranges_the_callers_dashboard(in_alpha: Workspace) -> None:
+    rep = _client(in_alpha, Role.SALES_REP)
+    cards = rep.get(API).json()
+    assert [c["key"] for c in cards] == DEFAULT_KEYS
+    assert cards[0]["url"] == "/reporting/chart/?key=pipeline"
+    response = rep.post(
+        API, {"action": "down", "card": "pipeline"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert [c["key"] for c in response.json()][:2] == ["won-revenue", "pipeline"]
+    assert [c["key"] for c in rep.get(API).json()][:2] == ["won-revenue", "pipeline"]
+    # The shared dashboard did not move.
+    assert [c["key"] for c in rep.get(API, {"shared": "1"}).json()] == DEFAULT_KEYS
+
+    bad = rep.post(API, {"action": "add", "card": "nope"}, content_type="application/json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "There is no such card."
+    refused = rep.post(
+        API,
+        {"action": "down", "card": "pipeline", "shared": True},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    assert list(DashboardLayout.objects.values_list("owner_id", flat=True)) == [
+        in_alpha.members[Role.SALES_REP].user.pk
+    ]
+
+    manager = _client(in_alpha, Role.MANAGER)
+    shared = manager.post(
+        API,
+        {"action": "remove", "card": "cohorts", "shared": True},
+        content_type="application/json",
+    )
+    assert shared.status_code == 200
+    assert "cohorts" not in [c["key"] for c in manager.get(API).json()]
+    # The rep keeps their own arrangement.
+    assert "cohorts" in [c["key"] for c in rep.get(API).json()]
