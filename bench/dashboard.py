@@ -475,7 +475,7 @@ def main() -> None:
     from crm_modules.reporting.card_cache import generation_bump
 
     def stale() -> None:
-        generation_bump(tenant=tenant)
+        generation_bump(tenant=tenant)  # type: ignore[arg-type]
 
     print(
         f"{'chart':24} {'viewer':6} {'computed median':>16} {'p95 ms':>8} "
@@ -497,12 +497,17 @@ def main() -> None:
     for who, client in viewers.items():
         median, p95, queries = measure(client, "/reporting/", runs)
         print(f"{'shell (first paint)':40} {who:6} {median:10.1f} {p95:8.1f} {queries:8d}")
-        for label, before in (("computed", stale), ("cached", None)):
-            user = users[who]
-            samples = [
-                whole_dashboard(lambda user=user: browser(tenant, user), args.parallel, before)
-                for _ in range(runs)
-            ]
+        user = users[who]
+
+        def make_client(user: object = user) -> object:
+            return browser(tenant, user)
+
+        steps: tuple[tuple[str, Callable[[], None] | None], ...] = (
+            ("computed", stale),
+            ("cached", None),
+        )
+        for label, before in steps:
+            samples = [whole_dashboard(make_client, args.parallel, before) for _ in range(runs)]
             print(
                 f"{f'every card arrived, {label}, {args.parallel} conns':40} {who:6} "
                 f"{statistics.median(samples):10.1f} {p95_of(samples):8.1f} {'':>8}",

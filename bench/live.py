@@ -34,9 +34,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dashboard import SLUG, setup_django, with_database  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 PATH = "/ws/reporting/dashboard/"
+SLUG = "bench"  # the workspace bench/dashboard.py seeds
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
+    import django
+
+    django.setup()
 
 
 def parse_args() -> argparse.Namespace:
