@@ -97,10 +97,11 @@ class Listener:
         from django.conf import settings
 
         from crm_platform.asgi import application
+        from tenants.hosts import workspace_origin
 
         headers = [
             (b"host", host.encode()),
-            (b"origin", f"http://{host}".encode()),
+            (b"origin", workspace_origin(host).encode()),
             (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
         ]
         self.socket = WebsocketCommunicator(application, PATH, headers=headers)

@@ -208,7 +208,7 @@ class Dashboard(APIView):
     @extend_schema(
         tags=["reporting"],
         request=LayoutIn,
-        responses=CardOut(many=True),
+        responses={200: CardOut(many=True)},
         operation_id="dashboard_arrange",
     )
     def post(self, request: Request) -> Response:
