@@ -16,7 +16,7 @@ opens and again at each ping.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,17 @@ class Topic:
 
 
 _REGISTRY: dict[str, Topic] = {}
+
+# Called after commit with (tenant, topic name, event) for every published event, before it is
+# sent: a module keeping derived data (reporting's card cache) learns of changes it does not
+# own without each publisher knowing it.
+Listener = Callable[[Tenant, str, str], None]
+_LISTENERS: list[Listener] = []
+
+
+def register_listener(listener: Listener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def register_topic(name: str, *, label: str | Promise, capability: Capability) -> Topic:
@@ -126,4 +137,10 @@ def publish(
     }
     if owners is not None:
         message["owners"] = sorted({owner for owner in owners if owner is not None})
-    transaction.on_commit(lambda: _send(group, message))
+
+    def deliver() -> None:
+        for listener in _LISTENERS:
+            listener(tenant, topic.name, event)
+        _send(group, message)
+
+    transaction.on_commit(deliver)

@@ -17,10 +17,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django_tenants.utils import schema_context
 
-from crm_modules.reporting.dashboard import DEFAULT_CHARTS
+from crm_modules.reporting.dashboard import default_chart
+from crm_modules.reporting.layouts import dashboard_cards, report_id
+from crm_modules.reporting.models import Report
 from crm_modules.reporting.module import VIEW_REPORTS
 from crm_modules.reporting.registry import get_source
-from crm_modules.reporting.selectors import pinned_reports
 from crm_modules.reporting.services import dashboard_group
 from tenants.consumers import WorkspaceConsumer
 from tenants.live import topic_group, topics_for
@@ -32,11 +33,20 @@ COALESCE_SECONDS = 0.25
 def chart_events(member: Membership) -> dict[str, frozenset[str]]:
     """Per chart of the member's dashboard, the live events that may change it."""
     charts: dict[str, frozenset[str]] = {}
-    for chart in DEFAULT_CHARTS:
-        charts[chart.key] = chart.live_events
-    for report in pinned_reports(actor=member):
-        source = get_source(str(report.definition.get("source", "")))
-        charts[f"report-{report.pk}"] = source.live_events if source is not None else frozenset()
+    cards = dashboard_cards(actor=member)
+    reports = {
+        f"report-{pk}": definition
+        for pk, definition in Report.objects.filter(
+            pk__in=[report_id(card.key) for card in cards]
+        ).values_list("pk", "definition")
+    }
+    for card in cards:
+        chart = default_chart(card.key)
+        if chart is not None:
+            charts[card.key] = chart.live_events
+        elif card.key in reports:
+            source = get_source(str(reports[card.key].get("source", "")))
+            charts[card.key] = source.live_events if source is not None else frozenset()
     return charts
 
 

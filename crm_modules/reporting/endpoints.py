@@ -1,5 +1,6 @@
-"""``/api/v1/reporting/``: run a report definition (``query/``), list saved reports, and
-read and set monthly quotas (``quotas/``)."""
+"""``/api/v1/reporting/``: run a report definition (``query/``), list saved reports, read
+and set monthly quotas (``quotas/``), and read and arrange the caller's dashboard
+(``dashboard/``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from crm_modules.reporting import selectors, services
 from crm_modules.reporting.compiler import run
 from crm_modules.reporting.definition import check_definition
+from crm_modules.reporting.layouts import dashboard_cards, layout_cards, shared_layout_keys
 from crm_modules.reporting.models import Quota, Report
 from crm_modules.reporting.module import SET_QUOTAS, VIEW_REPORTS
 from crm_modules.reporting.services.quotas import FIRST_YEAR, LAST_YEAR
@@ -168,7 +170,62 @@ class QuotaDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CardOut(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class LayoutIn(serializers.Serializer[Any]):
+    # Checked by the service, which names the field at fault.
+    action = serializers.JSONField(help_text="up, down, add, remove, or reset (own dashboard).")
+    card = serializers.JSONField(required=False, help_text="A default chart's key or report-<id>.")
+    shared = serializers.BooleanField(
+        default=False, help_text="Arrange the workspace's shared dashboard (reporting.share)."
+    )
+
+
+class Dashboard(APIView):
+    """The cards of the caller's dashboard in order (their own arrangement, else the shared
+    one); ``POST`` applies one change and answers the cards in their new order."""
+
+    capability = VIEW_REPORTS
+
+    @extend_schema(
+        tags=["reporting"],
+        parameters=[OpenApiParameter("shared", bool, description="The shared dashboard.")],
+        responses=CardOut(many=True),
+        operation_id="dashboard_cards",
+    )
+    def get(self, request: Request) -> Response:
+        actor = _membership(request)
+        if request.query_params.get("shared") in ("1", "true"):
+            cards = layout_cards(actor, shared_layout_keys())
+        else:
+            cards = dashboard_cards(actor=actor)
+        return Response(CardOut(cards, many=True).data)
+
+    @extend_schema(
+        tags=["reporting"],
+        request=LayoutIn,
+        responses={200: CardOut(many=True)},
+        operation_id="dashboard_arrange",
+    )
+    def post(self, request: Request) -> Response:
+        data = LayoutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = _membership(request)
+        keys = services.layout_change(
+            actor=actor,
+            shared=data.validated_data["shared"],
+            action=data.validated_data["action"],
+            card=data.validated_data.get("card"),
+        )
+        return Response(CardOut(layout_cards(actor, keys), many=True).data)
+
+
 urlpatterns = [
+    path("dashboard/", Dashboard.as_view(), name="reporting-dashboard"),
     path("query/", Query.as_view(), name="reporting-query"),
     path("reports/", ReportList.as_view(), name="reporting-reports"),
     path("quotas/", QuotaList.as_view(), name="reporting-quotas"),

@@ -175,3 +175,25 @@ class ReportSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id}: {self.frequency}"
+
+
+class DashboardLayout(models.Model):
+    """The cards of a sales dashboard, in order: the workspace's shared dashboard (no owner;
+    Owners, Admins and Managers arrange it) or one member's own (they arrange it; a member
+    without one sees the shared dashboard). A card is a default chart's key or ``report-<id>``;
+    cards a viewer may not open are left out when the page is drawn."""
+
+    owner = user_reference(verbose_name=_("member"))
+    cards = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("dashboard layout")
+        verbose_name_plural = _("dashboard layouts")
+        constraints = [
+            # One layout per member and one shared layout (NULL counts as a value here).
+            models.UniqueConstraint(fields=["owner"], name="layout_owner", nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return ", ".join(self.cards)

@@ -72,7 +72,14 @@ SCHEDULE_PAUSED = register_action(
 SCHEDULE_DELETED = register_action(
     "report.schedule_deleted", _("Report schedule deleted"), module=MODULE
 )
+DASHBOARD_ARRANGED = register_action(
+    "dashboard.arranged", _("Dashboard cards arranged"), module=MODULE
+)
 QUOTA_SET = register_action("quota.set", _("Quota set"), module=MODULE)
 QUOTA_DELETED = register_action("quota.deleted", _("Quota removed"), module=MODULE)
 
 from crm_modules.reporting import sources  # noqa: E402, F401
+from crm_modules.reporting.card_cache import on_live_event  # noqa: E402
+from tenants.live import register_listener  # noqa: E402
+
+register_listener(on_live_event)

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from crm_modules.reporting import views, views_adoption, views_quotas
+from crm_modules.reporting import views, views_adoption, views_layout, views_quotas
 
 app_name = "reporting"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("chart/", views.chart, name="chart"),
+    path("layout/", views_layout.layout_page, name="layout"),
+    path("layout/change/", views_layout.layout_change, name="layout_change"),
     path("drill/", views.drill, name="drill"),
     path("reports/", views.report_list, name="report_list"),
     path("reports/new/", views.report_save, name="report_save"),

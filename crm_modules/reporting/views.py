@@ -13,11 +13,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.reporting import builder, selectors, services
+from crm_modules.reporting.card_cache import cached_card
 from crm_modules.reporting.cards import ChartView, chart_view
 from crm_modules.reporting.compiler import filtered_records
-from crm_modules.reporting.dashboard import DEFAULT_CHARTS, default_chart
+from crm_modules.reporting.dashboard import default_chart
 from crm_modules.reporting.definition import ReportError, check_definition
 from crm_modules.reporting.exports import report_csv
+from crm_modules.reporting.layouts import card_url, dashboard_cards
 from crm_modules.reporting.models import Report, ReportSchedule
 from crm_modules.reporting.module import (
     BUILD_REPORTS,
@@ -41,49 +43,46 @@ def _report_chart(request: WorkspaceRequest, report: Report) -> ChartView:
     )
 
 
-def _dashboard_charts(request: WorkspaceRequest) -> list[ChartView]:
-    member = request.membership
-    views = [c.view(member) for c in DEFAULT_CHARTS]
-    views += [_report_chart(request, r) for r in selectors.pinned_reports(actor=member)]
-    return views
-
-
 def _chart_url(view: ChartView) -> str:
-    from django.urls import reverse
-
-    if view.key.startswith("report-"):
-        return reverse("reporting:report_chart", args=[int(view.key.removeprefix("report-"))])
-    return f"{reverse('reporting:chart')}?key={view.key}"
+    return card_url(view.key)
 
 
 @requires(VIEW_REPORTS)
 @require_safe
 def dashboard(request: WorkspaceRequest) -> HttpResponse:
-    views = _dashboard_charts(request)
+    """The page shell: each card's title and where it loads from. The cards load themselves
+    (htmx, one request each, in parallel), so the page paints before any chart is computed."""
     return render(
         request,
         "reporting/dashboard.html",
-        {"charts": [(view, _chart_url(view)) for view in views]},
+        {"cards": dashboard_cards(actor=request.membership)},
     )
+
+
+def _card(request: WorkspaceRequest, view: ChartView) -> HttpResponse:
+    return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
 
 
 @requires(VIEW_REPORTS)
 @require_safe
 def chart(request: WorkspaceRequest) -> HttpResponse:
-    """One default chart's card (``?key=pipeline``), for a live refresh."""
+    """One default chart's card (``?key=pipeline``): the dashboard's lazy load and a live
+    refresh, from the card cache."""
     found = default_chart(request.GET.get("key", ""))
     if found is None:
         raise Http404("No such chart")
-    view = found.view(request.membership)
-    return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
+    member = request.membership
+    return _card(request, cached_card(member, found.key, lambda: found.view(member)))
 
 
 @requires(VIEW_REPORTS)
 @require_safe
 def report_chart(request: WorkspaceRequest, report_id: int) -> HttpResponse:
     report = selectors.report_get(actor=request.membership, report_id=report_id)
-    view = _report_chart(request, report)
-    return render(request, "reporting/_chart.html", {"chart": view, "url": _chart_url(view)})
+    view = cached_card(
+        request.membership, f"report-{report.pk}", lambda: _report_chart(request, report)
+    )
+    return _card(request, view)
 
 
 @requires(VIEW_REPORTS)

@@ -19,7 +19,7 @@ from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
 from tenants.roles import Role
 from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -118,3 +118,78 @@ def test_a_deal_moved_on_the_board_moves_the_other_viewers_funnel(
     expect(viewer.locator("#chart-pipeline .chart-mount .main-svg").first).to_be_visible()
     assert viewer.evaluate("window.__samePage") is True
     assert violations == []
+
+
+@pytest.fixture
+def layouts_cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
+    from crm_modules.reporting.models import DashboardLayout
+
+    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+    seen = orm(lambda: list(Membership.objects.values_list("pk", "last_seen_at")))
+
+    def last_event() -> int:
+        with schema_context(world.alpha.tenant.schema_name):
+            return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    event = orm(last_event)
+    yield
+
+    def clean_up() -> None:
+        with schema_context(world.alpha.tenant.schema_name):
+            DashboardLayout.objects.all().delete()
+            AuditEvent.objects.filter(id__gt=event).delete()
+        UserSession.objects.exclude(session_key__in=sessions).delete()
+        for pk, last_seen in seen:
+            Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
+
+    orm(clean_up)
+
+
+def test_cards_load_on_their_own_and_a_chart_downloads_as_png(
+    world: World, live_site: LiveSite, browser: Browser, made: dict[str, int]
+) -> None:
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page = _signed_in(browser, world, Role.ADMIN).new_page()
+    page.goto(f"{site}/reporting/")
+    # Every card of the shell fetches itself and is drawn in place.
+    expect(page.locator(".chart-card-loading")).to_have_count(0, timeout=30_000)
+    expect(page.locator("#chart-pipeline .chart-mount .main-svg").first).to_be_visible()
+    button = page.locator("#chart-card-pipeline").get_by_test_id("chart-png")
+    expect(button).to_be_visible()
+    with page.expect_download() as info:
+        button.click()
+    download = info.value
+    assert download.suggested_filename == "open-pipeline-by-stage.png"
+    path = download.path()
+    assert path is not None
+    with open(path, "rb") as image:
+        assert image.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_member_arranges_their_dashboard_by_touch_on_a_phone(
+    world: World, live_site: LiveSite, browser: Browser, layouts_cleaned: None
+) -> None:
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
+    context.set_default_timeout(15_000)
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(_session_key, world.alpha.members[Role.SALES_REP]),
+        "domain": f"{world.alpha.tenant.slug}.localhost",
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    page = context.new_page()
+    page.goto(f"{site}/reporting/layout/")
+    editor = page.get_by_test_id("layout-cards")
+    expect(editor.locator("li").first).to_have_attribute("data-card", "pipeline")
+    editor.locator('[data-card="pipeline"]').get_by_test_id("move-down").tap()
+    expect(editor.locator("li").first).to_have_attribute("data-card", "won-revenue")
+    editor.locator('[data-card="cohorts"]').get_by_test_id("remove-card").tap()
+    expect(editor.locator('[data-card="cohorts"]')).to_have_count(0)
+    capture(page, "reporting-arrange")
+    page.goto(f"{site}/reporting/")
+    cards = page.locator("[data-chart-key]")
+    expect(cards.first).to_have_attribute("data-chart-key", "won-revenue")
+    expect(cards.nth(1)).to_have_attribute("data-chart-key", "pipeline")
+    expect(page.locator('[data-chart-key="cohorts"]')).to_have_count(0)

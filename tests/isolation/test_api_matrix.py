@@ -188,6 +188,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         "amount": "5000",
     },
     "DELETE /api/v1/reporting/quotas/{quota_id}/": {},
+    "POST /api/v1/reporting/dashboard/": {"action": "down", "card": "pipeline"},
     "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},

@@ -427,6 +427,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "reporting:dashboard": {"GET": 200, "POST": 405},
     # Without ?key= there is no chart to show.
     "reporting:chart": {"GET": 404, "POST": 405},
+    "reporting:layout": {"GET": 200, "POST": 405},
+    "reporting:layout_change": {"GET": 405, "POST": 400},
     # Without ?d= there is no definition to drill into.
     "reporting:drill": {"GET": 400, "POST": 405},
     "reporting:report_list": {"GET": 200, "POST": 405},

@@ -1,6 +1,7 @@
 """Reporting's writes, by concern: saved reports (``reports``), their email schedules
 (``schedules``) and monthly quotas (``quotas``)."""
 
+from crm_modules.reporting.services.layouts import layout_change
 from crm_modules.reporting.services.quotas import quota_delete, quota_set
 from crm_modules.reporting.services.reports import (
     _may_manage,
@@ -25,6 +26,7 @@ __all__ = [
     "check_roles",
     "dashboard_announce",
     "dashboard_group",
+    "layout_change",
     "quota_delete",
     "quota_set",
     "report_delete",

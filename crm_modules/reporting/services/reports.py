@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm_modules.reporting.card_cache import generation_bump
 from crm_modules.reporting.definition import check_definition
 from crm_modules.reporting.models import Report
 from crm_modules.reporting.module import (
@@ -40,6 +41,7 @@ def dashboard_announce(*, tenant: Tenant, event: str, payload: dict[str, Any]) -
     message = {"type": "notify", "event": event, "payload": payload}
 
     def send() -> None:
+        generation_bump(tenant=tenant)
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(layer.group_send)(group, message)

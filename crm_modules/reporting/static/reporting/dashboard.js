@@ -1,4 +1,5 @@
-// The sales dashboard's live updates: a socket of its own names the charts to fetch again;
+// The sales dashboard: the page shell paints first and each card loads itself (hx-trigger
+// "load"). Live updates: a socket of its own names the charts to fetch again;
 // each card fetches its fragment (htmx) and app.js draws the new figure. After a dropped
 // connection it reconnects with backoff and, once back, fetches every chart (catch-up).
 (function () {
@@ -52,7 +53,18 @@
     };
   }
 
+  // A card that failed to load says so instead of "Loading…" forever.
+  function loadFailed(event) {
+    var card = event.detail && event.detail.elt;
+    if (!card || !card.classList || !card.classList.contains("chart-card-loading")) return;
+    var text = card.querySelector("[data-loading-text]");
+    if (text) text.textContent = text.getAttribute("data-msg-failed");
+    card.removeAttribute("aria-busy");
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.body.addEventListener("htmx:responseError", loadFailed);
+    document.body.addEventListener("htmx:sendError", loadFailed);
     var root = document.querySelector("[data-dashboard-ws]");
     if (root && "WebSocket" in window) connect(root, 0);
   });

@@ -1,0 +1,71 @@
+"""The dashboard's card cache: each card's drawn numbers, per viewer, until the workspace's
+records change.
+
+A card is what one member sees (their scope, role and language), so the key names the member,
+their role and the language, and the cache's key function prefixes it with the workspace's
+schema (D6). Every key also carries the workspace's *generation*, a token replaced whenever a
+live event is published in the workspace (any topic) or the dashboards are told of a change
+(quotas, imports, customer values): a changed record makes every card of the workspace miss
+once, then the first viewer fills it again. Changes that announce nothing (a team or record
+share edited, a time zone changed, the calendar moving "last 12 months" on) are bounded by
+``CARD_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.utils.translation import get_language
+from django_tenants.utils import schema_context
+
+from crm_modules.reporting.cards import ChartView
+from tenants.models import Membership, Tenant
+
+CARD_SECONDS = 300
+GENERATION_KEY = "reporting.cards.generation"
+
+
+def generation() -> str:
+    """The current schema's generation token, made on first use."""
+    token = cache.get(GENERATION_KEY)
+    if token is None:
+        token = secrets.token_hex(6)
+        if not cache.add(GENERATION_KEY, token, timeout=None):
+            token = cache.get(GENERATION_KEY) or token
+    return str(token)
+
+
+def generation_bump(*, tenant: Tenant) -> None:
+    """Make every cached card of the workspace stale (a new token, never a reused one)."""
+    with schema_context(tenant.schema_name):
+        cache.set(GENERATION_KEY, secrets.token_hex(6), timeout=None)
+
+
+def card_key(member: Membership, chart_key: str) -> str:
+    return ".".join(
+        (
+            "reporting.card",
+            generation(),
+            str(member.pk),
+            str(member.role),
+            get_language() or "",
+            chart_key,
+        )
+    )
+
+
+def cached_card(member: Membership, chart_key: str, build: Callable[[], ChartView]) -> ChartView:
+    """The member's card from the cache, or built and kept."""
+    key = card_key(member, chart_key)
+    view = cache.get(key)
+    if isinstance(view, ChartView):
+        return view
+    view = build()
+    cache.set(key, view, timeout=CARD_SECONDS)
+    return view
+
+
+def on_live_event(tenant: Tenant, topic: str, event: str) -> None:
+    generation_bump(tenant=tenant)
