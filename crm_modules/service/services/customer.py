@@ -102,11 +102,13 @@ def ticket_customer_message(
     ticket: Ticket,
     body: str,
     now: datetime.datetime,
+    wake: bool,
     reopen: bool,
 ) -> tuple[Ticket, TicketMessage, bool]:
-    """The customer wrote again on ``ticket`` (locked here). A ticket waiting for the customer
-    or on hold becomes open; a solved one only when ``reopen`` (the caller's rate limit and
-    loop rules). Returns the ticket, the message and whether a solved ticket was reopened."""
+    """The customer wrote again on ``ticket`` (locked here). With ``wake`` (a person wrote, not
+    an auto-responder) a ticket waiting for the customer or on hold becomes open, and a solved
+    one too when ``reopen`` (the caller's rate limit). Returns the ticket, the message and
+    whether a solved ticket was reopened."""
     text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
     locked = (
         Ticket.objects.select_for_update(of=("self",))
@@ -122,8 +124,9 @@ def ticket_customer_message(
     )
     fields = ["updated_at"]
     reopened = False
-    if locked.status in (Status.PENDING, Status.ON_HOLD) or (
-        locked.status == Status.SOLVED and reopen
+    if wake and (
+        locked.status in (Status.PENDING, Status.ON_HOLD)
+        or (locked.status == Status.SOLVED and reopen)
     ):
         reopened = locked.status == Status.SOLVED
         fields += _move(locked, Status.OPEN, now)

@@ -20,10 +20,11 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
 
 from crm_modules.documents import api as documents
 from crm_modules.sales import api as sales
@@ -84,17 +85,26 @@ def inbound_receive(*, raw: bytes, source: str, recipient: str = "") -> tuple[In
                 size=len(raw),
                 recipient=recipient[:254],
             )
-            transaction.on_commit(lambda: _process_later(inbound.pk))
+            schema = connection.schema_name
+            transaction.on_commit(lambda: _process_later(schema, inbound.pk))
     except IntegrityError:
         # The same message delivered twice at once: the other delivery stored it.
         return InboundMessage.objects.get(message_id=message_id), False
     return inbound, True
 
 
-def _process_later(inbound_id: int) -> None:
+def _process_later(schema_name: str, inbound_id: int) -> None:
     from crm_modules.service.tasks import process_inbound_email
 
-    process_inbound_email.delay(inbound_id=inbound_id)
+    # The task runs in the schema current when it is sent; after commit that may no longer
+    # be the workspace's (a webhook answered from the public host).
+    with schema_context(schema_name):
+        process_inbound_email.delay(inbound_id=inbound_id)
+
+
+def current_tenant() -> Tenant:
+    """The workspace whose schema is active (a Celery task carries only the schema name)."""
+    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
@@ -164,9 +174,7 @@ def _fail(inbound: InboundMessage, status: str, reason: str, now: datetime.datet
 def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) -> str:
     """Turn one received message into a ticket or a reply on one; returns the new status
     ("" when it was already processed). Runs in the workspace's schema."""
-    from django.db import connection
-
-    tenant: Tenant = connection.tenant  # type: ignore[attr-defined]
+    tenant = current_tenant()
     when = now or timezone.now()
     with transaction.atomic():
         inbound = (
@@ -201,7 +209,12 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
         if ticket is not None and ticket.status != Status.CLOSED:
             may_reopen = not automatic and _may_reopen(ticket, when)
             ticket, message, reopened = ticket_customer_message(
-                tenant=tenant, ticket=ticket, body=parsed.text, now=when, reopen=may_reopen
+                tenant=tenant,
+                ticket=ticket,
+                body=parsed.text,
+                now=when,
+                wake=not automatic,
+                reopen=may_reopen,
             )
             if ticket.status == Status.SOLVED and not may_reopen:
                 inbound.reason = (

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
 
 from crm_modules.marketing import api as marketing
 from crm_modules.service.mail.addresses import workspace_address
@@ -99,15 +100,16 @@ def email_queue(
         automatic=automatic,
         created_at=when,
     )
-    email_body = body
-    transaction.on_commit(lambda: _send_later(email.pk, email_body))
+    email_body, schema = body, connection.schema_name
+    transaction.on_commit(lambda: _send_later(schema, email.pk, email_body))
     return email
 
 
-def _send_later(email_id: int, body: str) -> None:
+def _send_later(schema_name: str, email_id: int, body: str) -> None:
     from crm_modules.service.tasks import send_ticket_email
 
-    send_ticket_email.delay(email_id=email_id, body=body)
+    with schema_context(schema_name):
+        send_ticket_email.delay(email_id=email_id, body=body)
 
 
 def acknowledgement_text(ticket: Ticket) -> str:
@@ -119,10 +121,10 @@ def acknowledgement_text(ticket: Ticket) -> str:
 
 def email_send(*, email_id: int, body: str) -> str:
     """Send a queued email once; returns its status. Runs in the workspace's schema."""
-    tenant: Tenant = connection.tenant  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
     with transaction.atomic():
         email = (
-            OutboundEmail.objects.select_for_update()
+            OutboundEmail.objects.select_for_update(of=("self",))
             .select_related("ticket__contact")
             .filter(pk=email_id, status=OutboundEmail.Status.QUEUED)
             .first()
