@@ -6,7 +6,6 @@ email. Real PostgreSQL, Celery eager, Django's locmem delivery."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -53,7 +52,7 @@ def email(
 
 
 @pytest.fixture
-def deliver(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
+def deliver(django_capture_on_commit_callbacks: Any) -> Any:
     def run(raw: bytes) -> tuple[InboundMessage, bool]:
         with django_capture_on_commit_callbacks(execute=True):
             inbound, created = inbound_receive(raw=raw, source="smtp", recipient="x")
@@ -113,7 +112,7 @@ def test_the_same_message_received_twice_makes_one_ticket(deliver: Any) -> None:
 def test_an_existing_contact_is_matched_by_any_of_their_addresses(
     deliver: Any, alpha: Workspace
 ) -> None:
-    contact = ContactFactory(first_name="Olga", primary_email="olga@work.example")
+    contact = ContactFactory.create(first_name="Olga", primary_email="olga@work.example")
     ContactEmail.objects.create(contact=contact, email="olga@work.example", is_primary=True)
     ContactEmail.objects.create(contact=contact, email="olga@example.ru")
 

@@ -47,6 +47,17 @@ def post(
     )
 
 
+def received(workspace: Workspace, capture: Any, *args: Any, **kwargs: Any) -> Any:
+    """POST, then run what the receiving transaction queued (the processing task) in the
+    workspace's schema, as the committed transaction's task would."""
+    with capture() as callbacks:
+        response = post(workspace, *args, **kwargs)
+    with schema_context(workspace.tenant.schema_name), capture(execute=True):
+        for callback in callbacks:
+            callback()
+    return response
+
+
 def stored(workspace: Workspace) -> list[tuple[str, str]]:
     with schema_context(workspace.tenant.schema_name):
         return list(InboundMessage.objects.values_list("message_id", "source"))
@@ -55,8 +66,7 @@ def stored(workspace: Workspace) -> list[tuple[str, str]]:
 def test_a_signed_message_is_stored_and_ticketed(
     alpha: Workspace, bravo: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post(alpha, MESSAGE)
+    response = received(alpha, django_capture_on_commit_callbacks, MESSAGE)
 
     assert response.status_code == 202
     body = response.json()
@@ -71,9 +81,8 @@ def test_a_signed_message_is_stored_and_ticketed(
 def test_the_same_message_posted_twice_is_stored_once(
     alpha: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        first = post(alpha, MESSAGE)
-        second = post(alpha, MESSAGE)
+    first = received(alpha, django_capture_on_commit_callbacks, MESSAGE)
+    second = received(alpha, django_capture_on_commit_callbacks, MESSAGE)
 
     assert second.status_code == 202
     assert second.json() == {**first.json(), "duplicate": True}
@@ -114,8 +123,7 @@ def test_mail_addressed_to_another_workspace_stays_in_the_webhooks_workspace(
 ) -> None:
     raw = MESSAGE.replace(b"support@alpha.in.localhost", b"support@bravo.in.localhost")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post(alpha, raw).status_code == 202
+    assert received(alpha, django_capture_on_commit_callbacks, raw).status_code == 202
 
     assert stored(alpha) == [("<hook-1@example.cn>", "webhook")]
     assert stored(bravo) == []
@@ -162,8 +170,9 @@ def test_an_ses_notification_inside_an_sns_envelope_is_accepted(
     }
     body = json.dumps({"Type": "Notification", "Message": json.dumps(notification)}).encode()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post(alpha, body, content_type="application/json")
+    response = received(
+        alpha, django_capture_on_commit_callbacks, body, content_type="application/json"
+    )
 
     assert response.status_code == 202
     with schema_context(alpha.tenant.schema_name):
@@ -186,8 +195,7 @@ def test_malformed_mime_is_stored_as_failed_and_shown_to_admins(
     from tests.conftest import workspace_client
 
     raw = b"Subject: broken\r\nMessage-ID: <broken@x>\r\n\r\nno sender"
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post(alpha, raw).status_code == 202
+    assert received(alpha, django_capture_on_commit_callbacks, raw).status_code == 202
 
     with schema_context(alpha.tenant.schema_name):
         inbound = InboundMessage.objects.get()

@@ -85,7 +85,7 @@ def inbound_receive(*, raw: bytes, source: str, recipient: str = "") -> tuple[In
                 size=len(raw),
                 recipient=recipient[:254],
             )
-            schema = connection.schema_name
+            schema = connection.schema_name  # type: ignore[attr-defined]
             transaction.on_commit(lambda: _process_later(schema, inbound.pk))
     except IntegrityError:
         # The same message delivered twice at once: the other delivery stored it.
@@ -104,7 +104,7 @@ def _process_later(schema_name: str, inbound_id: int) -> None:
 
 def current_tenant() -> Tenant:
     """The workspace whose schema is active (a Celery task carries only the schema name)."""
-    return Tenant.objects.get(schema_name=connection.schema_name)
+    return Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
 
 
 def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:

@@ -100,7 +100,7 @@ def email_queue(
         automatic=automatic,
         created_at=when,
     )
-    email_body, schema = body, connection.schema_name
+    email_body, schema = body, connection.schema_name  # type: ignore[attr-defined]
     transaction.on_commit(lambda: _send_later(schema, email.pk, email_body))
     return email
 
@@ -121,7 +121,7 @@ def acknowledgement_text(ticket: Ticket) -> str:
 
 def email_send(*, email_id: int, body: str) -> str:
     """Send a queued email once; returns its status. Runs in the workspace's schema."""
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
     with transaction.atomic():
         email = (
             OutboundEmail.objects.select_for_update(of=("self",))
