@@ -57,7 +57,7 @@ def seed_inbound(database_url: str, schema: str) -> None:
         started = time.perf_counter()
         conn.execute(
             "INSERT INTO service_inboundmessage (message_id, source, status, reason,"
-            " received_at, processed_at, raw, size, recipient, sender, subject, \"references\","
+            ' received_at, processed_at, raw, size, recipient, sender, subject, "references",'
             " automatic, body_html, attachments, ticket_id, reopened)"
             " SELECT '<seed-' || id || '@customer.example>', 'smtp', 'ticketed', '',"
             " created_at, created_at, '', 1000, '', 'customer@example.com', subject, '',"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -132,7 +133,7 @@ def test_a_message_over_the_limit_is_bounced_not_dropped(smtp_port: int, world: 
         client.ehlo()
         assert client.mail("ivan@example.ru")[0] == 250
         assert client.rcpt("support@alpha.in.localhost")[0] == 250
-        code, _reply = client.data(message(size=300_000).as_bytes())
+        code, _reply = client.data(message(size=300_000).as_bytes(policy=policy.SMTP))
     assert code == 552
     with schema_context(world.alpha.tenant.schema_name):
         assert InboundMessage.objects.count() == 0
