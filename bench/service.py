@@ -135,7 +135,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 "INSERT INTO service_ticket (subject, description, status, priority, type,"
                 " channel, assignee_id, tags, contact_id, created_by_id, created_at,"
                 " updated_at, solved_at, first_response_breached, resolution_breached,"
-                " paused_seconds, next_due_at, first_response_due_at, resolution_due_at)"
+                " paused_seconds, next_due_at, first_response_due_at, resolution_due_at,"
+                " first_response_warned, resolution_warned)"
                 " SELECT 'Ticket ' || n, 'Details of ticket ' || n,"
                 " (ARRAY['solved','closed','solved','closed','solved','closed','solved',"
                 "   'closed','new','open'])[1 + n %% 10],"
@@ -145,7 +146,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " now() - make_interval(secs => (%(total)s - n) * 60),"
                 " now() - make_interval(secs => (%(total)s - n) * 60), NULL, false, false, 0,"
                 " CASE WHEN n %% 10 >= 8 THEN now() + make_interval(mins => n %% 1440) END,"
-                " now() + interval '8 hours', now() + interval '40 hours'"
+                " now() + interval '8 hours', now() + interval '40 hours', false, false"
                 " FROM generate_series(%(start)s, %(end)s) n",
                 {
                     "owner": owner_id,

@@ -328,6 +328,19 @@ def object_upload(*, schema_name: str, key: str, path: str, content_type: str) -
     s3_client(timeout=60).upload_file(path, settings.AWS_STORAGE_BUCKET_NAME, key, ExtraArgs=extra)
 
 
+def object_put(*, schema_name: str, key: str, data: bytes, content_type: str) -> str:
+    """Write bytes the server itself received (an email attachment) to the workspace's prefix;
+    returns the object's ETag."""
+    workspace_key(schema_name=schema_name, key=key)
+    extra: dict[str, Any] = {"ContentType": content_type}
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    answer = s3_client(timeout=60).put_object(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, Body=data, **extra
+    )
+    return str(answer.get("ETag", "")).strip('"')
+
+
 def object_download(*, schema_name: str, key: str, path: str) -> None:
     """Stream an object of the workspace to a local file."""
     workspace_key(schema_name=schema_name, key=key)

@@ -1,11 +1,27 @@
-"""URLs of the public host: the site, accounts, the switcher, invitations, platform admin."""
+"""URLs of the public host: the site, accounts, the switcher, invitations, platform admin.
+
+A CRM module that must answer on the public host (a webhook that names its workspace in the
+path) has a ``urls_public.py``, included under its ``url_prefix``; none is listed here (D16).
+"""
+
+from importlib.util import find_spec
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 
 from crm_platform import views
 from tenants import views_public
+from tenants.modules import module_configs
+
+
+def _module_public_patterns() -> list[URLPattern | URLResolver]:
+    return [
+        path(config.url_prefix, include(f"{config.name}.urls_public"))
+        for config in module_configs()
+        if find_spec(f"{config.name}.urls_public") is not None
+    ]
+
 
 urlpatterns = [
     path("", views.landing, name="landing"),
@@ -25,4 +41,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("stripe/webhook/", include("billing.urls_public")),
     path("staff/", include("billing.urls_staff")),
+    *_module_public_patterns(),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,6 +31,19 @@ SESSION_WORKSPACE_KEY = "rapport_workspace"
 LAST_SEEN_INTERVAL = timedelta(minutes=5)
 # Paths a workspace host serves before membership is known.
 OPEN_PATHS = ("/handover/", "/static/")
+
+
+@functools.cache
+def _open_paths() -> tuple[str, ...]:
+    """OPEN_PATHS and the paths modules serve to visitors (``ModuleConfig.open_paths``)."""
+    from tenants.modules import module_configs
+
+    extra = tuple(
+        f"/{config.url_prefix}{path}" for config in module_configs() for path in config.open_paths
+    )
+    return OPEN_PATHS + extra
+
+
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
 SIGNOUT_PATH = "/signout/"
 # A workspace whose trial or subscription ended must still be able to pay: the billing pages
@@ -63,7 +77,7 @@ class MembershipMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-        if tenant.is_public or request.path.startswith(OPEN_PATHS):
+        if tenant.is_public or request.path.startswith(_open_paths()):
             return self.get_response(request)
 
         api = request.path.startswith(API_PREFIX)

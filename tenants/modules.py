@@ -34,6 +34,9 @@ class ModuleConfig(AppConfig):
     # Where the module's pages live on a workspace host, e.g. "sales/". Its urls.py sets
     # ``app_name`` (the namespace), conventionally the app label.
     url_prefix: str = ""
+    # Paths under ``url_prefix`` served to visitors who are not members (a customer-facing
+    # form): the membership middleware lets them through; their views check what they need.
+    open_paths: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -110,3 +110,27 @@ def document_links_move_back(moved: dict[str, Any]) -> None:
         ],
         ignore_conflicts=True,
     )
+
+
+def document_store(
+    *,
+    tenant: Any,
+    name: str,
+    content_type: str,
+    data: bytes,
+    record_type: str,
+    record_id: int,
+) -> Any:
+    """Store bytes the server received itself (an email attachment) as a document attached to
+    a registered record, no member acting; raises ``ServiceError`` naming the problem (too big,
+    over the quota, unknown record). See ``services.document_store``."""
+    from crm_modules.documents.services import document_store as store
+
+    return store(
+        tenant=tenant,
+        name=name,
+        content_type=content_type,
+        data=data,
+        record_type=record_type,
+        record_id=record_id,
+    )

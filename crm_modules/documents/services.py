@@ -379,6 +379,74 @@ def document_upload_complete(*, actor: Membership, ticket: str) -> Document:
     return document
 
 
+def document_store(
+    *,
+    tenant: Tenant,
+    name: str,
+    content_type: str,
+    data: bytes,
+    record_type: str,
+    record_id: int,
+) -> Document:
+    """Store bytes the server received itself (an email attachment) as a new document attached
+    to a record, with no member acting: the size, the quota and the record are checked as for
+    an upload, the type is sniffed from the bytes, nothing is put on the timeline (the caller
+    writes its own entry). Call it inside the caller's transaction; an object written before
+    a rollback is an orphan the bucket's lifecycle rule removes."""
+    name = check_name(name)
+    content_type = check_content_type(content_type)
+    check_size(tenant=tenant, size=len(data))
+    attachable = get_attachable(record_type)
+    if attachable is None or not attachable.model._default_manager.filter(pk=record_id).exists():
+        raise ServiceError(_("This record does not exist."), field="record_id")
+    sniffed = sniffed_type(declared=content_type, head=data[:SNIFF_BYTES])
+    if content_type in INLINE_TYPES and sniffed != content_type:
+        # Served as what the bytes are, never previewed as what the sender claimed.
+        content_type = "application/octet-stream"
+    document_uuid = str(uuid.uuid4())
+    key = s3.document_key(schema_name=tenant.schema_name, document_uuid=document_uuid, version=1)
+    etag = s3.object_put(
+        schema_name=tenant.schema_name, key=key, data=data, content_type=content_type
+    )
+    now = timezone.now()
+    document = Document.objects.create(
+        uuid=document_uuid,
+        name=name,
+        content_type=content_type,
+        size=len(data),
+        current_version=1,
+        version_counter=1,
+        uploaded_by_id=None,
+        created_at=now,
+    )
+    DocumentVersion.objects.create(
+        document=document,
+        number=1,
+        key=key,
+        size=len(data),
+        content_type=content_type,
+        sniffed_type=sniffed,
+        checksum=etag,
+        uploaded_by_id=None,
+        created_at=now,
+    )
+    DocumentLink.objects.create(
+        document=document, record_type=record_type, record_id=record_id, linked_by_id=None
+    )
+    if sniffed == "application/pdf":
+        version_id = document.versions.get().pk
+        transaction.on_commit(lambda: _thumbnail_later(version_id))
+    audit_record(
+        tenant=tenant,
+        actor=None,
+        action=DOCUMENT_UPLOADED,
+        target=document,
+        target_repr=document.name,
+        data={"version": 1, "record_type": record_type},
+    )
+    return document
+
+
 def _record_version(
     *, actor: Membership, data: dict[str, Any], key: str, etag: str, sniffed: str
 ) -> Document:

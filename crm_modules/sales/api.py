@@ -67,6 +67,7 @@ from crm_modules.sales.services.bulk_import_pipeline import (
     lead_check_draft,
     leads_bulk_create,
 )
+from crm_modules.sales.services.contacts import contact_for_email
 from crm_modules.sales.services.duplicates import (
     company_duplicates,
     contact_duplicates,
@@ -116,6 +117,7 @@ __all__ = [
     "company_update",
     "contact_check_draft",
     "contact_duplicates",
+    "contact_for_email",
     "contact_get",
     "contact_list",
     "contact_name_key",

@@ -58,3 +58,15 @@ WEEKDAYS = [
     ("5", _("Saturday")),
     ("6", _("Sunday")),
 ]
+
+
+class WebForm(ServiceForm):
+    """The customers' web form; ``website`` is a trap for robots, hidden from people."""
+
+    name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.CharField(label=_("Your email"), max_length=254)
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    message = forms.CharField(
+        label=_("Message"), max_length=100_000, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    website = forms.CharField(required=False, max_length=200)

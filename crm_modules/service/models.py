@@ -274,3 +274,107 @@ class SlaTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy_id} {self.priority}"
+
+
+class InboundMessage(models.Model):
+    """One email received for the workspace (ADR 0036), stored before it is answered with 250
+    or 2xx, so nothing accepted is lost; ``message_id`` makes receiving it twice a no-op.
+
+    ``raw`` keeps the message until it is ticketed (then it is emptied: the text is on the
+    ticket and the attachments in documents); a failed message keeps it for the admins."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        TICKETED = "ticketed", _("On a ticket")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
+
+    class Source(models.TextChoices):
+        SMTP = "smtp", _("SMTP")
+        WEBHOOK = "webhook", _("Webhook")
+
+    message_id = models.CharField(max_length=998, unique=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED
+    )
+    # Why the message failed or was ignored, for the admins.
+    reason = models.TextField(_("reason"), blank=True)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    raw = models.BinaryField(default=bytes)
+    size = models.PositiveIntegerField(default=0)
+    recipient = models.CharField(max_length=254, blank=True)
+    sender = models.CharField(_("sender"), max_length=254, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    # The thread this message belongs to: its References then its In-Reply-To, in order.
+    references = models.TextField(blank=True)
+    # Auto-Submitted, Precedence bulk/list/junk or an empty return path (RFC 3834).
+    automatic = models.BooleanField(default=False)
+    # The sanitised HTML body when the message had one (the text is the ticket message).
+    body_html = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ticket_message = models.ForeignKey(
+        TicketMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # This message moved a solved ticket back to open (reopenings by mail are rate-limited).
+    reopened = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("inbound email")
+        verbose_name_plural = _("inbound emails")
+        indexes = [
+            models.Index(fields=["status", "-received_at", "-id"], name="inbound_status"),
+            models.Index(
+                fields=["ticket", "received_at"],
+                name="inbound_reopened",
+                condition=models.Q(reopened=True),
+            ),
+            models.Index(fields=["ticket", "-received_at", "-id"], name="inbound_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class OutboundEmail(models.Model):
+    """One email sent to a ticket's contact: an agent's reply or an automatic
+    acknowledgement. ``message_id`` is ours, so the customer's answer threads back."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        HELD = "held", _("Not sent: the contact may not be written to")
+        FAILED = "failed", _("Failed")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    ticket_message = models.ForeignKey(
+        TicketMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message_id = models.CharField(max_length=998, unique=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    to_address = models.CharField(max_length=254)
+    subject = models.CharField(max_length=250)
+    automatic = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ticket", "-created_at", "-id"], name="outbound_ticket"),
+            # The automatic mail lately sent to an address (one per window, loop safety).
+            models.Index(
+                fields=["to_address", "-created_at"],
+                name="outbound_automatic",
+                condition=models.Q(automatic=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id

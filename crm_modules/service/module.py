@@ -50,6 +50,14 @@ MANAGE_SLA = capabilities.register(
     writes=True,
 )
 
+MANAGE_CHANNELS = capabilities.register(
+    "service.manage_channels",
+    label=_("Set up the support email address and the web form; see mail that failed"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
+
 navigation.register(
     "tickets",
     label=_("Tickets"),
@@ -65,6 +73,15 @@ navigation.register(
     url_name="service:sla",
     capability=MANAGE_SLA,
     order=210,
+)
+
+navigation.register(
+    "service_channels",
+    label=_("Email and web form"),
+    icon="mail",
+    url_name="service:channels",
+    capability=MANAGE_CHANNELS,
+    order=220,
 )
 
 TICKET_CREATED = register_action("ticket.created", _("Ticket opened"), module=MODULE)
@@ -101,3 +118,13 @@ for _record_type in ("sales.contact", "sales.company"):
         context=_customer_tickets,
         order=50,
     )
+
+
+def _register_attachable() -> None:
+    from crm_modules.documents.api import register_attachable
+    from crm_modules.service.models import Ticket
+
+    register_attachable("service.ticket", Ticket, _("Ticket"), VIEW_TICKETS)
+
+
+_register_attachable()

@@ -29,3 +29,19 @@ def send_sla_alerts() -> int:
             kind=SLA_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
         )
     return told
+
+
+@shared_task
+def process_inbound_email(inbound_id: int) -> str:
+    """Ticket one received email (its own task: one bad message never blocks the others)."""
+    from crm_modules.service.services.inbound import inbound_process
+
+    return inbound_process(inbound_id=inbound_id)
+
+
+@shared_task
+def send_ticket_email(email_id: int, body: str) -> str:
+    """Send one queued email to a ticket's contact."""
+    from crm_modules.service.services.outbound import email_send
+
+    return email_send(email_id=email_id, body=body)

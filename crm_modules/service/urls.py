@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.service import views
+from crm_modules.service import views, views_channels, views_webform
 
 app_name = "service"
 urlpatterns = [
@@ -8,6 +8,8 @@ urlpatterns = [
     path("new/", views.ticket_new, name="ticket_new"),
     path("bulk/", views.tickets_bulk, name="tickets_bulk"),
     path("sla/", views.sla_settings, name="sla"),
+    path("channels/", views_channels.channels, name="channels"),
+    path("form/", views_webform.ticket_form, name="ticket_form"),
     path("<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
     path("<int:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
     path("<int:ticket_id>/fields/", views.ticket_fields, name="ticket_fields"),

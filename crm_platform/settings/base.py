@@ -305,6 +305,16 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Rapport <no-reply@rapport.localhost>")
 
+# Inbound email (ADR 0036): each workspace receives at any address of its own domain,
+# ``support@<slug>.<INBOUND_EMAIL_DOMAIN>``; the webhook of each workspace is signed with a key
+# derived from INBOUND_EMAIL_SECRET; a message larger than INBOUND_EMAIL_MAX_BYTES is refused
+# with a bounce (SMTP 552) or a 413, never dropped.
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", f"in.{BASE_DOMAIN}") or f"in.{BASE_DOMAIN}"
+INBOUND_EMAIL_SECRET = env("INBOUND_EMAIL_SECRET", "") or f"inbound:{SECRET_KEY}"
+INBOUND_EMAIL_MAX_BYTES = int(env("INBOUND_EMAIL_MAX_BYTES", str(25 * 1024 * 1024)) or 0)
+INBOUND_SMTP_HOST = env("INBOUND_SMTP_HOST", "127.0.0.1") or "127.0.0.1"
+INBOUND_SMTP_PORT = int(env("INBOUND_SMTP_PORT", "2525") or 2525)
+
 # Spare pre-migrated workspaces kept ready so that signup does not wait for migrations.
 SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)
 TRIAL_DAYS = 14

@@ -73,6 +73,10 @@ TENANT_URLCONF = "crm_platform.urls_tenant"
 OPEN = {
     "handover": "redeems the one-time token that starts a session; the view checks membership",
     "signout": "any signed-in member may end their own sessions",
+    "service:ticket_form": (
+        "the customers' web form: anyone may open a ticket in this workspace (never another), "
+        "behind a trap field and a rate limit (tests/service/test_webform.py)"
+    ),
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -472,6 +476,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     # Without tickets chosen the inbox is shown again with the message.
     "service:tickets_bulk": {"GET": 405, "POST": 302},
     "service:sla": {"GET": 200, "POST": 400},
+    "service:channels": {"GET": 200, "POST": 405},
     "service:ticket_detail": {"GET": 200, "POST": 405},
     "service:ticket_reply": {"GET": 405, "POST": 400},
     "service:ticket_fields": {"GET": 405, "POST": 400},

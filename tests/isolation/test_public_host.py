@@ -42,6 +42,8 @@ EXPECTED: dict[str | None, tuple[int, int, int, int]] = {
     "set_language": (405, 302, 405, 302),
     "stripe_webhook": (405, 400, 405, 400),
     "staff_revenue": (404, 404, 404, 404),
+    # Signed per workspace (tests/service/test_inbound_webhook.py): unsigned is refused.
+    "inbound_email": (405, 403, 405, 403),
 }
 
 

@@ -14,3 +14,10 @@ def in_alpha(alpha: Workspace) -> Workspace:
     """Run the test's queries in workspace alpha's schema."""
     connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     return alpha
+
+
+# A real S3 API for attachments stored through documents (moto's server, as documents' tests).
+from tests.documents.conftest import s3_bucket  # noqa: E402
+from tests.ops.conftest import s3_endpoint  # noqa: E402
+
+__all__ += ["s3_bucket", "s3_endpoint"]

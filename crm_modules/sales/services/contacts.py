@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -271,6 +271,47 @@ def contact_create(
         audit_record(tenant=actor.tenant, actor=actor.user, action=CONTACT_CREATED, target=contact)
         score_inputs_changed(entity="contact", ids=[contact.pk])
     return contact
+
+
+def contact_for_email(*, tenant: Any, email: str, name: str = "", source: str) -> Contact:
+    """The contact who writes from ``email``, created (owned by nobody, ``source`` noted) when
+    no contact has that address: a customer writing in by email or through a web form, with
+    no member acting. Two messages from a new address at once make one contact (the address
+    is locked for the transaction). Raises ``ServiceError`` for an invalid address."""
+    address = check_email(email, field="email")
+    existing = _contact_by_email(address)
+    if existing is not None:
+        return existing
+    first, _space, last = " ".join((name or "").split()).partition(" ")
+    try:
+        clean = _clean({"first_name": first, "last_name": last})
+    except ServiceError:
+        clean = {}
+    if not (clean.get("first_name") or clean.get("last_name")):
+        clean = {"first_name": address.partition("@")[0][:100], "last_name": ""}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"contact:{address}"])
+        existing = _contact_by_email(address)
+        if existing is not None:
+            return existing
+        contact = Contact.objects.create(**clean, source=source[:100], owner_id=None)
+        _store_channels(contact, [EmailInput(email=address, primary=True)], [])
+        contact.search_text = _search_text(contact, [address], [])
+        contact.name_key = contact_name_key(contact.first_name, contact.last_name)
+        contact.save(update_fields=["primary_email", "primary_phone", "search_text", "name_key"])
+        audit_record(tenant=tenant, actor=None, action=CONTACT_CREATED, target=contact)
+        score_inputs_changed(entity="contact", ids=[contact.pk])
+    return contact
+
+
+def _contact_by_email(address: str) -> Contact | None:
+    """The oldest contact with this address (as primary or another one)."""
+    return (
+        Contact.objects.filter(pk__in=ContactEmail.objects.filter(email=address).values("contact"))
+        .order_by("id")
+        .first()
+    )
 
 
 def contact_update(

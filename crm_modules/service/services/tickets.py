@@ -40,6 +40,7 @@ from crm_modules.service.module import (
     TICKETS_TOPIC,
     WORK_TICKETS,
 )
+from crm_modules.service.services import outbound
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
@@ -336,6 +337,15 @@ def ticket_reply(
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
         sla_alarm(locked)
+        if public:
+            outbound.email_queue(
+                tenant=actor.tenant,
+                ticket=locked,
+                body=text,
+                automatic=False,
+                message=message,
+                now=when,
+            )
         timeline.activity_log(
             kind=(ENTRY_REPLY if public else ENTRY_NOTE).code,
             author=actor.user,

@@ -1,0 +1,148 @@
+"""Tickets written by customers, with no member acting: a new ticket from an email or the web
+form, and a customer's message on an existing ticket (ADR 0036).
+
+Like the agents' services they validate first, lock the ticket, write, put the event on the
+shared timeline and publish after commit; the author is the contact, so the user columns stay
+empty and the audit rows have no actor.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from crm_modules.activities import api as timeline
+from crm_modules.sales.api import Contact
+from crm_modules.service import sla
+from crm_modules.service.models import Status, Ticket, TicketMessage
+from crm_modules.service.module import ENTRY_REPLY, ENTRY_TICKET, TICKET_CREATED, TICKETS_TOPIC
+from crm_modules.service.services.sla_alerts import sla_alarm
+from crm_modules.service.services.tickets import _concerns, _move, check_body
+from crm_platform.validation import check_text
+from tenants import live
+from tenants.audit.services import audit_record
+from tenants.models import Tenant
+
+NO_TEXT = "…"
+
+
+def _subject(raw: str) -> str:
+    subject = " ".join((raw or "").split())[:200]
+    try:
+        return check_text(subject, field="subject", max_length=200, label=_("Subject"))
+    except Exception:
+        return _("(no subject)")
+
+
+def _publish(tenant: Tenant, event: str, ticket: Ticket) -> None:
+    live.publish(
+        tenant=tenant,
+        topic=TICKETS_TOPIC,
+        event=event,
+        payload={"id": ticket.pk, "status": ticket.status},
+    )
+
+
+def ticket_open_for_contact(
+    *,
+    tenant: Tenant,
+    contact: Contact,
+    subject: str,
+    body: str,
+    channel: str,
+    now: datetime.datetime,
+    data: dict[str, Any] | None = None,
+) -> tuple[Ticket, TicketMessage]:
+    """A new ticket with the customer's first message; call inside a transaction."""
+    text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
+    policy = sla.policy_default(time_zone=tenant.time_zone)
+    ticket = Ticket(
+        subject=_subject(subject),
+        description=text,
+        channel=channel,
+        contact=contact,
+        company_id=contact.company_id,
+        created_at=now,
+        updated_at=now,
+        sla_policy=policy,
+        status=Status.NEW,
+    )
+    sla.recompute(ticket, sla.clock_for(ticket))
+    ticket.save()
+    sla_alarm(ticket)
+    message = TicketMessage.objects.create(
+        ticket=ticket,
+        kind=TicketMessage.Kind.REPLY,
+        direction=TicketMessage.Direction.INBOUND,
+        body=text,
+        created_at=now,
+    )
+    ticket.contact = contact
+    timeline.activity_log(
+        kind=ENTRY_TICKET.code,
+        author=None,
+        concerns=_concerns(ticket),
+        subject=ticket.subject,
+        body=text,
+        channel=channel,
+        direction="inbound",
+        occurred_at=now,
+        data={"ticket": ticket.pk, "message": message.pk, **(data or {})},
+    )
+    audit_record(tenant=tenant, actor=None, action=TICKET_CREATED, target=ticket)
+    _publish(tenant, "ticket.created", ticket)
+    return ticket, message
+
+
+def ticket_customer_message(
+    *,
+    tenant: Tenant,
+    ticket: Ticket,
+    body: str,
+    now: datetime.datetime,
+    wake: bool,
+    reopen: bool,
+) -> tuple[Ticket, TicketMessage, bool]:
+    """The customer wrote again on ``ticket`` (locked here). With ``wake`` (a person wrote, not
+    an auto-responder) a ticket waiting for the customer or on hold becomes open, and a solved
+    one too when ``reopen`` (the caller's rate limit). Returns the ticket, the message and
+    whether a solved ticket was reopened."""
+    text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
+    locked = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("contact", "company")
+        .get(pk=ticket.pk)
+    )
+    message = TicketMessage.objects.create(
+        ticket=locked,
+        kind=TicketMessage.Kind.REPLY,
+        direction=TicketMessage.Direction.INBOUND,
+        body=text,
+        created_at=now,
+    )
+    fields = ["updated_at"]
+    reopened = False
+    if wake and (
+        locked.status in (Status.PENDING, Status.ON_HOLD)
+        or (locked.status == Status.SOLVED and reopen)
+    ):
+        reopened = locked.status == Status.SOLVED
+        fields += _move(locked, Status.OPEN, now)
+    locked.updated_at = now
+    locked.save(update_fields=sorted(set(fields)))
+    sla_alarm(locked)
+    timeline.activity_log(
+        kind=ENTRY_REPLY.code,
+        author=None,
+        concerns=_concerns(locked),
+        subject=locked.subject,
+        body=text,
+        channel=locked.channel,
+        direction="inbound",
+        occurred_at=now,
+        data={"ticket": locked.pk, "message": message.pk},
+    )
+    _publish(tenant, "ticket.replied", locked)
+    return locked, message, reopened

@@ -1,0 +1,264 @@
+"""Inbound email → tickets (ADR 0036).
+
+Receiving (``inbound_receive``) only stores the raw message under its Message-ID and queues
+its processing: an SMTP server or a webhook answers as soon as the row is committed, a second
+delivery of the same message changes nothing, and each message is processed by its own task,
+so one bad message never holds up the others.
+
+Processing (``inbound_process``) reads the MIME, drops mail from our own addresses, matches
+the sender to a contact (creating one), threads the message into its ticket by Message-ID,
+In-Reply-To and References — or by the ``[#123]`` token of one of the sender's own tickets —
+and otherwise opens a ticket; attachments go to documents. A message that cannot be read is
+kept as failed, with the reason, for the admins.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from crm_modules.documents import api as documents
+from crm_modules.sales import api as sales
+from crm_modules.service.mail.addresses import is_own_address
+from crm_modules.service.mail.loops import automatic_reason
+from crm_modules.service.mail.parsing import MalformedEmail, ParsedEmail, message_id_of, parse_email
+from crm_modules.service.models import (
+    InboundMessage,
+    OutboundEmail,
+    Status,
+    Ticket,
+    TicketChannel,
+)
+from crm_modules.service.services import outbound
+from crm_modules.service.services.customer import ticket_customer_message, ticket_open_for_contact
+from crm_platform.errors import ServiceError
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+TICKET_ATTACHABLE = "service.ticket"
+# A solved ticket is reopened by mail at most this often; later messages are kept on it
+# without reopening (a customer's auto-responder answering each "solved" mail).
+REOPEN_LIMIT = 3
+REOPEN_WINDOW = datetime.timedelta(hours=1)
+TOKEN = re.compile(r"\[#(\d{1,12})\]")
+MAX_THREAD_IDS = 50
+
+
+class MessageTooLarge(ServiceError):
+    def __init__(self, size: int):
+        super().__init__(
+            _("The message is %(size)s; messages may be at most %(limit)s.")
+            % {
+                "size": filesizeformat(size),
+                "limit": filesizeformat(settings.INBOUND_EMAIL_MAX_BYTES),
+            },
+            field="message",
+            code="too_large",
+        )
+
+
+def inbound_receive(*, raw: bytes, source: str, recipient: str = "") -> tuple[InboundMessage, bool]:
+    """Store a received message in the current workspace's schema and queue its processing.
+    Returns the row and whether it is new (False: this Message-ID was received before)."""
+    if len(raw) > settings.INBOUND_EMAIL_MAX_BYTES:
+        raise MessageTooLarge(len(raw))
+    message_id = message_id_of(raw)
+    existing = InboundMessage.objects.filter(message_id=message_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                message_id=message_id,
+                source=source,
+                raw=raw,
+                size=len(raw),
+                recipient=recipient[:254],
+            )
+            schema = connection.schema_name  # type: ignore[attr-defined]
+            transaction.on_commit(lambda: _process_later(schema, inbound.pk))
+    except IntegrityError:
+        # The same message delivered twice at once: the other delivery stored it.
+        return InboundMessage.objects.get(message_id=message_id), False
+    return inbound, True
+
+
+def _process_later(schema_name: str, inbound_id: int) -> None:
+    from crm_modules.service.tasks import process_inbound_email
+
+    # The task runs in the schema current when it is sent; after commit that may no longer
+    # be the workspace's (a webhook answered from the public host).
+    with schema_context(schema_name):
+        process_inbound_email.delay(inbound_id=inbound_id)
+
+
+def current_tenant() -> Tenant:
+    """The workspace whose schema is active (a Celery task carries only the schema name)."""
+    return Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+
+
+def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
+    """The ticket this message answers: by the message ids of the thread (ours or the
+    customer's, nearest ancestor first), else by a ``[#id]`` token in the subject or the
+    text, only among the sender's own tickets."""
+    ids = parsed.thread_ids[:MAX_THREAD_IDS]
+    if ids:
+        found: dict[str, int] = dict(
+            InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False).values_list(
+                "message_id", "ticket_id"
+            )
+        )
+        found.update(
+            OutboundEmail.objects.filter(message_id__in=ids).values_list("message_id", "ticket_id")
+        )
+        for message_id in ids:
+            if message_id in found:
+                return Ticket.objects.filter(pk=found[message_id]).first()
+    for text in (parsed.subject, parsed.text[:20_000]):
+        for match in TOKEN.finditer(text):
+            ticket = Ticket.objects.filter(pk=int(match.group(1)), contact=contact).first()
+            if ticket is not None:
+                return ticket
+    return None
+
+
+def _may_reopen(ticket: Ticket, now: datetime.datetime) -> bool:
+    return (
+        InboundMessage.objects.filter(
+            ticket=ticket, reopened=True, received_at__gte=now - REOPEN_WINDOW
+        ).count()
+        < REOPEN_LIMIT
+    )
+
+
+def _store_attachments(
+    *, tenant: Tenant, parsed: ParsedEmail, ticket: Ticket
+) -> tuple[list[dict[str, Any]], list[str]]:
+    stored: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for attachment in parsed.attachments:
+        try:
+            with transaction.atomic():
+                document = documents.document_store(
+                    tenant=tenant,
+                    name=attachment.name,
+                    content_type=attachment.content_type,
+                    data=attachment.data,
+                    record_type=TICKET_ATTACHABLE,
+                    record_id=ticket.pk,
+                )
+        except ServiceError as exc:
+            stored.append({"name": attachment.name, "error": exc.message})
+            problems.append(f"{attachment.name}: {exc.message}")
+            continue
+        stored.append({"name": attachment.name, "document": document.pk})
+    return stored, problems
+
+
+def _fail(inbound: InboundMessage, status: str, reason: str, now: datetime.datetime) -> str:
+    inbound.status, inbound.reason, inbound.processed_at = status, reason[:2000], now
+    inbound.save(update_fields=["status", "reason", "processed_at", "sender", "subject"])
+    return status
+
+
+def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) -> str:
+    """Turn one received message into a ticket or a reply on one; returns the new status
+    ("" when it was already processed). Runs in the workspace's schema."""
+    tenant = current_tenant()
+    when = now or timezone.now()
+    with transaction.atomic():
+        inbound = (
+            InboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=inbound_id, status=InboundMessage.Status.RECEIVED)
+            .first()
+        )
+        if inbound is None:
+            return ""
+        try:
+            parsed = parse_email(bytes(inbound.raw))
+        except MalformedEmail as exc:
+            return _fail(inbound, InboundMessage.Status.FAILED, str(exc), when)
+        inbound.sender = parsed.sender[:254]
+        inbound.subject = parsed.subject[:200]
+        if is_own_address(parsed.sender):
+            return _fail(
+                inbound,
+                InboundMessage.Status.IGNORED,
+                "Sent from one of our own addresses (a mail loop).",
+                when,
+            )
+        try:
+            contact = sales.contact_for_email(
+                tenant=tenant, email=parsed.sender, name=parsed.sender_name, source="email"
+            )
+        except ServiceError as exc:
+            return _fail(inbound, InboundMessage.Status.FAILED, exc.message, when)
+        automatic = automatic_reason(parsed)
+        ticket = _thread_ticket(parsed, contact)
+        reopened = False
+        if ticket is not None and ticket.status != Status.CLOSED:
+            may_reopen = not automatic and _may_reopen(ticket, when)
+            ticket, message, reopened = ticket_customer_message(
+                tenant=tenant,
+                ticket=ticket,
+                body=parsed.text,
+                now=when,
+                wake=not automatic,
+                reopen=may_reopen,
+            )
+            if ticket.status == Status.SOLVED and not may_reopen:
+                inbound.reason = (
+                    "Automatic mail does not reopen a ticket."
+                    if automatic
+                    else "Reopened by mail too often; kept on the solved ticket."
+                )
+            new_ticket = False
+        else:
+            follow_up = {"follows": ticket.pk} if ticket is not None else {}
+            ticket, message = ticket_open_for_contact(
+                tenant=tenant,
+                contact=contact,
+                subject=parsed.subject,
+                body=parsed.text,
+                channel=TicketChannel.EMAIL,
+                now=when,
+                data=follow_up,
+            )
+            new_ticket = True
+        stored, problems = _store_attachments(tenant=tenant, parsed=parsed, ticket=ticket)
+        if problems:
+            # Nothing is lost: the raw message stays for the admins when a file was refused.
+            inbound.reason = "\n".join([inbound.reason, *problems]).strip()
+        inbound.status = InboundMessage.Status.TICKETED
+        inbound.processed_at = when
+        inbound.references = " ".join([*parsed.references, parsed.in_reply_to]).strip()
+        if parsed.in_reply_to in parsed.references:
+            inbound.references = " ".join(parsed.references)
+        inbound.automatic = bool(automatic)
+        inbound.body_html = parsed.html
+        inbound.attachments = stored
+        inbound.ticket = ticket
+        inbound.ticket_message = message
+        inbound.reopened = reopened
+        if not problems:
+            inbound.raw = b""
+        inbound.save()
+        if new_ticket and not automatic:
+            outbound.email_queue(
+                tenant=tenant,
+                ticket=ticket,
+                body=outbound.acknowledgement_text(ticket),
+                automatic=True,
+                now=when,
+            )
+    return InboundMessage.Status.TICKETED

@@ -1,0 +1,100 @@
+"""The production receiving path (ADR 0036): ``POST /inbound/email/<slug>/`` on the public
+host, one URL and one signing key per workspace.
+
+The body is the raw message (``Content-Type: message/rfc822``) or an Amazon SES "Received"
+notification carrying it (``application/json``: ``{"notificationType": "Received",
+"content": "<base64 MIME>", ...}``, bare or wrapped in an SNS ``Notification``). Answers:
+202 stored (or already received: ``"duplicate": true``), 400 unreadable body, 403 bad or
+missing signature, 404 no such workspace, 405 not a POST, 413 too large — never a silent drop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_tenants.utils import schema_context
+
+from crm_modules.service.mail import webhook
+from crm_modules.service.models import InboundMessage
+from crm_modules.service.services.inbound import MessageTooLarge, inbound_receive
+from tenants.models import Tenant
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _too_large() -> JsonResponse:
+    return _error(
+        413,
+        "too_large",
+        f"The message is larger than {settings.INBOUND_EMAIL_MAX_BYTES} bytes; "
+        "bounce it to its sender.",
+    )
+
+
+def _raw_from_json(body: bytes) -> bytes:
+    """The MIME bytes of an SES notification (bare or inside an SNS envelope)."""
+    document = json.loads(body)
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        document = json.loads(document.get("Message") or "{}")
+    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+        raise ValueError("no content")
+    return base64.b64decode(document["content"], validate=True)
+
+
+@csrf_exempt
+@require_POST
+def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
+    limit = int(settings.INBOUND_EMAIL_MAX_BYTES)
+    is_json = request.content_type == "application/json"
+    # Base64 in JSON is a third larger than the message it carries.
+    body_limit = limit * 4 // 3 + 65536 if is_json else limit
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > body_limit:
+        return _too_large()
+    tenant = Tenant.objects.filter(
+        slug=slug, state__in=[Tenant.State.ACTIVE, Tenant.State.SUSPENDED]
+    ).first()
+    if tenant is None:
+        return _error(404, "not_found", "No such workspace.")
+    body = request.read(body_limit + 1)
+    if len(body) > body_limit:
+        return _too_large()
+    if not webhook.verify(
+        key=webhook.signing_key(tenant.schema_name),
+        timestamp=request.headers.get(webhook.TIMESTAMP_HEADER, ""),
+        signature=request.headers.get(webhook.SIGNATURE_HEADER, ""),
+        body=body,
+    ):
+        return _error(403, "bad_signature", "The signature is missing, wrong or too old.")
+    raw = body
+    if is_json:
+        try:
+            raw = _raw_from_json(body)
+        except (ValueError, binascii.Error):
+            return _error(400, "content", "The notification carries no base64 message content.")
+    if not raw.strip():
+        return _error(400, "content", "The message is empty.")
+    try:
+        with schema_context(tenant.schema_name):
+            inbound, created = inbound_receive(
+                raw=raw,
+                source=InboundMessage.Source.WEBHOOK,
+                recipient=request.headers.get("X-Rapport-Recipient", ""),
+            )
+    except MessageTooLarge:
+        return _too_large()
+    return JsonResponse(
+        {"id": inbound.pk, "message_id": inbound.message_id, "duplicate": not created},
+        status=202,
+    )
