@@ -154,6 +154,24 @@ def demo_seeders() -> list[DemoSeeder]:
     return list(_DEMO_SEEDERS)
 
 
+_OPEN_PATHS: list[str] = []
+
+
+def register_open_path(prefix: str) -> str:
+    """A path prefix of a workspace host that answers visitors who are not members (a
+    campaign's tracking pixel and link redirects). Its views must authenticate each request
+    themselves (a signed token) and appear in the isolation tests' OPEN list with the reason."""
+    if not (prefix.startswith("/") and prefix.endswith("/")) or prefix == "/":
+        raise ValueError(f"Open path {prefix!r} must be /a/path/")
+    if prefix not in _OPEN_PATHS:
+        _OPEN_PATHS.append(prefix)
+    return prefix
+
+
+def open_paths() -> tuple[str, ...]:
+    return tuple(_OPEN_PATHS)
+
+
 _discovered = False
 
 
