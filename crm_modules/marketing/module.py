@@ -81,9 +81,7 @@ CAMPAIGNS_TOPIC = live.register_topic("campaigns", label=_("Campaigns"), capabil
 
 CAMPAIGN_CREATED = register_action("campaign.created", _("Campaign created"), module=MODULE)
 CAMPAIGN_UPDATED = register_action("campaign.updated", _("Campaign changed"), module=MODULE)
-CAMPAIGN_SENT = register_action(
-    "campaign.sent", _("Campaign sent or scheduled"), module=MODULE
-)
+CAMPAIGN_SENT = register_action("campaign.sent", _("Campaign sent or scheduled"), module=MODULE)
 CAMPAIGN_TEST_SENT = register_action(
     "campaign.test_sent", _("Campaign test email sent"), module=MODULE
 )

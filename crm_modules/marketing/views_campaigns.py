@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import connection
@@ -51,10 +51,16 @@ class CampaignForm(forms.Form):
         label=gettext_lazy("A/B test share"),
         required=False,
         initial="0.2",
-        help_text=gettext_lazy("With more than one variant: the share of recipients in the test, 0.05 to 1."),
+        help_text=gettext_lazy(
+            "With more than one variant: the share of recipients in the test, 0.05 to 1."
+        ),
     )
-    ab_min_sample = forms.IntegerField(label=gettext_lazy("Minimum sample per variant"), initial=100)
-    ab_wait_minutes = forms.IntegerField(label=gettext_lazy("Wait before picking the winner (minutes)"), initial=240)
+    ab_min_sample = forms.IntegerField(
+        label=gettext_lazy("Minimum sample per variant"), initial=100
+    )
+    ab_wait_minutes = forms.IntegerField(
+        label=gettext_lazy("Wait before picking the winner (minutes)"), initial=240
+    )
     ab_metric = forms.ChoiceField(
         label=gettext_lazy("Winner by"),
         choices=[("opens", gettext_lazy("Opens")), ("clicks", gettext_lazy("Clicks"))],
@@ -62,7 +68,7 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args: Any, segments: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["segment"].choices = [("", "—"), *segments]
+        cast(forms.TypedChoiceField, self.fields["segment"]).choices = [("", "—"), *segments]
         for letter in LETTERS:
             low = letter.lower()
             first = letter == "A"
@@ -71,7 +77,10 @@ class CampaignForm(forms.Form):
                 max_length=200,
                 required=first,
                 strip=False,
-                help_text=_('Placeholders: {{ first_name }}, {{ first_name | default:"there" }}; fields: %(fields)s.')
+                help_text=_(
+                    "Placeholders: {{ first_name }}, "
+                    '{{ first_name | default:"there" }}; fields: %(fields)s.'
+                )
                 % {"fields": ", ".join(content.PLACEHOLDER_FIELDS)}
                 if first
                 else _("Fill in to test a variant %(letter)s.") % {"letter": letter},
@@ -90,7 +99,9 @@ class CampaignForm(forms.Form):
                 widget=forms.Textarea(
                     attrs={"rows": 8, "spellcheck": "false", "data-block-editor": low}
                 ),
-                help_text=_("A list of blocks: heading, text, image, button, divider.") if first else "",
+                help_text=_("A list of blocks: heading, text, image, button, divider.")
+                if first
+                else "",
             )
             self.fields[f"html_{low}"] = forms.CharField(
                 label=_("HTML %(letter)s") % {"letter": letter},
@@ -112,7 +123,9 @@ class CampaignForm(forms.Form):
                 try:
                     blocks = json.loads(raw) if raw.strip() else []
                 except ValueError:
-                    raise ServiceError(_("The blocks are not valid JSON."), field=f"blocks_{low}") from None
+                    raise ServiceError(
+                        _("The blocks are not valid JSON."), field=f"blocks_{low}"
+                    ) from None
             variants.append(
                 VariantDraft(
                     subject=data[f"subject_{low}"],
@@ -230,7 +243,14 @@ def campaign_edit(request: WorkspaceRequest, campaign_id: int) -> HttpResponse:
 def _report_context(campaign: Campaign) -> dict[str, Any]:
     report = selectors.campaign_report(campaign=campaign)
     keys = ["delivered", "opened", "clicked", "bounced", "unsubscribed", "complained"]
-    labels = [_("Delivered"), _("Opened"), _("Clicked"), _("Bounced"), _("Unsubscribed"), _("Complained")]
+    labels = [
+        _("Delivered"),
+        _("Opened"),
+        _("Clicked"),
+        _("Bounced"),
+        _("Unsubscribed"),
+        _("Complained"),
+    ]
     rows = [
         [label, report.counts[key], f"{report.rates[key]} %" if key in report.rates else "—"]
         for key, label in zip(keys, labels, strict=True)
@@ -314,7 +334,8 @@ def campaign_test_send(request: WorkspaceRequest, campaign_id: int) -> HttpRespo
     count = services.campaign_test_send(actor=actor, campaign=campaign, contact=contact)
     messages.success(
         request,
-        _("%(count)d test email(s) sent to %(email)s.") % {"count": count, "email": actor.user.email},
+        _("%(count)d test email(s) sent to %(email)s.")
+        % {"count": count, "email": actor.user.email},
     )
     return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
 
@@ -381,7 +402,9 @@ def _schema() -> str:
 def track_open(request: WorkspaceRequest, token: str) -> HttpResponse:
     recipient_id = tokens.open_read(_schema(), token)
     recipient = (
-        CampaignRecipient.objects.filter(pk=recipient_id, status=CampaignRecipient.Status.SENT).first()
+        CampaignRecipient.objects.filter(
+            pk=recipient_id, status=CampaignRecipient.Status.SENT
+        ).first()
         if recipient_id
         else None
     )
@@ -415,7 +438,10 @@ def track_click(request: WorkspaceRequest, token: str) -> HttpResponse:
     url = links[index]
     agent = request.headers.get("User-Agent", "")
     reason = events.scanner_reason(
-        method=request.method or "GET", user_agent=agent, sent_at=recipient.sent_at, now=timezone.now()
+        method=request.method or "GET",
+        user_agent=agent,
+        sent_at=recipient.sent_at,
+        now=timezone.now(),
     )
     events.recipient_event(
         recipient=recipient,

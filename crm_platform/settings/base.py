@@ -405,6 +405,8 @@ SPECTACULAR_SETTINGS = {
         "TicketTypeEnum": "crm_modules.service.models.TicketType",
         "TicketMessageKindEnum": "crm_modules.service.models.TicketMessage.Kind",
         "SegmentKindEnum": "crm_modules.marketing.models.Segment.Kind",
+        "CampaignStatusEnum": "crm_modules.marketing.models.Campaign.Status",
+        "CampaignVariantModeEnum": "crm_modules.marketing.models.CampaignVariant.Mode",
         "TaskPriorityEnum": "crm_modules.sales.models.Task.Priority",
         "StageKindEnum": "crm_modules.sales.models.Stage.Kind",
         "ScoringRuleKindEnum": "crm_modules.scoring.models.ScoringRule.Kind",

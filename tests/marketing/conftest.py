@@ -5,7 +5,7 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.policy import default
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.db import connection
@@ -32,7 +32,7 @@ class Sink:
 
     host: str
     port: int
-    messages: list[email.message.Message] = field(default_factory=list)
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
     # Called with the recipient address on RCPT TO; returns an SMTP reply to refuse it.
     on_rcpt: Callable[[str], str | None] | None = None
 
@@ -44,7 +44,7 @@ class _Handler:
     def __init__(self, sink: Sink):
         self.sink = sink
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if self.sink.on_rcpt is not None:
@@ -54,8 +54,9 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.sink.messages.append(email.message_from_bytes(envelope.content, policy=default))
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default)
+        self.sink.messages.append(cast(email.message.EmailMessage, message))
         return "250 Message accepted for delivery"
 
 

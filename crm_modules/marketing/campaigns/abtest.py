@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max, Q
@@ -55,7 +56,7 @@ class VariantResult:
 
 def variant_results(campaign: Campaign) -> list[VariantResult]:
     """Sent, opened and clicked per variant, in one query."""
-    counts = {
+    counts: dict[int, dict[str, Any]] = {
         row["variant_id"]: row
         for row in CampaignRecipient.objects.filter(campaign=campaign, variant__isnull=False)
         .values("variant_id")

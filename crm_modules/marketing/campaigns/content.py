@@ -96,7 +96,7 @@ def placeholders_check(text: str, *, field: str) -> None:
             shown = text[found.start() : end + 2] if end != -1 else text[found.start() :][:40]
             raise ServiceError(
                 _(
-                    'The placeholder %(placeholder)s is not valid: write {{ field }} or '
+                    "The placeholder %(placeholder)s is not valid: write {{ field }} or "
                     '{{ field | default:"text" }}.'
                 )
                 % {"placeholder": shown},
@@ -152,9 +152,7 @@ def _string(value: Any, *, field: str, max_length: int, required: bool = True) -
     if required and not value.strip():
         raise ServiceError(_("This block needs text."), field=field)
     if len(value) > max_length:
-        raise ServiceError(
-            _("At most %(max)d characters.") % {"max": max_length}, field=field
-        )
+        raise ServiceError(_("At most %(max)d characters.") % {"max": max_length}, field=field)
     placeholders_check(value, field=field)
     return value
 
@@ -402,7 +400,8 @@ def render(
         + "</table>"
     )
     pixel = (
-        f'<img src="{escape(open_url)}" width="1" height="1" alt="" style="display:block;border:0;">'
+        f'<img src="{escape(open_url)}" width="1" height="1" alt=""'
+        ' style="display:block;border:0;">'
         if open_url
         else ""
     )

@@ -20,7 +20,7 @@ from tenants import live
 Kind = CampaignEvent.Kind
 
 # The row column that holds the first moment of each kind.
-FIRST_AT = {
+FIRST_AT: dict[str, str] = {
     Kind.OPENED: "opened_at",
     Kind.CLICKED: "clicked_at",
     Kind.BOUNCED: "bounced_at",
@@ -84,12 +84,11 @@ def recipient_event(
             **{column: now}
         )
     )
-    if kind == Kind.CLICKED:
-        # A click proves an open, even when the pixel was blocked.
-        if CampaignRecipient.objects.filter(pk=recipient.pk, opened_at__isnull=True).update(
-            opened_at=now
-        ):
-            _timeline(recipient, Kind.OPENED, now)
+    # A click proves an open, even when the pixel was blocked.
+    if kind == Kind.CLICKED and CampaignRecipient.objects.filter(
+        pk=recipient.pk, opened_at__isnull=True
+    ).update(opened_at=now):
+        _timeline(recipient, Kind.OPENED, now)
     if first:
         _timeline(recipient, kind, now, url=url)
         _announce(recipient.campaign_id)

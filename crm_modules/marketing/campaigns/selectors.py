@@ -98,9 +98,7 @@ def campaign_report(*, campaign: Campaign) -> Report:
     filtered = CampaignEvent.objects.filter(
         campaign=campaign, kind=CampaignEvent.Kind.CLICKED, filtered=True
     ).count()
-    report = Report(
-        recipients=recipients, counts=figures, rates=rates, filtered_clicks=filtered
-    )
+    report = Report(recipients=recipients, counts=figures, rates=rates, filtered_clicks=filtered)
     results = abtest.variant_results(campaign)
     if len(results) > 1:
         metric = campaign.ab_metric
@@ -130,7 +128,14 @@ def report_figure(report: Report) -> dict[str, Any]:
     caller's active language."""
     from django.utils.translation import gettext as _
 
-    labels = [_("Delivered"), _("Opened"), _("Clicked"), _("Bounced"), _("Unsubscribed"), _("Complained")]
+    labels = [
+        _("Delivered"),
+        _("Opened"),
+        _("Clicked"),
+        _("Bounced"),
+        _("Unsubscribed"),
+        _("Complained"),
+    ]
     keys = ["delivered", "opened", "clicked", "bounced", "unsubscribed", "complained"]
     return {
         "data": [

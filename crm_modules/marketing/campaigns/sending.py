@@ -14,6 +14,7 @@ moment the SMTP server accepts it the row becomes 'sent' (committed at once). A 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import smtplib
 import time
@@ -72,10 +73,10 @@ def _bucket(contact_id: int, salt: int) -> int:
 def _send_after(
     campaign: Campaign, zone_name: str | None, workspace_zone: str, now: datetime.datetime
 ) -> datetime.datetime:
-    assert campaign.send_at is not None
+    send_at = campaign.send_at or now
     if not campaign.local_time:
-        return campaign.send_at
-    wall = campaign.send_at.astimezone(zoneinfo.ZoneInfo(workspace_zone)).replace(tzinfo=None)
+        return send_at
+    wall = send_at.astimezone(zoneinfo.ZoneInfo(workspace_zone)).replace(tzinfo=None)
     try:
         zone = zoneinfo.ZoneInfo(zone_name or workspace_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -86,7 +87,8 @@ def _send_after(
 
 def _contact_rows(actor: Membership, campaign: Campaign) -> Iterator[list[tuple[Any, ...]]]:
     """The segment's contacts in id order, a batch at a time (keyset, never all at once)."""
-    assert campaign.segment is not None
+    if campaign.segment is None:
+        return
     contacts = segment_contacts(actor=actor, segment=campaign.segment).order_by("pk")
     last = (
         CampaignRecipient.objects.filter(campaign=campaign)
@@ -111,7 +113,9 @@ def campaign_queue_recipients(campaign_id: int) -> int:
     """Snapshot the segment into recipient rows; returns how many rows were made."""
     with transaction.atomic():
         campaign = (
-            Campaign.objects.select_for_update().select_related("segment").get(pk=campaign_id)
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("segment")
+            .get(pk=campaign_id)
         )
         if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.QUEUING):
             return 0
@@ -119,16 +123,23 @@ def campaign_queue_recipients(campaign_id: int) -> int:
         campaign.queued_at = campaign.queued_at or timezone.now()
         campaign.save(update_fields=["status", "queued_at"])
     tenant = _tenant()
-    actor = Membership.objects.select_related("user").get(
-        tenant=tenant, user_id=campaign.sent_by_id
+    actor = (
+        Membership.objects.select_related("user")
+        .filter(tenant=tenant, user_id=campaign.sent_by_id or 0, status=Membership.Status.ACTIVE)
+        .first()
     )
+    if actor is None:
+        # The sender left the workspace before the send time: nobody's view to send from.
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Campaign.Status.CANCELED, finished_at=timezone.now()
+        )
+        return 0
     actor.tenant = tenant
     variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("letter"))
     testing = len(variants) > 1
     cut = int(campaign.ab_fraction * 10000)
-    if testing:
+    if testing and campaign.segment is not None:
         # Each variant gets at least the minimum sample, however small the test share.
-        assert campaign.segment is not None
         size = segment_contacts(actor=actor, segment=campaign.segment).order_by().count()
         if size:
             wanted = campaign.ab_min_sample * len(variants) * 10000 // size
@@ -198,11 +209,11 @@ def leases_expire(campaign_id: int) -> int:
 
 def claim(campaign_id: int, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due rows for this worker alone (committed before any mail goes)."""
-    lease = datetime.timedelta(seconds=settings.MARKETING_SEND_LEASE_SECONDS)
+    lease = int(settings.MARKETING_SEND_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
         # The table name is the model's own, never input.
         cursor.execute(
-            f"UPDATE {_TABLE} SET status = %s, lease_until = now() + %s,"  # noqa: S608
+            f"UPDATE {_TABLE} SET status = %s, lease_until = now() + %s * interval '1 second',"  # noqa: S608
             " attempts = attempts + 1"
             f" WHERE id IN (SELECT id FROM {_TABLE} WHERE campaign_id = %s AND status = %s"
             " AND send_after <= now() AND variant_id IS NOT NULL"
@@ -226,8 +237,8 @@ class _Urls:
         self.schema = tenant.schema_name
         open_path = reverse("marketing:track_open", args=["T"]).removesuffix("T/")
         click_path = reverse("marketing:track_click", args=["T"]).removesuffix("T/")
-        self.open_base = workspace_url(tenant.slug, open_path)
-        self.click_base = workspace_url(tenant.slug, click_path)
+        self.open_base = workspace_url(str(tenant.slug), open_path)
+        self.click_base = workspace_url(str(tenant.slug), click_path)
 
     def open(self, recipient_id: int) -> str:
         return f"{self.open_base}{tokens.open_token(self.schema, recipient_id)}/"
@@ -244,7 +255,9 @@ def _mark(ids: list[int], **values: Any) -> None:
 def send_batch(campaign_id: int, *, limit: int) -> int:
     """Claim and send one batch; returns how many rows were claimed (0: nothing due)."""
     campaign = Campaign.objects.filter(pk=campaign_id).first()
-    if campaign is None or campaign.status != Campaign.Status.SENDING and campaign.status != Campaign.Status.TESTING:
+    if campaign is None or (
+        campaign.status != Campaign.Status.SENDING and campaign.status != Campaign.Status.TESTING
+    ):
         return 0
     leases_expire(campaign_id)
     rows = claim(campaign_id, limit)
@@ -270,9 +283,19 @@ def send_batch(campaign_id: int, *, limit: int) -> int:
             decision = may_contact(contact, channel="email", purpose=Purpose.MARKETING, at=now)
             if not decision.allowed:
                 if decision.not_before is not None:
-                    _mark([row.id], status=Status.QUEUED, send_after=decision.not_before, lease_until=None)
+                    _mark(
+                        [row.id],
+                        status=Status.QUEUED,
+                        send_after=decision.not_before,
+                        lease_until=None,
+                    )
                 else:
-                    _mark([row.id], status=Status.SKIPPED, reason=decision.reason[:40], lease_until=None)
+                    _mark(
+                        [row.id],
+                        status=Status.SKIPPED,
+                        reason=decision.reason[:40],
+                        lease_until=None,
+                    )
                 continue
             if row.variant_id not in built:
                 variant = CampaignVariant.objects.get(pk=row.variant_id)
@@ -286,7 +309,7 @@ def send_batch(campaign_id: int, *, limit: int) -> int:
             rendered = content.render(
                 built[row.variant_id],
                 content.contact_values(contact),
-                link_url=lambda i, rid=row.id: urls.click(rid, i),
+                link_url=functools.partial(urls.click, row.id),
                 open_url=urls.open(row.id),
             )
             message = EmailMultiAlternatives(
@@ -310,9 +333,7 @@ def send_batch(campaign_id: int, *, limit: int) -> int:
             except Exception:
                 # The server or connection failed: this row was not accepted.
                 _mark([row.id], status=Status.QUEUED, lease_until=None)
-                _mark(
-                    [r.id for r in rows[n + 1 :]], status=Status.QUEUED, lease_until=None
-                )
+                _mark([r.id for r in rows[n + 1 :]], status=Status.QUEUED, lease_until=None)
                 raise
             # Accepted by the SMTP server: record it now, before anything else can fail.
             accepted = timezone.now()

@@ -61,11 +61,15 @@ class CampaignDraft:
 
 
 def _check_variant(draft: VariantDraft, *, prefix: str) -> dict[str, Any]:
-    subject = check_text(draft.subject, field=f"{prefix}subject", max_length=200, label=_("Subject"))
+    subject = check_text(
+        draft.subject, field=f"{prefix}subject", max_length=200, label=_("Subject")
+    )
     content.placeholders_check(subject, field=f"{prefix}subject")
     preheader = (draft.preheader or "").strip()
     if len(preheader) > 200:
-        raise ServiceError(_("At most %(max)d characters.") % {"max": 200}, field=f"{prefix}preheader")
+        raise ServiceError(
+            _("At most %(max)d characters.") % {"max": 200}, field=f"{prefix}preheader"
+        )
     content.placeholders_check(preheader, field=f"{prefix}preheader")
     values: dict[str, Any] = {"subject": subject, "preheader": preheader, "mode": draft.mode}
     try:
@@ -99,8 +103,10 @@ def campaign_check(*, actor: Membership, draft: CampaignDraft) -> dict[str, Any]
         if segment is None:
             raise ServiceError(_("No segment with this id."), field="segment")
     from_name = (draft.from_name or "").strip()
-    if len(from_name) > 100 or any(ch in from_name for ch in "\r\n<>\"@"):
-        raise ServiceError(_("Give a plain sender name of at most 100 characters."), field="from_name")
+    if len(from_name) > 100 or any(ch in from_name for ch in '\r\n<>"@'):
+        raise ServiceError(
+            _("Give a plain sender name of at most 100 characters."), field="from_name"
+        )
     if not 1 <= len(draft.variants) <= len(LETTERS):
         raise ServiceError(_("Give one to three variants."), field="variants")
     variants = [
@@ -110,10 +116,13 @@ def campaign_check(*, actor: Membership, draft: CampaignDraft) -> dict[str, Any]
     try:
         fraction = Decimal(str(draft.ab_fraction or 0))
     except InvalidOperation:
-        raise ServiceError(_("Give the test share as a number from 0.05 to 0.5."), field="ab_fraction") from None
+        raise ServiceError(
+            _("Give the test share as a number from 0.05 to 1."), field="ab_fraction"
+        ) from None
     if len(variants) > 1 and not Decimal("0.05") <= fraction <= Decimal("1"):
         raise ServiceError(
-            _("An A/B test needs a test share from 0.05 to 1 (all recipients)."), field="ab_fraction"
+            _("An A/B test needs a test share from 0.05 to 1 (all recipients)."),
+            field="ab_fraction",
         )
     if len(variants) == 1:
         fraction = Decimal(0)
@@ -195,7 +204,7 @@ def campaign_update(*, actor: Membership, campaign: Campaign, draft: CampaignDra
 
 
 def from_address(campaign: Campaign) -> str:
-    default = settings.DEFAULT_FROM_EMAIL
+    default = str(settings.DEFAULT_FROM_EMAIL)
     if not campaign.from_name:
         return default
     address = default.rsplit("<", 1)[-1].rstrip(">").strip()
@@ -213,7 +222,12 @@ def campaign_test_send(
         values = content.contact_values(contact)
     else:
         first, _sep, last = (user.full_name or "").partition(" ")
-        values = {"first_name": first, "last_name": last, "full_name": user.full_name or "", "email": user.email}
+        values = {
+            "first_name": first,
+            "last_name": last,
+            "full_name": user.full_name or "",
+            "email": user.email,
+        }
     variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("letter"))
     with transaction.atomic():
         for variant in variants:
@@ -224,7 +238,7 @@ def campaign_test_send(
                 blocks=variant.blocks,
                 html=variant.html,
             )
-            rendered = content.render(built, values, link_url=lambda i, b=built: b.links[i])
+            rendered = content.render(built, values, link_url=built.links.__getitem__)
             label = f" [{variant.letter}]" if len(variants) > 1 else ""
             message = EmailMultiAlternatives(
                 subject=_("[Test]") + label + " " + rendered.subject,
@@ -263,7 +277,9 @@ def campaign_send(
     if send_at is not None and send_at < now - datetime.timedelta(minutes=1) and not local_time:
         raise ServiceError(_("The time to send is in the past."), field="send_at")
     if local_time and send_at is None:
-        raise ServiceError(_("Give the time to send in each recipient's time zone."), field="send_at")
+        raise ServiceError(
+            _("Give the time to send in each recipient's time zone."), field="send_at"
+        )
     from crm_modules.marketing.campaigns import tasks
 
     with transaction.atomic():
@@ -273,7 +289,7 @@ def campaign_send(
         if locked.segment_id is None:
             raise ServiceError(_("Choose a segment to send to."), field="segment")
         locked.status = Campaign.Status.SCHEDULED
-        locked.send_at = send_at or now
+        locked.send_at = send_time = send_at or now
         locked.local_time = local_time
         locked.sent_by = actor.user
         locked.updated_at = now
@@ -293,7 +309,7 @@ def campaign_send(
             transaction.on_commit(lambda: tasks.campaign_queue.delay(campaign_id))
         else:
             transaction.on_commit(
-                lambda: tasks.campaign_queue.apply_async((campaign_id,), eta=locked.send_at)
+                lambda: tasks.campaign_queue.apply_async((campaign_id,), eta=send_time)
             )
     return locked
 
@@ -306,7 +322,9 @@ def campaign_cancel(*, actor: Membership, campaign: Campaign) -> Campaign:
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status in (Campaign.Status.SENT, Campaign.Status.CANCELED, Campaign.Status.DRAFT):
-            raise ServiceError(_("Only a scheduled or sending campaign can be canceled."), field="status")
+            raise ServiceError(
+                _("Only a scheduled or sending campaign can be canceled."), field="status"
+            )
         locked.status = Campaign.Status.CANCELED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at"])

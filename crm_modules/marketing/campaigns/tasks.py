@@ -21,9 +21,7 @@ def campaign_queue(campaign_id: int) -> int:
     status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
     if status == Campaign.Status.TESTING:
         campaign = Campaign.objects.get(pk=campaign_id)
-        campaign_pick_winner.apply_async(
-            (campaign_id,), countdown=campaign.ab_wait_minutes * 60
-        )
+        campaign_pick_winner.apply_async((campaign_id,), countdown=campaign.ab_wait_minutes * 60)
     if status in (Campaign.Status.SENDING, Campaign.Status.TESTING):
         for _worker in range(settings.MARKETING_SEND_CONCURRENCY):
             campaign_send.delay(campaign_id)
