@@ -116,3 +116,23 @@ def test_a_recipient_not_yet_sent_to_has_no_tracking(alpha: Workspace) -> None:
         assert Client(HTTP_HOST=alpha.host).get(path, HTTP_USER_AGENT=BROWSER).status_code == 404
     with schema_context(alpha.tenant.schema_name):
         assert not CampaignEvent.objects.filter(recipient_id=recipient_id).exists()
+
+
+def test_campaign_tasks_run_for_another_workspace_touch_nothing_here(
+    alpha: Workspace, bravo: Workspace
+) -> None:
+    """A task carries its workspace's schema (tenant_schemas_celery): run in bravo with an id of
+    alpha's campaign, it finds nothing and changes nothing in alpha."""
+    from crm_modules.marketing.campaigns import tasks
+    from crm_modules.marketing.models import Campaign
+
+    recipient_id = _recipient(alpha, sent=False)
+    with schema_context(alpha.tenant.schema_name):
+        campaign_id = CampaignRecipient.objects.get(pk=recipient_id).campaign_id
+        Campaign.objects.filter(pk=campaign_id).update(status="sending")
+    before = db_state(alpha)
+    with schema_context(bravo.tenant.schema_name):
+        assert tasks.campaign_queue.run(campaign_id) == 0
+        assert tasks.campaign_send.run(campaign_id) == 0
+        assert tasks.campaign_pick_winner.run(campaign_id) == ""
+    assert db_state(alpha) == before

@@ -78,6 +78,10 @@ def _send_now(alpha: Workspace, campaign: Campaign, capture: Callable[..., Any])
     return campaign
 
 
+def _html(message: Any) -> str:
+    return str(message.get_body(("html",)).get_content())
+
+
 def _contact(email: str, first: str = "Ann", **kwargs: Any) -> Contact:
     return ContactFactory.create(first_name=first, primary_email=email, **kwargs)
 
@@ -220,7 +224,7 @@ def test_test_send_goes_to_the_editor_only(
 
     assert [m.to for m in mail.outbox] == [[marketer.user.email]]
     assert mail.outbox[0].subject == "[Test] Hi Zoë"
-    html = cast(EmailMultiAlternatives, mail.outbox[0]).alternatives[0][0]
+    html = str(cast(EmailMultiAlternatives, mail.outbox[0]).alternatives[0][0])
     assert "Spring offer for Rossi." in html
     assert "https://example.com/offer?a=1&amp;b=2" in html
     assert not CampaignRecipient.objects.exists()
@@ -266,7 +270,7 @@ def test_sending_reaches_each_consenting_recipient_exactly_once(
     assert by_to["ann@example.com"]["Message-ID"] == (
         f"<campaign.{schema}.{rows[ann.pk].pk}@localhost>"
     )
-    html = by_to["ann@example.com"].get_body(("html",)).get_content()
+    html = _html(by_to["ann@example.com"])
     open_url = f"http://alpha.localhost/marketing/t/o/{tokens.open_token(schema, rows[ann.pk].pk)}/"
     assert open_url in html
     click = (

@@ -57,7 +57,7 @@ class VariantResult:
 def variant_results(campaign: Campaign) -> list[VariantResult]:
     """Sent, opened and clicked per variant, in one query."""
     counts: dict[int, dict[str, Any]] = {
-        row["variant_id"]: row
+        row["variant_id"]: dict(row)
         for row in CampaignRecipient.objects.filter(campaign=campaign, variant__isnull=False)
         .values("variant_id")
         .annotate(

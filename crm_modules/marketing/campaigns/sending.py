@@ -115,8 +115,11 @@ def campaign_queue_recipients(campaign_id: int) -> int:
         campaign = (
             Campaign.objects.select_for_update(of=("self",))
             .select_related("segment")
-            .get(pk=campaign_id)
+            .filter(pk=campaign_id)
+            .first()
         )
+        if campaign is None:
+            return 0
         if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.QUEUING):
             return 0
         campaign.status = Campaign.Status.QUEUING
