@@ -212,17 +212,20 @@ def leases_expire(campaign_id: int) -> int:
 
 def claim(campaign_id: int, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due rows for this worker alone (committed before any mail goes)."""
-    lease = int(settings.MARKETING_SEND_LEASE_SECONDS)
+    # The application's clock, as everywhere else rows are timed (and not the transaction's
+    # start, which is what now() gives inside a transaction).
+    now = timezone.now()
+    lease_until = now + datetime.timedelta(seconds=settings.MARKETING_SEND_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
         # The table name is the model's own, never input.
         cursor.execute(
-            f"UPDATE {_TABLE} SET status = %s, lease_until = now() + %s * interval '1 second',"  # noqa: S608
+            f"UPDATE {_TABLE} SET status = %s, lease_until = %s,"  # noqa: S608
             " attempts = attempts + 1"
             f" WHERE id IN (SELECT id FROM {_TABLE} WHERE campaign_id = %s AND status = %s"
-            " AND send_after <= now() AND variant_id IS NOT NULL"
+            " AND send_after <= %s AND variant_id IS NOT NULL"
             " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
             " RETURNING id, contact_id, variant_id, email",
-            [Status.SENDING, lease, campaign_id, Status.QUEUED, limit],
+            [Status.SENDING, lease_until, campaign_id, Status.QUEUED, now, limit],
         )
         rows = [Claimed(*row) for row in cursor.fetchall()]
     rows.sort(key=lambda row: row.id)
