@@ -72,10 +72,12 @@ def test_a_token_of_another_workspace_is_not_found_here(
     alpha: Workspace, bravo: Workspace, visit: Callable[[str | None, str], Client]
 ) -> None:
     recipient_id = _recipient(alpha)
+    # Signing in (made before the snapshot) stamps the user's last login.
+    at_bravo = visit(BRAVO_AT_HOME, bravo.host)
     before = db_state(alpha)
     for path in _paths(alpha.tenant.schema_name, recipient_id):
         # alpha's token on bravo's host: bravo's salt does not verify it.
-        response = visit(BRAVO_AT_HOME, bravo.host).get(path, HTTP_USER_AGENT=BROWSER)
+        response = at_bravo.get(path, HTTP_USER_AGENT=BROWSER)
         assert response.status_code == 404
     for path in _paths(bravo.tenant.schema_name, recipient_id):
         response = Client(HTTP_HOST=alpha.host).get(path, HTTP_USER_AGENT=BROWSER)
