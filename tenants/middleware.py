@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +22,7 @@ from crm_platform.locales import is_language
 from tenants import capabilities
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
+from tenants.modules import open_paths
 from tenants.permissions import allows
 from tenants.policies import mfa_policy_unmet
 
@@ -31,17 +31,6 @@ SESSION_WORKSPACE_KEY = "rapport_workspace"
 LAST_SEEN_INTERVAL = timedelta(minutes=5)
 # Paths a workspace host serves before membership is known.
 OPEN_PATHS = ("/handover/", "/static/")
-
-
-@functools.cache
-def _open_paths() -> tuple[str, ...]:
-    """OPEN_PATHS and the paths modules serve to visitors (``ModuleConfig.open_paths``)."""
-    from tenants.modules import module_configs
-
-    extra = tuple(
-        f"/{config.url_prefix}{path}" for config in module_configs() for path in config.open_paths
-    )
-    return OPEN_PATHS + extra
 
 
 # A deactivated member, or one of a suspended workspace, may still end their own sessions.
@@ -77,7 +66,7 @@ class MembershipMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-        if tenant.is_public or request.path.startswith(_open_paths()):
+        if tenant.is_public or request.path.startswith((*OPEN_PATHS, *open_paths())):
             return self.get_response(request)
 
         api = request.path.startswith(API_PREFIX)

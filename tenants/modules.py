@@ -34,9 +34,6 @@ class ModuleConfig(AppConfig):
     # Where the module's pages live on a workspace host, e.g. "sales/". Its urls.py sets
     # ``app_name`` (the namespace), conventionally the app label.
     url_prefix: str = ""
-    # Paths under ``url_prefix`` served to visitors who are not members (a customer-facing
-    # form): the membership middleware lets them through; their views check what they need.
-    open_paths: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -155,6 +152,24 @@ def register_demo_seeder(seeder: DemoSeeder) -> DemoSeeder:
 
 def demo_seeders() -> list[DemoSeeder]:
     return list(_DEMO_SEEDERS)
+
+
+_OPEN_PATHS: list[str] = []
+
+
+def register_open_path(prefix: str) -> str:
+    """A path prefix of a workspace host that answers visitors who are not members (a
+    campaign's tracking pixel and link redirects, the customers' ticket form). Its views must authenticate each request
+    themselves (a signed token) and appear in the isolation tests' OPEN list with the reason."""
+    if not (prefix.startswith("/") and prefix.endswith("/")) or prefix == "/":
+        raise ValueError(f"Open path {prefix!r} must be /a/path/")
+    if prefix not in _OPEN_PATHS:
+        _OPEN_PATHS.append(prefix)
+    return prefix
+
+
+def open_paths() -> tuple[str, ...]:
+    return tuple(_OPEN_PATHS)
 
 
 _discovered = False

@@ -1,5 +1,6 @@
 """The marketing REST API under /api/v1/marketing/: segments (list, create, read with a live
-count), their members (cursor pagination) and contacts put on a static list. Each operation is
+count), their members (cursor pagination) and contacts put on a static list; campaigns (list,
+create with variants, read with the report, send or schedule). Each operation is
 input serializer → service → output serializer."""
 
 from __future__ import annotations
@@ -8,14 +9,23 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm_modules.marketing import selectors, services
-from crm_modules.marketing.models import Segment
-from crm_modules.marketing.module import MANAGE_SEGMENTS, VIEW_SEGMENTS
+from crm_modules.marketing.campaigns import selectors as campaign_selectors
+from crm_modules.marketing.campaigns import services as campaign_services
+from crm_modules.marketing.campaigns.services import CampaignDraft, VariantDraft
+from crm_modules.marketing.models import Campaign, CampaignVariant, Segment
+from crm_modules.marketing.module import (
+    MANAGE_CAMPAIGNS,
+    MANAGE_SEGMENTS,
+    SEND_CAMPAIGNS,
+    VIEW_CAMPAIGNS,
+    VIEW_SEGMENTS,
+)
 from crm_modules.sales.api import Contact
 from crm_platform.api.pagination import KeysetPagination
 from tenants.models import Membership
@@ -153,7 +163,174 @@ class SegmentMembers(generics.GenericAPIView[Contact]):
         return Response(SegmentDetailOut(segment, context={"count": count}).data)
 
 
+# --- campaigns (ADR 0034) ------------------------------------------------------------------------
+
+
+class VariantIn(serializers.Serializer[Any]):
+    subject = serializers.CharField(max_length=200, trim_whitespace=False)
+    preheader = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    mode = serializers.ChoiceField(choices=CampaignVariant.Mode.choices, default="blocks")
+    blocks = serializers.JSONField(required=False, help_text="[{type, text|src|alt|href}]")
+    html = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class CampaignIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, trim_whitespace=False)
+    segment = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    from_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    variants = VariantIn(many=True)
+    ab_fraction = serializers.DecimalField(max_digits=3, decimal_places=2, required=False)
+    ab_min_sample = serializers.IntegerField(required=False, default=100)
+    ab_wait_minutes = serializers.IntegerField(required=False, default=240)
+    ab_metric = serializers.ChoiceField(choices=["opens", "clicks"], default="opens")
+
+
+class VariantOut(serializers.ModelSerializer[CampaignVariant]):
+    class Meta:
+        model = CampaignVariant
+        fields = ("letter", "subject", "preheader", "mode", "blocks", "html", "links")
+        read_only_fields = fields
+
+
+class CampaignOut(serializers.ModelSerializer[Campaign]):
+    class Meta:
+        model = Campaign
+        fields: tuple[str, ...] = (
+            "id",
+            "name",
+            "segment",
+            "status",
+            "send_at",
+            "local_time",
+            "ab_fraction",
+            "ab_min_sample",
+            "ab_wait_minutes",
+            "ab_metric",
+            "created_at",
+        )
+        read_only_fields: tuple[str, ...] = fields
+
+
+class CampaignDetailOut(CampaignOut):
+    variants = serializers.SerializerMethodField()
+    report = serializers.SerializerMethodField()
+
+    class Meta(CampaignOut.Meta):
+        fields = (*CampaignOut.Meta.fields, "variants", "report")
+        read_only_fields = fields
+
+    @extend_schema_field(VariantOut(many=True))
+    def get_variants(self, campaign: Campaign) -> Any:
+        return VariantOut(CampaignVariant.objects.filter(campaign=campaign), many=True).data
+
+    @extend_schema_field(serializers.JSONField())
+    def get_report(self, campaign: Campaign) -> dict[str, Any]:
+        return campaign_selectors.campaign_report(campaign=campaign).as_json()
+
+
+class SendIn(serializers.Serializer[Any]):
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    local_time = serializers.BooleanField(default=False)
+
+
+def _campaign_draft(data: dict[str, Any]) -> CampaignDraft:
+    return CampaignDraft(
+        name=data["name"],
+        segment_id=data.get("segment"),
+        from_name=data.get("from_name", ""),
+        variants=[
+            VariantDraft(
+                subject=v["subject"],
+                preheader=v.get("preheader", ""),
+                mode=v.get("mode", "blocks"),
+                blocks=v.get("blocks"),
+                html=v.get("html", ""),
+            )
+            for v in data["variants"]
+        ],
+        ab_fraction=data.get("ab_fraction") or 0,
+        ab_min_sample=data["ab_min_sample"],
+        ab_wait_minutes=data["ab_wait_minutes"],
+        ab_metric=data["ab_metric"],
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["campaigns"], responses=CampaignOut(many=True), operation_id="campaign_list"
+    ),
+    post=extend_schema(
+        tags=["campaigns"],
+        request=CampaignIn,
+        responses={201: CampaignDetailOut},
+        operation_id="campaign_create",
+    ),
+)
+class CampaignList(generics.GenericAPIView[Campaign]):
+    capabilities = {"GET": VIEW_CAMPAIGNS, "POST": MANAGE_CAMPAIGNS}
+    serializer_class = CampaignOut
+    pagination_class = KeysetPagination
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        return campaign_selectors.campaign_list(actor=_actor(self.request))
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CampaignOut(page, many=True).data)
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = CampaignIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = campaign_services.campaign_create(
+            actor=_actor(request), draft=_campaign_draft(data.validated_data)
+        )
+        return Response(CampaignDetailOut(campaign).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["campaigns"], responses=CampaignDetailOut, operation_id="campaign_retrieve"
+    )
+)
+class CampaignDetail(generics.GenericAPIView[Campaign]):
+    capability = VIEW_CAMPAIGNS
+    serializer_class = CampaignDetailOut
+
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign = campaign_selectors.campaign_get(actor=_actor(request), campaign_id=campaign_id)
+        return Response(CampaignDetailOut(campaign).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=["campaigns"],
+        request=SendIn,
+        responses={202: CampaignOut},
+        operation_id="campaign_send",
+    )
+)
+class CampaignSend(generics.GenericAPIView[Campaign]):
+    capability = SEND_CAMPAIGNS
+    serializer_class = CampaignOut
+
+    def post(self, request: Request, campaign_id: int) -> Response:
+        data = SendIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = _actor(request)
+        campaign = campaign_selectors.campaign_get(actor=actor, campaign_id=campaign_id)
+        campaign = campaign_services.campaign_send(
+            actor=actor,
+            campaign=campaign,
+            send_at=data.validated_data.get("send_at"),
+            local_time=data.validated_data["local_time"],
+        )
+        return Response(CampaignOut(campaign).data, status=status.HTTP_202_ACCEPTED)
+
+
 urlpatterns = [
+    path("campaigns/", CampaignList.as_view(), name="campaign-list"),
+    path("campaigns/<int:campaign_id>/", CampaignDetail.as_view(), name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/send/", CampaignSend.as_view(), name="campaign-send"),
     path("segments/", SegmentList.as_view(), name="segment-list"),
     path("segments/<int:segment_id>/", SegmentDetail.as_view(), name="segment-detail"),
     path("segments/<int:segment_id>/members/", SegmentMembers.as_view(), name="segment-members"),

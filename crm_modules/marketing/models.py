@@ -44,3 +44,159 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id}: {self.contact_id}"
+
+
+class Campaign(models.Model):
+    """An email to a segment: its content lives in one or more variants (A/B/C)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUING = "queuing", _("Queuing recipients")
+        TESTING = "testing", _("A/B test running")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        CANCELED = "canceled", _("Canceled")
+
+    name = models.CharField(_("name"), max_length=200)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    from_name = models.CharField(_("from name"), max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # When to send; with ``local_time`` the same wall-clock time in each recipient's zone.
+    send_at = models.DateTimeField(null=True, blank=True)
+    local_time = models.BooleanField(default=False)
+    # A/B test: the share of recipients that get the test, the least of them per variant
+    # before a winner may be picked, and how long to wait after the test group was sent.
+    ab_fraction = models.DecimalField(max_digits=3, decimal_places=2, default=0)
+    ab_min_sample = models.PositiveIntegerField(default=100)
+    ab_wait_minutes = models.PositiveIntegerField(default=240)
+    ab_metric = models.CharField(max_length=10, default="opens")
+    winner = models.ForeignKey(
+        "CampaignVariant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The member whose view of the contacts the send takes (their scope of the segment).
+    sent_by = user_reference()
+    created_by = user_reference()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    test_sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        indexes = [models.Index(fields=["status", "send_at"], name="campaign_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignVariant(models.Model):
+    """One version of a campaign's message. A campaign without an A/B test has one, "A"."""
+
+    class Mode(models.TextChoices):
+        BLOCKS = "blocks", _("Block editor")
+        HTML = "html", _("HTML")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    letter = models.CharField(max_length=1)
+    subject = models.CharField(_("subject"), max_length=200)
+    preheader = models.CharField(_("preheader"), max_length=200, blank=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.BLOCKS)
+    # Validated by crm_modules.marketing.campaigns.content.check_blocks.
+    blocks = models.JSONField(default=list, blank=True)
+    html = models.TextField(blank=True)
+    # The links of the content, in order: a click token names an index here, never a URL.
+    links = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "letter"], name="campaign_variant_once")
+        ]
+        ordering = ("letter",)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}{self.letter}"
+
+
+class CampaignRecipient(models.Model):
+    """One contact of a campaign, made when the campaign is queued (a snapshot of the segment);
+    sent exactly once: queued → sending → sent (or skipped / failed / held for the A/B winner).
+    """
+
+    class Status(models.TextChoices):
+        HELD = "held", _("Waiting for the A/B winner")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("sales.Contact", on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(
+        CampaignVariant, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    email = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=40, blank=True)
+    send_after = models.DateTimeField(default=timezone.now)
+    # While 'sending', the claim holds until then; a worker killed mid-send leaves it to expire.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="campaign_recipient_once")
+        ]
+        indexes = [
+            # The sender's claim: the next due rows of a campaign in a status, by id.
+            models.Index(
+                fields=["campaign", "status", "send_after", "id"], name="campaign_recipient_due"
+            ),
+            models.Index(fields=["campaign", "-id"], name="campaign_recipient_page"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.email}"
+
+
+class CampaignEvent(models.Model):
+    """What happened to one message: delivered, opened, clicked, bounced, unsubscribed,
+    complained. Append-only; partitioned by time at scale (ADR 0034)."""
+
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", _("Delivered")
+        OPENED = "opened", _("Opened")
+        CLICKED = "clicked", _("Clicked")
+        BOUNCED = "bounced", _("Bounced")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        COMPLAINED = "complained", _("Complained")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(CampaignRecipient, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    url = models.CharField(max_length=2000, blank=True)
+    # A click that a link scanner (a mail gateway fetching every link) most likely made.
+    filtered = models.BooleanField(default=False)
+    filter_reason = models.CharField(max_length=40, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "kind", "occurred_at"], name="campaign_event_kind"),
+            models.Index(fields=["recipient", "kind"], name="campaign_event_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.kind}"

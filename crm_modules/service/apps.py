@@ -8,5 +8,3 @@ class ServiceConfig(ModuleConfig):
     label = "service"
     verbose_name = _("Service")
     url_prefix = "service/"
-    # The web form customers fill in on the workspace's host or in an iframe (ADR 0036).
-    open_paths = ("form/",)

@@ -16,7 +16,7 @@ from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_record_panel
+from tenants.modules import register_open_path, register_record_panel
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Service")
@@ -128,3 +128,6 @@ def _register_attachable() -> None:
 
 
 _register_attachable()
+
+# The web form customers fill in on the workspace's host or in an iframe (ADR 0036).
+register_open_path("/service/form/")

@@ -1,5 +1,5 @@
 """The web form customers use to open a ticket (ADR 0036), served to anyone on the
-workspace's host at ``/service/form/`` (``ServiceConfig.open_paths``) and framed by the
+workspace's host at ``/service/form/`` (``register_open_path`` in module.py) and framed by the
 snippet ``static/service/ticket-form.js`` on the customer's site.
 
 No session: the form is exempt from CSRF (it changes nothing a session owns, and a framed

@@ -415,6 +415,8 @@ SPECTACULAR_SETTINGS = {
         "TicketTypeEnum": "crm_modules.service.models.TicketType",
         "TicketMessageKindEnum": "crm_modules.service.models.TicketMessage.Kind",
         "SegmentKindEnum": "crm_modules.marketing.models.Segment.Kind",
+        "CampaignStatusEnum": "crm_modules.marketing.models.Campaign.Status",
+        "CampaignVariantModeEnum": "crm_modules.marketing.models.CampaignVariant.Mode",
         "TaskPriorityEnum": "crm_modules.sales.models.Task.Priority",
         "StageKindEnum": "crm_modules.sales.models.Stage.Kind",
         "ScoringRuleKindEnum": "crm_modules.scoring.models.ScoringRule.Kind",
@@ -470,3 +472,19 @@ CELERY_TASK_ROUTES = {
     "crm_modules.dataio.tasks.import_undo_run": {"queue": "bulk"},
     "crm_modules.dataio.tasks.export_run": {"queue": "bulk"},
 }
+
+# Email campaigns (ADR 0034). The backend campaigns send through (empty: EMAIL_DELIVERY_BACKEND);
+# each worker holds one SMTP connection per batch, so the provider's connection limit must be at
+# least MARKETING_SEND_CONCURRENCY times the number of bulk workers.
+MARKETING_EMAIL_BACKEND = env("MARKETING_EMAIL_BACKEND", "") or ""
+MARKETING_SEND_CONCURRENCY = int(env("MARKETING_SEND_CONCURRENCY", "4") or 4)
+MARKETING_SEND_BATCH = int(env("MARKETING_SEND_BATCH", "200") or 200)
+# Messages per second one sending task allows itself (the throttle).
+MARKETING_SEND_RATE_PER_WORKER = float(env("MARKETING_SEND_RATE_PER_WORKER", "200") or 200)
+# A sending task hands over to a fresh one after this long.
+MARKETING_SEND_SLICE_SECONDS = int(env("MARKETING_SEND_SLICE_SECONDS", "60") or 60)
+# A claimed row not recorded as sent within this long is taken as interrupted.
+MARKETING_SEND_LEASE_SECONDS = int(env("MARKETING_SEND_LEASE_SECONDS", "300") or 300)
+# Clicks sooner than this after delivery are taken as a mail gateway's link scanner.
+MARKETING_SCANNER_SECONDS = int(env("MARKETING_SCANNER_SECONDS", "10") or 10)
+MARKETING_MESSAGE_ID_DOMAIN = env("MARKETING_MESSAGE_ID_DOMAIN", "") or ""

@@ -204,6 +204,16 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/marketing/segments/{segment_id}/members/": lambda ws: {
         "contacts": [_contact_in(ws)]
     },
+    "POST /api/v1/marketing/campaigns/": {
+        "name": "Primavera",
+        "variants": [
+            {
+                "subject": 'สวัสดี {{ first_name | default:"คุณ" }}',
+                "blocks": [{"type": "text", "text": "春季优惠"}],
+            }
+        ],
+    },
+    "POST /api/v1/marketing/campaigns/{campaign_id}/send/": {},
 }
 
 

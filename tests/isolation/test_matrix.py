@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.marketing.models import Segment, SegmentMember
+from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -77,6 +77,10 @@ OPEN = {
         "the customers' web form: anyone may open a ticket in this workspace (never another), "
         "behind a trap field and a rate limit (tests/service/test_webform.py)"
     ),
+    "marketing:track_open": "a recipient's mail client; the signed token names the one "
+    "recipient of this workspace (tests/isolation/test_tracking.py)",
+    "marketing:track_click": "a recipient's mail client; the signed token names the recipient "
+    "and a link of the campaign, never a URL (tests/isolation/test_tracking.py)",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -114,7 +118,23 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "threshold_id": lambda ws, owner: _threshold(ws),
     "ticket_id": lambda ws, owner: _ticket(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
+    "campaign_id": lambda ws, owner: _campaign(ws, owner),
 }
+
+
+def _campaign(workspace: Workspace, owner: Membership) -> int:
+    """A draft campaign of one variant to a static list of one contact of ``owner``."""
+    with schema_context(workspace.tenant.schema_name):
+        segment = Segment.objects.get(pk=_segment(workspace, owner))
+        campaign = Campaign.objects.create(name="Sample", segment=segment, created_by=owner.user)
+        CampaignVariant.objects.create(
+            campaign=campaign,
+            letter="A",
+            subject="Hello {{ first_name }}",
+            blocks=[{"type": "button", "text": "Go", "href": "https://example.com/"}],
+            links=["https://example.com/"],
+        )
+        return campaign.pk
 
 
 def _segment(workspace: Workspace, owner: Membership) -> int:
@@ -485,6 +505,14 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:segments": {"GET": 200, "POST": 405},
     "marketing:segment_new": {"GET": 200, "POST": 400},
     "marketing:segment_detail": {"GET": 200, "POST": 405},
+    "marketing:campaigns": {"GET": 200, "POST": 405},
+    "marketing:campaign_new": {"GET": 200, "POST": 400},
+    "marketing:campaign_detail": {"GET": 200, "POST": 405},
+    "marketing:campaign_edit": {"GET": 200, "POST": 400},
+    "marketing:campaign_preview": {"GET": 200, "POST": 405},
+    "marketing:campaign_test_send": {"GET": 405, "POST": 302},
+    "marketing:campaign_send": {"GET": 405, "POST": 302},
+    "marketing:campaign_cancel": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import email
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.policy import default
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -14,3 +21,63 @@ def in_alpha(alpha: Workspace) -> Workspace:
     """Run the test's queries in workspace alpha's schema."""
     connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     return alpha
+
+
+# --- a real SMTP server for campaign sends ----------------------------------------------------
+
+
+@dataclass
+class Sink:
+    """Messages the local SMTP server (aiosmtpd) accepted, in order."""
+
+    host: str
+    port: int
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+    # Called with the recipient address on RCPT TO; returns an SMTP reply to refuse it.
+    on_rcpt: Callable[[str], str | None] | None = None
+
+    def to(self) -> list[str]:
+        return [str(message["To"]) for message in self.messages]
+
+
+class _Handler:
+    def __init__(self, sink: Sink):
+        self.sink = sink
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.sink.on_rcpt is not None:
+            refusal = self.sink.on_rcpt(address)
+            if refusal:
+                return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default)
+        self.sink.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Iterator[Sink]:
+    """A local SMTP server that campaigns send to through Django's SMTP backend."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = Sink(host="127.0.0.1", port=port)
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MARKETING_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield sink
+    finally:
+        controller.stop()
