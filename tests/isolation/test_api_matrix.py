@@ -36,7 +36,13 @@ from tests.isolation.conftest import (
     request,
 )
 from tests.isolation.test_matrix import SAMPLES, TENANT_URLCONF
-from tests.sales.factories import CompanyFactory, ContactFactory, PipelineFactory
+from tests.sales.factories import (
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    LeadFactory,
+    PipelineFactory,
+)
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -101,6 +107,17 @@ def _merge_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
     return body
 
 
+def _bulk_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
+    """A record of the workspace's owner to tag (each role is answered per record)."""
+
+    def body(workspace: Workspace) -> dict[str, Any]:
+        with schema_context(workspace.tenant.schema_name):
+            record = factory.create(owner=workspace.owner.user)
+            return {"ids": [record.pk], "action": "tag", "value": "vip"}
+
+    return body
+
+
 # A valid body for every write operation ("METHOD /path/template/"); a callable is given the
 # workspace and makes what the body refers to.
 BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
@@ -149,6 +166,13 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "PATCH /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {"quantity": "3"},
     "DELETE /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {},
     "DELETE /api/v1/documents/{document_id}/": {},
+    "POST /api/v1/sales/views/": {"entity": "lead", "name": "Новые лиды", "query": "status=new"},
+    "PATCH /api/v1/sales/views/{view_id}/": {"name": "รายชื่อของฉัน"},
+    "DELETE /api/v1/sales/views/{view_id}/": {},
+    "POST /api/v1/sales/companies/bulk/": _bulk_body(CompanyFactory),
+    "POST /api/v1/sales/contacts/bulk/": _bulk_body(ContactFactory),
+    "POST /api/v1/sales/leads/bulk/": _bulk_body(LeadFactory),
+    "POST /api/v1/sales/deals/bulk/": _bulk_body(DealFactory),
     "POST /api/v1/sales/contacts/merge/": _merge_body(ContactFactory),
     "POST /api/v1/sales/companies/merge/": _merge_body(CompanyFactory),
     "POST /api/v1/sales/merges/{merge_id}/undo/": {},
