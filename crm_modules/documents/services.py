@@ -70,6 +70,8 @@ class UploadTicket:
     ticket: str
     parts: list[dict[str, Any]] = field(default_factory=list)
     part_size: int = 0
+    # On resuming: the numbers of the parts S3 already holds, each of its planned size.
+    received: list[int] = field(default_factory=list)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -277,6 +279,7 @@ def document_upload_resume(*, actor: Membership, ticket: str) -> UploadTicket:
         ticket=ticket,
         parts=_presigned_parts(data=data, key=key, skip=arrived),
         part_size=int(data["part_size"]),
+        received=sorted(arrived),
     )
 
 
