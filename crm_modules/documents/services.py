@@ -19,12 +19,13 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.activities.api import EntryType, activity_log
-from crm_modules.documents.api import attachable_record, get_attachable
+from crm_modules.documents.api import all_attachables, attachable_record, get_attachable
 from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_modules.documents.module import (
     DOCUMENT_DELETED,
@@ -644,6 +645,39 @@ def document_restore(*, actor: Membership, document: Document) -> Document:
             data={},
         )
     return locked
+
+
+def document_links_drop_for(*, actor: Membership, record: Any) -> None:
+    """A record of an attachable type is being deleted: its links go, and a document then
+    linked to nothing moves to the trash (restorable for 30 days, like any deleted document).
+    Called through ``tenants.modules.record_deleted`` inside the deleting transaction; the
+    deletion itself was checked by the record's module."""
+    key = next((a.key for a in all_attachables() if isinstance(record, a.model)), None)
+    if key is None:
+        return
+    links = DocumentLink.objects.filter(record_type=key, record_id=record.pk)
+    linked = list(links.values_list("document_id", flat=True))
+    if not linked:
+        return
+    links.delete()
+    orphans = list(
+        Document.objects.select_for_update()
+        .filter(pk__in=linked, deleted_at__isnull=True)
+        # Served by the unique index that leads with the document.
+        .exclude(Exists(DocumentLink.objects.filter(document_id=OuterRef("pk"))))
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for document in orphans:
+        document.deleted_at = now
+        document.save(update_fields=["deleted_at"])
+        _audit_and_publish(
+            actor=actor,
+            document=document,
+            action=DOCUMENT_DELETED,
+            event="document.deleted",
+            data={"unlinked": key},
+        )
 
 
 PURGE_BATCH = 500
