@@ -109,6 +109,10 @@ def register_record_panel(
     return panel
 
 
+def unregister_record_panel(key: str) -> None:
+    _RECORD_PANELS.pop(key, None)
+
+
 def record_panels(record_type: str) -> list[RecordPanel]:
     return sorted(
         (panel for panel in _RECORD_PANELS.values() if panel.record_type == record_type),
