@@ -227,7 +227,7 @@ def _bulk_view(entity: str, tag: str) -> type[_Bulk]:
     )(view)
 
 
-CompanyBulk = _bulk_view("company", "companies")
-ContactBulk = _bulk_view("contact", "contacts")
-LeadBulk = _bulk_view("lead", "leads")
-DealBulk = _bulk_view("deal", "deals")
+CompanyBulk: type[_Bulk] = _bulk_view("company", "companies")
+ContactBulk: type[_Bulk] = _bulk_view("contact", "contacts")
+LeadBulk: type[_Bulk] = _bulk_view("lead", "leads")
+DealBulk: type[_Bulk] = _bulk_view("deal", "deals")

@@ -17,7 +17,7 @@ PANEL = Template(
 
 def _render(member, record_type, record) -> str:
     request = RequestFactory().get("/notes/")
-    request.membership = member
+    request.membership = member  # type: ignore[attr-defined]
     return PANEL.render(
         Context(
             {"membership": member, "request": request, "record_type": record_type, "record": record}
