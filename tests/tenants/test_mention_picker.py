@@ -29,22 +29,22 @@ def _options(html: str) -> list[str]:
 def test_suggestions_are_active_members_best_matches_first(
     alpha: Workspace, bravo: Workspace
 ) -> None:
-    starts = UserFactory.create(full_name="Мария Петрова", email="maria@alpha.example")
-    contains = UserFactory.create(full_name="Anna Marino", email="anna.m@alpha.example")
-    gone = UserFactory.create(full_name="Mario Rossi", email="mario@alpha.example")
+    starts = UserFactory.create(full_name="Zelda Petrova", email="zelda@alpha.example")
+    contains = UserFactory.create(full_name="Anna Zeldovich", email="anna.z@alpha.example")
+    gone = UserFactory.create(full_name="Zelda Rossi", email="rossi@alpha.example")
     MembershipFactory.create(tenant=alpha.tenant, user=starts, role=Role.SALES_REP)
     MembershipFactory.create(tenant=alpha.tenant, user=contains, role=Role.SALES_REP)
     MembershipFactory.create(
         tenant=alpha.tenant, user=gone, role=Role.SALES_REP, status=Membership.Status.DEACTIVATED
     )
-    elsewhere = UserFactory.create(full_name="Marina Other", email="marina@bravo.example")
+    elsewhere = UserFactory.create(full_name="Zelda Other", email="zelda@bravo.example")
     MembershipFactory.create(tenant=bravo.tenant, user=elsewhere, role=Role.SALES_REP)
 
     client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
-    response = client.get(URL, {"q": "mar", "listbox": "note-mentions"})
+    response = client.get(URL, {"q": "zeld", "listbox": "note-mentions"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert _options(html) == ["maria@alpha.example", "anna.m@alpha.example"]
+    assert _options(html) == ["zelda@alpha.example", "anna.z@alpha.example"]
     assert 'id="note-mentions-1"' in html
     assert 'role="option"' in html
 
