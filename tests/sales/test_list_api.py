@@ -309,18 +309,18 @@ def test_leads_and_deals_carry_tags_and_are_filtered_by_them(alpha: Workspace) -
     ).json()
     assert lead["tags"] == ["ярмарка"]
     LeadFactory.create(tags=["other"])
-    found = client.get("/api/v1/sales/leads/?tag=ярмарка").json()["results"]
+    found = client.get("/api/v1/sales/leads/", {"tag": "ярмарка"}).json()["results"]
     assert [row["id"] for row in found] == [lead["id"]]
     deal = DealFactory.create(owner=alpha.owner.user)
     DealFactory.create()
     patched = _send(client, "PATCH", f"/api/v1/sales/deals/{deal.pk}/", {"tags": ["续约"]})
     assert patched.json()["tags"] == ["续约"]
-    found = client.get("/api/v1/sales/deals/?tag=续约").json()["results"]
+    found = client.get("/api/v1/sales/deals/", {"tag": "续约"}).json()["results"]
     assert [row["id"] for row in found] == [deal.pk]
-    page = client.get("/sales/deals/list/?tag=续约").content.decode()
+    page = client.get("/sales/deals/list/", {"tag": "续约"}).content.decode()
     assert f'data-deal="{deal.pk}"' in page
     assert page.count("data-deal=") == 1
-    page = client.get("/sales/leads/?tag=ярмарка").content.decode()
+    page = client.get("/sales/leads/", {"tag": "ярмарка"}).content.decode()
     assert f'data-lead="{lead["id"]}"' in page
     assert page.count("data-lead=") == 1
 
