@@ -326,7 +326,7 @@ def test_leads_and_deals_carry_tags_and_are_filtered_by_them(alpha: Workspace) -
 
 
 def test_bulk_untag_on_the_lead_list_page(alpha: Workspace) -> None:
-    lead = LeadFactory.create(owner=alpha.owner.user, tags=["fair", "vip"])
+    lead = LeadFactory.create(owner=alpha.members[Role.MANAGER].user, tags=["fair", "vip"])
     response = _client(alpha, Role.MANAGER).post(
         "/sales/leads/bulk/", {"ids": [lead.pk], "action": "untag", "tag": "fair"}
     )
