@@ -70,9 +70,9 @@ def workspace_objects_before(
 ) -> Iterator[list[str]]:
     """Pages (up to 1,000 keys) of the objects under ``workspaces/<schema>/<folder>/`` last
     written before ``before``: what a sweep of abandoned uploads looks at, a page at a time."""
+    prefix = _folder_prefix(schema_name, folder)
     if not s3_configured():
         return
-    prefix = _folder_prefix(schema_name, folder)
     paginator = s3_client().get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Prefix=prefix):
         keys = [item["Key"] for item in page.get("Contents", []) if item["LastModified"] < before]
@@ -85,9 +85,9 @@ def multipart_uploads_before(
 ) -> list[tuple[str, str]]:
     """The open uploads in parts under ``workspaces/<schema>/<folder>/`` started before
     ``before``, as (key, upload id)."""
+    prefix = _folder_prefix(schema_name, folder)
     if not s3_configured():
         return []
-    prefix = _folder_prefix(schema_name, folder)
     paginator = s3_client().get_paginator("list_multipart_uploads")
     return [
         (upload["Key"], upload["UploadId"])
