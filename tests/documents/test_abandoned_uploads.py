@@ -64,8 +64,13 @@ def test_only_what_no_row_took_is_swept(in_alpha, s3_bucket, django_capture_on_c
     second = services.document_upload_start(
         actor=owner, name="v2.txt", content_type="text/plain", size=2, document=kept_document
     )
-    assert put(second, b"v2").status_code == 200  # never completed
+    assert put(second, b"v2").status_code == 200
+    services.document_upload_complete(actor=owner, ticket=second.ticket)
     restored = services.document_version_restore(actor=owner, document=kept_document, number=1)
+    fourth = services.document_upload_start(
+        actor=owner, name="v4.txt", content_type="text/plain", size=2, document=kept_document
+    )
+    assert put(fourth, b"v4").status_code == 200  # never completed
     thumbnail = _put(
         s3.thumbnail_key(schema_name=schema, document_uuid=str(kept_document.uuid), version=1)
     )
@@ -85,7 +90,7 @@ def test_only_what_no_row_took_is_swept(in_alpha, s3_bucket, django_capture_on_c
     other_data = _put(f"{s3.workspace_prefix(schema)}exports/{uuid.uuid4()}/contacts.csv")
     committed = [v.key for v in kept_document.versions.all()]
     before = _keys(schema)
-    assert len(before) == 7
+    assert len(before) == 8
 
     # Fresh: nothing is old enough yet.
     result = abandoned_uploads_sweep(schema_name=schema)
@@ -112,9 +117,9 @@ def test_each_workspace_is_swept_on_its_own(alpha, bravo, s3_bucket, monkeypatch
     for workspace in (alpha, bravo):
         schema = workspace.tenant.schema_name
         with schema_context(schema):
-            document = upload(workspace.owner, b"kept")
+            kept = upload(workspace.owner, b"kept").versions.get().key
         keys[schema] = (
-            document.versions.get().key,
+            kept,
             _put(s3.document_key(schema_name=schema, document_uuid=str(uuid.uuid4()), version=1)),
         )
     later = timezone.now() + LATER
