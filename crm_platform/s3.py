@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -55,6 +57,44 @@ def workspace_objects(*, schema_name: str) -> list[dict[str, Any]]:
             for item in page.get("Contents", [])
         )
     return objects
+
+
+def _folder_prefix(schema_name: str, folder: str) -> str:
+    if not schema_name or not folder.isidentifier():
+        raise KeyOutsideWorkspace(f"{schema_name}/{folder}")
+    return f"{workspace_prefix(schema_name)}{folder}/"
+
+
+def workspace_objects_before(
+    *, schema_name: str, folder: str, before: datetime.datetime
+) -> Iterator[list[str]]:
+    """Pages (up to 1,000 keys) of the objects under ``workspaces/<schema>/<folder>/`` last
+    written before ``before``: what a sweep of abandoned uploads looks at, a page at a time."""
+    prefix = _folder_prefix(schema_name, folder)
+    if not s3_configured():
+        return
+    paginator = s3_client().get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Prefix=prefix):
+        keys = [item["Key"] for item in page.get("Contents", []) if item["LastModified"] < before]
+        if keys:
+            yield keys
+
+
+def multipart_uploads_before(
+    *, schema_name: str, folder: str, before: datetime.datetime
+) -> list[tuple[str, str]]:
+    """The open uploads in parts under ``workspaces/<schema>/<folder>/`` started before
+    ``before``, as (key, upload id)."""
+    prefix = _folder_prefix(schema_name, folder)
+    if not s3_configured():
+        return []
+    paginator = s3_client().get_paginator("list_multipart_uploads")
+    return [
+        (upload["Key"], upload["UploadId"])
+        for page in paginator.paginate(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Prefix=prefix)
+        for upload in page.get("Uploads", [])
+        if upload["Initiated"] < before
+    ]
 
 
 # --- documents: keys, presigned requests, verification ------------------------------------

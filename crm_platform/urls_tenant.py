@@ -9,7 +9,7 @@ CRM modules are not listed here: each ``ModuleConfig`` app's ``urls.py`` is incl
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from tenants import capabilities, views_style
+from tenants import capabilities, views_mentions, views_style
 from tenants import views_workspace as ws
 from tenants.middleware import BILLING_PATH
 from tenants.modules import module_configs
@@ -51,6 +51,7 @@ urlpatterns = [
     path("", ws.home, name="home"),
     path("members/", ws.members, name="members"),
     path("members/invite/", ws.invite, name="invite"),
+    path("members/mentions/", views_mentions.mention_suggestions, name="mention_suggestions"),
     path("members/export.csv", ws.members_export, name="members_export"),
     path("members/<int:member_id>/role/", ws.member_role, name="member_role"),
     path("members/<int:member_id>/deactivate/", ws.member_deactivate, name="member_deactivate"),

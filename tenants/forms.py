@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,21 @@ class AccessibleForm(forms.Form):
                 field.widget.attrs["aria-invalid"] = "true"
             if described:
                 field.widget.attrs["aria-describedby"] = " ".join(described)
+
+
+class MentionTextarea(forms.Textarea):
+    """A text area with the @mention picker (kit/mention_field.html describes it): static/js
+    /mentions.js lists the workspace's members as "@" is typed and writes "@<email>"."""
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        widget_attrs["data-mention"] = reverse("mention_suggestions")
+        widget_attrs["aria-autocomplete"] = "list"
+        widget_attrs["aria-expanded"] = "false"
+        if widget_attrs.get("id"):
+            widget_attrs["aria-controls"] = f"{widget_attrs['id']}-mentions"
+        return context
 
 
 class ServiceForm(AccessibleForm):

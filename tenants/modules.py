@@ -109,6 +109,10 @@ def register_record_panel(
     return panel
 
 
+def unregister_record_panel(key: str) -> None:
+    _RECORD_PANELS.pop(key, None)
+
+
 def record_panels(record_type: str) -> list[RecordPanel]:
     return sorted(
         (panel for panel in _RECORD_PANELS.values() if panel.record_type == record_type),
@@ -136,6 +140,30 @@ def register_settings_panel(
 
 def settings_panels() -> list[HomePanel]:
     return sorted(_SETTINGS_PANELS.values(), key=lambda panel: (panel.order, panel.key))
+
+
+# What other modules do when a module deletes one of its records (documents: drop the record's
+# links and trash what is then linked to nothing). The deleting module asks ``record_deleted``
+# and never imports the modules that hold something of its records.
+RecordDeletedHook = Callable[..., None]
+_RECORD_DELETED_HOOKS: dict[str, RecordDeletedHook] = {}
+
+
+def register_record_deleted_hook(key: str, hook: RecordDeletedHook) -> RecordDeletedHook:
+    """``hook(actor=…, record=…)`` runs inside the deleting transaction, after the deletion is
+    checked and before the record's row goes (its primary key is still set); an exception
+    rolls the deletion back."""
+    _RECORD_DELETED_HOOKS[key] = hook
+    return hook
+
+
+def unregister_record_deleted_hook(key: str) -> None:
+    _RECORD_DELETED_HOOKS.pop(key, None)
+
+
+def record_deleted(*, actor: Membership, record: Any) -> None:
+    for key in sorted(_RECORD_DELETED_HOOKS):
+        _RECORD_DELETED_HOOKS[key](actor=actor, record=record)
 
 
 # Functions that fill the demo workspace with a module's sample records (``make run``).

@@ -7,7 +7,17 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -22,6 +32,23 @@ def member_list(*, tenant: Tenant, search: str = "") -> QuerySet[Membership]:
             Q(user__full_name__icontains=search) | Q(user__email__icontains=search)
         )
     return members.select_related("user").order_by("status", "user__full_name", "user__email")
+
+
+def member_suggestions(*, tenant: Tenant, search: str, limit: int) -> list[Membership]:
+    """Active members to @mention: those whose name or email starts with ``search`` first,
+    then those containing it, by name."""
+    members = Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE)
+    if search:
+        members = members.filter(
+            Q(user__full_name__icontains=search) | Q(user__email__icontains=search)
+        )
+        starts = Q(user__full_name__istartswith=search) | Q(user__email__istartswith=search)
+        members = members.annotate(
+            first=Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
+        ).order_by("first", "user__full_name", "user__email")
+    else:
+        members = members.order_by("user__full_name", "user__email")
+    return list(members.select_related("user")[:limit])
 
 
 def member_get(*, tenant: Tenant, member_id: int) -> Membership:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.urls import reverse
 from django.utils.functional import Promise
 
 from tenants.capabilities import Capability
 from tenants.models import Membership
+from tenants.modules import register_record_panel, unregister_record_panel
 from tenants.permissions import allows
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -46,7 +48,9 @@ def register_attachable(
 ) -> Attachable:
     """Let documents attach to records of ``model``. A member sees a record's documents, and
     may attach to it, only where ``capability_to_view`` reaches that record. With ``search``,
-    the Documents page finds documents by the names of the records they are linked to."""
+    the Documents page finds documents by the names of the records they are linked to. The
+    record type's page shows its Documents panel through the record-panel registry (the page
+    renders ``{% record_panels "<key>" record %}``)."""
     if not _KEY.match(key):
         raise ValueError(f"Attachable key {key!r} must be lower-case dotted words")
     if key in _REGISTRY:
@@ -55,11 +59,45 @@ def register_attachable(
         key=key, model=model, label=label, capability_to_view=capability_to_view, search=search
     )
     _REGISTRY[key] = attachable
+    register_record_panel(
+        f"documents.{key}",
+        record_type=key,
+        template="documents/_record_panel.html",
+        capability=_view_documents(),
+        context=_panel_context(key),
+        order=40,
+    )
     return attachable
 
 
 def unregister_attachable(key: str) -> None:
     _REGISTRY.pop(key, None)
+    unregister_record_panel(f"documents.{key}")
+
+
+def _view_documents() -> Capability:
+    from crm_modules.documents.module import VIEW_DOCUMENTS
+
+    return VIEW_DOCUMENTS
+
+
+def _panel_context(key: str) -> Callable[[Membership, Any], dict[str, Any]]:
+    def context(membership: Membership, record: Any) -> dict[str, Any]:
+        from crm_modules.documents.module import UPLOAD_DOCUMENTS
+        from crm_modules.documents.selectors import documents_for_record
+
+        return {
+            "documents": documents_for_record(
+                actor=membership, record_type=key, record_id=record.pk
+            ),
+            "can_upload": allows(membership, UPLOAD_DOCUMENTS),
+            "record_type": key,
+            "record_id": record.pk,
+            "start_url": reverse("documents:upload_start"),
+            "complete_url": reverse("documents:upload_complete"),
+        }
+
+    return context
 
 
 def get_attachable(key: str) -> Attachable | None:

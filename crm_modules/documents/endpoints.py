@@ -87,6 +87,13 @@ class UploadTicketIn(serializers.Serializer[Any]):
     ticket = serializers.CharField(max_length=4000)
 
 
+class ResumeOut(UploadOut):
+    """The parts S3 already holds (``received``) and a fresh presigned PUT for each of the
+    others (``parts``); then complete with the same ticket."""
+
+    received = serializers.ListField(child=serializers.IntegerField())
+
+
 class DownloadOut(serializers.Serializer[Any]):
     url = serializers.URLField()
     expires_in = serializers.IntegerField()
@@ -153,6 +160,35 @@ class UploadComplete(APIView):
         return Response(DocumentOut(document).data, status=status.HTTP_201_CREATED)
 
 
+class UploadResume(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=UploadTicketIn, responses={200: ResumeOut})
+    def post(self, request: Request) -> Response:
+        """After a dropped connection: which parts of an upload in parts S3 already holds, and
+        fresh presigned PUTs for the rest."""
+        body = UploadTicketIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        ticket = services.document_upload_resume(
+            actor=_membership(request), ticket=body.validated_data["ticket"]
+        )
+        return Response(ResumeOut({**_ticket_out(ticket), "received": ticket.received}).data)
+
+
+class UploadAbort(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=UploadTicketIn, responses={204: None})
+    def post(self, request: Request) -> Response:
+        """Cancel an upload in parts: S3 drops the parts it holds; nothing was recorded."""
+        body = UploadTicketIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.document_upload_abort(
+            actor=_membership(request), ticket=body.validated_data["ticket"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class DocumentDownload(APIView):
     capability = VIEW_DOCUMENTS
 
@@ -195,6 +231,8 @@ urlpatterns = [
     path("", DocumentList.as_view(), name="document-list"),
     path("uploads/", UploadStart.as_view(), name="document-upload-start"),
     path("uploads/complete/", UploadComplete.as_view(), name="document-upload-complete"),
+    path("uploads/resume/", UploadResume.as_view(), name="document-upload-resume"),
+    path("uploads/abort/", UploadAbort.as_view(), name="document-upload-abort"),
     path("<int:document_id>/download/", DocumentDownload.as_view(), name="document-download"),
     path(
         "<int:document_id>/versions/",

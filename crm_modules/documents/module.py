@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
-from tenants.modules import register_settings_panel
+from tenants.modules import register_record_deleted_hook, register_settings_panel
 from tenants.roles import Role
 
 MODULE = _("Documents")
@@ -94,3 +94,14 @@ register_settings_panel(
     capability=capabilities.MANAGE_SETTINGS,
     context=_logo,
 )
+
+
+def _record_deleted(*, actor: Any, record: Any) -> None:
+    from crm_modules.documents.services import document_links_drop_for
+
+    document_links_drop_for(actor=actor, record=record)
+
+
+# A deleted record of any attachable type loses its links; what is linked to nothing then
+# goes to the trash.
+register_record_deleted_hook("documents.links", _record_deleted)

@@ -37,3 +37,23 @@ def purge_document_trash() -> int:
         except Exception:
             logger.exception("document trash purge failed", extra={"schema": schema_name})
     return purged
+
+
+@shared_task
+def sweep_abandoned_uploads() -> int:
+    """Every workspace, each on its own: delete the objects of uploads that were never
+    completed (single-request documents, versions and logos) and abort uploads in parts left
+    open. A workspace whose bucket cannot be swept now is tried again on the next run."""
+    from crm_modules.documents.sweeper import abandoned_uploads_sweep
+
+    swept = 0
+    workspaces = Tenant.objects.exclude(state=Tenant.State.SPARE).exclude(schema_name="public")
+    for schema_name in workspaces.values_list("schema_name", flat=True):
+        try:
+            with schema_context(schema_name):
+                result = abandoned_uploads_sweep(schema_name=schema_name)
+        except Exception:
+            logger.exception("abandoned upload sweep failed", extra={"schema": schema_name})
+            continue
+        swept += result.objects + result.uploads
+    return swept

@@ -1,6 +1,7 @@
 """Demo data for `make run`'s workspace: two pipelines, companies, contacts, leads, deals with
 stage histories, tasks due around today and timeline entries, with names in English, Russian,
-Italian, Thai and Chinese. Written through the services so every derived field (search text,
+Italian, Thai and Chinese, and a catalogue of products that the deals carry as line items.
+Written through the services so every derived field (search text,
 company history, stage history, timeline links, audit) is real."""
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ LAST = [
     ["王", "李", "张", "刘"],
 ]
 CONTACTS_PER_COMPANY = 6
+# The catalogue, with names in the users' scripts: (name, SKU, unit price).
+PRODUCTS = [
+    ("CRM seat, yearly", "SEAT-Y", "540.00"),
+    ("Onboarding workshop", "ONB-1", "1200.00"),
+    ("Интеграция учёта", "INT-ACC", "2500.00"),
+    ("Supporto premium", "SUP-PRM", "900.00"),
+    ("ชุดอบรมทีมขาย", "TRN-TH", "650.00"),
+    ("数据迁移服务", "MIG-CN", "1800.00"),
+]
 
 
 def demo_seed(*, tenant: Tenant) -> None:
@@ -76,6 +86,12 @@ def _seed(tenant: Tenant) -> None:
             ],
         )
         for name in ("New business", "Renewals")
+    ]
+    products = [
+        services.product_create(
+            actor=owner, name=name, sku=sku, unit_price=price, currency=tenant.currency
+        )
+        for name, sku, price in PRODUCTS
     ]
     now = timezone.now()
     for index, (name, domain, phone) in enumerate(COMPANY_NAMES):
@@ -124,6 +140,16 @@ def _seed(tenant: Tenant) -> None:
                     owner_id=seller.user_id,
                     expected_close_date=(now + timedelta(days=rng.randrange(-30, 90))).date(),
                 )
+                # Most deals carry line items, whose totals then make the deal's amount.
+                if n == 0 or index % 2 == 0:
+                    for product in rng.sample(products, rng.randrange(1, 4)):
+                        services.line_item_add(
+                            actor=owner,
+                            deal=deal,
+                            product=product,
+                            quantity=rng.randrange(1, 25),
+                            discount=rng.choice([0, 0, 5, 10, 15]),
+                        )
                 for stage in stages[1 : 1 + rng.randrange(0, 4)]:
                     services.deal_move_stage(
                         actor=owner, deal=deal, stage=stage, lost_reason="Budget"

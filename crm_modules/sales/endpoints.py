@@ -120,7 +120,7 @@ class LeadOut(serializers.ModelSerializer[Lead]):
         model = Lead
         fields = (
             "id", "first_name", "last_name", "email", "phone", "company_name", "source",
-            "status", "owner", "notes", "converted_at", "contact", "company", "deal",
+            "status", "owner", "notes", "tags", "converted_at", "contact", "company", "deal",
             "score", "score_breakdown", "score_explanation", "created_at", "updated_at",
         )  # fmt: skip
 
@@ -134,7 +134,7 @@ class DealOut(serializers.ModelSerializer[Deal]):
         model = Deal
         fields = (
             "id", "name", "pipeline", "stage", "status", "amount", "currency",
-            "expected_close_date", "owner", "company", "contacts", "lost_reason",
+            "expected_close_date", "owner", "company", "contacts", "tags", "lost_reason",
             "stage_entered_at", "closed_at", "custom_fields", "created_at", "updated_at",
         )  # fmt: skip
 
@@ -243,6 +243,7 @@ class LeadIn(serializers.Serializer[Any]):
     status = serializers.CharField(required=False, help_text="new, working, disqualified")
     owner = serializers.IntegerField(required=False, allow_null=True)
     notes = _text()
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     updated_at = serializers.DateTimeField(required=False)
 
 
@@ -257,6 +258,7 @@ class DealIn(serializers.Serializer[Any]):
     owner = serializers.IntegerField(required=False, allow_null=True)
     lost_reason = _text()
     custom_fields = serializers.DictField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     updated_at = serializers.DateTimeField(required=False)
 
 
@@ -383,6 +385,7 @@ SCORE_PARAMS = [
 ]
 SEARCH = OpenApiParameter("q", str, description="substring of names, emails, phones, domain")
 OWNER = OpenApiParameter("owner", int, description="owner's user id")
+TAG = OpenApiParameter("tag", str, description="only records carrying this tag")
 
 
 # companies
@@ -554,7 +557,7 @@ class ContactDetail(_Detail):
 @extend_schema_view(
     get=extend_schema(
         tags=["leads"],
-        parameters=[SEARCH, OWNER, OpenApiParameter("status", str), *SCORE_PARAMS],
+        parameters=[SEARCH, OWNER, OpenApiParameter("status", str), TAG, *SCORE_PARAMS],
         responses=LeadOut(many=True),
         operation_id="lead_list",
     ),
@@ -576,6 +579,7 @@ class LeadList(_List):
             status=lead_status if lead_status in Lead.Status.values else "",
             owner_id=_int(params.get("owner")),
             min_score=_int(params.get("min_score")),
+            tag=params.get("tag", ""),
         )
 
     def create(self, data: dict[str, Any]) -> Lead:
@@ -667,6 +671,7 @@ class LeadConvert(_Resource):
             OpenApiParameter("close_to", str, description="expected close date until, YYYY-MM-DD"),
             OpenApiParameter("amount_min", str),
             OpenApiParameter("amount_max", str),
+            TAG,
         ],
         responses=DealOut(many=True),
         operation_id="deal_list",
@@ -695,6 +700,7 @@ class DealList(_List):
             close_to=checks.check_date(params.get("close_to"), field="close_to"),
             amount_min=_amount(params, "amount_min"),
             amount_max=_amount(params, "amount_max"),
+            tag=params.get("tag", ""),
         ).prefetch_related("contacts")
 
     def create(self, data: dict[str, Any]) -> Deal:
@@ -973,6 +979,7 @@ urlpatterns = [
 # The catalogue's views are built on the classes above, so they are imported last.
 from crm_modules.sales import endpoints_catalogue as catalogue  # noqa: E402
 from crm_modules.sales import endpoints_consents as consents  # noqa: E402
+from crm_modules.sales import endpoints_lists as lists  # noqa: E402
 
 urlpatterns += [
     path(
@@ -1007,3 +1014,11 @@ urlpatterns += [
     ),
 ]
 urlpatterns += duplicates_urlpatterns
+urlpatterns += [
+    path("views/", lists.SavedViewList.as_view(), name="saved-view-list"),
+    path("views/<int:view_id>/", lists.SavedViewDetail.as_view(), name="saved-view-detail"),
+    path("companies/bulk/", lists.CompanyBulk.as_view(), name="company-bulk"),
+    path("contacts/bulk/", lists.ContactBulk.as_view(), name="contact-bulk"),
+    path("leads/bulk/", lists.LeadBulk.as_view(), name="lead-bulk"),
+    path("deals/bulk/", lists.DealBulk.as_view(), name="deal-bulk"),
+]

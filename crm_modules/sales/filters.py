@@ -21,12 +21,13 @@ LIST_ENTITIES = ("contact", "company", "lead", "deal")
 PARAMETERS = {
     "contact": ("q", "stage", "mine", "min_score", "sort"),
     "company": ("q", "mine"),
-    "lead": ("q", "status", "mine", "min_score", "sort"),
+    "lead": ("q", "status", "tag", "mine", "min_score", "sort"),
     "deal": (
         "q",
         "pipeline",
         "stage",
         "status",
+        "tag",
         "mine",
         "owner",
         "close_from",
@@ -66,6 +67,11 @@ def _cleaned(field: forms.Field, raw: Any) -> Any:
         return None
 
 
+def _tag(params: Mapping[str, str]) -> str:
+    """A tag to filter by, spaced as tags are stored."""
+    return " ".join(str(params.get("tag") or "").split())[:50]
+
+
 def list_order(entity: str, params: Mapping[str, str]) -> tuple[str, ...]:
     """The order of a list: newest first, companies by name, and scored records highest score
     first with ``sort=score`` (served by the score index); deals in any of ``DEAL_SORTS``."""
@@ -103,6 +109,7 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             status=status if status in Lead.Status.values else "",
             owner_id=owner_id,
             min_score=_int(params.get("min_score", "")),
+            tag=_tag(params),
         ).order_by(*order)
     if entity == "deal":
         status = params.get("status", "")
@@ -117,6 +124,7 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             close_to=_cleaned(_DATE, params.get("close_to")),
             amount_min=_cleaned(_AMOUNT, params.get("amount_min")),
             amount_max=_cleaned(_AMOUNT, params.get("amount_max")),
+            tag=_tag(params),
         )
         if order[0] == "expected_close_date":
             # Deals without a date have no place in this order; the other sorts list them.

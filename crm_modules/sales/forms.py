@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import entry_types
 from crm_modules.sales.models import Channel, Consent, Task
-from tenants.forms import ServiceForm
+from tenants.forms import MentionTextarea, ServiceForm
 
 
 class LogActivityForm(ServiceForm):
@@ -16,8 +16,8 @@ class LogActivityForm(ServiceForm):
     body = forms.CharField(
         label=_("Details"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Mention a colleague with @ and their email address: @anna@example.com."),
+        widget=MentionTextarea(attrs={"rows": 3}),
+        help_text=_("Type @ and a name to mention a colleague."),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

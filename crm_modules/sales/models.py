@@ -296,6 +296,7 @@ class Lead(models.Model):
     )
     owner = user_reference(verbose_name=_("owner"))
     notes = models.TextField(_("notes"), blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
     contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -322,6 +323,7 @@ class Lead(models.Model):
             _trigram("lead_search"),
             GinIndex(fields=["search_grams"], name="lead_search_grams"),
             models.Index(fields=["-score", "-id"], name="lead_score"),
+            GinIndex(fields=["tags"], name="lead_tags"),
         ]
 
     def __str__(self) -> str:
@@ -391,6 +393,7 @@ class Deal(models.Model):
     )
     contacts = models.ManyToManyField(Contact, blank=True, related_name="deals")
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     stage_entered_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     custom = models.JSONField(default=dict, blank=True)
@@ -421,6 +424,7 @@ class Deal(models.Model):
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
             _trigram("deal_search"),
             GinIndex(fields=["search_grams"], name="deal_search_grams"),
+            GinIndex(fields=["tags"], name="deal_tags"),
         ]
 
     def __str__(self) -> str:

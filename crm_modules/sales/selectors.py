@@ -154,8 +154,12 @@ def lead_list(
     owner_id: int | None = None,
     capability: Capability | None = None,
     min_score: int | None = None,
+    tag: str = "",
 ) -> QuerySet[Lead]:
     leads = _scoped(Lead.objects.all(), actor, capability)
+    if tag:
+        # Served by the GIN index on tags.
+        leads = leads.filter(tags__contains=[tag])
     if min_score is not None:
         leads = leads.filter(score__gte=min_score)
     if status:
@@ -214,8 +218,12 @@ def deal_list(
     close_to: datetime.date | None = None,
     amount_min: Decimal | None = None,
     amount_max: Decimal | None = None,
+    tag: str = "",
 ) -> QuerySet[Deal]:
     deals = _scoped(Deal.objects.all(), actor, capability)
+    if tag:
+        # Served by the GIN index on tags.
+        deals = deals.filter(tags__contains=[tag])
     if close_from is not None:
         deals = deals.filter(expected_close_date__gte=close_from)
     if close_to is not None:
@@ -439,13 +447,15 @@ def pipeline_glance(*, actor: Membership) -> dict[str, Any] | None:
     }
 
 
-def saved_view_list(*, actor: Membership, entity: str) -> QuerySet[SavedView]:
-    """The member's own views of a list and those shared with the workspace."""
+def saved_view_list(*, actor: Membership, entity: str = "") -> QuerySet[SavedView]:
+    """The member's own views of a list (of every list without ``entity``) and those shared
+    with the workspace."""
     if not allows(actor, VIEW_RECORDS):
         return SavedView.objects.none()
-    return SavedView.objects.filter(
-        Q(owner_id=actor.user_id) | Q(shared=True), entity=entity
-    ).order_by("name", "id")
+    views = SavedView.objects.filter(Q(owner_id=actor.user_id) | Q(shared=True))
+    if entity:
+        views = views.filter(entity=entity)
+    return views.order_by("name", "id")
 
 
 def saved_view_get(*, actor: Membership, view_id: Any) -> SavedView:

@@ -76,6 +76,7 @@ def lead_list(request: WorkspaceRequest) -> HttpResponse:
             "page": _list_page(request, "lead"),
             "q": request.GET.get("q", "")[:100],
             "status": request.GET.get("status", ""),
+            "tag": request.GET.get("tag", "")[:50],
             "statuses": Lead.Status.choices,
             **list_extras(request, "lead"),
             "sort": request.GET.get("sort", ""),

@@ -45,6 +45,7 @@ class DealFilterForm(AccessibleForm):
         required=False,
         choices=[("", gettext_lazy("Any")), *Deal.Status.choices],
     )
+    tag = forms.CharField(label=gettext_lazy("Tag"), required=False, max_length=50)
     close_from = forms.DateField(
         label=gettext_lazy("Closing from"),
         required=False,
@@ -93,7 +94,7 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
             "form": form,
             "page": None,
             "pipelines": pipelines,
-            **list_extras(request, "deal"),
+            **list_extras(request, "deal", pipelines=pipelines),
         }
         return render(request, "sales/deal_list.html", context, status=400)
     # Read through the same filters and order as an export of this list (the form above only
@@ -111,7 +112,7 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "pipelines": pipelines,
-        **list_extras(request, "deal"),
+        **list_extras(request, "deal", pipelines=pipelines),
     }
     return render(request, "sales/deal_list.html", context)
 

@@ -15,10 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
-from crm_modules.sales.models import Company, Contact, CustomField, Deal
+from crm_modules.sales.models import Company, Contact, CustomField, Deal, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
-    EDIT_MARKETING,
     EDIT_RECORDS,
     REASSIGN_RECORDS,
     SHARE_VIEWS,
@@ -42,9 +41,12 @@ LIST_URLS = {
 WITH_CUSTOM_FIELDS = {"contact", "company", "deal"}
 
 
-def list_extras(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
+def list_extras(
+    request: WorkspaceRequest, entity: str, *, pipelines: list[Any] | None = None
+) -> dict[str, Any]:
     """Context for a list page: its saved views, the custom fields it may show as columns and
-    those chosen (``cols``), and the bulk actions the member's role offers."""
+    those chosen (``cols``), and the bulk actions the member's role offers (the deals list
+    passes its ``pipelines``, whose stages the deals may be moved to)."""
     actor = request.membership
     fields = (
         list(selectors.custom_field_list(actor=actor, entity=entity))
@@ -54,10 +56,13 @@ def list_extras(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
     chosen = set(request.GET.getlist("cols"))
     query = request.GET.copy()
     query.pop("after", None)
+    kind = KINDS[entity]
     can_reassign = allows(actor, REASSIGN_RECORDS)
-    can_tag = KINDS[entity].tag_capability is not None and allows(
-        actor, EDIT_MARKETING if entity == "contact" else EDIT_RECORDS
+    can_tag = allows(actor, kind.tag_capability)
+    can_lifecycle = kind.lifecycle_capability is not None and allows(
+        actor, kind.lifecycle_capability
     )
+    can_move = entity == "deal" and pipelines is not None and allows(actor, EDIT_RECORDS)
     can_delete = allows(actor, DELETE_RECORDS)
     return {
         "entity": entity,
@@ -69,12 +74,16 @@ def list_extras(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
         "bulk": {
             "owner": can_reassign,
             "tag": can_tag,
+            "lifecycle": can_lifecycle,
+            "stage": can_move,
             "delete": can_delete,
-            "any": can_reassign or can_tag or can_delete,
+            "any": can_reassign or can_tag or can_lifecycle or can_move or can_delete,
         },
         "bulk_members": list(member_list(tenant=actor.tenant).filter(status="active"))
         if can_reassign
         else [],
+        "bulk_lifecycle_stages": LifecycleStage.choices if can_lifecycle else [],
+        "bulk_pipelines": [p for p in pipelines or [] if not p.archived_at] if can_move else [],
     }
 
 
@@ -82,15 +91,20 @@ def _back(request: WorkspaceRequest, entity: str) -> HttpResponse:
     return redirect(safe_local_path(request.POST.get("next"), reverse(LIST_URLS[entity])))
 
 
+BULK_VALUES = {"owner": "owner", "tag": "tag", "untag": "tag", "lifecycle": "lifecycle"}
+
+
 def _bulk(request: WorkspaceRequest, entity: str) -> HttpResponse:
     post = request.POST
+    action = post.get("action", "")
     try:
         result = records_bulk_apply(
             actor=request.membership,
             entity=entity,
             ids=post.getlist("ids"),
-            action=post.get("action", ""),
-            value=post.get("owner") if post.get("action") == "owner" else post.get("tag", ""),
+            action=action,
+            value=post.get(BULK_VALUES.get(action, "stage"), ""),
+            lost_reason=post.get("lost_reason", ""),
         )
     except ServiceError as error:
         messages.error(request, error.message)
@@ -100,6 +114,12 @@ def _bulk(request: WorkspaceRequest, entity: str) -> HttpResponse:
         _("Changed: %(changed)d. Skipped, not allowed for you: %(skipped)d.")
         % {"changed": result.changed, "skipped": result.skipped},
     )
+    for outcome in result.failed[:5]:
+        messages.error(
+            request,
+            _("Not changed, record %(id)d: %(reason)s")
+            % {"id": outcome.id, "reason": outcome.message},
+        )
     return _back(request, entity)
 
 

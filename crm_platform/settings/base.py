@@ -236,6 +236,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.documents.tasks.purge_document_trash",
         "schedule": 60.0 * 60 * 6,
     },
+    # Bytes of uploads never completed (the browser gave up, or its completion was refused).
+    "sweep-abandoned-uploads": {
+        "task": "crm_modules.documents.tasks.sweep_abandoned_uploads",
+        "schedule": 60.0 * 60 * 6,
+    },
     # Lead scores with time-based rules (engagement in the last N days, inactivity) move with
     # the calendar even when no record changes.
     "rescore-every-workspace": {
@@ -458,6 +463,9 @@ DOCUMENTS_MAX_FILE_BYTES = 100 * 1024**2
 # dropped connection loses one part, not the file.
 DOCUMENTS_MULTIPART_THRESHOLD_BYTES = 16 * 1024**2
 DOCUMENTS_MULTIPART_PART_BYTES = 8 * 1024**2
+# An upload's bytes that no committed row took after this long are swept from the bucket
+# (crm_modules/documents/sweeper.py); never less than an upload ticket's life plus an hour.
+DOCUMENTS_ABANDONED_UPLOAD_HOURS = int(env("DOCUMENTS_ABANDONED_UPLOAD_HOURS", "24") or "24")
 
 # Two queues, each with its own workers (infra/k8s/): people wait on "interactive" (mail,
 # notifications); "bulk" (migrating spare schemas, exports, clean-ups) may take minutes.
@@ -465,6 +473,7 @@ CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+    "crm_modules.documents.tasks.sweep_abandoned_uploads": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
     "billing.tasks.dunning_sweep": {"queue": "bulk"},
     "billing.tasks.stripe_events_sweep": {"queue": "bulk"},

@@ -168,3 +168,65 @@ def test_the_pages_answer_parts_and_resume(alpha, s3_bucket, in_parts):
     missing = client.post("/documents/uploads/resume/", {})
     assert missing.status_code == 400
     assert missing.json()["error"]["field"] == "ticket"
+
+
+def test_the_api_resumes_and_cancels_an_upload_in_parts(in_alpha, s3_bucket, in_parts):
+    rep = in_alpha.members[Role.SALES_REP]
+    client = workspace_client(rep.user, in_alpha.tenant)
+    started = client.post(
+        "/api/v1/documents/uploads/",
+        {"name": "Scan.pdf", "content_type": "application/pdf", "size": len(BODY)},
+        content_type="application/json",
+    ).json()
+    _send(started["parts"][1], BODY)
+
+    resumed = client.post(
+        "/api/v1/documents/uploads/resume/",
+        {"ticket": started["ticket"]},
+        content_type="application/json",
+    )
+    assert resumed.status_code == 200, resumed.content
+    body = resumed.json()
+    assert body["received"] == [2]
+    assert [(p["number"], p["size"]) for p in body["parts"]] == [
+        (1, 5 * MIB),
+        (3, len(BODY) - 10 * MIB),
+    ]
+    assert (body["ticket"], body["part_size"], body["url"]) == (started["ticket"], 5 * MIB, "")
+
+    # Another member cannot cancel it: the ticket names its member.
+    other = workspace_client(in_alpha.owner.user, in_alpha.tenant)
+    refused = other.post(
+        "/api/v1/documents/uploads/abort/",
+        {"ticket": started["ticket"]},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert set(refused.json()["error"]["fields"]) == {"ticket"}
+    assert len(_open_uploads()) == 1
+
+    cancelled = client.post(
+        "/api/v1/documents/uploads/abort/",
+        {"ticket": started["ticket"]},
+        content_type="application/json",
+    )
+    assert cancelled.status_code == 204
+    assert _open_uploads() == []
+    again = client.post(
+        "/api/v1/documents/uploads/resume/",
+        {"ticket": started["ticket"]},
+        content_type="application/json",
+    )
+    assert again.status_code == 400
+    assert "cancelled or is already complete" in again.json()["error"]["message"]
+    assert not Document.objects.exists()
+
+
+def test_the_api_refuses_a_tampered_ticket(in_alpha, s3_bucket, in_parts):
+    client = workspace_client(in_alpha.owner.user, in_alpha.tenant)
+    for path in ("/api/v1/documents/uploads/resume/", "/api/v1/documents/uploads/abort/"):
+        response = client.post(path, {"ticket": "x:y:z"}, content_type="application/json")
+        assert response.status_code == 400
+        assert set(response.json()["error"]["fields"]) == {"ticket"}
+        missing = client.post(path, {}, content_type="application/json")
+        assert set(missing.json()["error"]["fields"]) == {"ticket"}

@@ -8,11 +8,16 @@ from crm_modules.documents.models import Document, DocumentLink
 from tenants.roles import Role
 from tests.kit_module.models import Note
 
-PANEL = Template("{% load documents %}{% documents_panel record_type record %}")
+# What every record page renders: the panels other modules registered for its record type.
+PANEL = Template(
+    "{% load workspace %}{% record_panels record_type record as panels %}"
+    "{% for item in panels %}{% include item.template with panel=item.panel %}{% endfor %}"
+)
 
 
 def _render(member, record_type, record) -> str:
     request = RequestFactory().get("/notes/")
+    request.membership = member  # type: ignore[attr-defined]
     return PANEL.render(
         Context(
             {"membership": member, "request": request, "record_type": record_type, "record": record}
@@ -41,3 +46,11 @@ def test_a_record_page_shows_its_documents_and_an_upload_zone(alpha, notes_attac
     assert 'capture="environment"' in html
     # A member who may not see the record sees none of its documents.
     assert "Offer" not in others
+
+
+def test_every_attachable_type_has_its_panel_in_the_registry(notes_attachable):
+    from tenants.modules import record_panels
+
+    assert [p.key for p in record_panels(notes_attachable)] == [f"documents.{notes_attachable}"]
+    for key in ("sales.contact", "sales.company", "sales.deal", "sales.lead"):
+        assert f"documents.{key}" in [p.key for p in record_panels(key)]

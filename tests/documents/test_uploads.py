@@ -240,7 +240,7 @@ def test_an_expired_ticket_is_refused(in_alpha, s3_bucket, monkeypatch):
         actor=in_alpha.owner, name="a.pdf", content_type="application/pdf", size=len(PDF)
     )
     put(ticket, PDF)
-    monkeypatch.setattr(services, "TICKET_MAX_AGE_SECONDS", -1)
+    monkeypatch.setattr(services.uploads, "TICKET_MAX_AGE_SECONDS", -1)
     with pytest.raises(ServiceError, match="expired or is not valid"):
         services.document_upload_complete(actor=in_alpha.owner, ticket=ticket.ticket)
     _nothing_recorded()

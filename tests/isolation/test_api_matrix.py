@@ -36,7 +36,13 @@ from tests.isolation.conftest import (
     request,
 )
 from tests.isolation.test_matrix import SAMPLES, TENANT_URLCONF
-from tests.sales.factories import CompanyFactory, ContactFactory, PipelineFactory
+from tests.sales.factories import (
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    LeadFactory,
+    PipelineFactory,
+)
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -82,6 +88,34 @@ def _arrived_upload(workspace: Workspace, member: Membership) -> dict[str, Any]:
     return {"ticket": ticket}
 
 
+def _upload_in_parts(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    """A ticket of ``member`` for an upload in parts that S3 (moto) has opened, no part sent."""
+    from crm_modules.documents import services
+    from crm_platform import s3
+
+    schema = workspace.tenant.schema_name
+    document_uuid = str(uuid.uuid4())
+    key = s3.document_key(schema_name=schema, document_uuid=document_uuid, version=1)
+    upload_id = s3.multipart_create(schema_name=schema, key=key, content_type="application/pdf")
+    ticket = services._sign(
+        {
+            "schema": schema,
+            "user": member.user_id,
+            "uuid": document_uuid,
+            "number": 1,
+            "document": None,
+            "name": "Большой.pdf",
+            "content_type": "application/pdf",
+            "size": 12 * 1024**2,
+            "part_size": 5 * 1024**2,
+            "upload_id": upload_id,
+            "record_type": "",
+            "record_id": None,
+        }
+    )
+    return {"ticket": ticket}
+
+
 def _line_item_body(workspace: Workspace) -> dict[str, Any]:
     """The product that the deal sample was given (made with the path, before any snapshot)."""
     with schema_context(workspace.tenant.schema_name):
@@ -97,6 +131,17 @@ def _merge_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
         with schema_context(workspace.tenant.schema_name):
             keep, gone = factory.create_batch(2, owner=workspace.members[Role.MANAGER].user)
             return {"survivor": keep.pk, "merged": [gone.pk]}
+
+    return body
+
+
+def _bulk_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
+    """A record of the workspace's owner to tag (each role is answered per record)."""
+
+    def body(workspace: Workspace) -> dict[str, Any]:
+        with schema_context(workspace.tenant.schema_name):
+            record = factory.create(owner=workspace.owner.user)
+            return {"ids": [record.pk], "action": "tag", "value": "vip"}
 
     return body
 
@@ -149,6 +194,13 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "PATCH /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {"quantity": "3"},
     "DELETE /api/v1/sales/deals/{deal_id}/line-items/{item_id}/": {},
     "DELETE /api/v1/documents/{document_id}/": {},
+    "POST /api/v1/sales/views/": {"entity": "lead", "name": "Новые лиды", "query": "status=new"},
+    "PATCH /api/v1/sales/views/{view_id}/": {"name": "รายชื่อของฉัน"},
+    "DELETE /api/v1/sales/views/{view_id}/": {},
+    "POST /api/v1/sales/companies/bulk/": _bulk_body(CompanyFactory),
+    "POST /api/v1/sales/contacts/bulk/": _bulk_body(ContactFactory),
+    "POST /api/v1/sales/leads/bulk/": _bulk_body(LeadFactory),
+    "POST /api/v1/sales/deals/bulk/": _bulk_body(DealFactory),
     "POST /api/v1/sales/contacts/merge/": _merge_body(ContactFactory),
     "POST /api/v1/sales/companies/merge/": _merge_body(CompanyFactory),
     "POST /api/v1/sales/merges/{merge_id}/undo/": {},
@@ -178,6 +230,8 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         "size": 10,
     },
     "POST /api/v1/documents/uploads/complete/": _arrived_upload,
+    "POST /api/v1/documents/uploads/resume/": _upload_in_parts,
+    "POST /api/v1/documents/uploads/abort/": _upload_in_parts,
     "POST /api/v1/reporting/query/": {
         "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
     },
@@ -218,7 +272,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
 
 
 # Bodies made for the member who sends them (an upload ticket names its member).
-FOR_MEMBER = {_arrived_upload}
+FOR_MEMBER = {_arrived_upload, _upload_in_parts}
 
 
 def _contact_in(workspace: Workspace) -> int | None:

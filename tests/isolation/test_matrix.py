@@ -353,6 +353,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "home": {"GET": 200, "POST": 405},
     "members": {"GET": 200, "POST": 405},
     "invite": {"GET": 405, "POST": 400},
+    "mention_suggestions": {"GET": 200, "POST": 405},
     "members_export": {"GET": 200, "POST": 405},
     "member_role": {"GET": 405, "POST": 302},
     "member_deactivate": {"GET": 405, "POST": 302},

@@ -86,7 +86,9 @@ def test_bulk_delete_is_for_roles_that_may_delete(
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"entity": "lead", "action": "tag", "value": "x"}, "action"),
+        ({"entity": "lead", "action": "lifecycle", "value": "lead"}, "action"),
+        ({"entity": "contact", "action": "stage", "value": "1"}, "action"),
+        ({"entity": "contact", "action": "lifecycle", "value": "champion"}, "value"),
         ({"entity": "contact", "action": "explode"}, "action"),
         ({"entity": "contact", "action": "owner", "value": "999999"}, "value"),
         ({"entity": "contact", "action": "tag", "value": ""}, "value"),

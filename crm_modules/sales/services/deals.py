@@ -153,8 +153,10 @@ def deal_create(
     owner_id: Any = None,
     lost_reason: str = "",
     custom_fields: Any = None,
+    tags: Any = None,
 ) -> Deal:
     require(actor, CREATE_RECORDS)
+    clean_tags = checks.check_tags(tags)
     clean_name = check_text(name, field="name", max_length=200, label=_("Name"))
     clean_stage = _check_stage(stage, pipeline=pipeline)
     _check_active_pipeline(clean_stage)
@@ -187,6 +189,7 @@ def deal_create(
             owner_id=owner,
             lost_reason=reason,
             custom=custom,
+            tags=clean_tags,
             stage_entered_at=now,
             closed_at=now if status != Deal.Status.OPEN else None,
         )
@@ -208,7 +211,16 @@ def deal_create(
 
 
 DEAL_FIELDS = frozenset(
-    {"name", "amount", "currency", "expected_close_date", "company", "contacts", "custom_fields"}
+    {
+        "name",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "company",
+        "contacts",
+        "custom_fields",
+        "tags",
+    }
 )
 
 
@@ -247,6 +259,8 @@ def deal_update(
         )
     if "company" in changes:
         clean["company"] = _check_company(changes["company"])
+    if "tags" in changes:
+        clean["tags"] = checks.check_tags(changes["tags"])
     contacts = _check_contacts(changes["contacts"]) if "contacts" in changes else None
     custom_fields = changes.get("custom_fields")
     new_owner = checks.check_owner(actor, owner_id) if owner_id != deal.owner_id else owner_id

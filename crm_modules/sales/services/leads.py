@@ -56,6 +56,8 @@ def _clean(changes: Mapping[str, Any], *, phone_region: str | None) -> dict[str,
             clean[name] = (
                 checks.check_phone(value, field=name, region=phone_region) if value else ""
             )
+        elif name == "tags":
+            clean[name] = checks.check_tags(value)
         elif name == "status":
             clean[name] = checks.check_choice(
                 value,
