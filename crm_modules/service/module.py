@@ -59,6 +59,14 @@ navigation.register(
     order=200,
 )
 navigation.register(
+    "csat",
+    label=_("Satisfaction"),
+    icon="message-square",
+    url_name="service:csat",
+    capability=VIEW_TICKETS,
+    order=205,
+)
+navigation.register(
     "sla",
     label=_("SLA and business hours"),
     icon="clock",
@@ -76,6 +84,14 @@ SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )
 
+CSAT_RATED = register_action("ticket.csat_rated", _("Customer rated a ticket"), module=MODULE)
+PORTAL_SIGNED_IN = register_action(
+    "portal.signed_in", _("Customer signed in to the portal"), module=MODULE
+)
+PORTAL_CONTACT_CHANGED = register_action(
+    "portal.contact_changed", _("Customer corrected their details in the portal"), module=MODULE
+)
+
 TICKETS_TOPIC = live.register_topic("tickets", label=_("Tickets"), capability=VIEW_TICKETS)
 
 # Tickets on the shared timeline of their contact and company (D18).
@@ -84,6 +100,7 @@ ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"))
 ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))
 ENTRY_SLA_BREACH = register_entry_type("ticket_sla_breach", label=_("SLA target breached"))
+ENTRY_CSAT = register_entry_type("ticket_csat", label=_("Customer satisfaction rating"))
 
 
 def _customer_tickets(membership: Membership, record: Any) -> dict[str, Any]:
@@ -101,3 +118,19 @@ for _record_type in ("sales.contact", "sales.company"):
         context=_customer_tickets,
         order=50,
     )
+
+
+def _csat_history(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.service.selectors import csat_history
+
+    return csat_history(actor=membership, contact=record)
+
+
+register_record_panel(
+    "service.csat.sales.contact",
+    record_type="sales.contact",
+    template="service/_csat_history.html",
+    capability=VIEW_TICKETS,
+    context=_csat_history,
+    order=55,
+)

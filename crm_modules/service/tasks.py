@@ -29,3 +29,16 @@ def send_sla_alerts() -> int:
             kind=SLA_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
         )
     return told
+
+
+@shared_task
+def send_csat_survey(survey_id: int) -> None:
+    """Email one satisfaction survey (sent from the workspace schema it was made in, D6)."""
+    from django.db import connection
+
+    from crm_modules.service.services.csat import csat_survey_send
+    from tenants.models import Tenant
+
+    # The schema is set by tenant-schemas-celery from the one the task was sent from.
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    csat_survey_send(tenant=tenant, survey_id=survey_id)

@@ -3,6 +3,7 @@ changes, a ticket with its conversation and reply form, a new ticket, and the SL
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -407,3 +408,19 @@ def sla_settings(request: WorkspaceRequest) -> HttpResponse:
         return redirect("service:sla")
     context = {**_sla_context(hours, request.POST), "error": error}
     return render(request, "service/sla.html", context, status=400)
+
+
+# --- satisfaction ----------------------------------------------------------------------------
+
+
+@requires(VIEW_TICKETS)
+@require_safe
+def csat_results(request: WorkspaceRequest) -> HttpResponse:
+    """Ratings per agent and per team over the last ``days`` days (30 by default)."""
+    raw = request.GET.get("days", "30")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3660 else 30
+    since = timezone.now() - datetime.timedelta(days=days)
+    results = selectors.csat_results(actor=request.membership, since=since)
+    return render(
+        request, "service/csat.html", {**results, "days": days, "periods": (7, 30, 90, 365)}
+    )
