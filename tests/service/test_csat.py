@@ -32,7 +32,11 @@ def _solved(alpha: Workspace, capture: Any, *, email: str = "ada@example.com", *
     agent = fresh(alpha.members[Role.SUPPORT_AGENT])
     contact = customer(email, first_name="Ada", last_name="Lovelace")
     ticket = services.ticket_create(
-        actor=agent, subject="Printer on fire", contact_id=contact.pk, assignee_id=agent.user_id, **kw
+        actor=agent,
+        subject="Printer on fire",
+        contact_id=contact.pk,
+        assignee_id=agent.user_id,
+        **kw,
     )
     with capture(execute=True):
         services.ticket_change_status(actor=agent, ticket=ticket, status="solved")
@@ -270,4 +274,3 @@ def test_the_contact_page_shows_the_satisfaction_history(
     assert '<strong data-testid="csat-score">4/5</strong>' in html
     assert "Good &lt;b&gt;job&lt;/b&gt;" in html
     assert "4.0 of 5 from 1 rating" in html
-
