@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.fields import user_reference
+from crm_platform.indexes import TrigramIndex
 
 
 class Status(models.TextChoices):
@@ -390,3 +391,77 @@ class PortalSession(models.Model):
 
     def __str__(self) -> str:
         return f"portal session {self.pk}"
+
+
+# --- knowledge base ---------------------------------------------------------------------------
+
+
+class ArticleCategory(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("article category")
+        verbose_name_plural = _("article categories")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Article(models.Model):
+    """A knowledge-base article in one language. Translations of the same article share a
+    ``group`` (the id of the first one), one per language."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    class Visibility(models.TextChoices):
+        INTERNAL = "internal", _("Internal (staff only)")
+        PUBLIC = "public", _("Public (customers too)")
+
+    group = models.BigIntegerField(null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10)
+    category = models.ForeignKey(
+        ArticleCategory,
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL
+    )
+    # Title and text lower-cased: substring search in any script through a trigram index (D20).
+    search_text = models.TextField(default="", editable=False)
+    search_title = models.CharField(max_length=200, default="", editable=False)
+    created_by = user_reference()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        indexes = [
+            TrigramIndex(fields=["search_text"], name="article_search"),
+            TrigramIndex(fields=["search_title"], name="article_title_search"),
+            models.Index(fields=["-updated_at", "-id"], name="article_recent"),
+            models.Index(
+                fields=["language", "-updated_at", "-id"],
+                name="article_public",
+                condition=models.Q(state="published", visibility="public"),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "language"], name="article_one_translation_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

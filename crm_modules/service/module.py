@@ -50,6 +50,20 @@ MANAGE_SLA = capabilities.register(
     writes=True,
 )
 
+VIEW_ARTICLES = capabilities.register(
+    "service.view_articles",
+    label=_("Read knowledge-base articles, internal ones included"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_ARTICLES = capabilities.register(
+    "service.manage_articles",
+    label=_("Write, translate and publish knowledge-base articles"),
+    module=MODULE,
+    roles=AGENTS,
+    writes=True,
+)
+
 navigation.register(
     "tickets",
     label=_("Tickets"),
@@ -57,6 +71,14 @@ navigation.register(
     url_name="service:inbox",
     capability=VIEW_TICKETS,
     order=200,
+)
+navigation.register(
+    "articles",
+    label=_("Knowledge base"),
+    icon="file-text",
+    url_name="service:articles",
+    capability=VIEW_ARTICLES,
+    order=203,
 )
 navigation.register(
     "csat",
@@ -84,6 +106,9 @@ SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )
 
+ARTICLE_SAVED = register_action(
+    "article.saved", _("Knowledge-base article written or changed"), module=MODULE
+)
 CSAT_RATED = register_action("ticket.csat_rated", _("Customer rated a ticket"), module=MODULE)
 PORTAL_SIGNED_IN = register_action(
     "portal.signed_in", _("Customer signed in to the portal"), module=MODULE

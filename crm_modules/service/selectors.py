@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from crm_modules.service import sla
 from crm_modules.service.models import (
     BAD_SCORE,
     OPEN_STATUSES,
+    Article,
     BusinessHours,
     CsatSurvey,
     SlaPolicy,
@@ -25,7 +26,7 @@ from crm_modules.service.models import (
     Ticket,
     TicketMessage,
 )
-from crm_modules.service.module import VIEW_TICKETS
+from crm_modules.service.module import VIEW_ARTICLES, VIEW_TICKETS
 from tenants.capabilities import Capability
 from tenants.models import Membership, Team, User
 from tenants.permissions import allows
@@ -241,4 +242,72 @@ def portal_messages(*, ticket: Ticket) -> QuerySet[TicketMessage]:
         ticket.messages.filter(kind=TicketMessage.Kind.REPLY)
         .select_related("author", "sender_contact")
         .order_by("created_at", "id")
+    )
+
+
+# --- knowledge base ---------------------------------------------------------------------------
+
+SUGGESTIONS = 5
+# How much of an article's title must appear in the text written (pg_trgm word similarity).
+SUGGEST_THRESHOLD = 0.5
+
+
+def _article_search(articles: QuerySet[Article], q: str) -> QuerySet[Article]:
+    term = " ".join((q or "").split()).lower()[:100]
+    # A trigram GIN index serves LIKE '%term%' in every script (D20).
+    return articles.filter(search_text__contains=term) if term else articles
+
+
+def article_list(*, actor: Membership, q: str = "", language: str = "") -> QuerySet[Article]:
+    """Every article for staff (drafts and internal ones included)."""
+    if not allows(actor, VIEW_ARTICLES):
+        return Article.objects.none()
+    articles = _article_search(Article.objects.all(), q)
+    return articles.filter(language=language) if language else articles
+
+
+def public_articles(*, q: str = "", language: str = "") -> QuerySet[Article]:
+    """What customers read: published public articles."""
+    articles = _article_search(
+        Article.objects.filter(state=Article.State.PUBLISHED, visibility=Article.Visibility.PUBLIC),
+        q,
+    )
+    return articles.filter(language=language) if language else articles
+
+
+def article_get(*, actor: Membership, article_id: int) -> Article:
+    article = article_list(actor=actor).select_related("category").filter(pk=article_id).first()
+    if article is None:
+        raise Http404("No such article")
+    return article
+
+
+def public_article_get(*, article_id: int) -> Article:
+    article = public_articles().select_related("category").filter(pk=article_id).first()
+    if article is None:
+        raise Http404("No such article")
+    return article
+
+
+def article_translations(*, article: Article) -> list[Article]:
+    if article.group is None:
+        return []
+    return list(
+        Article.objects.filter(group=article.group).exclude(pk=article.pk).order_by("language")
+    )
+
+
+def article_suggestions(*, text: str, articles: QuerySet[Article]) -> list[Article]:
+    """Articles whose title appears (closely) in ``text``, best first: pg_trgm's word
+    similarity of the title within what is being written, in any script."""
+    written = " ".join((text or "").split()).lower()[:2000]
+    if len(written) < 3:
+        return []
+    similarity = Func(
+        F("search_title"), Value(written), function="word_similarity", output_field=FloatField()
+    )
+    return list(
+        articles.annotate(similarity=similarity)
+        .filter(similarity__gte=SUGGEST_THRESHOLD)
+        .order_by("-similarity", "-updated_at", "-id")[:SUGGESTIONS]
     )

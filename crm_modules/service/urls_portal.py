@@ -17,4 +17,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
     path("me/", views.profile, name="profile"),
     path("rate/<str:token>/", views.rate, name="csat_rate"),
+    path("articles/", views.articles, name="articles"),
+    path("articles/suggest/", views.article_suggest, name="article_suggest"),
+    path("articles/<int:article_id>/", views.article, name="article"),
 ]

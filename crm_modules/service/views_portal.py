@@ -304,3 +304,53 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         ),
         status=400 if error else 200,
     )
+
+
+# --- public articles (anyone on the workspace host: a public knowledge base) -----------------
+
+
+def _portal_session_if_any(request: HttpRequest) -> None:
+    session = portal.portal_session_get(request.COOKIES.get(portal.COOKIE_NAME))
+    if session is not None:
+        request.portal_session = session  # type: ignore[attr-defined]
+
+
+@require_safe
+def articles(request: HttpRequest) -> HttpResponse:
+    _portal_session_if_any(request)
+    q = request.GET.get("q", "")
+    page = keyset_page(
+        selectors.public_articles(q=q).select_related("category"),
+        order=("-updated_at", "-id"),
+        after=request.GET.get("after", ""),
+        size=PAGE_SIZE,
+    )
+    return render(request, "service/portal/articles.html", _context(request, page=page, q=q))
+
+
+@require_safe
+def article(request: HttpRequest, article_id: int) -> HttpResponse:
+    _portal_session_if_any(request)
+    found = selectors.public_article_get(article_id=article_id)
+    translations = [
+        other
+        for other in selectors.article_translations(article=found)
+        if other.state == "published" and other.visibility == "public"
+    ]
+    return render(
+        request,
+        "service/portal/article.html",
+        _context(request, article=found, translations=translations),
+    )
+
+
+@require_safe
+def article_suggest(request: HttpRequest) -> HttpResponse:
+    """Public articles matching what a customer is writing (an HTMX fragment)."""
+    text = " ".join(request.GET.get(name, "") for name in ("subject", "description", "body"))
+    found = selectors.article_suggestions(text=text, articles=selectors.public_articles())
+    return render(
+        request,
+        "service/_article_suggestions.html",
+        {"suggestions": found, "url_name": "portal:article"},
+    )

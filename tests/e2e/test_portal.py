@@ -93,7 +93,9 @@ def _state(world: World, ticket_id: int) -> tuple[list[tuple[str, str]], list[in
             .order_by("id")
             .values_list("direction", "body")
         )
-        scores = list(CsatSurvey.objects.filter(ticket_id=ticket_id).values_list("score", flat=True))
+        scores = list(
+            CsatSurvey.objects.filter(ticket_id=ticket_id).values_list("score", flat=True)
+        )
         return messages, scores
 
 

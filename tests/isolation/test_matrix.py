@@ -35,7 +35,7 @@ from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
-from crm_modules.service.models import Ticket, TicketMessage
+from crm_modules.service.models import Article, Ticket, TicketMessage
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
@@ -110,6 +110,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "rule_id": lambda ws, owner: _scoring_rule(ws),
     "threshold_id": lambda ws, owner: _threshold(ws),
     "ticket_id": lambda ws, owner: _ticket(ws, owner),
+    "article_id": lambda ws, owner: _article(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
 }
 
@@ -135,6 +136,16 @@ def _ticket(workspace: Workspace, owner: Membership) -> int:
             ticket=ticket, kind="reply", direction="outbound", body="Hello", author=owner.user
         )
         return ticket.pk
+
+
+def _article(workspace: Workspace, owner: Membership) -> int:
+    """An internal draft (staff only)."""
+    with schema_context(workspace.tenant.schema_name):
+        article = Article.objects.create(
+            title="Sample", body="Text", language="en", created_by=owner.user
+        )
+        Article.objects.filter(pk=article.pk).update(group=article.pk)
+        return article.pk
 
 
 def _report(workspace: Workspace, owner: Membership) -> int:
@@ -472,6 +483,13 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:tickets_bulk": {"GET": 405, "POST": 302},
     "service:sla": {"GET": 200, "POST": 400},
     "service:csat": {"GET": 200, "POST": 405},
+    "service:articles": {"GET": 200, "POST": 405},
+    "service:article_new": {"GET": 200, "POST": 400},
+    # Without a name the category is refused with a message on the articles page.
+    "service:article_category_new": {"GET": 405, "POST": 302},
+    "service:article_suggest": {"GET": 200, "POST": 405},
+    "service:article": {"GET": 200, "POST": 405},
+    "service:article_edit": {"GET": 405, "POST": 400},
     "service:ticket_detail": {"GET": 200, "POST": 405},
     "service:ticket_reply": {"GET": 405, "POST": 400},
     "service:ticket_fields": {"GET": 405, "POST": 400},

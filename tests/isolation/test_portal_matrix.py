@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, get_resolver
 from django_tenants.utils import schema_context
 
-from crm_modules.service.models import Ticket, TicketMessage
+from crm_modules.service.models import Article, Ticket, TicketMessage
 from tenants.modules import module_configs
 from tests.conftest import Workspace
 from tests.isolation.conftest import db_state, request
@@ -43,6 +43,9 @@ OPEN = {
     "sign_in": "asks for a magic link; the same answer for known and unknown addresses",
     "redeem": "the unguessable one-time token is the key; GET shows a button only",
     "csat_rate": "the signed survey token is the key; GET records nothing",
+    "articles": "the public knowledge base: published public articles only",
+    "article": "one published public article; any other id is 404",
+    "article_suggest": "published public articles only",
 }
 # What a signed-in customer is answered on their own ticket (GET, empty POST).
 SIGNED_IN = {
@@ -190,7 +193,7 @@ def test_a_portal_session_never_reaches_the_api(path: str, alpha: Workspace) -> 
         assert _refused(client, method, path, 401, alpha).status_code == 401
 
 
-@pytest.mark.parametrize("name", sorted(OPEN))
+@pytest.mark.parametrize("name", ["sign_in", "redeem", "csat_rate"])
 def test_open_views_need_their_token(name: str, alpha: Workspace) -> None:
     """Without a valid token the open views change nothing and sign nobody in."""
     if name == "sign_in":
@@ -203,3 +206,44 @@ def test_open_views_need_their_token(name: str, alpha: Workspace) -> None:
     for method in METHODS:
         response = _refused(client, method, path, status, alpha)
         assert "rapport_portal" not in response.cookies
+
+
+@pytest.mark.parametrize("who", ["anonymous", "customer", "staff"])
+def test_only_published_public_articles_reach_the_portal(
+    who: str, alpha: Workspace, visit: Callable[[str | None, str], Client]
+) -> None:
+    with schema_context(alpha.tenant.schema_name):
+        x = customer("x@example.com")
+        made = {}
+        for state, visibility in (
+            ("published", "public"),
+            ("published", "internal"),
+            ("draft", "public"),
+        ):
+            article = Article.objects.create(
+                title=f"Reset the router {state} {visibility}",
+                search_title=f"reset the router {state} {visibility}",
+                search_text=f"reset the router {state} {visibility}",
+                body="Hold the button",
+                language="en",
+                state=state,
+                visibility=visibility,
+            )
+            made[(state, visibility)] = article.pk
+        client = (
+            Client(HTTP_HOST=alpha.host)
+            if who == "anonymous"
+            else portal_client(alpha, x)
+            if who == "customer"
+            else visit("owner", alpha.host)
+        )
+    listing = client.get("/portal/articles/").content.decode()
+    suggested = client.get(
+        "/portal/articles/suggest/", {"subject": "how do I reset the router"}
+    ).content.decode()
+    for key, pk in made.items():
+        public = key == ("published", "public")
+        assert (f'data-article="{pk}"' in listing) is public, key
+        assert (f'data-article="{pk}"' in suggested) is public, key
+        assert client.get(f"/portal/articles/{pk}/").status_code == (200 if public else 404)
+        assert _refused(client, "POST", f"/portal/articles/{pk}/", 405, alpha)
