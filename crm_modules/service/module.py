@@ -159,3 +159,5 @@ register_record_panel(
     context=_csat_history,
     order=55,
 )
+
+from crm_modules.service import reports  # noqa: E402, F401 - registers the report data sources
