@@ -191,8 +191,12 @@ def csat_results(
         "good": Count("id", filter=Q(score__gte=4)),
         "bad": Count("id", filter=Q(score__lte=BAD_SCORE)),
     }
-    agents = list(rated.values("agent_id").annotate(**measures).order_by("agent_id"))
-    teams = list(rated.values("team_id").annotate(**measures).order_by("team_id"))
+    agents: list[dict[str, Any]] = [
+        dict(row) for row in rated.values("agent_id").annotate(**measures).order_by("agent_id")
+    ]
+    teams: list[dict[str, Any]] = [
+        dict(row) for row in rated.values("team_id").annotate(**measures).order_by("team_id")
+    ]
     users = {
         u.pk: u
         for u in User.objects.filter(pk__in=[a["agent_id"] for a in agents if a["agent_id"]])

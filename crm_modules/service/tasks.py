@@ -40,5 +40,6 @@ def send_csat_survey(survey_id: int) -> None:
     from tenants.models import Tenant
 
     # The schema is set by tenant-schemas-celery from the one the task was sent from.
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(schema_name=schema)
     csat_survey_send(tenant=tenant, survey_id=survey_id)

@@ -506,7 +506,11 @@ def article_new(request: WorkspaceRequest) -> HttpResponse:
         else None
     )
     if request.method != "POST":
-        values = {"language": request.LANGUAGE_CODE, "state": "draft", "visibility": "internal"}
+        values: dict[str, Any] = {
+            "language": request.LANGUAGE_CODE,
+            "state": "draft",
+            "visibility": "internal",
+        }
         if translation_of is not None:
             values.update(
                 visibility=translation_of.visibility,

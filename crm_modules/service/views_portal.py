@@ -122,7 +122,10 @@ def redeem(request: HttpRequest, token: str) -> HttpResponse:
         new = portal.portal_link_redeem(tenant=_tenant(request), token=token)
     except ServiceError as error:
         return render(
-            request, "service/portal/redeem.html", _context(request, link=None, error=error), 400
+            request,
+            "service/portal/redeem.html",
+            _context(request, link=None, error=error),
+            status=400,
         )
     response = redirect("portal:home")
     response.set_cookie(
@@ -174,7 +177,12 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     }
     if request.method == "POST":
         try:
-            ticket = portal.portal_ticket_create(tenant=_tenant(request), contact=contact, **values)
+            ticket = portal.portal_ticket_create(
+                tenant=_tenant(request),
+                contact=contact,
+                subject=values["subject"],
+                description=values["description"],
+            )
         except ServiceError as exc:
             error = exc
         else:

@@ -64,7 +64,7 @@ def test_solving_a_ticket_emails_one_click_links_for_each_score(
     links = _links(message)
     assert sorted(links) == [1, 2, 3, 4, 5]
     assert len(set(links.values())) == 1  # one token, the score in the query
-    assert "text/html" in [mimetype for _body, mimetype in message.alternatives]
+    assert "text/html" in [mimetype for _body, mimetype in message.alternatives]  # type: ignore[attr-defined]
     survey = CsatSurvey.objects.get(ticket=ticket)
     assert survey.delivery == CsatSurvey.Delivery.SENT
     assert survey.agent_id == alpha.members[Role.SUPPORT_AGENT].user_id

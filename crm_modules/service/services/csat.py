@@ -44,10 +44,15 @@ ANSWER_DAYS = 30
 MAX_COMMENT = 5000
 
 
+def _schema() -> str:
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+    return schema
+
+
 def csat_token(survey: CsatSurvey) -> str:
     """The signed token of a survey's links: the workspace schema and the survey id, so a token
     of one workspace means nothing on another workspace's host."""
-    return signing.dumps({"w": connection.schema_name, "s": survey.pk}, salt=TOKEN_SALT)
+    return signing.dumps({"w": _schema(), "s": survey.pk}, salt=TOKEN_SALT)
 
 
 def csat_survey_from_token(token: str) -> CsatSurvey | None:
@@ -57,7 +62,7 @@ def csat_survey_from_token(token: str) -> CsatSurvey | None:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=datetime.timedelta(days=ANSWER_DAYS))
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or data.get("w") != connection.schema_name:
+    if not isinstance(data, dict) or data.get("w") != _schema():
         return None
     survey_id = data.get("s")
     if not isinstance(survey_id, int):
@@ -187,7 +192,7 @@ def csat_rate(
                 locked.follow_up_task_id = task.pk
                 fields.append("follow_up_task_id")
         locked.save(update_fields=fields)
-        concerns = [r for r in (locked.ticket, locked.contact) if r is not None]
+        concerns: list[Any] = [r for r in (locked.ticket, locked.contact) if r is not None]
         if locked.ticket.company_id is not None:
             company = sales.Company.objects.filter(pk=locked.ticket.company_id).first()
             if company is not None:
