@@ -224,10 +224,9 @@ def test_a_closed_ticket_takes_no_reply(alpha: Workspace) -> None:
     services.ticket_change_status(
         actor=fresh(alpha.members[Role.SUPPORT_AGENT]), ticket=ticket, status="closed"
     )
+    client = portal_client(alpha, ada)
     before = db_state(alpha)
-    response = portal_client(alpha, ada).post(
-        f"/portal/tickets/{ticket.pk}/reply/", {"body": "Hello?"}
-    )
+    response = client.post(f"/portal/tickets/{ticket.pk}/reply/", {"body": "Hello?"})
     assert response.status_code == 400
     assert db_state(alpha) == before
 
