@@ -29,6 +29,7 @@ from tests.service.conftest import customer, portal_client
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
+
 @pytest.fixture(autouse=True)
 def _documents_can_be_signed() -> None:
     """No S3 here: a portal session never reaches the documents views (the staff pages answer
