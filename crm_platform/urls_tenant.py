@@ -25,6 +25,8 @@ def _module_patterns() -> tuple[list[URLPattern | URLResolver], list[URLPattern 
     pages: list[URLPattern | URLResolver] = []
     api: list[URLPattern | URLResolver] = []
     for config in module_configs():
+        for prefix, urlconf in sorted(config.customer_urls.items()):
+            pages.append(path(prefix, include(urlconf)))
         if _has_submodule(config.name, "urls"):
             pages.append(path(config.url_prefix, include(f"{config.name}.urls")))
         if _has_submodule(config.name, "endpoints"):

@@ -22,7 +22,7 @@ from crm_platform.locales import is_language
 from tenants import capabilities
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
-from tenants.modules import open_paths
+from tenants.modules import customer_url_prefixes, open_paths
 from tenants.permissions import allows
 from tenants.policies import mfa_policy_unmet
 
@@ -67,6 +67,10 @@ class MembershipMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant: Tenant = request.tenant  # type: ignore[attr-defined]
         if tenant.is_public or request.path.startswith((*OPEN_PATHS, *open_paths())):
+            return self.get_response(request)
+        if request.path.startswith(customer_url_prefixes()):
+            # The customers' realm (the portal): its views check their own sign-in; a member's
+            # session means nothing there.
             return self.get_response(request)
 
         api = request.path.startswith(API_PREFIX)

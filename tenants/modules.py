@@ -34,6 +34,11 @@ class ModuleConfig(AppConfig):
     # Where the module's pages live on a workspace host, e.g. "sales/". Its urls.py sets
     # ``app_name`` (the namespace), conventionally the app label.
     url_prefix: str = ""
+    # Pages for the workspace's customers rather than its members (the service portal): a
+    # path prefix on the workspace host ("portal/") → the URLconf module serving it. The
+    # membership middleware lets these paths through; their views answer for their own
+    # sign-in realm, never with a member's session (tests/isolation/test_portal_matrix.py).
+    customer_urls: dict[str, str] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,6 +48,13 @@ class ModuleConfig(AppConfig):
 
 def module_configs() -> list[ModuleConfig]:
     return [config for config in apps.get_app_configs() if isinstance(config, ModuleConfig)]
+
+
+def customer_url_prefixes() -> tuple[str, ...]:
+    """The paths ("/portal/") a workspace host serves to customers, outside membership."""
+    return tuple(
+        f"/{prefix}" for config in module_configs() for prefix in sorted(config.customer_urls)
+    )
 
 
 @dataclass(frozen=True)
@@ -187,8 +199,9 @@ _OPEN_PATHS: list[str] = []
 
 def register_open_path(prefix: str) -> str:
     """A path prefix of a workspace host that answers visitors who are not members (a
-    campaign's tracking pixel and link redirects, the customers' ticket form). Its views must authenticate each request
-    themselves (a signed token) and appear in the isolation tests' OPEN list with the reason."""
+    campaign's tracking pixel and link redirects, the customers' ticket form). Its views must
+    authenticate each request themselves (a signed token, a trap field and a rate limit) and
+    appear in the isolation tests' OPEN list with the reason."""
     if not (prefix.startswith("/") and prefix.endswith("/")) or prefix == "/":
         raise ValueError(f"Open path {prefix!r} must be /a/path/")
     if prefix not in _OPEN_PATHS:

@@ -42,12 +42,14 @@ from crm_modules.sales.selectors import (
 )
 from crm_modules.sales.services import (
     company_update,
+    contact_self_correct,
     contact_update,
     custom_field_create,
     deal_move_stage,
     deal_update,
     lead_update,
     record_log_activity,
+    task_create,
 )
 from crm_modules.sales.services.bulk_import import (
     CompanyDraft,
@@ -121,6 +123,7 @@ __all__ = [
     "contact_get",
     "contact_list",
     "contact_name_key",
+    "contact_self_correct",
     "contact_update",
     "contacts_bulk_create",
     "custom_field_create",
@@ -145,4 +148,5 @@ __all__ = [
     "score_threshold_reached",
     "scored_ids",
     "scores_store",
+    "task_create",
 ]

@@ -8,3 +8,5 @@ class ServiceConfig(ModuleConfig):
     label = "service"
     verbose_name = _("Service")
     url_prefix = "service/"
+    # The customer portal and the satisfaction links: customers, not members (ADR 0038).
+    customer_urls = {"portal/": "crm_modules.service.urls_portal"}

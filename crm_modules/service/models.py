@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm_platform.fields import user_reference
+from crm_platform.indexes import TrigramIndex
 
 
 class Status(models.TextChoices):
@@ -192,6 +193,10 @@ class TicketMessage(models.Model):
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
     body = models.TextField(_("message"))
     author = user_reference(verbose_name=_("author"))
+    # A customer who wrote through the portal (``author`` is staff only).
+    sender_contact = models.ForeignKey(
+        "sales.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -378,3 +383,189 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+class CsatSurvey(models.Model):
+    """One satisfaction question to the customer, asked each time a ticket is solved (a ticket
+    reopened and solved again asks again). The agent and team are those at the solution, so a
+    later reassignment does not move the rating to someone else."""
+
+    class Score(models.IntegerChoices):
+        VERY_BAD = 1, _("Very dissatisfied")
+        BAD = 2, _("Dissatisfied")
+        NEUTRAL = 3, _("Neutral")
+        GOOD = 4, _("Satisfied")
+        VERY_GOOD = 5, _("Very satisfied")
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        HELD = "held", _("Not sent: the contact may not be emailed")
+        NO_ADDRESS = "no_address", _("Not sent: the contact has no email address")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_surveys")
+    contact = models.ForeignKey(
+        "sales.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    agent = user_reference(verbose_name=_("agent"))
+    team = models.ForeignKey(
+        "tenants.Team",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(_("rating"), choices=Score.choices, null=True)
+    comment = models.TextField(_("comment"), blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    # The follow-up task made for the team lead after a bad rating (a sales task), once.
+    follow_up_task_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        indexes = [
+            models.Index(fields=["contact", "-created_at", "-id"], name="csat_contact"),
+            models.Index(fields=["ticket", "-id"], name="csat_ticket"),
+            models.Index(
+                fields=["rated_at", "agent", "team"],
+                name="csat_rated",
+                condition=models.Q(score__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CSAT {self.pk} of ticket {self.ticket_id}"
+
+    @property
+    def is_bad(self) -> bool:
+        return self.score is not None and self.score <= BAD_SCORE
+
+
+# A rating at or under this is bad: the team lead gets a follow-up task.
+BAD_SCORE = 2
+
+
+class PortalSettings(models.Model):
+    """The workspace's customer portal choices (one row)."""
+
+    # Customers also see (and reply to) the tickets of the company they belong to.
+    company_tickets = models.BooleanField(_("customers see their company's tickets"), default=False)
+
+    class Meta:
+        verbose_name = _("portal settings")
+        verbose_name_plural = _("portal settings")
+
+    def __str__(self) -> str:
+        return "portal settings"
+
+
+class PortalSignInLink(models.Model):
+    """A magic link sent to a customer's address: usable once, for ``LINK_MINUTES`` minutes.
+    Only the SHA-256 of the token is stored, so a database reader cannot sign in."""
+
+    contact = models.ForeignKey("sales.Contact", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email", "-created_at"], name="portal_link_email")]
+
+    def __str__(self) -> str:
+        return f"sign-in link {self.pk}"
+
+
+class PortalSession(models.Model):
+    """A customer signed in to the portal: a realm of its own, apart from staff sessions (no
+    user, no membership, no seat). The cookie holds the token; the row its SHA-256."""
+
+    contact = models.ForeignKey("sales.Contact", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"portal session {self.pk}"
+
+
+# --- knowledge base ---------------------------------------------------------------------------
+
+
+class ArticleCategory(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("article category")
+        verbose_name_plural = _("article categories")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Article(models.Model):
+    """A knowledge-base article in one language. Translations of the same article share a
+    ``group`` (the id of the first one), one per language."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    class Visibility(models.TextChoices):
+        INTERNAL = "internal", _("Internal (staff only)")
+        PUBLIC = "public", _("Public (customers too)")
+
+    group = models.BigIntegerField(null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10)
+    category = models.ForeignKey(
+        ArticleCategory,
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL
+    )
+    # Title and text lower-cased: substring search in any script through a trigram index (D20).
+    search_text = models.TextField(default="", editable=False)
+    search_title = models.CharField(max_length=200, default="", editable=False)
+    created_by = user_reference()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        indexes = [
+            TrigramIndex(fields=["search_text"], name="article_search"),
+            TrigramIndex(fields=["search_title"], name="article_title_search"),
+            models.Index(fields=["-updated_at", "-id"], name="article_recent"),
+            models.Index(
+                fields=["language", "-updated_at", "-id"],
+                name="article_public",
+                condition=models.Q(state="published", visibility="public"),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "language"], name="article_one_translation_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -55,6 +55,18 @@ MANAGE_CHANNELS = capabilities.register(
     label=_("Set up the support email address and the web form; see mail that failed"),
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN},
+)
+VIEW_ARTICLES = capabilities.register(
+    "service.view_articles",
+    label=_("Read knowledge-base articles, internal ones included"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_ARTICLES = capabilities.register(
+    "service.manage_articles",
+    label=_("Write, translate and publish knowledge-base articles"),
+    module=MODULE,
+    roles=AGENTS,
     writes=True,
 )
 
@@ -65,6 +77,22 @@ navigation.register(
     url_name="service:inbox",
     capability=VIEW_TICKETS,
     order=200,
+)
+navigation.register(
+    "articles",
+    label=_("Knowledge base"),
+    icon="file-text",
+    url_name="service:articles",
+    capability=VIEW_ARTICLES,
+    order=203,
+)
+navigation.register(
+    "csat",
+    label=_("Satisfaction"),
+    icon="message-square",
+    url_name="service:csat",
+    capability=VIEW_TICKETS,
+    order=205,
 )
 navigation.register(
     "sla",
@@ -93,6 +121,17 @@ SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )
 
+ARTICLE_SAVED = register_action(
+    "article.saved", _("Knowledge-base article written or changed"), module=MODULE
+)
+CSAT_RATED = register_action("ticket.csat_rated", _("Customer rated a ticket"), module=MODULE)
+PORTAL_SIGNED_IN = register_action(
+    "portal.signed_in", _("Customer signed in to the portal"), module=MODULE
+)
+PORTAL_CONTACT_CHANGED = register_action(
+    "portal.contact_changed", _("Customer corrected their details in the portal"), module=MODULE
+)
+
 TICKETS_TOPIC = live.register_topic("tickets", label=_("Tickets"), capability=VIEW_TICKETS)
 
 # Tickets on the shared timeline of their contact and company (D18).
@@ -101,6 +140,7 @@ ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"))
 ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))
 ENTRY_SLA_BREACH = register_entry_type("ticket_sla_breach", label=_("SLA target breached"))
+ENTRY_CSAT = register_entry_type("ticket_csat", label=_("Customer satisfaction rating"))
 
 
 def _customer_tickets(membership: Membership, record: Any) -> dict[str, Any]:
@@ -131,3 +171,21 @@ _register_attachable()
 
 # The web form customers fill in on the workspace's host or in an iframe (ADR 0036).
 register_open_path("/service/form/")
+
+
+def _csat_history(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.service.selectors import csat_history
+
+    return csat_history(actor=membership, contact=record)
+
+
+register_record_panel(
+    "service.csat.sales.contact",
+    record_type="sales.contact",
+    template="service/_csat_history.html",
+    capability=VIEW_TICKETS,
+    context=_csat_history,
+    order=55,
+)
+
+from crm_modules.service import reports  # noqa: E402, F401 - registers the report data sources

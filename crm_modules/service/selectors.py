@@ -9,23 +9,26 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
 from crm_modules.sales.api import Company, Contact
 from crm_modules.service import sla
 from crm_modules.service.models import (
+    BAD_SCORE,
     OPEN_STATUSES,
+    Article,
     BusinessHours,
+    CsatSurvey,
     SlaPolicy,
     Status,
     Ticket,
     TicketMessage,
 )
-from crm_modules.service.module import VIEW_TICKETS
+from crm_modules.service.module import VIEW_ARTICLES, VIEW_TICKETS
 from tenants.capabilities import Capability
-from tenants.models import Membership
+from tenants.models import Membership, Team, User
 from tenants.permissions import allows
 
 # The inbox views and the order each reads its index in (the last field is unique).
@@ -153,4 +156,162 @@ def sla_policy_default() -> SlaPolicy | None:
         .select_related("hours")
         .prefetch_related("targets")
         .first()
+    )
+
+
+def csat_history(*, actor: Membership, contact: Any, limit: int = 10) -> dict[str, Any]:
+    """A contact's latest answered and unanswered surveys with the average rating: two
+    queries, whatever the number of surveys."""
+    if not allows(actor, VIEW_TICKETS) or not isinstance(contact, Contact):
+        return {"surveys": [], "average": None, "rated": 0}
+    surveys = CsatSurvey.objects.filter(contact=contact)
+    rows = list(surveys.select_related("ticket", "agent").order_by("-created_at", "-id")[:limit])
+    summary = surveys.filter(score__isnull=False).aggregate(average=Avg("score"), rated=Count("id"))
+    return {"surveys": rows, "average": summary["average"], "rated": summary["rated"]}
+
+
+def csat_results(
+    *,
+    actor: Membership,
+    since: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Ratings per agent and per team (agent and team at the solution): count, average, share
+    of good (4-5) and bad (1-2) answers. One grouped query each, on the rated index."""
+    if not allows(actor, VIEW_TICKETS):
+        return {"agents": [], "teams": []}
+    rated = CsatSurvey.objects.filter(score__isnull=False)
+    if since is not None:
+        rated = rated.filter(rated_at__gte=since)
+    if until is not None:
+        rated = rated.filter(rated_at__lt=until)
+    measures = {
+        "answers": Count("id"),
+        "average": Avg("score"),
+        "good": Count("id", filter=Q(score__gte=4)),
+        "bad": Count("id", filter=Q(score__lte=BAD_SCORE)),
+    }
+    agents: list[dict[str, Any]] = [
+        dict(row) for row in rated.values("agent_id").annotate(**measures).order_by("agent_id")
+    ]
+    teams: list[dict[str, Any]] = [
+        dict(row) for row in rated.values("team_id").annotate(**measures).order_by("team_id")
+    ]
+    users = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=[a["agent_id"] for a in agents if a["agent_id"]])
+    }
+    team_names = dict(
+        Team.objects.filter(
+            tenant_id=actor.tenant_id, pk__in=[t["team_id"] for t in teams if t["team_id"]]
+        ).values_list("pk", "name")
+    )
+    for row in agents:
+        user = users.get(row["agent_id"])
+        row["name"] = (user.get_full_name() or user.email) if user else ""
+    for row in teams:
+        row["name"] = team_names.get(row["team_id"], "")
+    for row in agents + teams:
+        row["csat"] = round(100 * row["good"] / row["answers"]) if row["answers"] else 0
+    return {"agents": agents, "teams": teams}
+
+
+# --- the customer portal (ADR 0038): what a signed-in contact sees -------------------------
+
+
+def portal_tickets(*, contact: Contact, company_tickets: bool) -> QuerySet[Ticket]:
+    """The contact's own tickets; with ``company_tickets``, also those of their company."""
+    mine = Q(contact_id=contact.pk)
+    if company_tickets and contact.company_id is not None:
+        mine |= Q(company_id=contact.company_id)
+    return Ticket.objects.filter(mine)
+
+
+def portal_ticket_get(*, contact: Contact, company_tickets: bool, ticket_id: int) -> Ticket:
+    """One of those tickets; anything else (another customer's, another workspace's) is 404."""
+    ticket = (
+        portal_tickets(contact=contact, company_tickets=company_tickets)
+        .select_related("contact", "company")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        raise Http404("No such ticket")
+    return ticket
+
+
+def portal_messages(*, ticket: Ticket) -> QuerySet[TicketMessage]:
+    """The conversation as the customer sees it: public replies only, never internal notes."""
+    return (
+        ticket.messages.filter(kind=TicketMessage.Kind.REPLY)
+        .select_related("author", "sender_contact")
+        .order_by("created_at", "id")
+    )
+
+
+# --- knowledge base ---------------------------------------------------------------------------
+
+SUGGESTIONS = 5
+# How much of an article's title must appear in the text written (pg_trgm word similarity).
+SUGGEST_THRESHOLD = 0.5
+
+
+def _article_search(articles: QuerySet[Article], q: str) -> QuerySet[Article]:
+    term = " ".join((q or "").split()).lower()[:100]
+    # A trigram GIN index serves LIKE '%term%' in every script (D20).
+    return articles.filter(search_text__contains=term) if term else articles
+
+
+def article_list(*, actor: Membership, q: str = "", language: str = "") -> QuerySet[Article]:
+    """Every article for staff (drafts and internal ones included)."""
+    if not allows(actor, VIEW_ARTICLES):
+        return Article.objects.none()
+    articles = _article_search(Article.objects.all(), q)
+    return articles.filter(language=language) if language else articles
+
+
+def public_articles(*, q: str = "", language: str = "") -> QuerySet[Article]:
+    """What customers read: published public articles."""
+    articles = _article_search(
+        Article.objects.filter(state=Article.State.PUBLISHED, visibility=Article.Visibility.PUBLIC),
+        q,
+    )
+    return articles.filter(language=language) if language else articles
+
+
+def article_get(*, actor: Membership, article_id: int) -> Article:
+    article = article_list(actor=actor).select_related("category").filter(pk=article_id).first()
+    if article is None:
+        raise Http404("No such article")
+    return article
+
+
+def public_article_get(*, article_id: int) -> Article:
+    article = public_articles().select_related("category").filter(pk=article_id).first()
+    if article is None:
+        raise Http404("No such article")
+    return article
+
+
+def article_translations(*, article: Article) -> list[Article]:
+    if article.group is None:
+        return []
+    return list(
+        Article.objects.filter(group=article.group).exclude(pk=article.pk).order_by("language")
+    )
+
+
+def article_suggestions(*, text: str, articles: QuerySet[Article]) -> list[Article]:
+    """Articles whose title appears (closely) in ``text``, best first: pg_trgm's word
+    similarity of the title within what is being written, in any script."""
+    written = " ".join((text or "").split()).lower()[:2000]
+    if len(written) < 3:
+        return []
+    similarity = Func(
+        F("search_title"), Value(written), function="word_similarity", output_field=FloatField()
+    )
+    return list(
+        articles.annotate(similarity=similarity)
+        .filter(similarity__gte=SUGGEST_THRESHOLD)
+        .order_by("-similarity", "-updated_at", "-id")[:SUGGESTIONS]
     )

@@ -45,3 +45,16 @@ def send_ticket_email(email_id: int, body: str) -> str:
     from crm_modules.service.services.outbound import email_send
 
     return email_send(email_id=email_id, body=body)
+
+
+def send_csat_survey(survey_id: int) -> None:
+    """Email one satisfaction survey (sent from the workspace schema it was made in, D6)."""
+    from django.db import connection
+
+    from crm_modules.service.services.csat import csat_survey_send
+    from tenants.models import Tenant
+
+    # The schema is set by tenant-schemas-celery from the one the task was sent from.
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(schema_name=schema)
+    csat_survey_send(tenant=tenant, survey_id=survey_id)

@@ -3,8 +3,10 @@ changes, a ticket with its conversation and reply form, a new ticket, and the SL
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
@@ -19,6 +21,8 @@ from crm_modules.service import selectors, services, sla
 from crm_modules.service.forms import WEEKDAYS, ReplyForm, TicketFieldsForm, TicketForm
 from crm_modules.service.models import (
     OPEN_STATUSES,
+    Article,
+    ArticleCategory,
     BusinessHours,
     Priority,
     Status,
@@ -28,10 +32,13 @@ from crm_modules.service.models import (
 )
 from crm_modules.service.module import (
     ASSIGN_TICKETS,
+    MANAGE_ARTICLES,
     MANAGE_SLA,
+    VIEW_ARTICLES,
     VIEW_TICKETS,
     WORK_TICKETS,
 )
+from crm_modules.service.services import articles as article_services
 from crm_platform.errors import ServiceError
 from crm_platform.locales import time_zone_names
 from tenants.access import requires
@@ -407,3 +414,176 @@ def sla_settings(request: WorkspaceRequest) -> HttpResponse:
         return redirect("service:sla")
     context = {**_sla_context(hours, request.POST), "error": error}
     return render(request, "service/sla.html", context, status=400)
+
+
+# --- satisfaction ----------------------------------------------------------------------------
+
+
+@requires(VIEW_TICKETS)
+@require_safe
+def csat_results(request: WorkspaceRequest) -> HttpResponse:
+    """Ratings per agent and per team over the last ``days`` days (30 by default)."""
+    raw = request.GET.get("days", "30")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3660 else 30
+    since = timezone.now() - datetime.timedelta(days=days)
+    results = selectors.csat_results(actor=request.membership, since=since)
+    return render(
+        request, "service/csat.html", {**results, "days": days, "periods": (7, 30, 90, 365)}
+    )
+
+
+# --- knowledge base --------------------------------------------------------------------------
+
+ARTICLE_PAGE = 30
+
+
+@requires(VIEW_ARTICLES)
+@require_safe
+def articles(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    q = request.GET.get("q", "")
+    language = request.GET.get("language", "")
+    language = language if language in article_services.LANGUAGES else ""
+    page = keyset_page(
+        selectors.article_list(actor=actor, q=q, language=language).select_related("category"),
+        order=("-updated_at", "-id"),
+        after=request.GET.get("after", ""),
+        size=ARTICLE_PAGE,
+    )
+    return render(
+        request,
+        "service/articles.html",
+        {
+            "page": page,
+            "q": q,
+            "language": language,
+            "languages": settings.LANGUAGES,
+            "categories": ArticleCategory.objects.all(),
+            "can_manage": allows(actor, MANAGE_ARTICLES),
+        },
+    )
+
+
+def _article_form(
+    request: WorkspaceRequest,
+    *,
+    article: Article | None,
+    translation_of: Article | None,
+    values: dict[str, Any],
+    error: ServiceError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "service/article_form.html",
+        {
+            "article": article,
+            "translation_of": translation_of,
+            "translations": selectors.article_translations(article=article) if article else [],
+            "values": values,
+            "error": error,
+            "languages": settings.LANGUAGES,
+            "categories": ArticleCategory.objects.all(),
+            "states": Article.State.choices,
+            "visibilities": Article.Visibility.choices,
+            "can_manage": allows(request.membership, MANAGE_ARTICLES),
+        },
+        status=status,
+    )
+
+
+ARTICLE_FIELDS = ("title", "body", "language", "state", "visibility", "category")
+
+
+@requires(MANAGE_ARTICLES)
+@require_http_methods(["GET", "HEAD", "POST"])
+def article_new(request: WorkspaceRequest) -> HttpResponse:
+    actor = request.membership
+    raw = request.GET.get("translate") or request.POST.get("translate")
+    translation_of = (
+        selectors.article_get(actor=actor, article_id=int(raw))
+        if raw and str(raw).isdigit()
+        else None
+    )
+    if request.method != "POST":
+        values: dict[str, Any] = {
+            "language": request.LANGUAGE_CODE,
+            "state": "draft",
+            "visibility": "internal",
+        }
+        if translation_of is not None:
+            values.update(
+                visibility=translation_of.visibility,
+                category=translation_of.category_id or "",
+            )
+        return _article_form(request, article=None, translation_of=translation_of, values=values)
+    values = {name: request.POST.get(name, "") for name in ARTICLE_FIELDS}
+    try:
+        article = article_services.article_save(
+            actor=actor, translation_of=translation_of, changes=values
+        )
+    except ServiceError as error:
+        return _article_form(
+            request,
+            article=None,
+            translation_of=translation_of,
+            values=values,
+            error=error,
+            status=400,
+        )
+    messages.success(request, _("Article saved."))
+    return redirect("service:article", article.pk)
+
+
+@requires(VIEW_ARTICLES)
+@require_safe
+def article(request: WorkspaceRequest, article_id: int) -> HttpResponse:
+    found = selectors.article_get(actor=request.membership, article_id=article_id)
+    values = {name: getattr(found, name) for name in ARTICLE_FIELDS if name != "category"}
+    values["category"] = found.category_id or ""
+    return _article_form(request, article=found, translation_of=None, values=values)
+
+
+@requires(MANAGE_ARTICLES)
+@require_POST
+def article_edit(request: WorkspaceRequest, article_id: int) -> HttpResponse:
+    actor = request.membership
+    found = selectors.article_get(actor=actor, article_id=article_id)
+    values = {name: request.POST.get(name, "") for name in ARTICLE_FIELDS}
+    try:
+        article_services.article_save(actor=actor, article=found, changes=values)
+    except ServiceError as error:
+        return _article_form(
+            request, article=found, translation_of=None, values=values, error=error, status=400
+        )
+    messages.success(request, _("Article saved."))
+    return redirect("service:article", found.pk)
+
+
+@requires(MANAGE_ARTICLES)
+@require_POST
+def article_category_new(request: WorkspaceRequest) -> HttpResponse:
+    try:
+        article_services.article_category_create(
+            actor=request.membership, name=request.POST.get("name", "")
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Category added."))
+    return redirect("service:articles")
+
+
+@requires(VIEW_ARTICLES)
+@require_safe
+def article_suggest(request: WorkspaceRequest) -> HttpResponse:
+    """Articles matching what an agent is writing (an HTMX fragment under the reply form)."""
+    text = " ".join(request.GET.get(name, "") for name in ("subject", "body", "q"))
+    found = selectors.article_suggestions(
+        text=text, articles=selectors.article_list(actor=request.membership)
+    )
+    return render(
+        request,
+        "service/_article_suggestions.html",
+        {"suggestions": found, "url_name": "service:article"},
+    )

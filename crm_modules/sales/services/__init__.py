@@ -9,6 +9,7 @@ from crm_modules.sales.services.contacts import (
     contact_create,
     contact_delete,
     contact_move_company,
+    contact_self_correct,
     contact_set_consent,
     contact_update,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "contact_create",
     "contact_delete",
     "contact_move_company",
+    "contact_self_correct",
     "contact_set_consent",
     "contact_update",
     "custom_field_create",

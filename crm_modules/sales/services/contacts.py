@@ -532,3 +532,36 @@ def contact_set_consent(
 
 def contact_delete(*, actor: Membership, contact: Contact) -> None:
     record_delete(actor=actor, record=contact, action=CONTACT_DELETED)
+
+
+# What a contact may correct of their own record (the service portal): names and job title.
+SELF_CORRECTABLE = ("first_name", "last_name", "job_title")
+
+
+def contact_self_correct(*, contact: Contact, changes: Mapping[str, str]) -> Contact:
+    """The contact corrects their own name or job title (already checked by the caller, which
+    audits it): no member acts, so no capability is asked; the search text follows."""
+    unknown = set(changes) - set(SELF_CORRECTABLE)
+    if unknown:
+        raise ServiceError(_("This field cannot be changed here."), field=sorted(unknown)[0])
+    with transaction.atomic():
+        locked = (
+            Contact.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .get(pk=contact.pk)
+        )
+        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+        if not changed:
+            return locked
+        for name in changed:
+            setattr(locked, name, changes[name])
+        locked.search_text = _search_text(
+            locked,
+            list(locked.emails.values_list("email", flat=True)),
+            list(locked.phones.values_list("number", flat=True)),
+        )
+        locked.name_key = contact_name_key(locked.first_name, locked.last_name)
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=[*changed, "search_text", "name_key", "updated_at"])
+        score_inputs_changed(entity="contact", ids=[locked.pk])
+    return locked

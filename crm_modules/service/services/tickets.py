@@ -41,6 +41,7 @@ from crm_modules.service.module import (
     WORK_TICKETS,
 )
 from crm_modules.service.services import outbound
+from crm_modules.service.services.csat import csat_survey_open
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
@@ -362,8 +363,12 @@ def ticket_reply(
 
 
 def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
-    """Set the status with its timers and stamps; returns the fields changed."""
+    """Set the status with its timers and stamps; returns the fields changed. Solving a
+    ticket (again, after a reopening) asks the customer for a rating."""
+    solving = status == Status.SOLVED and ticket.status not in DONE_STATUSES
     sla.on_status(ticket, new_status=status, timer=sla.clock_for(ticket), now=when)
+    if solving:
+        csat_survey_open(ticket=ticket, now=when)
     if status == Status.SOLVED:
         ticket.solved_at = ticket.solved_at or when
     elif status not in DONE_STATUSES:
