@@ -40,6 +40,7 @@ from crm_modules.service.module import (
     TICKETS_TOPIC,
     WORK_TICKETS,
 )
+from crm_modules.service.services import routing
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
@@ -95,6 +96,17 @@ def check_tags(raw: Any, *, field: str = "tags") -> list[str]:
     if len(tags) > 20:
         raise ServiceError(_("A ticket can have at most 20 tags."), field=field)
     return tags
+
+
+def check_language(raw: Any) -> str:
+    """A language tag such as ``ru`` or ``zh-hans`` (lower case), or empty."""
+    if raw in (None, ""):
+        return ""
+    text = str(raw).strip().casefold().replace("_", "-")
+    parts = text.split("-")
+    if len(text) > 10 or not all(part.isascii() and part.isalpha() for part in parts):
+        raise ServiceError(_("Give a language code such as “ru” or “zh-hans”."), field="language")
+    return text
 
 
 def _contact(contact_id: Any) -> Contact | None:
@@ -181,10 +193,14 @@ def ticket_create(
     assignee_id: Any = None,
     team_id: Any = None,
     tags: Any = None,
+    language: str = "",
     now: datetime.datetime | None = None,
 ) -> Ticket:
+    """Open a ticket. Without an assignee it is routed (ADR 0037): a team from the routing
+    rules when none is given, then an agent of the team with room, or the team's queue."""
     require(actor, WORK_TICKETS)
     subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
+    language = check_language(language)
     description = check_body(description, field="description", required=False)
     priority = check_choice(priority, Priority, field="priority")
     ticket_type = check_choice(ticket_type, TicketType, field="type")
@@ -215,9 +231,12 @@ def ticket_create(
             updated_at=when,
             sla_policy=policy,
             status=Status.OPEN if assignee else Status.NEW,
+            language=language,
         )
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
+        if assignee is None:
+            routing.route_ticket(tenant=actor.tenant, ticket=ticket, now=when)
         sla_alarm(ticket)
         timeline.activity_log(
             kind=ENTRY_TICKET.code,
@@ -378,9 +397,14 @@ def ticket_change_status(
             )
         before = locked.status
         fields = _move(locked, status, when)
+        if status in DONE_STATUSES:
+            locked.queued_at = None
+            fields.append("queued_at")
         locked.updated_at = when
         locked.save(update_fields=[*fields, "updated_at"])
         sla_alarm(locked)
+        if status in DONE_STATUSES and before not in DONE_STATUSES:
+            _room_freed(actor.tenant, locked.assignee_id)
         timeline.activity_log(
             kind=ENTRY_STATUS.code,
             author=actor.user,
@@ -437,9 +461,25 @@ def ticket_assign(
         fields = [*changes, "updated_at"]
         if locked.status == Status.NEW and locked.assignee_id is not None:
             fields += _move(locked, Status.OPEN, when)
+        if locked.assignee_id is not None and locked.queued_at is not None:
+            # A manual assignment takes the ticket out of the queue.
+            locked.queued_at = None
+            fields.append("queued_at")
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
+        if (
+            locked.assignee_id is None
+            and changes.get("team_id", before.get("team_id")) is not None
+            and "team_id" in changes
+            and locked.status not in DONE_STATUSES
+        ):
+            # Sent to another team without an agent: the team's routing takes it from here.
+            locked.queued_at = None
+            routing.route_ticket(tenant=actor.tenant, ticket=locked, now=when)
         sla_alarm(locked)
+        previous = before.get("assignee_id")
+        if previous is not None and previous != locked.assignee_id and locked.is_open:
+            _room_freed(actor.tenant, previous)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -449,6 +489,19 @@ def ticket_assign(
         )
         _publish(actor, "ticket.updated", locked)
     return locked
+
+
+def _room_freed(tenant: Any, user_id: int | None) -> None:
+    """An agent has one open ticket fewer: their team's queue may go on."""
+    if user_id is None:
+        return
+    team_id = (
+        Membership.objects.filter(tenant_id=tenant.pk, user_id=user_id)
+        .values_list("team_id", flat=True)
+        .first()
+    )
+    if team_id is not None:
+        routing.routing_drain(tenant=tenant, team_id=team_id)
 
 
 def ticket_update(
