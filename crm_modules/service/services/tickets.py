@@ -295,6 +295,22 @@ def _seen(raw: Any) -> int | None:
     return number
 
 
+# A chain of merges is followed at most this far (a merged ticket's survivor merged again).
+MAX_HOPS = 20
+
+
+def ticket_survivor(ticket: Ticket) -> Ticket:
+    """The ticket that carries on ``ticket``: itself unless it was merged into another."""
+    current = ticket
+    for _hop in range(MAX_HOPS):
+        if current.merged_into_id is None:
+            return current
+        current = Ticket.objects.select_related("contact", "company").get(
+            pk=current.merged_into_id
+        )
+    return current
+
+
 def ticket_reply(
     *,
     actor: Membership,
@@ -314,11 +330,16 @@ def ticket_reply(
     require(actor, WORK_TICKETS, ticket)
     text = check_body(body, field="body", required=True)
     seen = _seen(seen_message_id)
+    # A reply to a merged ticket lands on the ticket that carries it on.
+    ticket = ticket_survivor(ticket)
     if status:
         check_choice(status, Status, field="status")
     when = now or timezone.now()
     with transaction.atomic():
         locked = _locked(actor, ticket)
+        if locked.merged_into_id is not None:
+            # Merged while the reply was written.
+            locked = _locked(actor, ticket_survivor(locked))
         if locked.status == Status.CLOSED:
             raise ServiceError(
                 _("This ticket is closed; open a new ticket to write to the customer again."),
