@@ -6,9 +6,10 @@
 
 The script keeps its data in its own database (``bench_service_routing`` unless --database
 says otherwise) and reuses it on the next run; --reseed starts over. It makes one team of
-``--agents`` available support agents (cap 10,000 open tickets each, so nobody is ever full),
+``--agents`` available support agents (cap 50 open tickets each),
 ``--rules`` routing rules of which only the last matches (every rule is tried), and
-``--tickets`` tickets, one in five open and assigned round the team.
+``--tickets`` tickets, one in five open: about 20 open tickets for each agent (whose cap is
+50), the other open ones held by the owner (outside the team).
 
 It prints the median and p95 of: the decision alone (``routing.route_decision``: rules, team,
 agents' open counts, choice; no writes) and a whole ticket opened and routed through
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 SLUG = "routing"
 
 
-class Rollback(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Rollback(Exception):
     pass
 
 
@@ -97,9 +98,7 @@ def main() -> None:
             password="a-long-enough-passphrase",  # noqa: S106
         )
     tenant = Tenant.objects.get(slug=SLUG)
-    owner = Membership.objects.select_related("tenant", "user").get(
-        tenant=tenant, role=Role.OWNER
-    )
+    owner = Membership.objects.select_related("tenant", "user").get(tenant=tenant, role=Role.OWNER)
     team, _created = Team.objects.get_or_create(tenant=tenant, name="Support")
     for n in range(Membership.objects.filter(team=team).count(), args.agents):
         user = User.objects.create(email=f"agent{n}@routing.example.com", full_name=f"Agent {n}")
@@ -109,7 +108,7 @@ def main() -> None:
     connection.set_tenant(tenant)  # type: ignore[attr-defined]
     for user_id in agent_ids:
         AgentProfile.objects.update_or_create(
-            user_id=user_id, defaults={"available": True, "max_open": 10_000}
+            user_id=user_id, defaults={"available": True, "max_open": 50}
         )
     if RoutingRule.objects.count() < args.rules:
         RoutingRule.objects.all().delete()
@@ -138,7 +137,8 @@ def main() -> None:
                 " SELECT 'Ticket ' || n, '',"
                 " (ARRAY['solved','closed','solved','closed','open'])[1 + n %% 5],"
                 " 'normal', 'question', 'email',"
-                " (%(agents)s::bigint[])[1 + n %% %(count)s], %(team)s, '{}', '{}', '',"
+                " CASE WHEN n <= %(count)s * 100 THEN (%(agents)s::bigint[])[1 + n %% %(count)s]"
+                " ELSE %(owner)s END, %(team)s, '{}', '{}', '',"
                 " %(owner)s, now(), now(), false, false, 0, false, false"
                 " FROM generate_series(%(start)s, %(end)s) n",
                 {

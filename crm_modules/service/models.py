@@ -416,9 +416,7 @@ class Macro(models.Model):
     body = models.TextField(_("reply text"), blank=True)
     public = models.BooleanField(_("public reply"), default=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, blank=True)
-    priority = models.CharField(
-        _("priority"), max_length=10, choices=Priority.choices, blank=True
-    )
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, blank=True)
     assignee = user_reference(verbose_name=_("assignee"))
     team = models.ForeignKey(
         "tenants.Team",

@@ -97,7 +97,7 @@ navigation.register(
     label=_("Macros"),
     icon="copy",
     url_name="service:macros",
-    capability=VIEW_TICKETS,
+    capability=WORK_TICKETS,
     order=206,
 )
 

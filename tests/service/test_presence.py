@@ -44,7 +44,9 @@ def _in_own_thread(work: Callable[[], T]) -> T:
 @pytest.fixture
 def ticket(world: World) -> Iterator[Ticket]:
     schema = world.alpha.tenant.schema_name
-    sessions = _in_own_thread(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+    sessions = _in_own_thread(
+        lambda: set(UserSession.objects.values_list("session_key", flat=True))
+    )
 
     def make() -> Ticket:
         with schema_context(schema):
@@ -121,9 +123,12 @@ async def test_pages_on_a_ticket_hear_who_views_and_who_replies(
         assert key == f"{schema}:service:presence:{ticket.pk}"
         redis = get_redis_connection("default")
         assert 0 < redis.ttl(key) <= presence.TTL
-        assert presence.presence_list(
-            schema_name=schema, ticket_id=ticket.pk, now=time.time() + presence.TTL + 1
-        ) == []
+        assert (
+            presence.presence_list(
+                schema_name=schema, ticket_id=ticket.pk, now=time.time() + presence.TTL + 1
+            )
+            == []
+        )
 
         await agent.disconnect()
         assert _people(await rep.receive_json_from(TIMEOUT)) == [(rep_id, "viewing")]
@@ -144,16 +149,19 @@ async def test_a_reader_cannot_say_they_reply_and_a_missing_ticket_is_refused(
             "payload": {"ticket": ticket.pk},
         }
         # A ticket of no workspace here (bravo's ids are not alpha's tickets).
-        await rep.send_json_to({"type": "presence", "ticket": ticket.pk + 10_000, "state": "viewing"})
+        await rep.send_json_to(
+            {"type": "presence", "ticket": ticket.pk + 10_000, "state": "viewing"}
+        )
         assert (await rep.receive_json_from(TIMEOUT))["event"] == "presence.error"
         await rep.send_json_to({"type": "presence", "ticket": "1", "state": "viewing"})
         assert (await rep.receive_json_from(TIMEOUT))["event"] == "presence.error"
         assert await rep.receive_nothing(0.2)
         redis = get_redis_connection("default")
         assert redis.exists(presence.presence_key(schema_name=schema, ticket_id=ticket.pk)) == 0
-        assert redis.exists(
-            presence.presence_key(schema_name=schema, ticket_id=ticket.pk + 10_000)
-        ) == 0
+        assert (
+            redis.exists(presence.presence_key(schema_name=schema, ticket_id=ticket.pk + 10_000))
+            == 0
+        )
     finally:
         await rep.disconnect()
 

@@ -155,7 +155,11 @@ def test_skills_and_caps_limit_who_gets_a_ticket_and_the_rest_waits_in_the_queue
     _agent(alpha, team, "novice", cap=5)
     expert = _agent(alpha, team, "expert", cap=1, skills=["printers", "linux"])
     routing.routing_rule_save(
-        actor=_manager(alpha), name="Printers", team_id=team.pk, keywords="printer", skills="printers"
+        actor=_manager(alpha),
+        name="Printers",
+        team_id=team.pk,
+        keywords="printer",
+        skills="printers",
     )
 
     first = _open(alpha, now=WEDNESDAY_10)
@@ -163,7 +167,10 @@ def test_skills_and_caps_limit_who_gets_a_ticket_and_the_rest_waits_in_the_queue
     third = _open(alpha, now=WEDNESDAY_10 + datetime.timedelta(minutes=2))
 
     assert first.assignee_id == expert.user_id
-    assert (second.assignee_id, second.queued_at) == (None, WEDNESDAY_10 + datetime.timedelta(minutes=1))
+    assert (second.assignee_id, second.queued_at) == (
+        None,
+        WEDNESDAY_10 + datetime.timedelta(minutes=1),
+    )
     assert (third.assignee_id, third.status) == (None, "new")
 
     # The expert solves the first: the oldest waiting ticket is theirs, the other still waits.

@@ -27,12 +27,13 @@ from crm_modules.service.module import (
     WORK_TICKETS,
 )
 from crm_modules.service.services.sla_alerts import sla_alarm
-from crm_modules.service.services.tickets import _room_freed, ticket_create, ticket_survivor
+from crm_modules.service.services.tickets import _room_freed, ticket_create
 from crm_platform.errors import ServiceError
 from tenants import live
 from tenants.audit.services import audit_record
 from tenants.models import Membership
 from tenants.permissions import require
+
 
 def _ticket_id(raw: Any) -> int:
     try:

@@ -204,7 +204,9 @@ def _escalate(
             member = by_user.get(escalation.user_id or 0)
             if member is None or member in told:
                 continue
-            _tell(tenant=tenant, member=member, ticket=ticket, target=target, kind="breach", url=url)
+            _tell(
+                tenant=tenant, member=member, ticket=ticket, target=target, kind="breach", url=url
+            )
             done["user"] = member.user_id
         elif escalation.action == SlaEscalation.Action.RAISE_PRIORITY:
             raised = RAISED.get(Priority(ticket.priority))
@@ -235,7 +237,11 @@ def _escalate(
                 routing.route_ticket(tenant=tenant, ticket=ticket, now=now)
             done["from"], done["to"] = before, ticket.assignee_id
             previous = by_user.get(before or 0)
-            if previous is not None and previous.team_id is not None and before != ticket.assignee_id:
+            if (
+                previous is not None
+                and previous.team_id is not None
+                and before != ticket.assignee_id
+            ):
                 routing.routing_drain(tenant=tenant, team_id=previous.team_id, now=now)
         audit_record(tenant=tenant, actor=None, action=TICKET_ESCALATED, target=ticket, data=done)
 

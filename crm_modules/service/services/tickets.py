@@ -305,9 +305,7 @@ def ticket_survivor(ticket: Ticket) -> Ticket:
     for _hop in range(MAX_HOPS):
         if current.merged_into_id is None:
             return current
-        current = Ticket.objects.select_related("contact", "company").get(
-            pk=current.merged_into_id
-        )
+        current = Ticket.objects.select_related("contact", "company").get(pk=current.merged_into_id)
     return current
 
 
@@ -587,9 +585,13 @@ def tickets_bulk(
     ticket_ids: list[Any],
     status: str = "",
     assignee_id: Any = _UNSET,
+    team_id: Any = _UNSET,
+    priority: str = "",
+    add_tags: Any = None,
+    remove_tags: Any = None,
 ) -> int:
-    """Change the status and/or the assignee of up to ``MAX_BULK`` tickets, all or none.
-    Returns how many were given."""
+    """Change the status, assignee, team, priority and/or tags of up to ``MAX_BULK``
+    tickets, all or none. Returns how many were changed."""
     require(actor, WORK_TICKETS)
     ids = sorted({_id(value, "tickets") for value in ticket_ids})
     if not ids:
@@ -598,21 +600,50 @@ def tickets_bulk(
         raise ServiceError(
             _("Choose at most %(max)d tickets at once.") % {"max": MAX_BULK}, field="tickets"
         )
-    if not status and assignee_id is _UNSET:
-        raise ServiceError(_("Choose a status or an assignee."), field="action")
+    adding = check_tags(add_tags, field="tags") if add_tags is not None else []
+    removing = check_tags(remove_tags, field="tags") if remove_tags is not None else []
+    if (add_tags is not None and not adding) or (remove_tags is not None and not removing):
+        raise ServiceError(_("Write the tags to add or remove."), field="tags")
+    if (
+        not status
+        and not priority
+        and assignee_id is _UNSET
+        and team_id is _UNSET
+        and not adding
+        and not removing
+    ):
+        raise ServiceError(_("Choose what to change."), field="action")
     if status:
         check_choice(status, Status, field="status")
+    if priority:
+        check_choice(priority, Priority, field="priority")
     if assignee_id is not _UNSET:
         require(actor, ASSIGN_TICKETS)
         check_assignee(actor, assignee_id)
+    if team_id is not _UNSET:
+        require(actor, ASSIGN_TICKETS)
+        check_team(actor, team_id)
     with transaction.atomic():
         # Locked in id order, so two bulk changes never deadlock each other.
         tickets = list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(tickets) != len(ids):
             raise ServiceError(_("Some of the chosen tickets no longer exist."), field="tickets")
         for ticket in tickets:
+            changes: dict[str, Any] = {}
+            if priority:
+                changes["priority"] = priority
+            if adding or removing:
+                tags = [t for t in ticket.tags if t not in removing]
+                changes["tags"] = [*tags, *(t for t in adding if t not in tags)]
+            if changes:
+                ticket = ticket_update(actor=actor, ticket=ticket, changes=changes)
+            assign: dict[str, Any] = {}
             if assignee_id is not _UNSET:
-                ticket_assign(actor=actor, ticket=ticket, assignee_id=assignee_id)
+                assign["assignee_id"] = assignee_id
+            if team_id is not _UNSET:
+                assign["team_id"] = team_id
+            if assign:
+                ticket = ticket_assign(actor=actor, ticket=ticket, **assign)
             if status:
                 ticket_change_status(actor=actor, ticket=ticket, status=status)
     return len(tickets)
