@@ -5,6 +5,7 @@ cap; a queue handed out oldest first when room frees up; manual assignment wins.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_the_first_matching_rule_picks_the_team(alpha: Workspace, teams: dict[st
     silver_company = CompanyFactory.create(custom={"tier": "platinum"})
     by_company = ContactFactory.create(company=silver_company)
 
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"contact_id": gold.pk, "language": "ru"}, "VIP"),
         ({"contact_id": by_company.pk}, "VIP"),
         ({"language": "RU", "subject": "invoice"}, "Russian"),
@@ -237,7 +238,7 @@ def test_a_manual_team_hands_out_nothing(alpha: Workspace, teams: dict[str, Team
     ticket = _open(alpha, team_id=None)
     assert ticket.team_id is None
     services.ticket_assign(actor=_manager(alpha), ticket=ticket, team_id=team.pk)
-    ticket.refresh_from_db()
+    ticket = Ticket.objects.get(pk=ticket.pk)
     assert (ticket.team_id, ticket.assignee_id, ticket.queued_at) == (team.pk, None, None)
 
 
