@@ -264,11 +264,11 @@ class ReplyList(generics.GenericAPIView[TicketMessage]):
         return Response(ReplyOut(message).data, status=status.HTTP_201_CREATED)
 
 
-class MergeIn(serializers.Serializer[Any]):
+class TicketMergeIn(serializers.Serializer[Any]):
     into = serializers.IntegerField(help_text="the ticket that carries on")
 
 
-class SplitIn(serializers.Serializer[Any]):
+class TicketSplitIn(serializers.Serializer[Any]):
     message = serializers.IntegerField(help_text="a reply of this ticket to make a ticket of")
 
 
@@ -286,7 +286,7 @@ class MacroOut(serializers.ModelSerializer[Macro]):
         read_only_fields = fields
 
 
-class BulkIn(serializers.Serializer[Any]):
+class TicketBulkIn(serializers.Serializer[Any]):
     tickets = serializers.ListField(child=serializers.IntegerField(), max_length=MAX_BULK)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
@@ -296,7 +296,7 @@ class BulkIn(serializers.Serializer[Any]):
     remove_tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class BulkOut(serializers.Serializer[Any]):
+class TicketBulkOut(serializers.Serializer[Any]):
     changed = serializers.IntegerField()
 
 
@@ -309,7 +309,7 @@ class AvailabilityOut(serializers.Serializer[Any]):
     available = serializers.BooleanField()
 
 
-class RuleOut(serializers.ModelSerializer[RoutingRule]):
+class RoutingRuleOut(serializers.ModelSerializer[RoutingRule]):
     class Meta:
         model = RoutingRule
         fields = (
@@ -319,7 +319,7 @@ class RuleOut(serializers.ModelSerializer[RoutingRule]):
         read_only_fields = fields
 
 
-class RuleIn(serializers.Serializer[Any]):
+class RoutingRuleIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, trim_whitespace=False)
     team = serializers.IntegerField()
     position = serializers.IntegerField(required=False, min_value=0)
@@ -331,14 +331,16 @@ class RuleIn(serializers.Serializer[Any]):
     skills = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-@extend_schema(tags=["tickets"], request=MergeIn, responses=TicketOut, operation_id="ticket_merge")
+@extend_schema(
+    tags=["tickets"], request=TicketMergeIn, responses=TicketOut, operation_id="ticket_merge"
+)
 class TicketMerge(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
     serializer_class = TicketOut
 
     def post(self, request: Request, **kwargs: Any) -> Response:
         ticket = _ticket(self)
-        data = MergeIn(data=request.data)
+        data = TicketMergeIn(data=request.data)
         data.is_valid(raise_exception=True)
         survivor = merge.ticket_merge(
             actor=_actor(request), ticket=ticket, into_id=data.validated_data["into"]
@@ -347,7 +349,7 @@ class TicketMerge(generics.GenericAPIView[Ticket]):
 
 
 @extend_schema(
-    tags=["tickets"], request=SplitIn, responses={201: TicketOut}, operation_id="ticket_split"
+    tags=["tickets"], request=TicketSplitIn, responses={201: TicketOut}, operation_id="ticket_split"
 )
 class TicketSplit(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
@@ -355,7 +357,7 @@ class TicketSplit(generics.GenericAPIView[Ticket]):
 
     def post(self, request: Request, **kwargs: Any) -> Response:
         ticket = _ticket(self)
-        data = SplitIn(data=request.data)
+        data = TicketSplitIn(data=request.data)
         data.is_valid(raise_exception=True)
         new = merge.ticket_split(
             actor=_actor(request), ticket=ticket, message_id=data.validated_data["message"]
@@ -409,13 +411,15 @@ class MacroList(generics.GenericAPIView[Macro]):
         return self.get_paginated_response(MacroOut(page, many=True).data)
 
 
-@extend_schema(tags=["tickets"], request=BulkIn, responses=BulkOut, operation_id="tickets_bulk")
+@extend_schema(
+    tags=["tickets"], request=TicketBulkIn, responses=TicketBulkOut, operation_id="tickets_bulk"
+)
 class TicketBulk(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
-    serializer_class = BulkOut
+    serializer_class = TicketBulkOut
 
     def post(self, request: Request, **kwargs: Any) -> Response:
-        data = BulkIn(data=request.data)
+        data = TicketBulkIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         kwargs_: dict[str, Any] = {"ticket_ids": values.pop("tickets")}
@@ -449,18 +453,18 @@ class Availability(generics.GenericAPIView[Any]):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=["routing"], responses=RuleOut(many=True), operation_id="routing_rule_list"
+        tags=["routing"], responses=RoutingRuleOut(many=True), operation_id="routing_rule_list"
     ),
     post=extend_schema(
         tags=["routing"],
-        request=RuleIn,
-        responses={201: RuleOut},
+        request=RoutingRuleIn,
+        responses={201: RoutingRuleOut},
         operation_id="routing_rule_create",
     ),
 )
-class RuleList(generics.GenericAPIView[RoutingRule]):
+class RoutingRuleList(generics.GenericAPIView[RoutingRule]):
     capabilities = {"GET": MANAGE_ROUTING, "POST": MANAGE_ROUTING}
-    serializer_class = RuleOut
+    serializer_class = RoutingRuleOut
     pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet[RoutingRule]:
@@ -468,16 +472,16 @@ class RuleList(generics.GenericAPIView[RoutingRule]):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(RuleOut(page, many=True).data)
+        return self.get_paginated_response(RoutingRuleOut(page, many=True).data)
 
     def post(self, request: Request, **kwargs: Any) -> Response:
-        data = RuleIn(data=request.data)
+        data = RoutingRuleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         rule = routing.routing_rule_save(
             actor=_actor(request), team_id=values.pop("team"), **values
         )
-        return Response(RuleOut(rule).data, status=status.HTTP_201_CREATED)
+        return Response(RoutingRuleOut(rule).data, status=status.HTTP_201_CREATED)
 
 
 urlpatterns = [
@@ -488,7 +492,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/macro/", TicketMacro.as_view(), name="ticket-macro"),
     path("macros/", MacroList.as_view(), name="macro-list"),
     path("availability/", Availability.as_view(), name="availability"),
-    path("routing/rules/", RuleList.as_view(), name="routing-rule-list"),
+    path("routing/rules/", RoutingRuleList.as_view(), name="routing-rule-list"),
     path("tickets/<int:ticket_id>/", TicketDetail.as_view(), name="ticket-detail"),
     path("tickets/<int:ticket_id>/replies/", ReplyList.as_view(), name="ticket-replies"),
 ]
