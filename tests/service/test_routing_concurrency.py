@@ -88,7 +88,11 @@ def _race(world: World, schema: str, agent: Membership) -> None:
     assert errors == []
     with schema_context(schema):
         rows = sorted(
-            Ticket.objects.values_list("assignee_id", "queued_at__isnull"), key=lambda r: r[1]
+            (
+                (assignee, queued is None)
+                for assignee, queued in Ticket.objects.values_list("assignee_id", "queued_at")
+            ),
+            key=lambda row: row[1],
         )
     # Exactly one given, the other queued; one default policy.
     with schema_context(schema):
