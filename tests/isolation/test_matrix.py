@@ -134,8 +134,12 @@ def _segment(workspace: Workspace, owner: Membership) -> int:
 
 
 def _ticket(workspace: Workspace, owner: Membership) -> int:
-    """An open ticket of a contact, given to ``owner``, with one reply."""
+    """An open ticket of a contact, given to ``owner``, with one reply; beside it another open
+    ticket and a macro, which the operations naming a second ticket (merge) or a macro find
+    without writing."""
     with schema_context(workspace.tenant.schema_name):
+        Ticket.objects.create(subject="Beside", status="open")
+        Macro.objects.create(name="Thanks", body="Grazie {{ agent.first_name }}")
         contact = ContactFactory.create(owner=owner.user)
         ticket = Ticket.objects.create(
             subject="Sample", contact=contact, assignee=owner.user, status="open"
