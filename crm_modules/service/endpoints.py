@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -16,17 +17,22 @@ from rest_framework.response import Response
 
 from crm_modules.service import selectors, services
 from crm_modules.service.models import (
+    Macro,
     Priority,
+    RoutingRule,
     Status,
     Ticket,
     TicketChannel,
     TicketMessage,
     TicketType,
 )
-from crm_modules.service.module import VIEW_TICKETS, WORK_TICKETS
+from crm_modules.service.module import MANAGE_ROUTING, VIEW_TICKETS, WORK_TICKETS
+from crm_modules.service.services import macros, merge, routing
+from crm_modules.service.services.tickets import MAX_BULK
 from crm_platform.api.errors import error_body
 from crm_platform.api.pagination import KeysetPagination
 from crm_platform.api.permissions import declared_capability
+from crm_platform.errors import ServiceError
 from tenants.models import Membership
 
 
@@ -50,7 +56,7 @@ class TicketOut(serializers.ModelSerializer[Ticket]):
             "team", "tags", "contact", "company", "created_at", "updated_at", "solved_at",
             "closed_at", "first_response_due_at", "first_responded_at",
             "first_response_breached", "resolution_due_at", "resolution_breached",
-            "paused_since",
+            "paused_since", "language", "skills", "queued_at", "merged_into",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -69,6 +75,7 @@ class TicketIn(serializers.Serializer[Any]):
     tags = serializers.ListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
     )
+    language = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
 
 class ReplyOut(serializers.ModelSerializer[TicketMessage]):
@@ -165,6 +172,7 @@ class TicketList(generics.GenericAPIView[Ticket]):
                 assignee_id=values.get("assignee"),
                 team_id=values.get("team"),
                 tags=values.get("tags"),
+                language=values.get("language", ""),
             )
             if status_after and status_after != ticket.status:
                 ticket = services.ticket_change_status(
@@ -199,6 +207,7 @@ class TicketDetail(generics.GenericAPIView[Ticket]):
         if "team" in values:
             assign["team_id"] = values.pop("team")
         values.pop("channel", None)
+        values.pop("language", None)
         # Every change or none.
         with transaction.atomic():
             if values:
@@ -255,8 +264,235 @@ class ReplyList(generics.GenericAPIView[TicketMessage]):
         return Response(ReplyOut(message).data, status=status.HTTP_201_CREATED)
 
 
+class TicketMergeIn(serializers.Serializer[Any]):
+    into = serializers.IntegerField(help_text="the ticket that carries on")
+
+
+class TicketSplitIn(serializers.Serializer[Any]):
+    message = serializers.IntegerField(help_text="a reply of this ticket to make a ticket of")
+
+
+class MacroApplyIn(serializers.Serializer[Any]):
+    macro = serializers.IntegerField()
+    seen_message = serializers.IntegerField(required=False, min_value=0)
+
+
+class MacroOut(serializers.ModelSerializer[Macro]):
+    class Meta:
+        model = Macro
+        fields = (
+            "id", "name", "body", "public", "status", "priority", "assignee", "team", "add_tags",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class TicketBulkIn(serializers.Serializer[Any]):
+    tickets = serializers.ListField(child=serializers.IntegerField(), max_length=MAX_BULK)
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    assignee = serializers.IntegerField(required=False, allow_null=True)
+    team = serializers.IntegerField(required=False, allow_null=True)
+    add_tags = serializers.ListField(child=serializers.CharField(), required=False)
+    remove_tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TicketBulkOut(serializers.Serializer[Any]):
+    changed = serializers.IntegerField()
+
+
+class AvailabilityIn(serializers.Serializer[Any]):
+    available = serializers.BooleanField()
+
+
+class AvailabilityOut(serializers.Serializer[Any]):
+    user = serializers.IntegerField()
+    available = serializers.BooleanField()
+
+
+class RoutingRuleOut(serializers.ModelSerializer[RoutingRule]):
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "id", "name", "position", "is_active", "channels", "keywords", "tiers", "languages",
+            "team", "skills",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class RoutingRuleIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, trim_whitespace=False)
+    team = serializers.IntegerField()
+    position = serializers.IntegerField(required=False, min_value=0)
+    is_active = serializers.BooleanField(default=True)
+    channels = serializers.ListField(child=serializers.CharField(), required=False)
+    keywords = serializers.ListField(child=serializers.CharField(), required=False)
+    tiers = serializers.ListField(child=serializers.CharField(), required=False)
+    languages = serializers.ListField(child=serializers.CharField(), required=False)
+    skills = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+@extend_schema(
+    tags=["tickets"], request=TicketMergeIn, responses=TicketOut, operation_id="ticket_merge"
+)
+class TicketMerge(generics.GenericAPIView[Ticket]):
+    capabilities = {"POST": WORK_TICKETS}
+    serializer_class = TicketOut
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        ticket = _ticket(self)
+        data = TicketMergeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        survivor = merge.ticket_merge(
+            actor=_actor(request), ticket=ticket, into_id=data.validated_data["into"]
+        )
+        return Response(TicketOut(survivor).data)
+
+
+@extend_schema(
+    tags=["tickets"], request=TicketSplitIn, responses={201: TicketOut}, operation_id="ticket_split"
+)
+class TicketSplit(generics.GenericAPIView[Ticket]):
+    capabilities = {"POST": WORK_TICKETS}
+    serializer_class = TicketOut
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        ticket = _ticket(self)
+        data = TicketSplitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = merge.ticket_split(
+            actor=_actor(request), ticket=ticket, message_id=data.validated_data["message"]
+        )
+        return Response(TicketOut(new).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["tickets"],
+    request=MacroApplyIn,
+    responses={200: TicketOut, 409: NewerMessagesOut},
+    operation_id="ticket_apply_macro",
+)
+class TicketMacro(generics.GenericAPIView[Ticket]):
+    capabilities = {"POST": WORK_TICKETS}
+    serializer_class = TicketOut
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        ticket = _ticket(self)
+        data = MacroApplyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        macro = Macro.objects.filter(pk=data.validated_data["macro"]).first()
+        if macro is None:
+            raise ServiceError(_("Choose a macro of this workspace."), field="macro")
+        actor = _actor(request)
+        try:
+            macros.macro_apply(
+                actor=actor,
+                ticket=ticket,
+                macro=macro,
+                seen_message_id=data.validated_data.get("seen_message"),
+            )
+        except services.NewerMessages as error:
+            body = error_body(error.code, error.message)
+            body["messages"] = ReplyOut(error.messages, many=True).data
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(TicketOut(selectors.ticket_get(actor=actor, ticket_id=ticket.pk)).data)
+
+
+@extend_schema(tags=["tickets"], responses=MacroOut(many=True), operation_id="macro_list")
+class MacroList(generics.GenericAPIView[Macro]):
+    capabilities = {"GET": WORK_TICKETS}
+    serializer_class = MacroOut
+    pagination_class = KeysetPagination
+
+    def get_queryset(self) -> QuerySet[Macro]:
+        return Macro.objects.all()
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MacroOut(page, many=True).data)
+
+
+@extend_schema(
+    tags=["tickets"], request=TicketBulkIn, responses=TicketBulkOut, operation_id="tickets_bulk"
+)
+class TicketBulk(generics.GenericAPIView[Ticket]):
+    capabilities = {"POST": WORK_TICKETS}
+    serializer_class = TicketBulkOut
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = TicketBulkIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        kwargs_: dict[str, Any] = {"ticket_ids": values.pop("tickets")}
+        if "assignee" in values:
+            kwargs_["assignee_id"] = values.pop("assignee")
+        if "team" in values:
+            kwargs_["team_id"] = values.pop("team")
+        kwargs_.update(values)
+        changed = services.tickets_bulk(actor=_actor(request), **kwargs_)
+        return Response({"changed": changed})
+
+
+@extend_schema(
+    tags=["tickets"],
+    request=AvailabilityIn,
+    responses=AvailabilityOut,
+    operation_id="agent_availability",
+)
+class Availability(generics.GenericAPIView[Any]):
+    capabilities = {"POST": WORK_TICKETS}
+    serializer_class = AvailabilityOut
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = AvailabilityIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = routing.agent_availability_set(
+            actor=_actor(request), available=data.validated_data["available"]
+        )
+        return Response({"user": profile.user_id, "available": profile.available})
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["routing"], responses=RoutingRuleOut(many=True), operation_id="routing_rule_list"
+    ),
+    post=extend_schema(
+        tags=["routing"],
+        request=RoutingRuleIn,
+        responses={201: RoutingRuleOut},
+        operation_id="routing_rule_create",
+    ),
+)
+class RoutingRuleList(generics.GenericAPIView[RoutingRule]):
+    capabilities = {"GET": MANAGE_ROUTING, "POST": MANAGE_ROUTING}
+    serializer_class = RoutingRuleOut
+    pagination_class = KeysetPagination
+
+    def get_queryset(self) -> QuerySet[RoutingRule]:
+        return RoutingRule.objects.all()
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RoutingRuleOut(page, many=True).data)
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = RoutingRuleIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        rule = routing.routing_rule_save(
+            actor=_actor(request), team_id=values.pop("team"), **values
+        )
+        return Response(RoutingRuleOut(rule).data, status=status.HTTP_201_CREATED)
+
+
 urlpatterns = [
     path("tickets/", TicketList.as_view(), name="ticket-list"),
+    path("tickets/bulk/", TicketBulk.as_view(), name="ticket-bulk"),
+    path("tickets/<int:ticket_id>/merge/", TicketMerge.as_view(), name="ticket-merge"),
+    path("tickets/<int:ticket_id>/split/", TicketSplit.as_view(), name="ticket-split"),
+    path("tickets/<int:ticket_id>/macro/", TicketMacro.as_view(), name="ticket-macro"),
+    path("macros/", MacroList.as_view(), name="macro-list"),
+    path("availability/", Availability.as_view(), name="availability"),
+    path("routing/rules/", RoutingRuleList.as_view(), name="routing-rule-list"),
     path("tickets/<int:ticket_id>/", TicketDetail.as_view(), name="ticket-detail"),
     path("tickets/<int:ticket_id>/replies/", ReplyList.as_view(), name="ticket-replies"),
 ]

@@ -10,6 +10,7 @@ not slow them.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -136,6 +137,16 @@ class Ticket(models.Model):
     resolution_warned = models.BooleanField(default=False)
     sla_alarm_at = models.DateTimeField(null=True, blank=True)
 
+    # Routing (ADR 0037): the customer's language, the skills an agent needs for the ticket,
+    # and since when it waits in its team's queue for an agent with room (empty: not waiting).
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    skills = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # A ticket merged into another is closed and points at the one that carries on.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
     class Meta:
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
@@ -166,6 +177,12 @@ class Ticket(models.Model):
             models.Index(fields=["contact", "-updated_at", "-id"], name="ticket_contact"),
             models.Index(fields=["company", "-updated_at", "-id"], name="ticket_company"),
             GinIndex(fields=["tags"], name="ticket_tags"),
+            # A team's queue, oldest first.
+            models.Index(
+                fields=["team", "queued_at", "id"],
+                name="ticket_queue",
+                condition=models.Q(queued_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -569,3 +586,150 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SlaEscalation(models.Model):
+    """What happens when a target of a policy is breached, besides the notice (ADR 0037)."""
+
+    class Target(models.TextChoices):
+        ANY = "any", _("Any target")
+        FIRST_RESPONSE = "first_response", _("First response")
+        RESOLUTION = "resolution", _("Resolution")
+
+    class Action(models.TextChoices):
+        NOTIFY = "notify", _("Notify a member")
+        REASSIGN = "reassign", _("Reassign")
+        RAISE_PRIORITY = "raise_priority", _("Raise the priority")
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="escalations")
+    target = models.CharField(_("target"), max_length=20, choices=Target.choices)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    # Notify: this member. Reassign: to this member and/or this team.
+    user = user_reference(verbose_name=_("member"))
+    team = models.ForeignKey(
+        "tenants.Team",
+        verbose_name=_("team"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.target} {self.action}"
+
+
+# --- routing (ADR 0037) ------------------------------------------------------------------------
+
+
+class RoutingRule(models.Model):
+    """Sends a new ticket to a team. Rules are tried in ``position`` order; the first whose
+    every non-empty condition holds wins. An empty condition matches anything."""
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    channels = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    # Any of these words in the subject or description (case-insensitive).
+    keywords = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    tiers = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    languages = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    team = models.ForeignKey(
+        "tenants.Team",
+        verbose_name=_("team"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # Skills an agent needs to be given the ticket.
+    skills = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+
+    class Meta:
+        ordering = ("position", "id")
+        indexes = [models.Index(fields=["position", "id"], name="routing_rule_order")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamRouting(models.Model):
+    """How a team hands its tickets to its agents."""
+
+    class Method(models.TextChoices):
+        ROUND_ROBIN = "round_robin", _("Round-robin")
+        LEAST_BUSY = "least_busy", _("Least busy")
+        MANUAL = "manual", _("Manual (nobody is given tickets automatically)")
+
+    team = models.OneToOneField(
+        "tenants.Team",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        primary_key=True,
+    )
+    method = models.CharField(
+        _("method"), max_length=20, choices=Method.choices, default=Method.ROUND_ROBIN
+    )
+    # Round-robin: the agent given the last ticket; the next goes to the one after.
+    last_user = user_reference()
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.method}"
+
+
+DEFAULT_MAX_OPEN = 20
+
+
+class AgentProfile(models.Model):
+    """An agent's availability, skills and cap on open tickets in this workspace."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        primary_key=True,
+    )
+    available = models.BooleanField(_("available"), default=False)
+    skills = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    max_open = models.PositiveIntegerField(_("open tickets at most"), default=DEFAULT_MAX_OPEN)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'available' if self.available else 'away'}"
+
+
+# --- macros (ADR 0037) -------------------------------------------------------------------------
+
+
+class Macro(models.Model):
+    """A canned response and/or a set of changes applied to a ticket in one click. The text
+    may hold placeholders such as ``{{ contact.first_name | there }}``."""
+
+    name = models.CharField(_("name"), max_length=100)
+    body = models.TextField(_("reply text"), blank=True)
+    public = models.BooleanField(_("public reply"), default=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, blank=True)
+    assignee = user_reference(verbose_name=_("assignee"))
+    team = models.ForeignKey(
+        "tenants.Team",
+        verbose_name=_("team"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    add_tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_by = user_reference(verbose_name=_("created by"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+        indexes = [models.Index(fields=["name", "id"], name="macro_by_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -6,6 +6,8 @@
   status, priority, type and tags, and take a ticket for themselves.
 - Owner, Admin and Manager give tickets to any member or team, one by one or in bulk.
 - Owner and Admin set the business hours, holidays and SLA targets.
+- Owner, Admin and Manager set routing (rules, team methods, agents' skills and caps, anyone's
+  availability) and write macros; every agent sets their own availability and applies macros.
 """
 
 from typing import Any
@@ -69,6 +71,20 @@ MANAGE_ARTICLES = capabilities.register(
     roles=AGENTS,
     writes=True,
 )
+MANAGE_ROUTING = capabilities.register(
+    "service.manage_routing",
+    label=_("Set routing rules, team routing, agents' skills, caps and availability"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
+MANAGE_MACROS = capabilities.register(
+    "service.manage_macros",
+    label=_("Write, change and delete macros and canned responses"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
+    writes=True,
+)
 
 navigation.register(
     "tickets",
@@ -111,12 +127,32 @@ navigation.register(
     capability=MANAGE_CHANNELS,
     order=220,
 )
+navigation.register(
+    "routing",
+    label=_("Routing"),
+    icon="arrow-right-left",
+    url_name="service:routing",
+    capability=MANAGE_ROUTING,
+    order=205,
+)
+navigation.register(
+    "macros",
+    label=_("Macros"),
+    icon="copy",
+    url_name="service:macros",
+    capability=WORK_TICKETS,
+    order=206,
+)
 
 TICKET_CREATED = register_action("ticket.created", _("Ticket opened"), module=MODULE)
 TICKET_UPDATED = register_action("ticket.updated", _("Ticket changed"), module=MODULE)
 TICKET_STATUS = register_action("ticket.status_changed", _("Ticket status changed"), module=MODULE)
 TICKET_ASSIGNED = register_action("ticket.assigned", _("Ticket assigned"), module=MODULE)
 SLA_BREACHED = register_action("ticket.sla_breached", _("SLA target breached"), module=MODULE)
+TICKET_MERGED = register_action("ticket.merged", _("Tickets merged"), module=MODULE)
+TICKET_SPLIT = register_action("ticket.split", _("Ticket split"), module=MODULE)
+TICKET_ESCALATED = register_action("ticket.escalated", _("Ticket escalated"), module=MODULE)
+MACRO_CHANGED = register_action("macro.changed", _("Macro changed"), module=MODULE)
 SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )
@@ -141,6 +177,8 @@ ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))
 ENTRY_SLA_BREACH = register_entry_type("ticket_sla_breach", label=_("SLA target breached"))
 ENTRY_CSAT = register_entry_type("ticket_csat", label=_("Customer satisfaction rating"))
+ENTRY_MERGED = register_entry_type("ticket_merged", label=_("Tickets merged"))
+ENTRY_SPLIT = register_entry_type("ticket_split", label=_("Ticket split"))
 
 
 def _customer_tickets(membership: Membership, record: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import datetime
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.service import clock
@@ -65,6 +66,13 @@ def schedule_of(hours: BusinessHours) -> clock.Schedule:
 def policy_default(*, time_zone: str) -> SlaPolicy:
     """The workspace's default policy, made on first use with Monday-Friday 09:00-17:00 in
     the workspace's time zone. The caller holds a transaction."""
+    policy = SlaPolicy.objects.select_related("hours").filter(is_default=True).first()
+    if policy is not None:
+        return policy
+    # Two first tickets at once: the second waits for the first's policy, then reads it.
+    schema = connection.schema_name  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}:service.sla"])
     policy = SlaPolicy.objects.select_related("hours").filter(is_default=True).first()
     if policy is not None:
         return policy

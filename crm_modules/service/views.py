@@ -8,8 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpResponse
+from django.db import connection, transaction
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from crm_modules.service.models import (
     ArticleCategory,
     BusinessHours,
     Priority,
+    SlaEscalation,
     Status,
     Ticket,
     TicketMessage,
@@ -39,11 +40,13 @@ from crm_modules.service.module import (
     WORK_TICKETS,
 )
 from crm_modules.service.services import articles as article_services
+from crm_modules.service.views_macros import macro_choices
+from crm_modules.service.views_routing import availability_of
 from crm_platform.errors import ServiceError
 from crm_platform.locales import time_zone_names
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
-from tenants.models import Membership
+from tenants.models import Membership, Team
 from tenants.permissions import allows
 from tenants.selectors import member_list
 
@@ -54,6 +57,10 @@ def _agents(actor: Membership) -> list[Membership]:
     """Members a ticket can be given to: active, and allowed to work tickets."""
     members = member_list(tenant=actor.tenant).filter(status=Membership.Status.ACTIVE)
     return [m for m in members if m.role in WORK_TICKETS.roles]
+
+
+def _teams(actor: Membership) -> list[Team]:
+    return list(Team.objects.filter(tenant_id=actor.tenant_id).order_by("name", "id"))
 
 
 @requires(VIEW_TICKETS)
@@ -96,6 +103,9 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         "can_work": can_work,
         "can_assign": can_assign,
         "agents": _agents(actor) if can_assign else [],
+        "teams": _teams(actor) if can_assign else [],
+        "priorities": Priority.choices,
+        "available": availability_of(actor),
     }
     return render(request, "service/inbox.html", context)
 
@@ -167,6 +177,9 @@ def _detail(
         "can_assign": can_assign,
         "agents": _agents(actor) if can_assign else [],
         "is_open": ticket.status in OPEN_STATUSES,
+        "macros": macro_choices() if allows(actor, WORK_TICKETS) else [],
+        "last_seen": last_seen,
+        "merged_into": ticket.merged_into_id,
     }
     return render(request, "service/ticket_detail.html", context, status=status)
 
@@ -278,9 +291,17 @@ def tickets_bulk(request: WorkspaceRequest) -> HttpResponse:
     elif action == "assign":
         raw = request.POST.get("assignee", "")
         kwargs["assignee_id"] = actor.user_id if raw == "me" else (raw or None)
+    elif action == "team":
+        kwargs["team_id"] = request.POST.get("team") or None
+    elif action == "priority":
+        kwargs["priority"] = request.POST.get("priority", "")
+    elif action == "add_tags":
+        kwargs["add_tags"] = request.POST.get("tags", "")
+    elif action == "remove_tags":
+        kwargs["remove_tags"] = request.POST.get("tags", "")
     try:
         if not kwargs:
-            raise ServiceError(_("Choose a status or an assignee."), field="action")
+            raise ServiceError(_("Choose what to change."), field="action")
         count = services.tickets_bulk(actor=actor, ticket_ids=ids, **kwargs)
     except ServiceError as error:
         messages.error(request, error.message)
@@ -329,6 +350,13 @@ def _parse_holidays(text: str) -> list[list[str]]:
     return holidays
 
 
+def _agents_and_managers() -> list[Membership]:
+    tenant = connection.tenant  # type: ignore[attr-defined]
+    return list(
+        member_list(tenant=tenant).filter(status=Membership.Status.ACTIVE).select_related("user")
+    )
+
+
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -375,6 +403,13 @@ def _sla_context(hours: BusinessHours | None, posted: Any = None) -> dict[str, A
             for h in (hours.holidays.all() if hours else [])
         ),
         "targets": rows,
+        "escalations": list(
+            SlaEscalation.objects.filter(policy__is_default=True).select_related("user", "team")
+        ),
+        "escalation_targets": SlaEscalation.Target.choices,
+        "escalation_actions": SlaEscalation.Action.choices,
+        "members": _agents_and_managers(),
+        "teams": list(Team.objects.filter(tenant_id=connection.tenant.pk).order_by("name")),  # type: ignore[attr-defined]
     }
 
 
@@ -587,3 +622,33 @@ def article_suggest(request: WorkspaceRequest) -> HttpResponse:
         "service/_article_suggestions.html",
         {"suggestions": found, "url_name": "service:article"},
     )
+
+
+@requires(MANAGE_SLA)
+@require_POST
+def sla_escalation_add(request: WorkspaceRequest) -> HttpResponse:
+    post = request.POST
+    try:
+        services.sla_escalation_add(
+            actor=request.membership,
+            target=post.get("target", ""),
+            action=post.get("action", ""),
+            user_id=post.get("user") or None,
+            team_id=post.get("team") or None,
+        )
+    except ServiceError as error:
+        hours = selectors.business_hours_default()
+        context = {**_sla_context(hours), "error": error, "escalation_error": error}
+        return render(request, "service/sla.html", context, status=400)
+    messages.success(request, _("Escalation added."))
+    return redirect("service:sla")
+
+
+@requires(MANAGE_SLA)
+@require_POST
+def sla_escalation_delete(request: WorkspaceRequest, escalation_id: int) -> HttpResponse:
+    if not SlaEscalation.objects.filter(pk=escalation_id).exists():
+        raise Http404("No such escalation")
+    services.sla_escalation_delete(actor=request.membership, escalation_id=escalation_id)
+    messages.success(request, _("Escalation removed."))
+    return redirect("service:sla")

@@ -21,9 +21,10 @@ from django_tenants.utils import schema_context
 from drf_spectacular.generators import SchemaGenerator
 
 from crm_modules.sales.models import Contact, Product
+from crm_modules.service.models import Macro, Ticket, TicketMessage
 from crm_platform.api.permissions import declared_capability
 from tenants.capabilities import Capability, Scope
-from tenants.models import Membership, Tenant
+from tenants.models import Membership, Team, Tenant
 from tenants.permissions import allows
 from tenants.roles import Role
 from tests.conftest import Workspace
@@ -48,6 +49,34 @@ if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _open_ticket(workspace: Workspace) -> int:
+    """Another ticket than the one the path names (the ticket sample makes one beside it), so
+    a body naming it writes nothing before the request."""
+    with schema_context(workspace.tenant.schema_name):
+        newest = Ticket.objects.order_by("-id").values_list("id", flat=True)[0]
+        return Ticket.objects.exclude(pk=newest).order_by("-id").values_list("id", flat=True)[0]
+
+
+def _reply_of(workspace: Workspace) -> int:
+    """The reply of the ticket the path names (made just before the body)."""
+    with schema_context(workspace.tenant.schema_name):
+        return (
+            TicketMessage.objects.filter(kind="reply")
+            .order_by("-id")
+            .values_list("id", flat=True)[0]
+        )
+
+
+def _macro_of(workspace: Workspace) -> int:
+    """The macro the ticket sample makes beside its ticket."""
+    with schema_context(workspace.tenant.schema_name):
+        return Macro.objects.order_by("-id").values_list("id", flat=True)[0]
+
+
+def _team_of(workspace: Workspace) -> int:
+    return Team.objects.create(tenant=workspace.tenant, name=f"T {uuid.uuid4().hex[:6]}").pk
 
 
 def _deal_body(workspace: Workspace) -> dict[str, Any]:
@@ -247,6 +276,20 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},
     "POST /api/v1/service/tickets/{ticket_id}/replies/": {"body": "ขอบคุณครับ", "public": True},
+    "POST /api/v1/service/tickets/bulk/": lambda ws: {
+        "tickets": [_open_ticket(ws)],
+        "priority": "high",
+        "add_tags": ["срочно"],
+    },
+    "POST /api/v1/service/tickets/{ticket_id}/merge/": lambda ws: {"into": _open_ticket(ws)},
+    "POST /api/v1/service/tickets/{ticket_id}/split/": lambda ws: {"message": _reply_of(ws)},
+    "POST /api/v1/service/tickets/{ticket_id}/macro/": lambda ws: {"macro": _macro_of(ws)},
+    "POST /api/v1/service/availability/": {"available": True},
+    "POST /api/v1/service/routing/rules/": lambda ws: {
+        "name": "Italiano",
+        "team": _team_of(ws),
+        "languages": ["it"],
+    },
     "POST /api/v1/marketing/segments/": {
         "name": "Clienti di Milano",
         "kind": "dynamic",

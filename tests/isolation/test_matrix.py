@@ -35,12 +35,20 @@ from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
-from crm_modules.service.models import Article, Ticket, TicketMessage
+from crm_modules.service import sla
+from crm_modules.service.models import (
+    Article,
+    Macro,
+    RoutingRule,
+    SlaEscalation,
+    Ticket,
+    TicketMessage,
+)
 from crm_platform import s3
 from tenants import capabilities
 from tenants.capabilities import Capability, Scope
 from tenants.handover import handover_token_mint
-from tenants.models import Membership, Tenant, UserSession
+from tenants.models import Membership, Team, Tenant, UserSession
 from tenants.modules import customer_url_prefixes
 from tenants.permissions import allows
 from tenants.roles import Role
@@ -119,6 +127,9 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "threshold_id": lambda ws, owner: _threshold(ws),
     "ticket_id": lambda ws, owner: _ticket(ws, owner),
     "article_id": lambda ws, owner: _article(ws, owner),
+    "escalation_id": lambda ws, owner: _escalation(ws),
+    "routing_rule_id": lambda ws, owner: _routing_rule(ws),
+    "macro_id": lambda ws, owner: _macro(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
 }
@@ -150,8 +161,12 @@ def _segment(workspace: Workspace, owner: Membership) -> int:
 
 
 def _ticket(workspace: Workspace, owner: Membership) -> int:
-    """An open ticket of a contact, given to ``owner``, with one reply."""
+    """An open ticket of a contact, given to ``owner``, with one reply; beside it another open
+    ticket and a macro, which the operations naming a second ticket (merge) or a macro find
+    without writing."""
     with schema_context(workspace.tenant.schema_name):
+        Ticket.objects.create(subject="Beside", status="open")
+        Macro.objects.create(name="Thanks", body="Grazie {{ agent.first_name }}")
         contact = ContactFactory.create(owner=owner.user)
         ticket = Ticket.objects.create(
             subject="Sample", contact=contact, assignee=owner.user, status="open"
@@ -170,6 +185,25 @@ def _article(workspace: Workspace, owner: Membership) -> int:
         )
         Article.objects.filter(pk=article.pk).update(group=article.pk)
         return article.pk
+
+
+def _escalation(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        policy = sla.policy_default(time_zone="UTC")
+        return SlaEscalation.objects.create(policy=policy, target="any", action="raise_priority").pk
+
+
+def _routing_rule(workspace: Workspace) -> int:
+    team = Team.objects.create(tenant=workspace.tenant, name=f"Route {secrets.token_hex(3)}")
+    with schema_context(workspace.tenant.schema_name):
+        return RoutingRule.objects.create(name="Sample", team_id=team.pk).pk
+
+
+def _macro(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Macro.objects.create(
+            name="Thanks", body="Hello {{ contact.first_name | there }}", created_by=owner.user
+        ).pk
 
 
 def _report(workspace: Workspace, owner: Membership) -> int:
@@ -523,6 +557,26 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:ticket_fields": {"GET": 405, "POST": 400},
     # Without an assignee chosen the ticket page is shown again with the message.
     "service:ticket_assign": {"GET": 405, "POST": 302},
+    # Without a form: no target, no team, no agent, no name (each names the field).
+    "service:sla_escalation_add": {"GET": 405, "POST": 400},
+    "service:sla_escalation_delete": {"GET": 405, "POST": 302},
+    # Without a choice the inbox is shown again with the message.
+    "service:availability": {"GET": 405, "POST": 302},
+    "service:routing": {"GET": 200, "POST": 405},
+    "service:routing_rule_create": {"GET": 405, "POST": 400},
+    "service:routing_rule_update": {"GET": 405, "POST": 400},
+    "service:routing_rule_delete": {"GET": 405, "POST": 302},
+    "service:routing_team": {"GET": 405, "POST": 400},
+    "service:routing_agent": {"GET": 405, "POST": 400},
+    "service:macros": {"GET": 200, "POST": 405},
+    "service:macro_new": {"GET": 200, "POST": 400},
+    "service:macro_edit": {"GET": 200, "POST": 400},
+    "service:macro_delete": {"GET": 405, "POST": 302},
+    # Without a macro, a ticket number or a message the ticket page is shown with the message.
+    "service:macro_apply": {"GET": 405, "POST": 302},
+    "service:macro_preview": {"GET": 400, "POST": 405},
+    "service:ticket_merge": {"GET": 405, "POST": 302},
+    "service:ticket_split": {"GET": 405, "POST": 302},
     "marketing:segments": {"GET": 200, "POST": 405},
     "marketing:segment_new": {"GET": 200, "POST": 400},
     "marketing:segment_detail": {"GET": 200, "POST": 405},

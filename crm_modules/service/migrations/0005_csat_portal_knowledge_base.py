@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sales', '0008_task_reminder_alarms'),
-        ('service', '0003_inbound_email'),
+        ('service', '0004_work'),
         ('tenants', '0011_tenant_logo_key'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,7 +1,14 @@
-"""Service writes, by concern: ``tickets`` (open, reply, note, status, assign, bulk) and
-``sla_settings`` (business hours, holidays, SLA targets)."""
+"""Service writes, by concern: ``tickets`` (open, reply, note, status, assign, bulk),
+``sla_settings`` (business hours, holidays, SLA targets, escalations), ``sla_alerts`` (the
+sweep), ``routing`` (rules, team methods, agents, the queue), ``macros`` and ``merge`` (merge
+and split)."""
 
-from crm_modules.service.services.sla_settings import business_hours_update, sla_targets_update
+from crm_modules.service.services.sla_settings import (
+    business_hours_update,
+    sla_escalation_add,
+    sla_escalation_delete,
+    sla_targets_update,
+)
 from crm_modules.service.services.tickets import (
     MAX_BULK,
     NewerMessages,
@@ -17,6 +24,8 @@ __all__ = [
     "MAX_BULK",
     "NewerMessages",
     "business_hours_update",
+    "sla_escalation_add",
+    "sla_escalation_delete",
     "sla_targets_update",
     "ticket_assign",
     "ticket_change_status",

@@ -25,13 +25,15 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.service import sla
-from crm_modules.service.models import Ticket
+from crm_modules.service.models import Priority, SlaEscalation, Status, Ticket
 from crm_modules.service.module import (
     ASSIGN_TICKETS,
     ENTRY_SLA_BREACH,
     SLA_BREACHED,
+    TICKET_ESCALATED,
     WORK_TICKETS,
 )
+from crm_modules.service.services import routing
 from tenants.alarms import alarm_at
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
@@ -129,6 +131,7 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
             .order_by("pk")
         )
         told = 0
+        escalations: dict[int, list[SlaEscalation]] = {}
         for ticket in tickets:
             alerts = sla.alerts_due(ticket, now=now)
             ticket.save(update_fields=list(sla.TIMER_FIELDS))
@@ -140,7 +143,8 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
             for target, kind in alerts:
                 if kind == "breach":
                     _record_breach(tenant=tenant, ticket=ticket, target=target)
-                for member in _recipients(ticket, members):
+                told_to = _recipients(ticket, members)
+                for member in told_to:
                     _tell(
                         tenant=tenant,
                         member=member,
@@ -149,8 +153,97 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
                         kind=kind,
                         url=url,
                     )
+                if kind == "breach" and ticket.sla_policy_id is not None:
+                    if ticket.sla_policy_id not in escalations:
+                        escalations[ticket.sla_policy_id] = list(
+                            SlaEscalation.objects.filter(policy_id=ticket.sla_policy_id).order_by(
+                                "id"
+                            )
+                        )
+                    _escalate(
+                        tenant=tenant,
+                        ticket=ticket,
+                        target=target,
+                        members=members,
+                        told=told_to,
+                        escalations=escalations[ticket.sla_policy_id],
+                        url=url,
+                        now=now,
+                    )
                 told += 1
     return told
+
+
+RAISED = {
+    Priority.LOW: Priority.NORMAL,
+    Priority.NORMAL: Priority.HIGH,
+    Priority.HIGH: Priority.URGENT,
+}
+
+
+def _escalate(
+    *,
+    tenant: Tenant,
+    ticket: Ticket,
+    target: str,
+    members: list[Membership],
+    told: list[Membership],
+    escalations: list[SlaEscalation],
+    url: str,
+    now: datetime.datetime,
+) -> None:
+    """Run the policy's escalations for a breach of ``target`` on the locked ``ticket``. A
+    breach is found by the sweep within a minute of its due time, and due times are business
+    times, so escalations run within the team's business hours."""
+    by_user = {m.user_id: m for m in members}
+    for escalation in escalations:
+        if escalation.target not in (SlaEscalation.Target.ANY, target):
+            continue
+        done: dict[str, Any] = {"target": target, "action": escalation.action}
+        if escalation.action == SlaEscalation.Action.NOTIFY:
+            member = by_user.get(escalation.user_id or 0)
+            if member is None or member in told:
+                continue
+            _tell(
+                tenant=tenant, member=member, ticket=ticket, target=target, kind="breach", url=url
+            )
+            done["user"] = member.user_id
+        elif escalation.action == SlaEscalation.Action.RAISE_PRIORITY:
+            raised = RAISED.get(Priority(ticket.priority))
+            if raised is None:
+                continue
+            done["from"], done["to"] = ticket.priority, raised.value
+            ticket.priority = raised.value
+            sla.recompute(ticket, sla.clock_for(ticket))
+            ticket.save(update_fields=["priority", *sla.TIMER_FIELDS])
+        else:
+            member = by_user.get(escalation.user_id or 0)
+            if member is not None and member.role not in WORK_TICKETS.roles:
+                member = None
+            if member is None and escalation.team_id is None:
+                continue
+            before = ticket.assignee_id
+            ticket.assignee_id = member.user_id if member is not None else None
+            if escalation.team_id is not None:
+                ticket.team_id = escalation.team_id
+            ticket.queued_at = None
+            ticket.updated_at = now
+            fields = ["assignee", "team", "queued_at", "updated_at"]
+            if ticket.assignee_id is not None and ticket.status == Status.NEW:
+                sla.on_status(ticket, new_status=Status.OPEN, timer=sla.clock_for(ticket), now=now)
+                fields += sla.TIMER_FIELDS
+            ticket.save(update_fields=sorted(set(fields)))
+            if ticket.assignee_id is None:
+                routing.route_ticket(tenant=tenant, ticket=ticket, now=now)
+            done["from"], done["to"] = before, ticket.assignee_id
+            previous = by_user.get(before or 0)
+            if (
+                previous is not None
+                and previous.team_id is not None
+                and before != ticket.assignee_id
+            ):
+                routing.routing_drain(tenant=tenant, team_id=previous.team_id, now=now)
+        audit_record(tenant=tenant, actor=None, action=TICKET_ESCALATED, target=ticket, data=done)
 
 
 def _record_breach(*, tenant: Tenant, ticket: Ticket, target: str) -> None:

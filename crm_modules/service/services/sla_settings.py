@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.service import clock, sla
-from crm_modules.service.models import BusinessHours, Holiday, Priority, SlaTarget
-from crm_modules.service.module import MANAGE_SLA, SLA_CHANGED
+from crm_modules.service.models import BusinessHours, Holiday, Priority, SlaEscalation, SlaTarget
+from crm_modules.service.module import MANAGE_SLA, SLA_CHANGED, WORK_TICKETS
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_time_zone
 from tenants.audit.services import audit_record
@@ -188,3 +188,77 @@ def sla_targets_update(
             data={"before": before, "after": {p: list(v) for p, v in clean.items()}},
         )
     return saved
+
+
+# --- escalations on breach (ADR 0037) ---------------------------------------------------------
+
+MAX_ESCALATIONS = 20
+
+
+def sla_escalation_add(
+    *, actor: Membership, target: Any, action: Any, user_id: Any = None, team_id: Any = None
+) -> SlaEscalation:
+    """What the default policy does when a target is breached: notify a member, reassign to a
+    member and/or a team, or raise the priority."""
+    from crm_modules.service.services.tickets import check_team
+
+    require(actor, MANAGE_SLA)
+    if target not in SlaEscalation.Target.values:
+        raise ServiceError(_("Choose a value from the list."), field="target")
+    if action not in SlaEscalation.Action.values:
+        raise ServiceError(_("Choose a value from the list."), field="action")
+    user = None
+    if user_id not in (None, ""):
+        try:
+            number = int(user_id)
+        except (TypeError, ValueError):
+            number = 0
+        member = Membership.objects.filter(
+            tenant_id=actor.tenant_id, user_id=number, status=Membership.Status.ACTIVE
+        ).first()
+        if member is None:
+            raise ServiceError(_("Choose an active member of this workspace."), field="user")
+        if action == SlaEscalation.Action.REASSIGN and member.role not in WORK_TICKETS.roles:
+            raise ServiceError(_("Choose a member who works tickets."), field="user")
+        user = member.user_id
+    team = check_team(actor, team_id)
+    if action == SlaEscalation.Action.NOTIFY and user is None:
+        raise ServiceError(_("Choose whom to notify."), field="user")
+    if action == SlaEscalation.Action.REASSIGN and user is None and team is None:
+        raise ServiceError(_("Choose a member or a team to give the ticket to."), field="user")
+    with transaction.atomic():
+        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
+        if SlaEscalation.objects.filter(policy=policy).count() >= MAX_ESCALATIONS:
+            raise ServiceError(
+                _("A policy can have at most %(max)d escalations.") % {"max": MAX_ESCALATIONS},
+                field="action",
+            )
+        escalation = SlaEscalation.objects.create(
+            policy=policy,
+            target=target,
+            action=action,
+            user_id=user if action != SlaEscalation.Action.RAISE_PRIORITY else None,
+            team_id=team if action == SlaEscalation.Action.REASSIGN else None,
+        )
+        audit_record(
+            tenant=actor.tenant, actor=actor.user, action=SLA_CHANGED, target=policy,
+            data={"escalation": escalation.pk, "target": target, "action": action},
+        )  # fmt: skip
+    return escalation
+
+
+def sla_escalation_delete(*, actor: Membership, escalation_id: Any) -> None:
+    require(actor, MANAGE_SLA)
+    try:
+        number = int(escalation_id)
+    except (TypeError, ValueError):
+        number = 0
+    with transaction.atomic():
+        escalation = SlaEscalation.objects.filter(pk=number).first()
+        if escalation is None:
+            raise ServiceError(_("This escalation no longer exists."), field="escalation")
+        escalation.delete()
+        audit_record(
+            tenant=actor.tenant, actor=actor.user, action=SLA_CHANGED, target=escalation.policy,
+            data={"escalation_deleted": number},
+        )  # fmt: skip

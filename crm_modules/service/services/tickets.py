@@ -40,7 +40,7 @@ from crm_modules.service.module import (
     TICKETS_TOPIC,
     WORK_TICKETS,
 )
-from crm_modules.service.services import outbound
+from crm_modules.service.services import outbound, routing
 from crm_modules.service.services.csat import csat_survey_open
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_platform.errors import ServiceError
@@ -97,6 +97,17 @@ def check_tags(raw: Any, *, field: str = "tags") -> list[str]:
     if len(tags) > 20:
         raise ServiceError(_("A ticket can have at most 20 tags."), field=field)
     return tags
+
+
+def check_language(raw: Any) -> str:
+    """A language tag such as ``ru`` or ``zh-hans`` (lower case), or empty."""
+    if raw in (None, ""):
+        return ""
+    text = str(raw).strip().casefold().replace("_", "-")
+    parts = text.split("-")
+    if len(text) > 10 or not all(part.isascii() and part.isalpha() for part in parts):
+        raise ServiceError(_("Give a language code such as “ru” or “zh-hans”."), field="language")
+    return text
 
 
 def _contact(contact_id: Any) -> Contact | None:
@@ -183,10 +194,14 @@ def ticket_create(
     assignee_id: Any = None,
     team_id: Any = None,
     tags: Any = None,
+    language: str = "",
     now: datetime.datetime | None = None,
 ) -> Ticket:
+    """Open a ticket. Without an assignee it is routed (ADR 0037): a team from the routing
+    rules when none is given, then an agent of the team with room, or the team's queue."""
     require(actor, WORK_TICKETS)
     subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
+    language = check_language(language)
     description = check_body(description, field="description", required=False)
     priority = check_choice(priority, Priority, field="priority")
     ticket_type = check_choice(ticket_type, TicketType, field="type")
@@ -217,9 +232,12 @@ def ticket_create(
             updated_at=when,
             sla_policy=policy,
             status=Status.OPEN if assignee else Status.NEW,
+            language=language,
         )
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
+        if assignee is None:
+            routing.route_ticket(tenant=actor.tenant, ticket=ticket, now=when)
         sla_alarm(ticket)
         timeline.activity_log(
             kind=ENTRY_TICKET.code,
@@ -278,6 +296,20 @@ def _seen(raw: Any) -> int | None:
     return number
 
 
+# A chain of merges is followed at most this far (a merged ticket's survivor merged again).
+MAX_HOPS = 20
+
+
+def ticket_survivor(ticket: Ticket) -> Ticket:
+    """The ticket that carries on ``ticket``: itself unless it was merged into another."""
+    current = ticket
+    for _hop in range(MAX_HOPS):
+        if current.merged_into_id is None:
+            return current
+        current = Ticket.objects.select_related("contact", "company").get(pk=current.merged_into_id)
+    return current
+
+
 def ticket_reply(
     *,
     actor: Membership,
@@ -297,11 +329,16 @@ def ticket_reply(
     require(actor, WORK_TICKETS, ticket)
     text = check_body(body, field="body", required=True)
     seen = _seen(seen_message_id)
+    # A reply to a merged ticket lands on the ticket that carries it on.
+    ticket = ticket_survivor(ticket)
     if status:
         check_choice(status, Status, field="status")
     when = now or timezone.now()
     with transaction.atomic():
         locked = _locked(actor, ticket)
+        if locked.merged_into_id is not None:
+            # Merged while the reply was written.
+            locked = _locked(actor, ticket_survivor(locked))
         if locked.status == Status.CLOSED:
             raise ServiceError(
                 _("This ticket is closed; open a new ticket to write to the customer again."),
@@ -393,9 +430,14 @@ def ticket_change_status(
             )
         before = locked.status
         fields = _move(locked, status, when)
+        if status in DONE_STATUSES:
+            locked.queued_at = None
+            fields.append("queued_at")
         locked.updated_at = when
         locked.save(update_fields=[*fields, "updated_at"])
         sla_alarm(locked)
+        if status in DONE_STATUSES and before not in DONE_STATUSES:
+            _room_freed(actor.tenant, locked.assignee_id)
         timeline.activity_log(
             kind=ENTRY_STATUS.code,
             author=actor.user,
@@ -452,9 +494,25 @@ def ticket_assign(
         fields = [*changes, "updated_at"]
         if locked.status == Status.NEW and locked.assignee_id is not None:
             fields += _move(locked, Status.OPEN, when)
+        if locked.assignee_id is not None and locked.queued_at is not None:
+            # A manual assignment takes the ticket out of the queue.
+            locked.queued_at = None
+            fields.append("queued_at")
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
+        if (
+            locked.assignee_id is None
+            and changes.get("team_id", before.get("team_id")) is not None
+            and "team_id" in changes
+            and locked.status not in DONE_STATUSES
+        ):
+            # Sent to another team without an agent: the team's routing takes it from here.
+            locked.queued_at = None
+            routing.route_ticket(tenant=actor.tenant, ticket=locked, now=when)
         sla_alarm(locked)
+        previous = before.get("assignee_id")
+        if previous is not None and previous != locked.assignee_id and locked.is_open:
+            _room_freed(actor.tenant, previous)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -464,6 +522,19 @@ def ticket_assign(
         )
         _publish(actor, "ticket.updated", locked)
     return locked
+
+
+def _room_freed(tenant: Any, user_id: int | None) -> None:
+    """An agent has one open ticket fewer: their team's queue may go on."""
+    if user_id is None:
+        return
+    team_id = (
+        Membership.objects.filter(tenant_id=tenant.pk, user_id=user_id)
+        .values_list("team_id", flat=True)
+        .first()
+    )
+    if team_id is not None:
+        routing.routing_drain(tenant=tenant, team_id=team_id)
 
 
 def ticket_update(
@@ -528,9 +599,13 @@ def tickets_bulk(
     ticket_ids: list[Any],
     status: str = "",
     assignee_id: Any = _UNSET,
+    team_id: Any = _UNSET,
+    priority: str = "",
+    add_tags: Any = None,
+    remove_tags: Any = None,
 ) -> int:
-    """Change the status and/or the assignee of up to ``MAX_BULK`` tickets, all or none.
-    Returns how many were given."""
+    """Change the status, assignee, team, priority and/or tags of up to ``MAX_BULK``
+    tickets, all or none. Returns how many were changed."""
     require(actor, WORK_TICKETS)
     ids = sorted({_id(value, "tickets") for value in ticket_ids})
     if not ids:
@@ -539,21 +614,50 @@ def tickets_bulk(
         raise ServiceError(
             _("Choose at most %(max)d tickets at once.") % {"max": MAX_BULK}, field="tickets"
         )
-    if not status and assignee_id is _UNSET:
-        raise ServiceError(_("Choose a status or an assignee."), field="action")
+    adding = check_tags(add_tags, field="tags") if add_tags is not None else []
+    removing = check_tags(remove_tags, field="tags") if remove_tags is not None else []
+    if (add_tags is not None and not adding) or (remove_tags is not None and not removing):
+        raise ServiceError(_("Write the tags to add or remove."), field="tags")
+    if (
+        not status
+        and not priority
+        and assignee_id is _UNSET
+        and team_id is _UNSET
+        and not adding
+        and not removing
+    ):
+        raise ServiceError(_("Choose what to change."), field="action")
     if status:
         check_choice(status, Status, field="status")
+    if priority:
+        check_choice(priority, Priority, field="priority")
     if assignee_id is not _UNSET:
         require(actor, ASSIGN_TICKETS)
         check_assignee(actor, assignee_id)
+    if team_id is not _UNSET:
+        require(actor, ASSIGN_TICKETS)
+        check_team(actor, team_id)
     with transaction.atomic():
         # Locked in id order, so two bulk changes never deadlock each other.
         tickets = list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(tickets) != len(ids):
             raise ServiceError(_("Some of the chosen tickets no longer exist."), field="tickets")
         for ticket in tickets:
+            changes: dict[str, Any] = {}
+            if priority:
+                changes["priority"] = priority
+            if adding or removing:
+                tags = [t for t in ticket.tags if t not in removing]
+                changes["tags"] = [*tags, *(t for t in adding if t not in tags)]
+            if changes:
+                ticket = ticket_update(actor=actor, ticket=ticket, changes=changes)
+            assign: dict[str, Any] = {}
             if assignee_id is not _UNSET:
-                ticket_assign(actor=actor, ticket=ticket, assignee_id=assignee_id)
+                assign["assignee_id"] = assignee_id
+            if team_id is not _UNSET:
+                assign["team_id"] = team_id
+            if assign:
+                ticket = ticket_assign(actor=actor, ticket=ticket, **assign)
             if status:
                 ticket_change_status(actor=actor, ticket=ticket, status=status)
     return len(tickets)
