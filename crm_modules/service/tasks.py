@@ -47,6 +47,7 @@ def send_ticket_email(email_id: int, body: str) -> str:
     return email_send(email_id=email_id, body=body)
 
 
+@shared_task
 def send_csat_survey(survey_id: int) -> None:
     """Email one satisfaction survey (sent from the workspace schema it was made in, D6)."""
     from django.db import connection
