@@ -42,6 +42,7 @@ from crm_modules.sales.selectors import (
 )
 from crm_modules.sales.services import (
     company_update,
+    contact_consent_by_recipient,
     contact_update,
     custom_field_create,
     deal_move_stage,
@@ -115,6 +116,7 @@ __all__ = [
     "company_list",
     "company_update",
     "contact_check_draft",
+    "contact_consent_by_recipient",
     "contact_duplicates",
     "contact_get",
     "contact_list",

@@ -10,13 +10,14 @@
 
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_record_panel
+from tenants.modules import register_contact_hold, register_record_panel
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Service")
@@ -101,3 +102,26 @@ for _record_type in ("sales.contact", "sales.company"):
         context=_customer_tickets,
         order=50,
     )
+
+
+def _ticket_hold(contact: Any) -> str | None:
+    """Marketing waits while the contact has a ticket still being worked on (one indexed
+    query: ticket_contact); an SLA-breached one is named as such. Registered with the contact
+    rule (ADR 0033) so that marketing never imports service."""
+    from crm_modules.service.models import OPEN_STATUSES, Ticket
+
+    tickets = Ticket.objects.filter(contact_id=contact.pk, status__in=OPEN_STATUSES)
+    breached = (
+        tickets.filter(models.Q(first_response_breached=True) | models.Q(resolution_breached=True))
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if breached is not None:
+        return str(_("Ticket #%(id)s is past its SLA: marketing waits.") % {"id": breached})
+    open_id = tickets.values_list("pk", flat=True).first()
+    if open_id is not None:
+        return str(_("Ticket #%(id)s is open: marketing waits.") % {"id": open_id})
+    return None
+
+
+register_contact_hold("service.open_ticket", _ticket_hold)

@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.marketing.models import Segment, SegmentMember
+from crm_modules.marketing.models import Segment, SegmentMember, Topic
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -73,6 +73,11 @@ TENANT_URLCONF = "crm_platform.urls_tenant"
 OPEN = {
     "handover": "redeems the one-time token that starts a session; the view checks membership",
     "signout": "any signed-in member may end their own sessions",
+    # A recipient's pages from a message: the signed per-contact token is the authority
+    # (tests/isolation/test_recipient_links.py covers them).
+    "marketing:unsubscribe": "RFC 8058 one-click unsubscribe by a signed token; no account",
+    "marketing:preferences": "the preference centre by the same signed token; no account",
+    "marketing:opt_in_confirm": "double opt-in confirmation by a signed, expiring token",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -110,7 +115,13 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "threshold_id": lambda ws, owner: _threshold(ws),
     "ticket_id": lambda ws, owner: _ticket(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
+    "topic_id": lambda ws, owner: _topic(ws),
 }
+
+
+def _topic(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Topic.objects.create(key=f"sample-{secrets.token_hex(4)}", name="Sample").pk
 
 
 def _segment(workspace: Workspace, owner: Membership) -> int:
@@ -478,6 +489,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:segments": {"GET": 200, "POST": 405},
     "marketing:segment_new": {"GET": 200, "POST": 400},
     "marketing:segment_detail": {"GET": 200, "POST": 405},
+    # The contact-rules forms of the settings page: back to it, with a message on bad input.
+    "marketing:contact_rules": {"GET": 405, "POST": 302},
+    "marketing:topic_new": {"GET": 405, "POST": 302},
+    "marketing:topic_delete": {"GET": 405, "POST": 302},
+    "marketing:suppression_new": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

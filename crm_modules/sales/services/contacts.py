@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -484,6 +484,57 @@ def contact_set_consent(
                 "recorded_at": when.isoformat(),
                 "previous": before.status if before else None,
             },
+        )
+        score_inputs_changed(entity="contact", ids=[locked.pk])
+    return consent
+
+
+def contact_consent_by_recipient(
+    *,
+    contact: Contact,
+    channel: str,
+    status: str,
+    method: str,
+    ip_address: str | None,
+    user_agent: str,
+) -> Consent:
+    """Record a consent the contact gave or withdrew themselves (a confirmed double opt-in, a
+    one-click unsubscribe), with its proof: when, from which address and browser, and how.
+    There is no member behind it: the signed link the contact followed is the authority."""
+    if channel not in Channel.values:
+        raise ServiceError(_("Choose a channel."), field="channel")
+    if status not in Consent.Status.values:
+        raise ServiceError(_("Choose given or withdrawn."), field="status")
+    when = timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        before = Consent.objects.filter(contact=locked, channel=channel).first()
+        consent, _created = Consent.objects.update_or_create(
+            contact=locked,
+            channel=channel,
+            defaults={
+                "status": status,
+                "recorded_at": when,
+                "method": method[:200],
+                "recorded_by": None,
+                "ip_address": ip_address,
+                "user_agent": user_agent[:300],
+            },
+        )
+        audit_record(
+            tenant=connection.tenant,  # type: ignore[attr-defined]
+            actor=None,
+            action=CONSENT_RECORDED,
+            target=locked,
+            data={
+                "channel": channel,
+                "status": status,
+                "method": method[:200],
+                "recorded_at": when.isoformat(),
+                "previous": before.status if before else None,
+                "by": "recipient",
+            },
+            ip_address=ip_address,
         )
         score_inputs_changed(entity="contact", ids=[locked.pk])
     return consent
