@@ -166,7 +166,7 @@ def may_contact(
             False,
             "not_preferred_channel",
             _("The contact prefers to be reached by %(channel)s.")
-            % {"channel": contact.get_preferred_channel_display()},  # type: ignore[attr-defined]
+            % {"channel": contact.get_preferred_channel_display()},
         )
     if topic is not None:
         opted_out = TopicOptOut.objects.filter(contact_id=contact.pk, topic__key=topic)

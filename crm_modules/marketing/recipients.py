@@ -69,7 +69,7 @@ def recipient_from_token(token: str) -> Recipient:
 
 
 def _absolute(name: str, token: str) -> str:
-    return workspace_url(current_workspace().slug, reverse(f"marketing:{name}", args=[token]))
+    return workspace_url(current_workspace().slug or "", reverse(f"marketing:{name}", args=[token]))
 
 
 def unsubscribe_url(contact: Contact) -> str:
@@ -210,7 +210,7 @@ def opt_in_request(*, contact: Contact, ip_address: str | None, user_agent: str)
 
 def opt_in_from_token(token: str) -> OptInRequest:
     try:
-        pk = signing.loads(token, salt=_salt("opt-in"), max_age=OPT_IN_MAX_AGE.total_seconds())
+        pk = signing.loads(token, salt=_salt("opt-in"), max_age=OPT_IN_MAX_AGE)
     except (signing.BadSignature, ValueError, TypeError) as error:
         raise BadToken from error
     request = OptInRequest.objects.select_related("contact").filter(pk=pk).first()

@@ -35,7 +35,7 @@ def _invalid(request: HttpRequest) -> HttpResponse:
 
 
 def _agent(request: HttpRequest) -> str:
-    return request.META.get("HTTP_USER_AGENT", "")[:300]
+    return str(request.META.get("HTTP_USER_AGENT", ""))[:300]
 
 
 @csrf_exempt

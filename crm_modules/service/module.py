@@ -110,18 +110,23 @@ def _ticket_hold(contact: Any) -> str | None:
     rule (ADR 0033) so that marketing never imports service."""
     from crm_modules.service.models import OPEN_STATUSES, Ticket
 
-    tickets = Ticket.objects.filter(contact_id=contact.pk, status__in=OPEN_STATUSES)
-    breached = (
-        tickets.filter(models.Q(first_response_breached=True) | models.Q(resolution_breached=True))
-        .values_list("pk", flat=True)
+    breached = models.ExpressionWrapper(
+        models.Q(first_response_breached=True) | models.Q(resolution_breached=True),
+        output_field=models.BooleanField(),
+    )
+    found = (
+        Ticket.objects.filter(contact_id=contact.pk, status__in=OPEN_STATUSES)
+        .annotate(breached=breached)
+        .order_by("-breached", "id")
+        .values_list("pk", "breached")
         .first()
     )
-    if breached is not None:
-        return str(_("Ticket #%(id)s is past its SLA: marketing waits.") % {"id": breached})
-    open_id = tickets.values_list("pk", flat=True).first()
-    if open_id is not None:
-        return str(_("Ticket #%(id)s is open: marketing waits.") % {"id": open_id})
-    return None
+    if found is None:
+        return None
+    ticket_id, past_sla = found
+    if past_sla:
+        return str(_("Ticket #%(id)s is past its SLA: marketing waits.") % {"id": ticket_id})
+    return str(_("Ticket #%(id)s is open: marketing waits.") % {"id": ticket_id})
 
 
 register_contact_hold("service.open_ticket", _ticket_hold)

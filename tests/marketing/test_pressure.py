@@ -315,16 +315,16 @@ def test_the_contact_page_shows_the_pressure_state(alpha: Workspace) -> None:
     contact = _contact(owner=alpha.owner.user)
     _rules(cap_messages=1, cap_days=7, quiet_start=datetime.time(0), quiet_end=datetime.time(0))
     record_contact(contact, channel="email", purpose="transactional", source="receipt:9")
-    html = _page(alpha, Role.VIEWER, f"/sales/contacts/{contact.pk}/")
+    html = _page(alpha, Role.READ_ONLY, f"/sales/contacts/{contact.pk}/")
     assert 'data-testid="contact-pressure"' in html
     assert "1 of 1 messages in the last 7 days." in html
     assert 'data-reason="cap_reached"' in html
     assert "receipt:9" in html
 
 
-def test_the_settings_page_shows_the_rules_to_marketers_only(alpha: Workspace) -> None:
+def test_the_settings_page_shows_the_rules(alpha: Workspace) -> None:
     Topic.objects.create(key="events", name="Events")
-    html = _page(alpha, Role.MARKETER, "/settings/")
+    html = _page(alpha, Role.ADMIN, "/settings/")
     assert 'data-testid="contact-rules"' in html
     assert "Events" in html
 
@@ -363,3 +363,16 @@ def test_now_is_the_default_time() -> None:
     record_contact(contact, channel="sms", purpose="marketing", source="campaign:2")
     stored = ContactTouch.objects.get(contact_id=contact.pk)
     assert before <= stored.at <= timezone.now()
+
+
+def test_a_contacts_time_zone_is_set_through_the_sales_service(alpha: Workspace) -> None:
+    from crm_modules.sales.api import contact_update
+
+    contact = _contact(time_zone="", owner=alpha.owner.user)
+    owner = fresh(alpha.owner)
+    updated = contact_update(actor=owner, contact=contact, changes={"time_zone": "Asia/Bangkok"})
+    assert updated.time_zone == "Asia/Bangkok"
+    with pytest.raises(ServiceError) as error:
+        contact_update(actor=owner, contact=updated, changes={"time_zone": "Mars/Olympus"})
+    assert error.value.field == "time_zone"
+    assert Contact.objects.get(pk=contact.pk).time_zone == "Asia/Bangkok"

@@ -37,7 +37,7 @@ from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
-from crm_platform.validation import check_email
+from crm_platform.validation import check_email, check_time_zone
 from tenants.audit.services import audit_record
 from tenants.models import Membership
 from tenants.permissions import allows, require
@@ -127,6 +127,10 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = checks.check_choice(value, field=name, choices=Channel.values)
         elif name == "tags":
             clean[name] = checks.check_tags(value)
+        elif name == "time_zone":
+            # Blank: the workspace's time zone (quiet hours and scheduled sends read it).
+            zone_name = value.strip() if isinstance(value, str) else "?"
+            clean[name] = check_time_zone(zone_name, field=name) if zone_name else ""
         elif name == "country":
             code = (value or "").strip().upper() if isinstance(value, str | None) else "?"
             if code and (len(code) != 2 or not code.isalpha() or not code.isascii()):
