@@ -178,6 +178,25 @@ def record_deleted(*, actor: Membership, record: Any) -> None:
         _RECORD_DELETED_HOOKS[key](actor=actor, record=record)
 
 
+# Reasons a module knows to hold marketing back from a contact (service: an open ticket). The
+# marketing module asks them through ``contact_holds`` and so never imports the module that
+# knows; that module never has to be imported by marketing either.
+ContactHold = Callable[[Any], "str | None"]
+_CONTACT_HOLDS: dict[str, ContactHold] = {}
+
+
+def register_contact_hold(key: str, hold: ContactHold) -> ContactHold:
+    """``hold(contact)`` returns a sentence saying why marketing must wait for this contact
+    now, or None. It runs inside the contact's workspace schema, once per decision: keep it to
+    one indexed query."""
+    _CONTACT_HOLDS[key] = hold
+    return hold
+
+
+def contact_holds() -> list[tuple[str, ContactHold]]:
+    return sorted(_CONTACT_HOLDS.items())
+
+
 # Functions that fill the demo workspace with a module's sample records (``make run``).
 DemoSeeder = Callable[..., None]
 _DEMO_SEEDERS: list[DemoSeeder] = []

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from crm_modules.marketing.contact_rules import address_suppress
 from crm_modules.marketing.models import Segment
 from crm_modules.marketing.module import MANAGE_SEGMENTS, VIEW_SEGMENTS
 from crm_modules.marketing.pressure import Decision, Purpose, may_contact, record_contact
+from crm_modules.marketing.recipients import (
+    list_unsubscribe_headers,
+    opt_in_request,
+    preferences_url,
+    unsubscribe_url,
+)
 from crm_modules.marketing.selectors import segment_contacts, segment_count, segment_get
 
 __all__ = [
@@ -13,9 +20,14 @@ __all__ = [
     "Decision",
     "Purpose",
     "Segment",
+    "address_suppress",
+    "list_unsubscribe_headers",
     "may_contact",
+    "opt_in_request",
+    "preferences_url",
     "record_contact",
     "segment_contacts",
     "segment_count",
     "segment_get",
+    "unsubscribe_url",
 ]

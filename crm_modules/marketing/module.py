@@ -5,13 +5,20 @@
 - Owner, Admin, Manager and Marketer create and change segments and static lists.
 - Everyone sees campaigns and their reports; Owner, Admin, Manager and Marketer create, test
   and send them (ADR 0034).
+- Everyone sees a contact's contact-pressure state (recent messages, cap, holds) on its page.
+- Owner, Admin, Manager and Marketer set the contact rules (cap, quiet hours), the topics of
+  the preference centre, and add addresses to the suppression list (ADR 0033).
 """
+
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import register_entry_type
-from tenants import capabilities, live, modules, navigation
+from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
+from tenants.models import Membership
+from tenants.modules import register_open_path, register_record_panel, register_settings_panel
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Marketing")
@@ -67,6 +74,19 @@ SEND_CAMPAIGNS = capabilities.register(
     roles=MARKETERS,
     writes=True,
 )
+VIEW_CONTACT_PRESSURE = capabilities.register(
+    "marketing.view_contact_pressure",
+    label=_("See how often a contact was reached lately and what holds marketing back"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_CONTACT_RULES = capabilities.register(
+    "marketing.manage_contact_rules",
+    label=_("Set the contact cap, quiet hours, topics and suppressed addresses"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
 
 navigation.register(
     "campaigns",
@@ -91,4 +111,47 @@ CAMPAIGN_CANCELED = register_action("campaign.canceled", _("Campaign canceled"),
 CAMPAIGN_EMAIL = register_entry_type("campaign_email", label=_("Campaign email"))
 
 # Recipients open the tracking pixel and follow links without being members.
-modules.register_open_path("/marketing/t/")
+register_open_path("/marketing/t/")
+
+# --- contact pressure (ADR 0033) ---------------------------------------------------------------
+
+CONTACT_RULES_CHANGED = register_action(
+    "marketing.contact_rules_changed", _("Contact rules changed"), module=MODULE
+)
+TOPIC_CREATED = register_action("marketing.topic_created", _("Topic added"), module=MODULE)
+TOPIC_DELETED = register_action("marketing.topic_deleted", _("Topic removed"), module=MODULE)
+SUPPRESSION_ADDED = register_action(
+    "marketing.suppression_added", _("Address suppressed"), module=MODULE
+)
+
+# The unsubscribe, preference and opt-in pages a recipient opens from a message.
+RECIPIENT_PATH = register_open_path("/marketing/r/")
+
+
+def _rules_panel(membership: Membership) -> dict[str, Any]:
+    from crm_modules.marketing.contact_rules import rules_panel
+
+    return rules_panel(actor=membership)
+
+
+def _pressure_panel(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.marketing.contact_rules import contact_pressure_panel
+
+    return contact_pressure_panel(actor=membership, contact=record)
+
+
+register_settings_panel(
+    "marketing.contact_rules",
+    template="marketing/_contact_rules.html",
+    capability=MANAGE_CONTACT_RULES,
+    context=_rules_panel,
+    order=200,
+)
+register_record_panel(
+    "marketing.contact_pressure",
+    record_type="sales.contact",
+    template="marketing/_contact_pressure.html",
+    capability=VIEW_CONTACT_PRESSURE,
+    context=_pressure_panel,
+    order=60,
+)

@@ -42,6 +42,7 @@ from crm_modules.sales.selectors import (
 )
 from crm_modules.sales.services import (
     company_update,
+    contact_consent_by_recipient,
     contact_self_correct,
     contact_update,
     custom_field_create,
@@ -118,6 +119,7 @@ __all__ = [
     "company_list",
     "company_update",
     "contact_check_draft",
+    "contact_consent_by_recipient",
     "contact_duplicates",
     "contact_for_email",
     "contact_get",

@@ -151,6 +151,9 @@ class Contact(Address):
         _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
     )
     notes = models.TextField(_("notes"), blank=True)
+    # An IANA name ("Europe/Rome"); blank means the workspace's time zone. Quiet hours and
+    # scheduled sends use it.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     # Copies of the primary email and phone kept by the services, so a list row needs no join.
     primary_email = models.CharField(max_length=254, blank=True, editable=False)
     primary_phone = models.CharField(max_length=20, blank=True, editable=False)
@@ -245,6 +248,10 @@ class Consent(models.Model):
     recorded_at = models.DateTimeField(_("when"))
     method = models.CharField(_("how"), max_length=200)
     recorded_by = user_reference()
+    # Proof of a consent the contact gave or withdrew themselves (a double opt-in link, an
+    # unsubscribe): where the request came from.
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
 
     class Meta:
         constraints = [

@@ -12,13 +12,14 @@
 
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_open_path, register_record_panel
+from tenants.modules import register_contact_hold, register_open_path, register_record_panel
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Service")
@@ -227,3 +228,31 @@ register_record_panel(
 )
 
 from crm_modules.service import reports  # noqa: E402, F401 - registers the report data sources
+
+
+def _ticket_hold(contact: Any) -> str | None:
+    """Marketing waits while the contact has a ticket still being worked on (one indexed
+    query: ticket_contact); an SLA-breached one is named as such. Registered with the contact
+    rule (ADR 0033) so that marketing never imports service."""
+    from crm_modules.service.models import OPEN_STATUSES, Ticket
+
+    breached = models.ExpressionWrapper(
+        models.Q(first_response_breached=True) | models.Q(resolution_breached=True),
+        output_field=models.BooleanField(),
+    )
+    found = (
+        Ticket.objects.filter(contact_id=contact.pk, status__in=OPEN_STATUSES)
+        .annotate(breached=breached)
+        .order_by("-breached", "id")
+        .values_list("pk", "breached")
+        .first()
+    )
+    if found is None:
+        return None
+    ticket_id, past_sla = found
+    if past_sla:
+        return str(_("Ticket #%(id)s is past its SLA: marketing waits.") % {"id": ticket_id})
+    return str(_("Ticket #%(id)s is open: marketing waits.") % {"id": ticket_id})
+
+
+register_contact_hold("service.open_ticket", _ticket_hold)

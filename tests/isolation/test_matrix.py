@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
-from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember
+from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -90,6 +90,11 @@ OPEN = {
     "recipient of this workspace (tests/isolation/test_tracking.py)",
     "marketing:track_click": "a recipient's mail client; the signed token names the recipient "
     "and a link of the campaign, never a URL (tests/isolation/test_tracking.py)",
+    # A recipient's pages from a message: the signed per-contact token is the authority
+    # (tests/isolation/test_recipient_links.py covers them).
+    "marketing:unsubscribe": "RFC 8058 one-click unsubscribe by a signed token; no account",
+    "marketing:preferences": "the preference centre by the same signed token; no account",
+    "marketing:opt_in_confirm": "double opt-in confirmation by a signed, expiring token",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -132,6 +137,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "macro_id": lambda ws, owner: _macro(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
+    "topic_id": lambda ws, owner: _topic(ws),
 }
 
 
@@ -148,6 +154,11 @@ def _campaign(workspace: Workspace, owner: Membership) -> int:
             links=["https://example.com/"],
         )
         return campaign.pk
+
+
+def _topic(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return Topic.objects.create(key=f"sample-{secrets.token_hex(4)}", name="Sample").pk
 
 
 def _segment(workspace: Workspace, owner: Membership) -> int:
@@ -588,6 +599,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:campaign_test_send": {"GET": 405, "POST": 302},
     "marketing:campaign_send": {"GET": 405, "POST": 302},
     "marketing:campaign_cancel": {"GET": 405, "POST": 302},
+    # The contact-rules forms of the settings page: back to it, with a message on bad input.
+    "marketing:contact_rules": {"GET": 405, "POST": 302},
+    "marketing:topic_new": {"GET": 405, "POST": 302},
+    "marketing:topic_delete": {"GET": 405, "POST": 302},
+    "marketing:suppression_new": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

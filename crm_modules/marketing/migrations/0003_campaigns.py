@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketing', '0001_initial'),
+        ('marketing', '0002_contact_pressure'),
         ('sales', '0008_task_reminder_alarms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sales', '0008_task_reminder_alarms'),
+        ('sales', '0009_contact_time_zone_consent_proof'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,6 +6,7 @@ from crm_modules.sales.services.activities import record_log_activity
 from crm_modules.sales.services.companies import company_create, company_delete, company_update
 from crm_modules.sales.services.contacts import (
     EmailInput,
+    contact_consent_by_recipient,
     contact_create,
     contact_delete,
     contact_move_company,
@@ -51,6 +52,7 @@ __all__ = [
     "company_create",
     "company_delete",
     "company_update",
+    "contact_consent_by_recipient",
     "contact_create",
     "contact_delete",
     "contact_move_company",

@@ -37,7 +37,7 @@ from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
-from crm_platform.validation import check_email
+from crm_platform.validation import check_email, check_time_zone
 from tenants.audit.services import audit_record
 from tenants.models import Membership
 from tenants.permissions import allows, require
@@ -127,6 +127,10 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = checks.check_choice(value, field=name, choices=Channel.values)
         elif name == "tags":
             clean[name] = checks.check_tags(value)
+        elif name == "time_zone":
+            # Blank: the workspace's time zone (quiet hours and scheduled sends read it).
+            zone_name = value.strip() if isinstance(value, str) else "?"
+            clean[name] = check_time_zone(zone_name, field=name) if zone_name else ""
         elif name == "country":
             code = (value or "").strip().upper() if isinstance(value, str | None) else "?"
             if code and (len(code) != 2 or not code.isalpha() or not code.isascii()):
@@ -525,6 +529,57 @@ def contact_set_consent(
                 "recorded_at": when.isoformat(),
                 "previous": before.status if before else None,
             },
+        )
+        score_inputs_changed(entity="contact", ids=[locked.pk])
+    return consent
+
+
+def contact_consent_by_recipient(
+    *,
+    contact: Contact,
+    channel: str,
+    status: str,
+    method: str,
+    ip_address: str | None,
+    user_agent: str,
+) -> Consent:
+    """Record a consent the contact gave or withdrew themselves (a confirmed double opt-in, a
+    one-click unsubscribe), with its proof: when, from which address and browser, and how.
+    There is no member behind it: the signed link the contact followed is the authority."""
+    if channel not in Channel.values:
+        raise ServiceError(_("Choose a channel."), field="channel")
+    if status not in Consent.Status.values:
+        raise ServiceError(_("Choose given or withdrawn."), field="status")
+    when = timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        before = Consent.objects.filter(contact=locked, channel=channel).first()
+        consent, _created = Consent.objects.update_or_create(
+            contact=locked,
+            channel=channel,
+            defaults={
+                "status": status,
+                "recorded_at": when,
+                "method": method[:200],
+                "recorded_by": None,
+                "ip_address": ip_address,
+                "user_agent": user_agent[:300],
+            },
+        )
+        audit_record(
+            tenant=connection.tenant,  # type: ignore[attr-defined]
+            actor=None,
+            action=CONSENT_RECORDED,
+            target=locked,
+            data={
+                "channel": channel,
+                "status": status,
+                "method": method[:200],
+                "recorded_at": when.isoformat(),
+                "previous": before.status if before else None,
+                "by": "recipient",
+            },
+            ip_address=ip_address,
         )
         score_inputs_changed(entity="contact", ids=[locked.pk])
     return consent
