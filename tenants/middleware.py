@@ -22,6 +22,7 @@ from crm_platform.locales import is_language
 from tenants import capabilities
 from tenants.hosts import public_url
 from tenants.models import Membership, Tenant
+from tenants.modules import open_paths
 from tenants.permissions import allows
 from tenants.policies import mfa_policy_unmet
 
@@ -63,7 +64,7 @@ class MembershipMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-        if tenant.is_public or request.path.startswith(OPEN_PATHS):
+        if tenant.is_public or request.path.startswith(OPEN_PATHS + open_paths()):
             return self.get_response(request)
 
         api = request.path.startswith(API_PREFIX)

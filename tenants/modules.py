@@ -138,6 +138,43 @@ def settings_panels() -> list[HomePanel]:
     return sorted(_SETTINGS_PANELS.values(), key=lambda panel: (panel.order, panel.key))
 
 
+# Reasons a module knows to hold marketing back from a contact (service: an open ticket). The
+# marketing module asks them through ``contact_holds`` and so never imports the module that
+# knows; that module never has to be imported by marketing either.
+ContactHold = Callable[[Any], "str | None"]
+_CONTACT_HOLDS: dict[str, ContactHold] = {}
+
+
+def register_contact_hold(key: str, hold: ContactHold) -> ContactHold:
+    """``hold(contact)`` returns a sentence saying why marketing must wait for this contact
+    now, or None. It runs inside the contact's workspace schema, once per decision: keep it to
+    one indexed query."""
+    _CONTACT_HOLDS[key] = hold
+    return hold
+
+
+def contact_holds() -> list[tuple[str, ContactHold]]:
+    return sorted(_CONTACT_HOLDS.items())
+
+
+# Path prefixes of a workspace host that people who are not members open: the pages a
+# recipient reaches from a signed link in a message (unsubscribe, preferences, confirm a
+# subscription). The view itself checks the signed token; the membership check is skipped.
+_OPEN_PATHS: list[str] = []
+
+
+def register_open_path(prefix: str) -> str:
+    if not (prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
+        raise ValueError(f"An open path is a prefix like '/module/r/', not {prefix!r}")
+    if prefix not in _OPEN_PATHS:
+        _OPEN_PATHS.append(prefix)
+    return prefix
+
+
+def open_paths() -> tuple[str, ...]:
+    return tuple(_OPEN_PATHS)
+
+
 # Functions that fill the demo workspace with a module's sample records (``make run``).
 DemoSeeder = Callable[..., None]
 _DEMO_SEEDERS: list[DemoSeeder] = []

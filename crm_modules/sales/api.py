@@ -10,6 +10,7 @@ from crm_modules.sales.filters import LIST_ENTITIES, list_for
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
 from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import (
+    Channel,
     Company,
     Consent,
     Contact,
@@ -46,6 +47,7 @@ from crm_modules.sales.services import (
     custom_field_create,
     deal_move_stage,
     deal_update,
+    lead_create,
     lead_update,
     record_log_activity,
 )
@@ -72,6 +74,7 @@ from crm_modules.sales.services.duplicates import (
     contact_duplicates,
     contact_name_key,
 )
+from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 from crm_modules.sales.services.scores import (
     register_score_explainer,
     register_score_listener,
@@ -90,6 +93,7 @@ __all__ = [
     "LIST_PARAMETERS",
     "MANAGE_CUSTOM_FIELDS",
     "VIEW_RECORDS",
+    "Channel",
     "Company",
     "CompanyDraft",
     "Consent",
@@ -107,6 +111,7 @@ __all__ = [
     "Page",
     "Pipeline",
     "Stage",
+    "TOUCH_KEYS",
     "Task",
     "companies_bulk_create",
     "company_check_draft",
@@ -132,10 +137,12 @@ __all__ = [
     "demo_seed",
     "keyset_page",
     "lead_check_draft",
+    "lead_create",
     "lead_update",
     "leads_bulk_create",
     "list_for",
     "record_log_activity",
+    "record_touch",
     "records_bulk_delete",
     "register_score_explainer",
     "register_score_listener",
