@@ -58,7 +58,7 @@ def credits(amount: Decimal, model: str, count: int) -> list[Decimal]:
 
 
 def roi(revenue: Decimal, cost: Decimal | None) -> Decimal | None:
-    """(revenue − cost) / cost, as a ratio rounded to 4 places; None without a cost."""
+    """(revenue - cost) / cost, as a ratio rounded to 4 places; None without a cost."""
     if cost is None or cost <= 0:
         return None
     return ((revenue - cost) / cost).quantize(Decimal("0.0001"))
@@ -66,4 +66,4 @@ def roi(revenue: Decimal, cost: Decimal | None) -> Decimal | None:
 
 def rank(touches: Sequence[tuple[object, int]]) -> list[int]:
     """Indices of ``touches`` ((when, id) pairs) in time order, the id breaking ties."""
-    return sorted(range(len(touches)), key=lambda i: touches[i])  # type: ignore[arg-type]
+    return sorted(range(len(touches)), key=lambda i: touches[i])

@@ -172,9 +172,7 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
         .order_by()
     }
     costs = (
-        dict(
-            CampaignCost.objects.filter(currency=currency).values_list("utm_campaign", "amount")
-        )
+        dict(CampaignCost.objects.filter(currency=currency).values_list("utm_campaign", "amount"))
         if dimension == "campaign"
         else {}
     )

@@ -36,4 +36,3 @@ ATTRIBUTION = register_source(
         record_label=lambda credit: f"{credit.get_model_display()} · {credit.utm_campaign}",
     )
 )
-

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from crm_modules.marketing import attribution
+from crm_modules.marketing import attribution as attribution_models
 from crm_modules.marketing.attribution_services import (
     Report,
     attribution_rebuild,
@@ -52,18 +52,19 @@ def figure(report: Report) -> dict[str, Any]:
 @require_safe
 def attribution(request: WorkspaceRequest) -> HttpResponse:
     actor = request.membership
-    model = request.GET.get("model", attribution.LINEAR)
+    model = request.GET.get("model", attribution_models.LINEAR)
     dimension = request.GET.get("by", "campaign")
     try:
         report = attribution_report(actor=actor, model=model, dimension=dimension)
     except ServiceError as exc:
-        return render(
-            request, "marketing/attribution.html", {"error": exc.message}, status=400
-        )
+        return render(request, "marketing/attribution.html", {"error": exc.message}, status=400)
     none = _("(none)")
     by_labels = {"campaign": _("campaign"), "source": _("source"), "medium": _("medium")}
     columns = [
-        _("Campaign") if dimension == "campaign" else _("Source") if dimension == "source"
+        _("Campaign")
+        if dimension == "campaign"
+        else _("Source")
+        if dimension == "source"
         else _("Medium"),
         _("Form fills"),
         _("People"),

@@ -74,7 +74,6 @@ from crm_modules.sales.services.duplicates import (
     contact_duplicates,
     contact_name_key,
 )
-from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 from crm_modules.sales.services.scores import (
     register_score_explainer,
     register_score_listener,
@@ -83,6 +82,7 @@ from crm_modules.sales.services.scores import (
     scored_ids,
     scores_store,
 )
+from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 
 __all__ = [
     "CREATE_RECORDS",
@@ -92,6 +92,7 @@ __all__ = [
     "LIST_ENTITIES",
     "LIST_PARAMETERS",
     "MANAGE_CUSTOM_FIELDS",
+    "TOUCH_KEYS",
     "VIEW_RECORDS",
     "Channel",
     "Company",
@@ -111,7 +112,6 @@ __all__ = [
     "Page",
     "Pipeline",
     "Stage",
-    "TOUCH_KEYS",
     "Task",
     "companies_bulk_create",
     "company_check_draft",

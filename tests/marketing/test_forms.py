@@ -56,7 +56,7 @@ def _form(alpha: Workspace, **values: Any) -> Form:
     return services.form_create(actor=marketer, values={**base, **values})
 
 
-def _post(alpha: Workspace, form: Form, data: dict[str, str], **headers: str) -> Any:
+def _post(alpha: Workspace, form: Form, data: dict[str, str], **headers: Any) -> Any:
     client = Client(HTTP_HOST=alpha.host, REMOTE_ADDR="203.0.113.7")
     body = {"token": guard.token_mint(form), **data}
     return client.post(f"/marketing/f/{form.public_id}/submit/", body, **headers)
@@ -110,9 +110,9 @@ def test_a_form_fill_creates_a_lead_with_its_first_touch_a_touchpoint_and_a_time
     entry = Activity.objects.get(kind="form_fill")
     assert entry.subject == "Filled in the form Demo request"
     assert "Email: darya@example.com" in entry.body
-    assert set(ActivityLink.objects.filter(activity=entry).values_list("target_type", "target_id")) == {
-        ("sales.lead", lead.pk)
-    }
+    assert set(
+        ActivityLink.objects.filter(activity=entry).values_list("target_type", "target_id")
+    ) == {("sales.lead", lead.pk)}
     form.refresh_from_db()
     assert (form.submissions_count, form.spam_count) == (1, 0)
 
@@ -203,7 +203,9 @@ def test_the_rate_limit_per_address_answers_429_and_writes_nothing(
     settings.MARKETING_FORM_LIMITS = {"ip": (2, 600), "form": (100, 600)}
     form = _form(alpha)
     for n in range(2):
-        assert _post(alpha, form, {"first_name": "A", "email": f"a{n}@example.com"}).status_code == 200
+        assert (
+            _post(alpha, form, {"first_name": "A", "email": f"a{n}@example.com"}).status_code == 200
+        )
     response = _post(
         alpha, form, {"first_name": "A", "email": "a9@example.com"}, HTTP_ACCEPT="application/json"
     )
@@ -215,7 +217,7 @@ def test_the_rate_limit_per_address_answers_429_and_writes_nothing(
     # The counters live under the workspace's schema prefix.
     key = guard.rate_key("ip", "203.0.113.7")
     assert cache.get(key) == 2
-    assert any(alpha.tenant.schema_name in k for k in cache.keys("*mkt:form:ip:*"))
+    assert any(alpha.tenant.schema_name in k for k in cache.keys("*mkt:form:ip:*"))  # type: ignore[attr-defined]
 
 
 def test_the_rate_limit_per_form(alpha: Workspace, settings: Any) -> None:
@@ -251,7 +253,12 @@ def test_cors_only_for_the_form_endpoints_and_only_for_allowed_sites(alpha: Work
     assert embed["Access-Control-Allow-Origin"] == "https://shop.example.com"
     assert "Access-Control-Allow-Credentials" not in embed
     spec = embed.json()
-    assert [f["target"] for f in spec["fields"]] == ["first_name", "email", "company_name", "job_title"]
+    assert [f["target"] for f in spec["fields"]] == [
+        "first_name",
+        "email",
+        "company_name",
+        "job_title",
+    ]
     assert guard.token_valid(form, spec["token"])
 
     refused = _post(
@@ -398,8 +405,8 @@ def test_the_builder_page_creates_a_form_and_shows_the_embed_snippet(alpha: Work
     page = client.get(f"/marketing/forms/{form.pk}/")
     assert page.status_code == 200
     snippet = (
-        f'&lt;script src=&quot;http://{alpha.host}/static/marketing/form-embed.js&quot; '
-        f'data-rapport-form=&quot;{form.public_id}&quot; async&gt;&lt;/script&gt;'
+        f"&lt;script src=&quot;http://{alpha.host}/static/marketing/form-embed.js&quot; "
+        f"data-rapport-form=&quot;{form.public_id}&quot; async&gt;&lt;/script&gt;"
     )
     assert snippet in page.content.decode()
     json.dumps(form.fields)

@@ -97,8 +97,9 @@ def check_fields(raw: Any) -> list[FormField]:
             raise ServiceError(
                 _("Two fields fill %(target)s.") % {"target": target}, field=f"{where}.target"
             )
+        raw_label = item.get("label")
         label = check_text(
-            item.get("label") if isinstance(item.get("label"), str) else "",
+            raw_label if isinstance(raw_label, str) else "",
             field=f"{where}.label",
             max_length=100,
             label=_("Label"),

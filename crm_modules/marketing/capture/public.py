@@ -138,7 +138,8 @@ def form_submit_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return refuse(503, _("This form cannot take answers right now. Please try again later."))
     if not guard.rate_allowed(form, client_ip(request) or ""):
         return refuse(
-            429, _("Too many answers were sent from here in a short time. Try again in a few minutes.")
+            429,
+            _("Too many answers were sent from here in a short time. Try again in a few minutes."),
         )
     if not guard.token_valid(form, request.POST.get("token", "")):
         return refuse(400, _("This form has expired. Reload the page and send it again."))
@@ -150,9 +151,7 @@ def form_submit_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
     try:
         answers = check_answers(form, request.POST)
         consents = [c for c in form.consent_channels if request.POST.get(f"consent_{c}")]
-        form_submit(
-            form=form, answers=answers, touch=clean_touch(request.POST), consents=consents
-        )
+        form_submit(form=form, answers=answers, touch=clean_touch(request.POST), consents=consents)
     except FormErrors as exc:
         return refuse(400, _("Please correct the answers marked below."), exc.errors)
     except ServiceError as exc:
@@ -164,4 +163,3 @@ def _accepted(request: HttpRequest, form: Form, message: str, wants_json: bool) 
     if wants_json:
         return _cors(JsonResponse({"ok": True, "message": message}), form, request)
     return render(request, "marketing/public_form_done.html", {"form": form, "message": message})
-

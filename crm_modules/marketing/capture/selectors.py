@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -27,7 +29,7 @@ def form_get(*, actor: Membership, form_id: int) -> Form:
     return form
 
 
-def form_public(public_id: object) -> Form:
+def form_public(public_id: UUID | str) -> Form:
     """The active form a visitor's URL names, in the workspace of the request."""
     form = Form.objects.filter(public_id=public_id, is_active=True).first()
     if form is None:

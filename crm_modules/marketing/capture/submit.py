@@ -93,9 +93,10 @@ def form_actor(form: Form) -> Membership:
     to create leads."""
     from django.db import connection
 
+    schema = connection.schema_name  # type: ignore[attr-defined]
     member = (
         Membership.objects.select_related("user", "tenant")
-        .filter(user_id=form.lead_owner_id, tenant__schema_name=connection.schema_name)
+        .filter(user_id=form.lead_owner_id or 0, tenant__schema_name=schema)
         .first()
     )
     if member is None or not allows(member, CREATE_RECORDS):
@@ -152,16 +153,14 @@ def form_submit(
             referrer=touch.get("referrer", "")[:500],
             landing_page=touch.get("landing_page", "")[:500],
         )
-        record = contact if contact is not None else lead
-        assert record is not None
-        concerns: list[Any] = [record]
+        concerns: list[Any] = [contact if contact is not None else lead]
         if contact is not None and contact.company_id is not None:
             concerns.append(("sales.company", contact.company_id))
         timeline.activity_log(
             kind=FORM_FILL.code,
             author=None,
             concerns=concerns,
-            subject=_("Filled in the form %(name)s") % {"name": form.name}[:150],
+            subject=(_("Filled in the form %(name)s") % {"name": form.name})[:200],
             body=_summary(form, answers),
             channel="web",
             direction="inbound",

@@ -3,7 +3,7 @@ a form's page (embed snippet, hosted link, submissions by keyset page) and its e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import HttpResponse
@@ -62,7 +62,8 @@ class FormBuilder(forms.Form):
 
     def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["lead_owner"].choices = _owner_choices(actor)
+        owner_field = cast(forms.ChoiceField, self.fields["lead_owner"])
+        owner_field.choices = _owner_choices(actor)
         targets = [("", "—"), *target_choices()]
         for i in range(ROWS):
             self.fields[f"field_{i}_target"] = forms.ChoiceField(
