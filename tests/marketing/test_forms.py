@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django_redis import get_redis_connection
 
 from crm_modules.activities.models import Activity, ActivityLink
 from crm_modules.marketing.capture import guard, services
@@ -118,7 +119,13 @@ def test_a_form_fill_creates_a_lead_with_its_first_touch_a_touchpoint_and_a_time
 
 
 def test_a_second_fill_keeps_the_first_touch_and_moves_the_last(alpha: Workspace) -> None:
-    contact = ContactFactory.create(first_name="", last_name="Rossi", job_title="Buyer")
+    # The form's lead owner (the Sales rep) may edit this contact: blanks are filled.
+    contact = ContactFactory.create(
+        first_name="",
+        last_name="Rossi",
+        job_title="Buyer",
+        owner=alpha.members[Role.SALES_REP].user,
+    )
     contact.emails.create(email="rossi@example.it", is_primary=True)
     form = _form(alpha)
     first = {**UTM, "utm_campaign": "spring-26"}
@@ -144,6 +151,24 @@ def test_a_second_fill_keeps_the_first_touch_and_moves_the_last(alpha: Workspace
         "contact_updated",
     ]
     assert Touchpoint.objects.filter(contact=contact).count() == 2
+
+
+def test_a_contact_the_lead_owner_may_not_edit_gets_the_touch_but_no_field(
+    alpha: Workspace,
+) -> None:
+    contact = ContactFactory.create(first_name="", last_name="Bianchi", owner=alpha.owner.user)
+    contact.emails.create(email="bianchi@example.it", is_primary=True)
+    form = _form(alpha)
+    assert (
+        _post(
+            alpha, form, {"first_name": "Intruso", "email": "bianchi@example.it", **UTM}
+        ).status_code
+        == 200
+    )
+    contact.refresh_from_db()
+    assert contact.first_name == ""
+    assert contact.first_touch["utm_campaign"] == "spring-26"
+    assert FormSubmission.objects.get().contact_id == contact.pk
 
 
 def test_bad_answers_name_each_field_and_nothing_is_written(alpha: Workspace) -> None:
@@ -217,7 +242,10 @@ def test_the_rate_limit_per_address_answers_429_and_writes_nothing(
     # The counters live under the workspace's schema prefix.
     key = guard.rate_key("ip", "203.0.113.7")
     assert cache.get(key) == 2
-    assert any(alpha.tenant.schema_name in k for k in cache.keys("*mkt:form:ip:*"))  # type: ignore[attr-defined]
+    raw = [k.decode() for k in get_redis_connection("default").keys("*mkt:form:ip:*")]
+    assert raw
+    assert all(k.startswith(f"{alpha.tenant.schema_name}:") for k in raw), raw
+    assert "203.0.113.7" not in "".join(raw)
 
 
 def test_the_rate_limit_per_form(alpha: Workspace, settings: Any) -> None:
