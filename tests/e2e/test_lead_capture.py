@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 def _make_form(world: World) -> str:
-    from crm_modules.marketing.models import Form
+    from crm_modules.marketing.models_capture import Form
     from tenants.roles import Role
 
     with schema_context(world.alpha.tenant.schema_name):
@@ -46,7 +46,7 @@ def _leads(world: World) -> list[tuple[str, str, dict[str, Any]]]:
 
 def _clean_up(world: World, sessions: set[str]) -> None:
     from crm_modules.activities.models import Activity
-    from crm_modules.marketing.models import Form, Touchpoint
+    from crm_modules.marketing.models_capture import Form, Touchpoint
     from crm_modules.sales.models import Lead
     from tenants.audit.models import AuditEvent
 

@@ -31,7 +31,8 @@ from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.marketing.capture.guard import token_mint
-from crm_modules.marketing.models import Form, Segment, SegmentMember
+from crm_modules.marketing.models import Segment, SegmentMember
+from crm_modules.marketing.models_capture import Form
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge

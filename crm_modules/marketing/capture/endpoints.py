@@ -49,7 +49,7 @@ class FormOut(serializers.ModelSerializer[Form]):
 class FormIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     topic = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    fields = serializers.JSONField(help_text='[{"target", "label", "required"}]')
+    fields = serializers.JSONField(help_text='[{"target", "label", "required"}]')  # type: ignore[assignment]  # DRF pops declared fields from the class
     consent_channels = serializers.ListField(child=serializers.CharField(), required=False)
     lead_owner = serializers.IntegerField(help_text="The user id of the member leads go to.")
     success_message = serializers.CharField(max_length=500, required=False, allow_blank=True)
