@@ -124,12 +124,12 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
 
 
 def _form(workspace: Workspace) -> Form:
-    """A form whose leads go to the workspace's Sales rep."""
+    """A form whose leads go to the workspace's Sales rep (its Owner in bravo)."""
     with schema_context(workspace.tenant.schema_name):
         return Form.objects.create(
             name="Sample",
             fields=[{"target": "email", "label": "Email", "required": True}],
-            lead_owner=workspace.members[Role.SALES_REP].user,
+            lead_owner=workspace.members.get(Role.SALES_REP, workspace.owner).user,
         )
 
 
