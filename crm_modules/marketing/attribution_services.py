@@ -74,6 +74,13 @@ def _rebuild_batch(deals: Sequence[Any]) -> int:
     for deal_id, lead_id in Lead.objects.filter(deal_id__in=ids).values_list("deal_id", "pk"):
         leads[deal_id].add(lead_id)
     all_contacts = set().union(*contacts.values()) if contacts else set()
+    # A lead converted into one of the deal's contacts brought its touches with it.
+    for lead_id, contact_id in Lead.objects.filter(contact_id__in=all_contacts).values_list(
+        "pk", "contact_id"
+    ):
+        for deal_id, members in contacts.items():
+            if contact_id in members:
+                leads[deal_id].add(lead_id)
     all_leads = set().union(*leads.values()) if leads else set()
     touches = list(
         Touchpoint.objects.filter(Q(contact_id__in=all_contacts) | Q(lead_id__in=all_leads))

@@ -158,3 +158,58 @@ def test_attribution_is_a_report_data_source() -> None:
         "won_at",
     }
     assert timezone.now()
+
+
+def test_a_form_lead_converted_and_won_credits_its_campaign(alpha: Workspace) -> None:
+    from crm_modules.marketing.capture import services as form_services
+    from crm_modules.marketing.capture.submit import clean_touch, form_submit
+    from crm_modules.sales.models import Deal, Lead
+    from crm_modules.sales.services import lead_convert
+    from tests.sales.factories import PipelineFactory
+
+    rep = fresh(alpha.members[Role.SALES_REP])
+    form = form_services.form_create(
+        actor=fresh(alpha.members[Role.MARKETER]),
+        values={
+            "name": "Demo",
+            "fields": [{"target": "email", "label": "Email", "required": True}],
+            "lead_owner": rep.user_id,
+        },
+    )
+    form_submit(
+        form=form,
+        answers={"email": "new@example.com"},
+        touch=clean_touch({"utm_campaign": "autumn", "utm_source": "ads", "utm_medium": "cpc"}),
+        consents=[],
+    )
+    lead = Lead.objects.get()
+    stage = PipelineFactory.create().stages.order_by("position").first()
+    assert stage is not None
+    conversion = lead_convert(
+        actor=rep, lead=lead, deal_name="Big", deal_stage=stage.pk, deal_amount="250.00"
+    )
+    # The contact it became knows where it came from.
+    conversion.contact.refresh_from_db()
+    assert conversion.contact.first_touch["utm_campaign"] == "autumn"
+    assert conversion.contact.utm_campaign == "autumn"
+    assert conversion.deal is not None
+    Deal.objects.filter(pk=conversion.deal.pk).update(status="won", closed_at=timezone.now())
+    svc.credits_rebuild(deal_ids=[conversion.deal.pk])
+    credit = AttributionCredit.objects.get(model="last_touch")
+    assert (credit.utm_campaign, credit.credit, credit.owner_id) == (
+        "autumn",
+        Decimal("250.00"),
+        rep.user_id,
+    )
+    report = svc.attribution_report(
+        actor=fresh(alpha.members[Role.MANAGER]), model="last_touch", dimension="campaign"
+    )
+    (row,) = report.rows
+    assert (row.key, row.form_fills, row.people, row.qualified, row.deals, row.revenue) == (
+        "autumn",
+        1,
+        1,
+        1,
+        1,
+        Decimal("250.00"),
+    )

@@ -52,3 +52,24 @@ def record_touch(*, record: Contact | Lead, touch: Mapping[str, str]) -> Contact
         locked.updated_at = timezone.now()
         locked.save(update_fields=fields)
     return locked
+
+
+def touches_carry(*, lead: Lead, contact: Contact) -> None:
+    """A converted lead's touches stay known on the contact it became: its first touch when the
+    contact has none, and its last touch when that is the later one."""
+    if not lead.first_touch:
+        return
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    fields = ["updated_at"]
+    if not locked.first_touch:
+        locked.first_touch = lead.first_touch
+        fields.append("first_touch")
+    if str(lead.last_touch.get("at", "")) > str(locked.last_touch.get("at", "")):
+        locked.last_touch = lead.last_touch
+        fields.append("last_touch")
+    if not any(getattr(locked, k) for k in UTM_KEYS):
+        for key in UTM_KEYS:
+            setattr(locked, key, locked.first_touch.get(key, ""))
+        fields.extend(UTM_KEYS)
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=fields)
