@@ -79,8 +79,8 @@ def test_a_visitor_from_a_campaign_link_becomes_a_lead_with_its_first_touch(
         f"{site}/marketing/f/{form_id}/?utm_source=newsletter&utm_medium=email"
         "&utm_campaign=primavera"
     )
-    page.get_by_label("Nome").fill("Giulia")
-    page.get_by_label("Email").fill("giulia@example.it")
+    page.get_by_role("textbox", name="Nome *").fill("Giulia")
+    page.get_by_role("textbox", name="Email *").fill("giulia@example.it")
     capture(page, "hosted-form")
     page.get_by_role("button", name="Send").tap()
     expect(page.get_by_test_id("form-done")).to_contain_text("Thank you")
@@ -110,8 +110,8 @@ def test_a_visitor_from_a_campaign_link_becomes_a_lead_with_its_first_touch(
     )
     embedding.goto(f"{live_site.public}/landing?utm_campaign=estate&utm_source=ads")
     embedded = embedding.get_by_test_id("embedded-form")
-    embedded.get_by_label("Nome").fill("Marco")
-    embedded.get_by_label("Email").fill("marco@example.it")
+    embedded.get_by_role("textbox", name="Nome *").fill("Marco")
+    embedded.get_by_role("textbox", name="Email *").fill("marco@example.it")
     embedded.get_by_role("button", name="Send").tap()
     expect(embedding.get_by_role("status")).to_contain_text("Thank you")
     leads = orm(_leads, world)
