@@ -335,3 +335,9 @@ urlpatterns = [
     path("segments/<int:segment_id>/", SegmentDetail.as_view(), name="segment-detail"),
     path("segments/<int:segment_id>/members/", SegmentMembers.as_view(), name="segment-members"),
 ]
+
+from crm_modules.marketing.capture.endpoints import (  # noqa: E402  (forms and attribution)
+    urlpatterns as capture_patterns,
+)
+
+urlpatterns += capture_patterns

@@ -9,6 +9,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.marketing.models_capture import (  # noqa: F401  (their home is the app's models)
+    AttributionCredit,
+    CampaignCost,
+    ConsentRequest,
+    Form,
+    FormSubmission,
+    Touchpoint,
+)
 from crm_platform.fields import user_reference
 
 

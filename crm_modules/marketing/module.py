@@ -8,6 +8,9 @@
 - Everyone sees a contact's contact-pressure state (recent messages, cap, holds) on its page.
 - Owner, Admin, Manager and Marketer set the contact rules (cap, quiet hours), the topics of
   the preference centre, and add addresses to the suppression list (ADR 0033).
+- Everyone sees forms and their submissions; Owner, Admin, Manager and Marketer build them and
+  enter campaign costs; the attribution report (revenue) is for those roles and Read-only
+  (ADR 0035).
 """
 
 from typing import Any
@@ -155,3 +158,62 @@ register_record_panel(
     context=_pressure_panel,
     order=60,
 )
+
+# --- lead capture and attribution (ADR 0035) -------------------------------------------------
+# Everyone sees the forms and what they brought in; marketers build them. The attribution
+# report shows revenue, so it is for the roles that see the whole pipeline's numbers.
+VIEW_FORMS = capabilities.register(
+    "marketing.view_forms",
+    label=_("See forms and their submissions"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_FORMS = capabilities.register(
+    "marketing.manage_forms",
+    label=_("Create and change forms"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
+VIEW_ATTRIBUTION = capabilities.register(
+    "marketing.view_attribution",
+    label=_("See revenue attributed to campaigns, sources and media"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.READ_ONLY},
+)
+MANAGE_CAMPAIGN_COSTS = capabilities.register(
+    "marketing.manage_campaign_costs",
+    label=_("Enter campaign costs and rebuild attribution"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
+
+navigation.register(
+    "forms",
+    label=_("Forms"),
+    icon="file-text",
+    url_name="marketing:forms",
+    capability=VIEW_FORMS,
+    order=315,
+)
+navigation.register(
+    "attribution",
+    label=_("Attribution"),
+    icon="chart-column",
+    url_name="marketing:attribution",
+    capability=VIEW_ATTRIBUTION,
+    order=320,
+)
+
+FORM_CREATED = register_action("form.created", _("Form created"), module=MODULE)
+FORM_UPDATED = register_action("form.updated", _("Form changed"), module=MODULE)
+CAMPAIGN_COST_SET = register_action("campaign_cost.set", _("Campaign cost entered"), module=MODULE)
+
+FORM_FILL = register_entry_type("form_fill", label=_("Form filled"))
+
+# The hosted form page, its embed description and the endpoint forms post to: visitors who are
+# not members open them; each view checks the form and its signed token itself.
+PUBLIC_FORM_PATH = register_open_path("/marketing/f/")
+
+from crm_modules.marketing import reports  # noqa: E402, F401

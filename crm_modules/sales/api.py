@@ -10,6 +10,7 @@ from crm_modules.sales.filters import LIST_ENTITIES, list_for
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
 from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import (
+    Channel,
     Company,
     Consent,
     Contact,
@@ -48,6 +49,7 @@ from crm_modules.sales.services import (
     custom_field_create,
     deal_move_stage,
     deal_update,
+    lead_create,
     lead_update,
     record_log_activity,
     task_create,
@@ -84,6 +86,7 @@ from crm_modules.sales.services.scores import (
     scored_ids,
     scores_store,
 )
+from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 
 __all__ = [
     "CREATE_RECORDS",
@@ -93,7 +96,9 @@ __all__ = [
     "LIST_ENTITIES",
     "LIST_PARAMETERS",
     "MANAGE_CUSTOM_FIELDS",
+    "TOUCH_KEYS",
     "VIEW_RECORDS",
+    "Channel",
     "Company",
     "CompanyDraft",
     "Consent",
@@ -139,10 +144,12 @@ __all__ = [
     "demo_seed",
     "keyset_page",
     "lead_check_draft",
+    "lead_create",
     "lead_update",
     "leads_bulk_create",
     "list_for",
     "record_log_activity",
+    "record_touch",
     "records_bulk_delete",
     "register_score_explainer",
     "register_score_listener",

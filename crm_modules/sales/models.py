@@ -147,6 +147,10 @@ class Contact(Address):
     utm_campaign = models.CharField(max_length=150, blank=True)
     utm_term = models.CharField(max_length=150, blank=True)
     utm_content = models.CharField(max_length=150, blank=True)
+    # Where the contact first and last came from (UTM, referrer, landing page, when), written by
+    # marketing's lead capture through ``record_touch``; first never changes once set.
+    first_touch = models.JSONField(default=dict, blank=True, editable=False)
+    last_touch = models.JSONField(default=dict, blank=True, editable=False)
     preferred_channel = models.CharField(
         _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
     )
@@ -314,6 +318,8 @@ class Lead(models.Model):
     deal = models.ForeignKey(
         "Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    first_touch = models.JSONField(default=dict, blank=True, editable=False)
+    last_touch = models.JSONField(default=dict, blank=True, editable=False)
     search_text = models.TextField(default="", editable=False)
     search_grams = _short_grams()
     score = models.IntegerField(_("score"), default=0, editable=False)

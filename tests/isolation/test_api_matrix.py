@@ -298,6 +298,11 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
             "conditions": [{"field": "company.city", "op": "eq", "value": "Milano"}],
         },
     },
+    "POST /api/v1/marketing/forms/": lambda ws: {
+        "name": "Richiesta demo",
+        "fields": [{"target": "email", "label": "Email", "required": True}],
+        "lead_owner": ws.members[Role.SALES_REP].user_id,
+    },
     "POST /api/v1/marketing/segments/{segment_id}/members/": lambda ws: {
         "contacts": [_contact_in(ws)]
     },

@@ -30,9 +30,11 @@ from django_tenants.utils import schema_context
 from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
+from crm_modules.marketing.capture.guard import token_mint
 from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
+from crm_modules.marketing.models_capture import Form
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
-from crm_modules.sales.models import CustomField, LineItem, Product, SavedView, Stage
+from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
 from crm_modules.service import sla
@@ -95,6 +97,11 @@ OPEN = {
     "marketing:unsubscribe": "RFC 8058 one-click unsubscribe by a signed token; no account",
     "marketing:preferences": "the preference centre by the same signed token; no account",
     "marketing:opt_in_confirm": "double opt-in confirmation by a signed, expiring token",
+    # Lead capture (ADR 0035): visitors fill forms; each view finds the form by its unguessable
+    # id in this workspace only and the submit checks a signed token (tests below).
+    "marketing:form_page": "the hosted form page visitors fill",
+    "marketing:form_embed": "what the embed script on another site draws the form from",
+    "marketing:form_submit": "where hosted and embedded forms post; token, honeypot, rate limit",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -138,6 +145,9 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
     "topic_id": lambda ws, owner: _topic(ws),
+    "form_id": lambda ws, owner: _form(ws).pk,
+    # The hosted form's id (open views only).
+    "public_id": lambda ws, owner: _form(ws).public_id,
 }
 
 
@@ -159,6 +169,16 @@ def _campaign(workspace: Workspace, owner: Membership) -> int:
 def _topic(workspace: Workspace) -> int:
     with schema_context(workspace.tenant.schema_name):
         return Topic.objects.create(key=f"sample-{secrets.token_hex(4)}", name="Sample").pk
+
+
+def _form(workspace: Workspace) -> Form:
+    """A form whose leads go to the workspace's Sales rep (its Owner in bravo)."""
+    with schema_context(workspace.tenant.schema_name):
+        return Form.objects.create(
+            name="Sample",
+            fields=[{"target": "email", "label": "Email", "required": True}],
+            lead_owner=workspace.members.get(Role.SALES_REP, workspace.owner).user,
+        )
 
 
 def _segment(workspace: Workspace, owner: Membership) -> int:
@@ -604,6 +624,14 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:topic_new": {"GET": 405, "POST": 302},
     "marketing:topic_delete": {"GET": 405, "POST": 302},
     "marketing:suppression_new": {"GET": 405, "POST": 302},
+    "marketing:forms": {"GET": 200, "POST": 405},
+    "marketing:form_new": {"GET": 200, "POST": 400},
+    "marketing:form_detail": {"GET": 200, "POST": 405},
+    "marketing:form_edit": {"GET": 200, "POST": 400},
+    "marketing:attribution": {"GET": 200, "POST": 405},
+    # Without a campaign the attribution page shows the message.
+    "marketing:campaign_cost_set": {"GET": 405, "POST": 302},
+    "marketing:attribution_rebuild": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")
@@ -984,3 +1012,47 @@ def test_a_deactivated_member_can_still_sign_out(
     assert response.status_code == 302
     assert response["Location"] == "http://localhost/"
     assert not UserSession.objects.filter(user_id=member.user_id).exists()
+
+
+# --- the public form views (lead capture) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("who", EVERY_VISITOR, ids=lambda who: who or "anonymous")
+def test_public_form_views_answer_every_visitor_of_this_workspace_alone(
+    who: str | None, alpha: Workspace, bravo: Workspace, visit: Callable[[str | None, str], Client]
+) -> None:
+    deactivate(alpha.members[DEACTIVATED_ROLE])
+    form = _form(alpha)
+    client = visit(who, alpha.host)
+    assert client.get(f"/marketing/f/{form.public_id}/").status_code == 200
+    assert client.get(f"/marketing/f/{form.public_id}/embed.json").status_code == 200
+    assert client.get(f"/marketing/f/{form.public_id}/submit/").status_code == 405
+    # The same id on another workspace's host: not found, nothing written there or here.
+    other = Client(HTTP_HOST=bravo.host)
+    before = db_state(alpha)
+    for path in ("", "embed.json"):
+        assert other.get(f"/marketing/f/{form.public_id}/{path}").status_code == 404
+    with schema_context(alpha.tenant.schema_name):
+        token = token_mint(form)
+    refused = other.post(
+        f"/marketing/f/{form.public_id}/submit/", {"token": token, "email": "a@example.com"}
+    )
+    assert refused.status_code == 404
+    assert db_state(alpha) == before
+
+
+def test_a_token_of_one_workspace_is_refused_by_another(alpha: Workspace, bravo: Workspace) -> None:
+    form = _form(alpha)
+    twin = _form(bravo)
+    with schema_context(bravo.tenant.schema_name):
+        Form.objects.filter(pk=twin.pk).update(public_id=form.public_id)
+    with schema_context(alpha.tenant.schema_name):
+        token = token_mint(form)
+    response = Client(HTTP_HOST=bravo.host).post(
+        f"/marketing/f/{form.public_id}/submit/",
+        {"token": token, "email": "a@example.com"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 400
+    with schema_context(bravo.tenant.schema_name):
+        assert not Lead.objects.exists()

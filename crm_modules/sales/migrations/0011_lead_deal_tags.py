@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sales', '0009_contact_time_zone_consent_proof'),
+        ('sales', '0010_first_and_last_touch'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -26,6 +26,7 @@ from crm_modules.sales.services.contacts import contact_create
 from crm_modules.sales.services.deals import deal_create
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
+from crm_modules.sales.services.touches import touches_carry
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
 from tenants.audit.services import audit_record
@@ -214,6 +215,7 @@ def lead_convert(
         locked.save(
             update_fields=["status", "converted_at", "contact", "company", "deal", "updated_at"]
         )
+        touches_carry(lead=locked, contact=contact)
         targets: list[Any] = [contact, *([company] if company else []), *([deal] if deal else [])]
         for target in targets:
             timeline.timeline_share(source=locked, target=target)
