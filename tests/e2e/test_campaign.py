@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, expect
 from tenants.models import Membership, UserSession
 from tests.conftest import World, workspace_client
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.marketing.conftest import committed_open_contact_rules
 from tests.sales.factories import ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -83,9 +84,13 @@ def made(world: World, live_site: LiveSite) -> Iterator[tuple[list[int], int]]:
             pk=world.alpha.owner.pk
         )
     )
+    # Sending must not wait for the morning when the suite runs at night (quiet hours).
+    rules = committed_open_contact_rules(world.alpha.tenant.schema_name)
+    orm(rules.__enter__)
     result = orm(_make, world)
     yield result
     orm(_clean_up, world, result[0], sessions, last_seen)
+    orm(rules.__exit__, None, None, None)
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import datetime
 import email
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.policy import default
 from typing import Any
 
 import pytest
 from django.db import connection
+from django_tenants.utils import schema_context
 
+from crm_modules.marketing.models import PressureSettings
 from tests.conftest import Workspace
 from tests.sales.conftest import fresh
 
@@ -21,6 +25,40 @@ def in_alpha(alpha: Workspace) -> Workspace:
     """Run the test's queries in workspace alpha's schema."""
     connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     return alpha
+
+
+# --- contact rules that let a campaign through at any hour --------------------------------------
+
+# No quiet hours (start equals end) and a cap no test reaches. The contact-pressure rule has its
+# own tests (test_pressure.py, test_quiet_hours.py); the campaign tests check how sending reacts
+# to its answers and must not depend on the hour of day the suite runs at.
+OPEN_RULES = {
+    "quiet_start": datetime.time(0),
+    "quiet_end": datetime.time(0),
+    "cap_messages": 10_000,
+    "cap_days": 1,
+}
+
+
+def open_contact_rules() -> None:
+    """In the current workspace schema (inside the test's transaction)."""
+    PressureSettings.objects.update_or_create(pk=1, defaults=OPEN_RULES)
+
+
+@contextmanager
+def committed_open_contact_rules(schema_name: str) -> Iterator[None]:
+    """The same, committed in ``schema_name`` for tests on the committed world; put back after."""
+    with schema_context(schema_name):
+        before = PressureSettings.objects.filter(pk=1).values(*OPEN_RULES).first()
+        open_contact_rules()
+    try:
+        yield
+    finally:
+        with schema_context(schema_name):
+            if before is None:
+                PressureSettings.objects.filter(pk=1).delete()
+            else:
+                PressureSettings.objects.filter(pk=1).update(**before)
 
 
 # --- a real SMTP server for campaign sends ----------------------------------------------------

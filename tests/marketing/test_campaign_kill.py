@@ -25,7 +25,7 @@ from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
 from tests.conftest import World
-from tests.marketing.conftest import Sink, fresh
+from tests.marketing.conftest import Sink, committed_open_contact_rules, fresh
 from tests.sales.factories import ContactFactory
 
 ROOT = Path(settings.BASE_DIR)
@@ -53,7 +53,13 @@ def test_a_killed_worker_sends_nobody_twice(
 ) -> None:
     alpha = world.alpha
     schema = alpha.tenant.schema_name
-    with django_db_blocker.unblock(), schema_context(schema):
+    with django_db_blocker.unblock(), committed_open_contact_rules(schema):
+        _send_a_campaign_and_kill_its_worker(world, schema, smtp_sink)
+
+
+def _send_a_campaign_and_kill_its_worker(world: World, schema: str, smtp_sink: Sink) -> None:
+    alpha = world.alpha
+    with schema_context(schema):
         contacts = [
             ContactFactory.create(first_name=f"K{i}", primary_email=f"k{i}@example.com")
             for i in range(8)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
@@ -22,24 +23,32 @@ from crm_modules.activities.api import timeline
 from crm_modules.marketing.campaigns import abtest, content, sending, services, tokens
 from crm_modules.marketing.campaigns.selectors import campaign_report
 from crm_modules.marketing.campaigns.services import CampaignDraft, VariantDraft
+from crm_modules.marketing.contact_rules import address_suppress
 from crm_modules.marketing.models import (
     Campaign,
     CampaignEvent,
     CampaignRecipient,
     CampaignVariant,
+    PressureSettings,
     Segment,
     SegmentMember,
 )
-from crm_modules.marketing.pressure import Decision
+from crm_modules.marketing.pressure import may_contact
 from crm_modules.sales.api import Consent, Contact
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
-from tests.marketing.conftest import Sink, fresh
+from tests.marketing.conftest import Sink, fresh, open_contact_rules
 from tests.sales.factories import CompanyFactory, ContactFactory
 
-pytestmark = pytest.mark.usefixtures("in_alpha")
+pytestmark = pytest.mark.usefixtures("in_alpha", "open_rules")
+
+
+@pytest.fixture
+def open_rules(in_alpha: Workspace) -> None:
+    open_contact_rules()
+
 
 BLOCKS = [
     {"type": "heading", "text": 'Hello {{ first_name | default:"there" }}'},
@@ -337,43 +346,40 @@ def _fake_accepted(address: str) -> Any:
 def test_a_refusal_with_a_later_time_reschedules_and_one_without_skips(
     alpha: Workspace,
     smtp_sink: Sink,
-    monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    later = timezone.now() + datetime.timedelta(hours=9)
+    # The contact-pressure rule answers: quiet hours around now where the contacts live (not
+    # before their end), and a suppressed address (never).
+    now = timezone.now()
+    local = now.astimezone(zoneinfo.ZoneInfo(alpha.tenant.time_zone))
+    PressureSettings.objects.filter(pk=1).update(
+        quiet_start=(local - datetime.timedelta(hours=1)).time().replace(second=0, microsecond=0),
+        quiet_end=(local + datetime.timedelta(hours=3)).time().replace(second=0, microsecond=0),
+    )
     quiet = _contact("quiet@example.com")
-    capped = _contact("capped@example.com")
-    answers = {
-        quiet.pk: Decision(False, "quiet_hours", "Quiet hours", not_before=later),
-        capped.pk: Decision(False, "cap_reached", "Cap"),
-    }
-    asked: list[tuple[int, str, str]] = []
+    suppressed = _contact("suppressed@example.com")
+    address_suppress(channel="email", address="Suppressed@example.com", reason="manual")
+    later = may_contact(quiet, channel="email", purpose="marketing").not_before
+    assert later is not None
+    hour = datetime.timedelta(hours=1)
+    assert now + 3 * hour - datetime.timedelta(minutes=2) < later <= now + 3 * hour
 
-    def may_contact(contact: Contact, *, channel: str, purpose: str, at: Any = None) -> Decision:
-        asked.append((contact.pk, channel, purpose))
-        return answers[contact.pk]
-
-    # The contact-pressure rule's answers are another module's; here only our reaction counts.
-    monkeypatch.setattr(sending, "may_contact", may_contact)
     campaign = services.campaign_create(
-        actor=fresh(alpha.members[Role.MARKETER]), draft=_draft(_segment(quiet, capped))
+        actor=fresh(alpha.members[Role.MARKETER]), draft=_draft(_segment(quiet, suppressed))
     )
     campaign = _send_now(alpha, campaign, django_capture_on_commit_callbacks)
 
-    assert sorted(asked) == sorted(
-        [(quiet.pk, "email", "marketing"), (capped.pk, "email", "marketing")]
-    )
     assert smtp_sink.messages == []
     rows = {r.contact_id: r for r in CampaignRecipient.objects.all()}
     assert (rows[quiet.pk].status, rows[quiet.pk].send_after) == ("queued", later)
-    assert (rows[capped.pk].status, rows[capped.pk].reason) == ("skipped", "cap_reached")
+    assert (rows[suppressed.pk].status, rows[suppressed.pk].reason) == ("skipped", "suppressed")
     assert campaign.status == "sending"
     assert sending.next_due(campaign.pk) == later
 
 
 def test_local_time_sends_at_the_same_wall_clock_in_each_zone(alpha: Workspace) -> None:
-    rome = _contact("rome@example.com", custom={"time_zone": "Europe/Rome"})
-    bangkok = _contact("bkk@example.com", custom={"time_zone": "Asia/Bangkok"})
+    rome = _contact("rome@example.com", time_zone="Europe/Rome")
+    bangkok = _contact("bkk@example.com", time_zone="Asia/Bangkok")
     plain = _contact("plain@example.com")
     campaign = services.campaign_create(
         actor=fresh(alpha.members[Role.MARKETER]), draft=_draft(_segment(rome, bangkok, plain))

@@ -99,7 +99,7 @@ def _contact_rows(actor: Membership, campaign: Campaign) -> Iterator[list[tuple[
     )
     while True:
         batch = list(
-            contacts.filter(pk__gt=last).values_list("pk", "primary_email", "custom__time_zone")[
+            contacts.filter(pk__gt=last).values_list("pk", "primary_email", "time_zone")[
                 :QUEUE_BATCH
             ]
         )
@@ -170,9 +170,7 @@ def campaign_queue_recipients(campaign_id: int) -> int:
                     email=email or "",
                     status=status,
                     reason=reason,
-                    send_after=_send_after(
-                        campaign, zone if isinstance(zone, str) else None, tenant.time_zone, now
-                    ),
+                    send_after=_send_after(campaign, zone or None, tenant.time_zone, now),
                 )
             )
         with transaction.atomic():
