@@ -118,6 +118,15 @@ register_open_path("/marketing/t/")
 
 # --- contact pressure (ADR 0033) ---------------------------------------------------------------
 
+navigation.register(
+    "contact_rules",
+    label=_("Contact rules"),
+    icon="shield",
+    url_name="marketing:contact_rules",
+    capability=MANAGE_CONTACT_RULES,
+    order=330,
+)
+
 CONTACT_RULES_CHANGED = register_action(
     "marketing.contact_rules_changed", _("Contact rules changed"), module=MODULE
 )

@@ -38,7 +38,7 @@ urlpatterns = [
     # Recipients' mail clients, not members: the signed token is the only key (ADR 0034).
     path("t/o/<str:token>/", views_campaigns.track_open, name="track_open"),
     path("t/c/<str:token>/", views_campaigns.track_click, name="track_click"),
-    path("contact-rules/", views_rules.rules_save, name="contact_rules"),
+    path("contact-rules/", views_rules.rules, name="contact_rules"),
     path("contact-rules/topics/", views_rules.topic_new, name="topic_new"),
     path(
         "contact-rules/topics/<int:topic_id>/delete/",

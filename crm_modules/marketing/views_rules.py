@@ -1,5 +1,6 @@
-"""The contact-rules forms of the workspace settings page (a settings panel of marketing):
-each saves and returns to the settings page with a message naming what was wrong, if
+"""The contact rules: a page of marketing (for every role that sets them) whose forms are also a
+panel of the workspace settings page (for the Owner and Admins, who reach that page). Each form
+saves and returns to the contact-rules page with a message naming what was wrong, if
 anything."""
 
 from __future__ import annotations
@@ -7,10 +8,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_modules.marketing import contact_rules
 from crm_modules.marketing.models import PressureSettings, Suppression, Topic
@@ -52,12 +53,15 @@ def _form_errors(request: WorkspaceRequest, form: forms.Form) -> None:
 
 
 def _back() -> HttpResponse:
-    return redirect("settings")
+    return redirect("marketing:contact_rules")
 
 
 @requires(MANAGE_CONTACT_RULES)
-@require_POST
-def rules_save(request: WorkspaceRequest) -> HttpResponse:
+@require_http_methods(["GET", "HEAD", "POST"])
+def rules(request: WorkspaceRequest) -> HttpResponse:
+    if request.method != "POST":
+        panel = contact_rules.rules_panel(actor=request.membership)
+        return render(request, "marketing/contact_rules.html", {"panel": panel})
     form = RulesForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)

@@ -620,7 +620,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:campaign_send": {"GET": 405, "POST": 302},
     "marketing:campaign_cancel": {"GET": 405, "POST": 302},
     # The contact-rules forms of the settings page: back to it, with a message on bad input.
-    "marketing:contact_rules": {"GET": 405, "POST": 302},
+    "marketing:contact_rules": {"GET": 200, "POST": 302},
     "marketing:topic_new": {"GET": 405, "POST": 302},
     "marketing:topic_delete": {"GET": 405, "POST": 302},
     "marketing:suppression_new": {"GET": 405, "POST": 302},

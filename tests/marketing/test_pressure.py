@@ -329,6 +329,19 @@ def test_the_settings_page_shows_the_rules(alpha: Workspace) -> None:
     assert "Events" in html
 
 
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.MARKETER])
+def test_the_roles_that_set_the_rules_have_a_page_for_them(alpha: Workspace, role: str) -> None:
+    # The settings page is the Owner's and Admins'; a Manager or a Marketer sets the contact
+    # rules on marketing's own page, listed in their navigation.
+    Topic.objects.create(key="events", name="Events")
+    html = _page(alpha, role, "/marketing/contact-rules/")
+    assert 'data-testid="contact-rules-form"' in html
+    assert "Events" in html
+    assert 'href="/marketing/contact-rules/"' in _page(alpha, role, "/")
+    sales_rep = workspace_client(alpha.members[Role.SALES_REP].user, alpha.tenant)
+    assert sales_rep.get("/marketing/contact-rules/").status_code == 403
+
+
 def test_the_rules_form_saves_and_names_a_bad_field(alpha: Workspace) -> None:
     client = workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
     good = {
@@ -339,7 +352,7 @@ def test_the_rules_form_saves_and_names_a_bad_field(alpha: Workspace) -> None:
         "quiet_end": "09:30",
     }
     response = client.post("/marketing/contact-rules/", good)
-    assert response.status_code == 302
+    assert (response.status_code, response["Location"]) == (302, "/marketing/contact-rules/")
     stored = PressureSettings.objects.get(pk=1)
     assert (stored.cap_messages, stored.quiet_end) == (2, datetime.time(9, 30))
     response = client.post("/marketing/contact-rules/", good | {"cap_days": "500"}, follow=True)
