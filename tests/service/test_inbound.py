@@ -24,6 +24,7 @@ from crm_modules.service.models import (
     Ticket,
     TicketMessage,
 )
+from crm_modules.service.services import merge
 from crm_modules.service.services.inbound import REOPEN_LIMIT, inbound_receive
 from tests.conftest import Workspace
 from tests.sales.factories import ContactFactory
@@ -321,6 +322,34 @@ def test_a_reply_to_a_closed_ticket_opens_a_follow_up(deliver: Any, alpha: Works
     assert Activity.objects.get(kind="ticket", data__ticket=follow_up.pk).data["follows"] == (
         first.pk
     )
+
+
+def test_a_reply_to_a_merged_ticket_lands_on_the_ticket_it_was_merged_into(
+    deliver: Any, alpha: Workspace
+) -> None:
+    deliver(email())
+    merged = Ticket.objects.get()
+    deliver(email(subject="Second question", message_id="<other@example.it>"))
+    survivor = Ticket.objects.exclude(pk=merged.pk).get()
+    merge.ticket_merge(actor=fresh(alpha.owner), ticket=merged, into_id=str(survivor.pk))
+
+    by_header, _ = deliver(
+        email(
+            message_id="<m3@example.it>",
+            body="Any news?",
+            headers={"In-Reply-To": "<m1@example.it>"},
+        )
+    )
+    by_token, _ = deliver(
+        email(message_id="<m4@example.it>", subject=f"Re: [#{merged.pk}] Ordine", body="Hello?")
+    )
+
+    assert Ticket.objects.count() == 2
+    assert (by_header.ticket_id, by_token.ticket_id) == (survivor.pk, survivor.pk)
+    assert list(survivor.messages.order_by("id").values_list("body", flat=True))[-2:] == [
+        "Any news?",
+        "Hello?",
+    ]
 
 
 def test_oversized_message_is_refused_and_nothing_is_stored(settings: Any) -> None:

@@ -40,6 +40,7 @@ from crm_modules.service.models import (
 )
 from crm_modules.service.services import outbound
 from crm_modules.service.services.customer import ticket_customer_message, ticket_open_for_contact
+from crm_modules.service.services.tickets import ticket_survivor
 from crm_platform.errors import ServiceError
 from tenants.models import Tenant
 
@@ -110,7 +111,8 @@ def current_tenant() -> Tenant:
 def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
     """The ticket this message answers: by the message ids of the thread (ours or the
     customer's, nearest ancestor first), else by a ``[#id]`` token in the subject or the
-    text, only among the sender's own tickets."""
+    text, only among the sender's own tickets. A ticket merged into another answers with the
+    one that carries on (a reply to a merged ticket lands on the survivor)."""
     ids = parsed.thread_ids[:MAX_THREAD_IDS]
     if ids:
         found: dict[str, int] = dict(
@@ -123,12 +125,13 @@ def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
         )
         for message_id in ids:
             if message_id in found:
-                return Ticket.objects.filter(pk=found[message_id]).first()
+                threaded = Ticket.objects.filter(pk=found[message_id]).first()
+                return ticket_survivor(threaded) if threaded is not None else None
     for text in (parsed.subject, parsed.text[:20_000]):
         for match in TOKEN.finditer(text):
             ticket = Ticket.objects.filter(pk=int(match.group(1)), contact=contact).first()
             if ticket is not None:
-                return ticket
+                return ticket_survivor(ticket)
     return None
 
 
