@@ -331,8 +331,10 @@ class RoutingRuleIn(serializers.Serializer[Any]):
     skills = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-@extend_schema(
-    tags=["tickets"], request=TicketMergeIn, responses=TicketOut, operation_id="ticket_merge"
+@extend_schema_view(
+    post=extend_schema(
+        tags=["tickets"], request=TicketMergeIn, responses=TicketOut, operation_id="ticket_merge"
+    )
 )
 class TicketMerge(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
@@ -348,8 +350,13 @@ class TicketMerge(generics.GenericAPIView[Ticket]):
         return Response(TicketOut(survivor).data)
 
 
-@extend_schema(
-    tags=["tickets"], request=TicketSplitIn, responses={201: TicketOut}, operation_id="ticket_split"
+@extend_schema_view(
+    post=extend_schema(
+        tags=["tickets"],
+        request=TicketSplitIn,
+        responses={201: TicketOut},
+        operation_id="ticket_split",
+    )
 )
 class TicketSplit(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
@@ -365,11 +372,13 @@ class TicketSplit(generics.GenericAPIView[Ticket]):
         return Response(TicketOut(new).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(
-    tags=["tickets"],
-    request=MacroApplyIn,
-    responses={200: TicketOut, 409: NewerMessagesOut},
-    operation_id="ticket_apply_macro",
+@extend_schema_view(
+    post=extend_schema(
+        tags=["tickets"],
+        request=MacroApplyIn,
+        responses={200: TicketOut, 409: NewerMessagesOut},
+        operation_id="ticket_apply_macro",
+    )
 )
 class TicketMacro(generics.GenericAPIView[Ticket]):
     capabilities = {"POST": WORK_TICKETS}
@@ -397,7 +406,9 @@ class TicketMacro(generics.GenericAPIView[Ticket]):
         return Response(TicketOut(selectors.ticket_get(actor=actor, ticket_id=ticket.pk)).data)
 
 
-@extend_schema(tags=["tickets"], responses=MacroOut(many=True), operation_id="macro_list")
+@extend_schema_view(
+    get=extend_schema(tags=["tickets"], responses=MacroOut(many=True), operation_id="macro_list")
+)
 class MacroList(generics.GenericAPIView[Macro]):
     capabilities = {"GET": WORK_TICKETS}
     serializer_class = MacroOut
@@ -411,11 +422,13 @@ class MacroList(generics.GenericAPIView[Macro]):
         return self.get_paginated_response(MacroOut(page, many=True).data)
 
 
-@extend_schema(
-    tags=["tickets"], request=TicketBulkIn, responses=TicketBulkOut, operation_id="tickets_bulk"
+@extend_schema_view(
+    post=extend_schema(
+        tags=["tickets"], request=TicketBulkIn, responses=TicketBulkOut, operation_id="tickets_bulk"
+    )
 )
 class TicketBulk(generics.GenericAPIView[Ticket]):
-    capabilities = {"POST": WORK_TICKETS}
+    capability = WORK_TICKETS
     serializer_class = TicketBulkOut
 
     def post(self, request: Request, **kwargs: Any) -> Response:
@@ -432,14 +445,16 @@ class TicketBulk(generics.GenericAPIView[Ticket]):
         return Response({"changed": changed})
 
 
-@extend_schema(
-    tags=["tickets"],
-    request=AvailabilityIn,
-    responses=AvailabilityOut,
-    operation_id="agent_availability",
+@extend_schema_view(
+    post=extend_schema(
+        tags=["tickets"],
+        request=AvailabilityIn,
+        responses=AvailabilityOut,
+        operation_id="agent_availability",
+    )
 )
 class Availability(generics.GenericAPIView[Any]):
-    capabilities = {"POST": WORK_TICKETS}
+    capability = WORK_TICKETS
     serializer_class = AvailabilityOut
 
     def post(self, request: Request, **kwargs: Any) -> Response:

@@ -8,7 +8,14 @@ from django.db import connection
 
 from tests.conftest import Workspace
 
-SEARCH_INDEXES = ["company_search", "contact_search", "deal_search", "lead_search"]
+SEARCH_INDEXES = [
+    "article_search",
+    "article_title_search",
+    "company_search",
+    "contact_search",
+    "deal_search",
+    "lead_search",
+]
 
 
 def test_search_columns_have_trigram_indexes_exactly_when_the_extension_exists(
