@@ -34,7 +34,7 @@ def _frameable(response: HttpResponse) -> HttpResponse:
 
 @csrf_exempt
 @xframe_options_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def ticket_form(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     embedded = request.GET.get("embed") == "1"

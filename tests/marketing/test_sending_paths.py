@@ -48,10 +48,6 @@ PLATFORM_MAIL = {
     "crm_modules/marketing/campaigns/services.py::campaign_test_send": (
         "a campaign's test message to the editing member's own address"
     ),
-    "crm_modules/service/services/portal.py::portal_link_request": (
-        "the portal sign-in link the customer has just asked for on the portal page (rate-limited "
-        "per address and IP; counted by record_contact)"
-    ),
 }
 
 

@@ -121,6 +121,11 @@ def portal_link_request(
         return None
     contact = row.contact
     when = now or timezone.now()
+    # Transactional mail is never held back, but nothing goes to an address that bounced.
+    if not marketing.may_contact(
+        contact, channel="email", purpose="transactional", at=when
+    ).allowed:
+        return None
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         link = PortalSignInLink.objects.create(
