@@ -261,9 +261,6 @@
       }).then(function () {
         mount.removeAttribute("aria-busy");
         if (mount.on) mount.on("plotly_click", followPoint);
-        var figureEl = mount.closest("figure");
-        var png = figureEl && document.querySelector('[data-chart-png="' + figureEl.id + '"]');
-        if (png) png.hidden = false;
         // The drawn chart replaces the table for sighted users; the table stays one click away.
         var fallback = mount.parentNode.querySelector(".chart-fallback");
         if (fallback) fallback.open = false;
@@ -271,21 +268,7 @@
     });
   }
 
-  // "Download PNG" under a drawn chart: Plotly renders the figure to an image in the browser.
-  function downloadChart(event) {
-    var button = event.target.closest && event.target.closest("[data-chart-png]");
-    if (!button || !window.Plotly) return;
-    var figureEl = document.getElementById(button.getAttribute("data-chart-png"));
-    var mount = figureEl && figureEl.querySelector(".chart-mount");
-    if (!mount) return;
-    window.Plotly.downloadImage(mount, {
-      format: "png", width: 1200, height: 700,
-      filename: button.getAttribute("data-filename") || "chart",
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
-    document.addEventListener("click", downloadChart);
     bar = document.querySelector("[data-ws-url]");
     if (bar && "WebSocket" in window) connect(bar.getAttribute("data-ws-url"), 0);
     setupNav();
