@@ -1,14 +1,17 @@
-"""Rate limits on actions that send mail to an address the actor typed (invitations, signup):
-without them, anyone with a trial could use the platform to mail any address.
+"""Fixed-window rate limits in the shared cache.
 
-Counters live in the shared cache, in fixed windows, under platform-wide keys (counted in the
-public schema, so one recipient's count is the same from every workspace). Keys are digests:
-the cache never holds the addresses themselves.
+``counters_allowed`` is the one counter: in a workspace's schema its keys are that workspace's
+(the cache's key function prefixes them, D6), so visitor-facing forms count per workspace.
+On top of it, the limits on actions that send mail to an address the actor typed (invitations,
+signup) count in the public schema, so one recipient's count is the same from every workspace:
+without them, anyone with a trial could use the platform to mail any address. Keys are
+digests: the cache never holds the addresses themselves.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,27 +45,24 @@ class Bucket:
         return int(count), int(seconds)
 
 
-def _used(bucket: Bucket) -> int:
-    return int(cache.get(bucket.cache_key) or 0)
-
-
-def _count(bucket: Bucket) -> None:
-    _count_limit, seconds = bucket.limit
-    cache.add(bucket.cache_key, 0, timeout=seconds)
-    try:
-        cache.incr(bucket.cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket.cache_key, 1, timeout=seconds)
+def counters_allowed(counters: Sequence[tuple[str, int, int]]) -> bool:
+    """Count one event in every ``(cache key, limit, window seconds)`` counter if none is full;
+    False, and nothing counted, if one is."""
+    if any(int(cache.get(key) or 0) >= limit for key, limit, _seconds in counters):
+        return False
+    for key, _limit, seconds in counters:
+        cache.add(key, 0, timeout=seconds)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=seconds)
+    return True
 
 
 def mail_allowed(buckets: list[Bucket]) -> bool:
     """Count one email in every bucket if none is full; False (and nothing counted) if one is."""
     with schema_context("public"):
-        if any(_used(bucket) >= bucket.limit[0] for bucket in buckets):
-            return False
-        for bucket in buckets:
-            _count(bucket)
-    return True
+        return counters_allowed([(bucket.cache_key, *bucket.limit) for bucket in buckets])
 
 
 def check_typed_address_mail(*, actor_id: int, tenant_id: int, recipient: str) -> None:

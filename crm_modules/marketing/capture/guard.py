@@ -10,10 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import connection
 
 from crm_modules.marketing.models_capture import Form
+from crm_platform.ratelimits import counters_allowed
 
 TOKEN_SALT = "marketing.form"  # noqa: S105  (a namespace, not a secret)
 # A page left open over a weekend still submits.
@@ -61,13 +61,4 @@ def rate_allowed(form: Form, ip: str) -> bool:
         "form": rate_key("form", str(form.public_id)),
     }
     configured = limits()
-    for scope, key in buckets.items():
-        if int(cache.get(key) or 0) >= configured[scope][0]:
-            return False
-    for scope, key in buckets.items():
-        cache.add(key, 0, timeout=configured[scope][1])
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=configured[scope][1])
-    return True
+    return counters_allowed([(key, *configured[scope]) for scope, key in buckets.items()])

@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -50,6 +49,7 @@ from crm_modules.service.module import (
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_modules.service.services.tickets import check_body
 from crm_platform.errors import ServiceError
+from crm_platform.ratelimits import counters_allowed
 from crm_platform.validation import check_email, check_text
 from tenants import live
 from tenants.audit.services import audit_record
@@ -84,13 +84,7 @@ def _rate_key(kind: str, value: str) -> str:
 
 
 def _over_limit(key: str, limit: int) -> bool:
-    cache.add(key, 0, timeout=RATE_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=RATE_WINDOW)
-        count = 1
-    return count > limit
+    return not counters_allowed([(key, limit, RATE_WINDOW)])
 
 
 class TooManyLinks(ServiceError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from crm_modules.service.services import outbound
 from crm_modules.service.services.customer import ticket_open_for_contact
 from crm_modules.service.services.tickets import check_body
 from crm_platform.errors import ServiceError
+from crm_platform.ratelimits import counters_allowed
 from crm_platform.validation import check_email, check_text
 from tenants.models import Tenant
 
@@ -39,14 +39,7 @@ def webform_rate_key(ip_address: str) -> str:
 
 
 def _count_submission(ip_address: str) -> None:
-    key = webform_rate_key(ip_address)
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between the two calls
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS)
-        count = 1
-    if count > RATE_LIMIT:
+    if not counters_allowed([(webform_rate_key(ip_address), RATE_LIMIT, RATE_WINDOW_SECONDS)]):
         raise TooManySubmissions
 
 
