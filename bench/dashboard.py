@@ -157,7 +157,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             with conn.cursor().copy(
                 "COPY sales_deal (name, pipeline_id, stage_id, status, amount, currency,"
                 " expected_close_date, owner_id, lost_reason, stage_entered_at, closed_at, custom,"
-                " search_text, created_at, updated_at) FROM STDIN"
+                " search_text, created_at, updated_at, tags) FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
                     stage_id, pipeline_id, kind = rng.choice(stages)
@@ -185,6 +185,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
                             name.lower(),
                             created,
                             created,
+                            "{}",
                         )
                     )
             conn.commit()
@@ -201,7 +202,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             with conn.cursor().copy(
                 "COPY sales_lead (first_name, last_name, email, phone, company_name, source,"
                 " status, owner_id, notes, deal_id, search_text, created_at, updated_at, score,"
-                " score_breakdown)"
+                " score_breakdown, first_touch, last_touch, tags)"
                 " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
@@ -223,6 +224,9 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
                             created,
                             created,
                             0,
+                            "{}",
+                            "{}",
+                            "{}",
                             "{}",
                         )
                     )

@@ -125,8 +125,8 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 "COPY sales_contact (first_name, last_name, job_title, lifecycle_stage, owner_id,"
                 " tags, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
                 " preferred_channel, notes, primary_email, primary_phone, search_text,"
-                " street, city, region, postal_code, country, custom, created_at, updated_at)"
-                " FROM STDIN"
+                " street, city, region, postal_code, country, custom, created_at, updated_at,"
+                " time_zone, first_touch, last_touch) FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
                     lang = rng.choice(list(FIRST))
@@ -164,6 +164,9 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                             "{}",
                             stamp,
                             stamp,
+                            "",
+                            "{}",
+                            "{}",
                         )
                     )
             conn.commit()

@@ -117,10 +117,10 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " owner_id, tags, source, utm_source, utm_medium, utm_campaign, utm_term,"
                 " utm_content, preferred_channel, notes, primary_email, primary_phone,"
                 " search_text, street, city, region, postal_code, country, custom, created_at,"
-                " updated_at, name_key, score, score_breakdown)"
+                " updated_at, name_key, score, score_breakdown, time_zone, first_touch, last_touch)"
                 " SELECT 'Customer', n::text, '', 'customer', %s, '{}', '', '', '', '', '', '',"
                 " '', '', '', '', 'customer ' || n, '', '', '', '', '', '{}', now(), now(),"
-                " 'customer ' || n, 0, '{}'"
+                " 'customer ' || n, 0, '{}', '', '{}', '{}'"
                 " FROM generate_series(1, 10000) n",
                 [owner_id],
             )
