@@ -127,6 +127,33 @@ def _applied(schema_name: str) -> list[list[str]]:
 # --- export ---------------------------------------------------------------------------------
 
 
+def schema_copy(*, source: str, target: str) -> None:
+    """Create schema ``target`` as a copy of ``source`` (tables, indexes, constraints,
+    sequences and rows, ``django_migrations`` included) with pg_dump and psql, in one
+    transaction: a failure leaves no ``target``. Used to fill the spare-workspace pool from a
+    pristine spare instead of running every migration again (ADR 0049)."""
+    for name in (source, target):
+        _quote(name)  # refuses a name that is not a plain schema name
+    with tempfile.TemporaryDirectory() as workdir:
+        dump_path = Path(workdir) / SCHEMA_SQL
+        result = subprocess.run(  # noqa: S603
+            [
+                _client("pg_dump"),
+                f"--schema={source}",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={dump_path}",
+            ],
+            env=_pg_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+        _load_schema(dump_path, source=source, target=target)
+
+
 def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
     """Write the workspace's archive to `output`; returns its manifest."""
     tenant = Tenant.objects.filter(slug=slug).first()

@@ -12,7 +12,7 @@ module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -182,19 +182,49 @@ def record_deleted(*, actor: Membership, record: Any) -> None:
 # marketing module asks them through ``contact_holds`` and so never imports the module that
 # knows; that module never has to be imported by marketing either.
 ContactHold = Callable[[Any], "str | None"]
+# The same question for many contacts at once (a campaign's batch): ``{contact pk: sentence}``
+# for the held ones only.
+ContactHoldMany = Callable[[Sequence[Any]], "dict[int, str]"]
 _CONTACT_HOLDS: dict[str, ContactHold] = {}
+_CONTACT_HOLDS_MANY: dict[str, ContactHoldMany] = {}
 
 
-def register_contact_hold(key: str, hold: ContactHold) -> ContactHold:
+def register_contact_hold(
+    key: str, hold: ContactHold, *, many: ContactHoldMany | None = None
+) -> ContactHold:
     """``hold(contact)`` returns a sentence saying why marketing must wait for this contact
     now, or None. It runs inside the contact's workspace schema, once per decision: keep it to
-    one indexed query."""
+    one indexed query. ``many(contacts)`` answers for a batch in one query; without it a batch
+    asks ``hold`` once per contact."""
     _CONTACT_HOLDS[key] = hold
+    if many is not None:
+        _CONTACT_HOLDS_MANY[key] = many
+    else:
+        _CONTACT_HOLDS_MANY.pop(key, None)
     return hold
 
 
 def contact_holds() -> list[tuple[str, ContactHold]]:
     return sorted(_CONTACT_HOLDS.items())
+
+
+def _one_by_one(hold: ContactHold) -> ContactHoldMany:
+    def many(contacts: Sequence[Any]) -> dict[int, str]:
+        found = {}
+        for contact in contacts:
+            why = hold(contact)
+            if why:
+                found[contact.pk] = why
+        return found
+
+    return many
+
+
+def contact_holds_many() -> list[tuple[str, ContactHoldMany]]:
+    """Every hold in the order of ``contact_holds``, each answering for a batch."""
+    return [
+        (key, _CONTACT_HOLDS_MANY.get(key) or _one_by_one(hold)) for key, hold in contact_holds()
+    ]
 
 
 # Functions that fill the demo workspace with a module's sample records (``make run``).

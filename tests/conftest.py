@@ -116,10 +116,12 @@ def world(django_db_setup: None, django_db_blocker: Any) -> World:
     if not connection.settings_dict["NAME"].startswith("test_"):
         raise RuntimeError("The test workspaces must be built in a test database.")
     with django_db_blocker.unblock():
+        # One schema is migrated, the other three are copies of it (ADR 0049); alpha and bravo
+        # claim two of them as any signup does.
+        services.spare_pool_replenish(target=TEST_SPARES + 2)
         built = World(
             alpha=_provision("alpha", all_roles=True), bravo=_provision("bravo", all_roles=False)
         )
-        services.spare_pool_replenish(target=TEST_SPARES)
         connection.set_schema_to_public()  # type: ignore[attr-defined]
     return built
 

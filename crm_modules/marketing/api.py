@@ -5,7 +5,13 @@ from __future__ import annotations
 from crm_modules.marketing.contact_rules import address_suppress
 from crm_modules.marketing.models import Segment
 from crm_modules.marketing.module import MANAGE_SEGMENTS, VIEW_SEGMENTS
-from crm_modules.marketing.pressure import Decision, Purpose, may_contact, record_contact
+from crm_modules.marketing.pressure import (
+    Decision,
+    Purpose,
+    may_contact,
+    may_contact_many,
+    record_contact,
+)
 from crm_modules.marketing.recipients import (
     list_unsubscribe_headers,
     opt_in_request,
@@ -23,6 +29,7 @@ __all__ = [
     "address_suppress",
     "list_unsubscribe_headers",
     "may_contact",
+    "may_contact_many",
     "opt_in_request",
     "preferences_url",
     "record_contact",

@@ -21,7 +21,8 @@ holds the contact until it commits, and the next sender counts its message.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -39,7 +40,7 @@ from crm_modules.marketing.quiet_hours import quiet_until, zone
 from crm_modules.sales.api import Consent, Contact
 from crm_platform.errors import ServiceError
 from tenants.models import Tenant
-from tenants.modules import contact_holds
+from tenants.modules import contact_holds_many
 
 CHANNELS = ("email", "sms", "phone")
 MAX_SOURCE = 100
@@ -132,6 +133,118 @@ def cap_state(
     return count, oldest + window
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the rule reads about a set of contacts, in a fixed number of queries."""
+
+    rules: PressureSettings
+    zone: str
+    # address -> Suppression.Reason
+    suppressed: dict[str, str]
+    withdrawn: frozenset[int] = frozenset()
+    opted_out: frozenset[int] = frozenset()
+    held: dict[int, str] = field(default_factory=dict)
+    # Messages in the cap window, per contact (absent: none).
+    counted: dict[int, int] = field(default_factory=dict)
+
+
+def _facts(
+    contacts: Sequence[Contact],
+    *,
+    channel: str,
+    purpose: str,
+    at: datetime.datetime,
+    topic: str | None,
+) -> _Facts:
+    rules = pressure_settings()
+    workspace_zone = current_workspace().time_zone
+    addresses = {contact_address(c, channel) for c in contacts} - {""}
+    suppressed = dict(
+        Suppression.objects.filter(channel=channel, address__in=addresses).values_list(
+            "address", "reason"
+        )
+        if addresses
+        else []
+    )
+    if purpose != Purpose.MARKETING:
+        return _Facts(rules, workspace_zone, suppressed)
+    ids = [c.pk for c in contacts]
+    withdrawn = frozenset(
+        Consent.objects.filter(
+            contact_id__in=ids, channel=channel, status=Consent.Status.WITHDRAWN
+        ).values_list("contact_id", flat=True)
+    )
+    opted_out: frozenset[int] = frozenset()
+    if topic is not None:
+        if not Topic.objects.filter(key=topic).exists():
+            raise ServiceError(_("Unknown topic %(topic)s.") % {"topic": topic}, field="topic")
+        opted_out = frozenset(
+            TopicOptOut.objects.filter(contact_id__in=ids, topic__key=topic).values_list(
+                "contact_id", flat=True
+            )
+        )
+    held: dict[int, str] = {}
+    for _key, many in contact_holds_many():
+        for contact_id, why in many(contacts).items():
+            held.setdefault(contact_id, why)
+    touches = ContactTouch.objects.filter(
+        contact_id__in=ids, at__gt=at - datetime.timedelta(days=rules.cap_days), at__lte=at
+    )
+    if rules.cap_scope == PressureSettings.Scope.CHANNEL:
+        touches = touches.filter(channel=channel)
+    counted = dict(
+        touches.values("contact_id")
+        .annotate(n=models.Count("id"))
+        .values_list("contact_id", "n")
+        .order_by()
+    )
+    return _Facts(rules, workspace_zone, suppressed, withdrawn, opted_out, held, counted)
+
+
+def _decide(
+    contact: Contact, facts: _Facts, *, channel: str, purpose: str, at: datetime.datetime
+) -> Decision:
+    """The rule's answer for one contact from what ``_facts`` read (see the module's order)."""
+    address = contact_address(contact, channel)
+    suppressed = facts.suppressed.get(address) if address else None
+    if suppressed == Suppression.Reason.HARD_BOUNCE:
+        return Decision(False, "suppressed", _("The address bounced: nothing can arrive there."))
+    if purpose != Purpose.MARKETING:
+        return Decision(True, "ok")
+    if suppressed is not None:
+        return Decision(False, "suppressed", _("The address is on the suppression list."))
+    if contact.pk in facts.withdrawn:
+        return Decision(False, "no_consent", _("The contact withdrew consent."))
+    if contact.preferred_channel and contact.preferred_channel != channel:
+        return Decision(
+            False,
+            "not_preferred_channel",
+            _("The contact prefers to be reached by %(channel)s.")
+            % {"channel": contact.get_preferred_channel_display()},
+        )
+    if contact.pk in facts.opted_out:
+        return Decision(False, "topic_opt_out", _("The contact opted out of this topic."))
+    if contact.pk in facts.held:
+        return Decision(False, "held", facts.held[contact.pk])
+    rules = facts.rules
+    if rules.cap_messages and facts.counted.get(contact.pk, 0) >= rules.cap_messages:
+        _count, frees_at = cap_state(contact, channel=channel, at=at, rules=rules)
+        if frees_at is not None:
+            return Decision(
+                False,
+                "cap_reached",
+                _("The contact already got %(count)d messages in %(days)d days.")
+                % {"count": rules.cap_messages, "days": rules.cap_days},
+                not_before=frees_at,
+            )
+    quiet = quiet_until(at, zone(contact.time_zone, facts.zone), rules.quiet_start, rules.quiet_end)
+    if quiet is not None:
+        return Decision(
+            False, "quiet_hours", _("It is night where the contact lives."), not_before=quiet
+        )
+    return Decision(True, "ok")
+
+
 def may_contact(
     contact: Contact,
     *,
@@ -144,57 +257,34 @@ def may_contact(
     ``topic`` (a Topic key) narrows marketing to what the contact still wants."""
     _check(channel, purpose)
     at = at or timezone.now()
-    address = contact_address(contact, channel)
-    suppressed = (
-        Suppression.objects.filter(channel=channel, address=address)
-        .values_list("reason", flat=True)
-        .first()
-        if address
-        else None
-    )
-    if suppressed == Suppression.Reason.HARD_BOUNCE:
-        return Decision(False, "suppressed", _("The address bounced: nothing can arrive there."))
-    if purpose != Purpose.MARKETING:
-        return Decision(True, "ok")
-    if suppressed is not None:
-        return Decision(False, "suppressed", _("The address is on the suppression list."))
-    consent = Consent.objects.filter(contact_id=contact.pk, channel=channel).first()
-    if consent is not None and consent.status == Consent.Status.WITHDRAWN:
-        return Decision(False, "no_consent", _("The contact withdrew consent."))
-    if contact.preferred_channel and contact.preferred_channel != channel:
-        return Decision(
-            False,
-            "not_preferred_channel",
-            _("The contact prefers to be reached by %(channel)s.")
-            % {"channel": contact.get_preferred_channel_display()},
-        )
-    if topic is not None:
-        opted_out = TopicOptOut.objects.filter(contact_id=contact.pk, topic__key=topic)
-        if not Topic.objects.filter(key=topic).exists():
-            raise ServiceError(_("Unknown topic %(topic)s.") % {"topic": topic}, field="topic")
-        if opted_out.exists():
-            return Decision(False, "topic_opt_out", _("The contact opted out of this topic."))
-    for _key, hold in contact_holds():
-        why = hold(contact)
-        if why:
-            return Decision(False, "held", why)
-    rules = pressure_settings()
-    _lock(contact.pk)
-    _count, frees_at = cap_state(contact, channel=channel, at=at, rules=rules)
-    if frees_at is not None:
-        return Decision(
-            False,
-            "cap_reached",
-            _("The contact already got %(count)d messages in %(days)d days.")
-            % {"count": rules.cap_messages, "days": rules.cap_days},
-            not_before=frees_at,
-        )
-    quiet = quiet_until(at, zone(contact_time_zone(contact)), rules.quiet_start, rules.quiet_end)
-    if quiet is not None:
-        return Decision(
-            False, "quiet_hours", _("It is night where the contact lives."), not_before=quiet
-        )
-    return Decision(True, "ok")
+    if purpose == Purpose.MARKETING:
+        # Hold the contact until the transaction ends, so the count below stays true.
+        _lock(contact.pk)
+    facts = _facts([contact], channel=channel, purpose=purpose, at=at, topic=topic)
+    return _decide(contact, facts, channel=channel, purpose=purpose, at=at)
+
+
+def may_contact_many(
+    contacts: Sequence[Contact],
+    *,
+    channel: str,
+    purpose: str,
+    at: datetime.datetime | None = None,
+    topic: str | None = None,
+) -> dict[int, Decision]:
+    """``may_contact`` for a batch (a campaign's claimed rows): the same answers, keyed by
+    contact pk, in a fixed number of queries whatever the batch's size. Outside a transaction,
+    as campaign sending runs, no contact is locked; each message is recorded as soon as it
+    went, so the next batch counts it."""
+    _check(channel, purpose)
+    at = at or timezone.now()
+    if not contacts:
+        return {}
+    facts = _facts(contacts, channel=channel, purpose=purpose, at=at, topic=topic)
+    return {
+        contact.pk: _decide(contact, facts, channel=channel, purpose=purpose, at=at)
+        for contact in contacts
+    }
 
 
 def record_contact(

@@ -34,11 +34,31 @@ from tenants.slugs import check_workspace_slug
 logger = logging.getLogger(__name__)
 
 
-def spare_workspace_create() -> Tenant:
-    """Create and migrate one spare schema for the pool (slow: runs migrations)."""
+def spare_workspace_create(*, copy_of: Tenant | None = None) -> Tenant:
+    """One spare schema for the pool: migrated (slow: every migration of every module), or,
+    with ``copy_of``, copied from that pristine spare with pg_dump (ADR 0049). A copy that
+    fails (no PostgreSQL client programs) falls back to migrating."""
     tenant = Tenant(schema_name=f"ws_{secrets.token_hex(8)}", state=Tenant.State.SPARE)
+    if copy_of is not None:
+        from crm_platform.backups import BackupError, schema_copy
+
+        try:
+            schema_copy(source=copy_of.schema_name, target=tenant.schema_name)
+        except BackupError as exc:
+            logger.warning("Copying a spare schema failed, migrating instead: %s", exc)
+    # With the schema already there, django-tenants creates and migrates nothing.
     tenant.save(verbosity=0)
     return tenant
+
+
+def _pristine_spare() -> Tenant | None:
+    """A spare nobody is claiming right now (its schema is as migrations left it)."""
+    return (
+        Tenant.objects.select_for_update(skip_locked=True)
+        .filter(state=Tenant.State.SPARE)
+        .order_by("created_at", "pk")
+        .first()
+    )
 
 
 def spare_pool_replenish(*, target: int | None = None) -> int:
@@ -53,7 +73,11 @@ def spare_pool_replenish(*, target: int | None = None) -> int:
     try:
         created = 0
         while Tenant.objects.filter(state=Tenant.State.SPARE).count() < target:
-            spare_workspace_create()
+            # The first spare is migrated; the others copy a spare, locked while it is read so
+            # that no signup claims and changes it meanwhile.
+            with transaction.atomic():
+                template = _pristine_spare()
+                spare_workspace_create(copy_of=template)
             created += 1
         return created
     finally:

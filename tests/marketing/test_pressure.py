@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from crm_modules.marketing import contact_rules
-from crm_modules.marketing.api import Purpose, may_contact, record_contact
+from crm_modules.marketing.api import Purpose, may_contact, may_contact_many, record_contact
 from crm_modules.marketing.models import (
     ContactTouch,
     PressureSettings,
@@ -214,6 +214,88 @@ def test_an_open_ticket_holds_marketing_and_a_breached_one_is_named() -> None:
     assert breached.message == f"Ticket #{ticket.pk} is past its SLA: marketing waits."
     Ticket.objects.filter(pk=ticket.pk).update(status="solved")
     assert may_contact(contact, channel="email", purpose=Purpose.MARKETING, at=NOON).allowed
+
+
+def _every_kind_of_contact() -> list[Contact]:
+    """One contact in each state the rule tells apart, plus plain ones."""
+    _rules(cap_messages=2, cap_days=7, quiet_start=datetime.time(21), quiet_end=datetime.time(8))
+    news = Topic.objects.create(key="news", name="News")
+    hard = _contact(primary_email="hard@example.com")
+    Suppression.objects.create(channel="email", address="hard@example.com", reason="hard_bounce")
+    soft = _contact(primary_email="Soft@Example.com")
+    Suppression.objects.create(channel="email", address="soft@example.com", reason="complaint")
+    withdrawn = _contact(primary_email="w@example.com")
+    Consent.objects.create(
+        contact=withdrawn, channel="email", status="withdrawn", recorded_at=NOON, method="form"
+    )
+    given = _contact(primary_email="g@example.com")
+    Consent.objects.create(
+        contact=given, channel="email", status="given", recorded_at=NOON, method="form"
+    )
+    sms = _contact(primary_email="s@example.com", preferred_channel="sms")
+    opted = _contact(primary_email="o@example.com")
+    TopicOptOut.objects.create(contact=opted, topic=news)
+    held = _contact(primary_email="h@example.com")
+    Ticket.objects.create(subject="Open", contact=held, status="open")
+    breached = _contact(primary_email="b@example.com")
+    Ticket.objects.create(subject="Late", contact=breached, status="open")
+    Ticket.objects.create(
+        subject="Later", contact=breached, status="pending", resolution_breached=True
+    )
+    capped = _contact(primary_email="c@example.com")
+    for days in (3, 2, 1):
+        _touch(capped, NOON - datetime.timedelta(days=days), Purpose.TRANSACTIONAL)
+    one_touch = _contact(primary_email="t@example.com")
+    _touch(one_touch, NOON - datetime.timedelta(days=1), Purpose.MARKETING)
+    night = _contact(primary_email="n@example.com", time_zone="Asia/Bangkok")
+    no_address = _contact(primary_email="")
+    plain = [_contact(primary_email=f"p{n}@example.com", time_zone="") for n in range(3)]
+    return [
+        hard, soft, withdrawn, given, sms, opted, held, breached, capped, one_touch, night,
+        no_address, *plain,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("purpose", Purpose.values)
+@pytest.mark.parametrize("topic", [None, "news"])
+def test_the_batch_answers_exactly_as_one_contact_at_a_time(
+    purpose: str, topic: str | None
+) -> None:
+    contacts = _every_kind_of_contact()
+    at = datetime.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 23:00 in Bangkok, 18:00 in Rome
+    batch = may_contact_many(contacts, channel="email", purpose=purpose, at=at, topic=topic)
+    one_by_one = {
+        c.pk: may_contact(c, channel="email", purpose=purpose, at=at, topic=topic) for c in contacts
+    }
+    assert batch == one_by_one
+    reasons = {d.reason for d in batch.values()}
+    if purpose == Purpose.MARKETING:
+        expected = {"suppressed", "no_consent", "not_preferred_channel", "held", "cap_reached"}
+        expected |= {"quiet_hours", "ok"} | ({"topic_opt_out"} if topic else set())
+        assert reasons == expected
+    else:
+        assert reasons == {"suppressed", "ok"}
+
+
+def test_the_batch_reads_the_same_number_of_queries_for_3_or_30_contacts() -> None:
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    _rules(cap_messages=5, cap_days=7)
+    few = [_contact(primary_email=f"f{n}@example.com") for n in range(3)]
+    many = [_contact(primary_email=f"m{n}@example.com") for n in range(30)]
+    for contact in [*few, *many]:
+        _touch(contact, NOON - datetime.timedelta(days=1), Purpose.MARKETING)
+    counted = []
+    for contacts in (few, many):
+        with CaptureQueriesContext(db) as queries:
+            decisions = may_contact_many(
+                contacts, channel="email", purpose=Purpose.MARKETING, at=NOON
+            )
+        assert all(d.allowed for d in decisions.values())
+        counted.append(len(queries))
+    assert counted[0] == counted[1]
+    assert may_contact_many([], channel="email", purpose=Purpose.MARKETING) == {}
 
 
 def test_may_contact_refuses_an_unknown_channel() -> None:

@@ -124,6 +124,59 @@ def test_claimed_spare_schema_is_identical_to_a_freshly_migrated_one(
         assert claimed_shape[part] == fresh_shape[part], part
 
 
+def _drop_committed_schema(schema: str) -> None:
+    """A schema loaded by psql is committed outside the test's transaction: drop it the same
+    way, so the rollback does not leave it behind."""
+    import psycopg
+
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
+
+
+def _row_counts(schema: str) -> dict[str, int]:
+    counts = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+            [schema],
+        )
+        for (table,) in cursor.fetchall():
+            quoted = f"{connection.ops.quote_name(schema)}.{connection.ops.quote_name(table)}"
+            cursor.execute(f"SELECT count(*) FROM {quoted}")  # noqa: S608
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def test_a_spare_copied_from_a_pristine_spare_is_identical_to_it(world: World, db: None) -> None:
+    template = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("pk").first()
+    assert template is not None  # the test world keeps spares in the pool
+    copy = services.spare_workspace_create(copy_of=template)
+    try:
+        assert copy.schema_name != template.schema_name
+        assert copy.state == Tenant.State.SPARE
+        copied, original = _schema_shape(copy.schema_name), _schema_shape(template.schema_name)
+        assert ("audit_auditevent", "BASE TABLE") in copied["tables"]
+        for part in (*SHAPE_QUERIES, "migrations"):
+            assert copied[part] == original[part], part
+        # Rows written by migrations (content types, defaults) come along too.
+        assert _row_counts(copy.schema_name) == _row_counts(template.schema_name)
+        assert sum(_row_counts(copy.schema_name).values()) > 0
+    finally:
+        _drop_committed_schema(copy.schema_name)
+
+
+def test_a_copy_that_cannot_be_made_falls_back_to_migrating(
+    world: World, empty_spare_pool: None
+) -> None:
+    # The template's schema does not exist for pg_dump (it was never committed).
+    ghost = Tenant(schema_name=f"ws_ghost{secrets.token_hex(6)}", state=Tenant.State.SPARE)
+    spare = services.spare_workspace_create(copy_of=ghost)
+    shape = _schema_shape(spare.schema_name)
+    assert ("audit", "0001_initial") in shape["migrations"]
+    assert ("audit_auditevent", "BASE TABLE") in shape["tables"]
+
+
 def test_signup_claims_the_oldest_spare_and_creates_no_schema(
     world: World, empty_spare_pool: None
 ) -> None:
