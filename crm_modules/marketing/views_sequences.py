@@ -164,7 +164,11 @@ def _editor(request: WorkspaceRequest, sequence: Sequence | None) -> HttpRespons
         "units": SequenceStep.DelayUnit.choices,
         "conditions": SequenceStep.Condition.choices,
         "stages": LifecycleStage.choices,
-        "fields": ", ".join(content.PLACEHOLDER_FIELDS),
+        "placeholder_help": _(
+            "Placeholders: {{ first_name }}, "
+            '{{ first_name | default:"there" }}; fields: %(fields)s.'
+        )
+        % {"fields": ", ".join(content.PLACEHOLDER_FIELDS)},
     }
     return render(request, "marketing/sequences/form.html", context, status=status)
 
