@@ -7,6 +7,7 @@ only key)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -299,7 +300,7 @@ def contact_enrol(request: WorkspaceRequest) -> HttpResponse:
     return _back(request, sequence)
 
 
-ENROLMENT_ACTIONS = {
+ENROLMENT_ACTIONS: dict[str, Callable[..., Enrolment]] = {
     "pause": services.enrolment_pause,
     "resume": services.enrolment_resume,
     "remove": services.enrolment_remove,

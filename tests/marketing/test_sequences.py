@@ -414,9 +414,18 @@ def test_conditions_on_the_previous_email_and_the_lifecycle_stage(
 def test_a_task_step_without_an_owner_goes_to_the_member_who_enrolled(alpha: Workspace) -> None:
     sequence = _sequence(alpha, task(delay_amount=0, delay_unit="hours"))
     contact = _contact(alpha, owner=None)
-    _enrol(alpha, sequence, contact)
+    services.enrol_contact(
+        actor=fresh(alpha.owner), sequence=sequence, contact_id=contact.pk, now=T0
+    )
     assert _sweep(T0) == {"task": 1}
-    assert Task.objects.get(contact=contact).owner_id == alpha.members[Role.MARKETER].user_id
+    assert Task.objects.get(contact=contact).owner_id == alpha.owner.user_id
+    # A marketer who enrolled may not hold tasks: the step is skipped, with the reason.
+    other = _contact(alpha, "other@example.com", owner=None)
+    enrolment = _enrol(alpha, sequence, other)
+    assert _sweep(T0) == {"skipped": 1}
+    assert not Task.objects.filter(contact=other).exists()
+    run = StepRun.objects.get(enrolment=enrolment)
+    assert (run.status, run.reason) == (StepRun.Status.SKIPPED, "permission_denied")
 
 
 # --- exits ------------------------------------------------------------------------------------

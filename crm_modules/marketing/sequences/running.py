@@ -16,9 +16,9 @@ withdrawn consent or a suppressed address ends the enrolment.
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 import smtplib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -282,7 +282,6 @@ def _run_task(
             with transaction.atomic():
                 task_create(
                     actor=actor,
-                    owner_id=actor.user_id,
                     title=step.task_title,
                     contact=contact,
                     due_at=now,
@@ -307,7 +306,7 @@ def message_id(schema_name: str, run_id: int) -> str:
     return f"<sequence.{schema_name}.{run_id}@{domain}>"
 
 
-def _tracking_urls(run_id: int) -> tuple[str, functools.partial[str]]:
+def _tracking_urls(run_id: int) -> tuple[str, Callable[[int], str]]:
     tenant = current_workspace()
     schema = tenant.schema_name
     open_path = reverse("marketing:sequence_open", args=["T"]).removesuffix("T/")
@@ -320,7 +319,7 @@ def _tracking_urls(run_id: int) -> tuple[str, functools.partial[str]]:
     def click(index: int) -> str:
         return f"{click_base}{tracking.click_token(schema, run_id, index)}/"
 
-    return open_url, functools.partial(click)
+    return open_url, click
 
 
 def _send(
