@@ -583,7 +583,9 @@ def test_tracking_tokens_are_signed_and_bound_to_the_workspace(
     )
     run.refresh_from_db()
     assert run.opened_at is not None
-    sent_html = smtp_sink.messages[0].get_body(("html",)).get_content()
+    html_part = smtp_sink.messages[0].get_body(("html",))
+    assert html_part is not None
+    sent_html = html_part.get_content()
     assert tracking.open_token(schema, run.pk) in sent_html
 
 

@@ -58,7 +58,7 @@ def sequence_stats(sequence_ids: list[int]) -> dict[int, dict[str, int]]:
     empty = {"enrolled": 0, "active": 0, "replied": 0, "exited": 0, "finished": 0}
     stats = {pk: dict(empty) for pk in sequence_ids}
     for row in rows:
-        stats[row.pop("sequence_id")] = row
+        stats[int(row["sequence_id"])] = {name: int(row[name]) for name in empty}
     return stats
 
 
