@@ -58,7 +58,13 @@ def sequence_stats(sequence_ids: list[int]) -> dict[int, dict[str, int]]:
     empty = {"enrolled": 0, "active": 0, "replied": 0, "exited": 0, "finished": 0}
     stats = {pk: dict(empty) for pk in sequence_ids}
     for row in rows:
-        stats[int(row["sequence_id"])] = {name: int(row[name]) for name in empty}
+        stats[int(row["sequence_id"])] = {
+            "enrolled": int(row["enrolled"]),
+            "active": int(row["active"]),
+            "replied": int(row["replied"]),
+            "exited": int(row["exited"]),
+            "finished": int(row["finished"]),
+        }
     return stats
 
 
