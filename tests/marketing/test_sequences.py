@@ -213,7 +213,9 @@ def test_an_unsubscribed_or_suppressed_contact_is_refused_with_the_reason(
 ) -> None:
     sequence = _sequence(alpha, email())
     gone = _contact(alpha, "gone@example.com")
-    Consent.objects.create(contact=gone, channel="email", status=Consent.Status.WITHDRAWN)
+    Consent.objects.create(
+        contact=gone, channel="email", status=Consent.Status.WITHDRAWN, recorded_at=T0
+    )
     bounced = _contact(alpha, "bounced@example.com")
     address_suppress(channel="email", address="bounced@example.com", reason="hard_bounce")
     silent = _contact(alpha, "")
@@ -238,7 +240,9 @@ def test_a_draft_sequence_takes_no_enrolment(alpha: Workspace) -> None:
 def test_a_segment_is_enrolled_with_each_refusal_reported(alpha: Workspace) -> None:
     sequence = _sequence(alpha, email())
     contacts = [_contact(alpha, f"s{i}@example.com") for i in range(3)]
-    Consent.objects.create(contact=contacts[2], channel="email", status=Consent.Status.WITHDRAWN)
+    Consent.objects.create(
+        contact=contacts[2], channel="email", status=Consent.Status.WITHDRAWN, recorded_at=T0
+    )
     segment = Segment.objects.create(name="List", kind="static")
     SegmentMember.objects.bulk_create(SegmentMember(segment=segment, contact=c) for c in contacts)
     result = services.enrol_segment(actor=_marketer(alpha), sequence=sequence, segment=segment)
@@ -409,23 +413,6 @@ def test_conditions_on_the_previous_email_and_the_lifecycle_stage(
     ]
     skipped = StepRun.objects.filter(enrolment=first, status=StepRun.Status.SKIPPED)
     assert sorted(skipped.values_list("reason", flat=True)) == ["condition", "condition"]
-
-
-def test_a_task_step_without_an_owner_goes_to_the_member_who_enrolled(alpha: Workspace) -> None:
-    sequence = _sequence(alpha, task(delay_amount=0, delay_unit="hours"))
-    contact = _contact(alpha, owner=None)
-    services.enrol_contact(
-        actor=fresh(alpha.owner), sequence=sequence, contact_id=contact.pk, now=T0
-    )
-    assert _sweep(T0) == {"task": 1}
-    assert Task.objects.get(contact=contact).owner_id == alpha.owner.user_id
-    # A marketer who enrolled may not hold tasks: the step is skipped, with the reason.
-    other = _contact(alpha, "other@example.com", owner=None)
-    enrolment = _enrol(alpha, sequence, other)
-    assert _sweep(T0) == {"skipped": 1}
-    assert not Task.objects.filter(contact=other).exists()
-    run = StepRun.objects.get(enrolment=enrolment)
-    assert (run.status, run.reason) == (StepRun.Status.SKIPPED, "permission_denied")
 
 
 # --- exits ------------------------------------------------------------------------------------
