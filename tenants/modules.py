@@ -12,7 +12,7 @@ module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,6 +225,45 @@ def contact_holds_many() -> list[tuple[str, ContactHoldMany]]:
     return [
         (key, _CONTACT_HOLDS_MANY.get(key) or _one_by_one(hold)) for key, hold in contact_holds()
     ]
+
+
+# Things that happen to a contact which other modules react to (a sequence ends when its contact
+# replies, meets, becomes a customer, opens a ticket or unsubscribes). The module where it
+# happens calls ``contact_event``; the modules that care register a listener, and neither
+# imports the other.
+CONTACT_REPLIED = "replied"
+CONTACT_MET = "meeting"
+CONTACT_BECAME_CUSTOMER = "customer"
+CONTACT_OPENED_TICKET = "ticket"
+CONTACT_UNSUBSCRIBED = "unsubscribed"
+CONTACT_EVENTS = (
+    CONTACT_REPLIED,
+    CONTACT_MET,
+    CONTACT_BECAME_CUSTOMER,
+    CONTACT_OPENED_TICKET,
+    CONTACT_UNSUBSCRIBED,
+)
+ContactEventListener = Callable[..., None]
+_CONTACT_EVENT_LISTENERS: dict[str, ContactEventListener] = {}
+
+
+def register_contact_event_listener(
+    key: str, listener: ContactEventListener
+) -> ContactEventListener:
+    """``listener(event=…, contact_ids=…)`` runs inside the transaction of the change, in the
+    contact's workspace schema: keep it to a few indexed statements (an exception rolls the
+    change back)."""
+    _CONTACT_EVENT_LISTENERS[key] = listener
+    return listener
+
+
+def contact_event(*, event: str, contact_ids: Collection[int]) -> None:
+    if event not in CONTACT_EVENTS:
+        raise ValueError(f"Unknown contact event {event!r}")
+    if not contact_ids:
+        return
+    for key in sorted(_CONTACT_EVENT_LISTENERS):
+        _CONTACT_EVENT_LISTENERS[key](event=event, contact_ids=contact_ids)
 
 
 # Functions that fill the demo workspace with a module's sample records (``make run``).

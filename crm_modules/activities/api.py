@@ -22,6 +22,7 @@ from crm_modules.activities.models import Activity, ActivityDay, ActivityLink
 from crm_modules.activities.module import LOG_ACTIVITY
 from crm_platform.errors import ServiceError
 from tenants.models import User
+from tenants.modules import CONTACT_EVENTS, CONTACT_MET, CONTACT_REPLIED, contact_event
 
 __all__ = [
     "CALL",
@@ -62,15 +63,35 @@ class EntryType:
     label: str | Promise
     # Whether a member logs it by hand (a call) or only the system writes it (a stage change).
     manual: bool = False
+    # The contact event (tenants.modules.CONTACT_EVENTS) an entry of this type about a contact
+    # announces: always, or only when it is inbound (a message from the contact).
+    contact_event: str = ""
+    inbound_contact_event: str = ""
 
 
 _TYPES: dict[str, EntryType] = {}
 
 
-def register_entry_type(code: str, *, label: str | Promise, manual: bool = False) -> EntryType:
+def register_entry_type(
+    code: str,
+    *,
+    label: str | Promise,
+    manual: bool = False,
+    contact_event: str = "",
+    inbound_contact_event: str = "",
+) -> EntryType:
     if code in _TYPES:
         raise ValueError(f"Timeline entry type {code} is already registered")
-    entry = EntryType(code=code, label=label, manual=manual)
+    for event in (contact_event, inbound_contact_event):
+        if event and event not in CONTACT_EVENTS:
+            raise ValueError(f"Unknown contact event {event!r}")
+    entry = EntryType(
+        code=code,
+        label=label,
+        manual=manual,
+        contact_event=contact_event,
+        inbound_contact_event=inbound_contact_event,
+    )
     _TYPES[code] = entry
     return entry
 
@@ -85,9 +106,15 @@ def entry_type(code: str) -> EntryType | None:
 
 NOTE = register_entry_type("note", label=gettext_lazy("Note"), manual=True)
 CALL = register_entry_type("call", label=gettext_lazy("Call"), manual=True)
-MEETING = register_entry_type("meeting", label=gettext_lazy("Meeting"), manual=True)
-EMAIL = register_entry_type("email", label=gettext_lazy("Email"), manual=True)
-MESSAGE = register_entry_type("message", label=gettext_lazy("Message"), manual=True)
+MEETING = register_entry_type(
+    "meeting", label=gettext_lazy("Meeting"), manual=True, contact_event=CONTACT_MET
+)
+EMAIL = register_entry_type(
+    "email", label=gettext_lazy("Email"), manual=True, inbound_contact_event=CONTACT_REPLIED
+)
+MESSAGE = register_entry_type(
+    "message", label=gettext_lazy("Message"), manual=True, inbound_contact_event=CONTACT_REPLIED
+)
 TASK_DONE = register_entry_type("task_done", label=gettext_lazy("Task completed"))
 STAGE_CHANGE = register_entry_type("stage_change", label=gettext_lazy("Stage changed"))
 OWNER_CHANGE = register_entry_type("owner_change", label=gettext_lazy("Owner changed"))
@@ -146,6 +173,7 @@ def activity_log(
             for target_type, target_id in sorted(keys)
         )
         _days_add([(kind, author.pk if author is not None else None, when, 1)])
+        _announce_contact_events([(kind, direction, tuple(keys))])
     return activity
 
 
@@ -214,7 +242,30 @@ def activities_log_many(entries: Sequence[ActivityInput]) -> list[int]:
             for target_type, target_id in sorted(set(entry.concerns))
         )
         _days_add_many([(e.kind, e.author_id, e.occurred_at, 1) for e in entries])
+        _announce_contact_events([(e.kind, e.direction, e.concerns) for e in entries])
     return [int(activity.pk) for activity in activities]
+
+
+_CONTACT = "sales.contact"
+
+
+def _announce_contact_events(
+    entries: Sequence[tuple[str, str, Collection[tuple[str, int]]]],
+) -> None:
+    """The contact events the entries' types declare (a reply, a meeting, a ticket), one call
+    per event for the whole batch."""
+    found: dict[str, set[int]] = {}
+    for kind, direction, concerns in entries:
+        entry = _TYPES[kind]
+        event = entry.contact_event or (
+            entry.inbound_contact_event if direction == Activity.Direction.INBOUND else ""
+        )
+        if event:
+            found.setdefault(event, set()).update(
+                target_id for target_type, target_id in concerns if target_type == _CONTACT
+            )
+    for event in sorted(found):
+        contact_event(event=event, contact_ids=sorted(found[event]))
 
 
 def activities_delete(ids: Collection[int]) -> int:

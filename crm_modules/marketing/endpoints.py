@@ -341,3 +341,9 @@ from crm_modules.marketing.capture.endpoints import (  # noqa: E402  (forms and 
 )
 
 urlpatterns += capture_patterns
+
+from crm_modules.marketing.sequences.endpoints import (  # noqa: E402  (sequences)
+    urlpatterns as sequence_patterns,
+)
+
+urlpatterns += sequence_patterns

@@ -21,7 +21,12 @@ from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_open_path, register_record_panel, register_settings_panel
+from tenants.modules import (
+    register_contact_event_listener,
+    register_open_path,
+    register_record_panel,
+    register_settings_panel,
+)
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Marketing")
@@ -225,4 +230,75 @@ FORM_FILL = register_entry_type("form_fill", label=_("Form filled"))
 # not members open them; each view checks the form and its signed token itself.
 PUBLIC_FORM_PATH = register_open_path("/marketing/f/")
 
+# --- sequences (ADR 0041) ---------------------------------------------------------------------
+# Everyone sees sequences and who is in them; marketers build them; those who work with
+# contacts (marketers and sales reps too) enrol the contacts they may see.
+VIEW_SEQUENCES = capabilities.register(
+    "marketing.view_sequences",
+    label=_("See sequences, their steps and enrolments"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_SEQUENCES = capabilities.register(
+    "marketing.manage_sequences",
+    label=_("Create and change sequences and their steps"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
+ENROL_SEQUENCES = capabilities.register(
+    "marketing.enrol_sequences",
+    label=_("Enrol contacts in sequences, pause and remove them"),
+    module=MODULE,
+    roles=MARKETERS | {Role.SALES_REP},
+    writes=True,
+)
+
+navigation.register(
+    "sequences",
+    label=_("Sequences"),
+    icon="send",
+    url_name="marketing:sequences",
+    capability=VIEW_SEQUENCES,
+    order=312,
+)
+
+SEQUENCE_CREATED = register_action("sequence.created", _("Sequence created"), module=MODULE)
+SEQUENCE_UPDATED = register_action("sequence.updated", _("Sequence changed"), module=MODULE)
+SEQUENCE_ENROLLED = register_action(
+    "sequence.enrolled", _("Contacts enrolled in a sequence"), module=MODULE
+)
+SEQUENCE_ENROLMENT_CHANGED = register_action(
+    "sequence.enrolment_changed", _("Sequence enrolment paused, resumed or ended"), module=MODULE
+)
+
+SEQUENCE_EMAIL = register_entry_type("sequence_email", label=_("Sequence email"))
+SEQUENCE_EXIT = register_entry_type("sequence_exit", label=_("Left a sequence"))
+
+
+def _sequences_panel(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.marketing.sequences.selectors import contact_sequences_panel
+
+    return contact_sequences_panel(actor=membership, contact=record)
+
+
+register_record_panel(
+    "marketing.sequences",
+    record_type="sales.contact",
+    template="marketing/sequences/_contact_panel.html",
+    capability=VIEW_SEQUENCES,
+    context=_sequences_panel,
+    order=65,
+)
+
+
+def _contact_event(*, event: str, contact_ids: Any) -> None:
+    from crm_modules.marketing.sequences.exits import enrolments_exit_on_event
+
+    enrolments_exit_on_event(event=event, contact_ids=contact_ids)
+
+
+register_contact_event_listener("marketing.sequences", _contact_event)
+
 from crm_modules.marketing import reports  # noqa: E402, F401
+from crm_modules.marketing.sequences import tasks as sequence_tasks  # noqa: E402, F401

@@ -6,6 +6,7 @@ from crm_modules.marketing import (
     views_campaigns,
     views_recipient,
     views_rules,
+    views_sequences,
 )
 from crm_modules.marketing.capture import public
 from crm_modules.marketing.capture import views as form_views
@@ -38,6 +39,27 @@ urlpatterns = [
     # Recipients' mail clients, not members: the signed token is the only key (ADR 0034).
     path("t/o/<str:token>/", views_campaigns.track_open, name="track_open"),
     path("t/c/<str:token>/", views_campaigns.track_click, name="track_click"),
+    path("sequences/", views_sequences.sequences, name="sequences"),
+    path("sequences/new/", views_sequences.sequence_new, name="sequence_new"),
+    path("sequences/enrol/", views_sequences.contact_enrol, name="contact_enrol"),
+    path("sequences/<int:sequence_id>/", views_sequences.sequence_detail, name="sequence_detail"),
+    path("sequences/<int:sequence_id>/edit/", views_sequences.sequence_edit, name="sequence_edit"),
+    path(
+        "sequences/<int:sequence_id>/activate/",
+        views_sequences.sequence_activate,
+        name="sequence_activate",
+    ),
+    path(
+        "sequences/<int:sequence_id>/enrol/", views_sequences.sequence_enrol, name="sequence_enrol"
+    ),
+    path(
+        "sequences/<int:sequence_id>/enrolments/<int:enrolment_id>/<slug:action>/",
+        views_sequences.enrolment_action,
+        name="enrolment_action",
+    ),
+    # Opened from sequence emails by recipients' mail clients (module.py: /marketing/t/).
+    path("t/so/<str:token>/", views_sequences.sequence_open, name="sequence_open"),
+    path("t/sc/<str:token>/", views_sequences.sequence_click, name="sequence_click"),
     path("contact-rules/", views_rules.rules, name="contact_rules"),
     path("contact-rules/topics/", views_rules.topic_new, name="topic_new"),
     path(

@@ -20,7 +20,12 @@ from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_contact_hold, register_open_path, register_record_panel
+from tenants.modules import (
+    CONTACT_OPENED_TICKET,
+    register_contact_hold,
+    register_open_path,
+    register_record_panel,
+)
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Service")
@@ -173,7 +178,10 @@ PORTAL_CONTACT_CHANGED = register_action(
 TICKETS_TOPIC = live.register_topic("tickets", label=_("Tickets"), capability=VIEW_TICKETS)
 
 # Tickets on the shared timeline of their contact and company (D18).
-ENTRY_TICKET = register_entry_type("ticket", label=_("Ticket opened"))
+# A ticket opened by or for a contact ends the contact's sequences (tenants.modules).
+ENTRY_TICKET = register_entry_type(
+    "ticket", label=_("Ticket opened"), contact_event=CONTACT_OPENED_TICKET
+)
 ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"))
 ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))

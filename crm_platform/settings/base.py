@@ -287,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     # Reminders of tasks due within 15 minutes; each task is reminded once.
+    # Due steps of marketing sequences, in the workspaces whose sequence alarm is due.
+    "marketing-sequences-sweep": {
+        "task": "crm_modules.marketing.sequences.tasks.sequences_sweep",
+        "schedule": 60.0,
+    },
     "sales-task-reminders": {
         "task": "crm_modules.sales.tasks.send_task_reminders",
         "schedule": 60.0,

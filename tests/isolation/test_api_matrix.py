@@ -322,6 +322,35 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         ],
     },
     "POST /api/v1/marketing/campaigns/{campaign_id}/send/": {},
+    "POST /api/v1/marketing/sequences/": {
+        "name": "Последовательность",
+        "steps": [
+            {
+                "kind": "email",
+                "delay_amount": 0,
+                "delay_unit": "hours",
+                "subject": 'สวัสดี {{ first_name | default:"คุณ" }}',
+                "body": "<p>春季优惠</p>",
+            },
+            {
+                "kind": "task",
+                "delay_amount": 2,
+                "delay_unit": "business_days",
+                "task_title": "Chiamare",
+            },
+        ],
+    },
+    "PUT /api/v1/marketing/sequences/{sequence_id}/": {
+        "name": "Benvenuto",
+        "steps": [{"kind": "task", "delay_amount": 1, "task_title": "Позвонить"}],
+    },
+    "POST /api/v1/marketing/sequences/{sequence_id}/activate/": {},
+    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/": lambda ws: {
+        "contacts": [_contact_in(ws)]
+    },
+    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/pause/": {},
+    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/resume/": {},
+    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/remove/": {},
 }
 
 

@@ -33,6 +33,7 @@ from crm_modules.integrations.models import ApiKey
 from crm_modules.marketing.capture.guard import token_mint
 from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
 from crm_modules.marketing.models_capture import Form
+from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -102,6 +103,11 @@ OPEN = {
     "marketing:form_page": "the hosted form page visitors fill",
     "marketing:form_embed": "what the embed script on another site draws the form from",
     "marketing:form_submit": "where hosted and embedded forms post; token, honeypot, rate limit",
+    # Sequence emails (ADR 0041): the same signed tokens, naming a step run of this workspace
+    # (tests/marketing/test_sequences.py covers forged and foreign tokens).
+    "marketing:sequence_open": "a recipient's mail client; the signed token names the step run",
+    "marketing:sequence_click": "a recipient's mail client; the signed token names the step run "
+    "and a link of its step, never a URL",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -144,6 +150,10 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "macro_id": lambda ws, owner: _macro(ws, owner),
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
+    "sequence_id": lambda ws, owner: _sequence(ws, owner),
+    # An enrolment of a contact of ``owner`` in the sequence sampled just before.
+    "enrolment_id": lambda ws, owner: _enrolment(ws, owner),
+    "action": lambda ws, owner: "pause",
     "topic_id": lambda ws, owner: _topic(ws),
     "form_id": lambda ws, owner: _form(ws).pk,
     # The hosted form's id (open views only).
@@ -164,6 +174,35 @@ def _campaign(workspace: Workspace, owner: Membership) -> int:
             links=["https://example.com/"],
         )
         return campaign.pk
+
+
+def _sequence(workspace: Workspace, owner: Membership) -> int:
+    """An active sequence of one email step, a day after enrolment."""
+    with schema_context(workspace.tenant.schema_name):
+        sequence = Sequence.objects.create(
+            name="Sample", status=Sequence.Status.ACTIVE, created_by=owner.user
+        )
+        SequenceStep.objects.create(
+            sequence=sequence,
+            position=1,
+            kind="email",
+            delay_amount=1,
+            delay_unit="days",
+            subject="Hello {{ first_name }}",
+            body="<p>Hello</p>",
+        )
+        return sequence.pk
+
+
+def _enrolment(workspace: Workspace, owner: Membership) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        sequence = Sequence.objects.order_by("-id").first()
+        assert sequence is not None
+        return Enrolment.objects.create(
+            sequence=sequence,
+            contact=ContactFactory.create(owner=owner.user),
+            due_at=timezone.now() + datetime.timedelta(days=1),
+        ).pk
 
 
 def _topic(workspace: Workspace) -> int:
@@ -632,6 +671,15 @@ SUCCESS: dict[str, dict[str, int]] = {
     # Without a campaign the attribution page shows the message.
     "marketing:campaign_cost_set": {"GET": 405, "POST": 302},
     "marketing:attribution_rebuild": {"GET": 405, "POST": 302},
+    "marketing:sequences": {"GET": 200, "POST": 405},
+    "marketing:sequence_new": {"GET": 200, "POST": 400},
+    "marketing:sequence_detail": {"GET": 200, "POST": 405},
+    "marketing:sequence_edit": {"GET": 200, "POST": 400},
+    "marketing:sequence_activate": {"GET": 405, "POST": 302},
+    # Without a contact, list or segment: back to the page with the message.
+    "marketing:sequence_enrol": {"GET": 405, "POST": 302},
+    "marketing:contact_enrol": {"GET": 405, "POST": 302},
+    "marketing:enrolment_action": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

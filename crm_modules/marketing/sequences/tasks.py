@@ -1,0 +1,37 @@
+"""The sequence sweep (Celery beat, every minute): it visits only the workspaces whose sequence
+alarm is due (tenants/alarms.py), runs their due steps in claimed batches, then sets each
+workspace's alarm to its next due step."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from crm_modules.marketing.sequences.running import next_due, sequences_run_due
+from crm_modules.marketing.sequences.services import SWEEP_ALARM
+from tenants.alarms import alarm_reset, alarms_due
+
+BATCH = 500
+
+
+@shared_task(queue="bulk")
+def sequences_sweep() -> int:
+    ran = 0
+    now = timezone.now()
+    for tenant, version in alarms_due(kind=SWEEP_ALARM, now=now):
+        slice_end = time.monotonic() + settings.MARKETING_SEND_SLICE_SECONDS
+        with schema_context(tenant.schema_name):
+            while time.monotonic() < slice_end:
+                outcomes = sequences_run_due(now=timezone.now(), limit=BATCH)
+                ran += sum(outcomes.values())
+                if sum(outcomes.values()) < BATCH:
+                    break
+            next_at = next_due()
+        alarm_reset(
+            kind=SWEEP_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
+        )
+    return ran

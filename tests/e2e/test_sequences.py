@@ -1,0 +1,123 @@
+"""A marketer's path in a real browser at phone width with touch: create a sequence of an email
+and a task on the editor, activate it, enrol a contact from the contact's page and see the
+enrolment there and on the sequence. Screenshots at 375 and 1280 px."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, expect
+
+from tenants.models import Membership, UserSession
+from tests.conftest import World, workspace_client
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.sales.factories import ContactFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+
+def _session_key(membership: Membership) -> str:
+    client = workspace_client(membership.user, membership.tenant)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def _make(world: World) -> int:
+    with schema_context(world.alpha.tenant.schema_name):
+        return int(
+            ContactFactory.create(
+                first_name="Giulia",
+                primary_email="giulia@example.com",
+                owner=world.alpha.owner.user,
+            ).pk
+        )
+
+
+def _enrolments(world: World) -> list[tuple[str, int, str]]:
+    with schema_context(world.alpha.tenant.schema_name):
+        from crm_modules.marketing.models_sequences import Enrolment
+
+        return list(Enrolment.objects.values_list("sequence__name", "contact_id", "state"))
+
+
+def _clean_up(world: World, contact: int, sessions: set[str], last_seen: Any) -> None:
+    with schema_context(world.alpha.tenant.schema_name):
+        from crm_modules.activities.models import Activity
+        from crm_modules.marketing.models_sequences import Sequence
+        from crm_modules.sales.models import Contact
+        from tenants.audit.models import AuditEvent
+
+        Sequence.objects.all().delete()
+        Contact.objects.filter(pk=contact).delete()
+        Activity.objects.filter(kind__startswith="sequence_").delete()
+        AuditEvent.objects.filter(action__startswith="sequence.").delete()
+    UserSession.objects.exclude(session_key__in=sessions).delete()
+    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
+
+
+@pytest.fixture
+def contact(world: World, live_site: LiveSite) -> Iterator[int]:
+    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+    last_seen = orm(
+        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
+            pk=world.alpha.owner.pk
+        )
+    )
+    made = orm(_make, world)
+    yield made
+    orm(_clean_up, world, made, sessions, last_seen)
+
+
+def test_a_marketer_creates_a_sequence_and_enrols_a_contact(
+    world: World, live_site: LiveSite, browser: Browser, contact: int
+) -> None:
+    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
+    context.set_default_timeout(15_000)
+    host = f"{world.alpha.tenant.slug}.localhost"
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(_session_key, world.alpha.owner),
+        "domain": host,
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    page = context.new_page()
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+
+    page.goto(f"{site}/marketing/sequences/")
+    page.get_by_test_id("new-sequence").tap()
+    page.get_by_label("Name", exact=True).fill("Benvenuto")
+    first = page.locator('fieldset[data-step="1"]')
+    first.get_by_label("Email subject").fill('Ciao {{ first_name | default:"amico" }}')
+    first.get_by_label("Email body (HTML)").fill("<p>Benvenuto {{ first_name }}</p>")
+    second = page.locator('fieldset[data-step="2"]')
+    second.get_by_label("Kind").select_option("task")
+    second.get_by_label("Wait after the previous step").fill("2")
+    second.get_by_label("Unit").select_option("business_days")
+    second.get_by_label("Task title (for a task step)").fill("Chiamare Giulia")
+    capture(page, "sequence-editor")
+    page.get_by_test_id("save-sequence").tap()
+
+    steps = page.get_by_test_id("sequence-steps")
+    expect(steps).to_contain_text("Ciao")
+    expect(steps).to_contain_text("Chiamare Giulia")
+    page.get_by_test_id("activate-sequence").tap()
+    expect(page.get_by_test_id("sequence-status")).to_contain_text("Active")
+
+    page.goto(f"{site}/sales/contacts/{contact}/")
+    panel = page.get_by_test_id("contact-sequences")
+    panel.get_by_label("Enrol in").select_option(label="Benvenuto")
+    panel.get_by_test_id("contact-enrol-submit").tap()
+    expect(page.get_by_test_id("contact-sequences")).to_contain_text("Benvenuto")
+    expect(page.locator('[data-testid="contact-sequences"] [data-state="active"]')).to_have_count(1)
+    capture(page, "sequence-contact-panel")
+    assert orm(_enrolments, world) == [("Benvenuto", contact, "active")]
+
+    page.goto(f"{site}/marketing/sequences/")
+    row = page.locator("[data-sequence]").filter(has_text="Benvenuto")
+    expect(row.locator('[data-stat="active"]')).to_have_text("1")
+    capture(page, "sequence-list")
+    context.close()
