@@ -62,15 +62,28 @@ class EntryType:
     label: str | Promise
     # Whether a member logs it by hand (a call) or only the system writes it (a stage change).
     manual: bool = False
+    # The module a member uses when their entry of this type is written (adoption's "which
+    # modules are used"); None: the entry says nothing of that (the audit log already does).
+    module: str | Promise | None = None
 
 
 _TYPES: dict[str, EntryType] = {}
+# What members log by hand (calls, notes) counts as using the activities module.
+ACTIVITIES_MODULE = gettext_lazy("Activities")
 
 
-def register_entry_type(code: str, *, label: str | Promise, manual: bool = False) -> EntryType:
+def register_entry_type(
+    code: str,
+    *,
+    label: str | Promise,
+    manual: bool = False,
+    module: str | Promise | None = None,
+) -> EntryType:
     if code in _TYPES:
         raise ValueError(f"Timeline entry type {code} is already registered")
-    entry = EntryType(code=code, label=label, manual=manual)
+    if module is None and manual:
+        module = ACTIVITIES_MODULE
+    entry = EntryType(code=code, label=label, manual=manual, module=module)
     _TYPES[code] = entry
     return entry
 
