@@ -142,7 +142,7 @@ def module_use(*, weeks: list[datetime.date], zone: zoneinfo.ZoneInfo) -> list[M
     )
     for row in events:
         i = index.get(row["week"].date())
-        if i is None:
+        if i is None or row["actor_id"] is None:
             continue
         used = found[by_action[row["action"]]][i]
         used.members.add(row["actor_id"])

@@ -34,7 +34,7 @@ class QuotaForm(ServiceForm):
 class ExchangeRateForm(ServiceForm):
     currency = forms.CharField(
         label=_("Currency"),
-        max_length=10,
+        max_length=100,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "characters", "placeholder": "EUR"}
         ),

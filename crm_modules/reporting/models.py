@@ -199,4 +199,4 @@ class DashboardLayout(models.Model):
         return ", ".join(self.cards)
 
 
-from crm_modules.reporting.models_rates import ExchangeRate  # noqa: E402, F401
+from crm_modules.reporting.models_rates import ExchangeRate as ExchangeRate  # noqa: E402

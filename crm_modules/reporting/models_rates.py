@@ -39,4 +39,9 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 {self.currency} = {self.rate} {self.base} ({self.valid_from})"
+        return f"1 {self.currency} = {self.rate_text} {self.base} ({self.valid_from})"
+
+    @property
+    def rate_text(self) -> str:
+        """The rate without trailing zeros, never in exponent form: "1.085", "100"."""
+        return format(self.rate.normalize(), "f")

@@ -39,7 +39,7 @@ def workspace_currency() -> str:
     if isinstance(code, str) and code:
         return code
     found = (
-        Tenant.objects.filter(schema_name=connection.schema_name)
+        Tenant.objects.filter(schema_name=getattr(connection, "schema_name", ""))
         .values_list("currency", flat=True)
         .first()
     )
@@ -103,12 +103,10 @@ def converted_sql(alias: str, *, named: bool = False) -> tuple[str, Any]:
     parameters — a list for ``%s`` placeholders, or a dict for ``%(name)s`` ones."""
     rates = connection.ops.quote_name(ExchangeRate._meta.db_table)
     base, today = workspace_currency(), timezone.now().date()
+    params: dict[str, Any] | list[Any]
     if named:
-        b, t, params = (
-            "%(money_base)s",
-            "%(money_today)s",
-            {"money_base": base, "money_today": today},
-        )
+        b, t = "%(money_base)s", "%(money_today)s"
+        params = {"money_base": base, "money_today": today}
     else:
         b, t = "%s", "%s"
         params = [base, base, today]

@@ -281,7 +281,7 @@ LEADS = register_source(
             ),
         ),
         unconverted=lambda leads: unconverted_currencies(
-            Deal.objects.filter(lead__in=leads.values("pk"), status=Deal.Status.WON)
+            Deal.objects.filter(pk__in=leads.values("deal_id"), status=Deal.Status.WON)
         ),
         record_url=_url("sales:lead_detail"),
         live_events=DEAL_EVENTS,

@@ -27,7 +27,7 @@ from tenants.audit.models import AuditEvent
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.conftest import fresh, in_alpha  # noqa: F401
-from tests.sales.factories import CompanyFactory, DealFactory, PipelineFactory
+from tests.sales.factories import CompanyFactory, DealFactory, LeadFactory, PipelineFactory
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
@@ -152,6 +152,33 @@ def test_a_currency_without_a_rate_is_left_out_and_named(
         "Amounts in THB are left out: they have no exchange rate into USD. "
         "An admin adds one under Exchange rates."
     ]
+
+
+def test_revenue_by_lead_source_converts_and_names_missing_rates(
+    deals: dict[str, Any], alpha: Workspace
+) -> None:
+    owner = alpha.owner.user
+    euro_won = deals["deals"][1]
+    LeadFactory.create(owner=owner, source="fair-ru", deal=euro_won)
+    baht = DealFactory.create(
+        owner=owner, amount=Decimal("5"), currency="THB", status="won", closed_at=timezone.now()
+    )
+    LeadFactory.create(owner=owner, source="fair-th", deal=baht)
+    result = _run(
+        fresh(alpha.owner),
+        {
+            "source": "leads",
+            "filters": [{"field": "source", "op": "in", "value": ["fair-ru", "fair-th"]}],
+            "group_by": [{"field": "source"}],
+            "measures": [{"measure": "won_revenue"}],
+            "chart": "bar",
+        },
+    )
+    revenue = {row.labels[0]: row.values[0] for row in result.rows}
+    assert float(revenue["fair-ru"]) == pytest.approx(1200.0)
+    assert revenue["fair-th"] is None
+    assert result.measure_labels == ["Won revenue (USD)"]
+    assert result.messages[0].startswith("Amounts in THB are left out")
 
 
 def test_dashboard_money_charts_convert_and_name_the_currency(
