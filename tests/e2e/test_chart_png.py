@@ -61,7 +61,8 @@ def _signed_in(browser: Browser, world: World, role: str, *, phone: bool = False
         )
     else:
         context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
-    context.set_default_timeout(20_000)
+    # The shared machine may be busy: pages and downloads are awaited generously, not timed.
+    context.set_default_timeout(60_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
         "value": orm(_session_key, world.alpha.members[role]),
