@@ -67,9 +67,14 @@ class EntryType:
     # announces: always, or only when it is inbound (a message from the contact).
     contact_event: str = ""
     inbound_contact_event: str = ""
+    # The module a member uses when their entry of this type is written (adoption's "which
+    # modules are used"); None: the entry says nothing of that (the audit log already does).
+    module: str | Promise | None = None
 
 
 _TYPES: dict[str, EntryType] = {}
+# What members log by hand (calls, notes) counts as using the activities module.
+ACTIVITIES_MODULE = gettext_lazy("Activities")
 
 
 def register_entry_type(
@@ -79,18 +84,22 @@ def register_entry_type(
     manual: bool = False,
     contact_event: str = "",
     inbound_contact_event: str = "",
+    module: str | Promise | None = None,
 ) -> EntryType:
     if code in _TYPES:
         raise ValueError(f"Timeline entry type {code} is already registered")
     for event in (contact_event, inbound_contact_event):
         if event and event not in CONTACT_EVENTS:
             raise ValueError(f"Unknown contact event {event!r}")
+    if module is None and manual:
+        module = ACTIVITIES_MODULE
     entry = EntryType(
         code=code,
         label=label,
         manual=manual,
         contact_event=contact_event,
         inbound_contact_event=inbound_contact_event,
+        module=module,
     )
     _TYPES[code] = entry
     return entry

@@ -96,3 +96,73 @@ def adoption(
     members = Membership.objects.filter(tenant_id=actor.tenant_id).select_related("user")
     rows = [MemberUse(member=m, weeks=counts[m.user_id]) for m in members]
     return sorted(rows, key=lambda r: (str(r.member.user).casefold(), r.member.pk))
+
+
+@dataclass
+class ModuleWeek:
+    members: set[int] = field(default_factory=set)
+    actions: int = 0
+
+
+@dataclass
+class ModuleUse:
+    """How one module was used week by week: the members who did something in it and how
+    many things they did (audit-logged actions plus timeline entries they wrote)."""
+
+    module: str
+    weeks: list[ModuleWeek] = field(default_factory=list)
+
+    @property
+    def members(self) -> int:
+        return len(set().union(*(w.members for w in self.weeks)))
+
+    @property
+    def actions(self) -> int:
+        return sum(w.actions for w in self.weeks)
+
+
+def module_use(*, weeks: list[datetime.date], zone: zoneinfo.ZoneInfo) -> list[ModuleUse]:
+    """Per module, week by week: active members and their actions. Modules are named by what
+    they registered — each audit action's module (``register_action``) and each timeline entry
+    type's (``register_entry_type``) — so a new module shows here without a change. Sign-ins
+    are left out (the members' table counts them); two grouped queries."""
+    start = datetime.datetime.combine(weeks[0], datetime.time.min, tzinfo=zone)
+    index = {week: i for i, week in enumerate(weeks)}
+    by_action = {a.code: str(a.module) for a in all_actions() if a.code != SIGNED_IN}
+    by_entry = {e.code: str(e.module) for e in entry_types() if e.module is not None}
+    found: dict[str, list[ModuleWeek]] = defaultdict(lambda: [ModuleWeek() for _ in weeks])
+    week = Trunc("created_at", "week", output_field=DateTimeField(), tzinfo=zone)
+    events = (
+        AuditEvent.objects.filter(
+            created_at__gte=start, actor_id__isnull=False, action__in=list(by_action)
+        )
+        .annotate(week=week)
+        .values("actor_id", "action", "week")
+        .annotate(n=Count("id"))
+    )
+    for row in events:
+        i = index.get(row["week"].date())
+        if i is None or row["actor_id"] is None:
+            continue
+        used = found[by_action[row["action"]]][i]
+        used.members.add(row["actor_id"])
+        used.actions += row["n"]
+    days = get_source("activity_days")
+    if days is not None and by_entry:
+        logged = (
+            days.model._default_manager.filter(
+                day__gte=weeks[0], author_id__isnull=False, kind__in=list(by_entry)
+            )
+            .annotate(week=Trunc("day", "week"))
+            .values("author_id", "kind", "week")
+            .annotate(n=Sum("count"))
+        )
+        for row in logged:
+            i = index.get(row["week"])
+            if i is None or not row["n"]:
+                continue
+            used = found[by_entry[row["kind"]]][i]
+            used.members.add(row["author_id"])
+            used.actions += row["n"]
+    rows = [ModuleUse(module=name, weeks=used) for name, used in found.items()]
+    return sorted(rows, key=lambda r: (-r.actions, r.module.casefold()))

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from crm_modules.reporting.models import CustomerValue
 from crm_modules.reporting.module import VIEW_REPORTS
+from crm_modules.reporting.money import converted, unconverted_currencies
 from crm_modules.reporting.registry import (
     DataSource,
     Field,
@@ -67,9 +68,11 @@ __all__ = [
     "Measure",
     "all_sources",
     "announce_to_dashboards",
+    "converted",
     "customer_segment",
     "customers_in_segment",
     "get_source",
     "register_source",
+    "unconverted_currencies",
     "unregister_source",
 ]

@@ -6,17 +6,21 @@ their role and the language, and the cache's key function prefixes it with the w
 schema (D6). Every key also carries the workspace's *generation*, a token replaced whenever a
 live event is published in the workspace (any topic) or the dashboards are told of a change
 (quotas, imports, customer values): a changed record makes every card of the workspace miss
-once, then the first viewer fills it again. Changes that announce nothing (a team or record
-share edited, a time zone changed, the calendar moving "last 12 months" on) are bounded by
-``CARD_SECONDS``.
+once, then the first viewer fills it again. Every audited change does the same
+(``tenants.audit.services.register_audit_listener``: a time zone or a role changed, a stage's
+probability edited, a custom field deleted), except the few that change no number; and the key
+carries the workspace's date, so "last 12 months" moves on at midnight. What is neither
+published nor audited (a manager's team edited) is bounded by ``CARD_SECONDS``.
 """
 
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from collections.abc import Callable
 
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.translation import get_language
 from django_tenants.utils import schema_context
 
@@ -43,11 +47,21 @@ def generation_bump(*, tenant: Tenant) -> None:
         cache.set(GENERATION_KEY, secrets.token_hex(6), timeout=None)
 
 
+def _workspace_day(member: Membership) -> str:
+    try:
+        zone = zoneinfo.ZoneInfo(member.tenant.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return timezone.now().astimezone(zone).date().isoformat()
+
+
 def card_key(member: Membership, chart_key: str) -> str:
     return ".".join(
         (
             "reporting.card",
             generation(),
+            # A new day in the workspace moves relative periods ("last 12 months") on.
+            _workspace_day(member),
             str(member.pk),
             str(member.role),
             get_language() or "",
@@ -69,3 +83,27 @@ def cached_card(member: Membership, chart_key: str, build: Callable[[], ChartVie
 
 def on_live_event(tenant: Tenant, topic: str, event: str) -> None:
     generation_bump(tenant=tenant)
+
+
+# Audited actions that change nothing a card shows: every other audited change (a time zone,
+# a role, a pipeline's stages, a custom field deleted, a member deactivated) makes the cards
+# stale at once instead of up to ``CARD_SECONDS`` later.
+QUIET_ACTIONS = frozenset(
+    {
+        "member.signed_in",
+        "report.exported",
+        "records.exported",
+        "members.exported",
+        "report.scheduled",
+        "report.schedule_paused",
+        "report.schedule_deleted",
+        "invitation.created",
+        "invitation.resent",
+        "invitation.revoked",
+    }
+)
+
+
+def on_audited_change(tenant: Tenant, action: str) -> None:
+    if action not in QUIET_ACTIONS:
+        generation_bump(tenant=tenant)

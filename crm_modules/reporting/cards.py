@@ -57,6 +57,7 @@ def present(result: Result, *, key: str, title: str, summary: str = "") -> Chart
         measure_labels=tuple(result.measure_labels),
         units=tuple(m.unit for m in definition.measures),
         group_labels=tuple(result.group_labels),
+        currency=result.currency,
     )
     rows = [
         charts.ChartRow(labels=row.labels, values=row.values, drill=drill)

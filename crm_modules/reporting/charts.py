@@ -30,6 +30,8 @@ class ChartSpec:
     measure_labels: tuple[str, ...]
     units: tuple[str, ...]  # "number", "money", "percent" per measure
     group_labels: tuple[str, ...] = ()
+    # The currency of money measures (ADR 0047): their axis names it.
+    currency: str = ""
 
 
 def escape(text: Any) -> str:
@@ -42,9 +44,11 @@ def _number(value: Number) -> float:
     return float(value)
 
 
-def _axis_format(unit: str) -> dict[str, Any]:
+def _axis_format(unit: str, currency: str = "") -> dict[str, Any]:
     if unit == "percent":
         return {"ticksuffix": "%", "rangemode": "tozero"}
+    if unit == "money" and currency:
+        return {"rangemode": "tozero", "separatethousands": True, "ticksuffix": f" {currency}"}
     return {"rangemode": "tozero", "separatethousands": True}
 
 
@@ -55,7 +59,10 @@ def _layout(spec: ChartSpec, **extra: Any) -> dict[str, Any]:
         "margin": {"l": 48, "r": 16, "t": 16, "b": 48},
         "legend": {"orientation": "h", "y": -0.2},
         "xaxis": {"automargin": True},
-        "yaxis": {"automargin": True, **_axis_format(spec.units[0] if spec.units else "")},
+        "yaxis": {
+            "automargin": True,
+            **_axis_format(spec.units[0] if spec.units else "", escape(spec.currency)),
+        },
         "height": 320,
     }
     layout.update(extra)
@@ -219,6 +226,7 @@ def combined(
     *,
     unit: str = "money",
     stacked: bool = True,
+    currency: str = "",
 ) -> dict[str, Any]:
     """Stacked bars with lines over them on the same axis: the forecast (won and weighted
     pipeline under the quota line), the sales cycle (days in each stage, the whole cycle)."""
@@ -235,7 +243,7 @@ def combined(
         if item.kind == "line":
             trace["mode"] = "lines+markers"
         traces.append(trace)
-    spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,))
+    spec = ChartSpec(chart="bar", measure_labels=(), units=(unit,), currency=currency)
     return {"data": traces, "layout": _layout(spec, barmode="stack" if stacked else "group")}
 
 

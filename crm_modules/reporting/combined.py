@@ -10,7 +10,7 @@ drill-through work as for any report); this file only lines the parts up on one 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +22,16 @@ from django.utils.translation import gettext as _
 
 from crm_modules.reporting import charts
 from crm_modules.reporting.cards import ChartView, drill_url
-from crm_modules.reporting.compiler import Result, run, scoped_records, workspace_zone
+from crm_modules.reporting.compiler import (
+    Result,
+    money_label,
+    run,
+    scoped_records,
+    workspace_zone,
+)
 from crm_modules.reporting.definition import ReportError, check_definition
 from crm_modules.reporting.models import CustomerValue
+from crm_modules.reporting.money import converted_sql, workspace_currency
 from crm_modules.reporting.registry import get_source
 from crm_modules.sales.api import Deal
 from tenants.models import Membership
@@ -91,6 +98,11 @@ def _plain(value: Number) -> Any:
     return round(float(value), 1) if isinstance(value, float) else value
 
 
+def _messages(results: Iterable[Result]) -> list[str]:
+    """What the parts of a combined chart say (a currency without a rate), each once."""
+    return list(dict.fromkeys(m for result in results for m in result.messages))
+
+
 def forecast_view(member: Membership, key: str, title: str, summary: str) -> ChartView:
     today = timezone.now().astimezone(workspace_zone(member)).date()
     months = forecast_months(today)
@@ -103,10 +115,11 @@ def forecast_view(member: Membership, key: str, title: str, summary: str) -> Cha
         return ChartView(key=key, title=title, summary=summary, error=exc.message)
     keys = [month.isoformat() for month in months]
     labels = [f"{month:%Y-%m}" for month in months]
+    currency = workspace_currency()
     names = {
-        "won": _("Won"),
-        "weighted": _("Weighted pipeline"),
-        "quota": _("Quota"),
+        "won": money_label(_("Won"), currency),
+        "weighted": money_label(_("Weighted pipeline"), currency),
+        "quota": money_label(_("Quota"), currency),
     }
     series = []
     values: dict[str, list[Number]] = {}
@@ -140,10 +153,11 @@ def forecast_view(member: Membership, key: str, title: str, summary: str) -> Cha
         key=key,
         title=title,
         summary=summary,
-        figure=charts.combined(labels, series),
+        figure=charts.combined(labels, series, currency=currency),
         columns=[_("Month"), names["won"], names["weighted"], names["quota"], _("Attainment (%)")],
         rows=rows,
         drills=[d for name in ("won", "weighted", "quota") for d in drills[name]],
+        messages=_messages(parts.values()),
         links=links,
         grouped=True,
     )
@@ -248,22 +262,22 @@ def top_customers_view(member: Membership, key: str, title: str, summary: str) -
         for name, value in zip(names, top, strict=True)
     ]
     drills = tuple(source.record_url(value) for value in top)
+    currency = workspace_currency()
+    revenue, predicted, lifetime = (
+        money_label(_("Revenue so far"), currency),
+        money_label(_("Predicted next year"), currency),
+        money_label(_("Lifetime value"), currency),
+    )
     series = [
-        charts.Series(_("Revenue so far"), tuple(v.revenue for v in top), drills),
-        charts.Series(_("Predicted next year"), tuple(v.predicted_value for v in top), drills),
+        charts.Series(revenue, tuple(v.revenue for v in top), drills),
+        charts.Series(predicted, tuple(v.predicted_value for v in top), drills),
     ]
     return ChartView(
         key=key,
         title=title,
         summary=summary,
-        figure=charts.combined(labels, series),
-        columns=[
-            _("Customer"),
-            _("Revenue so far"),
-            _("Predicted next year"),
-            _("Lifetime value"),
-            _("RFM segment"),
-        ],
+        figure=charts.combined(labels, series, currency=currency),
+        columns=[_("Customer"), revenue, predicted, lifetime, _("RFM segment")],
         rows=[
             [
                 label,
@@ -378,6 +392,8 @@ def _cohort_revenue(
         "record_id", "first_won_at"
     ).query.sql_with_params()
     deal = quote(Deal._meta.db_table)
+    # In the workspace's currency (ADR 0047): EUR and USD are not added up as they are.
+    amount, amount_params = converted_sql("d")
     if kind == CustomerValue.Kind.CONTACT:
         link = quote(Deal.contacts.through._meta.db_table)
         won = f"{link} l JOIN {deal} d ON d.id = l.deal_id"
@@ -386,12 +402,13 @@ def _cohort_revenue(
         won, customer = f"{deal} d", "d.company_id"
     sql = (
         "SELECT (date_trunc('month', cv.first_won_at AT TIME ZONE %s))::date,"  # noqa: S608
-        " (date_trunc('month', d.closed_at AT TIME ZONE %s))::date, sum(d.amount)"
+        f" (date_trunc('month', d.closed_at AT TIME ZONE %s))::date, sum({amount})"
         f" FROM {won} JOIN ({cohort_sql}) cv ON cv.record_id = {customer}"
         " WHERE d.status = %s AND d.closed_at >= %s GROUP BY 1, 2"
     )
+    params = [zone.key, zone.key, *amount_params, *cohort_params, Deal.Status.WON, start]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [zone.key, zone.key, *cohort_params, Deal.Status.WON, start])
+        cursor.execute(sql, params)
         return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
 
 
@@ -438,7 +455,11 @@ def accuracy_view(member: Membership, key: str, title: str, summary: str) -> Cha
         return ChartView(key=key, title=title, summary=summary, error=exc.message)
     keys = [month.isoformat() for month in months]
     labels = [f"{month:%Y-%m}" for month in months]
-    names = {"forecast": _("Forecast at the start of the month"), "won": _("Won")}
+    currency = workspace_currency()
+    names = {
+        "forecast": money_label(_("Forecast at the start of the month"), currency),
+        "won": money_label(_("Won"), currency),
+    }
     values: dict[str, list[Number]] = {}
     drills: dict[str, list[str]] = {}
     series = []
@@ -458,10 +479,11 @@ def accuracy_view(member: Membership, key: str, title: str, summary: str) -> Cha
         key=key,
         title=title,
         summary=summary,
-        figure=charts.combined(labels, series, stacked=False),
+        figure=charts.combined(labels, series, stacked=False, currency=currency),
         columns=[_("Month"), names["forecast"], names["won"], _("Won of forecast (%)")],
         rows=rows,
         drills=[d for name in ("forecast", "won") for d in drills[name]],
+        messages=_messages(parts.values()),
         links=[
             (f"{labels[i]} · {names[name]}", drills[name][i])
             for i in range(len(keys))

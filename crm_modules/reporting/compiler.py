@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from crm_modules.reporting.definition import Definition, Filter, Grouping
 from crm_modules.reporting.module import VIEW_REPORTS
+from crm_modules.reporting.money import workspace_currency
 from crm_modules.reporting.registry import DataSource, FieldType
 from tenants.models import Membership, Tenant
 from tenants.permissions import scope_filter
@@ -42,6 +43,8 @@ class Result:
     rows: list[Row]
     truncated: bool = False
     messages: list[str] = field(default_factory=list)
+    # The currency of every money measure (the workspace's; ADR 0047), "" without one.
+    currency: str = ""
 
     @property
     def group_labels(self) -> list[str]:
@@ -49,7 +52,15 @@ class Result:
 
     @property
     def measure_labels(self) -> list[str]:
-        return [m.label for m in self.definition.measures]
+        return [
+            money_label(m.label, self.currency) if m.unit == "money" else m.label
+            for m in self.definition.measures
+        ]
+
+
+def money_label(label: str, currency: str) -> str:
+    """A money figure's label naming its currency: "Won revenue (EUR)"."""
+    return f"{label} ({currency})" if currency else label
 
 
 def workspace_zone(member: Membership) -> zoneinfo.ZoneInfo:
@@ -248,8 +259,25 @@ def _key(value: Any) -> Any:
 def run(
     definition: Definition, member: Membership, *, now: datetime.datetime | None = None
 ) -> Result:
-    zone = workspace_zone(member)
     records = filtered_records(definition, member, now=now)
+    result = _run(definition, member, records)
+    if any(m.unit == "money" for m in definition.measures):
+        result.currency = workspace_currency()
+        unconverted = definition.source.unconverted
+        missing = unconverted(records) if unconverted is not None else []
+        if missing:
+            result.messages.append(
+                _(
+                    "Amounts in %(currencies)s are left out: they have no exchange rate into "
+                    "%(currency)s. An admin adds one under Exchange rates."
+                )
+                % {"currencies": ", ".join(missing), "currency": result.currency}
+            )
+    return result
+
+
+def _run(definition: Definition, member: Membership, records: QuerySet[Any]) -> Result:
+    zone = workspace_zone(member)
     aggregates = {f"m{i}": m.aggregate() for i, m in enumerate(definition.measures)}
     if not definition.groups:
         totals = records.aggregate(**aggregates)

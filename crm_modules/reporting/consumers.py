@@ -23,6 +23,7 @@ from crm_modules.reporting.models import Report
 from crm_modules.reporting.module import VIEW_REPORTS
 from crm_modules.reporting.registry import get_source
 from crm_modules.reporting.services import dashboard_group
+from crm_modules.reporting.services.rates import RATES_EVENT
 from tenants.consumers import WorkspaceConsumer
 from tenants.live import topic_group, topics_for
 from tenants.models import Membership
@@ -100,7 +101,11 @@ class DashboardConsumer(WorkspaceConsumer):
         if event == "dashboard.layout":
             await self.send_json({"event": "dashboard.layout", "payload": {}})
             return
-        touched = {key for key, events in self.charts.items() if event in events}
+        if event == RATES_EVENT:
+            # Any money figure may change with a rate: every chart is fetched again.
+            touched = set(self.charts)
+        else:
+            touched = {key for key, events in self.charts.items() if event in events}
         if not touched:
             return
         self.pending |= touched

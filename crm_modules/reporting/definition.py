@@ -257,13 +257,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_AGGREGATES: dict[str, Callable[[str], Aggregate]] = {
+_AGGREGATES: dict[str, Callable[[Any], Aggregate]] = {
     "sum": lambda path: Sum(path),
     "avg": lambda path: Avg(path),
     "min": lambda path: Min(path),
     "max": lambda path: Max(path),
     "distinct_count": lambda path: Count(path, distinct=True),
 }
+
+
+def _labels() -> dict[str, str]:
+    return {
+        "sum": _("Sum of %(field)s"),
+        "avg": _("Average %(field)s"),
+        "min": _("Lowest %(field)s"),
+        "max": _("Highest %(field)s"),
+        "distinct_count": _("Distinct %(field)s"),
+    }
 
 
 def _check_measure(
@@ -304,14 +314,16 @@ def _check_measure(
             _("“%(agg)s” does not apply to %(field)s.") % {"agg": agg, "field": found.label},
         )
     make = _AGGREGATES[agg]
-    path = found.path
-    labels = {
-        "sum": _("Sum of %(field)s"),
-        "avg": _("Average %(field)s"),
-        "min": _("Lowest %(field)s"),
-        "max": _("Highest %(field)s"),
-        "distinct_count": _("Distinct %(field)s"),
-    }
+    path: Any = found.path
+    if found.converted is not None and agg != "distinct_count":
+        convert = found.converted
+        return MeasureSpec(
+            key=f"{agg}:{found.code}",
+            label=_labels()[agg] % {"field": found.label},
+            aggregate=lambda: make(convert()),
+            unit="money",
+        )
+    labels = _labels()
     unit = "money" if found.type is FieldType.MONEY and agg != "distinct_count" else "number"
     return MeasureSpec(
         key=f"{agg}:{found.code}",

@@ -29,3 +29,25 @@ class QuotaForm(ServiceForm):
         super().__init__(*args, **kwargs)
         owner = cast(forms.ChoiceField, self.fields["owner"])
         owner.choices = [(m.user_id, m.user.full_name or m.user.email) for m in members]
+
+
+class ExchangeRateForm(ServiceForm):
+    currency = forms.CharField(
+        label=_("Currency"),
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "placeholder": "EUR"}
+        ),
+    )
+    rate = forms.CharField(
+        label=_("Rate"),
+        max_length=30,
+        help_text=_("How many units of the workspace's currency one unit of this currency buys."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    valid_from = forms.CharField(
+        label=_("Valid from"),
+        max_length=10,
+        help_text=_("Deals closed on or after this day use this rate; open deals use the latest."),
+        widget=forms.TextInput(attrs={"type": "date"}),
+    )

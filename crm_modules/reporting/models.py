@@ -197,3 +197,6 @@ class DashboardLayout(models.Model):
 
     def __str__(self) -> str:
         return ", ".join(self.cards)
+
+
+from crm_modules.reporting.models_rates import ExchangeRate as ExchangeRate  # noqa: E402

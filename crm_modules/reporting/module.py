@@ -50,6 +50,13 @@ VIEW_ADOPTION = capabilities.register(
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN},
 )
+SET_EXCHANGE_RATES = capabilities.register(
+    "reporting.exchange_rates",
+    label=_("Set the exchange rates that convert deal amounts into the workspace's currency"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
 
 navigation.register(
     "reporting",
@@ -77,9 +84,15 @@ DASHBOARD_ARRANGED = register_action(
 )
 QUOTA_SET = register_action("quota.set", _("Quota set"), module=MODULE)
 QUOTA_DELETED = register_action("quota.deleted", _("Quota removed"), module=MODULE)
+EXCHANGE_RATE_SET = register_action("exchange_rate.set", _("Exchange rate set"), module=MODULE)
+EXCHANGE_RATE_DELETED = register_action(
+    "exchange_rate.deleted", _("Exchange rate removed"), module=MODULE
+)
 
 from crm_modules.reporting import sources  # noqa: E402, F401
-from crm_modules.reporting.card_cache import on_live_event  # noqa: E402
+from crm_modules.reporting.card_cache import on_audited_change, on_live_event  # noqa: E402
+from tenants.audit.services import register_audit_listener  # noqa: E402
 from tenants.live import register_listener  # noqa: E402
 
 register_listener(on_live_event)
+register_audit_listener(on_audited_change)

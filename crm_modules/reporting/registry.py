@@ -106,6 +106,9 @@ class Field:
     aggregatable: bool = True
     # Values stored in a JSON document (custom fields): filters compare JSON values.
     json_value: bool = False
+    # MONEY fields in several currencies: the value in the workspace's currency (an
+    # expression, ``reporting.api.converted``), which sums, averages, minima and maxima use.
+    converted: Callable[[], Any] | None = None
 
     @property
     def operators(self) -> frozenset[str]:
@@ -155,6 +158,9 @@ class DataSource:
     drill_source: str = ""
     # Relations ``record_label`` reads, fetched with the records on a drill-through page.
     related: tuple[str, ...] = ()
+    # Records in several currencies: the currencies among some records that have no exchange
+    # rate into the workspace's currency (``reporting.api.unconverted_currencies``).
+    unconverted: Callable[[QuerySet[Any]], list[str]] | None = None
 
     def all_fields(self) -> dict[str, Field]:
         fields = {f.code: f for f in self.fields}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm_modules.reporting import views, views_adoption, views_layout, views_quotas
+from crm_modules.reporting import views, views_adoption, views_layout, views_quotas, views_rates
 
 app_name = "reporting"
 urlpatterns = [
@@ -24,6 +24,9 @@ urlpatterns = [
     path("builder/preview/", views.report_preview, name="preview"),
     path("adoption/", views_adoption.adoption_page, name="adoption"),
     path("quotas/", views_quotas.quotas, name="quotas"),
+    path("rates/", views_rates.rates, name="rates"),
+    path("rates/set/", views_rates.rate_set, name="rate_set"),
+    path("rates/<int:rate_id>/delete/", views_rates.rate_delete, name="rate_delete"),
     path("quotas/set/", views_quotas.quota_set, name="quota_set"),
     path("quotas/<int:quota_id>/delete/", views_quotas.quota_delete, name="quota_delete"),
 ]

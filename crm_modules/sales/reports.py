@@ -21,7 +21,15 @@ from django.db.models.functions import Coalesce, Extract, Now, NullIf
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from crm_modules.reporting.api import DataSource, Field, FieldType, Measure, register_source
+from crm_modules.reporting.api import (
+    DataSource,
+    Field,
+    FieldType,
+    Measure,
+    converted,
+    register_source,
+    unconverted_currencies,
+)
 from crm_modules.sales.models import (
     Company,
     Contact,
@@ -129,7 +137,9 @@ DEALS = register_source(
             Field(
                 "pipeline", _("pipeline"), FieldType.REF, "pipeline", label_path="pipeline__name"
             ),
-            Field("amount", _("amount"), FieldType.MONEY, "amount"),
+            # Deals are in several currencies: sums and averages convert each into the
+            # workspace's currency with its exchange rates (ADR 0047).
+            Field("amount", _("amount"), FieldType.MONEY, "amount", converted=converted),
             Field("currency", _("currency"), FieldType.TEXT, "currency"),
             Field(
                 "expected_close_date",
@@ -155,21 +165,22 @@ DEALS = register_source(
                 ),
                 unit="percent",
             ),
-            Measure("won_amount", _("Won revenue"), lambda: Sum("amount", filter=_WON), "money"),
+            Measure("won_amount", _("Won revenue"), lambda: Sum(converted(), filter=_WON), "money"),
             Measure(
                 "avg_won_amount",
                 _("Average won deal size"),
-                lambda: Avg("amount", filter=_WON),
+                lambda: Avg(converted(), filter=_WON),
                 "money",
             ),
             Measure("avg_cycle_days", _("Sales cycle (days)"), _cycle_days),
             Measure(
                 "weighted_amount",
                 _("Weighted amount"),
-                lambda: Sum(F("amount") * F("stage__probability") / Value(100)),
+                lambda: Sum(converted() * F("stage__probability") / Value(100)),
                 "money",
             ),
         ),
+        unconverted=unconverted_currencies,
         custom_fields=lambda: _custom_fields(CustomField.Entity.DEAL),
         record_url=_url("sales:deal_detail"),
         live_events=DEAL_EVENTS,
@@ -262,9 +273,15 @@ LEADS = register_source(
             Measure(
                 "won_revenue",
                 _("Won revenue"),
-                lambda: Sum("deal__amount", filter=Q(deal__status=Deal.Status.WON)),
+                lambda: Sum(
+                    converted("deal__amount", currency="deal__currency", on="deal__closed_at"),
+                    filter=Q(deal__status=Deal.Status.WON),
+                ),
                 "money",
             ),
+        ),
+        unconverted=lambda leads: unconverted_currencies(
+            Deal.objects.filter(pk__in=leads.values("deal_id"), status=Deal.Status.WON)
         ),
         record_url=_url("sales:lead_detail"),
         live_events=DEAL_EVENTS,

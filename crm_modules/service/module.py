@@ -182,8 +182,8 @@ TICKETS_TOPIC = live.register_topic("tickets", label=_("Tickets"), capability=VI
 ENTRY_TICKET = register_entry_type(
     "ticket", label=_("Ticket opened"), contact_event=CONTACT_OPENED_TICKET
 )
-ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"))
-ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"))
+ENTRY_REPLY = register_entry_type("ticket_reply", label=_("Ticket reply"), module=MODULE)
+ENTRY_NOTE = register_entry_type("ticket_note", label=_("Ticket internal note"), module=MODULE)
 ENTRY_STATUS = register_entry_type("ticket_status", label=_("Ticket status changed"))
 ENTRY_SLA_BREACH = register_entry_type("ticket_sla_breach", label=_("SLA target breached"))
 ENTRY_CSAT = register_entry_type("ticket_csat", label=_("Customer satisfaction rating"))

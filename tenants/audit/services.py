@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django_tenants.utils import schema_context
 
 from tenants.audit.actions import AuditAction, get_action
 from tenants.audit.models import AuditEvent
 from tenants.models import Tenant, User
+
+# Called after commit with (workspace, action code) for every audited change: what a module
+# keeps derived from the workspace (reporting's card cache) learns of changes that publish no
+# live event — settings, roles, pipelines, custom fields.
+AuditListener = Callable[[Tenant, str], None]
+_LISTENERS: list[AuditListener] = []
+
+
+def register_audit_listener(listener: AuditListener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+def _tell_listeners(tenant: Tenant, code: str) -> None:
+    if not _LISTENERS:
+        return
+
+    def tell() -> None:
+        for listener in list(_LISTENERS):
+            listener(tenant, code)
+
+    transaction.on_commit(tell)
 
 
 def audit_record(
@@ -24,7 +47,7 @@ def audit_record(
 ) -> AuditEvent:
     code = get_action(str(action)).code  # an unregistered action is a programming error
     with schema_context(tenant.schema_name):
-        return AuditEvent.objects.create(
+        event = AuditEvent.objects.create(
             actor_id=actor.pk if actor else None,
             actor_email=actor.email if actor else "",
             action=code,
@@ -34,3 +57,5 @@ def audit_record(
             data=data or {},
             ip_address=ip_address,
         )
+    _tell_listeners(tenant, code)
+    return event

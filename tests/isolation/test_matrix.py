@@ -34,7 +34,7 @@ from crm_modules.marketing.capture.guard import token_mint
 from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
 from crm_modules.marketing.models_capture import Form
 from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep
-from crm_modules.reporting.models import Quota, Report, ReportSchedule
+from crm_modules.reporting.models import ExchangeRate, Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
@@ -137,6 +137,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "trashed_document_id": lambda ws, owner: _document(ws, owner, trashed=True),
     "report_id": lambda ws, owner: _report(ws, owner),
     "quota_id": lambda ws, owner: _quota(ws, owner),
+    "rate_id": lambda ws, owner: _rate(ws),
     "schedule_id": lambda ws, owner: _schedule(ws, owner),
     "import_id": lambda ws, owner: _import(ws, owner),
     "export_id": lambda ws, owner: _export(ws, owner),
@@ -302,6 +303,16 @@ def _quota(workspace: Workspace, owner: Membership) -> int:
     with schema_context(workspace.tenant.schema_name):
         return Quota.objects.create(
             owner=owner.user, month=datetime.date(2026, 3, 1), amount=Decimal("100")
+        ).pk
+
+
+def _rate(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return ExchangeRate.objects.create(
+            base=workspace.tenant.currency,
+            currency="EUR",
+            rate=Decimal("1.1"),
+            valid_from=datetime.date(2026, 3, 1),
         ).pk
 
 
@@ -593,6 +604,10 @@ SUCCESS: dict[str, dict[str, int]] = {
     # Without a form there is no member, month or amount.
     "reporting:quota_set": {"GET": 405, "POST": 400},
     "reporting:quota_delete": {"GET": 405, "POST": 302},
+    "reporting:rates": {"GET": 200, "POST": 405},
+    # Without a form there is no currency, rate or day.
+    "reporting:rate_set": {"GET": 405, "POST": 400},
+    "reporting:rate_delete": {"GET": 405, "POST": 302},
     "dataio:import_list": {"GET": 200, "POST": 405},
     "dataio:import_upload": {"GET": 405, "POST": 400},
     "dataio:import_detail": {"GET": 200, "POST": 405},

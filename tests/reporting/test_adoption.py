@@ -4,6 +4,7 @@ week, from the audit log and the activity rollup."""
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from crm_modules.activities.models import ActivityDay
 from crm_modules.reporting.adoption import adoption_weeks
 from crm_modules.reporting.compiler import workspace_zone
 from tenants.audit.models import AuditEvent
+from tenants.models import User
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.conftest import in_alpha  # noqa: F401
@@ -100,3 +102,79 @@ def test_adoption_costs_the_same_queries_however_busy_the_workspace(
         for _n in range(5):
             AuditEvent.objects.create(actor_id=member.user_id, action="deal.created")
     assert count() == before
+
+
+def _module_rows(html: str) -> dict[str, list[tuple[str, str]]]:
+    table = re.search(r'data-testid="adoption-modules-table">(.*?)</table>', html, re.S)
+    assert table, html
+    rows = {}
+    for body in re.findall(r'<tr data-module="\d+">(.*?)</tr>', table.group(1), re.S):
+        cells = re.findall(r'<td data-label="([^"]+)"[^>]*>([^<]*)', body)
+        rows[cells[0][1]] = cells[1:]
+    return rows
+
+
+def test_an_admin_sees_which_modules_are_used_week_by_week(
+    used: dict[str, Any], alpha: Workspace
+) -> None:
+    admin = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    before = _module_rows(admin.get("/reporting/adoption/").content.decode())
+    manager = alpha.members[Role.MANAGER]
+    # Ticket replies the manager wrote count for the service module, which registered the
+    # entry type with its module; stage changes (written by the system) count for none.
+    ActivityDay.objects.create(
+        day=used["today"], author_id=manager.user_id, kind="ticket_reply", count=2
+    )
+    AuditEvent.objects.create(actor_id=manager.user_id, action="contact.created")
+    response = admin.get("/reporting/adoption/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    rows = _module_rows(html)
+    weeks = adoption_weeks(used["today"])
+    this_week = f"Week of {weeks[-1]}"
+
+    def actions(found: dict[str, list[tuple[str, str]]], module: str) -> int:
+        return int(dict(found[module])["Actions, last eight weeks"]) if module in found else 0
+
+    # The rep's contact and calls (the fixture), the manager's contact and replies; the
+    # pipeline created twenty weeks ago is outside the eight weeks shown.
+    assert actions(rows, "Sales") - actions(before, "Sales") == 1
+    assert "Service" not in before
+    assert rows["Service"][:2] == [
+        ("Members, last eight weeks", "1"),
+        ("Actions, last eight weeks", "2"),
+    ]
+    assert dict(rows["Service"])[this_week] == "1 · 2"
+    assert dict(rows["Service"])[f"Week of {weeks[0]}"] == "0 · 0"
+    assert actions(rows, "Activities") >= 3
+    assert actions(rows, "Reporting") >= 1
+    assert int(dict(rows["Sales"])["Members, last eight weeks"]) >= 2
+    # Most used first.
+    totals = [actions(rows, module) for module in rows]
+    assert totals == sorted(totals, reverse=True)
+    # The chart: one line per module, active members per week.
+    figure = re.search(
+        r'<script id="figure-adoption-modules" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert figure
+    traces = json.loads(figure.group(1))["data"]
+    by_name = {t["name"]: t["y"] for t in traces}
+    assert by_name["Service"] == [0.0] * 7 + [1.0]
+    assert set(by_name) == set(rows)
+
+
+def test_module_use_is_translated(used: dict[str, Any], alpha: Workspace) -> None:
+    admin = alpha.members[Role.ADMIN]
+    User.objects.filter(pk=admin.user_id).update(language="ru")
+    admin.user.refresh_from_db()
+    html = workspace_client(admin.user, alpha.tenant).get("/reporting/adoption/").content.decode()
+    assert "Какие модули используются" in html
+    assert "Продажи" in _module_rows(html)
+
+
+def test_module_use_is_for_owners_and_admins_only(used: dict[str, Any], alpha: Workspace) -> None:
+    for role in (Role.MANAGER, Role.SALES_REP, Role.READ_ONLY):
+        client = workspace_client(alpha.members[role].user, alpha.tenant)
+        response = client.get("/reporting/adoption/")
+        assert response.status_code == 403
+        assert "adoption-modules" not in response.content.decode()

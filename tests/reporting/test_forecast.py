@@ -96,11 +96,15 @@ def test_the_forecast_stacks_won_and_weighted_pipeline_under_the_quota_line(
     figure = _chart(_client(alpha, Role.OWNER), "forecast")
     months = [f"{m:%Y-%m}" for m in forecast_months(forecast["today"])]
     won, weighted, quota = figure["data"]
-    assert (won["type"], won["name"], won["x"]) == ("bar", "Won", months)
+    assert (won["type"], won["name"], won["x"]) == ("bar", "Won (USD)", months)
     assert won["y"] == [0.0, 0.0, 700.0, 0.0, 0.0, 0.0]
-    assert (weighted["type"], weighted["name"]) == ("bar", "Weighted pipeline")
+    assert (weighted["type"], weighted["name"]) == ("bar", "Weighted pipeline (USD)")
     assert weighted["y"] == [0.0, 0.0, 150.0, 200.0, 0.0, 0.0]
-    assert (quota["type"], quota["mode"], quota["name"]) == ("scatter", "lines+markers", "Quota")
+    assert (quota["type"], quota["mode"], quota["name"]) == (
+        "scatter",
+        "lines+markers",
+        "Quota (USD)",
+    )
     assert quota["y"] == [0.0, 0.0, 1500.0, 800.0, 0.0, 0.0]
     assert figure["layout"]["barmode"] == "stack"
 
@@ -123,9 +127,9 @@ def test_the_table_shows_attainment_against_quota(
     assert row, html
     cells = re.findall(r'<td data-label="([^"]+)">([^<]*)</td>', row.group(1))
     assert cells == [
-        ("Won", "700.00"),
-        ("Weighted pipeline", "150.00"),
-        ("Quota", "1500.00"),
+        ("Won (USD)", "700.00"),
+        ("Weighted pipeline (USD)", "150.00"),
+        ("Quota (USD)", "1500.00"),
         ("Attainment (%)", "46.7"),
     ]
 

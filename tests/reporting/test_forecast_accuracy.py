@@ -166,18 +166,18 @@ def test_the_chart_sets_each_months_forecast_against_what_was_won(
     month = history["month"]
     assert forecast["x"] == [f"{_add_months(month, n - 5):%Y-%m}" for n in range(6)]
     assert (forecast["name"], forecast["y"]) == (
-        "Forecast at the start of the month",
+        "Forecast at the start of the month (USD)",
         [0.0, 0.0, 0.0, 0.0, 800.0, 300.0],
     )
-    assert (won["name"], won["y"]) == ("Won", [0.0, 0.0, 0.0, 0.0, 400.0, 900.0])
+    assert (won["name"], won["y"]) == ("Won (USD)", [0.0, 0.0, 0.0, 0.0, 400.0, 900.0])
     assert figure["layout"]["barmode"] == "group"
     row = re.search(
         rf'<tr><td data-label="Month">{_add_months(month, -1):%Y-%m}</td>(.*?)</tr>', html, re.S
     )
     assert row
     assert re.findall(r'<td data-label="([^"]+)">([^<]*)</td>', row.group(1)) == [
-        ("Forecast at the start of the month", "800.00"),
-        ("Won", "400.00"),
+        ("Forecast at the start of the month (USD)", "800.00"),
+        ("Won (USD)", "400.00"),
         ("Won of forecast (%)", "50.0"),
     ]
     rep_forecast, rep_won = _page(_client(alpha, Role.SALES_REP))[0]["data"]

@@ -168,7 +168,7 @@ def test_builder_previews_saves_shares_pins_and_exports(
     export = owner.get(f"/reporting/reports/{report.pk}/export.csv")
     assert export.status_code == 200
     assert export.content.decode() == (
-        "\ufeffstage,Sum of amount,Count\r\nNew,150.00,2\r\nProposal,200.00,1\r\n"
+        "\ufeffstage,Sum of amount (USD),Count\r\nNew,150.00,2\r\nProposal,200.00,1\r\n"
     )
     assert list(
         AuditEvent.objects.filter(action__startswith="report.")

@@ -1,8 +1,9 @@
 """Reporting's writes, by concern: saved reports (``reports``), their email schedules
-(``schedules``) and monthly quotas (``quotas``)."""
+(``schedules``) monthly quotas (``quotas``) and exchange rates (``rates``)."""
 
 from crm_modules.reporting.services.layouts import layout_change
 from crm_modules.reporting.services.quotas import quota_delete, quota_set
+from crm_modules.reporting.services.rates import rate_delete, rate_set
 from crm_modules.reporting.services.reports import (
     _may_manage,
     check_name,
@@ -29,6 +30,8 @@ __all__ = [
     "layout_change",
     "quota_delete",
     "quota_set",
+    "rate_delete",
+    "rate_set",
     "report_delete",
     "report_pin",
     "report_save",

@@ -19,6 +19,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from crm_modules.reporting.models import CustomerValue
+from crm_modules.reporting.money import converted_sql
 from crm_modules.sales.api import Company, Contact, Deal
 
 VALUES_EVENT = "customer_values.updated"
@@ -54,13 +55,15 @@ def _won_by_customer(kind: str) -> tuple[str, str, str]:
     """(the won deals as (record_id, amount, closed_at) rows, the customer table, its name
     expression). Table and column names come from the models, never from input."""
     deal = _q(Deal._meta.db_table)
-    status, amount, closed = (_column(Deal, f) for f in ("status", "amount", "closed_at"))
+    status, closed = (_column(Deal, f) for f in ("status", "closed_at"))
+    # In the workspace's currency (ADR 0047); a deal whose currency has no rate counts as 0.
+    amount = f"coalesce({converted_sql('d', named=True)[0]}, 0)"
     if kind == CustomerValue.Kind.CONTACT:
         through = Deal.contacts.through
         link = _q(through._meta.db_table)
         deal_col, contact_col = _column(through, "deal"), _column(through, "contact")
         won = (
-            f"SELECT l.{contact_col} AS record_id, d.{amount} AS amount, d.{closed} AS closed_at "  # noqa: S608
+            f"SELECT l.{contact_col} AS record_id, {amount} AS amount, d.{closed} AS closed_at "  # noqa: S608
             f"FROM {deal} d JOIN {link} l ON l.{deal_col} = d.id "
             f"WHERE d.{status} = 'won' AND d.{closed} IS NOT NULL"
         )
@@ -68,7 +71,7 @@ def _won_by_customer(kind: str) -> tuple[str, str, str]:
         return won, _q(Contact._meta.db_table), f"trim(concat_ws(' ', c.{first}, c.{last}))"
     company_col = _column(Deal, "company")
     won = (
-        f"SELECT d.{company_col} AS record_id, d.{amount} AS amount, d.{closed} AS closed_at "  # noqa: S608
+        f"SELECT d.{company_col} AS record_id, {amount} AS amount, d.{closed} AS closed_at "  # noqa: S608
         f"FROM {deal} d WHERE d.{status} = 'won' AND d.{closed} IS NOT NULL "
         f"AND d.{company_col} IS NOT NULL"
     )
@@ -122,7 +125,12 @@ ON CONFLICT (kind, record_id) DO UPDATE SET
 def customer_values_recompute(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """Recompute every customer of the current workspace; returns the rows per kind."""
     moment = now or timezone.now()
-    params: dict[str, Any] = {"now": moment, "year": YEAR_SECONDS, "fade": FADE_SECONDS}
+    params: dict[str, Any] = {
+        "now": moment,
+        "year": YEAR_SECONDS,
+        "fade": FADE_SECONDS,
+        **converted_sql("d", named=True)[1],
+    }
     counts: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for kind in CustomerValue.Kind.values:

@@ -13,6 +13,7 @@ from django.db.models import F, Sum, Value
 from django.utils import timezone
 
 from crm_modules.reporting.models import ForecastSnapshot
+from crm_modules.reporting.money import converted
 from crm_modules.sales.api import Deal
 
 SNAPSHOT_EVENT = "forecast.snapshot"
@@ -38,7 +39,8 @@ def forecast_snapshot_take(*, zone: zoneinfo.ZoneInfo, now: datetime.datetime | 
                 expected_close_date__lt=_month_after(month),
             )
             .values("owner_id")
-            .annotate(forecast=Sum(F("amount") * F("stage__probability") / Value(100)))
+            # In the workspace's currency (ADR 0047).
+            .annotate(forecast=Sum(converted() * F("stage__probability") / Value(100)))
             .order_by("owner_id")
         )
         snapshots = [
