@@ -52,7 +52,7 @@ from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_modules.service.services.tickets import check_body
 from crm_platform.errors import ServiceError
 from crm_platform.ratelimits import counters_allowed
-from crm_platform.validation import check_email, check_text
+from crm_platform.validation import check_email, check_language, check_text
 from tenants import live
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
@@ -343,12 +343,12 @@ def portal_ticket_reply(
 
 
 # What a customer may correct of their own contact record.
-SELF_FIELDS = ("first_name", "last_name", "job_title")
+SELF_FIELDS = ("first_name", "last_name", "job_title", "language")
 
 
 def portal_contact_correct(*, tenant: Tenant, contact: Contact, changes: dict[str, Any]) -> Contact:
-    """The customer corrects their own name and job title (not their addresses: the address
-    is what they sign in with)."""
+    """The customer corrects their own name, job title and language (not their addresses: the
+    address is what they sign in with)."""
     unknown = set(changes) - set(SELF_FIELDS)
     if unknown:
         raise ServiceError(_("This field cannot be changed here."), field=sorted(unknown)[0])
@@ -364,7 +364,11 @@ def portal_contact_correct(*, tenant: Tenant, contact: Contact, changes: dict[st
         if isinstance(value, str) and value.strip()
         else ""
         for name, value in changes.items()
+        if name != "language"
     }
+    if "language" in changes:
+        language = changes["language"].strip() if isinstance(changes["language"], str) else "?"
+        clean["language"] = check_language(language) if language else ""
     if ("first_name" in clean or "last_name" in clean) and not (
         clean.get("first_name", contact.first_name) or clean.get("last_name", contact.last_name)
     ):
