@@ -739,5 +739,5 @@ class Macro(models.Model):
         return self.name
 
 
-from crm_modules.service.models_escalations import DeferredEscalation  # noqa: E402, F401
-from crm_modules.service.models_reports import TicketTag  # noqa: E402, F401
+from crm_modules.service.models_escalations import DeferredEscalation as DeferredEscalation  # noqa: E402
+from crm_modules.service.models_reports import TicketTag as TicketTag  # noqa: E402

@@ -23,7 +23,7 @@ from tests.service.test_inbound import deliver, email
 
 __all__ = ["deliver"]
 
-AFTER = {
+AFTER: dict[str, str] = {
     Status.NEW: Status.NEW,
     Status.OPEN: Status.OPEN,
     Status.PENDING: Status.OPEN,
@@ -45,6 +45,7 @@ def _by_mail(alpha: Workspace, deliver: Any, ticket: Ticket, text: str) -> None:
 
 
 def _by_portal(alpha: Workspace, deliver: Any, ticket: Ticket, text: str) -> None:
+    assert ticket.contact is not None
     response = portal_client(alpha, ticket.contact).post(
         f"/portal/tickets/{ticket.pk}/reply/", {"body": text}
     )
