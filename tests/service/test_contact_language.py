@@ -110,12 +110,12 @@ def test_the_portal_speaks_the_customers_language_and_they_can_change_it(
 ) -> None:
     olga = customer("olga@example.ru", first_name="Olga", language="ru")
     client = portal_client(alpha, olga)
-    response = client.get("/portal/profile/", HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get("/portal/me/", HTTP_ACCEPT_LANGUAGE="en")
     assert response["Content-Language"] == "ru"
     assert "Мои данные" in response.content.decode()
 
     response = client.post(
-        "/portal/profile/", {"first_name": "Olga", "language": "th"}, HTTP_ACCEPT_LANGUAGE="en"
+        "/portal/me/", {"first_name": "Olga", "language": "th"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 302
     olga.refresh_from_db()
@@ -123,7 +123,7 @@ def test_the_portal_speaks_the_customers_language_and_they_can_change_it(
     assert client.get("/portal/", HTTP_ACCEPT_LANGUAGE="en")["Content-Language"] == "th"
 
     before = db_state(alpha)
-    response = client.post("/portal/profile/", {"first_name": "Olga", "language": "klingon"})
+    response = client.post("/portal/me/", {"first_name": "Olga", "language": "klingon"})
     assert response.status_code == 400
     assert b'data-testid="error-language"' in response.content
     assert db_state(alpha) == before
