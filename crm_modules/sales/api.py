@@ -78,6 +78,7 @@ from crm_modules.sales.services.duplicates import (
     contact_duplicates,
     contact_name_key,
 )
+from crm_modules.sales.services.reminders import mentioned_members, mentions_notify
 from crm_modules.sales.services.scores import (
     register_score_explainer,
     register_score_listener,
@@ -148,6 +149,8 @@ __all__ = [
     "lead_update",
     "leads_bulk_create",
     "list_for",
+    "mentioned_members",
+    "mentions_notify",
     "record_log_activity",
     "record_touch",
     "records_bulk_delete",

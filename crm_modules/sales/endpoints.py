@@ -86,10 +86,10 @@ class ContactOut(serializers.ModelSerializer[Contact]):
         fields = (
             "id", "first_name", "last_name", "job_title", "company", "lifecycle_stage", "owner",
             "tags", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-            "utm_content", "preferred_channel", "notes", "primary_email", "primary_phone",
-            "emails", "phones", "street", "city", "region", "postal_code", "country",
-            "custom_fields", "score", "score_breakdown", "score_explanation", "created_at",
-            "updated_at",
+            "utm_content", "preferred_channel", "language", "notes", "primary_email",
+            "primary_phone", "emails", "phones", "street", "city", "region", "postal_code",
+            "country", "custom_fields", "score", "score_breakdown", "score_explanation",
+            "created_at", "updated_at",
         )  # fmt: skip
 
     def get_emails(self, contact: Contact) -> list[dict[str, Any]]:
@@ -225,6 +225,8 @@ class ContactIn(_AddressIn):
     preferred_channel = serializers.ChoiceField(
         choices=Channel.choices, required=False, allow_blank=True
     )
+    # Checked by the service (one of settings.LANGUAGES, or blank), which names the field.
+    language = _text()
     notes = _text()
     emails = EmailIn(many=True, required=False)
     phones = serializers.ListField(child=serializers.CharField(), required=False)

@@ -8,6 +8,7 @@ ending in the primary key (keyset pagination), and each record carries a ``searc
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -158,6 +159,11 @@ class Contact(Address):
     # An IANA name ("Europe/Rome"); blank means the workspace's time zone. Quiet hours and
     # scheduled sends use it.
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # One of the product's languages (settings.LANGUAGES); blank: not known. Mail to the contact
+    # and the customer portal use it; service routing rules by language read it first.
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
     # Copies of the primary email and phone kept by the services, so a list row needs no join.
     primary_email = models.CharField(max_length=254, blank=True, editable=False)
     primary_phone = models.CharField(max_length=20, blank=True, editable=False)

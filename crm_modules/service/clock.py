@@ -156,3 +156,10 @@ def is_open(at: datetime.datetime, schedule: Schedule) -> bool:
         if begin <= at < finish:
             return True
     raise AssertionError("unreachable")
+
+
+def next_open(at: datetime.datetime, schedule: Schedule) -> datetime.datetime:
+    """``at`` itself if the business is open then, else the start of the next opening."""
+    if at.tzinfo is None:
+        raise ValueError("at must be aware")
+    return add_business_seconds(at, 0, schedule)

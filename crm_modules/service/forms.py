@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.service.models import Priority, Status, TicketChannel, TicketType
-from tenants.forms import ServiceForm
+from tenants.forms import MentionTextarea, ServiceForm
 
 
 class TicketForm(ServiceForm):
@@ -25,7 +25,10 @@ class TicketForm(ServiceForm):
 
 class ReplyForm(ServiceForm):
     body = forms.CharField(
-        label=_("Message"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+        label=_("Message"),
+        required=False,
+        widget=MentionTextarea(attrs={"rows": 5, "data-testid": "reply-body"}),
+        help_text=_("In an internal note, type @ and a name to mention a colleague."),
     )
     kind = forms.ChoiceField(
         label=_("Send as"),

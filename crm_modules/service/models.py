@@ -128,6 +128,10 @@ class Ticket(models.Model):
     paused_seconds = models.BigIntegerField(default=0)
     # The earliest due time of a target still running: what "breaching soon" sorts by.
     next_due_at = models.DateTimeField(null=True, blank=True)
+    # Reports (ADR 0044): business time from opening to the first public reply, and to solving
+    # (pauses included: what the customer waited), by the SLA clock's calendar.
+    first_response_business_seconds = models.BigIntegerField(null=True, blank=True)
+    resolution_business_seconds = models.BigIntegerField(null=True, blank=True)
     # Warnings before a breach (a few business minutes before each due time), sent once per
     # due time; and when the SLA sweep next has to look at this ticket (a warning or a breach
     # to tell), empty when nothing is pending.
@@ -733,3 +737,7 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+from crm_modules.service.models_escalations import DeferredEscalation as DeferredEscalation  # noqa: E402
+from crm_modules.service.models_reports import TicketTag as TicketTag  # noqa: E402

@@ -71,6 +71,13 @@ VIEW_ARTICLES = capabilities.register(
     module=MODULE,
     roles=ALL_ROLES,
 )
+MANAGE_PORTAL = capabilities.register(
+    "service.manage_portal",
+    label=_("Choose what customers see in the portal"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
 MANAGE_ARTICLES = capabilities.register(
     "service.manage_articles",
     label=_("Write, translate and publish knowledge-base articles"),
@@ -135,6 +142,14 @@ navigation.register(
     order=220,
 )
 navigation.register(
+    "portal_settings",
+    label=_("Customer portal"),
+    icon="users",
+    url_name="service:portal_settings",
+    capability=MANAGE_PORTAL,
+    order=221,
+)
+navigation.register(
     "routing",
     label=_("Routing"),
     icon="arrow-right-left",
@@ -170,6 +185,9 @@ ARTICLE_SAVED = register_action(
 CSAT_RATED = register_action("ticket.csat_rated", _("Customer rated a ticket"), module=MODULE)
 PORTAL_SIGNED_IN = register_action(
     "portal.signed_in", _("Customer signed in to the portal"), module=MODULE
+)
+PORTAL_SETTINGS_CHANGED = register_action(
+    "portal.settings_changed", _("Customer portal settings changed"), module=MODULE
 )
 PORTAL_CONTACT_CHANGED = register_action(
     "portal.contact_changed", _("Customer corrected their details in the portal"), module=MODULE

@@ -1,6 +1,7 @@
 """Service as report data sources (crm_modules.reporting.api, ADR 0019): tickets by status,
-channel, priority, type, assignee and team, with first-response and resolution times, SLA
-attainment and backlog age; satisfaction ratings by agent and team. A ticket's reach in a
+channel, priority, type, assignee and team, with first-response and resolution times in
+business hours, SLA attainment and backlog age; tickets by tag (with type: the top
+categories); satisfaction ratings by agent and team. A ticket's reach in a
 report is its assignee's, as a record's is its owner's."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from crm_modules.service.models import (
     Status,
     Ticket,
     TicketChannel,
+    TicketTag,
     TicketType,
 )
 from crm_modules.service.module import MODULE, VIEW_TICKETS
@@ -53,21 +55,17 @@ def _percent(part: Q, whole: Q | None = None) -> Any:
 
 
 def _first_response_hours() -> Any:
-    """Average hours from opening to the first public reply (real time, not business time)."""
+    """Average business hours from opening to the first public reply: the SLA clock's
+    arithmetic in the ticket's calendar (ADR 0044), kept on the ticket when it is replied to."""
     return _per(
-        Avg(
-            Extract(F("first_responded_at") - F("created_at"), "epoch"),
-            filter=Q(first_responded_at__isnull=False),
-        ),
+        Avg("first_response_business_seconds", filter=Q(first_responded_at__isnull=False)),
         HOUR_SECONDS,
     )
 
 
 def _resolution_hours() -> Any:
-    return _per(
-        Avg(Extract(F("solved_at") - F("created_at"), "epoch"), filter=Q(solved_at__isnull=False)),
-        HOUR_SECONDS,
-    )
+    """Average business hours from opening to solved (pauses included)."""
+    return _per(Avg("resolution_business_seconds", filter=Q(solved_at__isnull=False)), HOUR_SECONDS)
 
 
 def _backlog_age_days() -> Any:
@@ -118,8 +116,12 @@ TICKETS = register_source(
         ),
         measures=(
             Measure("open", _("Open tickets"), lambda: Count("pk", filter=_OPEN)),
-            Measure("first_response_hours", _("First response (hours)"), _first_response_hours),
-            Measure("resolution_hours", _("Resolution time (hours)"), _resolution_hours),
+            Measure(
+                "first_response_hours",
+                _("First response (business hours)"),
+                _first_response_hours,
+            ),
+            Measure("resolution_hours", _("Resolution time (business hours)"), _resolution_hours),
             Measure(
                 "sla_attainment",
                 _("SLA attained (%)"),
@@ -130,6 +132,40 @@ TICKETS = register_source(
         ),
         record_url=lambda ticket: reverse("service:ticket_detail", args=[ticket.pk]),
         record_label=lambda ticket: f"#{ticket.pk} {ticket.subject}",
+        live_events=TICKET_EVENTS,
+    )
+)
+
+
+TICKET_TAGS = register_source(
+    DataSource(
+        code="ticket_tags",
+        label=_("Tickets by tag"),
+        module=MODULE,
+        model=TicketTag,
+        capability=VIEW_TICKETS,
+        owner_field="ticket__assignee",
+        fields=(
+            Field("tag", _("tag"), FieldType.TEXT, "tag"),
+            Field("type", _("type"), FieldType.CHOICE, "ticket__type", choices=TicketType.choices),
+            Field(
+                "status", _("status"), FieldType.CHOICE, "ticket__status", choices=Status.choices
+            ),
+            Field(
+                "channel",
+                _("channel"),
+                FieldType.CHOICE,
+                "ticket__channel",
+                choices=TicketChannel.choices,
+            ),
+            Field(
+                "team", _("team"), FieldType.REF, "ticket__team", label_path="ticket__team__name"
+            ),
+            Field("created_at", _("opened"), FieldType.DATETIME, "ticket__created_at"),
+        ),
+        measures=(Measure("tickets", _("Tickets"), lambda: Count("ticket", distinct=True)),),
+        record_url=lambda row: reverse("service:ticket_detail", args=[row.ticket_id]),
+        record_label=lambda row: f"#{row.ticket_id} {row.tag}",
         live_events=TICKET_EVENTS,
     )
 )

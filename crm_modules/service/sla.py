@@ -49,6 +49,7 @@ TIMER_FIELDS = (
     "first_responded_at", "first_response_breached", "resolution_breached",
     "first_response_warn_at", "first_response_warned", "resolution_warn_at",
     "resolution_warned", "sla_alarm_at",
+    "first_response_business_seconds", "resolution_business_seconds",
 )  # fmt: skip
 
 
@@ -90,6 +91,26 @@ def policy_default(*, time_zone: str) -> SlaPolicy:
         for p, (fr, res) in DEFAULT_TARGETS.items()
     )
     return policy
+
+
+# A sweep finding a breach within this time of its due time is on time.
+ESCALATION_GRACE = datetime.timedelta(minutes=2)
+
+
+def escalation_at(
+    due_at: datetime.datetime, now: datetime.datetime, schedule: clock.Schedule
+) -> datetime.datetime:
+    """When the escalations of a breach due at ``due_at`` and found at ``now`` run (ADR 0044):
+    at once if the sweep is on time for a due time inside business hours (a due time is a
+    business time, so it may be the very end of an opening) or if the business is open now;
+    otherwise at the start of the next opening, holidays and time zone included."""
+    second = datetime.timedelta(seconds=1)
+    on_time = now - due_at <= ESCALATION_GRACE and (
+        clock.is_open(due_at, schedule) or clock.is_open(due_at - second, schedule)
+    )
+    if on_time:
+        return now
+    return clock.next_open(now, schedule)
 
 
 @dataclass(frozen=True)
@@ -232,6 +253,19 @@ def on_status(
         ticket.paused_since = None
     ticket.status = new_status
     recompute(ticket, timer)
+
+
+def business_times(ticket: Ticket, timer: Clock | None) -> None:
+    """The business time the customer waited for the first reply and for the solution, for
+    reports; empty while not yet reached (or without a policy)."""
+
+    def waited(until: datetime.datetime | None) -> int | None:
+        if until is None or timer is None:
+            return None
+        return clock.business_seconds_between(ticket.created_at, until, timer.schedule)
+
+    ticket.first_response_business_seconds = waited(ticket.first_responded_at)
+    ticket.resolution_business_seconds = waited(ticket.solved_at)
 
 
 def on_public_reply(ticket: Ticket, *, now: datetime.datetime) -> None:

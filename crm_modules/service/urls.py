@@ -10,6 +10,7 @@ urlpatterns = [
     path("sla/", views.sla_settings, name="sla"),
     path("channels/", views_channels.channels, name="channels"),
     path("form/", views_webform.ticket_form, name="ticket_form"),
+    path("portal/", views_channels.portal_settings, name="portal_settings"),
     path("satisfaction/", views.csat_results, name="csat"),
     path("articles/", views.articles, name="articles"),
     path("articles/new/", views.article_new, name="article_new"),

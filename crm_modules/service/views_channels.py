@@ -1,19 +1,23 @@
 """The admins' page of the email and web-form channels (ADR 0036): the workspace's support
 address, its webhook URL and signing key, the web form's snippet, and the latest mail that
-failed or was ignored, with the reason."""
+failed or was ignored, with the reason; and the customer portal's settings (ADR 0038)."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
 
 from crm_modules.service.mail.addresses import workspace_address
 from crm_modules.service.mail.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signing_key
 from crm_modules.service.models import InboundMessage
-from crm_modules.service.module import MANAGE_CHANNELS
+from crm_modules.service.module import MANAGE_CHANNELS, MANAGE_PORTAL
+from crm_modules.service.services import portal
+from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.hosts import public_url, workspace_url
 from tenants.http import WorkspaceRequest
@@ -54,4 +58,36 @@ def channels(request: WorkspaceRequest) -> HttpResponse:
             "failed": _latest(InboundMessage.Status.FAILED),
             "ignored": _latest(InboundMessage.Status.IGNORED),
         },
+    )
+
+
+@requires(MANAGE_PORTAL)
+@require_http_methods(["GET", "HEAD", "POST"])
+def portal_settings(request: WorkspaceRequest) -> HttpResponse:
+    """Whether customers see their company's tickets in the portal. The form always sends
+    ``company_tickets`` (a hidden "no" before the checkbox); a POST without it is refused."""
+    current = portal.portal_settings()
+    error: ServiceError | None = None
+    if request.method == "POST":
+        values = request.POST.getlist("company_tickets")
+        choice = {"yes": True, "no": False}.get(values[-1] if values else "")
+        try:
+            portal.portal_settings_update(
+                actor=request.membership,
+                company_tickets=choice if choice is not None else values,
+            )
+        except ServiceError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Portal settings saved."))
+            return redirect("service:portal_settings")
+    return render(
+        request,
+        "service/portal_settings.html",
+        {
+            "settings_row": current,
+            "portal_url": workspace_url(request.membership.tenant.slug or "", "/portal/"),
+            "error": error,
+        },
+        status=400 if error else 200,
     )

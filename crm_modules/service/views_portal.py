@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -45,6 +45,14 @@ def _tenant(request: HttpRequest) -> Tenant:
     return tenant
 
 
+def _speak(request: HttpRequest, language: str) -> None:
+    """Pages for a known customer are in the customer's language (their contact's), whatever
+    the browser says; an unknown one keeps the browser's."""
+    if language:
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+
+
 def portal_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """The view needs a signed-in customer (the portal cookie, not a staff session)."""
 
@@ -56,6 +64,7 @@ def portal_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
             response.delete_cookie(portal.COOKIE_NAME, path=portal.COOKIE_PATH)
             return response
         request.portal_session = session  # type: ignore[attr-defined]
+        _speak(request, session.contact.language)
         if request.method == "POST" and _tenant(request).is_read_only:
             messages.error(request, READ_ONLY_MESSAGE)
             return redirect("portal:home")
@@ -264,7 +273,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "service/portal/profile.html",
-        _context(request, values=values, error=error, emails=list(contact.emails.all())),
+        _context(
+            request,
+            values=values,
+            error=error,
+            emails=list(contact.emails.all()),
+            languages=settings.LANGUAGES,
+        ),
         status=400 if error else 200,
     )
 
@@ -279,6 +294,8 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     survey = csat.csat_survey_from_token(token)
     if survey is None:
         return render(request, "service/portal/rate_invalid.html", _context(request), status=404)
+    if survey.contact is not None:
+        _speak(request, survey.contact.language)
     raw = request.POST.get("score") if request.method == "POST" else request.GET.get("score")
     chosen = raw if raw in {str(v) for v in CsatSurvey.Score.values} else ""
     if not chosen and survey.score is not None:

@@ -629,6 +629,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:tickets_bulk": {"GET": 405, "POST": 302},
     "service:sla": {"GET": 200, "POST": 400},
     "service:channels": {"GET": 200, "POST": 405},
+    "service:portal_settings": {"GET": 200, "POST": 400},
     "service:csat": {"GET": 200, "POST": 405},
     "service:articles": {"GET": 200, "POST": 405},
     "service:article_new": {"GET": 200, "POST": 400},

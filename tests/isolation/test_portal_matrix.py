@@ -19,11 +19,12 @@ from django.test import Client
 from django.urls import URLPattern, get_resolver
 from django_tenants.utils import schema_context
 
-from crm_modules.service.models import Article, Ticket, TicketMessage
+from crm_modules.service.models import Article, PortalSettings, Ticket, TicketMessage
 from tenants.modules import module_configs
 from tests.conftest import Workspace
 from tests.isolation.conftest import db_state, request
 from tests.isolation.test_matrix import GUARDED, _path, _sign_in_url
+from tests.sales.factories import CompanyFactory
 from tests.service.conftest import customer, portal_client
 
 if TYPE_CHECKING:
@@ -255,3 +256,39 @@ def test_only_published_public_articles_reach_the_portal(
         assert (f'data-article="{pk}"' in suggested) is public, key
         assert client.get(f"/portal/articles/{pk}/").status_code == (200 if public else 404)
         assert _refused(client, "POST", f"/portal/articles/{pk}/", 405, alpha)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", ["ticket", "ticket_reply"])
+def test_company_tickets_reach_only_the_customers_own_company(
+    name: str, method: str, alpha: Workspace, bravo: Workspace
+) -> None:
+    """With "customers see their company's tickets" on, X reaches a colleague's ticket, never
+    the ticket of a customer of another company or of none; and the setting of another
+    workspace changes nothing here."""
+    with schema_context(bravo.tenant.schema_name):
+        PortalSettings.objects.create(company_tickets=True)
+    with schema_context(alpha.tenant.schema_name):
+        acme, other = CompanyFactory.create(), CompanyFactory.create()
+        x = customer("x@example.com", company=acme)
+        colleague = customer("c@example.com", company=acme)
+        stranger = customer("s@example.com", company=other)
+        loner = customer("l@example.com")
+        tickets = {
+            who: Ticket.objects.create(
+                subject=who, contact=contact, company=contact.company, status="open"
+            ).pk
+            for who, contact in (("colleague", colleague), ("stranger", stranger), ("loner", loner))
+        }
+        client = portal_client(alpha, x)
+    expected = SIGNED_IN[name][method]
+    # Bravo's setting is bravo's: in alpha the colleague's ticket is still not X's.
+    _refused(
+        client, method, _url(name, tickets["colleague"]), 405 if expected == 405 else 404, alpha
+    )
+    with schema_context(alpha.tenant.schema_name):
+        PortalSettings.objects.create(company_tickets=True)
+    if expected != 405:
+        assert request(client, method, _url(name, tickets["colleague"])).status_code == expected
+    for who in ("stranger", "loner"):
+        _refused(client, method, _url(name, tickets[who]), 405 if expected == 405 else 404, alpha)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from crm_modules.reporting.compiler import run
 from crm_modules.reporting.definition import check_definition
+from crm_modules.service import services
 from crm_modules.service.models import CsatSurvey, Ticket
 from tenants.models import Team
 from tenants.roles import Role
@@ -45,24 +46,40 @@ def test_tickets_by_status_and_channel(alpha: Workspace) -> None:
     ]
 
 
-def test_response_and_resolution_times_sla_attainment_and_backlog_age(alpha: Workspace) -> None:
+def _worked(
+    alpha: Workspace,
+    opened: datetime.datetime,
+    replied: datetime.datetime,
+    solved: datetime.datetime,
+) -> Ticket:
+    agent = fresh(alpha.members[Role.SUPPORT_AGENT])
+    ticket = services.ticket_create(actor=agent, subject="T", assignee_id=agent.user_id, now=opened)
+    services.ticket_reply(actor=agent, ticket=ticket, body="On it", now=replied)
+    services.ticket_change_status(actor=agent, ticket=ticket, status="solved", now=solved)
+    return ticket
+
+
+def test_response_and_resolution_times_in_business_hours_sla_attainment_and_backlog_age(
+    alpha: Workspace,
+) -> None:
+    """Times are business hours of the ticket's calendar (Mon-Fri 09:00-17:00 UTC here), the
+    SLA clock's arithmetic: a night and a weekend count nothing."""
+
+    def dec(day: int, hour: int, minute: int = 0) -> datetime.datetime:
+        return datetime.datetime(2026, 12, day, hour, minute, tzinfo=datetime.UTC)
+
+    # Wednesday 16:00, answered Thursday 10:00 (2 business hours, 18 wall-clock hours),
+    # solved Thursday 12:00 (4 business hours).
+    _worked(alpha, dec(2, 16), dec(3, 10), dec(3, 12))
+    # Friday 16:00, answered Monday 09:30 (1.5 business hours over the weekend), solved
+    # Monday 11:00 (3 business hours).
+    weekend = _worked(alpha, dec(4, 16), dec(7, 9, 30), dec(7, 11))
+    assert (weekend.first_response_business_seconds, weekend.resolution_business_seconds) == (
+        int(1.5 * 3600),
+        3 * 3600,
+    )
     now = timezone.now()
-    hour = datetime.timedelta(hours=1)
-    _ticket(
-        alpha,
-        status="solved",
-        created_at=now - 10 * hour,
-        first_responded_at=now - 9 * hour,
-        solved_at=now - 6 * hour,
-    )
-    _ticket(
-        alpha,
-        status="solved",
-        created_at=now - 10 * hour,
-        first_responded_at=now - 7 * hour,
-        solved_at=now - 2 * hour,
-        resolution_breached=True,
-    )
+    _ticket(alpha, status="solved", resolution_breached=True)
     _ticket(alpha, status="open", created_at=now - datetime.timedelta(days=3))
     _ticket(alpha, status="pending", created_at=now - datetime.timedelta(days=1))
 
@@ -74,11 +91,18 @@ def test_response_and_resolution_times_sla_attainment_and_backlog_age(alpha: Wor
     first, resolution = measured("first_response_hours", "resolution_hours")
     attained, backlog = measured("sla_attainment", "backlog_age_days")
     (still_open,) = measured("open")
-    assert first == pytest.approx(2.0)  # (1 h + 3 h) / 2
-    assert resolution == pytest.approx(6.0)  # (4 h + 8 h) / 2
-    assert attained == pytest.approx(75.0)  # 3 of 4 without a breach
+    assert first == pytest.approx(1.75)  # (2 h + 1.5 h) / 2
+    assert resolution == pytest.approx(3.5)  # (4 h + 3 h) / 2
+    assert attained == pytest.approx(80.0)  # 4 of 5 without a breach
     assert backlog == pytest.approx(2.0, abs=0.01)  # (3 d + 1 d) / 2
     assert still_open == 2
+
+    # Reopened, the ticket's resolution time is empty again until it is solved anew.
+    agent = fresh(alpha.members[Role.SUPPORT_AGENT])
+    services.ticket_change_status(actor=agent, ticket=weekend, status="open", now=dec(7, 12))
+    weekend.refresh_from_db()
+    assert weekend.resolution_business_seconds is None
+    assert weekend.first_response_business_seconds == int(1.5 * 3600)
 
 
 def test_satisfaction_by_agent_and_team(alpha: Workspace) -> None:
@@ -107,3 +131,34 @@ def test_satisfaction_by_agent_and_team(alpha: Workspace) -> None:
     assert dict(counts)["Tier 1"] == 2
     [(name, count)] = _rows({"source": "csat", "group_by": [{"field": "agent"}]}, alpha)
     assert (name, count) == (agent.user.full_name, 3)
+
+
+def test_top_categories_by_type_and_by_tag(alpha: Workspace) -> None:
+    _ticket(alpha, type="problem", tags=["billing", "refund"])
+    _ticket(alpha, type="problem", tags=["billing"])
+    _ticket(alpha, type="question", tags=["billing", "доставка"])
+    _ticket(alpha, type="question", tags=[])
+    _ticket(alpha, type="incident", tags=["ราคา"], assignee_id=alpha.owner.user_id)
+
+    by_type = _rows({"source": "tickets", "group_by": [{"field": "type"}]}, alpha)
+    assert sorted(by_type) == [("Incident", 1), ("Problem", 2), ("Question", 2)]
+
+    by_tag = _rows(
+        {
+            "source": "ticket_tags",
+            "group_by": [{"field": "tag"}],
+            "measures": [{"measure": "tickets"}],
+        },
+        alpha,
+    )
+    assert sorted(by_tag, key=lambda row: (-row[1], row[0])) == [
+        ("billing", 3),
+        ("refund", 1),
+        ("доставка", 1),
+        ("ราคา", 1),
+    ]
+    by_tag_and_type = _rows(
+        {"source": "ticket_tags", "group_by": [{"field": "tag"}, {"field": "type"}]}, alpha
+    )
+    assert ("billing", "Problem", 2) in by_tag_and_type
+    assert ("billing", "Question", 1) in by_tag_and_type

@@ -37,7 +37,7 @@ from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
-from crm_platform.validation import check_email, check_time_zone
+from crm_platform.validation import check_email, check_language, check_time_zone
 from tenants.audit.services import audit_record
 from tenants.models import Membership
 from tenants.modules import CONTACT_BECAME_CUSTOMER, CONTACT_UNSUBSCRIBED, contact_event
@@ -128,6 +128,10 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = checks.check_choice(value, field=name, choices=Channel.values)
         elif name == "tags":
             clean[name] = checks.check_tags(value)
+        elif name == "language":
+            # Blank: not known (mail goes out in the workspace's language).
+            code = value.strip() if isinstance(value, str) else "?"
+            clean[name] = check_language(code, field=name) if code else ""
         elif name == "time_zone":
             # Blank: the workspace's time zone (quiet hours and scheduled sends read it).
             zone_name = value.strip() if isinstance(value, str) else "?"
@@ -601,7 +605,7 @@ def contact_delete(*, actor: Membership, contact: Contact) -> None:
 
 
 # What a contact may correct of their own record (the service portal): names and job title.
-SELF_CORRECTABLE = ("first_name", "last_name", "job_title")
+SELF_CORRECTABLE = ("first_name", "last_name", "job_title", "language")
 
 
 def contact_self_correct(*, contact: Contact, changes: Mapping[str, str]) -> Contact:

@@ -21,6 +21,7 @@ from crm_modules.sales.models import Task
 from crm_modules.sales.module import VIEW_RECORDS
 from crm_platform.errors import ServiceError
 from tenants.alarms import alarm_at
+from tenants.capabilities import Capability
 from tenants.hosts import workspace_url
 from tenants.models import Membership, Tenant
 from tenants.notifications import notify_user
@@ -135,14 +136,22 @@ def task_reminders_send(*, tenant: Tenant, now: datetime.datetime | None = None)
 _MENTION = re.compile(r"(?<![\w@])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+)", re.UNICODE)
 
 
-def mentioned_members(*, actor: Membership, record: Model, text: str) -> list[Membership]:
+def mentioned_members(
+    *,
+    actor: Membership,
+    record: Model,
+    text: str,
+    capability: Capability = VIEW_RECORDS,
+    field: str = "body",
+) -> list[Membership]:
     """The members @mentioned in ``text``; each must be an active member of the workspace who
-    may see ``record``, else the error names the mention."""
+    may see ``record`` (``capability``: another module's records name their own), else the
+    error names the mention."""
     emails = list(dict.fromkeys(match.rstrip(".").lower() for match in _MENTION.findall(text)))
     if not emails:
         return []
     if len(emails) > 20:
-        raise ServiceError(_("Mention at most 20 members at once."), field="body")
+        raise ServiceError(_("Mention at most 20 members at once."), field=field)
     by_email = Q(pk__in=[])
     for email in emails:
         by_email |= Q(user__email__iexact=email)
@@ -158,13 +167,13 @@ def mentioned_members(*, actor: Membership, record: Model, text: str) -> list[Me
         if member is None:
             raise ServiceError(
                 _("@%(email)s is not a member of this workspace.") % {"email": email},
-                field="body",
+                field=field,
                 code="mention",
             )
-        if not allows(member, VIEW_RECORDS, record):
+        if not allows(member, capability, record):
             raise ServiceError(
                 _("@%(email)s cannot see this record.") % {"email": email},
-                field="body",
+                field=field,
                 code="mention",
             )
         members.append(member)

@@ -33,6 +33,7 @@ from crm_modules.marketing import api as marketing
 from crm_modules.sales import api as sales
 from crm_modules.service.models import CsatSurvey, Ticket
 from crm_modules.service.module import ASSIGN_TICKETS, CSAT_RATED, ENTRY_CSAT
+from crm_modules.service.services.outbound import customer_language
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
@@ -117,7 +118,7 @@ def csat_survey_send(*, tenant: Tenant, survey_id: int) -> CsatSurvey | None:
         now = timezone.now()
         token = csat_token(survey)
         base = workspace_url(tenant.slug or "", reverse("portal:csat_rate", args=[token]))
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(customer_language(contact)):
             subject = _("How did we do? Ticket #%(number)s: %(subject)s") % {
                 "number": survey.ticket_id,
                 "subject": survey.ticket.subject,

@@ -3,7 +3,8 @@ form, and a customer's message on an existing ticket (ADR 0036).
 
 Like the agents' services they validate first, lock the ticket, write, put the event on the
 shared timeline and publish after commit; the author is the contact, so the user columns stay
-empty and the audit rows have no actor.
+empty and the audit rows have no actor. Mail and the portal both record a customer's message
+through ``ticket_customer_message``, so the status rule is decided once (ADR 0044).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crm_modules.service.models import Status, Ticket, TicketMessage
 from crm_modules.service.module import ENTRY_REPLY, ENTRY_TICKET, TICKET_CREATED, TICKETS_TOPIC
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_modules.service.services.tickets import _concerns, _move, check_body
+from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants import live
 from tenants.audit.services import audit_record
@@ -96,40 +98,62 @@ def ticket_open_for_contact(
     return ticket, message
 
 
+def status_after_customer_message(status: str, *, wake: bool, reopen: bool) -> str | None:
+    """The one rule for a customer's message on a ticket (ADR 0044), whatever the channel:
+    a ticket waiting for the customer opens again; a solved one too when ``reopen`` (the
+    channel's rate limit allows it); a ticket on hold stays on hold — it waits for a third
+    party, not for the customer. Nothing changes without ``wake`` (an auto-responder wrote).
+    Returns the new status, or None to keep the current one."""
+    if not wake:
+        return None
+    if status == Status.PENDING or (status == Status.SOLVED and reopen):
+        return Status.OPEN
+    return None
+
+
 def ticket_customer_message(
     *,
     tenant: Tenant,
     ticket: Ticket,
-    body: str,
+    body: Any,
     now: datetime.datetime,
     wake: bool,
     reopen: bool,
+    channel: str | None = None,
+    sender: Contact | None = None,
+    required: bool = False,
 ) -> tuple[Ticket, TicketMessage, bool]:
-    """The customer wrote again on ``ticket`` (locked here). With ``wake`` (a person wrote, not
-    an auto-responder) a ticket waiting for the customer or on hold becomes open, and a solved
-    one too when ``reopen`` (the caller's rate limit). Returns the ticket, the message and
-    whether a solved ticket was reopened."""
-    text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
+    """The customer wrote again on ``ticket`` (locked here), by mail or on the portal; call
+    inside a transaction. The status follows ``status_after_customer_message``. A closed
+    ticket takes no message (the caller opens a follow-up instead). Returns the ticket, the
+    message and whether a solved ticket was reopened."""
+    if required:
+        text = check_body(body, field="body", required=True)
+    else:
+        text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
     locked = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("contact", "company")
         .get(pk=ticket.pk)
     )
+    if locked.status == Status.CLOSED:
+        raise ServiceError(
+            _("This ticket is closed; open a new ticket instead."), field="body", code="closed"
+        )
     message = TicketMessage.objects.create(
         ticket=locked,
         kind=TicketMessage.Kind.REPLY,
         direction=TicketMessage.Direction.INBOUND,
         body=text,
+        sender_contact=sender,
         created_at=now,
     )
     fields = ["updated_at"]
     reopened = False
-    if wake and (
-        locked.status in (Status.PENDING, Status.ON_HOLD)
-        or (locked.status == Status.SOLVED and reopen)
-    ):
+    status = status_after_customer_message(locked.status, wake=wake, reopen=reopen)
+    if status is not None:
         reopened = locked.status == Status.SOLVED
-        fields += _move(locked, Status.OPEN, now)
+        fields += _move(locked, status, now)
     locked.updated_at = now
     locked.save(update_fields=sorted(set(fields)))
     sla_alarm(locked)
@@ -139,7 +163,7 @@ def ticket_customer_message(
         concerns=_concerns(locked),
         subject=locked.subject,
         body=text,
-        channel=locked.channel,
+        channel=channel or locked.channel,
         direction="inbound",
         occurred_at=now,
         data={"ticket": locked.pk, "message": message.pk},

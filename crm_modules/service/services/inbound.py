@@ -218,6 +218,7 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
                 now=when,
                 wake=not automatic,
                 reopen=may_reopen,
+                sender=contact,
             )
             if ticket.status == Status.SOLVED and not may_reopen:
                 inbound.reason = (

@@ -17,11 +17,12 @@ import uuid
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing import api as marketing
+from crm_modules.sales.api import Contact
 from crm_modules.service.mail.addresses import workspace_address
 from crm_modules.service.models import InboundMessage, OutboundEmail, Ticket, TicketMessage
 from tenants.models import Tenant
@@ -112,11 +113,17 @@ def _send_later(schema_name: str, email_id: int, body: str) -> None:
         send_ticket_email.delay(email_id=email_id, body=body)
 
 
+def customer_language(contact: Contact | None) -> str:
+    """The language mail to ``contact`` is written in: theirs, else the product's default."""
+    return (contact.language if contact is not None else "") or settings.LANGUAGE_CODE
+
+
 def acknowledgement_text(ticket: Ticket) -> str:
-    return _(
-        "We received your message and opened ticket #%(number)s: %(subject)s\n\n"
-        "Reply to this email to add to it; keep [#%(number)s] in the subject."
-    ) % {"number": ticket.pk, "subject": ticket.subject}
+    with translation.override(customer_language(ticket.contact)):
+        return _(
+            "We received your message and opened ticket #%(number)s: %(subject)s\n\n"
+            "Reply to this email to add to it; keep [#%(number)s] in the subject."
+        ) % {"number": ticket.pk, "subject": ticket.subject}
 
 
 def email_send(*, email_id: int, body: str) -> str:

@@ -39,22 +39,25 @@ from crm_modules.service.models import (
     TicketType,
 )
 from crm_modules.service.module import (
-    ENTRY_REPLY,
     ENTRY_TICKET,
+    MANAGE_PORTAL,
     PORTAL_CONTACT_CHANGED,
+    PORTAL_SETTINGS_CHANGED,
     PORTAL_SIGNED_IN,
     TICKET_CREATED,
     TICKETS_TOPIC,
 )
+from crm_modules.service.services.customer import ticket_customer_message
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_modules.service.services.tickets import check_body
 from crm_platform.errors import ServiceError
 from crm_platform.ratelimits import counters_allowed
-from crm_platform.validation import check_email, check_text
+from crm_platform.validation import check_email, check_language, check_text
 from tenants import live
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
-from tenants.models import Tenant
+from tenants.models import Membership, Tenant
+from tenants.permissions import require
 
 LINK_MINUTES = 15
 SESSION_DAYS = 7
@@ -73,6 +76,34 @@ def _digest(token: str) -> str:
 def portal_settings() -> PortalSettings:
     settings_row = PortalSettings.objects.order_by("pk").first()
     return settings_row or PortalSettings()
+
+
+def portal_settings_update(*, actor: Membership, company_tickets: Any) -> PortalSettings:
+    """Whether customers also see (and reply to) their company's tickets; staff with
+    ``service.manage_portal`` only. The one settings row is created on first save."""
+    require(actor, MANAGE_PORTAL)
+    if not isinstance(company_tickets, bool):
+        raise ServiceError(_("Choose yes or no."), field="company_tickets", code="invalid")
+    with transaction.atomic():
+        # The table holds one row; lock it (or the table's first insert) while changing it.
+        row = PortalSettings.objects.select_for_update().order_by("pk").first()
+        require(actor, MANAGE_PORTAL)
+        if row is None:
+            row = PortalSettings.objects.create(company_tickets=company_tickets)
+            before = False
+        else:
+            before = row.company_tickets
+            row.company_tickets = company_tickets
+            row.save(update_fields=["company_tickets"])
+        if before != company_tickets:
+            audit_record(
+                tenant=actor.tenant,
+                actor=actor.user,
+                action=PORTAL_SETTINGS_CHANGED,
+                target=row,
+                data={"company_tickets": {"before": before, "after": company_tickets}},
+            )
+    return row
 
 
 # --- sign-in ---------------------------------------------------------------------------------
@@ -294,60 +325,30 @@ def portal_ticket_reply(
     body: Any,
     now: datetime.datetime | None = None,
 ) -> TicketMessage:
-    """The customer writes on their ticket: an inbound message; a ticket waiting for the
-    customer, or solved, is open again (its SLA clocks run again)."""
-    text = check_body(body, field="body", required=True)
-    when = now or timezone.now()
+    """The customer writes on their ticket: the same path as a customer's mail
+    (``customer.ticket_customer_message``), with a person writing and no reopening limit."""
     with transaction.atomic():
-        locked = (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("contact", "company")
-            .get(pk=ticket.pk)
-        )
-        if locked.status == Status.CLOSED:
-            raise ServiceError(
-                _("This ticket is closed; open a new ticket instead."),
-                field="body",
-                code="closed",
-            )
-        message = TicketMessage.objects.create(
-            ticket=locked,
-            kind=TicketMessage.Kind.REPLY,
-            direction=TicketMessage.Direction.INBOUND,
-            body=text,
-            sender_contact=contact,
-            created_at=when,
-        )
-        fields = ["updated_at"]
-        if locked.status in (Status.PENDING, Status.SOLVED):
-            sla.on_status(locked, new_status=Status.OPEN, timer=sla.clock_for(locked), now=when)
-            locked.solved_at = None
-            fields += sla.TIMER_FIELDS
-        locked.updated_at = when
-        locked.save(update_fields=sorted(set(fields)))
-        sla_alarm(locked)
-        timeline.activity_log(
-            kind=ENTRY_REPLY.code,
-            author=None,
-            concerns=_concerns(locked),
-            subject=locked.subject,
-            body=text,
+        _ticket, message, _reopened = ticket_customer_message(
+            tenant=tenant,
+            ticket=ticket,
+            body=body,
+            now=now or timezone.now(),
+            wake=True,
+            reopen=True,
             channel=TicketChannel.PORTAL,
-            direction="inbound",
-            occurred_at=when,
-            data={"ticket": locked.pk, "message": message.pk},
+            sender=contact,
+            required=True,
         )
-        _publish(tenant, "ticket.replied", locked)
     return message
 
 
 # What a customer may correct of their own contact record.
-SELF_FIELDS = ("first_name", "last_name", "job_title")
+SELF_FIELDS = ("first_name", "last_name", "job_title", "language")
 
 
 def portal_contact_correct(*, tenant: Tenant, contact: Contact, changes: dict[str, Any]) -> Contact:
-    """The customer corrects their own name and job title (not their addresses: the address
-    is what they sign in with)."""
+    """The customer corrects their own name, job title and language (not their addresses: the
+    address is what they sign in with)."""
     unknown = set(changes) - set(SELF_FIELDS)
     if unknown:
         raise ServiceError(_("This field cannot be changed here."), field=sorted(unknown)[0])
@@ -363,7 +364,11 @@ def portal_contact_correct(*, tenant: Tenant, contact: Contact, changes: dict[st
         if isinstance(value, str) and value.strip()
         else ""
         for name, value in changes.items()
+        if name != "language"
     }
+    if "language" in changes:
+        language = changes["language"].strip() if isinstance(changes["language"], str) else "?"
+        clean["language"] = check_language(language) if language else ""
     if ("first_name" in clean or "last_name" in clean) and not (
         clean.get("first_name", contact.first_name) or clean.get("last_name", contact.last_name)
     ):
@@ -396,6 +401,7 @@ __all__ = [
     "portal_session_end",
     "portal_session_get",
     "portal_settings",
+    "portal_settings_update",
     "portal_ticket_create",
     "portal_ticket_reply",
 ]

@@ -257,10 +257,20 @@ def customer_tier(ticket: Ticket) -> str:
     return ""
 
 
-def rule_matches(rule: RoutingRule, ticket: Ticket, *, tier: str) -> bool:
+def customer_language(ticket: Ticket) -> str:
+    """The language routing rules match: the contact's preferred language, else the language
+    set on the ticket."""
+    contact = ticket.contact if ticket.contact_id is not None else None
+    return ((contact.language if contact is not None else "") or ticket.language or "").casefold()
+
+
+def rule_matches(
+    rule: RoutingRule, ticket: Ticket, *, tier: str, language: str | None = None
+) -> bool:
     if rule.channels and ticket.channel not in rule.channels:
         return False
-    if rule.languages and (ticket.language or "").casefold() not in rule.languages:
+    spoken = customer_language(ticket) if language is None else language
+    if rule.languages and spoken not in rule.languages:
         return False
     if rule.tiers and tier not in rule.tiers:
         return False
@@ -273,8 +283,9 @@ def rule_matches(rule: RoutingRule, ticket: Ticket, *, tier: str) -> bool:
 
 def rule_for(ticket: Ticket) -> RoutingRule | None:
     tier = customer_tier(ticket)
+    language = customer_language(ticket)
     for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id"):
-        if rule_matches(rule, ticket, tier=tier):
+        if rule_matches(rule, ticket, tier=tier, language=language):
             return rule
     return None
 

@@ -8,11 +8,16 @@ once per target and due time: to the assignee, else to the members of the ticket
 work tickets, else to the workspace's managers; on their open pages (the notifications socket)
 and by email, in each member's language and time zone. A breach is also written on the
 ticket's shared timeline and in the audit log.
+
+A breach's escalations (notify, reassign, raise the priority) run within the business hours of
+the ticket's calendar (ADR 0044): a breach found outside them, or by a sweep that ran late into
+the night, is kept as a ``DeferredEscalation`` and escalated at the next opening.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +30,14 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.service import sla
-from crm_modules.service.models import Priority, SlaEscalation, Status, Ticket
+from crm_modules.service.models import (
+    DONE_STATUSES,
+    DeferredEscalation,
+    Priority,
+    SlaEscalation,
+    Status,
+    Ticket,
+)
 from crm_modules.service.module import (
     ASSIGN_TICKETS,
     ENTRY_SLA_BREACH,
@@ -54,12 +66,16 @@ def sla_alarm(ticket: Ticket) -> None:
 def sla_alerts_next_at() -> datetime.datetime | None:
     """When the sweep next has something to tell in the current workspace (None: nothing
     until a ticket is written)."""
-    return (
+    ticket_at = (
         Ticket.objects.filter(sla_alarm_at__isnull=False)
         .order_by("sla_alarm_at", "id")
         .values_list("sla_alarm_at", flat=True)
         .first()
     )
+    deferred_at = (
+        DeferredEscalation.objects.order_by("run_at", "id").values_list("run_at", flat=True).first()
+    )
+    return min((t for t in (ticket_at, deferred_at) if t is not None), default=None)
 
 
 def _target_label(code: str) -> str:
@@ -123,7 +139,12 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
             .filter(sla_alarm_at__lte=now)
             .order_by("sla_alarm_at", "id")[:SWEEP_BATCH]
         )
-        if not tickets:
+        deferred = list(
+            DeferredEscalation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(run_at__lte=now)
+            .order_by("run_at", "id")[:SWEEP_BATCH]
+        )
+        if not tickets and not deferred:
             return 0
         members = list(
             Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE)
@@ -132,6 +153,16 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
         )
         told = 0
         escalations: dict[int, list[SlaEscalation]] = {}
+
+        def policy_escalations(ticket: Ticket) -> list[SlaEscalation]:
+            if ticket.sla_policy_id is None:
+                return []
+            if ticket.sla_policy_id not in escalations:
+                escalations[ticket.sla_policy_id] = list(
+                    SlaEscalation.objects.filter(policy_id=ticket.sla_policy_id).order_by("id")
+                )
+            return escalations[ticket.sla_policy_id]
+
         for ticket in tickets:
             alerts = sla.alerts_due(ticket, now=now)
             ticket.save(update_fields=list(sla.TIMER_FIELDS))
@@ -153,25 +184,72 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
                         kind=kind,
                         url=url,
                     )
-                if kind == "breach" and ticket.sla_policy_id is not None:
-                    if ticket.sla_policy_id not in escalations:
-                        escalations[ticket.sla_policy_id] = list(
-                            SlaEscalation.objects.filter(policy_id=ticket.sla_policy_id).order_by(
-                                "id"
-                            )
+                if kind == "breach" and policy_escalations(ticket):
+                    timer = sla.clock_for(ticket)
+                    due_at: datetime.datetime = getattr(ticket, f"{target}_due_at")
+                    run_at = sla.escalation_at(due_at, now, timer.schedule) if timer else now
+                    if run_at > now:
+                        DeferredEscalation.objects.get_or_create(
+                            ticket=ticket,
+                            target=target,
+                            defaults={"breached_at": due_at, "run_at": run_at},
                         )
-                    _escalate(
-                        tenant=tenant,
-                        ticket=ticket,
-                        target=target,
-                        members=members,
-                        told=told_to,
-                        escalations=escalations[ticket.sla_policy_id],
-                        url=url,
-                        now=now,
-                    )
+                        alarm_at(kind=SLA_ALARM, at=run_at)
+                    else:
+                        _escalate(
+                            tenant=tenant,
+                            ticket=ticket,
+                            target=target,
+                            members=members,
+                            told=told_to,
+                            escalations=policy_escalations(ticket),
+                            url=url,
+                            now=now,
+                        )
                 told += 1
+        told += _run_deferred(
+            tenant=tenant, rows=deferred, members=members, now=now, get=policy_escalations
+        )
     return told
+
+
+def _run_deferred(
+    *,
+    tenant: Tenant,
+    rows: list[DeferredEscalation],
+    members: list[Membership],
+    now: datetime.datetime,
+    get: Callable[[Ticket], list[SlaEscalation]],
+) -> int:
+    """Escalate the breaches that waited for business hours. A ticket solved or closed in the
+    meantime is not escalated; a ticket being written just now waits for the next sweep."""
+    ran = 0
+    for row in rows:
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact", "company")
+            .filter(pk=row.ticket_id)
+            .first()
+        )
+        if ticket is None:
+            continue
+        row.delete()
+        if ticket.status in DONE_STATUSES:
+            continue
+        url = workspace_url(tenant.slug or "", reverse("service:ticket_detail", args=[ticket.pk]))
+        _escalate(
+            tenant=tenant,
+            ticket=ticket,
+            target=row.target,
+            members=members,
+            told=_recipients(ticket, members),
+            escalations=get(ticket),
+            url=url,
+            now=now,
+            breached_at=row.breached_at,
+        )
+        ran += 1
+    return ran
 
 
 RAISED = {
@@ -191,15 +269,18 @@ def _escalate(
     escalations: list[SlaEscalation],
     url: str,
     now: datetime.datetime,
+    breached_at: datetime.datetime | None = None,
 ) -> None:
-    """Run the policy's escalations for a breach of ``target`` on the locked ``ticket``. A
-    breach is found by the sweep within a minute of its due time, and due times are business
-    times, so escalations run within the team's business hours."""
+    """Run the policy's escalations for a breach of ``target`` on the locked ``ticket``, now:
+    the caller has checked that ``now`` is within business hours (``sla.escalation_at``).
+    ``breached_at`` names the breach of an escalation that waited for business hours."""
     by_user = {m.user_id: m for m in members}
     for escalation in escalations:
         if escalation.target not in (SlaEscalation.Target.ANY, target):
             continue
         done: dict[str, Any] = {"target": target, "action": escalation.action}
+        if breached_at is not None:
+            done["breached_at"] = breached_at.isoformat()
         if escalation.action == SlaEscalation.Action.NOTIFY:
             member = by_user.get(escalation.user_id or 0)
             if member is None or member in told:

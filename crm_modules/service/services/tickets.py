@@ -12,10 +12,12 @@ import datetime
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import Company, Contact
 from crm_modules.service import sla
 from crm_modules.service.models import (
@@ -38,6 +40,7 @@ from crm_modules.service.module import (
     TICKET_STATUS,
     TICKET_UPDATED,
     TICKETS_TOPIC,
+    VIEW_TICKETS,
     WORK_TICKETS,
 )
 from crm_modules.service.services import outbound, routing
@@ -325,10 +328,18 @@ def ticket_reply(
 
     ``seen_message_id`` is the last message the agent saw when writing (0: none). A public
     reply is stopped with ``NewerMessages`` when a customer message newer than that arrived
-    meanwhile, so nobody answers a question the customer has already changed."""
+    meanwhile, so nobody answers a question the customer has already changed.
+
+    Members ``@mentioned`` in an internal note (the kit's picker writes ``@<email>``) must be
+    able to see the ticket; they are told after the note is stored (architecture: Mentions)."""
     require(actor, WORK_TICKETS, ticket)
     text = check_body(body, field="body", required=True)
     seen = _seen(seen_message_id)
+    mentioned = (
+        []
+        if public
+        else sales.mentioned_members(actor=actor, record=ticket, text=text, capability=VIEW_TICKETS)
+    )
     # A reply to a merged ticket lands on the ticket that carries it on.
     ticket = ticket_survivor(ticket)
     if status:
@@ -368,6 +379,7 @@ def ticket_reply(
         fields = ["updated_at"]
         if public:
             sla.on_public_reply(locked, now=when)
+            sla.business_times(locked, sla.clock_for(locked))
             fields += sla.TIMER_FIELDS
         target = status or (Status.OPEN if public and locked.status == Status.NEW else "")
         if target and target != locked.status:
@@ -393,9 +405,20 @@ def ticket_reply(
             channel=locked.channel if public else "",
             direction="outbound" if public else "",
             occurred_at=when,
-            data={"ticket": locked.pk, "message": message.pk},
+            data={
+                "ticket": locked.pk,
+                "message": message.pk,
+                **({"mentions": [m.user_id for m in mentioned]} if mentioned else {}),
+            },
         )
         _publish(actor, "ticket.replied" if public else "ticket.noted", locked)
+        if mentioned:
+            sales.mentions_notify(
+                actor=actor,
+                record=locked,
+                members=mentioned,
+                url_path=reverse("service:ticket_detail", args=[locked.pk]),
+            )
     return message
 
 
@@ -403,7 +426,8 @@ def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
     """Set the status with its timers and stamps; returns the fields changed. Solving a
     ticket (again, after a reopening) asks the customer for a rating."""
     solving = status == Status.SOLVED and ticket.status not in DONE_STATUSES
-    sla.on_status(ticket, new_status=status, timer=sla.clock_for(ticket), now=when)
+    timer = sla.clock_for(ticket)
+    sla.on_status(ticket, new_status=status, timer=timer, now=when)
     if solving:
         csat_survey_open(ticket=ticket, now=when)
     if status == Status.SOLVED:
@@ -411,6 +435,7 @@ def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
     elif status not in DONE_STATUSES:
         ticket.solved_at = None
     ticket.closed_at = when if status == Status.CLOSED else None
+    sla.business_times(ticket, timer)
     return list(sla.TIMER_FIELDS)
 
 
