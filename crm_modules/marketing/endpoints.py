@@ -341,3 +341,9 @@ from crm_modules.marketing.capture.endpoints import (  # noqa: E402  (forms and 
 )
 
 urlpatterns += capture_patterns
+
+from crm_modules.marketing.endpoints_triggers import (  # noqa: E402  (triggers and offers)
+    urlpatterns as trigger_patterns,
+)
+
+urlpatterns += trigger_patterns

@@ -17,6 +17,7 @@ from crm_modules.marketing.models_capture import (  # noqa: F401  (their home is
     FormSubmission,
     Touchpoint,
 )
+from crm_modules.marketing.models_triggers import NextBestOffer, TriggerFiring, TriggerRule  # noqa: F401
 from crm_platform.fields import user_reference
 
 

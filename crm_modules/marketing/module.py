@@ -8,6 +8,9 @@
 - Everyone sees a contact's contact-pressure state (recent messages, cap, holds) on its page.
 - Owner, Admin, Manager and Marketer set the contact rules (cap, quiet hours), the topics of
   the preference centre, and add addresses to the suppression list (ADR 0033).
+- Everyone sees the event-trigger rules and their run logs; Owner, Admin, Manager and Marketer
+  create and change them; actions run with the permissions of who last saved the rule
+  (ADR 0042). Everyone sees a contact's next best offers.
 - Everyone sees forms and their submissions; Owner, Admin, Manager and Marketer build them and
   enter campaign costs; the attribution report (revenue) is for those roles and Read-only
   (ADR 0035).
@@ -21,7 +24,13 @@ from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
-from tenants.modules import register_open_path, register_record_panel, register_settings_panel
+from tenants.modules import (
+    register_open_path,
+    register_record_event_kind,
+    register_record_event_listener,
+    register_record_panel,
+    register_settings_panel,
+)
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Marketing")
@@ -224,5 +233,68 @@ FORM_FILL = register_entry_type("form_fill", label=_("Form filled"))
 # The hosted form page, its embed description and the endpoint forms post to: visitors who are
 # not members open them; each view checks the form and its signed token itself.
 PUBLIC_FORM_PATH = register_open_path("/marketing/f/")
+
+# --- event triggers and next best offers (ADR 0042) -------------------------------------------
+
+VIEW_TRIGGERS = capabilities.register(
+    "marketing.view_triggers",
+    label=_("See event-trigger rules and what they did"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_TRIGGERS = capabilities.register(
+    "marketing.manage_triggers",
+    label=_("Create and change event-trigger rules"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
+VIEW_OFFERS = capabilities.register(
+    "marketing.view_offers",
+    label=_("See a contact's next best offers"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+
+navigation.register(
+    "triggers",
+    label=_("Triggers"),
+    icon="bell",
+    url_name="marketing:triggers",
+    capability=VIEW_TRIGGERS,
+    order=325,
+)
+
+TRIGGER_CREATED = register_action("trigger.created", _("Trigger rule created"), module=MODULE)
+TRIGGER_CHANGED = register_action("trigger.changed", _("Trigger rule changed"), module=MODULE)
+TRIGGER_FIRED = register_entry_type("trigger_fired", label=_("Automation ran"))
+FORM_SUBMITTED_EVENT = register_record_event_kind(
+    "marketing.form_submitted", label=_("Form submitted"), keys=("form",)
+)
+
+
+def _hear(event: Any) -> None:
+    from crm_modules.marketing.triggers.engine import hear
+
+    hear(event)
+
+
+register_record_event_listener("marketing.triggers", _hear)
+
+
+def _offers_panel(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.marketing.offers import offers_panel
+
+    return offers_panel(actor=membership, contact=record)
+
+
+register_record_panel(
+    "marketing.next_best_offer",
+    record_type="sales.contact",
+    template="marketing/_next_best_offer.html",
+    capability=VIEW_OFFERS,
+    context=_offers_panel,
+    order=65,
+)
 
 from crm_modules.marketing import reports  # noqa: E402, F401
