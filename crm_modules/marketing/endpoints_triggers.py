@@ -116,15 +116,15 @@ class TriggerDetail(generics.GenericAPIView[TriggerRule]):
     capabilities = {"GET": VIEW_TRIGGERS, "PATCH": MANAGE_TRIGGERS}
     serializer_class = TriggerRuleOut
 
-    def get(self, request: Request, rule_id: int) -> Response:
-        rule = selectors.trigger_rule_get(actor=_actor(request), rule_id=rule_id)
+    def get(self, request: Request, trigger_id: int) -> Response:
+        rule = selectors.trigger_rule_get(actor=_actor(request), rule_id=trigger_id)
         return Response(TriggerRuleOut(rule).data)
 
-    def patch(self, request: Request, rule_id: int) -> Response:
+    def patch(self, request: Request, trigger_id: int) -> Response:
         data = TriggerRulePatch(data=request.data)
         data.is_valid(raise_exception=True)
         actor = _actor(request)
-        rule = selectors.trigger_rule_get(actor=actor, rule_id=rule_id)
+        rule = selectors.trigger_rule_get(actor=actor, rule_id=trigger_id)
         rule = services.trigger_rule_update(actor=actor, rule=rule, **data.validated_data)
         return Response(TriggerRuleOut(rule).data)
 
@@ -139,9 +139,9 @@ class TriggerRuns(generics.GenericAPIView[TriggerFiring]):
     serializer_class = TriggerFiringOut
     pagination_class = KeysetPagination
 
-    def get(self, request: Request, rule_id: int) -> Response:
+    def get(self, request: Request, trigger_id: int) -> Response:
         actor = _actor(request)
-        rule = selectors.trigger_rule_get(actor=actor, rule_id=rule_id)
+        rule = selectors.trigger_rule_get(actor=actor, rule_id=trigger_id)
         page = self.paginate_queryset(selectors.trigger_runs(actor=actor, rule=rule))
         return self.get_paginated_response(TriggerFiringOut(page, many=True).data)
 
@@ -163,7 +163,7 @@ class ContactOffers(generics.GenericAPIView[Any]):
 
 urlpatterns = [
     path("triggers/", TriggerList.as_view(), name="trigger-list"),
-    path("triggers/<int:rule_id>/", TriggerDetail.as_view(), name="trigger-detail"),
-    path("triggers/<int:rule_id>/runs/", TriggerRuns.as_view(), name="trigger-runs"),
+    path("triggers/<int:trigger_id>/", TriggerDetail.as_view(), name="trigger-detail"),
+    path("triggers/<int:trigger_id>/runs/", TriggerRuns.as_view(), name="trigger-runs"),
     path("contacts/<int:contact_id>/offers/", ContactOffers.as_view(), name="contact-offers"),
 ]

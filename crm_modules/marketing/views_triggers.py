@@ -90,7 +90,7 @@ def _editor(request: WorkspaceRequest, rule: TriggerRule | None) -> HttpResponse
                     target = exc.field if exc.field in form.fields else "definition"
                     form.add_error(target, exc.message)
                 else:
-                    return redirect("marketing:trigger_detail", rule_id=rule.pk)
+                    return redirect("marketing:trigger_detail", trigger_id=rule.pk)
         status = 400
     context = {
         "form": form,
@@ -121,17 +121,17 @@ def trigger_new(request: WorkspaceRequest) -> HttpResponse:
 
 @requires(MANAGE_TRIGGERS)
 @require_http_methods(["GET", "HEAD", "POST"])
-def trigger_edit(request: WorkspaceRequest, rule_id: int) -> HttpResponse:
-    rule = selectors.trigger_rule_get(actor=request.membership, rule_id=rule_id)
+def trigger_edit(request: WorkspaceRequest, trigger_id: int) -> HttpResponse:
+    rule = selectors.trigger_rule_get(actor=request.membership, rule_id=trigger_id)
     return _editor(request, rule)
 
 
 @requires(VIEW_TRIGGERS)
 @require_safe
-def trigger_detail(request: WorkspaceRequest, rule_id: int) -> HttpResponse:
+def trigger_detail(request: WorkspaceRequest, trigger_id: int) -> HttpResponse:
     """The rule and its run log; ``?after=`` with htmx answers only the next rows."""
     actor = request.membership
-    rule = selectors.trigger_rule_get(actor=actor, rule_id=rule_id)
+    rule = selectors.trigger_rule_get(actor=actor, rule_id=trigger_id)
     page = selectors.trigger_runs_page(actor=actor, rule=rule, after=request.GET.get("after", ""))
     context = {
         "rule": rule,

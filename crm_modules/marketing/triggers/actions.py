@@ -24,17 +24,17 @@ from crm_platform.errors import ServiceError
 from tenants.models import Membership
 
 
-def _run_as(rule: TriggerRule) -> Membership | None:
+def _member(user_id: int | None) -> Membership | None:
     schema = connection.schema_name  # type: ignore[attr-defined]
     return (
         Membership.objects.select_related("user", "tenant")
-        .filter(
-            user_id=rule.run_as_id or 0,
-            tenant__schema_name=schema,
-            status=Membership.Status.ACTIVE,
-        )
+        .filter(user_id=user_id or 0, tenant__schema_name=schema, status=Membership.Status.ACTIVE)
         .first()
     )
+
+
+def _run_as(rule: TriggerRule) -> Membership | None:
+    return _member(rule.run_as_id)
 
 
 def _add_tag(actor: Membership, contact: Contact, action: dict[str, Any]) -> str:
@@ -51,12 +51,13 @@ def _set_lifecycle(actor: Membership, contact: Contact, action: dict[str, Any]) 
 
 
 def _create_task(actor: Membership, contact: Contact, action: dict[str, Any]) -> str:
+    """The contact's owner gets the task, made in their name (no reassignment needed); a
+    contact without an owner gives it to the member the rule runs as."""
     due = timezone.now() + datetime.timedelta(days=action["due_in_days"])
-    owner = contact.owner_id or actor.user_id
-    task = task_create(
-        actor=actor, owner_id=owner, title=action["title"], due_at=due, contact=contact
-    )
-    return _("Task #%(id)d for the contact's owner.") % {"id": task.pk}
+    owner = _member(contact.owner_id) if contact.owner_id is not None else None
+    maker = owner or actor
+    task = task_create(actor=maker, title=action["title"], due_at=due, contact=contact)
+    return _("Task #%(id)d for %(name)s.") % {"id": task.pk, "name": maker.user}
 
 
 def _add_to_list(actor: Membership, contact: Contact, action: dict[str, Any]) -> str:
