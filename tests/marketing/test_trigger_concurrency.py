@@ -13,6 +13,7 @@ from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_modules.activities.models import Activity
 from crm_modules.marketing.models import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine
 from crm_modules.sales.models import Task
@@ -34,6 +35,15 @@ def _rule(owner: Any) -> TriggerRule:
         listens_to="sales.deal_won",
         run_as=owner.user,
     )
+
+
+def _clean(rule: TriggerRule, contact: Any) -> None:
+    Activity.objects.filter(
+        links__target_type="sales.contact", links__target_id=contact.pk
+    ).delete()
+    Task.objects.filter(contact=contact).delete()
+    rule.delete()
+    contact.delete()
 
 
 def _race(schema: str, work: Callable[[int], object]) -> list[object]:
@@ -84,9 +94,7 @@ def test_concurrent_evaluations_of_one_happening_fire_once(
             assert firing.status == TriggerFiring.Status.DONE
             assert Task.objects.filter(contact=contact, title="Once only").count() == 1
         finally:
-            Task.objects.filter(contact=contact).delete()
-            rule.delete()
-            contact.delete()
+            _clean(rule, contact)
 
 
 def test_concurrent_sweeps_run_a_due_firing_once(world: World, django_db_blocker: Any) -> None:
@@ -106,6 +114,4 @@ def test_concurrent_sweeps_run_a_due_firing_once(world: World, django_db_blocker
             assert sum(ran) == 1  # type: ignore[arg-type]
             assert Task.objects.filter(contact=contact, title="Once only").count() == 1
         finally:
-            Task.objects.filter(contact=contact).delete()
-            rule.delete()
-            contact.delete()
+            _clean(rule, contact)
