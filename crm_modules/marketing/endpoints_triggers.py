@@ -12,7 +12,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm_modules.marketing.models import TriggerFiring, TriggerRule
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.module import MANAGE_TRIGGERS, VIEW_OFFERS, VIEW_TRIGGERS
 from crm_modules.marketing.offers import offers_for
 from crm_modules.marketing.triggers import selectors, services

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from crm_modules.marketing.models import NextBestOffer
+from crm_modules.marketing.models_triggers import NextBestOffer
 from crm_modules.sales.api import Contact
 from tenants.models import Membership
 from tenants.permissions import require

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from crm_modules.marketing.models import TriggerRule
+from crm_modules.marketing.models_triggers import TriggerRule
 from crm_modules.marketing.module import MANAGE_TRIGGERS, VIEW_TRIGGERS
 from crm_modules.marketing.triggers import selectors, services
 from crm_modules.marketing.triggers.definition import ACTION_TYPES, MAX_ACTIONS

@@ -37,10 +37,9 @@ from crm_modules.marketing.models import (
     Segment,
     SegmentMember,
     Topic,
-    TriggerFiring,
-    TriggerRule,
 )
 from crm_modules.marketing.models_capture import Form
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge

@@ -9,8 +9,9 @@ import datetime
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from crm_modules.marketing.models import TriggerFiring, TriggerRule
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine, tasks
+from tenants.alarms import alarm_at
 from tenants.roles import Role
 from tests.conftest import Workspace
 from tests.isolation.conftest import db_state
@@ -59,7 +60,7 @@ def test_the_sweep_runs_only_workspaces_whose_alarm_is_due(
     _pending(alpha)
     _pending(bravo)
     with schema_context(bravo.tenant.schema_name):
-        engine.alarm_at(kind=engine.SWEEP_ALARM, at=timezone.now() - datetime.timedelta(seconds=1))
+        alarm_at(kind=engine.SWEEP_ALARM, at=timezone.now() - datetime.timedelta(seconds=1))
     assert tasks.trigger_sweep.run() == 1
     with schema_context(bravo.tenant.schema_name):
         assert TriggerFiring.objects.get().status == TriggerFiring.Status.DONE

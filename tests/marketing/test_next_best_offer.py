@@ -12,7 +12,7 @@ from django.core import mail
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing.campaigns import content
-from crm_modules.marketing.models import NextBestOffer
+from crm_modules.marketing.models_triggers import NextBestOffer
 from crm_modules.marketing.offers import first_offers, offers_for, offers_recompute
 from crm_modules.marketing.triggers import engine, services
 from crm_modules.marketing.triggers.tasks import next_best_offers_refresh

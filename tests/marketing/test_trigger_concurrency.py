@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.activities.models import Activity
-from crm_modules.marketing.models import TriggerFiring, TriggerRule
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine
 from crm_modules.sales.models import Task
 from tenants.roles import Role

@@ -19,9 +19,8 @@ from crm_modules.marketing.models import (
     ContactTouch,
     Segment,
     SegmentMember,
-    TriggerFiring,
-    TriggerRule,
 )
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine, services
 from crm_modules.marketing.triggers.tasks import trigger_sweep
 from crm_modules.sales.models import Contact, Deal, Stage, Task
@@ -282,7 +281,7 @@ def test_a_form_submission_fires_rules_on_that_form(
     alpha: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:
     from crm_modules.marketing.capture.submit import form_submit
-    from crm_modules.marketing.models import Form
+    from crm_modules.marketing.models_capture import Form
 
     manager = _manager(alpha)
     form = Form.objects.create(
@@ -655,7 +654,11 @@ def test_evaluating_one_happening_twice_fires_once(
         },
     )
     contact = ContactFactory.create(owner=manager.user)
-    event = {"kind": "sales.deal_won", "contact_id": contact.pk, "occurrence": "deal:1"}
+    event: dict[str, Any] = {
+        "kind": "sales.deal_won",
+        "contact_id": contact.pk,
+        "occurrence": "deal:1",
+    }
     first = engine.evaluate(**event, data={"amount": "10"}, chain=[])
     second = engine.evaluate(**event, data={"amount": "10"}, chain=[])
     assert len(first) == 1

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.marketing.campaigns.content import contact_values, fill_text
-from crm_modules.marketing.models import SegmentMember, TriggerFiring, TriggerRule
+from crm_modules.marketing.models import SegmentMember
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.module import TRIGGER_FIRED
 from crm_modules.marketing.offers import first_offers
 from crm_modules.marketing.pressure import may_contact, record_contact

@@ -28,7 +28,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_modules.marketing.models import TriggerFiring, TriggerRule
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers.definition import (
     CUSTOM_PREFIX,
     WON_REVENUE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from crm_modules.marketing.models import TriggerFiring, TriggerRule
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.module import VIEW_TRIGGERS
 from crm_modules.sales.api import Page, contact_list, keyset_page
 from tenants.models import Membership

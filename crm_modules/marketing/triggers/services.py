@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_modules.marketing.models import TriggerRule
+from crm_modules.marketing.models_triggers import TriggerRule
 from crm_modules.marketing.module import MANAGE_TRIGGERS, TRIGGER_CHANGED, TRIGGER_CREATED
 from crm_modules.marketing.triggers.definition import (
     Definition,
