@@ -67,7 +67,8 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
         rows = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = %s AND table_name = 'sales_contact' AND is_nullable = 'NO'"
-            " AND column_default IS NULL AND is_generated = 'NEVER'",
+            " AND column_default IS NULL AND is_generated = 'NEVER'"
+            " AND is_identity = 'NO'",
             [schema],
         ).fetchall()
         for column, data_type in rows:
