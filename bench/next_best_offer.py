@@ -101,7 +101,7 @@ def seed_purchases(database_url: str, schema: str, owner_id: int, args: argparse
             return
         conn.execute(
             "INSERT INTO sales_product (name, sku, unit_price, currency, active, created_at,"
-            " updated_at) SELECT 'Product ' || n, 'SKU-' || n, 10 + n % 90, 'EUR', true, now(),"
+            " updated_at) SELECT 'Product ' || n, 'SKU-' || n, 10 + n %% 90, 'EUR', true, now(),"
             " now() FROM generate_series(0, %s - 1) n",
             [args.products],
         )
