@@ -266,6 +266,74 @@ def contact_event(*, event: str, contact_ids: Collection[int]) -> None:
         _CONTACT_EVENT_LISTENERS[key](event=event, contact_ids=contact_ids)
 
 
+# Things that happen to a contact which other modules react to (marketing's event triggers):
+# a module declares the kinds it emits (``register_record_event_kind``, service: "ticket
+# solved") and announces each happening with ``record_event`` inside its transaction; each
+# listener (``register_record_event_listener``) is called there and then, and defers its work
+# with ``transaction.on_commit`` (nothing happens for a rolled-back change). Neither side
+# imports the other.
+@dataclass(frozen=True)
+class RecordEventKind:
+    code: str
+    label: Any
+    # What the event's ``data`` may be matched on ("tag", "to", "form"...).
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """``occurrence`` names this happening so a reaction to it happens once ("deal:12")."""
+
+    kind: str
+    contact_id: int
+    occurrence: str
+    data: dict[str, Any]
+
+
+RecordEventListener = Callable[[RecordEvent], None]
+_EVENT_KINDS: dict[str, RecordEventKind] = {}
+_EVENT_LISTENERS: dict[str, RecordEventListener] = {}
+
+
+def register_record_event_kind(
+    code: str, *, label: Any, keys: tuple[str, ...] = ()
+) -> RecordEventKind:
+    kind = RecordEventKind(code, label, keys)
+    _EVENT_KINDS[code] = kind
+    return kind
+
+
+def record_event_kinds() -> list[RecordEventKind]:
+    return sorted(_EVENT_KINDS.values(), key=lambda kind: kind.code)
+
+
+def register_record_event_listener(key: str, listener: RecordEventListener) -> None:
+    _EVENT_LISTENERS[key] = listener
+
+
+def unregister_record_event_listener(key: str) -> None:
+    _EVENT_LISTENERS.pop(key, None)
+
+
+def record_event(
+    kind: str, *, contact_ids: Any, occurrence: str, data: dict[str, Any] | None = None
+) -> None:
+    """Announce that ``kind`` happened to each contact (call it inside the transaction that
+    makes it happen)."""
+    if kind not in _EVENT_KINDS:
+        raise ValueError(f"Record event kind {kind} is not registered")
+    events = [
+        RecordEvent(kind, int(pk), occurrence, dict(data or {}))
+        for pk in sorted({int(pk) for pk in contact_ids})
+    ]
+    if not events or not _EVENT_LISTENERS:
+        return
+    for key in sorted(_EVENT_LISTENERS):
+        listener = _EVENT_LISTENERS[key]
+        for event in events:
+            listener(event)
+
+
 # Functions that fill the demo workspace with a module's sample records (``make run``).
 DemoSeeder = Callable[..., None]
 _DEMO_SEEDERS: list[DemoSeeder] = []

@@ -347,3 +347,9 @@ from crm_modules.marketing.sequences.endpoints import (  # noqa: E402  (sequence
 )
 
 urlpatterns += sequence_patterns
+
+from crm_modules.marketing.endpoints_triggers import (  # noqa: E402  (triggers and offers)
+    urlpatterns as trigger_patterns,
+)
+
+urlpatterns += trigger_patterns

@@ -18,6 +18,7 @@ from crm_modules.marketing.models_capture import (  # noqa: F401  (their home is
     Touchpoint,
 )
 from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep, StepRun  # noqa: F401
+from crm_modules.marketing.models_triggers import NextBestOffer, TriggerFiring, TriggerRule  # noqa: F401
 from crm_platform.fields import user_reference
 
 

@@ -24,6 +24,8 @@ from tenants.models import Membership
 from tenants.modules import (
     register_contact_event_listener,
     register_open_path,
+    register_record_event_kind,
+    register_record_event_listener,
     register_record_panel,
     register_settings_panel,
 )
@@ -299,6 +301,71 @@ def _contact_event(*, event: str, contact_ids: Any) -> None:
 
 
 register_contact_event_listener("marketing.sequences", _contact_event)
+
+
+# --- event triggers and next best offers (ADR 0042) -------------------------------------------
+
+VIEW_TRIGGERS = capabilities.register(
+    "marketing.view_triggers",
+    label=_("See event-trigger rules and what they did"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+MANAGE_TRIGGERS = capabilities.register(
+    "marketing.manage_triggers",
+    label=_("Create and change event-trigger rules"),
+    module=MODULE,
+    roles=MARKETERS,
+    writes=True,
+)
+VIEW_OFFERS = capabilities.register(
+    "marketing.view_offers",
+    label=_("See a contact's next best offers"),
+    module=MODULE,
+    roles=ALL_ROLES,
+)
+
+navigation.register(
+    "triggers",
+    label=_("Triggers"),
+    icon="bell",
+    url_name="marketing:triggers",
+    capability=VIEW_TRIGGERS,
+    order=325,
+)
+
+TRIGGER_CREATED = register_action("trigger.created", _("Trigger rule created"), module=MODULE)
+TRIGGER_CHANGED = register_action("trigger.changed", _("Trigger rule changed"), module=MODULE)
+TRIGGER_FIRED = register_entry_type("trigger_fired", label=_("Automation ran"))
+FORM_SUBMITTED_EVENT = register_record_event_kind(
+    "marketing.form_submitted", label=_("Form submitted"), keys=("form",)
+)
+
+
+def _hear(event: Any) -> None:
+    from crm_modules.marketing.triggers.engine import hear
+
+    hear(event)
+
+
+register_record_event_listener("marketing.triggers", _hear)
+
+
+def _offers_panel(membership: Membership, record: Any) -> dict[str, Any]:
+    from crm_modules.marketing.offers import offers_panel
+
+    return offers_panel(actor=membership, contact=record)
+
+
+register_record_panel(
+    "marketing.next_best_offer",
+    record_type="sales.contact",
+    template="marketing/_next_best_offer.html",
+    capability=VIEW_OFFERS,
+    context=_offers_panel,
+    order=65,
+)
+
 
 from crm_modules.marketing import reports  # noqa: E402, F401
 from crm_modules.marketing.sequences import tasks as sequence_tasks  # noqa: E402, F401

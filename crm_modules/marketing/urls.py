@@ -7,6 +7,7 @@ from crm_modules.marketing import (
     views_recipient,
     views_rules,
     views_sequences,
+    views_triggers,
 )
 from crm_modules.marketing.capture import public
 from crm_modules.marketing.capture import views as form_views
@@ -76,6 +77,10 @@ urlpatterns = [
     path("forms/new/", form_views.form_new, name="form_new"),
     path("forms/<int:form_id>/", form_views.form_detail, name="form_detail"),
     path("forms/<int:form_id>/edit/", form_views.form_edit, name="form_edit"),
+    path("triggers/", views_triggers.triggers, name="triggers"),
+    path("triggers/new/", views_triggers.trigger_new, name="trigger_new"),
+    path("triggers/<int:trigger_id>/", views_triggers.trigger_detail, name="trigger_detail"),
+    path("triggers/<int:trigger_id>/edit/", views_triggers.trigger_edit, name="trigger_edit"),
     path("attribution/", views_attribution.attribution, name="attribution"),
     path("attribution/costs/", views_attribution.cost_set, name="campaign_cost_set"),
     path("attribution/rebuild/", views_attribution.rebuild, name="attribution_rebuild"),

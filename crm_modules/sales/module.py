@@ -19,7 +19,11 @@ from tenants import capabilities, live, navigation, palette
 from tenants.audit.actions import register_action
 from tenants.capabilities import Scope
 from tenants.models import Membership, Tenant
-from tenants.modules import register_demo_seeder, register_home_panel
+from tenants.modules import (
+    register_demo_seeder,
+    register_home_panel,
+    register_record_event_kind,
+)
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Sales")
@@ -354,6 +358,16 @@ def _record_search(model: Any) -> Any:
 
 # Documents attach to every sales record by the record's model label (the timeline's link key).
 _register_attachables()
+
+# What happens to a contact that other modules may react to (marketing's event triggers).
+DEAL_WON_EVENT = register_record_event_kind("sales.deal_won", label=_("Deal won"))
+TAG_ADDED_EVENT = register_record_event_kind("sales.tag_added", label=_("Tag added"), keys=("tag",))
+LIFECYCLE_EVENT = register_record_event_kind(
+    "sales.lifecycle_changed", label=_("Lifecycle stage changed"), keys=("to",)
+)
+FIELD_CHANGED_EVENT = register_record_event_kind(
+    "sales.field_changed", label=_("Field changed"), keys=("field",)
+)
 
 # Sales records as report data sources (registered once the names above exist).
 from crm_modules.sales import reports  # noqa: E402, F401

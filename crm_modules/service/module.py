@@ -24,6 +24,7 @@ from tenants.modules import (
     CONTACT_OPENED_TICKET,
     register_contact_hold,
     register_open_path,
+    register_record_event_kind,
     register_record_panel,
 )
 from tenants.roles import ALL_ROLES, Role
@@ -253,6 +254,10 @@ register_record_panel(
     context=_csat_history,
     order=55,
 )
+
+# A solved ticket, for modules reacting to what happens to a contact (marketing's triggers:
+# "three days after a ticket is solved, ask for feedback").
+TICKET_SOLVED_EVENT = register_record_event_kind("service.ticket_solved", label=_("Ticket solved"))
 
 from crm_modules.service import reports  # noqa: E402, F401 - registers the report data sources
 

@@ -296,6 +296,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_modules.sales.tasks.send_task_reminders",
         "schedule": 60.0,
     },
+    # Event triggers' delayed actions, in the workspaces whose trigger alarm is due (ADR 0042).
+    "marketing-trigger-sweep": {
+        "task": "crm_modules.marketing.triggers.tasks.trigger_sweep",
+        "schedule": 60.0,
+    },
+    # Next best offers from the day's won deals (ADR 0042).
+    "marketing-next-best-offers": {
+        "task": "crm_modules.marketing.triggers.tasks.next_best_offers_every_workspace",
+        "schedule": 60.0 * 60 * 24,
+    },
     # SLA warnings before a breach and notices at the breach; each told once.
     "service-sla-alerts": {
         "task": "crm_modules.service.tasks.send_sla_alerts",

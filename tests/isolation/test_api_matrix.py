@@ -351,6 +351,14 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/pause/": {},
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/resume/": {},
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/remove/": {},
+    "POST /api/v1/marketing/triggers/": {
+        "name": "Клиенты Gold",
+        "definition": {
+            "when": {"threshold": {"field": "won_revenue", "crosses": 1000}},
+            "actions": [{"type": "add_tag", "tag": "ทองคำ"}],
+        },
+    },
+    "PATCH /api/v1/marketing/triggers/{trigger_id}/": {"name": "Oro 黄金"},
 }
 
 

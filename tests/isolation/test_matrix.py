@@ -31,9 +31,16 @@ from crm_modules.dataio.models import ExportJob, ImportJob, ImportRow
 from crm_modules.documents.models import Document, DocumentVersion
 from crm_modules.integrations.models import ApiKey
 from crm_modules.marketing.capture.guard import token_mint
-from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
+from crm_modules.marketing.models import (
+    Campaign,
+    CampaignVariant,
+    Segment,
+    SegmentMember,
+    Topic,
+)
 from crm_modules.marketing.models_capture import Form
 from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep
+from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.reporting.models import ExchangeRate, Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -157,6 +164,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "action": lambda ws, owner: "pause",
     "topic_id": lambda ws, owner: _topic(ws),
     "form_id": lambda ws, owner: _form(ws).pk,
+    "trigger_id": lambda ws, owner: _trigger(ws, owner),
     # The hosted form's id (open views only).
     "public_id": lambda ws, owner: _form(ws).public_id,
 }
@@ -229,6 +237,30 @@ def _segment(workspace: Workspace, owner: Membership) -> int:
             segment=segment, contact=ContactFactory.create(owner=owner.user)
         )
         return segment.pk
+
+
+def _trigger(workspace: Workspace, owner: Membership) -> int:
+    """An event-trigger rule with one firing for a contact of ``owner`` in its run log."""
+    with schema_context(workspace.tenant.schema_name):
+        rule = TriggerRule.objects.create(
+            name="Gold",
+            definition={
+                "when": {"event": "sales.tag_added", "match": {"tag": "VIP"}},
+                "delay_minutes": 0,
+                "actions": [{"type": "add_tag", "tag": "Gold"}],
+            },
+            listens_to="sales.tag_added",
+            run_as=owner.user,
+        )
+        TriggerFiring.objects.create(
+            rule=rule,
+            contact=ContactFactory.create(owner=owner.user),
+            occurrence="sample",
+            status=TriggerFiring.Status.DONE,
+            due_at=timezone.now(),
+            outcome=[{"action": "add_tag", "status": "done", "message": "Tagged Gold."}],
+        )
+        return rule.pk
 
 
 def _ticket(workspace: Workspace, owner: Membership) -> int:
@@ -696,6 +728,10 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:sequence_enrol": {"GET": 405, "POST": 302},
     "marketing:contact_enrol": {"GET": 405, "POST": 302},
     "marketing:enrolment_action": {"GET": 405, "POST": 302},
+    "marketing:triggers": {"GET": 200, "POST": 405},
+    "marketing:trigger_new": {"GET": 200, "POST": 400},
+    "marketing:trigger_detail": {"GET": 200, "POST": 405},
+    "marketing:trigger_edit": {"GET": 200, "POST": 400},
 }
 
 METHODS = ("GET", "POST")

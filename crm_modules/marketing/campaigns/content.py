@@ -35,6 +35,8 @@ PLACEHOLDER_FIELDS = (
     "job_title",
     "city",
     "country",
+    # The contact's first next best offer (ADR 0042): a product name, or the default.
+    "next_best_offer",
 )
 _PLACEHOLDER = re.compile(
     r'\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\s*:\s*"(?P<default>[^"{}\\]*)"\s*)?\}\}'
@@ -428,9 +430,16 @@ def render(
     return Rendered(subject=subject, preheader=preheader, body=body, html=document, text=text)
 
 
-def contact_values(contact: Any) -> dict[str, str]:
+def fill_text(text: str, values: Mapping[str, str]) -> str:
+    """Plain text with its (checked) placeholders replaced, each by its value or default."""
+    return _PLACEHOLDER.sub(
+        lambda match: values.get(match.group("name"), "") or (match.group("default") or ""), text
+    )
+
+
+def contact_values(contact: Any, *, offer: str = "") -> dict[str, str]:
     """The placeholder values of a contact (a ``sales.Contact`` or a row with the same
-    attribute names)."""
+    attribute names); ``offer`` is its next best offer's product name, when known."""
     first = contact.first_name or ""
     last = contact.last_name or ""
     company = getattr(contact, "company_name", None)
@@ -446,4 +455,5 @@ def contact_values(contact: Any) -> dict[str, str]:
         "job_title": getattr(contact, "job_title", "") or "",
         "city": getattr(contact, "city", "") or "",
         "country": str(getattr(contact, "country", "") or ""),
+        "next_best_offer": offer,
     }

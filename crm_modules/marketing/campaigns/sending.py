@@ -39,6 +39,7 @@ from crm_modules.marketing.models import (
     CampaignVariant,
 )
 from crm_modules.marketing.module import CAMPAIGN_EMAIL, CAMPAIGNS_TOPIC
+from crm_modules.marketing.offers import first_offers
 from crm_modules.marketing.pressure import Purpose, may_contact_many, record_contact
 from crm_modules.marketing.selectors import segment_contacts
 from crm_modules.sales.api import Contact
@@ -270,6 +271,7 @@ def send_batch(campaign_id: int, *, limit: int) -> int:
     tenant = _tenant()
     urls = _Urls(tenant)
     contacts = Contact.objects.select_related("company").in_bulk([row.contact_id for row in rows])
+    offers = first_offers(contacts)
     built: dict[int, content.Built] = {}
     sender = from_address(campaign)
     rate = float(settings.MARKETING_SEND_RATE_PER_WORKER)
@@ -315,7 +317,7 @@ def send_batch(campaign_id: int, *, limit: int) -> int:
                 )
             rendered = content.render(
                 built[row.variant_id],
-                content.contact_values(contact),
+                content.contact_values(contact, offer=offers.get(contact.pk, "")),
                 link_url=functools.partial(urls.click, row.id),
                 open_url=urls.open(row.id),
             )

@@ -21,7 +21,7 @@ from crm_modules.marketing.capture.definition import (
 )
 from crm_modules.marketing.capture.optin import consent_requested
 from crm_modules.marketing.models_capture import Form, FormSubmission, Touchpoint
-from crm_modules.marketing.module import FORM_FILL
+from crm_modules.marketing.module import FORM_FILL, FORM_SUBMITTED_EVENT
 from crm_modules.sales.api import (
     CREATE_RECORDS,
     EDIT_RECORDS,
@@ -36,6 +36,7 @@ from crm_modules.sales.api import (
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
 from tenants.models import Membership
+from tenants.modules import record_event
 from tenants.permissions import allows
 
 # Fields a new lead has of its own; the others go into its notes.
@@ -168,6 +169,13 @@ def form_submit(
             data={"form": form.pk, "touch": touch},
         )
         Form.objects.filter(pk=form.pk).update(submissions_count=F("submissions_count") + 1)
+        if contact is not None:
+            record_event(
+                FORM_SUBMITTED_EVENT.code,
+                contact_ids=[contact.pk],
+                occurrence=f"submission:{submission.pk}",
+                data={"form": str(form.pk)},
+            )
         for channel in consents:
             consent_requested(
                 submission=submission,

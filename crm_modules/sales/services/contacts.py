@@ -31,7 +31,7 @@ from crm_modules.sales.module import (
     EDIT_RECORDS,
     REASSIGN_RECORDS,
 )
-from crm_modules.sales.services import checks
+from crm_modules.sales.services import checks, events
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
@@ -362,6 +362,12 @@ def contact_update(
         )
         require(actor, capability, locked)
         checks.check_unchanged_since(locked, expected_updated_at)
+        before = Contact(
+            pk=locked.pk,
+            tags=list(locked.tags or []),
+            lifecycle_stage=locked.lifecycle_stage,
+            custom=dict(locked.custom or {}),
+        )
         if new_owner != locked.owner_id and not allows(actor, REASSIGN_RECORDS, locked):
             raise ServiceError(
                 _("Your role does not allow giving records to others."), field="owner"
@@ -436,6 +442,7 @@ def contact_update(
             },
         )
         score_inputs_changed(entity="contact", ids=[locked.pk])
+        events.contact_changed(before=before, after=locked)
     return locked
 
 

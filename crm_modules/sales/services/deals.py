@@ -26,7 +26,7 @@ from crm_modules.sales.module import (
     PIPELINE_CREATED,
     REASSIGN_RECORDS,
 )
-from crm_modules.sales.services import checks
+from crm_modules.sales.services import checks, events
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.records import record_delete
 from crm_platform.errors import ServiceError
@@ -364,9 +364,12 @@ def deal_move_stage(*, actor: Membership, deal: Deal, stage: Any, lost_reason: s
             changed_at=now,
             changed_by=actor.user,
         )
-        concerns: list[Any] = [locked, *locked.contacts.all()]
+        contacts = list(locked.contacts.all())
+        concerns: list[Any] = [locked, *contacts]
         if locked.company_id is not None:
             concerns.append(("sales.company", locked.company_id))
+        if status == Deal.Status.WON:
+            events.deal_won(deal=locked, contact_ids=[contact.pk for contact in contacts])
         timeline.activity_log(
             kind=timeline.STAGE_CHANGE.code,
             author=actor.user,

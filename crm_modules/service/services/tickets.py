@@ -37,6 +37,7 @@ from crm_modules.service.module import (
     ENTRY_TICKET,
     TICKET_ASSIGNED,
     TICKET_CREATED,
+    TICKET_SOLVED_EVENT,
     TICKET_STATUS,
     TICKET_UPDATED,
     TICKETS_TOPIC,
@@ -51,6 +52,7 @@ from crm_platform.validation import check_text
 from tenants import live
 from tenants.audit.services import audit_record
 from tenants.models import Membership, Team
+from tenants.modules import record_event
 from tenants.permissions import allows, require
 
 MAX_BODY = 100_000
@@ -430,6 +432,13 @@ def _move(ticket: Ticket, status: str, when: datetime.datetime) -> list[str]:
     sla.on_status(ticket, new_status=status, timer=timer, now=when)
     if solving:
         csat_survey_open(ticket=ticket, now=when)
+        if ticket.contact_id is not None:
+            record_event(
+                TICKET_SOLVED_EVENT.code,
+                contact_ids=[ticket.contact_id],
+                occurrence=f"ticket:{ticket.pk}:{when.isoformat()}",
+                data={"ticket": ticket.pk},
+            )
     if status == Status.SOLVED:
         ticket.solved_at = ticket.solved_at or when
     elif status not in DONE_STATUSES:
