@@ -9,7 +9,9 @@ class RevenueState(models.Model):
     """A subscription as one of its stored Stripe events described it, read once when the
     event is applied: the revenue rollup's memory of each subscription's history."""
 
-    event_id = models.CharField(max_length=255, primary_key=True)
+    # Compared byte by byte ("C"), as Python compares the ids: events of one second are
+    # ordered by id the same way in the rollup and in a recomputation.
+    event_id = models.CharField(max_length=255, primary_key=True, db_collation="C")
     subscription_id = models.CharField(max_length=255)
     customer = models.CharField(max_length=255)
     created = models.PositiveBigIntegerField()
