@@ -488,12 +488,13 @@ async def create_preview(request: web.Request) -> web.Response:
         raise UserError(400, "Bad proration_date")
     before = set(store.keys())
     try:
-        if change is None:
-            invoice = Invoice._get_next_invoice(
-                customer=customer, subscription=subscription_id, upcoming=True
-            )
+        if subscription is None:
+            invoice = Invoice._get_next_invoice(customer=customer, upcoming=True)
         else:
             current = subscription.items._list[0]
+            # Unchanged, the next period as it is; built here as a simulation, because
+            # localstripe's own upcoming invoice marks the pending items as invoiced.
+            change = change or (current.plan.id, current.quantity)
             if behavior != "none" and (current.plan.id, current.quantity) != change:
                 _prorations(subscription, current.plan, current.quantity, *change, at)
             next_period = (
