@@ -350,6 +350,12 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         self._price = price.id
         self._quantity = quantity
         self._subscription_metadata = (subscription_data or {}).get("metadata") or {}
+        enabled = (automatic_tax or {}).get("enabled") if isinstance(automatic_tax, dict) else None
+        self.automatic_tax = {
+            "enabled": str(enabled).lower() == "true",
+            "liability": None,
+            "status": None,
+        }
 
     def _complete(self, card_number: str) -> None:
         if self.status != "open":

@@ -333,3 +333,17 @@ def test_after_the_subscription_ended_a_new_one_keeps_the_currency(
     assert _checkouts_started(expired) == started
     assert 'name="currency" value="EUR"' in page
     assert _subscribe(client, currency="EUR")["Location"].startswith(synced_plans.base)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_stripe_tax_is_asked_for_by_configuration(
+    expired: Workspace, synced_plans: LocalStripe, settings: Any, enabled: bool
+) -> None:
+    settings.STRIPE_AUTOMATIC_TAX = enabled
+    client = workspace_client(expired.owner.user, expired.tenant)
+
+    response = _subscribe(client)
+
+    session_id = response["Location"].rsplit("/", 1)[1]
+    session = synced_plans.get(f"/v1/checkout/sessions/{session_id}")
+    assert session["automatic_tax"]["enabled"] is enabled
