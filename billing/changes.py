@@ -168,7 +168,8 @@ def check_seats(*, tenant: Tenant, seats: object) -> int:
     """The number of seats to pay for, validated: a whole number from the seats in use to the
     plan's cap."""
     text = str(seats if seats is not None else "").strip()
-    if not text.isdigit() or len(text) > len(str(MAX_SEATS_INPUT)):
+    # ASCII digits only: "²" or "๓" pass str.isdigit() but are no seat count.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SEATS_INPUT)):
         raise ServiceError(_("Enter the number of seats as a whole number."), field="seats")
     wanted = int(text)
     used = max(1, seats_used(tenant=tenant))

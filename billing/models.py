@@ -40,6 +40,9 @@ class BillingAccount(models.Model):
     # The `created` time of the newest invoice payment event applied (paid or failed): a
     # failure delivered after a later payment must not make the workspace past due again.
     payment_version = models.PositiveBigIntegerField(default=0)
+    # What that newest payment event said: the workspace's status is decided by whichever is
+    # newer, the subscription's status or this, whatever order the events were applied in.
+    last_payment_failed = models.BooleanField(default=False)
     # When the subscription fell past due: the grace period before read-only counts from here.
     past_due_since = models.DateTimeField(null=True, blank=True)
     # The price billed, as Stripe last reported it (its lookup key names them).
@@ -115,3 +118,6 @@ class WorkspaceDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema_name} {self.status}"
+
+
+from billing.models_revenue import RevenueMonth, RevenueState  # noqa: E402, F401

@@ -15,7 +15,7 @@ from django.db import transaction
 from billing import stripe_api
 from billing.models import BillingAccount
 from billing.module import DRIFT_REPAIRED
-from billing.subscriptions import subscription_apply
+from billing.subscriptions import OVERDUE, subscription_apply
 from tenants.audit.services import audit_record
 from tenants.models import Tenant
 
@@ -53,6 +53,8 @@ def account_reconcile(*, account_id: int) -> bool:
     """Compare one workspace with Stripe and repair it. True when something was repaired.
     Raises StripeUnavailable when Stripe cannot answer (nothing changes then)."""
     account = BillingAccount.objects.select_related("tenant").get(pk=account_id)
+    # Stripe's answer includes every event created before this second.
+    read_at = int(time.time())
     subscription = _subscription_at_stripe(account)
     if subscription is None or subscription.get("customer") != account.stripe_customer_id:
         return False
@@ -60,10 +62,16 @@ def account_reconcile(*, account_id: int) -> bool:
         locked = BillingAccount.objects.select_for_update().get(pk=account_id)
         tenant = Tenant.objects.select_for_update().get(pk=locked.tenant_id)
         before = _state(locked, tenant)
+        # Stripe's status already reflects every payment before ``read_at``: recorded as the
+        # newest payment news, so an older invoice event delivered late cannot undo the repair.
+        BillingAccount.objects.filter(pk=account_id, payment_version__lt=read_at).update(
+            payment_version=read_at,
+            last_payment_failed=subscription.get("status") in OVERDUE,
+        )
         subscription_apply(
             customer=locked.stripe_customer_id,
             subscription=subscription,
-            version=max(int(time.time()), locked.subscription_version),
+            version=max(read_at, locked.subscription_version),
             source="reconcile",
             deleted=subscription.get("status") == "canceled",
         )

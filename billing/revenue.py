@@ -1,58 +1,43 @@
-"""The platform's revenue figures, read from our own records of Stripe's events (the stored
-``StripeEvent`` rows and the workspaces' billing state), never from Stripe on each view.
+"""The platform's revenue figures, read from our own records of Stripe's events, never from
+Stripe on each view. The dashboard reads the rollup (billing/revenue_rollup.py), kept up to
+date as each subscription event is applied; the same figures can be recomputed from every
+stored event (``recompute=True``), which is how the rollup is checked.
 
 Each subscription's history is the sequence of its ``customer.subscription.*`` events in
-Stripe's order (their ``created`` time); at any moment it is in the state of the newest event
-before it. Money stays in each currency (no conversion): every figure is per currency.
+Stripe's order (their ``created`` time, then their id); at any moment it is in the state of
+the newest event before it. Money stays in each currency (no conversion): every figure is
+per currency.
 
 - MRR counts subscriptions that are ``active`` or ``past_due``: per seat price x seats, an
   annual price divided by 12. ARR is 12 x MRR.
 - Net new MRR of a month: MRR at its end minus MRR at its start.
-- Churn of a month: subscriptions deleted in it that were counted in MRR just before
-  (logos: workspaces; revenue: the MRR they had), and its share of the MRR at the month's start.
+- Churn of a month: subscriptions canceled in it that were counted in MRR just before
+  (logos: subscriptions, one per workspace; revenue: the MRR they had), and its share of the
+  MRR at the month's start.
 - Trials: workspaces whose trial started in the month (activation); converted: those whose
   subscription has been ``active`` at some time since.
+- Stripe creates an event before we receive it: the figures "now" take in the whole of the
+  current month's changes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from billing.models import BillingAccount, StripeEvent
-from billing.plans import plan_spec, price_choice_from_lookup_key
+from billing.models_revenue import RevenueMonth, RevenueState
+from billing.revenue_states import SUBSCRIPTION_EVENTS, State, subscription_state, to_money
 from tenants.models import Tenant
 
-SUBSCRIPTION_EVENTS = (
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-)
-COUNTED = frozenset({"active", "past_due"})
 MONTHS = 12
 CENT = Decimal("0.01")
 
-
-@dataclass(frozen=True)
-class State:
-    """A subscription as one event described it."""
-
-    at: int
-    customer: str
-    status: str
-    plan: str
-    currency: str
-    seats: int
-    # Per month, in the currency's major unit, unrounded.
-    monthly: Decimal
-
-    @property
-    def mrr(self) -> Decimal:
-        return self.monthly if self.status in COUNTED else Decimal(0)
+Figures = Counter[tuple[str, str]]
 
 
 @dataclass
@@ -64,7 +49,7 @@ class Month:
     churned_mrr: dict[str, Decimal] = field(default_factory=dict)
     # Churned MRR as a share (percent) of the MRR at the month's start, per currency.
     revenue_churn: dict[str, Decimal] = field(default_factory=dict)
-    # Churned workspaces as a share (percent) of those paying at the month's start.
+    # Churned subscriptions as a share (percent) of those paying at the month's start.
     logo_churn: Decimal | None = None
     trials_started: int = 0
     trials_converted: int = 0
@@ -95,89 +80,128 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _state(event: dict[str, Any], created: int) -> tuple[str, State] | None:
-    subscription = (event.get("data") or {}).get("object") or {}
-    subscription_id = subscription.get("id")
-    customer = subscription.get("customer")
-    if not isinstance(subscription_id, str) or not isinstance(customer, str):
-        return None
-    status = str(subscription.get("status", ""))
-    if event.get("type") == "customer.subscription.deleted":
-        status = "canceled"
-    items = (subscription.get("items") or {}).get("data") or []
-    plan, currency, seats, monthly = "", "", 0, Decimal(0)
-    for item in items:
-        price = item.get("price") or item.get("plan") or {}
-        choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
-        quantity = item.get("quantity")
-        if choice is None or not isinstance(quantity, int) or quantity < 0:
-            continue
-        item_plan, interval, item_currency = choice
-        unit = price.get("unit_amount")
-        if isinstance(unit, int):
-            amount = Decimal(unit * quantity) / 100
-        else:
-            amount = (
-                plan_spec(item_plan).price(currency=item_currency, interval=interval).amount
-                * quantity
-            )
-        recurring = price.get("recurring") or {}
-        if (recurring.get("interval") or interval) == "year":
-            amount /= 12
-        plan, currency = item_plan, item_currency.upper()
-        seats += quantity
-        monthly += amount
-    return subscription_id, State(
-        at=created,
-        customer=customer,
-        status=status,
-        plan=plan,
-        currency=currency,
-        seats=seats,
-        monthly=monthly,
-    )
-
-
 def subscription_histories(
     events: Iterable[tuple[str, int, dict[str, Any]]],
 ) -> dict[str, list[State]]:
     """Each subscription's states in Stripe's order, from (type, created, payload) rows."""
     histories: dict[str, list[State]] = defaultdict(list)
     for _type, created, payload in events:
-        found = _state(payload, created)
+        found = subscription_state(payload, created)
         if found is not None:
             histories[found[0]].append(found[1])
     for states in histories.values():
-        states.sort(key=lambda state: state.at)
+        states.sort(key=lambda state: (state.at, state.event_id))
     return dict(histories)
 
 
-def _at(states: list[State], moment: int) -> State | None:
-    """The subscription's state at ``moment``: the newest event before it."""
-    current = None
-    for state in states:
-        if state.at >= moment:
-            break
-        current = state
-    return current
+class _Ledger(Protocol):
+    def running(self, moment: int) -> Figures:
+        """MRR (per currency), paying subscriptions and seats (per plan) at ``moment``: a
+        month's start, or just after now."""
+
+    def churn(self, start: int, end: int) -> Figures:
+        """Churned MRR (per currency) and subscriptions of the month [start, end)."""
+
+    def converted_customers(self) -> set[str]:
+        """Customers whose subscription has been active at some time."""
 
 
-def _mrr_at(histories: dict[str, list[State]], moment: int) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for states in histories.values():
-        state = _at(states, moment)
-        if state is not None and state.mrr:
-            totals[state.currency] += state.mrr
-    return dict(totals)
+def _month_of(moment: int) -> date:
+    at = datetime.fromtimestamp(moment, tz=UTC)
+    return date(at.year, at.month, 1)
 
 
-def _paying_customers_at(histories: dict[str, list[State]], moment: int) -> set[str]:
-    paying = set()
-    for states in histories.values():
-        state = _at(states, moment)
-        if state is not None and state.mrr:
-            paying.add(state.customer)
-    return paying
+class _Rollup:
+    """The figures from the monthly rollup: one small query."""
+
+    def __init__(self) -> None:
+        self.rows: dict[date, Figures] = defaultdict(Counter)
+        for month, measure, key, value in RevenueMonth.objects.values_list(
+            "month", "measure", "key", "value"
+        ):
+            self.rows[month][measure, key] += value
+
+    def running(self, moment: int) -> Figures:
+        month = _month_of(moment)
+        # A month's start: the months before it; just after now: the current month too.
+        at_start = datetime(month.year, month.month, 1, tzinfo=UTC).timestamp() == moment
+        total: Figures = Counter()
+        for row_month, figures in self.rows.items():
+            if row_month < month or (row_month == month and not at_start):
+                for (measure, key), value in figures.items():
+                    if measure in ("mrr", "paying", "seats"):
+                        total[measure, key] += value
+        return total
+
+    def churn(self, start: int, end: int) -> Figures:
+        figures = self.rows.get(_month_of(start), Counter())
+        return Counter(
+            {
+                (measure, key): value
+                for (measure, key), value in figures.items()
+                if measure in ("churned_mrr", "churned_logos")
+            }
+        )
+
+    def converted_customers(self) -> set[str]:
+        return set(
+            RevenueState.objects.filter(status="active")
+            .values_list("customer", flat=True)
+            .distinct()
+        )
+
+
+class _Recomputed:
+    """The figures recomputed from every stored subscription event."""
+
+    def __init__(self) -> None:
+        rows = StripeEvent.objects.filter(
+            type__in=SUBSCRIPTION_EVENTS, processed_at__isnull=False
+        ).values_list("type", "created", "payload")
+        self.histories = subscription_histories(rows)
+
+    @staticmethod
+    def _at(states: list[State], moment: int) -> State | None:
+        current = None
+        for state in states:
+            if state.at >= moment:
+                break
+            current = state
+        return current
+
+    def running(self, moment: int) -> Figures:
+        total: Figures = Counter()
+        for states in self.histories.values():
+            state = self._at(states, moment)
+            if state is not None and state.counted:
+                total["mrr", state.currency] += state.per_month
+                total["paying", ""] += 1
+                total["seats", state.plan] += state.seats
+        return total
+
+    def churn(self, start: int, end: int) -> Figures:
+        total: Figures = Counter()
+        for states in self.histories.values():
+            for index, state in enumerate(states):
+                if state.status != "canceled" or not start <= state.at < end:
+                    continue
+                previous = states[index - 1] if index else None
+                if previous is not None and previous.counted:
+                    total["churned_mrr", previous.currency] += previous.per_month
+                    total["churned_logos", ""] += 1
+        return total
+
+    def converted_customers(self) -> set[str]:
+        return {
+            state.customer
+            for states in self.histories.values()
+            for state in states
+            if state.status == "active"
+        }
+
+
+def _per(figures: Figures, measure: str) -> dict[str, int]:
+    return {key: value for (name, key), value in figures.items() if name == measure and value}
 
 
 def _month_starts(now: datetime, count: int) -> list[datetime]:
@@ -201,84 +225,72 @@ def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def revenue_summary(*, now: datetime, months: int = MONTHS) -> Revenue:
-    """Every figure of the staff revenue dashboard at ``now``."""
-    rows = StripeEvent.objects.filter(type__in=SUBSCRIPTION_EVENTS).values_list(
-        "type", "created", "payload"
-    )
-    histories = subscription_histories(rows)
+def _amounts(twelfths: dict[str, int]) -> dict[str, Decimal]:
+    return {currency: _money(to_money(value)) for currency, value in twelfths.items()}
+
+
+def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = False) -> Revenue:
+    """Every figure of the staff revenue dashboard at ``now``, from the rollup (or recomputed
+    from every stored event)."""
+    ledger: _Ledger = _Recomputed() if recompute else _Rollup()
     accounts = {
         account.stripe_customer_id: account
         for account in BillingAccount.objects.select_related("tenant")
     }
     moment = int(now.timestamp()) + 1
-    mrr = {currency: _money(value) for currency, value in _mrr_at(histories, moment).items()}
+    current = ledger.running(moment)
+    mrr_now = _per(current, "mrr")
 
-    converted_customers = {
-        state.customer
-        for states in histories.values()
-        for state in states
-        if state.status == "active"
-    }
     converted_tenants = {
-        accounts[customer].tenant_id for customer in converted_customers if customer in accounts
+        accounts[customer].tenant_id
+        for customer in ledger.converted_customers()
+        if customer in accounts
     }
-    trials = Tenant.objects.exclude(state=Tenant.State.SPARE).exclude(activated_at=None)
+    activated = list(
+        Tenant.objects.exclude(state=Tenant.State.SPARE)
+        .exclude(activated_at=None)
+        .values_list("pk", "activated_at")
+    )
 
     series = []
     for start in _month_starts(now, months):
         end = min(_next_month(start), now)
         start_ts, end_ts = int(start.timestamp()), int(end.timestamp()) + (end == now)
-        before = _mrr_at(histories, start_ts)
-        after = _mrr_at(histories, end_ts)
+        opening = ledger.running(start_ts)
+        before = _per(opening, "mrr")
+        after = _per(ledger.running(end_ts), "mrr")
+        churn = ledger.churn(start_ts, end_ts)
+        churned = _per(churn, "churned_mrr")
         month = Month(start=start)
-        month.mrr = {currency: _money(value) for currency, value in after.items()}
+        month.mrr = _amounts(after)
         month.net_new = {
-            currency: _money(after.get(currency, Decimal(0)) - before.get(currency, Decimal(0)))
+            currency: _money(to_money(after.get(currency, 0) - before.get(currency, 0)))
             for currency in sorted(set(before) | set(after))
         }
-        churned_customers = set()
-        churned: dict[str, Decimal] = defaultdict(Decimal)
-        for states in histories.values():
-            for index, state in enumerate(states):
-                if state.status != "canceled" or not start_ts <= state.at < end_ts:
-                    continue
-                previous = states[index - 1] if index else None
-                if previous is not None and previous.mrr:
-                    churned_customers.add(state.customer)
-                    churned[previous.currency] += previous.mrr
-        month.churned_logos = len(churned_customers)
-        month.churned_mrr = {currency: _money(value) for currency, value in churned.items()}
+        month.churned_logos = churn["churned_logos", ""]
+        month.churned_mrr = _amounts(churned)
         month.revenue_churn = {
             currency: value
             for currency, amount in churned.items()
-            if (value := _percent(amount, before.get(currency, Decimal(0)))) is not None
+            if (value := _percent(amount, before.get(currency, 0))) is not None
         }
-        month.logo_churn = _percent(
-            len(churned_customers), len(_paying_customers_at(histories, start_ts))
-        )
-        started = trials.filter(activated_at__gte=start, activated_at__lt=_next_month(start))
-        started_ids = set(started.values_list("pk", flat=True))
+        month.logo_churn = _percent(month.churned_logos, opening["paying", ""])
+        started_ids = {
+            pk for pk, activated_at in activated if start <= activated_at < _next_month(start)
+        }
         month.trials_started = len(started_ids)
         month.trials_converted = len(started_ids & converted_tenants)
         series.append(month)
 
-    seats: dict[str, int] = defaultdict(int)
-    paying = set()
-    for states in histories.values():
-        current = _at(states, moment)
-        if current is not None and current.mrr:
-            seats[current.plan] += current.seats
-            paying.add(current.customer)
-
+    mrr = _amounts(mrr_now)
     return Revenue(
         now=now,
         mrr=mrr,
-        arr={currency: _money(value * 12) for currency, value in mrr.items()},
-        paying=len(paying),
+        arr={currency: _money(to_money(value * 12)) for currency, value in mrr_now.items()},
+        paying=current["paying", ""],
         months=series,
         past_due=_past_due(accounts),
-        seats_by_plan=dict(sorted(seats.items())),
+        seats_by_plan=dict(sorted(_per(current, "seats").items())),
     )
 
 

@@ -44,6 +44,31 @@ ENDED = frozenset({"canceled", "incomplete_expired"})
 _SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,200}")
 
 
+def billing_status_for(
+    account: BillingAccount, *, current: str, subscription_status: str, subscription_version: int
+) -> str:
+    """The workspace's billing status from the newest subscription status and the newest
+    payment event (``account.payment_version``): the newer of the two decides (the payment at
+    the same second: it is what the customer did), so the result is the same whatever order
+    the events were applied in. Without a subscription status (none reported yet, or one
+    that changes nothing) the status stays ``current``."""
+    if subscription_status in ENDED:
+        return Tenant.BillingStatus.CANCELED
+    payment_newer = account.payment_version > 0 and account.payment_version >= (
+        subscription_version
+    )
+    if subscription_status in PAYING:
+        overdue = payment_newer and account.last_payment_failed
+    elif subscription_status in OVERDUE:
+        overdue = not (payment_newer and not account.last_payment_failed)
+    else:
+        return current
+    if not overdue:
+        return Tenant.BillingStatus.ACTIVE
+    # Past the grace period the workspace stays read-only until an invoice is paid.
+    return current if current == Tenant.BillingStatus.UNPAID else Tenant.BillingStatus.PAST_DUE
+
+
 def stripe_failed() -> ServiceError:
     return ServiceError(
         _("Stripe could not be reached, so nothing was changed or charged. Try again shortly."),
@@ -83,6 +108,14 @@ def has_live_subscription(tenant: Tenant) -> bool:
     )
 
 
+def billing_currency(tenant: Tenant) -> str:
+    """The currency the workspace's Stripe customer is billed in, once it has had a
+    subscription ("" before): Stripe does not let a customer change its currency."""
+    account = BillingAccount.objects.filter(tenant=tenant).first()
+    currency = account.currency.upper() if account is not None else ""
+    return currency if currency in CURRENCIES else ""
+
+
 def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str) -> str:
     """A Stripe Checkout Session for ``plan`` billed per ``interval`` in ``currency``, for the
     seats in use. Returns the URL to send the member to. The same choice made twice (a double
@@ -98,6 +131,17 @@ def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str
     if has_live_subscription(tenant):
         raise ServiceError(
             _("This workspace already has a subscription."), field="plan", code="subscribed"
+        )
+    billed_in = billing_currency(tenant)
+    if billed_in and currency != billed_in:
+        raise ServiceError(
+            _(
+                "This workspace is billed in %(currency)s: Stripe keeps a customer in the "
+                "currency of its first subscription, so choose prices in %(currency)s."
+            )
+            % {"currency": billed_in},
+            field="currency",
+            code="currency_fixed",
         )
     quantity = max(1, seats_used(tenant=tenant))
     cap = plan_spec(plan).seat_limit
@@ -237,19 +281,17 @@ def subscription_apply(
 
                 deletion_cancel(tenant=tenant, source=source)
             account.ended_at = None
-            tenant.billing_status = Tenant.BillingStatus.ACTIVE
-        elif status in OVERDUE and tenant.billing_status != Tenant.BillingStatus.UNPAID:
-            # Past the grace period the workspace stays read-only until an invoice is paid.
-            tenant.billing_status = Tenant.BillingStatus.PAST_DUE
-        elif status in ENDED:
-            tenant.billing_status = Tenant.BillingStatus.CANCELED
-            if account.ended_at is None:
-                ended = subscription.get("ended_at")
-                account.ended_at = (
-                    datetime.fromtimestamp(ended, tz=UTC)
-                    if isinstance(ended, int)
-                    else timezone.now()
-                )
+        tenant.billing_status = billing_status_for(
+            account,
+            current=tenant.billing_status,
+            subscription_status=status,
+            subscription_version=version,
+        )
+        if status in ENDED and account.ended_at is None:
+            ended = subscription.get("ended_at")
+            account.ended_at = (
+                datetime.fromtimestamp(ended, tz=UTC) if isinstance(ended, int) else timezone.now()
+            )
         tenant.save(update_fields=["plan", "seat_limit", "billing_status"])
         if (
             tenant.billing_status == Tenant.BillingStatus.PAST_DUE

@@ -46,8 +46,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         accept_language=request.headers.get("Accept-Language", ""),
         requested=request.GET.get("currency", ""),
     )
-    if subscribed and account is not None and account.currency in CURRENCIES:
-        currency = account.currency  # a subscription is billed in one currency all its life
+    # Stripe keeps a customer in the currency of its first subscription: no choice after it.
+    billed_in = subscriptions.billing_currency(tenant)
+    if billed_in:
+        currency = billed_in
     seats = seats_used_summary(tenant=tenant)
     invoices = workspace_invoices(tenant)
     billable_seats = max(1, seats["used"])
@@ -80,6 +82,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "intervals": Interval.choices,
         "currency": currency,
         "currencies": CURRENCIES,
+        "currency_fixed": bool(billed_in),
         "account": account,
         "subscribed": subscribed,
         "interval_label": Interval(account.interval).label

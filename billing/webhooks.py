@@ -21,9 +21,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from billing import stripe_api
 from billing.models import BillingAccount, StripeEvent
 from billing.module import PAYMENT_FAILED, PAYMENT_RECOVERED, UNPAID_READ_ONLY
-from billing.subscriptions import subscription_apply
+from billing.revenue_rollup import revenue_record
+from billing.subscriptions import billing_status_for, subscription_apply
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
 from tenants.models import Tenant
@@ -66,6 +68,8 @@ def stripe_event_process(*, event_id: str) -> bool:
         handler = _HANDLERS.get(stored.type)
         if handler is not None:
             handler(stored.payload)
+        # The staff dashboard's rollup takes the event in the same transaction: once.
+        revenue_record(event=stored.payload, created=stored.created)
         stored.processed_at = timezone.now()
         stored.save(update_fields=["processed_at"])
     return True
@@ -110,6 +114,27 @@ def _subscription_changed(event: Event) -> None:
     )
 
 
+def _checkout_completed(event: Event) -> None:
+    """A Checkout paid: the subscription it made, read from Stripe (the event carries only its
+    id), so the workspace is paying even if the subscription's own events are late or lost.
+    Stripe unreachable: the task is retried and nothing is recorded meanwhile."""
+    session = event["data"]["object"]
+    subscription_id = session.get("subscription")
+    if session.get("mode") != "subscription" or not isinstance(subscription_id, str):
+        return
+    if not BillingAccount.objects.filter(stripe_customer_id=session.get("customer")).exists():
+        logger.warning("checkout %s of an unknown customer: ignored", session.get("id"))
+        return
+    subscription = stripe_api.subscription_retrieve(subscription_id)
+    subscription_apply(
+        customer=session.get("customer"),
+        subscription=subscription,
+        version=event["created"],
+        source=event["id"],
+        deleted=subscription.get("status") == "canceled",
+    )
+
+
 def _payment_in_order(account: BillingAccount, event: Event, *, failed: bool) -> bool:
     """Record the event as the newest payment news, unless a later one was applied already.
     Stripe's times are in seconds: at the same second, a failure of an invoice already paid
@@ -128,8 +153,29 @@ def _payment_in_order(account: BillingAccount, event: Event, *, failed: bool) ->
             logger.info("stripe event %s: its invoice is already paid: ignored", event["id"])
             return False
     account.payment_version = created
-    account.save(update_fields=["payment_version"])
+    account.last_payment_failed = failed
+    account.save(update_fields=["payment_version", "last_payment_failed"])
     return True
+
+
+def _status_after_payment(account: BillingAccount, tenant: Tenant, *, failed: bool) -> str:
+    """The workspace's status once this payment event (the newest) is recorded. Before any
+    subscription status is known, a payment restores and a failure makes past due."""
+    if account.subscription_status:
+        return billing_status_for(
+            account,
+            current=tenant.billing_status,
+            subscription_status=account.subscription_status,
+            subscription_version=account.subscription_version,
+        )
+    if failed and tenant.billing_status == Tenant.BillingStatus.ACTIVE:
+        return Tenant.BillingStatus.PAST_DUE
+    if not failed and tenant.billing_status in (
+        Tenant.BillingStatus.PAST_DUE,
+        Tenant.BillingStatus.UNPAID,
+    ):
+        return Tenant.BillingStatus.ACTIVE
+    return tenant.billing_status
 
 
 def _invoice_paid(event: Event) -> None:
@@ -137,7 +183,10 @@ def _invoice_paid(event: Event) -> None:
     if account is None or not _payment_in_order(account, event, failed=False):
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status in (Tenant.BillingStatus.PAST_DUE, Tenant.BillingStatus.UNPAID):
+    if tenant.billing_status in (
+        Tenant.BillingStatus.PAST_DUE,
+        Tenant.BillingStatus.UNPAID,
+    ) and (_status_after_payment(account, tenant, failed=False) == Tenant.BillingStatus.ACTIVE):
         tenant.billing_status = Tenant.BillingStatus.ACTIVE
         tenant.save(update_fields=["billing_status"])
         account.past_due_since = None
@@ -153,7 +202,9 @@ def _invoice_payment_failed(event: Event) -> None:
     if account is None or not _payment_in_order(account, event, failed=True):
         return
     tenant = _lock_tenant(account)
-    if tenant.billing_status != Tenant.BillingStatus.ACTIVE:
+    if tenant.billing_status != Tenant.BillingStatus.ACTIVE or (
+        _status_after_payment(account, tenant, failed=True) != Tenant.BillingStatus.PAST_DUE
+    ):
         return
     tenant.billing_status = Tenant.BillingStatus.PAST_DUE
     tenant.save(update_fields=["billing_status"])
@@ -205,6 +256,7 @@ def dunning_sweep(*, now: datetime | None = None) -> int:
 
 
 _HANDLERS: dict[str, Callable[[Event], None]] = {
+    "checkout.session.completed": _checkout_completed,
     "customer.subscription.created": _subscription_changed,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,

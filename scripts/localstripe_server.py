@@ -10,7 +10,9 @@ product uses and localstripe lacks, following Stripe's documented object shapes 
 - hosted invoice pages (``hosted_invoice_url`` / ``invoice_pdf``);
 - ``Idempotency-Key``: a POST repeated with the same key answers the first response again;
 - invoice previews (``/v1/invoices/create_preview``) of a change given with prices, with
-  ``subscription_details.proration_behavior``, leaving nothing behind;
+  ``subscription_details.proration_behavior`` and ``proration_date``, leaving nothing behind;
+- prorations as Stripe documents them (to the second: a credit for the unused time, a
+  charge for the same time at the new price and quantity), on a change and in its preview;
 - Subscription Schedules (``/v1/subscription_schedules``: create ``from_subscription``,
   retrieve, update ``phases``, ``release``), the way Stripe changes a subscription at the end
   of its period; the renewal step applies the next phase, and ends a subscription set to
@@ -180,12 +182,80 @@ def _create_subscription(cls: Any, /, **data: Any) -> Any:
     return _subscription_create(cls, **data)
 
 
+def _half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest integer, halves away from zero."""
+    sign = -1 if numerator < 0 else 1
+    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def _prorations(
+    subscription: Any, old_plan: Any, old_quantity: int, plan_id: str, quantity: int, at: int
+) -> list[Any]:
+    """Stripe's prorations for moving the subscription's item from ``old_plan`` x
+    ``old_quantity`` to ``plan_id`` x ``quantity`` at ``at``, calculated to the second as
+    Stripe documents them: a credit for the unused time of what was billed, and a charge for
+    the same time at the new price and quantity (none when the billing interval changes:
+    Stripe then starts a new period and bills it whole). Created as pending invoice items:
+    they go on the next invoice."""
+    new_plan = Plan._api_retrieve(plan_id)
+    start, end = int(subscription.current_period_start), int(subscription.current_period_end)
+    length = end - start
+    remaining = min(max(end - at, 0), length)
+    if length <= 0 or remaining == 0:
+        return []
+    at = end - remaining
+    common = {
+        "proration": True,
+        "subscription": subscription.id,
+        "customer": subscription.customer,
+        "period_start": at,
+        "period_end": end,
+    }
+    lines = [
+        resources.InvoiceItem(
+            amount=-_half_up(old_plan.amount * old_quantity * remaining, length),
+            currency=old_plan.currency,
+            description=f"Unused time on {old_quantity} x {old_plan.id}",
+            plan=old_plan.id,
+            **common,
+        )
+    ]
+    if (new_plan.interval, new_plan.interval_count) == (old_plan.interval, old_plan.interval_count):
+        lines.append(
+            resources.InvoiceItem(
+                amount=_half_up(new_plan.amount * quantity * remaining, length),
+                currency=new_plan.currency,
+                description=f"Remaining time on {quantity} x {new_plan.id}",
+                plan=new_plan.id,
+                **common,
+            )
+        )
+    return lines
+
+
 def _update_subscription(cls: Any, id: str, /, **data: Any) -> Any:
+    behavior = data.get("proration_behavior", "create_prorations")
     for key in _IGNORED_ON_UPDATE:
         data.pop(key, None)
+    before = None
     if "items" in data:
         data["items"] = _items_with_plans(data["items"])
+        current = Subscription._api_retrieve(id).items._list[0]
+        before = (current.plan, current.quantity, int(time.time()))
+    known = set(store.keys())
     subscription = _subscription_update(cls, id, **data)
+    if before is not None:
+        now = subscription.items._list[0]
+        if (now.plan.id, now.quantity) != (before[0].id, before[1]):
+            # localstripe credits the whole of every paid invoice instead: its items go, and
+            # Stripe's prorations take their place (none with proration_behavior=none).
+            for key in set(store.keys()) - known:
+                if key.startswith("invoiceitem:") and store[key].proration:
+                    del store[key]
+            if behavior != "none":
+                _prorations(
+                    subscription, before[0], before[1], now.plan.id, now.quantity, before[2]
+                )
     schedule_webhook(Event("customer.subscription.updated", subscription))
     return subscription
 
@@ -280,6 +350,12 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         self._price = price.id
         self._quantity = quantity
         self._subscription_metadata = (subscription_data or {}).get("metadata") or {}
+        enabled = (automatic_tax or {}).get("enabled") if isinstance(automatic_tax, dict) else None
+        self.automatic_tax = {
+            "enabled": str(enabled).lower() == "true",
+            "liability": None,
+            "status": None,
+        }
 
     def _complete(self, card_number: str) -> None:
         if self.status != "open":
@@ -385,9 +461,11 @@ def _plan_of(item: dict[str, Any], subscription: Any) -> str:
 
 async def create_preview(request: web.Request) -> web.Response:
     """Stripe's ``POST /v1/invoices/create_preview``: the next invoice if the subscription
-    changed as described. localstripe's own preview takes plans only and leaves the objects
-    it simulates in its store; this one takes prices, honours
-    ``subscription_details.proration_behavior`` and leaves nothing behind."""
+    changed as described, leaving nothing behind. A change of its item is prorated as Stripe
+    documents it (to the second, at ``subscription_details.proration_date`` or now): with
+    ``create_prorations`` the next invoice holds the prorations and the next period at the new
+    price and quantity; with ``none`` only the next period; with ``always_invoice`` only the
+    prorations, which Stripe would invoice at once."""
     data = await server.get_post_data(request) or {}
     customer = data.get("customer")
     subscription_id = data.get("subscription")
@@ -398,32 +476,53 @@ async def create_preview(request: web.Request) -> web.Response:
     if subscription is not None and customer is None:
         customer = subscription.customer
     items = details.get("items")
-    plans = None
+    change = None
     if items is not None:
+        if subscription is None:
+            raise UserError(400, "A change needs the subscription it changes")
         if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
             raise UserError(400, "Exactly one item is supported")
         quantity = resources.try_convert_to_int(items[0].get("quantity", 1))
         if not isinstance(quantity, int) or quantity < 1:
             raise UserError(400, "Bad quantity")
-        plans = [{"plan": _plan_of(items[0], subscription), "quantity": quantity}]
+        change = (_plan_of(items[0], subscription), quantity)
     behavior = details.get("proration_behavior", "create_prorations")
     if behavior not in ("create_prorations", "none", "always_invoice"):
         raise UserError(400, "Bad proration_behavior")
+    at = resources.try_convert_to_int(details.get("proration_date", int(time.time())))
+    if not isinstance(at, int):
+        raise UserError(400, "Bad proration_date")
     before = set(store.keys())
     try:
-        invoice = Invoice._get_next_invoice(
-            customer=customer,
-            subscription=subscription_id,
-            upcoming=True,
-            subscription_items=plans,
-        )
-        created = {key.split(":", 1)[1] for key in set(store.keys()) - before}
-        if behavior == "none":
-            invoice.lines._list = [
-                line
-                for line in invoice.lines._list
-                if not (line.proration and getattr(line, "invoice_item", None) in created)
-            ]
+        if subscription is None:
+            invoice = Invoice._get_next_invoice(customer=customer, upcoming=True)
+        else:
+            current = subscription.items._list[0]
+            # Unchanged, the next period as it is; built here as a simulation, because
+            # localstripe's own upcoming invoice marks the pending items as invoiced.
+            change = change or (current.plan.id, current.quantity)
+            if behavior != "none" and (current.plan.id, current.quantity) != change:
+                _prorations(subscription, current.plan, current.quantity, *change, at)
+            next_period = (
+                []
+                if behavior == "always_invoice"
+                else [
+                    SubscriptionItem(
+                        subscription=subscription_id,
+                        plan=change[0],
+                        quantity=change[1],
+                        tax_rates=[],
+                    )
+                ]
+            )
+            invoice = Invoice(
+                customer=customer,
+                subscription=subscription_id,
+                items=next_period,
+                date=int(subscription.current_period_end),
+                simulation=True,
+                upcoming=True,
+            )
         exported = invoice._export()
     finally:
         for key in set(store.keys()) - before:

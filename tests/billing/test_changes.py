@@ -4,6 +4,7 @@ the period's end and resuming — against the local Stripe stand-in."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -85,9 +86,11 @@ def test_buying_seats_shows_stripe_s_preview_first_and_changes_nothing_until_con
 
     assert page.status_code == 200
     body = page.content.decode()
-    # The stand-in prorates as localstripe does: the paid period credited, 9 seats billed.
-    assert "90.00 EUR" in body  # 9 x 45.00 - 7 x 45.00 credited
-    assert "-315.00 EUR" in body
+    # Prorated as Stripe does, to the second, moments after the period started: 7 seats'
+    # unused time credited (-315.00) and 9 seats charged for it (405.00), then the next
+    # period for 9 seats (405.00).
+    assert '<dd data-testid="preview-proration">90.00 EUR</dd>' in body
+    assert "<strong>495.00 EUR</strong>" in body
     assert 'name="seats" value="9"' in body
     assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
 
@@ -121,6 +124,11 @@ def test_seats_bought_are_kept_when_a_member_leaves(
         ("-3", "Enter the number of seats as a whole number."),
         ("2.5", "Enter the number of seats as a whole number."),
         ("9" * 40, "Enter the number of seats as a whole number."),
+        ("²", "Enter the number of seats as a whole number."),
+        ("๙", "Enter the number of seats as a whole number."),
+        ("九", "Enter the number of seats as a whole number."),
+        ("<script>9</script>", "Enter the number of seats as a whole number."),
+        ("9; DROP TABLE billing_billingaccount", "Enter the number of seats as a whole number."),
         ("0", "7 seats are in use: free some before paying for fewer."),
         ("6", "7 seats are in use: free some before paying for fewer."),
         ("101", "The Professional plan allows at most 100 seats."),
@@ -394,3 +402,77 @@ def test_members_without_the_billing_capability_cannot_change_the_subscription(
 
     assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
     assert _subscription(synced_plans, paying)["cancel_at_period_end"] is False
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    return int((Decimal(numerator) / denominator).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@pytest.mark.parametrize(("seats", "elapsed"), [(9, 0.5), (5, 0.25), (12, 0.9)])
+def test_the_stand_in_prorates_a_seat_change_to_the_second_as_stripe_does(
+    paying: Workspace, synced_plans: LocalStripe, seats: int, elapsed: float
+) -> None:
+    subscription = _subscription(synced_plans, paying)
+    item = subscription["items"]["data"][0]
+    start, end = int(item["current_period_start"]), int(item["current_period_end"])
+    at = start + int((end - start) * elapsed)
+    remaining, length = end - at, end - start
+
+    preview = synced_plans.post(
+        "/v1/invoices/create_preview",
+        {
+            "customer": subscription["customer"],
+            "subscription": subscription["id"],
+            "subscription_details[items][0][id]": item["id"],
+            "subscription_details[items][0][quantity]": str(seats),
+            "subscription_details[proration_date]": str(at),
+        },
+    )
+
+    prorations = sorted(line["amount"] for line in preview["lines"]["data"] if line["proration"])
+    credit = -_half_up(7 * 4500 * remaining, length)
+    charge = _half_up(seats * 4500 * remaining, length)
+    assert prorations == sorted([credit, charge])
+    assert preview["total"] == credit + charge + seats * 4500
+    # A preview leaves nothing behind: no pending item, the subscription unchanged.
+    pending = synced_plans.get("/v1/invoiceitems", customer=subscription["customer"])["data"]
+    assert pending == []
+    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+
+
+def test_without_prorations_the_preview_is_the_next_period_alone(
+    paying: Workspace, synced_plans: LocalStripe
+) -> None:
+    subscription = _subscription(synced_plans, paying)
+    item = subscription["items"]["data"][0]
+
+    preview = synced_plans.post(
+        "/v1/invoices/create_preview",
+        {
+            "customer": subscription["customer"],
+            "subscription": subscription["id"],
+            "subscription_details[items][0][id]": item["id"],
+            "subscription_details[items][0][quantity]": "9",
+            "subscription_details[proration_behavior]": "none",
+        },
+    )
+
+    assert [line["proration"] for line in preview["lines"]["data"]] == [False]
+    assert preview["total"] == 9 * 4500
+
+
+def test_a_seat_change_leaves_stripe_s_prorations_for_the_next_invoice(
+    paying: Workspace, synced_plans: LocalStripe
+) -> None:
+    assert _owner(paying).post("/billing/seats/", {"seats": "9"}).status_code == 302
+
+    account = BillingAccount.objects.get(tenant=paying.tenant)
+    pending = synced_plans.get("/v1/invoiceitems", customer=account.stripe_customer_id)["data"]
+    amounts = sorted(item["amount"] for item in pending if item["proration"])
+    # Moments after the period started: (almost) the whole period of 7 seats credited and
+    # of 9 seats charged.
+    assert len(amounts) == 2
+    assert -7 * 4500 <= amounts[0] <= -7 * 4500 + 5
+    assert 9 * 4500 - 5 <= amounts[1] <= 9 * 4500
+    body = _owner(paying).get("/billing/").content.decode()
+    assert f": {(9 * 4500 + sum(amounts)) / 100:.2f} EUR" in body

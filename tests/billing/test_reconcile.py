@@ -3,17 +3,18 @@ stand-in) and repaired where a webhook was lost, each repair an audit row."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 import requests
 from django_tenants.utils import schema_context
 
-from billing.models import BillingAccount
+from billing.models import BillingAccount, StripeEvent
 from billing.tasks import reconcile_subscriptions
 from tenants.audit.models import AuditEvent
 from tenants.models import Plan, Tenant
-from tests.billing.conftest import SECRET_KEY, LocalStripe, subscribe
+from tests.billing.conftest import SECRET_KEY, LocalStripe, post_event, subscribe
 from tests.conftest import Workspace
 
 
@@ -132,3 +133,65 @@ def test_stripe_down_leaves_everything_as_it_is(
 
 def test_a_workspace_without_a_stripe_customer_is_not_checked(alpha: Workspace) -> None:
     assert reconcile_subscriptions.delay().get() == {"checked": 0, "repaired": 0, "failed": 0}
+
+
+def test_an_older_payment_failure_delivered_after_a_repair_does_not_undo_it(
+    paying: Workspace, synced_plans: LocalStripe
+) -> None:
+    """The repair read Stripe's state, which already reflects every payment made before it:
+    a failure event from before then, delivered late, leaves the workspace active."""
+    account = BillingAccount.objects.get(tenant=paying.tenant)
+    # The payment's webhooks were lost: nothing recorded of it.
+    BillingAccount.objects.filter(pk=account.pk).update(payment_version=0)
+    Tenant.objects.filter(pk=paying.tenant.pk).update(billing_status=Tenant.BillingStatus.UNPAID)
+    before = int(time.time()) - 60
+
+    reconcile_subscriptions.delay().get()
+
+    account.refresh_from_db()
+    assert account.payment_version >= before + 60
+    assert _state(paying)[2] == "active"
+    late = {
+        "id": "evt_reconcile_late_failure",
+        "object": "event",
+        "type": "invoice.payment_failed",
+        "created": before,
+        "data": {
+            "object": {
+                "object": "invoice",
+                "id": "in_reconcile_late",
+                "customer": account.stripe_customer_id,
+                "amount_due": 4500,
+                "currency": "eur",
+            }
+        },
+    }
+    assert post_event(late) == 200
+
+    assert StripeEvent.objects.get(pk=late["id"]).processed_at is not None
+    assert _state(paying)[2] == "active"
+
+
+def test_a_payment_failure_after_the_repair_still_counts(
+    paying: Workspace, synced_plans: LocalStripe
+) -> None:
+    account = BillingAccount.objects.get(tenant=paying.tenant)
+    reconcile_subscriptions.delay().get()
+    newer = {
+        "id": "evt_reconcile_newer_failure",
+        "object": "event",
+        "type": "invoice.payment_failed",
+        "created": int(time.time()) + 5,
+        "data": {
+            "object": {
+                "object": "invoice",
+                "id": "in_reconcile_newer",
+                "customer": account.stripe_customer_id,
+                "amount_due": 4500,
+                "currency": "eur",
+            }
+        },
+    }
+    assert post_event(newer) == 200
+
+    assert _state(paying)[2] == "past_due"

@@ -4,6 +4,7 @@ authentication) can see on the public host; anyone else gets 404."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from billing.models import BillingAccount
 from billing.revenue import revenue_summary
+from billing.revenue_rollup import revenue_rebuild
 from tenants.models import Tenant
 from tests.billing.conftest import post_event
 from tests.conftest import Workspace, public_client
@@ -271,3 +273,65 @@ def test_the_staff_admin_links_to_the_dashboard(db: None) -> None:
     html = staff_client().get("/admin/").content.decode()
 
     assert 'href="/staff/revenue/" data-testid="staff-revenue-link"' in html
+
+
+def test_the_rollup_equals_a_full_recomputation_whatever_the_order(
+    alpha: Workspace, bravo: Workspace
+) -> None:
+    """Six subscriptions over a year, in two currencies and both intervals, changing seats,
+    plans and status, canceled and started again; their events delivered shuffled and some
+    twice. The rollup kept as they arrived gives the figures a full recomputation gives, and
+    so does the rollup made again from the stored events."""
+    rng = random.Random(42)
+    plans = [
+        ("rapport_starter_month_usd", 1500),
+        ("rapport_professional_month_eur", 4500),
+        ("rapport_professional_year_usd", 45000),
+        ("rapport_enterprise_year_eur", 90000),
+    ]
+    start = _at(2025, 4, 1)
+    events = []
+    for number in range(6):
+        customer = f"cus_rollup_{number}"
+        at = start + rng.randint(0, 40 * 86400)
+        for step in range(rng.randint(3, 12)):
+            lookup_key, unit = rng.choice(plans)
+            status = rng.choice(["active", "active", "trialing", "past_due", "unpaid"])
+            kind = "created" if step == 0 else rng.choice(["updated", "updated", "deleted"])
+            events.append(
+                _subscription_event(
+                    f"evt_rollup_{number}_{step:02d}",
+                    kind=kind,
+                    created=at,
+                    customer=customer,
+                    status="canceled" if kind == "deleted" else status,
+                    lookup_key=lookup_key,
+                    unit_amount=unit,
+                    interval=lookup_key.split("_")[2],
+                    quantity=rng.randint(1, 30),
+                )
+            )
+            # Sometimes two events of one subscription in the same second.
+            at += rng.choice([0, 3600, 86400 * rng.randint(1, 45)])
+    deliveries = events + rng.sample(events, len(events) // 3)
+    rng.shuffle(deliveries)
+    for event in deliveries:
+        assert post_event(event) == 200
+    now = datetime(2026, 6, 30, 23, tzinfo=UTC)
+
+    kept = revenue_summary(now=now, months=15)
+    recomputed = revenue_summary(now=now, months=15, recompute=True)
+    revenue_rebuild()
+    rebuilt = revenue_summary(now=now, months=15)
+
+    assert kept == recomputed
+    assert rebuilt == recomputed
+    assert any(month.churned_logos for month in kept.months)
+    assert len({currency for month in kept.months for currency in month.mrr}) == 2
+
+
+def test_the_dashboard_reads_the_rollup_in_a_constant_number_of_queries(
+    history: None, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(6):
+        revenue_summary(now=NOW, months=12)

@@ -145,3 +145,23 @@ def test_the_members_page_invites_beyond_the_paid_seats(
 
     assert response.status_code in (200, 302)
     assert _billed(synced_plans, paying) == 8
+
+
+def test_a_burst_of_invitations_makes_one_quantity_update(
+    paying: Workspace, synced_plans: LocalStripe, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Each change queues the billing task with a delay; when the tasks run, the first bills
+    the seats in use then, and the others find nothing left to change."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        for number in range(3):
+            services.invitation_create(
+                actor=paying.owner, email=f"burst{number}@alpha.example.com", role=Role.SALES_REP
+            )
+
+    for callback in callbacks:  # the delay is over: the queued tasks run
+        callback()
+
+    assert _billed(synced_plans, paying) == 10
+    updates = synced_plans.pending("customer.subscription.updated")
+    assert [update["data"]["object"]["items"]["data"][0]["quantity"] for update in updates] == [10]
+    assert _seat_limit(paying) == 10

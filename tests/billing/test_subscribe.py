@@ -4,6 +4,9 @@ seats in use; only members with the billing capability can start it."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -241,3 +244,106 @@ def test_only_members_with_the_billing_capability_can_subscribe(
         assert response.status_code == 403
         assert back.status_code == 403
         assert not BillingAccount.objects.filter(tenant=expired.tenant).exists()
+
+
+def _checkouts_started(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return AuditEvent.objects.filter(action="billing.checkout_started").count()
+
+
+@pytest.fixture
+def stalling_stripe() -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts connections and never answers (Stripe hanging)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_stripe_stalling_is_a_clear_message_and_changes_nothing(
+    expired: Workspace, settings: Any, stalling_stripe: str
+) -> None:
+    settings.STRIPE_SECRET_KEY = "sk_test_stalling"
+    settings.STRIPE_API_BASE = stalling_stripe
+    settings.STRIPE_TIMEOUT_SECONDS = 0.5
+    client = workspace_client(expired.owner.user, expired.tenant)
+
+    response = _subscribe(client)
+
+    assert response["Location"] == "/billing/"
+    assert "Stripe could not be reached" in client.get("/billing/").content.decode()
+    assert not BillingAccount.objects.filter(tenant=expired.tenant).exists()
+    assert _tenant(expired).billing_status == Tenant.BillingStatus.TRIAL_EXPIRED
+
+
+def test_the_currency_picker_is_gone_once_subscribed_and_another_currency_is_refused(
+    expired: Workspace, synced_plans: LocalStripe
+) -> None:
+    client = workspace_client(expired.owner.user, expired.tenant)
+    before = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert 'id="billing-currency"' in before
+    response = _subscribe(client, currency="EUR")
+    client.get(_local(synced_plans.pay_checkout(response["Location"])))
+
+    page = client.get("/billing/?currency=USD", HTTP_ACCEPT_LANGUAGE="en-US")
+
+    html = page.content.decode()
+    assert 'id="billing-currency"' not in html
+    assert 'data-testid="billing-currency-fixed"' in html
+    assert page.context["currency"] == "EUR"
+    assert 'name="currency" value="USD"' not in html
+
+
+def test_after_the_subscription_ended_a_new_one_keeps_the_currency(
+    expired: Workspace, synced_plans: LocalStripe
+) -> None:
+    client = workspace_client(expired.owner.user, expired.tenant)
+    response = _subscribe(client, currency="EUR")
+    client.get(_local(synced_plans.pay_checkout(response["Location"])))
+    account = BillingAccount.objects.get(tenant=expired.tenant)
+    BillingAccount.objects.filter(pk=account.pk).update(subscription_status="canceled")
+    Tenant.objects.filter(pk=expired.tenant.pk).update(billing_status=Tenant.BillingStatus.CANCELED)
+    started = _checkouts_started(expired)
+
+    refused = _subscribe(client, currency="USD")
+
+    assert refused["Location"] == "/billing/"
+    page = client.get("/billing/").content.decode()
+    assert "This workspace is billed in EUR" in page
+    assert _checkouts_started(expired) == started
+    assert 'name="currency" value="EUR"' in page
+    assert _subscribe(client, currency="EUR")["Location"].startswith(synced_plans.base)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_stripe_tax_is_asked_for_by_configuration(
+    expired: Workspace, synced_plans: LocalStripe, settings: Any, enabled: bool
+) -> None:
+    settings.STRIPE_AUTOMATIC_TAX = enabled
+    client = workspace_client(expired.owner.user, expired.tenant)
+
+    response = _subscribe(client)
+
+    session_id = response["Location"].rsplit("/", 1)[1]
+    session = synced_plans.get(f"/v1/checkout/sessions/{session_id}")
+    assert session["automatic_tax"]["enabled"] is enabled
