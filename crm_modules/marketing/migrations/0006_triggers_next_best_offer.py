@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketing', '0004_forms_and_attribution'),
+        ('marketing', '0005_sequences'),
         ('sales', '0011_lead_deal_tags'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
