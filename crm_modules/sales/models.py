@@ -343,6 +343,9 @@ class Lead(models.Model):
             GinIndex(fields=["search_grams"], name="lead_search_grams"),
             models.Index(fields=["-score", "-id"], name="lead_score"),
             GinIndex(fields=["tags"], name="lead_tags"),
+            # Duplicate lookups of an import (same email, else same phone), a batch at a time.
+            models.Index(fields=["email"], name="lead_email_lookup"),
+            models.Index(fields=["phone"], name="lead_phone_lookup"),
         ]
 
     def __str__(self) -> str:

@@ -269,6 +269,35 @@ def test_a_duplicate_inside_the_file_is_skipped(
     assert (job.created_count, job.skipped_count) == (1, 1)
 
 
+def test_a_row_the_database_refuses_is_reported_and_the_rest_of_its_batch_stored(
+    in_alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A value the checks let through but PostgreSQL refuses (a NUL character in a job title)
+    makes the batch's single write fail: the batch is applied again row by row, so the good
+    rows are stored and the bad one is reported, with nothing of it written."""
+    actor = fresh(in_alpha.owner)
+    rows = [
+        ["Name", "Email", "Job Title", "Company"],
+        ["Ana García", "ana@garcia.es", "CEO", "Acme Iberia"],
+        ["Null Byte", "nul@example.com", "Head\x00of sales", "Nul Company"],
+        ["Иван Петров", "ivan@example.ru", "Директор", "Ромашка"],
+    ]
+    job = _run(upload(actor, _body(rows)), actor, django_capture_on_commit_callbacks)
+
+    assert job.status == ImportJob.Status.DONE
+    assert (job.created_count, job.error_count) == (2, 1)
+    assert sorted(Contact.objects.values_list("primary_email", flat=True)) == [
+        "ana@garcia.es",
+        "ivan@example.ru",
+    ]
+    assert not ContactEmail.objects.filter(email="nul@example.com").exists()
+    assert sorted(Company.objects.values_list("name", flat=True)) == ["Acme Iberia", "Ромашка"]
+    [(number, column, reason)] = list(imports.import_error_lines(job))
+    assert (number, column) == (2, "")
+    assert reason.startswith("The database refused this row: ")
+    assert ImportRow.objects.filter(job=job, outcome=ImportRow.Outcome.CREATED).count() == 2
+
+
 def test_an_import_undo_is_refused_after_seven_days(
     in_alpha: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -289,3 +289,75 @@ def test_a_deal_export_ignores_a_value_the_list_page_refuses(alpha: Workspace) -
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert [row[1] for row in rows[1:]] == ["Any"]
+
+
+def test_a_csv_export_writes_each_kind_of_value_as_text(alpha: Workspace, tmp_path: Any) -> None:
+    """The CSV is written by PostgreSQL: lists, dates, custom fields of every shape, quotes,
+    commas, every script and formulas come out as the workbook export writes them."""
+    from crm_modules.sales.services import company_create
+    from crm_modules.sales.services.custom_fields import custom_field_create
+
+    with schema_context(alpha.tenant.schema_name):
+        actor = fresh(alpha.owner)
+        for code, kind, options in (
+            ("tier", "multi_select", ["Gold", "Silver"]),
+            ("vip", "boolean", None),
+            ("seats", "number", None),
+            ("motto", "text", None),
+        ):
+            custom_field_create(
+                actor=actor, entity="contact", code=code, label=code, type=kind, options=options
+            )
+        company = company_create(actor=actor, name="Acme, “Iberia”", domain="acme.es")
+        contact_create(
+            actor=actor,
+            first_name='Ana "La Jefa"',
+            last_name="García, Ruiz",
+            emails=["ana@garcia.es"],
+            phones=["+34 612 345 678"],
+            company=company.pk,
+            tags=["vip", "-minus"],
+            custom_fields={"tier": ["Gold", "Silver"], "vip": True, "seats": 12, "motto": "=1+1"},
+        )
+        contact_create(actor=actor, first_name="สมชาย", last_name="@ใจดี")
+        Contact.objects.update(created_at="2026-03-04T05:06:07+00:00")
+
+        path = tmp_path / "contacts.csv"
+        count = exports.export_write(
+            actor=actor, entity="contact", filters={}, file_format="csv", path=path
+        )
+        book = tmp_path / "contacts.xlsx"
+        exports.export_write(
+            actor=actor, entity="contact", filters={}, file_format="xlsx", path=book
+        )
+
+    assert count == 2
+    text = path.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeffid,first_name,")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0][-4:] == ["tier", "vip", "seats", "motto"]
+    ana = next(row for row in rows[1:] if row[2] == "García, Ruiz")
+    assert ana[1:8] == [
+        'Ana "La Jefa"',
+        "García, Ruiz",
+        "ana@garcia.es",
+        "'+34612345678",
+        "",
+        "Acme, “Iberia”",
+        "acme.es",
+    ]
+    assert ana[10] == "vip, -minus"
+    assert ana[17] == "2026-03-04 05:06"
+    assert ana[-4:] == ["Gold, Silver", "True", "12", "'=1+1"]
+    somchai = next(row for row in rows[1:] if row[1] == "สมชาย")
+    assert somchai[2] == "'@ใจดี"
+    assert somchai[-4:] == ["", "", "", ""]
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(book).worksheets[0]
+    as_text = [
+        ["" if cell is None else str(cell) for cell in row]
+        for row in sheet.iter_rows(values_only=True)
+    ]
+    assert sorted(as_text[1:]) == sorted(rows[1:])

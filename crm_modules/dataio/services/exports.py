@@ -1,6 +1,8 @@
 """Exports of a sales list, with the list's filters and only what the member may see, to CSV
-or XLSX. Rows are read with a server-side cursor and written straight to a file, so memory
-stays flat whatever the list's length; every cell is neutralised against formula injection.
+or XLSX. A CSV is written by PostgreSQL (``COPY … TO STDOUT`` of the list's own query) and
+streamed to a file; a workbook's rows are read with a server-side cursor and written as they
+come. Memory stays flat whatever the list's length; every cell is neutralised against formula
+injection.
 A list longer than ``INLINE_ROWS`` is exported by a worker and offered when ready."""
 
 from __future__ import annotations
@@ -157,6 +159,73 @@ def _rows(
     return header, generate()
 
 
+def _field_of(model: Any, lookup: str) -> Any:
+    field = None
+    for part in lookup.split("__"):
+        field = model._meta.get_field(part)
+        if field.is_relation:
+            model = field.related_model
+    return field
+
+
+# A cell that starts with one of these is read as a formula by spreadsheets: an apostrophe
+# first keeps it text, as ``safe_cell`` does. An empty cell is NULL, which COPY writes as
+# nothing (an empty string would be written as "").
+_GUARD = (
+    "NULLIF(CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n') "
+    "THEN '''' || {0} ELSE {0} END, '')"
+)
+# A custom field's value as ``_text`` writes it: a list joined by commas, True or False.
+_CUSTOM_TEXT = (
+    "CASE jsonb_typeof({0}) "
+    "WHEN 'array' THEN (SELECT string_agg(item, ', ') FROM jsonb_array_elements_text({0}) item) "
+    "WHEN 'boolean' THEN CASE WHEN ({0})::boolean THEN 'True' ELSE 'False' END "
+    "WHEN 'null' THEN NULL ELSE {0} #>> '{{}}' END"
+)
+
+
+def _csv_copy(
+    *, actor: Membership, entity: str, filters: Mapping[str, str]
+) -> tuple[list[str], str, list[Any]]:
+    """The header and a ``COPY … TO STDOUT`` statement that writes the list's rows as CSV in
+    PostgreSQL: the list's own query (filters, scope, order) inside, each cell turned into the
+    text ``_text`` gives and neutralised as ``safe_cell`` does. Python then only moves bytes,
+    which is what makes an export of a million rows fast."""
+    columns = COLUMNS[entity]
+    custom_codes: list[str] = []
+    if entity in CUSTOM_ENTITIES:
+        custom_codes = list(
+            sales.custom_field_list(actor=actor, entity=entity).values_list("code", flat=True)
+        )
+    header = [name for name, _lookup in columns] + custom_codes
+    lookups = [lookup for _name, lookup in columns] + (["custom"] if custom_codes else [])
+    queryset = sales.list_for(entity, actor=actor, params=filters).values_list(*lookups)
+    inner, inner_params = queryset.query.sql_with_params()
+    cells: list[str] = []
+    params: list[Any] = []
+    for index, (_name, lookup) in enumerate(columns):
+        kind = _field_of(queryset.model, lookup).get_internal_type()
+        column = f"sub.c{index}"
+        if kind == "ArrayField":
+            text = f"array_to_string({column}, ', ')"
+        elif kind == "DateTimeField":
+            text = f"to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI')"
+            params.append(timezone.get_current_timezone_name())
+        else:
+            text = f"({column})::text"
+        cells.append(_GUARD.format(text))
+    for code in custom_codes:
+        params.append(code)
+        cells.append(_GUARD.format(_CUSTOM_TEXT.format(f"(sub.c{len(columns)} -> %s)")))
+    names = ", ".join(f"c{index}" for index in range(len(lookups)))
+    # Every piece of the text is ours or the ORM's; the values (codes, filters) are parameters.
+    statement = (
+        f"COPY (SELECT {', '.join(cells)} FROM ({inner}) AS sub({names})) "  # noqa: S608
+        "TO STDOUT WITH (FORMAT csv)"
+    )
+    return header, statement, [*params, *inner_params]
+
+
 def export_count(*, actor: Membership, entity: str, filters: Mapping[str, str]) -> int:
     require(actor, EXPORT_RECORDS)
     return int(sales.list_for(entity, actor=actor, params=filters).count())
@@ -168,17 +237,19 @@ def export_write(
     """Write the list to ``path``; returns the number of rows."""
     require(actor, EXPORT_RECORDS)
     _check(entity, file_format)
-    header, rows = _rows(actor=actor, entity=entity, filters=filters)
     count = 0
     if file_format == "csv":
+        header, statement, params = _csv_copy(actor=actor, entity=entity, filters=filters)
         # A BOM so that spreadsheet programs read UTF-8 (Thai, Chinese, Cyrillic) correctly.
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow([safe_cell(cell) for cell in row])
-                count += 1
+            csv.writer(handle).writerow(header)
+        with path.open("ab") as handle, connection.cursor() as cursor:
+            with cursor.copy(statement, params) as copy:
+                for chunk in copy:
+                    handle.write(chunk)
+            count = int(cursor.rowcount)
         return count
+    header, rows = _rows(actor=actor, entity=entity, filters=filters)
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

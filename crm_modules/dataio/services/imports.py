@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -332,7 +333,7 @@ def _apply(
         # the other has just created when it looks for duplicates.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import.{job.entity}"])
-        rows = Runner(actor=actor, job=job).apply_batch(batch)
+        rows = _apply_rows(Runner(actor=actor, job=job), job, batch)
         ImportRow.objects.bulk_create(rows)
         counts = dict.fromkeys(ImportRow.Outcome.values, 0)
         for row in rows:
@@ -350,6 +351,44 @@ def _apply(
             tenant=tenant, topic=IMPORTS_TOPIC, event="import.progress", payload=_progress(job)
         )
     return True
+
+
+def _apply_rows(
+    runner: Runner, job: ImportJob, batch: list[tuple[int, list[str]]]
+) -> list[ImportRow]:
+    """The batch in one go (the fast path); when the database refuses part of it (a value
+    the checks let through, a conflict with another writer), the batch is rolled back and
+    its rows are applied one savepoint each, so that the good rows are stored and each bad
+    one is reported whole."""
+    try:
+        with transaction.atomic():
+            return runner.apply_batch(batch)
+    except (DatabaseError, psycopg.Error):
+        logger.warning("import %s: a batch was refused, applying it row by row", job.pk)
+    # A fresh runner: nothing it read during the refused attempt is trusted.
+    runner = Runner(actor=runner.actor, job=job)
+    rows: list[ImportRow] = []
+    for item in batch:
+        try:
+            with transaction.atomic():
+                rows += runner.apply_batch([item])
+        except (DatabaseError, psycopg.Error) as exc:
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            rows.append(
+                ImportRow(
+                    job=job,
+                    number=item[0],
+                    outcome=ImportRow.Outcome.FAILED,
+                    errors=[
+                        {
+                            "column": "",
+                            "reason": _("The database refused this row: %(reason)s")
+                            % {"reason": reason or _("unknown reason")},
+                        }
+                    ],
+                )
+            )
+    return rows
 
 
 def _progress(job: ImportJob) -> dict[str, Any]:

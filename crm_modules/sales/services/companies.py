@@ -77,7 +77,7 @@ def _clean(changes: Mapping[str, Any], *, company: Company | None) -> dict[str, 
                 value,
                 field=name,
                 max_length=getattr(model_field, "max_length", 100),
-                label=str(getattr(model_field, "verbose_name", name)),
+                label=getattr(model_field, "verbose_name", name),  # translated when shown
             )
         elif name == "country":
             clean[name] = _check_country(value)

@@ -116,7 +116,8 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name in TEXT_FIELDS:
-            label = str(getattr(Contact._meta.get_field(name), "verbose_name", name))
+            # The lazy label: translated only when a message needs it (imports check many rows).
+            label = getattr(Contact._meta.get_field(name), "verbose_name", name)
             clean[name] = checks.check_optional_text(
                 value, field=name, max_length=TEXT_FIELDS[name], label=label
             )

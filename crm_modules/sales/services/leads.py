@@ -40,7 +40,8 @@ def _clean(changes: Mapping[str, Any], *, phone_region: str | None) -> dict[str,
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name in TEXT_FIELDS:
-            label = str(getattr(Lead._meta.get_field(name), "verbose_name", name))
+            # The lazy label: translated only when a message needs it (imports check many rows).
+            label = getattr(Lead._meta.get_field(name), "verbose_name", name)
             clean[name] = checks.check_optional_text(
                 value, field=name, max_length=TEXT_FIELDS[name], label=label
             )

@@ -1,0 +1,18 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("sales", "0011_lead_deal_tags"),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["email"], name="lead_email_lookup"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["phone"], name="lead_phone_lookup"),
+        ),
+    ]
