@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sales", "0011_lead_deal_tags"),
+        ("sales", "0012_contact_language"),
     ]
 
     operations = [
