@@ -267,13 +267,21 @@ def main() -> None:
         ("status change (open → pending)", pending),
         ("assignment (to the owner)", assign),
     ]
+    from django.test.utils import CaptureQueriesContext
+
     for label, write in writes:
         samples = []
+        statements = 0
         for ticket in targets:
-            started = time.perf_counter()
-            write(ticket)
-            samples.append((time.perf_counter() - started) * 1000)
-        print(f"{label:40} {statistics.median(samples):10.1f} {p95(samples):8.1f}")
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                write(ticket)
+                samples.append((time.perf_counter() - started) * 1000)
+            statements = len(captured)
+        print(
+            f"{label:40} {statistics.median(samples):10.1f} {p95(samples):8.1f} "
+            f"{'':>11} {statements:8d}"
+        )
 
 
 if __name__ == "__main__":
