@@ -171,7 +171,10 @@ def main() -> None:
         f"median {statistics.median(samples):.1f} ms, p95 {base.p95(samples):.1f} ms"
     )
     for kind, counts in queries.items():
-        print(f"  statements per {kind} (SET search_path left out): {max(counts)}")
+        print(
+            f"  statements per {kind} (SET search_path left out): median "
+            f"{statistics.median(counts):.0f}, fewest {min(counts)}, most {max(counts)}"
+        )
     if args.skip_burst:
         return
 
