@@ -62,7 +62,7 @@ class _SinkHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=default)
-        self.outbox.messages.append(parsed)  # type: ignore[arg-type]
+        self.outbox.messages.append(parsed)
         return "250 Message accepted for delivery"
 
 

@@ -63,7 +63,7 @@ def inbound_retry(*, actor: Membership, inbound_id: int) -> bool:
         )
         if inbound is None or inbound.status != InboundMessage.Status.FAILED:
             return False
-        if not inbound.raw_size:  # type: ignore[attr-defined]
+        if not inbound.raw_size:
             raise ServiceError(
                 _(
                     "The original message was deleted after %(days)s days; "
