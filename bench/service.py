@@ -117,7 +117,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " owner_id, tags, source, utm_source, utm_medium, utm_campaign, utm_term,"
                 " utm_content, preferred_channel, notes, primary_email, primary_phone,"
                 " search_text, street, city, region, postal_code, country, custom, created_at,"
-                " updated_at, name_key, score, score_breakdown, time_zone, first_touch, last_touch)"
+                " updated_at, name_key, score, score_breakdown, time_zone, first_touch,"
+                " last_touch)"
                 " SELECT 'Customer', n::text, '', 'customer', %s, '{}', '', '', '', '', '', '',"
                 " '', '', '', '', 'customer ' || n, '', '', '', '', '', '{}', now(), now(),"
                 " 'customer ' || n, 0, '{}', '', '{}', '{}'"
@@ -136,7 +137,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " channel, assignee_id, tags, contact_id, created_by_id, created_at,"
                 " updated_at, solved_at, first_response_breached, resolution_breached,"
                 " paused_seconds, next_due_at, first_response_due_at, resolution_due_at,"
-                " first_response_warned, resolution_warned)"
+                " first_response_warned, resolution_warned, language, skills)"
                 " SELECT 'Ticket ' || n, 'Details of ticket ' || n,"
                 " (ARRAY['solved','closed','solved','closed','solved','closed','solved',"
                 "   'closed','new','open'])[1 + n %% 10],"
@@ -146,7 +147,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " now() - make_interval(secs => (%(total)s - n) * 60),"
                 " now() - make_interval(secs => (%(total)s - n) * 60), NULL, false, false, 0,"
                 " CASE WHEN n %% 10 >= 8 THEN now() + make_interval(mins => n %% 1440) END,"
-                " now() + interval '8 hours', now() + interval '40 hours', false, false"
+                " now() + interval '8 hours', now() + interval '40 hours', false, false, '',"
+                " '{}'"
                 " FROM generate_series(%(start)s, %(end)s) n",
                 {
                     "owner": owner_id,
@@ -267,13 +269,21 @@ def main() -> None:
         ("status change (open → pending)", pending),
         ("assignment (to the owner)", assign),
     ]
+    from django.test.utils import CaptureQueriesContext
+
     for label, write in writes:
         samples = []
+        statements = 0
         for ticket in targets:
-            started = time.perf_counter()
-            write(ticket)
-            samples.append((time.perf_counter() - started) * 1000)
-        print(f"{label:40} {statistics.median(samples):10.1f} {p95(samples):8.1f}")
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                write(ticket)
+                samples.append((time.perf_counter() - started) * 1000)
+            statements = len(captured)
+        print(
+            f"{label:40} {statistics.median(samples):10.1f} {p95(samples):8.1f} "
+            f"{'':>11} {statements:8d}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--emails", type=int, default=200, help="timed inbound emails")
     parser.add_argument("--burst", type=int, default=50, help="messages sent at once")
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--skip-burst", action="store_true", help="only the per-message figures")
+    parser.add_argument(
+        "--show-queries", action="store_true", help="print the SQL of one new ticket and one reply"
+    )
     return parser.parse_args()
 
 
@@ -123,7 +127,11 @@ def main() -> None:
         .order_by("-id")
         .values_list("message_id", flat=True)[: args.emails]
     )
+    from django.test.utils import CaptureQueriesContext
+
     samples: list[float] = []
+    queries: dict[str, list[int]] = {"new ticket": [], "reply": []}
+    shown: set[str] = set()
     for number in range(args.emails):
         if number % 2:
             raw = email(
@@ -138,16 +146,37 @@ def main() -> None:
                 message_id=f"<bench-{run}-{number}@customer.example>",
                 in_reply_to=threaded[number],
             )
-        started = time.perf_counter()
-        with transaction.atomic():
-            inbound, _ = inbound_receive(raw=raw, source="smtp")
-        # Processing is called directly (not through the after-commit task) to time it alone.
-        inbound_process(inbound_id=inbound.pk)
-        samples.append((time.perf_counter() - started) * 1000)
+        kind = "new ticket" if number % 2 else "reply"
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            with transaction.atomic():
+                inbound, _ = inbound_receive(raw=raw, source="smtp")
+            # Processing is called directly (not through the after-commit task) to time it
+            # alone; the acknowledgement's delivery (after commit) is left out.
+            inbound_process(inbound_id=inbound.pk)
+            samples.append((time.perf_counter() - started) * 1000)
+        statements = [
+            q["sql"]
+            for q in captured.captured_queries
+            if not q["sql"].startswith("SET search_path")
+        ]
+        queries[kind].append(len(statements))
+        if args.show_queries and kind not in shown:
+            shown.add(kind)
+            print(f"--- {kind}: {len(statements)} statements")
+            for sql in statements:
+                print("   ", sql[:300])
     print(
         f"inbound email → ticket ({args.emails}, half replies): "
         f"median {statistics.median(samples):.1f} ms, p95 {base.p95(samples):.1f} ms"
     )
+    for kind, counts in queries.items():
+        print(
+            f"  statements per {kind} (SET search_path left out): median "
+            f"{statistics.median(counts):.0f}, fewest {min(counts)}, most {max(counts)}"
+        )
+    if args.skip_burst:
+        return
 
     # 50 at once over real SMTP.
     port = 2600 + int(run) % 1000

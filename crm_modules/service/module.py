@@ -66,6 +66,13 @@ MANAGE_CHANNELS = capabilities.register(
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN},
 )
+RETRY_INBOUND = capabilities.register(
+    "service.retry_inbound",
+    label=_("Process mail that failed again"),
+    module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
 VIEW_ARTICLES = capabilities.register(
     "service.view_articles",
     label=_("Read knowledge-base articles, internal ones included"),
@@ -176,6 +183,9 @@ TICKET_MERGED = register_action("ticket.merged", _("Tickets merged"), module=MOD
 TICKET_SPLIT = register_action("ticket.split", _("Ticket split"), module=MODULE)
 TICKET_ESCALATED = register_action("ticket.escalated", _("Ticket escalated"), module=MODULE)
 MACRO_CHANGED = register_action("macro.changed", _("Macro changed"), module=MODULE)
+INBOUND_RETRIED = register_action(
+    "inbound.retried", _("Failed mail processed again"), module=MODULE
+)
 SLA_CHANGED = register_action(
     "sla.changed", _("Business hours or SLA targets changed"), module=MODULE
 )

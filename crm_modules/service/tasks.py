@@ -32,6 +32,29 @@ def send_sla_alerts() -> int:
 
 
 @shared_task
+def purge_inbound_raw() -> int:
+    """Every workspace, each on its own: delete the raw MIME kept past the retention period
+    (a workspace that fails is tried again on the next run and does not hold up the others)."""
+    import logging
+
+    from crm_modules.service.services.inbound_failed import inbound_raw_purge
+    from tenants.models import Tenant
+
+    purged = 0
+    now = timezone.now()
+    workspaces = Tenant.objects.exclude(state=Tenant.State.SPARE).exclude(schema_name="public")
+    for schema_name in workspaces.values_list("schema_name", flat=True):
+        try:
+            with schema_context(schema_name):
+                purged += inbound_raw_purge(now=now)
+        except Exception:
+            logging.getLogger(__name__).exception(
+                "inbound raw purge failed", extra={"schema": schema_name}
+            )
+    return purged
+
+
+@shared_task
 def process_inbound_email(inbound_id: int) -> str:
     """Ticket one received email (its own task: one bad message never blocks the others)."""
     from crm_modules.service.services.inbound import inbound_process

@@ -9,6 +9,12 @@ urlpatterns = [
     path("bulk/", views.tickets_bulk, name="tickets_bulk"),
     path("sla/", views.sla_settings, name="sla"),
     path("channels/", views_channels.channels, name="channels"),
+    path("channels/failed/", views_channels.inbound_failed, name="inbound_failed"),
+    path(
+        "channels/failed/<int:inbound_id>/retry/",
+        views_channels.inbound_retry,
+        name="inbound_retry",
+    ),
     path("form/", views_webform.ticket_form, name="ticket_form"),
     path("portal/", views_channels.portal_settings, name="portal_settings"),
     path("satisfaction/", views.csat_results, name="csat"),

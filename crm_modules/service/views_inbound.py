@@ -6,13 +6,19 @@ notification carrying it (``application/json``: ``{"notificationType": "Received
 "content": "<base64 MIME>", ...}``, bare or wrapped in an SNS ``Notification``). Answers:
 202 stored (or already received: ``"duplicate": true``), 400 unreadable body, 403 bad or
 missing signature, 404 no such workspace, 405 not a POST, 413 too large — never a silent drop.
+
+A message in the SNS shape (ADR 0045) carries no HMAC: it is verified by its SNS signature
+(400 when forged, stale or signed by a certificate off the SNS hosts) and the workspace's SNS
+token in the query; a ``SubscriptionConfirmation`` is confirmed and answered 200.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -20,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
-from crm_modules.service.mail import webhook
+from crm_modules.service.mail import sns, webhook
 from crm_modules.service.models import InboundMessage
 from crm_modules.service.services.inbound import MessageTooLarge, inbound_receive
 from tenants.models import Tenant
@@ -39,9 +45,10 @@ def _too_large() -> JsonResponse:
     )
 
 
-def _raw_from_json(body: bytes) -> bytes:
+def _raw_from_json(document: Any) -> bytes:
     """The MIME bytes of an SES notification (bare or inside an SNS envelope)."""
-    document = json.loads(body)
+    if document is None:
+        raise ValueError("not JSON")
     if isinstance(document, dict) and document.get("Type") == "Notification":
         document = json.loads(document.get("Message") or "{}")
     if not isinstance(document, dict) or not isinstance(document.get("content"), str):
@@ -70,7 +77,25 @@ def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
     body = request.read(body_limit + 1)
     if len(body) > body_limit:
         return _too_large()
-    if not webhook.verify(
+    document: Any = None
+    if is_json:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None  # answered once the HMAC is checked
+    if sns.is_sns(document):
+        token = request.GET.get("token", "")
+        if not hmac.compare_digest(sns.sns_token(tenant.schema_name), token):
+            return _error(403, "bad_signature", "The SNS token in the URL is missing or wrong.")
+        try:
+            sns.verify(document)
+            if document["Type"] == sns.SUBSCRIPTION_CONFIRMATION:
+                sns.confirm_subscription(document)
+        except sns.SnsRejected as exc:
+            return _error(400, "sns_signature", str(exc))
+        if document["Type"] != sns.NOTIFICATION:
+            return JsonResponse({"confirmed": document["Type"] == sns.SUBSCRIPTION_CONFIRMATION})
+    elif not webhook.verify(
         key=webhook.signing_key(tenant.schema_name),
         timestamp=request.headers.get(webhook.TIMESTAMP_HEADER, ""),
         signature=request.headers.get(webhook.SIGNATURE_HEADER, ""),
@@ -80,7 +105,7 @@ def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
     raw = body
     if is_json:
         try:
-            raw = _raw_from_json(body)
+            raw = _raw_from_json(document)
         except (ValueError, binascii.Error):
             return _error(400, "content", "The notification carries no base64 message content.")
     if not raw.strip():

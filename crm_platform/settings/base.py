@@ -232,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.clear_expired_sessions",
         "schedule": 60.0 * 60 * 6,
     },
+    # Raw MIME of failed or ignored mail past INBOUND_EMAIL_RAW_RETENTION_DAYS.
+    "purge-inbound-raw": {
+        "task": "crm_modules.service.tasks.purge_inbound_raw",
+        "schedule": 60.0 * 60 * 6,
+    },
     "purge-document-trash": {
         "task": "crm_modules.documents.tasks.purge_document_trash",
         "schedule": 60.0 * 60 * 6,
@@ -334,6 +339,16 @@ INBOUND_EMAIL_SECRET = env("INBOUND_EMAIL_SECRET", "") or f"inbound:{SECRET_KEY}
 INBOUND_EMAIL_MAX_BYTES = int(env("INBOUND_EMAIL_MAX_BYTES", str(25 * 1024 * 1024)) or 0)
 INBOUND_SMTP_HOST = env("INBOUND_SMTP_HOST", "127.0.0.1") or "127.0.0.1"
 INBOUND_SMTP_PORT = int(env("INBOUND_SMTP_PORT", "2525") or 2525)
+# SNS-shaped webhook posts (ADR 0045): the signing certificate (and a SubscribeURL) must start
+# with this prefix, formatted with the region of the message's topic; older messages are refused.
+INBOUND_SNS_CERT_URL_PREFIX = (
+    env("INBOUND_SNS_CERT_URL_PREFIX", "https://sns.{region}.amazonaws.com/")
+    or "https://sns.{region}.amazonaws.com/"
+)
+INBOUND_SNS_MAX_AGE_SECONDS = int(env("INBOUND_SNS_MAX_AGE_SECONDS", "3600") or 3600)
+# Raw MIME of mail kept for the admins (failed, ignored, a refused attachment) is purged after
+# this many days by a beat task; the ticket, its messages and documents stay.
+INBOUND_EMAIL_RAW_RETENTION_DAYS = int(env("INBOUND_EMAIL_RAW_RETENTION_DAYS", "30") or 30)
 
 # Spare pre-migrated workspaces kept ready so that signup does not wait for migrations.
 SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)

@@ -48,6 +48,7 @@ from crm_modules.scoring.models import ScoreThreshold, ScoringRule
 from crm_modules.service import sla
 from crm_modules.service.models import (
     Article,
+    InboundMessage,
     Macro,
     RoutingRule,
     SlaEscalation,
@@ -156,6 +157,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "escalation_id": lambda ws, owner: _escalation(ws),
     "routing_rule_id": lambda ws, owner: _routing_rule(ws),
     "macro_id": lambda ws, owner: _macro(ws, owner),
+    "inbound_id": lambda ws, owner: _failed_inbound(ws),
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
     "sequence_id": lambda ws, owner: _sequence(ws, owner),
@@ -300,6 +302,17 @@ def _routing_rule(workspace: Workspace) -> int:
     team = Team.objects.create(tenant=workspace.tenant, name=f"Route {secrets.token_hex(3)}")
     with schema_context(workspace.tenant.schema_name):
         return RoutingRule.objects.create(name="Sample", team_id=team.pk).pk
+
+
+def _failed_inbound(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return InboundMessage.objects.create(
+            message_id=f"<failed-{secrets.token_hex(4)}@example.com>",
+            source=InboundMessage.Source.SMTP,
+            status=InboundMessage.Status.FAILED,
+            reason="The message has no sender address (From).",
+            raw=b"Subject: broken\r\n\r\nno sender",
+        ).pk
 
 
 def _macro(workspace: Workspace, owner: Membership) -> int:
@@ -662,6 +675,9 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:sla": {"GET": 200, "POST": 400},
     "service:channels": {"GET": 200, "POST": 405},
     "service:portal_settings": {"GET": 200, "POST": 400},
+    "service:inbound_failed": {"GET": 200, "POST": 405},
+    # Queued for processing again, then back to the list of failed mail.
+    "service:inbound_retry": {"GET": 405, "POST": 302},
     "service:csat": {"GET": 200, "POST": 405},
     "service:articles": {"GET": 200, "POST": 405},
     "service:article_new": {"GET": 200, "POST": 400},

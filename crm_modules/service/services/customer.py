@@ -19,6 +19,7 @@ from crm_modules.sales.api import Contact
 from crm_modules.service import sla
 from crm_modules.service.models import Status, Ticket, TicketMessage
 from crm_modules.service.module import ENTRY_REPLY, ENTRY_TICKET, TICKET_CREATED, TICKETS_TOPIC
+from crm_modules.service.services import routing
 from crm_modules.service.services.sla_alerts import sla_alarm
 from crm_modules.service.services.tickets import _concerns, _move, check_body
 from crm_platform.errors import ServiceError
@@ -73,6 +74,8 @@ def ticket_open_for_contact(
     )
     sla.recompute(ticket, sla.clock_for(ticket))
     ticket.save()
+    # Customers' tickets follow the routing rules as agents' do (channel, keywords, tier).
+    routing.route_ticket(tenant=tenant, ticket=ticket, now=now)
     sla_alarm(ticket)
     message = TicketMessage.objects.create(
         ticket=ticket,

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Value
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -104,8 +105,13 @@ def _process_later(schema_name: str, inbound_id: int) -> None:
 
 
 def current_tenant() -> Tenant:
-    """The workspace whose schema is active (a Celery task carries only the schema name)."""
-    return Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+    """The workspace whose schema is active (a Celery task carries only the schema name):
+    the connection's own tenant when it is the workspace's row, else read by schema."""
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Tenant) and tenant.pk is not None and tenant.schema_name == schema:
+        return tenant
+    return Tenant.objects.get(schema_name=schema)
 
 
 def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
@@ -115,14 +121,17 @@ def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
     one that carries on (a reply to a merged ticket lands on the survivor)."""
     ids = parsed.thread_ids[:MAX_THREAD_IDS]
     if ids:
-        found: dict[str, int] = dict(
-            InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False).values_list(
-                "message_id", "ticket_id"
-            )
+        # One round trip for both directions; our own message ids win over the customer's.
+        received = InboundMessage.objects.filter(
+            message_id__in=ids, ticket__isnull=False
+        ).values_list("message_id", "ticket_id", Value(0))
+        sent = OutboundEmail.objects.filter(message_id__in=ids).values_list(
+            "message_id", "ticket_id", Value(1)
         )
-        found.update(
-            OutboundEmail.objects.filter(message_id__in=ids).values_list("message_id", "ticket_id")
-        )
+        found: dict[str, int] = {
+            message_id: ticket_id
+            for message_id, ticket_id, _ours in sorted(received.union(sent, all=True), key=_ours)
+        }
         for message_id in ids:
             if message_id in found:
                 threaded = Ticket.objects.filter(pk=found[message_id]).first()
@@ -133,6 +142,10 @@ def _thread_ticket(parsed: ParsedEmail, contact: Any) -> Ticket | None:
             if ticket is not None:
                 return ticket_survivor(ticket)
     return None
+
+
+def _ours(row: tuple[str, int, int]) -> int:
+    return row[2]
 
 
 def _may_reopen(ticket: Ticket, now: datetime.datetime) -> bool:
@@ -210,7 +223,10 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
         ticket = _thread_ticket(parsed, contact)
         reopened = False
         if ticket is not None and ticket.status != Status.CLOSED:
-            may_reopen = not automatic and _may_reopen(ticket, when)
+            # Only a solved ticket is reopened: the rate limit is read for those alone.
+            may_reopen = (
+                not automatic and ticket.status == Status.SOLVED and _may_reopen(ticket, when)
+            )
             ticket, message, reopened = ticket_customer_message(
                 tenant=tenant,
                 ticket=ticket,
@@ -258,11 +274,13 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
             inbound.raw = b""
         inbound.save()
         if new_ticket and not automatic:
+            # The thread of a new ticket is this message alone: no need to look it up.
             outbound.email_queue(
                 tenant=tenant,
                 ticket=ticket,
                 body=outbound.acknowledgement_text(ticket),
                 automatic=True,
                 now=when,
+                parent=(inbound.message_id, inbound.references),
             )
     return InboundMessage.Status.TICKETED

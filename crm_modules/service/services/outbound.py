@@ -73,9 +73,12 @@ def email_queue(
     automatic: bool,
     message: TicketMessage | None = None,
     now: datetime.datetime | None = None,
+    parent: tuple[str, str] | None = None,
 ) -> OutboundEmail | None:
     """Queue an email to the ticket's contact (inside the caller's transaction); None when the
-    contact has no address, or for automatic mail when one went to that address lately."""
+    contact has no address, or for automatic mail when one went to that address lately.
+    ``parent`` is the (Message-ID, References) answered, when the caller knows it is the
+    newest of the thread; else it is looked up."""
     contact = ticket.contact
     address = contact.primary_email if contact is not None else ""
     if not address:
@@ -88,7 +91,7 @@ def email_queue(
         ).exists()
     ):
         return None
-    parent_id, parent_references = _thread_parent(ticket)
+    parent_id, parent_references = parent if parent is not None else _thread_parent(ticket)
     references = " ".join([*parent_references.split(), parent_id][-MAX_REFERENCES:]).strip()
     email = OutboundEmail.objects.create(
         ticket=ticket,
@@ -128,7 +131,9 @@ def acknowledgement_text(ticket: Ticket) -> str:
 
 def email_send(*, email_id: int, body: str) -> str:
     """Send a queued email once; returns its status. Runs in the workspace's schema."""
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+    from crm_modules.service.services.inbound import current_tenant
+
+    tenant = current_tenant()
     with transaction.atomic():
         email = (
             OutboundEmail.objects.select_for_update(of=("self",))
