@@ -33,6 +33,7 @@ from crm_modules.integrations.models import ApiKey
 from crm_modules.marketing.capture.guard import token_mint
 from crm_modules.marketing.models import Campaign, CampaignVariant, Segment, SegmentMember, Topic
 from crm_modules.marketing.models_capture import Form
+from crm_modules.marketing.models_deliverability import SenderDomain
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.sales.models import CustomField, Lead, LineItem, Product, SavedView, Stage
 from crm_modules.sales.services.merge import contacts_merge
@@ -102,6 +103,11 @@ OPEN = {
     "marketing:form_page": "the hosted form page visitors fill",
     "marketing:form_embed": "what the embed script on another site draws the form from",
     "marketing:form_submit": "where hosted and embedded forms post; token, honeypot, rate limit",
+    "marketing:consent_confirm": "a form's double opt-in confirmation by a signed, expiring token",
+    # Mail providers (ADR 0043): the workspace's own secret is the authority
+    # (tests/isolation/test_bounce_webhooks.py).
+    "marketing:webhook_bounces": "bounce and complaint reports signed with the workspace secret",
+    "marketing:webhook_sns": "SES reports through SNS: the workspace secret and SNS's signature",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -145,6 +151,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "segment_id": lambda ws, owner: _segment(ws, owner),
     "campaign_id": lambda ws, owner: _campaign(ws, owner),
     "topic_id": lambda ws, owner: _topic(ws),
+    "domain_id": lambda ws, owner: _sender_domain(ws),
     "form_id": lambda ws, owner: _form(ws).pk,
     # The hosted form's id (open views only).
     "public_id": lambda ws, owner: _form(ws).public_id,
@@ -164,6 +171,16 @@ def _campaign(workspace: Workspace, owner: Membership) -> int:
             links=["https://example.com/"],
         )
         return campaign.pk
+
+
+def _sender_domain(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return SenderDomain.objects.create(
+            domain=f"d{secrets.token_hex(4)}.example.com",
+            dkim_selector="sample",
+            dkim_private_key="-",
+            dkim_public_key="-",
+        ).pk
 
 
 def _topic(workspace: Workspace) -> int:
@@ -632,6 +649,16 @@ SUCCESS: dict[str, dict[str, int]] = {
     # Without a campaign the attribution page shows the message.
     "marketing:campaign_cost_set": {"GET": 405, "POST": 302},
     "marketing:attribution_rebuild": {"GET": 405, "POST": 302},
+    "marketing:sender_domains": {"GET": 200, "POST": 405},
+    # An empty form: the list page again, naming the field.
+    "marketing:sender_domain_new": {"GET": 405, "POST": 400},
+    "marketing:sender_domain_detail": {"GET": 200, "POST": 405},
+    # Checked (the test DNS answers nothing: "unreachable"), back to the page with the result.
+    "marketing:sender_domain_check": {"GET": 405, "POST": 302},
+    "marketing:sender_domain_delete": {"GET": 405, "POST": 302},
+    # Not paused: back to the page with the message.
+    "marketing:bulk_sending_resume": {"GET": 405, "POST": 302},
+    "marketing:webhook_secret_rotate": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")
