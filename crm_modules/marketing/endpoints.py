@@ -341,3 +341,9 @@ from crm_modules.marketing.capture.endpoints import (  # noqa: E402  (forms and 
 )
 
 urlpatterns += capture_patterns
+
+from crm_modules.marketing.deliverability.endpoints import (  # noqa: E402  (ADR 0043)
+    urlpatterns as deliverability_patterns,
+)
+
+urlpatterns += deliverability_patterns

@@ -18,10 +18,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_modules.marketing.deliverability import domains, pause, webhooks
-from crm_modules.marketing.deliverability.events import mail_event_apply
+from crm_modules.marketing.deliverability.events import Report, mail_event_apply
 from crm_modules.marketing.models_deliverability import MailEvent, SenderDomain
 from crm_modules.marketing.module import MANAGE_DELIVERABILITY, VIEW_DELIVERABILITY
 from crm_modules.marketing.pressure import current_workspace
+from crm_platform.api.errors import error_response
 from crm_platform.errors import ServiceError
 from tenants.access import can, requires
 from tenants.hosts import workspace_url
@@ -166,10 +167,12 @@ def secret_rotate(request: WorkspaceRequest) -> HttpResponse:
 
 
 def _error(field: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"field": field, "message": message}}, status=status)
+    """The API's one error shape, naming the field."""
+    code = {400: "invalid", 401: "not_authenticated", 403: "forbidden", 502: "unavailable"}
+    return error_response(status, code.get(status, "invalid"), message, {field: [message]})
 
 
-def _apply(reports: list[webhooks.Report]) -> JsonResponse:
+def _apply(reports: list[Report]) -> JsonResponse:
     outcomes = [mail_event_apply(report) for report in reports]
     return JsonResponse({"outcomes": outcomes})
 

@@ -322,6 +322,8 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         ],
     },
     "POST /api/v1/marketing/campaigns/{campaign_id}/send/": {},
+    "POST /api/v1/marketing/sender-domains/": {"domain": "posta.example.it", "local_part": "news"},
+    "POST /api/v1/marketing/sender-domains/{domain_id}/check/": {},
 }
 
 

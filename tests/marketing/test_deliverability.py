@@ -444,7 +444,7 @@ def test_malformed_notifications_are_refused_naming_the_field(
 ) -> None:
     response = _hook(alpha.host, _secret(), payload)
     assert response.status_code == 400
-    assert response.json()["error"]["field"] == field
+    assert list(response.json()["error"]["fields"]) == [field]
     assert not MailEvent.objects.exists()
 
 
@@ -610,7 +610,10 @@ def test_sns_messages_with_a_bad_signature_or_foreign_cert_host_are_refused(
     )
     assert _post_sns(alpha.host, _secret(), tampered).status_code == 403
     response = _post_sns(alpha.host, _secret(), elsewhere)
-    assert (response.status_code, response.json()["error"]["field"]) == (403, "SigningCertURL")
+    assert (response.status_code, list(response.json()["error"]["fields"])) == (
+        403,
+        ["SigningCertURL"],
+    )
     with schema_context(bravo.tenant.schema_name):
         bravo_secret = pause.state().webhook_secret
     assert _post_sns(alpha.host, bravo_secret, good).status_code == 401
@@ -796,3 +799,49 @@ def test_the_check_page_answers_htmx_with_the_checks_fragment(
         marketer.post(f"/marketing/deliverability/domains/{domain.pk}/delete/").status_code == 403
     )
     assert SenderDomain.objects.filter(pk=domain.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "list_status", "add_status"),
+    [
+        (Role.OWNER, 200, 201),
+        (Role.ADMIN, 200, 201),
+        (Role.MANAGER, 200, 403),
+        (Role.MARKETER, 200, 403),
+        (Role.SALES_REP, 403, 403),
+        (Role.READ_ONLY, 403, 403),
+    ],
+)
+def test_the_api_follows_the_role_matrix(
+    alpha: Workspace, role: str, list_status: int, add_status: int
+) -> None:
+    client = workspace_client(alpha.members[role].user, alpha.tenant)
+    assert client.get("/api/v1/marketing/sender-domains/").status_code == list_status
+    response = client.post(
+        "/api/v1/marketing/sender-domains/",
+        {"domain": "posta.example.it", "local_part": "news"},
+        content_type="application/json",
+    )
+    assert response.status_code == add_status
+    if add_status == 201:
+        body = response.json()
+        assert (body["domain"], body["verified"]) == ("posta.example.it", False)
+        assert [r["name"] for r in body["records"]][1].endswith("._domainkey.posta.example.it")
+    assert SenderDomain.objects.exists() == (add_status == 201)
+
+
+def test_the_api_checks_a_domain_and_names_a_bad_field(alpha: Workspace, dns: DnsStub) -> None:
+    admin = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    bad = admin.post(
+        "/api/v1/marketing/sender-domains/",
+        {"domain": "SELECT * FROM x", "local_part": "news"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"] == {"domain": [BAD_DOMAIN]}
+    domain = domains.sender_domain_add(actor=_admin(alpha), domain="example.com", local_part="news")
+    _publish(dns, domain)
+    marketer = workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
+    response = marketer.post(f"/api/v1/marketing/sender-domains/{domain.pk}/check/")
+    assert (response.status_code, response.json()["verified"]) == (200, True)
+    assert marketer.post("/api/v1/marketing/sender-domains/999999/check/").status_code == 404

@@ -8,6 +8,7 @@ sending until an admin has read why and resumes it. Transactional and one-to-one
 from __future__ import annotations
 
 import datetime
+import functools
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -183,7 +184,7 @@ def bulk_sending_resume(*, actor: Membership, understood: bool) -> Deliverabilit
             ).values_list("pk", flat=True)
         )
         for campaign_id in waiting:
-            transaction.on_commit(lambda pk=campaign_id: campaign_send.delay(pk))
+            transaction.on_commit(functools.partial(campaign_send.delay, campaign_id))
     return row
 
 

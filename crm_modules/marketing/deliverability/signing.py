@@ -45,7 +45,7 @@ class SignedEmail(EmailMultiAlternatives):
 
     def message(self, *args: Any, **kwargs: Any) -> Any:
         msg = super().message(*args, **kwargs)
-        raw = msg.as_bytes(linesep="\r\n")
+        raw = msg.as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # SafeMIME's own
         signature = dkim.sign(
             raw,
             self.signer.selector.encode("ascii"),

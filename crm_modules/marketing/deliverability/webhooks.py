@@ -165,6 +165,11 @@ def sns_confirm_subscription(message: dict[str, Any]) -> None:
         response.read(64 * 1024)
 
 
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def ses_reports(envelope: dict[str, Any]) -> list[Report]:
     """The reports in an SES notification (one per recipient address)."""
     try:
@@ -174,18 +179,18 @@ def ses_reports(envelope: dict[str, Any]) -> list[Report]:
     if not isinstance(payload, dict):
         raise Rejected("Message", "The SES notification must be an object.")
     kind_name = payload.get("notificationType") or payload.get("eventType")
-    mail = payload.get("mail") if isinstance(payload.get("mail"), dict) else {}
-    headers = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
+    mail = _object(payload, "mail")
+    headers = _object(mail, "commonHeaders")
     message_id = str(headers.get("messageId", ""))[:300]
     base = str(envelope.get("MessageId", ""))[:150]
     reports: list[Report] = []
     if kind_name == "Bounce":
-        bounce = payload.get("bounce") if isinstance(payload.get("bounce"), dict) else {}
+        bounce = _object(payload, "bounce")
         kind = Kind.HARD_BOUNCE if bounce.get("bounceType") == "Permanent" else Kind.SOFT_BOUNCE
         people = bounce.get("bouncedRecipients") or []
         detail = str(bounce.get("bounceSubType", ""))
     elif kind_name == "Complaint":
-        complaint = payload.get("complaint") if isinstance(payload.get("complaint"), dict) else {}
+        complaint = _object(payload, "complaint")
         kind = Kind.COMPLAINT
         people = complaint.get("complainedRecipients") or []
         detail = str(complaint.get("complaintFeedbackType", ""))
