@@ -36,11 +36,11 @@ def _token(workspace: Workspace, view: str) -> str:
         if view == "marketing:consent_confirm":
             form = Form.objects.create(name="F", fields=[])
             submission = FormSubmission.objects.create(form=form, outcome="contact_updated")
-            request = ConsentRequest.objects.create(
+            pending = ConsentRequest.objects.create(
                 submission=submission, contact=contact, email="r@example.com", channel="email"
             )
             return optin.consent_mail_token(
-                ConsentMail.objects.create(request=request, email="r@example.com")
+                ConsentMail.objects.create(request=pending, email="r@example.com")
             )
         if view == "marketing:opt_in_confirm":
             request = OptInRequest.objects.create(contact=contact, email="r@example.com")
