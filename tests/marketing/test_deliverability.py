@@ -269,7 +269,7 @@ def test_campaign_mail_from_a_verified_domain_is_dkim_signed(
     [message] = smtp_sink.messages
     assert message["From"] == "news@example.com"
     assert "d=example.com" in str(message["DKIM-Signature"])
-    raw = message.as_bytes()
+    [raw] = smtp_sink.raw
     record = f"v=DKIM1; k=rsa; p={domain.dkim_public_key}".encode()
 
     def lookup(name: bytes, timeout: int = 5) -> bytes:
