@@ -87,7 +87,7 @@ def _send(alpha: Workspace, capture: Callable[..., Any], *contacts: Contact) -> 
 
 
 def _unsubscribe_url(message: Any) -> str:
-    match = re.fullmatch(r"<(https?://[^>]+)>", str(message["List-Unsubscribe"]))
+    match = re.fullmatch(r"<(https?://[^>]+)>", str(message["List-Unsubscribe"]).strip())
     assert match is not None, message["List-Unsubscribe"]
     return match.group(1)
 
