@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core import mail, signing
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -70,7 +71,10 @@ def _link(message: Any) -> str:
 def test_a_sign_up_of_a_contact_sends_one_confirmation_counted_by_the_rule(
     alpha: Workspace,
 ) -> None:
-    contact = ContactFactory.create(primary_email="lucia@example.com")
+    contact = ContactFactory.create(
+        primary_email="lucia@example.com", owner=alpha.members[Role.SALES_REP].user
+    )
+    contact.emails.create(email="lucia@example.com", is_primary=True)
     form = _form(alpha)
     assert _sign_up(alpha, form, "lucia@example.com").status_code == 200
 
@@ -185,5 +189,6 @@ def test_tampered_expired_or_foreign_links_are_not_found_and_confirm_nothing(
         assert anonymous.post(f"/marketing/r/consent/{bad}/").status_code == 404
     # Signed for alpha's schema: on bravo's host it names nothing.
     assert Client(HTTP_HOST=f"{bravo.tenant.slug}.localhost").post(link).status_code == 404
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     assert ConsentRequest.objects.get().status == "pending"
     assert ConsentMail.objects.get().confirmed_at is None
