@@ -82,7 +82,7 @@ def test_an_owner_adds_a_sender_domain_checks_it_and_sees_the_pause(
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/marketing/deliverability/")
-    page.get_by_label("Domain").fill("posta.esempio.it")
+    page.get_by_role("textbox", name="Domain").fill("posta.esempio.it")
     capture(page, "sender-domains")
     page.get_by_role("button", name="Add domain").tap()
 
