@@ -353,3 +353,9 @@ from crm_modules.marketing.endpoints_triggers import (  # noqa: E402  (triggers 
 )
 
 urlpatterns += trigger_patterns
+
+from crm_modules.marketing.deliverability.endpoints import (  # noqa: E402  (ADR 0043)
+    urlpatterns as deliverability_patterns,
+)
+
+urlpatterns += deliverability_patterns

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.marketing import models_deliverability  # noqa: F401  (ADR 0043)
 from crm_modules.marketing.models_capture import (  # noqa: F401  (their home is the app's models)
     AttributionCredit,
     CampaignCost,
@@ -280,6 +281,8 @@ class Suppression(models.Model):
         HARD_BOUNCE = "hard_bounce", _("Hard bounce")
         COMPLAINT = "complaint", _("Spam complaint")
         MANUAL = "manual", _("Added by hand")
+        # Bounced twice without a permanent failure: no marketing, transactional still goes.
+        SOFT_BOUNCE = "soft_bounce", _("Repeated soft bounce")
 
     channel = models.CharField(_("channel"), max_length=10)
     # Lower-cased email, or a phone number as stored on the contact.

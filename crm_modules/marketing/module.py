@@ -11,6 +11,9 @@
 - Everyone sees forms and their submissions; Owner, Admin, Manager and Marketer build them and
   enter campaign costs; the attribution report (revenue) is for those roles and Read-only
   (ADR 0035).
+- Owner, Admin, Manager and Marketer see the sender domains, their DNS records and check them;
+  the Owner and Admins add and remove domains, see the bounce webhook's secret and resume bulk
+  sending after a pause (ADR 0043).
 """
 
 from typing import Any
@@ -366,6 +369,52 @@ register_record_panel(
     order=65,
 )
 
+# --- deliverability (ADR 0043) -----------------------------------------------------------------
+ADMINS = {Role.OWNER, Role.ADMIN}
+VIEW_DELIVERABILITY = capabilities.register(
+    "marketing.view_deliverability",
+    label=_("See sender domains, their DNS records and check them"),
+    module=MODULE,
+    roles=MARKETERS,
+)
+MANAGE_DELIVERABILITY = capabilities.register(
+    "marketing.manage_deliverability",
+    label=_("Add sender domains, see the bounce webhook secret and resume paused sending"),
+    module=MODULE,
+    roles=ADMINS,
+    writes=True,
+)
+
+navigation.register(
+    "deliverability",
+    label=_("Deliverability"),
+    icon="shield",
+    url_name="marketing:sender_domains",
+    capability=VIEW_DELIVERABILITY,
+    order=335,
+)
+
+SENDER_DOMAIN_ADDED = register_action(
+    "marketing.sender_domain_added", _("Sender domain added"), module=MODULE
+)
+SENDER_DOMAIN_REMOVED = register_action(
+    "marketing.sender_domain_removed", _("Sender domain removed"), module=MODULE
+)
+SENDER_DOMAIN_VERIFIED = register_action(
+    "marketing.sender_domain_verified", _("Sender domain verified"), module=MODULE
+)
+BULK_SENDING_PAUSED = register_action(
+    "marketing.bulk_sending_paused", _("Bulk sending paused"), module=MODULE
+)
+BULK_SENDING_RESUMED = register_action(
+    "marketing.bulk_sending_resumed", _("Bulk sending resumed"), module=MODULE
+)
+WEBHOOK_SECRET_ROTATED = register_action(
+    "marketing.webhook_secret_rotated", _("Bounce webhook secret replaced"), module=MODULE
+)
+
+# Mail providers post bounces and complaints here; each view checks the workspace's secret.
+WEBHOOK_PATH = register_open_path("/marketing/hooks/")
 
 from crm_modules.marketing import reports  # noqa: E402, F401
 from crm_modules.marketing.sequences import tasks as sequence_tasks  # noqa: E402, F401

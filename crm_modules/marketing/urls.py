@@ -4,6 +4,7 @@ from crm_modules.marketing import (
     views,
     views_attribution,
     views_campaigns,
+    views_deliverability,
     views_recipient,
     views_rules,
     views_sequences,
@@ -73,6 +74,38 @@ urlpatterns = [
     path("r/unsubscribe/<str:token>/", views_recipient.unsubscribe, name="unsubscribe"),
     path("r/preferences/<str:token>/", views_recipient.preferences, name="preferences"),
     path("r/confirm/<str:token>/", views_recipient.opt_in_confirm, name="opt_in_confirm"),
+    path("r/consent/<str:token>/", views_recipient.consent_confirm, name="consent_confirm"),
+    # Deliverability (ADR 0043).
+    path("deliverability/", views_deliverability.sender_domains, name="sender_domains"),
+    path(
+        "deliverability/domains/new/",
+        views_deliverability.sender_domain_new,
+        name="sender_domain_new",
+    ),
+    path(
+        "deliverability/domains/<int:domain_id>/",
+        views_deliverability.sender_domain_detail,
+        name="sender_domain_detail",
+    ),
+    path(
+        "deliverability/domains/<int:domain_id>/check/",
+        views_deliverability.sender_domain_check,
+        name="sender_domain_check",
+    ),
+    path(
+        "deliverability/domains/<int:domain_id>/delete/",
+        views_deliverability.sender_domain_delete,
+        name="sender_domain_delete",
+    ),
+    path("deliverability/resume/", views_deliverability.resume, name="bulk_sending_resume"),
+    path(
+        "deliverability/secret/",
+        views_deliverability.secret_rotate,
+        name="webhook_secret_rotate",
+    ),
+    # Mail providers, not members: the workspace's secret is the key (module.WEBHOOK_PATH).
+    path("hooks/bounces/", views_deliverability.webhook_generic, name="webhook_bounces"),
+    path("hooks/sns/", views_deliverability.webhook_sns, name="webhook_sns"),
     path("forms/", form_views.form_list, name="forms"),
     path("forms/new/", form_views.form_new, name="form_new"),
     path("forms/<int:form_id>/", form_views.form_detail, name="form_detail"),

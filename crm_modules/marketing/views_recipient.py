@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from crm_modules.marketing import recipients
+from crm_modules.marketing.capture import optin
 from crm_modules.marketing.pressure import current_workspace
 from crm_modules.marketing.recipients import BadToken
 from crm_modules.sales.api import Consent
@@ -109,3 +110,20 @@ def opt_in_confirm(request: HttpRequest, token: str) -> HttpResponse:
         )
         done = True
     return render(request, "marketing/opt_in_confirm.html", _context(done=done, email=opt_in.email))
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def consent_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """A form's double opt-in: GET shows one button (a scanner's GET confirms nothing), POST
+    confirms with proof (ADR 0043)."""
+    try:
+        mail = optin.consent_mail_from_token(token)
+    except BadToken:
+        return _invalid(request)
+    done = mail.request.status == mail.request.Status.CONFIRMED
+    if request.method == "POST":
+        optin.consent_confirm(mail=mail, ip_address=client_ip(request), user_agent=_agent(request))
+        done = True
+    return render(request, "marketing/opt_in_confirm.html", _context(done=done, email=mail.email))

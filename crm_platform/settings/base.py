@@ -527,3 +527,21 @@ MARKETING_SEND_LEASE_SECONDS = int(env("MARKETING_SEND_LEASE_SECONDS", "300") or
 # Clicks sooner than this after delivery are taken as a mail gateway's link scanner.
 MARKETING_SCANNER_SECONDS = int(env("MARKETING_SCANNER_SECONDS", "10") or 10)
 MARKETING_MESSAGE_ID_DOMAIN = env("MARKETING_MESSAGE_ID_DOMAIN", "") or ""
+
+# Deliverability (ADR 0043). DNS servers the sender-domain check asks (comma-separated; empty:
+# the system's resolver), their port and the time allowed for each lookup.
+MARKETING_DNS_NAMESERVERS = [
+    s.strip() for s in (env("MARKETING_DNS_NAMESERVERS", "") or "").split(",") if s.strip()
+]
+MARKETING_DNS_PORT = int(env("MARKETING_DNS_PORT", "53") or 53)
+MARKETING_DNS_TIMEOUT = float(env("MARKETING_DNS_TIMEOUT", "3") or 3)
+# The SPF include that names the sending service's servers (e.g. amazonses.com).
+MARKETING_SPF_INCLUDE = env("MARKETING_SPF_INCLUDE", "") or ""
+# Where SNS signing certificates (and subscription confirmations) may be fetched from.
+MARKETING_SNS_CERT_URL_PATTERN = (
+    env("MARKETING_SNS_CERT_URL_PATTERN", "") or r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+)
+# Bulk sending pauses when complaints pass 0.1 % or bounces 5 % of the campaign messages sent
+# in this many days, once at least this many were sent.
+MARKETING_PAUSE_WINDOW_DAYS = int(env("MARKETING_PAUSE_WINDOW_DAYS", "7") or 7)
+MARKETING_PAUSE_MIN_SENT = int(env("MARKETING_PAUSE_MIN_SENT", "1000") or 1000)

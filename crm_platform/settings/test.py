@@ -36,3 +36,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Webhook tests sign their events with this secret, as Stripe does with the endpoint's.
 STRIPE_WEBHOOK_SECRET = "whsec_test_rapport_webhooks"  # noqa: S105
+# The sender-domain check never asks the internet's DNS in tests: a test starts its own server
+# (tests/marketing/dns_stub.py) and points these at it; by default nothing listens there.
+MARKETING_DNS_NAMESERVERS = ["127.0.0.1"]
+MARKETING_DNS_PORT = 9
+MARKETING_DNS_TIMEOUT = 0.3

@@ -359,6 +359,8 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         },
     },
     "PATCH /api/v1/marketing/triggers/{trigger_id}/": {"name": "Oro 黄金"},
+    "POST /api/v1/marketing/sender-domains/": {"domain": "posta.example.it", "local_part": "news"},
+    "POST /api/v1/marketing/sender-domains/{domain_id}/check/": {},
 }
 
 

@@ -39,6 +39,7 @@ from crm_modules.marketing.models import (
     Topic,
 )
 from crm_modules.marketing.models_capture import Form
+from crm_modules.marketing.models_deliverability import SenderDomain
 from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep
 from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.reporting.models import ExchangeRate, Quota, Report, ReportSchedule
@@ -116,6 +117,11 @@ OPEN = {
     "marketing:sequence_open": "a recipient's mail client; the signed token names the step run",
     "marketing:sequence_click": "a recipient's mail client; the signed token names the step run "
     "and a link of its step, never a URL",
+    "marketing:consent_confirm": "a form's double opt-in confirmation by a signed, expiring token",
+    # Mail providers (ADR 0043): the workspace's own secret is the authority
+    # (tests/isolation/test_bounce_webhooks.py).
+    "marketing:webhook_bounces": "bounce and complaint reports signed with the workspace secret",
+    "marketing:webhook_sns": "SES reports through SNS: the workspace secret and SNS's signature",
 }
 
 # A value from workspace alpha for every URL kwarg; the matrix fails on a kwarg missing here.
@@ -165,6 +171,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "enrolment_id": lambda ws, owner: _enrolment(ws, owner),
     "action": lambda ws, owner: "pause",
     "topic_id": lambda ws, owner: _topic(ws),
+    "domain_id": lambda ws, owner: _sender_domain(ws),
     "form_id": lambda ws, owner: _form(ws).pk,
     "trigger_id": lambda ws, owner: _trigger(ws, owner),
     # The hosted form's id (open views only).
@@ -185,6 +192,16 @@ def _campaign(workspace: Workspace, owner: Membership) -> int:
             links=["https://example.com/"],
         )
         return campaign.pk
+
+
+def _sender_domain(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        return SenderDomain.objects.create(
+            domain=f"d{secrets.token_hex(4)}.example.com",
+            dkim_selector="sample",
+            dkim_private_key="-",
+            dkim_public_key="-",
+        ).pk
 
 
 def _sequence(workspace: Workspace, owner: Membership) -> int:
@@ -748,6 +765,16 @@ SUCCESS: dict[str, dict[str, int]] = {
     "marketing:trigger_new": {"GET": 200, "POST": 400},
     "marketing:trigger_detail": {"GET": 200, "POST": 405},
     "marketing:trigger_edit": {"GET": 200, "POST": 400},
+    "marketing:sender_domains": {"GET": 200, "POST": 405},
+    # An empty form: the list page again, naming the field.
+    "marketing:sender_domain_new": {"GET": 405, "POST": 400},
+    "marketing:sender_domain_detail": {"GET": 200, "POST": 405},
+    # Checked (the test DNS answers nothing: "unreachable"), back to the page with the result.
+    "marketing:sender_domain_check": {"GET": 405, "POST": 302},
+    "marketing:sender_domain_delete": {"GET": 405, "POST": 302},
+    # Not paused: back to the page with the message.
+    "marketing:bulk_sending_resume": {"GET": 405, "POST": 302},
+    "marketing:webhook_secret_rotate": {"GET": 405, "POST": 302},
 }
 
 METHODS = ("GET", "POST")

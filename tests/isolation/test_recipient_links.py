@@ -12,19 +12,36 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing import recipients
+from crm_modules.marketing.capture import optin
 from crm_modules.marketing.models import OptInRequest
+from crm_modules.marketing.models_capture import ConsentRequest, Form, FormSubmission
+from crm_modules.marketing.models_deliverability import ConsentMail
 from crm_modules.marketing.module import RECIPIENT_PATH
 from tests.conftest import Workspace
 from tests.isolation.conftest import db_state
 from tests.isolation.test_matrix import ENDPOINTS, OPEN
 from tests.sales.factories import ContactFactory
 
-RECIPIENT_VIEWS = ("marketing:unsubscribe", "marketing:preferences", "marketing:opt_in_confirm")
+RECIPIENT_VIEWS = (
+    "marketing:unsubscribe",
+    "marketing:preferences",
+    "marketing:opt_in_confirm",
+    "marketing:consent_confirm",
+)
 
 
 def _token(workspace: Workspace, view: str) -> str:
     with schema_context(workspace.tenant.schema_name):
         contact = ContactFactory.create(primary_email="r@example.com")
+        if view == "marketing:consent_confirm":
+            form = Form.objects.create(name="F", fields=[])
+            submission = FormSubmission.objects.create(form=form, outcome="contact_updated")
+            pending = ConsentRequest.objects.create(
+                submission=submission, contact=contact, email="r@example.com", channel="email"
+            )
+            return optin.consent_mail_token(
+                ConsentMail.objects.create(request=pending, email="r@example.com")
+            )
         if view == "marketing:opt_in_confirm":
             request = OptInRequest.objects.create(contact=contact, email="r@example.com")
             return recipients.opt_in_token(request)
@@ -36,6 +53,7 @@ def _path(view: str, token: str) -> str:
         "marketing:unsubscribe": "unsubscribe",
         "marketing:preferences": "preferences",
         "marketing:opt_in_confirm": "confirm",
+        "marketing:consent_confirm": "consent",
     }[view]
     return f"{RECIPIENT_PATH}{segment}/{token}/"
 

@@ -73,6 +73,8 @@ class Sink:
     messages: list[email.message.EmailMessage] = field(default_factory=list)
     # Called with the recipient address on RCPT TO; returns an SMTP reply to refuse it.
     on_rcpt: Callable[[str], str | None] | None = None
+    # The bytes each message arrived as (what a receiver checks a DKIM signature on).
+    raw: list[bytes] = field(default_factory=list)
 
     def to(self) -> list[str]:
         return [str(message["To"]) for message in self.messages]
@@ -95,6 +97,7 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default)
         self.sink.messages.append(message)
+        self.sink.raw.append(bytes(envelope.content))
         return "250 Message accepted for delivery"
 
 

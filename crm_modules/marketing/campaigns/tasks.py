@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm_modules.marketing.campaigns import abtest, sending
+from crm_modules.marketing.deliverability.pause import bulk_paused
 from crm_modules.marketing.models import Campaign
 
 
@@ -33,6 +34,9 @@ def campaign_send(campaign_id: int) -> int:
     """Send batches until nothing is due or the time slice is used, then hand over to a fresh
     task (so one campaign never holds a worker for hours, and a killed worker loses at most the
     rows it had claimed, which its lease returns)."""
+    if bulk_paused():
+        # Resuming (deliverability.pause.bulk_sending_resume) starts the senders again.
+        return 0
     slice_end = time.monotonic() + settings.MARKETING_SEND_SLICE_SECONDS
     total = 0
     while time.monotonic() < slice_end:

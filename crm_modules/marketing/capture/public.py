@@ -151,7 +151,13 @@ def form_submit_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
     try:
         answers = check_answers(form, request.POST)
         consents = [c for c in form.consent_channels if request.POST.get(f"consent_{c}")]
-        form_submit(form=form, answers=answers, touch=clean_touch(request.POST), consents=consents)
+        form_submit(
+            form=form,
+            answers=answers,
+            touch=clean_touch(request.POST),
+            consents=consents,
+            ip_address=client_ip(request),
+        )
     except FormErrors as exc:
         return refuse(400, _("Please correct the answers marked below."), exc.errors)
     except ServiceError as exc:

@@ -125,6 +125,7 @@ def form_submit(
     answers: Mapping[str, str],
     touch: Mapping[str, str],
     consents: list[str],
+    ip_address: str | None = None,
 ) -> FormSubmission:
     """Take checked ``answers`` (``check_answers``) with their ``touch`` (``clean_touch``)."""
     actor = form_actor(form)
@@ -184,6 +185,7 @@ def form_submit(
                 email=email,
                 channel=channel,
                 topic=form.topic,
+                ip_address=ip_address,
             )
     return submission
 

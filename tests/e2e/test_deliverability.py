@@ -1,0 +1,102 @@
+"""An owner's path in a real browser at phone width with touch (ADR 0043): add a sender
+domain, read the DNS records to publish, run the check (an HTMX fragment; the test DNS answers
+nothing, so the page says so), and see the pause banner with its resume form. Screenshots of
+the pages at 375 and 1280 px, none scrolling sideways on a phone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, expect
+
+from tenants.models import Membership, UserSession
+from tests.conftest import World, workspace_client
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+
+def _session_key(membership: Membership) -> str:
+    client = workspace_client(membership.user, membership.tenant)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def _pause(world: World) -> None:
+    from crm_modules.marketing.models_deliverability import DeliverabilityState
+
+    with schema_context(world.alpha.tenant.schema_name):
+        DeliverabilityState.objects.update_or_create(
+            pk=1,
+            defaults={
+                "webhook_secret": "e2e",
+                "paused_at": timezone.now(),
+                "pause_reason": "complaint_rate",
+                "pause_figures": {"sent": 2000, "complaints": 5, "bounces": 0},
+            },
+        )
+
+
+def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+    from crm_modules.marketing.models_deliverability import DeliverabilityState, SenderDomain
+    from tenants.audit.models import AuditEvent
+
+    with schema_context(world.alpha.tenant.schema_name):
+        SenderDomain.objects.all().delete()
+        DeliverabilityState.objects.all().delete()
+        AuditEvent.objects.filter(action__startswith="marketing.sender_domain").delete()
+    UserSession.objects.exclude(session_key__in=sessions).delete()
+    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
+
+
+@pytest.fixture
+def clean(world: World, live_site: LiveSite) -> Iterator[None]:
+    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+    last_seen = orm(
+        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
+            pk=world.alpha.owner.pk
+        )
+    )
+    yield
+    orm(_clean_up, world, sessions, last_seen)
+
+
+def test_an_owner_adds_a_sender_domain_checks_it_and_sees_the_pause(
+    world: World, live_site: LiveSite, browser: Browser, clean: None
+) -> None:
+    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
+    context.set_default_timeout(15_000)
+    host = f"{world.alpha.tenant.slug}.localhost"
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(_session_key, world.alpha.owner),
+        "domain": host,
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    page = context.new_page()
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+
+    page.goto(f"{site}/marketing/deliverability/")
+    page.get_by_role("textbox", name="Domain").fill("posta.esempio.it")
+    capture(page, "sender-domains")
+    page.get_by_role("button", name="Add domain").tap()
+
+    expect(page.get_by_test_id("dns-records")).to_contain_text("_domainkey.posta.esempio.it")
+    expect(page.get_by_test_id("dns-records")).to_contain_text("v=DMARC1")
+    capture(page, "sender-domain")
+    page.get_by_test_id("check-domain").tap()
+    expect(page.get_by_test_id("domain-checks")).to_contain_text(
+        "The DNS servers did not answer; try again later."
+    )
+
+    orm(_pause, world)
+    page.goto(f"{site}/marketing/deliverability/")
+    expect(page.get_by_test_id("pause-banner")).to_contain_text("5 of 2000 campaign messages")
+    expect(page.get_by_test_id("resume-form")).to_be_visible()
+    capture(page, "deliverability-paused")
+    context.close()
