@@ -75,7 +75,10 @@ def outbox() -> Iterator[Outbox]:
     sink = Controller(_SinkHandler(sent), hostname="127.0.0.1", port=port)
     sink.start()
     try:
+        # Every mail takes the production path: queued after commit (the test environment
+        # otherwise swaps EMAIL_BACKEND for locmem), then delivered over SMTP to the sink.
         with override_settings(
+            EMAIL_BACKEND="crm_platform.mail.TaskEmailBackend",
             EMAIL_DELIVERY_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=port,
