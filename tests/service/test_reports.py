@@ -56,6 +56,7 @@ def _worked(
     ticket = services.ticket_create(actor=agent, subject="T", assignee_id=agent.user_id, now=opened)
     services.ticket_reply(actor=agent, ticket=ticket, body="On it", now=replied)
     services.ticket_change_status(actor=agent, ticket=ticket, status="solved", now=solved)
+    ticket.refresh_from_db()
     return ticket
 
 
