@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from channels.layers import channel_layers
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -127,6 +128,18 @@ def world(django_db_setup: None, django_db_blocker: Any) -> World:
 
 
 @pytest.fixture
+def committed_spare(world: World, django_db_blocker: Any) -> Tenant:
+    """A pristine spare committed outside the test's transaction (ask for it before ``db``):
+    browser tests that sign up commit their claims, so the pool may be empty by now."""
+    with django_db_blocker.unblock():
+        services.spare_pool_replenish(target=1)
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        spare = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("pk").first()
+    assert spare is not None
+    return spare
+
+
+@pytest.fixture
 def empty_spare_pool(world: World, db: None) -> None:
     """No spare in the pool for this test (the rows come back with the rollback)."""
     Tenant.objects.filter(state=Tenant.State.SPARE).delete()
@@ -135,12 +148,22 @@ def empty_spare_pool(world: World, db: None) -> None:
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
     cache.clear()
+    # Each test gets a channel layer of its own: a layer keeps a receive lock bound to the event
+    # loop that first waited on it, and a test whose loop ended mid-receive would leave that
+    # lock held for the next test's loop.
+    channel_layers.backends.clear()
     yield
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     # A request through the test client leaves its member's language and time zone active in
     # this thread; the next test must start from the defaults.
     translation.deactivate()
     timezone.deactivate()
+
+
+def beside_audit(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks a test captured, less the audit log's listener call that every
+    audited change schedules (tenants.audit.services)."""
+    return [c for c in callbacks if c.__qualname__ != "_tell_listeners.<locals>.tell"]
 
 
 def workspace_client(user: User, tenant: Tenant, *, enforce_csrf: bool = False) -> Client:

@@ -451,6 +451,7 @@ SPECTACULAR_SETTINGS = {
         "TicketMessageKindEnum": "crm_modules.service.models.TicketMessage.Kind",
         "SegmentKindEnum": "crm_modules.marketing.models.Segment.Kind",
         "CampaignStatusEnum": "crm_modules.marketing.models.Campaign.Status",
+        "SequenceStatusEnum": "crm_modules.marketing.models_sequences.Sequence.Status",
         "CampaignVariantModeEnum": "crm_modules.marketing.models.CampaignVariant.Mode",
         "TaskPriorityEnum": "crm_modules.sales.models.Task.Priority",
         "StageKindEnum": "crm_modules.sales.models.Stage.Kind",

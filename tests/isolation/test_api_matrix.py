@@ -91,6 +91,12 @@ def _deal_body(workspace: Workspace) -> dict[str, Any]:
         return {"name": "Renewal", "stage": pipeline.stages.get(position=0).pk, "amount": "10"}
 
 
+def _enrolled_contact(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    """A contact the member owns (so every role that may enrol may enrol it), to enrol."""
+    with schema_context(workspace.tenant.schema_name):
+        return {"contacts": [ContactFactory.create(owner=member.user).pk]}
+
+
 def _arrived_upload(workspace: Workspace, member: Membership) -> dict[str, Any]:
     """A ticket of ``member`` whose bytes are already in the bucket (moto), ready to complete."""
     from crm_modules.documents import services
@@ -345,9 +351,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         "steps": [{"kind": "task", "delay_amount": 1, "task_title": "Позвонить"}],
     },
     "POST /api/v1/marketing/sequences/{sequence_id}/activate/": {},
-    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/": lambda ws: {
-        "contacts": [_contact_in(ws)]
-    },
+    "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/": _enrolled_contact,
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/pause/": {},
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/resume/": {},
     "POST /api/v1/marketing/sequences/{sequence_id}/enrolments/{enrolment_id}/remove/": {},
@@ -365,7 +369,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
 
 
 # Bodies made for the member who sends them (an upload ticket names its member).
-FOR_MEMBER = {_arrived_upload, _upload_in_parts}
+FOR_MEMBER = {_arrived_upload, _upload_in_parts, _enrolled_contact}
 
 
 def _contact_in(workspace: Workspace) -> int | None:
@@ -535,8 +539,9 @@ def test_objects_of_another_workspace_are_not_found_from_your_own(
     # bravo's Owner holds every capability at home, so only the object scoping can refuse.
     path = _path(operation, alpha)
     client = visit(BRAVO_AT_HOME, bravo.host)
+    body = _body(operation, alpha)
     before = db_state(alpha)
-    response = request(client, operation.method, path, _body(operation, alpha))
+    response = request(client, operation.method, path, body)
     assert response.status_code == 404
     assert _error(response)["code"] == "not_found"
     assert db_state(alpha) == before

@@ -140,11 +140,12 @@ def _row_counts(cursor: Any, schema: str) -> dict[str, int]:
     return counts
 
 
-def test_a_spare_copied_from_a_pristine_spare_is_identical_to_it(world: World, db: None) -> None:
+def test_a_spare_copied_from_a_pristine_spare_is_identical_to_it(
+    committed_spare: Tenant, db: None
+) -> None:
     import psycopg
 
-    template = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("pk").first()
-    assert template is not None  # the test world keeps spares in the pool
+    template = committed_spare
     copy = services.spare_workspace_create(copy_of=template)
     # psql committed the copy outside the test's transaction. It is read, and dropped, from a
     # connection of its own: a table read inside the test's transaction would keep a lock on

@@ -201,7 +201,9 @@ def _csv_copy(
     lookups = [lookup for _name, lookup in columns] + (["custom"] if custom_codes else [])
     queryset = sales.list_for(entity, actor=actor, params=filters).values_list(*lookups)
     inner, inner_params = queryset.query.sql_with_params()
-    cells: list[str] = []
+    # Two layers: the inner one turns each value into text once (its parameters appear once);
+    # the outer one neutralises that text, which names each value three times.
+    texts: list[str] = []
     params: list[Any] = []
     for index, (_name, lookup) in enumerate(columns):
         kind = _field_of(queryset.model, lookup).get_internal_type()
@@ -213,14 +215,18 @@ def _csv_copy(
             params.append(timezone.get_current_timezone_name())
         else:
             text = f"({column})::text"
-        cells.append(_GUARD.format(text))
-    for code in custom_codes:
+        texts.append(text)
+    cells = [_GUARD.format(f"cell.t{index}") for index in range(len(columns))]
+    for offset, code in enumerate(custom_codes):
         params.append(code)
-        cells.append(_GUARD.format(_CUSTOM_TEXT.format(f"(sub.c{len(columns)} -> %s)")))
+        texts.append(f"(sub.c{len(columns)} -> %s)")
+        cells.append(_GUARD.format(_CUSTOM_TEXT.format(f"cell.t{len(columns) + offset}")))
     names = ", ".join(f"c{index}" for index in range(len(lookups)))
+    values = ", ".join(f"{text} AS t{index}" for index, text in enumerate(texts))
     # Every piece of the text is ours or the ORM's; the values (codes, filters) are parameters.
     statement = (
-        f"COPY (SELECT {', '.join(cells)} FROM ({inner}) AS sub({names})) "  # noqa: S608
+        f"COPY (SELECT {', '.join(cells)} FROM "  # noqa: S608
+        f"(SELECT {values} FROM ({inner}) AS sub({names})) AS cell) "
         "TO STDOUT WITH (FORMAT csv)"
     )
     return header, statement, [*params, *inner_params]
