@@ -50,9 +50,10 @@ def content_security_policy() -> str:
         "script-src 'self'",
         # Inline style attributes remain in the Django admin and allauth's templates.
         "style-src 'self' 'unsafe-inline'",
-        # The TOTP QR code is an inline SVG data URI; document previews and PDF thumbnails load
-        # from presigned URLs of the documents bucket.
-        " ".join(["img-src", "'self'", "data:", *_upload_origins()]),
+        # The TOTP QR code is an inline SVG data URI; Plotly draws a chart to PNG through a
+        # blob: image of its SVG; document previews and PDF thumbnails load from presigned URLs
+        # of the documents bucket.
+        " ".join(["img-src", "'self'", "data:", "blob:", *_upload_origins()]),
         " ".join(["connect-src", "'self'", *_upload_origins()]),
         "font-src 'self'",
         "object-src 'none'",

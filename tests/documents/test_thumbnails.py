@@ -108,7 +108,7 @@ def test_the_page_previews_a_pdf_by_its_thumbnail_and_an_image_inline(alpha, s3_
 
 def test_previews_may_load_from_the_bucket(settings):
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9000"
-    assert "img-src 'self' data: http://127.0.0.1:9000;" in content_security_policy()
+    assert "img-src 'self' data: blob: http://127.0.0.1:9000;" in content_security_policy()
 
 
 def test_the_trash_purge_removes_thumbnails_too(in_alpha, s3_bucket):

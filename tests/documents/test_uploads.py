@@ -67,7 +67,8 @@ def test_a_file_goes_straight_to_s3_and_is_recorded_once_verified(
     ]
     event = AuditEvent.objects.get(action="document.uploaded")
     assert (event.actor_id, event.target_repr) == (rep.user_id, document.name)
-    assert len(beside_audit(callbacks)) == 2  # the PDF thumbnail task and the live event, after commit
+    # The PDF thumbnail task and the live event, after commit.
+    assert len(beside_audit(callbacks)) == 2
     assert _objects(in_alpha.tenant.schema_name) == [version.key]
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from billing.models import StripeEvent
+from billing.revenue_rollup import revenue_rebuild
 from tenants.models import User, UserSession
 from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm
 from tests.platform.staff import staff_client, superuser
@@ -62,6 +63,8 @@ def _make() -> tuple[int, str]:
                 "data": {"object": subscription},
             },
         )
+    # As the webhook does when it applies an event.
+    revenue_rebuild()
     user = superuser()
     key = staff_client(user).session.session_key
     assert key is not None
@@ -70,6 +73,7 @@ def _make() -> tuple[int, str]:
 
 def _clean_up(user_id: int) -> None:
     StripeEvent.objects.filter(event_id__in=EVENT_IDS).delete()
+    revenue_rebuild()
     UserSession.objects.filter(user_id=user_id).delete()
     Authenticator.objects.filter(user_id=user_id).delete()
     User.objects.filter(pk=user_id).delete()
