@@ -127,6 +127,19 @@ def _applied(schema_name: str) -> list[list[str]]:
 # --- export ---------------------------------------------------------------------------------
 
 
+def _dump_schema(schema: str, path: Path, *, snapshot: str | None = None) -> None:
+    """``pg_dump`` of one schema as plain SQL to ``path``, from ``snapshot`` when given."""
+    arguments = [_client("pg_dump")]
+    if snapshot is not None:
+        arguments.append(f"--snapshot={snapshot}")
+    arguments += [f"--schema={schema}", "--no-owner", "--no-privileges", f"--file={path}"]
+    result = subprocess.run(  # noqa: S603
+        arguments, env=_pg_env(), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+
+
 def schema_copy(*, source: str, target: str) -> None:
     """Create schema ``target`` as a copy of ``source`` (tables, indexes, constraints,
     sequences and rows, ``django_migrations`` included) with pg_dump and psql, in one
@@ -136,21 +149,7 @@ def schema_copy(*, source: str, target: str) -> None:
         _quote(name)  # refuses a name that is not a plain schema name
     with tempfile.TemporaryDirectory() as workdir:
         dump_path = Path(workdir) / SCHEMA_SQL
-        result = subprocess.run(  # noqa: S603
-            [
-                _client("pg_dump"),
-                f"--schema={source}",
-                "--no-owner",
-                "--no-privileges",
-                f"--file={dump_path}",
-            ],
-            env=_pg_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+        _dump_schema(source, dump_path)
         _load_schema(dump_path, source=source, target=target)
 
 
@@ -167,22 +166,7 @@ def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SELECT pg_export_snapshot()")
                 (snapshot,) = cursor.fetchone()
-            result = subprocess.run(  # noqa: S603
-                [
-                    _client("pg_dump"),
-                    f"--snapshot={snapshot}",
-                    f"--schema={schema_name}",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--file={dump_path}",
-                ],
-                env=_pg_env(),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+            _dump_schema(schema_name, dump_path, snapshot=snapshot)
             tenant = Tenant.objects.get(pk=tenant.pk)
             manifest = {
                 "format": FORMAT,
