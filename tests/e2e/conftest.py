@@ -31,6 +31,9 @@ from django.db.backends.signals import connection_created
 from django.test import override_settings
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
+from tenants.models import Membership
+from tests.conftest import workspace_client
+
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -195,3 +198,10 @@ def capture(page: Page, name: str) -> None:
             )
     if original is not None:
         page.set_viewport_size(original)
+
+
+def session_key(membership: Membership) -> str:
+    """A session of ``membership`` on its workspace's host, for a browser's cookie (call it
+    through ``orm``)."""
+    client = workspace_client(membership.user, membership.tenant)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)

@@ -27,8 +27,8 @@ from tests.billing.conftest import (  # noqa: F401 (the stand-in's fixtures)
     sign,
     synced_plans,
 )
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 
 # Stripe calls of the server under test go to the stand-in, with the plans synced there.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("synced_plans")]
@@ -36,11 +36,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("s
 TENANT_FIELDS = ("plan", "seat_limit", "billing_status", "trial_ends_at")
 NEWCOMER = "newcomer.e2e@alpha.example.com"
 DECLINING_CARD = "4000000000000341"  # attaches, but every charge is declined
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _start_trial(world: World) -> dict[str, Any]:
@@ -104,7 +99,7 @@ def test_trial_checkout_invite_seats_cancel_resume_past_due_and_paid_on_a_phone(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

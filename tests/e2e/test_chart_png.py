@@ -21,8 +21,8 @@ from crm_modules.sales.models import Deal, Pipeline, Stage
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, orm, session_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -49,11 +49,6 @@ def _check_png(download: Download, tmp_path: Path, name: str) -> None:
     assert download.suggested_filename.endswith(".png")
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def _signed_in(browser: Browser, world: World, role: str, *, phone: bool = False) -> BrowserContext:
     if phone:
         context = browser.new_context(
@@ -65,7 +60,7 @@ def _signed_in(browser: Browser, world: World, role: str, *, phone: bool = False
     context.set_default_timeout(60_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.members[role]),
+        "value": orm(session_key, world.alpha.members[role]),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }

@@ -18,15 +18,10 @@ from crm_modules.sales.models import Deal, Pipeline, Stage
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _make_deal(world: World) -> dict[str, int]:
@@ -78,7 +73,7 @@ def _signed_in(browser: Browser, world: World, role: str) -> BrowserContext:
     context.set_default_timeout(15_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.members[role]),
+        "value": orm(session_key, world.alpha.members[role]),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }
@@ -164,7 +159,7 @@ def test_a_member_arranges_their_dashboard_by_touch_on_a_phone(
     context.set_default_timeout(15_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.members[Role.SALES_REP]),
+        "value": orm(session_key, world.alpha.members[Role.SALES_REP]),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }

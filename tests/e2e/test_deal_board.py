@@ -15,16 +15,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Deal, DealStageChange, Pipeline
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.sales.factories import DealFactory, PipelineFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _make(world: World) -> tuple[int, int, int]:
@@ -83,7 +78,7 @@ def _open(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

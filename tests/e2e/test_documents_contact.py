@@ -17,10 +17,10 @@ from crm_modules.activities.models import Activity
 from crm_modules.documents.models import Document
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
+from tenants.models import UserSession
+from tests.conftest import World
 from tests.documents.conftest import s3_bucket
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 from tests.ops.conftest import s3_endpoint
 
 __all__ = ["s3_bucket", "s3_endpoint"]
@@ -61,11 +61,6 @@ def contact_id(world: World, live_site: LiveSite) -> Iterator[int]:
     orm(_clean_up, world, sessions, contact)
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def test_a_pdf_attached_to_a_contact_on_a_phone(
     world: World, contact_id: int, live_site: LiveSite, browser: Browser
 ) -> None:
@@ -74,7 +69,7 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

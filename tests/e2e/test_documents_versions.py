@@ -17,10 +17,10 @@ from crm_modules.activities.models import Activity
 from crm_modules.documents import services
 from crm_modules.documents.models import Document
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
+from tenants.models import UserSession
+from tests.conftest import World
 from tests.documents.conftest import s3_bucket, upload
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.ops.conftest import s3_endpoint
 
 __all__ = ["s3_bucket", "s3_endpoint"]
@@ -51,11 +51,6 @@ def document_id(world: World, live_site: LiveSite) -> Iterator[int]:
     orm(_clean_up, world, sessions)
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def _current_bytes(world: World, document_id: int) -> tuple[int, int | None, bytes]:
     with schema_context(world.alpha.tenant.schema_name):
         document = Document.objects.get(pk=document_id)
@@ -74,7 +69,7 @@ def test_upload_a_second_version_then_restore_the_first(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

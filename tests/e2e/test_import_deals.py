@@ -19,9 +19,9 @@ from crm_modules.sales.services import contact_create, pipeline_create
 from crm_modules.sales.services.deals import StageInput
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
+from tests.conftest import World
 from tests.documents.conftest import s3_bucket
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 from tests.ops.conftest import s3_endpoint
 
 __all__ = ["s3_bucket", "s3_endpoint"]
@@ -83,11 +83,6 @@ def committed(world: World, live_site: LiveSite) -> Iterator[World]:
     orm(_clean_up, world, sessions, last_seen)
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def test_a_deals_export_is_imported_on_a_phone(
     committed: World, live_site: LiveSite, browser: Browser, tmp_path: Path
 ) -> None:
@@ -97,7 +92,7 @@ def test_a_deals_export_is_imported_on_a_phone(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

@@ -13,17 +13,12 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, WebSocketRoute, expect
 
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, LiveSite, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, LiveSite, orm, session_key
 from tests.kit_module import services
 from tests.kit_module.models import Note
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _note_create(world: World) -> int:
@@ -72,7 +67,7 @@ def test_a_fragment_follows_live_events_and_catches_up_after_a_drop(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

@@ -21,8 +21,8 @@ from crm_modules.scoring import services as scoring
 from crm_modules.scoring.models import ScoringRule
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -92,11 +92,6 @@ def committed(world: World, live_site: LiveSite) -> Iterator[tuple[World, dict[s
     orm(_clean_up, world, sessions, last_seen, since)
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def test_two_duplicates_are_merged_explained_and_the_merge_undone(
     committed: tuple[World, dict[str, int]], live_site: LiveSite, browser: Browser
 ) -> None:
@@ -106,7 +101,7 @@ def test_two_duplicates_are_merged_explained_and_the_merge_undone(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

@@ -15,15 +15,10 @@ from crm_modules.sales import services
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _make(world: World) -> dict[str, int]:
@@ -65,7 +60,7 @@ def _open(
     context.set_default_timeout(15_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }

@@ -15,15 +15,10 @@ from crm_modules.reporting.models import Report, ReportSchedule
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 @pytest.fixture
@@ -68,7 +63,7 @@ def test_a_rep_schedules_a_report_on_a_phone_and_pauses_it(
     context.set_default_timeout(15_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, rep),
+        "value": orm(session_key, rep),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }

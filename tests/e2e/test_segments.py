@@ -14,16 +14,11 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 from tests.sales.factories import ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _make(world: World) -> list[int]:
@@ -76,7 +71,7 @@ def test_a_marketer_builds_a_segment_and_sees_its_members(
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

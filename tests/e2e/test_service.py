@@ -15,16 +15,11 @@ from playwright.sync_api import Browser, expect
 from crm_modules.activities import api as timeline
 from crm_modules.service.models import BusinessHours, SlaPolicy, Ticket
 from tenants.models import Membership, UserSession
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 from tests.sales.factories import CompanyFactory, ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _make(world: World) -> int:
@@ -81,7 +76,7 @@ def test_an_agent_opens_a_ticket_for_a_contact_replies_and_sees_it_on_the_timeli
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, world.alpha.owner),
+        "value": orm(session_key, world.alpha.owner),
         "domain": host,
         "path": "/",
     }

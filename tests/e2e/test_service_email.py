@@ -29,8 +29,8 @@ from crm_modules.service.models import AgentProfile, CsatSurvey, Ticket, TicketM
 from crm_modules.service.services import routing
 from tenants.models import Membership, Team, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
-from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm
+from tests.conftest import World
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.service.test_inbound_smtp import deleted_afterwards
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -175,17 +175,12 @@ def _scores(world: World, ticket_id: int) -> list[tuple[int | None, str]]:
         return list(CsatSurvey.objects.filter(ticket_id=ticket_id).values_list("score", "comment"))
 
 
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
-
-
 def _agent_page(browser: Browser, world: World) -> Page:
     context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
     context.set_default_timeout(20_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(lambda: _session_key(_agent(world))),
+        "value": orm(lambda: session_key(_agent(world))),
         "domain": f"{world.alpha.tenant.slug}.localhost",
         "path": "/",
     }

@@ -18,9 +18,9 @@ from crm_platform import s3
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, Tenant, UserSession
 from tenants.roles import Role
-from tests.conftest import World, workspace_client
+from tests.conftest import World
 from tests.documents.conftest import s3_bucket
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 from tests.ops.conftest import s3_endpoint
 
 __all__ = ["s3_bucket", "s3_endpoint"]
@@ -32,11 +32,6 @@ def _png(colour: str) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), colour).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _session_key(membership: Membership) -> str:
-    client = workspace_client(membership.user, membership.tenant)
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _clean_up(world: World, sessions: set[str]) -> None:
@@ -58,7 +53,7 @@ def _phone(browser: Browser, membership: Membership) -> tuple[BrowserContext, Pa
     context.set_default_timeout(30_000)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(_session_key, membership),
+        "value": orm(session_key, membership),
         "domain": f"{membership.tenant.slug}.localhost",
         "path": "/",
     }

@@ -6,42 +6,15 @@ from __future__ import annotations
 
 import datetime
 
-from django.core import signing
-
+from crm_modules.marketing.campaigns.tokens import TrackingTokens
 from crm_modules.marketing.models_sequences import StepRun
 
-SEPARATOR = ":"
-
-
-def _signer(schema_name: str, kind: str) -> signing.Signer:
-    return signing.Signer(salt=f"marketing.sequence.{kind}.{schema_name}", sep=SEPARATOR)
-
-
-def open_token(schema_name: str, run_id: int) -> str:
-    return _signer(schema_name, "open").sign(str(run_id))
-
-
-def click_token(schema_name: str, run_id: int, link: int) -> str:
-    return _signer(schema_name, "click").sign(f"{run_id}.{link}")
-
-
-def open_read(schema_name: str, token: str) -> int | None:
-    try:
-        value = _signer(schema_name, "open").unsign(token)
-    except signing.BadSignature:
-        return None
-    return int(value) if value.isdigit() else None
-
-
-def click_read(schema_name: str, token: str) -> tuple[int, int] | None:
-    try:
-        value = _signer(schema_name, "click").unsign(token)
-    except signing.BadSignature:
-        return None
-    run, _dot, link = value.partition(".")
-    if not (run.isdigit() and link.isdigit()):
-        return None
-    return int(run), int(link)
+# Opens and clicks of a step run (a click names the index of a link of its step).
+SEQUENCE_TOKENS = TrackingTokens("marketing.sequence")
+open_token = SEQUENCE_TOKENS.open_token
+click_token = SEQUENCE_TOKENS.click_token
+open_read = SEQUENCE_TOKENS.open_read
+click_read = SEQUENCE_TOKENS.click_read
 
 
 def run_opened(run: StepRun, *, at: datetime.datetime) -> None:
