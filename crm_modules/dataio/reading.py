@@ -283,6 +283,13 @@ def count_rows(path: Path, shape: FileShape) -> int:
     return sum(1 for _row in rows)
 
 
+def _shown(text: str) -> str:
+    """Text as stored for display (headers, the preview): PostgreSQL keeps no NUL character in
+    text or JSON, so it shows as the replacement character. The row itself keeps it, and the
+    import reports that row as refused."""
+    return text.replace("\x00", "\ufffd")
+
+
 def clean_headers(raw: list[str]) -> list[str]:
     """Headers as shown on the mapping page: an empty one becomes "Column N", a repeated one
     gets its position appended, so that every column can be told apart."""
@@ -297,7 +304,7 @@ def clean_headers(raw: list[str]) -> list[str]:
     headers: list[str] = []
     seen: set[str] = set()
     for index, cell in enumerate(raw, start=1):
-        name = " ".join(cell.split())[:200] or _("Column %(n)d") % {"n": index}
+        name = " ".join(_shown(cell).split())[:200] or _("Column %(n)d") % {"n": index}
         if name.lower() in seen:
             name = f"{name} ({index})"
         seen.add(name.lower())
@@ -324,7 +331,7 @@ def read_head(
     headers = clean_headers(raw_header)
     sample: list[tuple[int, list[str]]] = []
     for number, row in data_rows(iterator):
-        sample.append((number, [cell[:2000] for cell in row]))
+        sample.append((number, [_shown(cell[:2000]) for cell in row]))
         if len(sample) >= rows:
             break
     return headers, sample
