@@ -5,6 +5,12 @@ Reads go through selectors (already scoped to the acting member); writes through
 
 from __future__ import annotations
 
+from crm_modules.sales.custom_forms import (
+    custom_rows,
+    labelled,
+    new_custom_rows,
+    posted_custom,
+)
 from crm_modules.sales.demo import demo_seed
 from crm_modules.sales.filters import LIST_ENTITIES, list_for
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
@@ -42,6 +48,7 @@ from crm_modules.sales.selectors import (
     deal_list,
 )
 from crm_modules.sales.services import (
+    check_custom_values,
     company_update,
     contact_consent_by_recipient,
     contact_self_correct,
@@ -118,6 +125,7 @@ __all__ = [
     "Pipeline",
     "Stage",
     "Task",
+    "check_custom_values",
     "companies_bulk_create",
     "company_check_draft",
     "company_duplicates",
@@ -136,6 +144,7 @@ __all__ = [
     "contacts_bulk_create",
     "custom_field_create",
     "custom_field_list",
+    "custom_rows",
     "deal_check_draft",
     "deal_get",
     "deal_list",
@@ -144,6 +153,7 @@ __all__ = [
     "deals_bulk_create",
     "demo_seed",
     "keyset_page",
+    "labelled",
     "lead_check_draft",
     "lead_create",
     "lead_update",
@@ -151,6 +161,8 @@ __all__ = [
     "list_for",
     "mentioned_members",
     "mentions_notify",
+    "new_custom_rows",
+    "posted_custom",
     "record_log_activity",
     "record_touch",
     "records_bulk_delete",

@@ -533,12 +533,15 @@ class Task(models.Model):
 
 
 class CustomField(models.Model):
-    """A field an admin adds to contacts, companies or deals; values live in ``custom``."""
+    """A field an admin adds to contacts, companies, deals or tickets; values live in the
+    record's ``custom`` (tickets belong to service, which checks values through the sales
+    facade, ADR 0050)."""
 
     class Entity(models.TextChoices):
         CONTACT = "contact", _("Contact")
         COMPANY = "company", _("Company")
         DEAL = "deal", _("Deal")
+        TICKET = "ticket", _("Ticket")
 
     class Type(models.TextChoices):
         TEXT = "text", _("Text")

@@ -108,7 +108,7 @@ WORK_TASKS = capabilities.register(
 )
 MANAGE_CUSTOM_FIELDS = capabilities.register(
     "sales.manage_custom_fields",
-    label=_("Define custom fields of contacts, companies and deals"),
+    label=_("Define custom fields of contacts, companies, deals and tickets"),
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN},
     writes=True,

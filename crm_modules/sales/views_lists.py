@@ -10,12 +10,12 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
-from crm_modules.sales.models import Company, Contact, CustomField, Deal, LifecycleStage
+from crm_modules.sales.custom_forms import posted_custom
+from crm_modules.sales.models import Company, Contact, Deal, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
     EDIT_RECORDS,
@@ -181,58 +181,6 @@ def view_delete(request: WorkspaceRequest, view_id: int) -> HttpResponse:
 
 
 # --- custom fields of a record ------------------------------------------------------------
-
-
-def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
-    """Each custom field of the record's kind with its value, for the record page."""
-    rows = []
-    for field in selectors.custom_field_list(actor=actor, entity=entity):
-        value = record.custom.get(field.code)
-        rows.append({"field": field, "value": value, "input": _input_value(field, value)})
-    return rows
-
-
-def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
-    """The custom-field values a record form posted (``cf_<code>``), by code."""
-    values: dict[str, Any] = {}
-    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
-        name = f"cf_{field.code}"
-        if field.type == CustomField.Type.MULTI_SELECT:
-            values[field.code] = request.POST.getlist(name)
-        elif name in request.POST:
-            values[field.code] = request.POST[name]
-    return values
-
-
-def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:
-    """A custom field's error with the field's label in front, for a form that shows it above
-    its fields."""
-    code = (error.field or "").removeprefix("custom_fields.")
-    if code == (error.field or ""):
-        return error
-    field = selectors.custom_field_list(actor=request.membership, entity=entity).filter(code=code)
-    label = field.values_list("label", flat=True).first() or code
-    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
-
-
-def new_custom_rows(request: WorkspaceRequest, entity: str) -> list[dict[str, Any]]:
-    """The custom fields of a new record's form, showing what was posted."""
-    posted = posted_custom(request, entity) if request.method == "POST" else {}
-    return [
-        {"field": field, "value": None, "input": posted.get(field.code, "")}
-        for field in selectors.custom_field_list(actor=request.membership, entity=entity)
-    ]
-
-
-def _input_value(field: CustomField, value: Any) -> Any:
-    if value is None:
-        return [] if field.type == CustomField.Type.MULTI_SELECT else ""
-    if field.type == CustomField.Type.BOOLEAN:
-        return "true" if value else "false"
-    if field.type == CustomField.Type.DATETIME:
-        moment = datetime.datetime.fromisoformat(str(value))
-        return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
-    return value
 
 
 def _save_custom(request: WorkspaceRequest, entity: str, record: Any, update: Any) -> HttpResponse:

@@ -15,6 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from crm_modules.activities.api import LOG_ACTIVITY, entry_type, timeline
 from crm_modules.sales import selectors, services, views_duplicates
+from crm_modules.sales.custom_forms import (
+    custom_rows,
+    labelled,
+    new_custom_rows,
+    posted_custom,
+)
 from crm_modules.sales.forms import (
     CompanyForm,
     ConsentForm,
@@ -33,12 +39,6 @@ from crm_modules.sales.module import (
     WORK_TASKS,
 )
 from crm_modules.sales.services.scores import score_explanation
-from crm_modules.sales.views_lists import (
-    custom_rows,
-    labelled,
-    new_custom_rows,
-    posted_custom,
-)
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest

@@ -49,6 +49,8 @@ def _int(value: str | None) -> int | None:
 
 
 class TicketOut(serializers.ModelSerializer[Ticket]):
+    custom_fields = serializers.JSONField(source="custom", read_only=True)
+
     class Meta:
         model = Ticket
         fields = (
@@ -56,7 +58,7 @@ class TicketOut(serializers.ModelSerializer[Ticket]):
             "team", "tags", "contact", "company", "created_at", "updated_at", "solved_at",
             "closed_at", "first_response_due_at", "first_responded_at",
             "first_response_breached", "resolution_due_at", "resolution_breached",
-            "paused_since", "language", "skills", "queued_at", "merged_into",
+            "paused_since", "language", "skills", "queued_at", "merged_into", "custom_fields",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -76,6 +78,10 @@ class TicketIn(serializers.Serializer[Any]):
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
     )
     language = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    custom_fields = serializers.DictField(
+        required=False,
+        help_text="values of the workspace's ticket custom fields by code; null clears one",
+    )
 
 
 class ReplyOut(serializers.ModelSerializer[TicketMessage]):
@@ -134,6 +140,8 @@ def _ticket(view: Any) -> Ticket:
     ),
 )
 class TicketList(generics.GenericAPIView[Ticket]):
+    """``cf_<code>=value`` keeps the tickets whose custom field has that value."""
+
     capabilities = {"GET": VIEW_TICKETS, "POST": WORK_TICKETS}
     serializer_class = TicketOut
     pagination_class = KeysetPagination
@@ -147,6 +155,9 @@ class TicketList(generics.GenericAPIView[Ticket]):
             status=params.get("status", ""),
             contact_id=_int(params.get("contact")),
             company_id=_int(params.get("company")),
+            custom=selectors.custom_filter(
+                actor=_actor(self.request), params=self.request.query_params
+            ),
         )
 
     def get(self, request: Request, **kwargs: Any) -> Response:
@@ -173,6 +184,7 @@ class TicketList(generics.GenericAPIView[Ticket]):
                 team_id=values.get("team"),
                 tags=values.get("tags"),
                 language=values.get("language", ""),
+                custom_fields=values.get("custom_fields"),
             )
             if status_after and status_after != ticket.status:
                 ticket = services.ticket_change_status(

@@ -150,6 +150,9 @@ class Ticket(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Values of the workspace's custom fields for tickets, by field code: defined and checked
+    # by the sales custom fields (ADR 0012, ADR 0050).
+    custom = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -181,6 +184,7 @@ class Ticket(models.Model):
             models.Index(fields=["contact", "-updated_at", "-id"], name="ticket_contact"),
             models.Index(fields=["company", "-updated_at", "-id"], name="ticket_company"),
             GinIndex(fields=["tags"], name="ticket_tags"),
+            GinIndex(fields=["custom"], name="ticket_custom", opclasses=["jsonb_path_ops"]),
             # A team's queue, oldest first.
             models.Index(
                 fields=["team", "queued_at", "id"],

@@ -13,6 +13,7 @@ from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import Company, Contact
 from crm_modules.service import sla
 from crm_modules.service.models import (
@@ -52,9 +53,11 @@ def ticket_list(
     status: str = "",
     contact_id: int | None = None,
     company_id: int | None = None,
+    custom: dict[str, Any] | None = None,
     now: datetime.datetime | None = None,
 ) -> QuerySet[Ticket]:
-    """The tickets of one inbox view, unordered (the caller pages them by ``VIEWS[view]``)."""
+    """The tickets of one inbox view, unordered (the caller pages them by ``VIEWS[view]``);
+    ``custom``: custom-field values they must have, as ``custom_filter`` returns them."""
     if not allows(actor, VIEW_TICKETS):
         return Ticket.objects.none()
     tickets = Ticket.objects.all()
@@ -78,7 +81,25 @@ def ticket_list(
         tickets = tickets.filter(contact_id=contact_id)
     if company_id is not None:
         tickets = tickets.filter(company_id=company_id)
+    if custom:
+        # Containment in the normalised values: the GIN index ``ticket_custom``.
+        tickets = tickets.filter(custom__contains=custom)
     return tickets
+
+
+def custom_filter(*, actor: Membership, params: Any) -> dict[str, Any]:
+    """The ``cf_<code>=value`` parameters of a list, checked and normalised like stored values
+    (a ServiceError naming ``custom_fields.<code>`` for an unknown field or a bad value)."""
+    pairs = params.lists() if hasattr(params, "lists") else ((k, [v]) for k, v in params.items())
+    wanted: dict[str, Any] = {}
+    for key, values in pairs:
+        given = [value for value in values if value not in ("", None)]
+        if key.startswith("cf_") and given:
+            # Several values of one parameter: a multi-select's options, all of them wanted.
+            wanted[key[3:]] = given if len(given) > 1 else given[0]
+    if not wanted:
+        return {}
+    return sales.check_custom_values(actor=actor, entity="ticket", values=wanted)
 
 
 def inbox_rows(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:

@@ -52,6 +52,7 @@ urlpatterns = [
     path("<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
     path("<int:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
     path("<int:ticket_id>/fields/", views.ticket_fields, name="ticket_fields"),
+    path("<int:ticket_id>/custom/", views.ticket_custom, name="ticket_custom"),
     path("<int:ticket_id>/assign/", views.ticket_assign, name="ticket_assign"),
     path("<int:ticket_id>/macro/", views_macros.macro_apply, name="macro_apply"),
     path("<int:ticket_id>/macro/preview/", views_macros.macro_preview, name="macro_preview"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import contact_get, keyset_page
 from crm_modules.service import selectors, services, sla
 from crm_modules.service.forms import WEEKDAYS, ReplyForm, TicketFieldsForm, TicketForm
@@ -40,6 +41,7 @@ from crm_modules.service.module import (
     WORK_TICKETS,
 )
 from crm_modules.service.services import articles as article_services
+from crm_modules.service.services.tickets import CUSTOM_ENTITY
 from crm_modules.service.views_macros import macro_choices
 from crm_modules.service.views_routing import availability_of
 from crm_platform.errors import ServiceError
@@ -73,7 +75,12 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in Status.values else ""
     now = timezone.now()
-    tickets = selectors.ticket_list(actor=actor, view=view, status=status, now=now)
+    try:
+        custom = selectors.custom_filter(actor=actor, params=request.GET)
+    except ServiceError as error:
+        messages.error(request, sales.labelled(request, CUSTOM_ENTITY, error).message)
+        custom = {}
+    tickets = selectors.ticket_list(actor=actor, view=view, status=status, custom=custom, now=now)
     page = keyset_page(
         selectors.inbox_rows(tickets),
         order=selectors.VIEWS[view],
@@ -106,8 +113,21 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         "teams": _teams(actor) if can_assign else [],
         "priorities": Priority.choices,
         "available": availability_of(actor),
+        "custom_rows": _filter_rows(request),
+        "custom_filtered": bool(custom),
     }
     return render(request, "service/inbox.html", context)
+
+
+def _filter_rows(request: WorkspaceRequest) -> list[dict[str, Any]]:
+    """The ticket custom fields as inbox filters (``cf_<code>``), showing what was asked."""
+    rows = []
+    for field in sales.custom_field_list(actor=request.membership, entity=CUSTOM_ENTITY):
+        name = f"cf_{field.code}"
+        multiple = field.type == sales.CustomField.Type.MULTI_SELECT
+        wanted = request.GET.getlist(name) if multiple else request.GET.get(name, "")
+        rows.append({"field": field, "value": None, "input": wanted})
+    return rows
 
 
 @requires(WORK_TICKETS)
@@ -133,15 +153,19 @@ def ticket_new(request: WorkspaceRequest) -> HttpResponse:
                 channel=data["channel"],
                 contact_id=contact.pk if contact is not None else None,
                 tags=data["tags"],
+                custom_fields=sales.posted_custom(request, CUSTOM_ENTITY),
             )
         except ServiceError as error:
-            form.add_service_error(error)
+            form.add_service_error(sales.labelled(request, CUSTOM_ENTITY, error))
         else:
             return redirect("service:ticket_detail", ticket.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "service/ticket_new.html", {"form": form, "contact": contact}, status=status
-    )
+    context = {
+        "form": form,
+        "contact": contact,
+        "custom_rows": sales.new_custom_rows(request, CUSTOM_ENTITY),
+    }
+    return render(request, "service/ticket_new.html", context, status=status)
 
 
 def _detail(
@@ -158,6 +182,7 @@ def _detail(
     can_assign = allows(actor, ASSIGN_TICKETS)
     conversation = list(selectors.ticket_messages(ticket=ticket))
     last_seen = conversation[-1].pk if conversation else 0
+    can_work = allows(actor, WORK_TICKETS, ticket) and ticket.status != Status.CLOSED
     context = {
         "ticket": ticket,
         "conversation": conversation,
@@ -173,13 +198,18 @@ def _detail(
                 "tags": ", ".join(ticket.tags),
             }
         ),
-        "can_work": allows(actor, WORK_TICKETS, ticket) and ticket.status != Status.CLOSED,
+        "can_work": can_work,
         "can_assign": can_assign,
         "agents": _agents(actor) if can_assign else [],
         "is_open": ticket.status in OPEN_STATUSES,
         "macros": macro_choices() if allows(actor, WORK_TICKETS) else [],
         "last_seen": last_seen,
         "merged_into": ticket.merged_into_id,
+        # The custom fields, shown by the sales partial (ADR 0050).
+        "custom_rows": sales.custom_rows(actor, CUSTOM_ENTITY, ticket),
+        "custom_url": "service:ticket_custom",
+        "can_edit": can_work,
+        "record": ticket,
     }
     return render(request, "service/ticket_detail.html", context, status=status)
 
@@ -255,6 +285,25 @@ def ticket_fields(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
             return redirect("service:ticket_detail", ticket.pk)
     ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id)
     return _detail(request, ticket, fields_form=form, status=400)
+
+
+@requires(WORK_TICKETS)
+@require_POST
+def ticket_custom(request: WorkspaceRequest, ticket_id: int) -> HttpResponse:
+    """The ticket's custom fields, as the form on its page posted them."""
+    actor = request.membership
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, capability=WORK_TICKETS)
+    try:
+        services.ticket_update(
+            actor=actor,
+            ticket=ticket,
+            changes={"custom_fields": sales.posted_custom(request, CUSTOM_ENTITY)},
+        )
+    except ServiceError as error:
+        messages.error(request, sales.labelled(request, CUSTOM_ENTITY, error).message)
+        return redirect("service:ticket_detail", ticket.pk)
+    messages.success(request, _("Ticket saved."))
+    return redirect("service:ticket_detail", ticket.pk)
 
 
 @requires(WORK_TICKETS)

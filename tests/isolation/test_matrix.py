@@ -710,6 +710,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:ticket_detail": {"GET": 200, "POST": 405},
     "service:ticket_reply": {"GET": 405, "POST": 400},
     "service:ticket_fields": {"GET": 405, "POST": 400},
+    # Nothing posted changes no custom field: back to the ticket page.
+    "service:ticket_custom": {"GET": 405, "POST": 302},
     # Without an assignee chosen the ticket page is shown again with the message.
     "service:ticket_assign": {"GET": 405, "POST": 302},
     # Without a form: no target, no team, no agent, no name (each names the field).

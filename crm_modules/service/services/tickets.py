@@ -58,7 +58,18 @@ from tenants.permissions import allows, require
 MAX_BODY = 100_000
 MAX_BULK = 200
 # Fields ``ticket_update`` changes.
-EDITABLE = ("subject", "description", "priority", "type", "tags", "contact", "company")
+EDITABLE = (
+    "subject",
+    "description",
+    "priority",
+    "type",
+    "tags",
+    "contact",
+    "company",
+    "custom_fields",
+)
+# The custom fields of tickets are defined and checked by sales (ADR 0050).
+CUSTOM_ENTITY = "ticket"
 
 
 # --- checks ---------------------------------------------------------------------------------
@@ -200,10 +211,12 @@ def ticket_create(
     team_id: Any = None,
     tags: Any = None,
     language: str = "",
+    custom_fields: Any = None,
     now: datetime.datetime | None = None,
 ) -> Ticket:
     """Open a ticket. Without an assignee it is routed (ADR 0037): a team from the routing
-    rules when none is given, then an agent of the team with room, or the team's queue."""
+    rules when none is given, then an agent of the team with room, or the team's queue.
+    ``custom_fields``: values of the workspace's ticket custom fields, by code."""
     require(actor, WORK_TICKETS)
     subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
     language = check_language(language)
@@ -218,6 +231,9 @@ def ticket_create(
         company = contact.company
     assignee = check_assignee(actor, assignee_id)
     team = check_team(actor, team_id)
+    custom = sales.check_custom_values(
+        actor=actor, entity=CUSTOM_ENTITY, values=custom_fields or {}
+    )
     when = now or timezone.now()
     with transaction.atomic():
         policy = sla.policy_default(time_zone=actor.tenant.time_zone)
@@ -238,6 +254,7 @@ def ticket_create(
             sla_policy=policy,
             status=Status.OPEN if assignee else Status.NEW,
             language=language,
+            custom=custom,
         )
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
@@ -604,6 +621,15 @@ def ticket_update(
     when = now or timezone.now()
     with transaction.atomic():
         locked = _locked(actor, ticket)
+        if changes.get("custom_fields") is not None:
+            # Applied to the values under the lock, so a concurrent change of another field
+            # is kept; a field deleted meanwhile is refused.
+            clean["custom"] = sales.check_custom_values(
+                actor=actor,
+                entity=CUSTOM_ENTITY,
+                values=changes["custom_fields"],
+                current=locked.custom,
+            )
         changed = [name for name, value in clean.items() if getattr(locked, name) != value]
         if not changed:
             return locked

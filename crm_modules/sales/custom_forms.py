@@ -1,0 +1,68 @@
+"""The custom fields of a record on a page: the rows a record page or a new record's form shows,
+the values a form posted (``cf_<code>``), and an error named by the field's label. The sales
+pages use them, and so do other modules' pages through the sales facade (tickets, ADR 0050),
+with the partials ``sales/_custom_fields.html`` and ``sales/_custom_inputs.html``."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from crm_modules.sales import selectors
+from crm_modules.sales.models import CustomField
+from crm_platform.errors import ServiceError
+from tenants.http import WorkspaceRequest
+
+
+def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
+    """Each custom field of the record's kind with its value, for the record page."""
+    rows = []
+    for field in selectors.custom_field_list(actor=actor, entity=entity):
+        value = record.custom.get(field.code)
+        rows.append({"field": field, "value": value, "input": _input_value(field, value)})
+    return rows
+
+
+def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
+    """The custom-field values a record form posted (``cf_<code>``), by code."""
+    values: dict[str, Any] = {}
+    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
+        name = f"cf_{field.code}"
+        if field.type == CustomField.Type.MULTI_SELECT:
+            values[field.code] = request.POST.getlist(name)
+        elif name in request.POST:
+            values[field.code] = request.POST[name]
+    return values
+
+
+def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:
+    """A custom field's error with the field's label in front, for a form that shows it above
+    its fields."""
+    code = (error.field or "").removeprefix("custom_fields.")
+    if code == (error.field or ""):
+        return error
+    field = selectors.custom_field_list(actor=request.membership, entity=entity).filter(code=code)
+    label = field.values_list("label", flat=True).first() or code
+    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
+
+
+def new_custom_rows(request: WorkspaceRequest, entity: str) -> list[dict[str, Any]]:
+    """The custom fields of a new record's form, showing what was posted."""
+    posted = posted_custom(request, entity) if request.method == "POST" else {}
+    return [
+        {"field": field, "value": None, "input": posted.get(field.code, "")}
+        for field in selectors.custom_field_list(actor=request.membership, entity=entity)
+    ]
+
+
+def _input_value(field: CustomField, value: Any) -> Any:
+    if value is None:
+        return [] if field.type == CustomField.Type.MULTI_SELECT else ""
+    if field.type == CustomField.Type.BOOLEAN:
+        return "true" if value else "false"
+    if field.type == CustomField.Type.DATETIME:
+        moment = datetime.datetime.fromisoformat(str(value))
+        return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+    return value

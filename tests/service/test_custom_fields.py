@@ -1,0 +1,332 @@
+"""Custom fields of tickets: defined like those of contacts, companies and deals (the "ticket"
+entity of the sales custom fields, ADR 0050), checked by the same rules, set when a ticket is
+opened and on its page by agents, read and written through the tickets API, filtered in the
+inbox and the API, and kept to their workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from crm_modules.sales import services as sales_services
+from crm_modules.sales.models import CustomField
+from crm_modules.service import services
+from crm_modules.service.models import Ticket
+from crm_platform.errors import PermissionDenied, ServiceError
+from tenants.roles import Role
+from tests.conftest import Workspace, workspace_client
+from tests.service.conftest import fresh
+
+pytestmark = pytest.mark.usefixtures("in_alpha")
+
+FIELDS = "/api/v1/sales/custom-fields/"
+TICKETS = "/api/v1/service/tickets/"
+
+
+def _send(client: Client, method: str, path: str, body: dict[str, Any]) -> Any:
+    return client.generic(method, path, data=json.dumps(body), content_type="application/json")
+
+
+def _define(workspace: Workspace) -> dict[str, CustomField]:
+    actor = fresh(workspace.owner)
+    specs: list[tuple[str, str, list[str] | None]] = [
+        ("tier", "select", ["gold", "silver"]),
+        ("units", "number", None),
+        ("renewal", "date", None),
+        ("areas", "multi_select", ["billing", "login", "mobile"]),
+    ]
+    return {
+        code: sales_services.custom_field_create(
+            actor=actor, entity="ticket", code=code, label=code.title(), type=kind, options=options
+        )
+        for code, kind, options in specs
+    }
+
+
+def _worker(workspace: Workspace) -> Any:
+    """A support agent (bravo has only its owner, who works tickets too)."""
+    return workspace.members.get(Role.SUPPORT_AGENT) or workspace.owner
+
+
+def _agent(workspace: Workspace) -> Client:
+    return workspace_client(_worker(workspace).user, workspace.tenant)
+
+
+def _ticket(workspace: Workspace, **kwargs: Any) -> Ticket:
+    kwargs.setdefault("subject", "Не могу войти")
+    return services.ticket_create(actor=fresh(_worker(workspace)), **kwargs)
+
+
+# --- definitions ----------------------------------------------------------------------------
+
+
+def test_an_admin_defines_a_ticket_field_through_the_api(alpha: Workspace) -> None:
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    response = _send(
+        client,
+        "POST",
+        FIELDS,
+        {"entity": "ticket", "code": "tier", "label": "Уровень", "type": "select",
+         "options": ["gold", "silver"]},
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    assert (response.json()["entity"], response.json()["code"]) == ("ticket", "tier")
+    listed = client.get(f"{FIELDS}?entity=ticket").json()["results"]
+    assert [f["code"] for f in listed] == ["tier"]
+    # The same code may be used by another kind of record.
+    assert _send(
+        client, "POST", FIELDS, {"entity": "deal", "code": "tier", "label": "T", "type": "text"}
+    ).status_code == 201  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.SUPPORT_AGENT, Role.SALES_REP, Role.READ_ONLY])
+def test_only_owner_and_admin_define_ticket_fields(alpha: Workspace, role: str) -> None:
+    client = workspace_client(alpha.members[role].user, alpha.tenant)
+    response = _send(
+        client, "POST", FIELDS, {"entity": "ticket", "code": "tier", "label": "T", "type": "text"}
+    )
+    assert response.status_code == 403
+    with pytest.raises(PermissionDenied):
+        sales_services.custom_field_create(
+            actor=fresh(alpha.members[role]), entity="ticket", code="x", label="X", type="text"
+        )
+    assert not CustomField.objects.exists()
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def test_values_are_checked_and_normalised_when_a_ticket_is_opened(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(
+        alpha,
+        custom_fields={"tier": "gold", "units": "12", "areas": ["mobile", "billing"]},
+    )
+    assert ticket.custom == {"tier": "gold", "units": 12, "areas": ["billing", "mobile"]}
+    assert Ticket.objects.get(pk=ticket.pk).custom == ticket.custom
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"tier": "platinum"}, "custom_fields.tier"),
+        ({"units": "many"}, "custom_fields.units"),
+        ({"renewal": "31/01/2027"}, "custom_fields.renewal"),
+        ({"no_such_field": "x"}, "custom_fields.no_such_field"),
+    ],
+)
+def test_a_bad_value_names_the_field_and_opens_nothing(
+    alpha: Workspace, values: dict[str, Any], field: str
+) -> None:
+    _define(alpha)
+    with pytest.raises(ServiceError) as error:
+        _ticket(alpha, custom_fields=values)
+    assert error.value.field == field
+    assert not Ticket.objects.exists()
+
+
+def test_a_contact_field_is_not_a_ticket_field(alpha: Workspace) -> None:
+    sales_services.custom_field_create(
+        actor=fresh(alpha.owner), entity="contact", code="tier", label="Tier", type="text"
+    )
+    with pytest.raises(ServiceError) as error:
+        _ticket(alpha, custom_fields={"tier": "gold"})
+    assert error.value.field == "custom_fields.tier"
+
+
+def test_an_update_keeps_the_other_values_and_none_clears(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold", "units": 3})
+    agent = fresh(alpha.members[Role.SUPPORT_AGENT])
+    services.ticket_update(
+        actor=agent, ticket=ticket, changes={"custom_fields": {"units": 4, "tier": None}}
+    )
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"units": 4}
+
+
+def test_a_viewer_cannot_change_the_values(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    with pytest.raises(PermissionDenied):
+        services.ticket_update(
+            actor=fresh(alpha.members[Role.READ_ONLY]),
+            ticket=ticket,
+            changes={"custom_fields": {"tier": "silver"}},
+        )
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    response = client.post(f"/service/{ticket.pk}/custom/", {"cf_tier": "silver"})
+    assert response.status_code == 403
+    response = _send(client, "PATCH", f"{TICKETS}{ticket.pk}/", {"custom_fields": {"tier": "x"}})
+    assert response.status_code == 403
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"tier": "gold"}
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_the_new_ticket_page_sets_the_values(alpha: Workspace) -> None:
+    _define(alpha)
+    client = _agent(alpha)
+    page = client.get("/service/new/").content.decode()
+    assert 'name="cf_tier"' in page
+    assert 'name="cf_areas"' in page
+    response = client.post(
+        "/service/new/",
+        {"subject": "Refund", "priority": "high", "type": "question", "channel": "phone",
+         "cf_tier": "silver", "cf_units": "7", "cf_areas": ["login", "billing"]},
+    )  # fmt: skip
+    ticket = Ticket.objects.get()
+    assert response["Location"] == f"/service/{ticket.pk}/"
+    assert ticket.custom == {"tier": "silver", "units": 7, "areas": ["billing", "login"]}
+
+
+def test_the_new_ticket_page_names_a_bad_field(alpha: Workspace) -> None:
+    _define(alpha)
+    response = _agent(alpha).post(
+        "/service/new/",
+        {"subject": "Refund", "priority": "high", "type": "question", "channel": "phone",
+         "cf_units": "lots"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "Units: " in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+def test_the_ticket_page_shows_and_saves_the_values(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    client = _agent(alpha)
+    page = client.get(f"/service/{ticket.pk}/").content.decode()
+    assert 'data-testid="custom-fields"' in page
+    assert f'action="/service/{ticket.pk}/custom/"' in page
+    response = client.post(
+        f"/service/{ticket.pk}/custom/", {"cf_tier": "silver", "cf_renewal": "2027-01-31"}
+    )
+    assert response["Location"] == f"/service/{ticket.pk}/"
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"tier": "silver", "renewal": "2027-01-31"}
+
+
+def test_the_ticket_page_refuses_a_bad_value_naming_the_field(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    client = _agent(alpha)
+    response = client.post(f"/service/{ticket.pk}/custom/", {"cf_tier": "platinum"}, follow=True)
+    assert "Tier: " in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"tier": "gold"}
+
+
+def test_a_viewer_sees_the_values_without_a_form(alpha: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    page = client.get(f"/service/{ticket.pk}/").content.decode()
+    assert '<dd data-field="tier">gold</dd>' in page
+    assert "/custom/" not in page
+
+
+def test_the_inbox_filters_by_a_custom_field(alpha: Workspace) -> None:
+    _define(alpha)
+    gold = _ticket(alpha, custom_fields={"tier": "gold", "areas": ["login"]})
+    _ticket(alpha, custom_fields={"tier": "silver", "areas": ["login", "mobile"]})
+    _ticket(alpha)
+    client = _agent(alpha)
+    page = client.get("/service/?view=all&cf_tier=gold").content.decode()
+    assert 'data-testid="custom-filters"' in page
+    assert _rows(page) == [str(gold.pk)]
+    page = client.get("/service/?view=all&cf_areas=login&cf_areas=mobile").content.decode()
+    assert len(_rows(page)) == 1
+    page = client.get("/service/?view=all&cf_tier=platinum").content.decode()
+    assert "Tier: " in page
+    assert len(_rows(page)) == 3
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-ticket="(\d+)"', html)
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+def test_the_api_opens_reads_and_changes_the_values(alpha: Workspace) -> None:
+    _define(alpha)
+    client = _agent(alpha)
+    response = _send(
+        client, "POST", TICKETS, {"subject": "无法登录", "custom_fields": {"tier": "gold"}}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["custom_fields"] == {"tier": "gold"}
+    number = response.json()["id"]
+    response = _send(
+        client, "PATCH", f"{TICKETS}{number}/", {"custom_fields": {"units": 5, "tier": None}}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["custom_fields"] == {"units": 5}
+    assert client.get(f"{TICKETS}{number}/").json()["custom_fields"] == {"units": 5}
+
+
+def test_the_api_refuses_a_bad_value_with_400_naming_the_field(alpha: Workspace) -> None:
+    _define(alpha)
+    client = _agent(alpha)
+    response = _send(client, "POST", TICKETS, {"subject": "X", "custom_fields": {"units": "a"}})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["custom_fields.units"]
+    assert not Ticket.objects.exists()
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    response = _send(
+        client, "PATCH", f"{TICKETS}{ticket.pk}/", {"custom_fields": {"tier": "platinum"}}
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["custom_fields.tier"]
+    response = _send(client, "PATCH", f"{TICKETS}{ticket.pk}/", {"custom_fields": ["gold"]})
+    assert response.status_code == 400
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"tier": "gold"}
+
+
+def test_the_api_filters_tickets_by_a_custom_field(alpha: Workspace) -> None:
+    _define(alpha)
+    gold = _ticket(alpha, custom_fields={"tier": "gold", "units": 10})
+    _ticket(alpha, custom_fields={"tier": "silver", "units": 10})
+    client = _agent(alpha)
+    ids = [r["id"] for r in client.get(f"{TICKETS}?cf_tier=gold").json()["results"]]
+    assert ids == [gold.pk]
+    ids = [r["id"] for r in client.get(f"{TICKETS}?cf_units=10&cf_tier=gold").json()["results"]]
+    assert ids == [gold.pk]
+    bad = client.get(f"{TICKETS}?cf_tier=platinum")
+    assert bad.status_code == 400
+    assert list(bad.json()["error"]["fields"]) == ["custom_fields.tier"]
+
+
+# --- workspaces -----------------------------------------------------------------------------
+
+
+def test_fields_and_values_stay_in_their_workspace(alpha: Workspace, bravo: Workspace) -> None:
+    _define(alpha)
+    ticket = _ticket(alpha, custom_fields={"tier": "gold"})
+    connection.set_tenant(bravo.tenant)  # type: ignore[attr-defined]
+    assert not CustomField.objects.exists()
+    # Bravo has no field "tier": a value for it is refused there.
+    with pytest.raises(ServiceError) as error:
+        _ticket(bravo, custom_fields={"tier": "gold"})
+    assert error.value.field == "custom_fields.tier"
+    client = _agent(bravo)
+    assert client.get(f"{FIELDS}?entity=ticket").json()["results"] == []
+    assert client.get(f"{TICKETS}{ticket.pk}/").status_code == 404
+    response = _send(client, "POST", TICKETS, {"subject": "X", "custom_fields": {"tier": "gold"}})
+    assert response.status_code == 400
+    assert client.get(f"{TICKETS}?cf_tier=gold").status_code == 400
+    # Bravo's own field of the same code is its own.
+    sales_services.custom_field_create(
+        actor=fresh(bravo.owner), entity="ticket", code="tier", label="Tier", type="text"
+    )
+    own = _ticket(bravo, custom_fields={"tier": "anything"})
+    assert [r["id"] for r in client.get(f"{TICKETS}?cf_tier=anything").json()["results"]] == [
+        own.pk
+    ]
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert Ticket.objects.get(pk=ticket.pk).custom == {"tier": "gold"}
+    assert CustomField.objects.get(code="tier").type == "select"
