@@ -12,12 +12,13 @@ module's ``urls.py`` under its ``url_prefix`` and namespace, and its ``api.py`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
     from tenants.capabilities import Capability
@@ -227,51 +228,14 @@ def contact_holds_many() -> list[tuple[str, ContactHoldMany]]:
     ]
 
 
-# Things that happen to a contact which other modules react to (a sequence ends when its contact
-# replies, meets, becomes a customer, opens a ticket or unsubscribes). The module where it
-# happens calls ``contact_event``; the modules that care register a listener, and neither
-# imports the other.
-CONTACT_REPLIED = "replied"
-CONTACT_MET = "meeting"
-CONTACT_BECAME_CUSTOMER = "customer"
-CONTACT_OPENED_TICKET = "ticket"
-CONTACT_UNSUBSCRIBED = "unsubscribed"
-CONTACT_EVENTS = (
-    CONTACT_REPLIED,
-    CONTACT_MET,
-    CONTACT_BECAME_CUSTOMER,
-    CONTACT_OPENED_TICKET,
-    CONTACT_UNSUBSCRIBED,
-)
-ContactEventListener = Callable[..., None]
-_CONTACT_EVENT_LISTENERS: dict[str, ContactEventListener] = {}
-
-
-def register_contact_event_listener(
-    key: str, listener: ContactEventListener
-) -> ContactEventListener:
-    """``listener(event=…, contact_ids=…)`` runs inside the transaction of the change, in the
-    contact's workspace schema: keep it to a few indexed statements (an exception rolls the
-    change back)."""
-    _CONTACT_EVENT_LISTENERS[key] = listener
-    return listener
-
-
-def contact_event(*, event: str, contact_ids: Collection[int]) -> None:
-    if event not in CONTACT_EVENTS:
-        raise ValueError(f"Unknown contact event {event!r}")
-    if not contact_ids:
-        return
-    for key in sorted(_CONTACT_EVENT_LISTENERS):
-        _CONTACT_EVENT_LISTENERS[key](event=event, contact_ids=contact_ids)
-
-
-# Things that happen to a contact which other modules react to (marketing's event triggers):
-# a module declares the kinds it emits (``register_record_event_kind``, service: "ticket
-# solved") and announces each happening with ``record_event`` inside its transaction; each
-# listener (``register_record_event_listener``) is called there and then, and defers its work
-# with ``transaction.on_commit`` (nothing happens for a rolled-back change). Neither side
-# imports the other.
+# Things that happen to a contact which other modules react to (marketing's event triggers and
+# sequence exits): a module declares the kinds it emits (``register_record_event_kind``, service:
+# "ticket solved") and announces each happening with ``record_event`` inside its transaction;
+# each listener (``register_record_event_listener``) gets the announced events in one call,
+# there and then, and defers slow work with ``transaction.on_commit`` (nothing happens for a
+# rolled-back change). Neither side imports the other. The kinds below are the kit's own:
+# timeline entry types declare which of them an entry announces (activities), and sales
+# announces a withdrawn email consent.
 @dataclass(frozen=True)
 class RecordEventKind:
     code: str
@@ -290,7 +254,7 @@ class RecordEvent:
     data: dict[str, Any]
 
 
-RecordEventListener = Callable[[RecordEvent], None]
+RecordEventListener = Callable[[Sequence[RecordEvent]], None]
 _EVENT_KINDS: dict[str, RecordEventKind] = {}
 _EVENT_LISTENERS: dict[str, RecordEventListener] = {}
 
@@ -320,18 +284,38 @@ def record_event(
 ) -> None:
     """Announce that ``kind`` happened to each contact (call it inside the transaction that
     makes it happen)."""
-    if kind not in _EVENT_KINDS:
-        raise ValueError(f"Record event kind {kind} is not registered")
-    events = [
-        RecordEvent(kind, int(pk), occurrence, dict(data or {}))
-        for pk in sorted({int(pk) for pk in contact_ids})
-    ]
-    if not events or not _EVENT_LISTENERS:
+    record_events(
+        [
+            RecordEvent(kind, int(pk), occurrence, dict(data or {}))
+            for pk in sorted({int(pk) for pk in contact_ids})
+        ]
+    )
+
+
+def record_events(events: Sequence[RecordEvent]) -> None:
+    """Announce many happenings at once (an import's timeline entries): each listener hears
+    them in one call."""
+    for event in events:
+        if event.kind not in _EVENT_KINDS:
+            raise ValueError(f"Record event kind {event.kind} is not registered")
+    if not events:
         return
     for key in sorted(_EVENT_LISTENERS):
-        listener = _EVENT_LISTENERS[key]
-        for event in events:
-            listener(event)
+        _EVENT_LISTENERS[key](events)
+
+
+CONTACT_REPLIED = register_record_event_kind(
+    "contact.replied", label=gettext_lazy("Contact replied")
+).code
+CONTACT_MET = register_record_event_kind("contact.met", label=gettext_lazy("Meeting held")).code
+CONTACT_OPENED_TICKET = register_record_event_kind(
+    "contact.opened_ticket", label=gettext_lazy("Contact opened a ticket")
+).code
+CONTACT_UNSUBSCRIBED = register_record_event_kind(
+    "contact.unsubscribed", label=gettext_lazy("Contact unsubscribed")
+).code
+# What a timeline entry type may announce (``activities.api.register_entry_type``).
+CONTACT_EVENTS = (CONTACT_REPLIED, CONTACT_MET, CONTACT_OPENED_TICKET, CONTACT_UNSUBSCRIBED)
 
 
 # Functions that fill the demo workspace with a module's sample records (``make run``).

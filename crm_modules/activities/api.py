@@ -22,7 +22,13 @@ from crm_modules.activities.models import Activity, ActivityDay, ActivityLink
 from crm_modules.activities.module import LOG_ACTIVITY
 from crm_platform.errors import ServiceError
 from tenants.models import User
-from tenants.modules import CONTACT_EVENTS, CONTACT_MET, CONTACT_REPLIED, contact_event
+from tenants.modules import (
+    CONTACT_EVENTS,
+    CONTACT_MET,
+    CONTACT_REPLIED,
+    RecordEvent,
+    record_events,
+)
 
 __all__ = [
     "CALL",
@@ -182,7 +188,7 @@ def activity_log(
             for target_type, target_id in sorted(keys)
         )
         _days_add([(kind, author.pk if author is not None else None, when, 1)])
-        _announce_contact_events([(kind, direction, tuple(keys))])
+        _announce_contact_events([(activity.pk, kind, direction, tuple(keys))])
     return activity
 
 
@@ -251,7 +257,12 @@ def activities_log_many(entries: Sequence[ActivityInput]) -> list[int]:
             for target_type, target_id in sorted(set(entry.concerns))
         )
         _days_add_many([(e.kind, e.author_id, e.occurred_at, 1) for e in entries])
-        _announce_contact_events([(e.kind, e.direction, e.concerns) for e in entries])
+        _announce_contact_events(
+            [
+                (activity.pk, e.kind, e.direction, e.concerns)
+                for activity, e in zip(activities, entries, strict=True)
+            ]
+        )
     return [int(activity.pk) for activity in activities]
 
 
@@ -259,22 +270,23 @@ _CONTACT = "sales.contact"
 
 
 def _announce_contact_events(
-    entries: Sequence[tuple[str, str, Collection[tuple[str, int]]]],
+    entries: Sequence[tuple[int, str, str, Collection[tuple[str, int]]]],
 ) -> None:
-    """The contact events the entries' types declare (a reply, a meeting, a ticket), one call
-    per event for the whole batch."""
-    found: dict[str, set[int]] = {}
-    for kind, direction, concerns in entries:
+    """The contact events the entries' types declare (a reply, a meeting, a ticket), announced
+    together for the whole batch; each entry is its own occurrence."""
+    events: list[RecordEvent] = []
+    for pk, kind, direction, concerns in entries:
         entry = _TYPES[kind]
         event = entry.contact_event or (
             entry.inbound_contact_event if direction == Activity.Direction.INBOUND else ""
         )
         if event:
-            found.setdefault(event, set()).update(
-                target_id for target_type, target_id in concerns if target_type == _CONTACT
+            events.extend(
+                RecordEvent(event, target_id, f"activity:{pk}", {"entry": kind})
+                for target_type, target_id in sorted(set(concerns))
+                if target_type == _CONTACT
             )
-    for event in sorted(found):
-        contact_event(event=event, contact_ids=sorted(found[event]))
+    record_events(events)
 
 
 def activities_delete(ids: Collection[int]) -> int:

@@ -25,7 +25,6 @@ from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.models import Membership
 from tenants.modules import (
-    register_contact_event_listener,
     register_open_path,
     register_record_event_kind,
     register_record_event_listener,
@@ -297,13 +296,13 @@ register_record_panel(
 )
 
 
-def _contact_event(*, event: str, contact_ids: Any) -> None:
-    from crm_modules.marketing.sequences.exits import enrolments_exit_on_event
+def _exit_sequences(events: Any) -> None:
+    from crm_modules.marketing.sequences.exits import enrolments_exit_on_events
 
-    enrolments_exit_on_event(event=event, contact_ids=contact_ids)
+    enrolments_exit_on_events(events)
 
 
-register_contact_event_listener("marketing.sequences", _contact_event)
+register_record_event_listener("marketing.sequences", _exit_sequences)
 
 
 # --- event triggers and next best offers (ADR 0042) -------------------------------------------
@@ -345,10 +344,10 @@ FORM_SUBMITTED_EVENT = register_record_event_kind(
 )
 
 
-def _hear(event: Any) -> None:
+def _hear(events: Any) -> None:
     from crm_modules.marketing.triggers.engine import hear
 
-    hear(event)
+    hear(events)
 
 
 register_record_event_listener("marketing.triggers", _hear)

@@ -35,6 +35,7 @@ from crm_modules.sales.module import (
     CREATE_RECORDS,
     DEALS_TOPIC,
     EDIT_RECORDS,
+    LIFECYCLE_EVENT,
     MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "DEALS_TOPIC",
     "EDIT_RECORDS",
     "LEAD_IMPORT_STATUSES",
+    "LIFECYCLE_EVENT",
     "LIST_ENTITIES",
     "LIST_PARAMETERS",
     "MANAGE_CUSTOM_FIELDS",

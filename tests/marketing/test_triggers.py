@@ -277,6 +277,54 @@ def test_lifecycle_tag_and_form_events_with_unicode_tags(
     assert chained.chain == [TriggerRule.objects.get(name="Customers").pk]
 
 
+def test_a_reply_on_the_timeline_fires_rules_on_contact_replied_once_per_entry(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    from crm_modules.activities.api import ActivityInput, activities_log_many, activity_log
+
+    manager = _manager(alpha)
+    services.trigger_rule_create(
+        actor=manager,
+        name="Replied",
+        definition={
+            "when": {"event": "contact.replied"},
+            "actions": [{"type": "add_tag", "tag": "replied"}],
+        },
+    )
+    first, second = ContactFactory.create_batch(2, owner=manager.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        # An outbound email is no reply.
+        activity_log(kind="email", author=None, concerns=[first], direction="outbound")
+    assert TriggerFiring.objects.count() == 0
+    when = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        # Two inbound emails in one batch (an import): each is its own happening.
+        activities_log_many(
+            [
+                ActivityInput(
+                    kind="email",
+                    concerns=(("sales.contact", first.pk), ("sales.contact", second.pk)),
+                    occurred_at=when,
+                    direction="inbound",
+                ),
+                ActivityInput(
+                    kind="email",
+                    concerns=(("sales.contact", first.pk),),
+                    occurred_at=when,
+                    direction="inbound",
+                ),
+            ]
+        )
+    firings = list(TriggerFiring.objects.values_list("contact_id", "occurrence"))
+    assert len(firings) == 3
+    assert sorted(contact for contact, _o in firings) == sorted([first.pk, first.pk, second.pk])
+    assert len({occurrence for _c, occurrence in firings}) == 2
+    assert set(TriggerFiring.objects.values_list("status", flat=True)) == {"done"}
+    for contact in (first, second):
+        contact.refresh_from_db()
+        assert contact.tags == ["replied"]
+
+
 def test_a_form_submission_fires_rules_on_that_form(
     alpha: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -1,15 +1,16 @@
 """Contacts leave a sequence when they reply, meet, become a customer, open a ticket or
-unsubscribe. The modules where those happen announce them as contact events
-(``tenants.modules.contact_event``: a timeline entry of a type that declares its event, a
-lifecycle change, a withdrawn consent); ``enrolments_exit_on_event`` is marketing's listener
-and ends the contact's enrolments in the same transaction. Before each step the runner asks
-``exit_reason_now`` as well, so a change made by a path that announces nothing (a bulk edit, a
-suppressed address) still ends the enrolment before anything more is sent."""
+unsubscribe. The modules where those happen announce them as record events
+(``tenants.modules.record_events``: a timeline entry of a type that declares its event, a
+lifecycle change to customer, a withdrawn email consent); ``enrolments_exit_on_events`` is
+marketing's listener and ends the contacts' enrolments in the same transaction. Before each
+step the runner asks ``exit_reason_now`` as well, so a change made by a path that announces
+nothing (a bulk edit, a suppressed address) still ends the enrolment before anything more is
+sent."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections.abc import Sequence
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,13 +23,13 @@ from crm_modules.activities.api import (
 )
 from crm_modules.marketing.models_sequences import Enrolment
 from crm_modules.marketing.module import SEQUENCE_EXIT
-from crm_modules.sales.api import Contact, LifecycleStage
+from crm_modules.sales.api import LIFECYCLE_EVENT, Contact, LifecycleStage
 from tenants.modules import (
-    CONTACT_BECAME_CUSTOMER,
     CONTACT_MET,
     CONTACT_OPENED_TICKET,
     CONTACT_REPLIED,
     CONTACT_UNSUBSCRIBED,
+    RecordEvent,
 )
 
 Reason = Enrolment.ExitReason
@@ -36,7 +37,6 @@ State = Enrolment.State
 REASON_OF_EVENT = {
     CONTACT_REPLIED: Reason.REPLIED,
     CONTACT_MET: Reason.MEETING,
-    CONTACT_BECAME_CUSTOMER: Reason.CUSTOMER,
     CONTACT_OPENED_TICKET: Reason.TICKET,
     CONTACT_UNSUBSCRIBED: Reason.UNSUBSCRIBED,
 }
@@ -75,12 +75,22 @@ def enrolments_exit(
     return len(running)
 
 
-def enrolments_exit_on_event(*, event: str, contact_ids: Collection[int]) -> int:
-    reason = REASON_OF_EVENT.get(event)
-    if reason is None or not contact_ids:
-        return 0
-    return enrolments_exit(
-        Enrolment.objects.filter(contact_id__in=list(contact_ids)), reason=reason
+def _reason(event: RecordEvent) -> str | None:
+    if event.kind == LIFECYCLE_EVENT.code:
+        return Reason.CUSTOMER if event.data.get("to") == LifecycleStage.CUSTOMER else None
+    return REASON_OF_EVENT.get(event.kind)
+
+
+def enrolments_exit_on_events(events: Sequence[RecordEvent]) -> int:
+    """End the enrolments of the contacts the events are about: one update per reason."""
+    contacts: dict[str, set[int]] = {}
+    for event in events:
+        reason = _reason(event)
+        if reason is not None:
+            contacts.setdefault(reason, set()).add(event.contact_id)
+    return sum(
+        enrolments_exit(Enrolment.objects.filter(contact_id__in=sorted(ids)), reason=reason)
+        for reason, ids in sorted(contacts.items())
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -60,17 +60,27 @@ def chain_of(rule_ids: tuple[int, ...]) -> Iterator[None]:
         _CHAIN.reset(token)
 
 
-def hear(event: RecordEvent) -> None:
-    """The record-event listener: inside the announcing transaction, queue the evaluation for
-    after its commit (one indexed query when no rule listens)."""
-    if not TriggerRule.objects.filter(active=True, listens_to=event.kind).exists():
+def hear(events: Sequence[RecordEvent]) -> None:
+    """The record-event listener: inside the announcing transaction, queue the evaluation of
+    each event some active rule listens to for after its commit (one indexed query a batch)."""
+    kinds = {event.kind for event in events}
+    listened = set(
+        TriggerRule.objects.filter(active=True, listens_to__in=kinds).values_list(
+            "listens_to", flat=True
+        )
+    )
+    heard = [event for event in events if event.kind in listened]
+    if not heard:
         return
     chain = list(_CHAIN.get())
 
     def queue() -> None:
         from crm_modules.marketing.triggers.tasks import trigger_evaluate
 
-        trigger_evaluate.delay(event.kind, event.contact_id, event.occurrence, event.data, chain)
+        for event in heard:
+            trigger_evaluate.delay(
+                event.kind, event.contact_id, event.occurrence, event.data, chain
+            )
 
     transaction.on_commit(queue)
 

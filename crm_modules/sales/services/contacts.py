@@ -40,7 +40,7 @@ from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_language, check_time_zone
 from tenants.audit.services import audit_record
 from tenants.models import Membership
-from tenants.modules import CONTACT_BECAME_CUSTOMER, CONTACT_UNSUBSCRIBED, contact_event
+from tenants.modules import CONTACT_UNSUBSCRIBED, record_event
 from tenants.permissions import allows, require
 
 # Fields a Marketer may change without the general edit capability.
@@ -377,14 +377,8 @@ def contact_update(
             clean["custom"] = check_custom_values(
                 actor=actor, entity="contact", values=custom_fields, current=locked.custom
             )
-        became_customer = (
-            clean.get("lifecycle_stage") == LifecycleStage.CUSTOMER
-            and locked.lifecycle_stage != LifecycleStage.CUSTOMER
-        )
         for name, value in clean.items():
             setattr(locked, name, value)
-        if became_customer:
-            contact_event(event=CONTACT_BECAME_CUSTOMER, contact_ids=[locked.pk])
         if not (locked.first_name or locked.last_name):
             raise ServiceError(
                 _("Give the contact a first or a last name."), field="first_name", code="required"
@@ -551,7 +545,11 @@ def contact_set_consent(
         )
         score_inputs_changed(entity="contact", ids=[locked.pk])
         if status == Consent.Status.WITHDRAWN and channel == Channel.EMAIL:
-            contact_event(event=CONTACT_UNSUBSCRIBED, contact_ids=[locked.pk])
+            record_event(
+                CONTACT_UNSUBSCRIBED,
+                contact_ids=[locked.pk],
+                occurrence=f"consent:{consent.pk}:{when.isoformat()}",
+            )
     return consent
 
 
@@ -604,7 +602,11 @@ def contact_consent_by_recipient(
         )
         score_inputs_changed(entity="contact", ids=[locked.pk])
         if status == Consent.Status.WITHDRAWN and channel == Channel.EMAIL:
-            contact_event(event=CONTACT_UNSUBSCRIBED, contact_ids=[locked.pk])
+            record_event(
+                CONTACT_UNSUBSCRIBED,
+                contact_ids=[locked.pk],
+                occurrence=f"consent:{consent.pk}:{when.isoformat()}",
+            )
     return consent
 
 
