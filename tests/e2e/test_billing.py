@@ -38,16 +38,22 @@ NEWCOMER = "newcomer.e2e@alpha.example.com"
 DECLINING_CARD = "4000000000000341"  # attaches, but every charge is declined
 
 
-def _start_trial(world: World) -> dict[str, Any]:
+def _start_trial(world: World) -> tuple[dict[str, Any], int]:
     tenant = Tenant.objects.get(pk=world.alpha.tenant.pk)
-    saved = {name: getattr(tenant, name) for name in TENANT_FIELDS}
+    saved: dict[str, Any] = {name: getattr(tenant, name) for name in TENANT_FIELDS}
     Tenant.objects.filter(pk=tenant.pk).update(
         plan=Plan.TRIAL, seat_limit=10, billing_status=Tenant.BillingStatus.TRIALING
     )
-    return saved
+    from tenants.audit.models import AuditEvent
+
+    with schema_context(world.alpha.tenant.schema_name):
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    return saved, last or 0
 
 
-def _clean_up(world: World, saved: dict[str, Any], sessions: set[str], last_seen: Any) -> None:
+def _clean_up(
+    world: World, saved: dict[str, Any], last_event: int, sessions: set[str], last_seen: Any
+) -> None:
     from tenants.audit.models import AuditEvent
 
     customer = (
@@ -62,7 +68,8 @@ def _clean_up(world: World, saved: dict[str, Any], sessions: set[str], last_seen
     BillingAccount.objects.filter(tenant_id=world.alpha.tenant.pk).delete()
     Tenant.objects.filter(pk=world.alpha.tenant.pk).update(**saved)
     with schema_context(world.alpha.tenant.schema_name):
-        AuditEvent.objects.filter(action__startswith="billing.").delete()
+        # Everything the test audited: billing's events and the invitation it sent.
+        AuditEvent.objects.filter(id__gt=last_event).delete()
     UserSession.objects.exclude(session_key__in=sessions).delete()
     Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
@@ -75,9 +82,9 @@ def on_trial(world: World, live_site: LiveSite) -> Iterator[World]:
             pk=world.alpha.owner.pk
         )
     )
-    saved = orm(_start_trial, world)
+    saved, last_event = orm(_start_trial, world)
     yield world
-    orm(_clean_up, world, saved, sessions, last_seen)
+    orm(_clean_up, world, saved, last_event, sessions, last_seen)
 
 
 def _paid(world: World) -> tuple[str, int, bool]:

@@ -33,8 +33,10 @@ SHAPE_QUERIES = {
         SELECT table_name, table_type FROM information_schema.tables
         WHERE table_schema = %s ORDER BY table_name
     """,
+    # In column order, without the position itself: a migrated schema counts the columns that
+    # migrations dropped (django_content_type.name), a copy does not.
     "columns": """
-        SELECT table_name, column_name, ordinal_position, data_type, udt_name,
+        SELECT table_name, column_name, data_type, udt_name,
                character_maximum_length, numeric_precision, numeric_scale, is_nullable,
                column_default, is_identity, identity_generation
         FROM information_schema.columns
