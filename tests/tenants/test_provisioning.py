@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from io import StringIO
 from typing import Any
 
@@ -68,9 +69,10 @@ def _normalise(value: Any, schema: str) -> Any:
     return value
 
 
-def _schema_shape(schema: str) -> dict[str, list[tuple[Any, ...]]]:
+def _schema_shape(schema: str, other: Any = None) -> dict[str, list[tuple[Any, ...]]]:
+    """The schema's catalogue, read on the test's connection or on ``other`` (a cursor)."""
     shape: dict[str, list[tuple[Any, ...]]] = {}
-    with connection.cursor() as cursor:
+    with nullcontext(other) if other is not None else connection.cursor() as cursor:
         for part, query in SHAPE_QUERIES.items():
             cursor.execute(query, [schema])
             shape[part] = [
@@ -124,46 +126,46 @@ def test_claimed_spare_schema_is_identical_to_a_freshly_migrated_one(
         assert claimed_shape[part] == fresh_shape[part], part
 
 
-def _drop_committed_schema(schema: str) -> None:
-    """A schema loaded by psql is committed outside the test's transaction: drop it the same
-    way, so the rollback does not leave it behind."""
-    import psycopg
-
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
-        other.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
-
-
-def _row_counts(schema: str) -> dict[str, int]:
+def _row_counts(cursor: Any, schema: str) -> dict[str, int]:
+    cursor.execute(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+        [schema],
+    )
     counts = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = %s AND table_type = 'BASE TABLE'",
-            [schema],
-        )
-        for (table,) in cursor.fetchall():
-            quoted = f"{connection.ops.quote_name(schema)}.{connection.ops.quote_name(table)}"
-            cursor.execute(f"SELECT count(*) FROM {quoted}")  # noqa: S608
-            counts[table] = cursor.fetchone()[0]
+    for (table,) in cursor.fetchall():
+        quoted = f"{connection.ops.quote_name(schema)}.{connection.ops.quote_name(table)}"
+        cursor.execute(f"SELECT count(*) FROM {quoted}")  # noqa: S608
+        counts[table] = cursor.fetchone()[0]
     return counts
 
 
 def test_a_spare_copied_from_a_pristine_spare_is_identical_to_it(world: World, db: None) -> None:
+    import psycopg
+
     template = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("pk").first()
     assert template is not None  # the test world keeps spares in the pool
     copy = services.spare_workspace_create(copy_of=template)
-    try:
-        assert copy.schema_name != template.schema_name
-        assert copy.state == Tenant.State.SPARE
-        copied, original = _schema_shape(copy.schema_name), _schema_shape(template.schema_name)
-        assert ("audit_auditevent", "BASE TABLE") in copied["tables"]
-        for part in (*SHAPE_QUERIES, "migrations"):
-            assert copied[part] == original[part], part
-        # Rows written by migrations (content types, defaults) come along too.
-        assert _row_counts(copy.schema_name) == _row_counts(template.schema_name)
-        assert sum(_row_counts(copy.schema_name).values()) > 0
-    finally:
-        _drop_committed_schema(copy.schema_name)
+    # psql committed the copy outside the test's transaction. It is read, and dropped, from a
+    # connection of its own: a table read inside the test's transaction would keep a lock on
+    # it that the drop would wait for.
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        try:
+            assert copy.schema_name != template.schema_name
+            assert copy.state == Tenant.State.SPARE
+            cursor = other.cursor()
+            copied = _schema_shape(copy.schema_name, cursor)
+            original = _schema_shape(template.schema_name, cursor)
+            assert ("audit_auditevent", "BASE TABLE") in copied["tables"]
+            for part in (*SHAPE_QUERIES, "migrations"):
+                assert copied[part] == original[part], part
+            # Rows written by migrations (content types, defaults) come along too.
+            counts = _row_counts(cursor, copy.schema_name)
+            assert counts == _row_counts(cursor, template.schema_name)
+            assert sum(counts.values()) > 0
+        finally:
+            quoted = connection.ops.quote_name(copy.schema_name)
+            other.execute(f"DROP SCHEMA IF EXISTS {quoted} CASCADE")
 
 
 def test_a_copy_that_cannot_be_made_falls_back_to_migrating(
