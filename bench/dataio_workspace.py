@@ -201,10 +201,11 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 " primary_email, primary_phone, search_text, job_title, tags, source, utm_source,"
                 " utm_medium, utm_campaign, utm_term, utm_content, preferred_channel, notes,"
                 " street, city, region, postal_code, country, custom, created_at, updated_at,"
-                " time_zone, first_touch, last_touch) FROM STDIN"
+                " time_zone, first_touch, last_touch, language) FROM STDIN"
             ) as copy:
                 for row in contacts:
-                    copy.write_row((*row, "", "{}", *[""] * 13, "{}", stamp, stamp, "", "{}", "{}"))
+                    blanks = (*[""] * 13, "{}", stamp, stamp, "", "{}", "{}", "")
+                    copy.write_row((*row, "", "{}", *blanks))
             with conn.cursor().copy(
                 "COPY sales_contactemail (contact_id, email, is_primary) FROM STDIN"
             ) as copy:

@@ -150,7 +150,7 @@ def seed(database_url: str, schema: str, count: int) -> None:
                 " primary_phone, search_text, name_key, created_at, updated_at, job_title, tags,"
                 " source, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
                 " preferred_channel, notes, street, city, region, postal_code, country, custom,"
-                " score, score_breakdown, time_zone, first_touch, last_touch) FROM STDIN"
+                " score, score_breakdown, time_zone, first_touch, last_touch, language) FROM STDIN"
             ) as copy:
                 for offset, (first, last, stage, email, phone, text, key, at) in enumerate(rows):
                     copy.write_row(
@@ -174,6 +174,7 @@ def seed(database_url: str, schema: str, count: int) -> None:
                             "",
                             "{}",
                             "{}",
+                            "",
                         )
                     )
             with conn.cursor().copy(

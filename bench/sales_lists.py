@@ -126,7 +126,7 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 " tags, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
                 " preferred_channel, notes, primary_email, primary_phone, search_text,"
                 " street, city, region, postal_code, country, custom, created_at, updated_at,"
-                " time_zone, first_touch, last_touch) FROM STDIN"
+                " time_zone, first_touch, last_touch, language) FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
                     lang = rng.choice(list(FIRST))
@@ -167,6 +167,7 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                             "",
                             "{}",
                             "{}",
+                            "",
                         )
                     )
             conn.commit()

@@ -118,10 +118,10 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " utm_content, preferred_channel, notes, primary_email, primary_phone,"
                 " search_text, street, city, region, postal_code, country, custom, created_at,"
                 " updated_at, name_key, score, score_breakdown, time_zone, first_touch,"
-                " last_touch)"
+                " last_touch, language)"
                 " SELECT 'Customer', n::text, '', 'customer', %s, '{}', '', '', '', '', '', '',"
                 " '', '', '', '', 'customer ' || n, '', '', '', '', '', '{}', now(), now(),"
-                " 'customer ' || n, 0, '{}', '', '{}', '{}'"
+                " 'customer ' || n, 0, '{}', '', '{}', '{}', ''"
                 " FROM generate_series(1, 10000) n",
                 [owner_id],
             )
@@ -137,7 +137,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " channel, assignee_id, tags, contact_id, created_by_id, created_at,"
                 " updated_at, solved_at, first_response_breached, resolution_breached,"
                 " paused_seconds, next_due_at, first_response_due_at, resolution_due_at,"
-                " first_response_warned, resolution_warned, language, skills)"
+                " first_response_warned, resolution_warned, language, skills, custom)"
                 " SELECT 'Ticket ' || n, 'Details of ticket ' || n,"
                 " (ARRAY['solved','closed','solved','closed','solved','closed','solved',"
                 "   'closed','new','open'])[1 + n %% 10],"
@@ -148,7 +148,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " now() - make_interval(secs => (%(total)s - n) * 60), NULL, false, false, 0,"
                 " CASE WHEN n %% 10 >= 8 THEN now() + make_interval(mins => n %% 1440) END,"
                 " now() + interval '8 hours', now() + interval '40 hours', false, false, '',"
-                " '{}'"
+                " '{}', '{}'"
                 " FROM generate_series(%(start)s, %(end)s) n",
                 {
                     "owner": owner_id,

@@ -5,6 +5,7 @@ Used only when DATABASE_URL / REDIS_URL are unset; never in production.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -14,6 +15,9 @@ def embedded_postgres_url(data_dir: Path) -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir / "pg", cleanup_mode=None)
+    # Backups and spare-schema copies run pg_dump and psql: the embedded server's own, of its
+    # version (a system pg_dump of another major version refuses to dump it).
+    os.environ.setdefault("PG_BIN_DIR", str(Path(pgserver.__file__).parent / "pginstall" / "bin"))
     return str(server.get_uri())
 
 

@@ -59,10 +59,7 @@ def main() -> int:
     env["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.test"
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = embedded_postgres_url(ROOT / ".data")
-        # Backups run pg_dump and psql: use the embedded server's own, of its version.
-        import pgserver
-
-        env.setdefault("PG_BIN_DIR", str(Path(pgserver.__file__).parent / "pginstall" / "bin"))
+        env.setdefault("PG_BIN_DIR", os.environ["PG_BIN_DIR"])  # set for the embedded server
         print(f"Using embedded PostgreSQL at {env['DATABASE_URL']}", flush=True)
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = embedded_redis_url(ROOT / ".data" / "redis-test")
