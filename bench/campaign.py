@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,12 @@ def main() -> None:
     from django_tenants.utils import schema_context
 
     from crm_modules.marketing.campaigns import content, sending, services
-    from crm_modules.marketing.models import Campaign, CampaignRecipient, Segment
+    from crm_modules.marketing.models import (
+        Campaign,
+        CampaignRecipient,
+        PressureSettings,
+        Segment,
+    )
     from tenants.models import Membership, Tenant
 
     provision()
@@ -188,6 +194,17 @@ def main() -> None:
     seed(database_url, tenant.schema_name, owner.user_id, args.recipients)
 
     with schema_context(tenant.schema_name):
+        # The throughput of sending, whatever the hour: no quiet hours, and a cap above one
+        # message a contact (the rule is still asked for every recipient).
+        PressureSettings.objects.update_or_create(
+            pk=1,
+            defaults={
+                "quiet_start": dt_time(0),
+                "quiet_end": dt_time(0),
+                "cap_messages": 10_000,
+                "cap_days": 1,
+            },
+        )
         segment, _ = Segment.objects.get_or_create(
             name="Bench customers",
             kind="dynamic",

@@ -111,6 +111,7 @@ def provision() -> None:
 def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
     # The search text the contact services write, so searches find what they would.
     from crm_modules.sales.services.checks import searchable, unspaced_name
+    from crm_modules.sales.services.duplicates import contact_name_key
 
     rng = random.Random(7)
     batch = 50_000
@@ -126,7 +127,8 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 " tags, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
                 " preferred_channel, notes, primary_email, primary_phone, search_text,"
                 " street, city, region, postal_code, country, custom, created_at, updated_at,"
-                " time_zone, first_touch, last_touch, language) FROM STDIN"
+                " time_zone, first_touch, last_touch, language, name_key, score, score_breakdown)"
+                " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
                     lang = rng.choice(list(FIRST))
@@ -168,6 +170,9 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                             "{}",
                             "{}",
                             "",
+                            contact_name_key(first, last),
+                            0,
+                            "{}",
                         )
                     )
             conn.commit()
