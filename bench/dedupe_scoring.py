@@ -226,13 +226,10 @@ def main() -> None:
     from django.db.models import Max
 
     from crm_modules.sales.models import Contact
-    from crm_modules.sales.services.duplicates import (
-        contact_duplicates,
-        duplicates_scan,
-        trigram_available,
-    )
+    from crm_modules.sales.services.duplicates import contact_duplicates, duplicates_scan
     from crm_modules.scoring.models import ScoringRule
     from crm_modules.scoring.services import scores_recompute
+    from crm_platform.indexes import trigram_available
 
     connection.set_schema(schema)  # type: ignore[attr-defined]
     total = Contact.objects.count()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex
+from django.db import connection
 
 CREATE_TRGM = (
     "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN "
@@ -38,3 +39,14 @@ class TrigramIndex(GinIndex):
 
     def remove_sql(self, model: Any, schema_editor: Any, **kwargs: Any) -> Any:
         return f"DROP INDEX IF EXISTS {schema_editor.quote_name(self.name)}"
+
+
+def trigram_available() -> bool:
+    """Whether pg_trgm is installed in this database (it lives in the public schema); read
+    once per connection."""
+    cache: dict[str, bool] = connection.__dict__.setdefault("_rapport_trgm", {})
+    if "ok" not in cache:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+            cache["ok"] = cursor.fetchone() is not None
+    return cache["ok"]

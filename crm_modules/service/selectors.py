@@ -7,6 +7,7 @@ what the member may not see, exactly like a ticket of another workspace.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Value
@@ -28,6 +29,7 @@ from crm_modules.service.models import (
     TicketMessage,
 )
 from crm_modules.service.module import VIEW_ARTICLES, VIEW_TICKETS
+from crm_platform.indexes import trigram_available
 from tenants.capabilities import Capability
 from tenants.models import Membership, Team, User
 from tenants.permissions import allows
@@ -324,10 +326,14 @@ def article_translations(*, article: Article) -> list[Article]:
 
 def article_suggestions(*, text: str, articles: QuerySet[Article]) -> list[Article]:
     """Articles whose title appears (closely) in ``text``, best first: pg_trgm's word
-    similarity of the title within what is being written, in any script."""
+    similarity of the title within what is being written, in any script. Without pg_trgm (the
+    embedded server of ``make run``), the same measure worked out here over the newest
+    articles."""
     written = " ".join((text or "").split()).lower()[:2000]
     if len(written) < 3:
         return []
+    if not trigram_available():
+        return _suggestions_without_trigrams(written, articles)
     similarity = Func(
         F("search_title"), Value(written), function="word_similarity", output_field=FloatField()
     )
@@ -336,3 +342,34 @@ def article_suggestions(*, text: str, articles: QuerySet[Article]) -> list[Artic
         .filter(similarity__gte=SUGGEST_THRESHOLD)
         .order_by("-similarity", "-updated_at", "-id")[:SUGGESTIONS]
     )
+
+
+# Without pg_trgm: the share of the title's three-character pieces, taken word by word, that
+# occur inside the words of what is written (pg_trgm's word similarity, roughly), over this
+# many of the newest articles. Words split at spaces and punctuation only: Thai vowel marks
+# are not letters to Python, and Chinese has no spaces.
+FALLBACK_ARTICLES = 1_000
+_WORD_BREAK = re.compile(r"[\s.,;:!?¿¡\uff0c\u3002\uff1f\uff01\u3001()\[\]\"'«»]+")
+
+
+def _pieces(text: str) -> set[str]:
+    found: set[str] = set()
+    for word in _WORD_BREAK.split(text):
+        if 0 < len(word) < 3:
+            found.add(word)
+        found.update(word[i : i + 3] for i in range(len(word) - 2))
+    return found
+
+
+def _suggestions_without_trigrams(written: str, articles: QuerySet[Article]) -> list[Article]:
+    pieces = _pieces(written)
+    scored = []
+    for article in articles.exclude(search_title="").order_by("-updated_at", "-id")[
+        :FALLBACK_ARTICLES
+    ]:
+        title = _pieces(article.search_title)
+        score = len(title & pieces) / len(title) if title else 0.0
+        if score >= SUGGEST_THRESHOLD:
+            scored.append((score, article))
+    scored.sort(key=lambda pair: -pair[0])  # stable: newest first among equals
+    return [article for _score, article in scored[:SUGGESTIONS]]

@@ -17,9 +17,9 @@ from crm_modules.sales.services.duplicates import (
     contact_duplicates,
     contact_name_key,
     duplicates_scan,
-    trigram_available,
 )
 from crm_modules.sales.tasks import duplicates_scan_task
+from crm_platform.indexes import trigram_available
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.conftest import fresh

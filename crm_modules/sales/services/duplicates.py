@@ -33,6 +33,7 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.services import checks
 from crm_platform.errors import ServiceError
+from crm_platform.indexes import trigram_available
 
 # How sure a reason makes us that two records are one (0-100).
 CONFIDENCE = {"email": 95, "phone": 85, "domain": 80, "name": 70}
@@ -70,16 +71,6 @@ def contact_name_key(first_name: str, last_name: str) -> str:
 def company_name_key(name: str) -> str:
     words = [word for word in _ascii_words(name) if word not in _LEGAL_FORMS]
     return " ".join(words or _ascii_words(name))[:400]
-
-
-def trigram_available() -> bool:
-    """Whether pg_trgm is installed in this database (it lives in the public schema)."""
-    cache: dict[str, bool] = connection.__dict__.setdefault("_rapport_trgm", {})
-    if "ok" not in cache:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-            cache["ok"] = cursor.fetchone() is not None
-    return cache["ok"]
 
 
 @dataclass
