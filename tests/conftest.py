@@ -160,6 +160,23 @@ def _clean_state() -> Iterator[None]:
     timezone.deactivate()
 
 
+def database_url() -> str:
+    """This test database's URL, for a subprocess; a socket directory (the embedded server of
+    `make test`) goes in ``?host=`` as it came."""
+    from urllib.parse import urlencode
+
+    settings_dict = connection.settings_dict
+    netloc = settings_dict["HOST"] or ""
+    if settings_dict["PORT"]:
+        netloc += f":{settings_dict['PORT']}"
+    url = (
+        f"postgresql://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}"
+        f"@{netloc}/{settings_dict['NAME']}"
+    )
+    socket_dir = (settings_dict.get("OPTIONS") or {}).get("host")
+    return f"{url}?{urlencode({'host': socket_dir})}" if socket_dir else url
+
+
 def beside_audit(callbacks: list[Any]) -> list[Any]:
     """The on-commit callbacks a test captured, less the audit log's listener call that every
     audited change schedules (tenants.audit.services)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -24,7 +24,7 @@ from crm_modules.marketing.models import Campaign, CampaignRecipient, Segment, S
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
-from tests.conftest import World
+from tests.conftest import World, database_url
 from tests.marketing.conftest import Sink, committed_open_contact_rules, fresh
 from tests.sales.factories import ContactFactory
 
@@ -40,12 +40,6 @@ with schema_context({schema!r}):
     while sending.send_batch({campaign}, limit=5):
         pass
 """
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def test_a_killed_worker_sends_nobody_twice(
@@ -96,7 +90,7 @@ def _kill_and_resume(schema: str, campaign_id: int, sink: Sink) -> None:
     sending.campaign_queue_recipients(campaign_id)
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "MARKETING_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": sink.host,
         "EMAIL_PORT": str(sink.port),

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,6 +19,7 @@ from crm_platform.models import SchemaMigrationState
 from crm_platform.schema_migration_worker import migration_target, pending_schemas, target_digest
 from crm_platform.schema_migrations import RunLock, migrate_all_schemas
 from tenants.models import Tenant
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 Status = SchemaMigrationState.Status
@@ -144,27 +144,12 @@ def test_a_second_run_refuses_while_one_is_in_progress(new_schemas):
     assert pending_schemas(names, target=migration_target()) != {}
 
 
-def _database_url(settings_dict: dict[str, Any]) -> str:
-    """This test database's URL, for a subprocess; a socket directory (the embedded server of
-    `make test`) goes in ``?host=`` as it came."""
-    netloc = settings_dict["HOST"] or ""
-    if settings_dict["PORT"]:
-        netloc += f":{settings_dict['PORT']}"
-    url = (
-        f"postgresql://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}"
-        f"@{netloc}/{settings_dict['NAME']}"
-    )
-    socket_dir = (settings_dict.get("OPTIONS") or {}).get("host")
-    return f"{url}?{urlencode({'host': socket_dir})}" if socket_dir else url
-
-
 def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
     names = new_schemas(6)
-    settings_dict = connection.settings_dict
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
-        DATABASE_URL=_database_url(settings_dict),
+        DATABASE_URL=database_url(),
     )
     command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
     for name in names:

@@ -10,9 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from django.db import connection
-
 import crm_platform
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = (
@@ -43,15 +42,11 @@ def _scrape(port: str, *, until: str, timeout: float = 60) -> str:
 
 def test_worker_exports_task_latency_from_its_children(tmp_path, world):
     port = str(_free_port())
-    db = connection.settings_dict
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
         # The test database, where the task's table exists.
-        DATABASE_URL=(
-            f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}"
-            f"@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        ),
+        DATABASE_URL=database_url(),
         WORKER_METRICS_PORT=port,
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
     )
