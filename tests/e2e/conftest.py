@@ -205,3 +205,17 @@ def session_key(membership: Membership) -> str:
     through ``orm``)."""
     client = workspace_client(membership.user, membership.tenant)
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def phone_page(browser: Browser, membership: Membership) -> Page:
+    """A page on a touch phone, signed in as ``membership`` on its workspace's host."""
+    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
+    context.set_default_timeout(15_000)
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(session_key, membership),
+        "domain": f"{membership.tenant.slug}.localhost",
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    return context.new_page()

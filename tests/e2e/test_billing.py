@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
@@ -28,7 +27,7 @@ from tests.billing.conftest import (  # noqa: F401 (the stand-in's fixtures)
     synced_plans,
 )
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
 # Stripe calls of the server under test go to the stand-in, with the plans synced there.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("synced_plans")]
@@ -101,17 +100,7 @@ def test_trial_checkout_invite_seats_cancel_resume_past_due_and_paid_on_a_phone(
 ) -> None:
     world = on_trial
     stand_in = synced_plans
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     page.goto(f"{live_site.workspace(str(world.alpha.tenant.slug))}/billing/?currency=EUR")
     expect(page.get_by_test_id("trial-days-left")).to_be_visible()
     capture(page, "billing-trial")
@@ -193,7 +182,7 @@ def test_trial_checkout_invite_seats_cancel_resume_past_due_and_paid_on_a_phone(
     expect(page.get_by_test_id("current-plan")).to_have_text("Professional")
     expect(page.get_by_test_id("past-due-banner")).to_have_count(0)
     assert orm(_status, world) == Tenant.BillingStatus.ACTIVE
-    context.close()
+    page.context.close()
 
 
 def _status(world: World) -> str:

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from tenants.models import Membership, UserSession
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -63,17 +62,7 @@ def clean(world: World, live_site: LiveSite) -> Iterator[None]:
 def test_an_owner_adds_a_sender_domain_checks_it_and_sees_the_pause(
     world: World, live_site: LiveSite, browser: Browser, clean: None
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/marketing/deliverability/")
@@ -94,4 +83,4 @@ def test_an_owner_adds_a_sender_domain_checks_it_and_sees_the_pause(
     expect(page.get_by_test_id("pause-banner")).to_contain_text("5 of 2000 campaign messages")
     expect(page.get_by_test_id("resume-form")).to_be_visible()
     capture(page, "deliverability-paused")
-    context.close()
+    page.context.close()

@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.service.models import BusinessHours, PortalSettings, SlaPolicy, Ticket
 from tenants.models import Membership, UserSession
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -58,17 +57,7 @@ def cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
 def test_an_admin_turns_on_company_tickets_at_phone_width(
     world: World, live_site: LiveSite, browser: Browser, cleaned: None
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/service/portal/")
@@ -92,4 +81,4 @@ def test_an_admin_turns_on_company_tickets_at_phone_width(
     option = page.locator(".mention-list [role=option]").first
     expect(option).to_be_visible()
     capture(page, "service-ticket-mention")
-    context.close()
+    page.context.close()

@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from tenants.models import Membership, UserSession
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -66,17 +65,7 @@ def contacts(world: World, live_site: LiveSite) -> Iterator[list[int]]:
 def test_a_marketer_builds_a_segment_and_sees_its_members(
     world: World, live_site: LiveSite, browser: Browser, contacts: list[int]
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/marketing/segments/")
@@ -98,4 +87,4 @@ def test_a_marketer_builds_a_segment_and_sees_its_members(
     expect(members).not_to_contain_text("Luca")
     capture(page, "segment-members")
     assert orm(_segments, world) == [("Clienti", "dynamic")]
-    context.close()
+    page.context.close()

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from tenants.models import Membership, UserSession
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -69,17 +68,7 @@ def contact(world: World, live_site: LiveSite) -> Iterator[int]:
 def test_a_marketer_creates_a_sequence_and_enrols_a_contact(
     world: World, live_site: LiveSite, browser: Browser, contact: int
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/marketing/sequences/")
@@ -115,4 +104,4 @@ def test_a_marketer_creates_a_sequence_and_enrols_a_contact(
     row = page.locator("[data-sequence]").filter(has_text="Benvenuto")
     expect(row.locator('[data-stat="active"]')).to_have_text("1")
     capture(page, "sequence-list")
-    context.close()
+    page.context.close()

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
@@ -16,7 +15,7 @@ from crm_modules.activities import api as timeline
 from crm_modules.service.models import BusinessHours, SlaPolicy, Ticket
 from tenants.models import Membership, UserSession
 from tests.conftest import World
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import CompanyFactory, ContactFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -71,17 +70,7 @@ def contact_id(world: World, live_site: LiveSite) -> Iterator[int]:
 def test_an_agent_opens_a_ticket_for_a_contact_replies_and_sees_it_on_the_timeline(
     world: World, live_site: LiveSite, browser: Browser, contact_id: int
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = phone_page(browser, world.alpha.owner)
     site = live_site.workspace(str(world.alpha.tenant.slug))
 
     page.goto(f"{site}/sales/contacts/{contact_id}/")
@@ -122,4 +111,4 @@ def test_an_agent_opens_a_ticket_for_a_contact_replies_and_sees_it_on_the_timeli
     text_width = entry.locator("p").bounding_box()["width"]  # type: ignore[index]
     assert text_width >= row_width * 0.8
     capture(page, "service-contact")
-    context.close()
+    page.context.close()
