@@ -162,6 +162,10 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
     """Contacts with one email and one phone each, by COPY. A large seed sets the secondary
     indexes aside while it loads and builds them at the end (the bench then runs with every
     index in place, as a workspace has them)."""
+    # The search text and duplicate key the contact services write.
+    from crm_modules.sales.services.checks import searchable, unspaced_name
+    from crm_modules.sales.services.duplicates import contact_name_key
+
     rng = random.Random(7)
     batch = 50_000
     started = time.perf_counter()
@@ -192,19 +196,24 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
                 first, last = rng.choice(FIRST[lang]), rng.choice(LAST[lang])
                 email = seeded_email(n)
                 phone = f"+3906{n:08d}"
-                text = f"{first} {last} {email} {phone} {phone[1:]}".lower()
-                contacts.append((pk, first, last, rng.choice(STAGES), owner_id, email, phone, text))
+                text = searchable(first, last, unspaced_name(first, last), email, phone, phone[1:])
+                key = contact_name_key(first, last)
+                contacts.append(
+                    (pk, first, last, rng.choice(STAGES), owner_id, email, phone, text, key)
+                )
                 emails.append((pk, email))
                 phones.append((pk, phone))
             with conn.cursor().copy(
                 "COPY sales_contact (id, first_name, last_name, lifecycle_stage, owner_id,"
-                " primary_email, primary_phone, search_text, job_title, tags, source, utm_source,"
-                " utm_medium, utm_campaign, utm_term, utm_content, preferred_channel, notes,"
+                " primary_email, primary_phone, search_text, name_key, job_title, tags, source,"
+                " utm_source, utm_medium, utm_campaign, utm_term, utm_content, preferred_channel,"
+                " notes,"
                 " street, city, region, postal_code, country, custom, created_at, updated_at,"
-                " time_zone, first_touch, last_touch, language) FROM STDIN"
+                " time_zone, first_touch, last_touch, language, score, score_breakdown)"
+                " FROM STDIN"
             ) as copy:
                 for row in contacts:
-                    blanks = (*[""] * 13, "{}", stamp, stamp, "", "{}", "{}", "")
+                    blanks = (*[""] * 13, "{}", stamp, stamp, "", "{}", "{}", "", 0, "{}")
                     copy.write_row((*row, "", "{}", *blanks))
             with conn.cursor().copy(
                 "COPY sales_contactemail (contact_id, email, is_primary) FROM STDIN"

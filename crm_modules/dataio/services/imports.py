@@ -38,6 +38,7 @@ from crm_modules.dataio.services.rows import Runner
 from crm_modules.reporting import api as reporting
 from crm_modules.sales import api as sales
 from crm_platform import s3
+from crm_platform.bulk import copy_objects
 from crm_platform.errors import ServiceError
 from tenants import live
 from tenants.audit.services import audit_record
@@ -334,7 +335,7 @@ def _apply(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import.{job.entity}"])
         rows = _apply_rows(Runner(actor=actor, job=job), job, batch)
-        ImportRow.objects.bulk_create(rows)
+        copy_objects(ImportRow, rows)
         counts = dict.fromkeys(ImportRow.Outcome.values, 0)
         for row in rows:
             counts[row.outcome] += 1

@@ -270,7 +270,7 @@ class Runner:
         known = sales.Company.objects.annotate(lower_name=Lower("name")).filter(
             domain__in=domains
         ) | sales.Company.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=names)
-        for found in known.order_by("id"):
+        for found in known.only("id", "name", "domain").order_by("id"):
             if found.domain:
                 by_domain.setdefault(found.domain, found)
             by_name.setdefault(found.lower_name, found)
@@ -359,14 +359,16 @@ class Runner:
             for key in keys_p:
                 seen_phone.setdefault(key, o.number)
             to_create.append(o)
-        contacts = sales.contacts_bulk_create(actor=self.actor, drafts=[o.draft for o in to_create])
-        for o, contact in zip(to_create, contacts, strict=True):
+        contact_ids = sales.contacts_bulk_create(
+            actor=self.actor, drafts=[o.draft for o in to_create]
+        )
+        for o, contact_id in zip(to_create, contact_ids, strict=True):
             rows.append(
                 ImportRow(
                     job=self.job,
                     number=o.number,
                     outcome=ImportRow.Outcome.CREATED,
-                    record_id=contact.pk,
+                    record_id=contact_id,
                     created_companies=created_companies.get(o.number, []),
                 )
             )

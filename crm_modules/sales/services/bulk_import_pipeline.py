@@ -23,9 +23,10 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, deals, leads
-from crm_modules.sales.services.bulk_import import _copy_insert, _owner
+from crm_modules.sales.services.bulk_import import _owner
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.scores import score_inputs_changed
+from crm_platform.bulk import copy_objects
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.models import Membership
@@ -86,7 +87,7 @@ def leads_bulk_create(*, actor: Membership, drafts: Sequence[LeadDraft]) -> list
         lead.search_text = leads._search_text(lead)
         rows.append(lead)
     with transaction.atomic():
-        _copy_insert(Lead, rows)
+        copy_objects(Lead, rows)
         score_inputs_changed(entity="lead", ids=[lead.pk for lead in rows])
     return rows
 
@@ -162,8 +163,8 @@ def deals_bulk_create(*, actor: Membership, drafts: Sequence[DealDraft]) -> list
         rows.append(deal)
     links = Deal.contacts.through
     with transaction.atomic():
-        _copy_insert(Deal, rows)
-        _copy_insert(
+        copy_objects(Deal, rows)
+        copy_objects(
             links,
             [
                 links(deal_id=deal.pk, contact_id=contact.pk)
@@ -171,7 +172,7 @@ def deals_bulk_create(*, actor: Membership, drafts: Sequence[DealDraft]) -> list
                 for contact in {c.pk: c for c in draft.contacts}.values()
             ],
         )
-        _copy_insert(
+        copy_objects(
             DealStageChange,
             [
                 DealStageChange(

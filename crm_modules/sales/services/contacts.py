@@ -157,16 +157,23 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def _search_text(contact: Contact, emails: Sequence[str], phones: Sequence[str]) -> str:
     company_name = contact.company.name if contact.company_id and contact.company else ""
-    # Phones are found with or without the "+". Names in scripts written without spaces
-    # (Chinese, Japanese, Thai) are also stored family name first, run together ("王芳").
+    return search_text_for(contact.first_name, contact.last_name, emails, phones, company_name)
+
+
+def search_text_for(
+    first_name: str, last_name: str, emails: Sequence[str], phones: Sequence[str], company: str
+) -> str:
+    """What a contact is found by. Phones are found with or without the "+". Names in scripts
+    written without spaces (Chinese, Japanese, Thai) are also stored family name first, run
+    together ("王芳")."""
     return checks.searchable(
-        contact.first_name,
-        contact.last_name,
-        checks.unspaced_name(contact.first_name, contact.last_name),
+        first_name,
+        last_name,
+        checks.unspaced_name(first_name, last_name),
         *emails,
         *phones,
         *(p.lstrip("+") for p in phones),
-        company_name,
+        company,
     )
 
 
