@@ -154,6 +154,7 @@ def ticket_new(request: WorkspaceRequest) -> HttpResponse:
                 contact_id=contact.pk if contact is not None else None,
                 tags=data["tags"],
                 custom_fields=sales.posted_custom(request, CUSTOM_ENTITY),
+                complete_custom=True,
             )
         except ServiceError as error:
             form.add_service_error(sales.labelled(request, CUSTOM_ENTITY, error))

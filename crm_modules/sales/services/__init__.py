@@ -16,8 +16,10 @@ from crm_modules.sales.services.contacts import (
 )
 from crm_modules.sales.services.custom_fields import (
     check_custom_values,
+    custom_field_archive,
     custom_field_create,
     custom_field_delete,
+    custom_field_update,
 )
 from crm_modules.sales.services.deals import (
     StageInput,
@@ -59,8 +61,10 @@ __all__ = [
     "contact_self_correct",
     "contact_set_consent",
     "contact_update",
+    "custom_field_archive",
     "custom_field_create",
     "custom_field_delete",
+    "custom_field_update",
     "deal_create",
     "deal_delete",
     "deal_move_stage",
