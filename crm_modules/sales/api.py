@@ -6,6 +6,7 @@ Reads go through selectors (already scoped to the acting member); writes through
 from __future__ import annotations
 
 from crm_modules.sales.custom_forms import (
+    custom_columns,
     custom_rows,
     labelled,
     new_custom_rows,
@@ -144,6 +145,7 @@ __all__ = [
     "contact_self_correct",
     "contact_update",
     "contacts_bulk_create",
+    "custom_columns",
     "custom_field_create",
     "custom_field_list",
     "custom_rows",

@@ -1,7 +1,9 @@
 """The custom fields of a record on a page: the rows a record page or a new record's form shows,
-the values a form posted (``cf_<code>``), and an error named by the field's label. The sales
-pages use them, and so do other modules' pages through the sales facade (tickets, ADR 0050),
-with the partials ``sales/_custom_fields.html`` and ``sales/_custom_inputs.html``."""
+the values a form posted (``cf_<code>``), an error named by the field's label, and the columns
+a list may show (``cols``). The sales pages use them, and so do other modules' pages through
+the sales facade (tickets, ADR 0050), with the partials ``sales/_custom_fields.html``,
+``sales/_custom_inputs.html``, ``sales/_column_choice.html``, ``sales/_custom_heads.html`` and
+``sales/_custom_cells.html``."""
 
 from __future__ import annotations
 
@@ -23,6 +25,18 @@ def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
         value = record.custom.get(field.code)
         rows.append({"field": field, "value": value, "input": _input_value(field, value)})
     return rows
+
+
+def custom_columns(
+    request: WorkspaceRequest, fields: list[CustomField] | None = None, entity: str = ""
+) -> dict[str, Any]:
+    """A list's optional custom-field columns: every field it may show (``column_choices``)
+    and those the query asks for with ``cols=<code>`` (``custom_columns``), in the fields'
+    order. ``fields``: the entity's fields when the caller already has them."""
+    if fields is None:
+        fields = list(selectors.custom_field_list(actor=request.membership, entity=entity))
+    chosen = set(request.GET.getlist("cols"))
+    return {"column_choices": fields, "custom_columns": [f for f in fields if f.code in chosen]}
 
 
 def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
