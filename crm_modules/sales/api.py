@@ -40,6 +40,7 @@ from crm_modules.sales.module import (
     MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
 )
+from crm_modules.sales.reports import custom_report_fields
 from crm_modules.sales.selectors import (
     company_get,
     company_list,
@@ -148,6 +149,7 @@ __all__ = [
     "custom_columns",
     "custom_field_create",
     "custom_field_list",
+    "custom_report_fields",
     "custom_rows",
     "deal_check_draft",
     "deal_get",
