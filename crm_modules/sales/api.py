@@ -8,6 +8,10 @@ from __future__ import annotations
 from crm_modules.sales.custom_forms import (
     custom_columns,
     custom_rows,
+    customer_custom,
+    customer_custom_rows,
+    customer_fields,
+    customer_labelled,
     labelled,
     new_custom_rows,
     posted_custom,
@@ -52,6 +56,7 @@ from crm_modules.sales.selectors import (
 )
 from crm_modules.sales.services import (
     check_custom_values,
+    check_customer_custom_values,
     company_update,
     contact_consent_by_recipient,
     contact_self_correct,
@@ -130,6 +135,7 @@ __all__ = [
     "Stage",
     "Task",
     "check_custom_values",
+    "check_customer_custom_values",
     "companies_bulk_create",
     "company_check_draft",
     "company_duplicates",
@@ -151,6 +157,10 @@ __all__ = [
     "custom_field_list",
     "custom_report_fields",
     "custom_rows",
+    "customer_custom",
+    "customer_custom_rows",
+    "customer_fields",
+    "customer_labelled",
     "deal_check_draft",
     "deal_get",
     "deal_list",

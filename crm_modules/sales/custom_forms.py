@@ -8,8 +8,10 @@ the sales facade (tickets, ADR 0050), with the partials ``sales/_custom_fields.h
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
+from django.http import QueryDict
 from django.utils import timezone
 
 from crm_modules.sales import selectors
@@ -41,14 +43,47 @@ def custom_columns(
 
 def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
     """The custom-field values a record form posted (``cf_<code>``), by code."""
+    fields = selectors.custom_field_list(actor=request.membership, entity=entity)
+    return _posted(request.POST, fields)
+
+
+def _posted(post: QueryDict, fields: Iterable[CustomField]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
+    for field in fields:
         name = f"cf_{field.code}"
         if field.type == CustomField.Type.MULTI_SELECT:
-            values[field.code] = request.POST.getlist(name)
-        elif name in request.POST:
-            values[field.code] = request.POST[name]
+            values[field.code] = post.getlist(name)
+        elif name in post:
+            values[field.code] = post[name]
     return values
+
+
+def customer_fields(entity: str) -> list[CustomField]:
+    """The fields customers fill on a new record of theirs (tickets on the portal and the web
+    form, ADR 0053): shown to customers and not archived."""
+    return list(
+        CustomField.objects.filter(entity=entity, archived_at__isnull=True, customer_visible=True)
+    )
+
+
+def customer_custom(post: QueryDict, fields: list[CustomField]) -> dict[str, Any]:
+    """What a customer's form posted for ``fields`` (``customer_fields``); nothing else."""
+    return _posted(post, fields)
+
+
+def customer_custom_rows(post: QueryDict | None, fields: list[CustomField]) -> list[dict[str, Any]]:
+    """The inputs of a customer's form (``sales/_custom_inputs.html``), showing what was posted."""
+    posted = _posted(post, fields) if post is not None else {}
+    return [{"field": f, "value": None, "input": posted.get(f.code, "")} for f in fields]
+
+
+def customer_labelled(fields: list[CustomField], error: ServiceError) -> ServiceError:
+    """A customer's form's custom-field error with the field's label in front."""
+    code = (error.field or "").removeprefix("custom_fields.")
+    if code == (error.field or ""):
+        return error
+    label = next((f.label for f in fields if f.code == code), code)
+    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
 
 
 def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:

@@ -831,7 +831,7 @@ class CustomFieldOut(serializers.ModelSerializer[CustomField]):
         model = CustomField
         fields = (
             "id", "entity", "code", "label", "type", "options", "position", "help_text",
-            "required", "archived",
+            "required", "customer_visible", "archived",
         )  # fmt: skip
 
     def get_archived(self, field: CustomField) -> bool:
@@ -846,6 +846,7 @@ class CustomFieldIn(serializers.Serializer[Any]):
     options = serializers.ListField(child=serializers.CharField(), required=False)
     help_text = serializers.CharField(allow_blank=True, required=False)  # type: ignore[assignment]
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    customer_visible = serializers.BooleanField(required=False)
 
 
 class CustomFieldPatch(serializers.Serializer[Any]):
@@ -856,6 +857,7 @@ class CustomFieldPatch(serializers.Serializer[Any]):
     options = serializers.ListField(child=serializers.CharField(), required=False)
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     position = serializers.IntegerField(required=False)
+    customer_visible = serializers.BooleanField(required=False)
     archived = serializers.BooleanField(required=False)
 
 

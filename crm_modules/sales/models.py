@@ -572,6 +572,9 @@ class CustomField(models.Model):
     # An archived field is hidden from forms, lists and filters and takes no new values; the
     # values stay in the records and come back when the field is restored.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # A ticket field customers fill on the portal's new-request form and the web form
+    # (ADR 0053); never a member field, never another entity's.
+    customer_visible = models.BooleanField(_("shown to customers"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

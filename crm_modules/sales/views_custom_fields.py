@@ -62,6 +62,18 @@ class CustomFieldNewForm(ServiceForm):
         required=False,
         help_text=gettext_lazy("New records entered by hand or through the API must fill it."),
     )
+    customer_visible = forms.BooleanField(
+        label=gettext_lazy("Customers fill it"),
+        required=False,
+        help_text=gettext_lazy(
+            "Asked on the customer portal's new-request form and on the web form."
+        ),
+    )
+
+    def __init__(self, *args: Any, entity: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if entity != ENTITIES.TICKET:
+            del self.fields["customer_visible"]
 
 
 class CustomFieldEditForm(ServiceForm):
@@ -93,11 +105,20 @@ class CustomFieldEditForm(ServiceForm):
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
         help_text=gettext_lazy("Fields with a smaller number come first."),
     )
+    customer_visible = forms.BooleanField(
+        label=gettext_lazy("Customers fill it"),
+        required=False,
+        help_text=gettext_lazy(
+            "Asked on the customer portal's new-request form and on the web form."
+        ),
+    )
 
     def __init__(self, *args: Any, field: CustomField, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if field.type not in SELECTS:
             del self.fields["options"]
+        if field.entity != ENTITIES.TICKET or field.type == CustomField.Type.MEMBER:
+            del self.fields["customer_visible"]
 
 
 def _entity(raw: Any) -> str:
@@ -110,7 +131,7 @@ def custom_field_admin(request: WorkspaceRequest) -> HttpResponse:
     """The fields of one record type (``?entity=``), archived ones last, and the form that
     defines a new one."""
     entity = _entity(request.POST.get("entity") or request.GET.get("entity"))
-    form = CustomFieldNewForm(request.POST or None)
+    form = CustomFieldNewForm(request.POST or None, entity=entity)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -123,6 +144,7 @@ def custom_field_admin(request: WorkspaceRequest) -> HttpResponse:
                 options=_options(data["options"]),
                 help_text=data["help_text"],
                 required=data["required"],
+                customer_visible=data.get("customer_visible", False),
             )
         except ServiceError as error:
             form.add_service_error(error)
@@ -154,6 +176,7 @@ def custom_field_edit(request: WorkspaceRequest, field_id: int) -> HttpResponse:
         "help_text": field.help_text,
         "required": field.required,
         "position": field.position,
+        "customer_visible": field.customer_visible,
     }
     form = CustomFieldEditForm(request.POST or None, initial=initial, field=field)
     if request.method == "POST" and form.is_valid():

@@ -16,6 +16,7 @@ from crm_modules.sales.services.contacts import (
 )
 from crm_modules.sales.services.custom_fields import (
     check_custom_values,
+    check_customer_custom_values,
     custom_field_archive,
     custom_field_create,
     custom_field_delete,
@@ -51,6 +52,7 @@ __all__ = [
     "EmailInput",
     "StageInput",
     "check_custom_values",
+    "check_customer_custom_values",
     "company_create",
     "company_delete",
     "company_update",

@@ -46,6 +46,7 @@ def custom_field_create(
     options: list[str] | None = None,
     help_text: str = "",
     required: bool = False,
+    customer_visible: bool = False,
 ) -> CustomField:
     require(actor, MANAGE_CUSTOM_FIELDS)
     entity = checks.check_choice(
@@ -61,6 +62,7 @@ def custom_field_create(
     clean_options = _check_options(kind, options)
     clean_help = _check_help(help_text)
     clean_required = _check_required(required)
+    clean_visible = _check_customer_visible(entity, kind, customer_visible)
     with transaction.atomic():
         if CustomField.objects.filter(entity=entity, code=code).exists():
             raise ServiceError(_("A field with this code already exists."), field="code")
@@ -76,6 +78,7 @@ def custom_field_create(
             position=position,
             help_text=clean_help,
             required=clean_required,
+            customer_visible=clean_visible,
         )
         audit_record(
             tenant=actor.tenant, actor=actor.user, action=CUSTOM_FIELD_CREATED, target=field
@@ -94,6 +97,22 @@ def _check_help(raw: Any) -> str:
 def _check_required(raw: Any) -> bool:
     if not isinstance(raw, bool):
         raise ServiceError(_("Choose yes or no."), field="required")
+    return raw
+
+
+def _check_customer_visible(entity: str, kind: str, raw: Any) -> bool:
+    """Only a ticket field a customer can fill may be shown to customers: they open tickets
+    on the portal and the web form, and know nothing of the workspace's members."""
+    if not isinstance(raw, bool):
+        raise ServiceError(_("Choose yes or no."), field="customer_visible")
+    if raw and entity != CustomField.Entity.TICKET:
+        raise ServiceError(
+            _("Only ticket fields can be shown to customers."), field="customer_visible"
+        )
+    if raw and kind == CustomField.Type.MEMBER:
+        raise ServiceError(
+            _("A member field cannot be shown to customers."), field="customer_visible"
+        )
     return raw
 
 
@@ -120,13 +139,14 @@ def _check_position(raw: Any) -> int:
 
 # What an admin may change of a field once it exists: its code and type stay, as the values
 # stored in the records are keyed by the code and normalised by the type.
-UPDATABLE = ("label", "help_text", "options", "required", "position")
+UPDATABLE = ("label", "help_text", "options", "required", "position", "customer_visible")
 
 
 def custom_field_update(
     *, actor: Membership, field: CustomField, changes: Mapping[str, Any]
 ) -> CustomField:
-    """Change a field's label, help, options (a select's), required flag or position.
+    """Change a field's label, help, options (a select's), required flag, position or whether
+    customers fill it (a ticket field's).
     Values already stored stay as they are, including an option that is no longer offered."""
     require(actor, MANAGE_CUSTOM_FIELDS)
     unknown = sorted(set(changes) - set(UPDATABLE))
@@ -143,6 +163,10 @@ def custom_field_update(
         clean["required"] = _check_required(changes["required"])
     if "position" in changes:
         clean["position"] = _check_position(changes["position"])
+    if "customer_visible" in changes:
+        clean["customer_visible"] = _check_customer_visible(
+            field.entity, field.type, changes["customer_visible"]
+        )
     with transaction.atomic():
         locked = CustomField.objects.select_for_update().get(pk=field.pk)
         changed = {name: value for name, value in clean.items() if getattr(locked, name) != value}
@@ -203,7 +227,7 @@ def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
 
 def check_custom_values(
     *,
-    actor: Membership,
+    actor: Membership | None,
     entity: str,
     values: Any,
     current: Mapping[str, Any] | None = None,
@@ -214,7 +238,8 @@ def check_custom_values(
     field). A code with no definition — or one deleted or archived while a form was open — is
     refused, and so is clearing a required field. ``complete``: a new record filled in by a
     person (a form, the API's create), which must then give every required field (ADR 0053).
-    ``definitions`` (code → field): the entity's fields, when the caller checks many records."""
+    ``definitions`` (code → field): the entity's fields, when the caller checks many records.
+    ``actor`` None: a customer (``check_customer_custom_values``), who sets no member field."""
     if not isinstance(values, Mapping):
         raise ServiceError(
             _("Custom fields must be an object of field codes."), field="custom_fields"
@@ -252,7 +277,7 @@ def check_custom_values(
     return result
 
 
-def _check_value(actor: Membership, definition: CustomField, raw: Any, *, field: str) -> Any:
+def _check_value(actor: Membership | None, definition: CustomField, raw: Any, *, field: str) -> Any:
     kind = definition.type
     if kind in (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT):
         limit = 200 if kind == CustomField.Type.TEXT else 20_000
@@ -307,6 +332,21 @@ def _check_value(actor: Membership, definition: CustomField, raw: Any, *, field:
         return check_email(raw if isinstance(raw, str) else "", field=field)
     if kind == CustomField.Type.PHONE:
         return checks.check_phone(raw if isinstance(raw, str) else "", field=field)
-    if kind == CustomField.Type.MEMBER:
+    if kind == CustomField.Type.MEMBER and actor is not None:
         return checks.check_owner(actor, raw, field=field)
     raise ServiceError(_("This field cannot be changed here."), field=field)
+
+
+def check_customer_custom_values(*, entity: str, values: Any) -> dict[str, Any]:
+    """A new record's ``custom`` from what a customer filled (the portal, the web form): only
+    the fields shown to customers are theirs to set — any other code is refused as unknown —
+    and each of those marked required must be given (ADR 0053)."""
+    visible = {
+        f.code: f
+        for f in CustomField.objects.filter(
+            entity=entity, archived_at__isnull=True, customer_visible=True
+        )
+    }
+    return check_custom_values(
+        actor=None, entity=entity, values=values, definitions=visible, complete=True
+    )
