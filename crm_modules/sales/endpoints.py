@@ -308,7 +308,9 @@ def _amount(params: Any, name: str) -> Decimal | None:
 def _custom_filter(request: Request, entity: str) -> dict[str, Any]:
     """``cf_<code>=value`` query parameters, normalised like stored values."""
     wanted = {
-        key[3:]: value for key, value in request.query_params.items() if key.startswith("cf_")
+        key[3:]: value
+        for key, value in request.query_params.items()
+        if key.startswith("cf_") and value != ""
     }
     if not wanted:
         return {}

@@ -1,6 +1,6 @@
 """An admin, on a touch phone at 375 px, opens the custom fields page from the workspace
-settings, defines a required select of contacts, sees it on the new-contact form and fills
-it, then archives it and sees it leave the form. Screenshots at 375 and 1280 px."""
+settings, defines a required select of contacts, edits it, sees it on the new-contact form and
+fills it, then archives it and sees it leave the form. Screenshots at 375 and 1280 px."""
 
 from __future__ import annotations
 
@@ -86,11 +86,27 @@ def test_an_admin_defines_a_field_and_fills_it_on_a_contact_at_phone_width(
     capture(page, "sales-custom-fields")
     assert orm(_state, world)["field"] == ("Уровень", ["gold", "silver"], "Contract level", True)
 
+    # The edit page, at phone width: another option and a clearer help.
+    row.get_by_role("link", name="Edit").tap()
+    edit = page.get_by_test_id("edit-field")
+    expect(edit.get_by_label("Code", exact=True)).to_have_count(0)
+    capture(page, "sales-custom-field-edit")
+    edit.get_by_label("Options", exact=True).fill("gold\nsilver\nbronze")
+    edit.get_by_label("Help", exact=True).fill("The contract's level")
+    edit.get_by_role("button", name="Save").tap()
+    expect(row).to_contain_text("gold, silver, bronze")
+    assert orm(_state, world)["field"] == (
+        "Уровень",
+        ["gold", "silver", "bronze"],
+        "The contract's level",
+        True,
+    )
+
     # The new field is on the new-contact form, at phone width, with its help and mark.
     page.goto(f"{site}/sales/contacts/new/")
     select = page.get_by_label("Уровень")
     expect(select).to_be_visible()
-    expect(page.locator("#cf_tier_help")).to_have_text("Contract level")
+    expect(page.locator("#cf_tier_help")).to_have_text("The contract's level")
     capture(page, "sales-contact-new-custom-field")
     page.get_by_label("First name").fill("Olga")
     # Required: the form refuses the contact until the field is filled.

@@ -209,6 +209,13 @@ def test_archive_hides_a_field_from_forms_and_keeps_values_until_restored(
         )
     assert refused.value.field == "custom_fields.tier"
     assert Contact.objects.get(pk=contact.pk).custom == {"tier": "gold"}
+    # Sent back unchanged with the whole object (as a web form filling blanks does), it is kept.
+    services.contact_update(
+        actor=fresh(alpha.owner),
+        contact=Contact.objects.get(pk=contact.pk),
+        changes={"custom_fields": {"tier": "gold"}, "job_title": "CTO"},
+    )
+    assert Contact.objects.get(pk=contact.pk).custom == {"tier": "gold"}
 
     assert client.post(f"{PAGE}{field.pk}/archive/", {"archived": "0"}).status_code == 302
     field.refresh_from_db()

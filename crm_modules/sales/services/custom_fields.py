@@ -258,6 +258,10 @@ def check_custom_values(
         name = f"custom_fields.{code}"
         definition = fields.get(code)
         if definition is None or definition.archived_at is not None:
+            if current is not None and code in current and current[code] == raw:
+                # The stored value of an archived (or deleted) field sent back unchanged, as
+                # a caller that re-sends the whole object does: kept, nothing is set.
+                continue
             raise ServiceError(
                 _("There is no custom field “%(code)s”.") % {"code": str(code)[:50]}, field=name
             )
