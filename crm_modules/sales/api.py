@@ -6,7 +6,12 @@ Reads go through selectors (already scoped to the acting member); writes through
 from __future__ import annotations
 
 from crm_modules.sales.custom_forms import (
+    custom_columns,
     custom_rows,
+    customer_custom,
+    customer_custom_rows,
+    customer_fields,
+    customer_labelled,
     labelled,
     new_custom_rows,
     posted_custom,
@@ -39,6 +44,7 @@ from crm_modules.sales.module import (
     MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
 )
+from crm_modules.sales.reports import custom_report_fields
 from crm_modules.sales.selectors import (
     company_get,
     company_list,
@@ -50,6 +56,7 @@ from crm_modules.sales.selectors import (
 )
 from crm_modules.sales.services import (
     check_custom_values,
+    check_customer_custom_values,
     company_update,
     contact_consent_by_recipient,
     contact_self_correct,
@@ -128,6 +135,7 @@ __all__ = [
     "Stage",
     "Task",
     "check_custom_values",
+    "check_customer_custom_values",
     "companies_bulk_create",
     "company_check_draft",
     "company_duplicates",
@@ -144,9 +152,15 @@ __all__ = [
     "contact_self_correct",
     "contact_update",
     "contacts_bulk_create",
+    "custom_columns",
     "custom_field_create",
     "custom_field_list",
+    "custom_report_fields",
     "custom_rows",
+    "customer_custom",
+    "customer_custom_rows",
+    "customer_fields",
+    "customer_labelled",
     "deal_check_draft",
     "deal_get",
     "deal_list",

@@ -1,13 +1,17 @@
 """The custom fields of a record on a page: the rows a record page or a new record's form shows,
-the values a form posted (``cf_<code>``), and an error named by the field's label. The sales
-pages use them, and so do other modules' pages through the sales facade (tickets, ADR 0050),
-with the partials ``sales/_custom_fields.html`` and ``sales/_custom_inputs.html``."""
+the values a form posted (``cf_<code>``), an error named by the field's label, and the columns
+a list may show (``cols``). The sales pages use them, and so do other modules' pages through
+the sales facade (tickets, ADR 0050), with the partials ``sales/_custom_fields.html``,
+``sales/_custom_inputs.html``, ``sales/_column_choice.html``, ``sales/_custom_heads.html`` and
+``sales/_custom_cells.html``."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
+from django.http import QueryDict
 from django.utils import timezone
 
 from crm_modules.sales import selectors
@@ -25,16 +29,61 @@ def custom_rows(actor: Any, entity: str, record: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def custom_columns(
+    request: WorkspaceRequest, fields: list[CustomField] | None = None, entity: str = ""
+) -> dict[str, Any]:
+    """A list's optional custom-field columns: every field it may show (``column_choices``)
+    and those the query asks for with ``cols=<code>`` (``custom_columns``), in the fields'
+    order. ``fields``: the entity's fields when the caller already has them."""
+    if fields is None:
+        fields = list(selectors.custom_field_list(actor=request.membership, entity=entity))
+    chosen = set(request.GET.getlist("cols"))
+    return {"column_choices": fields, "custom_columns": [f for f in fields if f.code in chosen]}
+
+
 def posted_custom(request: WorkspaceRequest, entity: str) -> dict[str, Any]:
     """The custom-field values a record form posted (``cf_<code>``), by code."""
+    fields = selectors.custom_field_list(actor=request.membership, entity=entity)
+    return _posted(request.POST, fields)
+
+
+def _posted(post: QueryDict, fields: Iterable[CustomField]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in selectors.custom_field_list(actor=request.membership, entity=entity):
+    for field in fields:
         name = f"cf_{field.code}"
         if field.type == CustomField.Type.MULTI_SELECT:
-            values[field.code] = request.POST.getlist(name)
-        elif name in request.POST:
-            values[field.code] = request.POST[name]
+            values[field.code] = post.getlist(name)
+        elif name in post:
+            values[field.code] = post[name]
     return values
+
+
+def customer_fields(entity: str) -> list[CustomField]:
+    """The fields customers fill on a new record of theirs (tickets on the portal and the web
+    form, ADR 0053): shown to customers and not archived."""
+    return list(
+        CustomField.objects.filter(entity=entity, archived_at__isnull=True, customer_visible=True)
+    )
+
+
+def customer_custom(post: QueryDict, fields: list[CustomField]) -> dict[str, Any]:
+    """What a customer's form posted for ``fields`` (``customer_fields``); nothing else."""
+    return _posted(post, fields)
+
+
+def customer_custom_rows(post: QueryDict | None, fields: list[CustomField]) -> list[dict[str, Any]]:
+    """The inputs of a customer's form (``sales/_custom_inputs.html``), showing what was posted."""
+    posted = _posted(post, fields) if post is not None else {}
+    return [{"field": f, "value": None, "input": posted.get(f.code, "")} for f in fields]
+
+
+def customer_labelled(fields: list[CustomField], error: ServiceError) -> ServiceError:
+    """A customer's form's custom-field error with the field's label in front."""
+    code = (error.field or "").removeprefix("custom_fields.")
+    if code == (error.field or ""):
+        return error
+    label = next((f.label for f in fields if f.code == code), code)
+    return ServiceError(f"{label}: {error.message}", field=error.field, code=error.code)
 
 
 def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> ServiceError:

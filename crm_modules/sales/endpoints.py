@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.urls import path
 from drf_spectacular.utils import (
@@ -307,7 +308,9 @@ def _amount(params: Any, name: str) -> Decimal | None:
 def _custom_filter(request: Request, entity: str) -> dict[str, Any]:
     """``cf_<code>=value`` query parameters, normalised like stored values."""
     wanted = {
-        key[3:]: value for key, value in request.query_params.items() if key.startswith("cf_")
+        key[3:]: value
+        for key, value in request.query_params.items()
+        if key.startswith("cf_") and value != ""
     }
     if not wanted:
         return {}
@@ -431,7 +434,9 @@ class CompanyList(_List):
     def create(self, data: dict[str, Any]) -> Company:
         owner = data.pop("owner", None)
         data.pop("allow_duplicates", None)
-        return services.company_create(actor=_actor(self.request), owner_id=owner, **data)
+        return services.company_create(
+            actor=_actor(self.request), owner_id=owner, complete_custom=True, **data
+        )
 
 
 @extend_schema_view(
@@ -516,7 +521,9 @@ class ContactList(_List):
         owner = data.pop("owner", None)
         data.pop("updated_at", None)
         data.pop("allow_duplicates", None)
-        return services.contact_create(actor=_actor(self.request), owner_id=owner, **data)
+        return services.contact_create(
+            actor=_actor(self.request), owner_id=owner, complete_custom=True, **data
+        )
 
 
 @extend_schema_view(
@@ -708,7 +715,9 @@ class DealList(_List):
     def create(self, data: dict[str, Any]) -> Deal:
         owner = data.pop("owner", None)
         data.pop("updated_at", None)
-        return services.deal_create(actor=_actor(self.request), owner_id=owner, **data)
+        return services.deal_create(
+            actor=_actor(self.request), owner_id=owner, complete_custom=True, **data
+        )
 
 
 @extend_schema_view(
@@ -818,9 +827,17 @@ class TaskDetail(_Detail):
 
 
 class CustomFieldOut(serializers.ModelSerializer[CustomField]):
+    archived = serializers.SerializerMethodField()
+
     class Meta:
         model = CustomField
-        fields = ("id", "entity", "code", "label", "type", "options", "position")
+        fields = (
+            "id", "entity", "code", "label", "type", "options", "position", "help_text",
+            "required", "customer_visible", "archived",
+        )  # fmt: skip
+
+    def get_archived(self, field: CustomField) -> bool:
+        return field.archived_at is not None
 
 
 class CustomFieldIn(serializers.Serializer[Any]):
@@ -829,12 +846,30 @@ class CustomFieldIn(serializers.Serializer[Any]):
     label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
     type = serializers.CharField()
     options = serializers.ListField(child=serializers.CharField(), required=False)
+    help_text = serializers.CharField(allow_blank=True, required=False)  # type: ignore[assignment]
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    customer_visible = serializers.BooleanField(required=False)
+
+
+class CustomFieldPatch(serializers.Serializer[Any]):
+    """What may change once a field exists; ``archived`` archives or restores it."""
+
+    label = serializers.CharField(allow_blank=True, required=False)  # type: ignore[assignment]
+    help_text = serializers.CharField(allow_blank=True, required=False)  # type: ignore[assignment]
+    options = serializers.ListField(child=serializers.CharField(), required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    position = serializers.IntegerField(required=False)
+    customer_visible = serializers.BooleanField(required=False)
+    archived = serializers.BooleanField(required=False)
 
 
 @extend_schema_view(
     get=extend_schema(
         tags=["custom fields"],
-        parameters=[OpenApiParameter("entity", str)],
+        parameters=[
+            OpenApiParameter("entity", str),
+            OpenApiParameter("archived", bool, description="include archived fields"),
+        ],
         responses=CustomFieldOut(many=True),
         operation_id="customfield_list",
     ),
@@ -851,7 +886,9 @@ class CustomFieldList(_List):
 
     def get_queryset(self) -> QuerySet[CustomField]:
         return selectors.custom_field_list(
-            actor=_actor(self.request), entity=self.request.query_params.get("entity", "")
+            actor=_actor(self.request),
+            entity=self.request.query_params.get("entity", ""),
+            include_archived=self.request.query_params.get("archived") in ("1", "true"),
         )
 
     def create(self, data: dict[str, Any]) -> CustomField:
@@ -862,13 +899,23 @@ class CustomFieldList(_List):
     get=extend_schema(
         tags=["custom fields"], responses=CustomFieldOut, operation_id="customfield_retrieve"
     ),
+    patch=extend_schema(
+        tags=["custom fields"],
+        request=CustomFieldPatch,
+        responses=CustomFieldOut,
+        operation_id="customfield_update",
+    ),
     delete=extend_schema(
         tags=["custom fields"], responses={204: None}, operation_id="customfield_delete"
     ),
 )
 class CustomFieldDetail(_Resource):
-    capabilities = {"GET": VIEW_RECORDS, "DELETE": MANAGE_CUSTOM_FIELDS}
-    out, into = CustomFieldOut, CustomFieldIn
+    capabilities = {
+        "GET": VIEW_RECORDS,
+        "PATCH": MANAGE_CUSTOM_FIELDS,
+        "DELETE": MANAGE_CUSTOM_FIELDS,
+    }
+    out, into = CustomFieldOut, CustomFieldPatch
 
     def scoped_get(self, capability: Capability) -> CustomField:
         return selectors.custom_field_get(
@@ -877,6 +924,18 @@ class CustomFieldDetail(_Resource):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         return Response(self.out(self.get_object()).data)
+
+    def patch(self, request: Request, **kwargs: Any) -> Response:
+        field = self.get_object()
+        data = self._input(partial=True)
+        archived = data.pop("archived", None)
+        actor = _actor(request)
+        with transaction.atomic():
+            if data:
+                field = services.custom_field_update(actor=actor, field=field, changes=data)
+            if archived is not None:
+                field = services.custom_field_archive(actor=actor, field=field, archived=archived)
+        return Response(self.out(field).data)
 
     def delete(self, request: Request, **kwargs: Any) -> Response:
         services.custom_field_delete(actor=_actor(request), field=self.get_object())

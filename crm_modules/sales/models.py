@@ -565,6 +565,16 @@ class CustomField(models.Model):
     type = models.CharField(_("type"), max_length=15, choices=Type.choices)
     options = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
+    help_text = models.CharField(_("help"), max_length=300, blank=True)
+    # Asked of people filling a form (ADR 0053): a new record's form and the API's create,
+    # and never cleared once set; paths that create records unattended do not ask it.
+    required = models.BooleanField(_("required"), default=False)
+    # An archived field is hidden from forms, lists and filters and takes no new values; the
+    # values stay in the records and come back when the field is restored.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # A ticket field customers fill on the portal's new-request form and the web form
+    # (ADR 0053); never a member field, never another entity's.
+    customer_visible = models.BooleanField(_("shown to customers"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

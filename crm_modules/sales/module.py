@@ -23,6 +23,7 @@ from tenants.modules import (
     register_demo_seeder,
     register_home_panel,
     register_record_event_kind,
+    register_settings_panel,
 )
 from tenants.roles import ALL_ROLES, Role
 
@@ -274,6 +275,15 @@ CUSTOM_FIELD_CREATED = register_action(
 CUSTOM_FIELD_DELETED = register_action(
     "custom_field.deleted", _("Custom field deleted"), module=MODULE
 )
+CUSTOM_FIELD_UPDATED = register_action(
+    "custom_field.updated", _("Custom field changed"), module=MODULE
+)
+CUSTOM_FIELD_ARCHIVED = register_action(
+    "custom_field.archived", _("Custom field archived"), module=MODULE
+)
+CUSTOM_FIELD_RESTORED = register_action(
+    "custom_field.restored", _("Custom field restored"), module=MODULE
+)
 CONTACTS_MERGED = register_action("contact.merged", _("Contacts merged"), module=MODULE)
 COMPANIES_MERGED = register_action("company.merged", _("Companies merged"), module=MODULE)
 MERGE_UNDONE = register_action("merge.undone", _("Merge undone"), module=MODULE)
@@ -309,6 +319,22 @@ register_home_panel(
     capability=VIEW_RECORDS,
     context=_pipeline_glance,
     order=110,
+)
+
+
+def _custom_field_counts(membership: Membership) -> dict[str, Any]:
+    from crm_modules.sales.selectors import custom_field_counts
+
+    return {"counts": custom_field_counts(actor=membership)}
+
+
+# The workspace settings page leads to the custom fields page (sales/custom-fields/).
+register_settings_panel(
+    "sales.custom_fields",
+    template="sales/_settings_custom_fields.html",
+    capability=MANAGE_CUSTOM_FIELDS,
+    context=_custom_field_counts,
+    order=50,
 )
 
 

@@ -65,8 +65,11 @@ _CUSTOM_TYPES: dict[str, FieldType] = {
 }
 
 
-def _custom_fields(entity: str) -> Iterable[Field]:
-    """The workspace's custom fields of an entity that reports can compare as JSON values."""
+def custom_report_fields(entity: str) -> Iterable[Field]:
+    """The workspace's custom fields of an entity that reports can compare as JSON values
+    (``custom.<code>``); another module's source with custom fields (tickets, ADR 0050) takes
+    them through the sales facade. Archived fields stay: their values are still in the records
+    and a saved report on one keeps working (ADR 0053)."""
     fields = []
     for custom in CustomField.objects.filter(entity=entity, type__in=list(_CUSTOM_TYPES)):
         if "__" in custom.code:
@@ -181,7 +184,7 @@ DEALS = register_source(
             ),
         ),
         unconverted=unconverted_currencies,
-        custom_fields=lambda: _custom_fields(CustomField.Entity.DEAL),
+        custom_fields=lambda: custom_report_fields(CustomField.Entity.DEAL),
         record_url=_url("sales:deal_detail"),
         live_events=DEAL_EVENTS,
     )
@@ -212,7 +215,7 @@ CONTACTS = register_source(
             OWNER,
             CREATED,
         ),
-        custom_fields=lambda: _custom_fields(CustomField.Entity.CONTACT),
+        custom_fields=lambda: custom_report_fields(CustomField.Entity.CONTACT),
         record_url=_url("sales:contact_detail"),
         live_events=IMPORT_EVENTS,
     )
@@ -240,7 +243,7 @@ COMPANIES = register_source(
             OWNER,
             CREATED,
         ),
-        custom_fields=lambda: _custom_fields(CustomField.Entity.COMPANY),
+        custom_fields=lambda: custom_report_fields(CustomField.Entity.COMPANY),
         record_url=_url("sales:company_detail"),
         live_events=IMPORT_EVENTS,
     )

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -289,15 +289,37 @@ def deal_board(*, actor: Membership, pipeline: Pipeline) -> list[dict[str, Any]]
     ]
 
 
-def custom_field_list(*, actor: Membership, entity: str = "") -> QuerySet[CustomField]:
+def custom_field_list(
+    *, actor: Membership, entity: str = "", include_archived: bool = False
+) -> QuerySet[CustomField]:
+    """The fields forms, lists and filters show; archived ones only when asked (the settings
+    page, the API with ``archived=1``)."""
     if not allows(actor, VIEW_RECORDS):
         return CustomField.objects.none()
     fields = CustomField.objects.all()
+    if not include_archived:
+        fields = fields.filter(archived_at__isnull=True)
     return fields.filter(entity=entity) if entity else fields
 
 
+def custom_field_counts(*, actor: Membership) -> list[dict[str, Any]]:
+    """Each record type with the number of its fields in use, in one query."""
+    counts = dict(
+        custom_field_list(actor=actor)
+        .order_by()
+        .values("entity")
+        .annotate(n=Count("id"))
+        .values_list("entity", "n")
+    )
+    return [
+        {"entity": value, "label": label, "count": counts.get(value, 0)}
+        for value, label in CustomField.Entity.choices
+    ]
+
+
 def custom_field_get(*, actor: Membership, field_id: Any) -> CustomField:
-    return _get(custom_field_list(actor=actor), field_id)
+    """Any field of the workspace, archived or not; 404 for anything else."""
+    return _get(custom_field_list(actor=actor, include_archived=True), field_id)
 
 
 # --- tasks ----------------------------------------------------------------------------------

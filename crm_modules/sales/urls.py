@@ -3,6 +3,7 @@ from django.urls import path
 from crm_modules.sales import (
     views,
     views_catalogue,
+    views_custom_fields,
     views_deals,
     views_duplicates,
     views_lists,
@@ -33,6 +34,17 @@ urlpatterns = [
     path("deals/<int:deal_id>/line-items/", views_deals.deal_line_items, name="deal_line_items"),
     path("pipelines/", views_catalogue.pipeline_admin, name="pipeline_admin"),
     path("pipelines/<int:pipeline_id>/", views_catalogue.pipeline_edit, name="pipeline_edit"),
+    path("custom-fields/", views_custom_fields.custom_field_admin, name="custom_fields"),
+    path(
+        "custom-fields/<int:field_id>/",
+        views_custom_fields.custom_field_edit,
+        name="custom_field_edit",
+    ),
+    path(
+        "custom-fields/<int:field_id>/archive/",
+        views_custom_fields.custom_field_archive,
+        name="custom_field_archive",
+    ),
     path("products/", views_catalogue.product_list, name="product_list"),
     path("products/new/", views_catalogue.product_new, name="product_new"),
     path("products/<int:product_id>/", views_catalogue.product_edit, name="product_edit"),

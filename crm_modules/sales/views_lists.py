@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
-from crm_modules.sales.custom_forms import posted_custom
+from crm_modules.sales.custom_forms import custom_columns, posted_custom
 from crm_modules.sales.models import Company, Contact, Deal, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
@@ -53,7 +53,6 @@ def list_extras(
         if entity in WITH_CUSTOM_FIELDS
         else []
     )
-    chosen = set(request.GET.getlist("cols"))
     query = request.GET.copy()
     query.pop("after", None)
     kind = KINDS[entity]
@@ -69,8 +68,7 @@ def list_extras(
         "saved_views": list(selectors.saved_view_list(actor=actor, entity=entity)),
         "can_share_views": allows(actor, SHARE_VIEWS),
         "view_query": query.urlencode(),
-        "column_choices": fields,
-        "custom_columns": [f for f in fields if f.code in chosen],
+        **custom_columns(request, fields),
         "bulk": {
             "owner": can_reassign,
             "tag": can_tag,

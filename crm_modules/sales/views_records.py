@@ -285,6 +285,7 @@ def contact_new(request: WorkspaceRequest) -> HttpResponse:
                 emails=[data["emails"]] if data["emails"] else [],
                 phones=[data["phones"]] if data["phones"] else [],
                 custom_fields=posted_custom(request, "contact"),
+                complete_custom=True,
             )
         except ServiceError as error:
             form.add_service_error(labelled(request, "contact", error))
@@ -314,6 +315,7 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
             company = services.company_create(
                 actor=request.membership,
                 custom_fields=posted_custom(request, "company"),
+                complete_custom=True,
                 **form.cleaned_data,
             )
         except ServiceError as error:
@@ -341,6 +343,7 @@ def deal_new(request: WorkspaceRequest) -> HttpResponse:
             deal = services.deal_create(
                 actor=request.membership,
                 custom_fields=posted_custom(request, "deal"),
+                complete_custom=True,
                 **form.cleaned_data,
             )
         except ServiceError as error:

@@ -185,6 +185,7 @@ class TicketList(generics.GenericAPIView[Ticket]):
                 tags=values.get("tags"),
                 language=values.get("language", ""),
                 custom_fields=values.get("custom_fields"),
+                complete_custom=True,
             )
             if status_after and status_after != ticket.status:
                 ticket = services.ticket_change_status(

@@ -1,8 +1,8 @@
 """Service as report data sources (crm_modules.reporting.api, ADR 0019): tickets by status,
 channel, priority, type, assignee and team, with first-response and resolution times in
 business hours, SLA attainment and backlog age; tickets by tag (with type: the top
-categories); satisfaction ratings by agent and team. A ticket's reach in a
-report is its assignee's, as a record's is its owner's."""
+categories); satisfaction ratings by agent and team; the ticket custom fields to filter and
+group by. A ticket's reach in a report is its assignee's, as a record's is its owner's."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.reporting.api import DataSource, Field, FieldType, Measure, register_source
+from crm_modules.sales import api as sales
 from crm_modules.service.models import (
     OPEN_STATUSES,
     CsatSurvey,
@@ -130,6 +131,8 @@ TICKETS = register_source(
             ),
             Measure("backlog_age_days", _("Backlog age (days)"), _backlog_age_days),
         ),
+        # The ticket custom fields (ADR 0050), as the sales sources offer theirs.
+        custom_fields=lambda: sales.custom_report_fields(sales.CustomField.Entity.TICKET),
         record_url=lambda ticket: reverse("service:ticket_detail", args=[ticket.pk]),
         record_label=lambda ticket: f"#{ticket.pk} {ticket.subject}",
         live_events=TICKET_EVENTS,

@@ -81,6 +81,7 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         messages.error(request, sales.labelled(request, CUSTOM_ENTITY, error).message)
         custom = {}
     tickets = selectors.ticket_list(actor=actor, view=view, status=status, custom=custom, now=now)
+    fields = list(sales.custom_field_list(actor=actor, entity=CUSTOM_ENTITY))
     page = keyset_page(
         selectors.inbox_rows(tickets),
         order=selectors.VIEWS[view],
@@ -113,16 +114,20 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         "teams": _teams(actor) if can_assign else [],
         "priorities": Priority.choices,
         "available": availability_of(actor),
-        "custom_rows": _filter_rows(request),
+        "custom_rows": _filter_rows(request, fields),
         "custom_filtered": bool(custom),
+        # The ticket custom fields the member chose to show as columns (``cols``).
+        **sales.custom_columns(request, fields),
     }
     return render(request, "service/inbox.html", context)
 
 
-def _filter_rows(request: WorkspaceRequest) -> list[dict[str, Any]]:
+def _filter_rows(
+    request: WorkspaceRequest, fields: list[sales.CustomField]
+) -> list[dict[str, Any]]:
     """The ticket custom fields as inbox filters (``cf_<code>``), showing what was asked."""
     rows = []
-    for field in sales.custom_field_list(actor=request.membership, entity=CUSTOM_ENTITY):
+    for field in fields:
         name = f"cf_{field.code}"
         multiple = field.type == sales.CustomField.Type.MULTI_SELECT
         wanted = request.GET.getlist(name) if multiple else request.GET.get(name, "")
@@ -154,6 +159,7 @@ def ticket_new(request: WorkspaceRequest) -> HttpResponse:
                 contact_id=contact.pk if contact is not None else None,
                 tags=data["tags"],
                 custom_fields=sales.posted_custom(request, CUSTOM_ENTITY),
+                complete_custom=True,
             )
         except ServiceError as error:
             form.add_service_error(sales.labelled(request, CUSTOM_ENTITY, error))

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import keyset_page
 from crm_modules.service import selectors
 from crm_modules.service.models import CsatSurvey, PortalSession, Status
@@ -184,6 +185,8 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         "subject": request.POST.get("subject", ""),
         "description": request.POST.get("description", ""),
     }
+    # The ticket fields shown to customers (ADR 0053).
+    fields = sales.customer_fields("ticket")
     if request.method == "POST":
         try:
             ticket = portal.portal_ticket_create(
@@ -191,16 +194,18 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                 contact=contact,
                 subject=values["subject"],
                 description=values["description"],
+                custom_fields=sales.customer_custom(request.POST, fields),
             )
         except ServiceError as exc:
-            error = exc
+            error = sales.customer_labelled(fields, exc)
         else:
             messages.success(request, _("Your request is with us. We will answer soon."))
             return redirect("portal:ticket", ticket.pk)
+    rows = sales.customer_custom_rows(request.POST if request.method == "POST" else None, fields)
     return render(
         request,
         "service/portal/ticket_new.html",
-        _context(request, values=values, error=error),
+        _context(request, values=values, error=error, custom_rows=rows),
         status=400 if error else 200,
     )
 

@@ -15,6 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from crm_modules.sales import api as sales
 from crm_modules.service.forms import WebForm
 from crm_modules.service.services.webform import TooManySubmissions, webform_submit
 from crm_platform.errors import ServiceError
@@ -39,6 +40,8 @@ def ticket_form(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     embedded = request.GET.get("embed") == "1"
     status = 200
+    # The ticket fields shown to customers (ADR 0053).
+    fields = sales.customer_fields("ticket")
     if request.method == "POST":
         form = WebForm(request.POST)
         if form.is_valid():
@@ -54,12 +57,13 @@ def ticket_form(request: HttpRequest) -> HttpResponse:
                     subject=data["subject"],
                     message=data["message"],
                     ip_address=_client_ip(request),
+                    custom_fields=sales.customer_custom(request.POST, fields),
                 )
             except TooManySubmissions as error:
                 form.add_service_error(error)
                 status = 429
             except ServiceError as error:
-                form.add_service_error(error)
+                form.add_service_error(sales.customer_labelled(fields, error))
                 status = 400
             else:
                 return _frameable(render(request, "service/form_sent.html", {"embedded": embedded}))
@@ -71,7 +75,14 @@ def ticket_form(request: HttpRequest) -> HttpResponse:
         render(
             request,
             "service/form.html",
-            {"form": form, "embedded": embedded, "workspace_name": tenant.name},
+            {
+                "form": form,
+                "embedded": embedded,
+                "workspace_name": tenant.name,
+                "custom_rows": sales.customer_custom_rows(
+                    request.POST if request.method == "POST" else None, fields
+                ),
+            },
             status=status,
         )
     )

@@ -215,6 +215,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         "type": "select",
         "options": ["gold", "silver"],
     },
+    "PATCH /api/v1/sales/custom-fields/{field_id}/": {"label": "Уровень", "archived": True},
     "DELETE /api/v1/sales/custom-fields/{field_id}/": {},
     "POST /api/v1/sales/contacts/{contact_id}/activities/": {"kind": "call", "subject": "Intro"},
     "POST /api/v1/sales/companies/{company_id}/activities/": {"kind": "note", "body": "Met"},

@@ -605,6 +605,10 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:company_custom": {"GET": 405, "POST": 302},
     "sales:deal_custom": {"GET": 405, "POST": 302},
     "sales:deal_line_items": {"GET": 405, "POST": 400},
+    # Custom fields: an empty post is refused naming the field; archive redirects to the list.
+    "sales:custom_fields": {"GET": 200, "POST": 400},
+    "sales:custom_field_edit": {"GET": 200, "POST": 400},
+    "sales:custom_field_archive": {"GET": 405, "POST": 302},
     "sales:pipeline_admin": {"GET": 200, "POST": 400},
     "sales:pipeline_edit": {"GET": 200, "POST": 400},
     "sales:product_list": {"GET": 200, "POST": 405},

@@ -438,3 +438,38 @@ def test_the_builder_page_creates_a_form_and_shows_the_embed_snippet(alpha: Work
     )
     assert snippet in page.content.decode()
     json.dumps(form.fields)
+
+
+def test_a_fill_keeps_working_once_a_custom_field_it_fills_is_archived(
+    alpha: Workspace,
+) -> None:
+    from crm_modules.sales.services import custom_field_archive, custom_field_create
+
+    owner = fresh(alpha.owner)
+    tier = custom_field_create(actor=owner, entity="contact", code="tier", label="T", type="text")
+    custom_field_create(actor=owner, entity="contact", code="size", label="S", type="text")
+    contact = ContactFactory.create(
+        first_name="", owner=alpha.members[Role.SALES_REP].user, custom={"old": "kept"}
+    )
+    contact.emails.create(email="rossi@example.it", is_primary=True)
+    fields = [
+        *FIELDS,
+        {"target": "custom.tier", "label": "Tier", "required": False},
+        {"target": "custom.size", "label": "Size", "required": False},
+    ]
+    form = _form(alpha, fields=fields)
+    custom_field_archive(actor=owner, field=tier, archived=True)
+    response = _post(
+        alpha,
+        form,
+        {
+            "first_name": "Marco",
+            "email": "rossi@example.it",
+            "custom.tier": "A",
+            "custom.size": "M",
+        },
+    )
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    # The archived field fills nothing; the one in use does; a deleted field's value stays.
+    assert (contact.first_name, contact.custom) == ("Marco", {"old": "kept", "size": "M"})

@@ -245,6 +245,42 @@ def test_the_inbox_filters_by_a_custom_field(alpha: Workspace) -> None:
     assert len(_rows(page)) == 3
 
 
+def test_the_inbox_shows_chosen_custom_fields_as_columns(alpha: Workspace) -> None:
+    _define(alpha)
+    gold = _ticket(alpha, custom_fields={"tier": "gold", "areas": ["login", "mobile"]})
+    bare = _ticket(alpha)
+    client = _agent(alpha)
+
+    plain = client.get("/service/?view=all").content.decode()
+    assert 'data-testid="choose-columns"' in plain
+    for code in ("tier", "units", "renewal", "areas"):
+        assert f'name="cols" value="{code}"' in plain
+    assert "data-column=" not in plain
+
+    page = client.get("/service/?view=all&cols=tier&cols=areas").content.decode()
+    assert "<th>Tier</th><th>Areas</th>" in page
+    cells = re.findall(r'<tr data-ticket="(\d+)">(.*?)</tr>', page, re.S)
+    by_ticket = {
+        ticket: re.findall(r'data-column="(\w+)">([^<]*)</td>', row) for ticket, row in cells
+    }
+    assert by_ticket[str(gold.pk)] == [("tier", "gold"), ("areas", "login, mobile")]
+    assert by_ticket[str(bare.pk)] == [("tier", "—"), ("areas", "—")]
+    assert 'data-column="units"' not in page
+    # The status filter keeps the columns.
+    assert '<input type="hidden" name="cols" value="tier">' in page
+
+
+def test_an_archived_ticket_field_is_no_longer_a_column(alpha: Workspace) -> None:
+    fields = _define(alpha)
+    _ticket(alpha, custom_fields={"tier": "gold"})
+    sales_services.custom_field_archive(
+        actor=fresh(alpha.owner), field=fields["tier"], archived=True
+    )
+    page = _agent(alpha).get("/service/?view=all&cols=tier").content.decode()
+    assert 'data-column="tier"' not in page
+    assert 'name="cols" value="tier"' not in page
+
+
 def _rows(html: str) -> list[str]:
     return re.findall(r'<tr data-ticket="(\d+)"', html)
 

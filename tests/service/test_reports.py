@@ -163,3 +163,44 @@ def test_top_categories_by_type_and_by_tag(alpha: Workspace) -> None:
     )
     assert ("billing", "Problem", 2) in by_tag_and_type
     assert ("billing", "Question", 1) in by_tag_and_type
+
+
+def test_ticket_custom_fields_filter_and_group_in_reports_and_the_builder(
+    alpha: Workspace,
+) -> None:
+    from crm_modules.sales import services as sales_services
+    from tests.conftest import workspace_client
+
+    owner = fresh(alpha.owner)
+    sales_services.custom_field_create(
+        actor=owner, entity="ticket", code="product", label="Prodotto", type="select",
+        options=["Cloud", "On premise"],
+    )  # fmt: skip
+    sales_services.custom_field_create(
+        actor=owner, entity="ticket", code="seats", label="Seats", type="number"
+    )
+    # A contact field of the same code is not a ticket field.
+    sales_services.custom_field_create(
+        actor=owner, entity="contact", code="region", label="Region", type="text"
+    )
+    _ticket(alpha, custom={"product": "Cloud", "seats": 40})
+    _ticket(alpha, custom={"product": "Cloud", "seats": 5})
+    _ticket(alpha, custom={"product": "On premise", "seats": 90})
+    _ticket(alpha)
+    rows = _rows(
+        {
+            "source": "tickets",
+            "filters": [{"field": "custom.seats", "op": "gte", "value": "10"}],
+            "group_by": [{"field": "custom.product"}],
+        },
+        alpha,
+    )
+    assert sorted(rows) == [("Cloud", 1), ("On premise", 1)]
+
+    builder = workspace_client(alpha.owner.user, alpha.tenant).get(
+        "/reporting/builder/", {"source": "tickets"}
+    )
+    page = builder.content.decode()
+    assert 'value="custom.product"' in page
+    assert "Prodotto" in page
+    assert 'value="custom.region"' not in page

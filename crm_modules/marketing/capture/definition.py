@@ -55,8 +55,10 @@ class FormField:
 
 
 def contact_custom_codes() -> dict[str, str]:
-    """Custom fields of contacts a form may fill: code → label."""
-    rows = CustomField.objects.filter(entity="contact").values_list("code", "label")
+    """Custom fields of contacts a form may fill: code → label (not archived ones)."""
+    rows = CustomField.objects.filter(entity="contact", archived_at__isnull=True).values_list(
+        "code", "label"
+    )
     return dict(rows)
 
 

@@ -17,6 +17,7 @@ from crm_modules.activities import api as timeline
 from crm_modules.marketing.capture.definition import (
     CUSTOM_PREFIX,
     FormField,
+    contact_custom_codes,
     load_fields,
 )
 from crm_modules.marketing.capture.optin import consent_requested
@@ -200,11 +201,15 @@ def _fill_contact(actor: Membership, contact: Contact, answers: Mapping[str, str
         for name in CONTACT_FIELDS
         if answers.get(name) and not getattr(contact, name)
     }
+    # Only fields still in use: an answer to a field archived since the form was built is
+    # kept in the submission but fills nothing.
+    in_use = contact_custom_codes()
     custom = {
         key.removeprefix(CUSTOM_PREFIX): value
         for key, value in answers.items()
         if key.startswith(CUSTOM_PREFIX)
         and value
+        and key.removeprefix(CUSTOM_PREFIX) in in_use
         and key.removeprefix(CUSTOM_PREFIX) not in contact.custom
     }
     if custom:

@@ -16,8 +16,11 @@ from crm_modules.sales.services.contacts import (
 )
 from crm_modules.sales.services.custom_fields import (
     check_custom_values,
+    check_customer_custom_values,
+    custom_field_archive,
     custom_field_create,
     custom_field_delete,
+    custom_field_update,
 )
 from crm_modules.sales.services.deals import (
     StageInput,
@@ -49,6 +52,7 @@ __all__ = [
     "EmailInput",
     "StageInput",
     "check_custom_values",
+    "check_customer_custom_values",
     "company_create",
     "company_delete",
     "company_update",
@@ -59,8 +63,10 @@ __all__ = [
     "contact_self_correct",
     "contact_set_consent",
     "contact_update",
+    "custom_field_archive",
     "custom_field_create",
     "custom_field_delete",
+    "custom_field_update",
     "deal_create",
     "deal_delete",
     "deal_move_stage",

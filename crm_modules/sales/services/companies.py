@@ -126,11 +126,19 @@ def _search_text(company: Company) -> str:
 
 
 def company_create(
-    *, actor: Membership, owner_id: Any = None, custom_fields: Any = None, **fields: Any
+    *,
+    actor: Membership,
+    owner_id: Any = None,
+    custom_fields: Any = None,
+    complete_custom: bool = False,
+    **fields: Any,
 ) -> Company:
+    """``complete_custom``: as for ``contact_create`` (ADR 0053)."""
     require(actor, CREATE_RECORDS)
     clean = _clean({"name": fields.pop("name", ""), **fields}, company=None)
-    clean["custom"] = check_custom_values(actor=actor, entity="company", values=custom_fields or {})
+    clean["custom"] = check_custom_values(
+        actor=actor, entity="company", values=custom_fields or {}, complete=complete_custom
+    )
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
         require(actor, REASSIGN_RECORDS)

@@ -255,8 +255,11 @@ def contact_create(
     owner_id: Any = None,
     phone_region: str | None = None,
     custom_fields: Any = None,
+    complete_custom: bool = False,
     **fields: Any,
 ) -> Contact:
+    """``complete_custom``: a person filled the form, so every required custom field is asked
+    (ADR 0053); conversions and imports leave it off."""
     require(actor, CREATE_RECORDS)
     clean = _clean(
         {
@@ -268,7 +271,9 @@ def contact_create(
     clean_emails = _check_emails(list(emails))
     clean_phones = _check_phones(list(phones), region=phone_region)
     target_company = _check_company(company)
-    clean["custom"] = check_custom_values(actor=actor, entity="contact", values=custom_fields or {})
+    clean["custom"] = check_custom_values(
+        actor=actor, entity="contact", values=custom_fields or {}, complete=complete_custom
+    )
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
         require(actor, REASSIGN_RECORDS)

@@ -12,12 +12,16 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.sales.models import CustomField
 from crm_modules.sales.module import (
+    CUSTOM_FIELD_ARCHIVED,
     CUSTOM_FIELD_CREATED,
     CUSTOM_FIELD_DELETED,
+    CUSTOM_FIELD_RESTORED,
+    CUSTOM_FIELD_UPDATED,
     MANAGE_CUSTOM_FIELDS,
 )
 from crm_modules.sales.services import checks
@@ -40,6 +44,9 @@ def custom_field_create(
     label: str,
     type: str,
     options: list[str] | None = None,
+    help_text: str = "",
+    required: bool = False,
+    customer_visible: bool = False,
 ) -> CustomField:
     require(actor, MANAGE_CUSTOM_FIELDS)
     entity = checks.check_choice(
@@ -50,13 +57,12 @@ def custom_field_create(
             _("A code is lower-case letters, digits and underscores, starting with a letter."),
             field="code",
         )
-    clean_label = check_text(label, field="label", max_length=100, label=_("Label"))
+    clean_label = _check_label(label)
     kind = checks.check_choice(type, field="type", choices=CustomField.Type.values, blank=False)
-    clean_options: list[str] = []
-    if kind in SELECTS:
-        clean_options = checks.check_tags(options or [], field="options")
-        if not clean_options:
-            raise ServiceError(_("A select needs at least one option."), field="options")
+    clean_options = _check_options(kind, options)
+    clean_help = _check_help(help_text)
+    clean_required = _check_required(required)
+    clean_visible = _check_customer_visible(entity, kind, customer_visible)
     with transaction.atomic():
         if CustomField.objects.filter(entity=entity, code=code).exists():
             raise ServiceError(_("A field with this code already exists."), field="code")
@@ -70,11 +76,137 @@ def custom_field_create(
             type=kind,
             options=clean_options,
             position=position,
+            help_text=clean_help,
+            required=clean_required,
+            customer_visible=clean_visible,
         )
         audit_record(
             tenant=actor.tenant, actor=actor.user, action=CUSTOM_FIELD_CREATED, target=field
         )
     return field
+
+
+def _check_label(raw: Any) -> str:
+    return check_text(raw, field="label", max_length=100, label=_("Label"))
+
+
+def _check_help(raw: Any) -> str:
+    return checks.check_optional_text(raw, field="help_text", max_length=300, label=_("Help"))
+
+
+def _check_required(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ServiceError(_("Choose yes or no."), field="required")
+    return raw
+
+
+def _check_customer_visible(entity: str, kind: str, raw: Any) -> bool:
+    """Only a ticket field a customer can fill may be shown to customers: they open tickets
+    on the portal and the web form, and know nothing of the workspace's members."""
+    if not isinstance(raw, bool):
+        raise ServiceError(_("Choose yes or no."), field="customer_visible")
+    if raw and entity != CustomField.Entity.TICKET:
+        raise ServiceError(
+            _("Only ticket fields can be shown to customers."), field="customer_visible"
+        )
+    if raw and kind == CustomField.Type.MEMBER:
+        raise ServiceError(
+            _("A member field cannot be shown to customers."), field="customer_visible"
+        )
+    return raw
+
+
+def _check_options(kind: str, raw: Any) -> list[str]:
+    if kind not in SELECTS:
+        if raw:
+            raise ServiceError(_("Only a select field has options."), field="options")
+        return []
+    clean = checks.check_tags(raw or [], field="options")
+    if not clean:
+        raise ServiceError(_("A select needs at least one option."), field="options")
+    return clean
+
+
+def _check_position(raw: Any) -> int:
+    try:
+        position = int(str(raw).strip())
+    except ValueError:
+        raise ServiceError(_("Enter a whole number."), field="position") from None
+    if not 0 <= position <= 10_000:
+        raise ServiceError(_("Enter a number from 0 to 10000."), field="position")
+    return position
+
+
+# What an admin may change of a field once it exists: its code and type stay, as the values
+# stored in the records are keyed by the code and normalised by the type.
+UPDATABLE = ("label", "help_text", "options", "required", "position", "customer_visible")
+
+
+def custom_field_update(
+    *, actor: Membership, field: CustomField, changes: Mapping[str, Any]
+) -> CustomField:
+    """Change a field's label, help, options (a select's), required flag, position or whether
+    customers fill it (a ticket field's).
+    Values already stored stay as they are, including an option that is no longer offered."""
+    require(actor, MANAGE_CUSTOM_FIELDS)
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise ServiceError(_("This field cannot be changed here."), field=unknown[0])
+    clean: dict[str, Any] = {}
+    if "label" in changes:
+        clean["label"] = _check_label(changes["label"])
+    if "help_text" in changes:
+        clean["help_text"] = _check_help(changes["help_text"])
+    if "options" in changes:
+        clean["options"] = _check_options(field.type, changes["options"])
+    if "required" in changes:
+        clean["required"] = _check_required(changes["required"])
+    if "position" in changes:
+        clean["position"] = _check_position(changes["position"])
+    if "customer_visible" in changes:
+        clean["customer_visible"] = _check_customer_visible(
+            field.entity, field.type, changes["customer_visible"]
+        )
+    with transaction.atomic():
+        locked = CustomField.objects.select_for_update().get(pk=field.pk)
+        changed = {name: value for name, value in clean.items() if getattr(locked, name) != value}
+        if not changed:
+            return locked
+        for name, value in changed.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(changed))
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CUSTOM_FIELD_UPDATED,
+            target=locked,
+            data={"entity": locked.entity, "code": locked.code, "changed": sorted(changed)},
+        )
+    return locked
+
+
+def custom_field_archive(*, actor: Membership, field: CustomField, archived: bool) -> CustomField:
+    """Archive (or restore) a field: archived, it leaves forms, lists and filters and takes no
+    new values; the records keep theirs, shown again once it is restored."""
+    require(actor, MANAGE_CUSTOM_FIELDS)
+    if not isinstance(archived, bool):
+        raise ServiceError(_("Choose yes or no."), field="archived")
+    with transaction.atomic():
+        locked = CustomField.objects.select_for_update().get(pk=field.pk)
+        if archived == (locked.archived_at is not None):
+            return locked
+        locked.archived_at = timezone.now() if archived else None
+        locked.save(update_fields=["archived_at"])
+        audit_record(
+            tenant=actor.tenant,
+            actor=actor.user,
+            action=CUSTOM_FIELD_ARCHIVED if archived else CUSTOM_FIELD_RESTORED,
+            target=locked,
+            data={"entity": locked.entity, "code": locked.code},
+        )
+        # Scoring rules on an archived field give no points: every score is told again.
+        score_inputs_changed(entity=locked.entity, ids=None)
+    return locked
 
 
 def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
@@ -95,42 +227,61 @@ def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
 
 def check_custom_values(
     *,
-    actor: Membership,
+    actor: Membership | None,
     entity: str,
     values: Any,
     current: Mapping[str, Any] | None = None,
     definitions: Mapping[str, CustomField] | None = None,
+    complete: bool = False,
 ) -> dict[str, Any]:
     """The record's new ``custom`` object: ``current`` with ``values`` applied (None clears a
-    field). A code with no definition — or one deleted while a form was open — is refused.
-    ``definitions`` (code → field): the entity's fields, when the caller checks many records."""
+    field). A code with no definition — or one deleted or archived while a form was open — is
+    refused, and so is clearing a required field. ``complete``: a new record filled in by a
+    person (a form, the API's create), which must then give every required field (ADR 0053).
+    ``definitions`` (code → field): the entity's fields, when the caller checks many records.
+    ``actor`` None: a customer (``check_customer_custom_values``), who sets no member field."""
     if not isinstance(values, Mapping):
         raise ServiceError(
             _("Custom fields must be an object of field codes."), field="custom_fields"
         )
-    if not values:
+    if not values and not complete:
         return dict(current or {})
     fields = (
         dict(definitions)
         if definitions is not None
-        else {f.code: f for f in CustomField.objects.filter(entity=entity)}
+        else {
+            f.code: f for f in CustomField.objects.filter(entity=entity, archived_at__isnull=True)
+        }
     )
     result = dict(current or {})
     for code, raw in values.items():
         name = f"custom_fields.{code}"
         definition = fields.get(code)
-        if definition is None:
+        if definition is None or definition.archived_at is not None:
+            if current is not None and code in current and current[code] == raw:
+                # The stored value of an archived (or deleted) field sent back unchanged, as
+                # a caller that re-sends the whole object does: kept, nothing is set.
+                continue
             raise ServiceError(
                 _("There is no custom field “%(code)s”.") % {"code": str(code)[:50]}, field=name
             )
         if raw is None or raw == "" or raw == []:
+            if definition.required:
+                raise ServiceError(_("This field is required."), field=name)
             result.pop(code, None)
             continue
         result[code] = _check_value(actor, definition, raw, field=name)
+    if complete:
+        for definition in fields.values():
+            missing = definition.code not in result
+            if definition.required and definition.archived_at is None and missing:
+                raise ServiceError(
+                    _("This field is required."), field=f"custom_fields.{definition.code}"
+                )
     return result
 
 
-def _check_value(actor: Membership, definition: CustomField, raw: Any, *, field: str) -> Any:
+def _check_value(actor: Membership | None, definition: CustomField, raw: Any, *, field: str) -> Any:
     kind = definition.type
     if kind in (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT):
         limit = 200 if kind == CustomField.Type.TEXT else 20_000
@@ -185,6 +336,21 @@ def _check_value(actor: Membership, definition: CustomField, raw: Any, *, field:
         return check_email(raw if isinstance(raw, str) else "", field=field)
     if kind == CustomField.Type.PHONE:
         return checks.check_phone(raw if isinstance(raw, str) else "", field=field)
-    if kind == CustomField.Type.MEMBER:
+    if kind == CustomField.Type.MEMBER and actor is not None:
         return checks.check_owner(actor, raw, field=field)
     raise ServiceError(_("This field cannot be changed here."), field=field)
+
+
+def check_customer_custom_values(*, entity: str, values: Any) -> dict[str, Any]:
+    """A new record's ``custom`` from what a customer filled (the portal, the web form): only
+    the fields shown to customers are theirs to set — any other code is refused as unknown —
+    and each of those marked required must be given (ADR 0053)."""
+    visible = {
+        f.code: f
+        for f in CustomField.objects.filter(
+            entity=entity, archived_at__isnull=True, customer_visible=True
+        )
+    }
+    return check_custom_values(
+        actor=None, entity=entity, values=values, definitions=visible, complete=True
+    )

@@ -154,7 +154,9 @@ def deal_create(
     lost_reason: str = "",
     custom_fields: Any = None,
     tags: Any = None,
+    complete_custom: bool = False,
 ) -> Deal:
+    """``complete_custom``: as for ``contact_create`` (ADR 0053)."""
     require(actor, CREATE_RECORDS)
     clean_tags = checks.check_tags(tags)
     clean_name = check_text(name, field="name", max_length=200, label=_("Name"))
@@ -165,7 +167,9 @@ def deal_create(
     close_date = checks.check_date(expected_close_date, field="expected_close_date")
     clean_company = _check_company(company)
     clean_contacts = _check_contacts(contacts)
-    custom = check_custom_values(actor=actor, entity="deal", values=custom_fields or {})
+    custom = check_custom_values(
+        actor=actor, entity="deal", values=custom_fields or {}, complete=complete_custom
+    )
     reason = checks.check_optional_text(
         lost_reason, field="lost_reason", max_length=200, label=_("Lost reason")
     )

@@ -57,8 +57,10 @@ def ticket_open_for_contact(
     channel: str,
     now: datetime.datetime,
     data: dict[str, Any] | None = None,
+    custom: dict[str, Any] | None = None,
 ) -> tuple[Ticket, TicketMessage]:
-    """A new ticket with the customer's first message; call inside a transaction."""
+    """A new ticket with the customer's first message; call inside a transaction.
+    ``custom``: custom-field values already checked (the web form's, ADR 0053)."""
     text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
     policy = sla.policy_default(time_zone=tenant.time_zone)
     ticket = Ticket(
@@ -71,6 +73,7 @@ def ticket_open_for_contact(
         updated_at=now,
         sla_policy=policy,
         status=Status.NEW,
+        custom=custom or {},
     )
     sla.recompute(ticket, sla.clock_for(ticket))
     ticket.save()

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
 from crm_modules.marketing import api as marketing
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import Contact, ContactEmail
 from crm_modules.service import sla
 from crm_modules.service.models import (
@@ -268,8 +269,10 @@ def portal_ticket_create(
     contact: Contact,
     subject: Any,
     description: Any,
+    custom_fields: Any = None,
     now: datetime.datetime | None = None,
 ) -> Ticket:
+    """``custom_fields``: the ticket fields shown to customers, by code (ADR 0053)."""
     subject = check_text(
         subject if isinstance(subject, str) else "",
         field="subject",
@@ -277,6 +280,7 @@ def portal_ticket_create(
         label=_("Subject"),
     )
     description = check_body(description, field="description", required=True)
+    custom = sales.check_customer_custom_values(entity="ticket", values=custom_fields or {})
     when = now or timezone.now()
     with transaction.atomic():
         ticket = Ticket(
@@ -291,6 +295,7 @@ def portal_ticket_create(
             updated_at=when,
             sla_policy=sla.policy_default(time_zone=tenant.time_zone),
             status=Status.NEW,
+            custom=custom,
         )
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()

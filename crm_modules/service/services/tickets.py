@@ -212,11 +212,13 @@ def ticket_create(
     tags: Any = None,
     language: str = "",
     custom_fields: Any = None,
+    complete_custom: bool = False,
     now: datetime.datetime | None = None,
 ) -> Ticket:
     """Open a ticket. Without an assignee it is routed (ADR 0037): a team from the routing
     rules when none is given, then an agent of the team with room, or the team's queue.
-    ``custom_fields``: values of the workspace's ticket custom fields, by code."""
+    ``custom_fields``: values of the workspace's ticket custom fields, by code;
+    ``complete_custom``: an agent filled the form, so every required one is asked (ADR 0053)."""
     require(actor, WORK_TICKETS)
     subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
     language = check_language(language)
@@ -232,7 +234,7 @@ def ticket_create(
     assignee = check_assignee(actor, assignee_id)
     team = check_team(actor, team_id)
     custom = sales.check_custom_values(
-        actor=actor, entity=CUSTOM_ENTITY, values=custom_fields or {}
+        actor=actor, entity=CUSTOM_ENTITY, values=custom_fields or {}, complete=complete_custom
     )
     when = now or timezone.now()
     with transaction.atomic():

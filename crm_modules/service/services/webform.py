@@ -5,6 +5,7 @@ tickets in a window, and every field is checked before anything is written."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -51,12 +52,15 @@ def webform_submit(
     subject: str,
     message: str,
     ip_address: str,
+    custom_fields: Any = None,
     now: datetime.datetime | None = None,
 ) -> Ticket:
+    """``custom_fields``: the ticket fields shown to customers, by code (ADR 0053)."""
     name = check_text(name, field="name", max_length=200, label=_("Your name"))
     address = check_email(email, field="email")
     subject = check_text(subject, field="subject", max_length=200, label=_("Subject"))
     body = check_body(message, field="message", required=True)
+    custom = sales.check_customer_custom_values(entity="ticket", values=custom_fields or {})
     _count_submission(ip_address)
     when = now or timezone.now()
     with transaction.atomic():
@@ -70,6 +74,7 @@ def webform_submit(
             body=body,
             channel=TicketChannel.WEB,
             now=when,
+            custom=custom,
         )
         outbound.email_queue(
             tenant=tenant,
