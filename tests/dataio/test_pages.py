@@ -361,3 +361,26 @@ def test_a_csv_export_writes_each_kind_of_value_as_text(alpha: Workspace, tmp_pa
         for row in sheet.iter_rows(values_only=True)
     ]
     assert sorted(as_text[1:]) == sorted(rows[1:])
+
+
+def test_a_csv_export_runs_with_the_debug_cursor(alpha: Workspace, tmp_path: Any) -> None:
+    """With DEBUG on (make run) or queries captured, Django wraps cursors in its debug wrapper,
+    whose COPY takes no parameters: the export still writes the file."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with schema_context(alpha.tenant.schema_name):
+        actor = fresh(alpha.owner)
+        contact_create(actor=actor, first_name="Lucia", last_name="Bianchi")
+        path = tmp_path / "contacts.csv"
+        with CaptureQueriesContext(connection):
+            count = exports.export_write(
+                actor=actor,
+                entity="contact",
+                filters={"q": "bianchi"},
+                file_format="csv",
+                path=path,
+            )
+    assert count == 1
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert [row[1:3] for row in rows[1:]] == [["Lucia", "Bianchi"]]

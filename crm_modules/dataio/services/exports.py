@@ -249,7 +249,10 @@ def export_write(
         # A BOM so that spreadsheet programs read UTF-8 (Thai, Chinese, Cyrillic) correctly.
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
             csv.writer(handle).writerow(header)
-        with path.open("ab") as handle, connection.cursor() as cursor:
+        with path.open("ab") as handle, connection.cursor() as wrapper:
+            # psycopg's own cursor: Django's debug wrapper (DEBUG on, as under make run) takes
+            # a COPY statement without parameters.
+            cursor = wrapper.cursor
             with cursor.copy(statement, params) as copy:
                 for chunk in copy:
                     handle.write(chunk)
