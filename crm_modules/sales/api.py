@@ -38,6 +38,7 @@ from crm_modules.sales.module import (
     LIFECYCLE_EVENT,
     MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
+    WORK_TASKS,
 )
 from crm_modules.sales.selectors import (
     company_get,
@@ -108,6 +109,7 @@ __all__ = [
     "MANAGE_CUSTOM_FIELDS",
     "TOUCH_KEYS",
     "VIEW_RECORDS",
+    "WORK_TASKS",
     "Channel",
     "Company",
     "CompanyDraft",
