@@ -76,18 +76,18 @@ def _leads(world: World) -> list[dict[str, Any]]:
     from crm_modules.sales.models import Lead
 
     with schema_context(world.alpha.tenant.schema_name):
-        return list(
-            Lead.objects.order_by("pk").values(
-                "first_name", "email", "company_name", "owner_id", "first_touch", "last_touch"
-            )
+        rows = Lead.objects.order_by("pk").values(
+            "first_name", "email", "company_name", "owner_id", "first_touch", "last_touch"
         )
+        return [dict(row) for row in rows]
 
 
 def _touchpoints(world: World) -> list[dict[str, Any]]:
     from crm_modules.marketing.models_capture import Touchpoint
 
     with schema_context(world.alpha.tenant.schema_name):
-        return list(Touchpoint.objects.values("utm_source", "utm_medium", "utm_campaign"))
+        rows = Touchpoint.objects.values("utm_source", "utm_medium", "utm_campaign")
+        return [dict(row) for row in rows]
 
 
 def _clean_up(world: World, sessions: set[str]) -> None:
