@@ -95,6 +95,7 @@ from crm_modules.sales.services.scores import (
     score_threshold_reached,
     scored_ids,
     scores_store,
+    scores_store_changes,
 )
 from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 
@@ -176,5 +177,6 @@ __all__ = [
     "score_threshold_reached",
     "scored_ids",
     "scores_store",
+    "scores_store_changes",
     "task_create",
 ]

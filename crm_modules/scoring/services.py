@@ -462,17 +462,14 @@ def _batches(entity: str, ids: list[int] | None) -> Iterable[Q]:
         yield Q(pk__gte=start, pk__lt=start + BATCH)
 
 
-def _announce_score_changes(before: Mapping[int, int], stamp: str) -> None:
-    """Tell the other modules (event triggers) whose contact score changed in this batch: one
-    read of the new scores, one announcement for the whole batch."""
-    after = sales.Contact.objects.filter(pk__in=list(before)).values_list("pk", "score")
+def _announce_score_changes(changes: list[tuple[int, int, int]], stamp: str) -> None:
+    """Tell the other modules (event triggers) whose contact score changed in this batch, in
+    one announcement for the whole batch."""
     record_events(
         [
-            RecordEvent(
-                SCORE_CHANGED_EVENT.code, pk, f"score:{stamp}", {"from": before[pk], "to": score}
-            )
-            for pk, score in sorted(after)
-            if before[pk] != score
+            RecordEvent(SCORE_CHANGED_EVENT.code, pk, f"score:{stamp}", {"from": old, "to": new})
+            for pk, old, new in sorted(changes)
+            if old != new
         ]
     )
 
@@ -491,29 +488,18 @@ def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
     stamp = timezone.now().isoformat()
     for where in _batches(entity, wanted):
         with transaction.atomic():
-            before: dict[int, int] = {}
-            if entity == "contact":
-                # The contacts whose score is about to change, locked as the UPDATE would
-                # lock them: a concurrent rescoring waits and then finds nothing to change,
-                # so a change is announced once.
-                before = dict(
-                    sales.Contact.objects.filter(where)
-                    .exclude(Q(score=score) & Q(score_breakdown=breakdown))
-                    .select_for_update()
-                    .values_list("pk", "score")
-                )
             below = {
                 threshold.pk: sales.scored_ids(
                     entity=entity, where=where & Q(score__lt=threshold.min_score)
                 )
                 for threshold in thresholds
             }
-            changed = sales.scores_store(
+            changes = sales.scores_store_changes(
                 entity=entity, score=score, breakdown=breakdown, where=where
             )
-            total += changed
-            if before:
-                _announce_score_changes(before, stamp)
+            total += len(changes)
+            if entity == "contact" and changes:
+                _announce_score_changes(changes, stamp)
             for threshold in thresholds:
                 reached = sales.scored_ids(
                     entity=entity,
