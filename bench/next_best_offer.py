@@ -130,7 +130,11 @@ def seed_purchases(database_url: str, schema: str, owner_id: int, args: argparse
             " WHERE d.pipeline_id = %s",
             [pipeline],
         )
-        # Each buyer has a taste (its id mod 50) of 10 products, and buys 1 to 4 of them.
+        # Each buyer has a taste (its id mod 50) of 10 products, and buys 1 to 4 of them. Which
+        # ones and how many come from the id's hundreds: buyers are the ids whose last two
+        # digits are below the buying share, so every buyer of a taste has the same id mod
+        # 100, and a choice made from that alone would give them all the same basket (and no
+        # contact a product their look-alikes bought but they lack: no offers at all).
         first = conn.execute("SELECT min(id) FROM sales_product").fetchone()[0]  # type: ignore[index]
         conn.execute(
             "INSERT INTO sales_lineitem (deal_id, product_id, name, quantity, unit_price,"
@@ -138,9 +142,9 @@ def seed_purchases(database_url: str, schema: str, owner_id: int, args: argparse
             " SELECT DISTINCT ON (dc.deal_id, p.id) dc.deal_id, p.id, p.name, 1, p.unit_price,"
             " 0, p.unit_price, k"
             " FROM sales_deal_contacts dc"
-            " CROSS JOIN LATERAL generate_series(1, 1 + (dc.contact_id * 7) %% 4) k"
+            " CROSS JOIN LATERAL generate_series(1, 1 + (dc.contact_id / 100 * 7) %% 4) k"
             " JOIN sales_product p ON p.id = %s + ((dc.contact_id %% 50) * 10"
-            "     + (dc.contact_id * 13 + k * 17) %% 10) %% %s",
+            "     + (dc.contact_id / 100 * 13 + k * 17) %% 10) %% %s",
             [first, args.products],
         )
         conn.commit()

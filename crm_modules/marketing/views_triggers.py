@@ -16,7 +16,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 from crm_modules.marketing.models_triggers import TriggerRule
 from crm_modules.marketing.module import MANAGE_TRIGGERS, VIEW_TRIGGERS
 from crm_modules.marketing.triggers import selectors, services
-from crm_modules.marketing.triggers.definition import ACTION_TYPES, MAX_ACTIONS
+from crm_modules.marketing.triggers.definition import (
+    ACTION_TYPES,
+    MAX_ACTIONS,
+    THRESHOLD_ONLY_EVENTS,
+)
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -95,7 +99,7 @@ def _editor(request: WorkspaceRequest, rule: TriggerRule | None) -> HttpResponse
     context = {
         "form": form,
         "rule": rule,
-        "events": record_event_kinds(),
+        "events": [kind for kind in record_event_kinds() if kind.code not in THRESHOLD_ONLY_EVENTS],
         "action_types": ACTION_TYPES,
         "max_actions": MAX_ACTIONS,
     }

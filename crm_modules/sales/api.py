@@ -43,6 +43,7 @@ from crm_modules.sales.module import (
     LIFECYCLE_EVENT,
     MANAGE_CUSTOM_FIELDS,
     VIEW_RECORDS,
+    WORK_TASKS,
 )
 from crm_modules.sales.reports import custom_report_fields
 from crm_modules.sales.selectors import (
@@ -101,6 +102,7 @@ from crm_modules.sales.services.scores import (
     score_threshold_reached,
     scored_ids,
     scores_store,
+    scores_store_changes,
 )
 from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 
@@ -115,6 +117,7 @@ __all__ = [
     "MANAGE_CUSTOM_FIELDS",
     "TOUCH_KEYS",
     "VIEW_RECORDS",
+    "WORK_TASKS",
     "Channel",
     "Company",
     "CompanyDraft",
@@ -188,5 +191,6 @@ __all__ = [
     "score_threshold_reached",
     "scored_ids",
     "scores_store",
+    "scores_store_changes",
     "task_create",
 ]

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants import capabilities, navigation
 from tenants.audit.actions import register_action
+from tenants.modules import register_record_event_kind
 from tenants.roles import ALL_ROLES, Role
 
 MODULE = _("Lead scoring")
@@ -42,6 +43,10 @@ THRESHOLD_DELETED = register_action(
     "scoring.threshold_deleted", _("Score threshold deleted"), module=MODULE
 )
 SCORES_RECOMPUTED = register_action("scoring.recomputed", _("Scores computed again"), module=MODULE)
+# A contact's score changed (data: "from", "to"); event triggers compare it with their thresholds.
+SCORE_CHANGED_EVENT = register_record_event_kind(
+    "scoring.score_changed", label=_("Lead score changed"), keys=()
+)
 
 
 def _listen() -> None:

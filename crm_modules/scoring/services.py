@@ -31,6 +31,7 @@ from crm_modules.scoring.module import (
     RULE_CREATED,
     RULE_DELETED,
     RULE_UPDATED,
+    SCORE_CHANGED_EVENT,
     SCORES_RECOMPUTED,
     THRESHOLD_CREATED,
     THRESHOLD_DELETED,
@@ -38,6 +39,7 @@ from crm_modules.scoring.module import (
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
 from tenants.models import Membership
+from tenants.modules import RecordEvent, record_events
 from tenants.permissions import require
 
 # A rule's condition becomes one argument pair of jsonb_build_object (at most 100 arguments).
@@ -460,16 +462,30 @@ def _batches(entity: str, ids: list[int] | None) -> Iterable[Q]:
         yield Q(pk__gte=start, pk__lt=start + BATCH)
 
 
+def _announce_score_changes(changes: list[tuple[int, int, int]], stamp: str) -> None:
+    """Tell the other modules (event triggers) whose contact score changed in this batch, in
+    one announcement for the whole batch."""
+    record_events(
+        [
+            RecordEvent(SCORE_CHANGED_EVENT.code, pk, f"score:{stamp}", {"from": old, "to": new})
+            for pk, old, new in sorted(changes)
+            if old != new
+        ]
+    )
+
+
 def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
     """Compute and store the scores of ``ids`` (None: every record of ``entity``), in batches
-    of one UPDATE each; records that reach a threshold get its actions. Returns the number of
-    records whose score or breakdown changed."""
+    of one UPDATE each; records that reach a threshold get its actions, and contacts whose
+    score changed are announced (``scoring.score_changed``, one announcement a batch). Returns
+    the number of records whose score or breakdown changed."""
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
     wanted = None if ids is None else sorted({int(pk) for pk in ids})
     score, breakdown = score_expressions(entity)
     thresholds = list(ScoreThreshold.objects.filter(entity=entity))
     total = 0
+    stamp = timezone.now().isoformat()
     for where in _batches(entity, wanted):
         with transaction.atomic():
             below = {
@@ -478,9 +494,12 @@ def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
                 )
                 for threshold in thresholds
             }
-            total += sales.scores_store(
+            changes = sales.scores_store_changes(
                 entity=entity, score=score, breakdown=breakdown, where=where
             )
+            total += len(changes)
+            if entity == "contact" and changes:
+                _announce_score_changes(changes, stamp)
             for threshold in thresholds:
                 reached = sales.scored_ids(
                     entity=entity,

@@ -1,6 +1,7 @@
 """A marketer sends a campaign to a segment in a real browser over the local SMTP server: the
 mail arrives, its tracking pixel and a link are opened, and the report on the open page
-shows them. Screenshots of the campaign editor at 375 px and of the report at 1280 px."""
+follows each over the socket, without a reload. Screenshots of the campaign editor at 375 px
+and of the report at 1280 px."""
 
 from __future__ import annotations
 
@@ -180,9 +181,16 @@ def test_a_campaign_reaches_the_segment_and_its_report_follows_opens_and_clicks(
     assert pixel is not None
     assert link is not None
 
+    # The report page listens on its socket before the mail is read.
+    expect(page.locator("body")).to_have_attribute("data-live", "on")
+    # A mark on this document: a reload would lose it.
+    page.evaluate("window.sameDocument = true")
     # The recipient's mail client, in another tab of the same phone.
     reader = context.new_page()
     assert reader.goto(pixel.group(1)).status == 200  # type: ignore[union-attr]
+    # The open page is not reloaded: the socket brings the new counts.
+    expect(page.get_by_test_id("count-opened")).to_contain_text("1 (50.0 %)")
+    expect(page.get_by_test_id("count-clicked")).to_contain_text("0 (0.0 %)")
     # Without following the redirect (the browser would leave for example.com). The request
     # context resolves names itself and knows no *.localhost: it goes to the loopback address
     # with the workspace's Host.
@@ -194,9 +202,9 @@ def test_a_campaign_reaches_the_segment_and_its_report_follows_opens_and_clicks(
     )
     assert followed.status == 302
     assert followed.headers["location"] == "https://example.com/offerta"
-    page.reload()
     expect(page.get_by_test_id("count-opened")).to_contain_text("1 (50.0 %)")
     expect(page.get_by_test_id("count-clicked")).to_contain_text("1 (50.0 %)")
+    assert page.evaluate("window.sameDocument") is True
     assert orm(_report_counts, world)["clicked"] == 1
 
     page.set_viewport_size(DESKTOP)

@@ -309,6 +309,86 @@ def test_steps_run_in_time_exactly_once_email_then_task(alpha: Workspace, smtp_s
     assert "sequence_email" in kinds
 
 
+def _run_task_step(
+    alpha: Workspace, contact: Contact, *, creator: Role, enroller: Role
+) -> tuple[Enrolment, dict[str, int]]:
+    actor = fresh(alpha.members[creator])
+    sequence = services.sequence_create(
+        actor=actor, name="Follow up", steps=[task(delay_amount=1, delay_unit="hours")]
+    )
+    sequence = services.sequence_activate(actor=actor, sequence=sequence)
+    enrolment = services.enrol_contact(
+        actor=fresh(alpha.members[enroller]), sequence=sequence, contact_id=contact.pk, now=T0
+    )
+    return enrolment, _sweep(T0 + DAY)
+
+
+@pytest.mark.parametrize(
+    ("creator", "enroller", "assignee"),
+    [
+        # The member who enrolled the contact works tasks: it is theirs.
+        (Role.MARKETER, Role.MANAGER, Role.MANAGER),
+        # A marketer enrolled (marketers do not work tasks): the sequence's creator gets it.
+        (Role.ADMIN, Role.MARKETER, Role.ADMIN),
+    ],
+)
+def test_a_task_step_for_a_contact_without_an_owner_goes_to_the_enroller_or_the_creator(
+    alpha: Workspace, creator: Role, enroller: Role, assignee: Role
+) -> None:
+    contact = _contact(alpha, "nobody@example.com", owner=None)
+    enrolment, outcome = _run_task_step(alpha, contact, creator=creator, enroller=enroller)
+    assert outcome == {"task": 1}
+    [created] = Task.objects.filter(contact=contact)
+    member = alpha.members[assignee]
+    assert (created.title, created.owner_id, created.created_by_id) == (
+        "Call them",
+        member.user_id,
+        member.user_id,
+    )
+    [run] = StepRun.objects.filter(enrolment=enrolment)
+    assert (run.status, run.reason) == (StepRun.Status.TASK, "")
+    assert _state(enrolment) == (Enrolment.State.FINISHED, "")
+
+
+def test_a_task_step_for_a_contact_whose_owner_left_goes_to_the_enroller(
+    alpha: Workspace,
+) -> None:
+    from tenants.models import Membership
+
+    rep = alpha.members[Role.SALES_REP]
+    contact = _contact(alpha, "left@example.com", owner=rep.user)
+    Membership.objects.filter(pk=rep.pk).update(status=Membership.Status.DEACTIVATED)
+    _enrolment, outcome = _run_task_step(
+        alpha, contact, creator=Role.MARKETER, enroller=Role.MANAGER
+    )
+    assert outcome == {"task": 1}
+    [created] = Task.objects.filter(contact=contact)
+    assert created.owner_id == alpha.members[Role.MANAGER].user_id
+
+
+def test_a_task_step_with_nobody_to_give_it_to_is_skipped_and_the_contact_moves_on(
+    alpha: Workspace, smtp_sink: Sink
+) -> None:
+    contact = _contact(alpha, "orphan@example.com", owner=None)
+    actor = _marketer(alpha)
+    sequence = services.sequence_create(
+        actor=actor,
+        name="Nobody works tasks",
+        steps=[task(delay_amount=1, delay_unit="hours"), email(delay_amount=1)],
+    )
+    sequence = services.sequence_activate(actor=actor, sequence=sequence)
+    enrolment = services.enrol_contact(
+        actor=actor, sequence=sequence, contact_id=contact.pk, now=T0
+    )
+    assert _sweep(T0 + DAY) == {"skipped": 1}
+    assert not Task.objects.filter(contact=contact).exists()
+    [run] = StepRun.objects.filter(enrolment=enrolment)
+    assert (run.status, run.reason) == (StepRun.Status.SKIPPED, "no_owner")
+    # The next step still runs.
+    assert _sweep(T0 + 2 * DAY + datetime.timedelta(hours=2)) == {"sent": 1}
+    assert smtp_sink.to() == ["orphan@example.com"]
+
+
 def test_business_days_skip_the_weekend_in_the_contacts_calendar() -> None:
     import zoneinfo
 

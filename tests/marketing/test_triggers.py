@@ -846,3 +846,165 @@ def test_another_workspace_rule_is_not_found(alpha: Workspace, bravo: Workspace)
     client = workspace_client(alpha.members[Role.OWNER].user, alpha.tenant)
     assert client.get(f"/marketing/triggers/{foreign.pk}/").status_code == 404
     assert client.get(f"/api/v1/marketing/triggers/{foreign.pk}/").status_code == 404
+
+
+# --- the lead score crossing a threshold ------------------------------------------------------
+
+
+def _score_rule(actor: Membership, name: str, tag: str, points: int) -> None:
+    from crm_modules.scoring.services import rule_create
+
+    rule_create(
+        actor=actor,
+        data={
+            "entity": "contact",
+            "name": name,
+            "kind": "field",
+            "field": "tags",
+            "operator": "contains",
+            "value": tag,
+            "points": points,
+        },
+    )
+
+
+def _rescore(contacts: list[Contact], tags: list[str], capture: Any) -> None:
+    """Change the scoring input without announcing anything, then score as the background
+    task does."""
+    from crm_modules.scoring.services import scores_recompute
+
+    Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(tags=tags)
+    with capture(execute=True):
+        scores_recompute(entity="contact", ids=[c.pk for c in contacts])
+
+
+def _hot_rule(actor: Membership) -> TriggerRule:
+    return services.trigger_rule_create(
+        actor=actor,
+        name="Hot lead",
+        definition={
+            "when": {"threshold": {"field": "score", "crosses": 50}},
+            "actions": [{"type": "create_task", "title": "Call this hot lead", "due_in_days": 0}],
+        },
+    )
+
+
+def test_a_score_crossing_its_threshold_fires_once_until_it_drops_and_crosses_again(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    owner = fresh(alpha.owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        _score_rule(owner, "Hot", "hot", 30)
+        _score_rule(owner, "Warm", "warm", 20)
+        _score_rule(owner, "Demo", "demo", 15)
+    rule = _hot_rule(owner)
+    rep = alpha.members[Role.SALES_REP].user
+    contact = ContactFactory.create(owner=rep)
+
+    def firings() -> list[TriggerFiring]:
+        return list(TriggerFiring.objects.filter(rule=rule, contact=contact).order_by("pk"))
+
+    # Rising below the threshold: nothing.
+    _rescore([contact], ["hot"], django_capture_on_commit_callbacks)
+    assert Contact.objects.get(pk=contact.pk).score == 30
+    assert firings() == []
+    # Reaching it exactly (30 → 50) fires.
+    _rescore([contact], ["hot", "warm"], django_capture_on_commit_callbacks)
+    assert Contact.objects.get(pk=contact.pk).score == 50
+    [first] = firings()
+    assert first.status == TriggerFiring.Status.DONE
+    assert first.data == {"from": 30, "to": 50}
+    assert Task.objects.filter(contact=contact, title="Call this hot lead").count() == 1
+    assert Task.objects.get(contact=contact).owner_id == rep.pk
+    # Rising further while above it (50 → 65): no second firing.
+    _rescore([contact], ["hot", "warm", "demo"], django_capture_on_commit_callbacks)
+    assert Contact.objects.get(pk=contact.pk).score == 65
+    assert firings() == [first]
+    # Falling below (65 → 30): nothing.
+    _rescore([contact], ["hot"], django_capture_on_commit_callbacks)
+    assert Contact.objects.get(pk=contact.pk).score == 30
+    assert firings() == [first]
+    # Crossing again (30 → 65) fires a second time, as its own happening.
+    _rescore([contact], ["hot", "warm", "demo"], django_capture_on_commit_callbacks)
+    [_first, second] = firings()
+    assert second.occurrence != first.occurrence
+    assert second.data == {"from": 30, "to": 65}
+    assert second.status == TriggerFiring.Status.DONE
+    assert Task.objects.filter(contact=contact, title="Call this hot lead").count() == 2
+    # Scoring the same contact again with nothing changed announces nothing.
+    _rescore([contact], ["hot", "warm", "demo"], django_capture_on_commit_callbacks)
+    assert len(firings()) == 2
+
+
+def test_a_score_threshold_is_validated_and_offered_as_a_threshold_not_an_event(
+    alpha: Workspace,
+) -> None:
+    owner = fresh(alpha.owner)
+    with pytest.raises(ServiceError) as error:
+        services.trigger_rule_create(
+            actor=owner,
+            name="Score as an event",
+            definition={
+                "when": {"event": "scoring.score_changed"},
+                "actions": [{"type": "add_tag", "tag": "x"}],
+            },
+        )
+    assert error.value.code == "when.event"
+    assert "scoring.score_changed" not in error.value.message
+    with pytest.raises(ServiceError) as error:
+        services.trigger_rule_create(
+            actor=owner,
+            name="Bad score",
+            definition={
+                "when": {"threshold": {"field": "score", "crosses": "lots"}},
+                "actions": [{"type": "add_tag", "tag": "x"}],
+            },
+        )
+    assert error.value.code == "when.threshold.crosses"
+    assert not TriggerRule.objects.exists()
+    rule = _hot_rule(owner)
+    assert rule.listens_to == "scoring.score_changed"
+    assert rule.definition["when"] == {"threshold": {"field": "score", "crosses": "50"}}
+    page = workspace_client(owner.user, alpha.tenant).get("/marketing/triggers/new/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<code>sales.deal_won</code>" in text
+    assert "<code>scoring.score_changed</code>" not in text
+    assert "score (the lead score, each time it rises to the threshold)" in text
+
+
+def test_a_batch_rescoring_announces_crossings_in_a_constant_number_of_queries(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm_modules.scoring.services import scores_recompute
+
+    owner = fresh(alpha.owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        _score_rule(owner, "Hot", "hot", 60)
+    rule = _hot_rule(owner)
+    few = ContactFactory.create_batch(3, owner=owner.user)
+    many = ContactFactory.create_batch(40, owner=owner.user)
+    # Two of the many already score 60 (their breakdown is stale): rescored, but no crossing.
+    Contact.objects.filter(pk__in=[c.pk for c in many[:2]]).update(score=60)
+
+    def queries_to_rescore(contacts: list[Contact]) -> tuple[int, list[Any]]:
+        Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(tags=["hot"])
+        with (
+            django_capture_on_commit_callbacks(execute=False) as callbacks,
+            CaptureQueriesContext(connection) as queries,
+        ):
+            scores_recompute(entity="contact", ids=[c.pk for c in contacts])
+        return len(queries.captured_queries), callbacks
+
+    few_queries, few_callbacks = queries_to_rescore(few)
+    many_queries, many_callbacks = queries_to_rescore(many)
+    assert few_queries == many_queries
+    # The evaluations are queued after commit, one callback for the batch.
+    assert len(many_callbacks) == len(few_callbacks) == 1
+    for callback in [*few_callbacks, *many_callbacks]:
+        callback()
+    fired = set(TriggerFiring.objects.filter(rule=rule).values_list("contact_id", flat=True))
+    assert fired == {c.pk for c in few} | {c.pk for c in many[2:]}

@@ -40,10 +40,11 @@ from crm_modules.marketing.pressure import (
 from crm_modules.marketing.quiet_hours import zone
 from crm_modules.marketing.sequences import exits, tracking
 from crm_modules.marketing.sequences.steps import step_due
-from crm_modules.sales.api import Contact, task_create
+from crm_modules.sales.api import WORK_TASKS, Contact, task_create
 from crm_platform.errors import ServiceError
 from tenants.hosts import workspace_url
 from tenants.models import Membership
+from tenants.permissions import allows
 
 logger = logging.getLogger(__name__)
 
@@ -140,18 +141,33 @@ def _condition_met(enrolment: Enrolment, step: SequenceStep, contact: Contact) -
 
 
 def _owner_actor(enrolment: Enrolment, contact: Contact) -> Membership | None:
-    """Who the task goes to: the contact's owner, else the member who enrolled the contact."""
+    """Who a task step's task goes to: the contact's owner; for a contact without one (or an
+    owner who left or may not work tasks), the member who enrolled the contact, then the
+    sequence's creator — the first who is an active member allowed to work tasks. The task is
+    created in that member's name, so no right to assign tasks to others is needed. None: the
+    step is skipped (``no_owner``)."""
     tenant = current_workspace()
-    for user_id in (contact.owner_id, enrolment.enrolled_by_id):
-        if user_id is None:
-            continue
-        member = (
-            Membership.objects.select_related("user")
-            .filter(tenant=tenant, user_id=user_id, status=Membership.Status.ACTIVE)
-            .first()
+    candidates = [
+        user_id
+        for user_id in (
+            contact.owner_id,
+            enrolment.enrolled_by_id,
+            enrolment.sequence.created_by_id,
         )
-        if member is not None:
-            member.tenant = tenant
+        if user_id is not None
+    ]
+    members = {
+        member.user_id: member
+        for member in Membership.objects.select_related("user").filter(
+            tenant=tenant, user_id__in=candidates, status=Membership.Status.ACTIVE
+        )
+    }
+    for user_id in candidates:
+        member = members.get(user_id)
+        if member is None:
+            continue
+        member.tenant = tenant
+        if allows(member, WORK_TASKS):
             return member
     return None
 

@@ -1,7 +1,7 @@
 """A trigger rule's definition: validated JSON compiled against an allow-list (never user SQL).
 
     {"when": {"event": "sales.tag_added", "match": {"tag": "Gold"}}
-          | {"threshold": {"field": "won_revenue" | "custom.<code>", "crosses": 1000}},
+          | {"threshold": {"field": "won_revenue" | "score" | "custom.<code>", "crosses": 1000}},
      "delay_minutes": 4320,
      "actions": [{"type": "add_tag", "tag": "Gold"},
                  {"type": "set_lifecycle", "stage": "customer"},
@@ -10,7 +10,9 @@
                  {"type": "add_to_list", "segment": 12}]}
 
 Events are the kinds modules registered with ``tenants.modules.register_record_event_kind``;
-a threshold is crossed when a value goes from below it to at or above it. ``rule_cycle``
+a threshold is crossed when a value goes from below it to at or above it (won revenue and a
+custom field once per contact; the lead score at each upward crossing, as a score falls back
+with time and may rise again). ``rule_cycle``
 finds the rules an action of a rule would set off again (ADR 0042).
 """
 
@@ -38,12 +40,16 @@ MAX_THRESHOLD = Decimal("1e15")
 ACTION_TYPES = ("add_tag", "set_lifecycle", "send_email", "create_task", "add_to_list")
 # Thresholds: the field, and the event after which it is compared.
 WON_REVENUE = "won_revenue"
-THRESHOLD_EVENTS = {WON_REVENUE: "sales.deal_won"}
+SCORE = "score"
+SCORE_EVENT = "scoring.score_changed"
+THRESHOLD_EVENTS = {WON_REVENUE: "sales.deal_won", SCORE: SCORE_EVENT}
 CUSTOM_PREFIX = "custom."
 NUMBER_TYPES = {"number", "decimal", "currency"}
 FIELD_EVENT = "sales.field_changed"
 TAG_EVENT = "sales.tag_added"
 LIFECYCLE_EVENT = "sales.lifecycle_changed"
+# Kinds a rule reaches only through a threshold, never as "when.event".
+THRESHOLD_ONLY_EVENTS = frozenset({FIELD_EVENT, SCORE_EVENT})
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,30 @@ class Definition:
                 made.append((LIFECYCLE_EVENT, {"to": action["stage"]}))
         return made
 
+    def crossed_by(self, data: Mapping[str, Any]) -> bool:
+        """For a threshold read from the event's own ``from`` and ``to`` (the score): whether
+        the value went from below the threshold to at or above it."""
+        if self.threshold is None:
+            return False
+        before, after = decimal_or_none(data.get("from")), decimal_or_none(data.get("to"))
+        if after is None or after < self.threshold:
+            return False
+        return before is None or before < self.threshold
+
     def hears(self, kind: str, data: Mapping[str, Any]) -> bool:
         return kind == self.listens_to and all(
             str(data.get(key, "")) == value for key, value in self.match.items()
         )
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _error(message: str, where: str) -> ServiceError:
@@ -147,7 +173,7 @@ def _check_threshold(raw: Any) -> tuple[str, str, Decimal]:
             )
         return name, FIELD_EVENT, number
     raise _error(
-        _("when.threshold.field must be won_revenue or custom.<code> of a number field."),
+        _("when.threshold.field must be won_revenue, score or custom.<code> of a number field."),
         "when.threshold.field",
     )
 
@@ -162,10 +188,10 @@ def _check_when(raw: Any) -> tuple[str, dict[str, str], str, Decimal | None]:
         return kind, {}, name, number
     kinds = {kind.code: kind for kind in record_event_kinds()}
     code = when.get("event")
-    if code not in kinds or code == FIELD_EVENT:
+    if code not in kinds or code in THRESHOLD_ONLY_EVENTS:
         raise _error(
             _("when.event must be one of: %(kinds)s.")
-            % {"kinds": ", ".join(sorted(set(kinds) - {FIELD_EVENT}))},
+            % {"kinds": ", ".join(sorted(set(kinds) - THRESHOLD_ONLY_EVENTS))},
             "when.event",
         )
     match_raw = _object(when.get("match", {}), "when.match")

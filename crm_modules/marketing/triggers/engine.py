@@ -20,7 +20,7 @@ import contextvars
 import datetime
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -31,9 +31,12 @@ from django.utils.translation import gettext as _
 from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers.definition import (
     CUSTOM_PREFIX,
+    SCORE,
+    SCORE_EVENT,
     WON_REVENUE,
     Definition,
     compile_definition,
+    decimal_or_none,
 )
 from crm_modules.sales.api import Contact, CustomField, Deal
 from tenants.alarms import alarm_at
@@ -62,14 +65,28 @@ def chain_of(rule_ids: tuple[int, ...]) -> Iterator[None]:
 
 def hear(events: Sequence[RecordEvent]) -> None:
     """The record-event listener: inside the announcing transaction, queue the evaluation of
-    each event some active rule listens to for after its commit (one indexed query a batch)."""
+    each event some active rule listens to for after its commit (one indexed query a batch).
+    A score change is queued only when it crosses an active rule's threshold: a nightly
+    rescoring changes many scores and crosses few thresholds."""
     kinds = {event.kind for event in events}
-    listened = set(
+    listening = list(
         TriggerRule.objects.filter(active=True, listens_to__in=kinds).values_list(
-            "listens_to", flat=True
+            "listens_to", "definition"
         )
     )
-    heard = [event for event in events if event.kind in listened]
+    listened = {kind for kind, _definition in listening}
+    score_rules = [
+        compile_definition(definition) for kind, definition in listening if kind == SCORE_EVENT
+    ]
+    heard = [
+        event
+        for event in events
+        if event.kind in listened
+        and (
+            event.kind != SCORE_EVENT
+            or any(definition.crossed_by(event.data) for definition in score_rules)
+        )
+    ]
     if not heard:
         return
     chain = list(_CHAIN.get())
@@ -85,16 +102,6 @@ def hear(events: Sequence[RecordEvent]) -> None:
     transaction.on_commit(queue)
 
 
-def _number(value: Any) -> Decimal | None:
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def _threshold_state(definition: Definition, contact_id: int, data: Mapping[str, Any]) -> str:
     """'crossed', 'not_crossed' or 'field_deleted'."""
     limit = definition.threshold if definition.threshold is not None else Decimal(0)
@@ -102,12 +109,14 @@ def _threshold_state(definition: Definition, contact_id: int, data: Mapping[str,
         total = Deal.objects.filter(contacts=contact_id, status=Deal.Status.WON).aggregate(
             total=Sum("amount")
         )["total"] or Decimal(0)
-        before = total - (_number(data.get("amount")) or Decimal(0))
+        before = total - (decimal_or_none(data.get("amount")) or Decimal(0))
         return "crossed" if before < limit <= total else "not_crossed"
+    if definition.threshold_field == SCORE:
+        return "crossed" if definition.crossed_by(data) else "not_crossed"
     code = definition.threshold_field[len(CUSTOM_PREFIX) :]
     if not CustomField.objects.filter(entity="contact", code=code).exists():
         return "field_deleted"
-    before_value, after_value = _number(data.get("from")), _number(data.get("to"))
+    before_value, after_value = decimal_or_none(data.get("from")), decimal_or_none(data.get("to"))
     if after_value is None or after_value < limit:
         return "not_crossed"
     return "crossed" if before_value is None or before_value < limit else "not_crossed"
@@ -165,8 +174,10 @@ def evaluate(
             state = _threshold_state(definition, contact_id, data)
             if state == "not_crossed":
                 continue
-            # A threshold is crossed once per contact.
-            key = f"threshold:{definition.threshold_field}:{definition.threshold}"
+            # Won revenue and a custom field cross a threshold once per contact; a score
+            # crosses at each rise from below (the event's occurrence is that rescoring).
+            if definition.threshold_field != SCORE:
+                key = f"threshold:{definition.threshold_field}:{definition.threshold}"
             if state == "field_deleted":
                 status = TriggerFiring.Status.FAILED
                 reason = _("The custom field %(field)s was deleted; the rule cannot run.") % {

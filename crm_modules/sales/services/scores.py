@@ -9,7 +9,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Expression, Q
 from django.utils import timezone
 
@@ -75,6 +75,37 @@ def scores_store(
         .exclude(unchanged)
         .update(score=score, score_breakdown=breakdown)
     )
+
+
+def scores_store_changes(
+    *,
+    entity: str,
+    score: Expression | int,
+    breakdown: Expression | dict[str, Any],
+    where: Q,
+) -> list[tuple[int, int, int]]:
+    """As ``scores_store``, in one statement that computes each score once and returns
+    (id, score before, score after) of every record written. The rows are locked by the
+    UPDATE: a concurrent rescoring that already wrote the same score finds nothing to change
+    when it re-checks them, so a change is reported once."""
+    model = SCORED[entity]
+    computed = (
+        model.objects.filter(where)
+        .annotate(new_score=score, new_breakdown=breakdown)
+        .values("pk", "score", "new_score", "new_breakdown")
+    )
+    sql, params = computed.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS t SET score = c.new_score, score_breakdown = c.new_breakdown"  # noqa: S608 - the table name is ours, values are parameters
+            f" FROM ({sql}) AS c (id, old_score, new_score, new_breakdown)"
+            " WHERE t.id = c.id AND (t.score IS DISTINCT FROM c.new_score"
+            " OR t.score_breakdown IS DISTINCT FROM c.new_breakdown)"
+            " RETURNING t.id, c.old_score, t.score",
+            params,
+        )
+        return [(int(pk), int(old), int(new)) for pk, old, new in cursor.fetchall()]
 
 
 def scored_ids(*, entity: str, where: Q) -> list[int]:

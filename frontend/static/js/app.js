@@ -63,6 +63,10 @@
   // fragment refreshes itself with hx-trigger="rapport:deal.moved from:body". After a dropped
   // connection the socket reconnects with exponential backoff and jitter; once back,
   // "rapport:reconnected" tells every live fragment to catch up on what it missed.
+  // "rapport:connected" follows every opening, the first included: a fragment whose figures
+  // may move between the page's rendering and the socket's subscription (a campaign report
+  // while mail is being opened; the socket opens after the deferred scripts have loaded)
+  // listens to it to catch up on that gap too.
   var BACKOFF_MIN = 1000;
   var BACKOFF_MAX = 30000;
 
@@ -77,6 +81,7 @@
     socket.onopen = function () {
       document.body.setAttribute("data-live", "on");
       if (attempt > 0) emit("reconnected", {});
+      emit("connected", {});
       attempt = 0;
     };
     socket.onmessage = function (event) {
