@@ -67,9 +67,9 @@ OP_LABELS: dict[str, Any] = {
     "has": gettext_lazy("has"),
     "lacks": gettext_lazy("lacks"),
     "is": gettext_lazy("is"),
-    "within_days": gettext_lazy("in the last N days"),
-    "not_within_days": gettext_lazy("none in the last N days"),
-    "older_than_days": gettext_lazy("the last one more than N days ago"),
+    "within_days": gettext_lazy("in the last … days"),
+    "not_within_days": gettext_lazy("none in the last … days (or never)"),
+    "older_than_days": gettext_lazy("more than … days ago"),
     "ever": gettext_lazy("at least once"),
     "never": gettext_lazy("never"),
 }

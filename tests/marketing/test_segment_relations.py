@@ -7,7 +7,10 @@ match, and bad values are refused naming the condition and the problem."""
 from __future__ import annotations
 
 import datetime
+import json
+import re
 from decimal import Decimal
+from html import unescape
 from typing import Any
 
 import pytest
@@ -25,7 +28,7 @@ from crm_modules.service.services import ticket_change_status, ticket_create
 from crm_platform.errors import ServiceError
 from tenants.models import Tenant
 from tenants.roles import Role
-from tests.conftest import Workspace
+from tests.conftest import Workspace, workspace_client
 from tests.marketing.conftest import fresh
 from tests.sales.factories import ContactFactory, DealFactory, PipelineFactory
 
@@ -383,3 +386,129 @@ def test_a_sales_rep_sees_only_their_own_contacts_of_a_relation_condition(
     assert selectors.segment_count(actor=fresh(alpha.owner), segment=segment) == 2
     rows = selectors.segment_contacts(actor=fresh(rep), segment=segment)
     assert set(rows.values_list("pk", flat=True)) == {mine.pk}
+
+
+NEW = "/marketing/segments/new/"
+
+
+def _builder(alpha: Workspace) -> Any:
+    return workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
+
+
+def test_builder_offers_the_new_conditions_with_their_inputs(alpha: Workspace) -> None:
+    client = _builder(alpha)
+
+    page = client.get(NEW).content.decode()
+    for field in (
+        "activity.any",
+        "activity.call",
+        "activity_count.meeting",
+        "ticket.open",
+        "ticket.opened",
+        "csat.last_score",
+        "csat.bad",
+        "purchase.last",
+        "purchase.count",
+        "lifetime_value",
+        "rfm_segment",
+    ):
+        assert f'value="{field}"' in page
+    base = {"name": "S", "kind": "dynamic", "match": "all", "definition": ""}
+
+    recency = client.post(NEW, {**base, "action": "choose", "c_field": "purchase.last"})
+    html = recency.content.decode()
+    assert recency.status_code == 200
+    assert 'id="c_days"' in html
+    assert 'value="not_within_days"' in html
+    assert 'value="never"' in html
+
+    rfm = client.post(NEW, {**base, "action": "choose", "c_field": "rfm_segment"}).content
+    assert b'name="c_choices" value="champions"' in rfm
+    assert b'name="c_choices" value="at_risk"' in rfm
+
+    count = client.post(NEW, {**base, "action": "choose", "c_field": "activity_count.call"})
+    assert b'id="c_count"' in count.content
+    assert b'id="c_days"' in count.content
+
+
+def test_builder_adds_the_milan_conditions_previews_and_creates(alpha: Workspace) -> None:
+    dormant = ContactFactory.create(city="Milano")
+    ContactFactory.create(city="Milano")
+    _won(dormant, "6000", 200)
+    customer_values_recompute()
+    client = _builder(alpha)
+    data: dict[str, Any] = {"name": "Milan, sleeping", "kind": "dynamic", "match": "all"}
+
+    def step(**inputs: Any) -> str:
+        response = client.post(NEW, {**data, **inputs}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        html: str = response.content.decode()
+        data["definition"] = _textarea(html)
+        return html
+
+    step(action="add", c_field="city", c_op="eq", c_value="Milano")
+    step(action="add", c_field="lifetime_value", c_op="gt", c_value="5000")
+    html = step(action="add", c_field="purchase.last", c_op="not_within_days", c_days="90")
+
+    assert "1 contact matches now" in html
+    assert "Lifetime value more than 5000" in html
+    assert "Purchase (won deal): none in the last 90 days" in html
+    response = client.post(NEW, {**data, "action": "create"})
+    assert response.status_code == 302
+    segment = Segment.objects.get()
+    assert segment.definition["conditions"][2] == {
+        "field": "purchase.last",
+        "op": "not_within_days",
+        "value": 90,
+    }
+    assert selectors.segment_count(actor=fresh(alpha.owner), segment=segment) == 1
+
+
+def test_builder_refuses_a_bad_value_naming_the_condition_and_keeps_the_rest(
+    alpha: Workspace,
+) -> None:
+    client = _builder(alpha)
+    base = {"name": "S", "kind": "dynamic", "match": "all", "definition": ""}
+
+    response = client.post(
+        NEW,
+        {**base, "action": "add", "c_field": "purchase.last", "c_op": "within_days", "c_days": "0"},
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Purchase (won deal): Give a number of days from 1 to 36500." in html
+    assert _textarea(html) == ""
+    rfm = client.post(NEW, {**base, "action": "add", "c_field": "rfm_segment", "c_op": "in"})
+    assert "RFM segment: Choose one or more from" in rfm.content.decode()
+    assert Segment.objects.count() == 0
+
+
+def test_builder_removes_a_condition(alpha: Workspace) -> None:
+    client = _builder(alpha)
+    definition = {
+        "match": "any",
+        "conditions": [_c("ticket.open", "is", True), _c("csat.bad", "ever")],
+    }
+    response = client.post(
+        NEW,
+        {
+            "name": "S",
+            "kind": "dynamic",
+            "match": "any",
+            "definition": json.dumps(definition),
+            "remove": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert json.loads(_textarea(response.content.decode())) == {
+        "match": "any",
+        "conditions": [{"field": "csat.bad", "op": "ever", "value": None}],
+    }
+
+
+def _textarea(html: str) -> str:
+    found = re.search(r'<textarea name="definition"[^>]*>(.*?)</textarea>', html, re.S)
+    assert found is not None
+    return unescape(found.group(1)).strip()
