@@ -180,7 +180,7 @@ def _activity_spec(family: str, kind: str) -> FieldSpec | None:
     if family == ACTIVITY_LAST:
         title = _("Activity (%(type)s)") % {"type": label}
         return FieldSpec(title, "recency", RECENCY_OPS, path=kind, group="activities")
-    title = _("Activities in the last N days (%(type)s)") % {"type": label}
+    title = _("Activities in the last … days (%(type)s)") % {"type": label}
     return FieldSpec(title, "activity_count", NUMBER_OPS, path=kind, group="activities")
 
 
