@@ -512,3 +512,18 @@ def _textarea(html: str) -> str:
     found = re.search(r'<textarea name="definition"[^>]*>(.*?)</textarea>', html, re.S)
     assert found is not None
     return unescape(found.group(1)).strip()
+
+
+@pytest.mark.parametrize("role", [Role.SALES_REP, Role.SUPPORT_AGENT, Role.READ_ONLY])
+def test_only_those_who_manage_segments_use_the_builder(alpha: Workspace, role: str) -> None:
+    client = workspace_client(alpha.members[role].user, alpha.tenant)
+
+    step = client.post(
+        NEW,
+        {"name": "S", "kind": "dynamic", "action": "add", "c_field": "ticket.open", "c_op": "is"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert client.get(NEW).status_code == 403
+    assert step.status_code == 403
+    assert Segment.objects.count() == 0
