@@ -499,7 +499,7 @@ def _new_condition_q(name: str, spec: FieldSpec, op: str, value: Any) -> Q | Non
         return _per_contact(counts, "target_id", "segment_count", op, value["count"])
     if name == "purchase.count":
         purchases = (
-            Deal.objects.filter(status="won", contacts__isnull=False)
+            Deal.objects.filter(status="won", closed_at__isnull=False, contacts__isnull=False)
             .order_by()
             .values("contacts")
             .annotate(segment_count=Count("id"))

@@ -201,5 +201,10 @@ def segment_detail(request: WorkspaceRequest, segment_id: int) -> HttpResponse:
         "count": selectors.segment_count(actor=actor, segment=segment),
         "page": page,
         "definition": json.dumps(segment.definition, ensure_ascii=False, indent=2),
+        "conditions": [
+            segment_builder.describe(condition, tenant=actor.tenant)
+            for condition in (segment.definition or {}).get("conditions", [])
+        ],
+        "match_any": (segment.definition or {}).get("match") == "any",
     }
     return render(request, "marketing/segment_detail.html", context)

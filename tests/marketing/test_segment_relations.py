@@ -462,6 +462,9 @@ def test_builder_adds_the_milan_conditions_previews_and_creates(alpha: Workspace
         "value": 90,
     }
     assert selectors.segment_count(actor=fresh(alpha.owner), segment=segment) == 1
+    page = client.get(response["Location"]).content.decode()
+    assert "Contacts who match all of the conditions:" in page
+    assert "<li>Purchase (won deal): none in the last 90 days</li>" in page
 
 
 def test_builder_refuses_a_bad_value_naming_the_condition_and_keeps_the_rest(
