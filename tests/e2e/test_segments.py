@@ -22,6 +22,8 @@ from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import ContactFactory, DealFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+# How long a swap of the builder may take on a loaded machine (a round trip and a count).
+SWAP = 15_000
 
 
 def _make(world: World) -> list[int]:
@@ -118,15 +120,25 @@ def test_a_marketer_builds_the_milan_segment_condition_by_condition(
     builder = page.get_by_test_id("segment-builder")
     conditions = builder.get_by_test_id("segment-conditions")
 
+    def settled() -> None:
+        # htmx binds the swapped-in select once the swap has settled; a change before that
+        # would not be sent.
+        busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
+        expect(busy).to_have_count(0, timeout=SWAP)
+        page.wait_for_timeout(100)
+
     def add(condition: str, operator: str, **inputs: str) -> None:
+        settled()
         before = conditions.locator("li").count()
         page.locator("#c_field").select_option(condition)
-        expect(page.locator("#c_op")).to_be_visible()  # the builder swapped in its inputs
+        expect(page.locator("#c_op")).to_be_visible(
+            timeout=SWAP
+        )  # the builder swapped in its inputs
         page.locator("#c_op").select_option(operator)
         for name, value in inputs.items():
             page.locator(f"#{name}").fill(value)
         page.get_by_test_id("add-condition").tap()
-        expect(conditions.locator("li")).to_have_count(before + 1)
+        expect(conditions.locator("li")).to_have_count(before + 1, timeout=SWAP)
 
     add("city", "eq", c_value="Milano")
     expect(conditions).to_contain_text("City is Milano")
@@ -140,14 +152,25 @@ def test_a_marketer_builds_the_milan_segment_condition_by_condition(
     capture(page, "segment-builder-conditions")
 
     # A bad value names the condition; nothing is added.
+    settled()
     page.locator("#c_field").select_option("activity_count.call")
-    expect(page.locator("#c_count")).to_be_visible()
+    expect(page.locator("#c_count")).to_be_visible(timeout=SWAP)
     page.locator("#c_days").fill("0")
     page.get_by_test_id("add-condition").tap()
     expect(builder.get_by_test_id("condition-error")).to_contain_text(
-        "Activities in the last … days (Call): Give a number of days from 1 to 36500."
+        "Activities in the last … days (Call): Give a number of days from 1 to 36500.",
+        timeout=SWAP,
     )
     expect(conditions.locator("li")).to_have_count(3)
+
+    # RFM segments are chosen with checkboxes.
+    settled()
+    page.locator("#c_field").select_option("rfm_segment")
+    expect(page.get_by_label("Champions")).to_be_visible(timeout=SWAP)
+    capture(page, "segment-builder-rfm")
+    settled()
+    page.locator("#c_field").select_option("")
+    expect(page.locator("#c_op")).to_have_count(0, timeout=SWAP)
 
     page.get_by_role("button", name="Create segment").tap()
     expect(page.get_by_test_id("segment-count")).to_contain_text("1 contact")
