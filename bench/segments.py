@@ -9,7 +9,10 @@ otherwise) and reuses it on the next run; --reseed starts over. Contacts are see
 bench/sales_lists.py does, then spread by SQL over what segments filter on: one in twenty in
 Milano, one in ten tagged "vip", scores 0-99, every fifth created within the last 30 days, one
 in four with email consent given, one in a hundred (all of them in Milano, with consent)
-with a won deal of 1,000-10,000.
+with a won deal of 1,000-10,000. Then the relations the newer conditions read (ADR 0052): one
+in ten contacts with a call 0-199 days ago, one in fifty with a ticket (half of them open), one
+in a hundred with a satisfaction rating (a bad one for a fifth of those), and the customer values
+(RFM segment, lifetime value) recomputed from the won deals.
 
 A dynamic segment is its filter applied when it is read (ADR 0028), so there is nothing to
 recount: the figure that matters is how long reading its size and its first page of members
@@ -76,6 +79,50 @@ SEGMENTS = {
             {"field": "tags", "op": "has", "value": "vip"},
         ],
     },
+    "Milano, lifetime value > 5,000, no order in 90 days": {
+        "match": "all",
+        "conditions": [
+            {"field": "city", "op": "eq", "value": "Milano"},
+            {"field": "lifetime_value", "op": "gt", "value": 5000},
+            {"field": "purchase.last", "op": "not_within_days", "value": 90},
+        ],
+    },
+    "a call in the last 30 days": {
+        "match": "all",
+        "conditions": [{"field": "activity.call", "op": "within_days", "value": 30}],
+    },
+    "no activity ever, vip": {
+        "match": "all",
+        "conditions": [
+            {"field": "tags", "op": "has", "value": "vip"},
+            {"field": "activity.any", "op": "never", "value": None},
+        ],
+    },
+    "at least 1 call in 90 days": {
+        "match": "all",
+        "conditions": [
+            {"field": "activity_count.call", "op": "gte", "value": {"count": 1, "days": 90}}
+        ],
+    },
+    "open ticket or bad rating in 30 days": {
+        "match": "any",
+        "conditions": [
+            {"field": "ticket.open", "op": "is", "value": True},
+            {"field": "csat.bad", "op": "within_days", "value": 30},
+        ],
+    },
+    "last rating 4 or more": {
+        "match": "all",
+        "conditions": [{"field": "csat.last_score", "op": "gte", "value": 4}],
+    },
+    "2 purchases or more": {
+        "match": "all",
+        "conditions": [{"field": "purchase.count", "op": "gte", "value": 2}],
+    },
+    "RFM champions or loyal": {
+        "match": "all",
+        "conditions": [{"field": "rfm_segment", "op": "in", "value": ["champions", "loyal"]}],
+    },
 }
 
 
@@ -132,6 +179,70 @@ def spread(database_url: str, schema: str, owner_id: int) -> None:
         print(f"segment fields spread in {time.perf_counter() - started:.1f} s", flush=True)
 
 
+def spread_relations(owner_user_id: int) -> None:
+    """Activities, tickets, ratings and customer values over the seeded contacts (skipped when
+    already done), written through the models so every column gets its default."""
+    import datetime
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from crm_modules.activities.models import Activity, ActivityLink
+    from crm_modules.reporting.models import CustomerValue
+    from crm_modules.reporting.services.customer_values import customer_values_recompute
+    from crm_modules.sales.models import Contact
+    from crm_modules.service.models import CsatSurvey, Ticket
+
+    if Ticket.objects.exists():
+        return
+    started = time.perf_counter()
+    now = timezone.now()
+    ids = Contact.objects.order_by("id").values_list("id", flat=True)
+    batch = 5000
+    for offset in range(0, ids.count(), batch):
+        chunk = list(ids[offset : offset + batch])
+        called = [pk for pk in chunk if pk % 10 == 7]
+        moments = {pk: now - datetime.timedelta(days=pk % 200) for pk in called}
+        activities = Activity.objects.bulk_create(
+            Activity(kind="call", subject=f"Call {pk}", occurred_at=moments[pk]) for pk in called
+        )
+        ActivityLink.objects.bulk_create(
+            ActivityLink(
+                activity=activity,
+                target_type="sales.contact",
+                target_id=pk,
+                occurred_at=moments[pk],
+            )
+            for pk, activity in zip(called, activities, strict=True)
+        )
+        tickets = Ticket.objects.bulk_create(
+            Ticket(
+                subject=f"Ticket {pk}",
+                contact_id=pk,
+                status="open" if pk % 100 == 3 else "solved",
+                created_by_id=owner_user_id,
+            )
+            for pk in chunk
+            if pk % 50 == 3
+        )
+        CsatSurvey.objects.bulk_create(
+            CsatSurvey(
+                ticket=ticket,
+                contact_id=ticket.contact_id,
+                score=2 if ticket.contact_id % 500 == 3 else 5,
+                rated_at=now - datetime.timedelta(days=ticket.contact_id % 60),
+                delivery="sent",
+            )
+            for ticket in tickets
+            if ticket.contact_id is not None and ticket.contact_id % 100 == 3
+        )
+    customer_values_recompute()
+    with connection.cursor() as cursor:
+        for model in (Activity, ActivityLink, Ticket, CsatSurvey, CustomerValue):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    print(f"relations spread in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def main() -> None:
     args = parse_args()
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -160,9 +271,11 @@ def main() -> None:
             stages=[StageInput("Proposal", 40), StageInput("Won", 100, kind=Stage.Kind.WON)],
         )
     spread(database_url, tenant.schema_name, owner.user_id)
+    spread_relations(owner.user_id)
 
     print(f"\n{args.contacts:,} contacts; {args.samples} samples per figure\n")
-    header = f"{'segment':44} {'members':>9} {'count med':>10} {'p95 ms':>8}"
+    width = max(44, *(len(name) for name in SEGMENTS))
+    header = f"{'segment':{width}} {'members':>9} {'count med':>10} {'p95 ms':>8}"
     print(f"{header} {'page med':>9} {'p95 ms':>8}")
     for name, definition in SEGMENTS.items():
         segment = Segment.objects.filter(name=name).first() or segment_create(
@@ -180,7 +293,7 @@ def main() -> None:
             list(page.rows)
             pages.append((time.perf_counter() - started) * 1000)
         print(
-            f"{name:44} {size:>9,} {statistics.median(counts):>10.1f} {p95(counts):>8.1f}"
+            f"{name:{width}} {size:>9,} {statistics.median(counts):>10.1f} {p95(counts):>8.1f}"
             f" {statistics.median(pages):>9.1f} {p95(pages):>8.1f}"
         )
 

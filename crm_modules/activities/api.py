@@ -49,6 +49,7 @@ __all__ = [
     "activities_existing",
     "activities_log_many",
     "activity_days_rebuild",
+    "activity_links",
     "activity_log",
     "activity_recent_exists",
     "entry_type",
@@ -526,3 +527,18 @@ def activity_recent_exists(
     if direction:
         links = links.filter(activity__direction=direction)
     return models.Exists(links)
+
+
+def activity_links(
+    *, target_type: str, kind: str = "", since: datetime.datetime | None = None
+) -> models.QuerySet[ActivityLink]:
+    """The timeline links of records of ``target_type`` ("sales.contact"), of entries of
+    ``kind`` and that occurred at ``since`` or later when given, for conditions on those
+    records: correlate on ``target_id`` (``EXISTS``) or group by it (counts); ``occurred_at``
+    is the entry's moment. Served by the timeline index (target, occurred_at)."""
+    links = ActivityLink.objects.filter(target_type=target_type)
+    if kind:
+        links = links.filter(activity__kind=kind)
+    if since is not None:
+        links = links.filter(occurred_at__gte=since)
+    return links

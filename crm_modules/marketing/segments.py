@@ -2,8 +2,11 @@
 
 The stored shape is ``{"match": "all" | "any", "conditions": [{"field", "op", "value"}]}``.
 Every field and operator comes from ``FIELDS``; values are checked and bound as parameters, so no
-user text ever reaches SQL as code (ADR 0028). Relations (consent, deals) compile to ``EXISTS``
-subqueries so a contact never appears twice and counts stay index-driven.
+user text ever reaches SQL as code (ADR 0028). Relations (consent, deals, activities, tickets,
+satisfaction ratings, purchases, customer values) compile to ``EXISTS`` / ``NOT EXISTS`` or to
+``IN`` over the related table grouped by contact, so a contact never appears twice and the work
+follows the related rows, not the million contacts (ADR 0052). Other modules are reached only
+through their facades.
 """
 
 from __future__ import annotations
@@ -14,12 +17,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import DecimalField, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm_modules.activities.api import activity_links, entry_type, entry_types
+from crm_modules.reporting.api import RFM_SEGMENTS, contact_values
 from crm_modules.sales.api import Consent, Deal, LifecycleStage
 from crm_platform.errors import ServiceError
 
@@ -30,15 +45,47 @@ _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 TEXT_OPS = ("eq", "ne", "contains", "empty", "not_empty")
 NUMBER_OPS = ("eq", "gt", "gte", "lt", "lte")
+# When something last happened to the contact (an activity, a ticket, a purchase, a bad rating).
+RECENCY_OPS = ("within_days", "not_within_days", "older_than_days", "ever", "never")
+NO_VALUE_OPS = ("empty", "not_empty", "ever", "never")
+MAX_DAYS = 36500
+MAX_COUNT = 1_000_000
+CONTACT_TARGET = "sales.contact"
+
+OP_LABELS: dict[str, Any] = {
+    "eq": gettext_lazy("is"),
+    "ne": gettext_lazy("is not"),
+    "contains": gettext_lazy("contains"),
+    "empty": gettext_lazy("is empty"),
+    "not_empty": gettext_lazy("is not empty"),
+    "gt": gettext_lazy("more than"),
+    "gte": gettext_lazy("at least"),
+    "lt": gettext_lazy("less than"),
+    "lte": gettext_lazy("at most"),
+    "in": gettext_lazy("is one of"),
+    "not_in": gettext_lazy("is none of"),
+    "has": gettext_lazy("has"),
+    "lacks": gettext_lazy("lacks"),
+    "is": gettext_lazy("is"),
+    "within_days": gettext_lazy("in the last … days"),
+    "not_within_days": gettext_lazy("none in the last … days (or never)"),
+    "older_than_days": gettext_lazy("more than … days ago"),
+    "ever": gettext_lazy("at least once"),
+    "never": gettext_lazy("never"),
+}
 
 
 @dataclass(frozen=True)
 class FieldSpec:
     label: Any
-    kind: str  # text | choice | number | owner | tags | consent | bool | days
+    # text | choice | number | owner | tags | consent | bool | days | recency | activity_count
+    # | count | rating | rfm | custom
+    kind: str
     ops: tuple[str, ...]
     path: str = ""
     choices: tuple[str, ...] = ()
+    # The builder's group of conditions.
+    group: str = "contact"
 
 
 def _text(label: Any, path: str) -> FieldSpec:
@@ -71,13 +118,91 @@ FIELDS: dict[str, FieldSpec] = {
     "created": FieldSpec(
         gettext_lazy("Created"), "days", ("within_days", "older_than_days"), "created_at"
     ),
-    "has_open_deal": FieldSpec(gettext_lazy("Has an open deal"), "bool", ("is",)),
-    "won_amount": FieldSpec(gettext_lazy("Won deal amount"), "number", NUMBER_OPS),
+    "has_open_deal": FieldSpec(
+        gettext_lazy("Has an open deal"), "bool", ("is",), group="purchases"
+    ),
+    "won_amount": FieldSpec(
+        gettext_lazy("Won deal amount"), "number", NUMBER_OPS, group="purchases"
+    ),
+    # Purchases are won deals, on the day they closed (ADR 0052).
+    "purchase.last": FieldSpec(
+        gettext_lazy("Purchase (won deal)"), "recency", RECENCY_OPS, group="purchases"
+    ),
+    "purchase.count": FieldSpec(
+        gettext_lazy("Number of purchases"), "count", NUMBER_OPS, group="purchases"
+    ),
+    "lifetime_value": FieldSpec(
+        gettext_lazy("Lifetime value"), "number", NUMBER_OPS, group="purchases"
+    ),
+    "rfm_segment": FieldSpec(
+        gettext_lazy("RFM segment"),
+        "rfm",
+        ("in", "not_in"),
+        choices=tuple(RFM_SEGMENTS.values),
+        group="purchases",
+    ),
+    "ticket.open": FieldSpec(gettext_lazy("Has an open ticket"), "bool", ("is",), group="service"),
+    "ticket.opened": FieldSpec(
+        gettext_lazy("Opened a ticket"), "recency", RECENCY_OPS, group="service"
+    ),
+    "csat.last_score": FieldSpec(
+        gettext_lazy("Last satisfaction rating (1-5)"), "rating", NUMBER_OPS, group="service"
+    ),
+    "csat.bad": FieldSpec(
+        gettext_lazy("Gave a bad satisfaction rating"), "recency", RECENCY_OPS, group="service"
+    ),
 }
 for _channel in CHANNELS:
     FIELDS[f"consent.{_channel}"] = FieldSpec(
-        gettext_lazy("Consent"), "consent", ("is",), choices=("given", "withdrawn", "none")
+        gettext_lazy("Consent"),
+        "consent",
+        ("is",),
+        choices=("given", "withdrawn", "none"),
+        group="consent",
     )
+
+# Activities by timeline entry type: "activity.any" / "activity.call", and the count of them in
+# the last N days, "activity_count.any" / "activity_count.meeting". The types come from the
+# timeline's registry when a filter is checked, so a module's own types (tickets) join too.
+ANY_KIND = "any"
+ACTIVITY_LAST = "activity"
+ACTIVITY_COUNT = "activity_count"
+
+
+def _activity_spec(family: str, kind: str) -> FieldSpec | None:
+    if kind == ANY_KIND:
+        label: Any = _("any type")
+    else:
+        entry = entry_type(kind)
+        if entry is None:
+            return None
+        label = entry.label
+    if family == ACTIVITY_LAST:
+        title = _("Activity (%(type)s)") % {"type": label}
+        return FieldSpec(title, "recency", RECENCY_OPS, path=kind, group="activities")
+    title = _("Activities in the last … days (%(type)s)") % {"type": label}
+    return FieldSpec(title, "activity_count", NUMBER_OPS, path=kind, group="activities")
+
+
+def activity_fields() -> dict[str, FieldSpec]:
+    """The activity conditions the builder offers, one per registered timeline entry type."""
+    fields: dict[str, FieldSpec] = {}
+    for family in (ACTIVITY_LAST, ACTIVITY_COUNT):
+        for kind in [ANY_KIND, *(entry.code for entry in entry_types())]:
+            spec = _activity_spec(family, kind)
+            if spec is not None:
+                fields[f"{family}.{kind}"] = spec
+    return fields
+
+
+def field_spec(name: str) -> FieldSpec | None:
+    """The spec of a field name the filter may use, or None."""
+    if name in FIELDS:
+        return FIELDS[name]
+    family, _dot, kind = name.partition(".")
+    if family in (ACTIVITY_LAST, ACTIVITY_COUNT) and kind:
+        return _activity_spec(family, kind)
+    return None
 
 
 @dataclass(frozen=True)
@@ -111,16 +236,68 @@ def _spec(name: Any, index: int) -> FieldSpec:
         if not _CUSTOM_KEY.match(name[7:]):
             raise _fail(_("“%(field)s” is not a custom field key.") % {"field": name}, index)
         return FieldSpec(name[7:], "custom", ("eq", "empty", "not_empty"))
-    if not isinstance(name, str) or name not in FIELDS:
+    spec = field_spec(name) if isinstance(name, str) else None
+    if spec is None:
         raise _fail(
             _("“%(field)s” is not a field a segment can filter on.") % {"field": name}, index
         )
-    return FIELDS[name]
+    return spec
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+
+def _days_message() -> str:
+    return _("Give a number of days from 1 to %(max)d.") % {"max": MAX_DAYS}
 
 
 def _check_value(spec: FieldSpec, op: str, value: Any, index: int) -> Any:
-    if op in ("empty", "not_empty"):
+    try:
+        return _check_value_of(spec, op, value, index)
+    except ServiceError as error:
+        # Name the condition with its problem: "Lifetime value: Give a number."
+        raise _fail(f"{spec.label}: {error.message}", index) from None
+
+
+def _check_value_of(spec: FieldSpec, op: str, value: Any, index: int) -> Any:
+    if op in NO_VALUE_OPS:
         return None
+    if spec.kind == "recency":
+        if not _whole(value, 1, MAX_DAYS):
+            raise _fail(_days_message(), index)
+        return value
+    if spec.kind == "activity_count":
+        if not isinstance(value, dict) or set(value) != {"count", "days"}:
+            raise _fail(_("Give an object with “count” and “days”."), index)
+        if not _whole(value["days"], 1, MAX_DAYS):
+            raise _fail(_days_message(), index)
+        if not _whole(value["count"], 0, MAX_COUNT):
+            raise _fail(
+                _("Give a whole number of activities from 0 to %(max)d.") % {"max": MAX_COUNT},
+                index,
+            )
+        return {"count": value["count"], "days": value["days"]}
+    if spec.kind == "count":
+        if not _whole(value, 0, MAX_COUNT):
+            raise _fail(_("Give a whole number from 0 to %(max)d.") % {"max": MAX_COUNT}, index)
+        return value
+    if spec.kind == "rating":
+        if not _whole(value, 1, 5):
+            raise _fail(_("Give a rating from 1 to 5."), index)
+        return value
+    if spec.kind == "rfm":
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(v not in spec.choices for v in value)
+            or len(set(value)) != len(value)
+        ):
+            raise _fail(
+                _("Choose one or more from: %(choices)s.") % {"choices": ", ".join(spec.choices)},
+                index,
+            )
+        return value
     if spec.kind in ("text", "tags"):
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
             raise _fail(_("Give a text of 1 to %(max)d characters.") % {"max": MAX_TEXT}, index)
@@ -228,6 +405,122 @@ def _won_amount() -> Any:
     )
 
 
+_COMPARE = {
+    "eq": lambda a, b: a == b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def _per_contact(rows: QuerySet[Any], column: str, path: str, op: str, value: Any) -> Q:
+    """A comparison of a per-contact figure that is 0 for a contact without rows (a count, a
+    lifetime value): ``rows`` holds one figure per contact (``column`` the contact, ``path``
+    the figure). The contacts whose figure passes are taken from those rows (``IN``); when 0
+    passes too (fewer than 3 purchases), it is every contact but those whose figure fails
+    (``NOT IN``). Either way the work follows the related rows, not every contact."""
+    lookup = path if op == "eq" else f"{path}__{op}"
+    passes = Q(**{lookup: value})
+    if _COMPARE[op](decimal.Decimal(0), decimal.Decimal(str(value))):
+        return ~Q(pk__in=rows.exclude(passes).values(column))
+    return Q(pk__in=rows.filter(passes).values(column))
+
+
+def _recency_q(rows: QuerySet[Any], moment: str, op: str, days: int | None) -> Q:
+    """When something last happened to the contact: ``rows`` are its happenings, correlated to
+    the contact; ``moment`` their date."""
+    if op == "ever":
+        return Q(Exists(rows))
+    if op == "never":
+        return ~Q(Exists(rows))
+    since = timezone.now() - datetime.timedelta(days=days or 0)
+    recent = Exists(rows.filter(**{f"{moment}__gte": since}))
+    if op == "within_days":
+        return Q(recent)
+    if op == "not_within_days":
+        return ~Q(recent)
+    return Q(Exists(rows)) & ~Q(recent)  # older_than_days: some, and none in the last N days
+
+
+def _service() -> Any:
+    # Imported when a filter is compiled: service's outbound mail imports marketing's facade.
+    from crm_modules.service import api
+
+    return api
+
+
+def _happenings(name: str, kind: str) -> tuple[QuerySet[Any], str]:
+    """A recency field's rows about the outer contact, and their date."""
+    contact = OuterRef("pk")
+    service = _service()
+    if name == "purchase.last":
+        return Deal.objects.filter(contacts=contact, status="won", closed_at__isnull=False), (
+            "closed_at"
+        )
+    if name == "ticket.opened":
+        return service.Ticket.objects.filter(contact=contact), "created_at"
+    if name == "csat.bad":
+        return service.csat_ratings().filter(
+            contact=contact, score__lte=service.BAD_SCORE
+        ), "rated_at"
+    links = activity_links(target_type=CONTACT_TARGET, kind="" if kind == ANY_KIND else kind)
+    return links.filter(target_id=contact), "occurred_at"
+
+
+def _last_rating_q(op: str, value: int) -> Q:
+    """The contact's latest answered survey (by when it was answered) has a score ``op``
+    ``value``: the latest rows are those with no later answer of the same contact."""
+    ratings = _service().csat_ratings()
+    later = ratings.filter(contact=OuterRef("contact")).filter(
+        Q(rated_at__gt=OuterRef("rated_at"))
+        | Q(rated_at=OuterRef("rated_at"), pk__gt=OuterRef("pk"))
+    )
+    lookup = "score" if op == "eq" else f"score__{op}"
+    latest = ratings.filter(~Exists(later), **{lookup: value})
+    return Q(pk__in=latest.values("contact"))
+
+
+def _new_condition_q(name: str, spec: FieldSpec, op: str, value: Any) -> Q | None:
+    """The conditions on other modules' records (activities, tickets, purchases, customer
+    values); None for the contact's own fields."""
+    if spec.kind == "recency":
+        rows, moment = _happenings(name, spec.path)
+        return _recency_q(rows, moment, op, value)
+    if spec.kind == "activity_count":
+        since = timezone.now() - datetime.timedelta(days=value["days"])
+        kind = "" if spec.path == ANY_KIND else spec.path
+        counts = (
+            activity_links(target_type=CONTACT_TARGET, kind=kind, since=since)
+            .order_by()
+            .values("target_id")
+            .annotate(segment_count=Count("id"))
+        )
+        return _per_contact(counts, "target_id", "segment_count", op, value["count"])
+    if name == "purchase.count":
+        purchases = (
+            Deal.objects.filter(status="won", closed_at__isnull=False, contacts__isnull=False)
+            .order_by()
+            .values("contacts")
+            .annotate(segment_count=Count("id"))
+        )
+        return _per_contact(purchases, "contacts", "segment_count", op, value)
+    if name == "lifetime_value":
+        return _per_contact(contact_values(), "record_id", "lifetime_value", op, value)
+    if spec.kind == "rfm":
+        chosen = Q(pk__in=contact_values().filter(segment__in=value).values("record_id"))
+        return chosen if op == "in" else ~chosen
+    if name == "ticket.open":
+        service = _service()
+        open_ticket = Exists(
+            service.Ticket.objects.filter(contact=OuterRef("pk"), status__in=service.OPEN_STATUSES)
+        )
+        return Q(open_ticket) if value else ~Q(open_ticket)
+    if spec.kind == "rating":
+        return _last_rating_q(op, value)
+    return None
+
+
 def _condition_q(condition: Condition) -> tuple[Q, dict[str, Any]]:
     """The ``Q`` for one condition and any annotation it needs."""
     name, op, value = condition.field, condition.op, condition.value
@@ -237,7 +530,12 @@ def _condition_q(condition: Condition) -> tuple[Q, dict[str, Any]]:
             return Q(custom__contains={key: value}), {}
         present = Q(custom__has_key=key) & ~Q(**{f"custom__{key}": ""})
         return (~present if op == "empty" else present), {}
-    spec = FIELDS[name]
+    spec = field_spec(name)
+    if spec is None:  # pragma: no cover - check_definition refused it
+        raise _fail(_("Unknown field."))
+    related = _new_condition_q(name, spec, op, value)
+    if related is not None:
+        return related, {}
     if spec.kind == "text":
         return _text_q(spec.path, op, value), {}
     if spec.kind == "choice":

@@ -7,7 +7,7 @@ from django.http import Http404
 
 from crm_modules.marketing.models import Segment, SegmentMember
 from crm_modules.marketing.module import VIEW_SEGMENTS
-from crm_modules.marketing.segments import check_definition, compile_definition
+from crm_modules.marketing.segments import Definition, check_definition, compile_definition
 from crm_modules.sales.api import Contact, Page, contact_list, keyset_page
 from tenants.models import Membership
 from tenants.permissions import allows
@@ -37,6 +37,12 @@ def segment_contacts(*, actor: Membership, segment: Segment) -> QuerySet[Contact
         return contacts.filter(Exists(listed))
     condition, aliases = compile_definition(check_definition(segment.definition))
     return contacts.alias(**aliases).filter(condition)
+
+
+def definition_count(*, actor: Membership, definition: Definition) -> int:
+    """How many contacts the actor may see a filter selects now (the builder's preview)."""
+    condition, aliases = compile_definition(definition)
+    return contact_list(actor=actor).alias(**aliases).filter(condition).order_by().count()
 
 
 def segment_count(*, actor: Membership, segment: Segment) -> int:

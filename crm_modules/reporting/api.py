@@ -51,6 +51,13 @@ def customer_segment(*, kind: str, record_id: int) -> str | None:
     return segment
 
 
+def contact_values() -> QuerySet[CustomerValue]:
+    """The customer values of contacts (one row per contact with a won deal): ``record_id``
+    (the contact), ``segment`` (``RFM_SEGMENTS``) and ``lifetime_value`` (in the workspace's
+    currency), as of the last recompute — nightly and soon after a deal is won."""
+    return CustomerValue.objects.filter(kind=CustomerValue.Kind.CONTACT)
+
+
 def customers_in_segment(*, kind: str, segment: str) -> QuerySet[CustomerValue, int]:
     """The ids of the contacts or companies in an RFM segment (a subquery to filter with)."""
     return CustomerValue.objects.filter(kind=kind, segment=segment).values_list(
@@ -68,6 +75,7 @@ __all__ = [
     "Measure",
     "all_sources",
     "announce_to_dashboards",
+    "contact_values",
     "converted",
     "customer_segment",
     "customers_in_segment",

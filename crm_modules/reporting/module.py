@@ -5,6 +5,8 @@ records they own, a Manager their team's, everyone else the whole workspace — 
 source module lets everyone read every record.
 """
 
+from collections.abc import Sequence
+
 from django.utils.translation import gettext_lazy as _
 
 from tenants import capabilities, navigation
@@ -93,6 +95,16 @@ from crm_modules.reporting import sources  # noqa: E402, F401
 from crm_modules.reporting.card_cache import on_audited_change, on_live_event  # noqa: E402
 from tenants.audit.services import register_audit_listener  # noqa: E402
 from tenants.live import register_listener  # noqa: E402
+from tenants.modules import RecordEvent, register_record_event_listener  # noqa: E402
+
+
+def _values_after_won_deals(events: Sequence[RecordEvent]) -> None:
+    # Imported here: the tasks import sales, whose reports import this module's facade.
+    from crm_modules.reporting.tasks import customer_values_soon
+
+    customer_values_soon(events)
+
 
 register_listener(on_live_event)
 register_audit_listener(on_audited_change)
+register_record_event_listener("reporting.customer_values", _values_after_won_deals)

@@ -5,7 +5,10 @@ emailed when due."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import shared_task
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -22,8 +25,15 @@ from crm_modules.reporting.services.schedules import (
     schedules_next_at,
     schedules_send,
 )
+from crm_modules.sales.api import DEAL_WON_EVENT
 from tenants.alarms import alarm_reset, alarms_due
 from tenants.models import Tenant
+from tenants.modules import RecordEvent
+
+# After a deal is won, customer values are recomputed this many seconds later, once for all the
+# deals won meanwhile: segments on lifetime value and RFM segment follow within a minute.
+RECOMPUTE_DELAY = 60
+_RECOMPUTE_PENDING = "reporting.customer_values.pending"
 
 
 def _recompute(tenant: Tenant) -> int:
@@ -37,6 +47,21 @@ def _recompute(tenant: Tenant) -> int:
 def customer_values_recompute_task() -> int:
     """The sender's workspace (tenant_schemas_celery sets the schema)."""
     return _recompute(connection.tenant)  # type: ignore[attr-defined]
+
+
+def customer_values_soon(events: Sequence[RecordEvent]) -> None:
+    """Record-event listener: a won deal changes its contacts' values, so recompute the
+    workspace's after commit — once per ``RECOMPUTE_DELAY`` however many deals are won. The
+    pending mark (in the cache, under the workspace's prefix) expires when the queued run
+    starts, so a deal won after that start queues the next run."""
+    if not any(event.kind == DEAL_WON_EVENT.code for event in events):
+        return
+
+    def queue() -> None:
+        if cache.add(_RECOMPUTE_PENDING, 1, timeout=RECOMPUTE_DELAY):
+            customer_values_recompute_task.apply_async(countdown=RECOMPUTE_DELAY)
+
+    transaction.on_commit(queue)
 
 
 @shared_task(queue="bulk")

@@ -38,6 +38,7 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.module import (
     CREATE_RECORDS,
+    DEAL_WON_EVENT,
     DEALS_TOPIC,
     EDIT_RECORDS,
     LIFECYCLE_EVENT,
@@ -109,6 +110,7 @@ from crm_modules.sales.services.touches import TOUCH_KEYS, record_touch
 __all__ = [
     "CREATE_RECORDS",
     "DEALS_TOPIC",
+    "DEAL_WON_EVENT",
     "EDIT_RECORDS",
     "LEAD_IMPORT_STATUSES",
     "LIFECYCLE_EVENT",

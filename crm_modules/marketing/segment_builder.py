@@ -1,0 +1,237 @@
+"""The segment builder's form: which conditions it offers (grouped), which inputs each needs (a
+number of days, a count, a type of activity, RFM segments…), a condition from what was typed,
+and a condition in words. It only reshapes input; ``segments.check_definition`` decides what is
+valid and says what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from crm_modules.marketing.segments import (
+    FIELDS,
+    NO_VALUE_OPS,
+    OP_LABELS,
+    RECENCY_OPS,
+    FieldSpec,
+    activity_fields,
+    field_spec,
+)
+from crm_modules.reporting.api import RFM_SEGMENTS
+from crm_modules.sales.api import LifecycleStage
+from tenants.models import Membership
+
+GROUPS = (
+    ("contact", gettext_lazy("Contact and company")),
+    ("purchases", gettext_lazy("Deals and purchases")),
+    ("activities", gettext_lazy("Activities")),
+    ("service", gettext_lazy("Tickets and satisfaction")),
+    ("consent", gettext_lazy("Consent")),
+)
+CONSENT_LABELS = {
+    "given": gettext_lazy("given"),
+    "withdrawn": gettext_lazy("withdrawn"),
+    "none": gettext_lazy("never recorded"),
+}
+CHANNEL_LABELS = {
+    "email": gettext_lazy("Email"),
+    "sms": gettext_lazy("SMS"),
+    "phone": gettext_lazy("Phone"),
+}
+RECENCY_LABELS = {
+    "within_days": gettext_lazy("in the last … days"),
+    "not_within_days": gettext_lazy("none in the last … days (or never)"),
+    "older_than_days": gettext_lazy("the last one more than … days ago"),
+    "ever": gettext_lazy("at least once"),
+    "never": gettext_lazy("never"),
+}
+# The inputs the editor shows for a kind of field.
+INPUTS = {
+    "text": "text",
+    "tags": "text",
+    "number": "number",
+    "count": "count",
+    "rating": "rating",
+    "days": "days",
+    "recency": "days",
+    "activity_count": "count_days",
+    "choice": "choices",
+    "rfm": "choices",
+    "consent": "choice",
+    "bool": "bool",
+    "owner": "owner",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: Any
+
+
+def _label(name: str, spec: FieldSpec) -> str:
+    if spec.kind == "consent":
+        channel = CHANNEL_LABELS.get(name.split(".", 1)[1], name)
+        return f"{spec.label} ({channel})"
+    return str(spec.label)
+
+
+def offered_fields() -> dict[str, FieldSpec]:
+    return {**FIELDS, **activity_fields()}
+
+
+def field_groups() -> list[tuple[Any, list[Option]]]:
+    """The conditions the builder offers, by group, in the builder's order."""
+    fields = offered_fields()
+    return [
+        (
+            title,
+            [
+                Option(name, _label(name, spec))
+                for name, spec in fields.items()
+                if spec.group == key
+            ],
+        )
+        for key, title in GROUPS
+    ]
+
+
+def op_options(spec: FieldSpec) -> list[Option]:
+    labels = RECENCY_LABELS if spec.ops == RECENCY_OPS else OP_LABELS
+    return [Option(op, labels[op]) for op in spec.ops]
+
+
+def choice_options(spec: FieldSpec, *, tenant: Any) -> list[Option]:
+    if spec.kind == "rfm":
+        return [Option(value, label) for value, label in RFM_SEGMENTS.choices]
+    if spec.kind == "choice":
+        return [Option(value, label) for value, label in LifecycleStage.choices]
+    if spec.kind == "consent":
+        return [Option(value, CONSENT_LABELS[value]) for value in spec.choices]
+    if spec.kind == "rating":
+        return [Option(str(score), str(score)) for score in range(1, 6)]
+    if spec.kind == "bool":
+        return [Option("yes", _("yes")), Option("no", _("no"))]
+    if spec.kind == "owner":
+        members = Membership.objects.filter(
+            tenant=tenant, status=Membership.Status.ACTIVE
+        ).select_related("user")
+        return [
+            Option(str(m.user_id), m.user.full_name or m.user.email)
+            for m in members.order_by("user__full_name", "user__email")
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class Editor:
+    """What the condition editor shows for the chosen field."""
+
+    field: str
+    spec: FieldSpec
+    inputs: str
+    ops: list[Option]
+    choices: list[Option]
+
+
+def editor(field: str, *, tenant: Any) -> Editor | None:
+    spec = field_spec(field) if field else None
+    if spec is None or field.startswith("custom."):
+        return None
+    return Editor(
+        field=field,
+        spec=spec,
+        inputs=INPUTS.get(spec.kind, "text"),
+        ops=op_options(spec),
+        choices=choice_options(spec, tenant=tenant),
+    )
+
+
+def _whole(raw: str) -> Any:
+    """A typed whole number, or what was typed (so the check names the problem)."""
+    text = raw.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def condition_from_input(field: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The condition the editor's inputs say (``c_op``, ``c_value``, ``c_days``, ``c_count``,
+    ``c_choice``, ``c_choices``); not yet checked."""
+    spec = field_spec(field)
+    op = str(data.get("c_op", ""))
+    condition: dict[str, Any] = {"field": field, "op": op, "value": None}
+    if spec is None or op in NO_VALUE_OPS:
+        return condition
+    inputs = INPUTS.get(spec.kind, "text")
+    value: Any
+    if inputs == "days":
+        value = _whole(str(data.get("c_days", "")))
+    elif inputs == "count_days":
+        value = {
+            "count": _whole(str(data.get("c_count", ""))),
+            "days": _whole(str(data.get("c_days", ""))),
+        }
+    elif inputs == "count":
+        value = _whole(str(data.get("c_count", "")))
+    elif inputs in ("rating", "owner"):
+        value = _whole(str(data.get("c_choice", "")))
+    elif inputs == "number":
+        value = str(data.get("c_value", "")).strip()
+    elif inputs == "bool":
+        value = {"yes": True, "no": False}.get(str(data.get("c_choice", "")), "")
+    elif inputs == "choices":
+        getlist = getattr(data, "getlist", None)
+        chosen = list(getlist("c_choices")) if getlist else list(data.get("c_choices", []))
+        value = chosen if op in ("in", "not_in") else (chosen[0] if chosen else "")
+    elif inputs == "choice":
+        value = str(data.get("c_choice", ""))
+    else:
+        value = str(data.get("c_value", ""))
+    condition["value"] = value
+    return condition
+
+
+def _value_words(spec: FieldSpec, op: str, value: Any, choices: Sequence[Option]) -> str:
+    names = {option.value: str(option.label) for option in choices}
+    if op in NO_VALUE_OPS:
+        return ""
+    if spec.kind == "activity_count":
+        days = ngettext("%(days)d day", "%(days)d days", value["days"]) % {"days": value["days"]}
+        return _("%(count)d in %(days)s") % {"count": value["count"], "days": days}
+    if spec.kind == "bool":
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return ", ".join(names.get(str(v), str(v)) for v in value)
+    return names.get(str(value), str(value))
+
+
+def describe(condition: Mapping[str, Any], *, tenant: Any) -> str:
+    """A checked condition in words: "Lifetime value more than 5000"."""
+    name, op, value = condition["field"], condition["op"], condition["value"]
+    spec = field_spec(name)
+    if spec is None:  # a custom field
+        words = "" if value is None else str(value)
+        return " ".join(part for part in (name, str(OP_LABELS.get(op, op)), words) if part)
+    title = _label(name, spec)
+    if spec.kind in ("recency", "days"):
+        days = ngettext("%(days)d day", "%(days)d days", value or 0) % {"days": value or 0}
+        phrases = {
+            "within_days": _("%(what)s: in the last %(days)s"),
+            "not_within_days": _("%(what)s: none in the last %(days)s"),
+            "older_than_days": _("%(what)s: the last one more than %(days)s ago"),
+            "ever": _("%(what)s: at least once"),
+            "never": _("%(what)s: never"),
+        }
+        if spec.kind == "days":  # when the contact was created
+            phrases["older_than_days"] = _("%(what)s: more than %(days)s ago")
+        return phrases[op] % {"what": title, "days": days}
+    labels = OP_LABELS
+    choices = choice_options(spec, tenant=tenant)
+    words = _value_words(spec, op, value, choices)
+    return " ".join(part for part in (title, str(labels.get(op, op)), words) if part)
