@@ -76,12 +76,20 @@ class PlanChoice:
     upgrade: bool
 
 
-def _live_account(tenant: Tenant, *, lock: bool = False) -> BillingAccount:
+def _locked(tenant_id: int) -> tuple[Tenant, BillingAccount | None]:
+    """The workspace's billing account, then the workspace, locked in this order: the order
+    of the webhook tasks, the dunning sweep and the reconciliation, so that a change made here
+    while a payment fails waits for the other instead of deadlocking with it."""
+    account = BillingAccount.objects.select_for_update().filter(tenant_id=tenant_id).first()
+    return Tenant.objects.select_for_update().get(pk=tenant_id), account
+
+
+def _live_account(tenant: Tenant) -> BillingAccount:
+    return _check_live(tenant, BillingAccount.objects.filter(tenant=tenant).first())
+
+
+def _check_live(tenant: Tenant, account: BillingAccount | None) -> BillingAccount:
     """The workspace's live subscription, or a ServiceError saying why nothing can change."""
-    accounts = BillingAccount.objects.filter(tenant=tenant)
-    if lock:
-        accounts = accounts.select_for_update()
-    account = accounts.first()
     if (
         account is None
         or not account.stripe_subscription_id
@@ -228,8 +236,8 @@ def seats_purchase(*, actor: Membership, seats: object) -> int:
     require(actor, capabilities.MANAGE_BILLING)
     check_seats(tenant=actor.tenant, seats=seats)
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
-        account = _live_account(tenant, lock=True)
+        tenant, found = _locked(actor.tenant_id)
+        account = _check_live(tenant, found)
         _not_canceling(account)
         # Again under the lock: members may have been invited meanwhile.
         quantity = check_seats(tenant=tenant, seats=seats)
@@ -343,8 +351,8 @@ def plan_change(*, actor: Membership, plan: str, interval: str) -> str:
     a downgrade when the paid period ends. Returns "now" or "period_end"."""
     require(actor, capabilities.MANAGE_BILLING)
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
-        account = _live_account(tenant, lock=True)
+        tenant, found = _locked(actor.tenant_id)
+        account = _check_live(tenant, found)
         _not_canceling(account)
         choice = check_plan_choice(tenant=tenant, account=account, plan=plan, interval=interval)
         price = _price_id(plan=plan, interval=interval, currency=account.currency or "USD")
@@ -407,8 +415,7 @@ def plan_change_withdraw(*, actor: Membership) -> bool:
     """Drop the plan change waiting for the period's end. False when none was waiting."""
     require(actor, capabilities.MANAGE_BILLING)
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
-        account = BillingAccount.objects.select_for_update().filter(tenant=tenant).first()
+        tenant, account = _locked(actor.tenant_id)
         if account is None or not account.stripe_schedule_id:
             return False
         try:
@@ -444,8 +451,7 @@ def subscription_resume(*, actor: Membership) -> None:
 def _set_canceling(*, actor: Membership, cancel: bool) -> None:
     require(actor, capabilities.MANAGE_BILLING)
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
-        account = BillingAccount.objects.select_for_update().filter(tenant=tenant).first()
+        tenant, account = _locked(actor.tenant_id)
         if (
             account is None
             or not account.stripe_subscription_id

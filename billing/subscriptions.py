@@ -42,6 +42,8 @@ PAYING = frozenset({"active", "trialing"})
 OVERDUE = frozenset({"past_due", "unpaid"})
 ENDED = frozenset({"canceled", "incomplete_expired"})
 _SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,200}")
+# Expired Checkout Sessions a subscribe click steps over before giving up.
+_EXPIRED_SESSIONS_SKIPPED = 5
 
 
 def billing_status_for(
@@ -167,21 +169,34 @@ def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str
             _("This plan cannot be bought at the moment. Please contact support."), field="plan"
         )
     slug = tenant.slug or ""
+    # A double click gets the same session; a new subscription after an ended one (another
+    # subscription id and version) gets a new session.
+    key = (
+        f"checkout-{account.stripe_customer_id}-{price['id']}-{quantity}-"
+        f"{account.stripe_subscription_id or 'none'}-{account.subscription_version}"
+    )
     try:
-        session = stripe_api.checkout_session_create(
-            customer=account.stripe_customer_id,
-            price=str(price["id"]),
-            quantity=quantity,
-            success_url=workspace_url(slug, "/billing/return/?session_id={CHECKOUT_SESSION_ID}"),
-            cancel_url=workspace_url(slug, "/billing/"),
-            tenant_id=tenant.pk,
-            # A double click gets the same session; a new subscription after an ended one
-            # (another subscription id and version) gets a new session.
-            idempotency_key=(
-                f"checkout-{account.stripe_customer_id}-{price['id']}-{quantity}-"
-                f"{account.stripe_subscription_id or 'none'}-{account.subscription_version}"
-            ),
-        )
+        for _attempt in range(_EXPIRED_SESSIONS_SKIPPED + 1):
+            session = stripe_api.checkout_session_create(
+                customer=account.stripe_customer_id,
+                price=str(price["id"]),
+                quantity=quantity,
+                success_url=workspace_url(
+                    slug, "/billing/return/?session_id={CHECKOUT_SESSION_ID}"
+                ),
+                cancel_url=workspace_url(slug, "/billing/"),
+                tenant_id=tenant.pk,
+                idempotency_key=key,
+            )
+            # Stripe answers a key it has seen (for a day, as long as a session lives) with
+            # the response it gave then: whether that session expired since is read anew.
+            if stripe_api.checkout_session_retrieve(str(session["id"])).get("status") != (
+                "expired"
+            ):
+                break
+            key = f"{key}-after-{session['id']}"
+        else:
+            raise stripe_api.StripeUnavailable("checkout: only expired sessions")
     except stripe_api.StripeUnavailable as error:
         logger.warning("checkout for %s not created: %s", tenant.pk, error)
         raise stripe_failed() from error
@@ -215,6 +230,11 @@ def checkout_return(*, actor: Membership, session_id: str) -> bool:
     ) != str(actor.tenant.pk):
         raise not_found()
     subscription_id = session.get("subscription")
+    if session.get("status") == "expired":
+        raise ServiceError(
+            _("This checkout expired before it was paid; choose a plan to start again."),
+            code="expired",
+        )
     if session.get("status") != "complete" or not isinstance(subscription_id, str):
         return False
     try:

@@ -378,6 +378,14 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         self.payment_status = "paid"
         schedule_webhook(Event("checkout.session.completed", self))
 
+    def _expire(self) -> None:
+        """Stripe's ``POST /v1/checkout/sessions/{id}/expire``: only an open session."""
+        if self.status != "open":
+            raise UserError(400, "Only Checkout Sessions with a status of open can be expired")
+        self.status = "expired"
+        self.url = None  # type: ignore[assignment]
+        schedule_webhook(Event("checkout.session.expired", self))
+
 
 _PAGE = """<!doctype html><html><head><meta name="viewport" content="width=device-width">
 <title>Checkout (local Stripe)</title></head><body style="font-family:sans-serif;max-width:30em;
@@ -404,6 +412,12 @@ async def checkout_pay(request: web.Request) -> web.Response:
     session._complete(str(form.get("card") or "4242424242424242"))
     target = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)
     raise web.HTTPSeeOther(target)
+
+
+async def expire_checkout(request: web.Request) -> web.Response:
+    session = CheckoutSession._api_retrieve(request.match_info["id"])
+    session._expire()
+    return server.json_response(session._export())  # type: ignore[no-any-return]
 
 
 async def invoice_page(request: web.Request) -> web.Response:
@@ -829,6 +843,7 @@ def build_app() -> web.Application:
     app.router.add_route(
         "GET", "/v1/checkout/sessions/{id}", server.api_retrieve(CheckoutSession, "")
     )
+    app.router.add_post("/v1/checkout/sessions/{id}/expire", expire_checkout)
     for method, url, make in (
         ("POST", "/v1/prices", server.api_create),
         ("GET", "/v1/prices/{id}", server.api_retrieve),

@@ -42,6 +42,13 @@ def requires(capability: Capability) -> Callable[[View], View]:
     return decorator
 
 
+def reads_only(view: View) -> View:
+    """A POST view that changes no records (an export sent by a form): a workspace read-only
+    for want of payment still answers it, as it answers a GET, so its data stays exportable."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
 def can(request: HttpRequest, capability: Capability, obj: Any = None) -> bool:
     return allows(getattr(request, "membership", None), capability, obj)
 

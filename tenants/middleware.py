@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -121,6 +121,7 @@ class MembershipMiddleware:
             and writes
             and request.path != SIGNOUT_PATH
             and not _may_pay_while_read_only(request, tenant)
+            and not _reads_while_unpaid(request, tenant)
         ):
             if api:
                 return error_response(
@@ -178,6 +179,19 @@ def _may_pay_while_read_only(request: HttpRequest, tenant: Tenant) -> bool:
         and tenant.state == Tenant.State.ACTIVE
         and request.path.startswith(BILLING_PATH)
     )
+
+
+def _reads_while_unpaid(request: HttpRequest, tenant: Tenant) -> bool:
+    """An ended trial or subscription keeps its data exportable: a view marked
+    ``tenants.access.reads_only`` (an export sent by a form) answers. A platform suspension
+    refuses it like every other POST."""
+    if not tenant.is_unpaid or tenant.state != Tenant.State.ACTIVE:
+        return False
+    try:
+        match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return bool(getattr(match.func, "reads_only", False))
 
 
 def _activate_time_zone(name: str) -> None:

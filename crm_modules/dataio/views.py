@@ -21,7 +21,7 @@ from crm_modules.dataio.services import exports, import_fields, imports
 from crm_modules.sales import api as sales
 from crm_platform.csv_export import csv_text
 from crm_platform.errors import ServiceError
-from tenants.access import requires
+from tenants.access import reads_only, requires
 from tenants.http import WorkspaceRequest
 from tenants.permissions import allows
 
@@ -225,6 +225,7 @@ def import_undo(request: WorkspaceRequest, import_id: int) -> HttpResponse:
 # --- exports --------------------------------------------------------------------------------
 
 
+@reads_only
 @requires(EXPORT_RECORDS)
 @require_POST
 def export(request: WorkspaceRequest, entity: str) -> HttpResponse:

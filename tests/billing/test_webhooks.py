@@ -264,3 +264,66 @@ def test_after_a_canceled_subscription_the_owner_can_still_reach_billing(
     assert refused.status_code == 403
     assert 'data-testid="subscription-ended"' in refused.content.decode()
     assert _tenant(account).name == "Alpha Inc"
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj"),
+    [
+        (
+            "customer.subscription.trial_will_end",
+            {"object": "subscription", "id": "sub_test_1", "customer": "cus_alpha"},
+        ),
+        (
+            "invoice.finalized",
+            {"object": "invoice", "id": "in_9", "customer": "cus_alpha", "status": "open"},
+        ),
+        ("customer.updated", {"object": "customer", "id": "cus_alpha", "name": "Renamed"}),
+    ],
+)
+def test_events_read_from_stripe_when_shown_are_taken_once_and_change_nothing(
+    account: BillingAccount, kind: str, obj: dict[str, Any]
+) -> None:
+    event = _event(kind, obj)
+    assert _post(event) == 200
+    assert _post(event) == 200
+
+    stored = StripeEvent.objects.get(event_id=event["id"])
+    assert stored.processed_at is not None
+    tenant = _tenant(account)
+    assert (tenant.plan, tenant.seat_limit, tenant.billing_status, tenant.name) == (
+        Plan.TRIAL,
+        10,
+        Tenant.BillingStatus.TRIAL_EXPIRED,
+        "Alpha Inc",
+    )
+    with schema_context(tenant.schema_name):
+        assert not AuditEvent.objects.filter(action__startswith="billing.").exists()
+
+
+def test_the_endpoint_stores_and_answers_within_200_ms_at_the_99th_percentile(
+    account: BillingAccount,
+) -> None:
+    """The endpoint only verifies, stores and enqueues: the events are applied by their task
+    after the commit (here the test's transaction never commits, so none is applied)."""
+    client = Client(HTTP_HOST="localhost")
+    kinds = ["customer.subscription.updated", "invoice.paid", "invoice.payment_failed"]
+    timings = []
+    for number in range(300):
+        kind = kinds[number % 3]
+        obj = (
+            _subscription(customer="cus_alpha")
+            if kind.startswith("customer.")
+            else {"object": "invoice", "id": f"in_{number}", "customer": "cus_alpha"}
+        )
+        body = json.dumps(_event(kind, obj))
+        started = time.perf_counter()
+        response = client.post(
+            URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=_sign(body)
+        )
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    timings.sort()
+    p99 = timings[int(len(timings) * 0.99) - 1]
+    assert p99 < 0.2, f"p99 {p99 * 1000:.0f} ms"
+    assert StripeEvent.objects.filter(processed_at__isnull=True).count() == 300
+    assert _tenant(account).billing_status == Tenant.BillingStatus.TRIAL_EXPIRED
