@@ -9,7 +9,8 @@ otherwise) and reuses it on the next run; --reseed starts over. Contacts are see
 bench/sales_lists.py does, then spread by SQL over what segments filter on: one in twenty in
 Milano, one in ten tagged "vip", scores 0-99, every fifth created within the last 30 days, one
 in four with email consent given, one in a hundred (all of them in Milano, with consent)
-with a won deal of 1,000-10,000. Then the relations the newer conditions read (ADR 0052): one
+with a won deal of 1,000-10,000 closed in the last two years (half of those with an earlier one
+too, 400-700 days ago). Then the relations the newer conditions read (ADR 0052): one
 in ten contacts with a call 0-199 days ago, one in fifty with a ticket (half of them open), one
 in a hundred with a satisfaction rating (a bad one for a fifth of those), and the customer values
 (RFM segment, lifetime value) recomputed from the won deals.
@@ -163,8 +164,20 @@ def spread(database_url: str, schema: str, owner_id: int) -> None:
             " owner_id, tags, custom, created_at, updated_at, closed_at, stage_entered_at,"
             " lost_reason, search_text)"
             " SELECT 'Deal ' || id, %s, %s, 'won', 1000 + (id * 37) %% 9001, 'EUR', %s, '{}',"
-            " '{}', now(), now(), now(), now(), '', 'deal ' || id"
-            " FROM sales_contact WHERE id %% 100 = 40",
+            " '{}', now(), now(), closed, closed, '', 'deal ' || id"
+            " FROM (SELECT id, now() - ((id * 7) %% 720) * interval '1 day' AS closed"
+            "       FROM sales_contact WHERE id %% 100 = 40) buyers",
+            [pipeline, won, owner_id],
+        )
+        # Half the buyers bought before too, more than a year earlier: repeat customers.
+        conn.execute(
+            "INSERT INTO sales_deal (name, pipeline_id, stage_id, status, amount, currency,"
+            " owner_id, tags, custom, created_at, updated_at, closed_at, stage_entered_at,"
+            " lost_reason, search_text)"
+            " SELECT 'Deal ' || id, %s, %s, 'won', 500 + (id * 13) %% 4001, 'EUR', %s, '{}',"
+            " '{}', now(), now(), closed, closed, '', 'deal ' || id"
+            " FROM (SELECT id, now() - (400 + (id * 3) %% 300) * interval '1 day' AS closed"
+            "       FROM sales_contact WHERE id %% 200 = 40) repeat_buyers",
             [pipeline, won, owner_id],
         )
         conn.execute(
