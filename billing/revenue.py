@@ -70,6 +70,8 @@ class Revenue:
     mrr: dict[str, Decimal]
     arr: dict[str, Decimal]
     paying: int
+    # Workspaces in their free trial now (signed up, not paying, trial not over).
+    trials_running: int
     months: list[Month]
     past_due: list[PastDue]
     # Plan -> seats billed now in the subscriptions counted in MRR.
@@ -288,6 +290,11 @@ def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = Fa
         mrr=mrr,
         arr={currency: _money(to_money(value * 12)) for currency, value in mrr_now.items()},
         paying=current["paying", ""],
+        trials_running=Tenant.objects.filter(
+            state=Tenant.State.ACTIVE,
+            billing_status=Tenant.BillingStatus.TRIALING,
+            trial_ends_at__gt=now,
+        ).count(),
         months=series,
         past_due=_past_due(accounts),
         seats_by_plan=dict(sorted(_per(current, "seats").items())),

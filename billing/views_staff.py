@@ -186,6 +186,7 @@ def revenue_dashboard(request: HttpRequest) -> HttpResponse:
                 for currency in currencies
             ],
             "paying": revenue.paying,
+            "trials_running": revenue.trials_running,
             "charts": _charts(revenue),
             "churn_rows": _churn_rows(revenue),
             "past_due": [

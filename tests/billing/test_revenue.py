@@ -200,6 +200,25 @@ def test_months_net_new_churn_and_trials(history: None) -> None:
     ]
 
 
+def test_trials_running_now_are_the_active_workspaces_whose_trial_is_not_over(
+    alpha: Workspace, bravo: Workspace
+) -> None:
+    from datetime import timedelta
+
+    ours = Tenant.objects.filter(pk__in=[alpha.tenant.pk, bravo.tenant.pk])
+    ours.update(billing_status=Tenant.BillingStatus.ACTIVE)
+    others = revenue_summary(now=NOW, months=1).trials_running
+
+    ours.update(billing_status=Tenant.BillingStatus.TRIALING, trial_ends_at=NOW + timedelta(days=5))
+    assert revenue_summary(now=NOW, months=1).trials_running == others + 2
+    # A trial whose end has passed (before the sweep marks it) and a suspended workspace are
+    # not running trials.
+    Tenant.objects.filter(pk=bravo.tenant.pk).update(trial_ends_at=NOW - timedelta(minutes=1))
+    assert revenue_summary(now=NOW, months=1).trials_running == others + 1
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(state=Tenant.State.SUSPENDED)
+    assert revenue_summary(now=NOW, months=1).trials_running == others
+
+
 def test_a_payment_recovered_leaves_no_amount_due(history: None, bravo: Workspace) -> None:
     assert (
         post_event(
@@ -241,6 +260,7 @@ def test_staff_see_the_dashboard_with_its_figures(history: None) -> None:
     assert 'data-testid="arr-USD">360.00 USD<' in html
     assert 'data-testid="mrr-EUR"' not in html
     assert 'data-testid="paying">1<' in html
+    assert 'data-testid="trials-running">' in html
     assert html.count('data-testid="past-due-row"') == 1
     assert '<td data-label="Amount due">360.00 USD</td>' in html
     for key in ("mrr", "net-new", "churn", "trials", "seats"):
