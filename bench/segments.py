@@ -9,11 +9,11 @@ otherwise) and reuses it on the next run; --reseed starts over. Contacts are see
 bench/sales_lists.py does, then spread by SQL over what segments filter on: one in twenty in
 Milano, one in ten tagged "vip", scores 0-99, every fifth created within the last 30 days, one
 in four with email consent given, one in a hundred (all of them in Milano, with consent)
-with a won deal of 1,000-10,000 closed in the last two years (half of those with an earlier one
-too, 400-700 days ago). Then the relations the newer conditions read (ADR 0052): one
-in ten contacts with a call 0-199 days ago, one in fifty with a ticket (half of them open), one
-in a hundred with a satisfaction rating (a bad one for a fifth of those), and the customer values
-(RFM segment, lifetime value) recomputed from the won deals.
+with a won deal of 1,000-10,000 in the workspace currency, closed in the last two years (half
+of those with an earlier one too, 400-700 days ago). Then the relations the newer conditions
+read (ADR 0052): one in ten contacts with a call 0-199 days ago, one in fifty with a ticket
+(half of them open), one in a hundred with a satisfaction rating (a bad one for a fifth of
+those), and the customer values (RFM segment, lifetime value) recomputed from the won deals.
 
 A dynamic segment is its filter applied when it is read (ADR 0028), so there is nothing to
 recount: the figure that matters is how long reading its size and its first page of members
@@ -159,26 +159,31 @@ def spread(database_url: str, schema: str, owner_id: int) -> None:
         pipeline, won = conn.execute(
             "SELECT s.pipeline_id, s.id FROM sales_stage s WHERE s.kind = 'won' LIMIT 1"
         ).fetchone()  # type: ignore[misc]
+        # Deals in the workspace's currency: lifetime value counts other currencies only
+        # through an exchange rate (ADR 0047), and the seed sets none.
+        (currency,) = conn.execute(
+            "SELECT currency FROM public.tenants_tenant WHERE schema_name = %s", [schema]
+        ).fetchone()  # type: ignore[misc]
         conn.execute(
             "INSERT INTO sales_deal (name, pipeline_id, stage_id, status, amount, currency,"
             " owner_id, tags, custom, created_at, updated_at, closed_at, stage_entered_at,"
             " lost_reason, search_text)"
-            " SELECT 'Deal ' || id, %s, %s, 'won', 1000 + (id * 37) %% 9001, 'EUR', %s, '{}',"
+            " SELECT 'Deal ' || id, %s, %s, 'won', 1000 + (id * 37) %% 9001, %s, %s, '{}',"
             " '{}', now(), now(), closed, closed, '', 'deal ' || id"
             " FROM (SELECT id, now() - ((id * 7) %% 720) * interval '1 day' AS closed"
             "       FROM sales_contact WHERE id %% 100 = 40) buyers",
-            [pipeline, won, owner_id],
+            [pipeline, won, currency, owner_id],
         )
         # Half the buyers bought before too, more than a year earlier: repeat customers.
         conn.execute(
             "INSERT INTO sales_deal (name, pipeline_id, stage_id, status, amount, currency,"
             " owner_id, tags, custom, created_at, updated_at, closed_at, stage_entered_at,"
             " lost_reason, search_text)"
-            " SELECT 'Deal ' || id, %s, %s, 'won', 500 + (id * 13) %% 4001, 'EUR', %s, '{}',"
+            " SELECT 'Deal ' || id, %s, %s, 'won', 500 + (id * 13) %% 4001, %s, %s, '{}',"
             " '{}', now(), now(), closed, closed, '', 'deal ' || id"
             " FROM (SELECT id, now() - (400 + (id * 3) %% 300) * interval '1 day' AS closed"
             "       FROM sales_contact WHERE id %% 200 = 40) repeat_buyers",
-            [pipeline, won, owner_id],
+            [pipeline, won, currency, owner_id],
         )
         conn.execute(
             "INSERT INTO sales_deal_contacts (deal_id, contact_id)"
