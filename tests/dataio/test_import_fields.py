@@ -103,6 +103,23 @@ def test_an_admin_creates_a_field_from_a_column_and_the_import_fills_it(
     }
 
 
+def test_the_columns_values_sent_as_options_are_dropped_for_a_field_that_is_not_a_select(
+    in_alpha: Workspace,
+) -> None:
+    """The mapping page fills the options box with the column's values whatever the type the
+    admin chooses; a text field is created without them, not refused."""
+    admin = fresh(in_alpha.members[Role.ADMIN])
+    job = upload(admin, _body(ROWS))
+
+    field = import_fields.import_field_create(
+        actor=admin, job=job, column="1", label="Tier", type="text", options=["Gold", "Silver"]
+    )
+
+    assert (field.code, field.type, field.options) == ("tier", "text", [])
+    job.refresh_from_db()
+    assert job.mapping["1"] == "custom:tier"
+
+
 @pytest.mark.parametrize(
     ("column", "label", "kind", "message"),
     [

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from crm_modules.reporting.models import Report, ReportSchedule
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership, UserSession, WorkspaceAlarm
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -46,6 +46,8 @@ def report(world: World, live_site: LiveSite) -> Iterator[int]:
         with schema_context(schema):
             Report.objects.filter(pk=report_id).delete()
             AuditEvent.objects.filter(id__gt=event).delete()
+        # The schedule's sweep alarm lives in the public schema; later tests expect none.
+        WorkspaceAlarm.objects.filter(schema_name=schema, kind="reporting.schedules").delete()
         UserSession.objects.exclude(session_key__in=sessions).delete()
         for pk, last_seen in seen:
             Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)

@@ -56,11 +56,15 @@ def _clean_up(world: World, contacts: list[int], sessions: set[str], last_seen: 
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.marketing.models import Segment
         from crm_modules.reporting.models import CustomerValue
-        from crm_modules.sales.models import Contact, Deal
+        from crm_modules.sales.models import Contact, Deal, Pipeline
         from tenants.audit.models import AuditEvent
 
         Segment.objects.all().delete()
-        Deal.objects.filter(contacts__in=contacts).delete()
+        deals = Deal.objects.filter(contacts__in=contacts)
+        # Each deal's factory made its own pipeline: later tests count the workspace's.
+        pipelines = set(deals.values_list("pipeline_id", flat=True))
+        deals.delete()
+        Pipeline.objects.filter(pk__in=pipelines).delete()
         CustomerValue.objects.filter(kind="contact", record_id__in=contacts).delete()
         Contact.objects.filter(pk__in=contacts).delete()
         AuditEvent.objects.filter(action__startswith="segment.").delete()

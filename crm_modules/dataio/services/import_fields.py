@@ -66,7 +66,11 @@ def import_field_create(
     if not 0 <= index < len(job.headers):
         raise ServiceError(_("Unknown column."), field="column")
     kind = type or columns.guess_field_type(column_values(job, index), job.date_format)
-    if kind in ("select", "multi_select") and not options:
+    if kind not in ("select", "multi_select"):
+        # The form offers the column's values as options whatever the type chosen; only a
+        # select keeps them (the field service refuses options on any other type).
+        options = None
+    elif not options:
         options = columns.column_options(column_values(job, index))
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
