@@ -6,6 +6,7 @@ preferred channel, topics and the suppression list; the contact rules' services 
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -402,6 +403,11 @@ def test_the_contact_page_shows_the_pressure_state(alpha: Workspace) -> None:
     assert "1 of 1 messages in the last 7 days." in html
     assert 'data-reason="cap_reached"' in html
     assert "receipt:9" in html
+    decision = re.search(r'data-testid="contact-pressure-decision"[^>]*>(.*?)</p>', html, re.S)
+    assert decision is not None
+    # The date format may end in "a.m."; the sentence adds no second full stop after it.
+    assert "Next possible: " in decision.group(1)
+    assert not decision.group(1).endswith("..")
 
 
 def test_the_settings_page_shows_the_rules(alpha: Workspace) -> None:
