@@ -31,7 +31,7 @@ from django.db.backends.signals import connection_created
 from django.test import override_settings
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from tenants.models import Membership
+from tenants.models import Membership, UserSession
 from tests.conftest import workspace_client
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
@@ -127,10 +127,39 @@ def _closing_server_connections() -> Iterator[None]:
                 raw.close()
 
 
+@contextmanager
+def _sign_ins_undone() -> Iterator[None]:
+    """Delete the sessions made during the block and put back every member's last-seen time.
+
+    Browsers sign in through sessions committed to the shared test database, and every page
+    they load marks the member as seen; left behind, both change what later tests count.
+    """
+
+    def snapshot() -> tuple[set[str], list[tuple[int, Any]]]:
+        sessions = set(UserSession.objects.values_list("session_key", flat=True))
+        return sessions, list(Membership.objects.values_list("pk", "last_seen_at"))
+
+    sessions, seen = orm(snapshot)
+
+    def restore() -> None:
+        UserSession.objects.exclude(session_key__in=sessions).delete()
+        for pk, last_seen in seen:
+            Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
+
+    try:
+        yield
+    finally:
+        orm(restore)
+
+
 @pytest.fixture
 def live_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveSite]:
     """A real ASGI server on a free loopback port for one test, with database access open and
-    absolute URLs carrying the port (other tests expect URLs without one)."""
+    absolute URLs carrying the port (other tests expect URLs without one).
+
+    Once the server has stopped, the sessions the test signed in with are deleted and the
+    members' last-seen times put back (``_sign_ins_undone``): a test cleans up only its own
+    records."""
     # Data is committed here, so never run against anything but the test database.
     name = settings.DATABASES["default"]["NAME"]
     assert str(name).startswith("test_"), (
@@ -141,6 +170,7 @@ def live_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveSit
         port = port_socket.getsockname()[1]
         with (
             django_db_blocker.unblock(),
+            _sign_ins_undone(),
             override_settings(SITE_PORT=str(port), ALLOWED_HOSTS=["localhost", ".localhost"]),
             _closing_server_connections(),
             _serve(port_socket),

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, expect
 
 from billing.models import BillingAccount, StripeEvent
 from billing.revenue_rollup import revenue_rebuild
-from tenants.models import Invitation, Membership, Plan, Tenant, UserSession
+from tenants.models import Invitation, Plan, Tenant
 from tests.billing.conftest import (  # noqa: F401 (the stand-in's fixtures)
     LocalStripe,
     local_stripe,
@@ -50,9 +50,7 @@ def _start_trial(world: World) -> tuple[dict[str, Any], int]:
     return saved, last or 0
 
 
-def _clean_up(
-    world: World, saved: dict[str, Any], last_event: int, sessions: set[str], last_seen: Any
-) -> None:
+def _clean_up(world: World, saved: dict[str, Any], last_event: int) -> None:
     from tenants.audit.models import AuditEvent
 
     customer = (
@@ -69,21 +67,13 @@ def _clean_up(
     with schema_context(world.alpha.tenant.schema_name):
         # Everything the test audited: billing's events and the invitation it sent.
         AuditEvent.objects.filter(id__gt=last_event).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def on_trial(world: World, live_site: LiveSite) -> Iterator[World]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     saved, last_event = orm(_start_trial, world)
     yield world
-    orm(_clean_up, world, saved, last_event, sessions, last_seen)
+    orm(_clean_up, world, saved, last_event)
 
 
 def _paid(world: World) -> tuple[str, int, bool]:

@@ -20,7 +20,6 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.marketing.conftest import committed_open_contact_rules
@@ -57,7 +56,7 @@ def _make(world: World) -> tuple[list[int], int]:
         return contacts, segment.pk
 
 
-def _clean_up(world: World, contacts: list[int], sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, contacts: list[int]) -> None:
     from crm_modules.activities.models import Activity
     from crm_modules.marketing.models import Campaign, Segment
     from crm_modules.sales.models import Contact
@@ -69,24 +68,16 @@ def _clean_up(world: World, contacts: list[int], sessions: set[str], last_seen: 
         Activity.objects.filter(kind="campaign_email").delete()
         Contact.objects.filter(pk__in=contacts).delete()
         AuditEvent.objects.filter(action__startswith="campaign.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def made(world: World, live_site: LiveSite) -> Iterator[tuple[list[int], int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     # Sending must not wait for the morning when the suite runs at night (quiet hours).
     rules = committed_open_contact_rules(world.alpha.tenant.schema_name)
     orm(rules.__enter__)
     result = orm(_make, world)
     yield result
-    orm(_clean_up, world, result[0], sessions, last_seen)
+    orm(_clean_up, world, result[0])
     orm(rules.__exit__, None, None, None)
 
 

@@ -19,7 +19,6 @@ from crm_modules.reporting.definition import check_definition
 from crm_modules.reporting.models import Report
 from crm_modules.sales.models import Deal, Pipeline, Stage
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, orm, session_key
@@ -97,24 +96,19 @@ def _make(world: World) -> dict[str, int]:
         return {"pipeline": pipeline.pk, "deal": deal.pk, "report": report.pk, "event": event}
 
 
-def _clean_up(world: World, made: dict[str, int], sessions: set[str], seen: list[Any]) -> None:
+def _clean_up(world: World, made: dict[str, int]) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Report.objects.filter(pk=made["report"]).delete()
         Deal.objects.filter(pk=made["deal"]).delete()
         Pipeline.objects.filter(pk=made["pipeline"]).delete()
         AuditEvent.objects.filter(id__gt=made["event"]).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    for pk, last_seen in seen:
-        Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def made(world: World, live_site: LiveSite) -> Iterator[dict[str, int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    seen = orm(lambda: list(Membership.objects.values_list("pk", "last_seen_at")))
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made, sessions, seen)
+    orm(_clean_up, world, made)
 
 
 def _drawn(page: Page, key: str) -> None:

@@ -12,7 +12,6 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.sales.models import Contact, CustomField
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, phone_page
 
@@ -30,7 +29,7 @@ def _state(world: World) -> dict[str, Any]:
         }
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities import api as timeline
         from crm_modules.activities.models import Activity
@@ -42,20 +41,12 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         timeline.activity_days_rebuild()
         AuditEvent.objects.filter(action__startswith="custom_field.").delete()
         AuditEvent.objects.filter(action__startswith="contact.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     yield
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def test_an_admin_defines_a_field_and_fills_it_on_a_contact_at_phone_width(

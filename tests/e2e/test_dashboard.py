@@ -16,7 +16,6 @@ from crm_modules.activities import api as timeline
 from crm_modules.activities.models import Activity, ActivityLink
 from crm_modules.sales.models import Deal, Pipeline, Stage
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
@@ -45,7 +44,7 @@ def _make_deal(world: World) -> dict[str, int]:
         }
 
 
-def _clean_up(world: World, made: dict[str, int], sessions: set[str], seen: list[Any]) -> None:
+def _clean_up(world: World, made: dict[str, int]) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         links = ActivityLink.objects.filter(target_type="sales.deal", target_id=made["deal"])
         Activity.objects.filter(pk__in=links.values("activity_id")).delete()
@@ -54,18 +53,13 @@ def _clean_up(world: World, made: dict[str, int], sessions: set[str], seen: list
         Deal.objects.filter(pk=made["deal"]).delete()
         Pipeline.objects.filter(pk=made["pipeline"]).delete()
         AuditEvent.objects.filter(id__gt=made["event"]).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    for pk, last_seen in seen:
-        Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def made(world: World, live_site: LiveSite) -> Iterator[dict[str, int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    seen = orm(lambda: list(Membership.objects.values_list("pk", "last_seen_at")))
     made = orm(_make_deal, world)
     yield made
-    orm(_clean_up, world, made, sessions, seen)
+    orm(_clean_up, world, made)
 
 
 def _signed_in(browser: Browser, world: World, role: str) -> BrowserContext:
@@ -119,9 +113,6 @@ def test_a_deal_moved_on_the_board_moves_the_other_viewers_funnel(
 def layouts_cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
     from crm_modules.reporting.models import DashboardLayout
 
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    seen = orm(lambda: list(Membership.objects.values_list("pk", "last_seen_at")))
-
     def last_event() -> int:
         with schema_context(world.alpha.tenant.schema_name):
             return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -133,9 +124,6 @@ def layouts_cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
         with schema_context(world.alpha.tenant.schema_name):
             DashboardLayout.objects.all().delete()
             AuditEvent.objects.filter(id__gt=event).delete()
-        UserSession.objects.exclude(session_key__in=sessions).delete()
-        for pk, last_seen in seen:
-            Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
 
     orm(clean_up)
 

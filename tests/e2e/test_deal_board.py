@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from crm_modules.activities import api as timeline
 from crm_modules.sales.models import Deal, DealStageChange, Pipeline
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.sales.factories import DealFactory, PipelineFactory
@@ -42,7 +41,7 @@ def _deal_state(world: World, deal_id: int) -> tuple[int, list[int]]:
         return deal.stage_id, changes
 
 
-def _clean_up(world: World, pipeline_id: int, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, pipeline_id: int) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities.models import Activity
         from tenants.audit.models import AuditEvent
@@ -53,21 +52,13 @@ def _clean_up(world: World, pipeline_id: int, sessions: set[str], last_seen: Any
         # The per-day rollup follows the timeline's own writes, not a bulk delete.
         timeline.activity_days_rebuild()
         AuditEvent.objects.filter(action__startswith="deal.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def board(world: World, live_site: LiveSite) -> Iterator[tuple[int, int, int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made[0], sessions, last_seen)
+    orm(_clean_up, world, made[0])
 
 
 def _open(

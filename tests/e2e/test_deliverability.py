@@ -6,14 +6,12 @@ the pages at 375 and 1280 px, none scrolling sideways on a phone."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
@@ -35,7 +33,7 @@ def _pause(world: World) -> None:
         )
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     from crm_modules.marketing.models_deliverability import DeliverabilityState, SenderDomain
     from tenants.audit.models import AuditEvent
 
@@ -43,20 +41,12 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         SenderDomain.objects.all().delete()
         DeliverabilityState.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="marketing.sender_domain").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def clean(world: World, live_site: LiveSite) -> Iterator[None]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     yield
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def test_an_owner_adds_a_sender_domain_checks_it_and_sees_the_pause(

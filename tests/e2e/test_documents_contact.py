@@ -17,7 +17,6 @@ from crm_modules.activities.models import Activity
 from crm_modules.documents.models import Document
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
-from tenants.models import UserSession
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -44,21 +43,19 @@ def _contact(world: World) -> int:
         return int(contact.pk)
 
 
-def _clean_up(world: World, sessions: set[str], contact_id: int) -> None:
+def _clean_up(world: World, contact_id: int) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Document.objects.all().delete()
         Activity.objects.filter(kind__startswith="document_").delete()
         AuditEvent.objects.filter(action__startswith="document.").delete()
         Contact.objects.filter(pk=contact_id).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def contact_id(world: World, live_site: LiveSite) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     contact = orm(_contact, world)
     yield contact
-    orm(_clean_up, world, sessions, contact)
+    orm(_clean_up, world, contact)
 
 
 def test_a_pdf_attached_to_a_contact_on_a_phone(

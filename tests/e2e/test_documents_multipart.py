@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Route, expect
 from crm_modules.documents import services
 from crm_modules.documents.models import Document
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -32,20 +32,18 @@ MIB = 1024**2
 BODY = b"%PDF-1.4\n" + bytes(range(256)) * (11 * MIB // 256)
 
 
-def _clean_up(world: World, sessions: set[str]) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Document.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="document.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def committed(world: World, live_site: LiveSite, settings: Any) -> Iterator[World]:
     settings.DOCUMENTS_MULTIPART_THRESHOLD_BYTES = 6 * MIB
     settings.DOCUMENTS_MULTIPART_PART_BYTES = 5 * MIB
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     yield world
-    orm(_clean_up, world, sessions)
+    orm(_clean_up, world)
 
 
 def test_a_large_upload_resumes_after_the_connection_drops(

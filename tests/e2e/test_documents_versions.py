@@ -17,7 +17,6 @@ from crm_modules.activities.models import Activity
 from crm_modules.documents import services
 from crm_modules.documents.models import Document
 from tenants.audit.models import AuditEvent
-from tenants.models import UserSession
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket, upload
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
@@ -36,19 +35,17 @@ def _document(world: World) -> int:
         return int(upload(world.alpha.owner, FIRST, name="Contratto.txt").pk)
 
 
-def _clean_up(world: World, sessions: set[str]) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Document.objects.all().delete()
         Activity.objects.filter(kind__startswith="document_").delete()
         AuditEvent.objects.filter(action__startswith="document.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def document_id(world: World, live_site: LiveSite) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     yield orm(_document, world)
-    orm(_clean_up, world, sessions)
+    orm(_clean_up, world)
 
 
 def _current_bytes(world: World, document_id: int) -> tuple[int, int | None, bytes]:

@@ -19,7 +19,6 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import UserSession
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, orm, phone_page
@@ -90,7 +89,7 @@ def _touchpoints(world: World) -> list[dict[str, Any]]:
         return [dict(row) for row in rows]
 
 
-def _clean_up(world: World, sessions: set[str]) -> None:
+def _clean_up(world: World) -> None:
     from crm_modules.activities.models import Activity
     from crm_modules.marketing.models_capture import Form, Touchpoint
     from crm_modules.sales.models import Lead
@@ -102,17 +101,15 @@ def _clean_up(world: World, sessions: set[str]) -> None:
         Activity.objects.filter(kind="form_fill").delete()
         Lead.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="lead.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def form(
     world: World, live_site: LiveSite, other_site: tuple[str, Path]
 ) -> Iterator[tuple[int, str]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     made = orm(_make_form, world, other_site[0])
     yield made
-    orm(_clean_up, world, sessions)
+    orm(_clean_up, world)
 
 
 def test_a_visitor_on_another_site_sends_the_embedded_form_and_becomes_a_lead_with_utm(

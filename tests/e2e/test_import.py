@@ -18,7 +18,7 @@ from crm_modules.dataio.models import ImportJob
 from crm_modules.sales.models import Contact
 from crm_modules.sales.services import contact_create
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
 from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm, session_key
@@ -42,7 +42,7 @@ def _prepare(world: World) -> None:
         contact_create(actor=actor, first_name="Already", emails=["dup@e2e.example.com"])
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.sales.models import Company
 
@@ -52,21 +52,13 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         AuditEvent.objects.filter(
             action__in=["import.started", "import.finished", "contact.created"]
         ).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def committed(world: World, live_site: LiveSite) -> Iterator[World]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     orm(_prepare, world)
     yield world
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def test_a_pipedrive_file_is_imported_and_its_error_report_downloaded(

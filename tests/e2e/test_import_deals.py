@@ -18,7 +18,7 @@ from crm_modules.sales.models import Company, Contact, CustomField, Deal, Pipeli
 from crm_modules.sales.services import contact_create, pipeline_create
 from crm_modules.sales.services.deals import StageInput
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -47,7 +47,7 @@ def _prepare(world: World) -> None:
         )
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Deal.objects.filter(pipeline__name="Import E2E").delete()
         Stage.objects.filter(pipeline__name="Import E2E").delete()
@@ -66,21 +66,13 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
                 "pipeline.created",
             ]
         ).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def committed(world: World, live_site: LiveSite) -> Iterator[World]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     orm(_prepare, world)
     yield world
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def test_a_deals_export_is_imported_on_a_phone(

@@ -11,7 +11,6 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import UserSession
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm
 
@@ -42,7 +41,7 @@ def _leads(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         return list(Lead.objects.order_by("pk").values_list("first_name", "email", "first_touch"))
 
 
-def _clean_up(world: World, sessions: set[str]) -> None:
+def _clean_up(world: World) -> None:
     from crm_modules.activities.models import Activity
     from crm_modules.marketing.models_capture import Form, Touchpoint
     from crm_modules.sales.models import Lead
@@ -54,15 +53,13 @@ def _clean_up(world: World, sessions: set[str]) -> None:
         Activity.objects.filter(kind="form_fill").delete()
         Lead.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="lead.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def form_id(world: World, live_site: LiveSite) -> Iterator[str]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     made = orm(_make_form, world)
     yield made
-    orm(_clean_up, world, sessions)
+    orm(_clean_up, world)
 
 
 def test_a_visitor_from_a_campaign_link_becomes_a_lead_with_its_first_touch(

@@ -12,7 +12,6 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, WebSocketRoute, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, LiveSite, orm, session_key
 from tests.kit_module import services
@@ -32,25 +31,17 @@ def _rename(world: World, note_id: int, title: str) -> None:
         services.note_rename(actor=world.alpha.owner, note=note, title=title)
 
 
-def _clean_up(world: World, note_id: int, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, note_id: int) -> None:
     """Put back what the committed visit changed, for the tests that follow."""
     with schema_context(world.alpha.tenant.schema_name):
         Note.objects.filter(pk=note_id).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def note(world: World, live_site: LiveSite) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     note_id = orm(_note_create, world)
     yield note_id
-    orm(_clean_up, world, note_id, sessions, last_seen)
+    orm(_clean_up, world, note_id)
 
 
 def test_a_fragment_follows_live_events_and_catches_up_after_a_drop(

@@ -6,14 +6,12 @@ Screenshots at 375 px as test artifacts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import SCREENSHOTS, LiveSite, orm, overflowing_elements, phone_page
 
@@ -62,7 +60,7 @@ def _make(world: World) -> None:
         )
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     from crm_modules.marketing.models_deliverability import DeliverabilityState, SenderDomain
     from crm_modules.marketing.models_sequences import Sequence
     from crm_modules.marketing.models_triggers import TriggerRule
@@ -74,21 +72,13 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         TriggerRule.objects.all().delete()
         SenderDomain.objects.all().delete()
         DeliverabilityState.objects.all().delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def made(world: World, live_site: LiveSite) -> Iterator[None]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     orm(_make, world)
     yield
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def _fits(page: Page, name: str) -> None:

@@ -17,7 +17,7 @@ from crm_modules.activities.models import Activity
 from crm_modules.sales import services
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, LiveSite, capture, orm, phone_page
@@ -31,28 +31,20 @@ def _make(world: World) -> int:
         return services.contact_create(actor=rep, first_name="Giulia", last_name="Romano").pk
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: dict[int, Any]) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         Contact.objects.filter(first_name="Giulia", last_name="Romano").delete()
         Activity.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="contact.").delete()
         AuditEvent.objects.filter(action__startswith="activity.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    for pk, seen in last_seen.items():
-        Membership.objects.filter(pk=pk).update(last_seen_at=seen)
 
 
 @pytest.fixture
 def contact(world: World, live_site: LiveSite) -> Iterator[int]:
-    members = [world.alpha.members[Role.SALES_REP].pk, world.alpha.members[Role.MANAGER].pk]
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: dict(Membership.objects.filter(pk__in=members).values_list("pk", "last_seen_at"))
-    )
     mail.outbox.clear()
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def _notes(world: World) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from crm_modules.sales.services.duplicates import duplicates_scan
 from crm_modules.scoring import services as scoring
 from crm_modules.scoring.models import ScoringRule
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
 
@@ -66,7 +66,7 @@ def _prepare(world: World) -> dict[str, int]:
         return {"first": first.pk, "second": second.pk, "company": company.pk}
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any, since: datetime.datetime) -> None:
+def _clean_up(world: World, since: datetime.datetime) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         MergeRecord.objects.all().delete()
         DuplicateGroup.objects.all().delete()
@@ -74,22 +74,14 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any, since: datetime.
         Company.objects.filter(name="Merge E2E Retail").delete()
         ScoringRule.objects.filter(name="Retail E2E").delete()
         AuditEvent.objects.filter(created_at__gte=since).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def committed(world: World, live_site: LiveSite) -> Iterator[tuple[World, dict[str, int]]]:
     since = timezone.now()
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     ids = orm(_prepare, world)
     yield world, ids
-    orm(_clean_up, world, sessions, last_seen, since)
+    orm(_clean_up, world, since)
 
 
 def test_two_duplicates_are_merged_explained_and_the_merge_undone(

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from crm_modules.sales import services
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
+from tenants.models import Membership
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 
@@ -29,28 +29,20 @@ def _make(world: World) -> dict[str, int]:
         return {"thai": thai.pk, "chinese": chinese.pk}
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities.models import Activity
 
         Contact.objects.all().delete()
         Activity.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="contact.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def contacts(world: World, live_site: LiveSite) -> Iterator[dict[str, int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def _open(

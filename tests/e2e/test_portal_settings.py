@@ -5,14 +5,12 @@ Screenshots at 375 and 1280 px."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.service.models import BusinessHours, PortalSettings, SlaPolicy, Ticket
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
@@ -24,7 +22,7 @@ def _setting(world: World) -> list[bool]:
         return list(PortalSettings.objects.values_list("company_tickets", flat=True))
 
 
-def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities import api as timeline
         from crm_modules.activities.models import Activity
@@ -38,20 +36,12 @@ def _clean_up(world: World, sessions: set[str], last_seen: Any) -> None:
         timeline.activity_days_rebuild()
         AuditEvent.objects.filter(action__startswith="portal.").delete()
         AuditEvent.objects.filter(action__startswith="ticket.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     yield
-    orm(_clean_up, world, sessions, last_seen)
+    orm(_clean_up, world)
 
 
 def test_an_admin_turns_on_company_tickets_at_phone_width(

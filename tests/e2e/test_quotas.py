@@ -15,7 +15,6 @@ from playwright.sync_api import Browser, expect
 from crm_modules.reporting.compiler import workspace_zone
 from crm_modules.reporting.models import Quota
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -27,21 +26,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 def cleaned(world: World, live_site: LiveSite) -> Iterator[None]:
     schema = world.alpha.tenant.schema_name
 
-    def snapshot() -> tuple[set[str], int, list[Any]]:
+    def snapshot() -> int:
         with schema_context(schema):
-            event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        sessions = set(UserSession.objects.values_list("session_key", flat=True))
-        return sessions, event, list(Membership.objects.values_list("pk", "last_seen_at"))
+            return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
-    sessions, event, seen = orm(snapshot)
+    event = orm(snapshot)
 
     def clean_up() -> None:
         with schema_context(schema):
             Quota.objects.all().delete()
             AuditEvent.objects.filter(id__gt=event).delete()
-        UserSession.objects.exclude(session_key__in=sessions).delete()
-        for pk, last_seen in seen:
-            Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
 
     yield
     orm(clean_up)

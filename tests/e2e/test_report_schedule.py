@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from crm_modules.reporting.models import Report, ReportSchedule
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, UserSession, WorkspaceAlarm
+from tenants.models import WorkspaceAlarm
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
@@ -26,21 +26,15 @@ def report(world: World, live_site: LiveSite) -> Iterator[int]:
     schema = world.alpha.tenant.schema_name
     rep = world.alpha.members[Role.SALES_REP]
 
-    def make() -> tuple[int, int, set[str], list[Any]]:
+    def make() -> tuple[int, int]:
         with schema_context(schema):
             event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
             report_id = Report.objects.create(
                 name="Мои сделки", definition={"source": "deals"}, owner=rep.user
             ).pk
-        sessions = set(UserSession.objects.values_list("session_key", flat=True))
-        return (
-            report_id,
-            event,
-            sessions,
-            list(Membership.objects.values_list("pk", "last_seen_at")),
-        )
+        return report_id, event
 
-    report_id, event, sessions, seen = orm(make)
+    report_id, event = orm(make)
 
     def clean_up() -> None:
         with schema_context(schema):
@@ -48,9 +42,6 @@ def report(world: World, live_site: LiveSite) -> Iterator[int]:
             AuditEvent.objects.filter(id__gt=event).delete()
         # The schedule's sweep alarm lives in the public schema; later tests expect none.
         WorkspaceAlarm.objects.filter(schema_name=schema, kind="reporting.schedules").delete()
-        UserSession.objects.exclude(session_key__in=sessions).delete()
-        for pk, last_seen in seen:
-            Membership.objects.filter(pk=pk).update(last_seen_at=last_seen)
 
     yield report_id
     orm(clean_up)

@@ -9,14 +9,12 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import ContactFactory, DealFactory
@@ -52,7 +50,7 @@ def _segments(world: World) -> list[tuple[str, str]]:
         return list(Segment.objects.values_list("name", "kind"))
 
 
-def _clean_up(world: World, contacts: list[int], sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, contacts: list[int]) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.marketing.models import Segment
         from crm_modules.reporting.models import CustomerValue
@@ -68,21 +66,13 @@ def _clean_up(world: World, contacts: list[int], sessions: set[str], last_seen: 
         CustomerValue.objects.filter(kind="contact", record_id__in=contacts).delete()
         Contact.objects.filter(pk__in=contacts).delete()
         AuditEvent.objects.filter(action__startswith="segment.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def contacts(world: World, live_site: LiveSite) -> Iterator[list[int]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made, sessions, last_seen)
+    orm(_clean_up, world, made)
 
 
 def test_a_marketer_builds_a_segment_and_sees_its_members(

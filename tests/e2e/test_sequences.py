@@ -5,13 +5,11 @@ enrolment there and on the sequence. Screenshots at 375 and 1280 px."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import ContactFactory
@@ -37,7 +35,7 @@ def _enrolments(world: World) -> list[tuple[str, int, str]]:
         return list(Enrolment.objects.values_list("sequence__name", "contact_id", "state"))
 
 
-def _clean_up(world: World, contact: int, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, contact: int) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities.models import Activity
         from crm_modules.marketing.models_sequences import Sequence
@@ -48,21 +46,13 @@ def _clean_up(world: World, contact: int, sessions: set[str], last_seen: Any) ->
         Contact.objects.filter(pk=contact).delete()
         Activity.objects.filter(kind__startswith="sequence_").delete()
         AuditEvent.objects.filter(action__startswith="sequence.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def contact(world: World, live_site: LiveSite) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made, sessions, last_seen)
+    orm(_clean_up, world, made)
 
 
 def test_a_marketer_creates_a_sequence_and_enrols_a_contact(

@@ -5,7 +5,6 @@ shared timeline. Screenshots of the inbox, the ticket and the contact at 375 and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
@@ -13,7 +12,6 @@ from playwright.sync_api import Browser, expect
 
 from crm_modules.activities import api as timeline
 from crm_modules.service.models import BusinessHours, SlaPolicy, Ticket
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import CompanyFactory, ContactFactory
@@ -34,7 +32,7 @@ def _tickets(world: World) -> list[tuple[str, str, int | None]]:
         return list(Ticket.objects.values_list("subject", "status", "contact_id"))
 
 
-def _clean_up(world: World, contact_id: int, sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, contact_id: int) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities.models import Activity
         from crm_modules.sales.models import Company, Contact
@@ -50,21 +48,13 @@ def _clean_up(world: World, contact_id: int, sessions: set[str], last_seen: Any)
         Activity.objects.all().delete()
         timeline.activity_days_rebuild()
         AuditEvent.objects.filter(action__startswith="ticket.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def contact_id(world: World, live_site: LiveSite) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made, sessions, last_seen)
+    orm(_clean_up, world, made)
 
 
 def test_an_agent_opens_a_ticket_for_a_contact_replies_and_sees_it_on_the_timeline(

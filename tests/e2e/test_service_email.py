@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 from crm_modules.service.mail.smtp import controller as inbound_controller
 from crm_modules.service.models import AgentProfile, CsatSurvey, Ticket, TicketMessage
 from crm_modules.service.services import routing
-from tenants.models import Membership, Team, UserSession
+from tenants.models import Membership, Team
 from tenants.roles import Role
 from tests.conftest import World
 from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
@@ -125,18 +125,16 @@ def _unassign_team(world: World) -> None:
     Membership.objects.filter(pk=world.alpha.members[Role.SUPPORT_AGENT].pk).update(team=None)
 
 
-def _undo_routing(world: World, team_id: int, sessions: set[str]) -> None:
+def _undo_routing(world: World, team_id: int) -> None:
     with schema_context(world.alpha.tenant.schema_name):
         from crm_modules.activities import api as timeline
 
         timeline.activity_days_rebuild()
     Team.objects.filter(pk=team_id).delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
 def routed(world: World, live_site: LiveSite, inbound_port: int) -> Iterator[int]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
     # Everything the test commits in the workspace goes afterwards (run off Playwright's loop).
     created = deleted_afterwards(world.alpha.tenant.schema_name)
     orm(created.__enter__)
@@ -146,7 +144,7 @@ def routed(world: World, live_site: LiveSite, inbound_port: int) -> Iterator[int
     finally:
         orm(_unassign_team, world)
         orm(created.__exit__, None, None, None)
-        orm(_undo_routing, world, team_id, sessions)
+        orm(_undo_routing, world, team_id)
 
 
 def _send(port: int, message: EmailMessage) -> None:

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from crm_platform import s3
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership, Tenant, UserSession
+from tenants.models import Membership, Tenant
 from tenants.roles import Role
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
@@ -34,18 +34,16 @@ def _png(colour: str) -> bytes:
     return buffer.getvalue()
 
 
-def _clean_up(world: World, sessions: set[str]) -> None:
+def _clean_up(world: World) -> None:
     Tenant.objects.filter(pk=world.alpha.tenant.pk).update(logo_key="")
     with schema_context(world.alpha.tenant.schema_name):
         AuditEvent.objects.filter(action__startswith="settings.logo").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
 
 
 @pytest.fixture
-def sessions_kept(world: World, live_site: LiveSite) -> Iterator[None]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
+def logo_cleared(world: World, live_site: LiveSite) -> Iterator[None]:
     yield
-    orm(_clean_up, world, sessions)
+    orm(_clean_up, world)
 
 
 def _phone(browser: Browser, membership: Membership) -> tuple[BrowserContext, Page]:
@@ -70,7 +68,7 @@ def _logo_loaded(page: Page) -> int:
     return width
 
 
-@pytest.mark.usefixtures("sessions_kept")
+@pytest.mark.usefixtures("logo_cleared")
 def test_an_owner_sets_the_logo_on_a_phone_and_members_see_it(
     world: World, live_site: LiveSite, browser: Browser
 ) -> None:
