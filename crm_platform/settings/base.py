@@ -206,10 +206,13 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
     }
+    # The layer's receive is a blocking pop of 5 s; redis-py 8 reads with a 5 s socket timeout
+    # by default, which ended that wait with an error and closed every idle socket. Reads may
+    # take longer than the pop; a dead connection is still noticed within 30 s.
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], "prefix": prefix},
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 30}], "prefix": prefix},
         }
     }
     return caches, layers
