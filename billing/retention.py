@@ -155,16 +155,31 @@ def deletion_cancel(*, tenant: Tenant, source: str) -> bool:
 
 def workspace_drop(*, deletion_id: int, now: datetime | None = None) -> bool:
     """Drop the workspace of a due deletion, unless it pays again or was suspended meanwhile
-    (checked again under the locks). True when it was dropped."""
+    (checked again under the locks). True when it was dropped.
+
+    Locks in the order every Stripe event's handler does (the workspace's billing account,
+    then the workspace, then its deletion): a subscription event that arrives for the
+    workspace at this moment, and may withdraw the deletion, then waits for the drop or the
+    drop for it, instead of each holding what the other needs. Dropping the workspace also
+    deletes its billing account, which is locked first for the same reason."""
     now = now or timezone.now()
+    tenant_id = (
+        WorkspaceDeletion.objects.filter(pk=deletion_id).values_list("tenant_id", flat=True).first()
+    )
+    if tenant_id is None:
+        return False
     with transaction.atomic():
+        BillingAccount.objects.select_for_update().filter(tenant_id=tenant_id).first()
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        if tenant is None:
+            return False
         deletion = WorkspaceDeletion.objects.select_for_update().get(pk=deletion_id)
-        if deletion.status != WorkspaceDeletion.Status.SCHEDULED or deletion.delete_after > now:
-            return False
-        if deletion.tenant_id is None:
-            return False
-        tenant = Tenant.objects.select_for_update().get(pk=deletion.tenant_id)
-        if not _deletable(tenant):
+        if (
+            deletion.status != WorkspaceDeletion.Status.SCHEDULED
+            or deletion.delete_after > now
+            or deletion.tenant_id != tenant.pk
+            or not _deletable(tenant)
+        ):
             return False
         deletion.status = WorkspaceDeletion.Status.DONE
         deletion.deleted_at = now

@@ -16,6 +16,12 @@ per currency.
   MRR at the month's start.
 - Trials: workspaces whose trial started in the month (activation); converted: those whose
   subscription has been ``active`` at some time since.
+- Net revenue retention of the 12 months to a month's end: the customers paying at the end of
+  the same month a year before (the cohort) and their MRR then (starting MRR); by the month's
+  end each has expanded (MRR up), contracted (down, still paying) or churned (nothing
+  counted). NRR = (starting + expansion - contraction - churn) / starting; gross revenue
+  retention (GRR) leaves expansion out. Customers who started paying since are not in the
+  cohort. Per currency, per Stripe customer (a workspace's subscriptions over time).
 - Stripe creates an event before we receive it: the figures "now" take in the whole of the
   current month's changes.
 """
@@ -29,15 +35,26 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from django.db import connection
+
 from billing.models import BillingAccount, StripeEvent
 from billing.models_revenue import RevenueMonth, RevenueState
-from billing.revenue_states import SUBSCRIPTION_EVENTS, State, subscription_state, to_money
+from billing.revenue_states import (
+    COUNTED,
+    SUBSCRIPTION_EVENTS,
+    State,
+    subscription_state,
+    to_money,
+)
 from tenants.models import Tenant
 
 MONTHS = 12
 CENT = Decimal("0.01")
 
 Figures = Counter[tuple[str, str]]
+# (Stripe customer, currency) -> MRR in twelfths of a minor unit.
+CustomerMrr = Counter[tuple[str, str]]
+RETENTION_MONTHS = 12
 
 
 @dataclass
@@ -53,6 +70,26 @@ class Month:
     logo_churn: Decimal | None = None
     trials_started: int = 0
     trials_converted: int = 0
+    # Net and gross revenue retention of the 12 months to the month's end, per currency.
+    retention: dict[str, Retention] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What became of the MRR of the customers paying at the start of a 12-month window (the
+    cohort), by its end; amounts in the major unit, percentages to one decimal."""
+
+    customers: int
+    starting: Decimal
+    expansion: Decimal
+    contraction: Decimal
+    churned: Decimal
+    net: Decimal
+    gross: Decimal
+
+    @property
+    def ending(self) -> Decimal:
+        return self.starting + self.expansion - self.contraction - self.churned
 
 
 @dataclass(frozen=True)
@@ -76,6 +113,8 @@ class Revenue:
     past_due: list[PastDue]
     # Plan -> seats billed now in the subscriptions counted in MRR.
     seats_by_plan: dict[str, int]
+    # Net and gross revenue retention of the last 12 months, per currency.
+    retention: dict[str, Retention]
 
 
 def _money(value: Decimal) -> Decimal:
@@ -104,8 +143,9 @@ class _Ledger(Protocol):
     def churn(self, start: int, end: int) -> Figures:
         """Churned MRR (per currency) and subscriptions of the month [start, end)."""
 
-    def converted_customers(self) -> set[str]:
-        """Customers whose subscription has been active at some time."""
+    def customers(self, moments: list[int]) -> tuple[dict[int, CustomerMrr], set[str]]:
+        """Each customer's MRR (per currency) at each of ``moments``, and the customers
+        whose subscription has been active at some time."""
 
 
 def _month_of(moment: int) -> date:
@@ -145,12 +185,36 @@ class _Rollup:
             }
         )
 
-    def converted_customers(self) -> set[str]:
-        return set(
-            RevenueState.objects.filter(status="active")
-            .values_list("customer", flat=True)
-            .distinct()
-        )
+    def customers(self, moments: list[int]) -> tuple[dict[int, CustomerMrr], set[str]]:
+        # One read: each subscription's newest state before each moment, summed per customer
+        # and currency where it counts in MRR, then (moment NULL) the customers ever active.
+        table = RevenueState._meta.db_table
+        counted = sorted(COUNTED)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT at, customer, currency, sum(per_month) FROM ("  # noqa: S608
+                " SELECT DISTINCT ON (moment.at, state.subscription_id)"
+                " moment.at, state.customer, state.currency, state.status, state.per_month"
+                f" FROM unnest(%s::bigint[]) AS moment(at) JOIN {table} AS state"
+                " ON state.created < moment.at"
+                " ORDER BY moment.at, state.subscription_id, state.created DESC,"
+                " state.event_id DESC"
+                ") AS newest WHERE status = ANY(%s) AND per_month <> 0"
+                " GROUP BY at, customer, currency"
+                " UNION ALL"
+                f" SELECT DISTINCT NULL::bigint, customer, '', 0 FROM {table}"
+                " WHERE status = 'active'",
+                [moments, counted],
+            )
+            rows = cursor.fetchall()
+        at_moments: dict[int, CustomerMrr] = {moment: Counter() for moment in moments}
+        converted: set[str] = set()
+        for at, customer, currency, per_month in rows:
+            if at is None:
+                converted.add(customer)
+            else:
+                at_moments[at][customer, currency] += int(per_month)
+        return at_moments, converted
 
 
 class _Recomputed:
@@ -193,13 +257,22 @@ class _Recomputed:
                     total["churned_logos", ""] += 1
         return total
 
-    def converted_customers(self) -> set[str]:
-        return {
+    def customers(self, moments: list[int]) -> tuple[dict[int, CustomerMrr], set[str]]:
+        at_moments: dict[int, CustomerMrr] = {}
+        for moment in moments:
+            mrr: CustomerMrr = Counter()
+            for states in self.histories.values():
+                state = self._at(states, moment)
+                if state is not None and state.counted:
+                    mrr[state.customer, state.currency] += state.per_month
+            at_moments[moment] = mrr
+        converted = {
             state.customer
             for states in self.histories.values()
             for state in states
             if state.status == "active"
         }
+        return at_moments, converted
 
 
 def _per(figures: Figures, measure: str) -> dict[str, int]:
@@ -221,10 +294,50 @@ def _next_month(start: datetime) -> datetime:
     return start.replace(month=start.month + 1)
 
 
-def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
-    if not whole:
-        return None
+def _share(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """``part`` as a percentage of a ``whole`` that is not zero, to one decimal."""
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    return _share(part, whole) if whole else None
+
+
+def _months_before(start: datetime, count: int) -> datetime:
+    months = start.year * 12 + start.month - 1 - count
+    return start.replace(year=months // 12, month=months % 12 + 1)
+
+
+def _retention(opening: CustomerMrr, closing: CustomerMrr) -> dict[str, Retention]:
+    """Per currency: what became of the MRR of the customers paying at ``opening``."""
+    sums: dict[str, Counter[str]] = defaultdict(Counter)
+    for (customer, currency), before in opening.items():
+        if before <= 0:
+            continue
+        after = max(closing.get((customer, currency), 0), 0)
+        figures = sums[currency]
+        figures["customers"] += 1
+        figures["starting"] += before
+        if after == 0:
+            figures["churned"] += before
+        elif after > before:
+            figures["expansion"] += after - before
+        else:
+            figures["contraction"] += before - after
+    result = {}
+    for currency, figures in sorted(sums.items()):
+        starting = figures["starting"]
+        kept = starting - figures["contraction"] - figures["churned"]
+        result[currency] = Retention(
+            customers=figures["customers"],
+            starting=_money(to_money(starting)),
+            expansion=_money(to_money(figures["expansion"])),
+            contraction=_money(to_money(figures["contraction"])),
+            churned=_money(to_money(figures["churned"])),
+            net=_share(kept + figures["expansion"], starting),
+            gross=_share(kept, starting),
+        )
+    return result
 
 
 def _amounts(twelfths: dict[str, int]) -> dict[str, Decimal]:
@@ -243,10 +356,26 @@ def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = Fa
     current = ledger.running(moment)
     mrr_now = _per(current, "mrr")
 
+    starts = _month_starts(now, months)
+    # A 12-month window ends at a month's end (now for the current month) and starts at the
+    # end of the same month a year before.
+    windows = [
+        (
+            int(_months_before(_next_month(start), RETENTION_MONTHS).timestamp()),
+            int(min(_next_month(start), now).timestamp()) + (_next_month(start) > now),
+        )
+        for start in starts
+    ]
+    this_month = datetime(now.year, now.month, 1, tzinfo=UTC)
+    headline = (
+        int(_months_before(_next_month(this_month), RETENTION_MONTHS).timestamp()),
+        moment,
+    )
+    customer_mrr, converted = ledger.customers(
+        sorted({at for window in [*windows, headline] for at in window})
+    )
     converted_tenants = {
-        accounts[customer].tenant_id
-        for customer in ledger.converted_customers()
-        if customer in accounts
+        accounts[customer].tenant_id for customer in converted if customer in accounts
     }
     activated = list(
         Tenant.objects.exclude(state=Tenant.State.SPARE)
@@ -255,7 +384,7 @@ def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = Fa
     )
 
     series = []
-    for start in _month_starts(now, months):
+    for start, (opened, closed) in zip(starts, windows, strict=True):
         end = min(_next_month(start), now)
         start_ts, end_ts = int(start.timestamp()), int(end.timestamp()) + (end == now)
         opening = ledger.running(start_ts)
@@ -282,6 +411,7 @@ def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = Fa
         }
         month.trials_started = len(started_ids)
         month.trials_converted = len(started_ids & converted_tenants)
+        month.retention = _retention(customer_mrr[opened], customer_mrr[closed])
         series.append(month)
 
     mrr = _amounts(mrr_now)
@@ -298,6 +428,7 @@ def revenue_summary(*, now: datetime, months: int = MONTHS, recompute: bool = Fa
         months=series,
         past_due=_past_due(accounts),
         seats_by_plan=dict(sorted(_per(current, "seats").items())),
+        retention=_retention(customer_mrr[headline[0]], customer_mrr[headline[1]]),
     )
 
 

@@ -29,10 +29,19 @@ def _money(amount: Decimal | None, currency: str) -> str:
     return "—" if amount is None else format_money(Money(amount, currency))
 
 
+def _percentage(value: Decimal) -> str:
+    return f"{formats.number_format(value, decimal_pos=1, use_l10n=True)} %"
+
+
 def _figure(kind: str, labels: list[str], traces: list[tuple[str, list[Any]]]) -> dict[str, Any]:
     return {
         "data": [
-            {"type": kind, "name": name, "x": labels, "y": [float(value) for value in values]}
+            {
+                "type": kind,
+                "name": name,
+                "x": labels,
+                "y": [None if value is None else float(value) for value in values],
+            }
             | ({"mode": "lines+markers"} if kind == "scatter" else {})
             for name, values in traces
         ],
@@ -51,6 +60,9 @@ def _charts(revenue: Revenue) -> list[dict[str, Any]]:
             for currency in currencies
         ]
 
+    retention_currencies = sorted(
+        {currency for month in revenue.months for currency in month.retention}
+    )
     month_column = _("Month")
     charts: list[dict[str, Any]] = [
         {
@@ -90,6 +102,34 @@ def _charts(revenue: Revenue) -> list[dict[str, Any]]:
             ],
             "money": False,
         },
+        {
+            "key": "retention",
+            "title": _("Net revenue retention by month"),
+            "summary": _(
+                "For the 12 months to each month's end: what the customers paying a year "
+                "before pay now, as a share of what they paid then, with expansion (net) and "
+                "without (gross), per currency."
+            ),
+            "kind": "scatter",
+            "traces": [
+                (
+                    label % {"currency": currency},
+                    [
+                        getattr(month.retention[currency], attribute)
+                        if currency in month.retention
+                        else None
+                        for month in revenue.months
+                    ],
+                )
+                for currency in retention_currencies
+                for label, attribute in (
+                    (_("NRR %(currency)s"), "net"),
+                    (_("GRR %(currency)s"), "gross"),
+                )
+            ],
+            "money": False,
+            "percent": True,
+        },
     ]
     result = []
     for chart in charts:
@@ -99,18 +139,24 @@ def _charts(revenue: Revenue) -> list[dict[str, Any]]:
             cells = [label]
             for name, values in traces:
                 value = values[index]
-                cells.append(
-                    _money(value, name)
-                    if chart["money"]
-                    else formats.number_format(value, use_l10n=True)
-                )
+                if value is None:
+                    cells.append("—")
+                elif chart.get("percent"):
+                    cells.append(_percentage(value))
+                elif chart["money"]:
+                    cells.append(_money(value, name))
+                else:
+                    cells.append(formats.number_format(value, use_l10n=True))
             rows.append(cells)
+        figure = _figure(chart["kind"], labels, traces)
+        if chart.get("percent"):
+            figure["layout"]["yaxis"] = {"ticksuffix": " %"}
         result.append(
             {
                 "key": chart["key"],
                 "title": chart["title"],
                 "summary": chart["summary"],
-                "figure": _figure(chart["kind"], labels, traces),
+                "figure": figure,
                 "columns": [month_column, *[name for name, _values in traces]],
                 "rows": rows,
             }
@@ -189,6 +235,20 @@ def revenue_dashboard(request: HttpRequest) -> HttpResponse:
             "trials_running": revenue.trials_running,
             "charts": _charts(revenue),
             "churn_rows": _churn_rows(revenue),
+            "retention": [
+                {
+                    "currency": currency,
+                    "net": _percentage(figures.net),
+                    "gross": _percentage(figures.gross),
+                    "customers": formats.number_format(figures.customers, use_l10n=True),
+                    "starting": _money(figures.starting, currency),
+                    "expansion": _money(figures.expansion, currency),
+                    "contraction": _money(figures.contraction, currency),
+                    "churned": _money(figures.churned, currency),
+                    "ending": _money(figures.ending, currency),
+                }
+                for currency, figures in revenue.retention.items()
+            ],
             "past_due": [
                 {
                     "name": row.tenant.name,

@@ -364,3 +364,161 @@ def test_the_dashboard_reads_the_rollup_in_a_constant_number_of_queries(history:
     # past-due invoices: one read each, whatever the number of months shown.
     assert len(statements(12)) <= 6
     assert len(statements(24)) == len(statements(3))
+
+
+def _paying(
+    event_id: str,
+    customer: str,
+    at: int,
+    seats: int,
+    *,
+    kind: str = "updated",
+    status: str = "active",
+    plan: tuple[str, int, str] = ("rapport_professional_month_eur", 3000, "month"),
+) -> dict[str, Any]:
+    lookup_key, unit_amount, interval = plan
+    return _subscription_event(
+        event_id,
+        kind=kind,
+        created=at,
+        customer=customer,
+        status="canceled" if kind == "deleted" else status,
+        lookup_key=lookup_key,
+        unit_amount=unit_amount,
+        interval=interval,
+        quantity=seats,
+    )
+
+
+@pytest.fixture
+def cohorts(db: None) -> None:
+    """Professional monthly in EUR at 30.00 a seat, and one Starter annual customer in USD:
+
+    - expands: 5 seats (150.00) from 10 February 2025, 8 seats (240.00) from 5 November;
+    - contracts: 10 seats (300.00) from 5 March 2025, 6 seats (180.00) from 10 January 2026;
+    - churns: 4 seats (120.00) from 15 January 2025, canceled on 1 September 2025;
+    - new: 20 seats (600.00) from 1 June 2025, after every cohort's start;
+    - trial: trialing from 20 March 2025, paying 3 seats (90.00) from 20 April 2025: not paying
+      at the start of the window ending now;
+    - USD: 3 seats at 120.00 a year (30.00 a month) from 3 February 2025, unchanged.
+    """
+    usd = ("rapport_starter_year_usd", 12000, "year")
+    events = [
+        _paying("evt_nrr_up_1", "cus_nrr_up", _at(2025, 2, 10), 5, kind="created"),
+        _paying("evt_nrr_up_2", "cus_nrr_up", _at(2025, 11, 5), 8),
+        _paying("evt_nrr_down_1", "cus_nrr_down", _at(2025, 3, 5), 10, kind="created"),
+        _paying("evt_nrr_down_2", "cus_nrr_down", _at(2026, 1, 10), 6),
+        _paying("evt_nrr_gone_1", "cus_nrr_gone", _at(2025, 1, 15), 4, kind="created"),
+        _paying("evt_nrr_gone_2", "cus_nrr_gone", _at(2025, 9, 1), 4, kind="deleted"),
+        _paying("evt_nrr_new_1", "cus_nrr_new", _at(2025, 6, 1), 20, kind="created"),
+        _paying(
+            "evt_nrr_trial_1",
+            "cus_nrr_trial",
+            _at(2025, 3, 20),
+            3,
+            kind="created",
+            status="trialing",
+        ),
+        _paying("evt_nrr_trial_2", "cus_nrr_trial", _at(2025, 4, 20), 3),
+        _paying("evt_nrr_usd_1", "cus_nrr_usd", _at(2025, 2, 3), 3, kind="created", plan=usd),
+    ]
+    # Delivered out of order: the rollup orders each subscription's events itself.
+    for event in reversed(events):
+        assert post_event(event) == 200
+
+
+def test_net_revenue_retention_of_the_last_12_months(cohorts: None) -> None:
+    from billing.revenue import Retention
+
+    revenue = revenue_summary(now=NOW, months=3)
+
+    # Cohort: paying at the end of March 2025 — expands (150), contracts (300), churns (120).
+    # Now: 240 + 180 + 0 = 420 of 570. The new customer (600) and the one still in its trial
+    # then (90 now) are not in it.
+    assert revenue.retention == {
+        "EUR": Retention(
+            customers=3,
+            starting=Decimal("570.00"),
+            expansion=Decimal("90.00"),
+            contraction=Decimal("120.00"),
+            churned=Decimal("120.00"),
+            net=Decimal("73.7"),  # 420 / 570
+            gross=Decimal("57.9"),  # (570 - 120 - 120) / 570
+        ),
+        "USD": Retention(
+            customers=1,
+            starting=Decimal("30.00"),
+            expansion=Decimal("0.00"),
+            contraction=Decimal("0.00"),
+            churned=Decimal("0.00"),
+            net=Decimal("100.0"),
+            gross=Decimal("100.0"),
+        ),
+    }
+    assert revenue.retention["EUR"].ending == Decimal("420.00")
+    assert revenue.months[-1].retention == revenue.retention
+
+
+def test_net_revenue_retention_by_month(cohorts: None) -> None:
+    months = revenue_summary(now=NOW, months=3).months
+
+    # January 2026: paying at the end of January 2025, only the customer who churned.
+    january = months[0].retention
+    assert list(january) == ["EUR"]
+    assert (january["EUR"].customers, january["EUR"].starting, january["EUR"].churned) == (
+        1,
+        Decimal("120.00"),
+        Decimal("120.00"),
+    )
+    assert (january["EUR"].net, january["EUR"].gross) == (Decimal("0.0"), Decimal("0.0"))
+    # February 2026: at the end of February 2025 the expanding (150) and churning (120)
+    # customers paid; a year later 240 of 270. The contracting one started on 5 March.
+    february = months[1].retention
+    assert (
+        february["EUR"].customers,
+        february["EUR"].starting,
+        february["EUR"].expansion,
+        february["EUR"].churned,
+        february["EUR"].net,
+        february["EUR"].gross,
+    ) == (
+        2,
+        Decimal("270.00"),
+        Decimal("90.00"),
+        Decimal("120.00"),
+        Decimal("88.9"),
+        Decimal("55.6"),
+    )
+    assert (february["USD"].net, february["USD"].gross) == (Decimal("100.0"), Decimal("100.0"))
+    assert (months[2].retention["EUR"].net, months[2].retention["EUR"].gross) == (
+        Decimal("73.7"),
+        Decimal("57.9"),
+    )
+
+
+def test_retention_from_the_rollup_equals_the_recomputation(cohorts: None) -> None:
+    kept = revenue_summary(now=NOW, months=14)
+
+    assert kept == revenue_summary(now=NOW, months=14, recompute=True)
+    # Nobody paid before 15 January 2025: the windows ending before January 2026 (February
+    # to December 2025) have no cohort.
+    assert [bool(month.retention) for month in kept.months] == [False] * 11 + [True] * 3
+
+
+def test_staff_see_net_revenue_retention(cohorts: None) -> None:
+    from django.utils import timezone
+
+    html = staff_client().get(PAGE).content.decode()
+
+    shown = revenue_summary(now=timezone.now()).retention["EUR"]
+    assert 'id="figure-retention"' in html
+    assert f'data-testid="nrr-EUR">{shown.net} %<' in html
+    assert f'data-testid="grr-EUR">{shown.gross} %<' in html
+    assert 'data-testid="no-retention"' not in html
+
+
+def test_no_cohort_no_retention(alpha: Workspace) -> None:
+    revenue = revenue_summary(now=NOW, months=2)
+
+    assert revenue.retention == {}
+    assert [month.retention for month in revenue.months] == [{}, {}]

@@ -26,6 +26,30 @@ def test_plan_prices_follow_the_visitors_locale(world, db):
     assert "<strong>49,00 USD</strong>" in italian
 
 
+@pytest.mark.parametrize("path", ["/", "/pricing/"])
+def test_plan_prices_are_in_the_visitors_currency(world, db, path):
+    """A browser in the euro area sees euros first; any other, dollars; the switch shows both
+    and a choice made there wins over the browser's region."""
+    german = public_client().get(path, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    italian = public_client().get(path, HTTP_ACCEPT_LANGUAGE="it-IT").content.decode()
+    american = public_client().get(path, HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    chosen = public_client().get(f"{path}?currency=usd", HTTP_ACCEPT_LANGUAGE="fr-FR")
+    unknown = public_client().get(f"{path}?currency=GBP", HTTP_ACCEPT_LANGUAGE="fr-FR")
+
+    assert "<strong>45.00 EUR</strong>" in german
+    assert "<strong>14.00 EUR</strong>" in german
+    assert "USD</strong>" not in german
+    assert "<strong>45,00 EUR</strong>" in italian
+    assert "<strong>49.00 USD</strong>" in american
+    assert "EUR</strong>" not in american
+    assert chosen.context["currency"] == "USD"
+    assert "<strong>99.00 USD</strong>" in chosen.content.decode()
+    assert unknown.context["currency"] == "EUR"
+    assert 'href="?currency=EUR" data-testid="currency-EUR" aria-current="true"' in german
+    assert 'href="?currency=USD" data-testid="currency-USD">' in german
+    assert 'href="?currency=USD" data-testid="currency-USD" aria-current="true"' in american
+
+
 def test_public_pages_refuse_writes(world, db):
     assert public_client().post("/pricing/").status_code == 405
 
