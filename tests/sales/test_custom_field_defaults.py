@@ -275,6 +275,9 @@ def test_an_agents_ticket_gets_defaults_unless_it_gives_the_field(alpha: Workspa
     )
     assert Ticket.objects.get(pk=plain.pk).custom == {"queue": "L1"}
     assert Ticket.objects.get(pk=given.pk).custom == {"queue": "L2"}
+    # The agents' new-ticket form shows it filled in.
+    page = workspace_client(alpha.owner.user, alpha.tenant).get("/service/new/")
+    assert '<option value="L1" selected>' in page.content.decode()
 
 
 def test_the_portal_and_the_web_form_give_defaults(alpha: Workspace) -> None:
