@@ -90,6 +90,7 @@ from crm_modules.sales.services.bulk_import_pipeline import (
     leads_bulk_create,
 )
 from crm_modules.sales.services.contacts import contact_for_email
+from crm_modules.sales.services.custom_fields import custom_defaults
 from crm_modules.sales.services.duplicates import (
     company_duplicates,
     contact_duplicates,
@@ -158,6 +159,7 @@ __all__ = [
     "contact_update",
     "contacts_bulk_create",
     "custom_columns",
+    "custom_defaults",
     "custom_field_create",
     "custom_field_list",
     "custom_report_fields",

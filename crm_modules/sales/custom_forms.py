@@ -73,7 +73,9 @@ def customer_custom(post: QueryDict, fields: list[CustomField]) -> dict[str, Any
 
 def customer_custom_rows(post: QueryDict | None, fields: list[CustomField]) -> list[dict[str, Any]]:
     """The inputs of a customer's form (``sales/_custom_inputs.html``), showing what was posted."""
-    posted = _posted(post, fields) if post is not None else {}
+    if post is None:
+        return [{"field": f, "value": None, "input": _default_input(f)} for f in fields]
+    posted = _posted(post, fields)
     return [{"field": f, "value": None, "input": posted.get(f.code, "")} for f in fields]
 
 
@@ -98,12 +100,18 @@ def labelled(request: WorkspaceRequest, entity: str, error: ServiceError) -> Ser
 
 
 def new_custom_rows(request: WorkspaceRequest, entity: str) -> list[dict[str, Any]]:
-    """The custom fields of a new record's form, showing what was posted."""
-    posted = posted_custom(request, entity) if request.method == "POST" else {}
-    return [
-        {"field": field, "value": None, "input": posted.get(field.code, "")}
-        for field in selectors.custom_field_list(actor=request.membership, entity=entity)
-    ]
+    """The custom fields of a new record's form: each prefilled with its default value
+    (ADR 0055), then showing what was posted."""
+    fields = selectors.custom_field_list(actor=request.membership, entity=entity)
+    if request.method != "POST":
+        return [{"field": f, "value": None, "input": _default_input(f)} for f in fields]
+    posted = posted_custom(request, entity)
+    return [{"field": f, "value": None, "input": posted.get(f.code, "")} for f in fields]
+
+
+def _default_input(field: CustomField) -> Any:
+    """A field's default as its input shows it; empty without one."""
+    return _input_value(field, field.default_value)
 
 
 def _input_value(field: CustomField, value: Any) -> Any:

@@ -111,6 +111,7 @@ class LeadOut(serializers.ModelSerializer[Lead]):
     status = serializers.CharField(
         read_only=True, help_text="new, working, converted, disqualified"
     )
+    custom_fields = serializers.JSONField(source="custom", read_only=True)
     score_explanation = serializers.SerializerMethodField()
 
     @extend_schema_field(ScoreRowOut(many=True))
@@ -122,7 +123,8 @@ class LeadOut(serializers.ModelSerializer[Lead]):
         fields = (
             "id", "first_name", "last_name", "email", "phone", "company_name", "source",
             "status", "owner", "notes", "tags", "converted_at", "contact", "company", "deal",
-            "score", "score_breakdown", "score_explanation", "created_at", "updated_at",
+            "score", "score_breakdown", "score_explanation", "custom_fields", "created_at",
+            "updated_at",
         )  # fmt: skip
 
 
@@ -247,6 +249,7 @@ class LeadIn(serializers.Serializer[Any]):
     owner = serializers.IntegerField(required=False, allow_null=True)
     notes = _text()
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    custom_fields = serializers.DictField(required=False)
     updated_at = serializers.DateTimeField(required=False)
 
 
@@ -589,12 +592,15 @@ class LeadList(_List):
             owner_id=_int(params.get("owner")),
             min_score=_int(params.get("min_score")),
             tag=params.get("tag", ""),
+            custom=_custom_filter(self.request, "lead"),
         )
 
     def create(self, data: dict[str, Any]) -> Lead:
         owner = data.pop("owner", None)
         data.pop("updated_at", None)
-        return services.lead_create(actor=_actor(self.request), owner_id=owner, **data)
+        return services.lead_create(
+            actor=_actor(self.request), owner_id=owner, complete_custom=True, **data
+        )
 
 
 @extend_schema_view(
@@ -833,7 +839,7 @@ class CustomFieldOut(serializers.ModelSerializer[CustomField]):
         model = CustomField
         fields = (
             "id", "entity", "code", "label", "type", "options", "position", "help_text",
-            "required", "customer_visible", "archived",
+            "required", "customer_visible", "default_value", "archived",
         )  # fmt: skip
 
     def get_archived(self, field: CustomField) -> bool:
@@ -849,6 +855,11 @@ class CustomFieldIn(serializers.Serializer[Any]):
     help_text = serializers.CharField(allow_blank=True, required=False)  # type: ignore[assignment]
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     customer_visible = serializers.BooleanField(required=False)
+    default_value = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="the value new records get when they leave the field out; null for none",
+    )
 
 
 class CustomFieldPatch(serializers.Serializer[Any]):
@@ -860,6 +871,7 @@ class CustomFieldPatch(serializers.Serializer[Any]):
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     position = serializers.IntegerField(required=False)
     customer_visible = serializers.BooleanField(required=False)
+    default_value = serializers.JSONField(required=False, allow_null=True)
     archived = serializers.BooleanField(required=False)
 
 

@@ -40,6 +40,20 @@ class CompanyForm(ServiceForm):
     industry = forms.CharField(label=_("Industry"), required=False, max_length=100)
 
 
+class LeadForm(ServiceForm):
+    first_name = forms.CharField(label=_("First name"), required=False, max_length=100)
+    last_name = forms.CharField(label=_("Last name"), required=False, max_length=100)
+    email = forms.CharField(label=_("Email"), required=False, max_length=254)
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=40)
+    company_name = forms.CharField(label=_("Company"), required=False, max_length=200)
+    source = forms.CharField(
+        label=_("Source"),
+        required=False,
+        max_length=100,
+        help_text=_("Where the lead came from, such as a fair or a referral."),
+    )
+
+
 class DealForm(ServiceForm):
     name = forms.CharField(label=_("Name"), required=False, max_length=200)
     stage = forms.IntegerField(label=_("Stage"), required=False)

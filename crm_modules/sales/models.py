@@ -326,6 +326,8 @@ class Lead(models.Model):
     )
     first_touch = models.JSONField(default=dict, blank=True, editable=False)
     last_touch = models.JSONField(default=dict, blank=True, editable=False)
+    # Custom field values by code (ADR 0012, ADR 0055); a converted lead keeps them.
+    custom = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(default="", editable=False)
     search_grams = _short_grams()
     score = models.IntegerField(_("score"), default=0, editable=False)
@@ -346,6 +348,7 @@ class Lead(models.Model):
             # Duplicate lookups of an import (same email, else same phone), a batch at a time.
             models.Index(fields=["email"], name="lead_email_lookup"),
             models.Index(fields=["phone"], name="lead_phone_lookup"),
+            GinIndex(fields=["custom"], name="lead_custom", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:
@@ -533,14 +536,15 @@ class Task(models.Model):
 
 
 class CustomField(models.Model):
-    """A field an admin adds to contacts, companies, deals or tickets; values live in the
-    record's ``custom`` (tickets belong to service, which checks values through the sales
+    """A field an admin adds to contacts, companies, deals, leads or tickets; values live in
+    the record's ``custom`` (tickets belong to service, which checks values through the sales
     facade, ADR 0050)."""
 
     class Entity(models.TextChoices):
         CONTACT = "contact", _("Contact")
         COMPANY = "company", _("Company")
         DEAL = "deal", _("Deal")
+        LEAD = "lead", _("Lead")
         TICKET = "ticket", _("Ticket")
 
     class Type(models.TextChoices):
@@ -575,6 +579,9 @@ class CustomField(models.Model):
     # A ticket field customers fill on the portal's new-request form and the web form
     # (ADR 0053); never a member field, never another entity's.
     customer_visible = models.BooleanField(_("shown to customers"), default=False)
+    # The value a new record gets when the channel that creates it does not give the field
+    # (ADR 0055), stored in the normal form of the field's type; None: no default.
+    default_value = models.JSONField(_("default value"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -286,6 +286,7 @@ LEADS = register_source(
         unconverted=lambda leads: unconverted_currencies(
             Deal.objects.filter(pk__in=leads.values("deal_id"), status=Deal.Status.WON)
         ),
+        custom_fields=lambda: custom_report_fields(CustomField.Entity.LEAD),
         record_url=_url("sales:lead_detail"),
         live_events=DEAL_EVENTS,
     )

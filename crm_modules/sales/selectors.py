@@ -155,8 +155,12 @@ def lead_list(
     capability: Capability | None = None,
     min_score: int | None = None,
     tag: str = "",
+    custom: dict[str, Any] | None = None,
 ) -> QuerySet[Lead]:
     leads = _scoped(Lead.objects.all(), actor, capability)
+    if custom:
+        # Served by the GIN (jsonb_path_ops) index on custom.
+        leads = leads.filter(custom__contains=custom)
     if tag:
         # Served by the GIN index on tags.
         leads = leads.filter(tags__contains=[tag])

@@ -49,6 +49,7 @@ urlpatterns = [
     path("products/new/", views_catalogue.product_new, name="product_new"),
     path("products/<int:product_id>/", views_catalogue.product_edit, name="product_edit"),
     path("leads/", views.lead_list, name="lead_list"),
+    path("leads/new/", views_records.lead_new, name="lead_new"),
     path("leads/<int:lead_id>/", views_records.lead_detail, name="lead_detail"),
     path("leads/<int:lead_id>/convert/", views_records.lead_convert, name="lead_convert"),
     path("tasks/", views.task_list, name="task_list"),
@@ -64,6 +65,7 @@ urlpatterns = [
     path("contacts/<int:contact_id>/custom/", views_lists.contact_custom, name="contact_custom"),
     path("companies/<int:company_id>/custom/", views_lists.company_custom, name="company_custom"),
     path("deals/<int:deal_id>/custom/", views_lists.deal_custom, name="deal_custom"),
+    path("leads/<int:lead_id>/custom/", views_lists.lead_custom, name="lead_custom"),
     path(
         "contacts/duplicates/check/",
         views_duplicates.contact_duplicates_check,

@@ -33,6 +33,39 @@ def _options(raw: str) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
+def _default(raw: str, kind: str) -> Any:
+    """The default as typed: one option a line for a multi select; empty for none."""
+    if kind == CustomField.Type.MULTI_SELECT:
+        return _options(raw) or None
+    return raw.strip() or None
+
+
+def _default_text(field: CustomField) -> str:
+    """A field's stored default as the form shows it."""
+    value = field.default_value
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _default_field() -> forms.CharField:
+    return forms.CharField(
+        label=gettext_lazy("Default value"),
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Given to new records that leave the field out: imports, the API, converted leads, "
+            "tickets from email and customers' forms; forms show it filled in. A date as "
+            "YYYY-MM-DD, yes or no, one option a line for a multi select. Empty for none."
+        ),
+    )
+
+
 class CustomFieldNewForm(ServiceForm):
     label = forms.CharField(label=gettext_lazy("Label"), required=False, max_length=100)
     code = forms.CharField(
@@ -69,6 +102,7 @@ class CustomFieldNewForm(ServiceForm):
             "Asked on the customer portal's new-request form and on the web form."
         ),
     )
+    default_value = _default_field()
 
     def __init__(self, *args: Any, entity: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,11 +146,14 @@ class CustomFieldEditForm(ServiceForm):
             "Asked on the customer portal's new-request form and on the web form."
         ),
     )
+    default_value = _default_field()
 
     def __init__(self, *args: Any, field: CustomField, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if field.type not in SELECTS:
             del self.fields["options"]
+        if field.type == CustomField.Type.MEMBER:
+            del self.fields["default_value"]
         if field.entity != ENTITIES.TICKET or field.type == CustomField.Type.MEMBER:
             del self.fields["customer_visible"]
 
@@ -145,6 +182,7 @@ def custom_field_admin(request: WorkspaceRequest) -> HttpResponse:
                 help_text=data["help_text"],
                 required=data["required"],
                 customer_visible=data.get("customer_visible", False),
+                default_value=_default(data["default_value"], data["type"]),
             )
         except ServiceError as error:
             form.add_service_error(error)
@@ -177,12 +215,15 @@ def custom_field_edit(request: WorkspaceRequest, field_id: int) -> HttpResponse:
         "required": field.required,
         "position": field.position,
         "customer_visible": field.customer_visible,
+        "default_value": _default_text(field),
     }
     form = CustomFieldEditForm(request.POST or None, initial=initial, field=field)
     if request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
         if "options" in changes:
             changes["options"] = _options(changes["options"])
+        if "default_value" in changes:
+            changes["default_value"] = _default(changes["default_value"], field.type)
         try:
             services.custom_field_update(actor=request.membership, field=field, changes=changes)
         except ServiceError as error:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
 from crm_modules.sales.custom_forms import custom_columns, posted_custom
-from crm_modules.sales.models import Company, Contact, Deal, LifecycleStage
+from crm_modules.sales.models import Company, Contact, Deal, Lead, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
     EDIT_RECORDS,
@@ -38,7 +38,7 @@ LIST_URLS = {
     "lead": "sales:lead_list",
     "deal": "sales:deal_list",
 }
-WITH_CUSTOM_FIELDS = {"contact", "company", "deal"}
+WITH_CUSTOM_FIELDS = {"contact", "company", "deal", "lead"}
 
 
 def list_extras(
@@ -230,3 +230,12 @@ def deal_custom(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
         actor=request.membership, deal_id=deal_id, capability=EDIT_RECORDS
     )
     return _save_custom(request, "deal", deal, services.deal_update)
+
+
+@requires(EDIT_RECORDS)
+@require_POST
+def lead_custom(request: WorkspaceRequest, lead_id: int) -> HttpResponse:
+    lead: Lead = selectors.lead_get(
+        actor=request.membership, lead_id=lead_id, capability=EDIT_RECORDS
+    )
+    return _save_custom(request, "lead", lead, services.lead_update)

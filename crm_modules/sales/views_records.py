@@ -26,6 +26,7 @@ from crm_modules.sales.forms import (
     ConsentForm,
     ContactForm,
     DealForm,
+    LeadForm,
     LogActivityForm,
     MoveDealForm,
     TaskForm,
@@ -53,7 +54,7 @@ def _entries(record: Model) -> list[dict[str, Any]]:
     return entries
 
 
-_ENTITIES = {Contact: "contact", Company: "company", Deal: "deal"}
+_ENTITIES = {Contact: "contact", Company: "company", Deal: "deal", Lead: "lead"}
 
 
 def _page(
@@ -66,12 +67,14 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     entity = _ENTITIES.get(type(record), "")
+    # A converted lead is kept as it was: its custom fields are shown, not edited.
+    converted = isinstance(record, Lead) and record.status == Lead.Status.CONVERTED
     context = {
         "record": record,
         "entries": _entries(record),
         "log_form": log_form or LogActivityForm(initial={"kind": "call"}),
         "can_log": allows(request.membership, LOG_ACTIVITY),
-        "can_edit": allows(request.membership, EDIT_RECORDS, record),
+        "can_edit": allows(request.membership, EDIT_RECORDS, record) and not converted,
         "can_edit_marketing": allows(request.membership, EDIT_MARKETING, record),
         "custom_rows": custom_rows(request.membership, entity, record) if entity else [],
         "custom_url": f"sales:{entity}_custom" if entity else "",
@@ -355,6 +358,31 @@ def deal_new(request: WorkspaceRequest) -> HttpResponse:
         request,
         "sales/record_new.html",
         {"form": form, "title": _("New deal"), "custom_rows": new_custom_rows(request, "deal")},
+        status=status,
+    )
+
+
+@requires(CREATE_RECORDS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def lead_new(request: WorkspaceRequest) -> HttpResponse:
+    form = LeadForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lead = services.lead_create(
+                actor=request.membership,
+                custom_fields=posted_custom(request, "lead"),
+                complete_custom=True,
+                **form.cleaned_data,
+            )
+        except ServiceError as error:
+            form.add_service_error(labelled(request, "lead", error))
+        else:
+            return redirect("sales:lead_detail", lead.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "sales/record_new.html",
+        {"form": form, "title": _("New lead"), "custom_rows": new_custom_rows(request, "lead")},
         status=status,
     )
 

@@ -87,23 +87,25 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
     },
 }
 CUSTOM_PREFIX = "custom."
+# The scored records that have custom fields (ADR 0012, ADR 0055).
+CUSTOM_ENTITIES = ("contact", "lead")
 
 
 def field_choices(entity: str) -> list[tuple[str, str]]:
     """Every field a rule on ``entity`` may test, custom fields included."""
     choices = [(code, str(spec.label)) for code, spec in FIELDS.get(entity, {}).items()]
-    if entity == "contact":
+    if entity in CUSTOM_ENTITIES:
         choices += [
             (f"{CUSTOM_PREFIX}{field.code}", str(field.label))
-            for field in sales.CustomField.objects.filter(entity="contact")
+            for field in sales.CustomField.objects.filter(entity=entity)
         ]
     return choices
 
 
 def _custom_types(entity: str) -> dict[str, str]:
-    if entity != "contact":
+    if entity not in CUSTOM_ENTITIES:
         return {}
-    return dict(sales.CustomField.objects.filter(entity="contact").values_list("code", "type"))
+    return dict(sales.CustomField.objects.filter(entity=entity).values_list("code", "type"))
 
 
 def rule_problem(rule: ScoringRule, custom_types: Mapping[str, str] | None = None) -> str:

@@ -153,13 +153,13 @@ def test_a_bad_field_is_refused_and_nothing_is_created(
     ).exists()
 
 
-def test_no_field_once_the_import_started_or_for_leads(
+def test_no_field_once_the_import_started_or_for_activities(
     in_alpha: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:
     admin = fresh(in_alpha.members[Role.ADMIN])
-    leads = upload(admin, _body([["Email", "Tier"], ["a@x.es", "Gold"]]), entity="lead")
+    activities = upload(admin, _body([["Email", "Subject"], ["a@x.es", "Call"]]), entity="activity")
     with pytest.raises(ServiceError, match=r"These records have no custom fields\."):
-        import_fields.import_field_create(actor=admin, job=leads, column=1, label="T", type="")
+        import_fields.import_field_create(actor=admin, job=activities, column=1, label="T", type="")
     job = _run(upload(admin, _body(ROWS)), admin, django_capture_on_commit_callbacks)
     with pytest.raises(ServiceError, match=r"This import has already started\."):
         import_fields.import_field_create(actor=admin, job=job, column=1, label="T", type="")

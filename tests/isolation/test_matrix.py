@@ -589,6 +589,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:deal_detail": {"GET": 200, "POST": 405},
     "sales:deal_log": {"GET": 405, "POST": 400},
     "sales:deal_move": {"GET": 405, "POST": 400},
+    "sales:lead_new": {"GET": 200, "POST": 400},
     "sales:lead_detail": {"GET": 200, "POST": 405},
     "sales:lead_convert": {"GET": 405, "POST": 302},
     "sales:task_done": {"GET": 405, "POST": 302},
@@ -604,6 +605,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:contact_custom": {"GET": 405, "POST": 302},
     "sales:company_custom": {"GET": 405, "POST": 302},
     "sales:deal_custom": {"GET": 405, "POST": 302},
+    "sales:lead_custom": {"GET": 405, "POST": 302},
     "sales:deal_line_items": {"GET": 405, "POST": 400},
     # Custom fields: an empty post is refused naming the field; archive redirects to the list.
     "sales:custom_fields": {"GET": 200, "POST": 400},

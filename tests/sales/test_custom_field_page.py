@@ -47,7 +47,7 @@ def test_the_page_lists_the_fields_of_the_chosen_record_type(alpha: Workspace) -
     assert 'data-field="product"' in tickets
     assert "ผลิตภัณฑ์" in tickets
     assert 'data-field="tier"' not in tickets
-    for entity in ("contact", "company", "deal", "ticket"):
+    for entity in ("contact", "company", "deal", "lead", "ticket"):
         assert f'data-entity="{entity}"' in tickets
 
 

@@ -116,7 +116,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("created_at", "created_at"),
     ],
 }
-CUSTOM_ENTITIES = {"contact", "company", "deal"}
+CUSTOM_ENTITIES = {"contact", "company", "deal", "lead"}
 
 
 def _check(entity: str, file_format: str) -> None:

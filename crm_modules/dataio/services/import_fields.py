@@ -20,7 +20,7 @@ from tenants.models import Membership
 from tenants.permissions import require
 
 # Records that take custom fields (CustomField.Entity).
-FIELD_ENTITIES = ("contact", "company", "deal")
+FIELD_ENTITIES = ("contact", "company", "deal", "lead")
 
 
 def column_values(job: ImportJob, index: int) -> list[str]:

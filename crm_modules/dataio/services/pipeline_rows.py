@@ -166,7 +166,11 @@ def _references(values: dict[str, str]) -> tuple[list[str], list[str]]:
 
 
 def check_lead(
-    runner: Runner, outcome: RowOutcome, values: dict[str, str], owner_id: Any
+    runner: Runner,
+    outcome: RowOutcome,
+    values: dict[str, str],
+    owner_id: Any,
+    custom: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
     fields: dict[str, Any] = {
         name: values[name]
@@ -202,7 +206,12 @@ def check_lead(
             )
         fields["status"] = status
     draft = sales.lead_check_draft(
-        actor=runner.actor, owner_id=owner_id, members=runner.members, **fields
+        actor=runner.actor,
+        owner_id=owner_id,
+        members=runner.members,
+        custom_fields=custom,
+        definitions=runner.definitions,
+        **fields,
     )
     stored = dict(draft.fields)
     stored["company"] = stored.pop("company_name", "")
@@ -405,11 +414,16 @@ def _update_lead(runner: Runner, o: RowOutcome, lead_id: int) -> ImportRow:
 
     lead = sales.Lead.objects.get(pk=lead_id)
     changes: dict[str, Any] = {
-        name: value for name, value in o.draft.fields.items() if value not in ("", None)
+        name: value
+        for name, value in o.draft.fields.items()
+        if value not in ("", None) and name != "custom"
     }
     if "source" not in runner.job.mapping.values():
         changes.pop("source", None)
     previous: dict[str, Any] = {name: getattr(lead, name) for name in changes}
+    if o.draft.fields.get("custom"):
+        changes["custom_fields"] = o.draft.fields["custom"]
+        previous["custom"] = lead.custom
     if o.draft.owner_id != lead.owner_id and "owner_email" in runner.job.mapping.values():
         changes["owner"] = o.draft.owner_id
         previous["owner"] = lead.owner_id

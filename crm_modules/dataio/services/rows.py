@@ -155,7 +155,7 @@ class Runner:
             if job.entity == "activity":
                 draft, stored = activity_rows.check_activity(self, outcome, values)
             elif job.entity == "lead":
-                draft, stored = pipeline_rows.check_lead(self, outcome, values, owner_id)
+                draft, stored = pipeline_rows.check_lead(self, outcome, values, owner_id, custom)
             elif job.entity == "deal":
                 draft, stored = pipeline_rows.check_deal(self, outcome, values, owner_id, custom)
             elif job.entity == "contact":

@@ -231,7 +231,7 @@ def _answer_key(field_name: str | None) -> str:
 
 
 def _create_lead(actor: Membership, form: Form, answers: Mapping[str, str]) -> Lead:
-    own = {name: answers[name] for name in LEAD_FIELDS if answers.get(name)}
+    own: dict[str, Any] = {name: answers[name] for name in LEAD_FIELDS if answers.get(name)}
     extra = {k: v for k, v in answers.items() if k not in LEAD_FIELDS and v}
     notes = _summary(form, extra) if extra else ""
     try:

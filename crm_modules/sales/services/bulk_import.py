@@ -27,7 +27,7 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, companies, contacts
-from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.custom_fields import check_custom_values, custom_defaults
 from crm_modules.sales.services.duplicates import company_name_key, contact_name_key
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.bulk import copy_objects, copy_rows, reserve_ids
@@ -120,13 +120,32 @@ def contact_check_draft(
     )
 
 
+def default_fields(entity: str) -> list[CustomField]:
+    """The entity's fields in use that have a default, read once for a batch: an empty cell
+    of an import gives the field nothing, so the new record takes the default (ADR 0055)."""
+    return list(
+        CustomField.objects.filter(
+            entity=entity, archived_at__isnull=True, default_value__isnull=False
+        )
+    )
+
+
 def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) -> list[Company]:
     """Insert checked companies with one COPY; the caller audits the batch as a whole."""
     require(actor, CREATE_RECORDS)
     now = timezone.now()
     rows = []
+    defaults = default_fields("company")
     for draft in drafts:
-        company = Company(**draft.fields, owner_id=draft.owner_id, created_at=now, updated_at=now)
+        custom = custom_defaults(
+            entity="company", custom=draft.fields.get("custom", {}), definitions=defaults
+        )
+        company = Company(
+            **{**draft.fields, "custom": custom},
+            owner_id=draft.owner_id,
+            created_at=now,
+            updated_at=now,
+        )
         company.search_text = companies._search_text(company)
         company.name_key = company_name_key(company.name)
         rows.append(company)
@@ -148,11 +167,15 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
     now = timezone.now()
     ids = reserve_ids(Contact, len(drafts))
     columns, defaults, attname, json_prep = _contact_columns()
+    field_defaults = default_fields("contact")
     rows = []
     for pk, draft in zip(ids, drafts, strict=True):
         values = dict(defaults)
         for name, value in draft.fields.items():
             values[attname[name]] = value
+        values["custom"] = custom_defaults(
+            entity="contact", custom=draft.fields.get("custom", {}), definitions=field_defaults
+        )
         first, last = values["first_name"], values["last_name"]
         emails = [e.email for e in draft.emails]
         values.update(

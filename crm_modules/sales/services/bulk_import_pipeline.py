@@ -23,8 +23,8 @@ from crm_modules.sales.models import (
 )
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, deals, leads
-from crm_modules.sales.services.bulk_import import _owner
-from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.bulk_import import _owner, default_fields
+from crm_modules.sales.services.custom_fields import check_custom_values, custom_defaults
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.bulk import copy_objects
 from crm_platform.errors import ServiceError
@@ -57,11 +57,16 @@ def lead_check_draft(
     owner_id: Any = None,
     members: Collection[int] | None = None,
     phone_region: str | None = None,
+    custom_fields: Mapping[str, Any] | None = None,
+    definitions: Mapping[str, CustomField] | None = None,
     **fields: Any,
 ) -> LeadDraft:
     """Validate one lead as ``lead_create`` does."""
     require(actor, CREATE_RECORDS)
     clean = leads._clean({"source": fields.pop("source", ""), **fields}, phone_region=phone_region)
+    clean["custom"] = check_custom_values(
+        actor=actor, entity="lead", values=custom_fields or {}, definitions=definitions
+    )
     if not (
         clean.get("first_name")
         or clean.get("last_name")
@@ -82,8 +87,17 @@ def leads_bulk_create(*, actor: Membership, drafts: Sequence[LeadDraft]) -> list
         require(actor, REASSIGN_RECORDS)
     now = timezone.now()
     rows = []
+    defaults = default_fields("lead")
     for draft in drafts:
-        lead = Lead(**draft.fields, owner_id=draft.owner_id, created_at=now, updated_at=now)
+        custom = custom_defaults(
+            entity="lead", custom=draft.fields.get("custom", {}), definitions=defaults
+        )
+        lead = Lead(
+            **{**draft.fields, "custom": custom},
+            owner_id=draft.owner_id,
+            created_at=now,
+            updated_at=now,
+        )
         lead.search_text = leads._search_text(lead)
         rows.append(lead)
     with transaction.atomic():
@@ -145,10 +159,14 @@ def deals_bulk_create(*, actor: Membership, drafts: Sequence[DealDraft]) -> list
         require(actor, REASSIGN_RECORDS)
     now = timezone.now()
     rows = []
+    defaults = default_fields("deal")
     for draft in drafts:
         status = deals._status_for(draft.stage)
+        custom = custom_defaults(
+            entity="deal", custom=draft.fields.get("custom", {}), definitions=defaults
+        )
         deal = Deal(
-            **draft.fields,
+            **{**draft.fields, "custom": custom},
             pipeline_id=draft.stage.pipeline_id,
             stage=draft.stage,
             status=status,

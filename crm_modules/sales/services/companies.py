@@ -137,7 +137,11 @@ def company_create(
     require(actor, CREATE_RECORDS)
     clean = _clean({"name": fields.pop("name", ""), **fields}, company=None)
     clean["custom"] = check_custom_values(
-        actor=actor, entity="company", values=custom_fields or {}, complete=complete_custom
+        actor=actor,
+        entity="company",
+        values=custom_fields or {},
+        complete=complete_custom,
+        new_record=True,
     )
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:

@@ -32,7 +32,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks, events
-from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.custom_fields import check_custom_values, custom_defaults
 from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
@@ -272,7 +272,11 @@ def contact_create(
     clean_phones = _check_phones(list(phones), region=phone_region)
     target_company = _check_company(company)
     clean["custom"] = check_custom_values(
-        actor=actor, entity="contact", values=custom_fields or {}, complete=complete_custom
+        actor=actor,
+        entity="contact",
+        values=custom_fields or {},
+        complete=complete_custom,
+        new_record=True,
     )
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
@@ -317,7 +321,12 @@ def contact_for_email(*, tenant: Any, email: str, name: str = "", source: str) -
         existing = _contact_by_email(address)
         if existing is not None:
             return existing
-        contact = Contact.objects.create(**clean, source=source[:100], owner_id=None)
+        contact = Contact.objects.create(
+            **clean,
+            source=source[:100],
+            owner_id=None,
+            custom=custom_defaults(entity="contact", custom={}),
+        )
         _store_channels(contact, [EmailInput(email=address, primary=True)], [])
         contact.search_text = _search_text(contact, [address], [])
         contact.name_key = contact_name_key(contact.first_name, contact.last_name)

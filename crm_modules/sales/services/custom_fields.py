@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -47,7 +47,10 @@ def custom_field_create(
     help_text: str = "",
     required: bool = False,
     customer_visible: bool = False,
+    default_value: Any = None,
 ) -> CustomField:
+    """``default_value``: what a new record gets when the channel creating it does not give
+    the field (ADR 0055); checked like a record's value, None for no default."""
     require(actor, MANAGE_CUSTOM_FIELDS)
     entity = checks.check_choice(
         entity, field="entity", choices=CustomField.Entity.values, blank=False
@@ -63,6 +66,7 @@ def custom_field_create(
     clean_help = _check_help(help_text)
     clean_required = _check_required(required)
     clean_visible = _check_customer_visible(entity, kind, customer_visible)
+    clean_default = _check_default(entity, kind, clean_options, clean_label, default_value)
     with transaction.atomic():
         if CustomField.objects.filter(entity=entity, code=code).exists():
             raise ServiceError(_("A field with this code already exists."), field="code")
@@ -79,6 +83,7 @@ def custom_field_create(
             help_text=clean_help,
             required=clean_required,
             customer_visible=clean_visible,
+            default_value=clean_default,
         )
         audit_record(
             tenant=actor.tenant, actor=actor.user, action=CUSTOM_FIELD_CREATED, target=field
@@ -116,6 +121,17 @@ def _check_customer_visible(entity: str, kind: str, raw: Any) -> bool:
     return raw
 
 
+def _check_default(entity: str, kind: str, options: list[str], label: str, raw: Any) -> Any:
+    """A field's default in the normal form of its type, or None. A member field has none:
+    the member it named could leave the workspace while the default stays."""
+    if raw is None or raw == "" or raw == []:
+        return None
+    if kind == CustomField.Type.MEMBER:
+        raise ServiceError(_("A member field cannot have a default value."), field="default_value")
+    probe = CustomField(entity=entity, code="default", label=label, type=kind, options=options)
+    return _check_value(None, probe, raw, field="default_value")
+
+
 def _check_options(kind: str, raw: Any) -> list[str]:
     if kind not in SELECTS:
         if raw:
@@ -139,15 +155,24 @@ def _check_position(raw: Any) -> int:
 
 # What an admin may change of a field once it exists: its code and type stay, as the values
 # stored in the records are keyed by the code and normalised by the type.
-UPDATABLE = ("label", "help_text", "options", "required", "position", "customer_visible")
+UPDATABLE = (
+    "label",
+    "help_text",
+    "options",
+    "required",
+    "position",
+    "customer_visible",
+    "default_value",
+)
 
 
 def custom_field_update(
     *, actor: Membership, field: CustomField, changes: Mapping[str, Any]
 ) -> CustomField:
-    """Change a field's label, help, options (a select's), required flag, position or whether
-    customers fill it (a ticket field's).
-    Values already stored stay as they are, including an option that is no longer offered."""
+    """Change a field's label, help, options (a select's), required flag, position, whether
+    customers fill it (a ticket field's) or its default value.
+    Values already stored stay as they are, including an option that is no longer offered;
+    the default must stay one of the options."""
     require(actor, MANAGE_CUSTOM_FIELDS)
     unknown = sorted(set(changes) - set(UPDATABLE))
     if unknown:
@@ -167,8 +192,16 @@ def custom_field_update(
         clean["customer_visible"] = _check_customer_visible(
             field.entity, field.type, changes["customer_visible"]
         )
+    options = clean.get("options", field.options)
+    label = clean.get("label", field.label)
+    if "default_value" in changes:
+        clean["default_value"] = _check_default(
+            field.entity, field.type, options, label, changes["default_value"]
+        )
     with transaction.atomic():
         locked = CustomField.objects.select_for_update().get(pk=field.pk)
+        if "options" in clean and "default_value" not in clean:
+            _check_default_kept(locked, clean["options"])
         changed = {name: value for name, value in clean.items() if getattr(locked, name) != value}
         if not changed:
             return locked
@@ -183,6 +216,20 @@ def custom_field_update(
             data={"entity": locked.entity, "code": locked.code, "changed": sorted(changed)},
         )
     return locked
+
+
+def _check_default_kept(field: CustomField, options: list[str]) -> None:
+    """Options may not drop the one the default names: new records would get a value the
+    field no longer offers."""
+    default = field.default_value
+    if default is None:
+        return
+    chosen = default if isinstance(default, list) else [default]
+    if any(item not in options for item in chosen):
+        raise ServiceError(
+            _("The default value must stay one of the options: change it first."),
+            field="options",
+        )
 
 
 def custom_field_archive(*, actor: Membership, field: CustomField, archived: bool) -> CustomField:
@@ -233,18 +280,21 @@ def check_custom_values(
     current: Mapping[str, Any] | None = None,
     definitions: Mapping[str, CustomField] | None = None,
     complete: bool = False,
+    new_record: bool = False,
 ) -> dict[str, Any]:
     """The record's new ``custom`` object: ``current`` with ``values`` applied (None clears a
     field). A code with no definition — or one deleted or archived while a form was open — is
     refused, and so is clearing a required field. ``complete``: a new record filled in by a
     person (a form, the API's create), which must then give every required field (ADR 0053).
+    ``new_record``: the values of a record being created, which gets the default of each
+    field they leave out (``custom_defaults``, ADR 0055).
     ``definitions`` (code → field): the entity's fields, when the caller checks many records.
     ``actor`` None: a customer (``check_customer_custom_values``), who sets no member field."""
     if not isinstance(values, Mapping):
         raise ServiceError(
             _("Custom fields must be an object of field codes."), field="custom_fields"
         )
-    if not values and not complete:
+    if not values and not complete and not new_record:
         return dict(current or {})
     fields = (
         dict(definitions)
@@ -271,6 +321,10 @@ def check_custom_values(
             result.pop(code, None)
             continue
         result[code] = _check_value(actor, definition, raw, field=name)
+    if new_record:
+        result = custom_defaults(
+            entity=entity, custom=result, given=values, definitions=fields.values()
+        )
     if complete:
         for definition in fields.values():
             missing = definition.code not in result
@@ -351,6 +405,91 @@ def check_customer_custom_values(*, entity: str, values: Any) -> dict[str, Any]:
             entity=entity, archived_at__isnull=True, customer_visible=True
         )
     }
-    return check_custom_values(
+    chosen = check_custom_values(
         actor=None, entity=entity, values=values, definitions=visible, complete=True
     )
+    # Fields customers do not fill still get the workspace's defaults (ADR 0055).
+    return custom_defaults(entity=entity, custom=chosen, given=values)
+
+
+def custom_defaults(
+    *,
+    entity: str,
+    custom: Mapping[str, Any],
+    given: Iterable[str] | None = None,
+    definitions: Iterable[CustomField] | None = None,
+) -> dict[str, Any]:
+    """A new record's ``custom`` with the default value of each field in use (not archived)
+    that the channel creating it did not give (ADR 0055). Every channel that creates records
+    comes here: the create services (``new_record``), imports, inbound mail, the portal and
+    the web form. ``given``: the codes the channel sent, an emptied one included — a person
+    who cleared a prefilled field chose no value; by default the codes of ``custom``.
+    ``definitions``: the entity's fields when the caller already has them (one query less per
+    record of an import)."""
+    sent = set(custom if given is None else given)
+    fields = (
+        definitions
+        if definitions is not None
+        else CustomField.objects.filter(
+            entity=entity, archived_at__isnull=True, default_value__isnull=False
+        )
+    )
+    result = dict(custom)
+    for field in fields:
+        if (
+            field.entity == entity
+            and field.archived_at is None
+            and field.default_value is not None
+            and field.code not in sent
+            and field.code not in result
+        ):
+            default = field.default_value
+            result[field.code] = list(default) if isinstance(default, list) else default
+    return result
+
+
+# Pairs of types a lead's value carries over between on conversion (ADR 0055), besides the
+# same type: a value that reads the same in the target field.
+_CARRIES = {
+    (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT),
+    (CustomField.Type.NUMBER, CustomField.Type.DECIMAL),
+    (CustomField.Type.NUMBER, CustomField.Type.CURRENCY),
+    (CustomField.Type.SELECT, CustomField.Type.TEXT),
+    (CustomField.Type.SELECT, CustomField.Type.MULTI_SELECT),
+    (CustomField.Type.EMAIL, CustomField.Type.TEXT),
+    (CustomField.Type.URL, CustomField.Type.TEXT),
+    (CustomField.Type.PHONE, CustomField.Type.TEXT),
+}
+
+
+def custom_carried(
+    *, actor: Membership, values: Mapping[str, Any], source: str, target: str
+) -> dict[str, Any]:
+    """The values of a ``source`` record (a lead being converted) that a new ``target``
+    record takes: those of fields with the same code in the target, of the same or a
+    compatible type (``_CARRIES``), that the target field accepts — an option it does not
+    offer, a member no longer active, stays behind. Nothing is removed from the source."""
+    if not values:
+        return {}
+    origin = {
+        f.code: f for f in CustomField.objects.filter(entity=source, archived_at__isnull=True)
+    }
+    targets = {
+        f.code: f
+        for f in CustomField.objects.filter(
+            entity=target, archived_at__isnull=True, code__in=list(origin)
+        )
+    }
+    carried: dict[str, Any] = {}
+    for code, value in values.items():
+        here, there = origin.get(code), targets.get(code)
+        if here is None or there is None or value in (None, "", []):
+            continue
+        if here.type != there.type and (here.type, there.type) not in _CARRIES:
+            continue
+        raw = str(value) if there.type == CustomField.Type.TEXT else value
+        try:
+            carried[code] = _check_value(actor, there, raw, field=f"custom_fields.{code}")
+        except ServiceError:
+            continue
+    return carried

@@ -168,7 +168,11 @@ def deal_create(
     clean_company = _check_company(company)
     clean_contacts = _check_contacts(contacts)
     custom = check_custom_values(
-        actor=actor, entity="deal", values=custom_fields or {}, complete=complete_custom
+        actor=actor,
+        entity="deal",
+        values=custom_fields or {},
+        complete=complete_custom,
+        new_record=True,
     )
     reason = checks.check_optional_text(
         lost_reason, field="lost_reason", max_length=200, label=_("Lost reason")

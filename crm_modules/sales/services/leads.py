@@ -23,6 +23,7 @@ from crm_modules.sales.module import (
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.companies import company_create
 from crm_modules.sales.services.contacts import contact_create
+from crm_modules.sales.services.custom_fields import check_custom_values, custom_carried
 from crm_modules.sales.services.deals import deal_create
 from crm_modules.sales.services.records import record_delete
 from crm_modules.sales.services.scores import score_inputs_changed
@@ -84,8 +85,17 @@ def _search_text(lead: Lead) -> str:
 
 
 def lead_create(
-    *, actor: Membership, owner_id: Any = None, phone_region: str | None = None, **fields: Any
+    *,
+    actor: Membership,
+    owner_id: Any = None,
+    phone_region: str | None = None,
+    custom_fields: Any = None,
+    complete_custom: bool = False,
+    **fields: Any,
 ) -> Lead:
+    """``custom_fields``: values of the lead custom fields, by code; ``complete_custom``: a
+    person filled the form (the new-lead page, the API), so every required one is asked
+    (ADR 0053). Fields left out get their defaults (ADR 0055)."""
     require(actor, CREATE_RECORDS)
     clean = _clean({"source": fields.pop("source", ""), **fields}, phone_region=phone_region)
     if not (
@@ -97,6 +107,13 @@ def lead_create(
         raise ServiceError(
             _("Give the lead a name, an email or a company."), field="first_name", code="required"
         )
+    clean["custom"] = check_custom_values(
+        actor=actor,
+        entity="lead",
+        values=custom_fields or {},
+        complete=complete_custom,
+        new_record=True,
+    )
     owner = actor.user_id if owner_id in (None, "") else checks.check_owner(actor, owner_id)
     if owner != actor.user_id:
         require(actor, REASSIGN_RECORDS)
@@ -119,6 +136,7 @@ def lead_update(
 ) -> Lead:
     changes = dict(changes)
     owner_id = changes.pop("owner", changes.pop("owner_id", lead.owner_id))
+    custom_fields = changes.pop("custom_fields", None)
     require(actor, EDIT_RECORDS, lead)
     clean = _clean(changes, phone_region=phone_region)
     new_owner = checks.check_owner(actor, owner_id) if owner_id != lead.owner_id else owner_id
@@ -133,6 +151,12 @@ def lead_update(
         if new_owner != locked.owner_id and not allows(actor, REASSIGN_RECORDS, locked):
             raise ServiceError(
                 _("Your role does not allow giving records to others."), field="owner"
+            )
+        if custom_fields is not None:
+            # Applied to the values read under the lock: a concurrent save of other fields
+            # is kept.
+            clean["custom"] = check_custom_values(
+                actor=actor, entity="lead", values=custom_fields, current=locked.custom
             )
         for name, value in clean.items():
             setattr(locked, name, value)
@@ -172,7 +196,10 @@ def lead_convert(
 ) -> Conversion:
     """Turn a lead into a contact (new, or ``contact`` linked), a company (``company``, or a new
     one from the lead's company name) and, with ``deal_stage``, a deal, in one transaction;
-    the lead's history is shared with each of them. Any failure leaves nothing behind."""
+    the lead's history is shared with each of them. Any failure leaves nothing behind.
+    The records it creates take the lead's custom-field values that fit a field of theirs
+    with the same code (``custom_carried``), and the defaults of their other fields; the
+    lead keeps all its values (ADR 0055)."""
     require(actor, EDIT_RECORDS, lead)
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -184,7 +211,11 @@ def lead_convert(
         if company is None and create_company and locked.company_name:
             company = Company.objects.filter(name=locked.company_name).order_by(
                 "pk"
-            ).first() or company_create(actor=actor, name=locked.company_name)
+            ).first() or company_create(
+                actor=actor,
+                name=locked.company_name,
+                custom_fields=_carried(actor, locked, "company"),
+            )
         if contact is None:
             contact = contact_create(
                 actor=actor,
@@ -195,6 +226,7 @@ def lead_convert(
                 company=company,
                 source=locked.source,
                 lifecycle_stage="qualified",
+                custom_fields=_carried(actor, locked, "contact"),
             )
         deal = None
         if deal_stage not in (None, ""):
@@ -205,6 +237,7 @@ def lead_convert(
                 amount=deal_amount,
                 company=company,
                 contacts=[contact],
+                custom_fields=_carried(actor, locked, "deal"),
             )
         now = timezone.now()
         locked.status = Lead.Status.CONVERTED
@@ -244,6 +277,10 @@ def lead_convert(
             },
         )
     return Conversion(lead=locked, contact=contact, company=company, deal=deal)
+
+
+def _carried(actor: Membership, lead: Lead, target: str) -> dict[str, Any]:
+    return custom_carried(actor=actor, values=lead.custom, source="lead", target=target)
 
 
 def lead_delete(*, actor: Membership, lead: Lead) -> None:

@@ -12,7 +12,16 @@ register = template.Library()
 
 @register.filter
 def custom_value(values: dict[str, Any] | None, field: Any) -> str:
-    value = (values or {}).get(field.code)
+    return _readable((values or {}).get(field.code))
+
+
+@register.filter
+def default_value(field: Any) -> str:
+    """A field definition's default value, as a record's value reads."""
+    return _readable(field.default_value)
+
+
+def _readable(value: Any) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
+from crm_modules.sales import api as sales
 from crm_modules.sales.api import Contact
 from crm_modules.service import sla
 from crm_modules.service.models import Status, Ticket, TicketMessage
@@ -60,9 +61,12 @@ def ticket_open_for_contact(
     custom: dict[str, Any] | None = None,
 ) -> tuple[Ticket, TicketMessage]:
     """A new ticket with the customer's first message; call inside a transaction.
-    ``custom``: custom-field values already checked (the web form's, ADR 0053)."""
+    ``custom``: custom-field values already checked, with their defaults (the web form's,
+    ADR 0053); None (inbound mail, which has no form): each field's default (ADR 0055)."""
     text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
     policy = sla.policy_default(time_zone=tenant.time_zone)
+    if custom is None:
+        custom = sales.custom_defaults(entity="ticket", custom={})
     ticket = Ticket(
         subject=_subject(subject),
         description=text,
@@ -73,7 +77,7 @@ def ticket_open_for_contact(
         updated_at=now,
         sla_policy=policy,
         status=Status.NEW,
-        custom=custom or {},
+        custom=custom,
     )
     sla.recompute(ticket, sla.clock_for(ticket))
     ticket.save()

@@ -234,7 +234,11 @@ def ticket_create(
     assignee = check_assignee(actor, assignee_id)
     team = check_team(actor, team_id)
     custom = sales.check_custom_values(
-        actor=actor, entity=CUSTOM_ENTITY, values=custom_fields or {}, complete=complete_custom
+        actor=actor,
+        entity=CUSTOM_ENTITY,
+        values=custom_fields or {},
+        complete=complete_custom,
+        new_record=True,
     )
     when = now or timezone.now()
     with transaction.atomic():
