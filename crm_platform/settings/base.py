@@ -206,13 +206,18 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
     }
-    # The layer's receive is a blocking pop of 5 s; redis-py 8 reads with a 5 s socket timeout
-    # by default, which ended that wait with an error and closed every idle socket. Reads may
-    # take longer than the pop; a dead connection is still noticed within 30 s.
+    # redis-py 8's defaults do not suit the layer:
+    # - reads time out after 5 s, as long as the layer's blocking pop, which ended that wait with
+    #   an error and closed every idle socket: reads may take 30 s (a dead connection is still
+    #   noticed);
+    # - a pool holds at most 100 connections and refuses the next one, and every socket joining
+    #   or leaving a group holds one while its command is in flight: hundreds of sockets of one
+    #   process closing at once (a deploy, a network blip) failed.
+    host = {"address": url, "socket_timeout": 30, "max_connections": 2000}
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 30}], "prefix": prefix},
+            "CONFIG": {"hosts": [host], "prefix": prefix},
         }
     }
     return caches, layers

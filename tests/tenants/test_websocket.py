@@ -9,6 +9,7 @@ whatever they change.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -523,3 +525,15 @@ async def test_promotion_to_admin_under_the_mfa_policy_closes_the_members_socket
             await _assert_revoked(socket, "mfa_required")
     finally:
         await set_policy(False)
+
+
+async def test_the_channel_layer_serves_hundreds_of_sockets_at_once(committed: World) -> None:
+    """Every socket of a process joins and leaves its groups through the layer's connection
+    pool, one connection per command in flight; redis-py 8 caps a pool at 100 connections by
+    default and refuses the next one, so a page reload by many viewers at once failed."""
+    layer = get_channel_layer()
+    assert layer is not None
+    channels = [f"{await layer.new_channel()}" for _ in range(300)]
+    await asyncio.gather(*(layer.group_add("alpha.test.many", name) for name in channels))
+    await asyncio.gather(*(layer.group_discard("alpha.test.many", name) for name in channels))
+    await layer.flush()
