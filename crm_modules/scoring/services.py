@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import functools
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models import Case, Exists, Func, IntegerField, JSONField, OuterRef, Q, Value, When
-from django.db.models.functions import JSONObject
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -416,39 +413,21 @@ def _condition(
     )
 
 
-def score_expressions(entity: str, *, now: datetime.datetime | None = None) -> tuple[Any, Any]:
-    """The score and the breakdown of every record of ``entity``, as SQL expressions."""
+def rule_points(entity: str, *, now: datetime.datetime | None = None) -> dict[int, Any]:
+    """Each active rule of ``entity`` that can give points, by rule id, as a SQL expression:
+    its points where the record meets its condition, NULL elsewhere."""
     now = now or timezone.now()
     custom_types = _custom_types(entity)
-    parts = []
+    points: dict[int, Any] = {}
     for rule in ScoringRule.objects.filter(entity=entity, active=True).order_by("id"):
         condition = _condition(rule, custom_types, now)
         if condition is not None:
-            parts.append((rule, condition))
-    if not parts:
-        return Value(0), Value({}, output_field=JSONField())
-    points = [
-        Case(
-            When(condition, then=Value(rule.points)), default=Value(0), output_field=IntegerField()
-        )
-        for rule, condition in parts
-    ]
-    score = functools.reduce(operator.add, points)
-    breakdown = Func(
-        JSONObject(
-            **{
-                str(rule.pk): Case(
-                    When(condition, then=Value(rule.points)),
-                    default=Value(None),
-                    output_field=IntegerField(),
-                )
-                for rule, condition in parts
-            }
-        ),
-        function="jsonb_strip_nulls",
-        output_field=JSONField(),
-    )
-    return score, breakdown
+            points[rule.pk] = Case(
+                When(condition, then=Value(rule.points)),
+                default=Value(None),
+                output_field=IntegerField(),
+            )
+    return points
 
 
 def _batches(entity: str, ids: list[int] | None) -> Iterable[Q]:
@@ -484,7 +463,7 @@ def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
     wanted = None if ids is None else sorted({int(pk) for pk in ids})
-    score, breakdown = score_expressions(entity)
+    points = rule_points(entity)
     thresholds = list(ScoreThreshold.objects.filter(entity=entity))
     total = 0
     stamp = timezone.now().isoformat()
@@ -496,9 +475,7 @@ def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
                 )
                 for threshold in thresholds
             }
-            changes = sales.scores_store_changes(
-                entity=entity, score=score, breakdown=breakdown, where=where
-            )
+            changes = sales.scores_store_changes(entity=entity, points=points, where=where)
             total += len(changes)
             if entity == "contact" and changes:
                 _announce_score_changes(changes, stamp)

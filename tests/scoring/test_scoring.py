@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Max, Min
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -124,6 +125,37 @@ def test_recompute_is_one_update_per_batch(alpha: Workspace) -> None:
         services.scores_recompute(entity="contact")
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
+
+
+def test_each_rule_is_evaluated_once_a_record_and_batches_touch_only_their_records(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vips = ContactFactory.create_batch(5, tags=["vip"])
+    tagged = _rule(
+        alpha, name="Tagged", kind="field", field="tags", operator="contains", value="vip", points=5
+    )
+    meeting = _rule(
+        alpha, name="Meeting", kind="engagement", activity_kind="meeting", days=14, points=20
+    )
+    timeline.activity_log(kind="meeting", author=None, concerns=[vips[0]])
+
+    # Only the records asked for are written, even when others would change too.
+    assert services.scores_recompute(entity="contact", ids=[vips[0].pk, vips[2].pk]) == 2
+    assert _score(vips[0]) == (25, {str(tagged.pk): 5, str(meeting.pk): 20})
+    assert _score(vips[2]) == (5, {str(tagged.pk): 5})
+    assert _score(vips[1]) == (0, {})
+
+    monkeypatch.setattr(services, "BATCH", 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.scores_recompute(entity="contact") == 3
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    bounds = Contact.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    assert len(updates) == len(range(bounds["low"], bounds["high"] + 1, 2))
+    # The timeline condition appears once in each statement: the score and the breakdown are
+    # both read from one evaluation per record.
+    assert all(sql.count("activities_activitylink") == 1 for sql in updates)
+    assert [_score(contact)[0] for contact in vips] == [25, 5, 5, 5, 5]
+    assert services.scores_recompute(entity="contact") == 0
 
 
 def test_an_input_change_rescores_the_record_in_the_background(
