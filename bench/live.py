@@ -6,8 +6,11 @@ Redis channel layer and the real socket stack (middleware, consumer).
     uv run python bench/live.py --clients 200 --changes 1000 --rate 20 --burst 10000
 
 It reuses the workspace of ``bench/dashboard.py`` (database ``bench_dashboard`` unless
---database says otherwise; run that first). It opens --clients dashboard sockets (signed-in
-Owners' sessions, in this process, over the channel layer in Redis), then:
+--database says otherwise; run that first). It serves the product's ASGI application under
+uvicorn in processes of its own (--workers), as production does, and opens --clients dashboard
+sockets of signed-in Owners from --processes client processes (the `websockets` client, the
+way a browser connects: Host, Origin, session cookie); the channel layer is the Redis of
+REDIS_URL. Then:
 
 1. moves --changes deals between two stages through ``deal_move_stage`` (the service the board
    calls), --rate a second, each its own transaction; for every client and change, the time
@@ -24,9 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="changes per second")
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--burst-clients", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--workers", type=int, default=2, help="ASGI server processes")
+    parser.add_argument(
+        "--drain", type=float, default=15.0, help="seconds to wait after the last change"
+    )
     return parser.parse_args()
 
 
@@ -89,42 +98,101 @@ def sessions(n: int) -> tuple[Any, str, list[str]]:
     return tenant, f"{SLUG}.localhost", keys
 
 
-class Listener:
-    """One dashboard socket, keeping the arrival time of every refresh."""
+def _listen_process(
+    port: int, host: str, origin: str, cookies: list[str], ready: Any, stop: Any, out: Any
+) -> None:
+    """A process of its own holding len(cookies) dashboard sockets; it sends back, per socket,
+    the arrival time of every ``dashboard.refresh`` (``time.perf_counter``: CLOCK_MONOTONIC,
+    one clock for every process of the machine)."""
+    asyncio.run(_listen(port, host, origin, cookies, ready, stop, out))
 
-    def __init__(self, host: str, session_key: str) -> None:
-        from channels.testing import WebsocketCommunicator
+
+async def _listen(
+    port: int, host: str, origin: str, cookies: list[str], ready: Any, stop: Any, out: Any
+) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    arrivals: list[list[float]] = [[] for _ in cookies]
+    opened = asyncio.Event()
+    count = 0
+
+    async def one(i: int, cookie: str) -> None:
+        nonlocal count
+        async with connect(
+            f"ws://{host}:{port}{PATH}",
+            host="127.0.0.1",
+            port=port,
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": cookie},
+            open_timeout=60,
+            max_queue=None,
+        ) as socket:
+            await socket.recv()  # hello
+            count += 1
+            if count == len(cookies):
+                opened.set()
+            async for raw in socket:
+                if json.loads(raw).get("event") == "dashboard.refresh":
+                    arrivals[i].append(time.perf_counter())
+
+    def refused(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            print(f"a socket failed: {task.exception()!r}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    tasks = [asyncio.ensure_future(one(i, cookie)) for i, cookie in enumerate(cookies)]
+    for task in tasks:
+        task.add_done_callback(refused)
+    await opened.wait()
+    ready.put(len(cookies))
+    await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    out.put(arrivals)
+
+
+class Listeners:
+    """--processes client processes sharing the sockets, against the served ASGI process."""
+
+    def __init__(self, port: int, host: str, keys: list[str], processes: int) -> None:
+        import multiprocessing
+
         from django.conf import settings
 
-        from crm_platform.asgi import application
         from tenants.hosts import workspace_origin
 
-        headers = [
-            (b"host", host.encode()),
-            (b"origin", workspace_origin(host).encode()),
-            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
+        self.context = multiprocessing.get_context("spawn")
+        self.ready = self.context.Queue()
+        self.out = self.context.Queue()
+        self.stop = self.context.Event()
+        cookies = [f"{settings.SESSION_COOKIE_NAME}={key}" for key in keys]
+        shares = [cookies[i::processes] for i in range(processes) if cookies[i::processes]]
+        origin = workspace_origin(host)
+        self.children = [
+            self.context.Process(
+                target=_listen_process,
+                args=(port, host, origin, share, self.ready, self.stop, self.out),
+                daemon=True,
+            )
+            for share in shares
         ]
-        self.socket = WebsocketCommunicator(application, PATH, headers=headers)
-        self.refreshes: list[float] = []
-        self.task: asyncio.Task[None] | None = None
 
-    async def open(self) -> None:
-        connected, _ = await self.socket.connect(timeout=30)
-        if not connected:
-            sys.exit("a socket was refused")
-        await self.socket.receive_json_from(timeout=30)  # hello
-        self.task = asyncio.ensure_future(self.listen())
+    def open(self) -> int:
+        for child in self.children:
+            child.start()
+        return sum(self.ready.get(timeout=300) for _ in self.children)
 
-    async def listen(self) -> None:
-        while True:
-            message = await self.socket.receive_json_from(timeout=3600)
-            if message.get("event") == "dashboard.refresh":
-                self.refreshes.append(time.perf_counter())
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        await self.socket.disconnect()
+    def close(self) -> list[list[float]]:
+        self.stop.set()
+        arrivals: list[list[float]] = []
+        for _ in self.children:
+            arrivals.extend(self.out.get(timeout=300))
+        for child in self.children:
+            child.join(timeout=30)
+        return arrivals
 
 
 def changes_thread(tenant: Any, n: int, rate: float, commits: list[float]) -> None:
@@ -153,6 +221,8 @@ def changes_thread(tenant: Any, n: int, rate: float, commits: list[float]) -> No
 
 
 def burst_thread(tenant: Any, n: int, done: list[float]) -> None:
+    """done gets the commit's time, then the time the last event was sent (the events go
+    out after the commit, one by one)."""
     from django.db import connection, transaction
     from django.utils import timezone
     from django_tenants.utils import schema_context
@@ -164,6 +234,7 @@ def burst_thread(tenant: Any, n: int, done: list[float]) -> None:
     with schema_context(tenant.schema_name):
         ids = list(Deal.objects.order_by("id").values_list("pk", flat=True)[:n])
         with transaction.atomic():
+            transaction.on_commit(lambda: done.append(time.perf_counter()))
             Deal.objects.filter(pk__in=ids).update(updated_at=timezone.now())
             for pk in ids:
                 publish(tenant=tenant, topic=DEALS_TOPIC, event="deal.updated", payload={"id": pk})
@@ -171,27 +242,58 @@ def burst_thread(tenant: Any, n: int, done: list[float]) -> None:
     connection.close()
 
 
-async def run(args: argparse.Namespace, tenant: Any, host: str, keys: list[str]) -> None:
-    from asgiref.sync import sync_to_async
+def serve(args: argparse.Namespace, database_url: str, port: int) -> subprocess.Popen[bytes]:
+    """The product's ASGI application under uvicorn, as in production: its own processes,
+    HTTP and WebSocket on one port, the channel layer in Redis."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="crm_platform.settings.dev",
+        PORT=str(port),
+    )
+    command = [
+        sys.executable, "-m", "uvicorn", "crm_platform.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+        "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (our own argv)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                sys.exit("the ASGI server did not start")
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("the ASGI server did not start in 120 s")
 
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def changes(args: argparse.Namespace, tenant: Any, port: int, host: str, keys: list[str]) -> None:
     from crm_modules.reporting.consumers import COALESCE_SECONDS
 
-    listeners = [Listener(host, key) for key in keys[: args.clients]]
-    for listener in listeners:
-        await listener.open()
-    print(f"{len(listeners)} sockets open; coalescing window {COALESCE_SECONDS * 1000:.0f} ms")
-
-    commits: list[float] = []
-    worker = threading.Thread(
-        target=changes_thread, args=(tenant, args.changes, args.rate, commits)
+    listeners = Listeners(port, host, keys[: args.clients], args.processes)
+    opened = listeners.open()
+    print(
+        f"{opened} sockets open in {len(listeners.children)} client processes; "
+        f"coalescing window {COALESCE_SECONDS * 1000:.0f} ms",
+        flush=True,
     )
-    worker.start()
-    await sync_to_async(worker.join)()
-    await asyncio.sleep(COALESCE_SECONDS * 4 + 2)
+    commits: list[float] = []
+    changes_thread(tenant, args.changes, args.rate, commits)
+    time.sleep(max(COALESCE_SECONDS * 4 + 2, args.drain))
+    arrivals_per_client = listeners.close()
     latencies: list[float] = []
     lost = 0
-    for listener in listeners:
-        arrivals = sorted(listener.refreshes)
+    for arrivals in arrivals_per_client:
+        arrivals.sort()
         j = 0
         for committed in commits:
             while j < len(arrivals) and arrivals[j] < committed:
@@ -200,53 +302,60 @@ async def run(args: argparse.Namespace, tenant: Any, host: str, keys: list[str])
                 lost += 1
             else:
                 latencies.append((arrivals[j] - committed) * 1000)
-    refreshes = [len(listener.refreshes) for listener in listeners]
+    refreshes = [len(arrivals) for arrivals in arrivals_per_client]
     print(
-        f"\n{len(commits)} changes at {args.rate:g}/s to {len(listeners)} clients: "
+        f"\n{len(commits)} changes at {args.rate:g}/s to {len(arrivals_per_client)} clients: "
         f"commit-to-client p50 {percentile(latencies, 0.50):.0f} ms, "
         f"p95 {percentile(latencies, 0.95):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-        f"max {max(latencies):.0f} ms; lost {lost} of {len(commits) * len(listeners)}; "
+        f"max {max(latencies):.0f} ms; lost {lost} of {len(commits) * len(arrivals_per_client)}; "
         f"refreshes per client median {statistics.median(refreshes):.0f}",
         flush=True,
     )
-    for listener in listeners[args.burst_clients :]:
-        await listener.close()
-    listeners = listeners[: args.burst_clients]
-    for listener in listeners:
-        listener.refreshes.clear()
 
+
+def burst(args: argparse.Namespace, tenant: Any, port: int, host: str, keys: list[str]) -> None:
+    from crm_modules.reporting.consumers import COALESCE_SECONDS
+
+    listeners = Listeners(port, host, keys[: args.burst_clients], args.processes)
+    listeners.open()
     done: list[float] = []
     started = time.perf_counter()
-    worker = threading.Thread(target=burst_thread, args=(tenant, args.burst, done))
-    worker.start()
-    await sync_to_async(worker.join)()
-    await asyncio.sleep(COALESCE_SECONDS * 4 + 5)
-    counts = [len(listener.refreshes) for listener in listeners]
-    last = [
-        (max(listener.refreshes) - done[0]) * 1000 for listener in listeners if listener.refreshes
-    ]
-    after = sum(1 for listener in listeners if any(t >= done[0] for t in listener.refreshes))
+    burst_thread(tenant, args.burst, done)
+    time.sleep(max(COALESCE_SECONDS * 4 + 5, args.drain))
+    arrivals_per_client = listeners.close()
+    counts = [len(arrivals) for arrivals in arrivals_per_client]
+    last = [(max(arrivals) - done[0]) * 1000 for arrivals in arrivals_per_client if arrivals]
+    after = sum(1 for arrivals in arrivals_per_client if any(t >= done[0] for t in arrivals))
     print(
-        f"burst of {args.burst:,} row events in one transaction (written in "
-        f"{(done[0] - started):.1f} s) to {len(listeners)} clients: refreshes per client "
+        f"burst of {args.burst:,} row events in one transaction (committed after "
+        f"{(done[0] - started):.1f} s, its events sent {(done[1] - done[0]):.1f} s after the "
+        f"commit) to {len(counts)} clients: refreshes per client "
         f"min {min(counts)}, median {statistics.median(counts):.0f}, max {max(counts)}; "
-        f"clients refreshed after the commit {after} of {len(listeners)}; commit to last "
+        f"clients refreshed after the commit {after} of {len(counts)}; commit to last "
         f"refresh median {statistics.median(last) if last else float('nan'):.0f} ms, "
         f"max {max(last) if last else float('nan'):.0f} ms",
         flush=True,
     )
-    for listener in listeners:
-        await listener.close()
 
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     if not os.environ.get("REDIS_URL"):
         sys.exit("REDIS_URL must name the Redis the channel layer uses")
-    setup_django(with_database(server, args.database))
+    database_url = with_database(server_url, args.database)
+    port = free_port()
+    os.environ["PORT"] = str(port)  # the sockets' Origin carries the served port
+    setup_django(database_url)
     tenant, host, keys = sessions(max(args.clients, args.burst_clients))
-    asyncio.run(run(args, tenant, host, keys))
+    server = serve(args, database_url, port)
+    try:
+        changes(args, tenant, port, host, keys)
+        if args.burst:
+            burst(args, tenant, port, host, keys)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
