@@ -89,6 +89,27 @@ def ticket_list(
     return tickets
 
 
+def required_ticket_fields() -> list[sales.CustomField]:
+    """The ticket custom fields in use that are required, in their order: a workspace rule,
+    not a view of the member, so it is read whatever the member may see of sales."""
+    return list(
+        sales.CustomField.objects.filter(
+            entity="ticket", required=True, archived_at__isnull=True
+        ).order_by("position", "id")
+    )
+
+
+def ticket_missing_fields(
+    ticket: Ticket, required: list[sales.CustomField] | None = None
+) -> list[sales.CustomField]:
+    """The required custom fields ``ticket`` holds no value in — a ticket opened where nobody
+    could be asked them (email, the portal, a split) is solved only once they are filled.
+    ``required``: ``required_ticket_fields()`` when the caller checks many tickets."""
+    fields = required_ticket_fields() if required is None else required
+    custom = ticket.custom or {}
+    return [f for f in fields if custom.get(f.code) in (None, "", [])]
+
+
 def custom_filter(*, actor: Membership, params: Any) -> dict[str, Any]:
     """The ``cf_<code>=value`` parameters of a list, checked and normalised like stored values
     (a ServiceError naming ``custom_fields.<code>`` for an unknown field or a bad value)."""

@@ -90,6 +90,7 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
     )
     can_work = allows(actor, WORK_TICKETS)
     can_assign = allows(actor, ASSIGN_TICKETS)
+    required = selectors.required_ticket_fields()
     views = [
         ("unassigned", _("Unassigned")),
         ("mine", _("Mine")),
@@ -99,7 +100,16 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
     ]
     context = {
         "page": page,
-        "rows": [{"ticket": t, "sla": sla.state(t, now=now)} for t in page.rows],
+        "rows": [
+            {
+                "ticket": t,
+                "sla": sla.state(t, now=now),
+                # Shown on open tickets only: a solved one was finished before a field
+                # became required.
+                "needs_fields": t.is_open and bool(selectors.ticket_missing_fields(t, required)),
+            }
+            for t in page.rows
+        ],
         "view": view,
         "views": views,
         "counts": {
@@ -211,6 +221,8 @@ def _detail(
         "macros": macro_choices() if allows(actor, WORK_TICKETS) else [],
         "last_seen": last_seen,
         "merged_into": ticket.merged_into_id,
+        # Required fields still empty: the ticket cannot be solved or closed yet (ADR 0058).
+        "missing_fields": selectors.ticket_missing_fields(ticket) if ticket.is_open else [],
         # The custom fields, shown by the sales partial (ADR 0050).
         "custom_rows": sales.custom_rows(actor, CUSTOM_ENTITY, ticket),
         "custom_url": "service:ticket_custom",

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from crm_modules.activities import api as timeline
 from crm_modules.sales import api as sales
 from crm_modules.sales.api import Company, Contact
-from crm_modules.service import sla
+from crm_modules.service import selectors, sla
 from crm_modules.service.models import (
     DONE_STATUSES,
     Priority,
@@ -179,6 +179,30 @@ def check_team(actor: Membership, team_id: Any) -> int | None:
     if not Team.objects.filter(tenant_id=actor.tenant_id, pk=number).exists():
         raise ServiceError(_("Choose a team of this workspace."), field="team")
     return number
+
+
+def check_required_filled(ticket: Ticket, status: str) -> None:
+    """A ticket is solved or closed by a member only with its required custom fields filled
+    (ADR 0058): a ticket from email, the portal or a split starts without them, and the
+    member who finishes it is the one who knows their values. Asked under the ticket's lock,
+    whatever the path — the page, bulk changes, macros, the API."""
+    if status not in DONE_STATUSES or ticket.status in DONE_STATUSES:
+        return
+    missing = selectors.ticket_missing_fields(ticket)
+    if missing:
+        raise ServiceError(
+            _(
+                "Fill in the required fields of ticket #%(number)s before setting it to "
+                "“%(status)s”: %(fields)s."
+            )
+            % {
+                "number": ticket.pk,
+                "status": Status(status).label,
+                "fields": ", ".join(str(field.label) for field in missing),
+            },
+            field=f"custom_fields.{missing[0].code}",
+            code="required_fields",
+        )
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -381,6 +405,8 @@ def ticket_reply(
                 field="body",
                 code="closed",
             )
+        target = status or (Status.OPEN if public and locked.status == Status.NEW else "")
+        check_required_filled(locked, target)
         if public and seen is not None:
             # Under the ticket's lock: a customer message written after this check waits for
             # the reply to commit, and is then newer than the reply.
@@ -406,7 +432,6 @@ def ticket_reply(
             sla.on_public_reply(locked, now=when)
             sla.business_times(locked, sla.clock_for(locked))
             fields += sla.TIMER_FIELDS
-        target = status or (Status.OPEN if public and locked.status == Status.NEW else "")
         if target and target != locked.status:
             fields += _move(locked, target, when)
         locked.updated_at = when
@@ -485,6 +510,7 @@ def ticket_change_status(
             raise ServiceError(
                 _("A closed ticket stays closed; open a new ticket instead."), field="status"
             )
+        check_required_filled(locked, status)
         before = locked.status
         fields = _move(locked, status, when)
         if status in DONE_STATUSES:
@@ -708,6 +734,30 @@ def tickets_bulk(
         tickets = list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(tickets) != len(ids):
             raise ServiceError(_("Some of the chosen tickets no longer exist."), field="tickets")
+        if status in DONE_STATUSES:
+            # Every ticket that cannot be finished is named at once, not the first one only.
+            required = selectors.required_ticket_fields()
+            lacking = [
+                (t, selectors.ticket_missing_fields(t, required))
+                for t in tickets
+                if t.status not in DONE_STATUSES
+            ]
+            lacking = [(t, missing) for t, missing in lacking if missing]
+            if lacking:
+                names = list(dict.fromkeys(str(f.label) for _t, fs in lacking for f in fs))
+                raise ServiceError(
+                    _(
+                        "Fill in the required fields of these tickets before setting them to "
+                        "“%(status)s”: %(tickets)s (%(fields)s)."
+                    )
+                    % {
+                        "status": Status(status).label,
+                        "tickets": ", ".join(f"#{t.pk}" for t, _fs in lacking),
+                        "fields": ", ".join(names),
+                    },
+                    field="tickets",
+                    code="required_fields",
+                )
         for ticket in tickets:
             changes: dict[str, Any] = {}
             if priority:
