@@ -354,8 +354,12 @@ def main() -> None:
         if args.burst:
             burst(args, tenant, port, host, keys)
     finally:
+        # uvicorn drains open connections on SIGTERM; the client processes have gone already.
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 if __name__ == "__main__":
