@@ -19,8 +19,8 @@ import decimal
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, DateField, DecimalField, Q, Value, When
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Case, DateField, DecimalField, JSONField, Q, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains, Regex
 from django.utils.translation import gettext as _
@@ -166,11 +166,18 @@ def _contains(code: str, value: Any) -> Q:
     return Q(custom__contains={code: value})
 
 
+def _is(code: str, value: Any) -> Q:
+    """The field's JSON value is exactly ``value`` (containment would take any list for
+    ``[]``). The key is an expression, never a lookup path, whatever the field's code."""
+    key = KeyTransform(code, "custom")
+    return Q(key.get_lookup("exact")(key, Value(value, output_field=JSONField())))
+
+
 def _positive(target: CustomTarget, op: str, value: Any, alias: str) -> tuple[Q, dict[str, Any]]:
     """The records (with a ``custom`` column) that pass the positive form of ``op``."""
     code, kind = target.code, target.type
     if op == "not_empty":
-        return Q(custom__has_key=code) & ~_contains(code, "") & ~_contains(code, []), {}
+        return Q(custom__has_key=code) & ~_is(code, "") & ~_is(code, []), {}
     if op == "contains":
         return Q(IContains(KeyTextTransform(code, "custom"), value)), {}
     if op == "in":

@@ -333,6 +333,8 @@ def test_contact_custom_fields_compare_as_their_type(alpha: Workspace) -> None:
     assert _members(alpha, _c("custom.notes", "contains", "CAFFÈ")) == {rich.pk}
     assert _members(alpha, _c("custom.manager", "eq", manager.pk)) == {rich.pk}
     assert _members(alpha, _c("custom.budget", "not_empty")) == {rich.pk, modest.pk, stray.pk}
+    assert _members(alpha, _c("custom.topics", "not_empty")) == {rich.pk, modest.pk}
+    assert _members(alpha, _c("custom.topics", "empty")) == {stray.pk, blank.pk}
 
 
 @pytest.mark.parametrize(
