@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, DateField, DecimalField, JSONField, Q, Value, When
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform, KeyTransformExact
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains, Regex
 from django.utils.translation import gettext as _
@@ -169,8 +169,9 @@ def _contains(code: str, value: Any) -> Q:
 def _is(code: str, value: Any) -> Q:
     """The field's JSON value is exactly ``value`` (containment would take any list for
     ``[]``). The key is an expression, never a lookup path, whatever the field's code."""
-    key = KeyTransform(code, "custom")
-    return Q(key.get_lookup("exact")(key, Value(value, output_field=JSONField())))
+    return Q(
+        KeyTransformExact(KeyTransform(code, "custom"), Value(value, output_field=JSONField()))
+    )
 
 
 def _positive(target: CustomTarget, op: str, value: Any, alias: str) -> tuple[Q, dict[str, Any]]:
