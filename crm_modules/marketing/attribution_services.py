@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +23,7 @@ from crm_modules.marketing.module import (
     MANAGE_CAMPAIGN_COSTS,
     VIEW_ATTRIBUTION,
 )
+from crm_modules.marketing.money import credit_in_workspace_currency, credits_without_rate
 from crm_modules.sales.api import Deal, Lead, LifecycleStage
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
@@ -140,13 +141,17 @@ class Report:
     dimension: str
     currency: str
     rows: list[ReportRow]
+    # Currencies of credited deals with no exchange rate into ``currency`` on the day they
+    # were won: their revenue is left out (ADR 0047), and the page says so.
+    unconverted: list[str] = field(default_factory=list)
 
 
 def attribution_report(*, actor: Membership, model: str, dimension: str) -> Report:
     """Per campaign (or source, or medium): form fills, the people they brought, how many of
     them qualified, the won deals credited and their revenue under ``model``, the cost and ROI
-    (campaigns only). Revenue is in the workspace's currency; deals in other currencies are
-    credited in theirs and left out of this sum."""
+    (campaigns only). Revenue is in the workspace's currency: a deal won in another currency
+    is converted at the workspace's exchange rate of the day it was won, as reporting converts
+    money (ADR 0047); one whose currency has no rate that day is left out and named."""
     require(actor, VIEW_ATTRIBUTION)
     if model not in attribution.MODELS:
         raise ServiceError(_("Choose an attribution model from the list."), field="model")
@@ -171,11 +176,11 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
         )
         .order_by()
     }
+    credits = AttributionCredit.objects.filter(model=model)
     money = {
         row[column]: row
-        for row in AttributionCredit.objects.filter(model=model, currency=currency)
-        .values(column)
-        .annotate(revenue=Sum("credit"), deals=Count("deal", distinct=True))
+        for row in credits.values(column)
+        .annotate(revenue=Sum(credit_in_workspace_currency()), deals=Count("deal", distinct=True))
         .order_by()
     }
     costs = (
@@ -187,7 +192,7 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
     for key in sorted(set(funnel) | set(money) | set(costs)):
         f = funnel.get(key, {})
         m = money.get(key, {})
-        revenue = m.get("revenue") or Decimal("0.00")
+        revenue = (m.get("revenue") or Decimal(0)).quantize(attribution.CENT)
         cost = costs.get(key)
         rows.append(
             ReportRow(
@@ -209,6 +214,7 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
         dimension=dimension,
         currency=currency,
         rows=rows,
+        unconverted=credits_without_rate(credits),
     )
 
 

@@ -14,7 +14,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm_modules.marketing import selectors, services
+from crm_modules.marketing import segments, selectors, services
 from crm_modules.marketing.campaigns import selectors as campaign_selectors
 from crm_modules.marketing.campaigns import services as campaign_services
 from crm_modules.marketing.campaigns.services import CampaignDraft, VariantDraft
@@ -54,13 +54,58 @@ class SegmentDetailOut(SegmentOut):
         return int(self.context["count"])
 
 
+def _definition_schema() -> dict[str, Any]:
+    """The filter's shape for the OpenAPI document: which fields and operators a condition
+    may use. ``segments.check_definition`` is what decides; this only describes it."""
+    ops = sorted({op for spec in segments.FIELDS.values() for op in spec.ops} | {"has", "lacks"})
+    field_help = (
+        "One of: "
+        + ", ".join(sorted(segments.FIELDS))
+        + "; custom.<code> (a custom field of contacts) or company.custom.<code> (of their"
+        " company), with the operators of the field's type; activity.<type> and"
+        " activity_count.<type> (a timeline entry type, or any)."
+    )
+    value_help = (
+        "Depends on the field: text, a number, true/false, a list of choices, days;"
+        " activity_count: {count, days}; purchase.product (won deals with one of the products"
+        " among their line items): {products: [product ids], count: at least this many"
+        " purchases (default 1), days: in the last N days (null or absent: ever)}."
+    )
+    condition = {
+        "type": "object",
+        "required": ["field", "op"],
+        "additionalProperties": False,
+        "properties": {
+            "field": {"type": "string", "description": field_help},
+            "op": {"type": "string", "enum": ops},
+            "value": {"description": value_help},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["conditions"],
+        "properties": {
+            "match": {"type": "string", "enum": ["all", "any"], "default": "all"},
+            "conditions": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": segments.MAX_CONDITIONS,
+                "items": condition,
+            },
+        },
+    }
+
+
+@extend_schema_field(_definition_schema())
+class DefinitionField(serializers.JSONField):
+    """A dynamic segment's filter (ADR 0028, 0052, 0057)."""
+
+
 class SegmentIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, trim_whitespace=False)
     kind = serializers.ChoiceField(choices=Segment.Kind.choices)
-    definition = serializers.JSONField(
-        required=False,
-        help_text='{"match": "all"|"any", "conditions": [{"field", "op", "value"}]}',
-    )
+    definition = DefinitionField(required=False)
 
 
 class SegmentMemberOut(serializers.ModelSerializer[Contact]):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_modules.marketing.models_capture import AttributionCredit
 from crm_modules.marketing.module import MODULE, VIEW_ATTRIBUTION
+from crm_modules.marketing.money import credit_in_workspace_currency, credits_without_rate
 from crm_modules.reporting.api import DataSource, Field, FieldType, register_source
 
 ATTRIBUTION = register_source(
@@ -29,9 +30,18 @@ ATTRIBUTION = register_source(
             Field("campaign", _("campaign"), FieldType.TEXT, "utm_campaign"),
             Field("source", _("source"), FieldType.TEXT, "utm_source"),
             Field("medium", _("medium"), FieldType.TEXT, "utm_medium"),
-            Field("credit", _("credited revenue"), FieldType.MONEY, "credit"),
+            # Credits keep their deal's currency: sums and averages convert them into the
+            # workspace's currency at the rate of the day the deal was won (ADR 0047).
+            Field(
+                "credit",
+                _("credited revenue"),
+                FieldType.MONEY,
+                "credit",
+                converted=credit_in_workspace_currency,
+            ),
             Field("won_at", _("won"), FieldType.DATETIME, "won_at"),
         ),
+        unconverted=credits_without_rate,
         record_url=lambda credit: reverse("sales:deal_detail", args=[credit.deal_id]),
         record_label=lambda credit: f"{credit.get_model_display()} · {credit.utm_campaign}",
     )

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from crm_modules.marketing import segment_custom
 from crm_modules.marketing.segments import (
     FIELDS,
     NO_VALUE_OPS,
@@ -19,14 +20,17 @@ from crm_modules.marketing.segments import (
     RECENCY_OPS,
     FieldSpec,
     activity_fields,
+    custom_name,
+    custom_spec,
     field_spec,
 )
 from crm_modules.reporting.api import RFM_SEGMENTS
-from crm_modules.sales.api import LifecycleStage
+from crm_modules.sales.api import LifecycleStage, Product
 from tenants.models import Membership
 
 GROUPS = (
-    ("contact", gettext_lazy("Contact and company")),
+    ("contact", gettext_lazy("Contact")),
+    ("company", gettext_lazy("Company")),
     ("purchases", gettext_lazy("Deals and purchases")),
     ("activities", gettext_lazy("Activities")),
     ("service", gettext_lazy("Tickets and satisfaction")),
@@ -64,7 +68,26 @@ INPUTS = {
     "consent": "choice",
     "bool": "bool",
     "owner": "owner",
+    "product": "products",
 }
+# The inputs of a custom field's condition, by the field's type (text for the others).
+CUSTOM_INPUTS = {
+    **dict.fromkeys(segment_custom.NUMBER_TYPES, "number"),
+    **dict.fromkeys(segment_custom.DATE_TYPES, "date"),
+    "boolean": "bool",
+    "select": "choices",
+    "multi_select": "choice",
+    "member": "owner",
+}
+DATE_LABELS = {
+    "eq": gettext_lazy("is on"),
+    "gt": gettext_lazy("is after"),
+    "gte": gettext_lazy("is on or after"),
+    "lt": gettext_lazy("is before"),
+    "lte": gettext_lazy("is on or before"),
+}
+# The catalogue the product condition offers (active products, by name).
+MAX_PRODUCT_OPTIONS = 500
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,18 @@ def _label(name: str, spec: FieldSpec) -> str:
 
 
 def offered_fields() -> dict[str, FieldSpec]:
-    return {**FIELDS, **activity_fields()}
+    """Every condition the builder offers: the fixed ones, the custom fields of contacts and
+    companies that are not archived, and one per type of activity."""
+    custom = {
+        custom_name(target): custom_spec(target) for target in segment_custom.offered_targets()
+    }
+    return {**FIELDS, **custom, **activity_fields()}
+
+
+def inputs_of(spec: FieldSpec) -> str:
+    if spec.custom is not None:
+        return CUSTOM_INPUTS.get(spec.custom.type, "text")
+    return INPUTS.get(spec.kind, "text")
 
 
 def field_groups() -> list[tuple[Any, list[Option]]]:
@@ -101,15 +135,40 @@ def field_groups() -> list[tuple[Any, list[Option]]]:
 
 
 def op_options(spec: FieldSpec) -> list[Option]:
-    labels = RECENCY_LABELS if spec.ops == RECENCY_OPS else OP_LABELS
+    labels: Mapping[str, Any] = RECENCY_LABELS if spec.ops == RECENCY_OPS else OP_LABELS
+    if spec.custom is not None and spec.custom.type in segment_custom.DATE_TYPES:
+        labels = {**OP_LABELS, **DATE_LABELS}
     return [Option(op, labels[op]) for op in spec.ops]
 
 
+def _members(tenant: Any) -> list[Option]:
+    members = Membership.objects.filter(tenant=tenant, status=Membership.Status.ACTIVE)
+    return [
+        Option(str(m.user_id), m.user.full_name or m.user.email)
+        for m in members.select_related("user").order_by("user__full_name", "user__email")
+    ]
+
+
 def choice_options(spec: FieldSpec, *, tenant: Any) -> list[Option]:
+    if spec.custom is not None:
+        kind = spec.custom.type
+        if kind == "boolean":
+            return [Option("yes", _("yes")), Option("no", _("no"))]
+        if kind == "member":
+            return _members(tenant)
+        return [Option(option, option) for option in spec.choices]
+    if spec.kind == "product":
+        products = Product.objects.filter(active=True).order_by("name", "id")
+        return [
+            Option(str(pk), name)
+            for pk, name in products.values_list("pk", "name")[:MAX_PRODUCT_OPTIONS]
+        ]
     if spec.kind == "rfm":
         return [Option(value, label) for value, label in RFM_SEGMENTS.choices]
-    if spec.kind == "choice":
+    if spec.kind == "choice" and spec.path == "lifecycle_stage":
         return [Option(value, label) for value, label in LifecycleStage.choices]
+    if spec.kind == "choice":
+        return [Option(value, value) for value in spec.choices]
     if spec.kind == "consent":
         return [Option(value, CONSENT_LABELS[value]) for value in spec.choices]
     if spec.kind == "rating":
@@ -117,13 +176,7 @@ def choice_options(spec: FieldSpec, *, tenant: Any) -> list[Option]:
     if spec.kind == "bool":
         return [Option("yes", _("yes")), Option("no", _("no"))]
     if spec.kind == "owner":
-        members = Membership.objects.filter(
-            tenant=tenant, status=Membership.Status.ACTIVE
-        ).select_related("user")
-        return [
-            Option(str(m.user_id), m.user.full_name or m.user.email)
-            for m in members.order_by("user__full_name", "user__email")
-        ]
+        return _members(tenant)
     return []
 
 
@@ -140,12 +193,12 @@ class Editor:
 
 def editor(field: str, *, tenant: Any) -> Editor | None:
     spec = field_spec(field) if field else None
-    if spec is None or field.startswith("custom."):
+    if spec is None:
         return None
     return Editor(
         field=field,
         spec=spec,
-        inputs=INPUTS.get(spec.kind, "text"),
+        inputs=inputs_of(spec),
         ops=op_options(spec),
         choices=choice_options(spec, tenant=tenant),
     )
@@ -168,9 +221,19 @@ def condition_from_input(field: str, data: Mapping[str, Any]) -> dict[str, Any]:
     condition: dict[str, Any] = {"field": field, "op": op, "value": None}
     if spec is None or op in NO_VALUE_OPS:
         return condition
-    inputs = INPUTS.get(spec.kind, "text")
+    inputs = inputs_of(spec)
+    getlist = getattr(data, "getlist", None)
     value: Any
-    if inputs == "days":
+    if inputs == "products":
+        chosen = list(getlist("c_products")) if getlist else list(data.get("c_products", []))
+        count = str(data.get("c_count", "")).strip()
+        days = str(data.get("c_days", "")).strip()
+        value = {
+            "products": [_whole(str(pk)) for pk in chosen],
+            "count": _whole(count) if count else 1,
+            "days": _whole(days) if days else None,
+        }
+    elif inputs == "days":
         value = _whole(str(data.get("c_days", "")))
     elif inputs == "count_days":
         value = {
@@ -181,12 +244,11 @@ def condition_from_input(field: str, data: Mapping[str, Any]) -> dict[str, Any]:
         value = _whole(str(data.get("c_count", "")))
     elif inputs in ("rating", "owner"):
         value = _whole(str(data.get("c_choice", "")))
-    elif inputs == "number":
+    elif inputs in ("number", "date"):
         value = str(data.get("c_value", "")).strip()
     elif inputs == "bool":
         value = {"yes": True, "no": False}.get(str(data.get("c_choice", "")), "")
     elif inputs == "choices":
-        getlist = getattr(data, "getlist", None)
         chosen = list(getlist("c_choices")) if getlist else list(data.get("c_choices", []))
         value = chosen if op in ("in", "not_in") else (chosen[0] if chosen else "")
     elif inputs == "choice":
@@ -204,11 +266,42 @@ def _value_words(spec: FieldSpec, op: str, value: Any, choices: Sequence[Option]
     if spec.kind == "activity_count":
         days = ngettext("%(days)d day", "%(days)d days", value["days"]) % {"days": value["days"]}
         return _("%(count)d in %(days)s") % {"count": value["count"], "days": days}
-    if spec.kind == "bool":
+    if spec.kind == "bool" or isinstance(value, bool):
         return str(_("yes") if value else _("no"))
     if isinstance(value, list):
         return ", ".join(names.get(str(v), str(v)) for v in value)
     return names.get(str(value), str(value))
+
+
+def _describe_products(title: str, op: str, value: Mapping[str, Any]) -> str:
+    """A product condition in words: "Products bought: Espresso, Grinder — at least 2 times in
+    the last 90 days"."""
+    names = dict(Product.objects.filter(pk__in=value["products"]).values_list("pk", "name"))
+    # A product deleted since is named by its id.
+    products = ", ".join(names.get(pk, f"#{pk}") for pk in value["products"])
+    count, days = value.get("count", 1), value.get("days")
+    times = ngettext("at least %(count)d time", "at least %(count)d times", count) % {
+        "count": count
+    }
+    if days:
+        period = ngettext("in the last %(days)d day", "in the last %(days)d days", days) % {
+            "days": days
+        }
+    else:
+        period = _("ever")
+    if op == "not_bought":
+        return _("%(what)s: did not buy %(products)s — %(times)s %(period)s") % {
+            "what": title,
+            "products": products,
+            "times": times,
+            "period": period,
+        }
+    return _("%(what)s: %(products)s — %(times)s %(period)s") % {
+        "what": title,
+        "products": products,
+        "times": times,
+        "period": period,
+    }
 
 
 def describe(condition: Mapping[str, Any], *, tenant: Any) -> str:
@@ -219,6 +312,8 @@ def describe(condition: Mapping[str, Any], *, tenant: Any) -> str:
         words = "" if value is None else str(value)
         return " ".join(part for part in (name, str(OP_LABELS.get(op, op)), words) if part)
     title = _label(name, spec)
+    if spec.kind == "product":
+        return _describe_products(title, op, value)
     if spec.kind in ("recency", "days"):
         days = ngettext("%(days)d day", "%(days)d days", value or 0) % {"days": value or 0}
         phrases = {
@@ -231,7 +326,7 @@ def describe(condition: Mapping[str, Any], *, tenant: Any) -> str:
         if spec.kind == "days":  # when the contact was created
             phrases["older_than_days"] = _("%(what)s: more than %(days)s ago")
         return phrases[op] % {"what": title, "days": days}
-    labels = OP_LABELS
+    labels = {option.value: option.label for option in op_options(spec)}
     choices = choice_options(spec, tenant=tenant)
     words = _value_words(spec, op, value, choices)
     return " ".join(part for part in (title, str(labels.get(op, op)), words) if part)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +35,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm_modules.activities.api import activity_links, entry_type, entry_types
+from crm_modules.marketing import segment_custom
+from crm_modules.marketing.segment_custom import CustomTarget
 from crm_modules.reporting.api import RFM_SEGMENTS, contact_values
-from crm_modules.sales.api import Consent, Deal, LifecycleStage
+from crm_modules.sales.api import Company, Consent, Deal, LifecycleStage, Product
 from crm_platform.errors import ServiceError
 
 MAX_CONDITIONS = 20
 MAX_TEXT = 200
 CHANNELS = ("email", "sms", "phone")
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+CUSTOM_PREFIX = "custom."
+COMPANY_CUSTOM_PREFIX = "company.custom."
+MAX_PRODUCTS = 50
+PRODUCT_OPS = ("bought", "not_bought")
 
 TEXT_OPS = ("eq", "ne", "contains", "empty", "not_empty")
 NUMBER_OPS = ("eq", "gt", "gte", "lt", "lte")
@@ -72,6 +79,8 @@ OP_LABELS: dict[str, Any] = {
     "older_than_days": gettext_lazy("more than … days ago"),
     "ever": gettext_lazy("at least once"),
     "never": gettext_lazy("never"),
+    "bought": gettext_lazy("bought"),
+    "not_bought": gettext_lazy("did not buy"),
 }
 
 
@@ -79,17 +88,23 @@ OP_LABELS: dict[str, Any] = {
 class FieldSpec:
     label: Any
     # text | choice | number | owner | tags | consent | bool | days | recency | activity_count
-    # | count | rating | rfm | custom
+    # | count | rating | rfm | custom | product
     kind: str
     ops: tuple[str, ...]
     path: str = ""
     choices: tuple[str, ...] = ()
     # The builder's group of conditions.
     group: str = "contact"
+    # A custom field's condition: which field (kind "custom").
+    custom: CustomTarget | None = None
 
 
 def _text(label: Any, path: str) -> FieldSpec:
     return FieldSpec(label, "text", TEXT_OPS, path)
+
+
+def _company(label: Any, path: str) -> FieldSpec:
+    return FieldSpec(label, "text", TEXT_OPS, path, group="company")
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -102,9 +117,21 @@ FIELDS: dict[str, FieldSpec] = {
     "source": _text(gettext_lazy("Source"), "source"),
     "utm_source": _text(gettext_lazy("UTM source"), "utm_source"),
     "utm_campaign": _text(gettext_lazy("UTM campaign"), "utm_campaign"),
-    "company.name": _text(gettext_lazy("Company name"), "company__name"),
-    "company.industry": _text(gettext_lazy("Company industry"), "company__industry"),
-    "company.city": _text(gettext_lazy("Company city"), "company__city"),
+    # The contact's company (ADR 0057): its own fields through the foreign key.
+    "company.name": _company(gettext_lazy("Company name"), "company__name"),
+    "company.industry": _company(gettext_lazy("Company industry"), "company__industry"),
+    "company.size": FieldSpec(
+        gettext_lazy("Company size"),
+        "choice",
+        ("eq", "ne", "in"),
+        "company__size",
+        tuple(value for value in Company.Size.values if value),
+        group="company",
+    ),
+    "company.country": _company(gettext_lazy("Company country"), "company__country"),
+    "company.region": _company(gettext_lazy("Company region"), "company__region"),
+    "company.city": _company(gettext_lazy("Company city"), "company__city"),
+    "company.parent": _company(gettext_lazy("Parent company"), "company__parent__name"),
     "lifecycle_stage": FieldSpec(
         gettext_lazy("Lifecycle stage"),
         "choice",
@@ -130,6 +157,10 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "purchase.count": FieldSpec(
         gettext_lazy("Number of purchases"), "count", NUMBER_OPS, group="purchases"
+    ),
+    # Products bought: the line items of won deals (ADR 0057).
+    "purchase.product": FieldSpec(
+        gettext_lazy("Products bought"), "product", PRODUCT_OPS, group="purchases"
     ),
     "lifetime_value": FieldSpec(
         gettext_lazy("Lifetime value"), "number", NUMBER_OPS, group="purchases"
@@ -195,10 +226,46 @@ def activity_fields() -> dict[str, FieldSpec]:
     return fields
 
 
+def custom_spec(target: CustomTarget) -> FieldSpec:
+    """A custom field's condition: the operators that suit its type."""
+    if target.field is None:
+        label: Any = target.code
+    else:
+        label = target.field.label
+    if target.entity == "company":
+        label = _("Company: %(field)s") % {"field": label}
+    return FieldSpec(
+        label,
+        "custom",
+        target.ops,
+        choices=target.options,
+        group=target.entity,
+        custom=target,
+    )
+
+
+def custom_name(target: CustomTarget) -> str:
+    prefix = COMPANY_CUSTOM_PREFIX if target.entity == "company" else CUSTOM_PREFIX
+    return f"{prefix}{target.code}"
+
+
+def _custom_key(name: str) -> tuple[str, str] | None:
+    """(entity, code) of a custom field's condition name, or None."""
+    for prefix, entity in ((COMPANY_CUSTOM_PREFIX, "company"), (CUSTOM_PREFIX, "contact")):
+        if name.startswith(prefix):
+            return entity, name[len(prefix) :]
+    return None
+
+
 def field_spec(name: str) -> FieldSpec | None:
     """The spec of a field name the filter may use, or None."""
     if name in FIELDS:
         return FIELDS[name]
+    custom = _custom_key(name)
+    if custom is not None:
+        if not _CUSTOM_KEY.match(custom[1]):
+            return None
+        return custom_spec(segment_custom.custom_target(*custom))
     family, _dot, kind = name.partition(".")
     if family in (ACTIVITY_LAST, ACTIVITY_COUNT) and kind:
         return _activity_spec(family, kind)
@@ -232,10 +299,9 @@ def _fail(message: str, index: int | None = None) -> ServiceError:
 
 
 def _spec(name: Any, index: int) -> FieldSpec:
-    if isinstance(name, str) and name.startswith("custom."):
-        if not _CUSTOM_KEY.match(name[7:]):
-            raise _fail(_("“%(field)s” is not a custom field key.") % {"field": name}, index)
-        return FieldSpec(name[7:], "custom", ("eq", "empty", "not_empty"))
+    custom = _custom_key(name) if isinstance(name, str) else None
+    if custom is not None and not _CUSTOM_KEY.match(custom[1]):
+        raise _fail(_("“%(field)s” is not a custom field key.") % {"field": name}, index)
     spec = field_spec(name) if isinstance(name, str) else None
     if spec is None:
         raise _fail(
@@ -302,12 +368,13 @@ def _check_value_of(spec: FieldSpec, op: str, value: Any, index: int) -> Any:
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
             raise _fail(_("Give a text of 1 to %(max)d characters.") % {"max": MAX_TEXT}, index)
         return value.strip()
-    if spec.kind == "custom":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise _fail(_("Give a text or a number."), index)
-        if isinstance(value, str) and (not value.strip() or len(value) > MAX_TEXT):
-            raise _fail(_("Give a text of 1 to %(max)d characters.") % {"max": MAX_TEXT}, index)
-        return value
+    if spec.kind == "custom" and spec.custom is not None:
+        try:
+            return segment_custom.check_value(spec.custom, op, value)
+        except ServiceError as error:
+            raise _fail(error.message, index) from None
+    if spec.kind == "product":
+        return _check_products(value, index)
     if spec.kind == "choice":
         values = value if op == "in" else [value]
         if not isinstance(values, list) or not values or any(v not in spec.choices for v in values):
@@ -346,8 +413,51 @@ def _check_value_of(spec: FieldSpec, op: str, value: Any, index: int) -> Any:
     raise _fail(_("Unknown field."), index)  # pragma: no cover - FIELDS kinds are closed
 
 
-def check_definition(raw: Any) -> Definition:
-    """Validate and normalise a filter; raise ``ServiceError`` naming the bad part."""
+def _check_products(value: Any, index: int) -> dict[str, Any]:
+    """``{"products": [ids], "count": at least this many won deals (1), "days": in the last
+    N days (null: ever)}``."""
+    if not isinstance(value, dict) or not value.keys() <= {"products", "count", "days"}:
+        raise _fail(_("Give an object with “products”, “count” and “days”."), index)
+    products = value.get("products")
+    if (
+        not isinstance(products, list)
+        or not 0 < len(products) <= MAX_PRODUCTS
+        or not all(_whole(p, 1, 2**62) for p in products)
+    ):
+        raise _fail(_("Choose 1 to %(max)d products (their ids).") % {"max": MAX_PRODUCTS}, index)
+    count = value.get("count", 1)
+    if not _whole(count, 1, MAX_COUNT):
+        raise _fail(_("Give a number of purchases from 1 to %(max)d.") % {"max": MAX_COUNT}, index)
+    days = value.get("days")
+    if days is not None and not _whole(days, 1, MAX_DAYS):
+        raise _fail(_days_message(), index)
+    return {"products": sorted(set(products)), "count": count, "days": days}
+
+
+def _check_saved(spec: FieldSpec, op: str, value: Any, index: int) -> None:
+    """What only a filter being saved must meet: it names records that exist and fields that
+    are offered. A stored filter is read again whatever has changed since (a field archived, a
+    product deleted), and keeps working."""
+    try:
+        if spec.custom is not None:
+            segment_custom.check_offered(spec.custom, op, value)
+        if spec.kind == "product":
+            found = set(
+                Product.objects.filter(pk__in=value["products"]).values_list("pk", flat=True)
+            )
+            missing = [str(pk) for pk in value["products"] if pk not in found]
+            if missing:
+                raise ServiceError(
+                    _("No product with the id %(ids)s.") % {"ids": ", ".join(missing)}
+                )
+    except ServiceError as error:
+        raise _fail(f"{spec.label}: {error.message}", index) from None
+
+
+def check_definition(raw: Any, *, saving: bool = False) -> Definition:
+    """Validate and normalise a filter; raise ``ServiceError`` naming the bad part.
+    ``saving``: a filter being saved or built, which must also name records that exist and
+    fields that are offered (not archived)."""
     if not isinstance(raw, dict) or set(raw) - {"match", "conditions"}:
         raise _fail(_("A filter is an object with “match” and “conditions”."))
     match = raw.get("match", "all")
@@ -369,6 +479,8 @@ def check_definition(raw: Any) -> Definition:
                 _("Choose an operator from: %(ops)s.") % {"ops": ", ".join(spec.ops)}, index
             )
         value = _check_value(spec, op, item.get("value"), index)
+        if saving:
+            _check_saved(spec, op, value, index)
         checked.append(Condition(item["field"], op, value))
     return Definition(match, tuple(checked))
 
@@ -521,18 +633,39 @@ def _new_condition_q(name: str, spec: FieldSpec, op: str, value: Any) -> Q | Non
     return None
 
 
-def _condition_q(condition: Condition) -> tuple[Q, dict[str, Any]]:
-    """The ``Q`` for one condition and any annotation it needs."""
+def _products_q(op: str, value: Mapping[str, Any]) -> Q:
+    """Contacts with at least ``count`` won deals (in the last ``days``) carrying one of the
+    products: ``IN`` over those deals grouped by contact, so the work follows the line items
+    of the products, not the contacts."""
+    deals = Deal.objects.filter(
+        status="won",
+        closed_at__isnull=False,
+        line_items__product_id__in=value["products"],
+        contacts__isnull=False,
+    )
+    if value.get("days"):
+        deals = deals.filter(closed_at__gte=timezone.now() - datetime.timedelta(days=value["days"]))
+    buyers = deals.order_by().values("contacts")
+    if value.get("count", 1) > 1:
+        buyers = (
+            buyers.annotate(segment_count=Count("id", distinct=True))
+            .filter(segment_count__gte=value["count"])
+            .values("contacts")
+        )
+    bought = Q(pk__in=buyers)
+    return bought if op == "bought" else ~bought
+
+
+def _condition_q(condition: Condition, index: int = 0) -> tuple[Q, dict[str, Any]]:
+    """The ``Q`` for one condition and any annotation it needs (named after ``index``)."""
     name, op, value = condition.field, condition.op, condition.value
-    if name.startswith("custom."):
-        key = name[7:]
-        if op == "eq":
-            return Q(custom__contains={key: value}), {}
-        present = Q(custom__has_key=key) & ~Q(**{f"custom__{key}": ""})
-        return (~present if op == "empty" else present), {}
     spec = field_spec(name)
     if spec is None:  # pragma: no cover - check_definition refused it
         raise _fail(_("Unknown field."))
+    if spec.custom is not None:
+        return segment_custom.custom_q(spec.custom, op, value, f"segment_custom_{index}")
+    if spec.kind == "product":
+        return _products_q(op, value), {}
     related = _new_condition_q(name, spec, op, value)
     if related is not None:
         return related, {}
@@ -572,8 +705,8 @@ def compile_definition(definition: Definition) -> tuple[Q, dict[str, Any]]:
     """The filter as one ``Q`` plus the aliases it refers to (``queryset.alias(**aliases)``)."""
     combined = Q()
     aliases: dict[str, Any] = {}
-    for condition in definition.conditions:
-        q, needs = _condition_q(condition)
+    for index, condition in enumerate(definition.conditions):
+        q, needs = _condition_q(condition, index)
         aliases.update(needs)
         combined = (combined & q) if definition.match == "all" else (combined | q)
     return combined, aliases

@@ -28,7 +28,7 @@ def segment_create(*, actor: Membership, name: str, kind: str, definition: Any =
         raise ServiceError(_("Choose dynamic or static."), field="kind")
     stored: dict[str, Any] = {}
     if kind == Segment.Kind.DYNAMIC:
-        stored = check_definition(definition).as_json()
+        stored = check_definition(definition, saving=True).as_json()
     elif definition not in (None, {}):
         raise ServiceError(_("A static list has no filter."), field="definition")
     with transaction.atomic():

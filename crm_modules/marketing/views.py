@@ -89,7 +89,7 @@ def _builder_step(action: str, post: Any, definition: Any) -> tuple[Any, str]:
             return definition, _("Choose a condition to add.")
         condition = segment_builder.condition_from_input(field, post)
         try:
-            checked = check_definition({"match": match, "conditions": [condition]})
+            checked = check_definition({"match": match, "conditions": [condition]}, saving=True)
         except ServiceError as exc:
             return definition, exc.message
         conditions.append(checked.as_json()["conditions"][0])
@@ -185,6 +185,7 @@ def _builder_context(actor: Membership, form: SegmentForm, chosen: str) -> dict[
         "editor": segment_builder.editor(chosen, tenant=tenant),
         "posted": form.data if form.is_bound else {},
         "chosen_values": getattr(form.data, "getlist", lambda key: [])("c_choices"),
+        "chosen_products": getattr(form.data, "getlist", lambda key: [])("c_products"),
     }
 
 

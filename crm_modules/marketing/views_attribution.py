@@ -101,6 +101,15 @@ def attribution(request: WorkspaceRequest) -> HttpResponse:
         "can_manage": allows(actor, MANAGE_CAMPAIGN_COSTS),
         "title": _("Revenue by %(by)s — %(model)s model")
         % {"by": by_labels[dimension], "model": report.model_label},
+        "unconverted": (
+            _(
+                "Amounts in %(currencies)s are left out: they have no exchange rate into "
+                "%(currency)s. An admin adds one under Exchange rates."
+            )
+            % {"currencies": ", ".join(report.unconverted), "currency": report.currency}
+            if report.unconverted
+            else ""
+        ),
     }
     return render(request, "marketing/attribution.html", context)
 

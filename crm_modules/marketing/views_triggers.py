@@ -20,7 +20,9 @@ from crm_modules.marketing.triggers.definition import (
     ACTION_TYPES,
     MAX_ACTIONS,
     THRESHOLD_ONLY_EVENTS,
+    offered_threshold_fields,
 )
+from crm_modules.marketing.triggers.describe import rules_when
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -102,6 +104,7 @@ def _editor(request: WorkspaceRequest, rule: TriggerRule | None) -> HttpResponse
         "events": [kind for kind in record_event_kinds() if kind.code not in THRESHOLD_ONLY_EVENTS],
         "action_types": ACTION_TYPES,
         "max_actions": MAX_ACTIONS,
+        "number_fields": offered_threshold_fields(),
     }
     return render(request, "marketing/trigger_form.html", context, status=status)
 
@@ -110,8 +113,10 @@ def _editor(request: WorkspaceRequest, rule: TriggerRule | None) -> HttpResponse
 @require_safe
 def triggers(request: WorkspaceRequest) -> HttpResponse:
     actor = request.membership
+    rules = list(selectors.trigger_rule_list(actor=actor)[:200])
+    whens = rules_when(rules)
     context = {
-        "rules": list(selectors.trigger_rule_list(actor=actor)[:200]),
+        "rules": [(rule, whens[rule.pk]) for rule in rules],
         "can_manage": allows(actor, MANAGE_TRIGGERS),
     }
     return render(request, "marketing/triggers.html", context)
@@ -139,6 +144,7 @@ def trigger_detail(request: WorkspaceRequest, trigger_id: int) -> HttpResponse:
     page = selectors.trigger_runs_page(actor=actor, rule=rule, after=request.GET.get("after", ""))
     context = {
         "rule": rule,
+        "when": rules_when([rule])[rule.pk],
         "page": page,
         "definition": json.dumps(rule.definition, ensure_ascii=False, indent=2),
         "can_manage": allows(actor, MANAGE_TRIGGERS),

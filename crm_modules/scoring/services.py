@@ -89,12 +89,15 @@ CUSTOM_ENTITIES = ("contact", "lead")
 
 
 def field_choices(entity: str) -> list[tuple[str, str]]:
-    """Every field a rule on ``entity`` may test, custom fields included."""
+    """Every field a new rule on ``entity`` may test, custom fields included; archived custom
+    fields are not offered (rules that test one keep giving points)."""
     choices = [(code, str(spec.label)) for code, spec in FIELDS.get(entity, {}).items()]
     if entity in CUSTOM_ENTITIES:
         choices += [
             (f"{CUSTOM_PREFIX}{field.code}", str(field.label))
-            for field in sales.CustomField.objects.filter(entity=entity)
+            for field in sales.CustomField.objects.filter(
+                entity=entity, archived_at__isnull=True
+            )
         ]
     return choices
 
@@ -136,7 +139,8 @@ def _check_int(value: Any, *, field: str, low: int, high: int, label: str) -> in
     return number
 
 
-def _check_rule(data: Mapping[str, Any]) -> dict[str, Any]:
+def _check_rule(data: Mapping[str, Any], *, kept_field: str = "") -> dict[str, Any]:
+    """``kept_field``: the field the rule being changed tests, accepted even if archived."""
     entity = data.get("entity", "")
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
@@ -163,7 +167,7 @@ def _check_rule(data: Mapping[str, Any]) -> dict[str, Any]:
         "days": None,
     }
     if kind == ScoringRule.Kind.FIELD:
-        clean.update(_check_field_condition(entity, data))
+        clean.update(_check_field_condition(entity, data, kept_field))
     elif kind in (ScoringRule.Kind.ENGAGEMENT, ScoringRule.Kind.INACTIVITY):
         clean["days"] = _check_int(
             data.get("days"), field="days", low=1, high=3650, label=_("Days")
@@ -184,14 +188,22 @@ def _check_rule(data: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _check_field_condition(entity: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def _check_field_condition(entity: str, data: Mapping[str, Any], kept_field: str) -> dict[str, Any]:
     field = str(data.get("field", "") or "")
     op = data.get("operator", "")
     value = str(data.get("value", "") or "").strip()
     if field.startswith(CUSTOM_PREFIX):
-        custom_type = _custom_types(entity).get(field.removeprefix(CUSTOM_PREFIX))
+        code = field.removeprefix(CUSTOM_PREFIX)
+        custom_type = _custom_types(entity).get(code)
         if custom_type is None:
             raise ServiceError(_("Choose a field from the list."), field="field")
+        archived = sales.CustomField.objects.filter(
+            entity=entity, code=code, archived_at__isnull=False
+        ).exists()
+        if archived and field != kept_field:
+            raise ServiceError(
+                _("This field is archived; restore it to use it in a new rule."), field="field"
+            )
         allowed = NUMBER_OPERATORS if custom_type in NUMERIC_CUSTOM_TYPES else TEXT_OPERATORS
     elif field in FIELDS.get(entity, {}):
         allowed = TEXT_OPERATORS
@@ -259,7 +271,7 @@ def rule_update(*, actor: Membership, rule: ScoringRule, changes: Mapping[str, A
         }  # fmt: skip
         if "entity" in changes and changes["entity"] != locked.entity:
             raise ServiceError(_("A rule stays on its kind of record."), field="entity")
-        clean = _check_rule({**current, **changes})
+        clean = _check_rule({**current, **changes}, kept_field=locked.field)
         if clean["active"] and not locked.active:
             _check_active_limit(locked.entity, exclude=locked.pk)
         for name, value in clean.items():

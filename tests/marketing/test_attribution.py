@@ -13,6 +13,9 @@ from django.utils import timezone
 from crm_modules.marketing import attribution_services as svc
 from crm_modules.marketing.models_capture import AttributionCredit, CampaignCost, Touchpoint
 from crm_modules.reporting.api import get_source
+from crm_modules.reporting.compiler import run
+from crm_modules.reporting.definition import check_definition
+from crm_modules.reporting.models import ExchangeRate
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
@@ -22,6 +25,7 @@ from tests.sales.factories import ContactFactory, DealFactory
 pytestmark = pytest.mark.usefixtures("in_alpha")
 
 T0 = datetime.datetime(2026, 3, 1, 9, tzinfo=datetime.UTC)
+DAY = datetime.timedelta(days=1)
 
 
 def _touch(contact, campaign: str, source: str, days: int) -> Touchpoint:
@@ -35,8 +39,8 @@ def _touch(contact, campaign: str, source: str, days: int) -> Touchpoint:
     )
 
 
-def _won_deal(contact, amount: str, days: int):
-    deal = DealFactory.create(amount=Decimal(amount), currency="USD")
+def _won_deal(contact, amount: str, days: int, currency: str = "USD"):
+    deal = DealFactory.create(amount=Decimal(amount), currency=currency)
     deal.contacts.add(contact)
     deal.status = "won"
     deal.closed_at = T0 + datetime.timedelta(days=days)
@@ -105,6 +109,58 @@ def test_the_report_per_campaign_with_cost_and_roi(alpha: Workspace, journey) ->
     assert rows["late"].revenue == Decimal("0.00")
     by_source = svc.attribution_report(actor=marketer, model="first_touch", dimension="source")
     assert {r.key: r.revenue for r in by_source.rows}["newsletter"] == Decimal("1000.00")
+
+
+def test_revenue_won_in_other_currencies_is_converted_into_the_workspace_currency(
+    alpha: Workspace,
+) -> None:
+    """A USD workspace: a EUR deal counts at the EUR rate of the day it was won, a THB deal
+    without a rate is left out and named — in the report, its page, ROI and the data source."""
+    assert alpha.tenant.currency == "USD"
+    usd, eur, thb = (ContactFactory.create(lifecycle_stage="customer") for _ in range(3))
+    for contact in (usd, eur, thb):
+        _touch(contact, "spring", "newsletter", 0)
+    _won_deal(usd, "1000.00", 10)
+    _won_deal(eur, "500.00", 10, currency="EUR")
+    _won_deal(thb, "9999.00", 10, currency="THB")
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.1"), valid_from=T0.date() - DAY * 100
+    )
+    # A later rate does not move revenue already won.
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.3"), valid_from=T0.date() + DAY * 20
+    )
+    # A rate into another base (the workspace's former currency) is never used.
+    ExchangeRate.objects.create(
+        base="EUR", currency="THB", rate=Decimal("0.026"), valid_from=T0.date() - DAY * 100
+    )
+    svc.credits_rebuild()
+    marketer = fresh(alpha.members[Role.MARKETER])
+    svc.campaign_cost_set(actor=marketer, campaign="spring", amount="1000.00")
+
+    report = svc.attribution_report(actor=marketer, model="linear", dimension="campaign")
+
+    [spring] = report.rows
+    assert spring.revenue == Decimal("1550.00")
+    assert spring.deals == 3
+    assert spring.roi == Decimal("0.5500")
+    assert report.unconverted == ["THB"]
+    client = workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
+    page = client.get("/marketing/attribution/?model=linear&by=campaign").content.decode()
+    assert "Amounts in THB are left out: they have no exchange rate into USD." in page
+    result = run(
+        check_definition(
+            {
+                "source": "attribution",
+                "filters": [{"field": "model", "op": "eq", "value": "first_touch"}],
+                "measures": [{"agg": "sum", "field": "credit"}],
+                "chart": "number",
+            }
+        ),
+        fresh(alpha.owner),
+    )
+    assert Decimal(str(result.rows[0].values[0])).quantize(Decimal("0.01")) == Decimal("1550.00")
+    assert any("THB" in message for message in result.messages)
 
 
 def test_bad_costs_and_models_are_refused(alpha: Workspace) -> None:

@@ -26,7 +26,11 @@ from crm_modules.marketing.triggers.tasks import trigger_sweep
 from crm_modules.sales.models import Contact, Deal, Stage, Task
 from crm_modules.sales.services import contact_update, deal_move_stage
 from crm_modules.sales.services.contacts import contact_set_consent
-from crm_modules.sales.services.custom_fields import custom_field_create, custom_field_delete
+from crm_modules.sales.services.custom_fields import (
+    custom_field_archive,
+    custom_field_create,
+    custom_field_delete,
+)
 from crm_platform.errors import ServiceError
 from tenants.models import Membership, WorkspaceAlarm
 from tenants.roles import Role
@@ -419,6 +423,49 @@ def test_a_rule_whose_custom_field_was_deleted_fails_once_saying_why(
     assert refused.value.message == "The custom field custom.visits does not exist (any more)."
 
 
+def test_an_archived_number_field_is_not_offered_for_a_new_threshold_but_its_rule_runs(
+    alpha: Workspace,
+) -> None:
+    owner = fresh(alpha.members[Role.OWNER])
+    field = custom_field_create(
+        actor=owner, entity="contact", code="visits", label="Visits", type="number"
+    )
+    custom_field_create(actor=owner, entity="contact", code="orders", label="Orders", type="number")
+    definition = {
+        "when": {"threshold": {"field": "custom.visits", "crosses": 3}},
+        "actions": [{"type": "add_tag", "tag": "regular"}],
+    }
+    rule = services.trigger_rule_create(actor=owner, name="Visits", definition=definition)
+    contact = ContactFactory.create(owner=owner.user, custom={"visits": 1})
+
+    custom_field_archive(actor=owner, field=field, archived=True)
+
+    with pytest.raises(ServiceError) as refused:
+        services.trigger_rule_create(actor=owner, name="Visits again", definition=definition)
+    assert refused.value.field == "definition"
+    assert "custom.visits is archived" in refused.value.message
+    # The stored rule can still be changed and still runs.
+    services.trigger_rule_update(
+        actor=owner,
+        rule=rule,
+        definition={**definition, "actions": [{"type": "add_tag", "tag": "frequent"}]},
+    )
+    engine.evaluate(
+        kind="sales.field_changed",
+        contact_id=contact.pk,
+        occurrence="visits:5",
+        data={"field": "custom.visits", "from": "1", "to": "5"},
+        chain=[],
+    )
+    [firing] = TriggerFiring.objects.filter(rule=rule)
+    assert firing.status == TriggerFiring.Status.DONE
+    contact.refresh_from_db()
+    assert contact.tags == ["frequent"]
+    form = workspace_client(owner.user, alpha.tenant).get("/marketing/triggers/new/")
+    assert "<code>custom.orders</code> — Orders" in form.content.decode()
+    assert "custom.visits" not in form.content.decode()
+
+
 # --- loops -------------------------------------------------------------------------------------
 
 
@@ -753,6 +800,46 @@ def test_marketers_create_rules_from_the_editor(alpha: Workspace, role: str) -> 
     page = client.get("/marketing/triggers/")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Золото" in page.content.decode()
     assert "<script>alert(1)" not in page.content.decode()
+
+
+def test_the_rules_list_says_what_sets_each_rule_off_in_words(alpha: Workspace) -> None:
+    owner = fresh(alpha.members[Role.OWNER])
+    custom_field_create(actor=owner, entity="contact", code="orders", label="Заказы", type="number")
+    tag = [{"type": "add_tag", "tag": "x"}]
+    whens = {
+        "Hot": {"threshold": {"field": "score", "crosses": 50}},
+        "Gold": {"threshold": {"field": "won_revenue", "crosses": 1000}},
+        "Loyal": {"threshold": {"field": "custom.orders", "crosses": 10}},
+        "Won": {"event": "sales.deal_won"},
+        "Tagged": {"event": "sales.tag_added", "match": {"tag": "VIP"}},
+    }
+    rules = {
+        name: services.trigger_rule_create(
+            actor=owner, name=name, definition={"when": when, "actions": tag}
+        )
+        for name, when in whens.items()
+    }
+    client = workspace_client(owner.user, alpha.tenant)
+
+    page = client.get("/marketing/triggers/").content.decode()
+
+    def when_of(name: str) -> str:
+        row = page.split(f'data-rule="{rules[name].pk}"', 1)[1].split("</tr>", 1)[0]
+        cell = row.split('data-testid="trigger-when">', 1)[1]
+        return cell.split("</td>", 1)[0]
+
+    assert when_of("Hot") == "Lead score rises to 50"
+    assert when_of("Gold") == "Won revenue reaches 1000"
+    assert when_of("Loyal") == "Заказы reaches 10"
+    assert when_of("Won") == "Deal won"
+    assert when_of("Tagged") == "Tag added: VIP"
+    assert "scoring.score_changed" not in page
+    assert "sales.deal_won" not in page
+    detail = client.get(f"/marketing/triggers/{rules['Hot'].pk}/").content.decode()
+    assert '<span data-testid="trigger-when">Lead score rises to 50</span>' in detail
+    russian = client.get("/marketing/triggers/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "scoring.score_changed" not in russian
+    assert "Lead score rises to 50" not in russian
 
 
 @pytest.mark.parametrize("role", [Role.SALES_REP, Role.SUPPORT_AGENT, Role.READ_ONLY])

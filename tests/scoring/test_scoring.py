@@ -237,6 +237,58 @@ def test_rule_on_a_deleted_custom_field_is_marked_and_gives_no_points(
     assert 'data-testid="rule-problem"' in page.content.decode()
 
 
+def test_an_archived_custom_field_is_not_offered_but_its_rules_keep_giving_points(
+    alpha: Workspace, after_commit: Any
+) -> None:
+    actor = fresh(alpha.owner)
+    field = sales_services.custom_field_create(
+        actor=actor, entity="contact", code="employees", label="Employees", type="number"
+    )
+    sales_services.custom_field_create(
+        actor=actor, entity="contact", code="seats", label="Seats", type="number"
+    )
+    contact = sales_services.contact_create(
+        actor=actor, first_name="Big", custom_fields={"employees": 500}
+    )
+    with after_commit():
+        rule = _rule(
+            alpha,
+            name="Large",
+            kind="field",
+            field="custom.employees",
+            operator="gt",
+            value="200",
+            points=15,
+        )
+
+    sales_services.custom_field_archive(actor=actor, field=field, archived=True)
+
+    offered = [code for code, _label in services.field_choices("contact")]
+    assert "custom.seats" in offered
+    assert "custom.employees" not in offered
+    page = workspace_client(alpha.owner.user, alpha.tenant).get(reverse("scoring:rules"))
+    assert 'value="custom.seats"' in page.content.decode()
+    assert 'value="custom.employees"' not in page.content.decode()
+    with pytest.raises(ServiceError) as caught:
+        _rule(
+            alpha,
+            name="Copy",
+            kind="field",
+            field="custom.employees",
+            operator="gt",
+            value="1",
+            points=5,
+        )
+    assert caught.value.field == "field"
+    assert "archived" in caught.value.message
+    assert ScoringRule.objects.count() == 1
+    # The stored rule keeps scoring, and can still be changed.
+    with after_commit():
+        services.rule_update(actor=fresh(alpha.owner), rule=rule, changes={"points": 20})
+    assert _score(contact)[0] == 20
+    assert services.rule_problem(ScoringRule.objects.get(pk=rule.pk)) == ""
+
+
 def test_threshold_moves_the_stage_and_gives_the_owner_a_task(
     alpha: Workspace, after_commit: Any
 ) -> None:

@@ -140,7 +140,7 @@ def check_tag(raw: Any, where: str) -> str:
     return tag
 
 
-def _check_threshold(raw: Any) -> tuple[str, str, Decimal]:
+def _check_threshold(raw: Any, kept_field: str) -> tuple[str, str, Decimal]:
     threshold = _object(raw, "when.threshold")
     _unknown_keys(threshold, ("field", "crosses"), "when.threshold")
     name = _string(threshold.get("field"), "when.threshold.field", max_length=60)
@@ -165,6 +165,13 @@ def _check_threshold(raw: Any) -> tuple[str, str, Decimal]:
                 _("The custom field %(field)s does not exist (any more).") % {"field": name},
                 "when.threshold.field",
             )
+        if custom.archived_at is not None and name != kept_field:
+            # Not offered for a new threshold; a rule that already uses it keeps running.
+            raise _error(
+                _("The custom field %(field)s is archived; restore it to use it in a rule.")
+                % {"field": name},
+                "when.threshold.field",
+            )
         if custom.type not in NUMBER_TYPES:
             raise _error(
                 _("The custom field %(field)s holds %(type)s, not numbers.")
@@ -178,13 +185,13 @@ def _check_threshold(raw: Any) -> tuple[str, str, Decimal]:
     )
 
 
-def _check_when(raw: Any) -> tuple[str, dict[str, str], str, Decimal | None]:
+def _check_when(raw: Any, kept_field: str) -> tuple[str, dict[str, str], str, Decimal | None]:
     when = _object(raw, "when")
     _unknown_keys(when, ("event", "match", "threshold"), "when")
     if "threshold" in when:
         if "event" in when or "match" in when:
             raise _error(_("when has either an event or a threshold, not both."), "when")
-        name, kind, number = _check_threshold(when["threshold"])
+        name, kind, number = _check_threshold(when["threshold"], kept_field)
         return kind, {}, name, number
     kinds = {kind.code: kind for kind in record_event_kinds()}
     code = when.get("event")
@@ -273,12 +280,13 @@ def _check_action(raw: Any, where: str) -> dict[str, Any]:
     return {"type": kind, "segment": segment_id}
 
 
-def check_definition(raw: Any) -> tuple[dict[str, Any], Definition]:
+def check_definition(raw: Any, *, kept_field: str = "") -> tuple[dict[str, Any], Definition]:
     """The normalised JSON to store and what it compiles to; a ``ServiceError`` naming the
-    part at fault otherwise."""
+    part at fault otherwise. ``kept_field``: the threshold field of the rule being changed,
+    accepted even if it was archived since (the rule keeps working)."""
     root = _object(raw, "definition")
     _unknown_keys(root, ("when", "delay_minutes", "actions"), "definition")
-    listens_to, match, threshold_field, threshold = _check_when(root.get("when"))
+    listens_to, match, threshold_field, threshold = _check_when(root.get("when"), kept_field)
     delay = _integer(root.get("delay_minutes", 0), "delay_minutes", low=0, high=MAX_DELAY_MINUTES)
     actions_raw = root.get("actions")
     if not isinstance(actions_raw, list) or not actions_raw:
@@ -299,6 +307,23 @@ def check_definition(raw: Any) -> tuple[dict[str, Any], Definition]:
         when = {"event": listens_to, **({"match": match} if match else {})}
     stored = {"when": when, "delay_minutes": delay, "actions": [dict(a) for a in actions]}
     return stored, compile_definition(stored)
+
+
+def threshold_field_of(stored: Any) -> str:
+    """The threshold field a stored definition names ("" for an event rule)."""
+    when = stored.get("when") if isinstance(stored, Mapping) else None
+    threshold = when.get("threshold") if isinstance(when, Mapping) else None
+    field = threshold.get("field") if isinstance(threshold, Mapping) else None
+    return field if isinstance(field, str) else ""
+
+
+def offered_threshold_fields() -> list[CustomField]:
+    """The contact number fields a new threshold may use: archived ones are not offered."""
+    return list(
+        CustomField.objects.filter(
+            entity="contact", type__in=sorted(NUMBER_TYPES), archived_at__isnull=True
+        ).order_by("position", "id")
+    )
 
 
 def compile_definition(stored: Mapping[str, Any]) -> Definition:

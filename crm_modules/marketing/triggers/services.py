@@ -15,6 +15,7 @@ from crm_modules.marketing.triggers.definition import (
     check_definition,
     compile_definition,
     rule_cycle,
+    threshold_field_of,
 )
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
@@ -90,7 +91,9 @@ def trigger_rule_update(
         else rule.name
     )
     if definition is not None:
-        stored, compiled = check_definition(definition)
+        stored, compiled = check_definition(
+            definition, kept_field=threshold_field_of(rule.definition)
+        )
     else:
         stored, compiled = rule.definition, compile_definition(rule.definition)
     with transaction.atomic():
