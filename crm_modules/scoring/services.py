@@ -95,9 +95,7 @@ def field_choices(entity: str) -> list[tuple[str, str]]:
     if entity in CUSTOM_ENTITIES:
         choices += [
             (f"{CUSTOM_PREFIX}{field.code}", str(field.label))
-            for field in sales.CustomField.objects.filter(
-                entity=entity, archived_at__isnull=True
-            )
+            for field in sales.CustomField.objects.filter(entity=entity, archived_at__isnull=True)
         ]
     return choices
 
