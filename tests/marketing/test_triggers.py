@@ -23,6 +23,7 @@ from crm_modules.marketing.models import (
 from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine, services
 from crm_modules.marketing.triggers.tasks import trigger_sweep
+from crm_modules.reporting.models import ExchangeRate
 from crm_modules.sales.models import Contact, Deal, Stage, Task
 from crm_modules.sales.services import contact_update, deal_move_stage
 from crm_modules.sales.services.contacts import contact_set_consent
@@ -71,9 +72,13 @@ def _tag_rule(actor: Membership, name: str, on: str, add: str) -> TriggerRule:
     )
 
 
-def _win(actor: Membership, contact: Contact, amount: str, capture: Any) -> Deal:
+def _win(
+    actor: Membership, contact: Contact, amount: str, capture: Any, currency: str = "USD"
+) -> Deal:
     pipeline = PipelineFactory.create()
-    deal = DealFactory.create(pipeline=pipeline, amount=Decimal(amount), owner=actor.user)
+    deal = DealFactory.create(
+        pipeline=pipeline, amount=Decimal(amount), currency=currency, owner=actor.user
+    )
     deal.contacts.add(contact)
     won = Stage.objects.get(pipeline=pipeline, kind=Stage.Kind.WON)
     with capture(execute=True):
@@ -130,6 +135,32 @@ def test_crossing_1000_of_won_revenue_tags_emails_and_gives_the_owner_a_task(
     _win(manager, contact, "5000.00", django_capture_on_commit_callbacks)
     assert TriggerFiring.objects.filter(rule=rule).count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_won_revenue_in_other_currencies_counts_at_the_rate_of_its_day(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A USD workspace: 600 USD and 380 EUR at 1.1 are 1,018 USD, which crosses 1,000 (the
+    amounts alone add up to 980); a deal in a currency without a rate is not counted."""
+    assert alpha.tenant.currency == "USD"
+    open_contact_rules()
+    manager = _manager(alpha)
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.1"), valid_from=datetime.date(2000, 1, 1)
+    )
+    rule = services.trigger_rule_create(
+        actor=fresh(alpha.members[Role.MARKETER]), name="Gold", definition=GOLD
+    )
+    contact = customer(
+        "ada@example.com", first_name="Ada", owner=alpha.members[Role.SALES_REP].user
+    )
+
+    _win(manager, contact, "600.00", django_capture_on_commit_callbacks)
+    _win(manager, contact, "99999.00", django_capture_on_commit_callbacks, currency="THB")
+    assert not TriggerFiring.objects.filter(rule=rule).exists()
+    _win(manager, contact, "380.00", django_capture_on_commit_callbacks, currency="EUR")
+    [firing] = TriggerFiring.objects.filter(rule=rule)
+    assert firing.status == TriggerFiring.Status.DONE
 
 
 def test_without_consent_the_email_is_skipped_with_the_reason_and_the_rest_runs(

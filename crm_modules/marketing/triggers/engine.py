@@ -38,6 +38,7 @@ from crm_modules.marketing.triggers.definition import (
     compile_definition,
     decimal_or_none,
 )
+from crm_modules.reporting.api import converted
 from crm_modules.sales.api import Contact, CustomField, Deal
 from tenants.alarms import alarm_at
 from tenants.modules import RecordEvent
@@ -106,10 +107,13 @@ def _threshold_state(definition: Definition, contact_id: int, data: Mapping[str,
     """'crossed', 'not_crossed' or 'field_deleted'."""
     limit = definition.threshold if definition.threshold is not None else Decimal(0)
     if definition.threshold_field == WON_REVENUE:
-        total = Deal.objects.filter(contacts=contact_id, status=Deal.Status.WON).aggregate(
-            total=Sum("amount")
-        )["total"] or Decimal(0)
-        before = total - (decimal_or_none(data.get("amount")) or Decimal(0))
+        # In the workspace's currency at the rate of each deal's winning day, as the revenue
+        # reports count it (ADR 0047): a deal whose currency has no rate is not counted.
+        won = Deal.objects.filter(contacts=contact_id, status=Deal.Status.WON)
+        in_base = converted("amount", currency="currency", on="closed_at")
+        total = won.aggregate(total=Sum(in_base))["total"] or Decimal(0)
+        this_deal = won.filter(pk=int(data.get("deal") or 0)).aggregate(total=Sum(in_base))["total"]
+        before = total - (this_deal or Decimal(0))
         return "crossed" if before < limit <= total else "not_crossed"
     if definition.threshold_field == SCORE:
         return "crossed" if definition.crossed_by(data) else "not_crossed"
