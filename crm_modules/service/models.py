@@ -140,6 +140,17 @@ class Ticket(models.Model):
     resolution_warn_at = models.DateTimeField(null=True, blank=True)
     resolution_warned = models.BooleanField(default=False)
     sla_alarm_at = models.DateTimeField(null=True, blank=True)
+    # Next response (ADR 0060): a customer message after an agent's public reply starts a
+    # clock that the next public reply stops. ``next_response_paused_base`` is the business
+    # time counted in ``paused_seconds`` that does not belong to this clock (paused before it
+    # started), so its due time is the start plus the target plus the pause since the start.
+    next_response_started_at = models.DateTimeField(null=True, blank=True)
+    next_response_paused_base = models.BigIntegerField(default=0)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_responded_at = models.DateTimeField(null=True, blank=True)
+    next_response_breached = models.BooleanField(default=False)
+    next_response_warn_at = models.DateTimeField(null=True, blank=True)
+    next_response_warned = models.BooleanField(default=False)
 
     # Routing (ADR 0037): the customer's language, the skills an agent needs for the ticket,
     # and since when it waits in its team's queue for an agent with room (empty: not waiting).
@@ -290,12 +301,16 @@ class SlaPolicy(models.Model):
 
 
 class SlaTarget(models.Model):
-    """Business minutes to the first public reply and to the solution, for one priority."""
+    """Business minutes to the first public reply and to the solution, for one priority; and,
+    when set, from each customer message after a public reply to the next public reply."""
 
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
     first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
     resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
+    next_response_minutes = models.PositiveIntegerField(
+        _("next response (business minutes)"), null=True, blank=True
+    )
 
     class Meta:
         constraints = [
@@ -602,6 +617,7 @@ class SlaEscalation(models.Model):
     class Target(models.TextChoices):
         ANY = "any", _("Any target")
         FIRST_RESPONSE = "first_response", _("First response")
+        NEXT_RESPONSE = "next_response", _("Next response")
         RESOLUTION = "resolution", _("Resolution")
 
     class Action(models.TextChoices):

@@ -159,6 +159,10 @@ def ticket_customer_message(
         created_at=now,
     )
     fields = ["updated_at"]
+    if wake:
+        # After an agent's public reply, the customer now waits for the next one (ADR 0060).
+        sla.on_customer_message(locked, timer=sla.clock_for(locked), now=now)
+        fields += sla.TIMER_FIELDS
     reopened = False
     status = status_after_customer_message(locked.status, wake=wake, reopen=reopen)
     if status is not None:

@@ -79,7 +79,8 @@ def sla_alerts_next_at() -> datetime.datetime | None:
 
 
 def _target_label(code: str) -> str:
-    return str(_("First response") if code == "first_response" else _("Resolution"))
+    labels = {"first_response": _("First response"), "next_response": _("Next response")}
+    return str(labels.get(code, _("Resolution")))
 
 
 def _recipients(ticket: Ticket, members: list[Membership]) -> list[Membership]:
