@@ -281,9 +281,19 @@ class Holiday(models.Model):
 
 
 class SlaPolicy(models.Model):
+    """Targets in one set of business hours. The workspace's default policy applies when no
+    other matches; the others are tried in ``position`` order and the first whose every
+    non-empty condition holds wins (ADR 0060). An empty condition matches anything."""
+
     name = models.CharField(_("name"), max_length=100)
     hours = models.ForeignKey(BusinessHours, on_delete=models.PROTECT, related_name="policies")
     is_default = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    # Customer tiers (casefolded, as routing reads them), teams, channels and ticket types.
+    tiers = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    team_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    channels = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    types = ArrayField(models.CharField(max_length=10), default=list, blank=True)
 
     class Meta:
         verbose_name = _("SLA policy")

@@ -102,6 +102,52 @@ def policy_default(*, time_zone: str) -> SlaPolicy:
     return policy
 
 
+def policy_matches(policy: SlaPolicy, ticket: Ticket, *, tier: str) -> bool:
+    """Whether every non-empty condition of ``policy`` holds for ``ticket``."""
+    if policy.tiers and tier not in policy.tiers:
+        return False
+    if policy.team_ids and ticket.team_id not in policy.team_ids:
+        return False
+    if policy.channels and ticket.channel not in policy.channels:
+        return False
+    return not (policy.types and ticket.type not in policy.types)
+
+
+def customer_tier(ticket: Ticket) -> str:
+    """The customer's tier as routing reads it: the ``tier`` custom field of the contact,
+    else of its company, casefolded."""
+    for record in (ticket.contact, ticket.company):
+        if record is not None:
+            value = (record.custom or {}).get("tier")
+            if isinstance(value, str) and value.strip():
+                return value.strip().casefold()
+    return ""
+
+
+def policy_for(ticket: Ticket, *, time_zone: str) -> SlaPolicy:
+    """The first policy by position whose conditions ``ticket`` meets, else the default
+    (ADR 0060). The caller holds a transaction."""
+    default = policy_default(time_zone=time_zone)
+    tier = customer_tier(ticket)
+    for policy in SlaPolicy.objects.filter(is_default=False).order_by("position", "id"):
+        if policy_matches(policy, ticket, tier=tier):
+            return policy
+    return default
+
+
+def policy_reselect(ticket: Ticket, *, time_zone: str) -> bool:
+    """Choose ``ticket``'s policy again after a field its conditions read changed; with a new
+    policy the due times are recomputed from the ticket's creation under the new targets and
+    business hours (the business time already counted as paused is kept). Returns whether the
+    policy changed; the caller saves ``sla_policy`` and ``TIMER_FIELDS``."""
+    policy = policy_for(ticket, time_zone=time_zone)
+    if policy.pk == ticket.sla_policy_id:
+        return False
+    ticket.sla_policy = policy
+    recompute(ticket, clock_for(ticket))
+    return True
+
+
 # A sweep finding a breach within this time of its due time is on time.
 ESCALATION_GRACE = datetime.timedelta(minutes=2)
 
