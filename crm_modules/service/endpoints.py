@@ -57,7 +57,8 @@ class TicketOut(serializers.ModelSerializer[Ticket]):
             "id", "subject", "description", "status", "priority", "type", "channel", "assignee",
             "team", "tags", "contact", "company", "created_at", "updated_at", "solved_at",
             "closed_at", "first_response_due_at", "first_responded_at",
-            "first_response_breached", "resolution_due_at", "resolution_breached",
+            "first_response_breached", "next_response_due_at", "next_responded_at",
+            "next_response_breached", "resolution_due_at", "resolution_breached",
             "paused_since", "language", "skills", "queued_at", "merged_into", "custom_fields",
         )  # fmt: skip
         read_only_fields = fields

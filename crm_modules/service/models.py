@@ -140,6 +140,17 @@ class Ticket(models.Model):
     resolution_warn_at = models.DateTimeField(null=True, blank=True)
     resolution_warned = models.BooleanField(default=False)
     sla_alarm_at = models.DateTimeField(null=True, blank=True)
+    # Next response (ADR 0060): a customer message after an agent's public reply starts a
+    # clock that the next public reply stops. ``next_response_paused_base`` is the business
+    # time counted in ``paused_seconds`` that does not belong to this clock (paused before it
+    # started), so its due time is the start plus the target plus the pause since the start.
+    next_response_started_at = models.DateTimeField(null=True, blank=True)
+    next_response_paused_base = models.BigIntegerField(default=0)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_responded_at = models.DateTimeField(null=True, blank=True)
+    next_response_breached = models.BooleanField(default=False)
+    next_response_warn_at = models.DateTimeField(null=True, blank=True)
+    next_response_warned = models.BooleanField(default=False)
 
     # Routing (ADR 0037): the customer's language, the skills an agent needs for the ticket,
     # and since when it waits in its team's queue for an agent with room (empty: not waiting).
@@ -270,9 +281,19 @@ class Holiday(models.Model):
 
 
 class SlaPolicy(models.Model):
+    """Targets in one set of business hours. The workspace's default policy applies when no
+    other matches; the others are tried in ``position`` order and the first whose every
+    non-empty condition holds wins (ADR 0060). An empty condition matches anything."""
+
     name = models.CharField(_("name"), max_length=100)
     hours = models.ForeignKey(BusinessHours, on_delete=models.PROTECT, related_name="policies")
     is_default = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    # Customer tiers (casefolded, as routing reads them), teams, channels and ticket types.
+    tiers = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    team_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    channels = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    types = ArrayField(models.CharField(max_length=10), default=list, blank=True)
 
     class Meta:
         verbose_name = _("SLA policy")
@@ -290,12 +311,16 @@ class SlaPolicy(models.Model):
 
 
 class SlaTarget(models.Model):
-    """Business minutes to the first public reply and to the solution, for one priority."""
+    """Business minutes to the first public reply and to the solution, for one priority; and,
+    when set, from each customer message after a public reply to the next public reply."""
 
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
     first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
     resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
+    next_response_minutes = models.PositiveIntegerField(
+        _("next response (business minutes)"), null=True, blank=True
+    )
 
     class Meta:
         constraints = [
@@ -602,6 +627,7 @@ class SlaEscalation(models.Model):
     class Target(models.TextChoices):
         ANY = "any", _("Any target")
         FIRST_RESPONSE = "first_response", _("First response")
+        NEXT_RESPONSE = "next_response", _("Next response")
         RESOLUTION = "resolution", _("Resolution")
 
     class Action(models.TextChoices):

@@ -6,6 +6,12 @@ the ticket spent paused (``paused_seconds``), so a change of priority recomputes
 Pending customer and on hold pause the clocks, as do solved and closed (a reopened ticket
 continues where it stopped). A target past due when the clock stops, or fulfilled late, is
 marked breached for good.
+
+The next-response target (ADR 0060) counts from a customer message that follows an agent's
+public reply (``next_response_started_at``) to the next public reply, in the same business
+hours and with the same pauses; its due time is the start plus its business minutes plus the
+business time paused since the start. Later customer messages before the reply do not restart
+it: the customer has waited since the first unanswered one.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ TIMER_FIELDS = (
     "first_response_warn_at", "first_response_warned", "resolution_warn_at",
     "resolution_warned", "sla_alarm_at",
     "first_response_business_seconds", "resolution_business_seconds",
+    "next_response_started_at", "next_response_paused_base", "next_response_due_at",
+    "next_responded_at", "next_response_breached", "next_response_warn_at",
+    "next_response_warned",
 )  # fmt: skip
 
 
@@ -91,6 +100,52 @@ def policy_default(*, time_zone: str) -> SlaPolicy:
         for p, (fr, res) in DEFAULT_TARGETS.items()
     )
     return policy
+
+
+def policy_matches(policy: SlaPolicy, ticket: Ticket, *, tier: str) -> bool:
+    """Whether every non-empty condition of ``policy`` holds for ``ticket``."""
+    if policy.tiers and tier not in policy.tiers:
+        return False
+    if policy.team_ids and ticket.team_id not in policy.team_ids:
+        return False
+    if policy.channels and ticket.channel not in policy.channels:
+        return False
+    return not (policy.types and ticket.type not in policy.types)
+
+
+def customer_tier(ticket: Ticket) -> str:
+    """The customer's tier as routing reads it: the ``tier`` custom field of the contact,
+    else of its company, casefolded."""
+    for record in (ticket.contact, ticket.company):
+        if record is not None:
+            value = (record.custom or {}).get("tier")
+            if isinstance(value, str) and value.strip():
+                return value.strip().casefold()
+    return ""
+
+
+def policy_for(ticket: Ticket, *, time_zone: str) -> SlaPolicy:
+    """The first policy by position whose conditions ``ticket`` meets, else the default
+    (ADR 0060). The caller holds a transaction."""
+    default = policy_default(time_zone=time_zone)
+    tier = customer_tier(ticket)
+    for policy in SlaPolicy.objects.filter(is_default=False).order_by("position", "id"):
+        if policy_matches(policy, ticket, tier=tier):
+            return policy
+    return default
+
+
+def policy_reselect(ticket: Ticket, *, time_zone: str) -> bool:
+    """Choose ``ticket``'s policy again after a field its conditions read changed; with a new
+    policy the due times are recomputed from the ticket's creation under the new targets and
+    business hours (the business time already counted as paused is kept). Returns whether the
+    policy changed; the caller saves ``sla_policy`` and ``TIMER_FIELDS``."""
+    policy = policy_for(ticket, time_zone=time_zone)
+    if policy.pk == ticket.sla_policy_id:
+        return False
+    ticket.sla_policy = policy
+    recompute(ticket, clock_for(ticket))
+    return True
 
 
 # A sweep finding a breach within this time of its due time is on time.
@@ -139,7 +194,12 @@ def _stopping(status: str) -> bool:
 
 def recompute(ticket: Ticket, timer: Clock | None) -> None:
     """Due times from creation, targets and paused time; the next due time if running."""
-    before = (ticket.first_response_due_at, ticket.resolution_due_at)
+    before = (
+        ticket.first_response_due_at,
+        ticket.resolution_due_at,
+        ticket.next_response_due_at,
+    )
+    _next_response_due(ticket, timer)
     if timer is None or timer.target is None:
         ticket.first_response_due_at = ticket.resolution_due_at = ticket.next_due_at = None
         ticket.first_response_warn_at = ticket.resolution_warn_at = None
@@ -160,7 +220,30 @@ def recompute(ticket: Ticket, timer: Clock | None) -> None:
         ticket.first_response_warned = False
     if ticket.resolution_due_at != before[1]:
         ticket.resolution_warned = False
+    if ticket.next_response_due_at != before[2]:
+        ticket.next_response_warned = False
     _next_due(ticket)
+
+
+def _next_response_due(ticket: Ticket, timer: Clock | None) -> None:
+    """The due and warning times of the next-response clock, if one was started."""
+    minutes = timer.target.next_response_minutes if timer and timer.target else None
+    if ticket.next_response_started_at is None or minutes is None or timer is None:
+        ticket.next_response_due_at = ticket.next_response_warn_at = None
+        return
+    paused = max(ticket.paused_seconds - ticket.next_response_paused_base, 0)
+    seconds = minutes * 60
+    start = ticket.next_response_started_at
+    ticket.next_response_due_at = clock.add_business_seconds(
+        start, seconds + paused, timer.schedule
+    )
+    ticket.next_response_warn_at = clock.add_business_seconds(
+        start, _warn_seconds(seconds) + paused, timer.schedule
+    )
+
+
+def _next_response_running(ticket: Ticket) -> bool:
+    return ticket.next_response_started_at is not None and ticket.next_responded_at is None
 
 
 def _warn_seconds(target_seconds: int) -> int:
@@ -174,6 +257,8 @@ def _next_due(ticket: Ticket) -> None:
             dues.append(ticket.first_response_due_at)
         if ticket.resolution_due_at is not None:
             dues.append(ticket.resolution_due_at)
+        if _next_response_running(ticket) and ticket.next_response_due_at is not None:
+            dues.append(ticket.next_response_due_at)
     ticket.next_due_at = min(dues) if dues else None
     pending = [when for _, _, when in _pending_alerts(ticket)]
     ticket.sla_alarm_at = min(pending) if pending else None
@@ -191,6 +276,13 @@ def _pending_alerts(ticket: Ticket) -> list[tuple[str, str, datetime.datetime]]:
             ticket.first_response_warn_at,
             ticket.first_response_warned,
             ticket.first_response_breached,
+        ),
+        (
+            "next_response",
+            ticket.next_response_due_at if _next_response_running(ticket) else None,
+            ticket.next_response_warn_at,
+            ticket.next_response_warned,
+            ticket.next_response_breached,
         ),
         (
             "resolution",
@@ -235,6 +327,9 @@ def _mark_breaches(ticket: Ticket, now: datetime.datetime) -> None:
         ticket.first_response_breached = True
     if ticket.resolution_due_at is not None and ticket.resolution_due_at <= now:
         ticket.resolution_breached = True
+    due = ticket.next_response_due_at
+    if _next_response_running(ticket) and due is not None and due <= now:
+        ticket.next_response_breached = True
 
 
 def on_status(
@@ -269,17 +364,39 @@ def business_times(ticket: Ticket, timer: Clock | None) -> None:
 
 
 def on_public_reply(ticket: Ticket, *, now: datetime.datetime) -> None:
-    """An agent's first public reply fulfils the first-response target."""
-    if ticket.first_responded_at is not None:
+    """An agent's first public reply fulfils the first-response target; a later one the
+    running next-response target."""
+    if ticket.first_responded_at is not None and not _next_response_running(ticket):
         return
     _mark_breaches(ticket, now)
-    ticket.first_responded_at = now
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    if _next_response_running(ticket):
+        ticket.next_responded_at = now
     _next_due(ticket)
+
+
+def on_customer_message(ticket: Ticket, *, timer: Clock | None, now: datetime.datetime) -> None:
+    """A customer's message: after an agent's public reply, when no next-response clock is
+    running, it starts one (a new cycle: not breached, not warned). Call before a status
+    change the message makes, which resumes the clock like the others."""
+    if ticket.first_responded_at is None or _next_response_running(ticket):
+        return
+    base = ticket.paused_seconds
+    if ticket.paused_since is not None and timer is not None:
+        # Paused now: the pause counted when the clocks resume started before this clock.
+        base += clock.business_seconds_between(ticket.paused_since, now, timer.schedule)
+    ticket.next_response_started_at = now
+    ticket.next_response_paused_base = base
+    ticket.next_responded_at = None
+    ticket.next_response_breached = False
+    ticket.next_response_warned = False
+    recompute(ticket, timer)
 
 
 @dataclass(frozen=True)
 class TargetState:
-    code: str  # first_response | resolution
+    code: str  # first_response | next_response | resolution
     label: str
     state: str  # none | running | paused | met | breached
     due_at: datetime.datetime | None
@@ -295,6 +412,15 @@ def state(ticket: Ticket, *, now: datetime.datetime) -> list[TargetState]:
             ticket.first_response_due_at,
             ticket.first_responded_at,
             ticket.first_response_breached,
+            now,
+        ),
+        _target_state(
+            ticket,
+            "next_response",
+            str(_("Next response")),
+            ticket.next_response_due_at,
+            ticket.next_responded_at,
+            ticket.next_response_breached,
             now,
         ),
         _target_state(

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from crm_modules.service import views, views_channels, views_macros, views_routing, views_webform
+from crm_modules.service import (
+    views,
+    views_channels,
+    views_macros,
+    views_routing,
+    views_sla_policies,
+    views_webform,
+)
 
 app_name = "service"
 urlpatterns = [
@@ -8,6 +15,18 @@ urlpatterns = [
     path("new/", views.ticket_new, name="ticket_new"),
     path("bulk/", views.tickets_bulk, name="tickets_bulk"),
     path("sla/", views.sla_settings, name="sla"),
+    path("sla/policies/", views_sla_policies.sla_policies_page, name="sla_policies"),
+    path("sla/policies/<int:policy_id>/", views_sla_policies.sla_policy, name="sla_policy"),
+    path(
+        "sla/policies/<int:policy_id>/move/",
+        views_sla_policies.sla_policy_move,
+        name="sla_policy_move",
+    ),
+    path(
+        "sla/policies/<int:policy_id>/delete/",
+        views_sla_policies.sla_policy_delete,
+        name="sla_policy_delete",
+    ),
     path("channels/", views_channels.channels, name="channels"),
     path("channels/failed/", views_channels.inbound_failed, name="inbound_failed"),
     path(

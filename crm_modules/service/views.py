@@ -448,6 +448,9 @@ def _sla_context(hours: BusinessHours | None, posted: Any = None) -> dict[str, A
                 "resolution": posted.get(f"{value}_resolution")
                 if posted
                 else (target.resolution_minutes if target else default[1]),
+                "next": posted.get(f"{value}_next_response", "")
+                if posted
+                else (target.next_response_minutes or "" if target else ""),
             }
         )
     return {
@@ -496,6 +499,7 @@ def sla_settings(request: WorkspaceRequest) -> HttpResponse:
                     p: (
                         request.POST.get(f"{p}_first_response"),
                         request.POST.get(f"{p}_resolution"),
+                        request.POST.get(f"{p}_next_response", ""),
                     )
                     for p in Priority.values
                 },

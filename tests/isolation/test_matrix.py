@@ -49,10 +49,12 @@ from crm_modules.scoring.models import ScoreThreshold, ScoringRule
 from crm_modules.service import sla
 from crm_modules.service.models import (
     Article,
+    BusinessHours,
     InboundMessage,
     Macro,
     RoutingRule,
     SlaEscalation,
+    SlaPolicy,
     Ticket,
     TicketMessage,
 )
@@ -162,6 +164,7 @@ SAMPLES: dict[str, Callable[[Workspace, Membership], object]] = {
     "article_id": lambda ws, owner: _article(ws, owner),
     "escalation_id": lambda ws, owner: _escalation(ws),
     "routing_rule_id": lambda ws, owner: _routing_rule(ws),
+    "policy_id": lambda ws, owner: _sla_policy(ws),
     "macro_id": lambda ws, owner: _macro(ws, owner),
     "inbound_id": lambda ws, owner: _failed_inbound(ws),
     "segment_id": lambda ws, owner: _segment(ws, owner),
@@ -317,6 +320,13 @@ def _escalation(workspace: Workspace) -> int:
     with schema_context(workspace.tenant.schema_name):
         policy = sla.policy_default(time_zone="UTC")
         return SlaEscalation.objects.create(policy=policy, target="any", action="raise_priority").pk
+
+
+def _sla_policy(workspace: Workspace) -> int:
+    with schema_context(workspace.tenant.schema_name):
+        sla.policy_default(time_zone="UTC")
+        hours = BusinessHours.objects.create(name="Gold", openings=sla.DEFAULT_OPENINGS)
+        return SlaPolicy.objects.create(name="Gold", hours=hours, tiers=["gold"], position=1).pk
 
 
 def _routing_rule(workspace: Workspace) -> int:
@@ -723,6 +733,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     # Without a form: no target, no team, no agent, no name (each names the field).
     "service:sla_escalation_add": {"GET": 405, "POST": 400},
     "service:sla_escalation_delete": {"GET": 405, "POST": 302},
+    # Without a form the policy is refused naming its name.
+    "service:sla_policies": {"GET": 200, "POST": 400},
+    "service:sla_policy": {"GET": 200, "POST": 400},
+    "service:sla_policy_move": {"GET": 405, "POST": 302},
+    "service:sla_policy_delete": {"GET": 405, "POST": 302},
     # Without a choice the inbox is shown again with the message.
     "service:availability": {"GET": 405, "POST": 302},
     "service:routing": {"GET": 200, "POST": 405},

@@ -1,8 +1,14 @@
 """Service writes, by concern: ``tickets`` (open, reply, note, status, assign, bulk),
-``sla_settings`` (business hours, holidays, SLA targets, escalations), ``sla_alerts`` (the
+``sla_settings`` (business hours, holidays, SLA targets, escalations), ``sla_policies``
+(policies chosen by rules, ADR 0060), ``sla_alerts`` (the
 sweep), ``routing`` (rules, team methods, agents, the queue), ``macros`` and ``merge`` (merge
 and split)."""
 
+from crm_modules.service.services.sla_policies import (
+    sla_policy_delete,
+    sla_policy_move,
+    sla_policy_save,
+)
 from crm_modules.service.services.sla_settings import (
     business_hours_update,
     sla_escalation_add,
@@ -26,6 +32,9 @@ __all__ = [
     "business_hours_update",
     "sla_escalation_add",
     "sla_escalation_delete",
+    "sla_policy_delete",
+    "sla_policy_move",
+    "sla_policy_save",
     "sla_targets_update",
     "ticket_assign",
     "ticket_change_status",

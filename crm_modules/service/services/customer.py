@@ -64,7 +64,6 @@ def ticket_open_for_contact(
     ``custom``: custom-field values already checked, with their defaults (the web form's,
     ADR 0053); None (inbound mail, which has no form): each field's default (ADR 0055)."""
     text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
-    policy = sla.policy_default(time_zone=tenant.time_zone)
     if custom is None:
         custom = sales.custom_defaults(entity="ticket", custom={})
     ticket = Ticket(
@@ -75,10 +74,10 @@ def ticket_open_for_contact(
         company_id=contact.company_id,
         created_at=now,
         updated_at=now,
-        sla_policy=policy,
         status=Status.NEW,
         custom=custom,
     )
+    ticket.sla_policy = sla.policy_for(ticket, time_zone=tenant.time_zone)
     sla.recompute(ticket, sla.clock_for(ticket))
     ticket.save()
     # Customers' tickets follow the routing rules as agents' do (channel, keywords, tier).
@@ -159,6 +158,10 @@ def ticket_customer_message(
         created_at=now,
     )
     fields = ["updated_at"]
+    if wake:
+        # After an agent's public reply, the customer now waits for the next one (ADR 0060).
+        sla.on_customer_message(locked, timer=sla.clock_for(locked), now=now)
+        fields += sla.TIMER_FIELDS
     reopened = False
     status = status_after_customer_message(locked.status, wake=wake, reopen=reopen)
     if status is not None:

@@ -293,10 +293,10 @@ def portal_ticket_create(
             company_id=contact.company_id,
             created_at=when,
             updated_at=when,
-            sla_policy=sla.policy_default(time_zone=tenant.time_zone),
             status=Status.NEW,
             custom=custom,
         )
+        ticket.sla_policy = sla.policy_for(ticket, time_zone=tenant.time_zone)
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
         sla_alarm(ticket)

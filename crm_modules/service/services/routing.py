@@ -248,13 +248,9 @@ def agent_availability_set(
 
 
 def customer_tier(ticket: Ticket) -> str:
-    """The customer's tier: the ``tier`` custom field of the contact, else of its company."""
-    for record in (ticket.contact, ticket.company):
-        if record is not None:
-            value = (record.custom or {}).get("tier")
-            if isinstance(value, str) and value.strip():
-                return value.strip().casefold()
-    return ""
+    """The customer's tier: the ``tier`` custom field of the contact, else of its company
+    (the SLA policies read the same, ADR 0060)."""
+    return sla.customer_tier(ticket)
 
 
 def customer_language(ticket: Ticket) -> str:
@@ -408,7 +404,10 @@ def route_ticket(*, tenant: Tenant, ticket: Ticket, now: datetime.datetime | Non
             return
         ticket.team_id = rule.team_id
         ticket.skills = list(rule.skills)
-        ticket.save(update_fields=["team", "skills"])
+        fields = ["team", "skills"]
+        if sla.policy_reselect(ticket, time_zone=tenant.time_zone):
+            fields += ["sla_policy", *sla.TIMER_FIELDS]
+        ticket.save(update_fields=sorted(set(fields)))
     if ticket.assignee_id is not None or ticket.status not in OPEN_STATUSES:
         return
     team_id = ticket.team_id

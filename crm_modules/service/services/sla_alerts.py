@@ -79,7 +79,8 @@ def sla_alerts_next_at() -> datetime.datetime | None:
 
 
 def _target_label(code: str) -> str:
-    return str(_("First response") if code == "first_response" else _("Resolution"))
+    labels = {"first_response": _("First response"), "next_response": _("Next response")}
+    return str(labels.get(code, _("Resolution")))
 
 
 def _recipients(ticket: Ticket, members: list[Membership]) -> list[Membership]:
@@ -155,13 +156,15 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
         escalations: dict[int, list[SlaEscalation]] = {}
 
         def policy_escalations(ticket: Ticket) -> list[SlaEscalation]:
+            # The escalations set on the default policy apply whichever policy a ticket has
+            # (ADR 0060).
             if ticket.sla_policy_id is None:
                 return []
-            if ticket.sla_policy_id not in escalations:
-                escalations[ticket.sla_policy_id] = list(
-                    SlaEscalation.objects.filter(policy_id=ticket.sla_policy_id).order_by("id")
+            if 0 not in escalations:
+                escalations[0] = list(
+                    SlaEscalation.objects.filter(policy__is_default=True).order_by("id")
                 )
-            return escalations[ticket.sla_policy_id]
+            return escalations[0]
 
         for ticket in tickets:
             alerts = sla.alerts_due(ticket, now=now)
@@ -305,11 +308,13 @@ def _escalate(
                 continue
             before = ticket.assignee_id
             ticket.assignee_id = member.user_id if member is not None else None
+            fields = ["assignee", "team", "queued_at", "updated_at"]
             if escalation.team_id is not None:
                 ticket.team_id = escalation.team_id
+                if sla.policy_reselect(ticket, time_zone=tenant.time_zone):
+                    fields += ["sla_policy", *sla.TIMER_FIELDS]
             ticket.queued_at = None
             ticket.updated_at = now
-            fields = ["assignee", "team", "queued_at", "updated_at"]
             if ticket.assignee_id is not None and ticket.status == Status.NEW:
                 sla.on_status(ticket, new_status=Status.OPEN, timer=sla.clock_for(ticket), now=now)
                 fields += sla.TIMER_FIELDS

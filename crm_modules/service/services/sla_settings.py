@@ -136,48 +136,79 @@ def business_hours_update(
     return hours
 
 
-def sla_targets_update(
-    *, actor: Membership, targets: dict[str, tuple[Any, Any]]
-) -> list[SlaTarget]:
-    """``targets``: priority → (first-response minutes, resolution minutes)."""
-    require(actor, MANAGE_SLA)
-    clean: dict[str, tuple[int, int]] = {}
+def _minutes(value: Any, *, field: str) -> int:
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        minutes = 0
+    if isinstance(value, bool) or not 1 <= minutes <= MAX_TARGET_MINUTES:
+        raise ServiceError(
+            _("Give a number of minutes from 1 to %(max)d.") % {"max": MAX_TARGET_MINUTES},
+            field=field,
+        )
+    return minutes
+
+
+def check_targets(
+    targets: dict[str, tuple[Any, ...]],
+) -> dict[str, tuple[int, int, int | None]]:
+    """``targets``: priority → (first-response minutes, resolution minutes[, next-response
+    minutes]); an empty next response means none (ADR 0060)."""
+    clean: dict[str, tuple[int, int, int | None]] = {}
     for priority in Priority.values:
         if priority not in targets:
             raise ServiceError(_("Give a target for every priority."), field=priority)
-        first, resolution = targets[priority]
-        values = []
-        for value, suffix in ((first, "first_response"), (resolution, "resolution")):
-            try:
-                minutes = int(value)
-            except (TypeError, ValueError):
-                minutes = 0
-            if isinstance(value, bool) or not 1 <= minutes <= MAX_TARGET_MINUTES:
-                raise ServiceError(
-                    _("Give a number of minutes from 1 to %(max)d.") % {"max": MAX_TARGET_MINUTES},
-                    field=f"{priority}_{suffix}",
-                )
-            values.append(minutes)
-        if values[0] > values[1]:
+        values = tuple(targets[priority])
+        first = _minutes(values[0], field=f"{priority}_first_response")
+        resolution = _minutes(
+            values[1] if len(values) > 1 else None, field=f"{priority}_resolution"
+        )
+        raw_next = values[2] if len(values) > 2 else None
+        following = None
+        if raw_next is not None and not (isinstance(raw_next, str) and not raw_next.strip()):
+            following = _minutes(raw_next, field=f"{priority}_next_response")
+        if first > resolution:
             raise ServiceError(
                 _("The first response cannot be due after the resolution."),
                 field=f"{priority}_first_response",
             )
-        clean[priority] = (values[0], values[1])
+        if following is not None and following > resolution:
+            raise ServiceError(
+                _("The next response cannot be due after the resolution."),
+                field=f"{priority}_next_response",
+            )
+        clean[priority] = (first, resolution, following)
+    return clean
+
+
+def sla_targets_update(
+    *, actor: Membership, targets: dict[str, tuple[Any, ...]]
+) -> list[SlaTarget]:
+    """``targets``: priority → (first-response minutes, resolution minutes[, next-response
+    minutes or empty])."""
+    require(actor, MANAGE_SLA)
+    clean = check_targets(targets)
     with transaction.atomic():
         policy = sla.policy_default(time_zone=actor.tenant.time_zone)
         rows = {t.priority: t for t in policy.targets.select_for_update()}
         require(actor, MANAGE_SLA)
         schedule = sla.schedule_of(policy.hours)
-        for priority, (_first, resolution) in clean.items():
+        for priority, (_first, resolution, _next) in clean.items():
             _check_reachable(schedule, resolution, field=f"{priority}_resolution")
-        before = {p: [t.first_response_minutes, t.resolution_minutes] for p, t in rows.items()}
+        before = {
+            p: [t.first_response_minutes, t.resolution_minutes, t.next_response_minutes]
+            for p, t in rows.items()
+        }
         saved = []
-        for priority, (first, resolution) in clean.items():
+        for priority, (first, resolution, following) in clean.items():
             target, _created = SlaTarget.objects.update_or_create(
                 policy=policy,
                 priority=priority,
-                defaults={"first_response_minutes": first, "resolution_minutes": resolution},
+                defaults={
+                    "first_response_minutes": first,
+                    "resolution_minutes": resolution,
+                    "next_response_minutes": following,
+                },
             )
             saved.append(target)
         audit_record(

@@ -266,7 +266,6 @@ def ticket_create(
     )
     when = now or timezone.now()
     with transaction.atomic():
-        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
         ticket = Ticket(
             subject=subject,
             description=description,
@@ -281,11 +280,11 @@ def ticket_create(
             created_by=actor.user,
             created_at=when,
             updated_at=when,
-            sla_policy=policy,
             status=Status.OPEN if assignee else Status.NEW,
             language=language,
             custom=custom,
         )
+        ticket.sla_policy = sla.policy_for(ticket, time_zone=actor.tenant.time_zone)
         sla.recompute(ticket, sla.clock_for(ticket))
         ticket.save()
         if assignee is None:
@@ -575,6 +574,8 @@ def ticket_assign(
         for name, value in changes.items():
             setattr(locked, name, value)
         fields = [*changes, "updated_at"]
+        if "team_id" in changes and sla.policy_reselect(locked, time_zone=actor.tenant.time_zone):
+            fields += ["sla_policy", *sla.TIMER_FIELDS]
         if locked.status == Status.NEW and locked.assignee_id is not None:
             fields += _move(locked, Status.OPEN, when)
         if locked.assignee_id is not None and locked.queued_at is not None:
@@ -671,6 +672,11 @@ def ticket_update(
         if "priority" in changed:
             sla.recompute(locked, sla.clock_for(locked))
             fields += sla.TIMER_FIELDS
+        if {"type", "contact", "company"} & set(changed) and sla.policy_reselect(
+            locked, time_zone=actor.tenant.time_zone
+        ):
+            # The policy is chosen by these (ADR 0060).
+            fields += ["sla_policy", *sla.TIMER_FIELDS]
         locked.updated_at = when
         locked.save(update_fields=sorted(set(fields)))
         sla_alarm(locked)
