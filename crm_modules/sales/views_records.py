@@ -3,6 +3,7 @@ act on it (log a call or note, move a deal, convert a lead, complete a task, cre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -337,53 +338,57 @@ def company_new(request: WorkspaceRequest) -> HttpResponse:
     return render(request, "sales/record_new.html", context, status=status)
 
 
-@requires(CREATE_RECORDS)
-@require_http_methods(["GET", "HEAD", "POST"])
-def deal_new(request: WorkspaceRequest) -> HttpResponse:
-    form = DealForm(request.POST or None)
+def _record_new(
+    request: WorkspaceRequest,
+    *,
+    entity: str,
+    form: Any,
+    create: Callable[..., Any],
+    detail: str,
+    title: str,
+) -> HttpResponse:
+    """The new-record page of a deal or a lead: its form and custom fields, created through
+    ``create`` (the entity's service), then off to the record's page."""
     if request.method == "POST" and form.is_valid():
         try:
-            deal = services.deal_create(
+            record = create(
                 actor=request.membership,
-                custom_fields=posted_custom(request, "deal"),
+                custom_fields=posted_custom(request, entity),
                 complete_custom=True,
                 **form.cleaned_data,
             )
         except ServiceError as error:
-            form.add_service_error(labelled(request, "deal", error))
+            form.add_service_error(labelled(request, entity, error))
         else:
-            return redirect("sales:deal_detail", deal.pk)
+            return redirect(detail, record.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
+    context = {"form": form, "title": title, "custom_rows": new_custom_rows(request, entity)}
+    return render(request, "sales/record_new.html", context, status=status)
+
+
+@requires(CREATE_RECORDS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def deal_new(request: WorkspaceRequest) -> HttpResponse:
+    return _record_new(
         request,
-        "sales/record_new.html",
-        {"form": form, "title": _("New deal"), "custom_rows": new_custom_rows(request, "deal")},
-        status=status,
+        entity="deal",
+        form=DealForm(request.POST or None),
+        create=services.deal_create,
+        detail="sales:deal_detail",
+        title=_("New deal"),
     )
 
 
 @requires(CREATE_RECORDS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def lead_new(request: WorkspaceRequest) -> HttpResponse:
-    form = LeadForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.lead_create(
-                actor=request.membership,
-                custom_fields=posted_custom(request, "lead"),
-                complete_custom=True,
-                **form.cleaned_data,
-            )
-        except ServiceError as error:
-            form.add_service_error(labelled(request, "lead", error))
-        else:
-            return redirect("sales:lead_detail", lead.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
+    return _record_new(
         request,
-        "sales/record_new.html",
-        {"form": form, "title": _("New lead"), "custom_rows": new_custom_rows(request, "lead")},
-        status=status,
+        entity="lead",
+        form=LeadForm(request.POST or None),
+        create=services.lead_create,
+        detail="sales:lead_detail",
+        title=_("New lead"),
     )
 
 
