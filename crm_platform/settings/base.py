@@ -206,10 +206,14 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
     }
-    # redis-py 8 caps a connection pool at 100 and refuses the next connection; every socket
-    # joining or leaving a group holds one while its command is in flight, so hundreds of
-    # sockets of one process closing at once (a deploy, a network blip) failed.
-    host = {"address": url, "max_connections": 2000}
+    # redis-py 8's defaults do not suit the layer:
+    # - reads time out after 5 s, as long as the layer's blocking pop, which ended that wait with
+    #   an error and closed every idle socket: reads may take 30 s (a dead connection is still
+    #   noticed);
+    # - a pool holds at most 100 connections and refuses the next one, and every socket joining
+    #   or leaving a group holds one while its command is in flight: hundreds of sockets of one
+    #   process closing at once (a deploy, a network blip) failed.
+    host = {"address": url, "socket_timeout": 30, "max_connections": 2000}
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -151,6 +151,26 @@ async def test_active_member_connects_and_is_greeted(committed: World) -> None:
     await socket.disconnect()
 
 
+async def test_an_idle_socket_stays_open_and_still_hears_events(committed: World) -> None:
+    """The consumer waits on the Redis channel layer with a blocking pop of 5 s; redis-py 8's
+    default socket timeout of 5 s ended that wait with an error, which closed every socket
+    left idle for a few seconds (the browser reconnected, over and over)."""
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    admin = committed.alpha.members[Role.ADMIN]
+    member = committed.alpha.members[Role.SALES_REP]
+    socket = await _connect_member(committed, Role.SALES_REP)
+    assert await socket.receive_nothing(timeout=7, interval=0.5)
+    async with _restored(member):
+        await database_sync_to_async(services.member_change_role)(
+            actor=admin, member=member, role=Role.MANAGER
+        )
+        assert await socket.receive_json_from(timeout=TIMEOUT) == {
+            "event": "role.changed",
+            "payload": {"role": "manager", "role_label": "Manager"},
+        }
+    await socket.disconnect()
+
+
 @pytest.mark.parametrize("handed_to", ["bravo", "alpha"])
 async def test_member_of_another_workspace_is_refused(committed: World, handed_to: str) -> None:
     # Bravo's own session, or a session that claims alpha but belongs to no member of it.

@@ -10,7 +10,9 @@
   function refresh(key) {
     var card = document.getElementById("chart-card-" + key);
     if (!card || !window.htmx) return;
-    window.htmx.ajax("GET", card.getAttribute("data-chart-url"), { target: card, swap: "outerHTML" });
+    // Each card is its own request source: htmx queues the requests of one source, keeping
+    // only the last, so a refresh naming several charts must not share one (the body).
+    window.htmx.ajax("GET", card.getAttribute("data-chart-url"), { source: card, target: card, swap: "outerHTML" });
   }
 
   function refreshAll() {
