@@ -202,7 +202,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             with conn.cursor().copy(
                 "COPY sales_lead (first_name, last_name, email, phone, company_name, source,"
                 " status, owner_id, notes, deal_id, search_text, created_at, updated_at, score,"
-                " score_breakdown, first_touch, last_touch, tags)"
+                " score_breakdown, first_touch, last_touch, tags, custom)"
                 " FROM STDIN"
             ) as copy:
                 for n in range(done, done + size):
@@ -224,6 +224,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
                             created,
                             created,
                             0,
+                            "{}",
                             "{}",
                             "{}",
                             "{}",

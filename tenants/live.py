@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils.functional import Promise
 
+from tenants import live_sender
 from tenants.capabilities import Capability, Scope
 from tenants.models import Membership, Tenant
 from tenants.permissions import allows, scope_of, team_user_ids
@@ -85,12 +84,6 @@ def topics_for(membership: Membership) -> list[Topic]:
     return [topic for topic in _REGISTRY.values() if allows(membership, topic.capability)]
 
 
-def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
-
-
 def reach_for(membership: Membership) -> dict[str, frozenset[int] | None]:
     """For each topic the member hears: the owners whose records' events reach them, or None
     where their scope is the whole workspace."""
@@ -139,8 +132,10 @@ def publish(
         message["owners"] = sorted({owner for owner in owners if owner is not None})
 
     def deliver() -> None:
+        # Listeners first, in the committing thread: a page loaded right after the commit must
+        # not be served from a cache the change made stale. Then the event is queued.
         for listener in _LISTENERS:
             listener(tenant, topic.name, event)
-        _send(group, message)
+        live_sender.send(group, message)
 
     transaction.on_commit(deliver)

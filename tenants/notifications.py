@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
+from tenants import live_sender
 from tenants.models import Tenant
 
 
@@ -32,9 +31,7 @@ def workspace_group(*, schema_name: str) -> str:
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
+    live_sender.send(group, message)
 
 
 def notify_user(*, tenant: Tenant, user_id: int, event: str, payload: dict[str, Any]) -> None:

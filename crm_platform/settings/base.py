@@ -214,10 +214,13 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
     #   or leaving a group holds one while its command is in flight: hundreds of sockets of one
     #   process closing at once (a deploy, a network blip) failed.
     host = {"address": url, "socket_timeout": 30, "max_connections": 2000}
+    # The live sender (tenants/live_sender.py) delivers a burst of events in one pipeline, faster
+    # than a process's sockets read them: each process's queue holds up to 5,000 messages (the
+    # layer's default of 100 dropped the tail of any burst of more).
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [host], "prefix": prefix},
+            "CONFIG": {"hosts": [host], "prefix": prefix, "capacity": 5000},
         }
     }
     return caches, layers

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +22,7 @@ from crm_modules.reporting.module import (
     SHARE_REPORTS,
 )
 from crm_platform.errors import ServiceError
+from tenants import live_sender
 from tenants.audit.services import audit_record
 from tenants.models import Membership, Tenant
 from tenants.permissions import allows, require
@@ -42,9 +41,7 @@ def dashboard_announce(*, tenant: Tenant, event: str, payload: dict[str, Any]) -
 
     def send() -> None:
         generation_bump(tenant=tenant)
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(group, message)
+        live_sender.send(group, message)
 
     transaction.on_commit(send)
 
