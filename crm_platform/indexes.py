@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import connection
+from django.db.migrations.operations import AddIndex
+from django.db.models import OrderBy
+from django.db.models.functions import Collate
+from django.db.models.indexes import IndexExpression
+
+# What django.contrib.postgres registers when it is installed (it is not, here): an index on
+# an expression names its operator class with OpClass, which must not be wrapped in brackets.
+IndexExpression.register_wrappers(OrderBy, OpClass, Collate)
 
 CREATE_TRGM = (
     "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN "
@@ -21,7 +29,8 @@ CREATE_TRGM = (
 
 class TrigramIndex(GinIndex):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("opclasses", ["gin_trgm_ops"])
+        if not args:  # an index on an expression names its operator class with OpClass
+            kwargs.setdefault("opclasses", ["gin_trgm_ops"])
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
@@ -32,6 +41,13 @@ class TrigramIndex(GinIndex):
 
     def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
         statement = str(super().create_sql(model, schema_editor, using=using, **kwargs))
+        if kwargs.get("concurrently"):
+            # CREATE INDEX CONCURRENTLY cannot run inside the guard's DO block: the extension
+            # is looked up first instead.
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+                found = cursor.fetchone() is not None
+            return statement if found else "SELECT 1"
         # The statement is Django's own CREATE INDEX, built from model metadata, not input.
         quoted = statement.replace("'", "''")
         guard = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') "
@@ -50,3 +66,28 @@ def trigram_available() -> bool:
             cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
             cache["ok"] = cursor.fetchone() is not None
     return cache["ok"]
+
+
+class AddIndexUnlocked(AddIndex):
+    """``AddIndex`` that builds with CREATE INDEX CONCURRENTLY (writes go on while a large
+    table is indexed; docs/operations.md) in a non-atomic migration, and plainly when the
+    migration runs inside a transaction — a workspace being provisioned, whose tables are new
+    and whose creation must stay one transaction."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        concurrently = not schema_editor.connection.in_atomic_block
+        schema_editor.add_index(model, self.index, concurrently=concurrently)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        concurrently = not schema_editor.connection.in_atomic_block
+        schema_editor.remove_index(model, self.index, concurrently=concurrently)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -237,7 +239,13 @@ def export(request: WorkspaceRequest, entity: str) -> HttpResponse:
         file_format = "csv"
     filters = exports.export_filters(entity, request.POST)
     actor = request.membership
-    if exports.export_count(actor=actor, entity=entity, filters=filters) > exports.INLINE_ROWS:
+    try:
+        count = exports.export_count(actor=actor, entity=entity, filters=filters)
+    except ServiceError:
+        # A custom-field filter that does not fit its field: nothing is exported, and the
+        # list, opened with the same filters, names the field.
+        return redirect(f"{reverse(f'sales:{entity}_list')}?{urlencode(filters)}")
+    if count > exports.INLINE_ROWS:
         exports.export_request(actor=actor, entity=entity, filters=filters, file_format=file_format)
         messages.success(
             request, _("The list is long: it is being exported, and you will be told when ready.")

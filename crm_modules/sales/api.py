@@ -5,6 +5,7 @@ Reads go through selectors (already scoped to the acting member); writes through
 
 from __future__ import annotations
 
+from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter
 from crm_modules.sales.custom_forms import (
     custom_columns,
     custom_rows,
@@ -17,7 +18,7 @@ from crm_modules.sales.custom_forms import (
     posted_custom,
 )
 from crm_modules.sales.demo import demo_seed
-from crm_modules.sales.filters import LIST_ENTITIES, list_for
+from crm_modules.sales.filters import LIST_ENTITIES, list_for, list_parameters
 from crm_modules.sales.filters import PARAMETERS as LIST_PARAMETERS
 from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import (
@@ -132,6 +133,7 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "CustomField",
+    "CustomFilter",
     "Deal",
     "DealDraft",
     "DealStageChange",
@@ -144,6 +146,7 @@ __all__ = [
     "Product",
     "Stage",
     "Task",
+    "check_custom_filter",
     "check_custom_values",
     "check_customer_custom_values",
     "companies_bulk_create",
@@ -186,6 +189,7 @@ __all__ = [
     "lead_update",
     "leads_bulk_create",
     "list_for",
+    "list_parameters",
     "mentioned_members",
     "mentions_notify",
     "new_custom_rows",

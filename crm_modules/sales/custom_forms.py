@@ -123,3 +123,41 @@ def _input_value(field: CustomField, value: Any) -> Any:
         moment = datetime.datetime.fromisoformat(str(value))
         return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
     return value
+
+
+def custom_filter_rows(params: QueryDict, fields: Iterable[CustomField]) -> list[dict[str, Any]]:
+    """A list's custom-field filters (``sales/_custom_filters.html``): each field in use with the
+    inputs its type offers (``custom_filters``), showing what the query asks."""
+    from crm_modules.sales.custom_filters import DATE_TYPES, NUMBER_TYPES, TEXT_TYPES
+
+    rows = []
+    for field in fields:
+        if field.type in TEXT_TYPES:
+            kind = "text"
+        elif field.type in NUMBER_TYPES:
+            kind = "number"
+        elif field.type in DATE_TYPES:
+            kind = "date"
+        elif field.type == CustomField.Type.BOOLEAN:
+            kind = "boolean"
+        elif field.type in (CustomField.Type.SELECT, CustomField.Type.MULTI_SELECT):
+            kind = "choice"
+        else:
+            continue  # a member field is filtered through the API only
+        name = f"cf_{field.code}"
+        asked = {
+            "is": params.get(name, ""),
+            "contains": params.get(f"{name}__contains", ""),
+            "gte": params.get(f"{name}__gte", ""),
+            "lte": params.get(f"{name}__lte", ""),
+        }
+        rows.append(
+            {
+                "field": field,
+                "kind": kind,
+                "name": name,
+                "asked": asked,
+                "used": any(asked.values()),
+            }
+        )
+    return rows

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from crm_modules.activities.api import LOG_ACTIVITY, Activity, timeline
 from crm_modules.sales import selectors, services
+from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter
 from crm_modules.sales.endpoints_duplicates import (
     DuplicatesOut,
     possible_duplicates_response,
@@ -47,7 +48,7 @@ from crm_modules.sales.module import (
     VIEW_RECORDS,
     WORK_TASKS,
 )
-from crm_modules.sales.services import check_custom_values, checks
+from crm_modules.sales.services import checks
 from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
 from crm_modules.sales.services.scores import score_explanation
 from crm_platform.api.pagination import KeysetPagination
@@ -308,16 +309,9 @@ def _amount(params: Any, name: str) -> Decimal | None:
     return None if raw in (None, "") else checks.check_amount(raw, field=name)
 
 
-def _custom_filter(request: Request, entity: str) -> dict[str, Any]:
-    """``cf_<code>=value`` query parameters, normalised like stored values."""
-    wanted = {
-        key[3:]: value
-        for key, value in request.query_params.items()
-        if key.startswith("cf_") and value != ""
-    }
-    if not wanted:
-        return {}
-    return check_custom_values(actor=_actor(request), entity=entity, values=wanted)
+def _custom_filter(request: Request, entity: str) -> CustomFilter:
+    """The ``cf_`` query parameters (``custom_filters``): the same filters as the list pages."""
+    return check_custom_filter(actor=_actor(request), entity=entity, params=request.query_params)
 
 
 class _Resource(generics.GenericAPIView[Any]):

@@ -1,6 +1,8 @@
 """The filters of each sales list, read from a list page's query string, so that anything
 else showing "this list" (an export) narrows it exactly as the page does. Every queryset comes
-from the scoped selectors: it holds only what the member may see."""
+from the scoped selectors: it holds only what the member may see. Custom fields are filtered by
+their ``cf_`` parameters (``custom_filters``, the same reading as the API's); a bad one raises
+a ServiceError naming the field rather than being left out."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
 
 from crm_modules.sales import selectors
+from crm_modules.sales.custom_filters import check_custom_filter, filter_parameters
 from crm_modules.sales.models import Deal, Lead, LifecycleStage
 from tenants.models import Membership
 
@@ -53,6 +56,17 @@ _DATE = forms.DateField(required=False)
 _AMOUNT = forms.DecimalField(required=False, min_value=0, decimal_places=2)
 
 
+def list_parameters(entity: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters of ``params`` a list understands, custom-field filters included (each
+    with its last value), as an export keeps them."""
+    kept = {
+        name: str(params[name])[:100] for name in PARAMETERS.get(entity, ()) if params.get(name)
+    }
+    for name, values in filter_parameters(params).items():
+        kept[name] = values[-1][:200]
+    return kept
+
+
 def _int(raw: str) -> int | None:
     try:
         return int(str(raw).strip())
@@ -90,6 +104,7 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
     q = str(params.get("q", ""))[:100]
     owner_id = actor.user_id if params.get("mine") == "1" else None
     order = list_order(entity, params)
+    custom = check_custom_filter(actor=actor, entity=entity, params=params)
     if entity == "contact":
         stage = params.get("stage", "")
         return selectors.contact_list(
@@ -98,9 +113,12 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             owner_id=owner_id,
             lifecycle_stage=stage if stage in LifecycleStage.values else "",
             min_score=_int(params.get("min_score", "")),
+            custom=custom,
         ).order_by(*order)
     if entity == "company":
-        return selectors.company_list(actor=actor, q=q, owner_id=owner_id).order_by(*order)
+        return selectors.company_list(actor=actor, q=q, owner_id=owner_id, custom=custom).order_by(
+            *order
+        )
     if entity == "lead":
         status = params.get("status", "")
         return selectors.lead_list(
@@ -110,6 +128,7 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             owner_id=owner_id,
             min_score=_int(params.get("min_score", "")),
             tag=_tag(params),
+            custom=custom,
         ).order_by(*order)
     if entity == "deal":
         status = params.get("status", "")
@@ -125,6 +144,7 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> Qu
             amount_min=_cleaned(_AMOUNT, params.get("amount_min")),
             amount_max=_cleaned(_AMOUNT, params.get("amount_max")),
             tag=_tag(params),
+            custom=custom,
         )
         if order[0] == "expected_close_date":
             # Deals without a date have no place in this order; the other sorts list them.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models import TextField
+from django.db.models.functions import Cast, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +38,12 @@ class Channel(models.TextChoices):
 
 def _trigram(name: str, field: str = "search_text") -> TrigramIndex:
     return TrigramIndex(fields=[field], name=name)
+
+
+def _custom_text(name: str) -> TrigramIndex:
+    """The trigram index behind the custom-field filter "contains" (``custom_filters``): the
+    record's custom values as one upper-cased text, as ``icontains`` reads it."""
+    return TrigramIndex(OpClass(Upper(Cast("custom", TextField())), name="gin_trgm_ops"), name=name)
 
 
 def _short_grams() -> models.GeneratedField:
@@ -113,6 +121,7 @@ class Company(Address):
             models.Index(fields=["parent"], name="company_parent"),
             GinIndex(fields=["tags"], name="company_tags"),
             GinIndex(fields=["custom"], name="company_custom", opclasses=["jsonb_path_ops"]),
+            _custom_text("company_custom_text"),
             _trigram("company_search"),
             GinIndex(fields=["search_grams"], name="company_search_grams"),
             _trigram("company_name_key", "name_key"),
@@ -188,6 +197,7 @@ class Contact(Address):
             models.Index(fields=["company", "-id"], name="contact_company"),
             GinIndex(fields=["tags"], name="contact_tags"),
             GinIndex(fields=["custom"], name="contact_custom", opclasses=["jsonb_path_ops"]),
+            _custom_text("contact_custom_text"),
             _trigram("contact_search"),
             GinIndex(fields=["search_grams"], name="contact_search_grams"),
             _trigram("contact_name_key", "name_key"),
@@ -349,6 +359,7 @@ class Lead(models.Model):
             models.Index(fields=["email"], name="lead_email_lookup"),
             models.Index(fields=["phone"], name="lead_phone_lookup"),
             GinIndex(fields=["custom"], name="lead_custom", opclasses=["jsonb_path_ops"]),
+            _custom_text("lead_custom_text"),
         ]
 
     def __str__(self) -> str:
@@ -447,6 +458,7 @@ class Deal(models.Model):
                 fields=["closed_at"], include=["status", "amount", "owner"], name="deal_closed"
             ),
             GinIndex(fields=["custom"], name="deal_custom", opclasses=["jsonb_path_ops"]),
+            _custom_text("deal_custom_text"),
             _trigram("deal_search"),
             GinIndex(fields=["search_grams"], name="deal_search_grams"),
             GinIndex(fields=["tags"], name="deal_tags"),

@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from crm_modules.sales.custom_filters import CustomFilter
 
 from crm_modules.sales.models import (
     Company,
@@ -91,12 +94,12 @@ def company_list(
     actor: Membership,
     q: str = "",
     owner_id: int | None = None,
-    custom: dict[str, Any] | None = None,
+    custom: CustomFilter | None = None,
     capability: Capability | None = None,
 ) -> QuerySet[Company]:
     companies = _scoped(Company.objects.all(), actor, capability)
     if custom:
-        companies = companies.filter(custom__contains=custom)
+        companies = custom.apply(companies)
     if owner_id is not None:
         companies = companies.filter(owner_id=owner_id)
     return _search(companies, q)
@@ -118,14 +121,13 @@ def contact_list(
     owner_id: int | None = None,
     lifecycle_stage: str = "",
     company_id: int | None = None,
-    custom: dict[str, Any] | None = None,
+    custom: CustomFilter | None = None,
     capability: Capability | None = None,
     min_score: int | None = None,
 ) -> QuerySet[Contact]:
     contacts = _scoped(Contact.objects.all(), actor, capability)
     if custom:
-        # Served by the jsonb_path_ops GIN index; values are normalised as the services store them.
-        contacts = contacts.filter(custom__contains=custom)
+        contacts = custom.apply(contacts)
     if owner_id is not None:
         contacts = contacts.filter(owner_id=owner_id)
     if lifecycle_stage:
@@ -155,12 +157,11 @@ def lead_list(
     capability: Capability | None = None,
     min_score: int | None = None,
     tag: str = "",
-    custom: dict[str, Any] | None = None,
+    custom: CustomFilter | None = None,
 ) -> QuerySet[Lead]:
     leads = _scoped(Lead.objects.all(), actor, capability)
     if custom:
-        # Served by the GIN (jsonb_path_ops) index on custom.
-        leads = leads.filter(custom__contains=custom)
+        leads = custom.apply(leads)
     if tag:
         # Served by the GIN index on tags.
         leads = leads.filter(tags__contains=[tag])
@@ -216,7 +217,7 @@ def deal_list(
     owner_id: int | None = None,
     company_id: int | None = None,
     contact_id: int | None = None,
-    custom: dict[str, Any] | None = None,
+    custom: CustomFilter | None = None,
     capability: Capability | None = None,
     close_from: datetime.date | None = None,
     close_to: datetime.date | None = None,
@@ -237,7 +238,7 @@ def deal_list(
     if amount_max is not None:
         deals = deals.filter(amount__lte=amount_max)
     if custom:
-        deals = deals.filter(custom__contains=custom)
+        deals = custom.apply(deals)
     if pipeline_id is not None:
         deals = deals.filter(pipeline_id=pipeline_id)
     if stage_id is not None:

@@ -10,25 +10,31 @@ from django.views.decorators.http import require_safe
 
 from crm_modules.sales import selectors
 from crm_modules.sales.filters import list_for, list_order
-from crm_modules.sales.keyset import keyset_page
+from crm_modules.sales.keyset import Page, keyset_page
 from crm_modules.sales.models import Lead, LifecycleStage
 from crm_modules.sales.module import VIEW_RECORDS
 from crm_modules.sales.views_lists import list_extras
+from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
 
 PAGE_SIZE = 50
 
 
-def _list_page(request: WorkspaceRequest, entity: str) -> Any:
-    """A page of a list, read through the same filters and order an export of it uses."""
-    records = list_for(entity, actor=request.membership, params=request.GET)
-    return keyset_page(
+def _list_page(request: WorkspaceRequest, entity: str) -> tuple[Page[Any], dict[str, Any], int]:
+    """A page of a list, read through the same filters and order an export of it uses; with
+    the message of a custom-field filter it refused (then no rows, status 400)."""
+    try:
+        records = list_for(entity, actor=request.membership, params=request.GET)
+    except ServiceError as error:
+        return Page(rows=[], next_cursor=""), {"custom_filter_error": error.message}, 400
+    page = keyset_page(
         records,
         order=list_order(entity, request.GET),
         after=request.GET.get("after", ""),
         size=PAGE_SIZE,
     )
+    return page, {}, 200
 
 
 def _score_text(request: WorkspaceRequest) -> str:
@@ -40,11 +46,13 @@ def _score_text(request: WorkspaceRequest) -> str:
 @requires(VIEW_RECORDS)
 @require_safe
 def contact_list(request: WorkspaceRequest) -> HttpResponse:
+    page, refused, status = _list_page(request, "contact")
     return render(
         request,
         "sales/contact_list.html",
         {
-            "page": _list_page(request, "contact"),
+            "page": page,
+            **refused,
             "q": request.GET.get("q", "")[:100],
             "stage": request.GET.get("stage", ""),
             "stages": LifecycleStage.choices,
@@ -52,28 +60,33 @@ def contact_list(request: WorkspaceRequest) -> HttpResponse:
             "sort": request.GET.get("sort", ""),
             "min_score": _score_text(request),
         },
+        status=status,
     )
 
 
 @requires(VIEW_RECORDS)
 @require_safe
 def company_list(request: WorkspaceRequest) -> HttpResponse:
+    page, refused, status = _list_page(request, "company")
     context = {
-        "page": _list_page(request, "company"),
+        "page": page,
+        **refused,
         "q": request.GET.get("q", "")[:100],
         **list_extras(request, "company"),
     }
-    return render(request, "sales/company_list.html", context)
+    return render(request, "sales/company_list.html", context, status=status)
 
 
 @requires(VIEW_RECORDS)
 @require_safe
 def lead_list(request: WorkspaceRequest) -> HttpResponse:
+    page, refused, status = _list_page(request, "lead")
     return render(
         request,
         "sales/lead_list.html",
         {
-            "page": _list_page(request, "lead"),
+            "page": page,
+            **refused,
             "q": request.GET.get("q", "")[:100],
             "status": request.GET.get("status", ""),
             "tag": request.GET.get("tag", "")[:50],
@@ -82,6 +95,7 @@ def lead_list(request: WorkspaceRequest) -> HttpResponse:
             "sort": request.GET.get("sort", ""),
             "min_score": _score_text(request),
         },
+        status=status,
     )
 
 

@@ -99,7 +99,17 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
         return render(request, "sales/deal_list.html", context, status=400)
     # Read through the same filters and order as an export of this list (the form above only
     # tells the member which value it refused).
-    deals = list_for("deal", actor=actor, params=request.GET)
+    try:
+        deals = list_for("deal", actor=actor, params=request.GET)
+    except ServiceError as error:
+        context = {
+            "form": form,
+            "page": None,
+            "pipelines": pipelines,
+            "custom_filter_error": error.message,
+            **list_extras(request, "deal", pipelines=pipelines),
+        }
+        return render(request, "sales/deal_list.html", context, status=400)
     order = list_order("deal", request.GET)
     page = keyset_page(deals, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     owners = {m.user_id: m.user for m in members}

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
-from crm_modules.sales.custom_forms import custom_columns, posted_custom
+from crm_modules.sales.custom_forms import custom_columns, custom_filter_rows, posted_custom
 from crm_modules.sales.models import Company, Contact, Deal, Lead, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
@@ -55,6 +55,9 @@ def list_extras(
     )
     query = request.GET.copy()
     query.pop("after", None)
+    for key in [k for k, values in query.lists() if k.startswith("cf_") and not any(values)]:
+        # The custom-field inputs left empty: a saved view keeps only the filters in use.
+        query.pop(key)
     kind = KINDS[entity]
     can_reassign = allows(actor, REASSIGN_RECORDS)
     can_tag = allows(actor, kind.tag_capability)
@@ -63,12 +66,15 @@ def list_extras(
     )
     can_move = entity == "deal" and pipelines is not None and allows(actor, EDIT_RECORDS)
     can_delete = allows(actor, DELETE_RECORDS)
+    filter_rows = custom_filter_rows(request.GET, fields)
     return {
         "entity": entity,
         "saved_views": list(selectors.saved_view_list(actor=actor, entity=entity)),
         "can_share_views": allows(actor, SHARE_VIEWS),
         "view_query": query.urlencode(),
         **custom_columns(request, fields),
+        "custom_filter_rows": filter_rows,
+        "custom_filter_used": any(row["used"] for row in filter_rows),
         "bulk": {
             "owner": can_reassign,
             "tag": can_tag,

@@ -127,12 +127,9 @@ def _check(entity: str, file_format: str) -> None:
 
 
 def export_filters(entity: str, params: Mapping[str, str]) -> dict[str, str]:
-    """The list filters an export keeps (the list page's own query parameters)."""
-    return {
-        name: str(params[name])[:100]
-        for name in sales.LIST_PARAMETERS.get(entity, ())
-        if params.get(name)
-    }
+    """The list filters an export keeps (the list page's own query parameters, its custom-field
+    filters included)."""
+    return sales.list_parameters(entity, params)
 
 
 def _rows(

@@ -1,5 +1,7 @@
-"""What a form asks: its fields (each mapped to a lead/contact field or a contact custom
-field), its consent checkboxes (one per channel) and the sites allowed to embed it. Checked
+"""What a form asks: its fields (each mapped to a lead/contact field, a contact custom field
+(``custom.<code>``) or a lead custom field (``lead.custom.<code>``), whose answers are checked
+by the field's type and whose required flag makes the form's field required), its consent
+checkboxes (one per channel) and the sites allowed to embed it. Checked
 before a form is saved, naming the part at fault."""
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ TARGETS: dict[str, tuple[Any, int]] = {
     "notes": (gettext_lazy("Message"), 2000),
 }
 CUSTOM_PREFIX = "custom."
+LEAD_CUSTOM_PREFIX = "lead.custom."
 CUSTOM_MAX_LENGTH = 500
 MAX_FIELDS = 20
 MAX_ORIGINS = 20
@@ -42,13 +45,29 @@ class FormField:
 
     @property
     def max_length(self) -> int:
-        if self.target.startswith(CUSTOM_PREFIX):
+        if self.target.startswith((CUSTOM_PREFIX, LEAD_CUSTOM_PREFIX)):
             return CUSTOM_MAX_LENGTH
         return int(TARGETS[self.target][1])
 
     @property
     def input_type(self) -> str:
+        if self.target.startswith(LEAD_CUSTOM_PREFIX):
+            field = lead_custom_fields().get(self.target.removeprefix(LEAD_CUSTOM_PREFIX))
+            kind = field.type if field is not None else ""
+            return LEAD_INPUT_TYPES.get(kind, "text")
         return {"email": "email", "phone": "tel"}.get(self.target, "text")
+
+    @property
+    def options(self) -> list[str]:
+        """A lead select's options (the visitor picks one); empty for any other field."""
+        if not self.target.startswith(LEAD_CUSTOM_PREFIX):
+            return []
+        field = lead_custom_fields().get(self.target.removeprefix(LEAD_CUSTOM_PREFIX))
+        if field is None or field.type not in ("select", "boolean"):
+            return []
+        if field.type == "boolean":
+            return [_("Yes"), _("No")]
+        return list(field.options)
 
     def as_json(self) -> dict[str, Any]:
         return {"target": self.target, "label": self.label, "required": self.required}
@@ -62,10 +81,34 @@ def contact_custom_codes() -> dict[str, str]:
     return dict(rows)
 
 
+# The input a visitor types a lead custom field's answer in, by the field's type.
+LEAD_INPUT_TYPES = {
+    "number": "number",
+    "date": "date",
+    "email": "email",
+    "phone": "tel",
+    "url": "url",
+}
+# Lead custom fields a visitor cannot answer: a member of the workspace is not theirs to name.
+NOT_FOR_VISITORS = frozenset({"member", "multi_select", "datetime"})
+
+
+def lead_custom_fields() -> dict[str, CustomField]:
+    """Custom fields of leads a form may fill: code → field (not archived, not members)."""
+    rows = CustomField.objects.filter(entity="lead", archived_at__isnull=True).exclude(
+        type__in=NOT_FOR_VISITORS
+    )
+    return {f.code: f for f in rows}
+
+
 def target_choices() -> list[tuple[str, str]]:
     choices = [(code, str(label)) for code, (label, _length) in TARGETS.items()]
     choices += [
         (f"{CUSTOM_PREFIX}{code}", label) for code, label in sorted(contact_custom_codes().items())
+    ]
+    choices += [
+        (f"{LEAD_CUSTOM_PREFIX}{code}", _("Lead: %(label)s") % {"label": field.label})
+        for code, field in sorted(lead_custom_fields().items())
     ]
     return choices
 
@@ -78,6 +121,7 @@ def check_fields(raw: Any) -> list[FormField]:
             _("A form has at most %(max)d fields.") % {"max": MAX_FIELDS}, field="fields"
         )
     custom = contact_custom_codes()
+    lead_custom = lead_custom_fields()
     fields: list[FormField] = []
     for index, item in enumerate(raw):
         where = f"fields[{index}]"
@@ -86,7 +130,17 @@ def check_fields(raw: Any) -> list[FormField]:
         target = item.get("target")
         if not isinstance(target, str):
             raise ServiceError(_("Choose where the answer goes."), field=f"{where}.target")
-        if target.startswith(CUSTOM_PREFIX):
+        lead_field = None
+        if target.startswith(LEAD_CUSTOM_PREFIX):
+            code = target.removeprefix(LEAD_CUSTOM_PREFIX)
+            lead_field = lead_custom.get(code) if CUSTOM_CODE.match(code) else None
+            if lead_field is None:
+                raise ServiceError(
+                    _("There is no lead custom field %(code)s a visitor can fill.")
+                    % {"code": code[:60]},
+                    field=f"{where}.target",
+                )
+        elif target.startswith(CUSTOM_PREFIX):
             code = target.removeprefix(CUSTOM_PREFIX)
             if not CUSTOM_CODE.match(code) or code not in custom:
                 raise ServiceError(
@@ -109,7 +163,9 @@ def check_fields(raw: Any) -> list[FormField]:
         required = item.get("required", False)
         if not isinstance(required, bool):
             raise ServiceError(_("Say yes or no."), field=f"{where}.required")
-        fields.append(FormField(target=target, label=label, required=required or target == "email"))
+        # A lead field the workspace requires is required on the form too.
+        needed = required or target == "email" or bool(lead_field and lead_field.required)
+        fields.append(FormField(target=target, label=label, required=needed))
     if not any(f.target == "email" for f in fields):
         raise ServiceError(
             _("A form needs an email field: it is how a person is recognised."),

@@ -16,8 +16,10 @@ from django.utils.translation import gettext as _
 from crm_modules.activities import api as timeline
 from crm_modules.marketing.capture.definition import (
     CUSTOM_PREFIX,
+    LEAD_CUSTOM_PREFIX,
     FormField,
     contact_custom_codes,
+    lead_custom_fields,
     load_fields,
 )
 from crm_modules.marketing.capture.optin import consent_requested
@@ -30,6 +32,7 @@ from crm_modules.sales.api import (
     Contact,
     ContactEmail,
     Lead,
+    check_custom_values,
     contact_update,
     lead_create,
     record_touch,
@@ -78,7 +81,40 @@ def _check_answer(item: FormField, value: str) -> str:
         return ""
     if item.target == "email":
         return check_email(value, field=item.target)
+    if item.target.startswith(LEAD_CUSTOM_PREFIX):
+        _check_lead_custom(item, value)
     return check_text(value, field=item.target, max_length=item.max_length, label=item.label)
+
+
+def _check_lead_custom(item: FormField, value: str) -> None:
+    """An answer to a lead custom field, checked by the field's type (the lead stores it
+    normalised when it is created)."""
+    code = item.target.removeprefix(LEAD_CUSTOM_PREFIX)
+    if code not in lead_custom_fields():
+        return  # archived since the form was built: kept in the submission, fills nothing
+    try:
+        check_custom_values(actor=None, entity="lead", values={code: _lead_value(item, value)})
+    except ServiceError as exc:
+        raise ServiceError(f"{item.label}: {exc.message}", field=item.target) from exc
+
+
+def _lead_value(item: FormField, value: str) -> str:
+    """A yes/no answer as the visitor's language spelled it, read as the field's value."""
+    if value == _("Yes"):
+        return "true"
+    if value == _("No"):
+        return "false"
+    return value
+
+
+def _lead_custom(answers: Mapping[str, str]) -> dict[str, str]:
+    in_use = lead_custom_fields()
+    found = {}
+    for key, value in answers.items():
+        code = key.removeprefix(LEAD_CUSTOM_PREFIX)
+        if key.startswith(LEAD_CUSTOM_PREFIX) and value and code in in_use:
+            found[code] = _lead_value(FormField(target=key, label="", required=False), value)
+    return found
 
 
 def clean_touch(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -232,13 +268,19 @@ def _answer_key(field_name: str | None) -> str:
 
 def _create_lead(actor: Membership, form: Form, answers: Mapping[str, str]) -> Lead:
     own: dict[str, Any] = {name: answers[name] for name in LEAD_FIELDS if answers.get(name)}
-    extra = {k: v for k, v in answers.items() if k not in LEAD_FIELDS and v}
+    custom = _lead_custom(answers)
+    extra = {
+        k: v
+        for k, v in answers.items()
+        if k not in LEAD_FIELDS and v and k.removeprefix(LEAD_CUSTOM_PREFIX) not in custom
+    }
     notes = _summary(form, extra) if extra else ""
     try:
         return lead_create(
             actor=actor,
             source=(_("Form: %(name)s") % {"name": form.name})[:100],
             notes=notes,
+            custom_fields=custom,
             **own,
         )
     except ServiceError as exc:

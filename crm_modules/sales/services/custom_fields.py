@@ -129,7 +129,7 @@ def _check_default(entity: str, kind: str, options: list[str], label: str, raw: 
     if kind == CustomField.Type.MEMBER:
         raise ServiceError(_("A member field cannot have a default value."), field="default_value")
     probe = CustomField(entity=entity, code="default", label=label, type=kind, options=options)
-    return _check_value(None, probe, raw, field="default_value")
+    return check_value(None, probe, raw, field="default_value")
 
 
 def _check_options(kind: str, raw: Any) -> list[str]:
@@ -320,7 +320,7 @@ def check_custom_values(
                 raise ServiceError(_("This field is required."), field=name)
             result.pop(code, None)
             continue
-        result[code] = _check_value(actor, definition, raw, field=name)
+        result[code] = check_value(actor, definition, raw, field=name)
     if new_record:
         result = custom_defaults(
             entity=entity, custom=result, given=values, definitions=fields.values()
@@ -335,7 +335,7 @@ def check_custom_values(
     return result
 
 
-def _check_value(actor: Membership | None, definition: CustomField, raw: Any, *, field: str) -> Any:
+def check_value(actor: Membership | None, definition: CustomField, raw: Any, *, field: str) -> Any:
     kind = definition.type
     if kind in (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT):
         limit = 200 if kind == CustomField.Type.TEXT else 20_000
@@ -489,7 +489,7 @@ def custom_carried(
             continue
         raw = str(value) if there.type == CustomField.Type.TEXT else value
         try:
-            carried[code] = _check_value(actor, there, raw, field=f"custom_fields.{code}")
+            carried[code] = check_value(actor, there, raw, field=f"custom_fields.{code}")
         except ServiceError:
             continue
     return carried

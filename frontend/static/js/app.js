@@ -222,6 +222,29 @@
     });
   }
 
+  // --- Custom-field filters (sales/_custom_filters.html) -----------------------------------------
+  // The picker shows the chosen field's inputs and those already in use; without JavaScript
+  // every field's inputs show.
+  function showCustomFilters(pick) {
+    var box = pick.closest(".custom-filters");
+    box.querySelectorAll("[data-custom-filter]").forEach(function (set) {
+      var chosen = set.getAttribute("data-custom-filter") === pick.value;
+      set.hidden = !(chosen || set.hasAttribute("data-used"));
+    });
+  }
+  function setupCustomFilters() {
+    document.querySelectorAll("[data-custom-filter-pick]:not([data-ready])").forEach(function (pick) {
+      pick.setAttribute("data-ready", "");
+      pick.addEventListener("change", function () {
+        showCustomFilters(pick);
+        var set = pick.closest(".custom-filters").querySelector(
+          "[data-custom-filter='" + pick.value + "'] input, [data-custom-filter='" + pick.value + "'] select");
+        if (set) set.focus();
+      });
+      showCustomFilters(pick);
+    });
+  }
+
   // --- Charts (kit/chart.html): drawn only when Plotly is on the page ---------------------------
   // Colours and type follow the design tokens, so a chart matches light and dark mode.
   function chartLayout(layout) {
@@ -279,6 +302,7 @@
     setupNav();
     setupDialogs();
     setupTabs();
+    setupCustomFilters();
     setupCharts(document);
     document.body.addEventListener("htmx:afterSettle", setupTabs);
     // A chart fragment swapped in by htmx (a live refresh, a preview) is drawn like the page's.

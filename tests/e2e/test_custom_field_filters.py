@@ -1,0 +1,69 @@
+"""A member on a touch phone at 375 px filters the contacts list by a custom field: picks the
+field, types a value that does not fit it and reads the error naming it, then a fitting one and
+sees only the matching contact; the link carries the filter. Screenshot at 375 px."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, expect
+
+from crm_modules.sales.models import Contact, CustomField
+from tests.conftest import World
+from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, phone_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+
+def _seed(world: World) -> dict[str, Any]:
+    with schema_context(world.alpha.tenant.schema_name):
+        CustomField.objects.create(entity="contact", code="seats", label="Места", type="number")
+        big = Contact.objects.create(first_name="Большой", last_name="Клиент", custom={"seats": 40})
+        Contact.objects.create(first_name="Малый", last_name="Клиент", custom={"seats": 2})
+        return {"big": big.pk}
+
+
+def _clean_up(world: World) -> None:
+    with schema_context(world.alpha.tenant.schema_name):
+        Contact.objects.filter(last_name="Клиент").delete()
+        CustomField.objects.filter(code="seats").delete()
+
+
+@pytest.fixture
+def seeded(world: World, live_site: LiveSite) -> Iterator[dict[str, Any]]:
+    yield orm(_seed, world)
+    orm(_clean_up, world)
+
+
+def test_a_member_filters_contacts_by_a_custom_field_at_phone_width(
+    world: World, live_site: LiveSite, browser: Browser, seeded: dict[str, Any]
+) -> None:
+    page = phone_page(browser, world.alpha.owner)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/sales/contacts/")
+    assert page.viewport_size == MOBILE
+
+    filters = page.get_by_test_id("custom-filters")
+    filters.locator("summary").tap()
+    filters.get_by_label("Filter by the field").select_option("seats")
+    at_least = filters.get_by_label("at least")
+    expect(at_least).to_be_visible()
+    at_least.fill("abc")
+    page.get_by_role("button", name="Search").tap()
+
+    error = page.get_by_test_id("custom-filter-error")
+    expect(error).to_have_text("Места: Enter a number such as 12.50.")
+    expect(page.locator("tr[data-contact]")).to_have_count(0)
+
+    page.get_by_test_id("custom-filters").get_by_label("at least").fill("10")
+    page.get_by_role("button", name="Search").tap()
+    rows = page.locator("tr[data-contact]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-contact", str(seeded["big"]))
+    assert "cf_seats__gte=10" in page.url
+    # The page does not scroll sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
+    capture(page, "sales-custom-field-filters")

@@ -1,0 +1,263 @@
+"""Custom-field filters on the list pages of contacts, companies, leads and deals: one reading of
+the ``cf_`` parameters for the pages, their exports and saved views, and the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from crm_modules.sales import services
+from crm_modules.sales.models import CustomField, SavedView
+from crm_modules.sales.services.deals import StageInput
+from tenants.roles import Role
+from tests.conftest import Workspace, workspace_client
+from tests.sales.conftest import fresh
+
+pytestmark = pytest.mark.usefixtures("in_alpha")
+
+LISTS = {
+    "contact": "/sales/contacts/",
+    "company": "/sales/companies/",
+    "lead": "/sales/leads/",
+    "deal": "/sales/deals/list/",
+}
+API = {
+    "contact": "/api/v1/sales/contacts/",
+    "company": "/api/v1/sales/companies/",
+    "lead": "/api/v1/sales/leads/",
+    "deal": "/api/v1/sales/deals/",
+}
+ROW = {
+    "contact": r'data-contact="(\d+)"',
+    "company": r'data-company="(\d+)"',
+    "lead": r'data-lead="(\d+)"',
+    "deal": r'data-deal="(\d+)"',
+}
+
+
+def _define(entity: str) -> None:
+    actor = fresh_owner()
+    specs: list[tuple[str, str, list[str] | None]] = [
+        ("note", "text", None),
+        ("seats", "number", None),
+        ("budget", "currency", None),
+        ("renewal", "date", None),
+        ("signed", "datetime", None),
+        ("vip", "boolean", None),
+        ("tier", "select", ["gold", "silver"]),
+        ("topics", "multi_select", ["crm", "erp"]),
+    ]
+    for code, kind, options in specs:
+        services.custom_field_create(
+            actor=actor, entity=entity, code=code, label=code.title(), type=kind, options=options
+        )
+
+
+_OWNER: dict[str, Any] = {}
+
+
+def fresh_owner() -> Any:
+    return fresh(_OWNER["owner"])
+
+
+@pytest.fixture(autouse=True)
+def _owner(alpha: Workspace) -> None:
+    _OWNER["owner"] = alpha.owner
+
+
+def _create(entity: str, name: str, custom: dict[str, Any]) -> Any:
+    actor = fresh_owner()
+    if entity == "contact":
+        return services.contact_create(actor=actor, first_name=name, custom_fields=custom)
+    if entity == "company":
+        return services.company_create(actor=actor, name=name, custom_fields=custom)
+    if entity == "lead":
+        return services.lead_create(
+            actor=actor, first_name=name, source="web", custom_fields=custom
+        )
+    stage = _OWNER.get("stage")
+    if stage is None:
+        pipeline = services.pipeline_create(
+            actor=actor, name="Sales", stages=[StageInput("New", 10)]
+        )
+        stage = _OWNER["stage"] = pipeline.stages.get()
+    return services.deal_create(actor=actor, name=name, stage=stage.pk, custom_fields=custom)
+
+
+def _records(entity: str) -> dict[str, Any]:
+    _OWNER.pop("stage", None)
+    _define(entity)
+    return {
+        "gold": _create(
+            entity,
+            "Gold",
+            {
+                "note": "Wants the 50% Discount",
+                "seats": 12,
+                "budget": "1500.50",
+                "renewal": "2027-01-31",
+                "signed": "2026-03-01T23:30:00+00:00",
+                "vip": True,
+                "tier": "gold",
+                "topics": ["crm", "erp"],
+            },
+        ),
+        "silver": _create(
+            entity,
+            "Silver",
+            {
+                "note": "цена: discount later",
+                "seats": 3,
+                "budget": "99",
+                "renewal": "2026-06-01",
+                "signed": "2026-03-02T00:30:00+00:00",
+                "vip": False,
+                "tier": "silver",
+                "topics": ["erp"],
+            },
+        ),
+        "blank": _create(entity, "Blank", {}),
+    }
+
+
+def _ids(entity: str, page: str) -> set[int]:
+    return {int(pk) for pk in re.findall(ROW[entity], page)}
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_each_list_page_filters_by_custom_fields_of_every_type(
+    alpha: Workspace, entity: str
+) -> None:
+    records = _records(entity)
+    gold, silver = records["gold"].pk, records["silver"].pk
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    cases: list[tuple[dict[str, str], set[int]]] = [
+        ({"cf_note__contains": "discount"}, {gold, silver}),
+        ({"cf_note__contains": "50% disc"}, {gold}),
+        ({"cf_note__contains": "ЦЕНА"}, {silver}),
+        ({"cf_note": "Wants the 50% Discount"}, {gold}),
+        ({"cf_seats__gte": "10"}, {gold}),
+        ({"cf_seats__lte": "3"}, {silver}),
+        ({"cf_seats__gte": "3", "cf_seats__lte": "12"}, {gold, silver}),
+        ({"cf_budget__gte": "1500.50"}, {gold}),
+        ({"cf_budget__lte": "1500.49"}, {silver}),
+        ({"cf_renewal__gte": "2027-01-01"}, {gold}),
+        ({"cf_renewal__lte": "2026-06-01"}, {silver}),
+        ({"cf_signed__lte": "2026-03-01"}, {gold}),
+        ({"cf_signed__gte": "2026-03-02"}, {silver}),
+        ({"cf_vip": "true"}, {gold}),
+        ({"cf_vip": "false"}, {silver}),
+        ({"cf_tier": "silver"}, {silver}),
+        ({"cf_topics": "crm"}, {gold}),
+        ({"cf_topics": "erp"}, {gold, silver}),
+        ({"cf_tier": "", "cf_seats__gte": ""}, {gold, silver, records["blank"].pk}),
+    ]
+    for params, expected in cases:
+        response = client.get(LISTS[entity], params)
+        assert response.status_code == 200, params
+        assert _ids(entity, response.content.decode()) == expected, params
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_a_value_that_does_not_fit_the_field_is_refused_naming_it(
+    alpha: Workspace, entity: str
+) -> None:
+    _records(entity)
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    for params, message in (
+        ({"cf_seats__gte": "abc"}, "Seats: Enter a number such as 12.50."),
+        ({"cf_renewal__lte": "31/31/2026"}, "Renewal: "),
+        ({"cf_tier": "platinum"}, "Tier: Choose a value from the list."),
+        ({"cf_vip": "maybe"}, "Vip: Choose yes or no."),
+        ({"cf_tier__gte": "gold"}, "Tier: Only a number or a date field has a range."),
+        ({"cf_seats__contains": "1"}, "Seats: Only a text field can be searched for words."),
+        ({"cf_nothing": "1"}, "There is no custom field filter “cf_nothing”."),
+    ):
+        response = client.get(LISTS[entity], params)
+        assert response.status_code == 400, params
+        page = response.content.decode()
+        error = re.search(r'data-testid="custom-filter-error">([^<]*)<', page)
+        assert error is not None, params
+        assert message in error.group(1).replace("&quot;", '"'), params
+        assert _ids(entity, page) == set(), params
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_the_page_offers_fields_in_use_with_inputs_of_their_type(
+    alpha: Workspace, entity: str
+) -> None:
+    _define(entity)
+    tier = CustomField.objects.get(entity=entity, code="tier")
+    services.custom_field_archive(actor=fresh(alpha.owner), field=tier, archived=True)
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    page = client.get(LISTS[entity], {"cf_seats__gte": "2"}).content.decode()
+    assert 'data-testid="custom-filters" open' in page
+    assert 'name="cf_note__contains"' in page
+    assert 'name="cf_seats__gte" value="2" inputmode="decimal"' in page
+    assert 'type="date" id="cf_renewal__gte"' in page
+    assert '<option value="silver"' not in page
+    assert 'data-custom-filter="tier"' not in page
+    # An archived field is not a filter any more: asked for, it is refused by name.
+    response = client.get(LISTS[entity], {"cf_tier": "gold"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_the_api_filters_with_the_same_operators(alpha: Workspace, entity: str) -> None:
+    records = _records(entity)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    got = client.get(API[entity], {"cf_seats__gte": "10", "cf_note__contains": "DISCOUNT"})
+    assert [r["id"] for r in got.json()["results"]] == [records["gold"].pk]
+    bad = client.get(API[entity], {"cf_seats__lte": "abc"})
+    assert bad.status_code == 400
+    assert list(bad.json()["error"]["fields"]) == ["custom_fields.seats"]
+    assert bad.json()["error"]["message"] == "Seats: Enter a number such as 12.50."
+
+
+def test_an_export_and_a_saved_view_keep_the_custom_filters(alpha: Workspace) -> None:
+    records = _records("contact")
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    params = {"cf_seats__gte": "10", "cf_tier": "", "cf_note__contains": ""}
+    page = client.get(LISTS["contact"], params).content.decode()
+    assert '<input type="hidden" name="cf_seats__gte" value="10">' in page
+    match = re.search(r'name="query" value="([^"]*)"', page)
+    assert match is not None
+    assert match.group(1) == "cf_seats__gte=10"
+
+    response = client.post("/data/export/contacts/", {**params, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [int(row[0]) for row in rows[1:]] == [records["gold"].pk]
+
+    client.post(
+        "/sales/views/",
+        {"entity": "contact", "name": "Big", "query": match.group(1), "next": "/sales/contacts/"},
+    )
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    view = SavedView.objects.get(name="Big")
+    assert view.query == "cf_seats__gte=10"
+    opened = client.get(f"{LISTS['contact']}?{view.query}").content.decode()
+    assert _ids("contact", opened) == {records["gold"].pk}
+
+
+def test_an_export_with_a_bad_custom_filter_exports_nothing(alpha: Workspace) -> None:
+    _records("contact")
+    client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    response = client.post("/data/export/contacts/", {"cf_seats__gte": "abc", "format": "csv"})
+    assert response.status_code == 302
+    assert response["Location"] == "/sales/contacts/?cf_seats__gte=abc"
+    assert "Content-Disposition" not in response
+
+
+def test_a_text_filter_is_read_as_typed_never_as_a_pattern(alpha: Workspace) -> None:
+    _define("contact")
+    odd = _create("contact", "Odd", {"note": 'say "hi" \\ 100%_done'})
+    _create("contact", "Plain", {"note": "say hi 100 done"})
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    for text in ('"hi" \\', "100%_", "%", "_"):
+        page = client.get(LISTS["contact"], {"cf_note__contains": text}).content.decode()
+        assert _ids("contact", page) == {odd.pk}, text
