@@ -45,6 +45,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     currency = preselected_currency(
         accept_language=request.headers.get("Accept-Language", ""),
         requested=request.GET.get("currency", ""),
+        workspace=tenant.currency,
     )
     # Stripe keeps a customer in the currency of its first subscription: no choice after it.
     billed_in = subscriptions.billing_currency(tenant)

@@ -274,6 +274,8 @@ class PendingSignup(models.Model):
     slug = models.CharField(max_length=30)
     password = models.CharField(max_length=128)
     language = models.CharField(max_length=16, blank=True)
+    # The currency the visitor priced the plans in (or their region's): the workspace's own.
+    currency = models.CharField(max_length=3, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -20,6 +20,7 @@ from django.views.i18n import set_language
 from crm_platform.errors import ServiceError
 from tenants import services
 from tenants.access import client_ip
+from tenants.currencies import visitor_currency
 from tenants.forms import (
     AcceptNewAccountForm,
     PreferencesForm,
@@ -54,6 +55,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             services.signup_request(
                 **form.cleaned_data,
                 language=translation.get_language() or "",
+                currency=_visitor_currency(request),
                 ip_address=client_ip(request),
             )
         except ServiceError as error:
@@ -63,7 +65,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             email = form.cleaned_data["email"]
             return render(request, "public/signup_check_email.html", {"email": email})
     status = 400 if request.method == "POST" else 200
-    return render(request, "public/signup.html", {"form": form}, status=status)
+    context = {"form": form, "currency": _visitor_currency(request)}
+    return render(request, "public/signup.html", context, status=status)
+
+
+def _visitor_currency(request: HttpRequest) -> str:
+    """The currency the visitor priced the plans in (the pricing page's link carries it, the
+    form sends it back), else their region's."""
+    return visitor_currency(
+        accept_language=request.headers.get("Accept-Language", ""),
+        requested=request.POST.get("currency", "") or request.GET.get("currency", ""),
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -143,6 +155,7 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
             tenant = services.workspace_create(
                 owner=request.user,  # type: ignore[arg-type]
                 ip_address=client_ip(request),
+                currency=_visitor_currency(request),
                 **form.cleaned_data,
             )
         except ServiceError as error:

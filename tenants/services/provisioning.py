@@ -21,6 +21,7 @@ from crm_platform.validation import (
     check_text,
 )
 from tenants.audit.services import audit_record
+from tenants.currencies import CURRENCY_CODES
 from tenants.hosts import workspace_hostname
 from tenants.models import Domain, Membership, Plan, Tenant, User
 from tenants.roles import Role
@@ -108,7 +109,12 @@ class SignupResult:
 
 
 def workspace_create(
-    *, owner: User, company_name: str, slug: str, ip_address: str | None = None
+    *,
+    owner: User,
+    company_name: str,
+    slug: str,
+    ip_address: str | None = None,
+    currency: str = "",
 ) -> Tenant:
     """Provision a workspace for an existing account, which becomes its Owner."""
     name = check_text(
@@ -118,7 +124,9 @@ def workspace_create(
     check_slug_free(slug)
     try:
         with transaction.atomic():
-            tenant = _provision(owner=owner, name=name, slug=slug, ip_address=ip_address)
+            tenant = _provision(
+                owner=owner, name=name, slug=slug, ip_address=ip_address, currency=currency
+            )
     except IntegrityError as exc:
         raise _integrity_to_error(exc) from exc
     transaction.on_commit(_schedule_pool_replenish)
@@ -169,6 +177,7 @@ def account_and_workspace_create(
     slug: str,
     email_verified: bool,
     ip_address: str | None,
+    currency: str = "",
 ) -> SignupResult:
     """Create the account (with an already hashed password) and provision its workspace from
     the spare pool, in one transaction; the inputs are already checked."""
@@ -180,7 +189,9 @@ def account_and_workspace_create(
             EmailAddress.objects.create(
                 user=user, email=email, primary=True, verified=email_verified
             )
-            tenant = _provision(owner=user, name=company_name, slug=slug, ip_address=ip_address)
+            tenant = _provision(
+                owner=user, name=company_name, slug=slug, ip_address=ip_address, currency=currency
+            )
     except IntegrityError as exc:
         raise _integrity_to_error(exc) from exc
     transaction.on_commit(_schedule_pool_replenish)
@@ -222,9 +233,14 @@ class AccountExists(ServiceError):
     """The address already has an account: nothing was created."""
 
 
-def _provision(*, owner: User, name: str, slug: str, ip_address: str | None) -> Tenant:
+def _provision(
+    *, owner: User, name: str, slug: str, ip_address: str | None, currency: str = ""
+) -> Tenant:
     tenant = _claim_schema()
     now = timezone.now()
+    # The currency the founder priced the plans in: reports and billing start in it.
+    if currency in CURRENCY_CODES:
+        tenant.currency = currency
     tenant.name = name
     tenant.slug = slug
     tenant.state = Tenant.State.ACTIVE
@@ -241,6 +257,7 @@ def _provision(*, owner: User, name: str, slug: str, ip_address: str | None) -> 
             "seat_limit",
             "trial_ends_at",
             "activated_at",
+            "currency",
         ]
     )
     Domain.objects.create(domain=workspace_hostname(slug), tenant=tenant, is_primary=True)

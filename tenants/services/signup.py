@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 from crm_platform.errors import ServiceError
 from crm_platform.ratelimits import Bucket, mail_allowed
 from crm_platform.validation import check_email, check_password, check_text
+from tenants.currencies import CURRENCY_CODES
 from tenants.hosts import public_url
 from tenants.models import PendingSignup, User
 from tenants.services.common import FULL_NAME_MAX, NAME_MAX
@@ -63,6 +64,7 @@ def signup_request(
     email: str,
     password: str,
     language: str = "",
+    currency: str = "",
     ip_address: str | None = None,
 ) -> None:
     """Check the form, keep it as a pending signup and send the email after commit. Returns
@@ -86,6 +88,7 @@ def signup_request(
             slug=slug,
             password=make_password(password),
             language=language,
+            currency=currency if currency in CURRENCY_CODES else "",
             ip_address=ip_address,
         )
     pending_id = pending.pk
@@ -220,6 +223,7 @@ def signup_confirm(
                 slug=chosen,
                 email_verified=True,
                 ip_address=ip_address or locked.ip_address,
+                currency=locked.currency,
             )
             same_address.delete()
     if has_account:

@@ -66,6 +66,7 @@ def test_annual_euro_prices_are_formatted_for_the_viewer_s_locale(alpha: Workspa
     owner = alpha.owner.user
     owner.language = "it"
     owner.save(update_fields=["language"])
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(currency="EUR")
     client = workspace_client(owner, alpha.tenant)
 
     response = client.get("/billing/?interval=year", HTTP_ACCEPT_LANGUAGE="it-IT")
@@ -74,6 +75,29 @@ def test_annual_euro_prices_are_formatted_for_the_viewer_s_locale(alpha: Workspa
     assert response.context["currency"] == "EUR"
     assert '<strong data-testid="price-professional">450,00 EUR</strong>' in body
     assert '<strong data-testid="price-enterprise">910,00 EUR</strong>' in body
+
+
+@pytest.mark.parametrize(
+    ("workspace_currency", "accept_language", "expected"),
+    [
+        # The currency the workspace chose (at signup, or in its settings) wins over the browser.
+        ("EUR", "en-US", "EUR"),
+        ("USD", "de-DE", "USD"),
+        # One the plans are not sold in: the browser's region decides.
+        ("THB", "de-DE", "EUR"),
+        ("THB", "th-TH", "USD"),
+    ],
+)
+def test_the_workspace_s_currency_is_offered_first(
+    alpha: Workspace, workspace_currency: str, accept_language: str, expected: str
+) -> None:
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(currency=workspace_currency)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    response = client.get("/billing/", HTTP_ACCEPT_LANGUAGE=accept_language)
+    assert response.context["currency"] == expected
+    # Asking for the other one still shows it.
+    other = "USD" if expected == "EUR" else "EUR"
+    assert client.get(f"/billing/?currency={other}").context["currency"] == other
 
 
 def test_bad_interval_and_currency_fall_back(alpha: Workspace) -> None:
