@@ -354,9 +354,12 @@ def _macro(workspace: Workspace, owner: Membership) -> int:
 
 
 def _report(workspace: Workspace, owner: Membership) -> int:
+    """A report over a source its owner's reports read: a Marketer's read marketing's sources
+    only (ADR 0063), everyone else's the deals."""
+    source = "attribution" if owner.role == Role.MARKETER else "deals"
     with schema_context(workspace.tenant.schema_name):
         return Report.objects.create(
-            name="Sample", definition={"source": "deals"}, owner=owner.user
+            name="Sample", definition={"source": source}, owner=owner.user
         ).pk
 
 
