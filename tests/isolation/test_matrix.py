@@ -760,6 +760,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:ticket_split": {"GET": 405, "POST": 302},
     "marketing:segments": {"GET": 200, "POST": 405},
     "marketing:segment_new": {"GET": 200, "POST": 400},
+    # The product picker answers the products matching what was typed (none typed: the first).
+    "marketing:segment_products": {"GET": 200, "POST": 405},
     "marketing:segment_detail": {"GET": 200, "POST": 405},
     "marketing:campaigns": {"GET": 200, "POST": 405},
     "marketing:campaign_new": {"GET": 200, "POST": 400},
