@@ -64,6 +64,13 @@ def roi(revenue: Decimal, cost: Decimal | None) -> Decimal | None:
     return ((revenue - cost) / cost).quantize(Decimal("0.0001"))
 
 
+def cost_per_lead(cost: Decimal | None, people: int) -> Decimal | None:
+    """What each person brought in cost, to the cent; None without a cost or anybody."""
+    if cost is None or people < 1:
+        return None
+    return (cost / people).quantize(CENT)
+
+
 def rank(touches: Sequence[tuple[object, int]]) -> list[int]:
     """Indices of ``touches`` ((when, id) pairs) in time order, the id breaking ties."""
     return sorted(range(len(touches)), key=lambda i: touches[i])

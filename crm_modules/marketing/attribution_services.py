@@ -5,6 +5,7 @@ from form fills to revenue per campaign, source or medium; campaign costs and RO
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,12 @@ from crm_modules.marketing.module import (
     MANAGE_CAMPAIGN_COSTS,
     VIEW_ATTRIBUTION,
 )
-from crm_modules.marketing.money import credit_in_workspace_currency, credits_without_rate
+from crm_modules.marketing.money import (
+    cost_in_workspace_currency,
+    costs_without_rate,
+    credit_in_workspace_currency,
+    credits_without_rate,
+)
 from crm_modules.sales.api import Deal, Lead, LifecycleStage
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
@@ -31,6 +37,7 @@ from tenants.models import Membership
 from tenants.permissions import require
 
 BATCH = 2000
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 DIMENSIONS = {"campaign": "utm_campaign", "source": "utm_source", "medium": "utm_medium"}
 QUALIFIED_STAGES = (
     LifecycleStage.QUALIFIED,
@@ -130,8 +137,23 @@ class ReportRow:
     qualified: int
     deals: int
     revenue: Decimal
+    # In the report's currency, whatever currency the cost was entered in.
     cost: Decimal | None
     roi: Decimal | None
+    cost_per_lead: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The whole report in its one currency: every revenue and cost converted first."""
+
+    form_fills: int
+    people: int
+    deals: int
+    revenue: Decimal
+    cost: Decimal | None
+    roi: Decimal | None
+    cost_per_lead: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -141,9 +163,11 @@ class Report:
     dimension: str
     currency: str
     rows: list[ReportRow]
-    # Currencies of credited deals with no exchange rate into ``currency`` on the day they
-    # were won: their revenue is left out (ADR 0047), and the page says so.
+    # Currencies of credited deals (on the day they were won) and of campaign costs (on the
+    # day they were entered) with no exchange rate into ``currency``: those amounts are left
+    # out (ADR 0047), and the page says so.
     unconverted: list[str] = field(default_factory=list)
+    totals: Totals | None = None
 
 
 def attribution_report(*, actor: Membership, model: str, dimension: str) -> Report:
@@ -183,27 +207,33 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
         .annotate(revenue=Sum(credit_in_workspace_currency()), deals=Count("deal", distinct=True))
         .order_by()
     }
-    costs = (
-        dict(CampaignCost.objects.filter(currency=currency).values_list("utm_campaign", "amount"))
-        if dimension == "campaign"
-        else {}
-    )
+    costs: dict[str, Decimal | None] = {}
+    unconverted = set(credits_without_rate(credits))
+    if dimension == "campaign":
+        # Each cost in the workspace's currency at the rate of the day it was entered; one
+        # without a rate is left out (its campaign shows no cost or ROI) and named.
+        entered = CampaignCost.objects.all()
+        for key, amount in entered.values_list("utm_campaign", cost_in_workspace_currency()):
+            costs[key] = None if amount is None else amount.quantize(attribution.CENT)
+        unconverted |= set(costs_without_rate(entered))
     rows = []
     for key in sorted(set(funnel) | set(money) | set(costs)):
         f = funnel.get(key, {})
         m = money.get(key, {})
         revenue = (m.get("revenue") or Decimal(0)).quantize(attribution.CENT)
         cost = costs.get(key)
+        people = f.get("leads", 0) + f.get("contacts", 0)
         rows.append(
             ReportRow(
                 key=key,
                 form_fills=f.get("fills", 0),
-                people=f.get("leads", 0) + f.get("contacts", 0),
+                people=people,
                 qualified=f.get("qualified_leads", 0) + f.get("qualified_contacts", 0),
                 deals=m.get("deals", 0),
                 revenue=revenue,
                 cost=cost,
                 roi=attribution.roi(revenue, cost),
+                cost_per_lead=attribution.cost_per_lead(cost, people),
             )
         )
     rows.sort(key=lambda r: (-r.revenue, r.key))
@@ -214,12 +244,41 @@ def attribution_report(*, actor: Membership, model: str, dimension: str) -> Repo
         dimension=dimension,
         currency=currency,
         rows=rows,
-        unconverted=credits_without_rate(credits),
+        unconverted=sorted(unconverted),
+        totals=_totals(rows, with_cost=dimension == "campaign"),
     )
 
 
-def campaign_cost_set(*, actor: Membership, campaign: str, amount: Any) -> CampaignCost:
+def _totals(rows: Sequence[ReportRow], *, with_cost: bool) -> Totals:
+    """Sums of rows already in one currency. ROI and cost per lead over the campaigns that
+    have a cost, so a campaign without one does not inflate the return."""
+    costed = [r for r in rows if r.cost is not None]
+    cost = sum((r.cost for r in costed if r.cost is not None), Decimal(0)) if costed else None
+    costed_revenue = sum((r.revenue for r in costed), Decimal(0))
+    costed_people = sum(r.people for r in costed)
+    return Totals(
+        form_fills=sum(r.form_fills for r in rows),
+        people=sum(r.people for r in rows),
+        deals=sum(r.deals for r in rows),
+        revenue=sum((r.revenue for r in rows), Decimal(0)).quantize(attribution.CENT),
+        cost=cost if with_cost else None,
+        roi=attribution.roi(costed_revenue, cost) if with_cost else None,
+        cost_per_lead=attribution.cost_per_lead(cost, costed_people) if with_cost else None,
+    )
+
+
+def campaign_cost_set(
+    *, actor: Membership, campaign: str, amount: Any, currency: Any = None
+) -> CampaignCost:
+    """Enter what a campaign cost, in any currency (the workspace's when none is given):
+    reports convert it into the workspace's currency at the rate of the day it is entered."""
     require(actor, MANAGE_CAMPAIGN_COSTS)
+    code = actor.tenant.currency if currency in (None, "") else currency
+    code = code.strip().upper() if isinstance(code, str) else ""
+    if not CURRENCY_CODE.fullmatch(code):
+        raise ServiceError(
+            _("Enter the cost's currency as a three-letter code such as EUR."), field="currency"
+        )
     campaign = (campaign or "").strip() if isinstance(campaign, str) else ""
     if not campaign or len(campaign) > 150:
         raise ServiceError(
@@ -239,7 +298,7 @@ def campaign_cost_set(*, actor: Membership, campaign: str, amount: Any) -> Campa
             utm_campaign=campaign,
             defaults={
                 "amount": value,
-                "currency": actor.tenant.currency,
+                "currency": code,
                 "updated_by": actor.user,
                 "updated_at": timezone.now(),
             },
@@ -250,7 +309,7 @@ def campaign_cost_set(*, actor: Membership, campaign: str, amount: Any) -> Campa
             action=CAMPAIGN_COST_SET,
             target=cost,
             target_repr=campaign,
-            data={"amount": str(value), "currency": actor.tenant.currency},
+            data={"amount": str(value), "currency": code},
         )
     return cost
 

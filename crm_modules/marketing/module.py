@@ -10,7 +10,8 @@
   the preference centre, and add addresses to the suppression list (ADR 0033).
 - Everyone sees forms and their submissions; Owner, Admin, Manager and Marketer build them and
   enter campaign costs; the attribution report (revenue) is for those roles and Read-only
-  (ADR 0035).
+  (ADR 0035), on its page and in reports: the attribution data source opens itself to the
+  Marketer, whose reports read marketing's sources only (ADR 0063).
 - Owner, Admin, Manager and Marketer see the sender domains, their DNS records and check them;
   the Owner and Admins add and remove domains, see the bounce webhook's secret and resume bulk
   sending after a pause (ADR 0043).

@@ -11,6 +11,7 @@ from crm_modules.marketing.models_capture import AttributionCredit
 from crm_modules.marketing.module import MODULE, VIEW_ATTRIBUTION
 from crm_modules.marketing.money import credit_in_workspace_currency, credits_without_rate
 from crm_modules.reporting.api import DataSource, Field, FieldType, register_source
+from tenants.roles import Role
 
 ATTRIBUTION = register_source(
     DataSource(
@@ -42,6 +43,8 @@ ATTRIBUTION = register_source(
             Field("won_at", _("won"), FieldType.DATETIME, "won_at"),
         ),
         unconverted=credits_without_rate,
+        # Marketers read marketing's reports (ADR 0063).
+        report_roles=frozenset({Role.MARKETER}),
         record_url=lambda credit: reverse("sales:deal_detail", args=[credit.deal_id]),
         record_label=lambda credit: f"{credit.get_model_display()} · {credit.utm_campaign}",
     )

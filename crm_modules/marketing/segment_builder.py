@@ -5,10 +5,11 @@ valid and says what is wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -86,8 +87,10 @@ DATE_LABELS = {
     "lt": gettext_lazy("is before"),
     "lte": gettext_lazy("is on or before"),
 }
-# The catalogue the product condition offers (active products, by name).
-MAX_PRODUCT_OPTIONS = 500
+# The product condition's picker: the products chosen so far, then this many of the active
+# products whose name or SKU holds what was typed (a catalogue can hold many thousands).
+PRODUCT_MATCHES = 20
+MAX_CHOSEN_PRODUCTS = 100
 
 
 @dataclass(frozen=True)
@@ -158,11 +161,8 @@ def choice_options(spec: FieldSpec, *, tenant: Any) -> list[Option]:
             return _members(tenant)
         return [Option(option, option) for option in spec.choices]
     if spec.kind == "product":
-        products = Product.objects.filter(active=True).order_by("name", "id")
-        return [
-            Option(str(pk), name)
-            for pk, name in products.values_list("pk", "name")[:MAX_PRODUCT_OPTIONS]
-        ]
+        # Searched as the marketer types (``product_picker``), never listed whole.
+        return []
     if spec.kind == "rfm":
         return [Option(value, label) for value, label in RFM_SEGMENTS.choices]
     if spec.kind == "choice" and spec.path == "lifecycle_stage":
@@ -178,6 +178,45 @@ def choice_options(spec: FieldSpec, *, tenant: Any) -> list[Option]:
     if spec.kind == "owner":
         return _members(tenant)
     return []
+
+
+@dataclass(frozen=True)
+class ProductPicker:
+    """What the product condition's picker shows: the chosen products by name (a product
+    deleted since by its id), then the products matching ``search`` not chosen yet."""
+
+    search: str
+    chosen: list[Option]
+    matches: list[Option]
+    # More products match than are shown: typing more of the name narrows them.
+    more: bool
+
+
+def product_picker(*, search: Any, chosen: Iterable[Any]) -> ProductPicker:
+    text = " ".join(str(search or "").split())[:100]
+    ids: list[int] = []
+    for raw in chosen:
+        value = _whole(str(raw))
+        if isinstance(value, int) and value > 0 and value not in ids:
+            ids.append(value)
+    ids = ids[:MAX_CHOSEN_PRODUCTS]
+    names = dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
+    found = Product.objects.filter(active=True).exclude(pk__in=ids)
+    if text:
+        found = found.filter(Q(name__icontains=text) | Q(sku__iexact=text))
+        # Names starting with what was typed first, then the others, each by name.
+        found = found.annotate(
+            starts=Case(When(name__istartswith=text, then=Value(0)), default=Value(1))
+        ).order_by("starts", "name", "id")
+    else:
+        found = found.order_by("name", "id")
+    rows = list(found.values_list("pk", "name")[: PRODUCT_MATCHES + 1])
+    return ProductPicker(
+        search=text,
+        chosen=[Option(str(pk), names.get(pk, f"#{pk}")) for pk in ids],
+        matches=[Option(str(pk), name) for pk, name in rows[:PRODUCT_MATCHES]],
+        more=len(rows) > PRODUCT_MATCHES,
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ app_name = "marketing"
 urlpatterns = [
     path("segments/", views.segments, name="segments"),
     path("segments/new/", views.segment_new, name="segment_new"),
+    path("segments/products/", views.segment_products, name="segment_products"),
     path("segments/<int:segment_id>/", views.segment_detail, name="segment_detail"),
     path("campaigns/", views_campaigns.campaigns, name="campaigns"),
     path("campaigns/new/", views_campaigns.campaign_new, name="campaign_new"),

@@ -179,14 +179,37 @@ def _builder_context(actor: Membership, form: SegmentForm, chosen: str) -> dict[
                 segment_builder.describe(c, tenant=tenant) for c in checked.as_json()["conditions"]
             ]
             count = selectors.definition_count(actor=actor, definition=checked)
+    editor = segment_builder.editor(chosen, tenant=tenant)
+    # The product condition's picker keeps the products chosen so far, shown by name.
+    products = (
+        segment_builder.product_picker(
+            search=form.data.get("c_product_search", "") if form.is_bound else "",
+            chosen=getattr(form.data, "getlist", lambda key: [])("c_products"),
+        )
+        if editor is not None and editor.inputs == "products"
+        else None
+    )
     return {
         "conditions": described,
         "count": count,
-        "editor": segment_builder.editor(chosen, tenant=tenant),
+        "editor": editor,
         "posted": form.data if form.is_bound else {},
         "chosen_values": getattr(form.data, "getlist", lambda key: [])("c_choices"),
         "chosen_products": getattr(form.data, "getlist", lambda key: [])("c_products"),
+        "products": products,
     }
+
+
+@requires(MANAGE_SEGMENTS)
+@require_safe
+def segment_products(request: WorkspaceRequest) -> HttpResponse:
+    """The product condition's picker as the marketer types (an htmx fragment): the products
+    chosen so far by name, then the active products whose name or SKU holds ``q``."""
+    picker = segment_builder.product_picker(
+        search=request.GET.get("c_product_search", ""),
+        chosen=request.GET.getlist("c_products"),
+    )
+    return render(request, "marketing/_product_options.html", {"products": picker})
 
 
 @requires(VIEW_SEGMENTS)

@@ -72,6 +72,7 @@ def attribution(request: WorkspaceRequest) -> HttpResponse:
         _("Won deals"),
         _("Revenue"),
         _("Cost"),
+        _("Cost per lead"),
         _("ROI"),
     ]
     rows = [
@@ -83,6 +84,7 @@ def attribution(request: WorkspaceRequest) -> HttpResponse:
             row.deals,
             row.revenue,
             "" if row.cost is None else row.cost,
+            "" if row.cost_per_lead is None else row.cost_per_lead,
             "" if row.roi is None else f"{row.roi:.2%}",
         ]
         for row in report.rows
@@ -98,6 +100,10 @@ def attribution(request: WorkspaceRequest) -> HttpResponse:
             ("source", _("Source")),
             ("medium", _("Medium")),
         ],
+        "totals": report.totals,
+        "total_roi": (
+            "" if report.totals is None or report.totals.roi is None else f"{report.totals.roi:.2%}"
+        ),
         "can_manage": allows(actor, MANAGE_CAMPAIGN_COSTS),
         "title": _("Revenue by %(by)s — %(model)s model")
         % {"by": by_labels[dimension], "model": report.model_label},
@@ -122,6 +128,7 @@ def cost_set(request: WorkspaceRequest) -> HttpResponse:
             actor=request.membership,
             campaign=request.POST.get("campaign", ""),
             amount=request.POST.get("amount", ""),
+            currency=request.POST.get("currency", ""),
         )
     except ServiceError as exc:
         messages.error(request, exc.message)

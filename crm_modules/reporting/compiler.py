@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from crm_modules.reporting.definition import Definition, Filter, Grouping
 from crm_modules.reporting.module import VIEW_REPORTS
 from crm_modules.reporting.money import workspace_currency
+from crm_modules.reporting.reach import may_read_source
 from crm_modules.reporting.registry import DataSource, FieldType
 from tenants.models import Membership, Tenant
 from tenants.permissions import scope_filter
@@ -76,8 +77,11 @@ def workspace_zone_of(tenant: Tenant) -> zoneinfo.ZoneInfo:
 
 def scoped_records(source: DataSource, member: Membership) -> QuerySet[Any]:
     """The source's records this member may see in a report: the module's own reach, then
-    reporting's (a Sales rep: their own records; a Manager: their team's)."""
+    reporting's (a Sales rep: their own records; a Manager: their team's). Nothing of a source
+    the member's reports may not read (``reach``: a Marketer reads marketing's sources)."""
     records: QuerySet[Any] = source.model._default_manager.all()
+    if not may_read_source(member, source):
+        return records.none()
     if source.scope is not None:
         records = source.scope(records, member)
     else:

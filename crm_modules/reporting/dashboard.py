@@ -28,11 +28,15 @@ class DefaultChart:
     sources: tuple[str, ...] = ()
 
     @property
+    def source_codes(self) -> tuple[str, ...]:
+        """The data sources this chart reads."""
+        return self.sources or ((str(self.definition["source"]),) if self.definition else ())
+
+    @property
     def live_events(self) -> frozenset[str]:
         """The live events after which this chart's numbers may have changed."""
-        codes = self.sources or ((str(self.definition["source"]),) if self.definition else ())
         events: set[str] = set()
-        for code in codes:
+        for code in self.source_codes:
             source = get_source(code)
             if source is not None:
                 events |= source.live_events

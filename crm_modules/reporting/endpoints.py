@@ -23,8 +23,9 @@ from crm_modules.reporting.definition import check_definition
 from crm_modules.reporting.layouts import dashboard_cards, layout_cards, shared_layout_keys
 from crm_modules.reporting.models import Quota, Report
 from crm_modules.reporting.module import SET_QUOTAS, VIEW_REPORTS
+from crm_modules.reporting.reach import may_read_source
 from crm_modules.reporting.services.quotas import FIRST_YEAR, LAST_YEAR
-from crm_platform.errors import ServiceError
+from crm_platform.errors import PermissionDenied, ServiceError
 
 
 def _membership(request: Request) -> Any:
@@ -64,6 +65,8 @@ class Query(APIView):
         data = QueryIn(data=request.data)
         data.is_valid(raise_exception=True)
         definition = check_definition(data.validated_data["definition"])
+        if not may_read_source(_membership(request), definition.source):
+            raise PermissionDenied(_("Your role does not read reports of this data source."))
         result = run(definition, _membership(request))
         out = {
             "columns": [*result.group_labels, *result.measure_labels],

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from crm_modules.reporting.dashboard import DEFAULT_CHARTS, default_chart
 from crm_modules.reporting.models import DashboardLayout, Report
+from crm_modules.reporting.reach import may_read_source_code
 from crm_modules.reporting.selectors import report_list
 from tenants.models import Membership
 
@@ -97,7 +98,7 @@ def _cards(actor: Membership, keys: list[str], *, limit: int | None = MAX_CARDS)
                 cards.append(Card(key=key, title=names[pk], url=card_url(key)))
             continue
         chart = default_chart(key)
-        if chart is not None:
+        if chart is not None and all(may_read_source_code(actor, c) for c in chart.source_codes):
             cards.append(Card(key=key, title=str(chart.title), url=card_url(key)))
     return cards[:limit]
 

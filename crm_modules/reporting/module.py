@@ -18,11 +18,18 @@ MODULE = _("Reporting")
 
 VIEW_REPORTS = capabilities.register(
     "reporting.view",
-    label=_("See dashboards, shared reports and the records behind them"),
+    label=_(
+        "See dashboards, shared reports and the records behind them (a Marketer: marketing's "
+        "reports only)"
+    ),
     module=MODULE,
-    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.READ_ONLY},
+    roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES_REP, Role.MARKETER, Role.READ_ONLY},
     scopes={Role.MANAGER: Scope.TEAM, Role.SALES_REP: Scope.OWN},
 )
+# Roles whose reports read only the data sources that open themselves to them
+# (``DataSource.report_roles``): a Marketer sees marketing's reports — attribution, campaigns —
+# not the sales pipeline's or the service desk's (ADR 0063).
+SOURCE_LIMITED_ROLES: frozenset[str] = frozenset({Role.MARKETER})
 BUILD_REPORTS = capabilities.register(
     "reporting.build",
     label=_("Build, save and export reports"),

@@ -161,6 +161,9 @@ class DataSource:
     # Records in several currencies: the currencies among some records that have no exchange
     # rate into the workspace's currency (``reporting.api.unconverted_currencies``).
     unconverted: Callable[[QuerySet[Any]], list[str]] | None = None
+    # The roles of ``reporting.module.SOURCE_LIMITED_ROLES`` this source opens its reports to
+    # (marketing's sources: the Marketer); the other roles read every source they may see.
+    report_roles: frozenset[str] = frozenset()
 
     def all_fields(self) -> dict[str, Field]:
         fields = {f.code: f for f in self.fields}

@@ -12,6 +12,7 @@ from django.http import Http404
 
 from crm_modules.reporting.models import Quota, Report, ReportSchedule
 from crm_modules.reporting.module import BUILD_REPORTS, SET_QUOTAS, VIEW_REPORTS
+from crm_modules.reporting.reach import readable_source_codes
 from tenants.capabilities import Scope
 from tenants.models import Membership
 from tenants.permissions import allows, scope_filter, scope_of, team_user_ids
@@ -20,9 +21,12 @@ from tenants.permissions import allows, scope_filter, scope_of, team_user_ids
 def report_list(*, actor: Membership) -> QuerySet[Report]:
     if not allows(actor, VIEW_REPORTS, reading=True):
         return Report.objects.none()
-    return Report.objects.filter(
+    reports = Report.objects.filter(
         Q(owner_id=actor.user_id) | Q(shared_with__contains=[actor.role])
-    ).order_by("-id")
+    )
+    # Only reports of the sources the actor's reports may read (a Marketer: marketing's).
+    reports = reports.filter(definition__source__in=readable_source_codes(actor))
+    return reports.order_by("-id")
 
 
 def report_get(*, actor: Membership, report_id: Any) -> Report:

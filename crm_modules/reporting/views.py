@@ -27,6 +27,7 @@ from crm_modules.reporting.module import (
     SHARE_REPORTS,
     VIEW_REPORTS,
 )
+from crm_modules.reporting.reach import may_read_source_code
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.audit.services import audit_record
@@ -69,9 +70,9 @@ def chart(request: WorkspaceRequest) -> HttpResponse:
     """One default chart's card (``?key=pipeline``): the dashboard's lazy load and a live
     refresh, from the card cache."""
     found = default_chart(request.GET.get("key", ""))
-    if found is None:
-        raise Http404("No such chart")
     member = request.membership
+    if found is None or not all(may_read_source_code(member, c) for c in found.source_codes):
+        raise Http404("No such chart")
     return _card(request, cached_card(member, found.key, lambda: found.view(member)))
 
 

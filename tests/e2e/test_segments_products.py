@@ -1,7 +1,8 @@
 """The segment builder in a real browser at phone width with touch: a custom field of contacts
 (a select, chosen with checkboxes), a value of the contact's company (a custom number field)
 and the products bought (a multiple choice, at least twice in the last 90 days) are picked from
-the builder's list, never typed as JSON; the page does not scroll sideways at 375 px and the
+the builder's list, never typed as JSON (the products found by typing part of their name in a
+catalogue of 1,200); the page does not scroll sideways at 375 px and the
 segment keeps exactly the contact who meets them all. Screenshots at 375 and 1280 px."""
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def _make(world: World) -> dict[str, Any]:
                 entity="company", code="e2e_staff", label="Dipendenti", type="number"
             ).pk,
         ]
+        # A catalogue larger than any list a page could hold: the picker searches it.
+        fillers = Product.objects.bulk_create(
+            Product(name=f"Articolo {n:04d}", unit_price=1, currency="USD") for n in range(1200)
+        )
         espresso = Product.objects.create(name="Espresso ☕", unit_price=10, currency="USD")
         grinder = Product.objects.create(name="Macinino", unit_price=90, currency="USD")
         big = CompanyFactory.create(name="Torrefazione", custom={"e2e_staff": 40})
@@ -69,7 +74,7 @@ def _make(world: World) -> dict[str, Any]:
             deals.append(deal.pk)
         return {
             "fields": fields,
-            "products": [espresso.pk, grinder.pk],
+            "products": [espresso.pk, grinder.pk, *(p.pk for p in fillers)],
             "companies": [big.pk, small.pk],
             "contacts": [loyal.pk, once.pk, tiny.pk],
             "deals": deals,
@@ -151,9 +156,31 @@ def test_a_marketer_picks_custom_fields_company_values_and_products_on_a_phone(
     add()
     expect(conditions).to_contain_text("Company: Dipendenti at least 10")
 
-    # Products bought: any of the chosen, at least twice in the last 90 days.
+    # Products bought: any of the chosen, at least twice in the last 90 days — each found in a
+    # catalogue of 1,200 by typing part of its name and ticked with a tap; the first stays
+    # ticked and named while the second is searched.
     choose("purchase.product")
-    page.locator("#c_products").select_option(label=["Espresso ☕", "Macinino"])
+    options = page.get_by_test_id("product-options")
+    search = page.locator("#c_product_search")
+    search.press_sequentially("espr")
+    expect(options.locator("label")).to_have_text(["Espresso ☕"], timeout=SWAP)
+    options.get_by_text("Espresso ☕").tap()
+    expect(options.get_by_label("Espresso ☕")).to_be_checked()
+    search.fill("")
+    search.press_sequentially("macin")
+    expect(options.locator("label")).to_have_text(["Espresso ☕", "Macinino"], timeout=SWAP)
+    expect(options.get_by_label("Espresso ☕")).to_be_checked()
+    options.get_by_text("Macinino").tap()
+    expect(options.get_by_label("Macinino")).to_be_checked()
+    box = options.get_by_text("Macinino").bounding_box()
+    assert box is not None
+    assert box["height"] >= 44
+    # Enter in the search box searches; it does not create the segment half-built.
+    search.press("Enter")
+    settled()
+    assert page.url.endswith("/marketing/segments/new/")
+    expect(options.get_by_label("Macinino")).to_be_checked()
+    expect(options.get_by_label("Espresso ☕")).to_be_checked()
     page.locator("#c_count").fill("2")
     page.locator("#c_days").fill("90")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -189,6 +189,20 @@ def _bulk_body(factory: Any) -> Callable[[Workspace], dict[str, Any]]:
 
 # A valid body for every write operation ("METHOD /path/template/"); a callable is given the
 # workspace and makes what the body refers to.
+def _report_query(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    """A query of a source the member's reports read: a Marketer's, marketing's (ADR 0063)."""
+    if member.role == Role.MARKETER:
+        return {"definition": {"source": "attribution", "group_by": [{"field": "campaign"}]}}
+    return {"definition": {"source": "deals", "group_by": [{"field": "stage"}]}}
+
+
+def _dashboard_change(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    """A change of a card on the member's dashboard: a Marketer's holds no sales chart."""
+    if member.role == Role.MARKETER:
+        return {"action": "reset"}
+    return {"action": "down", "card": "pipeline"}
+
+
 BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "PUT /api/v1/notes/{note_id}/": {"title": "Renamed"},
     "PATCH /api/v1/notes/{note_id}/": {"title": "Renamed"},
@@ -274,9 +288,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/documents/uploads/complete/": _arrived_upload,
     "POST /api/v1/documents/uploads/resume/": _upload_in_parts,
     "POST /api/v1/documents/uploads/abort/": _upload_in_parts,
-    "POST /api/v1/reporting/query/": {
-        "definition": {"source": "deals", "group_by": [{"field": "stage"}]}
-    },
+    "POST /api/v1/reporting/query/": _report_query,
     # The Manager's own quota: the narrowest role that may set quotas reaches it.
     "POST /api/v1/reporting/quotas/": lambda ws: {
         "owner": ws.members[Role.MANAGER].user_id,
@@ -284,7 +296,7 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
         "amount": "5000",
     },
     "DELETE /api/v1/reporting/quotas/{quota_id}/": {},
-    "POST /api/v1/reporting/dashboard/": {"action": "down", "card": "pipeline"},
+    "POST /api/v1/reporting/dashboard/": _dashboard_change,
     "POST /api/v1/data/exports/": {"entity": "contact", "format": "xlsx", "filters": {"q": "a"}},
     "POST /api/v1/service/tickets/": {"subject": "Не могу войти", "priority": "high"},
     "PATCH /api/v1/service/tickets/{ticket_id}/": {"status": "pending", "tags": ["登录"]},
@@ -370,7 +382,13 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
 
 
 # Bodies made for the member who sends them (an upload ticket names its member).
-FOR_MEMBER = {_arrived_upload, _upload_in_parts, _enrolled_contact}
+FOR_MEMBER = {
+    _arrived_upload,
+    _upload_in_parts,
+    _enrolled_contact,
+    _report_query,
+    _dashboard_change,
+}
 
 
 def _contact_in(workspace: Workspace) -> int | None:

@@ -354,9 +354,12 @@ def _macro(workspace: Workspace, owner: Membership) -> int:
 
 
 def _report(workspace: Workspace, owner: Membership) -> int:
+    """A report over a source its owner's reports read: a Marketer's read marketing's sources
+    only (ADR 0063), everyone else's the deals."""
+    source = "attribution" if owner.role == Role.MARKETER else "deals"
     with schema_context(workspace.tenant.schema_name):
         return Report.objects.create(
-            name="Sample", definition={"source": "deals"}, owner=owner.user
+            name="Sample", definition={"source": source}, owner=owner.user
         ).pk
 
 
@@ -757,6 +760,8 @@ SUCCESS: dict[str, dict[str, int]] = {
     "service:ticket_split": {"GET": 405, "POST": 302},
     "marketing:segments": {"GET": 200, "POST": 405},
     "marketing:segment_new": {"GET": 200, "POST": 400},
+    # The product picker answers the products matching what was typed (none typed: the first).
+    "marketing:segment_products": {"GET": 200, "POST": 405},
     "marketing:segment_detail": {"GET": 200, "POST": 405},
     "marketing:campaigns": {"GET": 200, "POST": 405},
     "marketing:campaign_new": {"GET": 200, "POST": 400},

@@ -269,3 +269,75 @@ def test_a_form_lead_converted_and_won_credits_its_campaign(alpha: Workspace) ->
         1,
         Decimal("250.00"),
     )
+
+
+def test_costs_in_several_currencies_are_converted_into_one_total(alpha: Workspace) -> None:
+    """A USD workspace with costs entered in EUR and USD: each is converted at the rate of the
+    day it was entered, so cost, cost per lead and ROI — per campaign and in total — are in
+    USD; a cost in a currency without a rate is left out and named."""
+    assert alpha.tenant.currency == "USD"
+    spring, webinar = (ContactFactory.create(lifecycle_stage="customer") for _ in range(2))
+    _touch(spring, "spring", "newsletter", 0)
+    _touch(webinar, "webinar", "linkedin", 0)
+    _won_deal(spring, "1000.00", 10)
+    _won_deal(webinar, "500.00", 10, currency="EUR")
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.1"), valid_from=T0.date() - DAY * 100
+    )
+    svc.credits_rebuild()
+    marketer = fresh(alpha.members[Role.MARKETER])
+    cost = svc.campaign_cost_set(
+        actor=marketer, campaign="spring", amount="400.00", currency=" eur "
+    )
+    assert (cost.amount, cost.currency) == (Decimal("400.00"), "EUR")
+    client = workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
+    response = client.post(
+        "/marketing/attribution/costs/", {"campaign": "webinar", "amount": "110", "currency": ""}
+    )
+    assert response.status_code == 302
+    assert CampaignCost.objects.get(utm_campaign="webinar").currency == "USD"
+    svc.campaign_cost_set(actor=marketer, campaign="ads", amount="1000.00", currency="THB")
+
+    report = svc.attribution_report(actor=marketer, model="first_touch", dimension="campaign")
+
+    rows = {row.key: row for row in report.rows}
+    assert (rows["spring"].revenue, rows["spring"].cost) == (Decimal("1000.00"), Decimal("440.00"))
+    assert (rows["spring"].cost_per_lead, rows["spring"].roi) == (
+        Decimal("440.00"),
+        Decimal("1.2727"),
+    )
+    assert (rows["webinar"].revenue, rows["webinar"].cost) == (Decimal("550.00"), Decimal("110.00"))
+    assert (rows["webinar"].cost_per_lead, rows["webinar"].roi) == (
+        Decimal("110.00"),
+        Decimal("4.0000"),
+    )
+    assert (rows["ads"].cost, rows["ads"].roi) == (None, None)
+    assert report.unconverted == ["THB"]
+    totals = report.totals
+    assert totals is not None
+    assert (totals.revenue, totals.cost, totals.cost_per_lead, totals.roi) == (
+        Decimal("1550.00"),
+        Decimal("550.00"),
+        Decimal("275.00"),
+        Decimal("1.8182"),
+    )
+
+    api = client.get("/api/v1/marketing/attribution/?model=first_touch&by=campaign").json()
+    assert api["currency"] == "USD"
+    assert api["totals"]["cost"] == "550.00"
+    assert api["totals"]["roi"] == "1.8182"
+    assert {r["key"]: r["cost"] for r in api["rows"]} == {
+        "spring": "440.00",
+        "webinar": "110.00",
+        "ads": None,
+    }
+    assert api["unconverted"] == ["THB"]
+    page = client.get("/marketing/attribution/?model=first_touch&by=campaign")
+    body = page.content.decode()
+    assert 'data-testid="total-cost">550.00<' in body
+    assert "Amounts in THB are left out: they have no exchange rate into USD." in body
+
+    with pytest.raises(ServiceError) as bad:
+        svc.campaign_cost_set(actor=marketer, campaign="spring", amount="1", currency="EURO")
+    assert bad.value.field == "currency"
+    assert CampaignCost.objects.get(utm_campaign="spring").amount == Decimal("400.00")

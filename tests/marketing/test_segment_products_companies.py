@@ -462,8 +462,12 @@ def test_builder_offers_custom_fields_company_values_and_products(alpha: Workspa
     assert _options(editor("company.custom.vip"), "c_choice") == ["yes", "no"]
     products = editor("purchase.product")
     assert _options(products, "c_op") == ["bought", "not_bought"]
-    names = re.findall(r"<option value=\"\d+\">([^<]*)</option>", products)
+    # The picker offers active products (ticked boxes, searched as one types).
+    names = re.findall(
+        r'name="c_products" value="\d+"> <label for="c_products_\d+">([^<]*)</label>', products
+    )
     assert names == ["Espresso"]
+    assert 'id="c_product_search"' in products
 
 
 def test_builder_adds_product_company_and_custom_conditions_and_creates(alpha: Workspace) -> None:

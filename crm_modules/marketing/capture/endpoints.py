@@ -66,14 +66,29 @@ class AttributionRowOut(serializers.Serializer[Any]):
     revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
     cost = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     roi = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    cost_per_lead = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+
+
+class AttributionTotalsOut(serializers.Serializer[Any]):
+    form_fills = serializers.IntegerField()
+    people = serializers.IntegerField()
+    deals = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    roi = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    cost_per_lead = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
 
 
 class AttributionOut(serializers.Serializer[Any]):
     model = serializers.CharField()
     model_label = serializers.CharField()
     dimension = serializers.CharField()
+    # Every amount (revenue, cost, cost per lead) is in this currency.
     currency = serializers.CharField()
     rows = AttributionRowOut(many=True)
+    totals = AttributionTotalsOut()
+    # Currencies left out of the amounts for want of an exchange rate.
+    unconverted = serializers.ListField(child=serializers.CharField())
 
 
 @extend_schema_view(

@@ -309,6 +309,14 @@
     document.body.addEventListener("htmx:afterSettle", function (event) {
       setupCharts(event.target);
     });
+    // Enter in a search-as-you-type box inside a larger form (data-search-in-form: the
+    // segment builder's product picker) searches at once instead of submitting that form.
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key !== "Enter" || !target.matches || !target.matches("[data-search-in-form]")) return;
+      event.preventDefault();
+      if (window.htmx) window.htmx.trigger(target, "search");
+    });
     // "/" jumps to the page's search box, as in most work tools, unless the user is typing.
     document.addEventListener("keydown", function (event) {
       if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
