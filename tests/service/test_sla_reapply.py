@@ -377,3 +377,27 @@ def test_only_owner_and_admin_add_escalations_to_a_policy(alpha: Workspace) -> N
         )
         assert response.status_code in (403, 404)
     assert not SlaEscalation.objects.exists()
+
+
+def test_a_team_change_keeps_a_met_first_response_and_a_solved_ticket_keeps_its_policy(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Inline, for the ticket's own fields: the same rule as the background re-choice."""
+    vip = _team(alpha, "VIP")
+    with django_capture_on_commit_callbacks(execute=True):
+        desk = _policy(alpha, "VIP desk", teams=[vip.pk], targets=_targets(120, 600))
+    agent, manager = _agent(alpha), fresh(alpha.members[Role.MANAGER])
+    answered = _open(alpha, at(2, 10))
+    services.ticket_reply(actor=agent, ticket=answered, body="On it", now=at(2, 11))
+    services.ticket_assign(actor=manager, ticket=answered, team_id=vip.pk, now=at(2, 12))
+    answered = _reloaded(answered)
+    assert answered.sla_policy_id == desk.pk
+    # Met against the standard policy's due time, which stays as recorded.
+    assert answered.first_response_due_at == at(3, 10)
+    assert answered.resolution_due_at == at(2, 20)
+
+    solved = _open(alpha, at(2, 10))
+    services.ticket_change_status(actor=agent, ticket=solved, status="solved", now=at(2, 11))
+    standard = _reloaded(solved).sla_policy_id
+    services.ticket_assign(actor=manager, ticket=solved, team_id=vip.pk, now=at(2, 12))
+    assert _reloaded(solved).sla_policy_id == standard
