@@ -134,12 +134,16 @@ def policies_in_order() -> list[SlaPolicy]:
 
 
 def policy_for(
-    ticket: Ticket, *, time_zone: str, candidates: list[SlaPolicy] | None = None
+    ticket: Ticket,
+    *,
+    time_zone: str,
+    candidates: list[SlaPolicy] | None = None,
+    default: SlaPolicy | None = None,
 ) -> SlaPolicy:
     """The first policy by position whose conditions ``ticket`` meets, else the default
-    (ADR 0060). ``candidates``: ``policies_in_order()`` read once for many tickets. The caller
-    holds a transaction."""
-    default = policy_default(time_zone=time_zone)
+    (ADR 0060). ``candidates`` and ``default``: ``policies_in_order()`` and
+    ``policy_default()`` read once for many tickets. The caller holds a transaction."""
+    default = default or policy_default(time_zone=time_zone)
     tier = customer_tier(ticket)
     for policy in policies_in_order() if candidates is None else candidates:
         if policy_matches(policy, ticket, tier=tier):
@@ -152,6 +156,7 @@ def policy_reselect(
     *,
     time_zone: str,
     candidates: list[SlaPolicy] | None = None,
+    default: SlaPolicy | None = None,
     refresh: bool = False,
     clocks: dict[tuple[int, str], Clock] | None = None,
 ) -> bool:
@@ -164,7 +169,7 @@ def policy_reselect(
     saves ``sla_policy`` and ``TIMER_FIELDS``."""
     if ticket.status in DONE_STATUSES:
         return False
-    policy = policy_for(ticket, time_zone=time_zone, candidates=candidates)
+    policy = policy_for(ticket, time_zone=time_zone, candidates=candidates, default=default)
     if policy.pk == ticket.sla_policy_id and not refresh:
         return False
     before = _timers(ticket)

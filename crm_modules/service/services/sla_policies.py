@@ -299,6 +299,7 @@ def _walk(*, tenant: Tenant, where: Q, batch: int) -> int:
             if not tickets:
                 return changed
             candidates = sla.policies_in_order()
+            default = sla.policy_default(time_zone=tenant.time_zone)
             clocks: dict[tuple[int, str], sla.Clock] = {}
             alarms = []
             for ticket in tickets:
@@ -306,7 +307,7 @@ def _walk(*, tenant: Tenant, where: Q, batch: int) -> int:
                     # Solved or closed on a retired policy: the policy chosen now, for the
                     # record; the timers stay as they were when the clocks stopped.
                     ticket.sla_policy = sla.policy_for(
-                        ticket, time_zone=tenant.time_zone, candidates=candidates
+                        ticket, time_zone=tenant.time_zone, candidates=candidates, default=default
                     )
                     ticket.save(update_fields=["sla_policy"])
                     changed += 1
@@ -314,6 +315,7 @@ def _walk(*, tenant: Tenant, where: Q, batch: int) -> int:
                     ticket,
                     time_zone=tenant.time_zone,
                     candidates=candidates,
+                    default=default,
                     refresh=True,
                     clocks=clocks,
                 ):
