@@ -93,6 +93,10 @@ from crm_modules.sales.services.bulk_import_pipeline import (
     leads_bulk_create,
 )
 from crm_modules.sales.services.contacts import contact_for_email
+from crm_modules.sales.services.custom_changes import (
+    register_custom_change_listener,
+    unregister_custom_change_listener,
+)
 from crm_modules.sales.services.custom_fields import custom_defaults
 from crm_modules.sales.services.duplicates import (
     company_duplicates,
@@ -197,6 +201,7 @@ __all__ = [
     "record_log_activity",
     "record_touch",
     "records_bulk_delete",
+    "register_custom_change_listener",
     "register_score_explainer",
     "register_score_listener",
     "score_explanation",
@@ -205,4 +210,5 @@ __all__ = [
     "scores_store",
     "scores_store_changes",
     "task_create",
+    "unregister_custom_change_listener",
 ]

@@ -294,6 +294,9 @@ class SlaPolicy(models.Model):
     team_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     channels = ArrayField(models.CharField(max_length=10), default=list, blank=True)
     types = ArrayField(models.CharField(max_length=10), default=list, blank=True)
+    # Deleted by an Owner or Admin: chosen for no ticket from then on, and removed by the
+    # background re-choice once no ticket points at it (ADR 0061).
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("SLA policy")

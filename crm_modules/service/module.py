@@ -279,7 +279,9 @@ def _ticket_hold(contact: Any) -> str | None:
     from crm_modules.service.models import OPEN_STATUSES, Ticket
 
     breached = models.ExpressionWrapper(
-        models.Q(first_response_breached=True) | models.Q(resolution_breached=True),
+        models.Q(first_response_breached=True)
+        | models.Q(next_response_breached=True)
+        | models.Q(resolution_breached=True),
         output_field=models.BooleanField(),
     )
     found = (
@@ -303,7 +305,9 @@ def _ticket_holds(contacts: Sequence[Any]) -> dict[int, str]:
     from crm_modules.service.models import OPEN_STATUSES, Ticket
 
     breached = models.ExpressionWrapper(
-        models.Q(first_response_breached=True) | models.Q(resolution_breached=True),
+        models.Q(first_response_breached=True)
+        | models.Q(next_response_breached=True)
+        | models.Q(resolution_breached=True),
         output_field=models.BooleanField(),
     )
     found = (
@@ -327,3 +331,21 @@ def _ticket_holds(contacts: Sequence[Any]) -> dict[int, str]:
 
 
 register_contact_hold("service.open_ticket", _ticket_hold, many=_ticket_holds)
+
+
+def _tier_changed(entity: str, ids: list[int], codes: frozenset[str]) -> None:
+    """A customer's tier chooses SLA policies (ADR 0060): their open tickets get the policy
+    chosen now, in the background after commit (ADR 0061)."""
+    if "tier" not in codes:
+        return
+    from crm_modules.service.services.sla_policies import sla_reapply_later
+
+    if entity == "contact":
+        sla_reapply_later(contacts=ids)
+    elif entity == "company":
+        sla_reapply_later(companies=ids)
+
+
+from crm_modules.sales.api import register_custom_change_listener  # noqa: E402
+
+register_custom_change_listener("service.sla_tier", _tier_changed)

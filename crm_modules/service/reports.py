@@ -1,8 +1,10 @@
 """Service as report data sources (crm_modules.reporting.api, ADR 0019): tickets by status,
 channel, priority, type, assignee and team, with first-response and resolution times in
-business hours, SLA attainment and backlog age; tickets by tag (with type: the top
-categories); satisfaction ratings by agent and team; the ticket custom fields to filter and
-group by. A ticket's reach in a report is its assignee's, as a record's is its owner's."""
+business hours, SLA attainment, the breaches of each target (first response, next response,
+resolution: a field to filter, group and drill by, a count and a rate) and backlog age;
+tickets by tag (with type: the top categories); satisfaction ratings by agent and team; the
+ticket custom fields to filter and group by. A ticket's reach in a report is its assignee's,
+as a record's is its owner's."""
 
 from __future__ import annotations
 
@@ -108,6 +110,12 @@ TICKETS = register_source(
                 "first_response_breached",
             ),
             Field(
+                "next_response_breached",
+                _("next response breached"),
+                FieldType.BOOLEAN,
+                "next_response_breached",
+            ),
+            Field(
                 "resolution_breached",
                 _("resolution breached"),
                 FieldType.BOOLEAN,
@@ -126,7 +134,50 @@ TICKETS = register_source(
             Measure(
                 "sla_attainment",
                 _("SLA attained (%)"),
-                lambda: _percent(Q(first_response_breached=False, resolution_breached=False)),
+                lambda: _percent(
+                    Q(
+                        first_response_breached=False,
+                        next_response_breached=False,
+                        resolution_breached=False,
+                    )
+                ),
+                unit="percent",
+            ),
+            Measure(
+                "first_response_breaches",
+                _("First-response breaches"),
+                lambda: Count("pk", filter=Q(first_response_breached=True)),
+            ),
+            Measure(
+                "first_response_breach_rate",
+                _("First-response breaches (%)"),
+                lambda: _percent(Q(first_response_breached=True)),
+                unit="percent",
+            ),
+            # Of the tickets on which a customer wrote again after a public reply: the others
+            # never ran this clock (ADR 0060).
+            Measure(
+                "next_response_breaches",
+                _("Next-response breaches"),
+                lambda: Count("pk", filter=Q(next_response_breached=True)),
+            ),
+            Measure(
+                "next_response_breach_rate",
+                _("Next-response breaches (%)"),
+                lambda: _percent(
+                    Q(next_response_breached=True), Q(next_response_started_at__isnull=False)
+                ),
+                unit="percent",
+            ),
+            Measure(
+                "resolution_breaches",
+                _("Resolution breaches"),
+                lambda: Count("pk", filter=Q(resolution_breached=True)),
+            ),
+            Measure(
+                "resolution_breach_rate",
+                _("Resolution breaches (%)"),
+                lambda: _percent(Q(resolution_breached=True)),
                 unit="percent",
             ),
             Measure("backlog_age_days", _("Backlog age (days)"), _backlog_age_days),

@@ -124,28 +124,93 @@ def customer_tier(ticket: Ticket) -> str:
     return ""
 
 
-def policy_for(ticket: Ticket, *, time_zone: str) -> SlaPolicy:
+def policies_in_order() -> list[SlaPolicy]:
+    """The policies chosen by rules, in the order they are tried (not the retired ones)."""
+    return list(
+        SlaPolicy.objects.filter(is_default=False, retired_at__isnull=True).order_by(
+            "position", "id"
+        )
+    )
+
+
+def policy_for(
+    ticket: Ticket,
+    *,
+    time_zone: str,
+    candidates: list[SlaPolicy] | None = None,
+    default: SlaPolicy | None = None,
+) -> SlaPolicy:
     """The first policy by position whose conditions ``ticket`` meets, else the default
-    (ADR 0060). The caller holds a transaction."""
-    default = policy_default(time_zone=time_zone)
+    (ADR 0060). ``candidates`` and ``default``: ``policies_in_order()`` and
+    ``policy_default()`` read once for many tickets. The caller holds a transaction."""
+    default = default or policy_default(time_zone=time_zone)
     tier = customer_tier(ticket)
-    for policy in SlaPolicy.objects.filter(is_default=False).order_by("position", "id"):
+    for policy in policies_in_order() if candidates is None else candidates:
         if policy_matches(policy, ticket, tier=tier):
             return policy
     return default
 
 
-def policy_reselect(ticket: Ticket, *, time_zone: str) -> bool:
-    """Choose ``ticket``'s policy again after a field its conditions read changed; with a new
-    policy the due times are recomputed from the ticket's creation under the new targets and
-    business hours (the business time already counted as paused is kept). Returns whether the
-    policy changed; the caller saves ``sla_policy`` and ``TIMER_FIELDS``."""
-    policy = policy_for(ticket, time_zone=time_zone)
-    if policy.pk == ticket.sla_policy_id:
+def policy_reselect(
+    ticket: Ticket,
+    *,
+    time_zone: str,
+    candidates: list[SlaPolicy] | None = None,
+    default: SlaPolicy | None = None,
+    refresh: bool = False,
+    clocks: dict[tuple[int, str], Clock] | None = None,
+) -> bool:
+    """Choose an open ``ticket``'s policy again after something its conditions read changed
+    (ADR 0060, 0061); with a new policy (or with ``refresh``, after the policy itself
+    changed) the targets not yet met are recomputed from the ticket's creation under the
+    policy's targets and business hours (the business time already counted as paused is
+    kept; met and breached targets stay as recorded). A solved or closed ticket keeps the
+    policy it was worked under. Returns whether the policy or a timer changed; the caller
+    saves ``sla_policy`` and ``TIMER_FIELDS``."""
+    if ticket.status in DONE_STATUSES:
         return False
+    policy = policy_for(ticket, time_zone=time_zone, candidates=candidates, default=default)
+    if policy.pk == ticket.sla_policy_id and not refresh:
+        return False
+    before = _timers(ticket)
     ticket.sla_policy = policy
-    recompute(ticket, clock_for(ticket))
-    return True
+    recompute_unmet(ticket, clock_for(ticket, clocks))
+    return before != _timers(ticket)
+
+
+def _timers(ticket: Ticket) -> tuple[object, ...]:
+    return (ticket.sla_policy_id, *(getattr(ticket, name) for name in TIMER_FIELDS))
+
+
+# What a target's recorded due time is made of, kept as it is once the target is met or
+# breached.
+_RECORDED = {
+    "first_response": ("first_response_due_at", "first_response_warn_at", "first_response_warned"),
+    "next_response": ("next_response_due_at", "next_response_warn_at", "next_response_warned"),
+    "resolution": ("resolution_due_at", "resolution_warn_at", "resolution_warned"),
+}
+
+
+def recompute_unmet(ticket: Ticket, timer: Clock | None) -> None:
+    """``recompute`` for the targets not yet met nor breached; the others keep the due time
+    they were met or breached against (ADR 0061). A target whose new due time has already
+    passed is not marked here: the sweep tells its breach (``sla_alarm_at`` is then due)."""
+    settled = {
+        "first_response": ticket.first_responded_at is not None or ticket.first_response_breached,
+        "next_response": ticket.next_response_started_at is not None
+        and (ticket.next_responded_at is not None or ticket.next_response_breached),
+        "resolution": ticket.resolution_breached or ticket.status in DONE_STATUSES,
+    }
+    kept = {
+        name: getattr(ticket, name)
+        for code, names in _RECORDED.items()
+        if settled[code]
+        for name in names
+    }
+    recompute(ticket, timer)
+    for name, value in kept.items():
+        setattr(ticket, name, value)
+    _next_due(ticket)
 
 
 # A sweep finding a breach within this time of its due time is on time.
@@ -176,12 +241,19 @@ class Clock:
     target: SlaTarget | None
 
 
-def clock_for(ticket: Ticket) -> Clock | None:
+def clock_for(ticket: Ticket, cache: dict[tuple[int, str], Clock] | None = None) -> Clock | None:
+    """The ticket's clock; ``cache`` keeps each policy and priority's for many tickets."""
     if ticket.sla_policy_id is None:
         return None
+    key = (ticket.sla_policy_id, ticket.priority)
+    if cache is not None and key in cache:
+        return cache[key]
     policy = SlaPolicy.objects.select_related("hours").get(pk=ticket.sla_policy_id)
     target = policy.targets.filter(priority=ticket.priority).first()
-    return Clock(schedule=schedule_of(policy.hours), target=target)
+    timer = Clock(schedule=schedule_of(policy.hours), target=target)
+    if cache is not None:
+        cache[key] = timer
+    return timer
 
 
 def _running(ticket: Ticket) -> bool:

@@ -32,6 +32,19 @@ def send_sla_alerts() -> int:
 
 
 @shared_task
+def reapply_sla_policies(
+    contacts: list[int] | None = None, companies: list[int] | None = None
+) -> int:
+    """The open tickets of the workspace the task was sent from (every one, or those of these
+    contacts and companies) get the SLA policy the rules choose now (ADR 0061)."""
+    from crm_modules.service.services.inbound import current_tenant
+    from crm_modules.service.services.sla_policies import sla_policies_reapply
+
+    # The schema is set by tenant-schemas-celery from the one the task was sent from.
+    return sla_policies_reapply(tenant=current_tenant(), contacts=contacts, companies=companies)
+
+
+@shared_task
 def purge_inbound_raw() -> int:
     """Every workspace, each on its own: delete the raw MIME kept past the retention period
     (a workspace that fails is tried again on the next run and does not hold up the others)."""

@@ -698,7 +698,12 @@ def article_suggest(request: WorkspaceRequest) -> HttpResponse:
 @requires(MANAGE_SLA)
 @require_POST
 def sla_escalation_add(request: WorkspaceRequest) -> HttpResponse:
+    """Add an escalation to the default policy, or to the policy named by ``policy`` (its
+    page shows the form, ADR 0061)."""
+    from crm_modules.service import views_sla_policies
+
     post = request.POST
+    policy = views_sla_policies.posted_policy(post.get("policy"))
     try:
         services.sla_escalation_add(
             actor=request.membership,
@@ -706,20 +711,28 @@ def sla_escalation_add(request: WorkspaceRequest) -> HttpResponse:
             action=post.get("action", ""),
             user_id=post.get("user") or None,
             team_id=post.get("team") or None,
+            policy_id=policy.pk if policy is not None else None,
         )
     except ServiceError as error:
+        if policy is not None:
+            return views_sla_policies.policy_page(request, policy, escalation_error=error)
         hours = selectors.business_hours_default()
         context = {**_sla_context(hours), "error": error, "escalation_error": error}
         return render(request, "service/sla.html", context, status=400)
     messages.success(request, _("Escalation added."))
+    if policy is not None:
+        return redirect("service:sla_policy", policy_id=policy.pk)
     return redirect("service:sla")
 
 
 @requires(MANAGE_SLA)
 @require_POST
 def sla_escalation_delete(request: WorkspaceRequest, escalation_id: int) -> HttpResponse:
-    if not SlaEscalation.objects.filter(pk=escalation_id).exists():
+    escalation = SlaEscalation.objects.select_related("policy").filter(pk=escalation_id).first()
+    if escalation is None:
         raise Http404("No such escalation")
     services.sla_escalation_delete(actor=request.membership, escalation_id=escalation_id)
     messages.success(request, _("Escalation removed."))
+    if not escalation.policy.is_default and escalation.policy.retired_at is None:
+        return redirect("service:sla_policy", policy_id=escalation.policy_id)
     return redirect("service:sla")

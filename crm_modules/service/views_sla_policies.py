@@ -15,7 +15,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm_modules.service import sla
 from crm_modules.service.forms import WEEKDAYS
-from crm_modules.service.models import Priority, SlaPolicy, TicketChannel, TicketType
+from crm_modules.service.models import (
+    Priority,
+    SlaEscalation,
+    SlaPolicy,
+    TicketChannel,
+    TicketType,
+)
 from crm_modules.service.module import MANAGE_SLA
 from crm_modules.service.services import sla_policies
 from crm_modules.service.views import _hhmm, _parse_holidays, _parse_openings
@@ -28,11 +34,51 @@ from tenants.models import Team
 
 def _policy(policy_id: int) -> SlaPolicy:
     policy = (
-        SlaPolicy.objects.select_related("hours").filter(pk=policy_id, is_default=False).first()
+        SlaPolicy.objects.select_related("hours")
+        .filter(pk=policy_id, is_default=False, retired_at__isnull=True)
+        .first()
     )
     if policy is None:
         raise Http404("No such policy")
     return policy
+
+
+def posted_policy(raw: Any) -> SlaPolicy | None:
+    """The policy a posted ``policy`` names (404 when it names none of this workspace's live
+    policies chosen by rules); None when empty: the default policy."""
+    if raw in (None, ""):
+        return None
+    try:
+        number = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise Http404("No such policy") from exc
+    return _policy(number)
+
+
+def _escalations(policy: SlaPolicy) -> dict[str, Any]:
+    from crm_modules.service.views import _agents_and_managers
+
+    return {
+        "escalations": list(
+            SlaEscalation.objects.filter(policy=policy).select_related("user", "team")
+        ),
+        "escalation_policy": policy,
+        "escalation_targets": SlaEscalation.Target.choices,
+        "escalation_actions": SlaEscalation.Action.choices,
+        "members": _agents_and_managers(),
+    }
+
+
+def policy_page(
+    request: WorkspaceRequest, policy: SlaPolicy, *, escalation_error: ServiceError
+) -> HttpResponse:
+    """The policy's page answering a refused escalation, the error next to its form."""
+    context = {
+        **_context(_form(policy)),
+        **_escalations(policy),
+        "escalation_error": escalation_error,
+    }
+    return render(request, "service/sla_policy.html", context, status=400)
 
 
 def _teams() -> list[Team]:
@@ -103,7 +149,7 @@ def _context(form: dict[str, Any], error: ServiceError | None = None) -> dict[st
     teams = _teams()
     names = {t.pk: t.name for t in teams}
     policies = list(
-        SlaPolicy.objects.filter(is_default=False)
+        SlaPolicy.objects.filter(is_default=False, retired_at__isnull=True)
         .select_related("hours")
         .order_by("position", "id")
     )
@@ -164,11 +210,12 @@ def sla_policies_page(request: WorkspaceRequest) -> HttpResponse:
 def sla_policy(request: WorkspaceRequest, policy_id: int) -> HttpResponse:
     policy = _policy(policy_id)
     if request.method != "POST":
-        return render(request, "service/sla_policy.html", _context(_form(policy)))
+        context = {**_context(_form(policy)), **_escalations(policy)}
+        return render(request, "service/sla_policy.html", context)
     try:
         _save(request, policy)
     except ServiceError as error:
-        context = _context(_form(policy, request.POST), error)
+        context = {**_context(_form(policy, request.POST), error), **_escalations(policy)}
         return render(request, "service/sla_policy.html", context, status=400)
     messages.success(request, _("Policy saved."))
     return redirect("service:sla_policies")
@@ -189,5 +236,7 @@ def sla_policy_move(request: WorkspaceRequest, policy_id: int) -> HttpResponse:
 def sla_policy_delete(request: WorkspaceRequest, policy_id: int) -> HttpResponse:
     policy = _policy(policy_id)
     sla_policies.sla_policy_delete(actor=request.membership, policy_id=policy.pk)
-    messages.success(request, _("Policy deleted."))
+    messages.success(
+        request, _("Policy deleted. Its open tickets get the policy chosen for them shortly.")
+    )
     return redirect("service:sla_policies")

@@ -522,6 +522,7 @@ CELERY_TASK_ROUTES = {
     "crm_modules.dataio.tasks.import_run": {"queue": "bulk"},
     "crm_modules.dataio.tasks.import_undo_run": {"queue": "bulk"},
     "crm_modules.dataio.tasks.export_run": {"queue": "bulk"},
+    "crm_modules.service.tasks.reapply_sla_policies": {"queue": "bulk"},
 }
 
 # Email campaigns (ADR 0034). The backend campaigns send through (empty: EMAIL_DELIVERY_BACKEND);

@@ -1,6 +1,6 @@
 """An admin, at phone width with touch, adds an SLA policy for gold customers with its own
-hours and targets, and moves it in the order policies are tried. Screenshots at 375 and
-1280 px (nothing scrolls sideways at 375)."""
+hours and targets, moves it in the order policies are tried, and gives a policy its own
+escalation (ADR 0061). Screenshots at 375 and 1280 px (nothing scrolls sideways at 375)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from crm_modules.service.models import BusinessHours, SlaPolicy
+from crm_modules.service.models import BusinessHours, SlaEscalation, SlaPolicy
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 
@@ -70,4 +70,22 @@ def test_an_admin_adds_and_orders_sla_policies_at_phone_width(
     page.get_by_role("button", name="Move Silver up").tap()
     expect(page.get_by_test_id("sla-policies").locator("li").first).to_contain_text("Silver")
     assert [name for name, _tiers, _zone in orm(_policies, world)] == ["Silver", "Золото 金"]
+
+    # Silver's own escalation, on its page.
+    page.get_by_test_id("sla-policies").get_by_role("link", name="Silver").tap()
+    form = page.get_by_test_id("escalation-form")
+    form.get_by_label("Target").select_option("next_response")
+    form.get_by_label("Action").select_option("raise_priority")
+    form.get_by_role("button", name="Add escalation").tap()
+    expect(page.get_by_test_id("escalations")).to_contain_text("Next response")
+    capture(page, "service-sla-policy-escalations")
+    assert orm(_escalations, world) == [("Silver", "next_response", "raise_priority")]
     page.context.close()
+
+
+def _escalations(world: World) -> list[tuple[str, str, str]]:
+    with schema_context(world.alpha.tenant.schema_name):
+        return [
+            (e.policy.name, e.target, e.action)
+            for e in SlaEscalation.objects.select_related("policy").order_by("id")
+        ]

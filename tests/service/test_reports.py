@@ -4,6 +4,7 @@ attainment, backlog age; satisfaction by agent and team — through the reportin
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from crm_modules.service import services
 from crm_modules.service.models import CsatSurvey, Ticket
 from tenants.models import Team
 from tenants.roles import Role
-from tests.conftest import Workspace
+from tests.conftest import Workspace, workspace_client
 from tests.service.conftest import fresh
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
@@ -204,3 +205,47 @@ def test_ticket_custom_fields_filter_and_group_in_reports_and_the_builder(
     assert 'value="custom.product"' in page
     assert "Prodotto" in page
     assert 'value="custom.region"' not in page
+
+
+def test_next_response_breaches_are_counted_rated_in_attainment_and_drilled(
+    alpha: Workspace,
+) -> None:
+    """Next-response breaches stand beside the first-response and resolution ones: a field to
+    group, filter and drill by, a count and a rate of each target, and in SLA attainment."""
+    now = timezone.now()
+    late = _ticket(alpha, subject="Late again", status="open", next_response_started_at=now,
+                   next_response_breached=True)  # fmt: skip
+    _ticket(alpha, status="open", next_response_started_at=now)
+    _ticket(alpha, status="open", first_response_breached=True)
+    _ticket(alpha, status="solved", resolution_breached=True)
+    _ticket(alpha, status="open")
+
+    def measured(*codes: str) -> tuple[Any, ...]:
+        [row] = _rows({"source": "tickets", "measures": [{"measure": c} for c in codes]}, alpha)
+        return row
+
+    assert measured("next_response_breaches", "next_response_breach_rate") == (
+        1,
+        pytest.approx(50.0),  # 1 of the 2 tickets that ran the clock
+    )
+    assert measured("first_response_breaches", "first_response_breach_rate") == (
+        1,
+        pytest.approx(20.0),
+    )
+    assert measured("resolution_breaches", "resolution_breach_rate") == (1, pytest.approx(20.0))
+    assert measured("sla_attainment") == (pytest.approx(40.0),)  # 2 of 5 without a breach
+
+    rows = _rows({"source": "tickets", "group_by": [{"field": "next_response_breached"}]}, alpha)
+    assert sorted(rows, key=str) == sorted([("Yes", 1), ("No", 4)], key=str)
+
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    definition = {
+        "source": "tickets",
+        "filters": [{"field": "next_response_breached", "op": "is", "value": True}],
+    }
+    page = client.get("/reporting/drill/", {"d": json.dumps(definition)})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert f"#{late.pk} Late again" in body
+    # Only the breached one.
+    assert body.count('<li class="list-row"><a href="/service/') == 1

@@ -180,14 +180,18 @@ def test_a_team_given_by_routing_chooses_the_policy_of_a_customers_ticket(
     assert ticket.first_response_due_at == at(2, 10, 30)
 
 
-def test_deleting_a_policy_gives_its_tickets_the_policy_chosen_now(alpha: Workspace) -> None:
+def test_deleting_a_policy_gives_its_tickets_the_policy_chosen_now(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
     contact = ContactFactory.create(custom={"tier": "gold"})
     gold = _policy(alpha, "Gold", tiers="gold")
     ticket = services.ticket_create(
         actor=_agent(alpha), subject="Down", contact_id=contact.pk, now=at(2, 10)
     )
     assert ticket.first_response_due_at == at(2, 10, 30)
-    services.sla_policy_delete(actor=fresh(alpha.owner), policy_id=gold.pk)
+    # Its tickets move in the background, after commit (ADR 0061).
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sla_policy_delete(actor=fresh(alpha.owner), policy_id=gold.pk)
     ticket.refresh_from_db()
     assert ticket.sla_policy.is_default  # type: ignore[union-attr]
     assert ticket.first_response_due_at == at(3, 10)
@@ -255,7 +259,9 @@ def test_a_team_of_another_workspace_is_refused(alpha: Workspace, bravo: Workspa
     assert error.value.field == "teams"
 
 
-def test_the_policy_pages_save_change_move_and_delete(alpha: Workspace) -> None:
+def test_the_policy_pages_save_change_move_and_delete(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
     support = _team(alpha, "Support")
     client = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
     assert 'data-testid="sla-policies-link"' in client.get("/service/sla/").content.decode()
@@ -307,7 +313,8 @@ def test_the_policy_pages_save_change_move_and_delete(alpha: Workspace) -> None:
         .order_by("position")
         .values_list("name", flat=True)
     ) == ["Second", "Gold"]
-    assert client.post(f"/service/sla/policies/{policy.pk}/delete/").status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/service/sla/policies/{policy.pk}/delete/").status_code == 302
     assert list(SlaPolicy.objects.filter(is_default=False).values_list("name", flat=True)) == [
         "Second"
     ]

@@ -19,6 +19,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.contacts import contacts_company_renamed
+from crm_modules.sales.services.custom_changes import changed_codes, custom_values_changed
 from crm_modules.sales.services.custom_fields import check_custom_values
 from crm_modules.sales.services.duplicates import company_name_key
 from crm_modules.sales.services.records import record_delete
@@ -179,6 +180,11 @@ def company_update(
         if custom_fields is not None:
             clean["custom"] = check_custom_values(
                 actor=actor, entity="company", values=custom_fields, current=locked.custom
+            )
+            custom_values_changed(
+                entity="company",
+                ids=[locked.pk],
+                codes=changed_codes(locked.custom, clean["custom"]),
             )
         for name, value in clean.items():
             setattr(locked, name, value)

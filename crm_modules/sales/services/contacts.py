@@ -32,6 +32,7 @@ from crm_modules.sales.module import (
     REASSIGN_RECORDS,
 )
 from crm_modules.sales.services import checks, events
+from crm_modules.sales.services.custom_changes import changed_codes, custom_values_changed
 from crm_modules.sales.services.custom_fields import check_custom_values, custom_defaults
 from crm_modules.sales.services.duplicates import contact_name_key
 from crm_modules.sales.services.records import record_delete
@@ -400,6 +401,12 @@ def contact_update(
             )
         for name, value in clean.items():
             setattr(locked, name, value)
+        if "custom" in clean:
+            custom_values_changed(
+                entity="contact",
+                ids=[locked.pk],
+                codes=changed_codes(before.custom, locked.custom),
+            )
         if not (locked.first_name or locked.last_name):
             raise ServiceError(
                 _("Give the contact a first or a last name."), field="first_name", code="required"

@@ -43,6 +43,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services.companies import _search_text as company_search_text
 from crm_modules.sales.services.contacts import contacts_company_renamed
+from crm_modules.sales.services.custom_changes import changed_codes, custom_values_changed
 from crm_modules.sales.services.duplicates import (
     company_name_key,
     contact_name_key,
@@ -315,7 +316,11 @@ def contacts_merge(
         }
         changed = _choose(CONTACT_FIELDS, survivor=survivor, others=others, values=values or {})
         survivor.tags = _united_tags(survivor, others)
-        survivor.custom = _united_custom(survivor, others)
+        united = _united_custom(survivor, others)
+        custom_values_changed(
+            entity="contact", ids=[survivor.pk], codes=changed_codes(survivor.custom, united)
+        )
+        survivor.custom = united
         _merge_contact_channels(survivor, others)
         moved: dict[str, Any] = {"tasks": {}, "leads": {}, "deals": {}, "timeline": []}
         moved["history"] = _merge_company_history(survivor, others)
@@ -404,7 +409,11 @@ def companies_merge(
         if survivor.parent_id in other_pks or survivor.parent_id == survivor.pk:
             survivor.parent_id = None
         survivor.tags = _united_tags(survivor, others)
-        survivor.custom = _united_custom(survivor, others)
+        united = _united_custom(survivor, others)
+        custom_values_changed(
+            entity="company", ids=[survivor.pk], codes=changed_codes(survivor.custom, united)
+        )
+        survivor.custom = united
         moved: dict[str, Any] = {
             "contacts": {},
             "deals": {},

@@ -9,9 +9,10 @@ work tickets, else to the workspace's managers; on their open pages (the notific
 and by email, in each member's language and time zone. A breach is also written on the
 ticket's shared timeline and in the audit log.
 
-A breach's escalations (notify, reassign, raise the priority) run within the business hours of
-the ticket's calendar (ADR 0044): a breach found outside them, or by a sweep that ran late into
-the night, is kept as a ``DeferredEscalation`` and escalated at the next opening.
+A breach's escalations (notify, reassign, raise the priority) are those of the ticket's policy
+(ADR 0061) and run within the business hours of the ticket's calendar (ADR 0044): a breach
+found outside them, or by a sweep that ran late into the night, is kept as a
+``DeferredEscalation`` and escalated at the next opening.
 """
 
 from __future__ import annotations
@@ -156,15 +157,14 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
         escalations: dict[int, list[SlaEscalation]] = {}
 
         def policy_escalations(ticket: Ticket) -> list[SlaEscalation]:
-            # The escalations set on the default policy apply whichever policy a ticket has
-            # (ADR 0060).
+            # Each policy has its own escalations (ADR 0061): those of the ticket's policy.
             if ticket.sla_policy_id is None:
                 return []
-            if 0 not in escalations:
-                escalations[0] = list(
-                    SlaEscalation.objects.filter(policy__is_default=True).order_by("id")
+            if ticket.sla_policy_id not in escalations:
+                escalations[ticket.sla_policy_id] = list(
+                    SlaEscalation.objects.filter(policy_id=ticket.sla_policy_id).order_by("id")
                 )
-            return escalations[0]
+            return escalations[ticket.sla_policy_id]
 
         for ticket in tickets:
             alerts = sla.alerts_due(ticket, now=now)

@@ -3,22 +3,29 @@ policy, policies with their own business hours and targets that apply to a ticke
 tier, team, channel and type, the first matching by position winning. Overlapping conditions
 are allowed and resolved by that order.
 
-A saved, moved or deleted policy applies to tickets when one of the fields its conditions read
-next changes (as changed targets apply, ADR 0026); a deleted policy's tickets go back to the
-policy chosen for them now.
+A saved, moved or deleted policy, an edit of the default policy and a change of a customer's
+tier apply to the open tickets they concern in the background (ADR 0061): the request only
+enqueues ``tasks.reapply_sla_policies``, which walks those tickets in batches by id, gives each
+the policy the rules choose now and recomputes its targets not yet met. A deleted policy is
+retired at once (chosen for no ticket from then on) and removed by the same task once no ticket
+points at it; the solved and closed tickets it held keep a policy for the record, the one
+chosen for them then, with their timers as they were.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
 
 from crm_modules.service import clock, sla
 from crm_modules.service.models import (
-    DONE_STATUSES,
+    OPEN_STATUSES,
     BusinessHours,
     Holiday,
     SlaPolicy,
@@ -29,7 +36,7 @@ from crm_modules.service.models import (
 )
 from crm_modules.service.module import MANAGE_SLA, SLA_CHANGED
 from crm_modules.service.services.routing import check_words
-from crm_modules.service.services.sla_alerts import sla_alarm
+from crm_modules.service.services.sla_alerts import SLA_ALARM
 from crm_modules.service.services.sla_settings import (
     _check_reachable,
     check_holidays,
@@ -38,8 +45,9 @@ from crm_modules.service.services.sla_settings import (
 )
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text, check_time_zone
+from tenants.alarms import alarm_at
 from tenants.audit.services import audit_record
-from tenants.models import Membership, Team
+from tenants.models import Membership, Team, Tenant
 from tenants.permissions import require
 
 MAX_POLICIES = 50
@@ -111,11 +119,18 @@ def sla_policy_save(
     with transaction.atomic():
         sla.policy_default(time_zone=actor.tenant.time_zone)
         if policy is not None:
-            policy = SlaPolicy.objects.select_for_update().filter(pk=policy.pk).first()
+            policy = (
+                SlaPolicy.objects.select_for_update()
+                .filter(pk=policy.pk, retired_at__isnull=True)
+                .first()
+            )
             if policy is None or policy.is_default:
                 raise ServiceError(_("This policy no longer exists."), field="name")
         require(actor, MANAGE_SLA)
-        if policy is None and SlaPolicy.objects.count() > MAX_POLICIES:
+        if (
+            policy is None
+            and SlaPolicy.objects.filter(retired_at__isnull=True).count() > MAX_POLICIES
+        ):
             raise ServiceError(
                 _("A workspace can have at most %(max)d SLA policies.") % {"max": MAX_POLICIES},
                 field="name",
@@ -160,6 +175,7 @@ def sla_policy_save(
                 "targets": {p: list(v) for p, v in clean_targets.items()},
             },
         )  # fmt: skip
+        sla_reapply_later()
     return policy
 
 
@@ -168,7 +184,11 @@ def _policy(policy_id: Any) -> SlaPolicy:
         number = int(policy_id)
     except (TypeError, ValueError):
         number = 0
-    policy = SlaPolicy.objects.select_for_update().filter(pk=number, is_default=False).first()
+    policy = (
+        SlaPolicy.objects.select_for_update()
+        .filter(pk=number, is_default=False, retired_at__isnull=True)
+        .first()
+    )
     if policy is None:
         raise ServiceError(_("This policy no longer exists."), field="policy")
     return policy
@@ -181,7 +201,7 @@ def sla_policy_move(*, actor: Membership, policy_id: Any, up: bool) -> None:
         policy = _policy(policy_id)
         ordered = list(
             SlaPolicy.objects.select_for_update()
-            .filter(is_default=False)
+            .filter(is_default=False, retired_at__isnull=True)
             .order_by("position", "id")
         )
         index = next(i for i, p in enumerate(ordered) if p.pk == policy.pk)
@@ -197,33 +217,122 @@ def sla_policy_move(*, actor: Membership, policy_id: Any, up: bool) -> None:
             tenant=actor.tenant, actor=actor.user, action=SLA_CHANGED, target=policy,
             data={"policy": "moved", "order": [p.pk for p in ordered]},
         )  # fmt: skip
+        sla_reapply_later()
 
 
 def sla_policy_delete(*, actor: Membership, policy_id: Any) -> None:
-    """Delete a policy chosen by rules; its tickets get the policy chosen for them now, open
-    ones with their due times recomputed."""
+    """Delete a policy chosen by rules: retired now (no ticket is given it from then on), its
+    tickets given the policy chosen for them now in the background, and the policy removed
+    once no ticket points at it (ADR 0061)."""
     require(actor, MANAGE_SLA)
     with transaction.atomic():
         policy = _policy(policy_id)
-        hours_id = policy.hours_id
-        tickets = list(
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("contact", "company")
-            .filter(sla_policy=policy)
-            .order_by("id")
-        )
+        require(actor, MANAGE_SLA)
+        policy.retired_at = timezone.now()
+        policy.save(update_fields=["retired_at"])
         audit_record(
             tenant=actor.tenant, actor=actor.user, action=SLA_CHANGED, target=policy,
-            data={"policy": "deleted", "name": policy.name, "tickets": len(tickets)},
+            data={"policy": "deleted", "name": policy.name},
         )  # fmt: skip
-        policy.delete()
-        BusinessHours.objects.filter(pk=hours_id, is_default=False, policies=None).delete()
-        for ticket in tickets:
-            ticket.sla_policy_id = None
-            if ticket.status in DONE_STATUSES:
-                ticket.sla_policy = sla.policy_for(ticket, time_zone=actor.tenant.time_zone)
-                ticket.save(update_fields=["sla_policy"])
-                continue
-            sla.policy_reselect(ticket, time_zone=actor.tenant.time_zone)
-            ticket.save(update_fields=["sla_policy", *sla.TIMER_FIELDS])
-            sla_alarm(ticket)
+        sla_reapply_later()
+
+
+# --- the background re-choice (ADR 0061) ------------------------------------------------------
+
+REAPPLY_BATCH = 500
+
+
+def sla_reapply_later(
+    *, contacts: Iterable[int] | None = None, companies: Iterable[int] | None = None
+) -> None:
+    """After commit, have the open tickets concerned (every one, or those of these contacts
+    and companies) get the policy the rules choose now, in the background. The task carries
+    the current workspace's schema (D6): after commit the connection may be elsewhere."""
+    scope: dict[str, list[int]] = {}
+    if contacts is not None or companies is not None:
+        scope = {"contacts": sorted(set(contacts or ())), "companies": sorted(set(companies or ()))}
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+
+    def send() -> None:
+        from crm_modules.service.tasks import reapply_sla_policies
+
+        with schema_context(schema):
+            reapply_sla_policies.delay(**scope)
+
+    transaction.on_commit(send)
+
+
+def sla_policies_reapply(
+    *,
+    tenant: Tenant,
+    contacts: list[int] | None = None,
+    companies: list[int] | None = None,
+    batch: int = REAPPLY_BATCH,
+) -> int:
+    """In the current workspace: every open ticket (or those of ``contacts`` and
+    ``companies``) gets the policy the rules choose now, its targets not yet met recomputed
+    from its opening under that policy (``sla.policy_reselect``); then the retired policies'
+    tickets are moved off them and the policies removed. Batches by id, each in its own
+    transaction, so agents wait at most one batch for a ticket. Returns how many tickets
+    changed."""
+    where = Q(status__in=OPEN_STATUSES)
+    if contacts is not None or companies is not None:
+        where &= Q(contact_id__in=contacts or []) | Q(company_id__in=companies or [])
+    changed = _walk(tenant=tenant, where=where, batch=batch)
+    retired = list(SlaPolicy.objects.filter(retired_at__isnull=False).values_list("pk", flat=True))
+    if retired:
+        changed += _walk(tenant=tenant, where=Q(sla_policy_id__in=retired), batch=batch)
+        _remove_retired(retired)
+    return changed
+
+
+def _walk(*, tenant: Tenant, where: Q, batch: int) -> int:
+    changed, after = 0, 0
+    while True:
+        with transaction.atomic():
+            tickets = list(
+                Ticket.objects.select_for_update(of=("self",))
+                .select_related("contact", "company")
+                .filter(where, pk__gt=after)
+                .order_by("pk")[:batch]
+            )
+            if not tickets:
+                return changed
+            candidates = sla.policies_in_order()
+            default = sla.policy_default(time_zone=tenant.time_zone)
+            clocks: dict[tuple[int, str], sla.Clock] = {}
+            alarms = []
+            for ticket in tickets:
+                if ticket.status not in OPEN_STATUSES:
+                    # Solved or closed on a retired policy: the policy chosen now, for the
+                    # record; the timers stay as they were when the clocks stopped.
+                    ticket.sla_policy = sla.policy_for(
+                        ticket, time_zone=tenant.time_zone, candidates=candidates, default=default
+                    )
+                    ticket.save(update_fields=["sla_policy"])
+                    changed += 1
+                elif sla.policy_reselect(
+                    ticket,
+                    time_zone=tenant.time_zone,
+                    candidates=candidates,
+                    default=default,
+                    refresh=True,
+                    clocks=clocks,
+                ):
+                    ticket.save(update_fields=["sla_policy", *sla.TIMER_FIELDS])
+                    alarms.append(ticket.sla_alarm_at)
+                    changed += 1
+            alarm_at(kind=SLA_ALARM, at=min((a for a in alarms if a is not None), default=None))
+            after = tickets[-1].pk
+        if len(tickets) < batch:
+            return changed
+
+
+def _remove_retired(retired: list[int]) -> None:
+    with transaction.atomic():
+        for policy in SlaPolicy.objects.select_for_update().filter(pk__in=retired):
+            if Ticket.objects.filter(sla_policy=policy).exists():
+                continue  # written meanwhile; the next run removes it
+            hours_id = policy.hours_id
+            policy.delete()
+            BusinessHours.objects.filter(pk=hours_id, is_default=False, policies=None).delete()

@@ -1,7 +1,8 @@
 """The workspace's business hours, holidays and SLA targets (Owner and Admin).
 
-Changed values apply to timers computed from then on: a ticket's due times are recomputed when
-its priority or status next changes.
+Changed hours and targets apply to the open tickets of the default policy in the background, as
+an edit of any policy does (ADR 0061): their targets not yet met are recomputed from their
+opening; a target met or breached stays as recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_modules.service import clock, sla
-from crm_modules.service.models import BusinessHours, Holiday, Priority, SlaEscalation, SlaTarget
+from crm_modules.service.models import (
+    BusinessHours,
+    Holiday,
+    Priority,
+    SlaEscalation,
+    SlaPolicy,
+    SlaTarget,
+)
 from crm_modules.service.module import MANAGE_SLA, SLA_CHANGED, WORK_TICKETS
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_time_zone
@@ -133,6 +141,7 @@ def business_hours_update(
                 },
             },
         )
+        _reapply_later()
     return hours
 
 
@@ -218,7 +227,15 @@ def sla_targets_update(
             target=policy,
             data={"before": before, "after": {p: list(v) for p, v in clean.items()}},
         )
+        _reapply_later()
     return saved
+
+
+def _reapply_later() -> None:
+    # Imported here: sla_policies imports this module's checks.
+    from crm_modules.service.services.sla_policies import sla_reapply_later
+
+    sla_reapply_later()
 
 
 # --- escalations on breach (ADR 0037) ---------------------------------------------------------
@@ -227,10 +244,17 @@ MAX_ESCALATIONS = 20
 
 
 def sla_escalation_add(
-    *, actor: Membership, target: Any, action: Any, user_id: Any = None, team_id: Any = None
+    *,
+    actor: Membership,
+    target: Any,
+    action: Any,
+    user_id: Any = None,
+    team_id: Any = None,
+    policy_id: Any = None,
 ) -> SlaEscalation:
-    """What the default policy does when a target is breached: notify a member, reassign to a
-    member and/or a team, or raise the priority."""
+    """What a policy (the default one unless ``policy_id`` names another) does when a target
+    of one of its tickets is breached: notify a member, reassign to a member and/or a team, or
+    raise the priority (ADR 0061)."""
     from crm_modules.service.services.tickets import check_team
 
     require(actor, MANAGE_SLA)
@@ -258,7 +282,7 @@ def sla_escalation_add(
     if action == SlaEscalation.Action.REASSIGN and user is None and team is None:
         raise ServiceError(_("Choose a member or a team to give the ticket to."), field="user")
     with transaction.atomic():
-        policy = sla.policy_default(time_zone=actor.tenant.time_zone)
+        policy = _escalation_policy(actor, policy_id)
         if SlaEscalation.objects.filter(policy=policy).count() >= MAX_ESCALATIONS:
             raise ServiceError(
                 _("A policy can have at most %(max)d escalations.") % {"max": MAX_ESCALATIONS},
@@ -276,6 +300,23 @@ def sla_escalation_add(
             data={"escalation": escalation.pk, "target": target, "action": action},
         )  # fmt: skip
     return escalation
+
+
+def _escalation_policy(actor: Membership, policy_id: Any) -> SlaPolicy:
+    """The policy an escalation is added to, locked: the default one, or a live policy
+    chosen by rules."""
+    if policy_id in (None, ""):
+        return sla.policy_default(time_zone=actor.tenant.time_zone)
+    try:
+        number = int(policy_id)
+    except (TypeError, ValueError):
+        number = 0
+    policy = (
+        SlaPolicy.objects.select_for_update().filter(pk=number, retired_at__isnull=True).first()
+    )
+    if policy is None:
+        raise ServiceError(_("This policy no longer exists."), field="policy")
+    return policy
 
 
 def sla_escalation_delete(*, actor: Membership, escalation_id: Any) -> None:
