@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,10 +68,32 @@ class ImportDetail(generics.RetrieveAPIView[ImportJob]):
         )
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
+class FilterValue(serializers.Field):  # type: ignore[type-arg]
+    """A list filter's value: a text, or the texts of a custom-field filter given several
+    values (a multi select that must have each of them), as the list's query repeats it."""
+
+    default_error_messages = {
+        "invalid": _("Enter a text or a list of texts."),
+    }
+
+    def to_internal_value(self, data: Any) -> str | list[str]:
+        if isinstance(data, list) and data and all(isinstance(v, str) for v in data):
+            return list(data)
+        if isinstance(data, str | int) and not isinstance(data, bool):
+            return str(data)
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class ExportIn(serializers.Serializer[Any]):
     entity = serializers.ChoiceField(choices=sorted(exports.COLUMNS))
     format = serializers.ChoiceField(choices=exports.FORMATS, default="csv")
-    filters = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+    filters = serializers.DictField(child=FilterValue(), required=False, default=dict)
 
 
 class ExportOut(serializers.ModelSerializer[ExportJob]):

@@ -244,7 +244,7 @@ def export(request: WorkspaceRequest, entity: str) -> HttpResponse:
     except ServiceError:
         # A custom-field filter that does not fit its field: nothing is exported, and the
         # list, opened with the same filters, names the field.
-        return redirect(f"{reverse(f'sales:{entity}_list')}?{urlencode(filters)}")
+        return redirect(f"{reverse(f'sales:{entity}_list')}?{urlencode(filters, doseq=True)}")
     if count > exports.INLINE_ROWS:
         exports.export_request(actor=actor, entity=entity, filters=filters, file_format=file_format)
         messages.success(

@@ -5,9 +5,10 @@ Reads go through selectors (already scoped to the acting member); writes through
 
 from __future__ import annotations
 
-from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter
+from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter, custom_filter_schema
 from crm_modules.sales.custom_forms import (
     custom_columns,
+    custom_filter_rows,
     custom_rows,
     customer_custom,
     customer_custom_rows,
@@ -173,6 +174,8 @@ __all__ = [
     "custom_defaults",
     "custom_field_create",
     "custom_field_list",
+    "custom_filter_rows",
+    "custom_filter_schema",
     "custom_report_fields",
     "custom_rows",
     "customer_custom",

@@ -31,6 +31,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Upper
 from django.db.models.lookups import Contains, IContains
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
 
 from crm_modules.sales.models import CustomField
 from crm_modules.sales.services import checks
@@ -96,10 +97,42 @@ class CustomFilter:
         return records
 
 
+def custom_filter_schema(record: str) -> OpenApiParameter:
+    """The ``cf_`` parameters of a list endpoint in the API's schema. Their names depend on the
+    workspace's fields, so they are one free-form object, spread into the query (``form``,
+    exploded) as ``cf_<code>…=value``."""
+    return OpenApiParameter(
+        "custom_fields",
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        location=OpenApiParameter.QUERY,
+        style="form",
+        explode=True,
+        description=(
+            f"Filters on the workspace's {record} custom fields, one query parameter each, "
+            "all of them to be met (`custom_fields` itself is never sent):\n"
+            "- `cf_<code>=value` — the field is the value; a multi select has it (repeat the "
+            "parameter to require several options); yes/no fields take `true` or `false`;\n"
+            "- `cf_<code>__contains=text` — a text, long text, URL, email or phone field "
+            f"contains the text, in any case (at most {MAX_TEXT} characters);\n"
+            "- `cf_<code>__gte=` / `cf_<code>__lte=` — a number, decimal or money field at "
+            "least / at most the number; a date or date-and-time field on or after / on or "
+            "before the day (`YYYY-MM-DD`, a date and time by its day in UTC).\n"
+            "A code that names no field in use, an operator the field's type does not have or "
+            "a value that does not fit it answers 400 with the problem under "
+            "`custom_fields.<code>`, the message starting with the field's label."
+        ),
+    )
+
+
 def filter_parameters(params: Any) -> dict[str, list[str]]:
     """The ``cf_`` parameters of a query, with their non-empty values (a multi select's
-    options may be given several times)."""
-    pairs = params.lists() if hasattr(params, "lists") else ((k, [v]) for k, v in params.items())
+    options may be given several times): a QueryDict, or a mapping whose values are texts or
+    lists of texts (the filters an export keeps)."""
+    pairs = (
+        params.lists()
+        if hasattr(params, "lists")
+        else ((k, v if isinstance(v, list | tuple) else [v]) for k, v in params.items())
+    )
     found: dict[str, list[str]] = {}
     for key, values in pairs:
         given = [str(v) for v in values if v not in ("", None)]

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from crm_modules.activities.api import LOG_ACTIVITY, Activity, timeline
 from crm_modules.sales import selectors, services
-from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter
+from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter, custom_filter_schema
 from crm_modules.sales.endpoints_duplicates import (
     DuplicatesOut,
     possible_duplicates_response,
@@ -396,7 +396,7 @@ TAG = OpenApiParameter("tag", str, description="only records carrying this tag")
 @extend_schema_view(
     get=extend_schema(
         tags=["companies"],
-        parameters=[SEARCH, OWNER],
+        parameters=[SEARCH, OWNER, custom_filter_schema("company")],
         responses=CompanyOut(many=True),
         operation_id="company_list",
     ),
@@ -472,6 +472,7 @@ class CompanyDetail(_Detail):
             OpenApiParameter("lifecycle_stage", str),
             OpenApiParameter("company", int),
             *SCORE_PARAMS,
+            custom_filter_schema("contact"),
         ],
         responses=ContactOut(many=True),
         operation_id="contact_list",
@@ -563,7 +564,14 @@ class ContactDetail(_Detail):
 @extend_schema_view(
     get=extend_schema(
         tags=["leads"],
-        parameters=[SEARCH, OWNER, OpenApiParameter("status", str), TAG, *SCORE_PARAMS],
+        parameters=[
+            SEARCH,
+            OWNER,
+            OpenApiParameter("status", str),
+            TAG,
+            *SCORE_PARAMS,
+            custom_filter_schema("lead"),
+        ],
         responses=LeadOut(many=True),
         operation_id="lead_list",
     ),
@@ -681,6 +689,7 @@ class LeadConvert(_Resource):
             OpenApiParameter("amount_min", str),
             OpenApiParameter("amount_max", str),
             TAG,
+            custom_filter_schema("deal"),
         ],
         responses=DealOut(many=True),
         operation_id="deal_list",

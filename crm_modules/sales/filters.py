@@ -56,14 +56,21 @@ _DATE = forms.DateField(required=False)
 _AMOUNT = forms.DecimalField(required=False, min_value=0, decimal_places=2)
 
 
-def list_parameters(entity: str, params: Mapping[str, Any]) -> dict[str, str]:
-    """The parameters of ``params`` a list understands, custom-field filters included (each
-    with its last value), as an export keeps them."""
-    kept = {
-        name: str(params[name])[:100] for name in PARAMETERS.get(entity, ()) if params.get(name)
-    }
+def list_parameters(entity: str, params: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """The parameters of ``params`` a list understands, as an export keeps them: each of the
+    list's own with the value its page reads (the last one), each custom-field filter with
+    every value it was given (a multi select's options, a list when there are several), so
+    that ``list_for`` reads the kept parameters exactly as it read the page's query."""
+    kept: dict[str, str | list[str]] = {}
+    for name in PARAMETERS.get(entity, ()):
+        value = params.get(name)
+        if isinstance(value, list | tuple):
+            value = value[-1] if value else None
+        if value:
+            kept[name] = str(value)[:100]
     for name, values in filter_parameters(params).items():
-        kept[name] = values[-1][:200]
+        # Not cut short: a value too long for its field is refused as it is on the page.
+        kept[name] = values if len(values) > 1 else values[0]
     return kept
 
 
@@ -81,12 +88,12 @@ def _cleaned(field: forms.Field, raw: Any) -> Any:
         return None
 
 
-def _tag(params: Mapping[str, str]) -> str:
+def _tag(params: Mapping[str, Any]) -> str:
     """A tag to filter by, spaced as tags are stored."""
     return " ".join(str(params.get("tag") or "").split())[:50]
 
 
-def list_order(entity: str, params: Mapping[str, str]) -> tuple[str, ...]:
+def list_order(entity: str, params: Mapping[str, Any]) -> tuple[str, ...]:
     """The order of a list: newest first, companies by name, and scored records highest score
     first with ``sort=score`` (served by the score index); deals in any of ``DEAL_SORTS``."""
     if entity == "deal":
@@ -98,9 +105,10 @@ def list_order(entity: str, params: Mapping[str, str]) -> tuple[str, ...]:
     return ("-id",)
 
 
-def list_for(entity: str, *, actor: Membership, params: Mapping[str, str]) -> QuerySet[Any]:
+def list_for(entity: str, *, actor: Membership, params: Mapping[str, Any]) -> QuerySet[Any]:
     """The list of ``entity`` ("contact", "company", "lead", "deal") filtered by ``params``,
-    in ``list_order``, as its page shows it."""
+    in ``list_order``, as its page shows it. ``params`` is the page's QueryDict or the filters
+    an export keeps (``list_parameters``: a custom-field filter's values as a list)."""
     q = str(params.get("q", ""))[:100]
     owner_id = actor.user_id if params.get("mine") == "1" else None
     order = list_order(entity, params)

@@ -15,6 +15,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm_modules.sales import api as sales
 from crm_modules.service import selectors, services
 from crm_modules.service.models import (
     Macro,
@@ -132,6 +133,7 @@ def _ticket(view: Any) -> Ticket:
             OpenApiParameter("status", str, enum=Status.values),
             OpenApiParameter("contact", int),
             OpenApiParameter("company", int),
+            sales.custom_filter_schema("ticket"),
         ],
         responses=TicketOut(many=True),
         operation_id="ticket_list",
@@ -141,7 +143,8 @@ def _ticket(view: Any) -> Ticket:
     ),
 )
 class TicketList(generics.GenericAPIView[Ticket]):
-    """``cf_<code>=value`` keeps the tickets whose custom field has that value."""
+    """``cf_<code>=value`` keeps the tickets whose custom field has that value; ``__contains``,
+    ``__gte`` and ``__lte`` as on the sales lists (``sales.check_custom_filter``)."""
 
     capabilities = {"GET": VIEW_TICKETS, "POST": WORK_TICKETS}
     serializer_class = TicketOut

@@ -55,11 +55,11 @@ def ticket_list(
     status: str = "",
     contact_id: int | None = None,
     company_id: int | None = None,
-    custom: dict[str, Any] | None = None,
+    custom: sales.CustomFilter | None = None,
     now: datetime.datetime | None = None,
 ) -> QuerySet[Ticket]:
     """The tickets of one inbox view, unordered (the caller pages them by ``VIEWS[view]``);
-    ``custom``: custom-field values they must have, as ``custom_filter`` returns them."""
+    ``custom``: the custom-field filters they must pass, as ``custom_filter`` returns them."""
     if not allows(actor, VIEW_TICKETS):
         return Ticket.objects.none()
     tickets = Ticket.objects.all()
@@ -84,8 +84,8 @@ def ticket_list(
     if company_id is not None:
         tickets = tickets.filter(company_id=company_id)
     if custom:
-        # Containment in the normalised values: the GIN index ``ticket_custom``.
-        tickets = tickets.filter(custom__contains=custom)
+        # Equality is containment in the normalised values: the GIN index ``ticket_custom``.
+        tickets = custom.apply(tickets)
     return tickets
 
 
@@ -110,19 +110,12 @@ def ticket_missing_fields(
     return [f for f in fields if custom.get(f.code) in (None, "", [])]
 
 
-def custom_filter(*, actor: Membership, params: Any) -> dict[str, Any]:
-    """The ``cf_<code>=value`` parameters of a list, checked and normalised like stored values
-    (a ServiceError naming ``custom_fields.<code>`` for an unknown field or a bad value)."""
-    pairs = params.lists() if hasattr(params, "lists") else ((k, [v]) for k, v in params.items())
-    wanted: dict[str, Any] = {}
-    for key, values in pairs:
-        given = [value for value in values if value not in ("", None)]
-        if key.startswith("cf_") and given:
-            # Several values of one parameter: a multi-select's options, all of them wanted.
-            wanted[key[3:]] = given if len(given) > 1 else given[0]
-    if not wanted:
-        return {}
-    return sales.check_custom_values(actor=actor, entity="ticket", values=wanted)
+def custom_filter(*, actor: Membership, params: Any) -> sales.CustomFilter:
+    """The ``cf_`` parameters of a list of tickets, read as the sales lists read theirs
+    (``sales.check_custom_filter``: ``cf_<code>``, ``__contains``, ``__gte``, ``__lte``); a
+    ServiceError naming ``custom_fields.<code>`` and the field's label for an unknown field,
+    an operator the type does not have or a bad value."""
+    return sales.check_custom_filter(actor=actor, entity="ticket", params=params)
 
 
 def inbox_rows(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:

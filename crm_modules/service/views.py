@@ -75,11 +75,13 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in Status.values else ""
     now = timezone.now()
+    custom_error = ""
     try:
         custom = selectors.custom_filter(actor=actor, params=request.GET)
     except ServiceError as error:
-        messages.error(request, sales.labelled(request, CUSTOM_ENTITY, error).message)
-        custom = {}
+        # Named above the filters (with the field's label); the inbox stays unfiltered.
+        custom_error = error.message
+        custom = sales.CustomFilter()
     tickets = selectors.ticket_list(actor=actor, view=view, status=status, custom=custom, now=now)
     fields = list(sales.custom_field_list(actor=actor, entity=CUSTOM_ENTITY))
     page = keyset_page(
@@ -124,25 +126,14 @@ def inbox(request: WorkspaceRequest) -> HttpResponse:
         "teams": _teams(actor) if can_assign else [],
         "priorities": Priority.choices,
         "available": availability_of(actor),
-        "custom_rows": _filter_rows(request, fields),
-        "custom_filtered": bool(custom),
+        # The same filters as the sales lists (sales/_custom_filters.html).
+        "custom_filter_rows": sales.custom_filter_rows(request.GET, fields),
+        "custom_filter_used": bool(custom),
+        "custom_filter_error": custom_error,
         # The ticket custom fields the member chose to show as columns (``cols``).
         **sales.custom_columns(request, fields),
     }
     return render(request, "service/inbox.html", context)
-
-
-def _filter_rows(
-    request: WorkspaceRequest, fields: list[sales.CustomField]
-) -> list[dict[str, Any]]:
-    """The ticket custom fields as inbox filters (``cf_<code>``), showing what was asked."""
-    rows = []
-    for field in fields:
-        name = f"cf_{field.code}"
-        multiple = field.type == sales.CustomField.Type.MULTI_SELECT
-        wanted = request.GET.getlist(name) if multiple else request.GET.get(name, "")
-        rows.append({"field": field, "value": None, "input": wanted})
-    return rows
 
 
 @requires(WORK_TICKETS)

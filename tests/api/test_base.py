@@ -109,6 +109,27 @@ def test_schema_lists_the_workspace_operations(alpha: Workspace) -> None:
     assert response.status_code == 200
     schema = response.json()
     assert set(schema["paths"]) >= {"/api/v1/members/", "/api/v1/members/{member_id}/"}
+    # The custom-field filters of each list: one free-form object spread into the query.
+    for path in (
+        "/api/v1/sales/contacts/",
+        "/api/v1/sales/companies/",
+        "/api/v1/sales/leads/",
+        "/api/v1/sales/deals/",
+        "/api/v1/service/tickets/",
+    ):
+        found = [
+            p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "custom_fields"
+        ]
+        assert len(found) == 1, path
+        parameter = found[0]
+        assert (parameter["in"], parameter["style"], parameter["explode"]) == (
+            "query",
+            "form",
+            True,
+        ), path
+        assert parameter["schema"] == {"type": "object", "additionalProperties": {"type": "string"}}
+        for operator in ("`cf_<code>=value`", "`cf_<code>__contains=text`", "`cf_<code>__gte=`"):
+            assert operator in parameter["description"], (path, operator)
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])

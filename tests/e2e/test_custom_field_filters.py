@@ -1,6 +1,7 @@
 """A member on a touch phone at 375 px filters the contacts list by a custom field: picks the
 field, types a value that does not fit it and reads the error naming it, then a fitting one and
-sees only the matching contact; the link carries the filter. Screenshot at 375 px."""
+sees only the matching contact; the link carries the filter and none of the inputs left
+empty. An agent filters the ticket inbox the same way. Screenshots at 375 px."""
 
 from __future__ import annotations
 
@@ -64,6 +65,60 @@ def test_a_member_filters_contacts_by_a_custom_field_at_phone_width(
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-contact", str(seeded["big"]))
     assert "cf_seats__gte=10" in page.url
+    # The inputs left empty stay out of the link.
+    assert "cf_seats__lte" not in page.url
     # The page does not scroll sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
     capture(page, "sales-custom-field-filters")
+
+
+def _seed_tickets(world: World) -> dict[str, Any]:
+    from crm_modules.service.models import Ticket
+
+    with schema_context(world.alpha.tenant.schema_name):
+        CustomField.objects.create(entity="ticket", code="units", label="Единицы", type="number")
+        big = Ticket.objects.create(subject="Большой заказ", custom={"units": 40})
+        Ticket.objects.create(subject="Малый заказ", custom={"units": 2})
+        return {"big": big.pk}
+
+
+def _clean_up_tickets(world: World) -> None:
+    from crm_modules.service.models import Ticket
+
+    with schema_context(world.alpha.tenant.schema_name):
+        Ticket.objects.filter(subject__endswith="заказ").delete()
+        CustomField.objects.filter(code="units").delete()
+
+
+@pytest.fixture
+def tickets(world: World, live_site: LiveSite) -> Iterator[dict[str, Any]]:
+    yield orm(_seed_tickets, world)
+    orm(_clean_up_tickets, world)
+
+
+def test_an_agent_filters_the_ticket_inbox_by_a_custom_field_at_phone_width(
+    world: World, live_site: LiveSite, browser: Browser, tickets: dict[str, Any]
+) -> None:
+    """The inbox takes the same filters as the sales lists, at 375 px with touch."""
+    page = phone_page(browser, world.alpha.owner)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/service/?view=all")
+
+    filters = page.get_by_test_id("custom-filters")
+    filters.locator("summary").tap()
+    filters.get_by_label("Filter by the field").select_option("units")
+    filters.get_by_label("at least").fill("abc")
+    page.get_by_role("button", name="Show").tap()
+    expect(page.get_by_test_id("custom-filter-error")).to_have_text(
+        "Единицы: Enter a number such as 12.50."
+    )
+
+    page.get_by_test_id("custom-filters").get_by_label("at least").fill("10")
+    page.get_by_role("button", name="Show").tap()
+    rows = page.locator("tr[data-ticket]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-ticket", str(tickets["big"]))
+    assert "cf_units__gte=10" in page.url
+    assert "cf_units__lte" not in page.url
+    assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
+    capture(page, "service-inbox-custom-field-filters")

@@ -337,6 +337,50 @@ def test_the_api_filters_tickets_by_a_custom_field(alpha: Workspace) -> None:
     assert list(bad.json()["error"]["fields"]) == ["custom_fields.tier"]
 
 
+def test_tickets_are_filtered_with_the_operators_and_errors_of_the_sales_lists(
+    alpha: Workspace,
+) -> None:
+    _define(alpha)
+    sales_services.custom_field_create(
+        actor=fresh(alpha.owner), entity="ticket", code="note", label="Note", type="text"
+    )
+    big = _ticket(
+        alpha, custom_fields={"units": 12, "renewal": "2027-01-31", "note": "VPN drops at night"}
+    )
+    small = _ticket(alpha, custom_fields={"units": 3, "renewal": "2026-06-01", "note": "Login"})
+    _ticket(alpha)
+    client = _agent(alpha)
+    for query, expected in (
+        ("cf_units__gte=10", [big.pk]),
+        ("cf_units__lte=3", [small.pk]),
+        ("cf_renewal__gte=2027-01-01", [big.pk]),
+        ("cf_renewal__lte=2026-06-01", [small.pk]),
+        ("cf_note__contains=vpn", [big.pk]),
+        ("cf_units__gte=3&cf_note__contains=LOG", [small.pk]),
+    ):
+        page = client.get(f"/service/?view=all&{query}").content.decode()
+        assert _rows(page) == [str(pk) for pk in expected], query
+        assert [r["id"] for r in client.get(f"{TICKETS}?{query}").json()["results"]] == expected
+    page = client.get("/service/?view=all&cf_units__gte=10").content.decode()
+    assert 'name="cf_units__gte" value="10" inputmode="decimal"' in page
+    assert 'name="cf_note__contains"' in page
+    for query, message in (
+        ("cf_units__gte=abc", "Units: Enter a number such as 12.50."),
+        ("cf_tier__gte=gold", "Tier: Only a number or a date field has a range."),
+        ("cf_units__contains=1", "Units: Only a text field can be searched for words."),
+        ("cf_units__near=1", "There is no custom field filter “cf_units__near”."),
+    ):
+        page = client.get(f"/service/?view=all&{query}").content.decode()
+        error = re.search(r'data-testid="custom-filter-error">([^<]*)<', page)
+        assert error is not None, query
+        assert error.group(1) == message, query
+        bad = client.get(f"{TICKETS}?{query}")
+        assert bad.status_code == 400, query
+        assert bad.json()["error"]["message"] == message, query
+        code = query.removeprefix("cf_").split("__")[0]
+        assert list(bad.json()["error"]["fields"]) == [f"custom_fields.{code}"], query
+
+
 # --- workspaces -----------------------------------------------------------------------------
 
 

@@ -38,6 +38,9 @@ CONTENT_TYPES = {
 }
 
 Format = Callable[[Any], object]
+# The filters of an export, as ``sales.list_parameters`` keeps them: a text per parameter, or
+# the texts of a custom-field filter given several values.
+Filters = Mapping[str, str | list[str]]
 
 
 def _text(value: Any) -> object:
@@ -126,14 +129,15 @@ def _check(entity: str, file_format: str) -> None:
         raise ServiceError(_("Choose CSV or XLSX."), field="format")
 
 
-def export_filters(entity: str, params: Mapping[str, str]) -> dict[str, str]:
+def export_filters(entity: str, params: Mapping[str, Any]) -> dict[str, str | list[str]]:
     """The list filters an export keeps (the list page's own query parameters, its custom-field
-    filters included)."""
+    filters included with every value: a QueryDict is read by ``lists()``, never by its last
+    value alone)."""
     return sales.list_parameters(entity, params)
 
 
 def _rows(
-    *, actor: Membership, entity: str, filters: Mapping[str, str]
+    *, actor: Membership, entity: str, filters: Filters
 ) -> tuple[list[str], Iterator[list[object]]]:
     columns = COLUMNS[entity]
     custom_codes: list[str] = []
@@ -182,7 +186,7 @@ _CUSTOM_TEXT = (
 
 
 def _csv_copy(
-    *, actor: Membership, entity: str, filters: Mapping[str, str]
+    *, actor: Membership, entity: str, filters: Filters
 ) -> tuple[list[str], str, list[Any]]:
     """The header and a ``COPY … TO STDOUT`` statement that writes the list's rows as CSV in
     PostgreSQL: the list's own query (filters, scope, order) inside, each cell turned into the
@@ -229,13 +233,13 @@ def _csv_copy(
     return header, statement, [*params, *inner_params]
 
 
-def export_count(*, actor: Membership, entity: str, filters: Mapping[str, str]) -> int:
+def export_count(*, actor: Membership, entity: str, filters: Filters) -> int:
     require(actor, EXPORT_RECORDS)
     return int(sales.list_for(entity, actor=actor, params=filters).count())
 
 
 def export_write(
-    *, actor: Membership, entity: str, filters: Mapping[str, str], file_format: str, path: Path
+    *, actor: Membership, entity: str, filters: Filters, file_format: str, path: Path
 ) -> int:
     """Write the list to ``path``; returns the number of rows."""
     require(actor, EXPORT_RECORDS)
@@ -269,7 +273,7 @@ def export_write(
     return count
 
 
-def _audit(actor: Membership, entity: str, file_format: str, filters: Mapping[str, str]) -> None:
+def _audit(actor: Membership, entity: str, file_format: str, filters: Filters) -> None:
     audit_record(
         tenant=actor.tenant,
         actor=actor.user,
@@ -280,7 +284,7 @@ def _audit(actor: Membership, entity: str, file_format: str, filters: Mapping[st
 
 
 def export_now(
-    *, actor: Membership, entity: str, filters: Mapping[str, str], file_format: str, path: Path
+    *, actor: Membership, entity: str, filters: Filters, file_format: str, path: Path
 ) -> int:
     """An export answered at once: written to ``path`` and audited."""
     rows = export_write(
@@ -292,7 +296,7 @@ def export_now(
 
 
 def export_request(
-    *, actor: Membership, entity: str, filters: Mapping[str, str], file_format: str
+    *, actor: Membership, entity: str, filters: Filters, file_format: str
 ) -> ExportJob:
     """An export for a worker: queued, audited, offered as a download when ready."""
     require(actor, EXPORT_RECORDS)

@@ -242,6 +242,22 @@
         if (set) set.focus();
       });
       showCustomFilters(pick);
+      var form = pick.closest("form");
+      if (form) form.addEventListener("formdata", leaveOutEmptyCustomFilters);
+    });
+  }
+  // The inputs of every field are in the form, mostly empty: they stay out of the query, which
+  // keeps the list's link short (without JavaScript they are sent and ignored).
+  function leaveOutEmptyCustomFilters(event) {
+    var data = event.formData;
+    var names = [];
+    data.forEach(function (value, name) {
+      if (name.indexOf("cf_") === 0 && names.indexOf(name) < 0) names.push(name);
+    });
+    names.forEach(function (name) {
+      var kept = data.getAll(name).filter(function (value) { return value !== ""; });
+      data.delete(name);
+      kept.forEach(function (value) { data.append(name, value); });
     });
   }
 
