@@ -62,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="timed duplicate checks")
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--skip-scan", action="store_true")
+    parser.add_argument("--skip-rescoring", action="store_true")
     return parser.parse_args()
 
 
@@ -263,6 +264,8 @@ def main() -> None:
         groups = duplicates_scan(entity="contact")
         print(f"duplicate scan: {groups:,} groups in {time.perf_counter() - started:.1f} s")
 
+    if args.skip_rescoring:
+        return
     ScoringRule.objects.all().delete()
     rules: tuple[dict[str, Any], ...] = (
         {"kind": "field", "field": "lifecycle_stage", "operator": "eq", "value": "qualified"},

@@ -200,7 +200,6 @@ class Contact(Address):
             _custom_text("contact_custom_text"),
             _trigram("contact_search"),
             GinIndex(fields=["search_grams"], name="contact_search_grams"),
-            _trigram("contact_name_key", "name_key"),
             models.Index(fields=["-score", "-id"], name="contact_score"),
         ]
 
@@ -212,6 +211,28 @@ class Contact(Address):
         return " ".join(part for part in (self.first_name, self.last_name) if part) or str(
             _("(no name)")
         )
+
+
+class ContactNameKey(models.Model):
+    """Each contact's ``name_key`` again, alone in a narrow table with the trigram index that the
+    duplicate check and scan search (ADR 0064). Kept by triggers on the contact table (insert,
+    a changed key, delete; migration 0018), so every way of writing contacts — services, bulk
+    imports, COPY — keeps it: the check reads a small table and an index that score and other
+    writes to contacts never touch."""
+
+    contact_id = models.BigIntegerField(primary_key=True)
+    name_key = models.CharField(max_length=400, default="")
+
+    class Meta:
+        indexes = [
+            # A short pending list: every search reads all of it (ADR 0064).
+            TrigramIndex(
+                fields=["name_key"], name="contact_name_key_grams", gin_pending_list_limit=128
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name_key
 
 
 class ContactEmail(models.Model):

@@ -136,7 +136,9 @@ class ContactReferences:
         keys = {_contact_key(n) for n in names} - set(self.by_name)
         keys.discard("")
         if keys:
-            for contact in sales.Contact.objects.filter(name_key__in=keys).order_by("id")[:5000]:
+            # Name keys are indexed in their own table (ADR 0064).
+            named = sales.ContactNameKey.objects.filter(name_key__in=keys).values("contact_id")
+            for contact in sales.Contact.objects.filter(pk__in=named).order_by("id")[:5000]:
                 self.by_name.setdefault(contact.name_key, []).append(contact)
             for key in keys:
                 self.by_name.setdefault(key, [])

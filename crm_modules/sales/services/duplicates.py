@@ -141,6 +141,56 @@ def _valid_phones(phones: Sequence[Any], region: str | None) -> list[str]:
     return found
 
 
+# The check in one round trip (ADR 0064): the contacts sharing an email or a phone and the ten
+# most similar names, as (id, reason, similarity) rows. Names are searched in the narrow table
+# of name keys, never in the contact table. The threshold of ``%`` is raised first,
+# for this transaction, so the trigram index hands over only names that may be similar enough;
+# at that threshold ``%`` is the similarity test itself, so the name rows need no second filter.
+# Only ids cross the wire here: the ten or so records are read by primary key afterwards.
+_CONTACT_CHECK = """
+SELECT set_config('pg_trgm.similarity_threshold', %(threshold)s, true);
+SELECT hit.id, hit.reason, hit.similarity FROM (
+    SELECT DISTINCT e.contact_id AS id, 'email' AS reason, NULL::real AS similarity
+    FROM sales_contactemail e WHERE e.email = ANY(%(emails)s::text[])
+    UNION ALL
+    SELECT DISTINCT p.contact_id, 'phone', NULL::real
+    FROM sales_contactphone p WHERE p.number = ANY(%(phones)s::text[])
+    UNION ALL
+    SELECT n.contact_id, 'name', n.similarity FROM (
+        SELECT k.contact_id, similarity(k.name_key, %(key)s) AS similarity
+        FROM sales_contactnamekey k
+        WHERE %(key)s <> '' AND k.name_key %% %(key)s
+        ORDER BY similarity DESC, k.contact_id DESC
+        LIMIT %(limit)s
+    ) AS n
+) AS hit
+WHERE NOT hit.id = ANY(%(exclude)s::bigint[])
+"""
+
+
+def _contact_hits(
+    *, addresses: list[str], numbers: list[str], key: str, exclude_ids: list[int]
+) -> list[tuple[int, str, float | None]]:
+    params: dict[str, Any] = {
+        "threshold": str(NAME_SIMILARITY),
+        "emails": addresses,
+        "phones": numbers,
+        "key": key,
+        "limit": MAX_MATCHES + len(exclude_ids),
+        "exclude": exclude_ids,
+    }
+    # In autocommit the statements of one query string are one transaction, so the threshold
+    # set by the first (``set_config(…, true)``) holds for the second and ends with it.
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTACT_CHECK, params)
+        cursor.nextset()  # past set_config's row
+        rows = cursor.fetchall()
+    # Excluded records may have taken places among the most similar names: keep the first ten
+    # of the others, in the order the name query ranked them.
+    names = [row for row in rows if row[1] == "name"][:MAX_MATCHES]
+    return [row for row in rows if row[1] != "name"] + names
+
+
 def contact_duplicates(
     *,
     first_name: str = "",
@@ -151,17 +201,37 @@ def contact_duplicates(
     exclude_ids: Sequence[int] = (),
 ) -> list[Match]:
     """Contacts that are likely the person described, surest first (at most 10)."""
+    addresses = _valid_emails(emails)
+    numbers = _valid_phones(phones, phone_region)
+    key = contact_name_key(first_name, last_name)
+    if not trigram_available():
+        return _contact_duplicates_orm(addresses, numbers, key, exclude_ids)
+    hits = _contact_hits(
+        addresses=addresses, numbers=numbers, key=key, exclude_ids=[int(i) for i in exclude_ids]
+    )
+    records = Contact.objects.in_bulk({pk for pk, _reason, _similarity in hits})
+    found: dict[int, Match] = {}
+    for reason in ("email", "phone", "name"):
+        for pk, hit_reason, similarity in hits:
+            if hit_reason == reason and pk in records:
+                if similarity is not None:
+                    records[pk].similarity = similarity  # type: ignore[attr-defined]
+                _merge_into(found, [records[pk]], reason)
+    return _ranked(found)
+
+
+def _contact_duplicates_orm(
+    addresses: list[str], numbers: list[str], key: str, exclude_ids: Sequence[int]
+) -> list[Match]:
+    """The check where pg_trgm is missing: names only match when their keys are equal."""
     exclude = Q(pk__in=list(exclude_ids))
     found: dict[int, Match] = {}
-    addresses = _valid_emails(emails)
     if addresses:
         by_email = ContactEmail.objects.filter(email__in=addresses).values("contact_id")
         _merge_into(found, Contact.objects.filter(pk__in=by_email).exclude(exclude), "email")
-    numbers = _valid_phones(phones, phone_region)
     if numbers:
         by_phone = ContactPhone.objects.filter(number__in=numbers).values("contact_id")
         _merge_into(found, Contact.objects.filter(pk__in=by_phone).exclude(exclude), "phone")
-    key = contact_name_key(first_name, last_name)
     _merge_into(found, _similar_names(Contact, key, exclude), "name")
     return _ranked(found)
 
@@ -201,7 +271,7 @@ _SAME = {
             "GROUP BY number HAVING count(DISTINCT contact_id) BETWEEN 2 AND 50"
         ),
         "name": (
-            "SELECT array_agg(id) FROM sales_contact WHERE name_key <> '' "
+            "SELECT array_agg(contact_id) FROM sales_contactnamekey WHERE name_key <> '' "
             "GROUP BY name_key HAVING count(*) BETWEEN 2 AND 50"
         ),
     },
@@ -217,11 +287,12 @@ _SAME = {
     },
 }
 _SIMILAR = (
-    "SELECT ARRAY[a.id, b.id] FROM {table} a JOIN {table} b "
-    "ON a.name_key %% b.name_key AND a.id < b.id AND a.name_key <> b.name_key "
+    "SELECT ARRAY[a.{id}, b.{id}] FROM {table} a JOIN {table} b "
+    "ON a.name_key %% b.name_key AND a.{id} < b.{id} AND a.name_key <> b.name_key "
     "WHERE a.name_key <> '' AND similarity(a.name_key, b.name_key) >= %s"
 )
-_TABLES = {"contact": "sales_contact", "company": "sales_company"}
+# Where each entity's name keys and their trigram index are.
+_TABLES = {"contact": ("sales_contactnamekey", "contact_id"), "company": ("sales_company", "id")}
 
 
 class _Groups:
@@ -273,7 +344,8 @@ def duplicates_scan(*, entity: str) -> int:
                     "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                     [str(NAME_SIMILARITY)],
                 )
-                cursor.execute(_SIMILAR.format(table=_TABLES[entity]), [NAME_SIMILARITY])
+                table, id_column = _TABLES[entity]
+                cursor.execute(_SIMILAR.format(table=table, id=id_column), [NAME_SIMILARITY])
                 for (ids,) in cursor.fetchall():
                     groups.join(ids, "name")
     rows = []
