@@ -48,7 +48,7 @@ SELECT id, name_key FROM sales_contact ON CONFLICT (contact_id) DO NOTHING;
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sales", "0016_lead_custom_fields_and_defaults"),
+        ("sales", "0017_custom_text_filters"),
     ]
 
     operations = [
