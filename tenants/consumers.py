@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from tenants import capabilities
 from tenants.capabilities import Capability
-from tenants.live import reach_for, reaches, topic_group, topics_for
+from tenants.live import frame_for, reach_for, topic_group, topics_for
 from tenants.models import Membership, UserSession
 from tenants.notifications import session_group, user_group, workspace_group
 from tenants.permissions import allows
@@ -89,12 +89,9 @@ class NotificationsConsumer(WorkspaceConsumer):
             await self.send_json({"event": "pong", "payload": {}})
 
     async def notify(self, message: dict[str, Any]) -> None:
-        if not reaches(message, self.reach):
-            return
-        frame = {"event": message["event"], "payload": message["payload"]}
-        if "topic" in message:
-            frame["topic"] = message["topic"]
-        await self.send_json(frame)
+        frame = frame_for(message, self.reach)
+        if frame is not None:
+            await self.send_json(frame)
 
     async def session_revoke(self, message: dict[str, Any]) -> None:
         await self.send_json({"event": "session.revoked", "payload": {"reason": message["reason"]}})

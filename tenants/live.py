@@ -11,13 +11,21 @@ scope for the topic's capability is narrower than the whole workspace (a Sales r
 workspace restricts record visibility) hears it only if one of those owners is within reach,
 as ``allows`` would grant the record itself. The socket learns the member's reach when it
 opens and again at each ping.
+
+A bulk change runs inside ``coalesced()``: the record events its per-record services publish
+are gathered instead of sent, and once the change has committed ONE summary per (topic,
+event) goes out, ``{"ids": [...], "count": N}`` naming only the records whose savepoints
+committed. A restricted member hears the summary only if one of its records is within reach,
+and then only the ids of those records (``frame_for``) (ADR 0066).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -111,6 +119,129 @@ def reaches(message: dict[str, Any], reach: dict[str, frozenset[int] | None]) ->
     return within is None or not within.isdisjoint(message["owners"])
 
 
+def frame_for(
+    message: dict[str, Any], reach: dict[str, frozenset[int] | None]
+) -> dict[str, Any] | None:
+    """The frame a socket of the given reach gets for a topic event, or None if it gets none.
+    A summary of a bulk change is narrowed to the records within reach: a restricted member
+    learns neither the ids nor the number of records out of their sight."""
+    if not reaches(message, reach):
+        return None
+    payload: dict[str, Any] = message["payload"]
+    within = reach.get(message.get("topic", ""))
+    owned = message.get("owned")
+    if within is not None and owned:
+        hidden = {record for record, owners in owned if within.isdisjoint(owners)}
+        if hidden:
+            ids = [record for record in payload["ids"] if record not in hidden]
+            if not ids:
+                return None
+            payload = {**payload, "ids": ids, "count": len(ids)}
+    frame = {"event": message["event"], "payload": payload}
+    if "topic" in message:
+        frame["topic"] = message["topic"]
+    return frame
+
+
+def _record_ids(payload: dict[str, Any]) -> list[int] | None:
+    """The records a payload names (``id`` or ``ids``), or None if it names none."""
+    if isinstance(payload.get("id"), int):
+        return [payload["id"]]
+    ids = payload.get("ids")
+    if isinstance(ids, list | tuple) and ids and all(isinstance(i, int) for i in ids):
+        return list(ids)
+    return None
+
+
+@dataclass
+class _Summary:
+    """The committed records of one (topic, event) within a ``coalesced`` block."""
+
+    tenant: Tenant
+    topic: Topic
+    event: str
+    ids: dict[int, None] = field(default_factory=dict)  # ordered as committed
+    # Per record, its owners; a record published without owners is heard by everyone.
+    owners: dict[int, set[int]] = field(default_factory=dict)
+    everyone: set[int] = field(default_factory=set)
+
+    def add(self, ids: list[int], owners: list[int] | None) -> None:
+        for record in ids:
+            self.ids[record] = None
+            if owners is None:
+                self.everyone.add(record)
+            else:
+                self.owners.setdefault(record, set()).update(owners)
+
+    def message(self) -> dict[str, Any]:
+        ids = list(self.ids)
+        message: dict[str, Any] = {
+            "type": "notify",
+            "event": self.event,
+            "payload": {"ids": ids, "count": len(ids)},
+            "topic": self.topic.name,
+        }
+        scoped = [record for record in ids if record not in self.everyone]
+        if len(scoped) == len(ids):
+            message["owners"] = sorted(set().union(*self.owners.values()))
+        if scoped:
+            # Read by ``frame_for`` only: a socket never passes owners on to the browser.
+            message["owned"] = [[record, sorted(self.owners[record])] for record in scoped]
+        return message
+
+
+@dataclass
+class _Collector:
+    summaries: dict[tuple[str, str, str], _Summary] = field(default_factory=dict)
+
+    def add(
+        self, tenant: Tenant, topic: Topic, event: str, ids: list[int], owners: list[int] | None
+    ) -> None:
+        key = (tenant.schema_name, topic.name, event)
+        if key not in self.summaries:
+            self.summaries[key] = _Summary(tenant=tenant, topic=topic, event=event)
+        self.summaries[key].add(ids, owners)
+
+    def flush(self) -> None:
+        summaries, self.summaries = list(self.summaries.values()), {}
+        for summary in summaries:
+            _deliver(summary.tenant, summary.topic, summary.event, summary.message())
+
+
+_COLLECTOR: ContextVar[_Collector | None] = ContextVar("live_collector", default=None)
+
+
+@contextmanager
+def coalesced() -> Iterator[None]:
+    """Within the block, record events are gathered; after the commit
+    that holds the block, one summary per (topic, event) is sent naming every record whose
+    event committed, in order. Each gathered event keeps its own ``on_commit`` callback, which
+    only adds its records to the summary, so a savepoint rolled back takes its records out of
+    it; the summary's own callback is registered when the block ends, after all of theirs and
+    in a savepoint that encloses theirs, so it runs last, or is dropped with them. Events that
+    name no record (no ``id`` or ``ids`` in the payload) are sent as usual. A block within
+    another gathers into the outer one."""
+    if _COLLECTOR.get() is not None:
+        yield
+        return
+    collector = _Collector()
+    token = _COLLECTOR.set(collector)
+    try:
+        yield
+    finally:
+        _COLLECTOR.reset(token)
+        # Also after an error: what committed before it (outside any atomic block) is told.
+        transaction.on_commit(collector.flush)
+
+
+def _deliver(tenant: Tenant, topic: Topic, event: str, message: dict[str, Any]) -> None:
+    # Listeners first, in the committing thread: a page loaded right after the commit must
+    # not be served from a cache the change made stale. Then the event is queued.
+    for listener in _LISTENERS:
+        listener(tenant, topic.name, event)
+    live_sender.send(topic_group(schema_name=tenant.schema_name, topic=topic.name), message)
+
+
 def publish(
     *,
     tenant: Tenant,
@@ -120,22 +251,20 @@ def publish(
     owners: Iterable[int | None] | None = None,
 ) -> None:
     """Send ``event`` to every page listening to ``topic`` in this workspace, after commit.
-    ``owners``: the owners of the records the event is about (see the module's docstring)."""
-    group = topic_group(schema_name=tenant.schema_name, topic=topic.name)
+    ``owners``: the owners of the records the event is about (see the module's docstring).
+    Within ``coalesced()`` a record event joins the block's summary instead."""
+    owner_ids = None if owners is None else sorted({o for o in owners if o is not None})
+    collector = _COLLECTOR.get()
+    ids = _record_ids(payload)
+    if collector is not None and ids is not None:
+        transaction.on_commit(lambda: collector.add(tenant, topic, event, ids, owner_ids))
+        return
     message: dict[str, Any] = {
         "type": "notify",
         "event": event,
         "payload": payload,
         "topic": topic.name,
     }
-    if owners is not None:
-        message["owners"] = sorted({owner for owner in owners if owner is not None})
-
-    def deliver() -> None:
-        # Listeners first, in the committing thread: a page loaded right after the commit must
-        # not be served from a cache the change made stale. Then the event is queued.
-        for listener in _LISTENERS:
-            listener(tenant, topic.name, event)
-        live_sender.send(group, message)
-
-    transaction.on_commit(deliver)
+    if owner_ids is not None:
+        message["owners"] = owner_ids
+    transaction.on_commit(lambda: _deliver(tenant, topic, event, message))

@@ -29,6 +29,7 @@ from tenants.roles import Role
 from tests.conftest import Workspace
 from tests.dataio.conftest import fresh, upload, xlsx
 from tests.dataio.test_imports import _body, _run
+from tests.tenants.test_live_coalesced import heard_live_events
 
 pytestmark = pytest.mark.usefixtures("s3_bucket")
 
@@ -389,6 +390,35 @@ def test_duplicate_deals_update_and_undo_restores_amount_stage_and_contacts(
         "removed": 1,
         "removed_companies": 1,
     }
+
+
+def test_an_import_updating_deals_is_one_live_summary_per_change_and_batch(
+    in_alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    actor = fresh(in_alpha.owner)
+    sales_pipeline, _thai = _pipelines(actor)
+    qualified = sales_pipeline.stages.get(name="Qualified")
+    names = [f"Renewal {n}" for n in range(5)]
+    for name in names:
+        deal_create(actor=actor, name=name, stage=qualified, amount="100")
+    rows = [["Deal Name", "Amount", "Stage"], *([name, "250", "Proposal"] for name in names)]
+    job = _deal_upload(actor, rows)
+    with heard_live_events() as heard:
+        job = _run(job, actor, django_capture_on_commit_callbacks, duplicates="update")
+    assert job.updated_count == 5
+    # Each deal changed and moved: ten events one by one, two summaries before the progress.
+    assert [event for event in heard if event[0] == "deals"] == [
+        ("deals", "deal.updated"),
+        ("deals", "deal.moved"),
+    ]
+    assert heard.index(("deals", "deal.moved")) < heard.index(("imports", "import.progress"))
+
+    with heard_live_events() as heard, django_capture_on_commit_callbacks(execute=True):
+        imports.import_undo(actor=actor, job=job)
+    assert [event for event in heard if event[0] == "deals"] == [
+        ("deals", "deal.updated"),
+        ("deals", "deal.moved"),
+    ]
 
 
 def test_duplicate_deals_are_skipped_or_created_anyway(

@@ -20,6 +20,7 @@ from tests.conftest import Workspace
 from tests.factories import MembershipFactory, UserFactory
 from tests.sales.factories import CompanyFactory, ContactFactory
 from tests.service.conftest import fresh
+from tests.tenants.test_live_coalesced import heard_live_events
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
 
@@ -206,6 +207,23 @@ def test_a_queued_ticket_goes_out_when_an_agent_becomes_available(
     routing.agent_settings_set(actor=_manager(alpha), user_id=away.user_id, skills="", max_open=2)
     newer.refresh_from_db()
     assert newer.assignee_id == away.user_id
+
+
+def test_a_queue_handed_out_at_once_is_one_live_summary(
+    alpha: Workspace, teams: dict[str, Team], django_capture_on_commit_callbacks: Any
+) -> None:
+    team = teams["Tech"]
+    away = _agent(alpha, team, "away", available=False)
+    routing.routing_rule_save(actor=_manager(alpha), name="All", team_id=team.pk)
+    waiting = [_open(alpha, now=WEDNESDAY_10 + datetime.timedelta(minutes=n)) for n in range(4)]
+
+    with heard_live_events() as heard, django_capture_on_commit_callbacks(execute=True):
+        routing.agent_availability_set(actor=fresh(away), available=True)
+
+    assert sorted(Ticket.objects.filter(assignee_id=away.user_id).values_list("pk", flat=True)) == [
+        ticket.pk for ticket in waiting
+    ]
+    assert heard == [("tickets", "ticket.updated"), ("tickets", "agent.availability")]
 
 
 def test_reassigning_frees_room_and_manual_assignment_takes_a_ticket_out_of_the_queue(

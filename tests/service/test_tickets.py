@@ -5,6 +5,7 @@ clocks in business hours with pauses."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from tenants.roles import Role
 from tests.conftest import Workspace
 from tests.sales.factories import CompanyFactory, ContactFactory
 from tests.service.conftest import fresh
+from tests.tenants.test_live_coalesced import heard_live_events
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
 
@@ -305,6 +307,25 @@ def test_bulk_status_is_all_or_nothing(alpha: Workspace) -> None:
         == 2
     )
     assert sorted(Ticket.objects.values_list("status", flat=True)) == ["closed", "solved", "solved"]
+
+
+def test_a_bulk_change_is_one_live_summary_not_an_event_per_ticket_and_change(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    tickets = [_open(alpha) for _ in range(3)]
+    manager = fresh(alpha.members[Role.MANAGER])
+    with heard_live_events() as heard, django_capture_on_commit_callbacks(execute=True):
+        changed = services.tickets_bulk(
+            actor=manager,
+            ticket_ids=[t.pk for t in tickets],
+            priority="high",
+            assignee_id=manager.user_id,
+            status="pending",
+        )
+    assert changed == 3
+    # Three changes to each of three tickets: nine events one by one.
+    assert heard == [("tickets", "ticket.updated")]
+    assert sorted(Ticket.objects.values_list("priority", "status")) == [("high", "pending")] * 3
 
 
 def test_bulk_assign_needs_the_right_to_assign(alpha: Workspace) -> None:

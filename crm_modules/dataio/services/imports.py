@@ -334,7 +334,10 @@ def _apply(
         # the other has just created when it looks for duplicates.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import.{job.entity}"])
-        rows = _apply_rows(Runner(actor=actor, job=job), job, batch)
+        # Rows that update existing deals go through the deal services: open pages hear one
+        # summary per batch and kind of change, before the batch's progress.
+        with live.coalesced():
+            rows = _apply_rows(Runner(actor=actor, job=job), job, batch)
         copy_objects(ImportRow, rows)
         counts = dict.fromkeys(ImportRow.Outcome.values, 0)
         for row in rows:
@@ -498,6 +501,26 @@ def import_undo(*, actor: Membership, job: ImportJob) -> ImportJob:
     return locked
 
 
+def _undo_updates(*, actor: Membership, job: ImportJob, model: Any, rows: Any) -> None:
+    for row in rows.filter(outcome=ImportRow.Outcome.UPDATED).order_by("-number"):
+        record = model.objects.filter(pk=row.record_id or 0).first()
+        if record is None:
+            continue
+        changes = dict(row.previous)
+        if "custom" in changes:
+            record.custom = changes.pop("custom")
+            record.save(update_fields=["custom"])
+        if changes:
+            if job.entity == "contact":
+                sales.contact_update(actor=actor, contact=record, changes=changes)
+            elif job.entity == "company":
+                sales.company_update(actor=actor, company=record, changes=changes)
+            else:
+                pipeline_rows.undo_update(
+                    actor=actor, entity=job.entity, record=record, changes=changes
+                )
+
+
 def import_undo_run(*, job_id: int) -> None:
     tenant = _tenant()
     job = ImportJob.objects.get(pk=job_id)
@@ -515,23 +538,8 @@ def import_undo_run(*, job_id: int) -> None:
     with transaction.atomic():
         notes = [pk for ids in rows.values_list("created_activities", flat=True) for pk in ids]
         removed_activities = timeline.activities_delete(notes) if notes else 0
-        for row in rows.filter(outcome=ImportRow.Outcome.UPDATED).order_by("-number"):
-            record = model.objects.filter(pk=row.record_id or 0).first()
-            if record is None:
-                continue
-            changes = dict(row.previous)
-            if "custom" in changes:
-                record.custom = changes.pop("custom")
-                record.save(update_fields=["custom"])
-            if changes:
-                if job.entity == "contact":
-                    sales.contact_update(actor=actor, contact=record, changes=changes)
-                elif job.entity == "company":
-                    sales.company_update(actor=actor, company=record, changes=changes)
-                else:
-                    pipeline_rows.undo_update(
-                        actor=actor, entity=job.entity, record=record, changes=changes
-                    )
+        with live.coalesced():
+            _undo_updates(actor=actor, job=job, model=model, rows=rows)
         created = [
             pk
             for pk in rows.filter(outcome=ImportRow.Outcome.CREATED).values_list(

@@ -2,7 +2,8 @@
 or a record's lifecycle stage, add or remove a tag, delete. Each record is checked on its own
 (the acting member may reach some and not others) and changed through the record's own service
 (same validation, audit and timeline) in its own savepoint: one record that fails leaves the
-others changed, and never stays half-changed itself. Every id gets an outcome."""
+others changed, and never stays half-changed itself. Every id gets an outcome. Open pages hear
+one summary per kind of change, naming the records that changed (``tenants.live.coalesced``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from crm_modules.sales.services.contacts import contact_delete, contact_update
 from crm_modules.sales.services.deals import deal_delete, deal_move_stage, deal_update
 from crm_modules.sales.services.leads import lead_delete, lead_update
 from crm_platform.errors import PermissionDenied, ServiceError
+from tenants import live
 from tenants.capabilities import Capability
 from tenants.models import Membership
 from tenants.permissions import allows, scope_filter
@@ -246,8 +248,18 @@ def records_bulk_apply(
         owner_field="owner",
     )
     records = {record.pk: record for record in visible}
+    # Open pages hear one summary per kind of change, naming the records that changed, instead
+    # of an event per record.
+    with live.coalesced():
+        outcomes = _apply_each(actor=actor, kind=kind, plan=plan, ids=clean_ids, records=records)
+    return BulkResult(outcomes=tuple(outcomes))
+
+
+def _apply_each(
+    *, actor: Membership, kind: Kind, plan: _Plan, ids: list[int], records: dict[Any, Any]
+) -> list[Outcome]:
     outcomes = []
-    for record_id in clean_ids:
+    for record_id in ids:
         record = records.get(record_id)
         if record is None:
             # Out of the member's sight, or gone: never tell which.
@@ -286,4 +298,4 @@ def records_bulk_apply(
             )
             continue
         outcomes.append(Outcome(record_id, Status.CHANGED if changed else Status.UNCHANGED))
-    return BulkResult(outcomes=tuple(outcomes))
+    return outcomes

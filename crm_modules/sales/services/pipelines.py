@@ -26,7 +26,7 @@ from crm_modules.sales.services import checks
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
-from tenants.live import publish
+from tenants.live import coalesced, publish
 from tenants.models import Membership
 from tenants.permissions import require
 
@@ -249,12 +249,14 @@ def stage_delete(
         for position, item in enumerate(remaining):
             item.position = position
         Stage.objects.bulk_update(remaining, ["position"])
-        if deals:
-            publish(
-                tenant=actor.tenant,
-                topic=DEALS_TOPIC,
-                event="deal.moved",
-                payload={"ids": [deal.pk for deal in deals], "to": target.pk if target else None},
-                owners=[deal.owner_id for deal in deals],
-            )
+        # One summary naming the deals; each deal's owner decides who may hear of it.
+        with coalesced():
+            for deal in deals:
+                publish(
+                    tenant=actor.tenant,
+                    topic=DEALS_TOPIC,
+                    event="deal.moved",
+                    payload={"id": deal.pk},
+                    owners=[deal.owner_id],
+                )
     return len(deals)

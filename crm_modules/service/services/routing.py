@@ -448,20 +448,22 @@ def routing_drain(*, tenant: Tenant, team_id: int, now: datetime.datetime | None
             .order_by("queued_at", "id")[:DRAIN_BATCH]
         )
         given = 0
-        for ticket in queued:
-            if ticket.assignee_id is not None or ticket.status not in OPEN_STATUSES:
-                ticket.queued_at = None
-                ticket.save(update_fields=["queued_at"])
-                continue
-            agent = choose_agent(
-                agents, skills=ticket.skills, method=setting.method, last=setting.last_user_id
-            )
-            if agent is None:
-                if not any(a.room > 0 for a in agents):
-                    break
-                continue
-            _give(tenant=tenant, ticket=ticket, agent=agent, setting=setting, when=when)
-            given += 1
+        # A queue handed out at once is one ``ticket.updated`` for open pages, not one per ticket.
+        with live.coalesced():
+            for ticket in queued:
+                if ticket.assignee_id is not None or ticket.status not in OPEN_STATUSES:
+                    ticket.queued_at = None
+                    ticket.save(update_fields=["queued_at"])
+                    continue
+                agent = choose_agent(
+                    agents, skills=ticket.skills, method=setting.method, last=setting.last_user_id
+                )
+                if agent is None:
+                    if not any(a.room > 0 for a in agents):
+                        break
+                    continue
+                _give(tenant=tenant, ticket=ticket, agent=agent, setting=setting, when=when)
+                given += 1
         if given:
             setting.save(update_fields=["last_user"])
     return given

@@ -764,22 +764,47 @@ def tickets_bulk(
                     field="tickets",
                     code="required_fields",
                 )
-        for ticket in tickets:
-            changes: dict[str, Any] = {}
-            if priority:
-                changes["priority"] = priority
-            if adding or removing:
-                tags = [t for t in ticket.tags if t not in removing]
-                changes["tags"] = [*tags, *(t for t in adding if t not in tags)]
-            if changes:
-                ticket = ticket_update(actor=actor, ticket=ticket, changes=changes)
-            assign: dict[str, Any] = {}
-            if assignee_id is not _UNSET:
-                assign["assignee_id"] = assignee_id
-            if team_id is not _UNSET:
-                assign["team_id"] = team_id
-            if assign:
-                ticket = ticket_assign(actor=actor, ticket=ticket, **assign)
-            if status:
-                ticket_change_status(actor=actor, ticket=ticket, status=status)
+        # Open pages hear one ``ticket.updated`` naming every ticket, not one per ticket.
+        with live.coalesced():
+            _bulk_each(
+                actor=actor,
+                tickets=tickets,
+                status=status,
+                assignee_id=assignee_id,
+                team_id=team_id,
+                priority=priority,
+                adding=adding,
+                removing=removing,
+            )
     return len(tickets)
+
+
+def _bulk_each(
+    *,
+    actor: Membership,
+    tickets: list[Ticket],
+    status: str,
+    assignee_id: Any,
+    team_id: Any,
+    priority: str,
+    adding: list[str],
+    removing: list[str],
+) -> None:
+    for ticket in tickets:
+        changes: dict[str, Any] = {}
+        if priority:
+            changes["priority"] = priority
+        if adding or removing:
+            tags = [t for t in ticket.tags if t not in removing]
+            changes["tags"] = [*tags, *(t for t in adding if t not in tags)]
+        if changes:
+            ticket = ticket_update(actor=actor, ticket=ticket, changes=changes)
+        assign: dict[str, Any] = {}
+        if assignee_id is not _UNSET:
+            assign["assignee_id"] = assignee_id
+        if team_id is not _UNSET:
+            assign["team_id"] = team_id
+        if assign:
+            ticket = ticket_assign(actor=actor, ticket=ticket, **assign)
+        if status:
+            ticket_change_status(actor=actor, ticket=ticket, status=status)
