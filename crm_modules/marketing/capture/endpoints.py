@@ -57,18 +57,6 @@ class FormIn(serializers.Serializer[Any]):
     is_active = serializers.BooleanField(required=False, default=True)
 
 
-class AttributionRowOut(serializers.Serializer[Any]):
-    key = serializers.CharField()
-    form_fills = serializers.IntegerField()
-    people = serializers.IntegerField()
-    qualified = serializers.IntegerField()
-    deals = serializers.IntegerField()
-    revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
-    cost = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
-    roi = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
-    cost_per_lead = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
-
-
 class AttributionTotalsOut(serializers.Serializer[Any]):
     form_fills = serializers.IntegerField()
     people = serializers.IntegerField()
@@ -77,6 +65,13 @@ class AttributionTotalsOut(serializers.Serializer[Any]):
     cost = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     roi = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
     cost_per_lead = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+
+
+class AttributionRowOut(AttributionTotalsOut):
+    """One campaign, channel or source: the totals' figures, its key and its qualified count."""
+
+    key = serializers.CharField()
+    qualified = serializers.IntegerField()
 
 
 class AttributionOut(serializers.Serializer[Any]):
