@@ -117,6 +117,11 @@ class DashboardConsumer(WorkspaceConsumer):
         charts, self.pending = sorted(self.pending), set()
         self.flush_task = None
         self.sequence += 1
-        await self.send_json(
-            {"event": "dashboard.refresh", "payload": {"charts": charts, "seq": self.sequence}}
-        )
+        try:
+            await self.send_json(
+                {"event": "dashboard.refresh", "payload": {"charts": charts, "seq": self.sequence}}
+            )
+        except OSError:
+            # The browser left while this refresh was due: the ASGI server refuses a send on a
+            # closed socket with an OSError, and the socket's disconnect follows.
+            return

@@ -7,9 +7,11 @@ removing what they add."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -98,9 +100,9 @@ def _session(membership: Membership) -> str:
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
-async def _open(world: World, role: str) -> WebsocketCommunicator:
+async def _headers(world: World, role: str = Role.MANAGER) -> list[tuple[bytes, bytes]]:
     host = world.alpha.host
-    headers = [
+    return [
         (b"host", host.encode()),
         (b"origin", f"http://{host}".encode()),
         (
@@ -108,7 +110,10 @@ async def _open(world: World, role: str) -> WebsocketCommunicator:
             f"{settings.SESSION_COOKIE_NAME}={await _session(world.alpha.members[role])}".encode(),
         ),
     ]
-    socket = WebsocketCommunicator(application, PATH, headers=headers)
+
+
+async def _open(world: World, role: str) -> WebsocketCommunicator:
+    socket = WebsocketCommunicator(application, PATH, headers=await _headers(world, role))
     connected, _ = await socket.connect(timeout=TIMEOUT)
     assert connected
     return socket
@@ -291,3 +296,43 @@ async def test_a_role_without_reports_cannot_open_the_dashboard_socket(committed
 
 def test_layer_is_redis() -> None:
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+
+class _ClosingOutput(asyncio.Queue[dict[str, Any]]):
+    """The server's side of a socket the browser has closed: once ``closed``, every send is
+    refused with an OSError, as an ASGI server refuses a send on a closed connection."""
+
+    closed = False
+
+    async def put(self, item: dict[str, Any]) -> None:
+        if self.closed:
+            raise OSError("the client has disconnected")
+        await super().put(item)
+
+
+async def test_a_refresh_due_on_a_socket_the_browser_closed_is_dropped_quietly(
+    committed: World,
+) -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        socket = WebsocketCommunicator(application, PATH, headers=await _headers(committed))
+        output = _ClosingOutput()
+        socket._output_queue = output
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        assert connected
+        await socket.receive_json_from(timeout=TIMEOUT)
+        output.closed = True
+        await get_channel_layer().group_send(
+            topic_group(schema_name=committed.alpha.tenant.schema_name, topic="deals"),
+            {"type": "notify", "event": "deal.moved", "payload": {"id": 1}, "topic": "deals"},
+        )
+        await asyncio.sleep(COALESCE_SECONDS * 4)
+        gc.collect()
+        assert errors == []
+        output.closed = False
+        await socket.disconnect()
+    finally:
+        loop.set_exception_handler(previous)
