@@ -66,6 +66,41 @@ def break_schema(schema_name: str) -> None:
         cursor.execute(f'CREATE TABLE "{schema_name}".django_content_type (id integer)')
 
 
+def schema_catalog(schema_name: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What a migration leaves in a schema, with the schema's name taken out."""
+    queries = {
+        "columns": "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),"
+        " a.attnotnull, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
+        " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+        " WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')",
+        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s",
+        "constraints": "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)"
+        " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s",
+        "triggers": "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND NOT t.tgisinternal",
+    }
+    catalog: dict[str, list[tuple[Any, ...]]] = {}
+    with connection.cursor() as cursor:
+        for kind, query in queries.items():
+            cursor.execute(query, [schema_name])
+            catalog[kind] = sorted(
+                tuple(
+                    str(value).replace(f'"{schema_name}".', "").replace(f"{schema_name}.", "")
+                    for value in row
+                )
+                for row in cursor.fetchall()
+            )
+        cursor.execute(f'SELECT app, name FROM "{schema_name}".django_migrations')  # noqa: S608
+        catalog["migrations"] = sorted(cursor.fetchall())
+        cursor.execute(f'SELECT app_label, model FROM "{schema_name}".django_content_type')  # noqa: S608
+        catalog["content types"] = sorted(cursor.fetchall())
+    return catalog
+
+
 def states(names: list[str]) -> dict[str, str]:
     return dict(
         SchemaMigrationState.objects.filter(schema_name__in=names).values_list(
@@ -109,6 +144,13 @@ def test_migrates_pending_workspaces_and_skips_up_to_date_ones(new_schemas, worl
                 " ORDER BY app_label"
             )
             assert cursor.fetchall() == [("audit", "auditevent"), ("sales", "contact")]
+    # Each schema is exactly what the ordinary path (django-tenants' migrate, which built the
+    # world's workspace) makes: tables, columns, indexes, constraints, triggers, recorded
+    # migrations and content types, including the schemas a worker migrated with the states it
+    # rendered for an earlier one.
+    expected = schema_catalog(world.alpha.tenant.schema_name)
+    for name in names:
+        assert schema_catalog(name) == expected
 
 
 def test_a_broken_workspace_is_retried_reported_and_blocks_no_other(new_schemas):
