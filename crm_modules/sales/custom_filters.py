@@ -5,6 +5,9 @@ the facade (the service inbox).
 - ``cf_<code>=value`` — the field is (a multi select: has) the value, normalised as stored
   values are; JSON containment (``custom @> {...}``), served by the ``custom`` GIN
   (``jsonb_path_ops``) index of each table.
+- ``cf_<code>__any=value`` (repeated) — a select is one of the values, a multi select has at
+  least one of them (ADR 0069): one containment per value, OR-ed, each served by the same GIN
+  index. ``cf_<code>=`` repeated on a multi select asks for all of them.
 - ``cf_<code>__contains=text`` — a text field (text, long text, web address, email, phone)
   contains the text, in any case. The trigram index on ``upper(custom::text)`` finds the
   records whose custom values contain it somewhere; the field's own value is then checked.
@@ -40,8 +43,10 @@ from crm_platform.errors import ServiceError
 from tenants.models import Membership
 
 PREFIX = "cf_"
-CONTAINS, AT_LEAST, AT_MOST = "contains", "gte", "lte"
-OPERATORS = (CONTAINS, AT_LEAST, AT_MOST)
+CONTAINS, AT_LEAST, AT_MOST, ANY_OF = "contains", "gte", "lte", "any"
+OPERATORS = (CONTAINS, AT_LEAST, AT_MOST, ANY_OF)
+CHOICE_TYPES = frozenset({CustomField.Type.SELECT, CustomField.Type.MULTI_SELECT})
+MAX_ANY = 50
 TEXT_TYPES = frozenset(
     {
         CustomField.Type.TEXT,
@@ -112,6 +117,8 @@ def custom_filter_schema(record: str) -> OpenApiParameter:
             "all of them to be met (`custom_fields` itself is never sent):\n"
             "- `cf_<code>=value` — the field is the value; a multi select has it (repeat the "
             "parameter to require several options); yes/no fields take `true` or `false`;\n"
+            "- `cf_<code>__any=value` — a select is one of the values, a multi select has at "
+            f"least one of them (repeat the parameter for each option, at most {MAX_ANY});\n"
             "- `cf_<code>__contains=text` — a text, long text, URL, email or phone field "
             f"contains the text, in any case (at most {MAX_TEXT} characters);\n"
             "- `cf_<code>__gte=` / `cf_<code>__lte=` — a number, decimal or money field at "
@@ -196,6 +203,9 @@ def _add(
             raise ServiceError(_("This field cannot be filtered here."), field=field)
         result.contains[code] = check_value(actor, definition, raw, field=field)
         return
+    if operator == ANY_OF:
+        result.conditions.append(_any_of(actor, definition, values, field=field))
+        return
     text = values[-1].strip()
     if operator == CONTAINS:
         if kind not in TEXT_TYPES:
@@ -233,6 +243,26 @@ def _add(
     result.conditions.append(
         Q(_PathExists(F("custom"), _jsonpath(path), _jsonb({"bound": bound}), Value(True)))
     )
+
+
+def _any_of(
+    actor: Membership | None, definition: CustomField, values: list[str], *, field: str
+) -> Q:
+    """One containment per option, OR-ed: each is a bitmap of the ``custom`` GIN index."""
+    if definition.type not in CHOICE_TYPES:
+        raise ServiceError(_("Only a choice field can match any of several options."), field=field)
+    if len(values) > MAX_ANY:
+        raise ServiceError(_("Choose at most %(max)d options.") % {"max": MAX_ANY}, field=field)
+    wanted: list[str] = []
+    for value in values:
+        if value not in wanted:
+            wanted.append(value)
+    condition = Q()
+    for value in wanted:
+        raw: Any = [value] if definition.type == CustomField.Type.MULTI_SELECT else value
+        stored = check_value(actor, definition, raw, field=field)
+        condition |= Q(custom__contains={definition.code: stored})
+    return condition
 
 
 def _number(text: str, *, field: str) -> Decimal:

@@ -145,8 +145,12 @@ def custom_filter_rows(params: QueryDict, fields: Iterable[CustomField]) -> list
         else:
             continue  # a member field is filtered through the API only
         name = f"cf_{field.code}"
-        asked = {
+        asked: dict[str, Any] = {
             "is": params.get(name, ""),
+            # A multi select's options: any of them (``__any``), or all of them (``cf_<code>``
+            # repeated, as a link or a view saved before may ask).
+            "any": params.getlist(f"{name}__any") if kind == "choice" else [],
+            "all": params.getlist(name) if field.type == CustomField.Type.MULTI_SELECT else [],
             "contains": params.get(f"{name}__contains", ""),
             "gte": params.get(f"{name}__gte", ""),
             "lte": params.get(f"{name}__lte", ""),

@@ -46,6 +46,11 @@ def _custom_text(name: str) -> TrigramIndex:
     return TrigramIndex(OpClass(Upper(Cast("custom", TextField())), name="gin_trgm_ops"), name=name)
 
 
+def _upper_text(field: str, name: str) -> TrigramIndex:
+    """A trigram index on ``upper(field::text)``: what ``icontains`` and ``iexact`` compare."""
+    return TrigramIndex(OpClass(Upper(Cast(field, TextField())), name="gin_trgm_ops"), name=name)
+
+
 def _short_grams() -> models.GeneratedField:
     """Every one- and two-character piece of the CJK runs in ``search_text``, computed by
     PostgreSQL (``rapport_short_grams``, migration 0002) whoever writes the row: search terms
@@ -646,7 +651,13 @@ class Product(models.Model):
                 fields=["sku"], condition=~models.Q(sku=""), name="product_sku_unique"
             )
         ]
-        indexes = [models.Index(fields=["name", "id"], name="product_by_name")]
+        indexes = [
+            models.Index(fields=["name", "id"], name="product_by_name"),
+            # Name and SKU contain the text, any case, any script (D20): ``icontains`` is
+            # ``upper(name::text) LIKE upper('%text%')``, which these indexes serve (ADR 0069).
+            _upper_text("name", "product_name_grams"),
+            _upper_text("sku", "product_sku_grams"),
+        ]
 
     def __str__(self) -> str:
         return self.name

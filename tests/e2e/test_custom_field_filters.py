@@ -122,3 +122,61 @@ def test_an_agent_filters_the_ticket_inbox_by_a_custom_field_at_phone_width(
     assert "cf_units__lte" not in page.url
     assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
     capture(page, "service-inbox-custom-field-filters")
+
+
+def _seed_areas(world: World) -> dict[str, Any]:
+    from crm_modules.service.models import Ticket
+
+    with schema_context(world.alpha.tenant.schema_name):
+        CustomField.objects.create(
+            entity="ticket",
+            code="areas",
+            label="Области",
+            type="multi_select",
+            options=["оплата", "вход", "мобильное"],
+        )
+        pay = Ticket.objects.create(subject="Счёт заказ", custom={"areas": ["оплата"]})
+        login = Ticket.objects.create(subject="Пароль заказ", custom={"areas": ["вход"]})
+        Ticket.objects.create(subject="Экран заказ", custom={"areas": ["мобильное"]})
+        return {"pay": pay.pk, "login": login.pk}
+
+
+def _clean_up_areas(world: World) -> None:
+    from crm_modules.service.models import Ticket
+
+    with schema_context(world.alpha.tenant.schema_name):
+        Ticket.objects.filter(subject__endswith="заказ").delete()
+        CustomField.objects.filter(code="areas").delete()
+
+
+@pytest.fixture
+def areas(world: World, live_site: LiveSite) -> Iterator[dict[str, Any]]:
+    yield orm(_seed_areas, world)
+    orm(_clean_up_areas, world)
+
+
+def test_an_agent_picks_several_options_of_a_multi_select_at_phone_width(
+    world: World, live_site: LiveSite, browser: Browser, areas: dict[str, Any]
+) -> None:
+    """Two options ticked list the tickets having either of them (ADR 0069)."""
+    page = phone_page(browser, world.alpha.owner)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/service/?view=all")
+
+    filters = page.get_by_test_id("custom-filters")
+    filters.locator("summary").tap()
+    filters.get_by_label("Filter by the field").select_option("areas")
+    filters.get_by_label("оплата").check()
+    filters.get_by_label("вход").check()
+    page.get_by_role("button", name="Show").tap()
+
+    rows = page.locator("tr[data-ticket]")
+    expect(rows).to_have_count(2)
+    shown = {int(rows.nth(n).get_attribute("data-ticket") or 0) for n in range(2)}
+    assert shown == {areas["pay"], areas["login"]}
+    assert page.url.count("cf_areas__any=") == 2
+    again = page.get_by_test_id("custom-filters")
+    expect(again.get_by_label("оплата")).to_be_checked()
+    expect(again.get_by_label("мобильное")).not_to_be_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
+    capture(page, "service-inbox-any-of-options")

@@ -164,6 +164,34 @@ def test_each_list_page_filters_by_custom_fields_of_every_type(
 
 
 @pytest.mark.parametrize("entity", list(LISTS))
+def test_each_list_and_its_api_take_any_of_several_options(alpha: Workspace, entity: str) -> None:
+    """``cf_<code>__any`` (ADR 0069): a multi select having any of the options, a select being
+    one of them; the plain parameter repeated still asks for all of them."""
+    records = _records(entity)
+    gold, silver = records["gold"].pk, records["silver"].pk
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    cases: list[tuple[dict[str, Any], set[int]]] = [
+        ({"cf_topics__any": ["crm"]}, {gold}),
+        ({"cf_topics__any": ["crm", "erp"]}, {gold, silver}),
+        ({"cf_topics": ["crm", "erp"]}, {gold}),
+        ({"cf_tier__any": ["gold", "silver"]}, {gold, silver}),
+        ({"cf_tier__any": ["silver"], "cf_topics__any": ["crm", "erp"]}, {silver}),
+    ]
+    for params, expected in cases:
+        response = client.get(LISTS[entity], params)
+        assert response.status_code == 200, params
+        assert _ids(entity, response.content.decode()) == expected, params
+        listed = client.get(API[entity], params)
+        assert listed.status_code == 200, params
+        assert {row["id"] for row in listed.json()["results"]} == expected, params
+    page = client.get(LISTS[entity], {"cf_topics__any": ["erp"]}).content.decode()
+    assert 'type="checkbox" name="cf_topics__any" value="erp" checked' in page
+    bad = client.get(API[entity], {"cf_seats__any": ["3"]})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"].keys() == {"custom_fields.seats"}
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
 def test_a_value_that_does_not_fit_the_field_is_refused_naming_it(
     alpha: Workspace, entity: str
 ) -> None:

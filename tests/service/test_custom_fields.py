@@ -381,6 +381,83 @@ def test_tickets_are_filtered_with_the_operators_and_errors_of_the_sales_lists(
         assert list(bad.json()["error"]["fields"]) == [f"custom_fields.{code}"], query
 
 
+def _any_of_tickets(alpha: Workspace) -> dict[str, int]:
+    _define(alpha)
+    made = {
+        "billing": _ticket(alpha, custom_fields={"tier": "gold", "areas": ["billing"]}),
+        "login": _ticket(alpha, custom_fields={"tier": "silver", "areas": ["login"]}),
+        "both": _ticket(alpha, custom_fields={"areas": ["billing", "login"]}),
+        "mobile": _ticket(alpha, custom_fields={"tier": "gold", "areas": ["mobile"]}),
+        "none": _ticket(alpha),
+    }
+    return {key: ticket.pk for key, ticket in made.items()}
+
+
+ANY_OF = [
+    # (query, the tickets listed)
+    ("cf_areas__any=billing&cf_areas__any=login", {"billing", "login", "both"}),
+    ("cf_areas__any=mobile", {"mobile"}),
+    ("cf_areas__any=mobile&cf_areas__any=login&cf_areas__any=mobile", {"mobile", "login", "both"}),
+    ("cf_areas__any=billing&cf_areas__any=login&cf_tier=gold", {"billing"}),
+    # Repeating the plain parameter still asks for all of the options, as on the sales lists.
+    ("cf_areas=billing&cf_areas=login", {"both"}),
+    # A select is one of the options.
+    ("cf_tier__any=gold&cf_tier__any=silver", {"billing", "login", "mobile"}),
+]
+
+
+def test_the_inbox_lists_tickets_having_any_of_several_options(alpha: Workspace) -> None:
+    made = _any_of_tickets(alpha)
+    client = _agent(alpha)
+    for query, keys in ANY_OF:
+        page = client.get(f"/service/?view=all&{query}").content.decode()
+        assert 'data-testid="custom-filter-error"' not in page, query
+        assert set(_rows(page)) == {str(made[key]) for key in keys}, query
+
+    # The form offers every option of the multi select, ticked as asked, to pick several.
+    page = client.get(
+        "/service/?view=all&cf_areas__any=billing&cf_areas__any=mobile"
+    ).content.decode()
+    boxes = re.findall(r'type="checkbox" name="cf_areas__any" value="(\w+)"( checked)?', page)
+    assert boxes == [("billing", " checked"), ("login", ""), ("mobile", " checked")]
+    assert 'data-testid="custom-filter-all"' not in page
+    # A query asking for all of several options keeps them in the form, ticked.
+    page = client.get("/service/?view=all&cf_areas=billing&cf_areas=login").content.decode()
+    kept = re.findall(r'type="checkbox" name="cf_areas" value="(\w+)" checked', page)
+    assert kept == ["billing", "login"]
+
+
+def test_the_api_lists_tickets_having_any_of_several_options(alpha: Workspace) -> None:
+    made = _any_of_tickets(alpha)
+    client = _agent(alpha)
+    for query, keys in ANY_OF:
+        response = client.get(f"{TICKETS}?{query}")
+        assert response.status_code == 200, (query, response.content)
+        assert {r["id"] for r in response.json()["results"]} == {made[k] for k in keys}, query
+
+
+def test_any_of_refuses_an_unknown_option_or_a_field_without_options(alpha: Workspace) -> None:
+    _any_of_tickets(alpha)
+    client = _agent(alpha)
+    many = "&".join(f"cf_areas__any=o{n}" for n in range(51))
+    for query, message in (
+        ("cf_areas__any=billing&cf_areas__any=cobol", "Areas: Choose values from the list."),
+        ("cf_tier__any=platinum", "Tier: Choose a value from the list."),
+        ("cf_units__any=3", "Units: Only a choice field can match any of several options."),
+        (many, "Areas: Choose at most 50 options."),
+    ):
+        page = client.get(f"/service/?view=all&{query}").content.decode()
+        error = re.search(r'data-testid="custom-filter-error">([^<]*)<', page)
+        assert error is not None, query
+        assert error.group(1) == message, query
+        assert len(_rows(page)) == 5  # the inbox stays unfiltered
+        bad = client.get(f"{TICKETS}?{query}")
+        assert bad.status_code == 400, query
+        assert bad.json()["error"]["message"] == message, query
+        code = query.removeprefix("cf_").split("__")[0]
+        assert list(bad.json()["error"]["fields"]) == [f"custom_fields.{code}"], query
+
+
 # --- workspaces -----------------------------------------------------------------------------
 
 
