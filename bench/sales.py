@@ -70,6 +70,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="bench_large")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per operation")
+    parser.add_argument("--only", default="", help="measure the operations whose label has this")
     return parser.parse_args()
 
 
@@ -321,6 +322,8 @@ def main() -> None:
     )
     print(f"{'operation':52} {'median ms':>10} {'p95 ms':>8} {'SQL p95 ms':>11} {'queries':>8}")
     for label, (who, path) in operations.items():
+        if args.only.lower() not in label.lower():
+            continue
         median, p95, database_p95, queries = measure(who, path, args.requests)
         print(f"{label:52} {median:10.1f} {p95:8.1f} {database_p95:11.1f} {queries:8d}", flush=True)
     print(
