@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sales_lists import ensure_database, provision, setup_django, with_database  # noqa: E402
+from sales import ensure_database, provision, setup_django, with_database  # noqa: E402
 
 SLUG = "bench"
 

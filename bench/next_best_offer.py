@@ -6,7 +6,7 @@ read them as the contact page and a campaign batch do.
 
 The script keeps its data in its own database (``bench_offers`` unless --database says
 otherwise) and reuses it on the next run (--reseed starts over). Contacts are written with COPY
-(bench/sales_lists.py); a share of them (--buyers, default 40%) has one won deal with 1 to 4
+(bench/sales.py); a share of them (--buyers, default 40%) has one won deal with 1 to 4
 line items from a catalogue of --products products, drawn from one of 50 "tastes" so that
 products are bought together. It prints the seeding time, the recompute time and rows, and the
 median and 95th percentile of reading one contact's offers and a batch of 500 recipients' first
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sales_lists import ensure_database, provision, setup_django, with_database  # noqa: E402
+from sales import ensure_database, provision, setup_django, with_database  # noqa: E402
 
 SLUG = "bench"
 

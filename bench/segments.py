@@ -6,7 +6,7 @@
 
 The script keeps its data in its own database (``bench_segments`` unless --database says
 otherwise) and reuses it on the next run; --reseed starts over. Contacts are seeded as
-bench/sales_lists.py does, then spread by SQL over what segments filter on: one in twenty in
+bench/sales.py does, then spread by SQL over what segments filter on: one in twenty in
 Milano, one in ten tagged "vip", scores 0-99, every fifth created within the last 30 days, one
 in four with email consent given, one in a hundred (all of them in Milano, with consent)
 with a won deal of 1,000-10,000 in the workspace currency, closed in the last two years (half
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sales_lists import (  # noqa: E402
+from sales import (  # noqa: E402
     SLUG,
     ensure_database,
     provision,

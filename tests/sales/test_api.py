@@ -88,6 +88,25 @@ def test_contact_list_pages_by_cursor_with_constant_queries(alpha: Workspace) ->
     assert {r["id"] for r in first["results"]}.isdisjoint({r["id"] for r in second["results"]})
 
 
+def test_contact_list_queries_do_not_grow_with_the_rows_of_a_page(alpha: Workspace) -> None:
+    for contact in ContactFactory.create_batch(6):
+        contact.emails.create(email=f"b{contact.pk}@example.com", is_primary=False)
+        contact.emails.create(email=f"a{contact.pk}@example.com", is_primary=True)
+        contact.phones.create(number=f"+3906{contact.pk:08d}", is_primary=True)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    client.get("/api/v1/sales/contacts/")
+    with CaptureQueriesContext(connection) as one_row:
+        client.get("/api/v1/sales/contacts/?page_size=1")
+    with CaptureQueriesContext(connection) as six_rows:
+        body = client.get("/api/v1/sales/contacts/?page_size=6").json()
+    assert len(six_rows) == len(one_row)
+    # Still the primary first, then in the order they were added.
+    first = body["results"][0]
+    assert [e["primary"] for e in first["emails"]] == [True, False]
+    assert first["emails"][0]["email"] == f"a{first['id']}@example.com"
+    assert first["phones"] == [f"+3906{first['id']:08d}"]
+
+
 def test_contact_list_filters_by_owner_and_stage(alpha: Workspace) -> None:
     mine = ContactFactory.create(owner=alpha.owner.user, lifecycle_stage="customer")
     ContactFactory.create(owner=alpha.owner.user, lifecycle_stage="lead")
