@@ -37,6 +37,11 @@ GENUINE = (
 )
 
 
+def _with_results(value: str, raw: bytes) -> bytes:
+    """The receiving host's header on top of the message, folded as the host wrote it."""
+    return f"Authentication-Results: {value}\r\n".encode() + raw
+
+
 @pytest.fixture(autouse=True)
 def _our_host(settings: Any) -> None:
     settings.INBOUND_AUTHSERV_IDS = ["mx.rapport.test"]
@@ -62,8 +67,8 @@ def test_a_spoofed_reply_opens_an_unverified_ticket_of_its_own(
         subject=f"Re: Invoice [#{existing.pk}]",
         body="Please change the bank account for the payment.",
         message_id="<spoof-1@evil.example>",
-        headers={"Authentication-Results": SPOOFED},
     )
+    raw = _with_results(SPOOFED, raw)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         inbound, _created = services_receive(raw)
@@ -96,8 +101,8 @@ def test_a_verified_reply_threads_as_before(
         subject=f"Re: Invoice [#{existing.pk}]",
         body="Thanks!",
         message_id="<genuine-1@bank.example>",
-        headers={"Authentication-Results": GENUINE},
     )
+    raw = _with_results(GENUINE, raw)
     with django_capture_on_commit_callbacks(execute=True):
         inbound, _created = services_receive(raw)
     inbound.refresh_from_db()
@@ -116,8 +121,8 @@ def test_a_failing_header_of_another_host_is_not_trusted(
         sender="CEO <ceo@bank.example>",
         subject=f"Re: Invoice [#{existing.pk}]",
         message_id="<other-host@bank.example>",
-        headers={"Authentication-Results": SPOOFED.replace("mx.rapport.test", "mx.other.test")},
     )
+    raw = _with_results(SPOOFED.replace("mx.rapport.test", "mx.other.test"), raw)
     with django_capture_on_commit_callbacks(execute=True):
         inbound, _created = services_receive(raw)
     inbound.refresh_from_db()
