@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -86,6 +87,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=3_000_000)
     parser.add_argument("--requests", type=int, default=30, help="timed requests per operation")
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument(
+        "--rechoice",
+        action="store_true",
+        help="time the background SLA re-choice over every open ticket instead of the pages",
+    )
     return parser.parse_args()
 
 
@@ -137,7 +143,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " channel, assignee_id, tags, contact_id, created_by_id, created_at,"
                 " updated_at, solved_at, first_response_breached, resolution_breached,"
                 " paused_seconds, next_due_at, first_response_due_at, resolution_due_at,"
-                " first_response_warned, resolution_warned, language, skills, custom)"
+                " first_response_warned, resolution_warned, language, skills, custom,"
+                " next_response_breached, next_response_warned, next_response_paused_base)"
                 " SELECT 'Ticket ' || n, 'Details of ticket ' || n,"
                 " (ARRAY['solved','closed','solved','closed','solved','closed','solved',"
                 "   'closed','new','open'])[1 + n %% 10],"
@@ -148,7 +155,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " now() - make_interval(secs => (%(total)s - n) * 60), NULL, false, false, 0,"
                 " CASE WHEN n %% 10 >= 8 THEN now() + make_interval(mins => n %% 1440) END,"
                 " now() + interval '8 hours', now() + interval '40 hours', false, false, '',"
-                " '{}', '{}'"
+                " '{}', '{}', false, false, 0"
                 " FROM generate_series(%(start)s, %(end)s) n",
                 {
                     "owner": owner_id,
@@ -195,6 +202,71 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
     print(f"seeded in {time.perf_counter() - started:.1f} s")
 
 
+def rechoice(tenant: Any, owner: Any) -> None:
+    """Time ``sla_policies_reapply`` over every open ticket, as after an edit of a policy:
+    half the contacts are of the gold tier, chosen by a policy with its own business hours
+    (every day, 08:00-20:00, another time zone) and targets; before each timed walk every open
+    ticket is put back on the default policy with due times the walk must rewrite."""
+    from django.db import connection, transaction
+
+    from crm_modules.service import sla
+    from crm_modules.service.models import (
+        OPEN_STATUSES,
+        BusinessHours,
+        SlaPolicy,
+        SlaTarget,
+        Ticket,
+    )
+    from crm_modules.service.services.sla_policies import sla_policies_reapply
+    from tenants.models import Membership
+
+    connection.set_tenant(tenant)  # type: ignore[attr-defined]
+    actor = Membership.objects.select_related("tenant", "user").get(tenant=tenant, user=owner)
+    with transaction.atomic():
+        default = sla.policy_default(time_zone=actor.tenant.time_zone)
+    if not SlaPolicy.objects.filter(name="Gold", retired_at__isnull=True).exists():
+        # Written directly: the service would also enqueue a walk of its own.
+        hours = BusinessHours.objects.create(
+            name="Gold",
+            time_zone="Asia/Bangkok",
+            openings=[[day, 8 * 60, 20 * 60] for day in range(7)],
+        )
+        gold = SlaPolicy.objects.create(name="Gold", hours=hours, position=1, tiers=["gold"])
+        SlaTarget.objects.bulk_create(
+            SlaTarget(
+                policy=gold,
+                priority=p,
+                first_response_minutes=30,
+                resolution_minutes=4 * 60,
+                next_response_minutes=60,
+            )
+            for p in ("low", "normal", "high", "urgent")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sales_contact SET custom = CASE WHEN id % 2 = 0"
+            " THEN '{\"tier\": \"gold\"}'::jsonb ELSE '{}'::jsonb END"
+        )
+    open_count = Ticket.objects.filter(status__in=OPEN_STATUSES).count()
+    print(f"\nSLA re-choice over {open_count:,} open tickets (batches of 500)\n")
+    for run in ("every ticket changes", "nothing left to change"):
+        if run == "every ticket changes":
+            Ticket.objects.filter(status__in=OPEN_STATUSES).update(
+                sla_policy_id=default.pk,
+                first_response_due_at=None,
+                resolution_due_at=None,
+                next_due_at=None,
+                sla_alarm_at=None,
+            )
+        started = time.perf_counter()
+        changed = sla_policies_reapply(tenant=actor.tenant)
+        seconds = time.perf_counter() - started
+        print(
+            f"{run:28} {changed:>9,} changed {seconds:8.1f} s"
+            f" {open_count / seconds:10,.0f} tickets/s"
+        )
+
+
 def p95(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
@@ -221,6 +293,9 @@ def main() -> None:
     tenant = Tenant.objects.get(slug=SLUG)
     owner = tenant.memberships.get().user
     seed(database_url, tenant.schema_name, owner.pk, args.tickets, args.messages)
+    if args.rechoice:
+        rechoice(tenant, owner)
+        return
 
     setup_test_environment()
     settings.DEBUG = False

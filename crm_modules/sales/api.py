@@ -96,10 +96,17 @@ from crm_modules.sales.services.bulk_import_pipeline import (
 )
 from crm_modules.sales.services.contacts import contact_for_email
 from crm_modules.sales.services.custom_changes import (
+    MergeListener,
     register_custom_change_listener,
+    register_merge_listener,
     unregister_custom_change_listener,
+    unregister_merge_listener,
 )
-from crm_modules.sales.services.custom_fields import custom_defaults
+from crm_modules.sales.services.custom_fields import (
+    FieldInUse,
+    custom_defaults,
+    custom_fields_in_use,
+)
 from crm_modules.sales.services.duplicates import (
     company_duplicates,
     contact_duplicates,
@@ -144,10 +151,12 @@ __all__ = [
     "Deal",
     "DealDraft",
     "DealStageChange",
+    "FieldInUse",
     "Lead",
     "LeadDraft",
     "LifecycleStage",
     "LineItem",
+    "MergeListener",
     "Page",
     "Pipeline",
     "Product",
@@ -176,6 +185,7 @@ __all__ = [
     "custom_defaults",
     "custom_field_create",
     "custom_field_list",
+    "custom_fields_in_use",
     "custom_filter_rows",
     "custom_filter_schema",
     "custom_report_fields",
@@ -207,6 +217,7 @@ __all__ = [
     "record_touch",
     "records_bulk_delete",
     "register_custom_change_listener",
+    "register_merge_listener",
     "register_score_explainer",
     "register_score_listener",
     "score_explanation",
@@ -216,4 +227,5 @@ __all__ = [
     "scores_store_changes",
     "task_create",
     "unregister_custom_change_listener",
+    "unregister_merge_listener",
 ]

@@ -61,6 +61,7 @@ class TicketOut(serializers.ModelSerializer[Ticket]):
             "first_response_breached", "next_response_due_at", "next_responded_at",
             "next_response_breached", "resolution_due_at", "resolution_breached",
             "paused_since", "language", "skills", "queued_at", "merged_into", "custom_fields",
+            "unverified_sender",
         )  # fmt: skip
         read_only_fields = fields
 

@@ -164,6 +164,9 @@ class Ticket(models.Model):
     # Values of the workspace's custom fields for tickets, by field code: defined and checked
     # by the sales custom fields (ADR 0012, ADR 0050).
     custom = models.JSONField(default=dict, blank=True)
+    # Opened by an email whose From domain failed authentication (ADR 0068): the address it
+    # claimed, not linked to any contact; empty for every other ticket.
+    unverified_sender = models.CharField(_("unverified sender"), max_length=254, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -380,6 +383,9 @@ class InboundMessage(models.Model):
     )
     # This message moved a solved ticket back to open (reopenings by mail are rate-limited).
     reopened = models.BooleanField(default=False)
+    # What the receiving side checked of the sender (ADR 0068): SES's verdicts as received,
+    # then the verdict and the checks it was made from once processed.
+    authentication = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("inbound email")

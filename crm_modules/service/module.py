@@ -333,19 +333,40 @@ def _ticket_holds(contacts: Sequence[Any]) -> dict[int, str]:
 register_contact_hold("service.open_ticket", _ticket_hold, many=_ticket_holds)
 
 
-def _tier_changed(entity: str, ids: list[int], codes: frozenset[str]) -> None:
+def _tier_changed(entity: str, ids: list[int] | None, codes: frozenset[str]) -> None:
     """A customer's tier chooses SLA policies (ADR 0060): their open tickets get the policy
-    chosen now, in the background after commit (ADR 0061)."""
-    if "tier" not in codes:
+    chosen now, in the background after commit (ADR 0061). ``ids`` None: the tier field
+    itself was archived, restored, deleted or given other options, so every open ticket is
+    chosen again (ADR 0068)."""
+    if "tier" not in codes or entity not in ("contact", "company"):
         return
     from crm_modules.service.services.sla_policies import sla_reapply_later
 
-    if entity == "contact":
+    if ids is None:
+        sla_reapply_later()
+    elif entity == "contact":
         sla_reapply_later(contacts=ids)
-    elif entity == "company":
+    else:
         sla_reapply_later(companies=ids)
 
 
-from crm_modules.sales.api import register_custom_change_listener  # noqa: E402
+def _merged(entity: str, survivor_id: int, merged_ids: list[int]) -> Any:
+    from crm_modules.service.services.customers_merged import tickets_follow_merge
+
+    return tickets_follow_merge(entity, survivor_id, merged_ids)
+
+
+def _unmerged(entity: str, survivor_id: int, moved: Any) -> None:
+    from crm_modules.service.services.customers_merged import tickets_follow_undo
+
+    tickets_follow_undo(entity, survivor_id, moved)
+
+
+from crm_modules.sales.api import (  # noqa: E402
+    MergeListener,
+    register_custom_change_listener,
+    register_merge_listener,
+)
 
 register_custom_change_listener("service.sla_tier", _tier_changed)
+register_merge_listener("service.tickets", MergeListener(moved=_merged, moved_back=_unmerged))

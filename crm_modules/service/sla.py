@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.sales import api as sales
 from crm_modules.service import clock
 from crm_modules.service.models import (
     DONE_STATUSES,
@@ -113,14 +114,33 @@ def policy_matches(policy: SlaPolicy, ticket: Ticket, *, tier: str) -> bool:
     return not (policy.types and ticket.type not in policy.types)
 
 
-def customer_tier(ticket: Ticket) -> str:
-    """The customer's tier as routing reads it: the ``tier`` custom field of the contact,
-    else of its company, casefolded."""
-    for record in (ticket.contact, ticket.company):
-        if record is not None:
-            value = (record.custom or {}).get("tier")
-            if isinstance(value, str) and value.strip():
-                return value.strip().casefold()
+# How the ``tier`` field of contacts and of companies reads now, by entity (ADR 0068).
+TierFields = dict[str, sales.FieldInUse]
+TIER_CODE = "tier"
+
+
+def tier_fields() -> TierFields:
+    """The ``tier`` fields of contacts and companies as they read now (one query)."""
+    return sales.custom_fields_in_use(code=TIER_CODE, entities=("contact", "company"))
+
+
+def customer_tier(ticket: Ticket, *, fields: TierFields | None = None) -> str:
+    """The customer's tier as routing and the SLA policies read it: the ``tier`` custom
+    value of the contact, else of its company, casefolded. A value does not count while its
+    field is archived, nor, for a select, once it is no longer one of the options (ADR
+    0068); a value whose field is not defined counts as stored. ``fields``: ``tier_fields()``
+    read once for many tickets."""
+    fields = tier_fields() if fields is None else fields
+    for entity, record in (("contact", ticket.contact), ("company", ticket.company)):
+        if record is None:
+            continue
+        value = (record.custom or {}).get(TIER_CODE)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        field = fields.get(entity)
+        if field is not None and not field.counts(value.strip()):
+            continue
+        return value.strip().casefold()
     return ""
 
 
@@ -139,13 +159,17 @@ def policy_for(
     time_zone: str,
     candidates: list[SlaPolicy] | None = None,
     default: SlaPolicy | None = None,
+    tiers: TierFields | None = None,
 ) -> SlaPolicy:
     """The first policy by position whose conditions ``ticket`` meets, else the default
-    (ADR 0060). ``candidates`` and ``default``: ``policies_in_order()`` and
-    ``policy_default()`` read once for many tickets. The caller holds a transaction."""
+    (ADR 0060). ``candidates``, ``default`` and ``tiers``: ``policies_in_order()``,
+    ``policy_default()`` and ``tier_fields()`` read once for many tickets. The caller holds a
+    transaction."""
     default = default or policy_default(time_zone=time_zone)
-    tier = customer_tier(ticket)
-    for policy in policies_in_order() if candidates is None else candidates:
+    candidates = policies_in_order() if candidates is None else candidates
+    # The tier is read only when a policy asks for one (it costs the fields' query).
+    tier = customer_tier(ticket, fields=tiers) if any(p.tiers for p in candidates) else ""
+    for policy in candidates:
         if policy_matches(policy, ticket, tier=tier):
             return policy
     return default
@@ -159,6 +183,7 @@ def policy_reselect(
     default: SlaPolicy | None = None,
     refresh: bool = False,
     clocks: dict[tuple[int, str], Clock] | None = None,
+    tiers: TierFields | None = None,
 ) -> bool:
     """Choose an open ``ticket``'s policy again after something its conditions read changed
     (ADR 0060, 0061); with a new policy (or with ``refresh``, after the policy itself
@@ -169,7 +194,9 @@ def policy_reselect(
     saves ``sla_policy`` and ``TIMER_FIELDS``."""
     if ticket.status in DONE_STATUSES:
         return False
-    policy = policy_for(ticket, time_zone=time_zone, candidates=candidates, default=default)
+    policy = policy_for(
+        ticket, time_zone=time_zone, candidates=candidates, default=default, tiers=tiers
+    )
     if policy.pk == ticket.sla_policy_id and not refresh:
         return False
     before = _timers(ticket)

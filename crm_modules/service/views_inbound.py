@@ -10,6 +10,9 @@ missing signature, 404 no such workspace, 405 not a POST, 413 too large — neve
 A message in the SNS shape (ADR 0045) carries no HMAC: it is verified by its SNS signature
 (400 when forged, stale or signed by a certificate off the SNS hosts) and the workspace's SNS
 token in the query; a ``SubscriptionConfirmation`` is confirmed and answered 200.
+
+An SES notification's SPF, DKIM and DMARC verdicts are kept with the message: a sender that
+fails them gets a ticket of its own, marked unverified (ADR 0068).
 """
 
 from __future__ import annotations
@@ -45,15 +48,29 @@ def _too_large() -> JsonResponse:
     )
 
 
-def _raw_from_json(document: Any) -> bytes:
-    """The MIME bytes of an SES notification (bare or inside an SNS envelope)."""
+def _notification(document: Any) -> dict[str, Any]:
+    """The SES notification (bare or inside an SNS envelope)."""
     if document is None:
         raise ValueError("not JSON")
     if isinstance(document, dict) and document.get("Type") == "Notification":
         document = json.loads(document.get("Message") or "{}")
     if not isinstance(document, dict) or not isinstance(document.get("content"), str):
         raise ValueError("no content")
-    return base64.b64decode(document["content"], validate=True)
+    return document
+
+
+def _ses_verdicts(notification: dict[str, Any]) -> dict[str, Any] | None:
+    """What SES checked of the sender (ADR 0068): its SPF, DKIM and DMARC verdicts, trusted
+    as the request carrying them is (signed by SNS or by the workspace's key)."""
+    receipt = notification.get("receipt")
+    if not isinstance(receipt, dict):
+        return None
+    kept = {
+        name: receipt[name]
+        for name in ("spfVerdict", "dkimVerdict", "dmarcVerdict", "dmarcPolicy")
+        if name in receipt
+    }
+    return {"source": "ses", "receipt": kept} if kept else None
 
 
 @csrf_exempt
@@ -103,11 +120,14 @@ def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
     ):
         return _error(403, "bad_signature", "The signature is missing, wrong or too old.")
     raw = body
+    verdicts = None
     if is_json:
         try:
-            raw = _raw_from_json(document)
+            notification = _notification(document)
+            raw = base64.b64decode(notification["content"], validate=True)
         except (ValueError, binascii.Error):
             return _error(400, "content", "The notification carries no base64 message content.")
+        verdicts = _ses_verdicts(notification)
     if not raw.strip():
         return _error(400, "content", "The message is empty.")
     try:
@@ -116,6 +136,7 @@ def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
                 raw=raw,
                 source=InboundMessage.Source.WEBHOOK,
                 recipient=request.headers.get("X-Rapport-Recipient", ""),
+                authentication=verdicts,
             )
     except MessageTooLarge:
         return _too_large()

@@ -357,6 +357,12 @@ INBOUND_SNS_CERT_URL_PREFIX = (
     or "https://sns.{region}.amazonaws.com/"
 )
 INBOUND_SNS_MAX_AGE_SECONDS = int(env("INBOUND_SNS_MAX_AGE_SECONDS", "3600") or 3600)
+# Spoofed senders (ADR 0068): the authserv-ids of our own receiving hosts, comma-separated
+# (``mx.rapport.example``, ``amazonses.com``); only their Authentication-Results header is
+# read. Empty: no header is trusted (the SES webhook's own verdicts still are).
+INBOUND_AUTHSERV_IDS = [
+    s.strip().casefold() for s in (env("INBOUND_AUTHSERV_IDS", "") or "").split(",") if s.strip()
+]
 # Raw MIME of mail kept for the admins (failed, ignored, a refused attachment) is purged after
 # this many days by a beat task; the ticket, its messages and documents stay.
 INBOUND_EMAIL_RAW_RETENTION_DAYS = int(env("INBOUND_EMAIL_RAW_RETENTION_DAYS", "30") or 30)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,6 +26,7 @@ from crm_modules.sales.module import (
     MANAGE_CUSTOM_FIELDS,
 )
 from crm_modules.sales.services import checks
+from crm_modules.sales.services.custom_changes import custom_definition_changed
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_email, check_text
@@ -208,6 +210,10 @@ def custom_field_update(
         for name, value in changed.items():
             setattr(locked, name, value)
         locked.save(update_fields=list(changed))
+        if "options" in changed:
+            # A stored value no longer offered stops counting for the modules that read it
+            # (an SLA policy chosen by tier, ADR 0068); one offered again counts again.
+            custom_definition_changed(entity=locked.entity, code=locked.code)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -253,6 +259,7 @@ def custom_field_archive(*, actor: Membership, field: CustomField, archived: boo
         )
         # Scoring rules on an archived field give no points: every score is told again.
         score_inputs_changed(entity=locked.entity, ids=None)
+        custom_definition_changed(entity=locked.entity, code=locked.code)
     return locked
 
 
@@ -270,6 +277,7 @@ def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
         field.delete()
         # Scoring rules on the field give no points from now on: every score is told again.
         score_inputs_changed(entity=field.entity, ids=None)
+        custom_definition_changed(entity=field.entity, code=field.code)
 
 
 def check_custom_values(
@@ -493,3 +501,28 @@ def custom_carried(
         except ServiceError:
             continue
     return carried
+
+
+@dataclass(frozen=True)
+class FieldInUse:
+    """How a field's stored values read now: not at all while it is archived; for a select,
+    only a value still among its options (casefolded here); otherwise any value."""
+
+    archived: bool
+    options: frozenset[str] | None
+
+    def counts(self, value: str) -> bool:
+        return not self.archived and (self.options is None or value.casefold() in self.options)
+
+
+def custom_fields_in_use(*, code: str, entities: Iterable[str]) -> dict[str, FieldInUse]:
+    """The field ``code`` of each of ``entities`` that defines one (one query)."""
+    found: dict[str, FieldInUse] = {}
+    for entity, kind, options, archived_at in CustomField.objects.filter(
+        code=code, entity__in=list(entities)
+    ).values_list("entity", "type", "options", "archived_at"):
+        found[entity] = FieldInUse(
+            archived=archived_at is not None,
+            options=frozenset(str(o).casefold() for o in options) if kind in SELECTS else None,
+        )
+    return found

@@ -3,9 +3,10 @@
 The member chooses, field by field, which record's value the survivor keeps; lists (emails,
 phones, tags) are united. Everything that pointed at a removed record moves to the survivor:
 timeline entries, tasks, deals, leads, document links, company history, consents, and for
-companies their contacts and subsidiaries. The removed records, the survivor as it was and the
-ids of everything moved are kept in a ``MergeRecord`` so that the merge can be undone for
-``UNDO_DAYS`` days.
+companies their contacts and subsidiaries; other modules move what they keep of the removed
+records through ``custom_changes.records_merged`` (service: the tickets). The removed records,
+the survivor as it was and the ids of everything moved are kept in a ``MergeRecord`` so that
+the merge can be undone for ``UNDO_DAYS`` days.
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services.companies import _search_text as company_search_text
 from crm_modules.sales.services.contacts import contacts_company_renamed
-from crm_modules.sales.services.custom_changes import changed_codes, custom_values_changed
+from crm_modules.sales.services.custom_changes import (
+    changed_codes,
+    custom_values_changed,
+    records_merged,
+    records_unmerged,
+)
 from crm_modules.sales.services.duplicates import (
     company_name_key,
     contact_name_key,
@@ -348,6 +354,9 @@ def contacts_merge(
             [through(deal_id=deal_id, contact_id=survivor.pk) for deal_id in sorted(added_deals)]
         )
         moved["deals_added"] = sorted(added_deals)
+        moved["modules"] = records_merged(
+            entity="contact", survivor_id=survivor.pk, merged_ids=other_pks
+        )
         snapshot["moved"] = moved
         _refresh_contact(survivor)
         Contact.objects.filter(pk__in=other_pks).delete()
@@ -444,6 +453,9 @@ def companies_merge(
                     record_type="sales.company", source_id=other.pk, target_id=survivor.pk
                 )
             )
+        moved["modules"] = records_merged(
+            entity="company", survivor_id=survivor.pk, merged_ids=other_pks
+        )
         snapshot["moved"] = moved
         survivor.search_text = company_search_text(survivor)
         survivor.name_key = company_name_key(survivor.name)
@@ -579,6 +591,7 @@ def _undo_contacts(merge: MergeRecord) -> None:
         timeline.timeline_move_back(item)
     for item in moved.get("documents", []):
         documents.document_links_move_back(item)
+    records_unmerged(entity="contact", survivor_id=survivor_id, moved=moved.get("modules", {}))
 
 
 def _undo_companies(merge: MergeRecord) -> None:
@@ -605,3 +618,4 @@ def _undo_companies(merge: MergeRecord) -> None:
         timeline.timeline_move_back(item)
     for item in moved["documents"]:
         documents.document_links_move_back(item)
+    records_unmerged(entity="company", survivor_id=survivor_id, moved=moved.get("modules", {}))

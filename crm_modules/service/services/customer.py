@@ -52,17 +52,20 @@ def _publish(tenant: Tenant, event: str, ticket: Ticket) -> None:
 def ticket_open_for_contact(
     *,
     tenant: Tenant,
-    contact: Contact,
+    contact: Contact | None,
     subject: str,
     body: str,
     channel: str,
     now: datetime.datetime,
     data: dict[str, Any] | None = None,
     custom: dict[str, Any] | None = None,
+    unverified_sender: str = "",
 ) -> tuple[Ticket, TicketMessage]:
     """A new ticket with the customer's first message; call inside a transaction.
     ``custom``: custom-field values already checked, with their defaults (the web form's,
-    ADR 0053); None (inbound mail, which has no form): each field's default (ADR 0055)."""
+    ADR 0053); None (inbound mail, which has no form): each field's default (ADR 0055).
+    ``contact`` None with ``unverified_sender``: mail whose sender failed authentication,
+    kept away from every contact (ADR 0068)."""
     text = check_body(body or NO_TEXT, field="body", required=False) or NO_TEXT
     if custom is None:
         custom = sales.custom_defaults(entity="ticket", custom={})
@@ -71,11 +74,12 @@ def ticket_open_for_contact(
         description=text,
         channel=channel,
         contact=contact,
-        company_id=contact.company_id,
+        company_id=contact.company_id if contact is not None else None,
         created_at=now,
         updated_at=now,
         status=Status.NEW,
         custom=custom,
+        unverified_sender=unverified_sender[:254],
     )
     ticket.sla_policy = sla.policy_for(ticket, time_zone=tenant.time_zone)
     sla.recompute(ticket, sla.clock_for(ticket))

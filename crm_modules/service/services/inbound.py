@@ -9,7 +9,9 @@ Processing (``inbound_process``) reads the MIME, drops mail from our own address
 the sender to a contact (creating one), threads the message into its ticket by Message-ID,
 In-Reply-To and References — or by the ``[#123]`` token of one of the sender's own tickets —
 and otherwise opens a ticket; attachments go to documents. A message that cannot be read is
-kept as failed, with the reason, for the admins.
+kept as failed, with the reason, for the admins. A message whose From domain failed
+authentication (ADR 0068) is none of that: it opens a ticket of its own marked as from an
+unverified sender, with no contact and no automatic answer.
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents import api as documents
 from crm_modules.sales import api as sales
+from crm_modules.service.mail import authentication
 from crm_modules.service.mail.addresses import is_own_address
 from crm_modules.service.mail.loops import automatic_reason
-from crm_modules.service.mail.parsing import MalformedEmail, ParsedEmail, message_id_of, parse_email
+from crm_modules.service.mail.parsing import (
+    MalformedEmail,
+    ParsedEmail,
+    message_id_of,
+    parse_email,
+    read_headers,
+)
 from crm_modules.service.models import (
     InboundMessage,
     OutboundEmail,
@@ -69,9 +78,17 @@ class MessageTooLarge(ServiceError):
         )
 
 
-def inbound_receive(*, raw: bytes, source: str, recipient: str = "") -> tuple[InboundMessage, bool]:
+def inbound_receive(
+    *,
+    raw: bytes,
+    source: str,
+    recipient: str = "",
+    authentication: dict[str, Any] | None = None,
+) -> tuple[InboundMessage, bool]:
     """Store a received message in the current workspace's schema and queue its processing.
-    Returns the row and whether it is new (False: this Message-ID was received before)."""
+    ``authentication``: what the receiving service checked of the sender, when it says so
+    outside the message (SES's verdicts). Returns the row and whether it is new (False: this
+    Message-ID was received before)."""
     if len(raw) > settings.INBOUND_EMAIL_MAX_BYTES:
         raise MessageTooLarge(len(raw))
     message_id = message_id_of(raw)
@@ -86,6 +103,7 @@ def inbound_receive(*, raw: bytes, source: str, recipient: str = "") -> tuple[In
                 raw=raw,
                 size=len(raw),
                 recipient=recipient[:254],
+                authentication=authentication or {},
             )
             schema = connection.schema_name  # type: ignore[attr-defined]
             transaction.on_commit(lambda: _process_later(schema, inbound.pk))
@@ -183,7 +201,9 @@ def _store_attachments(
 
 def _fail(inbound: InboundMessage, status: str, reason: str, now: datetime.datetime) -> str:
     inbound.status, inbound.reason, inbound.processed_at = status, reason[:2000], now
-    inbound.save(update_fields=["status", "reason", "processed_at", "sender", "subject"])
+    inbound.save(
+        update_fields=["status", "reason", "processed_at", "sender", "subject", "authentication"]
+    )
     return status
 
 
@@ -213,6 +233,8 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
                 "Sent from one of our own addresses (a mail loop).",
                 when,
             )
+        if _sender_unverified(inbound, parsed):
+            return _ticket_unverified(tenant=tenant, inbound=inbound, parsed=parsed, now=when)
         try:
             contact = sales.contact_for_email(
                 tenant=tenant, email=parsed.sender, name=parsed.sender_name, source="email"
@@ -255,24 +277,16 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
                 data=follow_up,
             )
             new_ticket = True
-        stored, problems = _store_attachments(tenant=tenant, parsed=parsed, ticket=ticket)
-        if problems:
-            # Nothing is lost: the raw message stays for the admins when a file was refused.
-            inbound.reason = "\n".join([inbound.reason, *problems]).strip()
-        inbound.status = InboundMessage.Status.TICKETED
-        inbound.processed_at = when
-        inbound.references = " ".join([*parsed.references, parsed.in_reply_to]).strip()
-        if parsed.in_reply_to in parsed.references:
-            inbound.references = " ".join(parsed.references)
-        inbound.automatic = bool(automatic)
-        inbound.body_html = parsed.html
-        inbound.attachments = stored
-        inbound.ticket = ticket
-        inbound.ticket_message = message
-        inbound.reopened = reopened
-        if not problems:
-            inbound.raw = b""
-        inbound.save()
+        _ticketed(
+            tenant=tenant,
+            inbound=inbound,
+            parsed=parsed,
+            ticket=ticket,
+            message=message,
+            now=when,
+            automatic=bool(automatic),
+            reopened=reopened,
+        )
         if new_ticket and not automatic:
             # The thread of a new ticket is this message alone: no need to look it up.
             outbound.email_queue(
@@ -283,4 +297,95 @@ def inbound_process(*, inbound_id: int, now: datetime.datetime | None = None) ->
                 now=when,
                 parent=(inbound.message_id, inbound.references),
             )
+    return InboundMessage.Status.TICKETED
+
+
+def _ticketed(
+    *,
+    tenant: Tenant,
+    inbound: InboundMessage,
+    parsed: ParsedEmail,
+    ticket: Ticket,
+    message: Any,
+    now: datetime.datetime,
+    automatic: bool,
+    reopened: bool,
+) -> None:
+    stored, problems = _store_attachments(tenant=tenant, parsed=parsed, ticket=ticket)
+    if problems:
+        # Nothing is lost: the raw message stays for the admins when a file was refused.
+        inbound.reason = "\n".join([inbound.reason, *problems]).strip()
+    inbound.status = InboundMessage.Status.TICKETED
+    inbound.processed_at = now
+    inbound.references = " ".join([*parsed.references, parsed.in_reply_to]).strip()
+    if parsed.in_reply_to in parsed.references:
+        inbound.references = " ".join(parsed.references)
+    inbound.automatic = automatic
+    inbound.body_html = parsed.html
+    inbound.attachments = stored
+    inbound.ticket = ticket
+    inbound.ticket_message = message
+    inbound.reopened = reopened
+    if not problems:
+        inbound.raw = b""
+    inbound.save()
+
+
+def _sender_unverified(inbound: InboundMessage, parsed: ParsedEmail) -> bool:
+    """Whether the From domain failed authentication (ADR 0068): by SES's verdicts when the
+    webhook brought them, else by the Authentication-Results header of one of our receiving
+    hosts. The verdict and its checks are kept on the row for the admins."""
+    received = inbound.authentication or {}
+    if received.get("source") == "ses":
+        checks = authentication.ses_checks(received.get("receipt"))
+        source, host = "ses", ""
+    else:
+        results = authentication.trusted_results(
+            read_headers(bytes(inbound.raw)), settings.INBOUND_AUTHSERV_IDS
+        )
+        if results is None:
+            return False
+        checks, source, host = results.checks, "header", results.authserv_id
+    domain = parsed.sender.rsplit("@", 1)[-1] if "@" in parsed.sender else ""
+    verdict = authentication.sender_verdict(checks, domain)
+    inbound.authentication = {
+        **received,
+        "source": source,
+        "authserv_id": host,
+        "verdict": verdict,
+        "checks": authentication.failed_summary(checks),
+    }
+    return verdict == authentication.FAIL
+
+
+def _ticket_unverified(
+    *, tenant: Tenant, inbound: InboundMessage, parsed: ParsedEmail, now: datetime.datetime
+) -> str:
+    """A message whose sender failed authentication opens a ticket of its own, marked, with
+    no contact: it is not threaded into a ticket (its references or token may be forged),
+    not matched to the contact its From names, and not answered automatically (an answer
+    would go to the person being impersonated)."""
+    ticket, message = ticket_open_for_contact(
+        tenant=tenant,
+        contact=None,
+        subject=parsed.subject,
+        body=parsed.text,
+        channel=TicketChannel.EMAIL,
+        now=now,
+        unverified_sender=parsed.sender,
+    )
+    inbound.reason = (
+        f"The sender could not be verified ({inbound.authentication.get('checks', '')}): "
+        "kept on a ticket of its own, with no contact and no automatic answer."
+    )
+    _ticketed(
+        tenant=tenant,
+        inbound=inbound,
+        parsed=parsed,
+        ticket=ticket,
+        message=message,
+        now=now,
+        automatic=bool(automatic_reason(parsed)),
+        reopened=False,
+    )
     return InboundMessage.Status.TICKETED

@@ -249,7 +249,8 @@ def agent_availability_set(
 
 def customer_tier(ticket: Ticket) -> str:
     """The customer's tier: the ``tier`` custom field of the contact, else of its company
-    (the SLA policies read the same, ADR 0060)."""
+    (the SLA policies read the same, ADR 0060; an archived field's or a removed option's
+    value does not count, ADR 0068)."""
     return sla.customer_tier(ticket)
 
 
@@ -278,9 +279,11 @@ def rule_matches(
 
 
 def rule_for(ticket: Ticket) -> RoutingRule | None:
-    tier = customer_tier(ticket)
+    rules = list(RoutingRule.objects.filter(is_active=True).order_by("position", "id"))
+    # The tier is read only when a rule asks for one (it costs the fields' query).
+    tier = customer_tier(ticket) if any(rule.tiers for rule in rules) else ""
     language = customer_language(ticket)
-    for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id"):
+    for rule in rules:
         if rule_matches(rule, ticket, tier=tier, language=language):
             return rule
     return None
