@@ -262,33 +262,43 @@ BOARD_CARDS_PER_STAGE = 20
 
 
 def deal_board(*, actor: Membership, pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Per stage of a pipeline: its open deals' count and sum, and the newest cards. Two
-    queries whatever the number of deals: one aggregate, one window-limited list."""
-    from django.db.models import Count, F, Sum, Window
-    from django.db.models.functions import RowNumber
+    """Per stage of a pipeline: its deals' count and sum, and the newest cards. Two queries
+    whatever the number of deals, each read from an index whatever the pipeline's size: the
+    totals from ``deal_status_stage`` (which carries amount and owner), the cards as one
+    UNION of a short walk of ``deal_board`` per stage."""
+    from django.db.models import Count, Sum
 
     stages = list(pipeline.stages.all())
-    deals = _scoped(Deal.objects.filter(pipeline=pipeline), actor, None)
+    if not stages:
+        return []
+    # A deal's pipeline is its stage's, so the stages alone select the pipeline's deals.
+    deals = _scoped(Deal.objects.filter(stage_id__in=[stage.pk for stage in stages]), actor, None)
     totals: dict[int, dict[str, Any]] = {
         row["stage_id"]: dict(row)
-        for row in deals.values("stage_id").annotate(count=Count("id"), total=Sum("amount"))
+        for row in deals.order_by()
+        .values("stage_id")
+        .annotate(count=Count("id"), total=Sum("amount"))
     }
-    ranked = deals.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("stage_id")],
-            order_by=[F("stage_entered_at").desc(), F("id").desc()],
-        )
-    ).filter(rank__lte=BOARD_CARDS_PER_STAGE)
+    newest = [
+        deals.filter(stage_id=stage.pk)
+        .order_by("-stage_entered_at", "-id")
+        .values("id")[:BOARD_CARDS_PER_STAGE]
+        for stage in stages
+    ]
+    ids = newest[0].union(*newest[1:], all=True) if len(newest) > 1 else newest[0]
     cards: dict[int, list[Deal]] = {stage.pk: [] for stage in stages}
-    for deal in ranked.select_related("company").order_by("stage_id", "rank"):
-        cards.setdefault(deal.stage_id, []).append(deal)
+    for deal in (
+        Deal.objects.filter(id__in=ids)
+        .select_related("company")
+        .order_by("stage_id", "-stage_entered_at", "-id")
+    ):
+        cards[deal.stage_id].append(deal)
     return [
         {
             "stage": stage,
             "count": totals.get(stage.pk, {}).get("count", 0),
             "total": totals.get(stage.pk, {}).get("total") or 0,
-            "deals": cards.get(stage.pk, []),
+            "deals": cards[stage.pk],
         }
         for stage in stages
     ]

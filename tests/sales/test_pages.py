@@ -158,6 +158,32 @@ def test_deal_board_shows_count_and_sum_per_stage(alpha: Workspace) -> None:
     ]
 
 
+def test_each_board_column_shows_its_newest_cards_and_counts_them_all(alpha: Workspace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    pipeline = PipelineFactory.create()
+    new, proposal = list(pipeline.stages.order_by("position"))[:2]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    shown = selectors.BOARD_CARDS_PER_STAGE
+    for n in range(shown + 5):
+        DealFactory.create(
+            pipeline=pipeline, stage=new, name=f"N{n}", stage_entered_at=start + timedelta(hours=n)
+        )
+    # Entered at the same moment: the newer record first.
+    same = [
+        DealFactory.create(pipeline=pipeline, stage=proposal, stage_entered_at=start) for _ in "ab"
+    ]
+    # Another pipeline's deals are on its own board only.
+    DealFactory.create_batch(2)
+    columns = selectors.deal_board(actor=fresh(alpha.owner), pipeline=pipeline)
+    first, second = columns[0], columns[1]
+    assert first["count"] == shown + 5
+    assert [deal.name for deal in first["deals"]] == [f"N{n}" for n in range(shown + 4, 4, -1)]
+    assert second["count"] == 2
+    assert [deal.pk for deal in second["deals"]] == sorted((d.pk for d in same), reverse=True)
+    assert [column["count"] for column in columns[2:]] == [0, 0]
+
+
 def test_html_in_names_is_escaped(alpha: Workspace) -> None:
     services.contact_create(actor=fresh(alpha.owner), first_name="<script>alert(1)</script>")
     html = workspace_client(alpha.owner.user, alpha.tenant).get("/sales/contacts/").content.decode()
