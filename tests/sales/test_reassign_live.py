@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django_tenants.utils import schema_context
 
+from crm_modules.activities.models import Activity, ActivityDay
 from crm_modules.sales.models import Deal, Pipeline, Task
 from crm_modules.sales.services import deal_update
 from crm_modules.sales.services.bulk import records_bulk_apply
@@ -54,7 +56,7 @@ def reassignment(committed: World) -> Iterator[Reassignment]:
     tenant = committed.alpha.tenant
     rep = committed.alpha.members[Role.SALES_REP].user_id
 
-    def create() -> tuple[int, int, Reassignment]:
+    def create() -> tuple[int, int, int, list[dict[str, Any]], Reassignment]:
         other = MembershipFactory.create(
             user=UserFactory(email="second-rep@alpha.example.com"),
             tenant=tenant,
@@ -62,6 +64,14 @@ def reassignment(committed: World) -> Iterator[Reassignment]:
         )
         with schema_context(tenant.schema_name):
             last_deal = Deal.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            # A reassignment writes an owner-change entry on the deal's timeline.
+            last_activity = (
+                Activity.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            )
+            days = [
+                {"day": d.day, "author_id": d.author_id, "kind": d.kind, "count": d.count}
+                for d in ActivityDay.objects.all()
+            ]
             last_pipeline = (
                 Pipeline.objects.order_by("-id").values_list("id", flat=True).first() or 0
             )
@@ -69,14 +79,19 @@ def reassignment(committed: World) -> Iterator[Reassignment]:
             deals = [DealFactory.create(pipeline=pipeline, owner_id=rep).pk for _ in range(3)]
             task = TaskFactory.create(owner_id=rep, created_by_id=rep).pk
         Tenant.objects.filter(pk=tenant.pk).update(restrict_record_visibility=True)
-        return last_deal, last_pipeline, Reassignment(deals=deals, task=task, other_rep=other)
+        made = Reassignment(deals=deals, task=task, other_rep=other)
+        return last_deal, last_pipeline, last_activity, days, made
 
-    last_deal, last_pipeline, made = _in_own_thread(create)
+    last_deal, last_pipeline, last_activity, days, made = _in_own_thread(create)
 
     def clean_up() -> None:
         Tenant.objects.filter(pk=tenant.pk).update(restrict_record_visibility=False)
         with schema_context(tenant.schema_name):
             Task.objects.filter(pk=made.task).delete()
+            Activity.objects.filter(id__gt=last_activity).delete()
+            # And the day counts the reports read, as they were.
+            ActivityDay.objects.all().delete()
+            ActivityDay.objects.bulk_create(ActivityDay(**day) for day in days)
             Deal.objects.filter(id__gt=last_deal).delete()
             Pipeline.objects.filter(id__gt=last_pipeline).delete()
         User.objects.filter(pk=made.other_rep.user_id).delete()
