@@ -16,7 +16,12 @@ A bulk change runs inside ``coalesced()``: the record events its per-record serv
 are gathered instead of sent, and once the change has committed ONE summary per (topic,
 event) goes out, ``{"ids": [...], "count": N}`` naming only the records whose savepoints
 committed. A restricted member hears the summary only if one of its records is within reach,
-and then only the ids of those records (``frame_for``) (ADR 0066).
+and then only the ids of those records (``frame_for``) (ADR 0066). The sender merges a burst
+published outside ``coalesced()`` into the same summaries when the sockets fall behind
+(ADR 0067).
+
+The live listeners hear of a commit once per (workspace, topic), however many events it
+published there (ADR 0067).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.functional import Promise
 
-from tenants import live_sender
+from tenants import commit_batch, live_sender
 from tenants.capabilities import Capability, Scope
 from tenants.models import Membership, Tenant
 from tenants.permissions import allows, scope_of, team_user_ids
@@ -49,10 +54,10 @@ class Topic:
 
 _REGISTRY: dict[str, Topic] = {}
 
-# Called after commit with (tenant, topic name, event) for every published event, before it is
-# sent: a module keeping derived data (reporting's card cache) learns of changes it does not
-# own without each publisher knowing it.
-Listener = Callable[[Tenant, str, str], None]
+# Called after commit with (tenant, topic name), once per commit that published to the topic,
+# before its first event is sent: a module keeping derived data (reporting's card cache)
+# learns of changes it does not own without each publisher knowing it (ADR 0067).
+Listener = Callable[[Tenant, str], None]
 _LISTENERS: list[Listener] = []
 
 
@@ -143,51 +148,13 @@ def frame_for(
     return frame
 
 
-def _record_ids(payload: dict[str, Any]) -> list[int] | None:
-    """The records a payload names (``id`` or ``ids``), or None if it names none."""
-    if isinstance(payload.get("id"), int):
-        return [payload["id"]]
-    ids = payload.get("ids")
-    if isinstance(ids, list | tuple) and ids and all(isinstance(i, int) for i in ids):
-        return list(ids)
-    return None
-
-
 @dataclass
 class _Summary:
-    """The committed records of one (topic, event) within a ``coalesced`` block."""
+    """The committed records of one (workspace, topic, event) within a ``coalesced`` block."""
 
     tenant: Tenant
     topic: Topic
-    event: str
-    ids: dict[int, None] = field(default_factory=dict)  # ordered as committed
-    # Per record, its owners; a record published without owners is heard by everyone.
-    owners: dict[int, set[int]] = field(default_factory=dict)
-    everyone: set[int] = field(default_factory=set)
-
-    def add(self, ids: list[int], owners: list[int] | None) -> None:
-        for record in ids:
-            self.ids[record] = None
-            if owners is None:
-                self.everyone.add(record)
-            else:
-                self.owners.setdefault(record, set()).update(owners)
-
-    def message(self) -> dict[str, Any]:
-        ids = list(self.ids)
-        message: dict[str, Any] = {
-            "type": "notify",
-            "event": self.event,
-            "payload": {"ids": ids, "count": len(ids)},
-            "topic": self.topic.name,
-        }
-        scoped = [record for record in ids if record not in self.everyone]
-        if len(scoped) == len(ids):
-            message["owners"] = sorted(set().union(*self.owners.values()))
-        if scoped:
-            # Read by ``frame_for`` only: a socket never passes owners on to the browser.
-            message["owned"] = [[record, sorted(self.owners[record])] for record in scoped]
-        return message
+    records: live_sender.RecordSummary
 
 
 @dataclass
@@ -199,13 +166,15 @@ class _Collector:
     ) -> None:
         key = (tenant.schema_name, topic.name, event)
         if key not in self.summaries:
-            self.summaries[key] = _Summary(tenant=tenant, topic=topic, event=event)
-        self.summaries[key].add(ids, owners)
+            records = live_sender.RecordSummary(topic=topic.name, event=event)
+            self.summaries[key] = _Summary(tenant=tenant, topic=topic, records=records)
+        self.summaries[key].records.add(ids, owners)
 
-    def flush(self) -> None:
+    def flush(self, batch: commit_batch.CommitBatch) -> None:
         summaries, self.summaries = list(self.summaries.values()), {}
         for summary in summaries:
-            _deliver(summary.tenant, summary.topic, summary.event, summary.message())
+            message = summary.records.message()
+            _deliver(batch, summary.tenant, summary.topic, message)
 
 
 _COLLECTOR: ContextVar[_Collector | None] = ContextVar("live_collector", default=None)
@@ -231,15 +200,24 @@ def coalesced() -> Iterator[None]:
     finally:
         _COLLECTOR.reset(token)
         # Also after an error: what committed before it (outside any atomic block) is told.
-        transaction.on_commit(collector.flush)
+        batch = commit_batch.current()
+        transaction.on_commit(lambda: collector.flush(batch))
 
 
-def _deliver(tenant: Tenant, topic: Topic, event: str, message: dict[str, Any]) -> None:
-    # Listeners first, in the committing thread: a page loaded right after the commit must
-    # not be served from a cache the change made stale. Then the event is queued.
-    for listener in _LISTENERS:
-        listener(tenant, topic.name, event)
+def _deliver(
+    batch: commit_batch.CommitBatch, tenant: Tenant, topic: Topic, message: dict[str, Any]
+) -> None:
+    # Listeners first, in the committing thread, once per (workspace, topic) of the commit:
+    # a page loaded right after the commit must not be served from a cache the change made
+    # stale, and the first event of the commit to be delivered comes after all of its
+    # changes are committed (ADR 0067). Then the event is queued.
+    batch.once(("live", tenant.schema_name, topic.name), lambda: _tell(tenant, topic.name))
     live_sender.send(topic_group(schema_name=tenant.schema_name, topic=topic.name), message)
+
+
+def _tell(tenant: Tenant, topic: str) -> None:
+    for listener in list(_LISTENERS):
+        listener(tenant, topic)
 
 
 def publish(
@@ -255,7 +233,7 @@ def publish(
     Within ``coalesced()`` a record event joins the block's summary instead."""
     owner_ids = None if owners is None else sorted({o for o in owners if o is not None})
     collector = _COLLECTOR.get()
-    ids = _record_ids(payload)
+    ids = live_sender.record_ids(payload)
     if collector is not None and ids is not None:
         transaction.on_commit(lambda: collector.add(tenant, topic, event, ids, owner_ids))
         return
@@ -267,4 +245,5 @@ def publish(
     }
     if owner_ids is not None:
         message["owners"] = owner_ids
-    transaction.on_commit(lambda: _deliver(tenant, topic, event, message))
+    batch = commit_batch.current()
+    transaction.on_commit(lambda: _deliver(batch, tenant, topic, message))

@@ -9,9 +9,15 @@ over two minutes. Now the committing thread only queues the event (the work of a
 and the sender, on its own event loop, takes everything queued and pipelines it per group.
 
 Order: the events of one group arrive in the order they were queued (each gets a strictly
-increasing score in the receivers' sorted sets); different groups are sent side by side.
+increasing score in the receivers' sorted sets); different groups are sent side by side. A
+merged summary stands where the first event it names stood.
 Delivery is as best-effort as the channel layer itself: a socket that misses an event catches
 up when it reconnects; at exit the process gives the sender a few seconds to drain.
+
+A burst the sockets cannot keep up with is merged (ADR 0067): when a group's backlog (what a
+round holds for it, plus the most messages one of its receiving processes has not read yet)
+passes ``LIVE_MERGE_BACKLOG``, the round's record events of one event name become one summary
+in the form of a bulk change's (ADR 0066), so the layer's capacity never drops the tail.
 
 Only the Redis layer goes through the sender. Any other layer (the in-memory layer of a
 workspace run without Redis) is bound to the server's event loop and keeps the direct send.
@@ -27,11 +33,13 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,9 @@ logger = logging.getLogger(__name__)
 # pipeline never holds more than this many messages.
 BATCH = 2_000
 DRAIN_SECONDS = 5.0
+# A group's backlog past this many messages has its record events merged (the layer's capacity
+# per receiving process is 5,000; a round adds at most one summary per event name to it).
+MERGE_BACKLOG = 1_000
 
 # Each receiving process's sorted set gets the message with a score; the layer pops the lowest
 # first. Same algorithm as the layer's own group send, for many messages in one pipeline, with
@@ -60,6 +71,132 @@ return over_capacity
 """
 
 
+def record_ids(payload: Any) -> list[int] | None:
+    """The records a payload names (``id`` or ``ids``), or None if it names none."""
+    if not isinstance(payload, dict):
+        return None
+    if isinstance(payload.get("id"), int):
+        return [payload["id"]]
+    ids = payload.get("ids")
+    if isinstance(ids, list | tuple) and ids and all(isinstance(i, int) for i in ids):
+        return list(ids)
+    return None
+
+
+@dataclass
+class RecordSummary:
+    """Many record events of one (topic, event) as one message, ``{"ids": [...], "count":
+    N}`` (ADR 0066): ``owners`` is the union of the records' owners (who may hear it at all),
+    ``owned`` each record's owners (so ``tenants.live.frame_for`` narrows it to the records
+    within a socket's reach). A record named without owners is heard by everyone."""
+
+    topic: str
+    event: str
+    ids: dict[int, None] = field(default_factory=dict)  # in the order they were added
+    owners: dict[int, set[int]] = field(default_factory=dict)
+    everyone: set[int] = field(default_factory=set)
+
+    def add(self, ids: list[int], owners: list[int] | None) -> None:
+        for record in ids:
+            self.ids[record] = None
+            if owners is None:
+                self.everyone.add(record)
+            else:
+                self.owners.setdefault(record, set()).update(owners)
+
+    def add_message(self, message: dict[str, Any], ids: list[int]) -> None:
+        """Add a record event as published (``owners``) or a summary (``owned``)."""
+        owned = dict(message.get("owned") or ())
+        for record in ids:
+            if record in owned:
+                self.add([record], list(owned[record]))
+            elif "owned" in message:  # a summary's record without owners
+                self.add([record], None)
+            else:
+                self.add([record], message.get("owners"))
+
+    def message(self) -> dict[str, Any]:
+        ids = list(self.ids)
+        message: dict[str, Any] = {
+            "type": "notify",
+            "event": self.event,
+            "payload": {"ids": ids, "count": len(ids)},
+            "topic": self.topic,
+        }
+        scoped = [record for record in ids if record not in self.everyone]
+        if len(scoped) == len(ids):
+            message["owners"] = sorted(set().union(*self.owners.values()))
+        if scoped:
+            # Read by ``frame_for`` only: a socket never passes owners on to the browser.
+            message["owned"] = [[record, sorted(self.owners[record])] for record in scoped]
+        return message
+
+
+def _record_event(message: dict[str, Any]) -> list[int] | None:
+    if message.get("type") != "notify" or "topic" not in message:
+        return None
+    return record_ids(message.get("payload"))
+
+
+def merge_record_events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with the record events of each (topic, event) merged into one summary,
+    which takes the place of the first of them: every merged event had committed before the
+    sender took it, so a page that reads on the summary sees all of them. Other messages keep
+    their order; an event name met once keeps its message as published."""
+    merged: list[dict[str, Any] | tuple[str, str]] = []
+    summaries: dict[tuple[str, str], tuple[RecordSummary, list[dict[str, Any]]]] = {}
+    for message in messages:
+        ids = _record_event(message)
+        if ids is None:
+            merged.append(message)
+            continue
+        key = (message["topic"], message["event"])
+        if key not in summaries:
+            summaries[key] = (RecordSummary(topic=key[0], event=key[1]), [])
+            merged.append(key)
+        summary, originals = summaries[key]
+        summary.add_message(message, ids)
+        originals.append(message)
+    result: list[dict[str, Any]] = []
+    for item in merged:
+        if isinstance(item, tuple):
+            summary, originals = summaries[item]
+            result.append(originals[0] if len(originals) == 1 else summary.message())
+        else:
+            result.append(item)
+    return result
+
+
+def _mergeable(messages: list[dict[str, Any]]) -> bool:
+    seen: set[tuple[str, str]] = set()
+    for message in messages:
+        if _record_event(message) is not None:
+            key = (message["topic"], message["event"])
+            if key in seen:
+                return True
+            seen.add(key)
+    return False
+
+
+def merge_backlog() -> int:
+    return int(getattr(settings, "LIVE_MERGE_BACKLOG", MERGE_BACKLOG))
+
+
+async def _unread(layer: RedisChannelLayer, channel_names: list[str]) -> int:
+    """The most messages one of the receiving processes has not read yet."""
+    per_host: dict[int, set[str]] = defaultdict(set)
+    for channel in channel_names:
+        name = layer.non_local_name(channel) if "!" in channel else channel
+        per_host[layer.consistent_hash(name)].add(layer.prefix + name)
+    most = 0
+    for index, keys in per_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for channel_key in keys:
+            pipe.zcard(channel_key)
+        most = max([most, *await pipe.execute()])
+    return most
+
+
 class _Scores:
     """Strictly increasing scores near the clock, so one group's messages keep their order."""
 
@@ -75,7 +212,8 @@ async def group_send_many(
     layer: RedisChannelLayer, group: str, messages: list[dict[str, Any]], scores: _Scores
 ) -> None:
     """``layer.group_send`` for several messages to one group: the group's members are read
-    once, and every message to every receiving process goes in one pipeline per Redis host."""
+    once, and every message to every receiving process goes in one pipeline per Redis host.
+    Past the merge backlog, the record events are merged first (see the module's docstring)."""
     key = layer._group_key(group)
     connection = layer.connection(layer.consistent_hash(group))
     now = int(time.time())
@@ -83,6 +221,11 @@ async def group_send_many(
     channel_names = [name.decode("utf8") for name in await connection.zrange(key, 0, -1)]
     if not channel_names:
         return
+    merge_at = merge_backlog()
+    if _mergeable(messages) and (
+        len(messages) > merge_at or len(messages) + await _unread(layer, channel_names) > merge_at
+    ):
+        messages = merge_record_events(messages)
     per_host: dict[int, list[tuple[list[bytes], list[Any]]]] = defaultdict(list)
     for message in messages:
         by_host, payloads, capacities = layer._map_channel_keys_to_connection(

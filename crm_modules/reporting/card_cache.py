@@ -3,10 +3,10 @@ records change.
 
 A card is what one member sees (their scope, role and language), so the key names the member,
 their role and the language, and the cache's key function prefixes it with the workspace's
-schema (D6). Every key also carries the workspace's *generation*, a token replaced whenever a
-live event is published in the workspace (any topic) or the dashboards are told of a change
-(quotas, imports, customer values): a changed record makes every card of the workspace miss
-once, then the first viewer fills it again. Every audited change does the same
+schema (D6). Every key also carries the workspace's *generation*, a token replaced once per
+commit that publishes a live event in the workspace (any topic), and whenever the dashboards
+are told of a change (quotas, imports, customer values): a changed record makes every card of
+the workspace miss once, then the first viewer fills it again. Every audited change does the same
 (``tenants.audit.services.register_audit_listener``: a time zone or a role changed, a stage's
 probability edited, a custom field deleted), except the few that change no number; and the key
 carries the workspace's date, so "last 12 months" moves on at midnight. What is neither
@@ -25,6 +25,7 @@ from django.utils.translation import get_language
 from django_tenants.utils import schema_context
 
 from crm_modules.reporting.cards import ChartView
+from tenants import commit_batch
 from tenants.models import Membership, Tenant
 
 CARD_SECONDS = 300
@@ -81,8 +82,19 @@ def cached_card(member: Membership, chart_key: str, build: Callable[[], ChartVie
     return view
 
 
-def on_live_event(tenant: Tenant, topic: str, event: str) -> None:
-    generation_bump(tenant=tenant)
+def _bump_once(tenant: Tenant) -> None:
+    # Called back after a commit: one new generation per workspace per commit, however many
+    # events and audited changes it holds (ADR 0067). The first callback of the commit runs
+    # after all of its changes are committed, so the cards it makes stale cover them all.
+    batch = commit_batch.running()
+    if batch is None:
+        generation_bump(tenant=tenant)
+    else:
+        batch.once(("reporting.cards", tenant.schema_name), lambda: generation_bump(tenant=tenant))
+
+
+def on_live_event(tenant: Tenant, topic: str) -> None:
+    _bump_once(tenant)
 
 
 # Audited actions that change nothing a card shows: every other audited change (a time zone,
@@ -106,4 +118,4 @@ QUIET_ACTIONS = frozenset(
 
 def on_audited_change(tenant: Tenant, action: str) -> None:
     if action not in QUIET_ACTIONS:
-        generation_bump(tenant=tenant)
+        _bump_once(tenant)

@@ -227,6 +227,10 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
 
 
 CACHES, CHANNEL_LAYERS = redis_services(REDIS_URL, prefix="rapport")
+# The live sender merges a group's record events into summaries once its backlog (queued plus
+# unread by a receiving process) passes this many messages, well below the layer's capacity
+# (ADR 0067).
+LIVE_MERGE_BACKLOG = 1_000
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django_tenants.utils import schema_context
 
 from tenants.audit.actions import AuditAction, get_action
 from tenants.audit.models import AuditEvent
+from tenants.commit_batch import on_commit_once
 from tenants.models import Tenant, User
 
-# Called after commit with (workspace, action code) for every audited change: what a module
-# keeps derived from the workspace (reporting's card cache) learns of changes that publish no
-# live event — settings, roles, pipelines, custom fields.
+# Called after commit with (workspace, action code), once per commit that audited the action
+# (ADR 0067): what a module keeps derived from the workspace (reporting's card cache) learns
+# of changes that publish no live event — settings, roles, pipelines, custom fields.
 AuditListener = Callable[[Tenant, str], None]
 _LISTENERS: list[AuditListener] = []
 
@@ -32,7 +33,7 @@ def _tell_listeners(tenant: Tenant, code: str) -> None:
         for listener in list(_LISTENERS):
             listener(tenant, code)
 
-    transaction.on_commit(tell)
+    on_commit_once(("audit", tenant.schema_name, code), tell)
 
 
 def audit_record(

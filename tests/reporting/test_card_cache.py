@@ -6,19 +6,27 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_redis import get_redis_connection
 from django_tenants.utils import schema_context
 
 from crm_modules.reporting.card_cache import GENERATION_KEY, card_key, generation
 from crm_modules.reporting.services import dashboard_announce
 from crm_modules.sales.models import Deal
-from crm_modules.sales.services import deal_move_stage
+from crm_modules.sales.module import DEALS_TOPIC, TASKS_TOPIC
+from crm_modules.sales.services import deal_move_stage, deal_update
+from tenants.live import publish
+from tenants.models import Tenant
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.conftest import fresh
@@ -102,3 +110,68 @@ def test_keys_are_per_workspace_and_a_bump_stays_in_its_workspace(
         assert cache.get(GENERATION_KEY) not in (None, alpha_token)
     with schema_context(bravo.tenant.schema_name):
         assert cache.get(GENERATION_KEY) == bravo_token
+
+
+@contextmanager
+def generation_writes(tenant: Tenant) -> Iterator[list[str]]:
+    """The commands that wrote the workspace's generation key within the block, as the real
+    Redis server saw them (MONITOR, ended by a marker command read back)."""
+    with schema_context(tenant.schema_name):
+        key = cache.make_key(GENERATION_KEY)
+    client = get_redis_connection("default")
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    writes: list[str] = []
+    with client.monitor() as monitor:
+        yield writes
+        marker = f"test.marker.{secrets.token_hex(8)}"
+        client.get(marker)
+        while True:
+            seen = monitor.next_command()
+            command: str = seen["command"]
+            if marker in command:
+                break
+            if int(seen["db"]) == db and command.split(" ")[:2] == ["SET", key]:
+                writes.append(command)
+
+
+def test_a_commit_of_many_events_makes_the_cards_stale_once_and_at_once(
+    seeded: dict[str, Any],
+    alpha: Workspace,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    client = _client(alpha, Role.OWNER)
+    assert _funnel(client) == [150.0, 200.0]
+
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    owner = fresh(alpha.owner)
+    with (
+        generation_writes(alpha.tenant) as writes,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        # Two audited service changes and 40 more events on two topics, in one transaction.
+        deal_update(
+            actor=owner,
+            deal=Deal.objects.get(pk=seeded["deals"][0].pk),
+            changes={"amount": Decimal("140")},
+        )
+        deal_move_stage(
+            actor=owner,
+            deal=Deal.objects.get(pk=seeded["deals"][3].pk),
+            stage=seeded["stages"]["Proposal"],
+        )
+        for n in range(20):
+            for topic, event in ((DEALS_TOPIC, "deal.updated"), (TASKS_TOPIC, "task.updated")):
+                publish(tenant=alpha.tenant, topic=topic, event=event, payload={"id": n})
+    assert len(writes) == 1
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    # The page loaded right after the commit draws the new numbers.
+    assert _funnel(client) == [140.0, 250.0]
+
+    # The next commit is a change of its own: the cards are stale again.
+    with (
+        generation_writes(alpha.tenant) as writes,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        publish(tenant=alpha.tenant, topic=DEALS_TOPIC, event="deal.updated", payload={"id": 1})
+    assert len(writes) == 1

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from tenants import live, live_sender
 from tenants.live import coalesced, frame_for, publish
+from tenants.live_sender import RecordSummary
 from tenants.models import Tenant
 from tenants.roles import Role
 from tests.conftest import World
@@ -105,24 +106,46 @@ async def test_a_rolled_back_bulk_change_sends_nothing(world: World) -> None:
 
 @contextmanager
 def heard_live_events() -> Iterator[list[tuple[str, str]]]:
-    """The (topic, event) of every live event delivered within the block, as the live
-    listeners (reporting's card cache) learn of them."""
+    """The (topic, event) of every topic event handed to the live sender within the block
+    (after its commit); each still goes on to the real sender."""
     heard: list[tuple[str, str]] = []
+    send = live_sender.send
 
-    def listener(tenant: Tenant, topic: str, event: str) -> None:
-        heard.append((topic, event))
+    def recording(group: str, message: dict[str, Any]) -> None:
+        if "topic" in message:
+            heard.append((message["topic"], message["event"]))
+        send(group, message)
+
+    live_sender.send = recording
+    try:
+        yield heard
+    finally:
+        live_sender.send = send
+
+
+@contextmanager
+def told_listeners() -> Iterator[list[str]]:
+    """The topics the live listeners (reporting's card cache) are told of within the block."""
+    told: list[str] = []
+
+    def listener(tenant: Tenant, topic: str) -> None:
+        told.append(topic)
 
     live.register_listener(listener)
     try:
-        yield heard
+        yield told
     finally:
         live._LISTENERS.remove(listener)
 
 
-def test_listeners_run_once_per_summary_after_the_commit(
+def test_one_summary_per_event_and_the_listeners_once_per_topic_after_the_commit(
     world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with heard_live_events() as heard, django_capture_on_commit_callbacks(execute=True):
+    with (
+        heard_live_events() as heard,
+        told_listeners() as told,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         with coalesced():
             # A block within a block gathers into the outer one.
             with coalesced():
@@ -130,12 +153,14 @@ def test_listeners_run_once_per_summary_after_the_commit(
             _note(world.alpha.tenant, "note.renamed", 2, None)
             _note(world.alpha.tenant, "note.renamed", 1, None)
             _note(world.alpha.tenant, "note.deleted", 3, None)
-        assert heard == []  # nothing runs before the commit
+        assert (heard, told) == ([], [])  # nothing runs before the commit
     assert heard == [("notes", "note.renamed"), ("notes", "note.deleted")]
+    # Once for the commit's two summaries on the notes topic (ADR 0067).
+    assert told == ["notes"]
 
 
 def test_a_summary_is_narrowed_to_the_records_a_socket_may_hear() -> None:
-    message = live._Summary(tenant=Tenant(), topic=NOTES_TOPIC, event="note.renamed")
+    message = RecordSummary(topic="notes", event="note.renamed")
     message.add([1], [10])
     message.add([2], [11])
     message.add([3], [])  # a record without an owner
@@ -163,7 +188,7 @@ def test_a_summary_is_narrowed_to_the_records_a_socket_may_hear() -> None:
 
 
 def test_records_published_without_owners_reach_everyone_in_a_summary() -> None:
-    summary = live._Summary(tenant=Tenant(), topic=NOTES_TOPIC, event="note.renamed")
+    summary = RecordSummary(topic="notes", event="note.renamed")
     summary.add([1], None)
     summary.add([2], [10])
     sent = summary.message()

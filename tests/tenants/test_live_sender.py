@@ -1,15 +1,20 @@
 """The live sender: events leave after commit through one queue per process, every one of a
-transaction's events arrives, in order, and a rolled-back savepoint's events never leave."""
+transaction's events arrives, in order, and a rolled-back savepoint's events never leave; a
+burst larger than the layer holds is merged into summaries instead of losing its tail."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from tenants import live_sender
-from tenants.live import publish, topic_group
+from tenants.live import frame_for, publish, topic_group
+from tenants.live_sender import RecordSummary
 from tenants.roles import Role
 from tests.conftest import World
 from tests.kit_module.module import NOTES_TOPIC
@@ -83,3 +88,97 @@ async def test_a_group_nobody_listens_to_costs_nothing_and_drains(world: World) 
     group = topic_group(schema_name=world.alpha.tenant.schema_name, topic="nobody")
     await database_sync_to_async(live_sender.send)(group, {"type": "notify", "n": 1})
     assert await database_sync_to_async(live_sender.drain)(10.0)
+
+
+def _ids(frame: dict[str, Any]) -> list[int]:
+    payload = frame["payload"]
+    if "id" in payload:
+        return [payload["id"]]
+    assert payload["count"] == len(payload["ids"])
+    ids: list[int] = payload["ids"]
+    return ids
+
+
+async def _heard_until(socket: WebsocketCommunicator, expected: set[int]) -> list[int]:
+    """The records the socket's frames name, in order, read until all of ``expected`` came."""
+    heard: list[int] = []
+    while not expected <= set(heard):
+        frame = await socket.receive_json_from(timeout=10)
+        assert frame["event"] == "note.renamed"
+        heard.extend(_ids(frame))
+    assert await socket.receive_nothing(timeout=0.5)
+    return heard
+
+
+async def test_a_burst_past_the_layers_capacity_reaches_every_socket_whole_and_within_reach(
+    world: World, settings: Any
+) -> None:
+    """6,000 record events of one transaction, published one by one (no ``coalesced()``):
+    more than a receiving process's queue holds (5,000). Past the merge backlog the sender
+    merges them into summaries, so every socket hears of every record it may see, in order,
+    and the restricted rep of their own records only."""
+    settings.LIVE_MERGE_BACKLOG = 200
+    tenant = world.alpha.tenant
+    rep_user = world.alpha.members[Role.SALES_REP].user_id
+    owner_user = world.alpha.owner.user_id
+    records = list(range(1, 6001))
+    reps = [record for record in records if record % 10 == 0]
+    rep_records = set(reps)
+    owner = await _socket(world, Role.OWNER)
+    rep = await _socket(world, Role.SALES_REP)
+
+    def burst() -> None:
+        with transaction.atomic():
+            for record in records:
+                publish(
+                    tenant=tenant,
+                    topic=NOTES_TOPIC,
+                    event="note.renamed",
+                    payload={"id": record},
+                    owners=[rep_user if record in rep_records else owner_user],
+                )
+
+    await database_sync_to_async(burst)()
+    assert await database_sync_to_async(live_sender.drain)(30.0)
+
+    assert await _heard_until(owner, set(records)) == records
+    assert await _heard_until(rep, set(reps)) == reps
+    await owner.disconnect()
+    await rep.disconnect()
+
+
+def test_merged_record_events_keep_each_records_owners_and_the_first_ones_place() -> None:
+    def event(name: str, record: int, owners: list[int] | None) -> dict[str, Any]:
+        message = {"type": "notify", "event": name, "payload": {"id": record}, "topic": "notes"}
+        return message if owners is None else {**message, "owners": owners}
+
+    summary = RecordSummary(topic="notes", event="note.renamed")
+    summary.add([5], [12])
+    merged = live_sender.merge_record_events(
+        [
+            event("note.renamed", 1, [10]),
+            {"type": "notify", "event": "note.counted", "payload": {"n": 2}, "topic": "notes"},
+            event("note.deleted", 9, [10]),
+            event("note.renamed", 2, [11]),
+            event("note.renamed", 3, None),
+            summary.message(),
+        ]
+    )
+    assert merged == [
+        {
+            "type": "notify",
+            "event": "note.renamed",
+            "payload": {"ids": [1, 2, 3, 5], "count": 4},
+            "topic": "notes",
+            "owned": [[1, [10]], [2, [11]], [5, [12]]],
+        },
+        {"type": "notify", "event": "note.counted", "payload": {"n": 2}, "topic": "notes"},
+        # Met once: left as published.
+        event("note.deleted", 9, [10]),
+    ]
+    assert frame_for(merged[0], {"notes": frozenset({11})}) == {
+        "event": "note.renamed",
+        "payload": {"ids": [2, 3], "count": 2},
+        "topic": "notes",
+    }
+    assert frame_for(merged[2], {"notes": frozenset({11})}) is None

@@ -289,6 +289,7 @@ def deal_update(
             )
         for name, value in clean.items():
             setattr(locked, name, value)
+        previous_owner = locked.owner_id
         locked.owner_id = new_owner
         locked.search_text = _search_text(locked)
         locked.updated_at = timezone.now()
@@ -300,7 +301,7 @@ def deal_update(
                 kind=timeline.OWNER_CHANGE.code,
                 author=actor.user,
                 concerns=[locked],
-                data={"from": deal.owner_id, "to": new_owner},
+                data={"from": previous_owner, "to": new_owner},
             )
         audit_record(
             tenant=actor.tenant,
@@ -322,7 +323,8 @@ def deal_update(
             topic=DEALS_TOPIC,
             event="deal.updated",
             payload={"id": locked.pk},
-            owners=[locked.owner_id],
+            # The former owner's open pages hear it too: the deal leaves their board.
+            owners=[locked.owner_id, previous_owner],
         )
     return locked
 

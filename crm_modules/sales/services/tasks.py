@@ -72,13 +72,14 @@ def _related(name: str, value: Any) -> Any:
     return record
 
 
-def _publish(actor: Membership, event: str, task: Task) -> None:
+def _publish(actor: Membership, event: str, task: Task, *, former_owner: int | None = None) -> None:
     publish(
         tenant=actor.tenant,
         topic=TASKS_TOPIC,
         event=event,
         payload={"id": task.pk},
-        owners=[task.owner_id],
+        # A reassigned task's former assignee hears it too: it leaves their lists.
+        owners=[task.owner_id, former_owner],
     )
 
 
@@ -116,6 +117,7 @@ def task_update(*, actor: Membership, task: Task, changes: Mapping[str, Any]) ->
         )
         for name, value in clean.items():
             setattr(locked, name, value)
+        previous_owner = locked.owner_id
         locked.owner_id = new_owner
         if reminder_due:
             # A new due time or assignee is reminded afresh.
@@ -129,7 +131,7 @@ def task_update(*, actor: Membership, task: Task, changes: Mapping[str, Any]) ->
             target=locked,
             data={"fields": sorted(clean)},
         )
-        _publish(actor, "task.updated", locked)
+        _publish(actor, "task.updated", locked, former_owner=previous_owner)
     return locked
 
 
