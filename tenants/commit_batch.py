@@ -14,6 +14,7 @@ ran (the transaction was rolled back) carries nothing over: it is simply reused.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -71,4 +72,5 @@ def running() -> CommitBatch | None:
 def on_commit_once(key: Hashable, work: Callable[[], None]) -> None:
     """``transaction.on_commit(work)``, except that a commit runs the work of ``key`` once."""
     batch = current()
-    transaction.on_commit(lambda: batch.once(key, work))
+    # A partial, not a lambda: what it will do (``.args``: the key) can be read off it.
+    transaction.on_commit(functools.partial(batch.once, key, work))

@@ -179,8 +179,14 @@ def database_url() -> str:
 
 def beside_audit(callbacks: list[Any]) -> list[Any]:
     """The on-commit callbacks a test captured, less the audit log's listener call that every
-    audited change schedules (tenants.audit.services)."""
-    return [c for c in callbacks if c.__qualname__ != "_tell_listeners.<locals>.tell"]
+    audited change schedules (tenants.audit.services, through ``on_commit_once`` with a key
+    starting with "audit")."""
+
+    def audit_listeners(callback: Any) -> bool:
+        key = (getattr(callback, "args", None) or (None,))[0]
+        return isinstance(key, tuple) and key[:1] == ("audit",)
+
+    return [c for c in callbacks if not audit_listeners(c)]
 
 
 def workspace_client(user: User, tenant: Tenant, *, enforce_csrf: bool = False) -> Client:
