@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
+from collections.abc import Callable, Iterable
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ from tests.conftest import Workspace
 from tests.sales.conftest import fresh
 from tests.sales.factories import ContactFactory
 
-__all__ = ["customer", "fresh", "portal_client"]
+__all__ = ["customer", "fresh", "portal_client", "sla_reapplies"]
 
 
 @pytest.fixture
@@ -31,6 +32,12 @@ from tests.documents.conftest import s3_bucket  # noqa: E402
 from tests.ops.conftest import s3_endpoint  # noqa: E402
 
 __all__ += ["s3_bucket", "s3_endpoint"]
+
+
+def sla_reapplies(callbacks: Iterable[Callable[[], object]]) -> int:
+    """How many of a commit's callbacks send the SLA re-choice task. Callbacks registered
+    once per commit are partials, which have no ``__qualname__``: none of them is it."""
+    return sum("sla_reapply_later" in getattr(c, "__qualname__", "") for c in callbacks)
 
 
 def customer(email: str, **fields: object) -> Contact:

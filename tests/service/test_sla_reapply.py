@@ -21,7 +21,7 @@ from tenants.audit.models import AuditEvent
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.factories import CompanyFactory, ContactFactory
-from tests.service.conftest import fresh
+from tests.service.conftest import fresh, sla_reapplies
 from tests.service.test_sla_policies import WEEKDAYS_ALL_DAY, _agent, _policy, _targets, _team, at
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
@@ -33,10 +33,6 @@ def _open(alpha: Workspace, when: datetime.datetime, **kwargs: Any) -> Ticket:
 
 def _reloaded(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_related("sla_policy").get(pk=ticket.pk)
-
-
-def _reapplies(callbacks: list[Any]) -> int:
-    return sum("sla_reapply_later" in getattr(c, "__qualname__", "") for c in callbacks)
 
 
 def _tasks_sent(callbacks: list[Any]) -> None:
@@ -62,7 +58,7 @@ def test_a_new_policy_applies_to_open_tickets_in_the_background_not_to_solved_on
         gold = _policy(alpha, "Gold", tiers="gold")
     # The request wrote no ticket: the task does, after commit.
     assert _reloaded(waiting).sla_policy_id == waiting.sla_policy_id
-    assert _reapplies(callbacks) == 1
+    assert sla_reapplies(callbacks) == 1
     _tasks_sent(callbacks)
 
     waiting = _reloaded(waiting)
@@ -227,7 +223,7 @@ def test_a_contacts_tier_change_rechooses_their_open_tickets_after_commit(
             actor=fresh(alpha.owner), contact=contact, changes={"custom_fields": {"tier": "Gold"}}
         )
     assert _reloaded(ticket).sla_policy.is_default  # type: ignore[union-attr]
-    assert _reapplies(callbacks) == 1
+    assert sla_reapplies(callbacks) == 1
     _tasks_sent(callbacks)
     assert _reloaded(ticket).sla_policy_id == gold.pk
     assert _reloaded(ticket).first_response_due_at == at(2, 10, 30)
@@ -238,7 +234,7 @@ def test_a_contacts_tier_change_rechooses_their_open_tickets_after_commit(
         sales_services.contact_update(
             actor=fresh(alpha.owner), contact=contact, changes={"first_name": "Лиза"}
         )
-    assert _reapplies(callbacks) == 0
+    assert sla_reapplies(callbacks) == 0
 
 
 def test_a_companys_tier_change_rechooses_its_open_tickets(

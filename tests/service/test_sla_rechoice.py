@@ -20,7 +20,7 @@ from crm_modules.service.models import SlaPolicy, Ticket, TicketMessage
 from crm_modules.service.services.sla_policies import sla_policies_reapply
 from tests.conftest import Workspace
 from tests.sales.factories import CompanyFactory, ContactFactory
-from tests.service.conftest import fresh
+from tests.service.conftest import fresh, sla_reapplies
 from tests.service.test_sla_policies import _agent, _policy, _team, at
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
@@ -106,7 +106,7 @@ def test_removing_a_tier_option_rechooses_and_offering_it_again_chooses_it_back(
         field = sales_services.custom_field_update(
             actor=fresh(alpha.owner), field=field, changes={"label": "Уровень"}
         )
-    assert not [c for c in callbacks if "sla_reapply_later" in c.__qualname__]
+    assert sla_reapplies(callbacks) == 0
 
     with django_capture_on_commit_callbacks(execute=True):
         sales_services.custom_field_update(
@@ -121,7 +121,7 @@ def test_a_ticket_field_named_tier_rechooses_nothing(
     field = _field(alpha, "ticket")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sales_services.custom_field_archive(actor=fresh(alpha.owner), field=field, archived=True)
-    assert not [c for c in callbacks if "sla_reapply_later" in c.__qualname__]
+    assert sla_reapplies(callbacks) == 0
 
 
 def test_merging_contacts_moves_their_tickets_and_rechooses_by_the_survivors_tier(
