@@ -1,8 +1,10 @@
-"""Bulk inserts by COPY (D21) for the paths that write thousands of rows at once (imports).
+"""Bulk writes for the paths that write thousands of rows at once: inserts by COPY (D21) for
+imports, and updates by one statement per batch.
 
 ``copy_objects`` writes model instances and gives each its primary key, as ``bulk_create``
 would; ``copy_rows`` writes plain tuples for rows nobody reads back (link and child tables, the
 import's own row log), skipping the cost of building a model instance per row.
+``rows_update`` writes some fields of many instances with one ``UPDATE … FROM (VALUES …)``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import JSONField, Model
+
+# PostgreSQL's wire protocol carries at most 65,535 parameters per statement.
+MAX_PARAMETERS = 65_535
 
 
 def reserve_ids(model: type[Model], count: int) -> list[int]:
@@ -66,3 +71,36 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequenc
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of ``rows`` with one ``UPDATE … FROM (VALUES …)`` (more only past the
+    protocol's parameter limit): each value cast to its column's type, so a statement costs
+    one round trip and one plan whatever the number of rows, where Django's ``bulk_update``
+    builds a ``CASE`` of every row for every field. The caller holds the rows locked."""
+    if not rows:
+        return
+    meta = model._meta
+    key = meta.pk
+    if key is None:
+        raise TypeError(f"{model.__name__} has no primary key")
+    columns: list[Any] = [key, *(meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    names = [quote(str(column.column)) for column in columns]
+    row_sql = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
+    assigned = ", ".join(f"{name} = v.{name}" for name in names[1:])
+    table, pk = quote(meta.db_table), names[0]
+    per_statement = MAX_PARAMETERS // len(columns)
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params: list[Any] = []
+        for row in chunk:
+            params.extend(c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns)
+        values = ", ".join([row_sql] * len(chunk))
+        # Only quoted names from the model's metadata are formatted in; values are parameters.
+        sql = (
+            f"UPDATE {table} AS t SET {assigned} FROM (VALUES {values})"  # noqa: S608
+            f" AS v({', '.join(names)}) WHERE t.{pk} = v.{pk}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

@@ -14,11 +14,11 @@ chosen for them then, with their timers as they were.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Model, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -43,6 +43,7 @@ from crm_modules.service.services.sla_settings import (
     check_openings,
     check_targets,
 )
+from crm_platform.bulk import rows_update
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text, check_time_zone
 from tenants.alarms import alarm_at
@@ -334,36 +335,6 @@ def _walk(*, tenant: Tenant, where: Q, batch: int) -> int:
             after = tickets[-1].pk
         if len(tickets) < batch:
             return changed
-
-
-def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]) -> None:
-    """Write ``fields`` of ``rows`` in one ``UPDATE … FROM (VALUES …)``: each value cast to
-    its column's type, so the statement costs one round trip and one plan whatever the
-    number of rows (Django's ``bulk_update`` builds a ``CASE`` of every row for every
-    field). The caller holds the rows locked."""
-    if not rows:
-        return
-    meta = model._meta
-    key = meta.pk
-    if key is None:
-        raise TypeError(f"{model.__name__} has no primary key")
-    columns: list[Any] = [key, *(meta.get_field(name) for name in fields)]
-    quote = connection.ops.quote_name
-    names = [quote(str(c.column)) for c in columns]
-    row_sql = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
-    assigned = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    params: list[Any] = []
-    for row in rows:
-        params.extend(c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns)
-    table, pk = quote(meta.db_table), names[0]
-    values = ", ".join([row_sql] * len(rows))
-    # Only quoted names from the model's metadata are formatted in; every value is a parameter.
-    sql = (
-        f"UPDATE {table} AS t SET {assigned} FROM (VALUES {values})"  # noqa: S608
-        f" AS v({', '.join(names)}) WHERE t.{pk} = v.{pk}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _remove_retired(retired: list[int]) -> None:
