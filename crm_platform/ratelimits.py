@@ -51,12 +51,20 @@ def counters_allowed(counters: Sequence[tuple[str, int, int]]) -> bool:
     if any(int(cache.get(key) or 0) >= limit for key, limit, _seconds in counters):
         return False
     for key, _limit, seconds in counters:
-        cache.add(key, 0, timeout=seconds)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=seconds)
+        counter_increment(key, seconds)
     return True
+
+
+def counter_increment(key: str, seconds: int) -> int:
+    """Add one to the counter ``key`` (created for ``seconds``) and return its count. A
+    counter that expired or was evicted between its creation and the increment starts again
+    at one, rather than failing the request."""
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return int(cache.incr(key))
+    except ValueError:
+        cache.set(key, 1, timeout=seconds)
+        return 1
 
 
 def mail_allowed(buckets: list[Bucket]) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import SAFE_METHODS
 
 from crm_modules.integrations.services import api_key_match
+from crm_platform.ratelimits import counter_increment
 from tenants.models import Membership
 
 __all__ = ["RATE_LIMIT_PER_MINUTE", "resolve_api_key"]
@@ -23,9 +23,7 @@ def _check_rate(schema: str, key_id: int) -> None:
     now = time.time()
     window = int(now // 60)
     bucket = f"api-key-rate:{schema}:{key_id}:{window}"
-    # add() creates the counter with its expiry only once; incr() is atomic in Redis.
-    cache.add(bucket, 0, timeout=120)
-    if cache.incr(bucket) > RATE_LIMIT_PER_MINUTE:
+    if counter_increment(bucket, 120) > RATE_LIMIT_PER_MINUTE:
         raise Throttled(wait=max(1, 60 - int(now % 60)))
 
 

@@ -150,3 +150,31 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
     assert response.json()["error"]["code"] == "throttled"
     # Another key of the same workspace has its own allowance.
     assert _api(alpha, _key(alpha)).get("/api/v1/sales/contacts/").status_code == 200
+
+
+def test_a_rate_counter_evicted_before_its_increment_counts_again_from_one(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis may drop a counter (expiry, eviction, a flush) between its creation and the
+    increment: the request is counted afresh, never answered 500."""
+    from django.core.cache import cache
+
+    from crm_platform import ratelimits
+
+    created = cache.add
+    evicted: list[str] = []
+
+    def created_then_evicted(key: str, value: int, timeout: int) -> bool:
+        added = created(key, value, timeout=timeout)
+        evicted.append(key)
+        cache.delete(key)  # what Redis does to an expired or evicted key
+        return added
+
+    key = _key(alpha)
+    monkeypatch.setattr(cache, "add", created_then_evicted)
+    response = _api(alpha, key).get("/api/v1/sales/contacts/")
+    assert response.status_code == 200
+    assert evicted  # the key's counter was created, and gone before its increment
+    monkeypatch.undo()
+    assert ratelimits.counter_increment("rl:test:evicted", 60) == 1
+    assert ratelimits.counter_increment("rl:test:evicted", 60) == 2
