@@ -29,7 +29,7 @@ from tenants.roles import Role
 from tests.conftest import Workspace
 from tests.dataio.conftest import fresh, upload, xlsx
 from tests.dataio.test_imports import _body, _run
-from tests.tenants.test_live_coalesced import heard_live_events
+from tests.tenants.test_live_coalesced import heard_live_events, heard_live_messages
 
 pytestmark = pytest.mark.usefixtures("s3_bucket")
 
@@ -418,6 +418,46 @@ def test_an_import_updating_deals_is_one_live_summary_per_change_and_batch(
     assert [event for event in heard if event[0] == "deals"] == [
         ("deals", "deal.updated"),
         ("deals", "deal.moved"),
+    ]
+
+
+def test_deals_an_import_creates_and_its_undo_removes_are_heard_by_their_owners_pages(
+    in_alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The fast path writes new deals by COPY, not through ``deal_create``: open boards and
+    lists still hear one ``deal.created`` per batch naming them (each member only of the
+    deals within their reach), and one ``deal.deleted`` when the import is undone."""
+    actor = fresh(in_alpha.owner)
+    rep = in_alpha.members[Role.SALES_REP]
+    _pipelines(actor)
+    rows = [
+        ["Deal Name", "Amount", "Stage", "Owner"],
+        ["Mine 1", "10", "Qualified", ""],
+        ["Rep's", "20", "Qualified", rep.user.email],
+        ["Mine 2", "30", "Qualified", ""],
+        ["Broken", "not a number", "Qualified", ""],
+    ]
+    with heard_live_messages() as heard:
+        job = _run(_deal_upload(actor, rows), actor, django_capture_on_commit_callbacks)
+    assert (job.created_count, job.error_count) == (3, 1)
+    created = dict(Deal.objects.values_list("name", "pk"))
+    mine, reps = [created["Mine 1"], created["Mine 2"]], created["Rep's"]
+    summaries = [m for m in heard if m["topic"] == "deals"]
+    assert [(m["event"], m["payload"]) for m in summaries] == [
+        ("deal.created", {"ids": [*mine, reps], "count": 3})
+    ]
+    # Who may hear which deal: the rep is named for their deal only.
+    assert dict(summaries[0]["owned"]) == {
+        mine[0]: [actor.user_id],
+        mine[1]: [actor.user_id],
+        reps: [rep.user_id],
+    }
+
+    with heard_live_messages() as heard, django_capture_on_commit_callbacks(execute=True):
+        imports.import_undo(actor=actor, job=job)
+    assert not Deal.objects.filter(pk__in=[*mine, reps]).exists()
+    assert [(m["event"], m["payload"]) for m in heard if m["topic"] == "deals"] == [
+        ("deal.deleted", {"ids": [*mine, reps], "count": 3})
     ]
 
 

@@ -99,3 +99,29 @@ def test_the_activity_chart_counts_what_the_timeline_holds(in_alpha: Workspace) 
         drill=True,
     )
     assert filtered_records(drill, fresh(in_alpha.owner)).count() == 3
+
+
+def test_many_records_timelines_go_at_once_keeping_what_another_record_still_shows(
+    in_alpha: Workspace,
+) -> None:
+    rep = in_alpha.members[Role.SALES_REP].user
+    kept, first, second = DealFactory.create(), DealFactory.create(), DealFactory.create()
+    when = datetime.datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    both = timeline.activity_log(
+        kind="call", author=rep, concerns=[first, second], subject="both", occurred_at=when
+    )
+    shared = timeline.activity_log(
+        kind="call", author=rep, concerns=[first, kept], subject="shared", occurred_at=when
+    )
+    own = timeline.activity_log(
+        kind="email", author=rep, concerns=[second], subject="own", occurred_at=when
+    )
+
+    timeline.timeline_delete_for_many("sales.deal", [first.pk, second.pk])
+
+    # Linked to the removed deals only: gone, and counted off the rollup once each.
+    assert not Activity.objects.filter(pk__in=[both.pk, own.pk]).exists()
+    assert [a.pk for a in timeline.timeline(kept)] == [shared.pk]
+    assert timeline.timeline(first) == []
+    assert timeline.timeline(second) == []
+    assert _rollup() == _recount("UTC") == {(datetime.date(2026, 3, 1), rep.pk, "call"): 1}

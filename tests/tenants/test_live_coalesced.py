@@ -105,15 +105,15 @@ async def test_a_rolled_back_bulk_change_sends_nothing(world: World) -> None:
 
 
 @contextmanager
-def heard_live_events() -> Iterator[list[tuple[str, str]]]:
-    """The (topic, event) of every topic event handed to the live sender within the block
-    (after its commit); each still goes on to the real sender."""
-    heard: list[tuple[str, str]] = []
+def heard_live_messages() -> Iterator[list[dict[str, Any]]]:
+    """Every topic event handed to the live sender within the block (after its commit), as
+    handed; each still goes on to the real sender."""
+    heard: list[dict[str, Any]] = []
     send = live_sender.send
 
     def recording(group: str, message: dict[str, Any]) -> None:
         if "topic" in message:
-            heard.append((message["topic"], message["event"]))
+            heard.append(message)
         send(group, message)
 
     live_sender.send = recording
@@ -121,6 +121,18 @@ def heard_live_events() -> Iterator[list[tuple[str, str]]]:
         yield heard
     finally:
         live_sender.send = send
+
+
+@contextmanager
+def heard_live_events() -> Iterator[list[tuple[str, str]]]:
+    """The (topic, event) of every topic event handed to the live sender within the block,
+    filled in when the block ends."""
+    events: list[tuple[str, str]] = []
+    with heard_live_messages() as messages:
+        try:
+            yield events
+        finally:
+            events.extend((message["topic"], message["event"]) for message in messages)
 
 
 @contextmanager

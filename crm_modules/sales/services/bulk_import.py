@@ -28,6 +28,7 @@ from crm_modules.sales.models import (
 from crm_modules.sales.module import CREATE_RECORDS, REASSIGN_RECORDS
 from crm_modules.sales.services import checks, companies, contacts
 from crm_modules.sales.services.custom_fields import check_custom_values, custom_defaults
+from crm_modules.sales.services.deals import deals_published
 from crm_modules.sales.services.duplicates import company_name_key, contact_name_key
 from crm_modules.sales.services.scores import score_inputs_changed
 from crm_platform.bulk import copy_objects, copy_rows, reserve_ids
@@ -254,7 +255,14 @@ def records_bulk_delete(
     require(actor, CREATE_RECORDS)
     with transaction.atomic():
         records = list(model.objects.filter(pk__in=ids))
-        for record in records:
-            timeline.timeline_delete_for(record)
+        timeline.timeline_delete_for_many(
+            model._meta.label_lower, [record.pk for record in records]
+        )
         _deleted, _by_model = model.objects.filter(pk__in=ids).delete()
+        # Open boards and lists hear of the removed deals as of those deleted one by one.
+        deals_published(
+            tenant=actor.tenant,
+            event="deal.deleted",
+            deals=[record for record in records if isinstance(record, Deal)],
+        )
     return len(records)

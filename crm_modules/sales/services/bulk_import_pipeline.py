@@ -203,4 +203,6 @@ def deals_bulk_create(*, actor: Membership, drafts: Sequence[DealDraft]) -> list
                 for deal, draft in zip(rows, drafts, strict=True)
             ],
         )
+        # Open boards and lists hear of the new deals as of those created one by one.
+        deals.deals_published(tenant=actor.tenant, event="deal.created", deals=rows)
     return rows

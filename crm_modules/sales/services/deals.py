@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +32,8 @@ from crm_modules.sales.services.records import record_delete
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
-from tenants.live import publish
-from tenants.models import Membership
+from tenants.live import coalesced, publish
+from tenants.models import Membership, Tenant
 from tenants.permissions import allows, require
 
 
@@ -230,6 +230,20 @@ DEAL_FIELDS = frozenset(
         "tags",
     }
 )
+
+
+def deals_published(*, tenant: Tenant, event: str, deals: Iterable[Deal]) -> None:
+    """Record events for many deals written at once (an import's batch, its undo): one
+    summary naming them, each with its owner, so a member restricted to their own records hears
+    of theirs only (ADR 0066); within a ``live.coalesced()`` block they join its summary."""
+    by_owner: dict[int | None, list[int]] = {}
+    for deal in deals:
+        by_owner.setdefault(deal.owner_id, []).append(deal.pk)
+    with coalesced():
+        for owner, ids in by_owner.items():
+            publish(
+                tenant=tenant, topic=DEALS_TOPIC, event=event, payload={"ids": ids}, owners=[owner]
+            )
 
 
 def deal_update(
