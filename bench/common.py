@@ -75,6 +75,14 @@ def ensure_database(server_url: str, name: str, *, fresh: bool) -> bool:
         return True
 
 
+def bench_database(name: str, *, fresh: bool) -> str:
+    """The URL of the database ``name`` on the server DATABASE_URL names, created unless it
+    exists (afresh when ``fresh``)."""
+    server = server_url()
+    ensure_database(server, name, fresh=fresh)
+    return with_database(server, name)
+
+
 def recreate_database(server_url: str, name: str) -> None:
     ensure_database(server_url, name, fresh=True)
 

@@ -38,13 +38,11 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     SLUG,
     add_reps,
+    bench_database,
     create_sales_pipeline,
-    ensure_database,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 
 SOURCES = ["web", "fair", "referral", "ads", "partner", "cold call", "紹介", "выставка"]
@@ -381,9 +379,7 @@ def browser(tenant: object, user: object) -> object:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     tenant, reps = provision_sales(args.reps)
 

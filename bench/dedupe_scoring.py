@@ -36,12 +36,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     FIRST,
     LAST,
-    ensure_database,
+    bench_database,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 
 SLUG = "benchdedupe"
@@ -180,9 +178,7 @@ def seed(database_url: str, schema: str, count: int) -> None:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     schema = workspace_schema()
     seed(database_url, schema, args.contacts)

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataio_workspace as ws
-from bench.common import ensure_database, peak_rss_mb, server_url, with_database
+from bench.common import bench_database, peak_rss_mb
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,9 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     with ws.local_s3() as endpoint:
         ws.setup_django(database_url, endpoint)
         ws.provision()

@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataio_workspace as ws
-from bench.common import FIRST, LAST, ensure_database, peak_rss_mb, server_url, with_database
+from bench.common import FIRST, LAST, bench_database, peak_rss_mb
 
 HEADER = [
     "First Name",
@@ -243,9 +243,7 @@ def stage_names(owner: object) -> list[str]:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     with ws.local_s3() as endpoint:
         ws.setup_django(database_url, endpoint)
         ws.provision()

@@ -42,12 +42,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     SLUG,
     add_reps,
+    bench_database,
     create_sales_pipeline,
-    ensure_database,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 from bench.sales import FIRST, LAST, STAGES  # noqa: E402  (the contacts bench/sales.py seeds)
 
@@ -567,9 +565,7 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     counts = counts_for(args.contacts)
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=True)
+    database_url = bench_database(args.database, fresh=True)
     setup_django(database_url)
     tenant, owners = provision_sales(args.reps)
     print(

@@ -47,12 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     SLUG,
-    ensure_database,
+    bench_database,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 from bench.sales import seed  # noqa: E402  (the contacts of bench/sales.py)
 
@@ -525,9 +523,7 @@ def time_segment(
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     provision()
 

@@ -33,13 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     SLUG,
-    ensure_database,
+    bench_database,
     measure,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 
 
@@ -215,9 +213,7 @@ def rechoice(tenant: Any, owner: Any) -> None:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     provision()
 

@@ -34,12 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     SLUG,
-    ensure_database,
+    bench_database,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 from bench.service import seed  # noqa: E402  (the tickets of bench/service.py)
 
@@ -96,9 +94,7 @@ def email(*, sender: str, subject: str, message_id: str, in_reply_to: str = "") 
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     provision()
 

@@ -33,12 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    ensure_database,
+    bench_database,
     p95,
     provision,
-    server_url,
     setup_django,
-    with_database,
 )
 
 SLUG = "routing"
@@ -61,9 +59,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = server_url()
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     from django.db import connection, transaction
 
