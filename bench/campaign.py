@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import socket
 import sys
 import time
@@ -31,11 +30,15 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from sales import ensure_database, provision, setup_django, with_database  # noqa: E402
-
-SLUG = "bench"
+from bench.common import (  # noqa: E402
+    SLUG,
+    ensure_database,
+    peak_rss_mb,
+    provision,
+    setup_django,
+    with_database,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,10 +49,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1000.0, help="messages/s per worker cap")
     parser.add_argument("--reseed", action="store_true")
     return parser.parse_args()
-
-
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def rss_mb(field: str = "VmHWM") -> float:

@@ -20,7 +20,6 @@ browser fetches them over ``--parallel`` connections, cold and cached.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -30,14 +29,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SLUG = "bench"
+from bench.common import (  # noqa: E402
+    SLUG,
+    add_reps,
+    bench_database,
+    create_sales_pipeline,
+    p95,
+    provision,
+    setup_django,
+)
+
 SOURCES = ["web", "fair", "referral", "ads", "partner", "cold call", "紹介", "выставка"]
 KINDS = ["call", "meeting", "email", "note", "message", "stage_change"]
 BATCH = 50_000
@@ -60,80 +67,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
-
-
-def provision(reps: int) -> tuple[object, list[int]]:
+def provision_sales(reps: int) -> tuple[object, list[int]]:
     """The workspace, its pipeline and its reps; returns the tenant and the reps' user ids."""
-    from django.core.management import call_command
     from django_tenants.utils import schema_context
 
-    from crm_modules.sales.models import Pipeline, Stage
-    from tenants import services
-    from tenants.models import Membership, Tenant, User
-    from tenants.roles import Role
+    from crm_modules.sales.models import Pipeline
+    from tenants.models import Tenant
 
-    call_command("migrate_schemas", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        services.workspace_signup(
-            company_name="Bench Inc",
-            slug=SLUG,
-            full_name="Bench Owner",
-            email="owner@bench.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
+    provision(every_schema=True)
     tenant = Tenant.objects.get(slug=SLUG)
-    for n in range(reps):
-        user, _ = User.objects.get_or_create(
-            email=f"rep{n}@bench.example.com",
-            defaults={"full_name": f"Rep {n}"},
-        )
-        Membership.objects.get_or_create(
-            user=user, tenant=tenant, defaults={"role": Role.SALES_REP}
-        )
+    rep_ids = add_reps(tenant, reps)
     with schema_context(tenant.schema_name):
         if not Pipeline.objects.exists():
-            pipeline = Pipeline.objects.create(name="Sales")
-            for position, (name, probability, kind) in enumerate(
-                [
-                    ("New", 10, "open"),
-                    ("Qualified", 25, "open"),
-                    ("Proposal", 50, "open"),
-                    ("Negotiation", 75, "open"),
-                    ("Won", 100, "won"),
-                    ("Lost", 0, "lost"),
-                ]
-            ):
-                Stage.objects.create(
-                    pipeline=pipeline,
-                    name=name,
-                    position=position,
-                    probability=probability,
-                    kind=kind,
-                )
-    rep_ids = list(
-        Membership.objects.filter(tenant=tenant, role=Role.SALES_REP)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
+            create_sales_pipeline()
     return tenant, rep_ids
 
 
@@ -361,11 +307,6 @@ def seed_customers_and_history(
     print(f"  companies and stage history ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
-def p95_of(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
-
-
 def measure(
     client: object, path: str, n: int, before: Callable[[], None] | None = None
 ) -> tuple[float, float, int]:
@@ -385,7 +326,7 @@ def measure(
         if response.status_code != 200:
             sys.exit(f"{path} answered {response.status_code}")
         queries = len(captured)
-    return statistics.median(samples), p95_of(samples), queries
+    return statistics.median(samples), p95(samples), queries
 
 
 def whole_dashboard(
@@ -438,11 +379,9 @@ def browser(tenant: object, user: object) -> object:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
-    tenant, reps = provision(args.reps)
+    tenant, reps = provision_sales(args.reps)
 
     from django.conf import settings
     from django.test.utils import setup_test_environment
@@ -489,10 +428,10 @@ def main() -> None:
     for chart in DEFAULT_CHARTS:
         for who, client in viewers.items():
             path = f"/reporting/chart/?key={chart.key}"
-            median, p95, queries = measure(client, path, args.requests, before=stale)
+            median, p95_ms, queries = measure(client, path, args.requests, before=stale)
             warm_median, warm_p95, _q = measure(client, path, args.requests)
             print(
-                f"{chart.key:24} {who:6} {median:16.1f} {p95:8.1f} {warm_median:14.1f} "
+                f"{chart.key:24} {who:6} {median:16.1f} {p95_ms:8.1f} {warm_median:14.1f} "
                 f"{warm_p95:8.1f} {queries:8d}",
                 flush=True,
             )
@@ -500,8 +439,8 @@ def main() -> None:
     runs = max(3, args.requests // 4)
     print(f"\n{'page':40} {'viewer':6} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for who, client in viewers.items():
-        median, p95, queries = measure(client, "/reporting/", runs)
-        print(f"{'shell (first paint)':40} {who:6} {median:10.1f} {p95:8.1f} {queries:8d}")
+        median, p95_ms, queries = measure(client, "/reporting/", runs)
+        print(f"{'shell (first paint)':40} {who:6} {median:10.1f} {p95_ms:8.1f} {queries:8d}")
         user = users[who]
 
         def make_client(user: object = user) -> object:
@@ -515,7 +454,7 @@ def main() -> None:
             samples = [whole_dashboard(make_client, args.parallel, before) for _ in range(runs)]
             print(
                 f"{f'every card arrived, {label}, {args.parallel} conns':40} {who:6} "
-                f"{statistics.median(samples):10.1f} {p95_of(samples):8.1f} {'':>8}",
+                f"{statistics.median(samples):10.1f} {p95(samples):8.1f} {'':>8}",
                 flush=True,
             )
 

@@ -6,38 +6,22 @@ to find — and a local S3 (moto's server) for the files."""
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench import common
+from bench.common import FIRST, LAST, free_port
 
+ROOT = Path(__file__).resolve().parent.parent
 SLUG = "bench-dataio"
-FIRST = {
-    "en": ["James", "Mary", "Robert", "Linda", "Michael", "Sarah", "David", "Emma"],
-    "ru": ["Иван", "Анна", "Дмитрий", "Ольга", "Сергей", "Мария", "Алексей", "Елена"],
-    "it": ["Giulia", "Marco", "Francesca", "Luca", "Chiara", "Matteo", "Sara", "Davide"],
-    "th": ["สมชาย", "สมหญิง", "ประเสริฐ", "วิไล", "อนันต์", "มาลี", "สุชาติ", "นภา"],
-    "zh": ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳"],
-}
-LAST = {
-    "en": ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Clark"],
-    "ru": ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова"],
-    "it": ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci"],
-    "th": ["ใจดี", "ศรีสุข", "วงศ์ใหญ่", "แสงทอง", "บุญมา", "ทองดี", "สุขสวัสดิ์", "พรหมมา"],
-    "zh": ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"],
-}
 STAGES = ["subscriber", "lead", "qualified", "opportunity", "customer", "evangelist"]
 
 
@@ -45,29 +29,10 @@ def seeded_email(n: int) -> str:
     return f"c{n}@seed.example.com"
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def local_s3() -> Iterator[str]:
     """moto's S3 server on 127.0.0.1, in memory, for the run."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -88,18 +53,14 @@ def local_s3() -> Iterator[str]:
 
 
 def setup_django(database_url: str, s3_endpoint: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    os.environ.update(
+    common.setup_django(
+        database_url,
         AWS_STORAGE_BUCKET_NAME="rapport-bench",
         AWS_S3_ENDPOINT_URL=s3_endpoint,
         AWS_S3_REGION_NAME="us-east-1",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106
     )
-    import django
-
-    django.setup()
     from crm_platform import s3
     from crm_platform.celery import app
 
@@ -109,20 +70,7 @@ def setup_django(database_url: str, s3_endpoint: str) -> None:
 
 
 def provision() -> None:
-    from django.core.management import call_command
-
-    from tenants import services
-    from tenants.models import Tenant
-
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        services.workspace_signup(
-            company_name="Bench Data Inc",
-            slug=SLUG,
-            full_name="Bench Owner",
-            email="owner@bench-dataio.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
+    common.provision(SLUG, "Bench Data Inc", "owner@bench-dataio.example.com")
 
 
 SEEDED_TABLES = ("sales_contact", "sales_contactemail", "sales_contactphone")
@@ -236,9 +184,3 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
         conn.execute("ANALYZE sales_contactphone")
         conn.commit()
     print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
-
-
-def peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -20,7 +20,6 @@ withdrawn consent, 90 days of inactivity).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -28,28 +27,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import (  # noqa: E402
+    FIRST,
+    LAST,
+    bench_database,
+    p95,
+    provision,
+    setup_django,
+)
+
 SLUG = "benchdedupe"
-FIRST = {
-    "en": ["James", "Mary", "Robert", "Linda", "Michael", "Sarah", "David", "Emma"],
-    "ru": ["Иван", "Анна", "Дмитрий", "Ольга", "Сергей", "Мария", "Алексей", "Елена"],
-    "it": ["Giulia", "Marco", "Francesca", "Luca", "Chiara", "Matteo", "Sara", "Davide"],
-    "th": ["สมชาย", "สมหญิง", "ประเสริฐ", "วิไล", "อนันต์", "มาลี", "สุชาติ", "นภา"],
-    "zh": ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳"],
-}
-LAST = {
-    "en": ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Clark"],
-    "ru": ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова"],
-    "it": ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci"],
-    "th": ["ใจดี", "ศรีสุข", "วงศ์ใหญ่", "แสงทอง", "บุญมา", "ทองดี", "สุขสวัสดิ์", "พรหมมา"],
-    "zh": ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"],
-}
 # Family names with a number make 64 times 10,000 distinct people, so similar-name groups stay
 # small, as they are in a real workspace.
 STAGES = ["subscriber", "lead", "qualified", "opportunity", "customer"]
@@ -66,42 +59,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
-
-
-def provision() -> str:
-    from django.core.management import call_command
-
-    from tenants import services
+def workspace_schema() -> str:
+    """The workspace, signed up unless it exists; returns its schema."""
     from tenants.models import Tenant
 
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        services.workspace_signup(
-            company_name="Bench Dedupe",
-            slug=SLUG,
-            full_name="Bench Owner",
-            email="owner@benchdedupe.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
+    provision(SLUG, "Bench Dedupe", "owner@benchdedupe.example.com")
     return str(Tenant.objects.get(slug=SLUG).schema_name)
 
 
@@ -216,11 +178,9 @@ def seed(database_url: str, schema: str, count: int) -> None:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
-    schema = provision()
+    schema = workspace_schema()
     seed(database_url, schema, args.contacts)
 
     from django.db import connection
@@ -252,11 +212,9 @@ def main() -> None:
         )
         samples.append((time.perf_counter() - started) * 1000)
         found += bool(matches)
-    samples.sort()
-    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
     print(
         f"on-create duplicate check ({args.requests} checks, {found} found a match): "
-        f"median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms"
+        f"median {statistics.median(samples):.1f} ms, p95 {p95(samples):.1f} ms"
     )
 
     if not args.skip_scan:

@@ -14,15 +14,15 @@ the number of rows).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import dataio_workspace as ws
+from bench import dataio_workspace as ws
+from bench.common import bench_database, peak_rss_mb
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,9 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = ws.with_database(server, args.database)
-    ws.ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     with ws.local_s3() as endpoint:
         ws.setup_django(database_url, endpoint)
         ws.provision()
@@ -51,7 +49,7 @@ def main() -> None:
         tenant = Tenant.objects.get(slug=ws.SLUG)
         owner = tenant.memberships.select_related("tenant", "user").get()
         ws.seed(database_url, tenant.schema_name, owner.user_id, args.contacts)
-        before = ws.peak_rss_mb()
+        before = peak_rss_mb()
         with tempfile.TemporaryDirectory() as folder, schema_context(tenant.schema_name):
             path = Path(folder) / f"contacts.{args.format}"
             started = time.perf_counter()
@@ -64,9 +62,7 @@ def main() -> None:
             f"\nexported {rows:,} contacts to {args.format.upper()} in {took:.1f} s "
             f"({rows / took:,.0f} rows/s), {size:.0f} MB"
         )
-        print(
-            f"peak memory of the process: {before:.0f} MB before, {ws.peak_rss_mb():.0f} MB after"
-        )
+        print(f"peak memory of the process: {before:.0f} MB before, {peak_rss_mb():.0f} MB after")
 
 
 if __name__ == "__main__":

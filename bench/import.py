@@ -40,9 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import dataio_workspace as ws
+from bench import dataio_workspace as ws
+from bench.common import FIRST, LAST, bench_database, peak_rss_mb
 
 HEADER = [
     "First Name",
@@ -94,8 +95,8 @@ def rows(count: int, seeded: int, run: int) -> list[list[str]]:
     rng = random.Random(run)
     out = []
     for n in range(count):
-        lang = rng.choice(list(ws.FIRST))
-        first, last = rng.choice(ws.FIRST[lang]), rng.choice(ws.LAST[lang])
+        lang = rng.choice(list(FIRST))
+        first, last = rng.choice(FIRST[lang]), rng.choice(LAST[lang])
         roll = rng.random()
         if roll < 0.01:
             email = f"broken-{n}-at-example.com"
@@ -122,8 +123,8 @@ def lead_rows(count: int, run: int) -> list[list[str]]:
     rng = random.Random(run)
     out = []
     for n in range(count):
-        lang = rng.choice(list(ws.FIRST))
-        first, last = rng.choice(ws.FIRST[lang]), rng.choice(ws.LAST[lang])
+        lang = rng.choice(list(FIRST))
+        first, last = rng.choice(FIRST[lang]), rng.choice(LAST[lang])
         roll = rng.random()
         if roll < 0.01:
             email = f"broken-{n}-at-example.com"
@@ -242,9 +243,7 @@ def stage_names(owner: object) -> list[str]:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = ws.with_database(server, args.database)
-    ws.ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     with ws.local_s3() as endpoint:
         ws.setup_django(database_url, endpoint)
         ws.provision()
@@ -348,7 +347,7 @@ def main() -> None:
         )
         if job.failure:
             print(f"failure: {job.failure}")
-        print(f"peak memory of the process: {ws.peak_rss_mb():.0f} MB")
+        print(f"peak memory of the process: {peak_rss_mb():.0f} MB")
         print(f"SQL statements (upload to finish): {statements:,}")
         if profiler and args.profile:
             import pstats

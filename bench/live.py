@@ -38,22 +38,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+from bench.common import (  # noqa: E402
+    free_port,
+    percentile,
+    server_url,
+    setup_django,
+    with_database,
+)
 
 PATH = "/ws/reporting/dashboard/"
 SLUG = "bench"  # the workspace bench/dashboard.py seeds
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,11 +64,6 @@ def parse_args() -> argparse.Namespace:
         "--drain", type=float, default=15.0, help="seconds to wait after the last change"
     )
     return parser.parse_args()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
 
 
 def sessions(n: int) -> tuple[Any, str, list[str]]:
@@ -270,12 +259,6 @@ def serve(args: argparse.Namespace, database_url: str, port: int) -> subprocess.
     sys.exit("the ASGI server did not start in 120 s")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def changes(args: argparse.Namespace, tenant: Any, port: int, host: str, keys: list[str]) -> None:
     from crm_modules.reporting.consumers import COALESCE_SECONDS
 
@@ -340,10 +323,9 @@ def burst(args: argparse.Namespace, tenant: Any, port: int, host: str, keys: lis
 
 def main() -> None:
     args = parse_args()
-    server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     if not os.environ.get("REDIS_URL"):
         sys.exit("REDIS_URL must name the Redis the channel layer uses")
-    database_url = with_database(server_url, args.database)
+    database_url = with_database(server_url(), args.database)
     port = free_port()
     os.environ["PORT"] = str(port)  # the sockets' Origin carries the served port
     setup_django(database_url)

@@ -27,11 +27,14 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from sales import ensure_database, provision, setup_django, with_database  # noqa: E402
-
-SLUG = "bench"
+from bench.common import (  # noqa: E402
+    SLUG,
+    ensure_database,
+    provision,
+    setup_django,
+    with_database,
+)
 
 
 def parse_args() -> argparse.Namespace:

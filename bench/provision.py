@@ -27,7 +27,6 @@ What it does:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import shutil
@@ -41,13 +40,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from django.contrib.auth.hashers import BasePasswordHasher
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import (  # noqa: E402
+    drop_database,
+    nearest_rank,
+    recreate_database,
+    with_database,
+)
 
 TEMPLATE_SCHEMA = "ws_bench_template"
 TARGET_P95_MS = 300.0
@@ -67,22 +73,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool-size", type=int, default=5, help="SPARE_WORKSPACE_POOL_SIZE")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     return parser.parse_args()
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate_database(server_url: str, name: str) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def machine(database_url: str) -> dict[str, str]:
@@ -124,11 +114,6 @@ def step(label: str, timings: dict[str, float]) -> Iterator[None]:
     print(f" {timings[label]:.1f} s", flush=True)
 
 
-def nearest_rank(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
 def summary(samples_ms: list[float]) -> str:
     return (
         f"n={len(samples_ms)}  median {statistics.median(samples_ms):.1f} ms  "
@@ -137,14 +122,9 @@ def summary(samples_ms: list[float]) -> str:
 
 
 def setup_django(database_url: str, pool_size: int) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["SPARE_WORKSPACE_POOL_SIZE"] = str(pool_size)
     # Development settings with real PostgreSQL and Redis: the same code paths as production,
     # the production password hasher, and Celery publishing to the broker rather than eager.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
+    common.setup_django(database_url, SPARE_WORKSPACE_POOL_SIZE=str(pool_size))
 
 
 def clone_existing(

@@ -24,34 +24,35 @@ workspace API key (``Authorization: Bearer``).
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SLUG = "bench"
+from bench.common import FIRST as COMMON_FIRST  # noqa: E402
+from bench.common import LAST as COMMON_LAST  # noqa: E402
+from bench.common import (  # noqa: E402
+    SLUG,
+    measure,
+    server_url,
+    setup_django,
+    with_database,
+)
+
 FIRST = {
-    "en": ["James", "Mary", "Robert", "Linda", "Michael", "Sarah", "David", "Emma"],
-    "ru": ["Иван", "Анна", "Дмитрий", "Ольга", "Сергей", "Мария", "Алексей", "Елена"],
-    "it": ["Giulia", "Marco", "Francesca", "Luca", "Chiara", "Matteo", "Sara", "Davide"],
-    "th": ["สมชาย", "สมหญิง", "ประเสริฐ", "วิไล", "อนันต์", "มาลี", "สุชาติ", "นภา"],
+    **COMMON_FIRST,
     # Given names of one or two characters from a pool of common ones, as Chinese names are.
     "zh": [a + b for a in "伟芳娜敏静磊洋艳勇军杰娟涛明超秀霞平刚桂" for b in ("", *"华英兰丽")],
 }
 LAST = {
-    "en": ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Clark"],
-    "ru": ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова"],
-    "it": ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci"],
-    "th": ["ใจดี", "ศรีสุข", "วงศ์ใหญ่", "แสงทอง", "บุญมา", "ทองดี", "สุขสวัสดิ์", "พรหมมา"],
+    **COMMON_LAST,
     "zh": list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"),
 }
 STAGES = ["subscriber", "lead", "qualified", "opportunity", "customer", "evangelist"]
@@ -72,46 +73,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per operation")
     parser.add_argument("--only", default="", help="measure the operations whose label has this")
     return parser.parse_args()
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> bool:
-    """True when the database was (re)created."""
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return False
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-        return True
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
-
-
-def provision() -> None:
-    from django.core.management import call_command
-
-    from tenants import services
-    from tenants.models import Tenant
-
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        services.workspace_signup(
-            company_name="Bench Inc",
-            slug=SLUG,
-            full_name="Bench Owner",
-            email="owner@bench.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
 
 
 def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
@@ -193,30 +154,6 @@ def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
     print(f"seeded in {time.perf_counter() - started:.1f} s")
 
 
-def measure(client: object, path: str, n: int) -> tuple[float, float, float, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    client.get(path)  # type: ignore[attr-defined]
-    samples = []
-    database = []
-    queries = 0
-    for _ in range(n):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)  # type: ignore[attr-defined]
-            samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            sys.exit(f"{path} answered {response.status_code}")
-        queries = len(captured)
-        database.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
-    samples.sort()
-    database.sort()
-    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
-    database_p95 = database[max(0, round(0.95 * len(database)) - 1)]
-    return statistics.median(samples), p95, database_p95, queries
-
-
 def workspace_counts() -> dict[str, int]:
     from crm_modules.activities.models import Activity, ActivityLink
     from crm_modules.sales.models import Company, Contact, CustomField, Deal, Task
@@ -234,8 +171,7 @@ def workspace_counts() -> dict[str, int]:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
+    database_url = with_database(server_url(), args.database)
     setup_django(database_url)
 
     from django.conf import settings

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import sys
 import time
@@ -39,18 +38,16 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from sales import (  # noqa: E402  (bench/sales.py)
-    FIRST,
-    LAST,
+from bench.common import (  # noqa: E402
     SLUG,
-    STAGES,
-    ensure_database,
+    add_reps,
+    bench_database,
+    create_sales_pipeline,
     provision,
     setup_django,
-    with_database,
 )
+from bench.sales import FIRST, LAST, STAGES  # noqa: E402  (the contacts bench/sales.py seeds)
 
 FULL = {
     "contacts": 1_000_000,
@@ -119,46 +116,22 @@ def provision_sales(reps: int) -> tuple[object, list[int]]:
     the owners of records (the Owner first)."""
     from django_tenants.utils import schema_context
 
-    from crm_modules.sales.models import Pipeline, Stage
+    from crm_modules.sales.models import Pipeline
     from crm_modules.sales.services.custom_fields import custom_field_create
-    from tenants.models import Membership, Tenant, User
+    from tenants.models import Membership, Tenant
     from tenants.roles import Role
 
     provision()
     tenant = Tenant.objects.get(slug=SLUG)
-    for n in range(reps):
-        user, _ = User.objects.get_or_create(
-            email=f"rep{n}@bench.example.com", defaults={"full_name": f"Rep {n}"}
-        )
-        Membership.objects.get_or_create(
-            user=user, tenant=tenant, defaults={"role": Role.SALES_REP}
-        )
+    reps_ids = add_reps(tenant, reps)
     owner = Membership.objects.get(tenant=tenant, role=Role.OWNER)
     with schema_context(tenant.schema_name):
         Pipeline.objects.all().delete()
-        pipeline = Pipeline.objects.create(name="Sales")
-        for position, (name, probability, kind) in enumerate(
-            [
-                ("New", 10, "open"),
-                ("Qualified", 25, "open"),
-                ("Proposal", 50, "open"),
-                ("Negotiation", 75, "open"),
-                ("Won", 100, "won"),
-                ("Lost", 0, "lost"),
-            ]
-        ):
-            Stage.objects.create(
-                pipeline=pipeline, name=name, position=position, probability=probability, kind=kind
-            )
+        create_sales_pipeline()
         for code, label, kind, options in CUSTOM_FIELDS:
             custom_field_create(
                 actor=owner, entity="contact", code=code, label=label, type=kind, options=options
             )
-    reps_ids = list(
-        Membership.objects.filter(tenant=tenant, role=Role.SALES_REP)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
     return tenant, [owner.user_id, *reps_ids]
 
 
@@ -592,9 +565,7 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     counts = counts_for(args.contacts)
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=True)
+    database_url = bench_database(args.database, fresh=True)
     setup_django(database_url)
     tenant, owners = provision_sales(args.reps)
     print(

@@ -34,7 +34,6 @@ count of a segment it joined that includes it.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -45,17 +44,15 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from sales import (  # noqa: E402
+from bench.common import (  # noqa: E402
     SLUG,
-    ensure_database,
+    bench_database,
+    p95,
     provision,
-    seed,
     setup_django,
-    with_database,
 )
-from service import p95  # noqa: E402  (bench/service.py)
+from bench.sales import seed  # noqa: E402  (the contacts of bench/sales.py)
 
 SEGMENTS = {
     "customers in Milano": {
@@ -526,9 +523,7 @@ def time_segment(
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     provision()
 

@@ -19,65 +19,26 @@ services (check, lock, check, SLA clocks, timeline entry, audit row).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SLUG = "bench"
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> bool:
-    """True when the database was (re)created."""
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return False
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-        return True
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
-
-
-def measure(client: object, path: str, n: int) -> tuple[float, float, float, int]:
-    """Median and p95 server time, p95 database time, and queries of ``n`` requests."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    client.get(path)  # type: ignore[attr-defined]
-    samples = []
-    database = []
-    queries = 0
-    for _ in range(n):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)  # type: ignore[attr-defined]
-            samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            sys.exit(f"{path} answered {response.status_code}")
-        queries = len(captured)
-        database.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
-    return statistics.median(samples), p95(samples), p95(database), queries
+from bench.common import (  # noqa: E402
+    SLUG,
+    bench_database,
+    measure,
+    p95,
+    provision,
+    setup_django,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,23 +54,6 @@ def parse_args() -> argparse.Namespace:
         help="time the background SLA re-choice over every open ticket instead of the pages",
     )
     return parser.parse_args()
-
-
-def provision() -> None:
-    from django.core.management import call_command
-
-    from tenants import services
-    from tenants.models import Tenant
-
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        services.workspace_signup(
-            company_name="Bench Inc",
-            slug=SLUG,
-            full_name="Bench Owner",
-            email="owner@bench.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
 
 
 def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: int) -> None:
@@ -267,16 +211,9 @@ def rechoice(tenant: Any, owner: Any) -> None:
         )
 
 
-def p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
-
-
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
+    database_url = bench_database(args.database, fresh=args.reseed)
     setup_django(database_url)
     provision()
 

@@ -30,10 +30,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-import service as base  # noqa: E402  (bench/service.py: database, seed, p95)
+from bench.common import (  # noqa: E402
+    SLUG,
+    bench_database,
+    p95,
+    provision,
+    setup_django,
+)
+from bench.service import seed  # noqa: E402  (the tickets of bench/service.py)
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,7 +82,7 @@ def seed_inbound(database_url: str, schema: str) -> None:
 def email(*, sender: str, subject: str, message_id: str, in_reply_to: str = "") -> bytes:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = f"support@{base.SLUG}.in.localhost"
+    message["To"] = f"support@{SLUG}.in.localhost"
     message["Subject"] = subject
     message["Message-ID"] = message_id
     if in_reply_to:
@@ -88,13 +94,9 @@ def email(*, sender: str, subject: str, message_id: str, in_reply_to: str = "") 
 
 def main() -> None:
     args = parse_args()
-    import os
-
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = base.with_database(server, args.database)
-    base.ensure_database(server, args.database, fresh=args.reseed)
-    base.setup_django(database_url)
-    base.provision()
+    database_url = bench_database(args.database, fresh=args.reseed)
+    setup_django(database_url)
+    provision()
 
     from django.conf import settings
     from django.core import mail
@@ -107,9 +109,9 @@ def main() -> None:
     from crm_modules.service.services.inbound import inbound_process, inbound_receive
     from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=base.SLUG)
+    tenant = Tenant.objects.get(slug=SLUG)
     owner = tenant.memberships.get().user
-    base.seed(database_url, tenant.schema_name, owner.pk, args.tickets, args.messages)
+    seed(database_url, tenant.schema_name, owner.pk, args.tickets, args.messages)
     seed_inbound(database_url, tenant.schema_name)
 
     setup_test_environment()  # outgoing acknowledgements go to the locmem outbox
@@ -170,7 +172,7 @@ def main() -> None:
                 print("   ", sql[:300])
     print(
         f"inbound email → ticket ({args.emails}, half replies): "
-        f"median {statistics.median(samples):.1f} ms, p95 {base.p95(samples):.1f} ms"
+        f"median {statistics.median(samples):.1f} ms, p95 {p95(samples):.1f} ms"
     )
     for kind, counts in queries.items():
         print(
@@ -198,7 +200,7 @@ def main() -> None:
     def _message(number: int, message_id: str, run: str) -> EmailMessage:
         message = EmailMessage()
         message["From"] = f"burst-{run}-{number}@customer.example"
-        message["To"] = f"support@{base.SLUG}.in.localhost"
+        message["To"] = f"support@{SLUG}.in.localhost"
         message["Subject"] = f"Burst {number}"
         message["Message-ID"] = message_id
         message.set_content("สวัสดีครับ สินค้ายังไม่มาถึง")

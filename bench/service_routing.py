@@ -22,41 +22,28 @@ back so every sample sees the same data.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import (  # noqa: E402
+    bench_database,
+    p95,
+    provision,
+    setup_django,
+)
+
 SLUG = "routing"
 
 
 class Rollback(Exception):
     pass
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def ensure_database(server_url: str, name: str, *, fresh: bool) -> None:
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,33 +59,17 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database_url = with_database(server, args.database)
-    ensure_database(server, args.database, fresh=args.reseed)
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    database_url = bench_database(args.database, fresh=args.reseed)
+    setup_django(database_url)
     from django.db import connection, transaction
 
     from crm_modules.service import services
     from crm_modules.service.models import AgentProfile, RoutingRule, Ticket
     from crm_modules.service.services import routing
-    from tenants import services as tenant_services
     from tenants.models import Membership, Team, Tenant, User
     from tenants.roles import Role
 
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    if not Tenant.objects.filter(slug=SLUG).exists():
-        tenant_services.workspace_signup(
-            company_name="Routing Inc",
-            slug=SLUG,
-            full_name="Routing Owner",
-            email="owner@routing.example.com",
-            password="a-long-enough-passphrase",  # noqa: S106
-        )
+    provision(SLUG, "Routing Inc", "owner@routing.example.com", full_name="Routing Owner")
     tenant = Tenant.objects.get(slug=SLUG)
     owner = Membership.objects.select_related("tenant", "user").get(tenant=tenant, role=Role.OWNER)
     team, _created = Team.objects.get_or_create(tenant=tenant, name="Support")

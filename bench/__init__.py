@@ -1,0 +1,1 @@
+"""The benchmark scripts (run one as ``python bench/<name>.py``) and what they share."""
