@@ -88,7 +88,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " updated_at, solved_at, first_response_breached, resolution_breached,"
                 " paused_seconds, next_due_at, first_response_due_at, resolution_due_at,"
                 " first_response_warned, resolution_warned, language, skills, custom,"
-                " next_response_breached, next_response_warned, next_response_paused_base)"
+                " next_response_breached, next_response_warned, next_response_paused_base,"
+                " unverified_sender)"
                 " SELECT 'Ticket ' || n, 'Details of ticket ' || n,"
                 " (ARRAY['solved','closed','solved','closed','solved','closed','solved',"
                 "   'closed','new','open'])[1 + n %% 10],"
@@ -99,8 +100,8 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " now() - make_interval(secs => (%(total)s - n) * 60), NULL, false, false, 0,"
                 " CASE WHEN n %% 10 >= 8 THEN now() + make_interval(mins => n %% 1440) END,"
                 " now() + interval '8 hours', now() + interval '40 hours', false, false, '',"
-                " '{}', '{}', false, false, 0"
-                " FROM generate_series(%(start)s, %(end)s) n",
+                " '{}', '{}', false, false, 0, ''"
+                " FROM generate_series(%(start)s::int, %(end)s::int) n",
                 {
                     "owner": owner_id,
                     "low": low,
@@ -127,7 +128,7 @@ def seed(database_url: str, schema: str, owner_id: int, tickets: int, messages: 
                 " CASE WHEN n %% 3 = 0 THEN 'note' ELSE 'reply' END,"
                 " CASE WHEN n %% 3 = 0 THEN 'internal' ELSE 'outbound' END,"
                 " 'Message ' || n, %(owner)s, now() - make_interval(secs => n)"
-                " FROM generate_series(%(start)s, %(end)s) n",
+                " FROM generate_series(%(start)s::int, %(end)s::int) n",
                 {
                     "first": first,
                     "last": last,

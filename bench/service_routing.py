@@ -106,14 +106,17 @@ def main() -> None:
                 "INSERT INTO service_ticket (subject, description, status, priority, type,"
                 " channel, assignee_id, team_id, tags, skills, language, created_by_id,"
                 " created_at, updated_at, first_response_breached, resolution_breached,"
-                " paused_seconds, first_response_warned, resolution_warned, custom)"
+                " paused_seconds, first_response_warned, resolution_warned, custom,"
+                " next_response_breached, next_response_paused_base, next_response_warned,"
+                " unverified_sender)"
                 " SELECT 'Ticket ' || n, '',"
                 " (ARRAY['solved','closed','solved','closed','open'])[1 + n %% 5],"
                 " 'normal', 'question', 'email',"
                 " CASE WHEN n <= %(count)s * 100 THEN (%(agents)s::bigint[])[1 + n %% %(count)s]"
                 " ELSE %(owner)s END, %(team)s, '{}', '{}', '',"
-                " %(owner)s, now(), now(), false, false, 0, false, false, '{}'"
-                " FROM generate_series(%(start)s, %(end)s) n",
+                " %(owner)s, now(), now(), false, false, 0, false, false, '{}',"
+                " false, 0, false, ''"
+                " FROM generate_series(%(start)s::int, %(end)s::int) n",
                 {
                     "agents": agent_ids,
                     "count": len(agent_ids),

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import JSONField, Model
 
-# PostgreSQL's wire protocol carries at most 65,535 parameters per statement.
+# PostgreSQL's protocol binds at most 65,535 parameters to a statement; Django binds them on
+# the client, but a statement is kept to that size either way.
 MAX_PARAMETERS = 65_535
 
 
