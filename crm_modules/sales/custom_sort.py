@@ -72,14 +72,20 @@ def _cast(expression: Expression, sql_type: str, output_field: Any) -> Func:
     return Func(expression, template=f"(%(expressions)s)::{sql_type}", output_field=output_field)
 
 
+def _json_type(code: str) -> Func:
+    return Func(KeyTransform(code, "custom"), function="jsonb_typeof", output_field=TextField())
+
+
 def sort_value(definition: CustomField) -> Expression:
     """The field's value as its type orders it; NULL when the record has none of that type."""
     code, kind = definition.code, definition.type
     text = KeyTextTransform(code, "custom")
     if kind in NUMBER_TYPES:
-        # Whole numbers are stored as JSON numbers, decimals and money as exact strings.
+        # Whole numbers are stored as JSON numbers (the type test is cheaper than the pattern,
+        # which only strings meet), decimals and money as exact strings.
         number = DecimalField()
         return Case(
+            When(Exact(_json_type(code), "number"), then=_cast(text, "numeric", number)),
             When(Regex(text, NUMBER_TEXT), then=_cast(text, "numeric", number)),
             default=Value(None, output_field=number),
             output_field=number,
@@ -97,9 +103,8 @@ def sort_value(definition: CustomField) -> Expression:
             output_field=DateTimeField(),
         )
     if kind == CustomField.Type.BOOLEAN:
-        kind_of = Func(KeyTransform(code, "custom"), function="jsonb_typeof")
         return Case(
-            When(Exact(kind_of, "boolean"), then=_cast(text, "boolean", BooleanField())),
+            When(Exact(_json_type(code), "boolean"), then=_cast(text, "boolean", BooleanField())),
             default=Value(None, output_field=BooleanField()),
             output_field=BooleanField(),
         )
