@@ -205,7 +205,7 @@ def custom_sort_schema(record: str) -> OpenApiParameter:
         location=OpenApiParameter.QUERY,
         pattern=r"^-?cf_[-a-zA-Z0-9_]+$",
         description=(
-            f"Order the {record}s by one of the workspace's {record} custom fields: "
+            f"Order the list by one of the workspace's {record} custom fields: "
             "`cf_<code>` ascending, `-cf_<code>` descending. Numbers, decimals and money "
             "order by amount, dates and dates with times chronologically, yes/no fields no "
             "before yes, texts and single selects by text. Records without a value come last "
