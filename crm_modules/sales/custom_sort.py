@@ -3,12 +3,12 @@
 API's lists — one reading for all of them.
 
 The order is on a typed expression of the record's ``custom`` value (numbers and money as
-``numeric``, dates as ``date``, dates and times as ``timestamptz``, yes/no as ``boolean``,
-texts and single selects as text), so that 9 comes before 10 and March before December. A
-value that does not have the field's type (stored before the field had it), an empty text and
-a missing value all count as no value: such records come last in both directions. Ties, and
-the records without a value, are in primary-key order, which keyset pages need
-(``keyset.ValueOrder``).
+``numeric``, yes/no as ``boolean``, dates and dates with times as their stored ISO text in
+UTC, byte by byte, texts and single selects as text), so that 9 comes before 10 and March
+before December. A value that does not have the field's type (stored before the field had
+it), an empty text and a missing value all count as no value: such records come last in both
+directions. Ties, and the records without a value, are in primary-key order, which keyset
+pages need (``keyset.ValueOrder``).
 
 A multi select or a member field has no order; a code naming no field of the list's record
 type in use (unknown, archived, another record type's) is refused with a ServiceError naming
@@ -17,16 +17,14 @@ field)."""
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
     BooleanField,
     Case,
-    DateField,
-    DateTimeField,
     DecimalField,
     Expression,
     Func,
@@ -35,7 +33,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import NullIf
+from django.db.models.functions import Collate, NullIf
 from django.db.models.lookups import Exact, Regex
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
@@ -58,9 +56,10 @@ SORTABLE_TYPES = frozenset(
 # The texts each type's cast accepts; any other stored text is no value rather than an error.
 NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$"
 DATE_TEXT = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# A date and time as stored: ``datetime.isoformat()`` in UTC, microseconds only when not zero.
 DATETIME_TEXT = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{6})?\+00:00$"
 )
 
 
@@ -90,17 +89,15 @@ def sort_value(definition: CustomField) -> Expression:
             default=Value(None, output_field=number),
             output_field=number,
         )
-    if kind == CustomField.Type.DATE:
+    if kind in (CustomField.Type.DATE, CustomField.Type.DATETIME):
+        # Stored as ISO text, dates and times in UTC, which orders chronologically byte by
+        # byte: compared as text (no cast, so a date-shaped impossible value such as
+        # 2026-02-31, left by a deleted field of the same code, cannot fail the query).
+        pattern = DATE_TEXT if kind == CustomField.Type.DATE else DATETIME_TEXT
         return Case(
-            When(Regex(text, DATE_TEXT), then=_cast(text, "date", DateField())),
-            default=Value(None, output_field=DateField()),
-            output_field=DateField(),
-        )
-    if kind == CustomField.Type.DATETIME:
-        return Case(
-            When(Regex(text, DATETIME_TEXT), then=_cast(text, "timestamptz", DateTimeField())),
-            default=Value(None, output_field=DateTimeField()),
-            output_field=DateTimeField(),
+            When(Regex(text, pattern), then=Collate(text, "C")),
+            default=Value(None, output_field=TextField()),
+            output_field=TextField(),
         )
     if kind == CustomField.Type.BOOLEAN:
         return Case(
@@ -115,19 +112,21 @@ def _reader(kind: str) -> Any:
     if kind in NUMBER_TYPES:
         return _finite_number
     if kind == CustomField.Type.DATE:
-        return datetime.date.fromisoformat
+        return _matching(DATE_TEXT)
     if kind == CustomField.Type.DATETIME:
-        return _moment
+        return _matching(DATETIME_TEXT)
     if kind == CustomField.Type.BOOLEAN:
         return _boolean
     return str
 
 
-def _moment(text: str) -> datetime.datetime:
-    moment = datetime.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(text)
-    return moment
+def _matching(pattern: str) -> Callable[[str], str]:
+    def read(text: str) -> str:
+        if re.fullmatch(pattern, text) is None:
+            raise ValueError(text)
+        return text
+
+    return read
 
 
 def _boolean(text: str) -> bool:

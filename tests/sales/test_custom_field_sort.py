@@ -124,14 +124,23 @@ VALUES: dict[str, list[tuple[Any, Any]]] = {
     "seats": [(10, 10), (9, 9), (None, None), (-3, -3), (10, 10), ("abc", None)],
     "ratio": [("2.5", Decimal("2.5")), ("10", Decimal("10")), ("1E+1", Decimal("10"))],
     "budget": [("1500.50", Decimal("1500.50")), ("99.00", Decimal("99")), ("", None)],
-    "renewal": [("2027-01-31", "2027-01-31"), ("2026-12-01", "2026-12-01"), (True, None)],
+    # A date-shaped impossible date (a deleted text field's value) orders as its text and
+    # fails nothing; a date and time not stored as the field stores them is no value.
+    "renewal": [
+        ("2027-01-31", "2027-01-31"),
+        ("2026-12-01", "2026-12-01"),
+        (True, None),
+        ("2026-02-31", "2026-02-31"),
+    ],
     "signed": [
         ("2026-03-01T23:30:00+00:00", datetime.datetime(2026, 3, 1, 23, 30, tzinfo=datetime.UTC)),
         (
-            "2026-03-02T00:30:00.5+00:00",
+            "2026-03-02T00:30:00.500000+00:00",
             datetime.datetime(2026, 3, 2, 0, 30, 0, 500000, datetime.UTC),
         ),
         ("2026-03-02T00:30:00+00:00", datetime.datetime(2026, 3, 2, 0, 30, tzinfo=datetime.UTC)),
+        ("2026-02-31T10:00:00+00:00", datetime.datetime(2026, 2, 28, 10, 0, tzinfo=datetime.UTC)),
+        ("2026-03-05T10:00:00+02:00", None),
     ],
     "vip": [(True, True), (False, False), ("yes", None), (True, True)],
     "tier": [("silver", "silver"), ("gold", "gold"), ("", None), ("bronze", "bronze")],
