@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -19,15 +20,18 @@ from drf_spectacular.utils import (
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from crm_modules.activities.api import LOG_ACTIVITY, Activity, timeline
 from crm_modules.sales import selectors, services
 from crm_modules.sales.custom_filters import CustomFilter, check_custom_filter, custom_filter_schema
+from crm_modules.sales.custom_sort import check_custom_sort, custom_sort_schema, is_custom_sort
 from crm_modules.sales.endpoints_duplicates import (
     DuplicatesOut,
     possible_duplicates_response,
 )
 from crm_modules.sales.endpoints_duplicates import urlpatterns as duplicates_urlpatterns
+from crm_modules.sales.keyset import ValueOrder, keyset_page
 from crm_modules.sales.models import (
     Channel,
     Company,
@@ -53,6 +57,7 @@ from crm_modules.sales.services.duplicates import company_duplicates, contact_du
 from crm_modules.sales.services.scores import score_explanation
 from crm_platform.api.pagination import KeysetPagination
 from crm_platform.api.permissions import declared_capability
+from crm_platform.errors import ServiceError
 from tenants.capabilities import Capability
 from tenants.models import Membership
 
@@ -361,7 +366,13 @@ class _Detail(_Resource):
 
 
 class _List(_Resource):
+    # The record type a list is of, for its ``sort`` by a custom field (``custom_sort``).
+    entity: ClassVar[str] = ""
+    # The order ``sort`` asked for, read before the queryset (CustomSortPagination uses it).
+    custom_order: ValueOrder | None = None
+
     def get(self, request: Request, **kwargs: Any) -> Response:
+        self.custom_order = _custom_order(request, self.entity)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.out(page, many=True).data)
 
@@ -373,7 +384,57 @@ class _List(_Resource):
         raise NotImplementedError
 
 
-class ScoreOrderedPagination(KeysetPagination):
+def _custom_order(request: Request, entity: str) -> ValueOrder | None:
+    """The custom-field order ``sort`` asks for (``custom_sort``); a ``sort`` that names no
+    field that can order the list answers 400 naming ``sort``."""
+    raw = request.query_params.get("sort", "")
+    if not raw or not entity:
+        return None
+    if not is_custom_sort(raw):
+        raise ServiceError(
+            _("Sort by a custom field: cf_<code>, or -cf_<code> for descending."), field="sort"
+        )
+    return check_custom_sort(entity=entity, raw=raw)
+
+
+class CustomSortPagination(KeysetPagination):
+    """DRF's cursor pages, or with ``sort=cf_<code>`` keyset pages on the field's typed value
+    and the primary key (``keyset.ValueOrder``): DRF's cursor keeps only the first sort column
+    and skips ties by offset, which neither places records without a value nor stays cheap
+    among many equal values. Those pages go forward only (``previous`` is null)."""
+
+    custom_next: str | None = None
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        order = getattr(view, "custom_order", None)
+        if order is None:
+            self.custom_next = None
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        size = self.get_page_size(request) or self.page_size
+        page = keyset_page(
+            queryset,
+            order=order,
+            after=request.query_params.get(self.cursor_query_param, ""),
+            size=size,
+        )
+        self.custom_next = page.next_cursor
+        return page.rows
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.custom_next is None:
+            return super().get_paginated_response(data)
+        following = (
+            replace_query_param(
+                self.request.build_absolute_uri(), self.cursor_query_param, self.custom_next
+            )
+            if self.custom_next
+            else None
+        )
+        return Response({"next": following, "previous": None, "results": data})
+
+
+class ScoreOrderedPagination(CustomSortPagination):
     """Newest first, or by lead score (``ordering=-score``, served by the score indexes)."""
 
     def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple[str, ...]:
@@ -397,7 +458,12 @@ TAG = OpenApiParameter("tag", str, description="only records carrying this tag")
 @extend_schema_view(
     get=extend_schema(
         tags=["companies"],
-        parameters=[SEARCH, OWNER, custom_filter_schema("company")],
+        parameters=[
+            SEARCH,
+            OWNER,
+            custom_filter_schema("company"),
+            custom_sort_schema("company"),
+        ],
         responses=CompanyOut(many=True),
         operation_id="company_list",
     ),
@@ -410,6 +476,8 @@ TAG = OpenApiParameter("tag", str, description="only records carrying this tag")
 )
 class CompanyList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
+    entity = "company"
+    pagination_class = CustomSortPagination
     out, into = CompanyOut, CompanyIn
 
     def get_queryset(self) -> QuerySet[Company]:
@@ -474,6 +542,7 @@ class CompanyDetail(_Detail):
             OpenApiParameter("company", int),
             *SCORE_PARAMS,
             custom_filter_schema("contact"),
+            custom_sort_schema("contact"),
         ],
         responses=ContactOut(many=True),
         operation_id="contact_list",
@@ -487,6 +556,7 @@ class CompanyDetail(_Detail):
 )
 class ContactList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
+    entity = "contact"
     out, into = ContactOut, ContactIn
     pagination_class = ScoreOrderedPagination
 
@@ -572,6 +642,7 @@ class ContactDetail(_Detail):
             TAG,
             *SCORE_PARAMS,
             custom_filter_schema("lead"),
+            custom_sort_schema("lead"),
         ],
         responses=LeadOut(many=True),
         operation_id="lead_list",
@@ -582,6 +653,7 @@ class ContactDetail(_Detail):
 )
 class LeadList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
+    entity = "lead"
     pagination_class = ScoreOrderedPagination
     out, into = LeadOut, LeadIn
 
@@ -691,6 +763,7 @@ class LeadConvert(_Resource):
             OpenApiParameter("amount_max", str),
             TAG,
             custom_filter_schema("deal"),
+            custom_sort_schema("deal"),
         ],
         responses=DealOut(many=True),
         operation_id="deal_list",
@@ -701,6 +774,8 @@ class LeadConvert(_Resource):
 )
 class DealList(_List):
     capabilities = {"GET": VIEW_RECORDS, "POST": CREATE_RECORDS}
+    entity = "deal"
+    pagination_class = CustomSortPagination
     out, into = DealOut, DealIn
 
     def get_queryset(self) -> QuerySet[Deal]:

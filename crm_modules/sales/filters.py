@@ -2,7 +2,9 @@
 else showing "this list" (an export) narrows it exactly as the page does. Every queryset comes
 from the scoped selectors: it holds only what the member may see. Custom fields are filtered by
 their ``cf_`` parameters (``custom_filters``, the same reading as the API's); a bad one raises
-a ServiceError naming the field rather than being left out."""
+a ServiceError naming the field rather than being left out. Any list may be sorted by a custom
+field (``sort=cf_<code>`` / ``sort=-cf_<code>``, ``custom_sort``); a sort naming no field that
+can order the list leaves the list in its default order (a saved view may outlive its field)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,17 @@ from django.utils.translation import gettext_lazy
 
 from crm_modules.sales import selectors
 from crm_modules.sales.custom_filters import check_custom_filter, filter_parameters
+from crm_modules.sales.custom_sort import check_custom_sort
+from crm_modules.sales.keyset import ValueOrder
 from crm_modules.sales.models import Deal, Lead, LifecycleStage
+from crm_platform.errors import ServiceError
 from tenants.models import Membership
 
 LIST_ENTITIES = ("contact", "company", "lead", "deal")
 # The query-string parameters each list understands (and an export keeps).
 PARAMETERS = {
     "contact": ("q", "stage", "mine", "min_score", "sort"),
-    "company": ("q", "mine"),
+    "company": ("q", "mine", "sort"),
     "lead": ("q", "status", "tag", "mine", "min_score", "sort"),
     "deal": (
         "q",
@@ -93,9 +98,17 @@ def _tag(params: Mapping[str, Any]) -> str:
     return " ".join(str(params.get("tag") or "").split())[:50]
 
 
-def list_order(entity: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+def list_order(entity: str, params: Mapping[str, Any]) -> tuple[str, ...] | ValueOrder:
     """The order of a list: newest first, companies by name, and scored records highest score
-    first with ``sort=score`` (served by the score index); deals in any of ``DEAL_SORTS``."""
+    first with ``sort=score`` (served by the score index); deals in any of ``DEAL_SORTS``; any
+    list by a custom field (``custom_sort``), else in its default order."""
+    sort = params.get("sort")
+    try:
+        by_field = check_custom_sort(entity=entity, raw=sort)
+    except ServiceError:
+        by_field = None
+    if by_field is not None:
+        return by_field
     if entity == "deal":
         return DEAL_SORTS.get(str(params.get("sort") or "newest"), DEAL_SORTS["newest"])[0]
     if entity == "company":
@@ -105,14 +118,42 @@ def list_order(entity: str, params: Mapping[str, Any]) -> tuple[str, ...]:
     return ("-id",)
 
 
-def list_for(entity: str, *, actor: Membership, params: Mapping[str, Any]) -> QuerySet[Any]:
+def _ordered(records: QuerySet[Any], order: tuple[str, ...] | ValueOrder) -> QuerySet[Any]:
+    return order.apply(records) if isinstance(order, ValueOrder) else records.order_by(*order)
+
+
+def list_for(
+    entity: str,
+    *,
+    actor: Membership,
+    params: Mapping[str, Any],
+    order: tuple[str, ...] | ValueOrder | None = None,
+) -> QuerySet[Any]:
     """The list of ``entity`` ("contact", "company", "lead", "deal") filtered by ``params``,
-    in ``list_order``, as its page shows it. ``params`` is the page's QueryDict or the filters
-    an export keeps (``list_parameters``: a custom-field filter's values as a list)."""
+    in ``list_order`` (``order`` when the caller has read it already), as its page shows it.
+    ``params`` is the page's QueryDict or the filters an export keeps (``list_parameters``: a
+    custom-field filter's values as a list)."""
     q = str(params.get("q", ""))[:100]
     owner_id = actor.user_id if params.get("mine") == "1" else None
-    order = list_order(entity, params)
+    if order is None:
+        order = list_order(entity, params)
     custom = check_custom_filter(actor=actor, entity=entity, params=params)
+    records = _list(entity, actor=actor, params=params, q=q, owner_id=owner_id, custom=custom)
+    if entity == "deal" and not isinstance(order, ValueOrder) and order[0] == "expected_close_date":
+        # Deals without a date have no place in this order; the other sorts list them.
+        records = records.filter(expected_close_date__isnull=False)
+    return _ordered(records, order)
+
+
+def _list(
+    entity: str,
+    *,
+    actor: Membership,
+    params: Mapping[str, Any],
+    q: str,
+    owner_id: int | None,
+    custom: Any,
+) -> QuerySet[Any]:
     if entity == "contact":
         stage = params.get("stage", "")
         return selectors.contact_list(
@@ -122,11 +163,9 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, Any]) -> Qu
             lifecycle_stage=stage if stage in LifecycleStage.values else "",
             min_score=_int(params.get("min_score", "")),
             custom=custom,
-        ).order_by(*order)
-    if entity == "company":
-        return selectors.company_list(actor=actor, q=q, owner_id=owner_id, custom=custom).order_by(
-            *order
         )
+    if entity == "company":
+        return selectors.company_list(actor=actor, q=q, owner_id=owner_id, custom=custom)
     if entity == "lead":
         status = params.get("status", "")
         return selectors.lead_list(
@@ -137,10 +176,10 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, Any]) -> Qu
             min_score=_int(params.get("min_score", "")),
             tag=_tag(params),
             custom=custom,
-        ).order_by(*order)
+        )
     if entity == "deal":
         status = params.get("status", "")
-        deals = selectors.deal_list(
+        return selectors.deal_list(
             actor=actor,
             q=q,
             pipeline_id=_int(params.get("pipeline", "")),
@@ -154,8 +193,4 @@ def list_for(entity: str, *, actor: Membership, params: Mapping[str, Any]) -> Qu
             tag=_tag(params),
             custom=custom,
         )
-        if order[0] == "expected_close_date":
-            # Deals without a date have no place in this order; the other sorts list them.
-            deals = deals.filter(expected_close_date__isnull=False)
-        return deals.order_by(*order)
     raise ValueError(entity)

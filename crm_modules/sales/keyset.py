@@ -1,15 +1,23 @@
-"""Keyset pagination for the pages (the API uses DRF's cursor pagination): the next page
-starts after the last row's sort key, so page 20,000 costs what page 1 costs (D21)."""
+"""Keyset pagination for the pages (the API uses DRF's cursor pagination, and this one for an
+order on a computed value): the next page starts after the last row's sort key, so page 20,000
+costs what page 1 costs (D21).
+
+An order is either field names (``order=("-amount", "-id")``) or a ``ValueOrder``: a computed,
+typed value that some rows lack (a custom field's, ADR 0070), listed with the rows lacking it
+last in both directions and ties broken by the primary key. Its cursor carries the order's key,
+the last row's value (or none) and its primary key."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Expression, F, Model, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 M = TypeVar("M", bound=Model)
 
@@ -38,9 +46,90 @@ def _decode(cursor: str, size: int) -> list[Any] | None:
     return values
 
 
-def keyset_page(queryset: QuerySet[M], *, order: tuple[str, ...], after: str, size: int) -> Page[M]:
+SORT_VALUE = "sort_value"
+
+
+@dataclass(frozen=True)
+class ValueOrder:
+    """Rows by a typed ``value`` (NULL for a row without one), rows without a value last in
+    both directions, ties by primary key in the order's direction. ``key`` names the order in
+    its cursors (a cursor of another order starts from the first page); ``read`` turns the
+    text a cursor carries back into a value of the expression's type, raising ValueError."""
+
+    key: str
+    value: Expression
+    descending: bool
+    read: Callable[[str], Any]
+
+    def order_by(self) -> tuple[OrderBy, OrderBy]:
+        if self.descending:
+            return self.value.desc(nulls_last=True), F("id").desc()
+        return self.value.asc(nulls_last=True), F("id").asc()
+
+    def apply(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        return queryset.order_by(*self.order_by())
+
+    def beyond(self, queryset: QuerySet[M], value: Any, pk: int) -> QuerySet[M]:
+        """The rows after (``value``, ``pk``) in this order."""
+        op = "lt" if self.descending else "gt"
+        queryset = queryset.alias(**{SORT_VALUE: self.value})
+        if value is None:
+            # Past the last row with a value: only rows without one remain, by primary key.
+            return queryset.filter(**{f"{SORT_VALUE}__isnull": True, f"id__{op}": pk})
+        return queryset.filter(
+            Q(**{f"{SORT_VALUE}__{op}": value})
+            | Q(**{SORT_VALUE: value, f"id__{op}": pk})
+            | Q(**{f"{SORT_VALUE}__isnull": True})
+        )
+
+    def cursor(self, value: Any, pk: int) -> str:
+        return _encode([self.key, None if value is None else str(value), pk])
+
+    def position(self, cursor: str) -> tuple[Any, int] | None:
+        """The value and primary key a cursor of this order carries; None for any other."""
+        values = _decode_any(cursor)
+        if values is None or len(values) != 3 or values[0] != self.key:
+            return None
+        _key, text, pk = values
+        if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(text, str | None):
+            return None
+        if text is None:
+            return None, pk
+        try:
+            return self.read(text), pk
+        except (TypeError, ValueError, ArithmeticError):
+            return None
+
+
+def _decode_any(cursor: str) -> list[Any] | None:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return values if isinstance(values, list) else None
+
+
+def _value_page(queryset: QuerySet[M], *, order: ValueOrder, after: str, size: int) -> Page[M]:
+    position = order.position(after) if after else None
+    if position is not None:
+        queryset = order.beyond(queryset, *position)
+    rows = list(order.apply(queryset.annotate(**{SORT_VALUE: order.value}))[: size + 1])
+    next_cursor = ""
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = order.cursor(getattr(last, SORT_VALUE), last.pk)
+    return Page(rows=rows, next_cursor=next_cursor)
+
+
+def keyset_page(
+    queryset: QuerySet[M], *, order: tuple[str, ...] | ValueOrder, after: str, size: int
+) -> Page[M]:
     """``order``: field names, each with "-" for descending, all in one direction, ending in a
-    unique field ("id"). A cursor that is not one of ours starts from the first page."""
+    unique field ("id"); or a ``ValueOrder``. A cursor that is not one of ours starts from the
+    first page."""
+    if isinstance(order, ValueOrder):
+        return _value_page(queryset, order=order, after=after, size=size)
     descending = order[0].startswith("-")
     fields = [name.lstrip("-") for name in order]
     values = _decode(after, len(fields)) if after else None

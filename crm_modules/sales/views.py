@@ -24,16 +24,12 @@ PAGE_SIZE = 50
 def _list_page(request: WorkspaceRequest, entity: str) -> tuple[Page[Any], dict[str, Any], int]:
     """A page of a list, read through the same filters and order an export of it uses; with
     the message of a custom-field filter it refused (then no rows, status 400)."""
+    order = list_order(entity, request.GET)
     try:
-        records = list_for(entity, actor=request.membership, params=request.GET)
+        records = list_for(entity, actor=request.membership, params=request.GET, order=order)
     except ServiceError as error:
         return Page(rows=[], next_cursor=""), {"custom_filter_error": error.message}, 400
-    page = keyset_page(
-        records,
-        order=list_order(entity, request.GET),
-        after=request.GET.get("after", ""),
-        size=PAGE_SIZE,
-    )
+    page = keyset_page(records, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     return page, {}, 200
 
 
@@ -73,6 +69,7 @@ def company_list(request: WorkspaceRequest) -> HttpResponse:
         **refused,
         "q": request.GET.get("q", "")[:100],
         **list_extras(request, "company"),
+        "sort": request.GET.get("sort", ""),
     }
     return render(request, "sales/company_list.html", context, status=status)
 

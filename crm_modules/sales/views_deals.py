@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.sales import selectors, services
+from crm_modules.sales.custom_sort import is_custom_sort, sort_choices
 from crm_modules.sales.filters import DEAL_SORTS, list_for, list_order
 from crm_modules.sales.keyset import keyset_page
 from crm_modules.sales.models import Deal
@@ -27,6 +28,15 @@ from tenants.selectors import member_list
 PAGE_SIZE = 50
 
 SORTS = DEAL_SORTS
+
+
+class SortField(forms.ChoiceField):
+    """The order of the list: a built-in one, or a custom field's. A custom field that can no
+    longer order the list (archived since a view was saved) is not an error: the list falls
+    back to its default order (``list_order``)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return is_custom_sort(value) or super().valid_value(value)
 
 
 class DealFilterForm(AccessibleForm):
@@ -62,15 +72,26 @@ class DealFilterForm(AccessibleForm):
     amount_max = forms.DecimalField(
         label=gettext_lazy("Amount up to"), required=False, min_value=0, decimal_places=2
     )
-    sort = forms.ChoiceField(
+    sort = SortField(
         label=gettext_lazy("Sort by"),
         required=False,
         choices=[(key, label) for key, (_order, label) in SORTS.items()],
     )
 
-    def __init__(self, *args: Any, pipelines: list[Any], members: list[Any], **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        pipelines: list[Any],
+        members: list[Any],
+        custom_sorts: list[tuple[str, str]],
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         any_choice = ("", gettext_lazy("Any"))
+        self.fields["sort"].choices = [  # type: ignore[attr-defined]
+            *((key, label) for key, (_order, label) in SORTS.items()),
+            *custom_sorts,
+        ]
         self.fields["pipeline"].choices = [any_choice, *((p.pk, p.name) for p in pipelines)]  # type: ignore[attr-defined]
         self.fields["stage"].choices = [  # type: ignore[attr-defined]
             any_choice,
@@ -88,29 +109,28 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
     actor = request.membership
     pipelines = list(selectors.pipeline_list(actor=actor, include_archived=True))
     members = list(member_list(tenant=actor.tenant))
-    form = DealFilterForm(request.GET, pipelines=pipelines, members=members)
+    fields = list(selectors.custom_field_list(actor=actor, entity="deal"))
+    form = DealFilterForm(
+        request.GET, pipelines=pipelines, members=members, custom_sorts=sort_choices(fields)
+    )
+    extras = list_extras(request, "deal", pipelines=pipelines, fields=fields)
     if not form.is_valid():
-        context: dict[str, Any] = {
-            "form": form,
-            "page": None,
-            "pipelines": pipelines,
-            **list_extras(request, "deal", pipelines=pipelines),
-        }
+        context: dict[str, Any] = {"form": form, "page": None, "pipelines": pipelines, **extras}
         return render(request, "sales/deal_list.html", context, status=400)
     # Read through the same filters and order as an export of this list (the form above only
     # tells the member which value it refused).
+    order = list_order("deal", request.GET)
     try:
-        deals = list_for("deal", actor=actor, params=request.GET)
+        deals = list_for("deal", actor=actor, params=request.GET, order=order)
     except ServiceError as error:
         context = {
             "form": form,
             "page": None,
             "pipelines": pipelines,
             "custom_filter_error": error.message,
-            **list_extras(request, "deal", pipelines=pipelines),
+            **extras,
         }
         return render(request, "sales/deal_list.html", context, status=400)
-    order = list_order("deal", request.GET)
     page = keyset_page(deals, order=order, after=request.GET.get("after", ""), size=PAGE_SIZE)
     owners = {m.user_id: m.user for m in members}
     rows = [
@@ -122,7 +142,7 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "pipelines": pipelines,
-        **list_extras(request, "deal", pipelines=pipelines),
+        **extras,
     }
     return render(request, "sales/deal_list.html", context)
 

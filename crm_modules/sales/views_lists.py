@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 
 from crm_modules.sales import selectors, services
 from crm_modules.sales.custom_forms import custom_columns, custom_filter_rows, posted_custom
-from crm_modules.sales.models import Company, Contact, Deal, Lead, LifecycleStage
+from crm_modules.sales.custom_sort import sort_choices
+from crm_modules.sales.models import Company, Contact, CustomField, Deal, Lead, LifecycleStage
 from crm_modules.sales.module import (
     DELETE_RECORDS,
     EDIT_RECORDS,
@@ -42,17 +43,23 @@ WITH_CUSTOM_FIELDS = {"contact", "company", "deal", "lead"}
 
 
 def list_extras(
-    request: WorkspaceRequest, entity: str, *, pipelines: list[Any] | None = None
+    request: WorkspaceRequest,
+    entity: str,
+    *,
+    pipelines: list[Any] | None = None,
+    fields: list[CustomField] | None = None,
 ) -> dict[str, Any]:
     """Context for a list page: its saved views, the custom fields it may show as columns and
-    those chosen (``cols``), and the bulk actions the member's role offers (the deals list
-    passes its ``pipelines``, whose stages the deals may be moved to)."""
+    those chosen (``cols``), the custom fields it may be sorted by (``custom_sorts``), and the
+    bulk actions the member's role offers (the deals list passes its ``pipelines``, whose
+    stages the deals may be moved to, and its ``fields`` when it has read them)."""
     actor = request.membership
-    fields = (
-        list(selectors.custom_field_list(actor=actor, entity=entity))
-        if entity in WITH_CUSTOM_FIELDS
-        else []
-    )
+    if fields is None:
+        fields = (
+            list(selectors.custom_field_list(actor=actor, entity=entity))
+            if entity in WITH_CUSTOM_FIELDS
+            else []
+        )
     query = request.GET.copy()
     query.pop("after", None)
     for key in [k for k, values in query.lists() if k.startswith("cf_") and not any(values)]:
@@ -74,6 +81,7 @@ def list_extras(
         "view_query": query.urlencode(),
         **custom_columns(request, fields),
         "custom_filter_rows": filter_rows,
+        "custom_sorts": sort_choices(fields),
         "custom_filter_used": any(row["used"] for row in filter_rows),
         "bulk": {
             "owner": can_reassign,
