@@ -29,27 +29,10 @@ from tests.sales.factories import (
     LeadFactory,
     PipelineFactory,
 )
+from tests.sales.test_custom_field_filters import API, LISTS, ROW
 
 pytestmark = pytest.mark.usefixtures("in_alpha")
 
-LISTS = {
-    "contact": "/sales/contacts/",
-    "company": "/sales/companies/",
-    "lead": "/sales/leads/",
-    "deal": "/sales/deals/list/",
-}
-API = {
-    "contact": "/api/v1/sales/contacts/",
-    "company": "/api/v1/sales/companies/",
-    "lead": "/api/v1/sales/leads/",
-    "deal": "/api/v1/sales/deals/",
-}
-ROW = {
-    "contact": r'data-contact="(\d+)"',
-    "company": r'data-company="(\d+)"',
-    "lead": r'data-lead="(\d+)"',
-    "deal": r'data-deal="(\d+)"',
-}
 MODELS: dict[str, Any] = {"contact": Contact, "company": Company, "lead": Lead, "deal": Deal}
 FIELDS: list[tuple[str, str, list[str] | None]] = [
     ("note", "text", None),
