@@ -18,6 +18,7 @@ import socket
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -176,9 +177,12 @@ def nearest_rank(samples: list[float], pct: float) -> float:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-def measure(client: object, path: str, n: int) -> tuple[float, float, float, int]:
+def measure(
+    client: object, path: str, n: int, before: Callable[[], None] | None = None
+) -> tuple[float, float, float, int]:
     """Median and p95 server time, p95 database time, and queries of ``n`` requests (after one
-    untimed request); exits when a request does not answer 200."""
+    untimed request; ``before`` runs untimed before each timed one); exits when a request does
+    not answer 200."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -187,6 +191,8 @@ def measure(client: object, path: str, n: int) -> tuple[float, float, float, int
     database = []
     queries = 0
     for _ in range(n):
+        if before is not None:
+            before()
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             response = client.get(path)  # type: ignore[attr-defined]

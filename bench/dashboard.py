@@ -40,6 +40,7 @@ from bench.common import (  # noqa: E402
     add_reps,
     bench_database,
     create_sales_pipeline,
+    measure,
     p95,
     provision,
     setup_django,
@@ -307,28 +308,6 @@ def seed_customers_and_history(
     print(f"  companies and stage history ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
-def measure(
-    client: object, path: str, n: int, before: Callable[[], None] | None = None
-) -> tuple[float, float, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    client.get(path)  # type: ignore[attr-defined]
-    samples = []
-    queries = 0
-    for _ in range(n):
-        if before is not None:
-            before()
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)  # type: ignore[attr-defined]
-            samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            sys.exit(f"{path} answered {response.status_code}")
-        queries = len(captured)
-    return statistics.median(samples), p95(samples), queries
-
-
 def whole_dashboard(
     make_client: Callable[[], object], parallel: int, before: Callable[[], None] | None
 ) -> float:
@@ -428,8 +407,8 @@ def main() -> None:
     for chart in DEFAULT_CHARTS:
         for who, client in viewers.items():
             path = f"/reporting/chart/?key={chart.key}"
-            median, p95_ms, queries = measure(client, path, args.requests, before=stale)
-            warm_median, warm_p95, _q = measure(client, path, args.requests)
+            median, p95_ms, _db, queries = measure(client, path, args.requests, before=stale)
+            warm_median, warm_p95, _db, _q = measure(client, path, args.requests)
             print(
                 f"{chart.key:24} {who:6} {median:16.1f} {p95_ms:8.1f} {warm_median:14.1f} "
                 f"{warm_p95:8.1f} {queries:8d}",
@@ -439,7 +418,7 @@ def main() -> None:
     runs = max(3, args.requests // 4)
     print(f"\n{'page':40} {'viewer':6} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for who, client in viewers.items():
-        median, p95_ms, queries = measure(client, "/reporting/", runs)
+        median, p95_ms, _db, queries = measure(client, "/reporting/", runs)
         print(f"{'shell (first paint)':40} {who:6} {median:10.1f} {p95_ms:8.1f} {queries:8d}")
         user = users[who]
 
