@@ -129,8 +129,8 @@ SEARCH_LIMIT = 10
 @requires(VIEW_RECORDS)
 @require_safe
 def search(request: WorkspaceRequest) -> HttpResponse:
-    """One box across contacts, companies, leads and deals: substrings in any script (D20).
-    Four queries, each served by its record's trigram index."""
+    """One box across contacts, companies, leads and deals: substrings in any script (D20),
+    each record type's newest matches read from its index (``selectors.newest_matches``)."""
     q = request.GET.get("q", "")[:100]
     term = selectors.search_term(q)
     groups: list[tuple[str, str, list[Any]]] = []
@@ -140,22 +140,30 @@ def search(request: WorkspaceRequest) -> HttpResponse:
             (
                 "contacts",
                 "sales:contact_detail",
-                list(selectors.contact_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+                selectors.newest_matches(
+                    selectors.contact_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                ),
             ),
             (
                 "companies",
                 "sales:company_detail",
-                list(selectors.company_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+                selectors.newest_matches(
+                    selectors.company_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                ),
             ),
             (
                 "deals",
                 "sales:deal_detail",
-                list(selectors.deal_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+                selectors.newest_matches(
+                    selectors.deal_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                ),
             ),
             (
                 "leads",
                 "sales:lead_detail",
-                list(selectors.lead_list(actor=actor, q=term).order_by("-id")[:SEARCH_LIMIT]),
+                selectors.newest_matches(
+                    selectors.lead_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                ),
             ),
         ]
     context = {"q": q, "groups": groups, "searched": bool(term)}

@@ -228,6 +228,7 @@ def test_global_search_finds_records_in_every_script(alpha: Workspace, term: str
 
 
 def test_global_search_runs_the_same_queries_for_few_and_many_matches(alpha: Workspace) -> None:
+    ContactFactory.create()
     client = workspace_client(alpha.owner.user, alpha.tenant)
     client.get("/sales/search/?q=person")
     with CaptureQueriesContext(connection) as few:
@@ -237,6 +238,40 @@ def test_global_search_runs_the_same_queries_for_few_and_many_matches(alpha: Wor
         html = client.get("/sales/search/?q=person").content.decode()
     assert len(many) == len(few)
     assert html.count('data-result="contacts-') == 10
+
+
+@pytest.mark.parametrize("scan", [3, 1000])
+def test_global_search_shows_the_newest_matches_whether_the_term_is_rare_or_common(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch, scan: int
+) -> None:
+    """Under the scan cap the matches come from the index and the newest are fetched by id; at
+    the cap (a common term) the newest are walked to. Both show the same ten, newest first."""
+    monkeypatch.setattr(selectors, "NEWEST_MATCHES_SCAN", scan)
+    DealFactory.create_batch(3, name="Other deal")
+    matching = [DealFactory.create(name=f"王芳 {n}") for n in range(12)]
+    DealFactory.create(name="Newest other deal")
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/sales/search/", {"q": "王芳"}).content.decode()
+    shown = [d.pk for d in matching if f'data-result="deals-{d.pk}"' in html]
+    assert shown == [d.pk for d in matching][-10:]
+    order = [html.index(f'data-result="deals-{pk}"') for pk in shown]
+    assert order == sorted(order, reverse=True)
+    deal_reads = [q["sql"] for q in queries.captured_queries if 'FROM "sales_deal"' in q["sql"]]
+    assert len(deal_reads) == 2
+    assert "ORDER BY" not in deal_reads[0]
+    # The second read: the ids found (a rare term) or the walk newest first (a common one).
+    assert (' "sales_deal"."id" IN (' in deal_reads[1]) is (scan == 1000)
+
+
+def test_a_search_with_no_match_reads_each_record_type_once(alpha: Workspace) -> None:
+    DealFactory.create_batch(3)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/sales/search/", {"q": "芳"}).content.decode()
+    assert 'data-result="' not in html
+    for table in ("sales_contact", "sales_company", "sales_deal", "sales_lead"):
+        assert len([q for q in queries.captured_queries if f'FROM "{table}"' in q["sql"]]) == 1
 
 
 def test_my_tasks_split_into_overdue_today_and_upcoming(alpha: Workspace) -> None:
