@@ -494,6 +494,29 @@ class Deal(models.Model):
         return self.name
 
 
+class DealStageTotal(models.Model):
+    """How many deals each stage holds and their sum, per owner: the kanban's column headers
+    read these few rows, not every deal of the pipeline (ADR 0071). Kept by statement triggers
+    on the deal table (migration 0020), so every way of writing deals — services, bulk imports,
+    COPY, updates of many rows — keeps it exact in the same transaction. Rows whose deals have
+    all gone stay, at zero."""
+
+    stage_id = models.BigIntegerField()
+    owner = user_reference(db_constraint=False)
+    deals = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stage_id", "owner"], name="deal_stage_total_key", nulls_distinct=False
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}/{self.owner_id}: {self.deals}"
+
+
 class DealStageChange(models.Model):
     """Every stage a deal entered, with its time: conversion and time-in-stage reports."""
 

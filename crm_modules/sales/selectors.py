@@ -21,6 +21,7 @@ from crm_modules.sales.models import (
     Contact,
     CustomField,
     Deal,
+    DealStageTotal,
     DuplicateGroup,
     Lead,
     LineItem,
@@ -64,19 +65,23 @@ def _search(queryset: QuerySet[M], q: str) -> QuerySet[M]:
     return queryset.filter(search_text__contains=term)
 
 
-# How many matching ids a search reads from its index before it calls the term common.
+# How many matching ids a search by pieces of Chinese, Japanese or Korean reads from its index
+# before it calls the term common.
 NEWEST_MATCHES_SCAN = 1000
 
 
-def newest_matches(queryset: QuerySet[M], *, limit: int) -> list[M]:
-    """The newest ``limit`` records of a search, at a cost that does not depend on where the
-    matches lie. Asked for them newest first, the planner chooses between reading the term's
-    index and walking the primary key backwards by its estimate of the matches, and a term
-    absent from a table (a Chinese name among deals) is estimated at hundreds of rows: the walk
-    visited all 300,000 deals (0.5 s). Here the index is read first, capped: under the cap those
-    are all the matches, and the newest are fetched by id; at the cap the term is common, and
-    the backward walk meets ``limit`` matches early. Two queries either way, one when nothing
-    matches."""
+def newest_matches(queryset: QuerySet[M], *, term: str, limit: int) -> list[M]:
+    """The newest ``limit`` records of a search for ``term``. Asked for them newest first, the
+    planner chooses between reading the term's index and walking the primary key backwards by
+    its estimate of the matches. For trigram terms the estimate holds. For the one- and
+    two-character pieces kept in ``search_grams`` it does not: a piece absent from a table (a
+    Chinese name among deals) is estimated at hundreds of rows, and the walk visited all
+    300,000 deals (0.25 s). For those the index is read first, capped: under the cap those are
+    all the matches, and the newest are fetched by id; at the cap the piece is common, and the
+    backward walk meets ``limit`` matches early. Two queries either way, one when nothing
+    matches (ADR 0071)."""
+    if not _SHORT_GRAM_TERM.fullmatch(term):
+        return list(queryset.order_by("-id")[:limit])
     ids = list(queryset.order_by().values_list("id", flat=True)[:NEWEST_MATCHES_SCAN])
     if len(ids) < NEWEST_MATCHES_SCAN:
         newest = sorted(ids, reverse=True)[:limit]
@@ -283,22 +288,24 @@ BOARD_CARDS_PER_STAGE = 20
 
 def deal_board(*, actor: Membership, pipeline: Pipeline) -> list[dict[str, Any]]:
     """Per stage of a pipeline: its deals' count and sum, and the newest cards. Two queries
-    whatever the number of deals, each read from an index whatever the pipeline's size: the
-    totals from ``deal_status_stage`` (which carries amount and owner), the cards as one
-    UNION of a short walk of ``deal_board`` per stage."""
-    from django.db.models import Count, Sum
+    whatever the number of deals: the totals from the stage totals the deal table's triggers
+    keep (a row per stage and owner, so a rep limited to their own deals sees their own sums),
+    the cards as one UNION of a short walk of ``deal_board`` per stage."""
+    from django.db.models import Sum
 
     stages = list(pipeline.stages.all())
     if not stages:
         return []
-    # A deal's pipeline is its stage's, so the stages alone select the pipeline's deals.
-    deals = _scoped(Deal.objects.filter(stage_id__in=[stage.pk for stage in stages]), actor, None)
+    stage_ids = [stage.pk for stage in stages]
     totals: dict[int, dict[str, Any]] = {
         row["stage_id"]: dict(row)
-        for row in deals.order_by()
+        for row in _scoped(DealStageTotal.objects.filter(stage_id__in=stage_ids), actor, None)
+        .order_by()
         .values("stage_id")
-        .annotate(count=Count("id"), total=Sum("amount"))
+        .annotate(count=Sum("deals"), total=Sum("amount"))
     }
+    # A deal's pipeline is its stage's, so the stages alone select the pipeline's deals.
+    deals = _scoped(Deal.objects.filter(stage_id__in=stage_ids), actor, None)
     newest = [
         deals.filter(stage_id=stage.pk)
         .order_by("-stage_entered_at", "-id")

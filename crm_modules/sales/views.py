@@ -141,28 +141,28 @@ def search(request: WorkspaceRequest) -> HttpResponse:
                 "contacts",
                 "sales:contact_detail",
                 selectors.newest_matches(
-                    selectors.contact_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                    selectors.contact_list(actor=actor, q=term), term=term, limit=SEARCH_LIMIT
                 ),
             ),
             (
                 "companies",
                 "sales:company_detail",
                 selectors.newest_matches(
-                    selectors.company_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                    selectors.company_list(actor=actor, q=term), term=term, limit=SEARCH_LIMIT
                 ),
             ),
             (
                 "deals",
                 "sales:deal_detail",
                 selectors.newest_matches(
-                    selectors.deal_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                    selectors.deal_list(actor=actor, q=term), term=term, limit=SEARCH_LIMIT
                 ),
             ),
             (
                 "leads",
                 "sales:lead_detail",
                 selectors.newest_matches(
-                    selectors.lead_list(actor=actor, q=term), limit=SEARCH_LIMIT
+                    selectors.lead_list(actor=actor, q=term), term=term, limit=SEARCH_LIMIT
                 ),
             ),
         ]
