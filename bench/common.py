@@ -93,15 +93,28 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup_django(database_url: str, **env: str) -> None:
+def setup_django(database_url: str, *, pooled: bool = False, **env: str) -> None:
     """Django with the development settings on ``database_url`` (real PostgreSQL, and Redis when
-    REDIS_URL is set); ``env`` sets further environment variables first."""
+    REDIS_URL is set); ``env`` sets further environment variables first. ``pooled``: requests
+    take their connection from psycopg's pool, as in production (``settings/production.py``),
+    instead of opening one each (3.5 ms median on this machine's loopback)."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm_platform.settings.dev"
     import django
+    from django.conf import settings
 
+    if pooled:
+        settings.DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": 10,
+        }
     django.setup()
+    if pooled:
+        from django.db import connection
+
+        if connection.pool is None:  # type: ignore[attr-defined]
+            sys.exit("The connection pool was not set up.")
 
 
 def provision(

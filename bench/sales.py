@@ -173,7 +173,8 @@ def workspace_counts() -> dict[str, int]:
 def main() -> None:
     args = parse_args()
     database_url = with_database(server_url(), args.database)
-    setup_django(database_url)
+    # Pooled connections, as production serves requests.
+    setup_django(database_url, pooled=True)
 
     from django.conf import settings
     from django.db.models import Count
