@@ -4,16 +4,16 @@ least once): the row lock lets exactly one apply it. Runs on the committed test 
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from billing import webhooks
 from billing.models import BillingAccount, StripeEvent
 from tenants.audit.models import AuditEvent
 from tenants.models import Tenant
+from tests.concurrency import race
 from tests.conftest import World
 
 
@@ -33,26 +33,13 @@ def test_concurrent_runs_of_one_event_apply_it_once(world: World, django_db_bloc
         StripeEvent.objects.create(
             event_id=event["id"], type=event["type"], created=event["created"], payload=event
         )
-        barrier = threading.Barrier(4)
-        results: list[bool] = []
-        errors: list[BaseException] = []
 
-        def process() -> None:
-            try:
-                barrier.wait()
-                results.append(webhooks.stripe_event_process(event_id=event["id"]))
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                connections.close_all()
+        def process(go: Callable[[], object]) -> bool:
+            go()
+            return webhooks.stripe_event_process(event_id=event["id"])
 
-        threads = [threading.Thread(target=process) for _ in range(4)]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            assert errors == []
+            results = race([process] * 4)
             assert sorted(results) == [False, False, False, True]
             assert Tenant.objects.get(pk=bravo.pk).billing_status == "past_due"
             with schema_context(bravo.schema_name):

@@ -30,6 +30,7 @@ from billing.revenue_rollup import revenue_rebuild
 from tenants.audit.models import AuditEvent
 from tenants.models import Tenant
 from tests.billing.conftest import sign
+from tests.concurrency import race
 from tests.conftest import World
 
 EVENTS = 2000
@@ -219,26 +220,12 @@ def test_2000_events_shuffled_repeated_and_concurrent_end_in_the_in_order_state(
         return lambda: statuses.append(_deliver(event))
 
     def burst(event: dict[str, Any]) -> Callable[[], None]:
+        def one(go: Callable[[], object]) -> None:
+            go()
+            statuses.append(_deliver(event))
+
         def run() -> None:
-            barrier = threading.Barrier(3)
-            errors: list[BaseException] = []
-
-            def one() -> None:
-                try:
-                    barrier.wait()
-                    statuses.append(_deliver(event))
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-                finally:
-                    connections.close_all()
-
-            threads = [threading.Thread(target=one) for _ in range(3)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if errors:
-                raise errors[0]
+            race([one] * 3)
 
         return run
 

@@ -5,14 +5,15 @@ test workspace and removes what it made."""
 from __future__ import annotations
 
 import datetime
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing.api import Purpose, may_contact, record_contact
 from crm_modules.marketing.models import ContactTouch, PressureSettings
+from tests.concurrency import race
 from tests.conftest import World
 from tests.sales.factories import ContactFactory
 
@@ -58,39 +59,24 @@ def test_concurrent_senders_never_both_take_the_last_slot(
 
 
 def _race(schema: str, contact_id: int) -> list[str]:
-    barrier = threading.Barrier(SENDERS)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
+    def sender(number: int) -> Callable[[Callable[[], object]], str]:
+        def send(go: Callable[[], object]) -> str:
+            from crm_modules.sales.api import Contact
 
-    def send(number: int) -> None:
-        try:
-            with schema_context(schema):
-                from crm_modules.sales.api import Contact
-
-                contact = Contact.objects.get(pk=contact_id)
-                barrier.wait()
-                with transaction.atomic():
-                    decision = may_contact(
-                        contact, channel="email", purpose=Purpose.MARKETING, at=NOON
+            contact = Contact.objects.get(pk=contact_id)
+            go()
+            with transaction.atomic():
+                decision = may_contact(contact, channel="email", purpose=Purpose.MARKETING, at=NOON)
+                if decision.allowed:
+                    record_contact(
+                        contact,
+                        channel="email",
+                        purpose=Purpose.MARKETING,
+                        source=f"campaign:{number}",
+                        at=NOON,
                     )
-                    if decision.allowed:
-                        record_contact(
-                            contact,
-                            channel="email",
-                            purpose=Purpose.MARKETING,
-                            source=f"campaign:{number}",
-                            at=NOON,
-                        )
-                outcomes.append(decision.reason)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+            return decision.reason
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return outcomes
+        return send
+
+    return race([sender(n) for n in range(SENDERS)], schema=schema)

@@ -5,16 +5,16 @@ transactions on the committed test workspace and removes what it made."""
 from __future__ import annotations
 
 import datetime
-import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing.models_sequences import Enrolment, Sequence, SequenceStep, StepRun
 from crm_modules.marketing.sequences import running
 from crm_modules.sales.api import Contact
+from tests.concurrency import race
 from tests.conftest import World
 from tests.marketing.conftest import Sink, committed_open_contact_rules
 from tests.sales.factories import ContactFactory
@@ -61,32 +61,16 @@ def test_two_concurrent_sweeps_send_each_step_exactly_once(
 
 
 def _race(schema: str) -> list[dict[str, int]]:
-    barrier = threading.Barrier(SWEEPS)
-    outcomes: list[dict[str, int]] = []
-    errors: list[BaseException] = []
+    def sweep(go: Callable[[], object]) -> dict[str, int]:
+        go()
+        total: dict[str, int] = {}
+        # Small batches, so the two sweeps interleave over the same due rows.
+        while True:
+            done = running.sequences_run_due(now=T0, limit=3)
+            if not done:
+                break
+            for key, count in done.items():
+                total[key] = total.get(key, 0) + count
+        return total
 
-    def sweep() -> None:
-        try:
-            with schema_context(schema):
-                barrier.wait()
-                total: dict[str, int] = {}
-                # Small batches, so the two sweeps interleave over the same due rows.
-                while True:
-                    done = running.sequences_run_due(now=T0, limit=3)
-                    if not done:
-                        break
-                    for key, count in done.items():
-                        total[key] = total.get(key, 0) + count
-                outcomes.append(total)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=sweep) for _ in range(SWEEPS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return outcomes
+    return race([sweep] * SWEEPS, schema=schema)

@@ -5,11 +5,9 @@ concurrent transactions on the committed test workspace; what they made is remov
 from __future__ import annotations
 
 import datetime
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -18,6 +16,7 @@ from crm_modules.marketing.models_triggers import TriggerFiring, TriggerRule
 from crm_modules.marketing.triggers import engine
 from crm_modules.sales.models import Task
 from tenants.roles import Role
+from tests.concurrency import race
 from tests.conftest import World
 from tests.sales.factories import ContactFactory
 
@@ -47,27 +46,14 @@ def _clean(rule: TriggerRule, contact: Any) -> None:
 
 
 def _race(schema: str, work: Callable[[int], object]) -> list[object]:
-    barrier = threading.Barrier(WORKERS)
-    results: list[object] = []
-    errors: list[BaseException] = []
+    def worker(number: int) -> Callable[[Callable[[], object]], object]:
+        def run(go: Callable[[], object]) -> object:
+            go()
+            return work(number)
 
-    def run(number: int) -> None:
-        try:
-            with schema_context(schema):
-                barrier.wait()
-                results.append(work(number))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        return run
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return results
+    return race([worker(n) for n in range(WORKERS)], schema=schema)
 
 
 def test_concurrent_evaluations_of_one_happening_fire_once(

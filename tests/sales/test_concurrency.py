@@ -3,16 +3,16 @@ committed test workspaces (real concurrent transactions) and removes what it mad
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from crm_modules.activities.models import Activity
 from crm_modules.sales import services
 from crm_modules.sales.models import DealStageChange
 from tenants.audit.models import AuditEvent
+from tests.concurrency import race
 from tests.conftest import Workspace, World
 from tests.sales.conftest import fresh
 from tests.sales.factories import DealFactory
@@ -31,28 +31,18 @@ def _race(alpha: Workspace, schema: str) -> None:
     with schema_context(schema):
         deal = DealFactory.create()
         stages = {s.position: s for s in deal.pipeline.stages.all()}
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def move(position: int) -> None:
-        try:
-            with schema_context(schema):
-                barrier.wait()
-                services.deal_move_stage(
-                    actor=fresh(alpha.owner), deal=deal, stage=stages[position], lost_reason="x"
-                )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def move(position: int) -> Callable[[Callable[[], object]], None]:
+        def run(go: Callable[[], object]) -> None:
+            go()
+            services.deal_move_stage(
+                actor=fresh(alpha.owner), deal=deal, stage=stages[position], lost_reason="x"
+            )
 
-    threads = [threading.Thread(target=move, args=(p,)) for p in (1, 3)]
+        return run
+
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        race([move(1), move(3)], schema=schema)
         with schema_context(schema):
             changes = list(DealStageChange.objects.filter(deal=deal).order_by("id"))
             deal.refresh_from_db()

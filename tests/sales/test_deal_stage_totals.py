@@ -3,12 +3,12 @@ the deals, per stage and owner, in the same transaction."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Count, Sum
 from django_tenants.utils import schema_context
 
@@ -17,6 +17,7 @@ from crm_modules.sales.models import Deal, DealStageTotal
 from crm_modules.sales.services.bulk import records_bulk_apply
 from crm_modules.sales.services.bulk_import_pipeline import DealDraft, deals_bulk_create
 from tenants.roles import Role
+from tests.concurrency import race
 from tests.conftest import Workspace, World
 from tests.sales.conftest import fresh
 from tests.sales.factories import DealFactory, PipelineFactory
@@ -138,28 +139,13 @@ def test_deals_written_at_once_from_two_connections_are_all_counted(
         with schema_context(schema):
             pipeline = PipelineFactory.create()
             stage = pipeline.stages.order_by("position")[0]
-        barrier = threading.Barrier(2)
-        errors: list[BaseException] = []
 
-        def add() -> None:
-            try:
-                with schema_context(schema):
-                    barrier.wait()
-                    DealFactory.create_batch(
-                        5, pipeline=pipeline, stage=stage, owner=alpha.owner.user
-                    )
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                connections.close_all()
+        def add(go: Callable[[], object]) -> None:
+            go()
+            DealFactory.create_batch(5, pipeline=pipeline, stage=stage, owner=alpha.owner.user)
 
-        threads = [threading.Thread(target=add) for _ in range(2)]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            assert errors == []
+            race([add, add], schema=schema)
             with schema_context(schema):
                 total = DealStageTotal.objects.get(stage_id=stage.pk, owner=alpha.owner.user)
                 assert (total.deals, total.amount) == (10, Decimal("10000.00"))

@@ -6,10 +6,9 @@ transactions) and removes what it made."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from crm_modules.activities.models import Activity
@@ -24,6 +23,7 @@ from crm_modules.service.models import (
 )
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
+from tests.concurrency import race
 from tests.conftest import World
 from tests.sales.conftest import fresh
 from tests.sales.factories import ContactFactory
@@ -61,33 +61,23 @@ def test_two_agents_replying_at_once_both_reach_the_customer(
 
 
 def _race(world: World, schema: str, ticket_id: int, seen: int) -> None:
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
     bodies: dict[str, str] = {
         Role.OWNER: "我们已经退款。",
         Role.SUPPORT_AGENT: "Мы вернули деньги.",
     }
 
-    def reply(role: str) -> None:
-        try:
-            with schema_context(schema):
-                actor = fresh(world.alpha.members[role])
-                ticket = Ticket.objects.get(pk=ticket_id)
-                barrier.wait()
-                services.ticket_reply(
-                    actor=actor, ticket=ticket, body=bodies[role], seen_message_id=seen
-                )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def reply(role: str) -> Callable[[Callable[[], object]], None]:
+        def run(go: Callable[[], object]) -> None:
+            actor = fresh(world.alpha.members[role])
+            ticket = Ticket.objects.get(pk=ticket_id)
+            go()
+            services.ticket_reply(
+                actor=actor, ticket=ticket, body=bodies[role], seen_message_id=seen
+            )
 
-    threads = [threading.Thread(target=reply, args=(role,)) for role in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+        return run
+
+    race([reply(role) for role in bodies], schema=schema)
     with schema_context(schema):
         replies = list(
             TicketMessage.objects.filter(ticket_id=ticket_id, direction="outbound")

@@ -5,10 +5,9 @@ Runs on the committed test workspace (real concurrent transactions) and removes 
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
 from django_tenants.utils import schema_context
 
 from crm_modules.activities.models import Activity
@@ -25,6 +24,7 @@ from crm_modules.service.services import routing
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, Team, User
 from tenants.roles import Role
+from tests.concurrency import race
 from tests.conftest import World
 from tests.factories import MembershipFactory, UserFactory
 from tests.sales.conftest import fresh
@@ -66,26 +66,15 @@ def test_two_tickets_routed_at_once_never_exceed_an_agents_cap(
 
 
 def _race(world: World, schema: str, agent: Membership) -> None:
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
+    def create(subject: str) -> Callable[[Callable[[], object]], None]:
+        def run(go: Callable[[], object]) -> None:
+            actor = fresh(world.alpha.members[Role.SUPPORT_AGENT])
+            go()
+            services.ticket_create(actor=actor, subject=subject)
 
-    def create(subject: str) -> None:
-        try:
-            with schema_context(schema):
-                actor = fresh(world.alpha.members[Role.SUPPORT_AGENT])
-                barrier.wait()
-                services.ticket_create(actor=actor, subject=subject)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        return run
 
-    threads = [threading.Thread(target=create, args=(s,)) for s in ("one", "two")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    race([create("one"), create("two")], schema=schema)
     with schema_context(schema):
         rows = sorted(
             (
