@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -245,7 +247,10 @@ def serve(args: argparse.Namespace, database_url: str, port: int) -> subprocess.
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
         "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (our own argv)
+    # A process group of its own, so that stopping it stops uvicorn's workers too.
+    server = subprocess.Popen(  # noqa: S603 (our own argv)
+        command, cwd=ROOT, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -255,8 +260,24 @@ def serve(args: argparse.Namespace, database_url: str, port: int) -> subprocess.
             if server.poll() is not None:
                 sys.exit("the ASGI server did not start")
             time.sleep(0.2)
-    server.terminate()
+    stop(server)
     sys.exit("the ASGI server did not start in 120 s")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's whole process group (uvicorn drains open connections), SIGKILL
+    after 30 s. Stopping the supervisor alone left its worker processes running."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        # Workers that outlived their supervisor.
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def changes(args: argparse.Namespace, tenant: Any, port: int, host: str, keys: list[str]) -> None:
@@ -336,12 +357,8 @@ def main() -> None:
         if args.burst:
             burst(args, tenant, port, host, keys)
     finally:
-        # uvicorn drains open connections on SIGTERM; the client processes have gone already.
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        # The client processes have gone already.
+        stop(server)
 
 
 if __name__ == "__main__":
