@@ -87,9 +87,7 @@ def _panel_context(key: str) -> Callable[[Membership, Any], dict[str, Any]]:
         from crm_modules.documents.selectors import documents_for_record
 
         return {
-            "documents": documents_for_record(
-                actor=membership, record_type=key, record_id=record.pk
-            ),
+            "documents": documents_for_record(actor=membership, record_type=key, record=record),
             "can_upload": allows(membership, UPLOAD_DOCUMENTS),
             "record_type": key,
             "record_id": record.pk,

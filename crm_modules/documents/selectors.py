@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from crm_modules.documents.api import all_attachables, attachable_record, get_attachable
+from crm_modules.documents.api import all_attachables, get_attachable
 from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_modules.documents.module import MANAGE_TRASH, VIEW_DOCUMENTS
 from tenants.models import Membership
@@ -124,18 +125,18 @@ def document_version_get(*, document: Document, number: int) -> DocumentVersion:
     return version
 
 
-def documents_for_record(
-    *, actor: Membership, record_type: str, record_id: int
-) -> QuerySet[Document]:
-    """The documents attached to a record the member may see (none if they may not)."""
-    if attachable_record(actor=actor, key=record_type, record_id=record_id) is None:
+def documents_for_record(*, actor: Membership, record_type: str, record: Any) -> QuerySet[Document]:
+    """The documents attached to a loaded record, if the member may see it (none if they may
+    not, or if ``record_type`` is not attachable)."""
+    attachable = get_attachable(record_type)
+    if attachable is None or not allows(actor, attachable.capability_to_view, record, reading=True):
         return Document.objects.none()
     return (
         _visible(actor)
         .filter(
             deleted_at__isnull=True,
             links__record_type=record_type,
-            links__record_id=record_id,
+            links__record_id=record.pk,
         )
         .select_related("uploaded_by")
         .order_by("-created_at", "-id")

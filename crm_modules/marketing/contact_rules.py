@@ -22,10 +22,8 @@ from crm_modules.marketing.module import (
 )
 from crm_modules.marketing.pressure import (
     CHANNELS,
-    Purpose,
-    cap_state,
+    contact_reading,
     contact_time_zone,
-    may_contact,
     pressure_settings,
 )
 from crm_modules.sales.api import Contact
@@ -206,13 +204,11 @@ def contact_pressure_panel(*, actor: Membership, contact: Contact) -> dict[str, 
     """What a contact's page shows: the messages counted in the cap's window, whether
     marketing email may go now and, if not, why and until when."""
     require(actor, VIEW_CONTACT_PRESSURE, contact)
-    rules = pressure_settings()
-    now = timezone.now()
-    count, _frees_at = cap_state(contact, channel="email", at=now, rules=rules)
+    rules, count, decision = contact_reading(contact, channel="email", at=timezone.now())
     return {
         "rules": rules,
         "count": count,
-        "decision": may_contact(contact, channel="email", purpose=Purpose.MARKETING, at=now),
+        "decision": decision,
         "time_zone": contact_time_zone(contact),
         "touches": list(
             ContactTouch.objects.filter(contact_id=contact.pk).order_by("-at")[:RECENT_TOUCHES]

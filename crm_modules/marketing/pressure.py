@@ -264,6 +264,18 @@ def may_contact(
     return _decide(contact, facts, channel=channel, purpose=purpose, at=at)
 
 
+def contact_reading(
+    contact: Contact, *, channel: str, at: datetime.datetime
+) -> tuple[PressureSettings, int, Decision]:
+    """What a contact's page shows, read in ``may_contact_many``'s queries and without
+    holding the contact (a page only reads): the rules, the messages counted in the cap's
+    window, and whether marketing may go on ``channel`` at ``at``."""
+    _check(channel, Purpose.MARKETING)
+    facts = _facts([contact], channel=channel, purpose=Purpose.MARKETING, at=at, topic=None)
+    decision = _decide(contact, facts, channel=channel, purpose=Purpose.MARKETING, at=at)
+    return facts.rules, facts.counted.get(contact.pk, 0), decision
+
+
 def may_contact_many(
     contacts: Sequence[Contact],
     *,

@@ -2,8 +2,8 @@
 the values a form posted (``cf_<code>``), an error named by the field's label, and the columns
 a list may show (``cols``). The sales pages use them, and so do other modules' pages through
 the sales facade (tickets, ADR 0050), with the partials ``sales/_custom_fields.html``,
-``sales/_custom_inputs.html``, ``sales/_column_choice.html``, ``sales/_custom_heads.html`` and
-``sales/_custom_cells.html``."""
+``sales/_custom_inputs.html``, ``sales/_column_choice.html`` and ``sales/_custom_heads.html``,
+and the ``{% custom_cells %}`` tag of ``sales_fields``."""
 
 from __future__ import annotations
 
