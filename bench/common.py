@@ -217,6 +217,17 @@ def measure(
     return statistics.median(samples), p95(samples), p95(database), queries
 
 
+def render_as_served() -> None:
+    """From here on, render pages as a server does. ``setup_test_environment`` makes Django
+    copy the context of every template it renders, includes too, so that ``response.context``
+    can be read; production never pays that, so a page is timed without it."""
+    from django.conf import settings
+    from django.test.utils import teardown_test_environment
+
+    teardown_test_environment()
+    settings.DEBUG = False  # teardown puts back the value from before the setup
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

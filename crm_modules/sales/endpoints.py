@@ -5,10 +5,10 @@ conversion action. Each operation is input serializer → service → output ser
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Manager, Model, QuerySet
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -54,7 +54,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks
 from crm_modules.sales.services.duplicates import company_duplicates, contact_duplicates
-from crm_modules.sales.services.scores import score_explanation
+from crm_modules.sales.services.scores import score_explanation, score_explanations
 from crm_platform.api.pagination import KeysetPagination
 from crm_platform.api.permissions import declared_capability
 from crm_platform.errors import ServiceError
@@ -82,6 +82,23 @@ class ScoreRowOut(serializers.Serializer[Any]):
     points = serializers.IntegerField()
 
 
+class _ExplainedList(serializers.ListSerializer[Any]):
+    """A page of scored records: their score explanations read at once, not one query a row."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        rows = list(data.all() if isinstance(data, Manager) else data)
+        context = cast(dict[str, Any], self.context)  # the root's own dict, read by each row
+        context["score_explanations"] = dict(
+            zip([row.pk for row in rows], score_explanations(rows), strict=True)
+        )
+        return super().to_representation(rows)
+
+
+def _explained(serializer: serializers.Serializer[Any], record: Contact | Lead) -> list[Any]:
+    page = serializer.context.get("score_explanations")
+    return page[record.pk] if page and record.pk in page else score_explanation(record)
+
+
 class ContactOut(serializers.ModelSerializer[Contact]):
     custom_fields = serializers.JSONField(source="custom", read_only=True)
     score_explanation = serializers.SerializerMethodField()
@@ -90,6 +107,7 @@ class ContactOut(serializers.ModelSerializer[Contact]):
 
     class Meta:
         model = Contact
+        list_serializer_class = _ExplainedList
         fields = (
             "id", "first_name", "last_name", "job_title", "company", "lifecycle_stage", "owner",
             "tags", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term",
@@ -107,7 +125,7 @@ class ContactOut(serializers.ModelSerializer[Contact]):
 
     @extend_schema_field(ScoreRowOut(many=True))
     def get_score_explanation(self, contact: Contact) -> list[dict[str, Any]]:
-        return score_explanation(contact)
+        return _explained(self, contact)
 
     def get_phones(self, contact: Contact) -> list[str]:
         phones = sorted(contact.phones.all(), key=lambda p: (not p.is_primary, p.pk))
@@ -123,10 +141,11 @@ class LeadOut(serializers.ModelSerializer[Lead]):
 
     @extend_schema_field(ScoreRowOut(many=True))
     def get_score_explanation(self, lead: Lead) -> list[dict[str, Any]]:
-        return score_explanation(lead)
+        return _explained(self, lead)
 
     class Meta:
         model = Lead
+        list_serializer_class = _ExplainedList
         fields = (
             "id", "first_name", "last_name", "email", "phone", "company_name", "source",
             "status", "owner", "notes", "tags", "converted_at", "contact", "company", "deal",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -515,17 +515,20 @@ def scores_recompute_now(*, actor: Membership, entity: str) -> None:
         _after_rules_change(entity)
 
 
-def explain(breakdown: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rules behind a breakdown, most points first; a rule deleted since is named so."""
-    ids = [int(key) for key in breakdown if str(key).isdigit()]
-    names = dict(ScoringRule.objects.filter(pk__in=ids).values_list("pk", "name"))
-    rows = [
-        {
-            "rule": int(key),
-            "name": names.get(int(key), _("A rule deleted since")),
-            "points": int(points),
-        }
-        for key, points in breakdown.items()
-        if str(key).isdigit()
+def explain(breakdowns: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
+    """For each breakdown, the rules behind it, most points first, a rule deleted since named
+    so: one query for the rule names of all of them (a page of a list)."""
+    ids = {int(key) for breakdown in breakdowns for key in breakdown if str(key).isdigit()}
+    names = dict(ScoringRule.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    deleted = _("A rule deleted since")
+    return [
+        sorted(
+            (
+                {"rule": int(key), "name": names.get(int(key), deleted), "points": int(points)}
+                for key, points in breakdown.items()
+                if str(key).isdigit()
+            ),
+            key=lambda row: (-abs(row["points"]), row["rule"]),
+        )
+        for breakdown in breakdowns
     ]
-    return sorted(rows, key=lambda row: (-abs(row["points"]), row["rule"]))

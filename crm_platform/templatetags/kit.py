@@ -2,7 +2,8 @@
 
 ``{% icon "name" %}`` inlines a vendored Lucide icon; ``{% component "kit/x.html" k=v %}…
 {% endcomponent %}`` renders a kit include with the enclosed markup as its ``body``; the
-``described_widget`` filter renders a form field's input tied to its help and error text.
+``described_widget`` filter renders a form field's input tied to its help and error text;
+``{{ deal|choice_label:"status" }}`` is ``get_status_display`` for a list's rows.
 """
 
 from __future__ import annotations
@@ -14,17 +15,36 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.db.models import Field, Model
 from django.forms import BoundField
 from django.template.base import FilterExpression, NodeList, Parser, Token
 from django.template.context import Context
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 register = template.Library()
 
 ICON_DIR = Path(settings.BASE_DIR) / "frontend" / "static" / "vendor" / "lucide" / "icons"
 _ICON_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
+
+
+@lru_cache(maxsize=512)
+def _choice_labels(field: Field[Any, Any], language: str | None) -> dict[Any, str]:
+    return {value: str(label) for value, label in field.flatchoices}
+
+
+@register.filter
+def choice_label(record: Model, field_name: str) -> Any:
+    """``{{ deal|choice_label:"status" }}``: what ``deal.get_status_display`` shows, from a
+    table built once per field and language. Django's own builds a dictionary of every choice,
+    translating each label, on every call: a list does that once per row."""
+    field = record._meta.get_field(field_name)
+    if not isinstance(field, Field):
+        raise template.TemplateSyntaxError(f"{field_name!r} is not a field with choices")
+    value = getattr(record, field.attname)
+    return _choice_labels(field, get_language()).get(value, value)
 
 
 @lru_cache(maxsize=256)

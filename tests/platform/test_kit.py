@@ -231,3 +231,26 @@ def test_plotly_is_served_from_the_plotly_package_and_nothing_else_of_it():
         for path, storage in PackageAssetFinder().list(None)
     ]
     assert listed == [("plotly.min.js", "vendor/plotly")]
+
+
+@pytest.mark.parametrize("language", [code for code, _name in settings.LANGUAGES])
+def test_choice_label_reads_as_get_display_in_every_language(language):
+    from django.utils import translation
+
+    from tenants.models import Membership
+    from tenants.roles import Role
+
+    with translation.override(language):
+        for role in [*Role.values, "retired-role"]:
+            member = Membership(role=role)
+            html = render('{{ member|choice_label:"role" }}', member=member)
+            assert html == str(member.get_role_display())
+    with translation.override("ru"):
+        assert render('{{ m|choice_label:"role" }}', m=Membership(role=Role.OWNER)) != "Owner"
+
+
+def test_choice_label_refuses_what_is_not_a_field():
+    from tenants.models import User
+
+    with pytest.raises(TemplateSyntaxError, match="not a field"):
+        render('{{ u|choice_label:"memberships" }}', u=User())

@@ -6,7 +6,7 @@ scoring module, through listeners it registers, when a record's scoring inputs c
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -20,7 +20,8 @@ SCORED: dict[str, type[Contact] | type[Lead]] = {"contact": Contact, "lead": Lea
 # A listener is called after commit with the entity and the changed ids (None: every record).
 Listener = Callable[[str, list[int] | None], None]
 _LISTENERS: list[Listener] = []
-_EXPLAINERS: list[Callable[[dict[str, Any]], list[dict[str, Any]]]] = []
+Explainer = Callable[[Sequence[Mapping[str, Any]]], list[list[dict[str, Any]]]]
+_EXPLAINERS: list[Explainer] = []
 
 
 def register_score_listener(listener: Listener) -> None:
@@ -28,17 +29,26 @@ def register_score_listener(listener: Listener) -> None:
         _LISTENERS.append(listener)
 
 
-def register_score_explainer(explainer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
-    """How a record's ``score_breakdown`` (points by rule id) is told in words."""
+def register_score_explainer(explainer: Explainer) -> None:
+    """How records' ``score_breakdown`` (points by rule id) are told in words: given many
+    breakdowns, each one's rows, so a page of a list is explained at once."""
     _EXPLAINERS[:] = [explainer]
+
+
+def score_explanations(records: Sequence[Contact | Lead]) -> list[list[dict[str, Any]]]:
+    """For each record, each rule that gave it points, with its name and points, most first."""
+    breakdowns = [dict(record.score_breakdown or {}) for record in records]
+    if _EXPLAINERS:
+        return _EXPLAINERS[0](breakdowns)
+    return [
+        [{"rule": int(key), "name": key, "points": points} for key, points in breakdown.items()]
+        for breakdown in breakdowns
+    ]
 
 
 def score_explanation(record: Contact | Lead) -> list[dict[str, Any]]:
     """Each rule that gave the record points, with its name and points, most first."""
-    breakdown = dict(record.score_breakdown or {})
-    if _EXPLAINERS:
-        return _EXPLAINERS[0](breakdown)
-    return [{"rule": int(key), "name": key, "points": points} for key, points in breakdown.items()]
+    return score_explanations([record])[0]
 
 
 def score_inputs_changed(*, entity: str, ids: Iterable[int] | None) -> None:
