@@ -450,3 +450,38 @@ def test_contact_and_lead_lists_sort_and_filter_by_score(alpha: Workspace) -> No
     assert client.get(reverse("sales:contact_list"), {"min_score": "many"}).status_code == 200
     leads = client.get(reverse("sales:lead_list"), {"sort": "score", "min_score": "30"})
     assert f'data-lead="{lead.pk}"' in leads.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "factory"), [("contacts", ContactFactory), ("leads", LeadFactory)]
+)
+def test_an_api_page_explains_its_scores_in_the_same_queries_whatever_its_size(
+    alpha: Workspace, path: str, factory: Any
+) -> None:
+    rule = {"kind": "field", "field": "source", "operator": "eq"}
+    first = _rule(alpha, name="Вход", value="x", points=5, **rule)
+    second = _rule(alpha, name="ที่สอง", value="y", points=-20, **rule)
+    model = Contact if path == "contacts" else Lead
+
+    def scored(count: int) -> None:
+        for _ in range(count):
+            record = factory.create()
+            breakdown = {str(first.pk): 5, str(second.pk): -20, "999999": 1}
+            model.objects.filter(pk=record.pk).update(score=-14, score_breakdown=breakdown)
+
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    scored(1)
+    client.get(f"/api/v1/sales/{path}/")
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/api/v1/sales/{path}/")
+    scored(12)
+    with CaptureQueriesContext(connection) as many:
+        rows = client.get(f"/api/v1/sales/{path}/").json()["results"]
+    assert len(many) == len(few)
+    assert len(rows) == 13
+    for row in rows:
+        assert row["score_explanation"] == [
+            {"rule": second.pk, "name": "ที่สอง", "points": -20},
+            {"rule": first.pk, "name": "Вход", "points": 5},
+            {"rule": 999999, "name": "A rule deleted since", "points": 1},
+        ]
