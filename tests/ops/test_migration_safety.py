@@ -19,6 +19,7 @@ rule; it only ever shrinks.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.db import migrations, models
@@ -41,7 +42,7 @@ REMOVALS = (
 )
 
 
-def _database_operations(operations: list[Operation]) -> list[Operation]:
+def _database_operations(operations: Sequence[Operation]) -> list[Operation]:
     """What reaches the database: a ``SeparateDatabaseAndState``'s database side only."""
     found: list[Operation] = []
     for operation in operations:
@@ -60,7 +61,7 @@ def _describe(operation: Operation) -> str:
     if isinstance(operation, migrations.DeleteModel):
         return f"DeleteModel {operation.name}"
     model_name = getattr(operation, "model_name", "")
-    return f"{type(operation).__name__} {model_name}.{operation.name}"
+    return f"{type(operation).__name__} {model_name}.{getattr(operation, 'name', '')}"
 
 
 def offences(migration: migrations.Migration) -> list[str]:
@@ -92,7 +93,7 @@ def offences(migration: migrations.Migration) -> list[str]:
 
 def project_offences() -> set[tuple[str, str, str]]:
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    found = set()
+    found: set[tuple[str, str, str]] = set()
     for (app_label, name), migration in loader.disk_migrations.items():
         module = Path(sys.modules[migration.__module__].__file__ or "")
         if ROOT not in module.parents or ".venv" in module.parts:
@@ -113,9 +114,11 @@ def test_the_allow_list_names_only_migrations_that_still_offend() -> None:
 
 
 def _synthetic(*operations: Operation) -> migrations.Migration:
-    migration = migrations.Migration("9999_synthetic", "sales")
-    migration.operations = list(operations)
-    return migration
+    class Migration(migrations.Migration):
+        pass
+
+    Migration.operations = list(operations)
+    return Migration("9999_synthetic", "sales")
 
 
 def test_a_migration_that_breaks_the_previous_release_is_rejected() -> None:
