@@ -3,8 +3,9 @@
 They answer before host resolution, HTTPS redirect and sessions, because probes come to the
 pod's or node's IP address over plain HTTP; they reveal nothing but which dependency answers.
 
-- `/healthz` (liveness, and the image's HEALTHCHECK): the process serves requests and the
-  database answers `SELECT 1`.
+- `/healthz` (liveness, and the image's HEALTHCHECK): the process serves requests; nothing
+  else is checked, so an outage of the database or Redis takes pods out of the load balancer
+  (readiness) without restarting them all.
 - `/readyz` (readiness): the database, Redis and the documents bucket all answer, each within
   `READINESS_TIMEOUT` seconds. A pod that cannot reach one of them is taken out of the load
   balancer instead of serving errors; it is not restarted for it.

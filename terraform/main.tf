@@ -87,14 +87,15 @@ module "storage" {
 module "iam" {
   source = "./modules/iam"
 
-  name                 = local.name
-  oidc_provider_arn    = module.cluster.oidc_provider_arn
-  oidc_provider_url    = module.cluster.oidc_provider_url
-  namespace            = var.kubernetes_namespace
-  service_account      = "rapport"
-  documents_bucket_arn = module.storage.bucket_arn
-  workspace_prefix     = module.storage.workspace_prefix
-  app_secret_arn       = aws_secretsmanager_secret.app.arn
+  name                  = local.name
+  oidc_provider_arn     = module.cluster.oidc_provider_arn
+  oidc_provider_url     = module.cluster.oidc_provider_url
+  namespace             = var.kubernetes_namespace
+  service_account       = "rapport"
+  documents_bucket_arn  = module.storage.bucket_arn
+  documents_kms_key_arn = module.storage.kms_key_arn
+  workspace_prefix      = module.storage.workspace_prefix
+  app_secret_arn        = aws_secretsmanager_secret.app.arn
 }
 
 module "dns" {

@@ -137,6 +137,21 @@ def test_exactly_one_beat_and_workers_per_queue(rendered):
     assert budgets == {"web", "worker-interactive", "worker-bulk"}
 
 
+def test_workers_hold_a_small_connection_pool_per_child(rendered):
+    # docs/scaling.md: each prefork child runs one task at a time; the shared config's pool of
+    # 10 per child would multiply by the concurrency.
+    app, _ = rendered
+    deployments = by_kind(app, "Deployment")
+    for queue in ("interactive", "bulk"):
+        (container,) = deployments[f"rapport-worker-{queue}"]["spec"]["template"]["spec"][
+            "containers"
+        ]
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert (env["DB_POOL_MIN_SIZE"], env["DB_POOL_MAX_SIZE"]) == ("1", "2")
+    (web,) = deployments["rapport-web"]["spec"]["template"]["spec"]["containers"]
+    assert "DB_POOL_MAX_SIZE" not in {item["name"] for item in web.get("env", [])}
+
+
 def test_migration_job_shares_the_app_configuration(rendered):
     app, migrate = rendered
     (job,) = by_kind(migrate, "Job").values()

@@ -8,8 +8,11 @@ variable "oidc_provider_url" { type = string }
 variable "namespace" { type = string }
 variable "service_account" { type = string }
 variable "documents_bucket_arn" { type = string }
+variable "documents_kms_key_arn" { type = string }
 variable "workspace_prefix" { type = string }
 variable "app_secret_arn" { type = string }
+
+data "aws_region" "current" {}
 
 locals {
   issuer = replace(var.oidc_provider_url, "https://", "")
@@ -41,18 +44,49 @@ resource "aws_iam_role" "app" {
 }
 
 data "aws_iam_policy_document" "documents" {
+  # Every S3 call crm_platform/s3.py makes maps to one of these actions; the map and the check
+  # that each action is granted here are tests/ops/test_iam_policy.py. Uploads in parts need
+  # ListMultipartUploadParts (resume) and AbortMultipartUpload (cancel, and upload_file's own
+  # clean-up after a failed part).
   statement {
-    sid       = "WorkspaceObjects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]
+    sid = "WorkspaceObjects"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:GetObjectVersion",
+      "s3:ListMultipartUploadParts",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${var.documents_bucket_arn}/${var.workspace_prefix}*"]
   }
 
-  # Listing (the backup's document manifest) and HeadBucket (/readyz) need ListBucket; the
-  # bucket holds nothing but this application's workspace files.
+  # Listing (the backup's document manifest, the sweep of abandoned uploads, a workspace's
+  # deletion) and HeadBucket (/readyz) need ListBucket; the sweep lists open uploads in parts
+  # with ListBucketMultipartUploads. The bucket holds nothing but this application's workspace
+  # files.
   statement {
-    sid       = "ListDocuments"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    sid = "ListDocuments"
+    actions = [
+      "s3:ListBucket",
+      "s3:ListBucketVersions",
+      "s3:ListBucketMultipartUploads",
+    ]
     resources = [var.documents_bucket_arn]
+  }
+
+  # The bucket encrypts with its own KMS key (SSE-KMS): writing an object (and each part of an
+  # upload in parts) asks KMS for a data key, reading one or completing an upload in parts
+  # decrypts it. Only through S3, never directly.
+  statement {
+    sid       = "DocumentsKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.documents_kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${data.aws_region.current.name}.amazonaws.com"]
+    }
   }
 }
 
