@@ -328,14 +328,73 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
         workspace_key(schema_name=schema_name, key=key)
     client = s3_client()
     for start in range(0, len(keys), 1000):
-        batch = [{"Key": key} for key in keys[start : start + 1000]]
-        answer = client.delete_objects(
-            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
-        )
-        # A batch answers 200 even when some keys failed; the caller must not forget them.
-        if answer.get("Errors"):
-            failed = answer["Errors"][0]
-            raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
+        _delete_batch(client, [{"Key": key} for key in keys[start : start + 1000]])
+
+
+def workspace_objects_purge(*, schema_name: str) -> int:
+    """Delete everything a deleted workspace left under ``workspaces/<schema>/``: open uploads
+    in parts are aborted, then every object — each stored version and delete marker, as the
+    bucket keeps versions — is deleted, a listed page (up to 1,000 keys) at a time. Answers the
+    number of object versions deleted; running it again finds nothing left to delete."""
+    prefix = _purge_prefix(schema_name)
+    if not s3_configured():
+        return 0
+    client = s3_client(timeout=60)
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    # Each round lists the first page of what is left, so deleting never invalidates a page
+    # marker; a round that finds the same first entry again means S3 kept what it was asked to
+    # delete.
+    last_seen: tuple[str, str] | None = None
+    while True:
+        uploads = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+        if not uploads:
+            break
+        first = (uploads[0]["Key"], uploads[0]["UploadId"])
+        if first == last_seen:
+            raise ObjectsNotDeleted(f"upload {first[0]} was not aborted")
+        last_seen = first
+        for upload in uploads:
+            try:
+                client.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+            except ClientError as exc:
+                if not _no_such_upload(exc):
+                    raise
+    deleted = 0
+    last_seen = None
+    while True:
+        page = client.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+        batch = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if not batch:
+            return deleted
+        first = (batch[0]["Key"], batch[0]["VersionId"])
+        if first == last_seen:
+            raise ObjectsNotDeleted(f"{first[0]} was not deleted")
+        last_seen = first
+        for start in range(0, len(batch), 1000):
+            _delete_batch(client, batch[start : start + 1000])
+        deleted += len(batch)
+
+
+def _purge_prefix(schema_name: str) -> str:
+    # Never a prefix that reaches beyond one workspace (an empty or dotted name would).
+    if not schema_name or "/" in schema_name or schema_name in {".", ".."}:
+        raise KeyOutsideWorkspace(schema_name)
+    return workspace_prefix(schema_name)
+
+
+def _delete_batch(client: Any, objects: list[dict[str, str]]) -> None:
+    answer = client.delete_objects(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": objects, "Quiet": True}
+    )
+    # A batch answers 200 even when some keys failed; the caller must not forget them.
+    if answer.get("Errors"):
+        failed = answer["Errors"][0]
+        raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
 
 
 def bucket_ensure() -> None:

@@ -33,9 +33,9 @@ def _visible(actor: Membership) -> QuerySet[Document]:
             reachable.append(Q(record_type=attachable.key, record_id__in=records.values("pk")))
     if everywhere:
         reachable.append(Q(record_type__in=everywhere))
-    condition = ~Exists(links)
+    condition = Q(~Exists(links))
     if reachable:
-        condition |= Exists(links.filter(reduce(operator.or_, reachable)))
+        condition |= Q(Exists(links.filter(reduce(operator.or_, reachable))))
     return Document.objects.filter(condition)
 
 

@@ -525,6 +525,7 @@ CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+    "tenants.tasks.purge_workspace_objects": {"queue": "bulk"},
     "crm_modules.documents.tasks.sweep_abandoned_uploads": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
     "billing.tasks.dunning_sweep": {"queue": "bulk"},

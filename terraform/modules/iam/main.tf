@@ -42,16 +42,27 @@ resource "aws_iam_role" "app" {
 
 data "aws_iam_policy_document" "documents" {
   statement {
-    sid       = "WorkspaceObjects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]
+    sid = "WorkspaceObjects"
+    # Uploads in parts are resumed (ListMultipartUploadParts) and aborted; a deleted
+    # workspace's files go with every stored version (DeleteObjectVersion).
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:GetObjectVersion",
+      "s3:DeleteObjectVersion",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
     resources = ["${var.documents_bucket_arn}/${var.workspace_prefix}*"]
   }
 
-  # Listing (the backup's document manifest) and HeadBucket (/readyz) need ListBucket; the
-  # bucket holds nothing but this application's workspace files.
+  # Listing (the backup's document manifest, the sweep of abandoned uploads, a deleted
+  # workspace's files) and HeadBucket (/readyz) need ListBucket; the bucket holds nothing but
+  # this application's workspace files.
   statement {
     sid       = "ListDocuments"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
     resources = [var.documents_bucket_arn]
   }
 }
