@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -150,24 +151,53 @@ def workspace_key(*, schema_name: str, key: str) -> str:
     return key
 
 
+# The request headers that ask S3 for encryption at rest, by the API's parameter name.
+_ENCRYPTION_HEADERS = {
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+}
+
+
+def _encryption() -> dict[str, str]:
+    """The encryption parameters every write asks for (none when the bucket's default is
+    relied on)."""
+    params: dict[str, str] = {}
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+        if settings.AWS_S3_SERVER_SIDE_ENCRYPTION == "aws:kms" and settings.AWS_S3_SSE_KMS_KEY_ID:
+            params["SSEKMSKeyId"] = settings.AWS_S3_SSE_KMS_KEY_ID
+    return params
+
+
+@dataclass(frozen=True)
+class PresignedPut:
+    """A URL the browser PUTs the bytes to and the headers it must send with them: every
+    header that was signed but Host and Content-Length, which the browser sets itself."""
+
+    url: str
+    headers: dict[str, str]
+
+
 def presign_put(
     *, schema_name: str, key: str, content_type: str, size: int, expires_in: int
-) -> str:
-    """A URL the browser PUTs the bytes to; Content-Type and Content-Length are signed, so the
-    request must send exactly what was declared."""
+) -> PresignedPut:
+    """Content-Type, Content-Length and the encryption asked for are signed, so the request
+    must send exactly what was declared (S3 refuses another size or type)."""
     workspace_key(schema_name=schema_name, key=key)
+    encryption = _encryption()
     params: dict[str, Any] = {
         "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
         "Key": key,
         "ContentType": content_type,
         "ContentLength": size,
+        **encryption,
     }
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
     url: str = s3_client().generate_presigned_url(
         "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
     )
-    return url
+    headers = {"Content-Type": content_type}
+    headers.update({_ENCRYPTION_HEADERS[name]: value for name, value in encryption.items()})
+    return PresignedPut(url=url, headers=headers)
 
 
 # --- multipart uploads: large documents go in parts, each PUT by the browser ----------------
@@ -180,17 +210,17 @@ def multipart_create(*, schema_name: str, key: str, content_type: str) -> str:
         "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
         "Key": key,
         "ContentType": content_type,
+        **_encryption(),
     }
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
     upload_id: str = s3_client().create_multipart_upload(**params)["UploadId"]
     return upload_id
 
 
 def presign_upload_part(
     *, schema_name: str, key: str, upload_id: str, part_number: int, size: int, expires_in: int
-) -> str:
-    """A URL the browser PUTs one part to; its length is signed."""
+) -> PresignedPut:
+    """A URL the browser PUTs one part to; its length is signed. The encryption was asked for
+    when the upload started, so a part signs no header the browser must add."""
     workspace_key(schema_name=schema_name, key=key)
     url: str = s3_client().generate_presigned_url(
         "upload_part",
@@ -204,7 +234,7 @@ def presign_upload_part(
         ExpiresIn=expires_in,
         HttpMethod="PUT",
     )
-    return url
+    return PresignedPut(url=url, headers={})
 
 
 def _no_such_upload(exc: ClientError) -> bool:
@@ -421,9 +451,7 @@ def data_file_key(*, schema_name: str, kind: str, file_uuid: str, name: str) -> 
 def object_upload(*, schema_name: str, key: str, path: str, content_type: str) -> None:
     """Stream a local file to the bucket (multipart for a large one)."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type}
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
     s3_client(timeout=60).upload_file(path, settings.AWS_STORAGE_BUCKET_NAME, key, ExtraArgs=extra)
 
 
@@ -431,9 +459,7 @@ def object_put(*, schema_name: str, key: str, data: bytes, content_type: str) ->
     """Write bytes the server itself received (an email attachment) to the workspace's prefix;
     returns the object's ETag."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type}
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
     answer = s3_client(timeout=60).put_object(
         Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, Body=data, **extra
     )

@@ -505,6 +505,8 @@ AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
 # Encryption at rest requested on every upload: "AES256" (SSE-S3) or "aws:kms" (SSE-KMS).
 AWS_S3_SERVER_SIDE_ENCRYPTION = env("AWS_S3_SERVER_SIDE_ENCRYPTION", "")
+# With "aws:kms": the KMS key to encrypt with (empty: the bucket's default key).
+AWS_S3_SSE_KMS_KEY_ID = env("AWS_S3_SSE_KMS_KEY_ID", "")
 # Browsers PUT uploads straight to the bucket: its origin joins the CSP's connect-src.
 # Empty: the origin of AWS_S3_ENDPOINT_URL, else the bucket's regional AWS endpoint.
 DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")

@@ -30,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 def _fill(owner: Membership) -> str:
     """A document with three versions, its thumbnail, the logo and an upload left in parts."""
-    schema = owner.tenant.schema_name
+    schema = str(owner.tenant.schema_name)
     with schema_context(schema):
         document = upload(owner, b"%PDF-1.4 one", name="Plan.pdf", content_type="application/pdf")
         for body in (b"%PDF-1.4 two", b"%PDF-1.4 three"):
