@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -22,7 +25,7 @@ def s3_configured() -> bool:
     return bool(settings.AWS_STORAGE_BUCKET_NAME)
 
 
-def s3_client(*, timeout: float = 10.0) -> Any:
+def s3_client(*, timeout: float = 10.0, signed: bool = True) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=settings.AWS_S3_ENDPOINT_URL or None,
@@ -32,10 +35,31 @@ def s3_client(*, timeout: float = 10.0) -> Any:
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"max_attempts": 1},
-            signature_version="s3v4",
+            signature_version="s3v4" if signed else UNSIGNED,
             s3={"addressing_style": "path"} if settings.AWS_S3_ENDPOINT_URL else None,
         ),
     )
+
+
+def presigned_origin() -> str | None:
+    """The origin (scheme://host[:port]) of the URLs this module presigns — where browsers PUT
+    uploads and load previews, for the Content-Security-Policy — or None without a bucket.
+    Read from a URL built as the presigned ones are (the client picks virtual-hosted
+    ``<bucket>.s3.amazonaws.com``, a regional endpoint or the custom one), without credentials."""
+    if not s3_configured():
+        return None
+    return _presigned_origin(
+        settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL, settings.AWS_S3_REGION_NAME
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _presigned_origin(bucket: str, endpoint: str, region: str) -> str:
+    url = s3_client(signed=False).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": f"{workspace_prefix('origin')}key"}
+    )
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def bucket_reachable(*, timeout: float) -> None:

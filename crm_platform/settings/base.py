@@ -507,8 +507,9 @@ AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
 AWS_S3_SERVER_SIDE_ENCRYPTION = env("AWS_S3_SERVER_SIDE_ENCRYPTION", "")
 # With "aws:kms": the KMS key to encrypt with (empty: the bucket's default key).
 AWS_S3_SSE_KMS_KEY_ID = env("AWS_S3_SSE_KMS_KEY_ID", "")
-# Browsers PUT uploads straight to the bucket: its origin joins the CSP's connect-src.
-# Empty: the origin of AWS_S3_ENDPOINT_URL, else the bucket's regional AWS endpoint.
+# Browsers PUT uploads straight to the bucket and load previews from it: the origin of the URLs
+# crm_platform/s3.py presigns joins the CSP's connect-src and img-src by itself. One more origin
+# to allow there (a proxy in front of the bucket), if any.
 DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
 # The largest single document on every plan; the storage quota is the plan's
 # (billing.plans, read by crm_modules/documents/quota.py).
