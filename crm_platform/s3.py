@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -21,7 +25,7 @@ def s3_configured() -> bool:
     return bool(settings.AWS_STORAGE_BUCKET_NAME)
 
 
-def s3_client(*, timeout: float = 10.0) -> Any:
+def s3_client(*, timeout: float = 10.0, signed: bool = True) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=settings.AWS_S3_ENDPOINT_URL or None,
@@ -31,10 +35,31 @@ def s3_client(*, timeout: float = 10.0) -> Any:
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"max_attempts": 1},
-            signature_version="s3v4",
+            signature_version="s3v4" if signed else UNSIGNED,
             s3={"addressing_style": "path"} if settings.AWS_S3_ENDPOINT_URL else None,
         ),
     )
+
+
+def presigned_origin() -> str | None:
+    """The origin (scheme://host[:port]) of the URLs this module presigns — where browsers PUT
+    uploads and load previews, for the Content-Security-Policy — or None without a bucket.
+    Read from a URL built as the presigned ones are (the client picks virtual-hosted
+    ``<bucket>.s3.amazonaws.com``, a regional endpoint or the custom one), without credentials."""
+    if not s3_configured():
+        return None
+    return _presigned_origin(
+        settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL, settings.AWS_S3_REGION_NAME
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _presigned_origin(bucket: str, endpoint: str, region: str) -> str:
+    url = s3_client(signed=False).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": f"{workspace_prefix('origin')}key"}
+    )
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def bucket_reachable(*, timeout: float) -> None:
@@ -150,24 +175,53 @@ def workspace_key(*, schema_name: str, key: str) -> str:
     return key
 
 
+# The request headers that ask S3 for encryption at rest, by the API's parameter name.
+_ENCRYPTION_HEADERS = {
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+}
+
+
+def _encryption() -> dict[str, str]:
+    """The encryption parameters every write asks for (none when the bucket's default is
+    relied on)."""
+    params: dict[str, str] = {}
+    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
+        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+        if settings.AWS_S3_SERVER_SIDE_ENCRYPTION == "aws:kms" and settings.AWS_S3_SSE_KMS_KEY_ID:
+            params["SSEKMSKeyId"] = settings.AWS_S3_SSE_KMS_KEY_ID
+    return params
+
+
+@dataclass(frozen=True)
+class PresignedPut:
+    """A URL the browser PUTs the bytes to and the headers it must send with them: every
+    header that was signed but Host and Content-Length, which the browser sets itself."""
+
+    url: str
+    headers: dict[str, str]
+
+
 def presign_put(
     *, schema_name: str, key: str, content_type: str, size: int, expires_in: int
-) -> str:
-    """A URL the browser PUTs the bytes to; Content-Type and Content-Length are signed, so the
-    request must send exactly what was declared."""
+) -> PresignedPut:
+    """Content-Type, Content-Length and the encryption asked for are signed, so the request
+    must send exactly what was declared (S3 refuses another size or type)."""
     workspace_key(schema_name=schema_name, key=key)
+    encryption = _encryption()
     params: dict[str, Any] = {
         "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
         "Key": key,
         "ContentType": content_type,
         "ContentLength": size,
+        **encryption,
     }
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
     url: str = s3_client().generate_presigned_url(
         "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
     )
-    return url
+    headers = {"Content-Type": content_type}
+    headers.update({_ENCRYPTION_HEADERS[name]: value for name, value in encryption.items()})
+    return PresignedPut(url=url, headers=headers)
 
 
 # --- multipart uploads: large documents go in parts, each PUT by the browser ----------------
@@ -180,17 +234,17 @@ def multipart_create(*, schema_name: str, key: str, content_type: str) -> str:
         "Bucket": settings.AWS_STORAGE_BUCKET_NAME,
         "Key": key,
         "ContentType": content_type,
+        **_encryption(),
     }
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        params["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
     upload_id: str = s3_client().create_multipart_upload(**params)["UploadId"]
     return upload_id
 
 
 def presign_upload_part(
     *, schema_name: str, key: str, upload_id: str, part_number: int, size: int, expires_in: int
-) -> str:
-    """A URL the browser PUTs one part to; its length is signed."""
+) -> PresignedPut:
+    """A URL the browser PUTs one part to; its length is signed. The encryption was asked for
+    when the upload started, so a part signs no header the browser must add."""
     workspace_key(schema_name=schema_name, key=key)
     url: str = s3_client().generate_presigned_url(
         "upload_part",
@@ -204,7 +258,7 @@ def presign_upload_part(
         ExpiresIn=expires_in,
         HttpMethod="PUT",
     )
-    return url
+    return PresignedPut(url=url, headers={})
 
 
 def _no_such_upload(exc: ClientError) -> bool:
@@ -328,14 +382,73 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
         workspace_key(schema_name=schema_name, key=key)
     client = s3_client()
     for start in range(0, len(keys), 1000):
-        batch = [{"Key": key} for key in keys[start : start + 1000]]
-        answer = client.delete_objects(
-            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
-        )
-        # A batch answers 200 even when some keys failed; the caller must not forget them.
-        if answer.get("Errors"):
-            failed = answer["Errors"][0]
-            raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
+        _delete_batch(client, [{"Key": key} for key in keys[start : start + 1000]])
+
+
+def workspace_objects_purge(*, schema_name: str) -> int:
+    """Delete everything a deleted workspace left under ``workspaces/<schema>/``: open uploads
+    in parts are aborted, then every object — each stored version and delete marker, as the
+    bucket keeps versions — is deleted, a listed page (up to 1,000 keys) at a time. Answers the
+    number of object versions deleted; running it again finds nothing left to delete."""
+    prefix = _purge_prefix(schema_name)
+    if not s3_configured():
+        return 0
+    client = s3_client(timeout=60)
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    # Each round lists the first page of what is left, so deleting never invalidates a page
+    # marker; a round that finds the same first entry again means S3 kept what it was asked to
+    # delete.
+    last_seen: tuple[str, str] | None = None
+    while True:
+        uploads = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+        if not uploads:
+            break
+        first = (uploads[0]["Key"], uploads[0]["UploadId"])
+        if first == last_seen:
+            raise ObjectsNotDeleted(f"upload {first[0]} was not aborted")
+        last_seen = first
+        for upload in uploads:
+            try:
+                client.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+            except ClientError as exc:
+                if not _no_such_upload(exc):
+                    raise
+    deleted = 0
+    last_seen = None
+    while True:
+        page = client.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+        batch = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if not batch:
+            return deleted
+        first = (batch[0]["Key"], batch[0]["VersionId"])
+        if first == last_seen:
+            raise ObjectsNotDeleted(f"{first[0]} was not deleted")
+        last_seen = first
+        for start in range(0, len(batch), 1000):
+            _delete_batch(client, batch[start : start + 1000])
+        deleted += len(batch)
+
+
+def _purge_prefix(schema_name: str) -> str:
+    # Never a prefix that reaches beyond one workspace (an empty or dotted name would).
+    if not schema_name or "/" in schema_name or schema_name in {".", ".."}:
+        raise KeyOutsideWorkspace(schema_name)
+    return workspace_prefix(schema_name)
+
+
+def _delete_batch(client: Any, objects: list[dict[str, str]]) -> None:
+    answer = client.delete_objects(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Delete={"Objects": objects, "Quiet": True}
+    )
+    # A batch answers 200 even when some keys failed; the caller must not forget them.
+    if answer.get("Errors"):
+        failed = answer["Errors"][0]
+        raise ObjectsNotDeleted(f"{len(answer['Errors'])} objects: {failed.get('Code')}")
 
 
 def bucket_ensure() -> None:
@@ -362,9 +475,7 @@ def data_file_key(*, schema_name: str, kind: str, file_uuid: str, name: str) -> 
 def object_upload(*, schema_name: str, key: str, path: str, content_type: str) -> None:
     """Stream a local file to the bucket (multipart for a large one)."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type}
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
     s3_client(timeout=60).upload_file(path, settings.AWS_STORAGE_BUCKET_NAME, key, ExtraArgs=extra)
 
 
@@ -372,9 +483,7 @@ def object_put(*, schema_name: str, key: str, data: bytes, content_type: str) ->
     """Write bytes the server itself received (an email attachment) to the workspace's prefix;
     returns the object's ETag."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type}
-    if settings.AWS_S3_SERVER_SIDE_ENCRYPTION:
-        extra["ServerSideEncryption"] = settings.AWS_S3_SERVER_SIDE_ENCRYPTION
+    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
     answer = s3_client(timeout=60).put_object(
         Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, Body=data, **extra
     )

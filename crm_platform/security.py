@@ -14,21 +14,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
+from crm_platform import s3
+
 # Powerful browser features the product never uses; no page, nor anything it frames, gets them.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def _upload_origins() -> list[str]:
-    """Where browsers upload documents to (presigned PUTs go straight to the bucket)."""
-    if settings.DOCUMENTS_UPLOAD_ORIGIN:
-        return [settings.DOCUMENTS_UPLOAD_ORIGIN]
-    if settings.AWS_S3_ENDPOINT_URL:
-        parts = urlsplit(settings.AWS_S3_ENDPOINT_URL)
-        return [f"{parts.scheme}://{parts.netloc}"]
-    if settings.AWS_STORAGE_BUCKET_NAME:
-        region = settings.AWS_S3_REGION_NAME or "us-east-1"
-        return [f"https://s3.{region}.amazonaws.com"]
-    return []
+    """Where browsers upload documents to and load previews from: the origin of the URLs the
+    S3 module presigns, and DOCUMENTS_UPLOAD_ORIGIN when one more is configured."""
+    origins = [origin for origin in (s3.presigned_origin(),) if origin]
+    if settings.DOCUMENTS_UPLOAD_ORIGIN and settings.DOCUMENTS_UPLOAD_ORIGIN not in origins:
+        origins.append(settings.DOCUMENTS_UPLOAD_ORIGIN)
+    return origins
 
 
 def _checkout_origins() -> list[str]:

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from crm_platform import s3
 from tenants import services
 from tenants.sessions import SessionStore
 
@@ -19,3 +20,17 @@ def clear_expired_sessions() -> None:
 @shared_task
 def send_signup_mail(pending_id: int) -> str:
     return services.signup_mail_send(pending_id=pending_id)
+
+
+# S3 may refuse or time out for a while; the schema is already gone, so the objects must go too.
+@shared_task(
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(s3.KeyOutsideWorkspace,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=12,
+)
+def purge_workspace_objects(schema_name: str) -> int:
+    """Delete the files of a deleted workspace from the bucket."""
+    return s3.workspace_objects_purge(schema_name=schema_name)

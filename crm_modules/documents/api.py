@@ -16,10 +16,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils.functional import Promise
 
-from tenants.capabilities import Capability
+from tenants.capabilities import Capability, Scope
 from tenants.models import Membership
 from tenants.modules import register_record_panel, unregister_record_panel
-from tenants.permissions import allows
+from tenants.permissions import allows, scope_filter
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
@@ -33,6 +33,9 @@ class Attachable:
     # ``search(member, text)``: the records the member may see whose name matches ``text`` (a
     # queryset, used as a subquery of ids), so documents are found by what they are linked to.
     search: Callable[[Membership, str], models.QuerySet[Any]] | None = None
+    # ``visible(member)``: the records the member may see (a queryset, used as a subquery of
+    # ids), the same ones ``allows(member, capability_to_view, record)`` grants one by one.
+    visible: Callable[[Membership], models.QuerySet[Any]] | None = None
 
 
 _REGISTRY: dict[str, Attachable] = {}
@@ -45,18 +48,26 @@ def register_attachable(
     capability_to_view: Capability,
     *,
     search: Callable[[Membership, str], models.QuerySet[Any]] | None = None,
+    visible: Callable[[Membership], models.QuerySet[Any]] | None = None,
 ) -> Attachable:
     """Let documents attach to records of ``model``. A member sees a record's documents, and
     may attach to it, only where ``capability_to_view`` reaches that record. With ``search``,
     the Documents page finds documents by the names of the records they are linked to. The
     record type's page shows its Documents panel through the record-panel registry (the page
-    renders ``{% record_panels "<key>" record %}``)."""
+    renders ``{% record_panels "<key>" record %}``). A document linked to records is shown only
+    to members who may see one of them: ``visible`` gives the records a member may see (by
+    default, the owner scope of ``capability_to_view`` on the model's ``owner``)."""
     if not _KEY.match(key):
         raise ValueError(f"Attachable key {key!r} must be lower-case dotted words")
     if key in _REGISTRY:
         raise ValueError(f"Attachable {key} is already registered")
     attachable = Attachable(
-        key=key, model=model, label=label, capability_to_view=capability_to_view, search=search
+        key=key,
+        model=model,
+        label=label,
+        capability_to_view=capability_to_view,
+        search=search,
+        visible=visible,
     )
     _REGISTRY[key] = attachable
     register_record_panel(
@@ -104,6 +115,25 @@ def get_attachable(key: str) -> Attachable | None:
 
 def all_attachables() -> list[Attachable]:
     return list(_REGISTRY.values())
+
+
+def visible_records(attachable: Attachable, actor: Membership) -> models.QuerySet[Any] | None:
+    """The records of ``attachable`` the member may see, as a queryset to use as a subquery;
+    None when they may see every one (no subquery needed)."""
+    model = attachable.model
+    capability = attachable.capability_to_view
+    if not allows(actor, capability, reading=True):
+        return model._default_manager.none()
+    if attachable.visible is not None:
+        return attachable.visible(actor)
+    if not capability.is_record_scoped:
+        return None
+    if any(field.name == "owner" for field in model._meta.get_fields()):
+        return scope_filter(model._default_manager.all(), actor, capability, owner_field="owner")
+    # As ``allows``: an unowned record is reached only by a role that sees everything.
+    if capability.scope_for(actor.role) is Scope.ALL:
+        return None
+    return model._default_manager.none()
 
 
 def attachable_record(*, actor: Membership, key: str, record_id: int) -> Any | None:

@@ -66,9 +66,12 @@ class UploadIn(serializers.Serializer[Any]):
 
 
 class PartOut(serializers.Serializer[Any]):
+    """PUT the part's bytes to ``url`` with ``headers``."""
+
     number = serializers.IntegerField()
     size = serializers.IntegerField()
     url = serializers.URLField()
+    headers = serializers.DictField(child=serializers.CharField())
 
 
 class UploadOut(serializers.Serializer[Any]):

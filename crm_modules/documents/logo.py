@@ -47,7 +47,7 @@ def workspace_logo_upload_start(*, actor: Membership, content_type: str, size: i
     schema = actor.tenant.schema_name
     logo_uuid = str(uuid.uuid4())
     key = s3.logo_key(schema_name=schema, logo_uuid=logo_uuid, content_type=content_type)
-    url = s3.presign_put(
+    presigned = s3.presign_put(
         schema_name=schema, key=key, content_type=content_type, size=size, expires_in=15 * 60
     )
     data = {
@@ -58,8 +58,8 @@ def workspace_logo_upload_start(*, actor: Membership, content_type: str, size: i
         "size": size,
     }
     return UploadTicket(
-        url=url,
-        headers={"Content-Type": content_type},
+        url=presigned.url,
+        headers=presigned.headers,
         ticket=signing.dumps(data, salt=_TICKET_SALT, compress=True),
     )
 

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import operator
 from datetime import date, datetime, time
+from functools import reduce
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from crm_modules.documents.api import all_attachables, get_attachable
+from crm_modules.documents.api import all_attachables, get_attachable, visible_records
 from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_modules.documents.module import MANAGE_TRASH, VIEW_DOCUMENTS
 from tenants.models import Membership
@@ -15,9 +17,26 @@ from tenants.permissions import allows
 
 
 def _visible(actor: Membership) -> QuerySet[Document]:
+    """The documents the member may see: with the capability to view documents, those linked to
+    no record and those linked to at least one record the member may see — one condition in
+    the documents' query, whatever the number of documents."""
     if not allows(actor, VIEW_DOCUMENTS, reading=True):
         return Document.objects.none()
-    return Document.objects.all()
+    links = DocumentLink.objects.filter(document_id=OuterRef("pk"))
+    everywhere: list[str] = []
+    reachable: list[Q] = []
+    for attachable in all_attachables():
+        records = visible_records(attachable, actor)
+        if records is None:
+            everywhere.append(attachable.key)
+        elif not records.query.is_empty():
+            reachable.append(Q(record_type=attachable.key, record_id__in=records.values("pk")))
+    if everywhere:
+        reachable.append(Q(record_type__in=everywhere))
+    condition = Q(~Exists(links))
+    if reachable:
+        condition |= Q(Exists(links.filter(reduce(operator.or_, reachable))))
+    return Document.objects.filter(condition)
 
 
 def document_list(

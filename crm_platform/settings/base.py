@@ -505,8 +505,11 @@ AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", "")
 # Encryption at rest requested on every upload: "AES256" (SSE-S3) or "aws:kms" (SSE-KMS).
 AWS_S3_SERVER_SIDE_ENCRYPTION = env("AWS_S3_SERVER_SIDE_ENCRYPTION", "")
-# Browsers PUT uploads straight to the bucket: its origin joins the CSP's connect-src.
-# Empty: the origin of AWS_S3_ENDPOINT_URL, else the bucket's regional AWS endpoint.
+# With "aws:kms": the KMS key to encrypt with (empty: the bucket's default key).
+AWS_S3_SSE_KMS_KEY_ID = env("AWS_S3_SSE_KMS_KEY_ID", "")
+# Browsers PUT uploads straight to the bucket and load previews from it: the origin of the URLs
+# crm_platform/s3.py presigns joins the CSP's connect-src and img-src by itself. One more origin
+# to allow there (a proxy in front of the bucket), if any.
 DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
 # The largest single document on every plan; the storage quota is the plan's
 # (billing.plans, read by crm_modules/documents/quota.py).
@@ -525,6 +528,7 @@ CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "tenants.tasks.replenish_spare_pool": {"queue": "bulk"},
     "tenants.tasks.clear_expired_sessions": {"queue": "bulk"},
+    "tenants.tasks.purge_workspace_objects": {"queue": "bulk"},
     "crm_modules.documents.tasks.sweep_abandoned_uploads": {"queue": "bulk"},
     "billing.tasks.trial_sweep": {"queue": "bulk"},
     "billing.tasks.dunning_sweep": {"queue": "bulk"},

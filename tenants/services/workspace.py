@@ -201,7 +201,11 @@ def _workspace_change_state(
 
 
 def workspace_delete(*, tenant: Tenant, actor: User | None) -> None:
-    """Drop the schema and every platform row of the workspace (domains, seats, invitations)."""
+    """Drop the schema and every platform row of the workspace (domains, seats, invitations),
+    and, once that is committed, its files in the bucket (a task that retries until S3 has
+    deleted them all)."""
+    from tenants.tasks import purge_workspace_objects
+
     if tenant.is_public:
         raise ServiceError(_("The public schema cannot be deleted."), code="public")
     schema, slug = tenant.schema_name, tenant.slug
@@ -210,6 +214,7 @@ def workspace_delete(*, tenant: Tenant, actor: User | None) -> None:
         disconnect_workspace(tenant=tenant, reason="deleted")
         with schema_context("public"):
             tenant.delete(force_drop=True)
+        transaction.on_commit(lambda: purge_workspace_objects.delay(schema))
     logger.info(
         "workspace deleted",
         extra={"schema": schema, "slug": slug, "actor": actor.email if actor else "system"},

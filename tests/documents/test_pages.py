@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.documents.models import Document
+from crm_platform import s3
 from crm_platform.security import content_security_policy
 from tenants.roles import Role
 from tests.conftest import workspace_client
@@ -63,12 +67,52 @@ def test_the_navigation_lists_documents(alpha):
     assert 'href="/documents/"' in page
 
 
-def test_browsers_may_upload_to_the_s3_endpoint(settings):
+def _directive(name: str) -> list[str]:
+    (directive,) = [d.split() for d in content_security_policy().split("; ") if d.startswith(name)]
+    return directive[1:]
+
+
+def test_browsers_may_upload_to_and_preview_from_the_s3_endpoint(settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "rapport"
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9000/some/path"
     assert "connect-src 'self' http://127.0.0.1:9000;" in content_security_policy()
-    settings.AWS_S3_ENDPOINT_URL = ""
-    settings.AWS_STORAGE_BUCKET_NAME = "rapport-documents"
-    settings.AWS_S3_REGION_NAME = "eu-west-1"
-    assert "connect-src 'self' https://s3.eu-west-1.amazonaws.com;" in content_security_policy()
+    assert "http://127.0.0.1:9000" in _directive("img-src")
     settings.AWS_STORAGE_BUCKET_NAME = ""
     assert "connect-src 'self';" in content_security_policy()
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", ""])
+@pytest.mark.parametrize("bucket", ["rapport-documents-123456789012", "rapport.documents"])
+def test_the_csp_allows_the_host_of_real_presigned_urls_in_production(
+    settings, monkeypatch, region: str, bucket: str
+):
+    """With AWS's own endpoints (no custom endpoint, no DOCUMENTS_UPLOAD_ORIGIN, as in the
+    production overlay), the bucket's host of the presigned PUTs and GETs is allowed."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    settings.AWS_S3_ENDPOINT_URL = ""
+    settings.DOCUMENTS_UPLOAD_ORIGIN = ""
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_REGION_NAME = region
+    schema = "ws_0123456789abcdef"
+    key = s3.document_key(schema_name=schema, document_uuid=str(uuid.uuid4()), version=1)
+    upload = s3.presign_put(
+        schema_name=schema, key=key, content_type="application/pdf", size=10, expires_in=60
+    )
+    preview = s3.presign_get(
+        schema_name=schema,
+        key=key,
+        content_type="application/pdf",
+        content_disposition="inline",
+        expires_in=60,
+    )
+
+    for url in (upload.url, preview):
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        assert parts.scheme == "https"
+        assert origin in _directive("connect-src")
+        assert origin in _directive("img-src")
+    if "." not in bucket:
+        # Virtual-hosted style: the bucket's own host, not the regional endpoint.
+        assert f"https://{bucket}.s3.amazonaws.com" in _directive("connect-src")

@@ -107,6 +107,7 @@ def test_the_page_previews_a_pdf_by_its_thumbnail_and_an_image_inline(alpha, s3_
 
 
 def test_previews_may_load_from_the_bucket(settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "rapport"
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9000"
     assert "img-src 'self' data: blob: http://127.0.0.1:9000;" in content_security_policy()
 

@@ -1,5 +1,7 @@
-"""On a phone (375 px, touch): attach a PDF to a contact, see it in the contact's Documents
-section and on its timeline, preview its first page, move it to the trash and restore it."""
+"""On a phone (375 px, touch) and a desktop (1280 px): attach a PDF to a contact with the
+progress bar showing, see it in the contact's Documents section and on its timeline, preview its
+first page, upload a second version and restore the first, move it to the trash and restore
+it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pypdfium2 as pdfium
 import pytest
 from django.conf import settings
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, ViewportSize, expect
 
 from crm_modules.activities.models import Activity
 from crm_modules.documents.models import Document
@@ -19,7 +21,7 @@ from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
-from tests.e2e.conftest import MOBILE, LiveSite, capture, orm, session_key
+from tests.e2e.conftest import DESKTOP, MOBILE, LiveSite, capture, orm, session_key
 from tests.ops.conftest import s3_endpoint
 
 __all__ = ["s3_bucket", "s3_endpoint"]
@@ -28,11 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("s
 
 
 def _pdf() -> bytes:
-    document = pdfium.PdfDocument.new()
-    document.new_page(595, 842)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    return _pdf_of(1)
 
 
 def _contact(world: World) -> int:
@@ -58,10 +56,31 @@ def contact_id(world: World, live_site: LiveSite) -> Iterator[int]:
     orm(_clean_up, world, contact)
 
 
-def test_a_pdf_attached_to_a_contact_on_a_phone(
-    world: World, contact_id: int, live_site: LiveSite, browser: Browser
+# Records, across the reload that follows an upload, that the progress bar was shown.
+WATCH_PROGRESS = """() => {
+  const bar = document.querySelector("[data-testid=documents-panel] [data-upload-progress]");
+  new MutationObserver(() => {
+    if (!bar.hidden) sessionStorage.setItem("upload-progress-shown", "yes");
+  }).observe(bar, { attributes: true });
+}"""
+
+
+def _pdf_of(pages: int) -> bytes:
+    document = pdfium.PdfDocument.new()
+    for _ in range(pages):
+        document.new_page(595, 842)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("viewport", [MOBILE, DESKTOP], ids=["375px", "1280px"])
+def test_a_pdf_attached_to_a_contact_versioned_trashed_and_restored(
+    world: World, contact_id: int, live_site: LiveSite, browser: Browser, viewport: ViewportSize
 ) -> None:
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
+    phone = viewport == MOBILE
+    width = viewport["width"]
+    context = browser.new_context(viewport=viewport, has_touch=phone, is_mobile=phone)
     context.set_default_timeout(30_000)
     host = f"{world.alpha.tenant.slug}.localhost"
     cookie: Any = {
@@ -75,22 +94,30 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
     site = live_site.workspace(str(world.alpha.tenant.slug))
     contact_page = f"{site}/sales/contacts/{contact_id}/"
 
+    def press(locator: Any) -> None:
+        if phone:
+            locator.tap()
+        else:
+            locator.click()
+
     page.goto(contact_page)
     panel = page.get_by_test_id("documents-panel")
     expect(panel).to_contain_text("No documents yet.")
+    page.evaluate(WATCH_PROGRESS)
     panel.locator("[data-upload-input]").first.set_input_files(
         {"name": "Offer.pdf", "mimeType": "application/pdf", "buffer": _pdf()}
     )
     # The page reloads once the upload is complete.
     link = panel.get_by_role("link", name="Offer.pdf")
     expect(link).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('upload-progress-shown')") == "yes"
     timeline = page.get_by_test_id("timeline")
     expect(timeline.locator('[data-kind="document_added"]')).to_contain_text(
         "Document attached · Offer.pdf"
     )
-    capture(page, "contact-documents")
+    capture(page, f"contact-documents-{width}")
 
-    link.tap()
+    press(link)
     preview = page.get_by_test_id("preview").locator("img")
     expect(preview).to_have_attribute("alt", "First page of Offer.pdf")
     page.wait_for_function(
@@ -98,10 +125,25 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
         " return img && img.complete && img.naturalWidth > 0; }"
     )
     assert preview.evaluate("img => img.naturalWidth") == 400
-    capture(page, "document-preview")
+    capture(page, f"document-preview-{width}")
 
-    page.get_by_role("button", name="Move to the trash").tap()
-    page.locator("dialog[open]").get_by_role("button", name="Move to the trash").tap()
+    versions = page.get_by_test_id("versions")
+    expect(versions.locator("tbody tr")).to_have_count(1)
+    page.locator("[data-upload-input]").first.set_input_files(
+        {"name": "Offer.pdf", "mimeType": "application/pdf", "buffer": _pdf_of(2)}
+    )
+    # The page reloads once the new version is complete.
+    expect(versions.locator("tbody tr")).to_have_count(2)
+    expect(versions.locator('tr[data-version="2"]')).to_contain_text("current")
+    press(versions.locator('tr[data-version="1"]').get_by_role("button", name="Restore"))
+    expect(versions.locator("tbody tr")).to_have_count(3)
+    third = versions.locator('tr[data-version="3"]')
+    expect(third).to_contain_text("current")
+    expect(third).to_contain_text("restored from version 1")
+    capture(page, f"document-version-restored-{width}")
+
+    press(page.get_by_role("button", name="Move to the trash"))
+    press(page.locator("dialog[open]").get_by_role("button", name="Move to the trash"))
     expect(page.get_by_test_id("documents")).to_contain_text("No documents match.")
 
     page.goto(contact_page)
@@ -113,8 +155,8 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
     page.goto(f"{site}/documents/?trash=1")
     row = page.get_by_test_id("documents").locator("tbody tr").filter(has_text="Offer.pdf")
     expect(row).to_contain_text("Contact: Сомчай E2E-docs")
-    capture(page, "documents-trash")
-    row.get_by_role("button", name="Restore").tap()
+    capture(page, f"documents-trash-{width}")
+    press(row.get_by_role("button", name="Restore"))
     expect(page.get_by_role("heading", name="Offer.pdf")).to_be_visible()
 
     page.goto(contact_page)
@@ -123,10 +165,12 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
     ).to_be_visible()
     context.close()
 
-    def state() -> tuple[list[str], list[str]]:
+    def state() -> tuple[list[tuple[str, int]], list[str]]:
         with schema_context(world.alpha.tenant.schema_name):
             documents = list(
-                Document.objects.filter(deleted_at__isnull=True).values_list("name", flat=True)
+                Document.objects.filter(deleted_at__isnull=True).values_list(
+                    "name", "current_version"
+                )
             )
             actions = list(
                 AuditEvent.objects.filter(action__startswith="document.")
@@ -136,6 +180,12 @@ def test_a_pdf_attached_to_a_contact_on_a_phone(
             return documents, actions
 
     assert orm(state) == (
-        ["Offer.pdf"],
-        ["document.uploaded", "document.deleted", "document.restored"],
+        [("Offer.pdf", 3)],
+        [
+            "document.uploaded",
+            "document.version_added",
+            "document.version_restored",
+            "document.deleted",
+            "document.restored",
+        ],
     )

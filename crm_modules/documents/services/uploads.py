@@ -106,14 +106,14 @@ def document_upload_start(
             parts=_presigned_parts(data=data, key=key, skip=set()),
             part_size=part_size,
         )
-    url = s3.presign_put(
+    presigned = s3.presign_put(
         schema_name=tenant.schema_name,
         key=key,
         content_type=content_type,
         size=size,
         expires_in=UPLOAD_URL_SECONDS,
     )
-    return UploadTicket(url=url, headers={"Content-Type": content_type}, ticket=_sign(data))
+    return UploadTicket(url=presigned.url, headers=presigned.headers, ticket=_sign(data))
 
 
 def _sign(data: dict[str, Any]) -> str:
@@ -127,22 +127,22 @@ def _part_sizes(data: dict[str, Any]) -> list[int]:
 
 
 def _presigned_parts(*, data: dict[str, Any], key: str, skip: set[int]) -> list[dict[str, Any]]:
-    return [
-        {
-            "number": number,
-            "size": part,
-            "url": s3.presign_upload_part(
-                schema_name=data["schema"],
-                key=key,
-                upload_id=data["upload_id"],
-                part_number=number,
-                size=part,
-                expires_in=UPLOAD_URL_SECONDS,
-            ),
-        }
-        for number, part in enumerate(_part_sizes(data), start=1)
-        if number not in skip
-    ]
+    parts = []
+    for number, size in enumerate(_part_sizes(data), start=1):
+        if number in skip:
+            continue
+        presigned = s3.presign_upload_part(
+            schema_name=data["schema"],
+            key=key,
+            upload_id=data["upload_id"],
+            part_number=number,
+            size=size,
+            expires_in=UPLOAD_URL_SECONDS,
+        )
+        parts.append(
+            {"number": number, "size": size, "url": presigned.url, "headers": presigned.headers}
+        )
+    return parts
 
 
 def _multipart(*, actor: Membership, ticket: str) -> tuple[dict[str, Any], str]:

@@ -73,7 +73,7 @@
     plan.parts.forEach(function (part) {
       chain = chain.then(function () {
         var start = (part.number - 1) * plan.part_size;
-        return put(part.url, {}, file.slice(start, start + part.size), function (loaded) {
+        return put(part.url, part.headers || {}, file.slice(start, start + part.size), function (loaded) {
           progress.value = Math.round((100 * (done + loaded)) / file.size);
         }).then(function () {
           done += part.size;

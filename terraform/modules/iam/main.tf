@@ -47,7 +47,8 @@ data "aws_iam_policy_document" "documents" {
   # Every S3 call crm_platform/s3.py makes maps to one of these actions; the map and the check
   # that each action is granted here are tests/ops/test_iam_policy.py. Uploads in parts need
   # ListMultipartUploadParts (resume) and AbortMultipartUpload (cancel, and upload_file's own
-  # clean-up after a failed part).
+  # clean-up after a failed part); a deleted workspace's files go with every stored version
+  # (DeleteObjectVersion).
   statement {
     sid = "WorkspaceObjects"
     actions = [
@@ -55,6 +56,7 @@ data "aws_iam_policy_document" "documents" {
       "s3:PutObject",
       "s3:DeleteObject",
       "s3:GetObjectVersion",
+      "s3:DeleteObjectVersion",
       "s3:ListMultipartUploadParts",
       "s3:AbortMultipartUpload",
     ]

@@ -116,14 +116,20 @@ resource "aws_s3_bucket_policy" "documents" {
   policy = data.aws_iam_policy_document.tls_only.json
 }
 
-# Browsers upload straight to S3 with presigned PUTs from any workspace host.
+# Browsers upload straight to S3 with presigned PUTs from any workspace host, sending every
+# header the URL signs: the type and, with AWS_S3_SERVER_SIDE_ENCRYPTION (and
+# AWS_S3_SSE_KMS_KEY_ID), the encryption asked for.
 resource "aws_s3_bucket_cors_configuration" "documents" {
   bucket = aws_s3_bucket.documents.id
 
   cors_rule {
     allowed_methods = ["PUT", "GET"]
     allowed_origins = ["https://*.${var.base_domain}"]
-    allowed_headers = ["content-type"]
+    allowed_headers = [
+      "content-type",
+      "x-amz-server-side-encryption",
+      "x-amz-server-side-encryption-aws-kms-key-id",
+    ]
     max_age_seconds = 3600
   }
 }
