@@ -29,6 +29,7 @@ KEY = "key"
 ACTIONS: dict[str, set[tuple[str, str]]] = {
     "head_bucket": {("s3:ListBucket", BUCKET)},
     "list_objects_v2": {("s3:ListBucket", BUCKET)},
+    "list_object_versions": {("s3:ListBucketVersions", BUCKET)},
     "list_multipart_uploads": {("s3:ListBucketMultipartUploads", BUCKET)},
     "head_object": {("s3:GetObject", OBJECTS)},
     "get_object": {("s3:GetObject", OBJECTS), ("kms:Decrypt", KEY)},
@@ -51,7 +52,8 @@ ACTIONS: dict[str, set[tuple[str, str]]] = {
         ("kms:GenerateDataKey", KEY),
         ("kms:Decrypt", KEY),
     },
-    "delete_objects": {("s3:DeleteObject", OBJECTS)},
+    # A batch names versions too (a deleted workspace's files, every stored version).
+    "delete_objects": {("s3:DeleteObject", OBJECTS), ("s3:DeleteObjectVersion", OBJECTS)},
     # Only `make run`'s local S3 stand-in creates its bucket; in AWS the bucket is terraform's
     # and the application's role must not create any.
     "create_bucket": set(),
