@@ -106,7 +106,7 @@ def history(count: int, months: int, now: int) -> list[dict[str, Any]]:
     for n in range(count):
         subscription = f"sub_bench{n:07d}"
         at = now - rng.randint(1, months) * MONTH + rng.randint(0, MONTH - 1)
-        state = {
+        state: dict[str, Any] = {
             "customer": f"cus_bench{n:07d}",
             "status": rng.choice(["trialing", "active", "active"]),
             "plan": rng.choice(plans),
