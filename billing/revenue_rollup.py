@@ -74,6 +74,20 @@ def _state_of(row: RevenueState) -> State:
     )
 
 
+def _state_row(subscription_id: str, state: State) -> RevenueState:
+    return RevenueState(
+        event_id=state.event_id,
+        subscription_id=subscription_id,
+        customer=state.customer,
+        created=state.at,
+        status=state.status,
+        plan=state.plan,
+        currency=state.currency,
+        seats=state.seats,
+        per_month=state.per_month,
+    )
+
+
 def revenue_record(*, event: dict[str, Any], created: int) -> bool:
     """Take a subscription event into the rollup. Called in the transaction that applies the
     event; True when it changed the rollup (False: not a subscription event, or no
@@ -120,17 +134,7 @@ def revenue_record(*, event: dict[str, Any], created: int) -> bool:
             if after.status == "canceled":
                 _add(later, _churn(state))
                 _add(later, _churn(before), -1)
-        RevenueState.objects.create(
-            event_id=state.event_id,
-            subscription_id=subscription_id,
-            customer=state.customer,
-            created=state.at,
-            status=state.status,
-            plan=state.plan,
-            currency=state.currency,
-            seats=state.seats,
-            per_month=state.per_month,
-        )
+        _state_row(subscription_id, state).save(force_insert=True)
     return True
 
 
@@ -171,19 +175,7 @@ def revenue_rebuild() -> int:
             if state.status == "canceled":
                 figures.update(_churn(before))
             last[subscription_id] = state
-            states.append(
-                RevenueState(
-                    event_id=state.event_id,
-                    subscription_id=subscription_id,
-                    customer=state.customer,
-                    created=state.at,
-                    status=state.status,
-                    plan=state.plan,
-                    currency=state.currency,
-                    seats=state.seats,
-                    per_month=state.per_month,
-                )
-            )
+            states.append(_state_row(subscription_id, state))
         RevenueMonth.objects.all().delete()
         RevenueState.objects.all().delete()
         RevenueState.objects.bulk_create(states, batch_size=5_000)
