@@ -655,6 +655,25 @@ class CustomField(models.Model):
         return self.label
 
 
+class DeletedCustomField(models.Model):
+    """A custom field's code deleted from an entity, and not defined again since. Its values
+    stay in the records (a delete does not rewrite a million rows) and count for nothing: a
+    value whose code was never defined (data older than the fields) still counts as stored
+    (ADR 0068). Defining the code again removes the row."""
+
+    entity = models.CharField(max_length=10, choices=CustomField.Entity.choices)
+    code = models.SlugField(max_length=50)
+    deleted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "code"], name="deleted_custom_field_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.code}"
+
+
 class Product(models.Model):
     """An item of the workspace's catalogue that deals can carry as line items."""
 
