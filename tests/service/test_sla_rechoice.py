@@ -1,7 +1,8 @@
-"""What else re-chooses an open ticket's SLA policy (ADR 0068): the customer-tier field
-archived, restored, deleted or defined again, a tier option removed from it or offered again; contacts and companies
-merged (their tickets follow the survivor, and back on undo). And the walk writes each
-batch's changed tickets with one statement, its due times those of each policy's own hours."""
+"""What else re-chooses an open ticket's SLA policy (ADR 0068, 0075): the customer-tier
+field archived, restored, deleted or defined again, a tier option removed from it or offered
+again; contacts and companies merged (their tickets follow the survivor, and back on undo).
+And the walk writes each batch's changed tickets with one statement, its due times those of
+each policy's own hours."""
 
 from __future__ import annotations
 
