@@ -1,5 +1,5 @@
 """manage.py migrate_all against real workspace schemas: parallel, resumable, isolated failures,
-one run at a time, a clean stop on SIGTERM."""
+one run at a time, a clean stop on SIGTERM, no wait past ``lock_timeout``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -258,3 +259,48 @@ def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas)
     report = migrate_all_schemas(workers=1, schema_names=names, statement_timeout="1ms", retries=0)
     assert "canceling statement due to statement timeout" in report.failed[names[0]]
     assert names[0] in pending_schemas(names, target=migration_target())
+
+
+def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released(new_schemas):
+    """A migration that must wait for a lock (a long transaction reading the table) gives up
+    after ``lock_timeout`` instead of queueing every later query on that table behind it; the
+    workspace stays pending, and the next run migrates it."""
+    names = new_schemas(1)
+    schema = names[0]
+    assert migrate_all_schemas(workers=1, schema_names=names).ok
+    # Take the workspace back to before documents 0003 (a column added to an existing table).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'ALTER TABLE "{schema}".documents_documentversion DROP COLUMN thumbnail_key'
+        )
+        cursor.execute(
+            f'DELETE FROM "{schema}".django_migrations'  # noqa: S608
+            " WHERE app = 'documents' AND name = '0003_version_thumbnail'"
+        )
+    assert pending_schemas(names, target=migration_target()) == {schema: 1}
+
+    with psycopg.connect(database_url()) as reader:
+        reader.execute(f'LOCK TABLE "{schema}".documents_documentversion IN ACCESS SHARE MODE')
+        report = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms", retries=0)
+        assert "canceling statement due to lock timeout" in report.failed[schema]
+        # The reader was not disturbed: its transaction still holds its lock.
+        assert (
+            reader.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+                " AND mode = 'AccessShareLock' AND granted"
+            ).fetchone()[0]
+            >= 1
+        )
+    assert states(names) == {schema: Status.FAILED}
+    assert pending_schemas(names, target=migration_target()) == {schema: 1}
+
+    rerun = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms")
+    assert rerun.migrated == [schema]
+    assert states(names) == {schema: Status.DONE}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = 'documents_documentversion' AND column_name = 'thumbnail_key'",
+            [schema],
+        )
+        assert cursor.fetchone() == (1,)
