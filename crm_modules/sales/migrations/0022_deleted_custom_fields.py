@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sales', '0020_deal_stage_totals'),
+        ('sales', '0021_deal_stage_totals_by_status_and_currency'),
     ]
 
     operations = [
