@@ -4,6 +4,7 @@ one run at a time, a clean stop on SIGTERM, no wait past ``lock_timeout``."""
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -266,15 +267,9 @@ def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas)
     assert names[0] in pending_schemas(names, target=migration_target())
 
 
-def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released(
-    new_schemas, world
-):
-    """A migration that must wait for a lock (a long transaction reading the table) gives up
-    after ``lock_timeout`` instead of queueing every later query on that table behind it; the
-    workspace stays pending, and the next run migrates it."""
-    names = new_schemas(1, copy_of=world.alpha.tenant.schema_name)
-    schema = names[0]
-    # Take the workspace back to before documents 0003 (a column added to an existing table).
+def _one_migration_behind(schema: str) -> None:
+    """Take a migrated workspace back to before documents 0003 (a column added to an existing
+    table)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f'ALTER TABLE "{schema}".documents_documentversion DROP COLUMN thumbnail_key'
@@ -283,7 +278,70 @@ def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released
             f'DELETE FROM "{schema}".django_migrations'  # noqa: S608
             " WHERE app = 'documents' AND name = '0003_version_thumbnail'"
         )
-    assert pending_schemas(names, target=migration_target()) == {schema: 1}
+    assert pending_schemas([schema], target=migration_target()) == {schema: 1}
+
+
+def test_in_a_terminal_a_progress_bar_replaces_the_json_lines(new_schemas, world):
+    names = new_schemas(2, copy_of=world.alpha.tenant.schema_name)
+    for name in names:
+        _one_migration_behind(name)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
+        DATABASE_URL=database_url(),
+    )
+    command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
+    for name in names:
+        command += ["--schema", name]
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.run(  # noqa: S603
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all of it was read
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if terminal != -1:
+            os.close(terminal)
+        os.close(controller)
+    assert process.returncode == 0, screen.decode()
+    drawn = screen.decode()
+    # One bar per workspace migrated, each redrawn over the last, and a newline at the end.
+    assert f"\r[{'#' * 15}{'.' * 15}] 1/2 " in drawn
+    assert f"\r[{'#' * 30}] 2/2 " in drawn
+    assert sorted(name for name in names if name in drawn) == sorted(names)
+    assert drawn.rstrip(" ").endswith("\n") or drawn.endswith("\r\n")
+    # Standard output reads as words, not JSON lines.
+    assert "run_finished schemas=2" in process.stdout
+    assert '"event"' not in process.stdout
+    assert states(names) == dict.fromkeys(names, Status.DONE)
+
+
+def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released(
+    new_schemas, world
+):
+    """A migration that must wait for a lock (a long transaction reading the table) gives up
+    after ``lock_timeout`` instead of queueing every later query on that table behind it; the
+    workspace stays pending, and the next run migrates it."""
+    names = new_schemas(1, copy_of=world.alpha.tenant.schema_name)
+    schema = names[0]
+    _one_migration_behind(schema)
 
     with psycopg.connect(database_url()) as reader:
         reader.execute(f'LOCK TABLE "{schema}".documents_documentversion IN ACCESS SHARE MODE')
