@@ -209,7 +209,7 @@ def custom_sort_schema(record: str) -> OpenApiParameter:
             "order by amount, dates and dates with times chronologically, yes/no fields no "
             "before yes, texts and single selects by text. Records without a value come last "
             "in both directions; ties are in id order (descending with `-`). Pages follow "
-            "with the `next` link (its `cursor`); `previous` is always null in this order. "
+            "with the `next` link and lead back with `previous` (each carries its `cursor`). "
             "A multi select or member field, an archived field or a code naming no field of "
             "this record type answers 400 with the problem under `sort`. Takes precedence "
             "over `ordering`."

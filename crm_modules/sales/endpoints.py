@@ -420,9 +420,10 @@ class CustomSortPagination(KeysetPagination):
     """DRF's cursor pages, or with ``sort=cf_<code>`` keyset pages on the field's typed value
     and the primary key (``keyset.ValueOrder``): DRF's cursor keeps only the first sort column
     and skips ties by offset, which neither places records without a value nor stays cheap
-    among many equal values. Those pages go forward only (``previous`` is null)."""
+    among many equal values. ``previous`` leads back a page, as DRF's does."""
 
     custom_next: str | None = None
+    custom_previous: str = ""
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
         order = getattr(view, "custom_order", None)
@@ -438,19 +439,18 @@ class CustomSortPagination(KeysetPagination):
             size=size,
         )
         self.custom_next = page.next_cursor
+        self.custom_previous = page.previous_cursor
         return page.rows
 
     def get_paginated_response(self, data: Any) -> Response:
         if self.custom_next is None:
             return super().get_paginated_response(data)
-        following = (
-            replace_query_param(
-                self.request.build_absolute_uri(), self.cursor_query_param, self.custom_next
-            )
-            if self.custom_next
-            else None
+        here = self.request.build_absolute_uri()
+        following, preceding = (
+            replace_query_param(here, self.cursor_query_param, cursor) if cursor else None
+            for cursor in (self.custom_next, self.custom_previous)
         )
-        return Response({"next": following, "previous": None, "results": data})
+        return Response({"next": following, "previous": preceding, "results": data})
 
 
 class ScoreOrderedPagination(CustomSortPagination):

@@ -26,6 +26,8 @@ M = TypeVar("M", bound=Model)
 class Page(Generic[M]):
     rows: list[M]
     next_cursor: str  # "" on the last page
+    # The page before this one (a ``ValueOrder``'s pages only); "" on the first page.
+    previous_cursor: str = ""
 
 
 def _encode(values: list[Any]) -> str:
@@ -47,6 +49,8 @@ def _decode(cursor: str, size: int) -> list[Any] | None:
 
 
 SORT_VALUE = "sort_value"
+# The mark of a cursor to the rows before its row.
+BACKWARD = "<"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,12 @@ class ValueOrder:
     def apply(self, queryset: QuerySet[M]) -> QuerySet[M]:
         return queryset.order_by(*self.order_by())
 
+    def reversed_order_by(self) -> tuple[OrderBy, OrderBy]:
+        """This order backwards: the rows without a value first, then the values."""
+        if self.descending:
+            return self.value.asc(nulls_first=True), F("id").asc()
+        return self.value.desc(nulls_first=True), F("id").desc()
+
     def beyond(self, queryset: QuerySet[M], value: Any, pk: int) -> QuerySet[M]:
         """The rows after (``value``, ``pk``) in this order."""
         op = "lt" if self.descending else "gt"
@@ -82,21 +92,41 @@ class ValueOrder:
             | Q(**{f"{SORT_VALUE}__isnull": True})
         )
 
-    def cursor(self, value: Any, pk: int) -> str:
-        return _encode([self.key, None if value is None else str(value), pk])
+    def before(self, queryset: QuerySet[M], value: Any, pk: int) -> QuerySet[M]:
+        """The rows before (``value``, ``pk``) in this order."""
+        op = "gt" if self.descending else "lt"
+        queryset = queryset.alias(**{SORT_VALUE: self.value})
+        if value is None:
+            # Among the rows without a value: every row with one comes before.
+            return queryset.filter(
+                Q(**{f"{SORT_VALUE}__isnull": False})
+                | Q(**{f"{SORT_VALUE}__isnull": True, f"id__{op}": pk})
+            )
+        return queryset.filter(
+            Q(**{f"{SORT_VALUE}__{op}": value}) | Q(**{SORT_VALUE: value, f"id__{op}": pk})
+        )
 
-    def position(self, cursor: str) -> tuple[Any, int] | None:
-        """The value and primary key a cursor of this order carries; None for any other."""
+    def cursor(self, value: Any, pk: int, *, backward: bool = False) -> str:
+        """A cursor to the rows after (``backward``: before) the row (``value``, ``pk``)."""
+        text = None if value is None else str(value)
+        return _encode([self.key, text, pk, BACKWARD] if backward else [self.key, text, pk])
+
+    def position(self, cursor: str) -> tuple[Any, int, bool] | None:
+        """The value, primary key and direction (True: backward) a cursor of this order
+        carries; None for any other."""
         values = _decode_any(cursor)
-        if values is None or len(values) != 3 or values[0] != self.key:
+        if values is None or len(values) not in (3, 4) or values[0] != self.key:
             return None
-        _key, text, pk = values
+        if len(values) == 4 and values[3] != BACKWARD:
+            return None
+        text, pk = values[1], values[2]
         if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(text, str | None):
             return None
+        backward = len(values) == 4
         if text is None:
-            return None, pk
+            return None, pk, backward
         try:
-            return self.read(text), pk
+            return self.read(text), pk, backward
         except (TypeError, ValueError, ArithmeticError):
             return None
 
@@ -111,15 +141,32 @@ def _decode_any(cursor: str) -> list[Any] | None:
 
 def _value_page(queryset: QuerySet[M], *, order: ValueOrder, after: str, size: int) -> Page[M]:
     position = order.position(after) if after else None
-    if position is not None:
-        queryset = order.beyond(queryset, *position)
-    rows = list(order.apply(queryset.annotate(**{SORT_VALUE: order.value}))[: size + 1])
-    next_cursor = ""
-    if len(rows) > size:
+    if position is not None and position[2]:
+        # Backward: the ``size`` rows just before the cursor's row, read in reverse.
+        before = order.before(queryset, position[0], position[1])
+        rows = list(
+            before.annotate(**{SORT_VALUE: order.value}).order_by(*order.reversed_order_by())[
+                : size + 1
+            ]
+        )
+        more_before = len(rows) > size
+        rows = rows[:size][::-1]
+        more_after = True
+    else:
+        if position is not None:
+            queryset = order.beyond(queryset, position[0], position[1])
+        rows = list(order.apply(queryset.annotate(**{SORT_VALUE: order.value}))[: size + 1])
+        more_after = len(rows) > size
         rows = rows[:size]
+        more_before = position is not None
+    next_cursor = previous_cursor = ""
+    if rows and more_after:
         last = rows[-1]
         next_cursor = order.cursor(getattr(last, SORT_VALUE), last.pk)
-    return Page(rows=rows, next_cursor=next_cursor)
+    if rows and more_before:
+        first = rows[0]
+        previous_cursor = order.cursor(getattr(first, SORT_VALUE), first.pk, backward=True)
+    return Page(rows=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
 
 
 def keyset_page(

@@ -88,18 +88,28 @@ def _ids(entity: str, page: str) -> list[int]:
 
 
 def _api_all(client: Any, entity: str, params: dict[str, Any]) -> list[int]:
-    """Every id the API lists, following its ``next`` links."""
-    seen: list[int] = []
+    """Every id the API lists, following its ``next`` links; then, from the last page, its
+    ``previous`` links lead back through the same pages to the first."""
+    pages: list[list[int]] = []
     response = client.get(API[entity], params)
     assert response.status_code == 200, response.content
     while True:
         body = response.json()
-        assert body["previous"] is None
-        seen.extend(row["id"] for row in body["results"])
+        assert (body["previous"] is None) == (not pages)
+        pages.append([row["id"] for row in body["results"]])
         if not body["next"]:
-            return seen
+            break
         response = client.get(body["next"])
         assert response.status_code == 200
+    back = len(pages) - 1
+    while body["previous"]:
+        response = client.get(body["previous"])
+        assert response.status_code == 200
+        body = response.json()
+        back -= 1
+        assert [row["id"] for row in body["results"]] == pages[back]
+    assert back == 0
+    return [pk for page in pages for pk in page]
 
 
 # Per field: the stored values (None: no value) and the value each stands for in the order.
@@ -174,6 +184,13 @@ def test_keyset_pages_show_every_record_once_across_ties_and_empty_values(
                     break
                 after = page.next_cursor
             assert seen == expected, (params, size)
+            # And back from the last page to the first.
+            back: list[int] = list(page.rows and [r.pk for r in page.rows])
+            while page.previous_cursor:
+                page = keyset_page(records, order=order, after=page.previous_cursor, size=size)
+                assert len(page.rows) == size
+                back[:0] = [r.pk for r in page.rows]
+            assert back == expected, (params, size)
         assert _api_all(client, entity, {**params, "page_size": 2}) == expected
 
 
@@ -215,6 +232,7 @@ def test_a_cursor_of_another_order_or_a_forged_one_starts_from_the_first_page(
         "garbage",
         by_seats.cursor("not a number", 1),
         by_seats.cursor("NaN", 1),
+        by_seats.cursor("not a number", 1, backward=True),
     ):
         page = keyset_page(records, order=by_seats, after=after, size=10)
         assert [r.pk for r in page.rows] == expected
