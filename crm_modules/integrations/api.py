@@ -9,21 +9,24 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import SAFE_METHODS
 
+from billing.plans import Feature, Limit, plan_allows, plan_limit
 from crm_modules.integrations.services import api_key_match
 from crm_platform.ratelimits import counter_increment
 from tenants.models import Membership
 
-__all__ = ["RATE_LIMIT_PER_MINUTE", "resolve_api_key"]
-
-# Requests a key may make per clock minute; beyond that the API answers 429 with Retry-After.
-RATE_LIMIT_PER_MINUTE = 600
+__all__ = ["resolve_api_key"]
 
 
-def _check_rate(schema: str, key_id: int) -> None:
+def _check_rate(tenant: Any, key_id: int) -> None:
+    """Each key may make the plan's API requests per clock minute (billing's plan limits);
+    beyond them the API answers 429 with Retry-After."""
+    limit = plan_limit(tenant, Limit.API_REQUESTS_PER_MINUTE)
+    if limit is None:
+        return
     now = time.time()
     window = int(now // 60)
-    bucket = f"api-key-rate:{schema}:{key_id}:{window}"
-    if counter_increment(bucket, 120) > RATE_LIMIT_PER_MINUTE:
+    bucket = f"api-key-rate:{tenant.schema_name}:{key_id}:{window}"
+    if counter_increment(bucket, 120) > limit:
         raise Throttled(wait=max(1, 60 - int(now % 60)))
 
 
@@ -36,7 +39,11 @@ def resolve_api_key(request: Any, raw_key: str) -> Membership | None:
     key = api_key_match(raw_key)
     if key is None or key.created_by_id is None:
         return None
-    _check_rate(tenant.schema_name, key.pk)
+    if not plan_allows(tenant, Feature.API):
+        raise PermissionDenied(
+            _("The workspace's plan does not include the REST API. Ask the owner to upgrade.")
+        )
+    _check_rate(tenant, key.pk)
     membership = (
         Membership.objects.filter(tenant=tenant, user_id=key.created_by_id)
         .select_related("tenant", "user")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 from django.core.cache import cache
@@ -13,11 +14,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from billing.plans import Limit, plan_spec
 from crm_modules.integrations.models import ApiKey
 from crm_modules.integrations.services import _written_key, api_key_create
 from crm_modules.sales.models import Contact
 from tenants.audit.models import AuditEvent
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
 from tests.sales.conftest import fresh, sales_events
@@ -141,9 +143,10 @@ def test_create_api_key_command_prints_a_working_key(alpha: Workspace) -> None:
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
     alpha: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_modules.integrations import api
-
-    monkeypatch.setattr(api, "RATE_LIMIT_PER_MINUTE", 2)
+    # The plan's limit is what counts (Professional's, on which a trial runs).
+    limits = plan_spec("professional").limits
+    assert isinstance(limits, dict)
+    monkeypatch.setitem(limits, Limit.API_REQUESTS_PER_MINUTE, 2)
     key = _key(alpha)
     client = _api(alpha, key)
     assert [client.get("/api/v1/sales/contacts/").status_code for _ in range(2)] == [200, 200]
@@ -229,3 +232,39 @@ def test_a_use_after_the_window_writes_the_uses_waiting(alpha: Workspace) -> Non
     assert client.get("/api/v1/sales/contacts/").status_code == 200
     connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     assert ApiKey.objects.get().use_count == 4
+
+
+def test_a_plan_without_the_api_refuses_keys_and_their_use(alpha: Workspace) -> None:
+    key = _key(alpha)
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(plan="starter")
+    response = _api(alpha, key).get("/api/v1/sales/contacts/")
+    assert response.status_code == 403
+    assert "plan does not include the REST API" in response.json()["error"]["message"]
+    page = workspace_client(alpha.owner.user, alpha.tenant)
+    response = page.post("/integrations/api-keys/", {"name": "Zapier"})
+    assert response.status_code == 400
+    assert "plan does not include the REST API" in response.content.decode()
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert list(ApiKey.objects.values_list("name", flat=True)) == ["CI"]
+
+
+def test_each_plan_has_its_own_api_rate(alpha: Workspace) -> None:
+    """Enterprise's allowance is above Professional's: a key on Enterprise is not held to
+    Professional's count."""
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(plan="enterprise")
+    key = _key(alpha)
+    client = _api(alpha, key)
+    limit = plan_spec("professional").limits[Limit.API_REQUESTS_PER_MINUTE]
+    assert limit is not None
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    key_id = ApiKey.objects.get().pk
+    window = int(time.time() // 60)
+    # The key has used Professional's whole allowance this minute (and the next, should the
+    # clock turn one meanwhile).
+    for minute in (window, window + 1):
+        cache.set(f"api-key-rate:{alpha.tenant.schema_name}:{key_id}:{minute}", limit, 120)
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    assert client.get("/api/v1/sales/contacts/").status_code == 200
+    # Professional would have refused it.
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(plan="professional")
+    assert client.get("/api/v1/sales/contacts/").status_code == 429

@@ -28,6 +28,7 @@ from crm_modules.sales.module import (
 )
 from crm_modules.sales.services import checks, events
 from crm_modules.sales.services.custom_fields import check_custom_values
+from crm_modules.sales.services.pipelines import check_pipeline_limit
 from crm_modules.sales.services.records import record_delete
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
@@ -65,6 +66,7 @@ def pipeline_create(*, actor: Membership, name: str, stages: Sequence[StageInput
     if not any(kind == Stage.Kind.OPEN for _name, _p, kind in clean_stages):
         raise ServiceError(_("A pipeline needs at least one open stage."), field="stages")
     with transaction.atomic():
+        check_pipeline_limit(actor.tenant)
         position = (Pipeline.objects.aggregate(top=Max("position"))["top"] or 0) + 1
         pipeline = Pipeline.objects.create(name=clean_name, position=position)
         Stage.objects.bulk_create(

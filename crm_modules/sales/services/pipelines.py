@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.plans import Limit, plan_limit
 from crm_modules.sales.models import Deal, DealStageChange, Pipeline, Stage
 from crm_modules.sales.module import (
     DEALS_TOPIC,
@@ -27,8 +28,36 @@ from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants.audit.services import audit_record
 from tenants.live import coalesced, publish
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.permissions import require
+
+# The key of the transaction lock that serialises adding active pipelines in a workspace
+# (each workspace has its own schema; the lock is per database, so the schema is in the key).
+_PIPELINES_LOCK = "sales.pipelines"
+
+
+def check_pipeline_limit(tenant: Tenant) -> None:
+    """Inside the transaction that adds an active pipeline (a new one, or one restored):
+    refuse it if the plan's pipelines are all in use. Concurrent additions wait for each
+    other, so two cannot both take the last one."""
+    limit = plan_limit(tenant, Limit.PIPELINES)
+    if limit is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))",
+            [f"{_PIPELINES_LOCK}:{tenant.schema_name}"],
+        )
+    if Pipeline.objects.filter(archived_at__isnull=True).count() >= limit:
+        raise ServiceError(
+            _(
+                "Your plan includes %(limit)s active pipelines, all in use. Archive one, or "
+                "ask the owner to upgrade the plan."
+            )
+            % {"limit": limit},
+            field="pipeline",
+            code="plan_limit",
+        )
 
 
 def _check_probability(raw: Any) -> int:
@@ -90,6 +119,8 @@ def pipeline_archive(*, actor: Membership, pipeline: Pipeline, archived: bool) -
             raise ServiceError(
                 _("Keep at least one active pipeline."), field="pipeline", code="last"
             )
+        if not archived:
+            check_pipeline_limit(actor.tenant)
         locked.archived_at = timezone.now() if archived else None
         locked.save(update_fields=["archived_at"])
         audit_record(
