@@ -1,0 +1,84 @@
+"""Dropping files on a record's Documents panel (a desktop's drag and drop): the zone shows it
+is ready while a file is dragged over it, and every file dropped is uploaded straight to the
+bucket and attached to the record."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, expect
+
+from crm_modules.documents.models import Document
+from tests.conftest import World
+from tests.documents.conftest import s3_bucket
+from tests.e2e.conftest import DESKTOP, LiveSite, orm, session_key
+from tests.e2e.test_documents_contact import _pdf_of, contact_id
+from tests.ops.conftest import s3_endpoint
+
+__all__ = ["contact_id", "s3_bucket", "s3_endpoint"]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("s3_bucket")]
+
+# A DataTransfer holding the files a person drags in from the desktop.
+DRAGGED = """(files) => {
+  const transfer = new DataTransfer();
+  for (const file of files) {
+    const bytes = Uint8Array.from(atob(file.data), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], file.name, { type: file.type }));
+  }
+  return transfer;
+}"""
+
+
+def _attached(world: World, contact_id: int) -> list[str]:
+    with schema_context(world.alpha.tenant.schema_name):
+        return sorted(
+            Document.objects.filter(
+                links__record_type="sales.contact", links__record_id=contact_id
+            ).values_list("name", flat=True)
+        )
+
+
+def test_files_dropped_on_the_panel_are_uploaded_and_attached(
+    world: World, contact_id: int, live_site: LiveSite, browser: Browser
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(30_000)
+    host = f"{world.alpha.tenant.slug}.localhost"
+    cookie: Any = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": orm(session_key, world.alpha.owner),
+        "domain": host,
+        "path": "/",
+    }
+    context.add_cookies([cookie])
+    page = context.new_page()
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/sales/contacts/{contact_id}/")
+    panel = page.get_by_test_id("documents-panel")
+    zone = panel.locator("[data-document-upload]").first
+    files = [
+        ("Дизайн.pdf", "application/pdf", _pdf_of(1)),
+        ("notes.txt", "text/plain", "ราคา 价格\n".encode()),
+    ]
+    encoded = [
+        {"name": name, "type": kind, "data": base64.b64encode(data).decode()}
+        for name, kind, data in files
+    ]
+    transfer = page.evaluate_handle(DRAGGED, encoded)
+
+    zone.dispatch_event("dragover", {"dataTransfer": transfer})
+    expect(zone).to_have_class(re.compile(r"\bupload-zone-over\b"))
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+
+    # The page reloads once both uploads are complete.
+    expect(panel.get_by_role("link", name="Дизайн.pdf")).to_be_visible()
+    expect(panel.get_by_role("link", name="notes.txt")).to_be_visible()
+    expect(zone).not_to_have_class(re.compile(r"\bupload-zone-over\b"))
+    assert orm(_attached, world, contact_id) == ["notes.txt", "Дизайн.pdf"]
+    context.close()
