@@ -53,6 +53,12 @@ DOCUMENT_DELETED = register_action(
 DOCUMENT_RESTORED = register_action(
     "document.restored", _("Document restored from the trash"), module=MODULE
 )
+DOCUMENT_LINKED = register_action(
+    "document.linked", _("Document linked to a record"), module=MODULE
+)
+DOCUMENT_UNLINKED = register_action(
+    "document.unlinked", _("Document unlinked from a record"), module=MODULE
+)
 DOCUMENTS_TOPIC = live.register_topic("documents", label=MODULE, capability=VIEW_DOCUMENTS)
 
 # What the timeline of each record a document is linked to shows.
