@@ -253,20 +253,18 @@ def _link_request(request: Request, document_id: int) -> tuple[Any, Document, di
 class DocumentLinkCreate(APIView):
     capability = UPLOAD_DOCUMENTS
 
-    @extend_schema(request=LinkIn, responses={201: LinkOut, 200: LinkOut})
+    @extend_schema(request=LinkIn, responses={201: LinkOut})
     def post(self, request: Request, document_id: int) -> Response:
-        """Link a document to one more record (one the caller may edit); a document already
-        linked there answers its link with 200."""
+        """Link a document to one more record (one the caller may edit). Linking it again
+        changes nothing and answers the same link."""
         actor, document, data = _link_request(request, document_id)
-        link, created = services.document_link(
+        link, _created = services.document_link(
             actor=actor,
             document=document,
             record_type=data["record_type"],
             record_id=data["record_id"],
         )
-        return Response(
-            LinkOut(link).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return Response(LinkOut(link).data, status=status.HTTP_201_CREATED)
 
 
 class DocumentLinkRemove(APIView):
