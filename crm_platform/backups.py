@@ -65,10 +65,13 @@ def register_object_keys(model: type[models.Model], *fields: str) -> None:
     """Declare that ``fields`` of a workspace model hold object keys (a module's
     ``module.py`` calls it, D16): a restore under another schema copies the objects they name
     and rewrites them."""
-    _OBJECT_KEYS[model._meta.db_table] = tuple(
-        model._meta.get_field(name).column  # type: ignore[union-attr]
-        for name in fields
-    )
+    columns: list[str] = []
+    for name in fields:
+        field = model._meta.get_field(name)
+        if not isinstance(field, models.Field) or not field.column:
+            raise ValueError(f"{model._meta.label}.{name} is not a column")
+        columns.append(field.column)
+    _OBJECT_KEYS[model._meta.db_table] = tuple(columns)
 
 
 class BackupError(Exception):

@@ -40,7 +40,7 @@ def storage_lock() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"{connection.schema_name}:documents.storage"],
+            [f"{connection.schema_name}:documents.storage"],  # type: ignore[attr-defined]
         )
 
 

@@ -5,6 +5,7 @@ records they may edit; a document keeps at least one record (ADR 0073)."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from crm_modules.activities.models import Activity
@@ -37,7 +38,7 @@ def _links(workspace: Workspace, document: Document) -> list[tuple[str, int]]:
         )
 
 
-def _audited(workspace: Workspace, action: str) -> list[dict]:
+def _audited(workspace: Workspace, action: str) -> list[dict[str, object]]:
     with schema_context(workspace.tenant.schema_name):
         return list(AuditEvent.objects.filter(action=action).values_list("data", flat=True))
 
@@ -286,10 +287,10 @@ def test_a_document_hidden_by_record_visibility_cannot_be_linked(alpha):
 # --- the record's Documents panel ----------------------------------------------------------
 
 
-def _panel_html(client, record_type: str, record_id: int, **extra: str) -> str:
-    return client.get(
-        "/documents/links/choices/", {"record_type": record_type, "record_id": record_id, **extra}
-    ).content.decode()
+def _choices_html(client: Client, record_type: str, record_id: int, **extra: str) -> str:
+    params: dict[str, str | int] = {"record_type": record_type, "record_id": record_id, **extra}
+    answer = client.get("/documents/links/choices/", params)
+    return str(answer.content.decode())
 
 
 def test_the_panel_searches_links_and_unlinks_with_htmx(alpha):
@@ -303,11 +304,13 @@ def test_the_panel_searches_links_and_unlinks_with_htmx(alpha):
     loose = _document(alpha, "สัญญา 合同.pdf")
     client = workspace_client(rep.user, alpha.tenant)
 
-    choices = _panel_html(client, "sales.deal", deal.pk)
+    choices = _choices_html(client, "sales.deal", deal.pk)
     assert "สัญญา 合同.pdf" in choices
     assert "На сделке.pdf" not in choices  # already on this record
-    assert "合同" in _panel_html(client, "sales.deal", deal.pk, q="合同")
-    assert "No other document has this name." in _panel_html(client, "sales.deal", deal.pk, q="zzz")
+    assert "合同" in _choices_html(client, "sales.deal", deal.pk, q="合同")
+    assert "No other document has this name." in _choices_html(
+        client, "sales.deal", deal.pk, q="zzz"
+    )
 
     linked = client.post(
         f"/documents/{loose.pk}/links/",
