@@ -19,6 +19,19 @@ round holds for it, plus the most messages one of its receiving processes has no
 passes ``LIVE_MERGE_BACKLOG``, the round's record events of one event name become one summary
 in the form of a bulk change's (ADR 0066), so the layer's capacity never drops the tail.
 
+A receiving process's queue is one per process, shared by all of its sockets, whatever their
+workspace or topic; several processes (web, Celery workers) send to it side by side, each
+checking the backlog on its own, and events that name no record are never merged. So a queue
+can still be full when a message arrives, and the layer would drop it: the one event that
+tells a socket its page changed, behind another group's flood, and no later event to make up
+for it (ADR 0074). The sender sees which queue had no room (the send script says so per
+queue) and holds the message for that queue instead, with every later message of the same
+group for it, so their order stays; every ``RETRY_SECONDS`` it sends what it holds, merged
+(record events into summaries, identical messages once), as far as the queue has room,
+smallest hold first so one flood cannot keep a single event waiting. A hold whose queue has
+taken nothing for the layer's expiry is given up: its receiver has read nothing for that long
+and is gone.
+
 Only the Redis layer goes through the sender. Any other layer (the in-memory layer of a
 workspace run without Redis) is bound to the server's event loop and keeps the direct send.
 """
@@ -27,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import os
 import queue
@@ -51,23 +65,49 @@ DRAIN_SECONDS = 5.0
 # per receiving process is 5,000; a round adds at most one summary per event name to it).
 MERGE_BACKLOG = 1_000
 
+# Held messages are sent again this often while a receiving process's queue is full.
+RETRY_SECONDS = 0.05
+
 # Each receiving process's sorted set gets the message with a score; the layer pops the lowest
 # first. Same algorithm as the layer's own group send, for many messages in one pipeline, with
 # the cleaning of expired messages done in the script rather than in a round trip of its own.
+# Returns, per key, 1 where the queue had no room (the message was not added), else 0.
 _SEND_MANY = """
 local current_time = tonumber(ARGV[#ARGV - 1])
 local expiry = tonumber(ARGV[#ARGV])
-local over_capacity = 0
+local full = {}
 for i=1,#KEYS do
     redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, current_time - expiry)
     if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
         redis.call('ZADD', KEYS[i], current_time, ARGV[i])
         redis.call('EXPIRE', KEYS[i], expiry)
+        full[i] = 0
     else
-        over_capacity = over_capacity + 1
+        full[i] = 1
     end
 end
-return over_capacity
+return full
+"""
+# Held messages to one receiving process's queue, in order, as far as it has room: ARGV is the
+# capacity, the expiry, the time, then a score and a message each. Returns how many it added.
+_SEND_HELD = """
+local capacity = tonumber(ARGV[1])
+local expiry = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[3]) - expiry)
+local count = redis.call('ZCOUNT', KEYS[1], '-inf', '+inf')
+local added = 0
+for i=4,#ARGV,2 do
+    if count >= capacity then
+        break
+    end
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    count = count + 1
+    added = added + 1
+end
+if added > 0 then
+    redis.call('EXPIRE', KEYS[1], expiry)
+end
+return added
 """
 
 
@@ -197,6 +237,60 @@ async def _unread(layer: RedisChannelLayer, channel_names: list[str]) -> int:
     return most
 
 
+@dataclass
+class Held:
+    """The messages of one group a receiving process's queue had no room for, in order, and
+    the channels of that process they are for."""
+
+    index: int  # the layer's connection for the queue
+    # When the queue last took some of them (or the first was held).
+    since: float
+    channels: dict[str, None] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, message: dict[str, Any], channels: list[str]) -> None:
+        self.channels.update(dict.fromkeys(channels))
+        self.messages.append(message)
+
+
+# (group, queue key) → what is held for it.
+Holds = dict[tuple[str, str], Held]
+
+
+def compact(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Held messages as few as they can be without losing any: record events merged into
+    summaries (``merge_record_events``), and a message identical to a later one left out."""
+    merged = merge_record_events(messages) if _mergeable(messages) else list(messages)
+    last: dict[str, int] = {}
+    for position, message in enumerate(merged):
+        last[json.dumps(message, sort_keys=True, default=str)] = position
+    kept = set(last.values())
+    return [message for position, message in enumerate(merged) if position in kept]
+
+
+async def send_held(layer: RedisChannelLayer, holds: Holds, scores: _Scores) -> None:
+    """Send what is held, smallest hold first, each as far as its queue has room."""
+    now = time.time()
+    for (group, key), held in sorted(holds.items(), key=lambda item: len(item[1].messages)):
+        if now - held.since > layer.expiry:
+            logger.warning("%s held live messages of group %s given up", len(held.messages), group)
+            del holds[(group, key)]
+            continue
+        held.messages = compact(held.messages)
+        channels = list(held.channels)
+        capacity = layer.get_capacity(channels[0])
+        args: list[Any] = [capacity, int(layer.expiry), int(now)]
+        # No more than the queue could take, however much is held.
+        for message in held.messages[:capacity]:
+            args += [scores.next(), layer.serialize({**message, "__asgi_channel__": channels})]
+        added = int(await layer.connection(held.index).eval(_SEND_HELD, 1, key, *args))
+        del held.messages[:added]
+        if added:
+            held.since = now
+        if not held.messages:
+            del holds[(group, key)]
+
+
 class _Scores:
     """Strictly increasing scores near the clock, so one group's messages keep their order."""
 
@@ -209,11 +303,17 @@ class _Scores:
 
 
 async def group_send_many(
-    layer: RedisChannelLayer, group: str, messages: list[dict[str, Any]], scores: _Scores
+    layer: RedisChannelLayer,
+    group: str,
+    messages: list[dict[str, Any]],
+    scores: _Scores,
+    holds: Holds | None = None,
 ) -> None:
     """``layer.group_send`` for several messages to one group: the group's members are read
     once, and every message to every receiving process goes in one pipeline per Redis host.
-    Past the merge backlog, the record events are merged first (see the module's docstring)."""
+    Past the merge backlog, the record events are merged first (see the module's docstring).
+    With ``holds``, a message a queue had no room for is held there, and so is every message
+    for a queue that already holds some of the group's."""
     key = layer._group_key(group)
     connection = layer.connection(layer.consistent_hash(group))
     now = int(time.time())
@@ -226,20 +326,39 @@ async def group_send_many(
         len(messages) > merge_at or len(messages) + await _unread(layer, channel_names) > merge_at
     ):
         messages = merge_record_events(messages)
-    per_host: dict[int, list[tuple[list[bytes], list[Any]]]] = defaultdict(list)
+    channels_of: dict[str, list[str]] = defaultdict(list)
+    for channel in channel_names:
+        name = layer.non_local_name(channel) if "!" in channel else channel
+        channels_of[layer.prefix + name].append(channel)
+    per_host: dict[int, list[tuple[list[str], list[Any], dict[str, Any]]]] = defaultdict(list)
     for message in messages:
         by_host, payloads, capacities = layer._map_channel_keys_to_connection(
             channel_names, message
         )
         score = scores.next()
-        for index, keys in by_host.items():
-            args = [payloads[k] for k in keys] + [capacities[k] for k in keys]
-            per_host[index].append((keys, [*args, score, int(layer.expiry)]))
+        for index, all_keys in by_host.items():
+            keys = []
+            for key in all_keys:
+                if holds is not None and (group, key) in holds:
+                    holds[(group, key)].add(message, channels_of[key])
+                else:
+                    keys.append(key)
+            if keys:
+                args = [payloads[k] for k in keys] + [capacities[k] for k in keys]
+                per_host[index].append((keys, [*args, score, int(layer.expiry)], message))
     for index, calls in per_host.items():
         pipe = layer.connection(index).pipeline(transaction=False)
-        for keys, args in calls:
+        for keys, args, _message in calls:
             pipe.eval(_SEND_MANY, len(keys), *keys, *args)
-        over = sum(await pipe.execute())
+        over = 0
+        for (keys, _args, message), full in zip(calls, await pipe.execute(), strict=True):
+            for key, no_room in zip(keys, full, strict=True):
+                if not no_room:
+                    continue
+                over += 1
+                if holds is not None:
+                    held = holds.setdefault((group, key), Held(index=index, since=time.time()))
+                    held.add(message, channels_of[key])
         if over:
             logger.info("%s messages over capacity in group %s", over, group)
 
@@ -255,6 +374,8 @@ class LiveSender:
         self._unsent = 0
         self._idle = threading.Condition(self._lock)
         self._scores = _Scores()
+        # Only the sender thread reads and writes it.
+        self._holds: Holds = {}
 
     def submit(self, group: str, message: dict[str, Any]) -> None:
         with self._lock:
@@ -263,12 +384,14 @@ class LiveSender:
                 self._pid = os.getpid()
                 self._queue = queue.SimpleQueue()
                 self._unsent = 0
+                self._holds = {}
                 threading.Thread(target=self._run, name="live-sender", daemon=True).start()
             self._unsent += 1
             self._queue.put((group, message))
 
     def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
-        """Wait until every queued event has been sent (or failed); False on timeout."""
+        """Wait until every queued event has been sent, held for a full queue, or failed;
+        False on timeout."""
         with self._idle:
             return self._idle.wait_for(lambda: self._unsent == 0, timeout=timeout)
 
@@ -276,7 +399,11 @@ class LiveSender:
         loop = asyncio.new_event_loop()
         events = self._queue
         while True:
-            batch = [events.get()]
+            try:
+                # While something is held, wake up to send it again even if nothing comes.
+                batch = [events.get(timeout=RETRY_SECONDS if self._holds else None)]
+            except queue.Empty:
+                batch = []
             while len(batch) < BATCH:
                 try:
                     batch.append(events.get_nowait())
@@ -294,11 +421,17 @@ class LiveSender:
         layer = get_channel_layer()
         if not isinstance(layer, RedisChannelLayer):  # only the Redis layer is ever queued
             raise TypeError(f"live events queued for {type(layer).__name__}")
+        if self._holds:
+            # Before the new messages: held ones are older, and a queue's hold keeps its order.
+            try:
+                await send_held(layer, self._holds, self._scores)
+            except Exception:
+                logger.exception("held live events could not be sent")
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for group, message in batch:
             by_group[group].append(message)
         results = await asyncio.gather(
-            *(group_send_many(layer, g, m, self._scores) for g, m in by_group.items()),
+            *(group_send_many(layer, g, m, self._scores, self._holds) for g, m in by_group.items()),
             return_exceptions=True,
         )
         for result in results:

@@ -33,9 +33,9 @@ output "app_secret_arn" {
   value       = aws_secretsmanager_secret.app.arn
 }
 
-output "vpc_cidr" {
-  description = "The NetworkPolicy's ipBlock for the ALB (production overlay)"
-  value       = var.vpc_cidr
+output "alb_subnet_cidrs" {
+  description = "The public subnets the ALB's nodes sit in: the web NetworkPolicy's ipBlocks and FORWARDED_ALLOW_IPS (production overlay)"
+  value       = module.network.public_subnet_cidrs
 }
 
 output "log_group" {

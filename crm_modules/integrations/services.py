@@ -5,6 +5,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +20,12 @@ from tenants.models import Membership
 from tenants.permissions import require
 
 KEY_PREFIX = "rk_"
+
+# A key's uses are counted in the cache (whose keys carry the workspace's schema, D6) and
+# written to its row at most once per this many seconds, so a read through the API does not
+# also write and commit. ``last_used_at`` is therefore exact to within this window, and pages
+# add the uses not yet written.
+USES_WRITE_SECONDS = 60
 
 
 def digest(secret: str) -> str:
@@ -68,8 +75,10 @@ def api_key_revoke(*, actor: Membership, key: ApiKey) -> ApiKey:
         locked = ApiKey.objects.select_for_update().get(pk=key.pk)
         if locked.revoked_at is not None:
             return locked
+        pending = _take_pending_uses(locked.pk)
         locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
+        locked.use_count += pending
+        locked.save(update_fields=["revoked_at", "use_count"])
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -88,7 +97,44 @@ def api_key_match(raw: str) -> ApiKey | None:
     key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.digest, digest(raw)):
         return None
-    ApiKey.objects.filter(pk=key.pk).update(
-        use_count=F("use_count") + 1, last_used_at=timezone.now()
-    )
+    _count_pending_use(key.pk)
+    if cache.add(_written_key(key.pk), 1, timeout=USES_WRITE_SECONDS):
+        ApiKey.objects.filter(pk=key.pk).update(
+            use_count=F("use_count") + _take_pending_uses(key.pk), last_used_at=timezone.now()
+        )
     return key
+
+
+def api_key_uses(keys: list[ApiKey]) -> dict[int, int]:
+    """Each key's uses: those written to its row plus those still counted in the cache."""
+    pending = cache.get_many([_pending_key(key.pk) for key in keys])
+    return {key.pk: key.use_count + int(pending.get(_pending_key(key.pk)) or 0) for key in keys}
+
+
+def _pending_key(key_id: int) -> str:
+    return f"api-key-uses:{key_id}"
+
+
+def _written_key(key_id: int) -> str:
+    return f"api-key-uses-written:{key_id}"
+
+
+def _count_pending_use(key_id: int) -> None:
+    # No expiry: the uses wait for the key's next written use, or its revocation.
+    cache.add(_pending_key(key_id), 0, timeout=None)
+    try:
+        cache.incr(_pending_key(key_id))
+    except ValueError:  # evicted in between
+        cache.set(_pending_key(key_id), 1, timeout=None)
+
+
+def _take_pending_uses(key_id: int) -> int:
+    """Remove and return the uses counted in the cache and not yet written. Uses counted
+    meanwhile by other requests stay for the next write."""
+    pending = int(cache.get(_pending_key(key_id)) or 0)
+    if pending:
+        try:
+            cache.decr(_pending_key(key_id), pending)
+        except ValueError:  # evicted in between: those uses are gone either way
+            return 0
+    return pending

@@ -29,9 +29,10 @@ def api_keys(request: WorkspaceRequest) -> HttpResponse:
             form.add_service_error(error)
         else:
             form = ApiKeyForm()
-    keys = ApiKey.objects.order_by("-id")[:200]
+    keys = list(ApiKey.objects.order_by("-id")[:200])
+    uses = services.api_key_uses(keys)
     status = 400 if request.method == "POST" and new_key is None else 200
-    context = {"form": form, "keys": keys, "new_key": new_key}
+    context = {"form": form, "rows": [(key, uses[key.pk]) for key in keys], "new_key": new_key}
     return render(request, "integrations/api_keys.html", context, status=status)
 
 

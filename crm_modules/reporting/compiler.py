@@ -14,8 +14,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import DateField, DateTimeField, F, Q, QuerySet
-from django.db.models.functions import Trunc
+from django.db.models import DateField, DateTimeField, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -75,11 +75,16 @@ def workspace_zone_of(tenant: Tenant) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def scoped_records(source: DataSource, member: Membership) -> QuerySet[Any]:
+def scoped_records(
+    source: DataSource, member: Membership, records: QuerySet[Any] | None = None
+) -> QuerySet[Any]:
     """The source's records this member may see in a report: the module's own reach, then
     reporting's (a Sales rep: their own records; a Manager: their team's). Nothing of a source
-    the member's reports may not read (``reach``: a Marketer reads marketing's sources)."""
-    records: QuerySet[Any] = source.model._default_manager.all()
+    the member's reports may not read (``reach``: a Marketer reads marketing's sources).
+    ``records``: rows standing for the source's records with the same owner path (its kept
+    totals), narrowed the same way."""
+    if records is None:
+        records = source.model._default_manager.all()
     if not may_read_source(member, source):
         return records.none()
     if source.scope is not None:
@@ -260,9 +265,65 @@ def _key(value: Any) -> Any:
     return value
 
 
+# Operators whose meaning does not depend on dates or on the records' own values.
+_TOTALS_OPERATORS = frozenset({"eq", "ne", "in", "is_empty"})
+
+
+def kept_totals(
+    definition: Definition, member: Membership, *, now: datetime.datetime | None = None
+) -> tuple[QuerySet[Any], dict[str, Any]] | None:
+    """The source's kept totals (``registry.Totals``) narrowed as the records would be, with
+    the aggregates that give the same numbers from them, or None when they cannot: a filter
+    or group on another field or a date, a measure other than a count or a kept sum, a
+    source with its own narrowing, or a sum over rows in another currency than the
+    workspace's (those would need converting deal by deal)."""
+    source = definition.source
+    totals = source.totals
+    if totals is None or source.scope is not None:
+        return None
+    if any(
+        item.field.code not in totals.fields or item.op not in _TOTALS_OPERATORS
+        for item in definition.filters
+    ):
+        return None
+    if any(group.field.code not in totals.fields for group in definition.groups):
+        return None
+    aggregates: dict[str, Any] = {}
+    sums = False
+    for i, measure in enumerate(definition.measures):
+        agg, _sep, code = measure.key.partition(":")
+        if measure.key == "count":
+            aggregates[f"m{i}"] = Coalesce(Sum(totals.count), 0)
+        elif agg == "sum" and code in totals.sums:
+            aggregates[f"m{i}"] = Sum(totals.sums[code])
+            sums = True
+        else:
+            return None
+    zone = workspace_zone(member)
+    now = now or timezone.now()
+    # A row whose records have all gone stays at zero: it is no group.
+    rows = scoped_records(
+        source, member, totals.model._default_manager.filter(**{f"{totals.count}__gt": 0})
+    )
+    for item in definition.filters:
+        rows = rows.filter(_filter_q(item, zone, now))
+    foreign = Q() if not totals.currency else ~Q(**{totals.currency: workspace_currency()})
+    if sums and totals.currency and rows.filter(foreign).exists():
+        return None
+    return rows, aggregates
+
+
 def run(
     definition: Definition, member: Membership, *, now: datetime.datetime | None = None
 ) -> Result:
+    kept = kept_totals(definition, member, now=now)
+    if kept is not None:
+        rows, aggregates = kept
+        result = _run(definition, member, rows, aggregates)
+        if any(m.unit == "money" for m in definition.measures):
+            # Every row counted is in the workspace's currency: nothing is left out.
+            result.currency = workspace_currency()
+        return result
     records = filtered_records(definition, member, now=now)
     result = _run(definition, member, records)
     if any(m.unit == "money" for m in definition.measures):
@@ -280,9 +341,15 @@ def run(
     return result
 
 
-def _run(definition: Definition, member: Membership, records: QuerySet[Any]) -> Result:
+def _run(
+    definition: Definition,
+    member: Membership,
+    records: QuerySet[Any],
+    aggregates: dict[str, Any] | None = None,
+) -> Result:
     zone = workspace_zone(member)
-    aggregates = {f"m{i}": m.aggregate() for i, m in enumerate(definition.measures)}
+    if aggregates is None:
+        aggregates = {f"m{i}": m.aggregate() for i, m in enumerate(definition.measures)}
     if not definition.groups:
         totals = records.aggregate(**aggregates)
         values = tuple(totals[f"m{i}"] for i in range(len(definition.measures)))

@@ -134,6 +134,28 @@ Scoper = Callable[[QuerySet[Any], Membership], QuerySet[Any]]
 
 
 @dataclass(frozen=True)
+class Totals:
+    """A table the owning module keeps with the count and sums of its records per combination
+    of a few fields (sales' stage totals, a row per stage, owner, status and currency). A
+    report that only filters and groups on those fields, by value, and only counts and sums
+    reads these rows instead of every record; any other report reads the records.
+
+    The table has the same paths as the source's model for ``fields`` (their ``path``,
+    ``label_path`` and ``order_path``) and for ``owner_field``, so filters, groups and record
+    scopes apply to it unchanged."""
+
+    model: type[Model]
+    fields: frozenset[str]
+    # The column holding how many records a row stands for.
+    count: str
+    # Field code → the column holding the sum of that field over a row's records.
+    sums: dict[str, str]
+    # The column of the currency the sums are in, when records are in several currencies:
+    # the sums are read only when every row that counts is in the workspace's currency.
+    currency: str = ""
+
+
+@dataclass(frozen=True)
 class DataSource:
     code: str
     label: str | Promise
@@ -164,6 +186,8 @@ class DataSource:
     # The roles of ``reporting.module.SOURCE_LIMITED_ROLES`` this source opens its reports to
     # (marketing's sources: the Marketer); the other roles read every source they may see.
     report_roles: frozenset[str] = frozenset()
+    # Kept counts and sums of these records that simple reports read instead (``Totals``).
+    totals: Totals | None = None
 
     def all_fields(self) -> dict[str, Field]:
         fields = {f.code: f for f in self.fields}

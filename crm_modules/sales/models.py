@@ -499,17 +499,26 @@ class DealStageTotal(models.Model):
     read these few rows, not every deal of the pipeline (ADR 0071). Kept by statement triggers
     on the deal table (migration 0020), so every way of writing deals — services, bulk imports,
     COPY, updates of many rows — keeps it exact in the same transaction. Rows whose deals have
-    all gone stay, at zero."""
+    all gone stay, at zero. A row per status and currency as well (migration 0021): reports
+    sum only open deals, and only amounts already in the workspace's currency."""
 
-    stage_id = models.BigIntegerField()
+    # No foreign key constraint (the triggers write these rows inside the deal table's
+    # statements); a relation all the same, so reports group by the stage's name and position.
+    stage = models.ForeignKey(
+        Stage, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
     owner = user_reference(db_constraint=False)
+    status = models.CharField(max_length=5, default="", db_default="")
+    currency = models.CharField(max_length=3, default="", db_default="")
     deals = models.BigIntegerField(default=0)
     amount = models.DecimalField(max_digits=24, decimal_places=2, default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["stage_id", "owner"], name="deal_stage_total_key", nulls_distinct=False
+                fields=["stage", "owner", "status", "currency"],
+                name="deal_stage_total_key",
+                nulls_distinct=False,
             )
         ]
 
@@ -653,6 +662,25 @@ class CustomField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class DeletedCustomField(models.Model):
+    """A custom field's code deleted from an entity, and not defined again since. Its values
+    stay in the records (a delete does not rewrite a million rows) and count for nothing: a
+    value whose code was never defined (data older than the fields) still counts as stored
+    (ADR 0068). Defining the code again removes the row."""
+
+    entity = models.CharField(max_length=10, choices=CustomField.Entity.choices)
+    code = models.SlugField(max_length=50)
+    deleted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "code"], name="deleted_custom_field_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.code}"
 
 
 class Product(models.Model):

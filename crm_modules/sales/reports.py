@@ -26,6 +26,7 @@ from crm_modules.reporting.api import (
     Field,
     FieldType,
     Measure,
+    Totals,
     converted,
     register_source,
     unconverted_currencies,
@@ -36,6 +37,7 @@ from crm_modules.sales.models import (
     CustomField,
     Deal,
     DealStageChange,
+    DealStageTotal,
     Lead,
     LifecycleStage,
     Stage,
@@ -184,6 +186,15 @@ DEALS = register_source(
             ),
         ),
         unconverted=unconverted_currencies,
+        # The board's stage totals: the open pipeline by stage (and owner) reads a few rows
+        # per stage instead of every open deal (ADR 0074).
+        totals=Totals(
+            model=DealStageTotal,
+            fields=frozenset({"stage", "owner", "status", "currency"}),
+            count="deals",
+            sums={"amount": "amount"},
+            currency="currency",
+        ),
         custom_fields=lambda: custom_report_fields(CustomField.Entity.DEAL),
         record_url=_url("sales:deal_detail"),
         live_events=DEAL_EVENTS,

@@ -6,14 +6,17 @@ import io
 import json
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm_modules.integrations.models import ApiKey
-from crm_modules.integrations.services import api_key_create
+from crm_modules.integrations.services import _written_key, api_key_create
 from crm_modules.sales.models import Contact
+from tenants.audit.models import AuditEvent
 from tenants.models import Membership
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
@@ -178,3 +181,51 @@ def test_a_rate_counter_evicted_before_its_increment_counts_again_from_one(
     monkeypatch.undo()
     assert ratelimits.counter_increment("rl:test:evicted", 60) == 1
     assert ratelimits.counter_increment("rl:test:evicted", 60) == 2
+
+
+def _key_writes(queries: list[dict[str, str]]) -> int:
+    return sum(
+        1
+        for query in queries
+        if query["sql"].startswith("UPDATE") and '"integrations_apikey"' in query["sql"]
+    )
+
+
+def test_reads_through_a_key_write_its_row_once_per_window_and_count_every_use(
+    alpha: Workspace,
+) -> None:
+    key = _key(alpha)
+    client = _api(alpha, key)
+    with CaptureQueriesContext(connections["default"]) as captured:
+        for _ in range(5):
+            assert client.get("/api/v1/sales/contacts/").status_code == 200
+    # The first use is written at once; the next four wait in the cache.
+    assert _key_writes(captured.captured_queries) == 1
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    row = ApiKey.objects.get()
+    assert row.use_count == 1
+    assert row.last_used_at is not None
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    page = workspace_client(alpha.members[Role.ADMIN].user, alpha.tenant)
+    response = page.get("/integrations/api-keys/")
+    assert [uses for _key_row, uses in response.context["rows"]] == [5]
+    # Revoking writes the waiting uses and records them all.
+    assert page.post(f"/integrations/api-keys/{row.pk}/revoke/").status_code == 302
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert ApiKey.objects.get().use_count == 5
+    assert AuditEvent.objects.get(action="api_key.revoked").data["uses"] == 5
+
+
+def test_a_use_after_the_window_writes_the_uses_waiting(alpha: Workspace) -> None:
+    key = _key(alpha)
+    client = _api(alpha, key)
+    for _ in range(3):
+        assert client.get("/api/v1/sales/contacts/").status_code == 200
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    row = ApiKey.objects.get()
+    assert row.use_count == 1
+    cache.delete(_written_key(row.pk))  # the window has passed
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    assert client.get("/api/v1/sales/contacts/").status_code == 200
+    connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
+    assert ApiKey.objects.get().use_count == 4

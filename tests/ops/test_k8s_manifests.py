@@ -3,6 +3,8 @@ properties the platform relies on."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shutil
 import subprocess
 import sys
@@ -172,3 +174,54 @@ def test_ingress_serves_the_site_and_every_workspace(rendered):
     hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
     assert hosts == [domain, f"*.{domain}"]
     assert ingress["spec"]["tls"][0]["hosts"] == [domain, f"*.{domain}"]
+
+
+def _terraform_default(name: str) -> str:
+    variables = (ROOT / "terraform" / "variables.tf").read_text()
+    match = re.search(rf'variable "{name}" {{[^}}]*?default\s*=\s*"?([^"\n]+)"?', variables)
+    assert match, name
+    return match.group(1).strip()
+
+
+def _cidrsubnet(cidr: str, newbits: int, number: int) -> ipaddress.IPv4Network:
+    """Terraform's cidrsubnet()."""
+    network = ipaddress.IPv4Network(cidr)
+    return list(network.subnets(prefixlen_diff=newbits))[number]
+
+
+def _config(docs: list[dict[str, Any]]) -> dict[str, str]:
+    (config,) = (
+        doc["data"]
+        for name, doc in by_kind(docs, "ConfigMap").items()
+        if name.startswith("rapport-config")
+    )
+    return config
+
+
+def test_only_the_load_balancer_may_set_forwarded_headers():
+    """uvicorn trusts X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS. Whatever it trusts must
+    be all the web NetworkPolicy admits: with "*" only namespace selectors (the ingress
+    controller's, monitoring), and in production exactly the ALB's public subnets, none of
+    which holds a node or pod (the private subnets, terraform/modules/network)."""
+    for environment in ENVIRONMENTS:
+        docs = render(K8S / "overlays" / environment)
+        config = _config(docs)
+        sources = by_kind(docs, "NetworkPolicy")["rapport-web"]["spec"]["ingress"][0]["from"]
+        blocks = {
+            ipaddress.IPv4Network(source["ipBlock"]["cidr"])
+            for source in sources
+            if "ipBlock" in source
+        }
+        trusted = config["FORWARDED_ALLOW_IPS"]
+        if trusted == "*":
+            assert not blocks, environment
+            continue
+        assert {ipaddress.IPv4Network(cidr) for cidr in trusted.split(",")} == blocks, environment
+        vpc = _terraform_default("vpc_cidr")
+        zones = int(_terraform_default("az_count"))
+        public = {_cidrsubnet(vpc, 8, zone) for zone in range(zones)}
+        private = [_cidrsubnet(vpc, 4, 1 + zone) for zone in range(zones)]
+        assert blocks == public, environment
+        assert not any(block.overlaps(pods) for block in blocks for pods in private)
+    # The production overlay is the one with fixed subnets.
+    assert _config(render(K8S / "overlays" / "production"))["FORWARDED_ALLOW_IPS"] != "*"

@@ -1,9 +1,10 @@
 """manage.py migrate_all against real workspace schemas: parallel, resumable, isolated failures,
-one run at a time, a clean stop on SIGTERM."""
+one run at a time, a clean stop on SIGTERM, no wait past ``lock_timeout``."""
 
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -11,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from crm_platform.backups import schema_copy
 from crm_platform.models import SchemaMigrationState
 from crm_platform.schema_migration_worker import migration_target, pending_schemas, target_digest
 from crm_platform.schema_migrations import RunLock, migrate_all_schemas
@@ -37,14 +40,18 @@ def new_schemas(committed: None) -> Iterator[Any]:
     """Workspaces whose schema exists but has never been migrated."""
     created: list[Tenant] = []
 
-    def make(count: int, *, prefix: str = "ws_mig") -> list[str]:
+    def make(count: int, *, prefix: str = "ws_mig", copy_of: str | None = None) -> list[str]:
+        """``copy_of``: a migrated schema to copy (quicker than migrating one from nothing)."""
         names = []
         for index in range(count):
             tenant = Tenant(schema_name=f"{prefix}_{len(created)}_{index}")
             tenant.auto_create_schema = False
             tenant.save()
-            with connection.cursor() as cursor:
-                cursor.execute(f'CREATE SCHEMA "{tenant.schema_name}"')
+            if copy_of is not None:
+                schema_copy(source=copy_of, target=tenant.schema_name)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'CREATE SCHEMA "{tenant.schema_name}"')
             created.append(tenant)
             names.append(tenant.schema_name)
         return names
@@ -154,7 +161,7 @@ def test_migrates_pending_workspaces_and_skips_up_to_date_ones(new_schemas, worl
 
 
 def test_a_broken_workspace_is_retried_reported_and_blocks_no_other(new_schemas):
-    names = new_schemas(4)
+    names = new_schemas(3)
     broken = names[1]
     break_schema(broken)
 
@@ -173,7 +180,7 @@ def test_a_broken_workspace_is_retried_reported_and_blocks_no_other(new_schemas)
         cursor.execute(f'DROP TABLE "{broken}".django_content_type')
     rerun = migrate_all_schemas(workers=2, schema_names=names)
     assert rerun.migrated == [broken]
-    assert rerun.skipped == 3
+    assert rerun.skipped == 2
     assert rerun.ok
     assert states(names) == dict.fromkeys(names, Status.DONE)
 
@@ -187,7 +194,7 @@ def test_a_second_run_refuses_while_one_is_in_progress(new_schemas):
 
 
 def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
-    names = new_schemas(6)
+    names = new_schemas(3)
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
@@ -258,3 +265,106 @@ def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas)
     report = migrate_all_schemas(workers=1, schema_names=names, statement_timeout="1ms", retries=0)
     assert "canceling statement due to statement timeout" in report.failed[names[0]]
     assert names[0] in pending_schemas(names, target=migration_target())
+
+
+def _one_migration_behind(schema: str) -> None:
+    """Take a migrated workspace back to before documents 0003 (a column added to an existing
+    table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'ALTER TABLE "{schema}".documents_documentversion DROP COLUMN thumbnail_key'
+        )
+        cursor.execute(
+            f'DELETE FROM "{schema}".django_migrations'  # noqa: S608
+            " WHERE app = 'documents' AND name = '0003_version_thumbnail'"
+        )
+    assert pending_schemas([schema], target=migration_target()) == {schema: 1}
+
+
+def test_in_a_terminal_a_progress_bar_replaces_the_json_lines(new_schemas, world):
+    names = new_schemas(2, copy_of=world.alpha.tenant.schema_name)
+    for name in names:
+        _one_migration_behind(name)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
+        DATABASE_URL=database_url(),
+    )
+    command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
+    for name in names:
+        command += ["--schema", name]
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.run(  # noqa: S603
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all of it was read
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if terminal != -1:
+            os.close(terminal)
+        os.close(controller)
+    assert process.returncode == 0, screen.decode()
+    drawn = screen.decode()
+    # One bar per workspace migrated, each redrawn over the last, and a newline at the end.
+    assert f"\r[{'#' * 15}{'.' * 15}] 1/2 " in drawn
+    assert f"\r[{'#' * 30}] 2/2 " in drawn
+    assert sorted(name for name in names if name in drawn) == sorted(names)
+    assert drawn.rstrip(" ").endswith("\n") or drawn.endswith("\r\n")
+    # Standard output reads as words, not JSON lines.
+    assert "run_finished schemas=2" in process.stdout
+    assert '"event"' not in process.stdout
+    assert states(names) == dict.fromkeys(names, Status.DONE)
+
+
+def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released(
+    new_schemas, world
+):
+    """A migration that must wait for a lock (a long transaction reading the table) gives up
+    after ``lock_timeout`` instead of queueing every later query on that table behind it; the
+    workspace stays pending, and the next run migrates it."""
+    names = new_schemas(1, copy_of=world.alpha.tenant.schema_name)
+    schema = names[0]
+    _one_migration_behind(schema)
+
+    with psycopg.connect(database_url()) as reader:
+        reader.execute(f'LOCK TABLE "{schema}".documents_documentversion IN ACCESS SHARE MODE')
+        report = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms", retries=0)
+        assert "canceling statement due to lock timeout" in report.failed[schema]
+        # The reader was not disturbed: its transaction still holds its lock.
+        assert (
+            reader.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+                " AND mode = 'AccessShareLock' AND granted"
+            ).fetchone()[0]
+            >= 1
+        )
+    assert states(names) == {schema: Status.FAILED}
+    assert pending_schemas(names, target=migration_target()) == {schema: 1}
+
+    rerun = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms")
+    assert rerun.migrated == [schema]
+    assert states(names) == {schema: Status.DONE}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = 'documents_documentversion' AND column_name = 'thumbnail_key'",
+            [schema],
+        )
+        assert cursor.fetchone() == (1,)

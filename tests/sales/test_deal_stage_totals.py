@@ -22,21 +22,22 @@ from tests.conftest import Workspace, World
 from tests.sales.conftest import fresh
 from tests.sales.factories import DealFactory, PipelineFactory
 
-Totals = dict[tuple[int, int | None], tuple[int, Decimal]]
+# (stage, owner, status, currency) → (deals, amount)
+Totals = dict[tuple[int, int | None, str, str], tuple[int, Decimal]]
 
 
 def recount() -> Totals:
     return {
-        (row["stage_id"], row["owner_id"]): (row["n"], row["s"])
+        (row["stage_id"], row["owner_id"], row["status"], row["currency"]): (row["n"], row["s"])
         for row in Deal.objects.order_by()
-        .values("stage_id", "owner_id")
+        .values("stage_id", "owner_id", "status", "currency")
         .annotate(n=Count("id"), s=Sum("amount"))
     }
 
 
 def kept() -> Totals:
     return {
-        (t.stage_id, t.owner_id): (t.deals, t.amount)
+        (t.stage_id, t.owner_id, t.status, t.currency): (t.deals, t.amount)
         for t in DealStageTotal.objects.all()
         if t.deals or t.amount
     }
@@ -67,14 +68,14 @@ def test_every_way_of_writing_deals_keeps_the_totals_equal_to_a_recount(
     )
     unowned = DealFactory.create(pipeline=pipeline, stage=first, amount=Decimal("7"), owner=None)
     assert kept() == recount()
-    assert kept()[(first.pk, actor.user_id)] == (1, Decimal("1200.50"))
+    assert kept()[(first.pk, actor.user_id, "open", deal.currency)] == (1, Decimal("1200.50"))
 
     services.deal_move_stage(actor=actor, deal=deal, stage=second)
     services.deal_update(actor=actor, deal=other, changes={"amount": "450.25"})
     services.deal_update(actor=actor, deal=other, changes={"owner": actor.user_id})
     services.deal_move_stage(actor=actor, deal=other, stage=lost, lost_reason="Price")
     assert kept() == recount()
-    assert kept()[(lost.pk, actor.user_id)] == (1, Decimal("450.25"))
+    assert kept()[(lost.pk, actor.user_id, "lost", deal.currency)] == (1, Decimal("450.25"))
 
     deals_bulk_create(
         actor=actor,
@@ -97,6 +98,8 @@ def test_every_way_of_writing_deals_keeps_the_totals_equal_to_a_recount(
         value=str(rep.pk),
     )
     Deal.objects.filter(stage=first).update(amount=Decimal("1.01"))
+    # A status or currency changed in place moves the deal between rows of its stage.
+    Deal.objects.filter(pk=deal.pk).update(status=Deal.Status.WON, currency="EUR")
     services.deal_delete(actor=actor, deal=unowned)
     Deal.objects.filter(stage=won, owner=rep).delete()
     assert kept() == recount()

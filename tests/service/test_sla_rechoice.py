@@ -1,7 +1,8 @@
-"""What else re-chooses an open ticket's SLA policy (ADR 0068): the customer-tier field
-archived or restored, a tier option removed from it or offered again; contacts and companies
-merged (their tickets follow the survivor, and back on undo). And the walk writes each
-batch's changed tickets with one statement, its due times those of each policy's own hours."""
+"""What else re-chooses an open ticket's SLA policy (ADR 0068, 0075): the customer-tier
+field archived, restored, deleted or defined again, a tier option removed from it or offered
+again; contacts and companies merged (their tickets follow the survivor, and back on undo).
+And the walk writes each batch's changed tickets with one statement, its due times those of
+each policy's own hours."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm_modules.sales import services as sales_services
-from crm_modules.sales.models import CustomField
+from crm_modules.sales.models import Contact, CustomField
 from crm_modules.sales.services.merge import companies_merge, contacts_merge, merge_undo
 from crm_modules.service import services, sla
 from crm_modules.service.models import SlaPolicy, Ticket, TicketMessage
@@ -81,6 +82,34 @@ def test_the_company_tier_counts_when_the_contacts_tier_field_is_archived(
     with django_capture_on_commit_callbacks(execute=True):
         sales_services.custom_field_archive(actor=fresh(alpha.owner), field=field, archived=True)
     assert _policy_of(ticket).pk == silver.pk
+
+
+def test_deleting_the_tier_field_rechooses_and_defining_it_again_chooses_back(
+    alpha: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    field = _field(alpha, "contact")
+    with django_capture_on_commit_callbacks(execute=True):
+        gold = _policy(alpha, "Gold", tiers="gold")
+    contact = ContactFactory.create(custom={"tier": "gold"})
+    undefined = ContactFactory.create(custom={"tier": "gold"})
+    ticket = _open(alpha, contact_id=contact.pk)
+    assert ticket.sla_policy_id == gold.pk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sales_services.custom_field_delete(actor=fresh(alpha.owner), field=field)
+    # The value stays on the contact, and counts for nothing once its field is deleted.
+    assert Contact.objects.get(pk=contact.pk).custom == {"tier": "gold"}
+    assert _policy_of(ticket).is_default
+    assert _open(alpha, contact_id=undefined.pk).sla_policy_id != gold.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        _field(alpha, "contact")
+    assert _policy_of(ticket).pk == gold.pk
+
+
+def test_a_tier_never_defined_counts_as_stored(alpha: Workspace) -> None:
+    gold = _policy(alpha, "Gold", tiers="gold")
+    contact = ContactFactory.create(custom={"tier": "gold"})
+    assert _open(alpha, contact_id=contact.pk).sla_policy_id == gold.pk
 
 
 def test_removing_a_tier_option_rechooses_and_offering_it_again_chooses_it_back(

@@ -4,6 +4,7 @@ burst larger than the layer holds is merged into summaries instead of losing its
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -182,3 +183,61 @@ def test_merged_record_events_keep_each_records_owners_and_the_first_ones_place(
         "topic": "notes",
     }
     assert frame_for(merged[2], {"notes": frozenset({11})}) is None
+
+
+async def test_a_full_queue_holds_the_groups_messages_in_order_until_it_has_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receiving queue of 3: the 4th message is held, and so are the later ones of the
+    group, even once the queue has room, so that they arrive after it; sent again, the held
+    messages arrive whole and in order (ADR 0074)."""
+    layer = get_channel_layer()
+    monkeypatch.setattr(layer, "capacity", 3)
+    channel = f"held.{uuid.uuid4().hex}"
+    group = f"held-{uuid.uuid4().hex}"
+    await layer.group_add(group, channel)
+    holds: live_sender.Holds = {}
+    scores = live_sender._Scores()
+    ticks = [{"type": "notify", "event": "tick", "payload": {"n": n}} for n in range(6)]
+    try:
+        await live_sender.group_send_many(layer, group, ticks[:4], scores, holds)
+        assert [len(held.messages) for held in holds.values()] == [1]
+        received = [await layer.receive(channel) for _ in range(3)]
+        await live_sender.group_send_many(layer, group, ticks[4:], scores, holds)
+        assert [len(held.messages) for held in holds.values()] == [3]
+
+        await live_sender.send_held(layer, holds, scores)
+        assert holds == {}
+        received += [await layer.receive(channel) for _ in range(3)]
+        assert [message["payload"]["n"] for message in received] == [0, 1, 2, 3, 4, 5]
+    finally:
+        await layer.group_discard(group, channel)
+
+
+def test_held_messages_are_sent_merged_and_without_repeats() -> None:
+    def moved(record: int, owner: int) -> dict[str, Any]:
+        return {
+            "type": "notify",
+            "event": "deal.moved",
+            "payload": {"id": record},
+            "topic": "deals",
+            "owners": [owner],
+        }
+
+    finished = {"type": "notify", "event": "import.finished", "payload": {}, "topic": "deals"}
+    notice = {"type": "notify", "event": "export.ready", "payload": {"text": "Готово"}}
+    assert live_sender.compact(
+        [moved(1, 7), finished, moved(2, 8), dict(finished), notice, {**notice, "n": 2}]
+    ) == [
+        {
+            "type": "notify",
+            "event": "deal.moved",
+            "payload": {"ids": [1, 2], "count": 2},
+            "topic": "deals",
+            "owners": [7, 8],
+            "owned": [[1, [7]], [2, [8]]],
+        },
+        finished,
+        notice,
+        {**notice, "n": 2},
+    ]

@@ -46,8 +46,9 @@ def custom_values_changed(*, entity: str, ids: Iterable[int], codes: Iterable[st
 
 
 def custom_definition_changed(*, entity: str, code: str) -> None:
-    """Inside the writing transaction: the field ``code`` of ``entity`` was archived,
-    restored, deleted or given other options, so every record's value may read differently."""
+    """Inside the writing transaction: the field ``code`` of ``entity`` was defined,
+    archived, restored, deleted or given other options, so every record's value may read
+    differently."""
     for listener in list(_LISTENERS.values()):
         listener(entity, None, frozenset({code}))
 

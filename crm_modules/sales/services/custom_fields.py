@@ -12,11 +12,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import JSONField, Max, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_modules.sales.models import CustomField
+from crm_modules.sales.models import CustomField, DeletedCustomField
 from crm_modules.sales.module import (
     CUSTOM_FIELD_ARCHIVED,
     CUSTOM_FIELD_CREATED,
@@ -75,6 +75,7 @@ def custom_field_create(
         position = (
             CustomField.objects.filter(entity=entity).aggregate(top=Max("position"))["top"] or 0
         ) + 1
+        DeletedCustomField.objects.filter(entity=entity, code=code).delete()
         field = CustomField.objects.create(
             entity=entity,
             code=code,
@@ -90,6 +91,9 @@ def custom_field_create(
         audit_record(
             tenant=actor.tenant, actor=actor.user, action=CUSTOM_FIELD_CREATED, target=field
         )
+        # Values stored under the code (before any field, or since a deleted one) now read
+        # by the new definition.
+        custom_definition_changed(entity=entity, code=code)
     return field
 
 
@@ -264,9 +268,11 @@ def custom_field_archive(*, actor: Membership, field: CustomField, archived: boo
 
 
 def custom_field_delete(*, actor: Membership, field: CustomField) -> None:
-    """The definition goes; values stay in the records until overwritten, and are ignored."""
+    """The definition goes; values stay in the records until overwritten, and are ignored
+    (the deleted code is remembered, ADR 0068)."""
     require(actor, MANAGE_CUSTOM_FIELDS)
     with transaction.atomic():
+        DeletedCustomField.objects.get_or_create(entity=field.entity, code=field.code)
         audit_record(
             tenant=actor.tenant,
             actor=actor.user,
@@ -516,11 +522,18 @@ class FieldInUse:
 
 
 def custom_fields_in_use(*, code: str, entities: Iterable[str]) -> dict[str, FieldInUse]:
-    """The field ``code`` of each of ``entities`` that defines one (one query)."""
+    """The field ``code`` of each of ``entities`` that defines one, or deleted it (then read
+    like an archived field), in one query."""
+    entities = list(entities)
+    deleted = DeletedCustomField.objects.filter(code=code, entity__in=entities).values_list(
+        "entity", Value(""), Value([], output_field=JSONField()), "deleted_at"
+    )
     found: dict[str, FieldInUse] = {}
-    for entity, kind, options, archived_at in CustomField.objects.filter(
-        code=code, entity__in=list(entities)
-    ).values_list("entity", "type", "options", "archived_at"):
+    for entity, kind, options, archived_at in (
+        CustomField.objects.filter(code=code, entity__in=entities)
+        .values_list("entity", "type", "options", "archived_at")
+        .union(deleted, all=True)
+    ):
         found[entity] = FieldInUse(
             archived=archived_at is not None,
             options=frozenset(str(o).casefold() for o in options) if kind in SELECTS else None,

@@ -176,3 +176,7 @@ output "private_subnet_ids" {
 output "public_subnet_ids" {
   value = aws_subnet.public[*].id
 }
+
+output "public_subnet_cidrs" {
+  value = aws_subnet.public[*].cidr_block
+}
