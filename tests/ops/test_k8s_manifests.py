@@ -195,7 +195,7 @@ def _config(docs: list[dict[str, Any]]) -> dict[str, str]:
         for name, doc in by_kind(docs, "ConfigMap").items()
         if name.startswith("rapport-config")
     )
-    return config
+    return {str(key): str(value) for key, value in config.items()}
 
 
 def test_only_the_load_balancer_may_set_forwarded_headers():

@@ -348,13 +348,12 @@ def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released
         report = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms", retries=0)
         assert "canceling statement due to lock timeout" in report.failed[schema]
         # The reader was not disturbed: its transaction still holds its lock.
-        assert (
-            reader.execute(
-                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
-                " AND mode = 'AccessShareLock' AND granted"
-            ).fetchone()[0]
-            >= 1
-        )
+        held = reader.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+            " AND mode = 'AccessShareLock' AND granted"
+        ).fetchone()
+        assert held is not None
+        assert held[0] >= 1
     assert states(names) == {schema: Status.FAILED}
     assert pending_schemas(names, target=migration_target()) == {schema: 1}
 
