@@ -16,12 +16,21 @@ version knows), loads the schema under a new name in one transaction (``psql
 transaction — either creates the workspace's platform rows (a new workspace) or swaps the
 restored schema in for the current one (``replace``). Anything that fails on the way drops the
 restored schema: no half-restored workspace is left.
+
+Objects in S3 live under ``workspaces/<schema>/`` and the rows name them by key. A restore
+under another schema (a new workspace, or over a workspace whose schema is not the archive's)
+copies every object the restored rows name — document versions, thumbnails, import and export
+files, the logo — inside the bucket to the same place under the new prefix, then rewrites the
+keys in the same transaction that makes the workspace live: the new workspace never reads the
+old one's prefix (ADR 0073). Modules name their key columns with ``register_object_keys``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import logging
 import os
 import re
 import secrets
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm_platform import s3
@@ -45,6 +54,24 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SCHEMA_SQL = "schema.sql"
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+logger = logging.getLogger(__name__)
+
+# Workspace tables whose columns hold object keys under ``workspaces/<schema>/``, by table.
+_OBJECT_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def register_object_keys(model: type[models.Model], *fields: str) -> None:
+    """Declare that ``fields`` of a workspace model hold object keys (a module's
+    ``module.py`` calls it, D16): a restore under another schema copies the objects they name
+    and rewrites them."""
+    columns: list[str] = []
+    for name in fields:
+        field = model._meta.get_field(name)
+        if not isinstance(field, models.Field) or not field.column:
+            raise ValueError(f"{model._meta.label}.{name} is not a column")
+        columns.append(field.column)
+    _OBJECT_KEYS[model._meta.db_table] = tuple(columns)
 
 
 class BackupError(Exception):
@@ -58,6 +85,10 @@ class RestoreResult:
     rows: int
     memberships: int
     skipped_members: list[str]
+    # Objects copied to the workspace's prefix, and keys the bucket no longer held (their rows
+    # were restored and point at the new prefix, where nothing answers).
+    objects_copied: int = 0
+    missing_objects: list[str] = dataclasses.field(default_factory=list)
 
 
 # --- PostgreSQL clients and checksums -------------------------------------------------------------
@@ -184,6 +215,7 @@ def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
                         "currency",
                         "require_mfa_for_admins",
                         "restrict_record_visibility",
+                        "logo_key",
                     )
                 }
                 | {
@@ -324,7 +356,12 @@ def workspace_restore(
             raise BackupError(f"No workspace with the address {slug!r} to replace.")
 
         staging = f"ws_{secrets.token_hex(8)}"
-        _load_schema(dump, source=manifest["schema_name"], target=staging)
+        source_schema = manifest["schema_name"]
+        # Where the rows will live once restored, and so where their objects must be.
+        target_schema = existing.schema_name if existing is not None else staging
+        logo_key = "" if existing is not None else manifest["tenant"].get("logo_key", "")
+        copy = s3.CopyResult(copied=[], present=[], missing=[])
+        _load_schema(dump, source=source_schema, target=staging)
         try:
             sums = table_checksums(staging)
             if sums != manifest["tables"]:
@@ -337,15 +374,34 @@ def workspace_restore(
                     "The restored data does not match the archive's checksums "
                     f"(tables: {', '.join(differing)}); nothing was changed."
                 )
+            moving = source_schema != target_schema
+            if moving:
+                keys = _object_keys(staging, prefix=s3.workspace_prefix(source_schema))
+                if logo_key.startswith(s3.workspace_prefix(source_schema)):
+                    keys.append(logo_key)
+                    logo_key = s3.workspace_key_moved(
+                        key=logo_key, source_schema=source_schema, target_schema=target_schema
+                    )
+                else:
+                    logo_key = ""
+                if keys and s3.s3_configured():
+                    copy = s3.workspace_objects_copy(
+                        source_schema=source_schema, target_schema=target_schema, keys=keys
+                    )
             memberships, skipped = 0, list[str]()
             with transaction.atomic():
+                if moving:
+                    _object_keys_rewrite(staging, source=source_schema, target=target_schema)
                 if existing is not None:
                     tenant = _swap_schema(existing, staging=staging)
                 else:
-                    tenant = _create_platform_rows(manifest, schema_name=staging, slug=slug)
+                    tenant = _create_platform_rows(
+                        manifest, schema_name=staging, slug=slug, logo_key=logo_key
+                    )
                     memberships, skipped = _restore_memberships(manifest, tenant=tenant)
         except BaseException:
             _drop_schema(staging)
+            _objects_forget(target_schema, copy.copied)
             raise
     _migrate_if_behind(tenant.schema_name)
     return RestoreResult(
@@ -354,7 +410,68 @@ def workspace_restore(
         rows=sum(table["rows"] for table in sums.values()),
         memberships=memberships,
         skipped_members=skipped,
+        objects_copied=len(copy.copied),
+        missing_objects=copy.missing,
     )
+
+
+def _key_columns(schema_name: str) -> list[tuple[str, str]]:
+    """The registered key columns the restored schema has (an older archive may lack some;
+    migrating it afterwards starts them empty)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = %s",
+            [schema_name],
+        )
+        existing = set(cursor.fetchall())
+    return [
+        (table, column)
+        for table, columns in sorted(_OBJECT_KEYS.items())
+        for column in columns
+        if (table, column) in existing
+    ]
+
+
+def _object_keys(schema_name: str, *, prefix: str) -> list[str]:
+    """Every object key the schema's rows name under ``prefix``, once each."""
+    keys: set[str] = set()
+    with connection.cursor() as cursor:
+        for table, column in _key_columns(schema_name):
+            cursor.execute(
+                f"SELECT DISTINCT {_quote(column)} FROM {_quote(schema_name)}.{_quote(table)}"  # noqa: S608
+                f" WHERE starts_with({_quote(column)}, %s)",
+                [prefix],
+            )
+            keys.update(row[0] for row in cursor.fetchall())
+    return sorted(keys)
+
+
+def _object_keys_rewrite(schema_name: str, *, source: str, target: str) -> None:
+    """Point the schema's keys under ``source``'s prefix at the same place under
+    ``target``'s; a key under any other prefix is left as it is (and stays unreachable)."""
+    old, new = s3.workspace_prefix(source), s3.workspace_prefix(target)
+    with connection.cursor() as cursor:
+        for table, column in _key_columns(schema_name):
+            name = _quote(column)
+            cursor.execute(
+                f"UPDATE {_quote(schema_name)}.{_quote(table)}"  # noqa: S608
+                f" SET {name} = %s || substr({name}, %s) WHERE starts_with({name}, %s)",
+                [new, len(old) + 1, old],
+            )
+
+
+def _objects_forget(schema_name: str, keys: list[str]) -> None:
+    """A failed restore removes the objects it copied; the restore itself failed already, so a
+    failure here is logged (the sweep of abandoned uploads removes document versions later)."""
+    if not keys:
+        return
+    try:
+        s3.objects_delete(schema_name=schema_name, keys=keys)
+    except Exception:
+        logger.exception(
+            "restore.copied_objects_not_deleted", extra={"restored_schema": schema_name}
+        )
 
 
 def _swap_schema(existing: Tenant, *, staging: str) -> Tenant:
@@ -367,7 +484,9 @@ def _swap_schema(existing: Tenant, *, staging: str) -> Tenant:
     return tenant
 
 
-def _create_platform_rows(manifest: dict[str, Any], *, schema_name: str, slug: str) -> Tenant:
+def _create_platform_rows(
+    manifest: dict[str, Any], *, schema_name: str, slug: str, logo_key: str = ""
+) -> Tenant:
     source = manifest["tenant"]
     tenant = Tenant(
         schema_name=schema_name,
@@ -383,6 +502,7 @@ def _create_platform_rows(manifest: dict[str, Any], *, schema_name: str, slug: s
         restrict_record_visibility=source.get("restrict_record_visibility", False),
         trial_ends_at=source["trial_ends_at"],
         activated_at=timezone.now(),
+        logo_key=logo_key,
     )
     tenant.auto_create_schema = False  # the schema was just restored
     tenant.save()

@@ -385,6 +385,56 @@ def objects_delete(*, schema_name: str, keys: list[str]) -> None:
         _delete_batch(client, [{"Key": key} for key in keys[start : start + 1000]])
 
 
+def workspace_key_moved(*, key: str, source_schema: str, target_schema: str) -> str:
+    """The key ``key`` (inside ``source_schema``'s prefix) takes under ``target_schema``'s."""
+    workspace_key(schema_name=source_schema, key=key)
+    moved = workspace_prefix(target_schema) + key.removeprefix(workspace_prefix(source_schema))
+    return workspace_key(schema_name=target_schema, key=moved)
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    copied: list[str]  # keys written under the target prefix by this call
+    present: list[str]  # keys the target prefix already held (an earlier, interrupted run)
+    missing: list[str]  # source keys the bucket no longer holds
+
+
+def workspace_objects_copy(
+    *, source_schema: str, target_schema: str, keys: list[str]
+) -> CopyResult:
+    """Copy objects of one workspace to the same places under another workspace's prefix,
+    inside the bucket (CopyObject: the bytes never leave S3), content type and metadata kept,
+    the encryption asked for as on any write. A restore under a new schema uses it, so the new
+    workspace never reads the old one's prefix. Running it again skips what is already there
+    with the same size, so an interrupted copy resumes."""
+    client = s3_client(timeout=60)
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    copied: list[str] = []
+    present: list[str] = []
+    missing: list[str] = []
+    for key in keys:
+        target = workspace_key_moved(
+            key=key, source_schema=source_schema, target_schema=target_schema
+        )
+        source_head = object_head(schema_name=source_schema, key=key)
+        if source_head is None:
+            missing.append(key)
+            continue
+        target_head = object_head(schema_name=target_schema, key=target)
+        if target_head is not None and target_head["size"] == source_head["size"]:
+            present.append(target)
+            continue
+        client.copy_object(
+            Bucket=bucket,
+            Key=target,
+            CopySource={"Bucket": bucket, "Key": key},
+            MetadataDirective="COPY",
+            **_encryption(),
+        )
+        copied.append(target)
+    return CopyResult(copied=copied, present=present, missing=missing)
+
+
 def workspace_objects_purge(*, schema_name: str) -> int:
     """Delete everything a deleted workspace left under ``workspaces/<schema>/``: open uploads
     in parts are aborted, then every object — each stored version and delete marker, as the

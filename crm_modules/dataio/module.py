@@ -7,6 +7,8 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from crm_modules.dataio.models import ExportJob, ImportJob
+from crm_platform.backups import register_object_keys
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.roles import Role
@@ -49,3 +51,8 @@ IMPORT_FIELD_CREATED = register_action(
 RECORDS_EXPORTED = register_action("records.exported", _("Records exported"), module=MODULE)
 
 IMPORTS_TOPIC = live.register_topic("imports", label=_("Imports"), capability=IMPORT_RECORDS)
+
+# A workspace restored under another schema finds its import and export files under its own
+# prefix.
+register_object_keys(ImportJob, "file_key")
+register_object_keys(ExportJob, "file_key")

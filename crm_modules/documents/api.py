@@ -36,6 +36,13 @@ class Attachable:
     # ``visible(member)``: the records the member may see (a queryset, used as a subquery of
     # ids), the same ones ``allows(member, capability_to_view, record)`` grants one by one.
     visible: Callable[[Membership], models.QuerySet[Any]] | None = None
+    # Linking an existing document to a record, or unlinking it, changes the record: it needs
+    # this capability on the record (``capability_to_view`` when none is registered).
+    capability_to_edit: Capability | None = None
+
+    @property
+    def capability_to_link(self) -> Capability:
+        return self.capability_to_edit or self.capability_to_view
 
 
 _REGISTRY: dict[str, Attachable] = {}
@@ -49,6 +56,7 @@ def register_attachable(
     *,
     search: Callable[[Membership, str], models.QuerySet[Any]] | None = None,
     visible: Callable[[Membership], models.QuerySet[Any]] | None = None,
+    capability_to_edit: Capability | None = None,
 ) -> Attachable:
     """Let documents attach to records of ``model``. A member sees a record's documents, and
     may attach to it, only where ``capability_to_view`` reaches that record. With ``search``,
@@ -56,7 +64,9 @@ def register_attachable(
     record type's page shows its Documents panel through the record-panel registry (the page
     renders ``{% record_panels "<key>" record %}``). A document linked to records is shown only
     to members who may see one of them: ``visible`` gives the records a member may see (by
-    default, the owner scope of ``capability_to_view`` on the model's ``owner``)."""
+    default, the owner scope of ``capability_to_view`` on the model's ``owner``). Linking an
+    existing document to a record (or unlinking it) needs ``capability_to_edit`` on the record
+    (ADR 0073)."""
     if not _KEY.match(key):
         raise ValueError(f"Attachable key {key!r} must be lower-case dotted words")
     if key in _REGISTRY:
@@ -68,6 +78,7 @@ def register_attachable(
         capability_to_view=capability_to_view,
         search=search,
         visible=visible,
+        capability_to_edit=capability_to_edit,
     )
     _REGISTRY[key] = attachable
     register_record_panel(
@@ -75,7 +86,7 @@ def register_attachable(
         record_type=key,
         template="documents/_record_panel.html",
         capability=_view_documents(),
-        context=_panel_context(key),
+        context=panel_context(key),
         order=40,
     )
     return attachable
@@ -92,14 +103,17 @@ def _view_documents() -> Capability:
     return VIEW_DOCUMENTS
 
 
-def _panel_context(key: str) -> Callable[[Membership, Any], dict[str, Any]]:
+def panel_context(key: str) -> Callable[[Membership, Any], dict[str, Any]]:
     def context(membership: Membership, record: Any) -> dict[str, Any]:
         from crm_modules.documents.module import UPLOAD_DOCUMENTS
         from crm_modules.documents.selectors import documents_for_record
 
+        attachable = _REGISTRY[key]
         return {
             "documents": documents_for_record(actor=membership, record_type=key, record=record),
             "can_upload": allows(membership, UPLOAD_DOCUMENTS),
+            "can_link": allows(membership, UPLOAD_DOCUMENTS)
+            and allows(membership, attachable.capability_to_link, record),
             "record_type": key,
             "record_id": record.pk,
             "start_url": reverse("documents:upload_start"),
@@ -136,13 +150,17 @@ def visible_records(attachable: Attachable, actor: Membership) -> models.QuerySe
     return model._default_manager.none()
 
 
-def attachable_record(*, actor: Membership, key: str, record_id: int) -> Any | None:
+def attachable_record(
+    *, actor: Membership, key: str, record_id: int, lock: bool = False
+) -> Any | None:
     """The record of type ``key`` with ``record_id`` if the member may see it, else None
-    (an unknown type, a missing record and one out of reach look the same)."""
+    (an unknown type, a missing record and one out of reach look the same). ``lock``: the
+    row is locked until the transaction ends."""
     attachable = _REGISTRY.get(key)
     if attachable is None or not allows(actor, attachable.capability_to_view, reading=True):
         return None
-    record = attachable.model._default_manager.filter(pk=record_id).first()
+    records = attachable.model._default_manager.filter(pk=record_id)
+    record = (records.select_for_update() if lock else records).first()
     if record is None or not allows(actor, attachable.capability_to_view, record, reading=True):
         return None
     return record

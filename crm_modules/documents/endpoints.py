@@ -1,7 +1,9 @@
 """``/api/v1/documents/``: list, retrieve, delete (to the trash) and restore; uploads in two
 steps — ``uploads/`` (or ``<id>/versions/``) answers a presigned PUT (or, for a large file, one
 per part) and a ticket, the caller sends the bytes to S3, ``uploads/complete/`` verifies them
-and records the document; ``<id>/download/`` answers a short-lived presigned GET."""
+and records the document; ``<id>/download/`` answers a short-lived presigned GET;
+``<id>/links/`` links a document to one more record and ``<id>/links/remove/`` takes it off
+one."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm_modules.documents import selectors, services
+from crm_modules.documents.api import all_attachables
 from crm_modules.documents.models import Document
 from crm_modules.documents.module import MANAGE_TRASH, UPLOAD_DOCUMENTS, VIEW_DOCUMENTS
 
@@ -219,6 +222,68 @@ class DocumentDetail(generics.RetrieveDestroyAPIView[Document]):
         services.document_delete(actor=_membership(self.request), document=instance)
 
 
+class LinkIn(serializers.Serializer[Any]):
+    """A record of a type documents attach to: ``record_type`` (an attachable key such as
+    ``sales.deal``) and its ``record_id``."""
+
+    record_type = serializers.ChoiceField(choices=[])
+    record_id = serializers.IntegerField(min_value=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["record_type"].choices = sorted(a.key for a in all_attachables())  # type: ignore[attr-defined]
+
+
+class LinkOut(serializers.Serializer[Any]):
+    document = serializers.IntegerField(source="document_id")
+    record_type = serializers.CharField()
+    record_id = serializers.IntegerField()
+    linked_by = serializers.IntegerField(source="linked_by_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def _link_request(request: Request, document_id: int) -> tuple[Any, Document, dict[str, Any]]:
+    actor = _membership(request)
+    document = selectors.document_get(actor=actor, document_id=document_id)
+    body = LinkIn(data=request.data)
+    body.is_valid(raise_exception=True)
+    return actor, document, body.validated_data
+
+
+class DocumentLinkCreate(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=LinkIn, responses={201: LinkOut})
+    def post(self, request: Request, document_id: int) -> Response:
+        """Link a document to one more record (one the caller may edit). Linking it again
+        changes nothing and answers the same link."""
+        actor, document, data = _link_request(request, document_id)
+        link, _created = services.document_link(
+            actor=actor,
+            document=document,
+            record_type=data["record_type"],
+            record_id=data["record_id"],
+        )
+        return Response(LinkOut(link).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentLinkRemove(APIView):
+    capability = UPLOAD_DOCUMENTS
+
+    @extend_schema(request=LinkIn, responses={204: None})
+    def post(self, request: Request, document_id: int) -> Response:
+        """Take a document off one record (one the caller may edit). Its last record is
+        refused: delete the document instead."""
+        actor, document, data = _link_request(request, document_id)
+        services.document_unlink(
+            actor=actor,
+            document=document,
+            record_type=data["record_type"],
+            record_id=data["record_id"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class DocumentRestore(APIView):
     capability = MANAGE_TRASH
     serializer_class = DocumentOut
@@ -241,6 +306,12 @@ urlpatterns = [
         "<int:document_id>/versions/",
         VersionUploadStart.as_view(),
         name="document-version-upload-start",
+    ),
+    path("<int:document_id>/links/", DocumentLinkCreate.as_view(), name="document-link"),
+    path(
+        "<int:document_id>/links/remove/",
+        DocumentLinkRemove.as_view(),
+        name="document-link-remove",
     ),
     path("<int:document_id>/", DocumentDetail.as_view(), name="document-detail"),
     path(

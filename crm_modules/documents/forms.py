@@ -51,3 +51,14 @@ class UploadStartForm(forms.Form):
 
 class UploadCompleteForm(forms.Form):
     ticket = forms.CharField(max_length=4000)
+
+
+class LinkForm(forms.Form):
+    """The record a Documents panel belongs to."""
+
+    record_type = forms.ChoiceField()
+    record_id = forms.IntegerField(min_value=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["record_type"].choices = [(a.key, a.label) for a in all_attachables()]  # type: ignore[attr-defined]

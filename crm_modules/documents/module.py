@@ -3,6 +3,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from crm_modules.activities.api import register_entry_type
+from crm_modules.documents.models import DocumentVersion
+from crm_platform.backups import register_object_keys
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
 from tenants.modules import register_record_deleted_hook, register_settings_panel
@@ -50,6 +52,12 @@ DOCUMENT_DELETED = register_action(
 )
 DOCUMENT_RESTORED = register_action(
     "document.restored", _("Document restored from the trash"), module=MODULE
+)
+DOCUMENT_LINKED = register_action(
+    "document.linked", _("Document linked to a record"), module=MODULE
+)
+DOCUMENT_UNLINKED = register_action(
+    "document.unlinked", _("Document unlinked from a record"), module=MODULE
 )
 DOCUMENTS_TOPIC = live.register_topic("documents", label=MODULE, capability=VIEW_DOCUMENTS)
 
@@ -105,3 +113,6 @@ def _record_deleted(*, actor: Any, record: Any) -> None:
 # A deleted record of any attachable type loses its links; what is linked to nothing then
 # goes to the trash.
 register_record_deleted_hook("documents.links", _record_deleted)
+
+# A workspace restored under another schema finds its files under its own prefix.
+register_object_keys(DocumentVersion, "key", "thumbnail_key")

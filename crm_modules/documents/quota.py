@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 
 from billing.plans import Limit, plan_limit
@@ -30,6 +31,17 @@ def storage_used_bytes() -> int:
     the connection is set to. Restored versions share their source's object."""
     total = DocumentVersion.objects.filter(restored_from__isnull=True).aggregate(s=Sum("size"))
     return int(total["s"] or 0)
+
+
+def storage_lock() -> None:
+    """Serialise, until the current transaction ends, every write that adds bytes to the
+    storage of the workspace the connection is set to: the quota is checked again under this
+    lock, so two uploads completing at once cannot both take the last free bytes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{connection.schema_name}:documents.storage"],  # type: ignore[attr-defined]
+        )
 
 
 @dataclass(frozen=True)

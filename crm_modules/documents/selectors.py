@@ -39,6 +39,11 @@ def _visible(actor: Membership) -> QuerySet[Document]:
     return Document.objects.filter(condition)
 
 
+def visible_documents(actor: Membership) -> QuerySet[Document]:
+    """Every document the member may see, in the trash or not (ADR 0072)."""
+    return _visible(actor)
+
+
 def document_list(
     *,
     actor: Membership,

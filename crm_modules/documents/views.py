@@ -1,17 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.documents import selectors, services
-from crm_modules.documents.forms import DocumentFilterForm, UploadCompleteForm, UploadStartForm
+from crm_modules.documents.api import attachable_record, panel_context
+from crm_modules.documents.forms import (
+    DocumentFilterForm,
+    LinkForm,
+    UploadCompleteForm,
+    UploadStartForm,
+)
 from crm_modules.documents.module import MANAGE_TRASH, UPLOAD_DOCUMENTS, VIEW_DOCUMENTS
-from crm_platform.errors import ServiceError
+from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
 from tenants.models import User
 from tenants.permissions import allows
+
+# How many documents the panel's "Link a document" search offers at once.
+LINK_CHOICES = 20
 
 
 def _error(message: str, field: str | None, status: int = 400) -> JsonResponse:
@@ -226,3 +238,99 @@ def document_restore(request: WorkspaceRequest, trashed_document_id: int) -> Htt
     )
     services.document_restore(actor=request.membership, document=document)
     return redirect("documents:detail", document_id=document.pk)
+
+
+# --- linking an existing document to a record, from the record's Documents panel -----------
+
+
+def _panel_record(request: WorkspaceRequest, form: LinkForm) -> Any:
+    """The record a panel request names, if the member may see it; 404 otherwise."""
+    if not form.is_valid():
+        raise Http404("No such record")
+    record = attachable_record(
+        actor=request.membership,
+        key=form.cleaned_data["record_type"],
+        record_id=form.cleaned_data["record_id"],
+    )
+    if record is None:
+        raise Http404("No such record")
+    return record
+
+
+def _panel(
+    request: WorkspaceRequest, *, record_type: str, record: Any, error: str = "", status: int = 200
+) -> HttpResponse:
+    panel = panel_context(record_type)(request.membership, record)
+    return render(
+        request, "documents/_record_panel.html", {"panel": {**panel, "error": error}}, status=status
+    )
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_safe
+def link_choices(request: WorkspaceRequest) -> HttpResponse:
+    """Documents the member sees that the record does not have yet, by name: what the panel's
+    "Link a document" search offers."""
+    form = LinkForm(request.GET)
+    record = _panel_record(request, form)
+    record_type = form.cleaned_data["record_type"]
+    query = request.GET.get("q", "").strip()[:255]
+    documents = (
+        selectors.document_list(actor=request.membership, query=query)
+        .exclude(links__record_type=record_type, links__record_id=record.pk)
+        .distinct()[:LINK_CHOICES]
+    )
+    return render(
+        request,
+        "documents/_link_choices.html",
+        {
+            "documents": documents,
+            "record_type": record_type,
+            "record_id": record.pk,
+            "query": query,
+        },
+    )
+
+
+def _link_or_unlink(request: WorkspaceRequest, document_id: int, *, unlink: bool) -> HttpResponse:
+    document = selectors.document_get(actor=request.membership, document_id=document_id)
+    form = LinkForm(request.POST)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return HttpResponse(f"{field}: {errors[0]}", status=400, content_type="text/plain")
+    record_type, record_id = form.cleaned_data["record_type"], form.cleaned_data["record_id"]
+    htmx = bool(request.headers.get("HX-Request"))
+    change = services.document_unlink if unlink else services.document_link
+    try:
+        change(
+            actor=request.membership,
+            document=document,
+            record_type=record_type,
+            record_id=record_id,
+        )
+    except PermissionDenied as refused:
+        # The member may not edit this record: the 403 page, as for any refused role.
+        raise DjangoPermissionDenied(refused.message) from refused
+    except ServiceError as error:
+        record = attachable_record(actor=request.membership, key=record_type, record_id=record_id)
+        if record is None or not htmx:
+            return HttpResponse(error.message, status=400, content_type="text/plain")
+        return _panel(
+            request, record_type=record_type, record=record, error=error.message, status=400
+        )
+    if not htmx:
+        return redirect("documents:detail", document_id=document.pk)
+    record = attachable_record(actor=request.membership, key=record_type, record_id=record_id)
+    return _panel(request, record_type=record_type, record=record)
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def document_link(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    return _link_or_unlink(request, document_id, unlink=False)
+
+
+@requires(UPLOAD_DOCUMENTS)
+@require_POST
+def document_unlink(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+    return _link_or_unlink(request, document_id, unlink=True)

@@ -364,13 +364,22 @@ def _register_attachables() -> None:
     from crm_modules.documents.api import register_attachable
     from crm_modules.sales.models import Company, Contact, Deal, Lead
 
-    for key, model, label in (
-        ("sales.company", Company, _("Company")),
-        ("sales.contact", Contact, _("Contact")),
-        ("sales.lead", Lead, _("Lead")),
-        ("sales.deal", Deal, _("Deal")),
+    # Linking a document changes the record: who may edit it may. A contact also takes them
+    # from those who edit its marketing fields (a signed consent form, a campaign brief).
+    for key, model, label, edit in (
+        ("sales.company", Company, _("Company"), EDIT_RECORDS),
+        ("sales.contact", Contact, _("Contact"), EDIT_MARKETING),
+        ("sales.lead", Lead, _("Lead"), EDIT_RECORDS),
+        ("sales.deal", Deal, _("Deal"), EDIT_RECORDS),
     ):
-        register_attachable(key, model, label, VIEW_RECORDS, search=_record_search(model))
+        register_attachable(
+            key,
+            model,
+            label,
+            VIEW_RECORDS,
+            search=_record_search(model),
+            capability_to_edit=edit,
+        )
 
 
 def _record_search(model: Any) -> Any:

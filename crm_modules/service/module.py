@@ -241,7 +241,9 @@ def _register_attachable() -> None:
     from crm_modules.documents.api import register_attachable
     from crm_modules.service.models import Ticket
 
-    register_attachable("service.ticket", Ticket, _("Ticket"), VIEW_TICKETS)
+    register_attachable(
+        "service.ticket", Ticket, _("Ticket"), VIEW_TICKETS, capability_to_edit=WORK_TICKETS
+    )
 
 
 _register_attachable()

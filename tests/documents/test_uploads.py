@@ -103,6 +103,36 @@ def test_an_upload_over_the_quota_is_refused_before_any_byte_is_sent(in_alpha, s
     )
 
 
+def test_two_uploads_that_fit_alone_but_not_together_complete_only_once(in_alpha, s3_bucket):
+    _fill_storage(100 * 1024**3 - 150)
+    schema = in_alpha.tenant.schema_name
+    first, second = (
+        services.document_upload_start(
+            actor=in_alpha.owner, name=name, content_type="text/plain", size=100
+        )
+        for name in ("first.txt", "second.txt")
+    )
+    assert put(first, b"a" * 100).status_code == 200
+    assert put(second, b"b" * 100).status_code == 200
+
+    document = services.document_upload_complete(actor=in_alpha.owner, ticket=first.ticket)
+    with pytest.raises(ServiceError) as refused:
+        services.document_upload_complete(actor=in_alpha.owner, ticket=second.ticket)
+
+    assert refused.value.field == "size"
+    assert refused.value.message == (
+        "The file is 100\xa0bytes, but only 50\xa0bytes of the workspace's 100.0\xa0GB storage"
+        " is left. Delete documents from the trash or ask the owner for a larger plan."
+    )
+    assert sorted(Document.objects.values_list("name", flat=True)) == ["big.bin", "first.txt"]
+    assert DocumentVersion.objects.count() == 2
+    assert list(
+        AuditEvent.objects.filter(action="document.uploaded").values_list("target_repr", flat=True)
+    ) == ["first.txt"]
+    # The refused upload's bytes are gone; the completed one's stay.
+    assert _objects(schema) == [document.versions.get().key]
+
+
 def test_the_upload_page_answers_the_quota_refusal_naming_the_field(alpha, s3_bucket):
     Tenant.objects.filter(pk=alpha.tenant.pk).update(plan=Plan.STARTER)
     with schema_context(alpha.tenant.schema_name):

@@ -157,6 +157,35 @@ def _upload_in_parts(workspace: Workspace, member: Membership) -> dict[str, Any]
     return {"ticket": ticket}
 
 
+def _editable_record(workspace: Workspace, member: Membership) -> tuple[str, int]:
+    """A record ``member`` may edit and so link documents to: a ticket for a Support agent,
+    a contact of their own for the others (a Marketer edits contacts' marketing fields)."""
+    with schema_context(workspace.tenant.schema_name):
+        if member.role == Role.SUPPORT_AGENT:
+            return "service.ticket", Ticket.objects.create(subject="Scan", status="open").pk
+        return "sales.contact", ContactFactory.create(owner=member.user).pk
+
+
+def _link_body(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    record_type, record_id = _editable_record(workspace, member)
+    return {"record_type": record_type, "record_id": record_id}
+
+
+def _unlink_body(workspace: Workspace, member: Membership) -> dict[str, Any]:
+    """The path's document (the newest) linked to a record ``member`` may edit and to another
+    one, so that it keeps a record once unlinked from the first."""
+    from crm_modules.documents.models import Document, DocumentLink
+
+    record_type, record_id = _editable_record(workspace, member)
+    with schema_context(workspace.tenant.schema_name):
+        document = Document.objects.order_by("-id").first()
+        assert document is not None
+        other = ContactFactory.create(owner=workspace.owner.user)
+        for key, pk in ((record_type, record_id), ("sales.contact", other.pk)):
+            DocumentLink.objects.create(document=document, record_type=key, record_id=pk)
+    return {"record_type": record_type, "record_id": record_id}
+
+
 def _line_item_body(workspace: Workspace) -> dict[str, Any]:
     """The product that the deal sample was given (made with the path, before any snapshot)."""
     with schema_context(workspace.tenant.schema_name):
@@ -288,6 +317,8 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "POST /api/v1/documents/uploads/complete/": _arrived_upload,
     "POST /api/v1/documents/uploads/resume/": _upload_in_parts,
     "POST /api/v1/documents/uploads/abort/": _upload_in_parts,
+    "POST /api/v1/documents/{document_id}/links/": _link_body,
+    "POST /api/v1/documents/{document_id}/links/remove/": _unlink_body,
     "POST /api/v1/reporting/query/": _report_query,
     # The Manager's own quota: the narrowest role that may set quotas reaches it.
     "POST /api/v1/reporting/quotas/": lambda ws: {
@@ -384,6 +415,8 @@ BODIES: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
 # Bodies made for the member who sends them (an upload ticket names its member).
 FOR_MEMBER = {
     _arrived_upload,
+    _link_body,
+    _unlink_body,
     _upload_in_parts,
     _enrolled_contact,
     _report_query,

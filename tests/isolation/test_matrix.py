@@ -661,6 +661,11 @@ SUCCESS: dict[str, dict[str, int]] = {
     "documents:version_restore": {"GET": 405, "POST": 302},
     "documents:delete": {"GET": 405, "POST": 302},
     "documents:restore": {"GET": 405, "POST": 302},
+    # Without the record's type and id (the panel's hidden fields) the record is not found,
+    # and the form is refused naming the field.
+    "documents:link_choices": {"GET": 404, "POST": 405},
+    "documents:link": {"GET": 405, "POST": 400},
+    "documents:unlink": {"GET": 405, "POST": 400},
     "reporting:dashboard": {"GET": 200, "POST": 405},
     # Without ?key= there is no chart to show.
     "reporting:chart": {"GET": 404, "POST": 405},

@@ -1,7 +1,8 @@
 """Every write of the documents module, a file per concern: ``checks`` (what an upload
 declares), ``uploads`` (presigned requests, tickets, verification, parts), ``versions``,
-``links`` (attach; a deleted record's links), ``downloads`` (presigned GETs), ``trash``
-(delete, restore, purge) and ``events`` (timeline, audit, live topic).
+``links`` (link to one more record, unlink; a deleted record's links), ``downloads``
+(presigned GETs), ``trash`` (delete, restore, purge) and ``events`` (timeline, audit, live
+topic).
 
 An upload never passes through the app server: ``document_upload_start`` checks the member,
 the record, the size and the quota, and answers a presigned PUT plus a signed ticket naming
@@ -25,7 +26,11 @@ from crm_modules.documents.services.downloads import (
     document_thumbnail_url,
     previewable,
 )
-from crm_modules.documents.services.links import document_link, document_links_drop_for
+from crm_modules.documents.services.links import (
+    document_link,
+    document_links_drop_for,
+    document_unlink,
+)
 from crm_modules.documents.services.trash import (
     PURGE_BATCH,
     TRASH_DAYS,
@@ -66,6 +71,7 @@ __all__ = [
     "document_restore",
     "document_store",
     "document_thumbnail_url",
+    "document_unlink",
     "document_upload_abort",
     "document_upload_complete",
     "document_upload_resume",

@@ -75,22 +75,33 @@ def check_size(*, tenant: Tenant, size: int) -> int:
             % {"size": filesizeformat(size), "limit": filesizeformat(limit)},
             field="size",
         )
-    quota = storage_quota_bytes(tenant)
-    used = storage_used_bytes() if quota is not None else 0
-    if quota is not None and used + size > quota:
-        raise ServiceError(
-            _(
-                "The file is %(size)s, but only %(free)s of the workspace's %(quota)s storage "
-                "is left. Delete documents from the trash or ask the owner for a larger plan."
-            )
-            % {
-                "size": filesizeformat(size),
-                "free": filesizeformat(max(quota - used, 0)),
-                "quota": filesizeformat(quota),
-            },
-            field="size",
-        )
+    refusal = quota_refusal(tenant=tenant, size=size)
+    if refusal is not None:
+        raise refusal
     return size
+
+
+def quota_refusal(*, tenant: Tenant, size: int) -> ServiceError | None:
+    """The error to answer when ``size`` more bytes would take the workspace past its plan's
+    storage quota; None when they fit (or the plan has no quota)."""
+    quota = storage_quota_bytes(tenant)
+    if quota is None:
+        return None
+    used = storage_used_bytes()
+    if used + size <= quota:
+        return None
+    return ServiceError(
+        _(
+            "The file is %(size)s, but only %(free)s of the workspace's %(quota)s storage "
+            "is left. Delete documents from the trash or ask the owner for a larger plan."
+        )
+        % {
+            "size": filesizeformat(size),
+            "free": filesizeformat(max(quota - used, 0)),
+            "quota": filesizeformat(quota),
+        },
+        field="size",
+    )
 
 
 def content_disposition(*, name: str, inline: bool) -> str:

@@ -22,12 +22,14 @@ from crm_modules.documents.module import (
     TIMELINE_DOCUMENT_VERSION,
     UPLOAD_DOCUMENTS,
 )
+from crm_modules.documents.quota import storage_lock
 from crm_modules.documents.services.checks import (
     INLINE_TYPES,
     UploadTicket,
     check_content_type,
     check_name,
     check_size,
+    quota_refusal,
 )
 from crm_modules.documents.services.events import _audit_and_publish, _timeline_write
 from crm_modules.documents.sniffing import SNIFF_BYTES, sniffed_type
@@ -271,13 +273,22 @@ def document_upload_complete(*, actor: Membership, ticket: str) -> Document:
             % {"declared": data["content_type"], "sniffed": sniffed or _("something else")},
             field="content_type",
         )
+    refusal: ServiceError | None = None
     try:
         with transaction.atomic():
-            document = _record_version(
-                actor=actor, data=data, key=key, etag=head["etag"], sniffed=sniffed
-            )
+            # Checked again with the size S3 holds, under the workspace's storage lock: uploads
+            # started together each passed the check at their start.
+            storage_lock()
+            refusal = quota_refusal(tenant=actor.tenant, size=head["size"])
+            if refusal is None:
+                document = _record_version(
+                    actor=actor, data=data, key=key, etag=head["etag"], sniffed=sniffed
+                )
     except IntegrityError as exc:
         raise ServiceError(_("This upload is already complete."), field="ticket") from exc
+    if refusal is not None:
+        s3.objects_delete(schema_name=schema, keys=[key])
+        raise refusal
     return document
 
 
@@ -360,6 +371,8 @@ def document_store(
     a rollback is an orphan the bucket's lifecycle rule removes."""
     name = check_name(name)
     content_type = check_content_type(content_type)
+    # Held until the caller's transaction ends, as an upload's completion holds it.
+    storage_lock()
     check_size(tenant=tenant, size=len(data))
     attachable = get_attachable(record_type)
     if attachable is None or not attachable.model._default_manager.filter(pk=record_id).exists():

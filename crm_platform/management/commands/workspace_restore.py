@@ -33,8 +33,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Restored {result.tenant.slug} (schema {result.tenant.schema_name}): "
             f"{result.tables} tables, {result.rows} rows verified, "
-            f"{result.memberships} memberships."
+            f"{result.memberships} memberships, {result.objects_copied} files copied to its "
+            "prefix."
         )
+        if result.missing_objects:
+            self.stderr.write(
+                "Not in the bucket any more, file not restored: "
+                + ", ".join(result.missing_objects)
+            )
         if result.skipped_members:
             self.stderr.write(
                 "No account here any more, seat not restored: " + ", ".join(result.skipped_members)

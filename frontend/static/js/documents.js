@@ -209,3 +209,13 @@
     });
   });
 })();
+
+// A refused link or unlink answers 400 with the Documents panel and its message: show it
+// (htmx leaves error answers unswapped by default).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (event.detail.xhr.status === 400 && target && target.classList && target.classList.contains("documents-panel")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
