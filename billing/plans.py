@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Plan, Tenant
 
+MIB = 1024**2
 GIB = 1024**3
 
 
@@ -46,6 +47,7 @@ class Feature(models.TextChoices):
 class Limit(models.TextChoices):
     SEATS = "seats", _("Seats")
     STORAGE_BYTES = "storage_bytes", _("Storage")
+    FILE_BYTES = "file_bytes", _("Largest file")
     API_REQUESTS_PER_MINUTE = "api_requests_per_minute", _("API requests per minute")
     PIPELINES = "pipelines", _("Pipelines")
 
@@ -104,6 +106,7 @@ PLANS: tuple[PlanSpec, ...] = (
         limits={
             Limit.SEATS: 10,
             Limit.STORAGE_BYTES: 10 * GIB,
+            Limit.FILE_BYTES: 100 * MIB,
             Limit.API_REQUESTS_PER_MINUTE: 60,
             Limit.PIPELINES: 1,
         },
@@ -117,6 +120,7 @@ PLANS: tuple[PlanSpec, ...] = (
         limits={
             Limit.SEATS: 100,
             Limit.STORAGE_BYTES: 100 * GIB,
+            Limit.FILE_BYTES: 1 * GIB,
             Limit.API_REQUESTS_PER_MINUTE: 600,
             Limit.PIPELINES: None,
         },
@@ -134,6 +138,7 @@ PLANS: tuple[PlanSpec, ...] = (
         limits={
             Limit.SEATS: 1000,
             Limit.STORAGE_BYTES: 1024 * GIB,
+            Limit.FILE_BYTES: 5 * GIB,
             Limit.API_REQUESTS_PER_MINUTE: 3000,
             Limit.PIPELINES: None,
         },

@@ -1,7 +1,7 @@
 """How much a workspace may store, and how much it does.
 
-The storage quota is the plan's (billing's plan-limits facade, D19); the largest single file
-is a setting for every plan.
+The storage quota and the largest single file are the plan's (billing's plan-limits facade,
+D19).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from billing.plans import Limit, plan_limit
 from crm_modules.documents.models import DocumentVersion
 from tenants.models import Tenant
 
+# S3 takes at most this many parts for one object.
+S3_MOST_PARTS = 10_000
+
 
 def storage_quota_bytes(tenant: Tenant) -> int | None:
     """The plan's storage limit; None: unlimited."""
@@ -23,7 +26,12 @@ def storage_quota_bytes(tenant: Tenant) -> int | None:
 
 
 def max_file_bytes(tenant: Tenant) -> int:
-    return int(settings.DOCUMENTS_MAX_FILE_BYTES)
+    """The largest single file the plan takes (billing's plan limits); a plan without a
+    limit takes what one object uploaded in our parts can hold."""
+    limit = plan_limit(tenant, Limit.FILE_BYTES)
+    if limit is None:
+        return int(settings.DOCUMENTS_MULTIPART_PART_BYTES) * S3_MOST_PARTS
+    return limit
 
 
 def storage_used_bytes() -> int:

@@ -511,9 +511,8 @@ AWS_S3_SSE_KMS_KEY_ID = env("AWS_S3_SSE_KMS_KEY_ID", "")
 # crm_platform/s3.py presigns joins the CSP's connect-src and img-src by itself. One more origin
 # to allow there (a proxy in front of the bucket), if any.
 DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
-# The largest single document on every plan; the storage quota is the plan's
-# (billing.plans, read by crm_modules/documents/quota.py).
-DOCUMENTS_MAX_FILE_BYTES = 100 * 1024**2
+# The largest single document and the storage quota are the plan's (billing.plans, read by
+# crm_modules/documents/quota.py).
 # Larger files go to S3 in parts (S3 multipart: every part but the last at least 5 MiB), so a
 # dropped connection loses one part, not the file.
 DOCUMENTS_MULTIPART_THRESHOLD_BYTES = 16 * 1024**2

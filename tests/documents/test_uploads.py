@@ -10,7 +10,7 @@ from crm_modules.documents.models import Document, DocumentLink, DocumentVersion
 from crm_platform import s3
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.audit.models import AuditEvent
-from tenants.models import Plan, Tenant
+from tenants.models import Membership, Plan, Tenant
 from tenants.roles import Role
 from tests.conftest import beside_audit, workspace_client
 from tests.documents.conftest import put
@@ -149,17 +149,42 @@ def test_the_upload_page_answers_the_quota_refusal_naming_the_field(alpha, s3_bu
     }
 
 
+def test_a_file_over_starters_limit_fits_professionals(in_alpha, s3_bucket):
+    """The largest file is the plan's: what Starter refuses, a trial (Professional) takes, in
+    parts."""
+    started = services.document_upload_start(
+        actor=in_alpha.owner, name="film.mp4", content_type="video/mp4", size=100 * 1024**2 + 1
+    )
+    assert started.parts is not None
+
+
 @pytest.mark.parametrize(
-    ("size", "field", "message"),
+    ("plan", "size", "field", "message"),
     [
-        (0, "size", "The file is empty."),
-        (100 * 1024**2 + 1, "size", "The file is 100.0\xa0MB; files may be at most 100.0\xa0MB."),
+        ("trial", 0, "size", "The file is empty."),
+        (
+            "starter",
+            100 * 1024**2 + 1,
+            "size",
+            "The file is 100.0\xa0MB; files may be at most 100.0\xa0MB.",
+        ),
+        # A trial runs on Professional's limits.
+        ("trial", 1024**3 + 1, "size", "The file is 1.0\xa0GB; files may be at most 1.0\xa0GB."),
+        (
+            "enterprise",
+            5 * 1024**3 + 1,
+            "size",
+            "The file is 5.0\xa0GB; files may be at most 5.0\xa0GB.",
+        ),
     ],
 )
-def test_empty_and_oversized_files_are_refused(in_alpha, s3_bucket, size, field, message):
+def test_empty_and_oversized_files_are_refused(in_alpha, s3_bucket, plan, size, field, message):
+    Tenant.objects.filter(pk=in_alpha.tenant.pk).update(plan=plan)
+    # The workspace as the request would load it, on that plan.
+    actor = Membership.objects.select_related("tenant", "user").get(pk=in_alpha.owner.pk)
     with pytest.raises(ServiceError) as refused:
         services.document_upload_start(
-            actor=in_alpha.owner, name="a.pdf", content_type="application/pdf", size=size
+            actor=actor, name="a.pdf", content_type="application/pdf", size=size
         )
     assert (refused.value.field, refused.value.message) == (field, message)
     _nothing_recorded()
