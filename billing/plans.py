@@ -220,6 +220,19 @@ def plan_spec(code: str) -> PlanSpec:
     return _BY_CODE[TRIAL_PLAN if code == Plan.TRIAL else code]
 
 
+def plans_with(feature: str) -> frozenset[str]:
+    """The plan codes whose workspaces have ``feature``: the plans that sell it, and the trial
+    when the plan a trial runs on does. A module registers its capabilities with these plans
+    (``tenants.capabilities.register(plans=...)``), so the one permission question refuses
+    them to any other plan, in every channel."""
+    if feature not in Feature.values:
+        raise ValueError(f"Unknown plan feature {feature}")
+    codes = {spec.code for spec in PLANS if feature in spec.features}
+    if TRIAL_PLAN in codes:
+        codes.add(Plan.TRIAL)
+    return frozenset(codes)
+
+
 def plan_allows(tenant: Tenant, feature: str) -> bool:
     if feature not in Feature.values:
         raise ValueError(f"Unknown plan feature {feature}")

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from tenants.capabilities import Capability
-from tenants.permissions import allows
+from tenants.permissions import allows, refused_by_plan
 
 View = Callable[..., HttpResponse]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,6 +33,8 @@ def requires(capability: Capability) -> Callable[[View], View]:
                     getattr(membership, "role", "anonymous"),
                     capability.code,
                 )
+                # The 403 page says whether the plan or the role refused it.
+                request.refused_by_plan = refused_by_plan(membership, capability)  # type: ignore[attr-defined]
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -54,10 +54,30 @@ def allows(
     return True
 
 
+def refused_by_plan(membership: Membership | None, capability: Capability) -> bool:
+    """Whether the member's role holds ``capability`` but the workspace's plan does not."""
+    return (
+        membership is not None
+        and membership.is_active
+        and membership.role in capability.roles
+        and membership.tenant.plan not in capability.plans
+    )
+
+
+def refusal_message(membership: Membership | None, capability: Capability) -> str:
+    """Why ``capability`` is refused, in the member's words: their plan's or their role's."""
+    if refused_by_plan(membership, capability):
+        return _(
+            "The workspace's plan does not include this. The owner or an admin can change "
+            "the plan on the billing page."
+        )
+    return _("Your role does not allow this.")
+
+
 def require(membership: Membership | None, capability: Capability, obj: Any = None) -> None:
     """For services: raise PermissionDenied unless ``allows``."""
     if not allows(membership, capability, obj):
-        raise PermissionDenied(_("Your role does not allow this."))
+        raise PermissionDenied(refusal_message(membership, capability))
 
 
 def scope_of(membership: Membership, capability: Capability) -> Scope:

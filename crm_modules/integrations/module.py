@@ -1,5 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Feature, plans_with
 from tenants import capabilities, navigation
 from tenants.audit.actions import register_action
 from tenants.roles import Role
@@ -11,6 +12,7 @@ MANAGE_API_KEYS = capabilities.register(
     label=_("Create and revoke API keys"),
     module=MODULE,
     roles={Role.OWNER, Role.ADMIN},
+    plans=plans_with(Feature.API),
     writes=True,
 )
 navigation.register(

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Feature, plans_with
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
@@ -34,6 +35,9 @@ from tenants.modules import (
 )
 from tenants.roles import ALL_ROLES, Role
 
+# The plans that include the module: every capability below is refused to the others.
+IN_PLAN = plans_with(Feature.MARKETING)
+
 MODULE = _("Marketing")
 MARKETERS = {Role.OWNER, Role.ADMIN, Role.MANAGER, Role.MARKETER}
 
@@ -41,12 +45,14 @@ VIEW_SEGMENTS = capabilities.register(
     "marketing.view_segments",
     label=_("See segments, their counts and members"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_SEGMENTS = capabilities.register(
     "marketing.manage_segments",
     label=_("Create and change segments and static lists"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -71,12 +77,14 @@ VIEW_CAMPAIGNS = capabilities.register(
     "marketing.view_campaigns",
     label=_("See email campaigns and their reports"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_CAMPAIGNS = capabilities.register(
     "marketing.manage_campaigns",
     label=_("Create, edit, preview and test-send email campaigns"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -84,6 +92,7 @@ SEND_CAMPAIGNS = capabilities.register(
     "marketing.send_campaigns",
     label=_("Send and schedule email campaigns"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -91,12 +100,14 @@ VIEW_CONTACT_PRESSURE = capabilities.register(
     "marketing.view_contact_pressure",
     label=_("See how often a contact was reached lately and what holds marketing back"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_CONTACT_RULES = capabilities.register(
     "marketing.manage_contact_rules",
     label=_("Set the contact cap, quiet hours, topics and suppressed addresses"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -185,12 +196,14 @@ VIEW_FORMS = capabilities.register(
     "marketing.view_forms",
     label=_("See forms and their submissions"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_FORMS = capabilities.register(
     "marketing.manage_forms",
     label=_("Create and change forms"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -198,12 +211,14 @@ VIEW_ATTRIBUTION = capabilities.register(
     "marketing.view_attribution",
     label=_("See revenue attributed to campaigns, sources and media"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.READ_ONLY},
 )
 MANAGE_CAMPAIGN_COSTS = capabilities.register(
     "marketing.manage_campaign_costs",
     label=_("Enter campaign costs and rebuild attribution"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -242,12 +257,14 @@ VIEW_SEQUENCES = capabilities.register(
     "marketing.view_sequences",
     label=_("See sequences, their steps and enrolments"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_SEQUENCES = capabilities.register(
     "marketing.manage_sequences",
     label=_("Create and change sequences and their steps"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -255,6 +272,7 @@ ENROL_SEQUENCES = capabilities.register(
     "marketing.enrol_sequences",
     label=_("Enrol contacts in sequences, pause and remove them"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS | {Role.SALES_REP},
     writes=True,
 )
@@ -312,12 +330,14 @@ VIEW_TRIGGERS = capabilities.register(
     "marketing.view_triggers",
     label=_("See event-trigger rules and what they did"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_TRIGGERS = capabilities.register(
     "marketing.manage_triggers",
     label=_("Create and change event-trigger rules"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
     writes=True,
 )
@@ -325,6 +345,7 @@ VIEW_OFFERS = capabilities.register(
     "marketing.view_offers",
     label=_("See a contact's next best offers"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 
@@ -375,12 +396,14 @@ VIEW_DELIVERABILITY = capabilities.register(
     "marketing.view_deliverability",
     label=_("See sender domains, their DNS records and check them"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=MARKETERS,
 )
 MANAGE_DELIVERABILITY = capabilities.register(
     "marketing.manage_deliverability",
     label=_("Add sender domains, see the bounce webhook secret and resume paused sending"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ADMINS,
     writes=True,
 )

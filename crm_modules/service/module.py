@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Feature, plans_with
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
@@ -29,6 +30,9 @@ from tenants.modules import (
 )
 from tenants.roles import ALL_ROLES, Role
 
+# The plans that include the module: every capability below is refused to the others.
+IN_PLAN = plans_with(Feature.SERVICE)
+
 MODULE = _("Service")
 AGENTS = {Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SUPPORT_AGENT}
 
@@ -36,12 +40,14 @@ VIEW_TICKETS = capabilities.register(
     "service.view_tickets",
     label=_("See tickets, their replies and internal notes"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 WORK_TICKETS = capabilities.register(
     "service.work_tickets",
     label=_("Open tickets, reply, add internal notes, change status and priority, take tickets"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=AGENTS,
     writes=True,
 )
@@ -49,6 +55,7 @@ ASSIGN_TICKETS = capabilities.register(
     "service.assign_tickets",
     label=_("Give tickets to any member or team, also in bulk"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
     writes=True,
 )
@@ -56,6 +63,7 @@ MANAGE_SLA = capabilities.register(
     "service.manage_sla",
     label=_("Set business hours, holidays and SLA targets"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )
@@ -64,12 +72,14 @@ MANAGE_CHANNELS = capabilities.register(
     "service.manage_channels",
     label=_("Set up the support email address and the web form; see mail that failed"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN},
 )
 RETRY_INBOUND = capabilities.register(
     "service.retry_inbound",
     label=_("Process mail that failed again"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )
@@ -77,12 +87,14 @@ VIEW_ARTICLES = capabilities.register(
     "service.view_articles",
     label=_("Read knowledge-base articles, internal ones included"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=ALL_ROLES,
 )
 MANAGE_PORTAL = capabilities.register(
     "service.manage_portal",
     label=_("Choose what customers see in the portal"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )
@@ -90,6 +102,7 @@ MANAGE_ARTICLES = capabilities.register(
     "service.manage_articles",
     label=_("Write, translate and publish knowledge-base articles"),
     module=MODULE,
+    plans=IN_PLAN,
     roles=AGENTS,
     writes=True,
 )
@@ -97,6 +110,7 @@ MANAGE_ROUTING = capabilities.register(
     "service.manage_routing",
     label=_("Set routing rules, team routing, agents' skills, caps and availability"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
     writes=True,
 )
@@ -104,6 +118,7 @@ MANAGE_MACROS = capabilities.register(
     "service.manage_macros",
     label=_("Write, change and delete macros and canned responses"),
     module=MODULE,
+    plans=IN_PLAN,
     roles={Role.OWNER, Role.ADMIN, Role.MANAGER},
     writes=True,
 )

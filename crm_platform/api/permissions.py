@@ -15,7 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from tenants.capabilities import Capability
-from tenants.permissions import allows
+from tenants.permissions import allows, refusal_message
 
 
 def declared_capability(view: Any, *keys: str | None) -> Capability:
@@ -45,9 +45,15 @@ class Allows(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         capability = declared_capability(view, getattr(view, "action", None), *_methods(request))
         membership = getattr(request._request, "membership", None)
-        return allows(membership, capability, reading=request.method in SAFE_METHODS)
+        allowed = allows(membership, capability, reading=request.method in SAFE_METHODS)
+        if not allowed:
+            self.message = refusal_message(membership, capability)
+        return allowed
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         capability = declared_capability(view, getattr(view, "action", None), *_methods(request))
         membership = getattr(request._request, "membership", None)
-        return allows(membership, capability, obj, reading=request.method in SAFE_METHODS)
+        allowed = allows(membership, capability, obj, reading=request.method in SAFE_METHODS)
+        if not allowed:
+            self.message = refusal_message(membership, capability)
+        return allowed

@@ -242,8 +242,8 @@ def test_a_plan_without_the_api_refuses_keys_and_their_use(alpha: Workspace) -> 
     assert "plan does not include the REST API" in response.json()["error"]["message"]
     page = workspace_client(alpha.owner.user, alpha.tenant)
     response = page.post("/integrations/api-keys/", {"name": "Zapier"})
-    assert response.status_code == 400
-    assert "plan does not include the REST API" in response.content.decode()
+    assert response.status_code == 403
+    assert 'data-testid="plan-forbidden"' in response.content.decode()
     connection.set_tenant(alpha.tenant)  # type: ignore[attr-defined]
     assert list(ApiKey.objects.values_list("name", flat=True)) == ["CI"]
 
