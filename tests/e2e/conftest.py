@@ -237,10 +237,18 @@ def session_key(membership: Membership) -> str:
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
-def phone_page(browser: Browser, membership: Membership) -> Page:
-    """A page on a touch phone, signed in as ``membership`` on its workspace's host."""
-    context = browser.new_context(viewport=MOBILE, has_touch=True, is_mobile=True)
-    context.set_default_timeout(15_000)
+def signed_in_page(
+    browser: Browser,
+    membership: Membership,
+    *,
+    viewport: ViewportSize = DESKTOP,
+    timeout: float = 15_000,
+) -> Page:
+    """A page signed in as ``membership`` on its workspace's host; a touch phone at the
+    phone's width."""
+    phone = viewport == MOBILE
+    context = browser.new_context(viewport=viewport, has_touch=phone, is_mobile=phone)
+    context.set_default_timeout(timeout)
     cookie: Any = {
         "name": settings.SESSION_COOKIE_NAME,
         "value": orm(session_key, membership),
@@ -249,3 +257,8 @@ def phone_page(browser: Browser, membership: Membership) -> Page:
     }
     context.add_cookies([cookie])
     return context.new_page()
+
+
+def phone_page(browser: Browser, membership: Membership) -> Page:
+    """A page on a touch phone, signed in as ``membership`` on its workspace's host."""
+    return signed_in_page(browser, membership, viewport=MOBILE)

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.documents.models import Document
 from tests.conftest import World
 from tests.documents.conftest import s3_bucket
-from tests.e2e.conftest import DESKTOP, LiveSite, orm, session_key
+from tests.e2e.conftest import LiveSite, orm, signed_in_page
 from tests.e2e.test_documents_contact import _pdf_of, contact_id
 from tests.ops.conftest import s3_endpoint
 
@@ -47,17 +45,7 @@ def _attached(world: World, contact_id: int) -> list[str]:
 def test_files_dropped_on_the_panel_are_uploaded_and_attached(
     world: World, contact_id: int, live_site: LiveSite, browser: Browser
 ) -> None:
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(30_000)
-    host = f"{world.alpha.tenant.slug}.localhost"
-    cookie: Any = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": orm(session_key, world.alpha.owner),
-        "domain": host,
-        "path": "/",
-    }
-    context.add_cookies([cookie])
-    page = context.new_page()
+    page = signed_in_page(browser, world.alpha.owner, timeout=30_000)
     site = live_site.workspace(str(world.alpha.tenant.slug))
     page.goto(f"{site}/sales/contacts/{contact_id}/")
     panel = page.get_by_test_id("documents-panel")
@@ -81,4 +69,4 @@ def test_files_dropped_on_the_panel_are_uploaded_and_attached(
     expect(panel.get_by_role("link", name="notes.txt")).to_be_visible()
     expect(zone).not_to_have_class(re.compile(r"\bupload-zone-over\b"))
     assert orm(_attached, world, contact_id) == ["notes.txt", "Дизайн.pdf"]
-    context.close()
+    page.context.close()

@@ -193,8 +193,9 @@ def test_a_second_run_refuses_while_one_is_in_progress(new_schemas):
     assert pending_schemas(names, target=migration_target()) != {}
 
 
-def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
-    names = new_schemas(3)
+def _command_line(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``manage.py migrate_all`` for these workspaces as an operator runs it, and its
+    environment."""
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
@@ -203,6 +204,12 @@ def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
     command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
     for name in names:
         command += ["--schema", name]
+    return command, env
+
+
+def test_sigterm_stops_between_workspaces_and_the_next_run_resumes(new_schemas):
+    names = new_schemas(3)
+    command, env = _command_line(names)
     process = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -285,14 +292,7 @@ def test_in_a_terminal_a_progress_bar_replaces_the_json_lines(new_schemas, world
     names = new_schemas(2, copy_of=world.alpha.tenant.schema_name)
     for name in names:
         _one_migration_behind(name)
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="crm_platform.settings.test",
-        DATABASE_URL=database_url(),
-    )
-    command = [sys.executable, "manage.py", "migrate_all", "--skip-public", "--workers=1"]
-    for name in names:
-        command += ["--schema", name]
+    command, env = _command_line(names)
     controller, terminal = pty.openpty()
     try:
         process = subprocess.run(  # noqa: S603
