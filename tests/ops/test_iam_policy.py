@@ -42,6 +42,14 @@ ACTIONS: dict[str, set[tuple[str, str]]] = {
         ("kms:GenerateDataKey", KEY),
         ("kms:Decrypt", KEY),
     },
+    # A restore under another schema copies files within the bucket: reads the source
+    # (decrypting it) and writes the copy (with a new data key).
+    "copy_object": {
+        ("s3:GetObject", OBJECTS),
+        ("s3:PutObject", OBJECTS),
+        ("kms:Decrypt", KEY),
+        ("kms:GenerateDataKey", KEY),
+    },
     "list_parts": {("s3:ListMultipartUploadParts", OBJECTS)},
     "abort_multipart_upload": {("s3:AbortMultipartUpload", OBJECTS)},
     # The managed transfer goes in parts above its threshold and aborts the upload when a part

@@ -151,6 +151,12 @@ def test_a_large_catalogue_is_searched_through_the_trigram_indexes(alpha: Worksp
     )
     Product.objects.create(name="Zucchero di canna", sku="ZC-1", unit_price=2, currency="USD")
     with connection.cursor() as cursor:
+        if trigram_available():
+            # As autovacuum leaves them: the rows just written still wait in each index's
+            # pending list, which the planner prices as read in full (a manual ANALYZE does
+            # not merge it; autovacuum does).
+            for index in ("product_name_grams", "product_sku_grams"):
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
         cursor.execute("ANALYZE sales_product")
     sales = workspace_client(alpha.members[Role.SALES_REP].user, alpha.tenant)
     marketer = workspace_client(alpha.members[Role.MARKETER].user, alpha.tenant)
