@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from crm_modules.activities.models import Activity
 from crm_modules.documents.models import Document, DocumentLink
-from crm_modules.sales.models import Contact, Deal
+from crm_modules.sales.models import Contact, Deal, DealStageTotal, Pipeline
 from tenants.audit.models import AuditEvent
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
@@ -40,7 +40,11 @@ def _clean_up(world: World, records: tuple[int, int]) -> None:
         Document.objects.filter(name=NAME).delete()
         Activity.objects.filter(kind__startswith="document_").delete()
         AuditEvent.objects.filter(action__startswith="document.").delete()
+        # The deal's factory made a pipeline for it: it goes too, with the totals kept for it.
+        pipeline_ids = list(Deal.objects.filter(pk=records[1]).values_list("pipeline", flat=True))
         Deal.objects.filter(pk=records[1]).delete()
+        DealStageTotal.objects.filter(stage__pipeline__in=pipeline_ids).delete()
+        Pipeline.objects.filter(pk__in=pipeline_ids).delete()
         Contact.objects.filter(pk=records[0]).delete()
 
 
