@@ -353,8 +353,8 @@ register_contact_hold("service.open_ticket", _ticket_hold, many=_ticket_holds)
 def _tier_changed(entity: str, ids: list[int] | None, codes: frozenset[str]) -> None:
     """A customer's tier chooses SLA policies (ADR 0060): their open tickets get the policy
     chosen now, in the background after commit (ADR 0061). ``ids`` None: the tier field
-    itself was archived, restored, deleted or given other options, so every open ticket is
-    chosen again (ADR 0068)."""
+    itself was defined, archived, restored, deleted or given other options, so every open
+    ticket is chosen again (ADR 0068, 0075)."""
     if "tier" not in codes or entity not in ("contact", "company"):
         return
     from crm_modules.service.services.sla_policies import sla_reapply_later
