@@ -12,7 +12,8 @@ Order: the events of one group arrive in the order they were queued (each gets a
 increasing score in the receivers' sorted sets); different groups are sent side by side. A
 merged summary stands where the first event it names stood.
 Delivery is as best-effort as the channel layer itself: a socket that misses an event catches
-up when it reconnects; at exit the process gives the sender a few seconds to drain.
+up when it reconnects; at exit the process gives the sender a few seconds to send what is
+queued and what is held (``flush``), and logs what it had to leave.
 
 A burst the sockets cannot keep up with is merged (ADR 0067): when a group's backlog (what a
 round holds for it, plus the most messages one of its receiving processes has not read yet)
@@ -395,6 +396,21 @@ class LiveSender:
         with self._idle:
             return self._idle.wait_for(lambda: self._unsent == 0, timeout=timeout)
 
+    def flush(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Wait until every queued event has been sent and nothing is held for a full queue
+        any more (what a process does before it leaves); False on timeout, with what is still
+        held logged."""
+        with self._idle:
+            done = self._idle.wait_for(
+                lambda: self._unsent == 0 and not self._holds, timeout=timeout
+            )
+            if not done:
+                held = sum(len(held.messages) for held in list(self._holds.values()))
+                logger.warning(
+                    "live events left unsent at exit", extra={"queued": self._unsent, "held": held}
+                )
+            return done
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         events = self._queue
@@ -440,7 +456,7 @@ class LiveSender:
 
 
 _SENDER = LiveSender()
-atexit.register(_SENDER.drain)
+atexit.register(_SENDER.flush)
 
 
 def send(group: str, message: dict[str, Any]) -> None:

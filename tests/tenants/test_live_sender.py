@@ -4,10 +4,12 @@ burst larger than the layer holds is merged into summaries instead of losing its
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -210,6 +212,33 @@ async def test_a_full_queue_holds_the_groups_messages_in_order_until_it_has_room
         assert holds == {}
         received += [await layer.receive(channel) for _ in range(3)]
         assert [message["payload"]["n"] for message in received] == [0, 1, 2, 3, 4, 5]
+    finally:
+        await layer.group_discard(group, channel)
+
+
+async def test_a_process_leaving_waits_for_what_a_full_queue_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``flush`` (what runs at exit) returns only once the held messages went out too: with
+    nobody reading the full queue it gives up and says so; once the reader makes room it
+    returns True and every message has arrived, in order."""
+    layer = get_channel_layer()
+    monkeypatch.setattr(layer, "capacity", 3)
+    channel = f"held.{uuid.uuid4().hex}"
+    group = f"held-{uuid.uuid4().hex}"
+    await layer.group_add(group, channel)
+    sender = live_sender.LiveSender()
+    try:
+        for n in range(5):
+            sender.submit(group, {"type": "notify", "event": "tick", "payload": {"n": n}})
+        # Everything was handled: three sent, two held for the full queue.
+        assert await sync_to_async(sender.drain)(10.0)
+        assert not await sync_to_async(sender.flush)(0.2)
+
+        leaving = asyncio.ensure_future(sync_to_async(sender.flush)(30.0))
+        received = [await layer.receive(channel) for _ in range(5)]
+        assert await leaving
+        assert [message["payload"]["n"] for message in received] == [0, 1, 2, 3, 4]
     finally:
         await layer.group_discard(group, channel)
 
