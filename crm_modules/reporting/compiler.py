@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from crm_modules.reporting.definition import Definition, Filter, Grouping
 from crm_modules.reporting.module import VIEW_REPORTS
-from crm_modules.reporting.money import workspace_currency
+from crm_modules.reporting.money import converted, unconverted_currencies, workspace_currency
 from crm_modules.reporting.reach import may_read_source
 from crm_modules.reporting.registry import DataSource, FieldType
 from tenants.models import Membership, Tenant
@@ -275,8 +275,11 @@ def kept_totals(
     """The source's kept totals (``registry.Totals``) narrowed as the records would be, with
     the aggregates that give the same numbers from them, or None when they cannot: a filter
     or group on another field or a date, a measure other than a count or a kept sum, a
-    source with its own narrowing, or a sum over rows in another currency than the
-    workspace's (those would need converting deal by deal)."""
+    source with its own narrowing, or a sum over a row in another currency than the
+    workspace's whose records are not all converted at the latest rate (won and lost deals
+    each take the rate of their closing day, so they are converted deal by deal). A row
+    whose records all take the latest rate is converted as a whole: the rate times the sum
+    is the sum of the rate times each amount."""
     source = definition.source
     totals = source.totals
     if totals is None or source.scope is not None:
@@ -295,7 +298,12 @@ def kept_totals(
         if measure.key == "count":
             aggregates[f"m{i}"] = Coalesce(Sum(totals.count), 0)
         elif agg == "sum" and code in totals.sums:
-            aggregates[f"m{i}"] = Sum(totals.sums[code])
+            column = totals.sums[code]
+            aggregates[f"m{i}"] = Sum(
+                converted(column, currency=totals.currency, on=None)
+                if totals.currency
+                else F(column)
+            )
             sums = True
         else:
             return None
@@ -307,9 +315,12 @@ def kept_totals(
     )
     for item in definition.filters:
         rows = rows.filter(_filter_q(item, zone, now))
-    foreign = Q() if not totals.currency else ~Q(**{totals.currency: workspace_currency()})
-    if sums and totals.currency and rows.filter(foreign).exists():
-        return None
+    if sums and totals.currency:
+        foreign = rows.exclude(**{totals.currency: workspace_currency()})
+        if totals.latest_rate is not None:
+            foreign = foreign.exclude(totals.latest_rate)
+        if foreign.exists():
+            return None
     return rows, aggregates
 
 
@@ -317,18 +328,22 @@ def run(
     definition: Definition, member: Membership, *, now: datetime.datetime | None = None
 ) -> Result:
     kept = kept_totals(definition, member, now=now)
+    unconverted = definition.source.unconverted
     if kept is not None:
-        rows, aggregates = kept
-        result = _run(definition, member, rows, aggregates)
-        if any(m.unit == "money" for m in definition.measures):
-            # Every row counted is in the workspace's currency: nothing is left out.
-            result.currency = workspace_currency()
-        return result
-    records = filtered_records(definition, member, now=now)
-    result = _run(definition, member, records)
+        records, aggregates = kept
+        result = _run(definition, member, records, aggregates)
+        totals = definition.source.totals
+        currency = totals.currency if totals is not None else ""
+        unconverted = (
+            (lambda rows: unconverted_currencies(rows, currency=currency, on=None))
+            if currency
+            else None
+        )
+    else:
+        records = filtered_records(definition, member, now=now)
+        result = _run(definition, member, records)
     if any(m.unit == "money" for m in definition.measures):
         result.currency = workspace_currency()
-        unconverted = definition.source.unconverted
         missing = unconverted(records) if unconverted is not None else []
         if missing:
             result.messages.append(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils.functional import Promise
 
 from tenants.capabilities import Capability
@@ -151,8 +151,11 @@ class Totals:
     # Field code → the column holding the sum of that field over a row's records.
     sums: dict[str, str]
     # The column of the currency the sums are in, when records are in several currencies:
-    # the sums are read only when every row that counts is in the workspace's currency.
+    # a row in another currency than the workspace's is converted as a whole only when its
+    # records are all converted at the latest rate (``latest_rate``: open deals have no
+    # closing day); otherwise the report converts record by record.
     currency: str = ""
+    latest_rate: Q | None = None
 
 
 @dataclass(frozen=True)

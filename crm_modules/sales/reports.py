@@ -194,6 +194,8 @@ DEALS = register_source(
             count="deals",
             sums={"amount": "amount"},
             currency="currency",
+            # An open deal has no closing day: reports convert it at the latest rate.
+            latest_rate=Q(status=Deal.Status.OPEN),
         ),
         custom_fields=lambda: custom_report_fields(CustomField.Entity.DEAL),
         record_url=_url("sales:deal_detail"),

@@ -1,7 +1,7 @@
 """The open pipeline by stage reads the stage totals the deal table's triggers keep (ADR 0074):
 the same numbers as summing the deals, narrowed to the viewer's reach, without reading the
-deals; the deals are read when the totals cannot answer (a date filter, an amount in another
-currency)."""
+deals, open deals in other currencies converted at the latest rate; the deals are read when
+the totals cannot answer (a date filter, a sum over closed deals in another currency)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from crm_modules.reporting.compiler import Result, run
 from crm_modules.reporting.dashboard import default_chart
 from crm_modules.reporting.definition import check_definition
 from crm_modules.reporting.models import ExchangeRate
-from crm_modules.sales.models import Deal
 from tenants.models import Membership, Team
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
@@ -156,34 +155,93 @@ def test_a_date_filter_or_another_measure_reads_the_deals(
         assert _table(result) == _from_deals(raw, member)
 
 
-def test_an_amount_in_another_currency_is_converted_from_the_deals(
+def test_open_deals_in_another_currency_are_converted_from_the_totals(
     team: dict[str, Any], in_alpha: Workspace
 ) -> None:
+    """An open deal takes the latest rate, so its stage's EUR sum converts as a whole: the
+    same figure as converting deal by deal, without reading a deal."""
     today = timezone.now().date()
     ExchangeRate.objects.create(
-        base="USD", currency="EUR", rate=Decimal("1.2"), valid_from=today - datetime.timedelta(1)
+        base="USD", currency="EUR", rate=Decimal("1.2"), valid_from=today - datetime.timedelta(9)
     )
+    # The latest rate is the one the open deals take, not the older one.
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.15"), valid_from=today - datetime.timedelta(1)
+    )
+    for amount in ("10", "7.33"):
+        DealFactory.create(
+            owner=team["rep"],
+            pipeline=team["pipeline"],
+            stage=team["stages"]["New"],
+            amount=Decimal(amount),
+            currency="EUR",
+        )
+    rep = fresh(in_alpha.members[Role.SALES_REP])
+    with CaptureQueriesContext(connection) as queries:
+        result = run(check_definition(PIPELINE), rep)
+    assert _tables(queries) == (False, True)
+    assert result.messages == []
+    assert [(*row.labels, *row.values) for row in result.rows] == [
+        ("New", Decimal("119.9295"), 3),
+        ("Proposal", Decimal("200.00"), 1),
+    ]
+    assert _table(result) == _from_deals(PIPELINE, rep)
+    for role in (Role.MANAGER, Role.OWNER):
+        member = fresh(in_alpha.members[role])
+        assert _table(run(check_definition(BY_STAGE_AND_OWNER), member)) == _from_deals(
+            BY_STAGE_AND_OWNER, member
+        )
+
+
+def test_a_currency_without_a_rate_is_left_out_and_named(
+    team: dict[str, Any], in_alpha: Workspace
+) -> None:
     DealFactory.create(
         owner=team["rep"],
         pipeline=team["pipeline"],
         stage=team["stages"]["New"],
         amount=Decimal("10"),
-        currency="EUR",
+        currency="THB",
     )
     rep = fresh(in_alpha.members[Role.SALES_REP])
     with CaptureQueriesContext(connection) as queries:
         result = run(check_definition(PIPELINE), rep)
+    assert _tables(queries) == (False, True)
+    assert _table(result) == _from_deals(PIPELINE, rep)
+    assert result.rows[0].values == (Decimal("100.00"), 2)
+    assert len(result.messages) == 1
+    assert "THB" in str(result.messages[0])
+
+
+def test_closed_deals_in_another_currency_are_converted_from_the_deals(
+    team: dict[str, Any], in_alpha: Workspace
+) -> None:
+    """A won deal takes the rate of its closing day: a sum over won deals in another currency
+    reads the deals; counting alone still reads the totals."""
+    today = timezone.now().date()
+    ExchangeRate.objects.create(
+        base="USD", currency="EUR", rate=Decimal("1.2"), valid_from=today - datetime.timedelta(9)
+    )
+    DealFactory.create(
+        owner=team["rep"],
+        pipeline=team["pipeline"],
+        stage=team["stages"]["Won"],
+        amount=Decimal("10"),
+        currency="EUR",
+        status="won",
+    )
+    rep = fresh(in_alpha.members[Role.SALES_REP])
+    won = {**PIPELINE, "filters": [{"field": "status", "op": "in", "value": ["won"]}]}
+    with CaptureQueriesContext(connection) as queries:
+        result = run(check_definition(won), rep)
     assert _tables(queries)[0]
-    assert [(*row.labels, *row.values) for row in result.rows] == [
-        ("New", Decimal("112.00"), 2),
-        ("Proposal", Decimal("200.00"), 1),
-    ]
-    # Counting alone does not depend on the currency: the totals answer it.
-    counts = {**PIPELINE, "measures": [{"agg": "count"}]}
+    assert _table(result) == _from_deals(won, rep)
+    counts = {**won, "measures": [{"agg": "count"}]}
     with CaptureQueriesContext(connection) as queries:
         result = run(check_definition(counts), rep)
     assert _tables(queries) == (False, True)
     assert _table(result) == _from_deals(counts, rep)
-    # The EUR deal of the rep's, out of a manager's pipeline sum, takes theirs to the deals too.
-    Deal.objects.filter(currency="EUR").update(owner=in_alpha.owner.user)
-    assert _table(run(check_definition(PIPELINE), rep)) == _from_deals(PIPELINE, rep)
+    # The open pipeline has no EUR deal: it still reads the totals alone.
+    with CaptureQueriesContext(connection) as queries:
+        run(check_definition(PIPELINE), rep)
+    assert _tables(queries) == (False, True)
