@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.test import override_settings
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tenants.models import Membership, UserSession
 from tests.conftest import workspace_client
@@ -48,6 +48,11 @@ MOBILE = ViewportSize(width=375, height=812)
 DESKTOP = ViewportSize(width=1280, height=800)
 
 T = TypeVar("T")
+
+# How long an assertion waits for the page to get there (Playwright's own default is 5 s).
+# Two test workers share two cores; a live update through Celery, Redis and the socket can
+# take longer than 5 s there without anything being wrong. Speed is not what these check.
+expect.set_options(timeout=20_000)
 
 
 def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
