@@ -68,6 +68,8 @@ class PlanSpec:
     # None: unlimited.
     limits: Mapping[str, int | None]
     highlights: tuple[str | Promise, ...] = field(default=())
+    # Features sold with the plan but not built yet: shown as "coming soon", never as included.
+    coming_soon: tuple[str | Promise, ...] = field(default=())
 
     def price(self, *, currency: str, interval: str) -> Money:
         """Per seat, for one billing period of ``interval``."""
@@ -95,6 +97,9 @@ class PlanSpec:
 
 
 _CORE = frozenset({Feature.SALES, Feature.REPORTING})
+# Features on the plan table that the product does not have yet (ADR 0078): the pricing and
+# billing pages list them as coming soon, never as included.
+NOT_BUILT = frozenset({Feature.SSO, Feature.FIELD_SECURITY})
 _PROFESSIONAL = _CORE | {Feature.SERVICE, Feature.MARKETING, Feature.AUTOMATION, Feature.API}
 
 PLANS: tuple[PlanSpec, ...] = (
@@ -144,9 +149,9 @@ PLANS: tuple[PlanSpec, ...] = (
         },
         highlights=(
             _("Everything in Professional"),
-            _("Single sign-on and field-level security"),
             _("Audit log export and priority support"),
         ),
+        coming_soon=tuple(Feature(code).label for code in sorted(NOT_BUILT)),
     ),
 )
 

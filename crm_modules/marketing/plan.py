@@ -25,14 +25,23 @@ def marketing_in_plan(tenant: Tenant) -> bool:
     return plan_allows(tenant, Feature.MARKETING)
 
 
-def marketing_in_plan_here() -> bool:
-    """For a task: the plan of the workspace whose schema is current (the task carries only
-    the schema name, D6)."""
+def triggers_run(tenant: Tenant) -> bool:
+    """Event triggers are workflow automation too: paused on a plan without either."""
+    return marketing_in_plan(tenant) and plan_allows(tenant, Feature.AUTOMATION)
+
+
+def current_workspace() -> Tenant:
+    """For a task: the workspace whose schema is current (the task carries only the schema
+    name, D6)."""
     schema: str = connection.schema_name  # type: ignore[attr-defined]
     tenant = getattr(connection, "tenant", None)
-    if not (isinstance(tenant, Tenant) and tenant.pk is not None and tenant.schema_name == schema):
-        tenant = Tenant.objects.get(schema_name=schema)
-    return marketing_in_plan(tenant)
+    if isinstance(tenant, Tenant) and tenant.pk is not None and tenant.schema_name == schema:
+        return tenant
+    return Tenant.objects.get(schema_name=schema)
+
+
+def marketing_in_plan_here() -> bool:
+    return marketing_in_plan(current_workspace())
 
 
 def customer_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -122,5 +122,9 @@ urlpatterns = [
     # Open to visitors (tenants.modules.register_open_path in module.py).
     path("f/<uuid:public_id>/", customer_facing(public.form_page), name="form_page"),
     path("f/<uuid:public_id>/embed.json", customer_facing(public.form_embed), name="form_embed"),
-    path("f/<uuid:public_id>/submit/", customer_facing(public.form_submit_view), name="form_submit"),
+    path(
+        "f/<uuid:public_id>/submit/",
+        customer_facing(public.form_submit_view),
+        name="form_submit",
+    ),
 ]

@@ -9,12 +9,12 @@ from celery import shared_task
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_modules.service.plan import service_in_plan
 from crm_modules.service.services.sla_alerts import (
     SLA_ALARM,
     sla_alerts_next_at,
     sla_alerts_send,
 )
-from crm_modules.service.plan import service_in_plan
 from tenants.alarms import alarm_reset, alarms_due
 
 

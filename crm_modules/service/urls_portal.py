@@ -1,6 +1,7 @@
 """The customer portal on a workspace host (ADR 0038): customers, not members. Served outside
 the membership middleware (``ServiceConfig.customer_urls``); every view answers for the portal
-realm (tests/isolation/test_portal_matrix.py), and only while the plan includes service (ADR 0078)."""
+realm (tests/isolation/test_portal_matrix.py), and only while the plan includes service
+(ADR 0078)."""
 
 from django.urls import path
 
@@ -15,7 +16,11 @@ urlpatterns = [
     path("sign-out/", customer_facing(views.sign_out), name="sign_out"),
     path("tickets/new/", customer_facing(views.ticket_new), name="ticket_new"),
     path("tickets/<int:ticket_id>/", customer_facing(views.ticket), name="ticket"),
-    path("tickets/<int:ticket_id>/reply/", customer_facing(views.ticket_reply), name="ticket_reply"),
+    path(
+        "tickets/<int:ticket_id>/reply/",
+        customer_facing(views.ticket_reply),
+        name="ticket_reply",
+    ),
     path("me/", customer_facing(views.profile), name="profile"),
     path("rate/<str:token>/", customer_facing(views.rate), name="csat_rate"),
     path("articles/", customer_facing(views.articles), name="articles"),
