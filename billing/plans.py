@@ -238,6 +238,31 @@ def plans_with(feature: str) -> frozenset[str]:
     return frozenset(codes)
 
 
+# What a workspace keeps and what waits while its plan leaves a feature out (ADR 0078): the
+# billing page says it, so nothing stops without a visible reason.
+WHILE_LEFT_OUT: Mapping[str, str | Promise] = {
+    Feature.SERVICE: _(
+        "Service: tickets, mail received and settings are kept. The customer portal and the "
+        "ticket web form answer that they are not available, email to the support address is "
+        "bounced to its sender, SLA alerts wait and satisfaction surveys are not sent."
+    ),
+    Feature.MARKETING: _(
+        "Marketing: campaigns, sequences, forms and lists are kept. Scheduled and unfinished "
+        "campaigns and due sequence steps are held, not sent, and public forms answer that "
+        "they are not available."
+    ),
+    Feature.AUTOMATION: _(
+        "Workflow automation: score thresholds and event-trigger rules are kept, paused; "
+        "records that cross a threshold meanwhile are not acted on later."
+    ),
+}
+
+
+def left_out_while(tenant: Tenant) -> list[str | Promise]:
+    """What waits in ``tenant`` because its plan leaves a feature out, for the billing page."""
+    return [text for feature, text in WHILE_LEFT_OUT.items() if not plan_allows(tenant, feature)]
+
+
 def plan_allows(tenant: Tenant, feature: str) -> bool:
     if feature not in Feature.values:
         raise ValueError(f"Unknown plan feature {feature}")

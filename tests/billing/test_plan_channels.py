@@ -40,7 +40,7 @@ from crm_modules.service.services.sla_alerts import SLA_ALARM
 from crm_modules.service.tasks import send_sla_alerts
 from tenants.models import Plan, Tenant, WorkspaceAlarm
 from tenants.roles import Role
-from tests.conftest import Workspace, World
+from tests.conftest import Workspace, World, workspace_client
 from tests.marketing.conftest import Sink, open_contact_rules, smtp_sink  # noqa: F401
 from tests.sales.conftest import fresh
 from tests.sales.factories import ContactFactory
@@ -382,3 +382,19 @@ def test_an_event_fires_triggers_only_while_the_plan_includes_marketing(
         assert TriggerRule.objects.get(pk=rule.pk).active is True  # kept as it was
     else:
         assert (contact.tags, fired) == (["ลูกค้า"], 1)
+
+
+# --- the visible reason -------------------------------------------------------------------------
+
+
+def test_the_billing_page_says_what_waits_while_the_plan_leaves_modules_out(
+    alpha: Workspace,
+) -> None:
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    assert 'data-testid="left-out"' not in client.get("/billing/").content.decode()
+    _on_plan(alpha, Plan.STARTER)
+    page = client.get("/billing/").content.decode()
+    assert 'data-testid="left-out"' in page
+    assert "email to the support address is bounced to its sender" in page
+    assert "due sequence steps are held, not sent" in page
+    assert "score thresholds and event-trigger rules are kept, paused" in page
