@@ -35,7 +35,7 @@ from crm_modules.marketing.sequences.tasks import sequences_sweep
 from crm_modules.marketing.triggers import services as trigger_services
 from crm_modules.sales.api import contact_update
 from crm_modules.service import services as service_services
-from crm_modules.service.models import InboundMessage, Ticket
+from crm_modules.service.models import CsatSurvey, InboundMessage, Ticket
 from crm_modules.service.services.sla_alerts import SLA_ALARM
 from crm_modules.service.tasks import send_sla_alerts
 from tenants.models import Plan, Tenant, WorkspaceAlarm
@@ -215,6 +215,33 @@ def test_sla_alerts_of_a_starter_workspace_are_held_then_told_with_the_plan(
         assert send_sla_alerts() == 2
     ticket.refresh_from_db()
     assert (ticket.first_response_breached, ticket.resolution_breached) == (True, True)
+
+
+@pytest.mark.parametrize("plan", [Plan.STARTER, Plan.PROFESSIONAL])
+def test_a_satisfaction_survey_is_sent_only_while_the_plan_includes_service(
+    in_alpha: Workspace, plan: str, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    alpha = in_alpha
+    agent = fresh(alpha.members[Role.SUPPORT_AGENT])
+    contact = customer("ada@example.com", first_name="Ada")
+    ticket = service_services.ticket_create(
+        actor=agent, subject="Printer on fire", contact_id=contact.pk, assignee_id=agent.user_id
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        service_services.ticket_change_status(actor=agent, ticket=ticket, status="solved")
+    _on_plan(alpha, plan)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in queued:
+            callback()  # the survey's task runs after the plan changed
+
+    survey = CsatSurvey.objects.get(ticket=ticket)
+    if plan == Plan.STARTER:
+        assert survey.delivery == CsatSurvey.Delivery.PENDING  # kept, unsent
+        assert mail.outbox == []
+    else:
+        assert survey.delivery == CsatSurvey.Delivery.SENT
+        assert [m.to for m in mail.outbox] == [["ada@example.com"]]
 
 
 # --- marketing: public forms ------------------------------------------------------------------
