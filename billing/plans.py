@@ -68,6 +68,8 @@ class PlanSpec:
     # None: unlimited.
     limits: Mapping[str, int | None]
     highlights: tuple[str | Promise, ...] = field(default=())
+    # Features sold with the plan but not built yet: shown as "coming soon", never as included.
+    coming_soon: tuple[str | Promise, ...] = field(default=())
 
     def price(self, *, currency: str, interval: str) -> Money:
         """Per seat, for one billing period of ``interval``."""
@@ -95,6 +97,9 @@ class PlanSpec:
 
 
 _CORE = frozenset({Feature.SALES, Feature.REPORTING})
+# Features on the plan table that the product does not have yet (ADR 0078): the pricing and
+# billing pages list them as coming soon, never as included.
+NOT_BUILT = frozenset({Feature.SSO, Feature.FIELD_SECURITY})
 _PROFESSIONAL = _CORE | {Feature.SERVICE, Feature.MARKETING, Feature.AUTOMATION, Feature.API}
 
 PLANS: tuple[PlanSpec, ...] = (
@@ -144,9 +149,9 @@ PLANS: tuple[PlanSpec, ...] = (
         },
         highlights=(
             _("Everything in Professional"),
-            _("Single sign-on and field-level security"),
             _("Audit log export and priority support"),
         ),
+        coming_soon=tuple(Feature(code).label for code in sorted(NOT_BUILT)),
     ),
 )
 
@@ -231,6 +236,31 @@ def plans_with(feature: str) -> frozenset[str]:
     if TRIAL_PLAN in codes:
         codes.add(Plan.TRIAL)
     return frozenset(codes)
+
+
+# What a workspace keeps and what waits while its plan leaves a feature out (ADR 0078): the
+# billing page says it, so nothing stops without a visible reason.
+WHILE_LEFT_OUT: Mapping[str, str | Promise] = {
+    Feature.SERVICE: _(
+        "Service: tickets, mail received and settings are kept. The customer portal and the "
+        "ticket web form answer that they are not available, email to the support address is "
+        "bounced to its sender, SLA alerts wait and satisfaction surveys are not sent."
+    ),
+    Feature.MARKETING: _(
+        "Marketing: campaigns, sequences, forms and lists are kept. Scheduled and unfinished "
+        "campaigns and due sequence steps are held, not sent, and public forms answer that "
+        "they are not available."
+    ),
+    Feature.AUTOMATION: _(
+        "Workflow automation: score thresholds and event-trigger rules are kept, paused; "
+        "records that cross a threshold meanwhile are not acted on later."
+    ),
+}
+
+
+def left_out_while(tenant: Tenant) -> list[str | Promise]:
+    """What waits in ``tenant`` because its plan leaves a feature out, for the billing page."""
+    return [text for feature, text in WHILE_LEFT_OUT.items() if not plan_allows(tenant, feature)]
 
 
 def plan_allows(tenant: Tenant, feature: str) -> bool:

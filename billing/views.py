@@ -16,7 +16,7 @@ from billing.currency import preselected_currency
 from billing.details import billing_details, portal_session_start
 from billing.invoices import workspace_invoices
 from billing.models import BillingAccount
-from billing.plans import CURRENCIES, PLANS, Interval, Money, plan_spec
+from billing.plans import CURRENCIES, PLANS, Interval, Money, left_out_while, plan_spec
 from billing.retention import scheduled_deletion
 from crm_platform.errors import ServiceError
 from tenants import capabilities
@@ -99,6 +99,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "details": details,
         "deletion": scheduled_deletion(tenant),
         "details_unavailable": details_unavailable,
+        "left_out": left_out_while(tenant),
     }
     return render(request, "billing/overview.html", context)
 

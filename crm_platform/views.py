@@ -20,6 +20,8 @@ class Offer:
     code: str
     name: str | Promise
     highlights: tuple[str | Promise, ...]
+    # Sold with the plan, not built yet: listed apart as coming soon (ADR 0078).
+    coming_soon: tuple[str | Promise, ...]
     # Per seat per month on monthly billing, in ``currency``.
     price_per_seat: Decimal
     currency: str
@@ -37,6 +39,7 @@ def _plans(request: HttpRequest) -> dict[str, Any]:
             code=spec.code,
             name=spec.name,
             highlights=spec.highlights,
+            coming_soon=spec.coming_soon,
             price_per_seat=spec.price(currency=currency, interval=Interval.MONTH).amount,
             currency=currency,
         )

@@ -3,10 +3,13 @@
 - Importing creates and changes records in bulk: Owner, Admin and Manager.
 - Exporting takes the workspace's customer data out of the product: Owner, Admin and Manager;
   Sales reps cannot by default. An export holds only what the member may see in the list.
+- Exporting the audit log (a date range, as CSV): those who read it, Owner and Admin, on the
+  plans with audit export (ADR 0078).
 """
 
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Feature, plans_with
 from crm_modules.dataio.models import ExportJob, ImportJob
 from crm_platform.backups import register_object_keys
 from tenants import capabilities, live, navigation
@@ -32,6 +35,13 @@ EXPORT_RECORDS = capabilities.register(
     module=MODULE,
     roles=MANAGERS,
 )
+EXPORT_AUDIT_LOG = capabilities.register(
+    "dataio.export_audit_log",
+    label=_("Export the audit log of a date range"),
+    module=MODULE,
+    plans=plans_with(Feature.AUDIT_EXPORT),
+    roles=capabilities.VIEW_AUDIT_LOG.roles,
+)
 
 navigation.register(
     "imports",
@@ -49,6 +59,7 @@ IMPORT_FIELD_CREATED = register_action(
     "import.field_created", _("Custom field created from an imported column"), module=MODULE
 )
 RECORDS_EXPORTED = register_action("records.exported", _("Records exported"), module=MODULE)
+AUDIT_LOG_EXPORTED = register_action("audit_log.exported", _("Audit log exported"), module=MODULE)
 
 IMPORTS_TOPIC = live.register_topic("imports", label=_("Imports"), capability=IMPORT_RECORDS)
 

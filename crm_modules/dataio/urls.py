@@ -18,6 +18,7 @@ urlpatterns = [
     path("export/companies/", views.export, {"entity": "company"}, name="export_company"),
     path("export/leads/", views.export, {"entity": "lead"}, name="export_lead"),
     path("export/deals/", views.export, {"entity": "deal"}, name="export_deal"),
+    path("audit-log.csv", views.audit_log_export, name="audit_log_export"),
     path("exports/", views.export_list, name="export_list"),
     path("exports/<int:export_id>/download/", views.export_download, name="export_download"),
 ]

@@ -3,12 +3,14 @@ sales lists. Input → service → response; the services check permissions agai
 
 from __future__ import annotations
 
+import datetime
 import tempfile
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,12 +20,12 @@ from django.views.decorators.http import require_POST, require_safe
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio import reading, selectors
 from crm_modules.dataio.models import Entity, ImportJob
-from crm_modules.dataio.module import EXPORT_RECORDS, IMPORT_RECORDS
-from crm_modules.dataio.services import exports, import_fields, imports
+from crm_modules.dataio.module import EXPORT_AUDIT_LOG, EXPORT_RECORDS, IMPORT_RECORDS
+from crm_modules.dataio.services import audit_export, exports, import_fields, imports
 from crm_modules.sales import api as sales
 from crm_platform.csv_export import csv_text
 from crm_platform.errors import ServiceError
-from tenants.access import reads_only, requires
+from tenants.access import client_ip, reads_only, requires
 from tenants.http import WorkspaceRequest
 from tenants.permissions import allows
 
@@ -283,3 +285,42 @@ def export_download(request: WorkspaceRequest, export_id: int) -> HttpResponse:
     except ServiceError as exc:
         raise Http404(exc.message) from exc
     return redirect(url)
+
+
+# --- the audit log ---------------------------------------------------------------------------
+
+
+@requires(EXPORT_AUDIT_LOG)
+@require_safe
+def audit_log_export(request: WorkspaceRequest) -> HttpResponse:
+    """The audit log of ``?date_from=&date_to=`` (ISO days) as a streamed CSV; a missing or bad
+    day answers 400 naming the field."""
+    days: dict[str, datetime.date | None] = {}
+    for name in ("date_from", "date_to"):
+        raw = request.GET.get(name, "").strip()
+        try:
+            days[name] = datetime.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return _export_refused(
+                ServiceError(_("Give the day as YYYY-MM-DD."), field=name, code="invalid")
+            )
+    try:
+        lines = audit_export.audit_export_lines(
+            actor=request.membership,
+            date_from=days["date_from"],
+            date_to=days["date_to"],
+            ip_address=client_ip(request),
+        )
+    except ServiceError as error:
+        return _export_refused(error)
+    first, last = days["date_from"], days["date_to"]
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{first}-{last}.csv"'
+    # ``requires`` is typed for HttpResponse; a streaming response passes through it unchanged.
+    return cast(HttpResponse, response)
+
+
+def _export_refused(error: ServiceError) -> HttpResponse:
+    return HttpResponse(
+        f"{error.field}: {error.message}", status=400, content_type="text/plain; charset=utf-8"
+    )

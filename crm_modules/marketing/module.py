@@ -337,7 +337,8 @@ MANAGE_TRIGGERS = capabilities.register(
     "marketing.manage_triggers",
     label=_("Create and change event-trigger rules"),
     module=MODULE,
-    plans=IN_PLAN,
+    # Trigger rules are workflow automation (ADR 0078): the plan needs both.
+    plans=IN_PLAN & plans_with(Feature.AUTOMATION),
     roles=MARKETERS,
     writes=True,
 )

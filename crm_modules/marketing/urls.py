@@ -12,6 +12,7 @@ from crm_modules.marketing import (
 )
 from crm_modules.marketing.capture import public
 from crm_modules.marketing.capture import views as form_views
+from crm_modules.marketing.plan import customer_facing
 
 app_name = "marketing"
 urlpatterns = [
@@ -119,7 +120,11 @@ urlpatterns = [
     path("attribution/costs/", views_attribution.cost_set, name="campaign_cost_set"),
     path("attribution/rebuild/", views_attribution.rebuild, name="attribution_rebuild"),
     # Open to visitors (tenants.modules.register_open_path in module.py).
-    path("f/<uuid:public_id>/", public.form_page, name="form_page"),
-    path("f/<uuid:public_id>/embed.json", public.form_embed, name="form_embed"),
-    path("f/<uuid:public_id>/submit/", public.form_submit_view, name="form_submit"),
+    path("f/<uuid:public_id>/", customer_facing(public.form_page), name="form_page"),
+    path("f/<uuid:public_id>/embed.json", customer_facing(public.form_embed), name="form_embed"),
+    path(
+        "f/<uuid:public_id>/submit/",
+        customer_facing(public.form_submit_view),
+        name="form_submit",
+    ),
 ]

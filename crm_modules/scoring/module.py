@@ -3,6 +3,7 @@ page in the navigation, its audit actions, and its listeners on sales records.""
 
 from django.utils.translation import gettext_lazy as _
 
+from billing.plans import Feature, plans_with
 from tenants import capabilities, navigation
 from tenants.audit.actions import register_action
 from tenants.modules import register_record_event_kind
@@ -20,6 +21,16 @@ MANAGE_RULES = capabilities.register(
     "scoring.manage_rules",
     label=_("Define lead scoring rules and thresholds"),
     module=MODULE,
+    roles={Role.OWNER, Role.ADMIN},
+    writes=True,
+)
+# Thresholds act on records (move a contact's stage, give its owner a task): workflow
+# automation, on the plans that include it (ADR 0078). On another plan they are kept and paused.
+MANAGE_THRESHOLDS = capabilities.register(
+    "scoring.manage_thresholds",
+    label=_("Define score thresholds that move contacts to a stage or give their owner a task"),
+    module=MODULE,
+    plans=plans_with(Feature.AUTOMATION),
     roles={Role.OWNER, Role.ADMIN},
     writes=True,
 )

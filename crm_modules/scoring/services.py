@@ -14,17 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from billing.plans import Feature, plan_allows
 from crm_modules.activities import api as timeline
 from crm_modules.sales import api as sales
 from crm_modules.scoring.models import Entity, ScoreThreshold, ScoringRule
 from crm_modules.scoring.module import (
     MANAGE_RULES,
+    MANAGE_THRESHOLDS,
     RULE_CREATED,
     RULE_DELETED,
     RULE_UPDATED,
@@ -35,7 +37,7 @@ from crm_modules.scoring.module import (
 )
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.modules import RecordEvent, record_events
 from tenants.permissions import require
 
@@ -302,8 +304,21 @@ def rule_delete(*, actor: Membership, rule: ScoringRule) -> None:
         _after_rules_change(entity)
 
 
+def thresholds_run(tenant: Tenant | None = None) -> bool:
+    """Whether thresholds act in the workspace (``tenant``, or the one whose schema is
+    current): they are automation, paused on a plan without it."""
+    if tenant is None:
+        schema: str = connection.schema_name  # type: ignore[attr-defined]
+        current = getattr(connection, "tenant", None)
+        if isinstance(current, Tenant) and current.pk and current.schema_name == schema:
+            tenant = current
+        else:
+            tenant = Tenant.objects.get(schema_name=schema)
+    return plan_allows(tenant, Feature.AUTOMATION)
+
+
 def threshold_create(*, actor: Membership, data: Mapping[str, Any]) -> ScoreThreshold:
-    require(actor, MANAGE_RULES)
+    require(actor, MANAGE_THRESHOLDS)
     entity = data.get("entity", "")
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
@@ -333,7 +348,7 @@ def threshold_create(*, actor: Membership, data: Mapping[str, Any]) -> ScoreThre
 
 
 def threshold_delete(*, actor: Membership, threshold: ScoreThreshold) -> None:
-    require(actor, MANAGE_RULES)
+    require(actor, MANAGE_THRESHOLDS)
     with transaction.atomic():
         audit_record(
             tenant=actor.tenant,
@@ -467,14 +482,16 @@ def _announce_score_changes(changes: list[tuple[int, int, int]], stamp: str) -> 
 
 def scores_recompute(*, entity: str, ids: Iterable[int] | None = None) -> int:
     """Compute and store the scores of ``ids`` (None: every record of ``entity``), in batches
-    of one UPDATE each; records that reach a threshold get its actions, and contacts whose
-    score changed are announced (``scoring.score_changed``, one announcement a batch). Returns
-    the number of records whose score or breakdown changed."""
+    of one UPDATE each; records that reach a threshold get its actions (only while the plan
+    includes automation, ADR 0078: otherwise the thresholds are paused and a record that
+    crosses one meanwhile is not acted on later), and contacts whose score changed are announced
+    (``scoring.score_changed``, one announcement a batch). Returns the number of records whose
+    score or breakdown changed."""
     if entity not in Entity.values:
         raise ServiceError(_("Choose contacts or leads."), field="entity")
     wanted = None if ids is None else sorted({int(pk) for pk in ids})
     points = rule_points(entity)
-    thresholds = list(ScoreThreshold.objects.filter(entity=entity))
+    thresholds = list(ScoreThreshold.objects.filter(entity=entity)) if thresholds_run() else []
     total = 0
     stamp = timezone.now().isoformat()
     for where in _batches(entity, wanted):

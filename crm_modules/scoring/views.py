@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from crm_modules.scoring import services
 from crm_modules.scoring.forms import RuleForm, ThresholdForm
 from crm_modules.scoring.models import ScoreThreshold, ScoringRule
-from crm_modules.scoring.module import MANAGE_RULES
+from crm_modules.scoring.module import MANAGE_RULES, MANAGE_THRESHOLDS
 from crm_platform.errors import ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -33,6 +33,8 @@ def _page(
         "thresholds": list(ScoreThreshold.objects.all()),
         "rule_form": rule_form or RuleForm(),
         "threshold_form": threshold_form or ThresholdForm(),
+        # On a plan without automation the thresholds are kept, shown paused (ADR 0078).
+        "thresholds_paused": not services.thresholds_run(request.tenant),
     }
     return render(request, "scoring/rules.html", context, status=status)
 
@@ -69,7 +71,7 @@ def rule_delete(request: WorkspaceRequest, rule_id: int) -> HttpResponse:
     return redirect("scoring:rules")
 
 
-@requires(MANAGE_RULES)
+@requires(MANAGE_THRESHOLDS)
 @require_POST
 def threshold_new(request: WorkspaceRequest) -> HttpResponse:
     form = ThresholdForm(request.POST)
@@ -83,7 +85,7 @@ def threshold_new(request: WorkspaceRequest) -> HttpResponse:
     return _page(request, threshold_form=form, status=400)
 
 
-@requires(MANAGE_RULES)
+@requires(MANAGE_THRESHOLDS)
 @require_POST
 def threshold_delete(request: WorkspaceRequest, threshold_id: int) -> HttpResponse:
     threshold = ScoreThreshold.objects.filter(pk=threshold_id).first()

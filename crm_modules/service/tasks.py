@@ -1,6 +1,7 @@
 """Background work of service: the SLA sweep visits the workspaces whose ``service.sla`` alarm
 is due (tenants/alarms.py), tells the warnings and breaches due there, and sets each visited
-workspace's alarm to its next one."""
+workspace's alarm to its next one. A workspace whose plan leaves service out is held (ADR
+0078): not visited and its alarm left due, so what is due is told once the plan includes it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_modules.service.plan import service_in_plan
 from crm_modules.service.services.sla_alerts import (
     SLA_ALARM,
     sla_alerts_next_at,
@@ -22,6 +24,8 @@ def send_sla_alerts() -> int:
     told = 0
     now = timezone.now()
     for tenant, version in alarms_due(kind=SLA_ALARM, now=now):
+        if not service_in_plan(tenant):
+            continue
         with schema_context(tenant.schema_name):
             told += sla_alerts_send(tenant=tenant, now=now)
             next_at = sla_alerts_next_at()

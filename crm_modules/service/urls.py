@@ -8,6 +8,7 @@ from crm_modules.service import (
     views_sla_policies,
     views_webform,
 )
+from crm_modules.service.plan import customer_facing
 
 app_name = "service"
 urlpatterns = [
@@ -34,7 +35,7 @@ urlpatterns = [
         views_channels.inbound_retry,
         name="inbound_retry",
     ),
-    path("form/", views_webform.ticket_form, name="ticket_form"),
+    path("form/", customer_facing(views_webform.ticket_form), name="ticket_form"),
     path("portal/", views_channels.portal_settings, name="portal_settings"),
     path("satisfaction/", views.csat_results, name="csat"),
     path("articles/", views.articles, name="articles"),

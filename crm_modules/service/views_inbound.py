@@ -5,7 +5,9 @@ The body is the raw message (``Content-Type: message/rfc822``) or an Amazon SES 
 notification carrying it (``application/json``: ``{"notificationType": "Received",
 "content": "<base64 MIME>", ...}``, bare or wrapped in an SNS ``Notification``). Answers:
 202 stored (or already received: ``"duplicate": true``), 400 unreadable body, 403 bad or
-missing signature, 404 no such workspace, 405 not a POST, 413 too large — never a silent drop.
+missing signature, 404 no such workspace, 405 not a POST, 406 the workspace's plan does not
+include service (ADR 0078: nothing stored; a permanent refusal the relay bounces to the sender,
+as it does a 413), 413 too large — never a silent drop.
 
 A message in the SNS shape (ADR 0045) carries no HMAC: it is verified by its SNS signature
 (400 when forged, stale or signed by a certificate off the SNS hosts) and the workspace's SNS
@@ -31,6 +33,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.service.mail import sns, webhook
 from crm_modules.service.models import InboundMessage
+from crm_modules.service.plan import service_in_plan
 from crm_modules.service.services.inbound import MessageTooLarge, inbound_receive
 from tenants.models import Tenant
 
@@ -45,6 +48,14 @@ def _too_large() -> JsonResponse:
         "too_large",
         f"The message is larger than {settings.INBOUND_EMAIL_MAX_BYTES} bytes; "
         "bounce it to its sender.",
+    )
+
+
+def _not_in_plan() -> JsonResponse:
+    return _error(
+        406,
+        "not_in_plan",
+        "This workspace does not take email for its service desk now; bounce it to its sender.",
     )
 
 
@@ -130,6 +141,8 @@ def inbound_email(request: HttpRequest, slug: str) -> JsonResponse:
         verdicts = _ses_verdicts(notification)
     if not raw.strip():
         return _error(400, "content", "The message is empty.")
+    if not service_in_plan(tenant):
+        return _not_in_plan()
     try:
         with schema_context(tenant.schema_name):
             inbound, created = inbound_receive(

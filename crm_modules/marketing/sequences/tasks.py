@@ -1,6 +1,8 @@
 """The sequence sweep (Celery beat, every minute): it visits only the workspaces whose sequence
 alarm is due (tenants/alarms.py), runs their due steps in claimed batches, then sets each
-workspace's alarm to its next due step."""
+workspace's alarm to its next due step. A workspace whose plan leaves marketing out is held
+(ADR 0078): not visited, its alarm left due, its steps waiting; they run once the plan includes
+marketing again."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_modules.marketing.plan import marketing_in_plan
 from crm_modules.marketing.sequences.running import next_due, sequences_run_due
 from crm_modules.marketing.sequences.services import SWEEP_ALARM
 from tenants.alarms import alarm_reset, alarms_due
@@ -23,6 +26,8 @@ def sequences_sweep() -> int:
     ran = 0
     now = timezone.now()
     for tenant, version in alarms_due(kind=SWEEP_ALARM, now=now):
+        if not marketing_in_plan(tenant):
+            continue
         slice_end = time.monotonic() + settings.MARKETING_SEND_SLICE_SECONDS
         with schema_context(tenant.schema_name):
             while time.monotonic() < slice_end:

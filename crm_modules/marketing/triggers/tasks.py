@@ -1,5 +1,8 @@
 """Background work of event triggers and next best offers: tasks take plain values and call
-the engine; the schema travels with each task (tenant_schemas_celery)."""
+the engine; the schema travels with each task (tenant_schemas_celery). While the workspace's
+plan leaves marketing or automation out (ADR 0078) its triggers are paused: an event fires
+nothing, and the delayed firings already written wait (the sweep leaves the workspace's alarm
+due) until the plan includes them again."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing.offers import offers_recompute
+from crm_modules.marketing.plan import current_workspace, triggers_run
 from crm_modules.marketing.triggers.engine import SWEEP_ALARM, evaluate, next_due, run_due
 from tenants.alarms import alarm_reset, alarms_due
 from tenants.models import Tenant
@@ -19,6 +23,8 @@ from tenants.models import Tenant
 def trigger_evaluate(
     kind: str, contact_id: int, occurrence: str, data: dict[str, Any], chain: list[int]
 ) -> int:
+    if not triggers_run(current_workspace()):
+        return 0
     return len(
         evaluate(kind=kind, contact_id=contact_id, occurrence=occurrence, data=data, chain=chain)
     )
@@ -30,6 +36,8 @@ def trigger_sweep() -> int:
     ran = 0
     now = timezone.now()
     for tenant, version in alarms_due(kind=SWEEP_ALARM, now=now):
+        if not triggers_run(tenant):
+            continue
         with schema_context(tenant.schema_name):
             ran += run_due(now=now)
             next_at = next_due()

@@ -1,7 +1,9 @@
 """The SMTP receiving path (ADR 0036): an aiosmtpd server on loopback for development and the
 tests, in front of the same receiving service as the webhook.
 
-A recipient that is not a workspace's address is refused at RCPT (550); a message larger than
+A recipient that is not a workspace's address is refused at RCPT (550), and so is the address
+of a workspace whose plan does not include service (550 5.7.1, ADR 0078: the sending server
+bounces the message to its author, nothing is stored); a message larger than
 ``INBOUND_EMAIL_MAX_BYTES`` at DATA (552, aiosmtpd's size limit), so the sending server bounces
 it to its author; a message is answered 250 only once it is stored in each recipient
 workspace, and a failure to store it is a temporary error (451: the sender tries again).
@@ -21,6 +23,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.service.mail.addresses import workspace_for
 from crm_modules.service.models import InboundMessage
+from crm_modules.service.plan import service_in_plan
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,12 @@ def _workspace_schema(address: str) -> str | None:
     close_old_connections()
     tenant = workspace_for(address)
     return tenant.schema_name if tenant is not None else None
+
+
+def _workspace_in_plan(address: str) -> bool:
+    close_old_connections()
+    tenant = workspace_for(address)
+    return tenant is not None and service_in_plan(tenant)
 
 
 def _store(schema_name: str, raw: bytes, recipient: str) -> None:
@@ -51,6 +60,8 @@ class InboundHandler:
         schema = await sync_to_async(_workspace_schema, thread_sensitive=False)(address)
         if schema is None:
             return "550 5.1.1 No such mailbox here"
+        if not await sync_to_async(_workspace_in_plan, thread_sensitive=False)(address):
+            return "550 5.7.1 This mailbox does not take messages now"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -33,6 +33,7 @@ from crm_modules.marketing import api as marketing
 from crm_modules.sales import api as sales
 from crm_modules.service.models import CsatSurvey, Ticket
 from crm_modules.service.module import ASSIGN_TICKETS, CSAT_RATED, ENTRY_CSAT
+from crm_modules.service.plan import service_in_plan
 from crm_modules.service.services.outbound import customer_language
 from crm_platform.errors import ServiceError
 from tenants.audit.services import audit_record
@@ -95,7 +96,10 @@ def csat_survey_open(*, ticket: Ticket, now: datetime.datetime) -> CsatSurvey | 
 
 
 def csat_survey_send(*, tenant: Tenant, survey_id: int) -> CsatSurvey | None:
-    """Email the survey once (in the current workspace schema), if the rule allows it."""
+    """Email the survey once (in the current workspace schema), if the rule allows it. While
+    the plan leaves service out (ADR 0078) it stays pending, unsent."""
+    if not service_in_plan(tenant):
+        return None
     with transaction.atomic():
         survey = (
             CsatSurvey.objects.select_for_update(of=("self",))
