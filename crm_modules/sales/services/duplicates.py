@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from anyascii import anyascii
@@ -142,15 +143,16 @@ def _valid_phones(phones: Sequence[Any], region: str | None) -> list[str]:
     return found
 
 
-# The check in one round trip (ADR 0064): the contacts sharing an email or a phone and the ten
-# most similar names, as (id, reason, similarity) rows. Names are searched in the narrow table
-# of name keys, never in the contact table. The threshold of ``%`` is raised first,
-# for this transaction, so the trigram index hands over only names that may be similar enough;
-# at that threshold ``%`` is the similarity test itself, so the name rows need no second filter.
-# Only ids cross the wire here: the ten or so records are read by primary key afterwards.
+# The check in one round trip (ADR 0064, ADR 0079): the contacts sharing an email or a phone
+# and the ten most similar names, as (reason, similarity, the contact's columns) rows. Names are
+# searched in the narrow table of name keys, never in the contact table. The threshold of ``%``
+# is raised first, for this transaction, so the trigram index hands over only names that may be
+# similar enough; at that threshold ``%`` is the similarity test itself, so the name rows need
+# no second filter. The ten or so contacts found are joined in the same statement (by primary
+# key), in the order the name query ranked them.
 _CONTACT_CHECK = """
 SELECT set_config('pg_trgm.similarity_threshold', %(threshold)s, true);
-SELECT hit.id, hit.reason, hit.similarity FROM (
+SELECT hit.reason, hit.similarity, {columns} FROM (
     SELECT DISTINCT e.contact_id AS id, 'email' AS reason, NULL::real AS similarity
     FROM sales_contactemail e WHERE e.email = ANY(%(emails)s::text[])
     UNION ALL
@@ -165,13 +167,23 @@ SELECT hit.id, hit.reason, hit.similarity FROM (
         LIMIT %(limit)s
     ) AS n
 ) AS hit
+JOIN sales_contact AS c ON c.id = hit.id
 WHERE NOT hit.id = ANY(%(exclude)s::bigint[])
+ORDER BY hit.similarity DESC NULLS FIRST, hit.id DESC
 """
+
+
+@cache
+def _contact_check_sql() -> str:
+    columns = ", ".join(
+        f"c.{connection.ops.quote_name(f.column)}" for f in Contact._meta.concrete_fields
+    )
+    return _CONTACT_CHECK.format(columns=columns)
 
 
 def _contact_hits(
     *, addresses: list[str], numbers: list[str], key: str, exclude_ids: list[int]
-) -> list[tuple[int, str, float | None]]:
+) -> list[tuple[Contact, str, float | None]]:
     params: dict[str, Any] = {
         "threshold": str(NAME_SIMILARITY),
         "emails": addresses,
@@ -183,13 +195,20 @@ def _contact_hits(
     # In autocommit the statements of one query string are one transaction, so the threshold
     # set by the first (``set_config(…, true)``) holds for the second and ends with it.
     with connection.cursor() as cursor:
-        cursor.execute(_CONTACT_CHECK, params)
+        cursor.execute(_contact_check_sql(), params)
         cursor.nextset()  # past set_config's row
         rows = cursor.fetchall()
+    fields = [f.attname for f in Contact._meta.concrete_fields]
+    records: dict[int, Contact] = {}
+    hits = []
+    for reason, similarity, *values in rows:
+        record = Contact.from_db(connection.alias, fields, values)
+        record = records.setdefault(int(record.pk), record)
+        hits.append((record, str(reason), similarity))
     # Excluded records may have taken places among the most similar names: keep the first ten
     # of the others, in the order the name query ranked them.
-    names = [row for row in rows if row[1] == "name"][:MAX_MATCHES]
-    return [row for row in rows if row[1] != "name"] + names
+    names = [hit for hit in hits if hit[1] == "name"][:MAX_MATCHES]
+    return [hit for hit in hits if hit[1] != "name"] + names
 
 
 def contact_duplicates(
@@ -210,14 +229,13 @@ def contact_duplicates(
     hits = _contact_hits(
         addresses=addresses, numbers=numbers, key=key, exclude_ids=[int(i) for i in exclude_ids]
     )
-    records = Contact.objects.in_bulk({pk for pk, _reason, _similarity in hits})
     found: dict[int, Match] = {}
     for reason in ("email", "phone", "name"):
-        for pk, hit_reason, similarity in hits:
-            if hit_reason == reason and pk in records:
+        for record, hit_reason, similarity in hits:
+            if hit_reason == reason:
                 if similarity is not None:
-                    records[pk].similarity = similarity  # type: ignore[attr-defined]
-                _merge_into(found, [records[pk]], reason)
+                    record.similarity = similarity  # type: ignore[attr-defined]
+                _merge_into(found, [record], reason)
     return _ranked(found)
 
 
