@@ -176,7 +176,7 @@ ORDER BY hit.similarity DESC NULLS FIRST, hit.id DESC
 @cache
 def _contact_check_sql() -> str:
     columns = ", ".join(
-        f"c.{connection.ops.quote_name(f.column)}" for f in Contact._meta.concrete_fields
+        f"c.{connection.ops.quote_name(str(f.column))}" for f in Contact._meta.concrete_fields
     )
     return _CONTACT_CHECK.format(columns=columns)
 
@@ -431,7 +431,7 @@ def _similar_name_rows(cursor: Any, entity: str, window: int) -> Iterator[tuple[
     cursor.execute(_SCAN_BLOCKS, params)
     for batch in range(SCAN_BATCHES):
         found = 0
-        with connection.connection.cursor(name="duplicates_scan") as rows:  # type: ignore[union-attr]
+        with connection.connection.cursor(name="duplicates_scan") as rows:
             rows.execute(
                 _scan_pairs_sql(window), {**params, "batch": batch, "threshold": NAME_SIMILARITY}
             )
