@@ -7,7 +7,8 @@ trigram similarity. Names are compared as lower-case ASCII transliterations (``a
 (the embedded server of ``make run``) names only match when their keys are equal.
 
 ``contact_duplicates`` / ``company_duplicates`` answer the check before a record is saved;
-``duplicates_scan`` finds every group in the workspace, set-based in SQL, for the scan page.
+``duplicates_scan`` finds every group in the workspace, set-based in SQL, for the scan page;
+it compares similar names only within blocks (ADR 0079).
 """
 
 from __future__ import annotations
