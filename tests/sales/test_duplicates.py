@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from crm_modules.sales import services
 from crm_modules.sales.models import Company, Contact, DuplicateGroup
+from crm_modules.sales.services import duplicates
 from crm_modules.sales.services.duplicates import (
     company_duplicates,
     company_name_key,
@@ -166,3 +167,66 @@ def test_scan_page_start_needs_the_capability(alpha: Workspace) -> None:
     owner = workspace_client(alpha.owner.user, alpha.tenant)
     response = owner.post(reverse("sales:duplicates_scan"), {"entity": "contact"})
     assert response.status_code == 302
+
+
+def _needs_trigrams() -> None:
+    if not trigram_available():
+        pytest.skip("similar names are found with pg_trgm")
+
+
+def _scan_groups() -> dict[tuple[int, ...], tuple[list[str], int]]:
+    return {
+        tuple(group.record_ids): (group.reasons, group.confidence)
+        for group in DuplicateGroup.objects.filter(entity="contact")
+    }
+
+
+def test_scan_groups_similar_names_written_in_any_script(alpha: Workspace) -> None:
+    _needs_trigrams()
+    anna = _contact(alpha, "Анна", "Иванова")
+    anna_latin = _contact(alpha, "Anna", "Ivanov")
+    somchai = _contact(alpha, "สมชาย", "ใจดี")
+    somchai_longer = _contact(alpha, "สมชาย", "ใจดีมาก")
+    fang = _contact(alpha, "芳", "王")
+    fang_latin = _contact(alpha, "Fang", "Wangg")
+    _contact(alpha, "Lonely", "One")
+
+    assert duplicates_scan(entity="contact") == 3
+    assert _scan_groups() == {
+        tuple(sorted([anna.pk, anna_latin.pk])): (["name"], 70),
+        tuple(sorted([somchai.pk, somchai_longer.pk])): (["name"], 70),
+        tuple(sorted([fang.pk, fang_latin.pk])): (["name"], 70),
+    }
+
+
+def test_scan_compares_names_within_a_block_larger_than_its_window(alpha: Workspace) -> None:
+    _needs_trigrams()
+    # "mari rossi" and "maria rossi" are apart in the order of whole keys (the Marias sort
+    # between them) and read backwards ("jacob rossi" sorts between them): only the block of
+    # the word "rossi", ordered by the other words, puts them side by side.
+    for last in ("Abbott", "Bell", "Carter", "Dixon", "Ellis", "Foster", "Grant", "Hughes"):
+        _contact(alpha, "Maria", last)
+    _contact(alpha, "Jacob", "Rossi")
+    mari = _contact(alpha, "Mari", "Rossi")
+    maria = _contact(alpha, "Maria", "Rossi")
+
+    assert duplicates_scan(entity="contact", window=1) == 1
+    assert _scan_groups() == {(mari.pk, maria.pk): (["name"], 70)}
+
+
+def test_scan_a_crowded_name_makes_no_group_and_groups_stay_small(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _needs_trigrams()
+    monkeypatch.setattr(duplicates, "MOST_ALIKE", 3)
+    for _n in range(4):
+        _contact(alpha, "John", "Smith")
+    _contact(alpha, "John", "Smiths")
+    browns = [_contact(alpha, "Sarah", f"Brown{n}") for n in range(1, 6)]
+
+    assert duplicates_scan(entity="contact") == 2
+    groups = _scan_groups()
+    # The four John Smiths say nothing; the five similar Browns make groups of at most three.
+    assert sorted(len(ids) for ids in groups) == [2, 3]
+    assert sorted(pk for ids in groups for pk in ids) == sorted(c.pk for c in browns)
+    assert list(groups.values()) == [(["name"], 70)] * 2

@@ -7,14 +7,17 @@ trigram similarity. Names are compared as lower-case ASCII transliterations (``a
 (the embedded server of ``make run``) names only match when their keys are equal.
 
 ``contact_duplicates`` / ``company_duplicates`` answer the check before a record is saved;
-``duplicates_scan`` finds every group in the workspace, set-based in SQL, for the scan page.
+``duplicates_scan`` finds every group in the workspace, set-based in SQL, for the scan page;
+it compares similar names only within blocks (ADR 0079).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from anyascii import anyascii
@@ -141,15 +144,16 @@ def _valid_phones(phones: Sequence[Any], region: str | None) -> list[str]:
     return found
 
 
-# The check in one round trip (ADR 0064): the contacts sharing an email or a phone and the ten
-# most similar names, as (id, reason, similarity) rows. Names are searched in the narrow table
-# of name keys, never in the contact table. The threshold of ``%`` is raised first,
-# for this transaction, so the trigram index hands over only names that may be similar enough;
-# at that threshold ``%`` is the similarity test itself, so the name rows need no second filter.
-# Only ids cross the wire here: the ten or so records are read by primary key afterwards.
+# The check in one round trip (ADR 0064, ADR 0079): the contacts sharing an email or a phone
+# and the ten most similar names, as (reason, similarity, the contact's columns) rows. Names are
+# searched in the narrow table of name keys, never in the contact table. The threshold of ``%``
+# is raised first, for this transaction, so the trigram index hands over only names that may be
+# similar enough; at that threshold ``%`` is the similarity test itself, so the name rows need
+# no second filter. The ten or so contacts found are joined in the same statement (by primary
+# key), in the order the name query ranked them.
 _CONTACT_CHECK = """
 SELECT set_config('pg_trgm.similarity_threshold', %(threshold)s, true);
-SELECT hit.id, hit.reason, hit.similarity FROM (
+SELECT hit.reason, hit.similarity, {columns} FROM (
     SELECT DISTINCT e.contact_id AS id, 'email' AS reason, NULL::real AS similarity
     FROM sales_contactemail e WHERE e.email = ANY(%(emails)s::text[])
     UNION ALL
@@ -164,13 +168,23 @@ SELECT hit.id, hit.reason, hit.similarity FROM (
         LIMIT %(limit)s
     ) AS n
 ) AS hit
+JOIN sales_contact AS c ON c.id = hit.id
 WHERE NOT hit.id = ANY(%(exclude)s::bigint[])
+ORDER BY hit.similarity DESC NULLS FIRST, hit.id DESC
 """
+
+
+@cache
+def _contact_check_sql() -> str:
+    columns = ", ".join(
+        f"c.{connection.ops.quote_name(str(f.column))}" for f in Contact._meta.concrete_fields
+    )
+    return _CONTACT_CHECK.format(columns=columns)
 
 
 def _contact_hits(
     *, addresses: list[str], numbers: list[str], key: str, exclude_ids: list[int]
-) -> list[tuple[int, str, float | None]]:
+) -> list[tuple[Contact, str, float | None]]:
     params: dict[str, Any] = {
         "threshold": str(NAME_SIMILARITY),
         "emails": addresses,
@@ -182,13 +196,20 @@ def _contact_hits(
     # In autocommit the statements of one query string are one transaction, so the threshold
     # set by the first (``set_config(…, true)``) holds for the second and ends with it.
     with connection.cursor() as cursor:
-        cursor.execute(_CONTACT_CHECK, params)
+        cursor.execute(_contact_check_sql(), params)
         cursor.nextset()  # past set_config's row
         rows = cursor.fetchall()
+    fields = [f.attname for f in Contact._meta.concrete_fields]
+    records: dict[int, Contact] = {}
+    hits = []
+    for reason, similarity, *values in rows:
+        record = Contact.from_db(connection.alias, fields, values)
+        record = records.setdefault(int(record.pk), record)
+        hits.append((record, str(reason), similarity))
     # Excluded records may have taken places among the most similar names: keep the first ten
     # of the others, in the order the name query ranked them.
-    names = [row for row in rows if row[1] == "name"][:MAX_MATCHES]
-    return [row for row in rows if row[1] != "name"] + names
+    names = [hit for hit in hits if hit[1] == "name"][:MAX_MATCHES]
+    return [hit for hit in hits if hit[1] != "name"] + names
 
 
 def contact_duplicates(
@@ -209,14 +230,13 @@ def contact_duplicates(
     hits = _contact_hits(
         addresses=addresses, numbers=numbers, key=key, exclude_ids=[int(i) for i in exclude_ids]
     )
-    records = Contact.objects.in_bulk({pk for pk, _reason, _similarity in hits})
     found: dict[int, Match] = {}
     for reason in ("email", "phone", "name"):
-        for pk, hit_reason, similarity in hits:
-            if hit_reason == reason and pk in records:
+        for record, hit_reason, similarity in hits:
+            if hit_reason == reason:
                 if similarity is not None:
-                    records[pk].similarity = similarity  # type: ignore[attr-defined]
-                _merge_into(found, [records[pk]], reason)
+                    record.similarity = similarity  # type: ignore[attr-defined]
+                _merge_into(found, [record], reason)
     return _ranked(found)
 
 
@@ -258,48 +278,106 @@ def company_duplicates(
 
 # --- the workspace-wide scan ------------------------------------------------------------------
 
-# Each query yields groups of ids that share one thing. The similar-name pairs use the trigram
-# index; a name shared by very many records (a placeholder such as "test") says nothing.
+# A name, email, phone or domain shared by more records than this says nothing about who is who
+# (a placeholder such as "test", a switchboard number): it makes no group.
+MOST_ALIKE = 50
+# Each query yields groups of ids that share one thing.
 _SAME = {
     "contact": {
         "email": (
             "SELECT array_agg(DISTINCT contact_id) FROM sales_contactemail "
-            "GROUP BY email HAVING count(DISTINCT contact_id) BETWEEN 2 AND 50"
+            "GROUP BY email HAVING count(DISTINCT contact_id) BETWEEN 2 AND %(most)s"
         ),
         "phone": (
             "SELECT array_agg(DISTINCT contact_id) FROM sales_contactphone "
-            "GROUP BY number HAVING count(DISTINCT contact_id) BETWEEN 2 AND 50"
+            "GROUP BY number HAVING count(DISTINCT contact_id) BETWEEN 2 AND %(most)s"
         ),
         "name": (
             "SELECT array_agg(contact_id) FROM sales_contactnamekey WHERE name_key <> '' "
-            "GROUP BY name_key HAVING count(*) BETWEEN 2 AND 50"
+            "GROUP BY name_key HAVING count(*) BETWEEN 2 AND %(most)s"
         ),
     },
     "company": {
         "domain": (
             "SELECT array_agg(id) FROM sales_company WHERE domain <> '' "
-            "GROUP BY domain HAVING count(*) BETWEEN 2 AND 50"
+            "GROUP BY domain HAVING count(*) BETWEEN 2 AND %(most)s"
         ),
         "name": (
             "SELECT array_agg(id) FROM sales_company WHERE name_key <> '' "
-            "GROUP BY name_key HAVING count(*) BETWEEN 2 AND 50"
+            "GROUP BY name_key HAVING count(*) BETWEEN 2 AND %(most)s"
         ),
     },
 }
-_SIMILAR = (
-    "SELECT ARRAY[a.{id}, b.{id}] FROM {table} a JOIN {table} b "
-    "ON a.name_key %% b.name_key AND a.{id} < b.{id} AND a.name_key <> b.name_key "
-    "WHERE a.name_key <> '' AND similarity(a.name_key, b.name_key) >= %s"
-)
-# Where each entity's name keys and their trigram index are.
+# Where each entity's name keys are.
 _TABLES = {"contact": ("sales_contactnamekey", "contact_id"), "company": ("sales_company", "id")}
+
+# Similar names are found by blocking (ADR 0079), never by joining every name to every other:
+# each distinct name key (with one of its records' ids) goes into blocks — one per word of the
+# key, sorted by the key's other words, and two holding every key, sorted by the key and by the
+# key read backwards — and is compared with the next ``window`` keys of each of its blocks.
+# A block of any size costs ``window`` comparisons per key, so a workspace full of "John
+# Smith"s and "Maria …"s costs no more per name than a small one. The blocks are compared in
+# batches, each one statement, so the scan reports its progress.
+SCAN_WINDOW = 10
+SCAN_BATCHES = 16
+_SCAN_DROP = "DROP TABLE IF EXISTS pg_temp.dedupe_scan_key, pg_temp.dedupe_scan_block"
+_SCAN_KEYS = """
+CREATE TEMPORARY TABLE dedupe_scan_key ON COMMIT DROP AS
+SELECT name_key AS key, min({id}) AS id FROM {table} WHERE name_key <> ''
+GROUP BY name_key HAVING count(*) <= %(most)s
+"""
+# Words are letters and digits (``_ascii_words``), so the blocks '' and '-' hold every key.
+_SCAN_BLOCKS = """
+CREATE TEMPORARY TABLE dedupe_scan_block ON COMMIT DROP AS
+SELECT b.*, abs(hashtext(b.block)) %% %(batches)s AS batch FROM (
+    SELECT '' AS block, key AS sort, key, id FROM dedupe_scan_key
+    UNION ALL
+    SELECT '-', reverse(key), key, id FROM dedupe_scan_key
+    UNION ALL
+    SELECT w.word, array_to_string(k.words[:w.n - 1] || k.words[w.n + 1:], ' '), k.key, k.id
+    FROM (SELECT key, id, string_to_array(key, ' ') AS words FROM dedupe_scan_key) AS k
+    CROSS JOIN LATERAL unnest(k.words) WITH ORDINALITY AS w(word, n)
+    WHERE cardinality(k.words) > 1
+) AS b;
+CREATE INDEX ON dedupe_scan_block (batch);
+ANALYZE dedupe_scan_block;
+"""
+_SCAN_PAIRS = """
+SELECT id, alike FROM (
+    SELECT id, array_remove(ARRAY[{similar}], NULL) AS alike FROM (
+        SELECT key, id, {leads} FROM dedupe_scan_block WHERE batch = %(batch)s
+        WINDOW next AS (PARTITION BY block ORDER BY sort, key)
+    ) AS n
+) AS s
+WHERE cardinality(alike) > 0
+"""
+
+
+def _scan_pairs_sql(window: int) -> str:
+    """One row per key of a block whose next ``window`` keys in the block include similar ones:
+    its id and theirs. The neighbours are ``lead`` columns compared in plain expressions, so
+    each key costs ``window`` similarity calls and no subquery."""
+    steps = range(1, window + 1)
+    leads = ", ".join(
+        f"lead(key, {j}) OVER next AS key{j}, lead(id, {j}) OVER next AS id{j}" for j in steps
+    )
+    similar = ", ".join(
+        f"CASE WHEN key{j} <> key AND similarity(key, key{j}) >= %(threshold)s THEN id{j} END"
+        for j in steps
+    )
+    return _SCAN_PAIRS.format(similar=similar, leads=leads)
+
+
+logger = logging.getLogger(__name__)
 
 
 class _Groups:
-    """Union-find over record ids, remembering why each pair was joined."""
+    """Union-find over record ids, remembering why records were joined and how many each group
+    holds."""
 
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
+        self.size: dict[int, int] = {}
         self.reasons: dict[int, set[str]] = {}
 
     def find(self, item: int) -> int:
@@ -310,15 +388,31 @@ class _Groups:
             item, self.parent[item] = self.parent[item], root
         return root
 
-    def join(self, ids: Sequence[int], reason: str) -> None:
+    def _union(self, first: int, root: int, most: int | None) -> int:
+        """The root of the two groups joined, or ``first`` alone when they would hold more than
+        ``most`` records."""
+        if root == first:
+            return first
+        together = self.size.get(first, 1) + self.size.get(root, 1)
+        if most is not None and together > most:
+            return first
+        self.reasons.setdefault(first, set()).update(self.reasons.pop(root, set()))
+        self.parent[root] = first
+        self.size[first] = together
+        self.size.pop(root, None)
+        return first
+
+    def join(self, ids: Sequence[int], reason: str, *, most: int | None = None) -> None:
+        """Put ``ids`` in one group for ``reason``; with ``most``, a group never grows past that
+        many records: an id whose group would make it larger stays apart."""
         first = self.find(ids[0])
-        reasons = self.reasons.pop(first, set()) | {reason}
+        joined = False
         for other in ids[1:]:
             root = self.find(other)
-            if root != first:
-                reasons |= self.reasons.pop(root, set())
-                self.parent[root] = first
-        self.reasons[first] = reasons
+            if self._union(first, root, most) == first and self.parent[root] == first:
+                joined = True
+        if joined or most is None:
+            self.reasons.setdefault(first, set()).add(reason)
 
     def groups(self) -> list[tuple[list[int], set[str]]]:
         members: dict[int, list[int]] = {}
@@ -327,27 +421,49 @@ class _Groups:
         return [(sorted(ids), self.reasons.get(root, set())) for root, ids in members.items()]
 
 
-def duplicates_scan(*, entity: str) -> int:
+def _similar_name_rows(cursor: Any, entity: str, window: int) -> Iterator[tuple[int, list[int]]]:
+    """Each record whose name key is similar to others of its blocks, with one record of each
+    of those keys, block batch by block batch; read through a server-side cursor, so memory
+    holds one chunk of rows. Records of the same key are grouped by the equal-key query."""
+    table, id_column = _TABLES[entity]
+    params = {"most": MOST_ALIKE, "batches": SCAN_BATCHES, "window": window}
+    cursor.execute(_SCAN_DROP)
+    cursor.execute(_SCAN_KEYS.format(table=table, id=id_column), params)
+    cursor.execute(_SCAN_BLOCKS, params)
+    for batch in range(SCAN_BATCHES):
+        found = 0
+        with connection.connection.cursor(name="duplicates_scan") as rows:
+            rows.execute(
+                _scan_pairs_sql(window), {**params, "batch": batch, "threshold": NAME_SIMILARITY}
+            )
+            while chunk := rows.fetchmany(5000):
+                found += len(chunk)
+                yield from chunk
+        logger.info(
+            "duplicate scan of %ss: name block batch %d of %d done, %d names with similar ones",
+            entity,
+            batch + 1,
+            SCAN_BATCHES,
+            found,
+        )
+    cursor.execute(_SCAN_DROP)
+
+
+def duplicates_scan(*, entity: str, window: int = SCAN_WINDOW) -> int:
     """Find every group of likely duplicates of ``entity`` ("contact" or "company") and replace
-    the stored groups with them. Returns the number of groups."""
+    the stored groups with them. Returns the number of groups. ``window``: how many neighbours
+    of each name in each of its blocks it is compared with (ADR 0079)."""
     if entity not in _SAME:
         raise ServiceError(_("Choose contacts or companies."), field="entity")
     groups = _Groups()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         for reason, query in _SAME[entity].items():
-            cursor.execute(query)
+            cursor.execute(query, {"most": MOST_ALIKE})
             for (ids,) in cursor.fetchall():
                 groups.join(ids, reason)
         if trigram_available():
-            with transaction.atomic():
-                cursor.execute(
-                    "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
-                    [str(NAME_SIMILARITY)],
-                )
-                table, id_column = _TABLES[entity]
-                cursor.execute(_SIMILAR.format(table=table, id=id_column), [NAME_SIMILARITY])
-                for (ids,) in cursor.fetchall():
-                    groups.join(ids, "name")
+            for pk, similar in _similar_name_rows(cursor, entity, window):
+                groups.join([pk, *similar], "name", most=MOST_ALIKE)
     rows = []
     for ids, reasons in groups.groups():
         if len(ids) < 2:
