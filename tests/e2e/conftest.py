@@ -92,6 +92,9 @@ def _serve(port_socket: socket.socket) -> Iterator[None]:
         lifespan="off",
         ws="websockets-sansio",
         log_level="warning",
+        # A page still open on a socket would hold the shutdown until the join below gives up:
+        # after a second the server closes what is left.
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [port_socket]}, daemon=True)
