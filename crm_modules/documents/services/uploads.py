@@ -26,6 +26,7 @@ from crm_modules.documents.quota import storage_lock
 from crm_modules.documents.services.checks import (
     INLINE_TYPES,
     UploadTicket,
+    check_content_matches_name,
     check_content_type,
     check_name,
     check_size,
@@ -273,6 +274,12 @@ def document_upload_complete(*, actor: Membership, ticket: str) -> Document:
             % {"declared": data["content_type"], "sniffed": sniffed or _("something else")},
             field="content_type",
         )
+    try:
+        check_content_matches_name(name=data["name"], sniffed=sniffed)
+    except ServiceError:
+        # Nothing of a refused upload stays behind.
+        s3.objects_delete(schema_name=schema, keys=[key])
+        raise
     refusal: ServiceError | None = None
     try:
         with transaction.atomic():
