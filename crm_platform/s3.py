@@ -605,11 +605,16 @@ class ObjectStream:
     size: int
 
 
-def object_stream(*, schema_name: str, key: str) -> ObjectStream:
+def object_stream(*, schema_name: str, key: str) -> ObjectStream | None:
     """Read an object of the workspace in chunks, never whole in memory: what the server sends
-    when it serves a download itself (active types, ADR 0077)."""
+    when it serves a download itself (active types, ADR 0077). None when it is not there."""
     workspace_key(schema_name=schema_name, key=key)
-    answer = s3_client(timeout=60).get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    try:
+        answer = s3_client(timeout=60).get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
     body = answer["Body"]
 
     def chunks() -> Iterator[bytes]:

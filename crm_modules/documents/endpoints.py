@@ -2,8 +2,8 @@
 steps — ``uploads/`` (or ``<id>/versions/``) answers a presigned PUT (or, for a large file, one
 per part) and a ticket, the caller sends the bytes to S3, ``uploads/complete/`` verifies them
 and records the document; ``<id>/download/`` answers where to fetch the bytes — a short-lived
-presigned GET, or for an active type ``<id>/content/``, which streams them as an attachment
-with ``nosniff`` (ADR 0077);
+presigned GET, or for an active type ``<id>/content/``, which streams the bytes of any type as
+an attachment with ``nosniff`` (ADR 0077);
 ``<id>/links/`` links a document to one more record and ``<id>/links/remove/`` takes it off
 one."""
 
@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -220,25 +220,23 @@ class DocumentDownload(APIView):
             )
             return Response(DownloadOut({"url": url, "expires_in": None}).data)
         url = services.document_download_url(actor=actor, document=document, version=version)
-        return Response(DownloadOut({"url": url, "expires_in": services.DOWNLOAD_URL_SECONDS}).data)
+        expires_in = services.download_url_seconds()
+        return Response(DownloadOut({"url": url, "expires_in": expires_in}).data)
 
 
 class DocumentContent(APIView):
     capability = VIEW_DOCUMENTS
 
-    @extend_schema(
-        responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            (302, "application/json"): OpenApiResponse(description="to the presigned GET"),
-        }
-    )
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, document_id: int) -> HttpResponseBase:
-        """The current version's bytes: an active type streamed as an attachment
+        """The current version's bytes, streamed as an attachment whatever its type
         (``application/octet-stream``, ``X-Content-Type-Options: nosniff``, a sandboxing
-        Content-Security-Policy); any other type redirects to its presigned GET."""
+        Content-Security-Policy). ``<id>/download/`` points here for active types."""
         actor = _membership(request)
         document = selectors.document_get(actor=actor, document_id=document_id)
-        return download_response(services.document_download(actor=actor, document=document))
+        return download_response(
+            services.document_download(actor=actor, document=document, streamed=True)
+        )
 
 
 class DocumentDetail(generics.RetrieveDestroyAPIView[Document]):

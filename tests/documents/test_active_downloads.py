@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from crm_modules.documents import services
 from crm_modules.documents.responses import ATTACHMENT_POLICY
+from crm_platform import s3
 from tenants.roles import Role
 from tests.conftest import workspace_client
 from tests.documents.conftest import upload
@@ -125,3 +126,26 @@ def test_another_workspaces_member_gets_nothing_streamed(alpha, bravo, s3_bucket
 
     assert stranger.get(f"/documents/{document.pk}/download/").status_code == 404
     assert stranger.get(f"/api/v1/documents/{document.pk}/content/").status_code == 404
+
+
+def test_the_api_content_streams_an_inert_type_too(alpha, s3_bucket):
+    with schema_context(alpha.tenant.schema_name):
+        document = upload(alpha.owner, PDF, name="Offer.pdf", content_type="application/pdf")
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+
+    assert client.get(f"/api/v1/documents/{document.pk}/download/").json()["expires_in"] == 60
+    response = client.get(f"/api/v1/documents/{document.pk}/content/")
+
+    assert response.status_code == 200
+    assert _streamed(response) == PDF
+    _assert_attachment_headers(response, "Offer.pdf")
+
+
+def test_an_active_document_whose_file_is_gone_is_not_found(alpha, s3_bucket):
+    with schema_context(alpha.tenant.schema_name):
+        document = upload(alpha.owner, SVG, name="logo.svg", content_type="image/svg+xml")
+        s3.objects_delete(schema_name=alpha.tenant.schema_name, keys=[document.versions.get().key])
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+
+    assert client.get(f"/documents/{document.pk}/download/").status_code == 404
+    assert client.get(f"/api/v1/documents/{document.pk}/content/").status_code == 404

@@ -29,7 +29,10 @@ def _pdf() -> bytes:
 def _head(key: str) -> dict[str, Any]:
     from django.conf import settings
 
-    return s3.s3_client().head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    head: dict[str, Any] = s3.s3_client().head_object(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key
+    )
+    return head
 
 
 def _keys(schema: str) -> list[str]:

@@ -27,6 +27,7 @@ from crm_modules.documents.services.downloads import (
     document_download,
     document_download_url,
     document_thumbnail_url,
+    download_url_seconds,
     previewable,
 )
 from crm_modules.documents.services.links import (
@@ -84,5 +85,6 @@ __all__ = [
     "document_upload_start",
     "document_version_restore",
     "documents_purge_expired",
+    "download_url_seconds",
     "previewable",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from crm_modules.documents.models import Document, DocumentVersion
@@ -24,7 +26,12 @@ from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import require
 
+# The default of settings.DOCUMENTS_DOWNLOAD_URL_SECONDS, how long a presigned GET is valid.
 DOWNLOAD_URL_SECONDS = 60
+
+
+def download_url_seconds() -> int:
+    return int(settings.DOCUMENTS_DOWNLOAD_URL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,23 @@ class Download:
 
 
 def document_download(
-    *, actor: Membership, document: Document, version: DocumentVersion | None = None
+    *,
+    actor: Membership,
+    document: Document,
+    version: DocumentVersion | None = None,
+    streamed: bool = False,
 ) -> Download:
     """The current version (or ``version``) of a document the member may see: an active type
-    streamed from S3 by the server, anything else as a presigned GET valid for a minute."""
+    (or any type, with ``streamed``) streamed from S3 by the server as an attachment, anything
+    else as a presigned GET valid for a minute."""
     require(actor, VIEW_DOCUMENTS)
     version = _version(document=document, version=version)
-    if active(version, name=document.name):
+    if streamed or active(version, name=document.name):
         stream = s3.object_stream(schema_name=actor.tenant.schema_name, key=version.key)
+        if stream is None:
+            # The rows outlived the bytes (a workspace restored from an archive whose files
+            # were purged): nothing to send.
+            raise Http404(_("This document's file is missing from storage."))
         return Download(
             content_disposition=content_disposition(name=document.name, inline=False),
             chunks=stream.chunks,
@@ -84,7 +100,7 @@ def document_download_url(
         key=version.key,
         content_type=version.content_type if inline else "application/octet-stream",
         content_disposition=content_disposition(name=document.name, inline=inline),
-        expires_in=DOWNLOAD_URL_SECONDS,
+        expires_in=download_url_seconds(),
     )
 
 
@@ -100,7 +116,7 @@ def document_thumbnail_url(*, actor: Membership, document: Document) -> str | No
         key=version.thumbnail_key,
         content_type="image/png",
         content_disposition=content_disposition(name=f"{document.name}.png", inline=True),
-        expires_in=DOWNLOAD_URL_SECONDS,
+        expires_in=download_url_seconds(),
     )
 
 
