@@ -70,3 +70,27 @@ def test_files_dropped_on_the_panel_are_uploaded_and_attached(
     expect(zone).not_to_have_class(re.compile(r"\bupload-zone-over\b"))
     assert orm(_attached, world, contact_id) == ["notes.txt", "Дизайн.pdf"]
     page.context.close()
+
+
+def test_a_file_whose_name_its_bytes_contradict_is_refused_with_the_reason(
+    world: World, contact_id: int, live_site: LiveSite, browser: Browser
+) -> None:
+    page = signed_in_page(browser, world.alpha.owner, timeout=30_000)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/sales/contacts/{contact_id}/")
+    panel = page.get_by_test_id("documents-panel")
+    zone = panel.locator("[data-document-upload]").first
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
+    encoded = [
+        {"name": "contract.pdf", "type": "image/png", "data": base64.b64encode(png).decode()}
+    ]
+    transfer = page.evaluate_handle(DRAGGED, encoded)
+
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+
+    expect(zone.locator("[data-upload-status]")).to_have_text(
+        "The name ends in .pdf, but the file's content is image/png. "
+        "Upload the real file or give it a name that says what it is."
+    )
+    assert orm(_attached, world, contact_id) == []
+    page.context.close()
