@@ -235,7 +235,8 @@ class DocumentContent(APIView):
         actor = _membership(request)
         document = selectors.document_get(actor=actor, document_id=document_id)
         return download_response(
-            services.document_download(actor=actor, document=document, streamed=True)
+            request._request,
+            services.document_download(actor=actor, document=document, streamed=True),
         )
 
 

@@ -171,7 +171,7 @@ def document_download(request: WorkspaceRequest, document_id: int) -> HttpRespon
     download = services.document_download(
         actor=request.membership, document=document, version=version
     )
-    return download_response(download)
+    return download_response(request, download)
 
 
 @requires(VIEW_DOCUMENTS)

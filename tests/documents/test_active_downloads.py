@@ -5,12 +5,18 @@ attachment with ``nosniff`` (S3's answer to a presigned GET cannot carry that he
 
 from __future__ import annotations
 
+import asyncio
+import io
+from collections.abc import AsyncIterator
+
 import pytest
 import requests
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
 from django_tenants.utils import schema_context
 
 from crm_modules.documents import services
-from crm_modules.documents.responses import ATTACHMENT_POLICY
+from crm_modules.documents.responses import ATTACHMENT_POLICY, download_response
 from crm_platform import s3
 from tenants.roles import Role
 from tests.conftest import workspace_client
@@ -149,3 +155,32 @@ def test_an_active_document_whose_file_is_gone_is_not_found(alpha, s3_bucket):
 
     assert client.get(f"/documents/{document.pk}/download/").status_code == 404
     assert client.get(f"/api/v1/documents/{document.pk}/content/").status_code == 404
+
+
+def test_under_asgi_the_bytes_are_read_a_chunk_at_a_time(in_alpha, s3_bucket):
+    """The one ASGI process (D11) must not read a whole file into memory before sending it, as
+    it does with a synchronous iterator: the response streams an asynchronous one."""
+    body = EXE * 2000  # several chunks
+    document = upload(
+        in_alpha.owner, body, name="setup.exe", content_type="application/x-msdownload"
+    )
+    download = services.document_download(actor=in_alpha.owner, document=document)
+    request = ASGIRequest(
+        {"type": "http", "method": "GET", "path": "/", "headers": []}, io.BytesIO()
+    )
+
+    response = download_response(request, download)
+
+    assert isinstance(response, StreamingHttpResponse)
+    assert response.is_async
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+    content = response.streaming_content
+    assert isinstance(content, AsyncIterator)
+
+    async def received() -> list[bytes]:
+        return [chunk async for chunk in content]
+
+    chunks = asyncio.run(received())
+    assert b"".join(chunks) == body
+    assert len(chunks) == -(-len(body) // s3.STREAM_CHUNK_BYTES)
