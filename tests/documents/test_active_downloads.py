@@ -33,7 +33,7 @@ ACTIVE = [
     pytest.param("logo.svg", "image/svg+xml", SVG, id="svg"),
     pytest.param("setup.exe", "application/x-msdownload", EXE, id="exe"),
     # Nothing declared, no extension, bytes the sniffer does not name: unknown is active.
-    pytest.param("tool", "application/octet-stream", ELF, id="unknown"),
+    pytest.param("runner", "application/octet-stream", ELF, id="unknown"),
 ]
 
 
