@@ -359,8 +359,10 @@ def workspace_restore(
         source_schema = manifest["schema_name"]
         # Where the rows will live once restored, and so where their objects must be.
         target_schema = existing.schema_name if existing is not None else staging
-        logo_key = "" if existing is not None else manifest["tenant"].get("logo_key", "")
+        # The archive's logo, restored over an existing workspace too (ADR 0077).
+        logo_key = manifest["tenant"].get("logo_key", "")
         copy = s3.CopyResult(copied=[], present=[], missing=[])
+        logo_missing: list[str] = []
         _load_schema(dump, source=source_schema, target=staging)
         try:
             sums = table_checksums(staging)
@@ -394,6 +396,7 @@ def workspace_restore(
                     _object_keys_rewrite(staging, source=source_schema, target=target_schema)
                 if existing is not None:
                     tenant = _swap_schema(existing, staging=staging)
+                    logo_missing = _logo_restore(tenant, logo_key=logo_key)
                 else:
                     tenant = _create_platform_rows(
                         manifest, schema_name=staging, slug=slug, logo_key=logo_key
@@ -411,8 +414,28 @@ def workspace_restore(
         memberships=memberships,
         skipped_members=skipped,
         objects_copied=len(copy.copied),
-        missing_objects=copy.missing,
+        missing_objects=copy.missing + [key for key in logo_missing if key not in copy.missing],
     )
+
+
+def _logo_restore(tenant: Tenant, *, logo_key: str) -> list[str]:
+    """Over an existing workspace, the archive's logo replaces the current one (no logo if the
+    archive had none) when the bucket holds it; the replaced logo's object is deleted after the
+    commit, as when a logo is replaced. When the archive's logo is gone (replacing a logo
+    deletes its object), the current one stays: answers the missing key."""
+    if (
+        logo_key
+        and s3.s3_configured()
+        and s3.object_head(schema_name=tenant.schema_name, key=logo_key) is None
+    ):
+        return [logo_key]
+    previous = tenant.logo_key
+    tenant.logo_key = logo_key
+    tenant.save(update_fields=["logo_key"])
+    if previous and previous != logo_key and s3.s3_configured():
+        schema = tenant.schema_name
+        transaction.on_commit(lambda: _objects_forget(schema, [previous]))
+    return []
 
 
 def _key_columns(schema_name: str) -> list[tuple[str, str]]:

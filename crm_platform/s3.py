@@ -1,9 +1,14 @@
-"""The one module that talks to S3 (D12): workspace documents live under workspaces/<schema>/."""
+"""The one module that talks to S3 (D12): workspace documents live under workspaces/<schema>/.
+
+Browsers send and fetch bytes through presigned requests; the objects the server itself writes
+and reads (PDF thumbnails, inbound email attachments, import files and finished exports) go
+through one django-storages ``S3Storage`` built here from the same settings (ADR 0077)."""
 
 from __future__ import annotations
 
 import datetime
 import functools
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +20,9 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from storages.backends.s3 import S3Storage
 
 
 def workspace_prefix(schema_name: str) -> str:
@@ -522,25 +530,97 @@ def data_file_key(*, schema_name: str, kind: str, file_uuid: str, name: str) -> 
     return workspace_key(schema_name=schema_name, key=key)
 
 
+# A file the server reads is held in memory up to this size, on disk beyond it.
+_STORAGE_MEMORY_BYTES = 8 * 1024**2
+
+
+def object_storage() -> S3Storage:
+    """The django-storages view of the documents bucket: the endpoint, region, path style and
+    encryption of every other call here, keys used exactly as given (no prefix, never renamed,
+    an existing object replaced), no ACL. Built from the settings on each use, so a test's
+    settings apply."""
+    endpoint = settings.AWS_S3_ENDPOINT_URL or None
+    return S3Storage(
+        bucket_name=settings.AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=endpoint,
+        region_name=settings.AWS_S3_REGION_NAME or None,
+        location="",
+        file_overwrite=True,
+        default_acl=None,
+        object_parameters=_encryption(),
+        max_memory_size=_STORAGE_MEMORY_BYTES,
+        client_config=Config(
+            connect_timeout=60,
+            read_timeout=60,
+            retries={"max_attempts": 1},
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if endpoint else None,
+        ),
+    )
+
+
+def _stored(*, key: str, content: File[Any], content_type: str) -> None:
+    storage = object_storage()
+    # The storage reads the type from the file (it would otherwise guess it from the key).
+    content.content_type = content_type  # type: ignore[attr-defined]
+    saved = storage.save(key, content)
+    if saved != key:  # never: keys are used as given, an existing object replaced
+        raise KeyOutsideWorkspace(saved)
+
+
 def object_upload(*, schema_name: str, key: str, path: str, content_type: str) -> None:
     """Stream a local file to the bucket (multipart for a large one)."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
-    s3_client(timeout=60).upload_file(path, settings.AWS_STORAGE_BUCKET_NAME, key, ExtraArgs=extra)
+    with open(path, "rb") as handle:
+        _stored(key=key, content=File(handle), content_type=content_type)
 
 
 def object_put(*, schema_name: str, key: str, data: bytes, content_type: str) -> str:
     """Write bytes the server itself received (an email attachment) to the workspace's prefix;
     returns the object's ETag."""
     workspace_key(schema_name=schema_name, key=key)
-    extra: dict[str, Any] = {"ContentType": content_type, **_encryption()}
-    answer = s3_client(timeout=60).put_object(
-        Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key, Body=data, **extra
-    )
-    return str(answer.get("ETag", "")).strip('"')
+    _stored(key=key, content=ContentFile(data), content_type=content_type)
+    head = object_head(schema_name=schema_name, key=key)
+    return head["etag"] if head else ""
 
 
 def object_download(*, schema_name: str, key: str, path: str) -> None:
-    """Stream an object of the workspace to a local file."""
+    """Copy an object of the workspace to a local file."""
     workspace_key(schema_name=schema_name, key=key)
-    s3_client(timeout=60).download_file(settings.AWS_STORAGE_BUCKET_NAME, key, path)
+    with object_storage().open(key, "rb") as source, open(path, "wb") as target:
+        shutil.copyfileobj(source, target)
+
+
+# --- downloads the server serves itself ----------------------------------------------------
+
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    """An object's bytes as they come from S3, a chunk at a time (the connection is released
+    when the last chunk has been read or the iterator is closed), and its size."""
+
+    chunks: Iterator[bytes]
+    size: int
+
+
+def object_stream(*, schema_name: str, key: str) -> ObjectStream | None:
+    """Read an object of the workspace in chunks, never whole in memory: what the server sends
+    when it serves a download itself (active types, ADR 0077). None when it is not there."""
+    workspace_key(schema_name=schema_name, key=key)
+    try:
+        answer = s3_client(timeout=60).get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    body = answer["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(STREAM_CHUNK_BYTES)
+        finally:
+            body.close()
+
+    return ObjectStream(chunks=chunks(), size=int(answer["ContentLength"]))

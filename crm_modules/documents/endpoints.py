@@ -1,7 +1,9 @@
 """``/api/v1/documents/``: list, retrieve, delete (to the trash) and restore; uploads in two
 steps — ``uploads/`` (or ``<id>/versions/``) answers a presigned PUT (or, for a large file, one
 per part) and a ticket, the caller sends the bytes to S3, ``uploads/complete/`` verifies them
-and records the document; ``<id>/download/`` answers a short-lived presigned GET;
+and records the document; ``<id>/download/`` answers where to fetch the bytes — a short-lived
+presigned GET, or for an active type ``<id>/content/``, which streams the bytes of any type as
+an attachment with ``nosniff`` (ADR 0077);
 ``<id>/links/`` links a document to one more record and ``<id>/links/remove/`` takes it off
 one."""
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import path
+from django.http import HttpResponseBase
+from django.urls import path, reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -21,6 +25,7 @@ from crm_modules.documents import selectors, services
 from crm_modules.documents.api import all_attachables
 from crm_modules.documents.models import Document
 from crm_modules.documents.module import MANAGE_TRASH, UPLOAD_DOCUMENTS, VIEW_DOCUMENTS
+from crm_modules.documents.responses import download_response
 
 
 class DocumentOut(serializers.ModelSerializer[Document]):
@@ -101,8 +106,11 @@ class ResumeOut(UploadOut):
 
 
 class DownloadOut(serializers.Serializer[Any]):
+    """``url``: a presigned GET valid ``expires_in`` seconds, or for an active type this API's
+    ``<id>/content/`` (``expires_in`` null), fetched with the same authorisation."""
+
     url = serializers.URLField()
-    expires_in = serializers.IntegerField()
+    expires_in = serializers.IntegerField(allow_null=True)
 
 
 def _ticket_out(ticket: services.UploadTicket) -> dict[str, Any]:
@@ -200,12 +208,36 @@ class DocumentDownload(APIView):
 
     @extend_schema(responses={200: DownloadOut})
     def get(self, request: Request, document_id: int) -> Response:
-        """A presigned GET of the current version, valid for a minute. Previewable types that
-        the content confirms come inline, anything else as an attachment."""
+        """Where to fetch the current version: a presigned GET valid for a minute (previewable
+        types that the content confirms inline, other inert types as an attachment), or for
+        an active type (HTML, SVG, XML, executables, unknown types) ``<id>/content/``."""
         actor = _membership(request)
         document = selectors.document_get(actor=actor, document_id=document_id)
-        url = services.document_download_url(actor=actor, document=document)
-        return Response(DownloadOut({"url": url, "expires_in": services.DOWNLOAD_URL_SECONDS}).data)
+        version = document.versions.get(number=document.current_version)
+        if services.active(version, name=document.name):
+            url = request.build_absolute_uri(
+                reverse("api:document-content", kwargs={"document_id": document.pk})
+            )
+            return Response(DownloadOut({"url": url, "expires_in": None}).data)
+        url = services.document_download_url(actor=actor, document=document, version=version)
+        expires_in = services.download_url_seconds()
+        return Response(DownloadOut({"url": url, "expires_in": expires_in}).data)
+
+
+class DocumentContent(APIView):
+    capability = VIEW_DOCUMENTS
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, document_id: int) -> HttpResponseBase:
+        """The current version's bytes, streamed as an attachment whatever its type
+        (``application/octet-stream``, ``X-Content-Type-Options: nosniff``, a sandboxing
+        Content-Security-Policy). ``<id>/download/`` points here for active types."""
+        actor = _membership(request)
+        document = selectors.document_get(actor=actor, document_id=document_id)
+        return download_response(
+            request._request,
+            services.document_download(actor=actor, document=document, streamed=True),
+        )
 
 
 class DocumentDetail(generics.RetrieveDestroyAPIView[Document]):
@@ -302,6 +334,7 @@ urlpatterns = [
     path("uploads/resume/", UploadResume.as_view(), name="document-upload-resume"),
     path("uploads/abort/", UploadAbort.as_view(), name="document-upload-abort"),
     path("<int:document_id>/download/", DocumentDownload.as_view(), name="document-download"),
+    path("<int:document_id>/content/", DocumentContent.as_view(), name="document-content"),
     path(
         "<int:document_id>/versions/",
         VersionUploadStart.as_view(),

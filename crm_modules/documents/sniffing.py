@@ -20,6 +20,9 @@ def sniffed_types(head: bytes) -> list[str]:
         return []
     found: list[str] = []
     for match in matches:
+        # "Some bytes" names nothing; matching it would confirm a declared octet-stream.
+        if match.mime_type == "application/octet-stream":
+            continue
         if match.mime_type and match.mime_type not in found:
             found.append(match.mime_type)
     return found

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -16,6 +16,7 @@ from crm_modules.documents.forms import (
     UploadStartForm,
 )
 from crm_modules.documents.module import MANAGE_TRASH, UPLOAD_DOCUMENTS, VIEW_DOCUMENTS
+from crm_modules.documents.responses import download_response
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.access import requires
 from tenants.http import WorkspaceRequest
@@ -158,7 +159,7 @@ def upload_complete(request: WorkspaceRequest) -> JsonResponse:
 
 @requires(VIEW_DOCUMENTS)
 @require_safe
-def document_download(request: WorkspaceRequest, document_id: int) -> HttpResponse:
+def document_download(request: WorkspaceRequest, document_id: int) -> HttpResponseBase:
     document = selectors.document_get(actor=request.membership, document_id=document_id)
     version = None
     if request.GET.get("version"):
@@ -167,12 +168,10 @@ def document_download(request: WorkspaceRequest, document_id: int) -> HttpRespon
         except ValueError:
             number = 0
         version = selectors.document_version_get(document=document, number=number)
-    url = services.document_download_url(
+    download = services.document_download(
         actor=request.membership, document=document, version=version
     )
-    response = HttpResponseRedirect(url)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return download_response(request, download)
 
 
 @requires(VIEW_DOCUMENTS)

@@ -517,6 +517,10 @@ DOCUMENTS_UPLOAD_ORIGIN = env("DOCUMENTS_UPLOAD_ORIGIN", "")
 # dropped connection loses one part, not the file.
 DOCUMENTS_MULTIPART_THRESHOLD_BYTES = 16 * 1024**2
 DOCUMENTS_MULTIPART_PART_BYTES = 8 * 1024**2
+# How long a presigned PUT (an upload or one of its parts) and a presigned GET (a download, a
+# preview, a thumbnail) stay valid, in seconds.
+DOCUMENTS_UPLOAD_URL_SECONDS = 15 * 60
+DOCUMENTS_DOWNLOAD_URL_SECONDS = 60
 # An upload's bytes that no committed row took after this long are swept from the bucket
 # (crm_modules/documents/sweeper.py); never less than an upload ticket's life plus an hour.
 DOCUMENTS_ABANDONED_UPLOAD_HOURS = int(env("DOCUMENTS_ABANDONED_UPLOAD_HOURS", "24") or "24")

@@ -137,6 +137,7 @@ def test_the_schema_lists_the_upload_operations():
     assert {"post"} <= set(paths["/api/v1/documents/uploads/"])
     assert set(paths["/api/v1/documents/uploads/complete/"]) == {"post"}
     assert set(paths["/api/v1/documents/{document_id}/download/"]) == {"get"}
+    assert set(paths["/api/v1/documents/{document_id}/content/"]) == {"get"}
     assert set(paths["/api/v1/documents/{document_id}/versions/"]) == {"post"}
     upload = paths["/api/v1/documents/uploads/"]["post"]
     assert set(upload["responses"]) >= {"200"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 from django_tenants.utils import schema_context
@@ -69,4 +70,83 @@ def test_files_dropped_on_the_panel_are_uploaded_and_attached(
     expect(panel.get_by_role("link", name="notes.txt")).to_be_visible()
     expect(zone).not_to_have_class(re.compile(r"\bupload-zone-over\b"))
     assert orm(_attached, world, contact_id) == ["notes.txt", "Дизайн.pdf"]
+    page.context.close()
+
+
+def test_a_file_whose_name_its_bytes_contradict_is_refused_with_the_reason(
+    world: World, contact_id: int, live_site: LiveSite, browser: Browser
+) -> None:
+    page = signed_in_page(browser, world.alpha.owner, timeout=30_000)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/sales/contacts/{contact_id}/")
+    panel = page.get_by_test_id("documents-panel")
+    zone = panel.locator("[data-document-upload]").first
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
+    encoded = [
+        {"name": "contract.pdf", "type": "image/png", "data": base64.b64encode(png).decode()}
+    ]
+    transfer = page.evaluate_handle(DRAGGED, encoded)
+
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+
+    expect(zone.locator("[data-upload-status]")).to_have_text(
+        "The name ends in .pdf, but the file's content is image/png. "
+        "Upload the real file or give it a name that says what it is."
+    )
+    assert orm(_attached, world, contact_id) == []
+    page.context.close()
+
+
+def _document_id(world: World, name: str) -> int:
+    with schema_context(world.alpha.tenant.schema_name):
+        return int(Document.objects.get(name=name).pk)
+
+
+FETCHED = """async (url) => {
+  const answer = await fetch(url, { redirect: "manual" });
+  return {
+    status: answer.status,
+    headers: Object.fromEntries(answer.headers.entries()),
+    body: await answer.text(),
+  };
+}"""
+
+CLICK_LINK = """(url) => {
+  const link = document.createElement("a");
+  link.href = url;
+  document.body.appendChild(link);
+  link.click();
+}"""
+
+
+def test_an_active_file_reaches_the_browser_only_as_a_download_it_may_not_sniff(
+    world: World, contact_id: int, live_site: LiveSite, browser: Browser
+) -> None:
+    page = signed_in_page(browser, world.alpha.owner, timeout=30_000)
+    site = live_site.workspace(str(world.alpha.tenant.slug))
+    page.goto(f"{site}/sales/contacts/{contact_id}/")
+    panel = page.get_by_test_id("documents-panel")
+    zone = panel.locator("[data-document-upload]").first
+    html = b"<!DOCTYPE html><html><script>document.title='ran'</script></html>"
+    encoded = [{"name": "page.html", "type": "text/html", "data": base64.b64encode(html).decode()}]
+    zone.dispatch_event("drop", {"dataTransfer": page.evaluate_handle(DRAGGED, encoded)})
+    expect(panel.get_by_role("link", name="page.html")).to_be_visible()
+    url = f"{site}/documents/{orm(_document_id, world, 'page.html')}/download/"
+
+    # The live server (ASGI) streams the bytes itself, with the headers S3 could not send.
+    answer = page.evaluate(FETCHED, url)
+    assert answer["status"] == 200
+    assert answer["body"] == html.decode()
+    assert answer["headers"]["content-type"] == "application/octet-stream"
+    assert answer["headers"]["content-disposition"].startswith('attachment; filename="page.html"')
+    assert answer["headers"]["x-content-type-options"] == "nosniff"
+    assert answer["headers"]["content-security-policy"] == "sandbox; default-src 'none'"
+
+    # Followed by the browser, it is saved, never shown or run.
+    with page.expect_download() as started:
+        page.evaluate(CLICK_LINK, url)
+    download = started.value
+    assert download.suggested_filename == "page.html"
+    assert Path(download.path()).read_bytes() == html
+    assert page.title() != "ran"
     page.context.close()

@@ -537,12 +537,15 @@ def _document(workspace: Workspace, owner: Membership, *, trashed: bool = False)
             deleted_at=timezone.now() if trashed else None,
         )
         for number in (1, 2):
+            key = s3.document_key(
+                schema_name=schema, document_uuid=str(document.uuid), version=number
+            )
+            # The bytes are there, so that a download streamed by the server finds them.
+            s3.object_put(schema_name=schema, key=key, data=b"%PDF", content_type="application/pdf")
             DocumentVersion.objects.create(
                 document=document,
                 number=number,
-                key=s3.document_key(
-                    schema_name=schema, document_uuid=str(document.uuid), version=number
-                ),
+                key=key,
                 size=4,
                 content_type="application/pdf",
                 sniffed_type="application/pdf",

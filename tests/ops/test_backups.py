@@ -313,3 +313,49 @@ def test_a_restore_over_the_same_workspace_keeps_its_keys(source, s3_bucket, tmp
     with schema_context(source.schema_name):
         assert set(DocumentVersion.objects.values_list("key", flat=True)) <= set(files)
     assert _bucket_keys() == keys_before
+
+
+def _logo_now(tenant: Tenant) -> str:
+    """Replace the workspace's logo with a new one, its object in the bucket, as the logo page
+    does; answers its key."""
+    key = s3.logo_key(
+        schema_name=tenant.schema_name, logo_uuid=str(uuid.uuid4()), content_type="image/png"
+    )
+    s3.object_put(
+        schema_name=tenant.schema_name, key=key, data=PNG + b"now", content_type="image/png"
+    )
+    Tenant.objects.filter(pk=tenant.pk).update(logo_key=key)
+    return key
+
+
+def test_a_restore_over_the_workspace_brings_back_the_archives_logo(source, s3_bucket, tmp_path):
+    files = _with_files(source)
+    archived_logo = next(key for key in files if "/logo/" in key)
+    archive = export(source, tmp_path)
+    current_logo = _logo_now(source)
+
+    result = workspace_restore(archive=archive, replace=True)
+
+    source.refresh_from_db()
+    assert source.logo_key == archived_logo
+    assert result.missing_objects == []
+    keys = _bucket_keys()
+    assert archived_logo in keys
+    assert current_logo not in keys  # the replaced logo leaves nothing behind
+
+
+def test_a_restore_whose_logo_is_gone_keeps_the_current_one_and_says_so(
+    source, s3_bucket, tmp_path
+):
+    files = _with_files(source)
+    archived_logo = next(key for key in files if "/logo/" in key)
+    archive = export(source, tmp_path)
+    current_logo = _logo_now(source)
+    s3.objects_delete(schema_name=source.schema_name, keys=[archived_logo])
+
+    result = workspace_restore(archive=archive, replace=True)
+
+    source.refresh_from_db()
+    assert source.logo_key == current_logo
+    assert result.missing_objects == [archived_logo]
+    assert current_logo in _bucket_keys()

@@ -1,8 +1,8 @@
 """Every write of the documents module, a file per concern: ``checks`` (what an upload
 declares), ``uploads`` (presigned requests, tickets, verification, parts), ``versions``,
 ``links`` (link to one more record, unlink; a deleted record's links), ``downloads``
-(presigned GETs), ``trash`` (delete, restore, purge) and ``events`` (timeline, audit, live
-topic).
+(presigned GETs, active types streamed by the server), ``trash`` (delete, restore, purge) and
+``events`` (timeline, audit, live topic).
 
 An upload never passes through the app server: ``document_upload_start`` checks the member,
 the record, the size and the quota, and answers a presigned PUT plus a signed ticket naming
@@ -22,8 +22,12 @@ from crm_modules.documents.services.checks import (
 )
 from crm_modules.documents.services.downloads import (
     DOWNLOAD_URL_SECONDS,
+    Download,
+    active,
+    document_download,
     document_download_url,
     document_thumbnail_url,
+    download_url_seconds,
     previewable,
 )
 from crm_modules.documents.services.links import (
@@ -58,13 +62,16 @@ __all__ = [
     "TICKET_MAX_AGE_SECONDS",
     "TRASH_DAYS",
     "UPLOAD_URL_SECONDS",
+    "Download",
     "UploadTicket",
     "_sign",
+    "active",
     "check_content_type",
     "check_name",
     "check_size",
     "content_disposition",
     "document_delete",
+    "document_download",
     "document_download_url",
     "document_link",
     "document_links_drop_for",
@@ -78,5 +85,6 @@ __all__ = [
     "document_upload_start",
     "document_version_restore",
     "documents_purge_expired",
+    "download_url_seconds",
     "previewable",
 ]

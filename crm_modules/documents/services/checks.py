@@ -20,6 +20,82 @@ NAME_MAX = 255
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 # Served inline (previewed); everything else, active types above all, downloads.
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
+# Types no browser runs or renders as a page: downloaded through a presigned GET. Any other
+# type — HTML, SVG, XML, scripts, executables, and every type not listed — is active: the server
+# streams it itself as an attachment with ``nosniff`` (ADR 0077).
+_TEXT_TYPES = frozenset({"text/plain", "text/csv", "text/markdown", "application/json"})
+INERT_TYPES = (
+    INLINE_TYPES
+    | _TEXT_TYPES
+    | frozenset(
+        {
+            "application/zip",
+            "application/rtf",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.oasis.opendocument.text",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.presentation",
+            "audio/mpeg",
+            "audio/mp4",
+            "audio/ogg",
+            "audio/wav",
+            "video/mp4",
+            "video/webm",
+            "video/quicktime",
+        }
+    )
+)
+# What an extension claims the file is, where the claim is checked against the bytes: a
+# previewable type must be exactly what the content shows.
+_PREVIEW_EXTENSIONS = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "jpe": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+# Extensions of files a browser or the operating system runs or renders as a page, whatever
+# type was declared for them.
+_ACTIVE_EXTENSIONS = frozenset(
+    {
+        "htm", "html", "xhtml", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "xslt",
+        "js", "mjs", "hta", "swf", "exe", "dll", "msi", "com", "scr", "bat", "cmd", "ps1",
+        "vbs", "jar", "app", "dmg", "pkg", "apk", "sh", "elf", "bin", "lnk", "reg",
+    }
+)  # fmt: skip
+# Extensions claiming an inert type that is not text: such a name holding a page or an
+# executable is refused (text files are never refused for what their text looks like).
+_INERT_BINARY_EXTENSIONS = frozenset(
+    {
+        "zip", "rtf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp",
+        "mp3", "m4a", "ogg", "wav", "mp4", "webm", "mov",
+    }
+)  # fmt: skip
+# Types the bytes can show that a browser renders as a page or a system runs.
+_ACTIVE_CONTENT = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/xml",
+        "text/xml",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-dosexec",
+        "application/x-msdownload",
+        "application/x-executable",
+        "application/x-elf",
+        "application/x-iso9660-appimage",
+        "application/x-mach-binary",
+        "application/x-sh",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +177,41 @@ def quota_refusal(*, tenant: Tenant, size: int) -> ServiceError | None:
             "quota": filesizeformat(quota),
         },
         field="size",
+    )
+
+
+def name_extension(name: str) -> str:
+    """The extension of a display name, lower case, without the dot ("" when none)."""
+    stem, dot, extension = name.rpartition(".")
+    return extension.lower() if dot and stem else ""
+
+
+def name_claims_active(name: str) -> bool:
+    return name_extension(name) in _ACTIVE_EXTENSIONS
+
+
+def check_content_matches_name(*, name: str, sniffed: str) -> None:
+    """Refuse bytes that contradict the name's extension where it matters: a name claiming a
+    previewable type (``.pdf``, ``.png``, ``.jpg``…) must hold exactly that, and a name
+    claiming an office file, an archive or media must not hold a page, an SVG or an
+    executable. Text files (``.csv``, ``.txt``, ``.md``, ``.json``) are never refused for what
+    their text looks like (ADR 0077)."""
+    extension = name_extension(name)
+    claimed = _PREVIEW_EXTENSIONS.get(extension)
+    if claimed is not None and sniffed != claimed:
+        raise _mismatch(extension=extension, sniffed=sniffed)
+    if extension in _INERT_BINARY_EXTENSIONS and sniffed in _ACTIVE_CONTENT:
+        raise _mismatch(extension=extension, sniffed=sniffed)
+
+
+def _mismatch(*, extension: str, sniffed: str) -> ServiceError:
+    return ServiceError(
+        _(
+            "The name ends in .%(extension)s, but the file's content is %(sniffed)s. "
+            "Upload the real file or give it a name that says what it is."
+        )
+        % {"extension": extension, "sniffed": sniffed or _("of no type we recognise")},
+        field="name",
     )
 
 

@@ -26,6 +26,7 @@ from crm_modules.documents.quota import storage_lock
 from crm_modules.documents.services.checks import (
     INLINE_TYPES,
     UploadTicket,
+    check_content_matches_name,
     check_content_type,
     check_name,
     check_size,
@@ -39,6 +40,7 @@ from tenants.audit.services import audit_record
 from tenants.models import Membership, Tenant
 from tenants.permissions import require
 
+# The default of settings.DOCUMENTS_UPLOAD_URL_SECONDS, how long a presigned PUT is valid.
 UPLOAD_URL_SECONDS = 15 * 60
 TICKET_MAX_AGE_SECONDS = 60 * 60
 _TICKET_SALT = "documents.upload"
@@ -113,7 +115,7 @@ def document_upload_start(
         key=key,
         content_type=content_type,
         size=size,
-        expires_in=UPLOAD_URL_SECONDS,
+        expires_in=int(settings.DOCUMENTS_UPLOAD_URL_SECONDS),
     )
     return UploadTicket(url=presigned.url, headers=presigned.headers, ticket=_sign(data))
 
@@ -139,7 +141,7 @@ def _presigned_parts(*, data: dict[str, Any], key: str, skip: set[int]) -> list[
             upload_id=data["upload_id"],
             part_number=number,
             size=size,
-            expires_in=UPLOAD_URL_SECONDS,
+            expires_in=int(settings.DOCUMENTS_UPLOAD_URL_SECONDS),
         )
         parts.append(
             {"number": number, "size": size, "url": presigned.url, "headers": presigned.headers}
@@ -273,6 +275,12 @@ def document_upload_complete(*, actor: Membership, ticket: str) -> Document:
             % {"declared": data["content_type"], "sniffed": sniffed or _("something else")},
             field="content_type",
         )
+    try:
+        check_content_matches_name(name=data["name"], sniffed=sniffed)
+    except ServiceError:
+        # Nothing of a refused upload stays behind.
+        s3.objects_delete(schema_name=schema, keys=[key])
+        raise
     refusal: ServiceError | None = None
     try:
         with transaction.atomic():
