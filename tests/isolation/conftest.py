@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -93,55 +94,89 @@ def request(client: Client, method: str, path: str, body: Any = None) -> TestRes
 IGNORED_TABLES = {UserSession._meta.db_table}
 IGNORED_COLUMNS = {(Membership._meta.db_table, "last_seen_at")}
 # Tables a visit writes by design: their rows are compared without the ignored columns.
-COMPARED_TABLES = {table for table, _column in IGNORED_COLUMNS}
+STAMPED_TABLES = sorted({table for table, _column in IGNORED_COLUMNS})
 
 
 @functools.cache
-def _columns(table: str) -> list[str]:
-    """The columns of a public table but the ignored ones (tables do not change in a run)."""
+def _columns(schema: str) -> dict[str, list[str]]:
+    """The columns of every table in a schema (tables do not change during a run)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
-            [table],
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' "
+            "ORDER BY c.table_name, c.ordinal_position",
+            [schema],
         )
-        return [c for (c,) in cursor.fetchall() if (table, c) not in IGNORED_COLUMNS]
+        columns: dict[str, list[str]] = {}
+        for table, column in cursor.fetchall():
+            if table not in IGNORED_TABLES and (table, column) not in IGNORED_COLUMNS:
+                columns.setdefault(table, []).append(column)
+    return columns
 
 
 DIGEST = "md5(coalesce(string_agg(r, '|' ORDER BY r), ''))"
 
 
-def db_state(workspace: Workspace) -> dict[str, Any]:
-    """What a refused request must leave as it was, in the public schema and the workspace's,
-    in one round trip: for every table, how many rows this transaction has inserted, updated
-    and deleted so far (PostgreSQL counts them per transaction, ``pg_stat_xact_user_tables``;
-    the test client's requests run on the test's connection, inside its transaction), and,
-    for a table a visit writes by design, a digest of its rows without the column it writes.
-
-    Any write counts: one that leaves the row as it was, and one rolled back to a savepoint,
-    too. Comparing counters instead of digesting every row of every table keeps this cheap
-    whatever the tables hold."""
+def _digest(schema: str, table: str) -> str:
     quote = connection.ops.quote_name
+    row = ", ".join(quote(column) for column in _columns(schema)[table])
+    source = f"{quote(schema)}.{quote(table)}"
+    # Identifiers come from the catalog, never from a request.
+    return f"SELECT %s, {DIGEST} FROM (SELECT ROW({row})::text AS r FROM {source}) t"  # noqa: S608
+
+
+def db_state(workspace: Workspace) -> dict[str, str]:
+    """A digest of every row of every table in the public schema and the workspace's schema,
+    in one round trip."""
+    selects, labels = [], []
+    for schema in ("public", workspace.tenant.schema_name):
+        for table in _columns(schema):
+            labels.append(f"{schema}.{table}")
+            selects.append(_digest(schema, table))
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), labels)
+        return dict(cursor.fetchall())
+
+
+def write_counts(workspace: Workspace) -> dict[str, str]:
+    """How many rows this transaction has inserted, updated and deleted so far in each table
+    of the public schema and the workspace's (PostgreSQL keeps the counts per transaction,
+    ``pg_stat_xact_user_tables``; the test client's requests run on the test's connection,
+    inside its transaction), and a digest of the tables a visit stamps by design, without the
+    stamp. Cheap whatever the tables hold; equal counts mean nothing was written at all."""
     selects = [
         "SELECT schemaname || '.' || relname,"
         " concat_ws(' ', n_tup_ins, n_tup_upd, n_tup_del) FROM pg_stat_xact_user_tables"
         " WHERE schemaname IN ('public', %s)"
         " AND NOT (schemaname = 'public' AND relname = ANY(%s))"
     ]
-    params: list[Any] = [
-        workspace.tenant.schema_name,
-        sorted(IGNORED_TABLES | COMPARED_TABLES),
-    ]
-    for table in sorted(COMPARED_TABLES):
-        row = ", ".join(quote(column) for column in _columns(table))
-        # Identifiers come from the catalog, never from a request.
-        selects.append(
-            f"SELECT %s, {DIGEST} FROM (SELECT ROW({row})::text AS r FROM {quote(table)}) t"  # noqa: S608
-        )
+    params: list[Any] = [workspace.tenant.schema_name, sorted(IGNORED_TABLES.union(STAMPED_TABLES))]
+    for table in STAMPED_TABLES:
+        selects.append(_digest("public", table))
         params.append(f"public.{table}")
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(selects), params)
         return dict(cursor.fetchall())
+
+
+@contextmanager
+def unchanged(workspace: Workspace) -> Iterator[None]:
+    """Prove the block left the public schema and the workspace's as they were.
+
+    When the block wrote nothing (equal ``write_counts``), that is the proof. When it wrote
+    something — perhaps undone within it, like an insert refused by a constraint and rolled
+    back to its savepoint — the rows themselves decide: their digest after the block must
+    equal their digest once the block is rolled back."""
+    before = write_counts(workspace)
+    savepoint = transaction.savepoint()
+    yield
+    if write_counts(workspace) == before:
+        transaction.savepoint_commit(savepoint)
+        return
+    after = db_state(workspace)
+    transaction.savepoint_rollback(savepoint)
+    assert db_state(workspace) == after
 
 
 @pytest.fixture
@@ -154,12 +189,10 @@ def assert_refused_without_effect(
     def check(
         client: Client, method: str, path: str, status: int, body: Any = None
     ) -> TestResponse:
-        before = db_state(alpha)
-        with django_capture_on_commit_callbacks() as callbacks:
+        with unchanged(alpha), django_capture_on_commit_callbacks() as callbacks:
             response = request(client, method, path, body)
         assert response.status_code == status
         assert callbacks == []
-        assert db_state(alpha) == before
         return response
 
     return check

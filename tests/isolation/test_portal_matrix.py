@@ -31,13 +31,6 @@ if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 
-@pytest.fixture(autouse=True)
-def _documents_can_be_signed() -> None:
-    """No S3 here: a portal session never reaches the documents views (the staff pages answer
-    it with the sign-in redirect before any view runs), so the S3 server the staff matrix
-    starts is not needed."""
-
-
 # Every customer URL: (prefix, name, route).
 PORTAL = [
     (f"/{prefix}", pattern.name, str(pattern.pattern))
