@@ -169,9 +169,14 @@ def test_scan_page_start_needs_the_capability(alpha: Workspace) -> None:
     assert response.status_code == 302
 
 
-def _needs_trigrams() -> None:
-    if not trigram_available():
-        pytest.skip("similar names are found with pg_trgm")
+def _answered_without_trigrams() -> bool:
+    """Without pg_trgm (the embedded server of ``make test``) only equal keys group: the scan
+    still answers, and finds none among these distinct names."""
+    if trigram_available():
+        return False
+    assert duplicates_scan(entity="contact") == 0
+    assert _scan_groups() == {}
+    return True
 
 
 def _scan_groups() -> dict[tuple[int, ...], tuple[list[str], int]]:
@@ -182,7 +187,6 @@ def _scan_groups() -> dict[tuple[int, ...], tuple[list[str], int]]:
 
 
 def test_scan_groups_similar_names_written_in_any_script(alpha: Workspace) -> None:
-    _needs_trigrams()
     anna = _contact(alpha, "Анна", "Иванова")
     anna_latin = _contact(alpha, "Anna", "Ivanov")
     somchai = _contact(alpha, "สมชาย", "ใจดี")
@@ -190,6 +194,8 @@ def test_scan_groups_similar_names_written_in_any_script(alpha: Workspace) -> No
     fang = _contact(alpha, "芳", "王")
     fang_latin = _contact(alpha, "Fang", "Wangg")
     _contact(alpha, "Lonely", "One")
+    if _answered_without_trigrams():
+        return
 
     assert duplicates_scan(entity="contact") == 3
     assert _scan_groups() == {
@@ -200,7 +206,6 @@ def test_scan_groups_similar_names_written_in_any_script(alpha: Workspace) -> No
 
 
 def test_scan_compares_names_within_a_block_larger_than_its_window(alpha: Workspace) -> None:
-    _needs_trigrams()
     # "mari rossi" and "maria rossi" are apart in the order of whole keys (the Marias sort
     # between them) and read backwards ("jacob rossi" sorts between them): only the block of
     # the word "rossi", ordered by the other words, puts them side by side.
@@ -209,6 +214,8 @@ def test_scan_compares_names_within_a_block_larger_than_its_window(alpha: Worksp
     _contact(alpha, "Jacob", "Rossi")
     mari = _contact(alpha, "Mari", "Rossi")
     maria = _contact(alpha, "Maria", "Rossi")
+    if _answered_without_trigrams():
+        return
 
     assert duplicates_scan(entity="contact", window=1) == 1
     assert _scan_groups() == {(mari.pk, maria.pk): (["name"], 70)}
@@ -217,12 +224,13 @@ def test_scan_compares_names_within_a_block_larger_than_its_window(alpha: Worksp
 def test_scan_a_crowded_name_makes_no_group_and_groups_stay_small(
     alpha: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs_trigrams()
     monkeypatch.setattr(duplicates, "MOST_ALIKE", 3)
     for _n in range(4):
         _contact(alpha, "John", "Smith")
     _contact(alpha, "John", "Smiths")
     browns = [_contact(alpha, "Sarah", f"Brown{n}") for n in range(1, 6)]
+    if _answered_without_trigrams():
+        return
 
     assert duplicates_scan(entity="contact") == 2
     groups = _scan_groups()
