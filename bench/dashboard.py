@@ -59,6 +59,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--tasks", type=int, default=200_000)
     parser.add_argument("--companies", type=int, default=50_000)
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=1_000_000,
+        help="contacts, as bench/seed_large.py writes them; about one in three gets a deal",
+    )
     parser.add_argument("--reps", type=int, default=25)
     parser.add_argument("--requests", type=int, default=20, help="timed requests per chart")
     parser.add_argument("--reseed", action="store_true")
@@ -234,6 +240,7 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
             done += size
             print(f"  {done:,} activities ({time.perf_counter() - started:.0f} s)", flush=True)
     seed_customers_and_history(database_url, schema, owners, args)
+    seed_contacts(database_url, schema, owners, args)
     # COPY bypasses the timeline's writes, so the per-day rollup is recomputed once.
     from django_tenants.utils import schema_context
 
@@ -246,6 +253,36 @@ def seed(database_url: str, schema: str, owners: list[int], args: argparse.Names
         conn.execute(f'SET search_path TO "{schema}", public')
         conn.execute("VACUUM ANALYZE")
     print(f"seeded in {time.perf_counter() - started:.1f} s ({days:,} activity-day rows)")
+
+
+def seed_contacts(
+    database_url: str, schema: str, owners: list[int], args: argparse.Namespace
+) -> None:
+    """The workspace's contacts (names in the five scripts, search text and name key, as
+    bench/seed_large.py writes them) and one contact on each deal, so the contacts' lifetime
+    values are computed over as many customers as a workspace of this size has."""
+    from django_tenants.utils import schema_context
+
+    from bench.sales import seed as seed_contact_rows
+    from crm_modules.sales.models import Deal
+
+    seed_contact_rows(database_url, schema, owners[0], args.contacts)
+    with schema_context(schema):
+        through = Deal.contacts.through._meta.db_table
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
+        contacts = _count(conn, "sales_contact")
+        if not contacts or _count(conn, through):
+            return
+        started = time.perf_counter()
+        conn.execute(
+            f"INSERT INTO {through} (deal_id, contact_id) SELECT d.id, c.id FROM sales_deal d"  # noqa: S608
+            " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM sales_contact) c"
+            " ON c.n = (d.id * 3) %% %s",
+            [contacts],
+        )
+        conn.commit()
+    print(f"  a contact on each deal ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def seed_customers_and_history(
@@ -378,7 +415,8 @@ def main() -> None:
     }
 
     print(
-        f"\n{args.deals:,} deals, {args.activities:,} activities, {args.leads:,} leads, "
+        f"\n{args.contacts:,} contacts, {args.deals:,} deals, {args.activities:,} activities, "
+        f"{args.leads:,} leads, "
         f"{args.tasks:,} tasks, {len(reps)} reps; {args.requests} requests per chart\n"
     )
     from django_tenants.utils import schema_context
