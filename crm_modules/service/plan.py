@@ -5,14 +5,8 @@ settings stay, and everything answers again once the plan includes service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.http import HttpRequest, HttpResponse
-
 from billing.plans import Feature, plan_allows
-from crm_platform.unavailable import not_available
+from crm_platform import unavailable
 from tenants.models import Tenant
 
 
@@ -20,14 +14,5 @@ def service_in_plan(tenant: Tenant) -> bool:
     return plan_allows(tenant, Feature.SERVICE)
 
 
-def customer_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A page customers reach without a member (the portal, the web form): "not available"
-    (404) and nothing taken in while the plan leaves service out."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not service_in_plan(request.tenant):  # type: ignore[attr-defined]
-            return not_available(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# The portal and the web form (ADR 0081: one decorator for every module's public pages).
+customer_facing = unavailable.customer_facing(Feature.SERVICE)
