@@ -73,3 +73,8 @@ def campaigns_resume(*, now: datetime.datetime | None = None) -> int:
                     transaction.on_commit(partial(tasks.campaign_pick_winner.delay, campaign_id))
             resumed += 1
     return resumed
+
+
+def campaigns_still_held() -> bool:
+    """A held campaign another transaction had locked during the resume: look again."""
+    return Campaign.objects.filter(held_by_plan_at__isnull=False).exists()

@@ -14,7 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from crm_modules.marketing.campaigns.held import CAMPAIGNS_HELD_ALARM, campaigns_resume
+from crm_modules.marketing.campaigns.held import (
+    CAMPAIGNS_HELD_ALARM,
+    campaigns_resume,
+    campaigns_still_held,
+)
 from crm_modules.marketing.plan import marketing_in_plan
 from crm_modules.marketing.sequences.running import next_due, sequences_run_due
 from crm_modules.marketing.sequences.services import SWEEP_ALARM
@@ -54,9 +58,10 @@ def _held_campaigns(now: datetime.datetime) -> None:
             continue
         with schema_context(tenant.schema_name):
             campaigns_resume(now=now)
+            again = campaigns_still_held()
         alarm_reset(
             kind=CAMPAIGNS_HELD_ALARM,
             schema_name=tenant.schema_name,
             version=version,
-            next_at=None,
+            next_at=now if again else None,
         )
