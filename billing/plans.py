@@ -7,6 +7,7 @@ limits so a company tries what it is most likely to buy.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -244,18 +245,46 @@ WHILE_LEFT_OUT: Mapping[str, str | Promise] = {
     Feature.SERVICE: _(
         "Service: tickets, mail received and settings are kept. The customer portal and the "
         "ticket web form answer that they are not available, email to the support address is "
-        "bounced to its sender, SLA alerts wait and satisfaction surveys are not sent."
+        "bounced to its sender, SLA alerts wait and satisfaction surveys wait: they are sent once "
+        "the plan includes service, unless the ticket was solved too long before (then they "
+        "are marked expired)."
     ),
     Feature.MARKETING: _(
         "Marketing: campaigns, sequences, forms and lists are kept. Scheduled and unfinished "
-        "campaigns and due sequence steps are held, not sent, and public forms answer that "
-        "they are not available."
+        "campaigns are held by the plan and due sequence steps wait, not sent; both go on by "
+        "themselves once the plan includes marketing. Public forms answer that they are not "
+        "available."
     ),
     Feature.AUTOMATION: _(
-        "Workflow automation: score thresholds and event-trigger rules are kept, paused; "
-        "records that cross a threshold meanwhile are not acted on later."
+        "Workflow automation: score thresholds, event-trigger rules, ticket routing rules and "
+        "SLA escalations are kept, paused; records that cross a threshold and breaches "
+        "meanwhile are not acted on later."
     ),
 }
+
+
+# What a module starts again when a workspace's plan changes (ADR 0081): the work it held while
+# the plan left a feature out (a campaign held by the plan, satisfaction surveys not sent).
+# Billing imports no module; modules register here. Each is called with the workspace after
+# the plan change is committed, and decides itself whether the new plan lets it resume.
+_ON_PLAN_CHANGE: list[Callable[[Tenant], None]] = []
+
+
+def on_plan_change(resume: Callable[[Tenant], None]) -> None:
+    if resume not in _ON_PLAN_CHANGE:
+        _ON_PLAN_CHANGE.append(resume)
+
+
+def plan_changed(tenant: Tenant) -> None:
+    """The workspace's plan was written: let each module resume what the plan held. One that
+    fails is logged and does not stop the others (the periodic sweeps pick it up later)."""
+    for resume in list(_ON_PLAN_CHANGE):
+        try:
+            resume(tenant)
+        except Exception:
+            logging.getLogger(__name__).exception(
+                "resume after plan change failed", extra={"schema": tenant.schema_name}
+            )
 
 
 def left_out_while(tenant: Tenant) -> list[str | Promise]:

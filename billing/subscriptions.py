@@ -23,6 +23,7 @@ from billing.plans import (
     CURRENCIES,
     PLANS,
     Interval,
+    plan_changed,
     plan_spec,
     price_choice_from_lookup_key,
     price_lookup_key,
@@ -343,6 +344,10 @@ def subscription_apply(
             ]
         )
         after = (tenant.plan, tenant.seat_limit, tenant.billing_status)
+        if tenant.plan != before[0]:
+            # The one place a subscription writes the plan: what the old plan held resumes.
+            changed = tenant
+            transaction.on_commit(lambda: plan_changed(changed))
         if after != before:
             audit_record(
                 tenant=tenant,

@@ -245,6 +245,8 @@ class CampaignOut(serializers.ModelSerializer[Campaign]):
             "name",
             "segment",
             "status",
+            # Set while the plan leaves marketing out and the campaign waits (ADR 0081).
+            "held_by_plan_at",
             "send_at",
             "local_time",
             "ab_fraction",

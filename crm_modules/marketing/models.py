@@ -100,6 +100,9 @@ class Campaign(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     test_sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set while the plan leaves marketing out and the campaign waits for it (ADR 0081): shown
+    # "Held by the plan"; cleared when the campaign resumes.
+    held_by_plan_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("campaign")

@@ -21,11 +21,12 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from billing import plans as billing_plans
 from billing.plans import Feature, plans_with
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
 from tenants.audit.actions import register_action
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.modules import (
     register_open_path,
     register_record_event_kind,
@@ -442,3 +443,18 @@ WEBHOOK_PATH = register_open_path("/marketing/hooks/")
 
 from crm_modules.marketing import reports  # noqa: E402, F401
 from crm_modules.marketing.sequences import tasks as sequence_tasks  # noqa: E402, F401
+
+
+def _resume_after_plan_change(tenant: Tenant) -> None:
+    # Campaigns held by the plan go on once it includes marketing (ADR 0081).
+    from django_tenants.utils import schema_context
+
+    from crm_modules.marketing.campaigns.tasks import resume_held_campaigns
+    from crm_modules.marketing.plan import marketing_in_plan
+
+    if marketing_in_plan(tenant):
+        with schema_context(tenant.schema_name):
+            resume_held_campaigns.delay()
+
+
+billing_plans.on_plan_change(_resume_after_plan_change)

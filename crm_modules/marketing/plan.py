@@ -5,20 +5,11 @@ sends are held — not sent, not dropped — until the plan includes marketing a
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
 
 from billing.plans import Feature, plan_allows
-from crm_platform.unavailable import not_available
+from crm_platform import unavailable
 from tenants.models import Tenant
-
-# How soon a held campaign send looks at the plan again.
-HELD_RETRY = datetime.timedelta(minutes=15)
 
 
 def marketing_in_plan(tenant: Tenant) -> bool:
@@ -44,17 +35,5 @@ def marketing_in_plan_here() -> bool:
     return marketing_in_plan(current_workspace())
 
 
-def customer_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A page or endpoint visitors reach without a member (the public forms): "not available"
-    (404) and nothing taken in while the plan leaves marketing out."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not marketing_in_plan(request.tenant):  # type: ignore[attr-defined]
-            wants_json = request.path.endswith(".json") or "application/json" in (
-                request.headers.get("Accept", "")
-            )
-            return not_available(request, wants_json=wants_json)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# The public forms (ADR 0081: one decorator for every module's public pages).
+customer_facing = unavailable.customer_facing(Feature.MARKETING)

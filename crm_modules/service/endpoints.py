@@ -28,6 +28,7 @@ from crm_modules.service.models import (
     TicketType,
 )
 from crm_modules.service.module import MANAGE_ROUTING, VIEW_TICKETS, WORK_TICKETS
+from crm_modules.service.plan import automation_paused_here
 from crm_modules.service.services import macros, merge, routing
 from crm_modules.service.services.tickets import MAX_BULK
 from crm_platform.api.errors import error_body
@@ -328,13 +329,20 @@ class AvailabilityOut(serializers.Serializer[Any]):
 
 
 class RoutingRuleOut(serializers.ModelSerializer[RoutingRule]):
+    # True while the workspace's plan leaves workflow automation out: the rule is kept but
+    # does not route (ADR 0081).
+    paused_by_plan = serializers.SerializerMethodField()
+
     class Meta:
         model = RoutingRule
         fields = (
             "id", "name", "position", "is_active", "channels", "keywords", "tiers", "languages",
-            "team", "skills",
+            "team", "skills", "paused_by_plan",
         )  # fmt: skip
         read_only_fields = fields
+
+    def get_paused_by_plan(self, rule: RoutingRule) -> bool:
+        return automation_paused_here()
 
 
 class RoutingRuleIn(serializers.Serializer[Any]):

@@ -461,6 +461,7 @@ class CsatSurvey(models.Model):
         SENT = "sent", _("Sent")
         HELD = "held", _("Not sent: the contact may not be emailed")
         NO_ADDRESS = "no_address", _("Not sent: the contact has no email address")
+        EXPIRED = "expired", _("Not sent: too long after the ticket was solved")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_surveys")
     contact = models.ForeignKey(

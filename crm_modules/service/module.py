@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing import plans as billing_plans
 from billing.plans import Feature, plans_with
 from crm_modules.activities.api import register_entry_type
 from tenants import capabilities, live, navigation
@@ -387,3 +388,13 @@ from crm_modules.sales.api import (  # noqa: E402
 
 register_custom_change_listener("service.sla_tier", _tier_changed)
 register_merge_listener("service.tickets", MergeListener(moved=_merged, moved_back=_unmerged))
+
+
+def _resume_after_plan_change(tenant: Any) -> None:
+    # What the plan held (satisfaction surveys) is sent once it includes service (ADR 0081).
+    from crm_modules.service.tasks import on_plan_change
+
+    on_plan_change(tenant)
+
+
+billing_plans.on_plan_change(_resume_after_plan_change)

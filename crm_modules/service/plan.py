@@ -5,14 +5,10 @@ settings stay, and everything answers again once the plan includes service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.http import HttpRequest, HttpResponse
+from django.db import connection
 
 from billing.plans import Feature, plan_allows
-from crm_platform.unavailable import not_available
+from crm_platform import unavailable
 from tenants.models import Tenant
 
 
@@ -20,14 +16,17 @@ def service_in_plan(tenant: Tenant) -> bool:
     return plan_allows(tenant, Feature.SERVICE)
 
 
-def customer_facing(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A page customers reach without a member (the portal, the web form): "not available"
-    (404) and nothing taken in while the plan leaves service out."""
+def automation_runs(tenant: Tenant) -> bool:
+    """Routing rules and SLA escalations act on tickets without a member: workflow
+    automation, so they run only while the plan includes both service and automation (ADR
+    0081). Otherwise they are kept, shown "Paused by the plan", and do not fire."""
+    return service_in_plan(tenant) and plan_allows(tenant, Feature.AUTOMATION)
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not service_in_plan(request.tenant):  # type: ignore[attr-defined]
-            return not_available(request)
-        return view(request, *args, **kwargs)
 
-    return wrapper
+def automation_paused_here() -> bool:
+    """For a page: the routing rules and escalations of the current workspace are paused."""
+    return not automation_runs(connection.tenant)  # type: ignore[attr-defined]
+
+
+# The portal and the web form (ADR 0081: one decorator for every module's public pages).
+customer_facing = unavailable.customer_facing(Feature.SERVICE)

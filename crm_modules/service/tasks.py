@@ -1,21 +1,26 @@
 """Background work of service: the SLA sweep visits the workspaces whose ``service.sla`` alarm
 is due (tenants/alarms.py), tells the warnings and breaches due there, and sets each visited
 workspace's alarm to its next one. A workspace whose plan leaves service out is held (ADR
-0078): not visited and its alarm left due, so what is due is told once the plan includes it."""
+0078): not visited and its alarm left due, so what is due is told once the plan includes it.
+The same sweep sends the satisfaction surveys the plan held, once it allows them (ADR 0081)."""
 
 from __future__ import annotations
+
+import datetime
 
 from celery import shared_task
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.service.plan import service_in_plan
+from crm_modules.service.services.csat import CSAT_HELD_ALARM, csat_surveys_resume
 from crm_modules.service.services.sla_alerts import (
     SLA_ALARM,
     sla_alerts_next_at,
     sla_alerts_send,
 )
 from tenants.alarms import alarm_reset, alarms_due
+from tenants.models import Tenant
 
 
 @shared_task
@@ -32,7 +37,46 @@ def send_sla_alerts() -> int:
         alarm_reset(
             kind=SLA_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
         )
+    _held_surveys(now)
     return told
+
+
+def _held_surveys(now: datetime.datetime) -> None:
+    """Workspaces with satisfaction surveys held by the plan (ADR 0081): once the plan
+    includes service again, the sweep sends those still within the window and marks the rest
+    expired; while it does not, the alarm stays due (one in-memory plan check a sweep)."""
+    for tenant, version in alarms_due(kind=CSAT_HELD_ALARM, now=now):
+        if not service_in_plan(tenant):
+            continue
+        with schema_context(tenant.schema_name):
+            more = csat_surveys_resume(tenant=tenant, now=now)
+        alarm_reset(
+            kind=CSAT_HELD_ALARM,
+            schema_name=tenant.schema_name,
+            version=version,
+            next_at=now if more else None,
+        )
+
+
+@shared_task
+def resume_held_csat_surveys() -> None:
+    """After the plan changed (billing's ``plan_changed``), in the workspace schema the task
+    was sent from: send what the plan held. The sweep clears the alarm on its next visit."""
+    from django.db import connection
+
+    from tenants.models import Tenant
+
+    schema: str = connection.schema_name  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(schema_name=schema)
+    while csat_surveys_resume(tenant=tenant):
+        pass
+
+
+def on_plan_change(tenant: Tenant) -> None:
+    """Registered with billing: the plan of ``tenant`` was written."""
+    if service_in_plan(tenant):
+        with schema_context(tenant.schema_name):
+            resume_held_csat_surveys.delay()
 
 
 @shared_task

@@ -40,6 +40,7 @@ from crm_modules.service.module import (
     VIEW_TICKETS,
     WORK_TICKETS,
 )
+from crm_modules.service.plan import automation_paused_here
 from crm_modules.service.services import articles as article_services
 from crm_modules.service.services.tickets import CUSTOM_ENTITY
 from crm_modules.service.views_macros import macro_choices
@@ -469,6 +470,7 @@ def _sla_context(hours: BusinessHours | None, posted: Any = None) -> dict[str, A
         ),
         "escalation_targets": SlaEscalation.Target.choices,
         "escalation_actions": SlaEscalation.Action.choices,
+        "automation_paused": automation_paused_here(),
         "members": _agents_and_managers(),
         "teams": list(Team.objects.filter(tenant_id=connection.tenant.pk).order_by("name")),  # type: ignore[attr-defined]
     }

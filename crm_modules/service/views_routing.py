@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from crm_modules.service.models import AgentProfile, RoutingRule, TeamRouting, TicketChannel
 from crm_modules.service.module import MANAGE_ROUTING, WORK_TICKETS
+from crm_modules.service.plan import automation_paused_here
 from crm_modules.service.services import routing
 from crm_platform.errors import ServiceError
 from tenants.access import requires
@@ -53,6 +54,7 @@ def _context(actor: Membership, error: ServiceError | None = None) -> dict[str, 
         "channels": TicketChannel.choices,
         "agents": [{"member": m, "profile": profiles.get(m.user_id)} for m in members],
         "error": error,
+        "automation_paused": automation_paused_here(),
     }
 
 

@@ -23,6 +23,7 @@ from crm_modules.service.models import (
     TicketType,
 )
 from crm_modules.service.module import MANAGE_SLA
+from crm_modules.service.plan import automation_paused_here
 from crm_modules.service.services import sla_policies
 from crm_modules.service.views import _hhmm, _parse_holidays, _parse_openings
 from crm_platform.errors import ServiceError
@@ -65,6 +66,7 @@ def _escalations(policy: SlaPolicy) -> dict[str, Any]:
         "escalation_policy": policy,
         "escalation_targets": SlaEscalation.Target.choices,
         "escalation_actions": SlaEscalation.Action.choices,
+        "automation_paused": automation_paused_here(),
         "members": _agents_and_managers(),
     }
 

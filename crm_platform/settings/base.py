@@ -370,6 +370,10 @@ INBOUND_AUTHSERV_IDS = [
 # Raw MIME of mail kept for the admins (failed, ignored, a refused attachment) is purged after
 # this many days by a beat task; the ticket, its messages and documents stay.
 INBOUND_EMAIL_RAW_RETENTION_DAYS = int(env("INBOUND_EMAIL_RAW_RETENTION_DAYS", "30") or 30)
+# A satisfaction survey held while the plan left service out is sent once the plan includes it
+# again only within this many days of the ticket's solution; later it is marked expired, not
+# sent (ADR 0081).
+SERVICE_CSAT_SEND_WITHIN_DAYS = int(env("SERVICE_CSAT_SEND_WITHIN_DAYS", "7") or 7)
 
 # Spare pre-migrated workspaces kept ready so that signup does not wait for migrations.
 SPARE_WORKSPACE_POOL_SIZE = int(env("SPARE_WORKSPACE_POOL_SIZE", "5") or 5)

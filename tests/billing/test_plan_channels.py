@@ -20,7 +20,6 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm_modules.marketing.campaigns import services as campaign_services
-from crm_modules.marketing.campaigns import tasks as campaign_tasks
 from crm_modules.marketing.campaigns.services import CampaignDraft, VariantDraft
 from crm_modules.marketing.capture import guard
 from crm_modules.marketing.capture import services as form_services
@@ -237,7 +236,7 @@ def test_a_satisfaction_survey_is_sent_only_while_the_plan_includes_service(
 
     survey = CsatSurvey.objects.get(ticket=ticket)
     if plan == Plan.STARTER:
-        assert survey.delivery == CsatSurvey.Delivery.PENDING  # kept, unsent
+        assert survey.delivery == CsatSurvey.Delivery.PENDING  # kept, unsent until the plan
         assert mail.outbox == []
     else:
         assert survey.delivery == CsatSurvey.Delivery.SENT
@@ -331,8 +330,11 @@ def test_a_campaign_send_on_starter_is_held_then_sent_with_the_plan(
     assert CampaignRecipient.objects.filter(campaign=campaign).count() == 0
     assert smtp_sink.messages == []
 
+    assert campaign.held_by_plan_at is not None  # parked, no task coming back (ADR 0081)
+
     _on_plan(alpha, Plan.PROFESSIONAL)
-    campaign_tasks.campaign_queue(campaign.pk)  # the held task's next look
+    with django_capture_on_commit_callbacks(execute=True):
+        sequences_sweep()  # the sweep resumes it (the plan change does too, ADR 0081)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT
     assert smtp_sink.to() == ["ann@example.com"]
@@ -423,5 +425,6 @@ def test_the_billing_page_says_what_waits_while_the_plan_leaves_modules_out(
     page = client.get("/billing/").content.decode()
     assert 'data-testid="left-out"' in page
     assert "email to the support address is bounced to its sender" in page
-    assert "due sequence steps are held, not sent" in page
-    assert "score thresholds and event-trigger rules are kept, paused" in page
+    assert "campaigns are held by the plan and due sequence steps wait" in page
+    assert "satisfaction surveys wait" in page
+    assert "ticket routing rules and SLA escalations are kept, paused" in page

@@ -2,10 +2,11 @@
 alarm is due (tenants/alarms.py), runs their due steps in claimed batches, then sets each
 workspace's alarm to its next due step. A workspace whose plan leaves marketing out is held
 (ADR 0078): not visited, its alarm left due, its steps waiting; they run once the plan includes
-marketing again."""
+marketing again. The same sweep resumes the campaigns the plan held (ADR 0081)."""
 
 from __future__ import annotations
 
+import datetime
 import time
 
 from celery import shared_task
@@ -13,6 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_modules.marketing.campaigns.held import (
+    CAMPAIGNS_HELD_ALARM,
+    campaigns_resume,
+    campaigns_still_held,
+)
 from crm_modules.marketing.plan import marketing_in_plan
 from crm_modules.marketing.sequences.running import next_due, sequences_run_due
 from crm_modules.marketing.sequences.services import SWEEP_ALARM
@@ -39,4 +45,23 @@ def sequences_sweep() -> int:
         alarm_reset(
             kind=SWEEP_ALARM, schema_name=tenant.schema_name, version=version, next_at=next_at
         )
+    _held_campaigns(now)
     return ran
+
+
+def _held_campaigns(now: datetime.datetime) -> None:
+    """The safety net of campaigns held by the plan (ADR 0081): a workspace whose held-campaign
+    alarm is due and whose plan includes marketing again resumes them; while the plan leaves
+    marketing out the alarm stays due (one in-memory plan check a sweep, no schema visit)."""
+    for tenant, version in alarms_due(kind=CAMPAIGNS_HELD_ALARM, now=now):
+        if not marketing_in_plan(tenant):
+            continue
+        with schema_context(tenant.schema_name):
+            campaigns_resume(now=now)
+            again = campaigns_still_held()
+        alarm_reset(
+            kind=CAMPAIGNS_HELD_ALARM,
+            schema_name=tenant.schema_name,
+            version=version,
+            next_at=now if again else None,
+        )

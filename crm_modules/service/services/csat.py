@@ -36,6 +36,7 @@ from crm_modules.service.module import ASSIGN_TICKETS, CSAT_RATED, ENTRY_CSAT
 from crm_modules.service.plan import service_in_plan
 from crm_modules.service.services.outbound import customer_language
 from crm_platform.errors import ServiceError
+from tenants.alarms import alarm_at
 from tenants.audit.services import audit_record
 from tenants.hosts import workspace_url
 from tenants.models import Membership, Tenant
@@ -44,6 +45,10 @@ TOKEN_SALT = "service.csat"  # noqa: S105 - a signing salt, not a secret
 # A survey can be answered (or its answer changed) for this long after it was sent.
 ANSWER_DAYS = 30
 MAX_COMMENT = 5000
+# The sweep's alarm of a workspace with surveys held by the plan (tenants/alarms.py).
+CSAT_HELD_ALARM = "service.csat_held"
+# Surveys sent per visit once the plan allows them again.
+RESUME_BATCH = 200
 
 
 def _schema() -> str:
@@ -95,10 +100,20 @@ def csat_survey_open(*, ticket: Ticket, now: datetime.datetime) -> CsatSurvey | 
     return survey
 
 
-def csat_survey_send(*, tenant: Tenant, survey_id: int) -> CsatSurvey | None:
+def send_within() -> datetime.timedelta:
+    """How long after the ticket's solution a survey may still be sent (ADR 0081)."""
+    return datetime.timedelta(days=settings.SERVICE_CSAT_SEND_WITHIN_DAYS)
+
+
+def csat_survey_send(
+    *, tenant: Tenant, survey_id: int, now: datetime.datetime | None = None
+) -> CsatSurvey | None:
     """Email the survey once (in the current workspace schema), if the rule allows it. While
-    the plan leaves service out (ADR 0078) it stays pending, unsent."""
+    the plan leaves service out (ADR 0078) it stays pending and the workspace's held-survey
+    alarm is set, so it is sent once the plan includes service again — if that is within
+    ``send_within()`` of the ticket's solution; later it is marked expired (ADR 0081)."""
     if not service_in_plan(tenant):
+        alarm_at(kind=CSAT_HELD_ALARM, at=now or timezone.now())
         return None
     with transaction.atomic():
         survey = (
@@ -108,6 +123,10 @@ def csat_survey_send(*, tenant: Tenant, survey_id: int) -> CsatSurvey | None:
             .first()
         )
         if survey is None or survey.delivery != CsatSurvey.Delivery.PENDING:
+            return survey
+        if survey.created_at < (now or timezone.now()) - send_within():
+            survey.delivery = CsatSurvey.Delivery.EXPIRED
+            survey.save(update_fields=["delivery"])
             return survey
         contact = survey.contact
         if contact is None or not contact.primary_email:
@@ -142,6 +161,26 @@ def csat_survey_send(*, tenant: Tenant, survey_id: int) -> CsatSurvey | None:
             contact, channel="email", purpose="transactional", source=f"csat:{survey.pk}", at=now
         )
     return survey
+
+
+def csat_surveys_resume(*, tenant: Tenant, now: datetime.datetime | None = None) -> bool:
+    """In the current workspace schema, once the plan includes service again: send the
+    pending surveys solved within ``send_within()``, mark the older ones expired (a batch at a
+    time). True when more are pending than one batch took."""
+    if not service_in_plan(tenant):
+        return False
+    when = now or timezone.now()
+    CsatSurvey.objects.filter(
+        delivery=CsatSurvey.Delivery.PENDING, created_at__lt=when - send_within()
+    ).update(delivery=CsatSurvey.Delivery.EXPIRED)
+    pending = list(
+        CsatSurvey.objects.filter(delivery=CsatSurvey.Delivery.PENDING)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[: RESUME_BATCH + 1]
+    )
+    for survey_id in pending[:RESUME_BATCH]:
+        csat_survey_send(tenant=tenant, survey_id=survey_id, now=when)
+    return len(pending) > RESUME_BATCH
 
 
 def check_score(raw: Any) -> int:

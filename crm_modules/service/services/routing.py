@@ -38,6 +38,7 @@ from crm_modules.service.module import (
     TICKETS_TOPIC,
     WORK_TICKETS,
 )
+from crm_modules.service.plan import automation_runs
 from crm_platform.errors import ServiceError
 from crm_platform.validation import check_text
 from tenants import live
@@ -402,7 +403,8 @@ def route_ticket(*, tenant: Tenant, ticket: Ticket, now: datetime.datetime | Non
     team from the rules when it has none, then an agent of the team, or the team's queue."""
     when = now or timezone.now()
     if ticket.team_id is None:
-        rule = rule_for(ticket)
+        # Rules are paused while the plan leaves automation out (ADR 0081).
+        rule = rule_for(ticket) if automation_runs(tenant) else None
         if rule is None:
             return
         ticket.team_id = rule.team_id
@@ -478,7 +480,7 @@ def route_decision(ticket: Ticket, *, tenant: Tenant) -> tuple[int | None, int |
     team_id = ticket.team_id
     skills = ticket.skills
     if team_id is None:
-        rule = rule_for(ticket)
+        rule = rule_for(ticket) if automation_runs(tenant) else None
         if rule is None:
             return None, None
         team_id, skills = rule.team_id, list(rule.skills)

@@ -46,6 +46,7 @@ from crm_modules.service.module import (
     TICKET_ESCALATED,
     WORK_TICKETS,
 )
+from crm_modules.service.plan import automation_runs
 from crm_modules.service.services import routing
 from tenants.alarms import alarm_at
 from tenants.audit.services import audit_record
@@ -155,10 +156,13 @@ def sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = None) -> 
         )
         told = 0
         escalations: dict[int, list[SlaEscalation]] = {}
+        # Escalations are workflow automation (ADR 0081): paused while the plan leaves it out;
+        # a breach meanwhile is told but never escalated, not even later.
+        escalating = automation_runs(tenant)
 
         def policy_escalations(ticket: Ticket) -> list[SlaEscalation]:
             # Each policy has its own escalations (ADR 0061): those of the ticket's policy.
-            if ticket.sla_policy_id is None:
+            if ticket.sla_policy_id is None or not escalating:
                 return []
             if ticket.sla_policy_id not in escalations:
                 escalations[ticket.sla_policy_id] = list(
@@ -246,6 +250,7 @@ def _run_deferred(
             target=row.target,
             members=members,
             told=_recipients(ticket, members),
+            # Empty while the plan pauses escalations: the waiting breach is dropped.
             escalations=get(ticket),
             url=url,
             now=now,
