@@ -110,6 +110,12 @@ def _end_other_sessions() -> None:
 # claims one and the rollback puts it back, so no test migrates a schema of its own (migrating
 # costs more with every module); a test about an empty pool asks for ``empty_spare_pool``.
 TEST_SPARES = 2
+# A pristine copy of the run's one migrated schema, kept out of the pool (it is no workspace, so
+# nothing claims or changes it): tests that commit a signup take a spare copied from it
+# (``committed_spare``) instead of migrating a schema whenever earlier ones emptied the pool.
+SPARE_TEMPLATE = "test_spare_template"
+# The world of this process once built (pytest-xdist: one per worker and its database).
+_built_worlds: list[World] = []
 
 
 @pytest.fixture(scope="session")
@@ -120,21 +126,58 @@ def world(django_db_setup: None, django_db_blocker: Any) -> World:
         # One schema is migrated, the other three are copies of it (ADR 0049); alpha and bravo
         # claim two of them as any signup does.
         services.spare_pool_replenish(target=TEST_SPARES + 2)
+        _spare_template_copy()
         built = World(
             alpha=_provision("alpha", all_roles=True), bravo=_provision("bravo", all_roles=False)
         )
         connection.set_schema_to_public()  # type: ignore[attr-defined]
+    _built_worlds.append(built)
     return built
+
+
+def _spare_template_copy() -> None:
+    """Copy the oldest spare (not claimed yet, so as migrations left it) to ``SPARE_TEMPLATE``."""
+    from crm_platform.backups import schema_copy
+
+    spare = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("created_at", "pk").first()
+    assert spare is not None
+    with connection.cursor() as cursor:
+        # A kept test database (--reuse-db) still has the last run's template.
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{SPARE_TEMPLATE}" CASCADE')
+    schema_copy(source=spare.schema_name, target=SPARE_TEMPLATE)
+
+
+def _spare_pool_top_up() -> None:
+    """Refill the committed pool to ``TEST_SPARES`` with copies of ``SPARE_TEMPLATE``, as the
+    pool is refilled from a spare (ADR 0049); the template is only ever read."""
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    missing = TEST_SPARES - Tenant.objects.filter(state=Tenant.State.SPARE).count()
+    for _ in range(missing):
+        services.spare_workspace_create(copy_of=Tenant(schema_name=SPARE_TEMPLATE))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After each test, once its fixtures are gone (its transaction rolled back): put back the
+    spares that a test committing its signups claimed for good (browser signups, backups, races,
+    deletions). Otherwise every later signup, in a rolled-back transaction or not, would find
+    the pool empty and migrate a schema of its own."""
+    result = yield
+    if _built_worlds and nextitem is not None and not connection.in_atomic_block:
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _spare_pool_top_up()
+    return result
 
 
 @pytest.fixture
 def committed_spare(world: World, django_db_blocker: Any) -> Tenant:
-    """A pristine spare committed outside the test's transaction (ask for it before ``db``):
-    browser tests that sign up commit their claims, so the pool may be empty by now."""
+    """The spare the next signup claims, pristine and committed outside the test's transaction
+    (the pool is full at the start of every test, see ``pytest_runtest_teardown``)."""
     with django_db_blocker.unblock():
-        services.spare_pool_replenish(target=1)
         connection.set_schema_to_public()  # type: ignore[attr-defined]
-        spare = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("pk").first()
+        spare = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("created_at", "pk").first()
     assert spare is not None
     return spare
 

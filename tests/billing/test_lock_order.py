@@ -125,7 +125,7 @@ def test_a_seat_change_while_a_payment_fails_waits_then_is_refused(
 
 
 def test_the_drop_on_deletion_day_and_a_paying_again_event_wait_for_each_other(
-    world: World, django_db_blocker: Any
+    committed_spare: Tenant, django_db_blocker: Any
 ) -> None:
     """The event's task holds the billing account and the workspace (its first statement)
     when the drop starts. Were the drop to lock the deletion first and the workspace next, it

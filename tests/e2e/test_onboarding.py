@@ -26,7 +26,7 @@ ADMIN_EMAIL = "nadia@northwind.example.com"
 COLLEAGUE_NAME = "Kai Colleague"
 COLLEAGUE_EMAIL = "kai@northwind.example.com"
 PASSWORD = "a-long-enough-passphrase"
-# Generous: the first signup of a run migrates a fresh schema while the browser waits.
+# Generous: two browsers, a signup and its provisioning share two busy cores.
 SLOW = 60_000
 
 # django_db only makes sure the test database exists (see tests/e2e/conftest.py); its wrapping
@@ -48,7 +48,8 @@ def _delete_created() -> tuple[bool, bool]:
 
 
 @pytest.fixture
-def site(live_site: LiveSite) -> Iterator[LiveSite]:
+def site(committed_spare: Tenant, live_site: LiveSite) -> Iterator[LiveSite]:
+    """The live site, with a ready spare for the signup to claim."""
     yield live_site
     assert orm(_delete_created) == (False, False)
 

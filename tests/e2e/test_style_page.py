@@ -62,7 +62,7 @@ def _workspace_delete() -> tuple[bool, bool]:
 
 
 @pytest.fixture
-def page(live_site: LiveSite, browser: Browser) -> Iterator[Page]:
+def page(committed_spare: Tenant, live_site: LiveSite, browser: Browser) -> Iterator[Page]:
     violations: list[str] = []
     token = orm(_workspace_create)
     context = browser.new_context(viewport=DESKTOP)

@@ -34,8 +34,9 @@ def schema_names() -> set[str]:
 
 
 @pytest.fixture
-def source(django_db_setup: None, django_db_blocker: Any) -> Iterator[Tenant]:
-    """A committed workspace with data in every script (pg_dump reads committed rows only)."""
+def source(committed_spare: Tenant, django_db_blocker: Any) -> Iterator[Tenant]:
+    """A committed workspace with data in every script (pg_dump reads committed rows only),
+    signed up on a ready spare."""
     with django_db_blocker.unblock():
         result = services.workspace_signup(
             company_name="Backup Source",

@@ -15,7 +15,6 @@ from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 
-from tenants import services
 from tenants.models import Domain
 from tests.conftest import public_client
 from tests.factories import PASSWORD
@@ -220,8 +219,8 @@ def test_host_outside_base_domain_is_404(world, db):
         assert response.status_code == 404, host
 
 
-def test_spare_workspace_host_is_404(world, db):
-    spare = services.spare_workspace_create()
+def test_spare_workspace_host_is_404(committed_spare, db):
+    spare = committed_spare
     Domain.objects.create(domain="spare-pool.localhost", tenant=spare, is_primary=True)
 
     for path in ("/", "/handover/", "/members/"):

@@ -79,8 +79,10 @@ def test_admin_is_not_served_on_a_workspace_host(alpha):
 # --- the list -----------------------------------------------------------------------------------
 
 
-def test_superuser_sees_live_workspaces_with_plan_state_seats_and_created(alpha, bravo):
-    spare = services.spare_workspace_create()
+def test_superuser_sees_live_workspaces_with_plan_state_seats_and_created(
+    committed_spare, alpha, bravo
+):
+    spare = committed_spare
     response = staff_client().get(TENANTS)
 
     assert response.status_code == 200
@@ -114,8 +116,8 @@ def test_seats_count_pending_invitations_and_skip_deactivated_members(alpha):
     assert _row(client.get(TENANTS).content.decode(), "alpha")["seats"] == f"{members + 1} / 10"
 
 
-def test_spare_workspace_cannot_be_opened_in_admin(world, db):
-    spare = services.spare_workspace_create()
+def test_spare_workspace_cannot_be_opened_in_admin(committed_spare, db):
+    spare = committed_spare
     response = staff_client().get(f"{TENANTS}{spare.pk}/change/")
     assert response.status_code == 302
     assert response["Location"] == "/admin/"

@@ -193,10 +193,13 @@ def test_a_copy_that_cannot_be_made_falls_back_to_migrating(
 
 
 def test_signup_claims_the_oldest_spare_and_creates_no_schema(
-    world: World, empty_spare_pool: None
+    committed_spare: Tenant, db: None
 ) -> None:
-    assert services.spare_pool_replenish(target=2) == 2
-    oldest, newest = Tenant.objects.filter(state=Tenant.State.SPARE).order_by("created_at", "pk")
+    # The run's committed pool (ready spares, not migrated here): at least two.
+    oldest, newest, *others = Tenant.objects.filter(state=Tenant.State.SPARE).order_by(
+        "created_at", "pk"
+    )
+    assert oldest.pk == committed_spare.pk
     schemas_before = _schemas()
 
     result = services.workspace_signup(
@@ -210,7 +213,7 @@ def test_signup_claims_the_oldest_spare_and_creates_no_schema(
     assert result.tenant.pk == oldest.pk
     assert result.tenant.schema_name == oldest.schema_name
     assert _schemas() == schemas_before
-    assert _spare_pks() == {newest.pk}
+    assert _spare_pks() == {newest.pk, *(spare.pk for spare in others)}
     claimed = Tenant.objects.get(pk=oldest.pk)
     assert (claimed.state, claimed.slug, claimed.name) == (
         Tenant.State.ACTIVE,

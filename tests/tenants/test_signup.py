@@ -447,9 +447,9 @@ def test_signup_with_wrong_types_and_missing_fields_names_each_field(world, db):
 
 
 def test_failure_after_claiming_a_spare_returns_it_to_the_pool(
-    world, db, monkeypatch, django_capture_on_commit_callbacks
+    committed_spare, db, monkeypatch, django_capture_on_commit_callbacks
 ):
-    spare = services.spare_workspace_create()
+    spare = committed_spare
     schemas_before = _schemas()
     _signup_failing_mid_provisioning(monkeypatch, django_capture_on_commit_callbacks)
 
