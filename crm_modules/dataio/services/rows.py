@@ -318,14 +318,22 @@ class Runner:
         known = sales.Company.objects.annotate(lower_name=Lower("name")).filter(
             _any("domain", domains) | _any("lower(name)", names)
         )
-        # Id and name are all a new contact's link needs: no model instance per company.
-        for pk, name, domain, lower_name in known.order_by("id").values_list(
-            "id", "name", "domain", "lower_name"
-        ):
-            found = sales.CompanyLink(pk, name)
-            if domain:
-                by_domain.setdefault(domain, found)
-            by_name.setdefault(lower_name, found)
+        # Id and name are all a new contact's link needs: no model instance per company. A
+        # deal's draft is a model's (``Deal.company``), so deals read instances.
+        found: Any
+        if self.job.entity == "contact":
+            for pk, name, domain, lower_name in known.order_by("id").values_list(
+                "id", "name", "domain", "lower_name"
+            ):
+                found = sales.CompanyLink(pk, name)
+                if domain:
+                    by_domain.setdefault(domain, found)
+                by_name.setdefault(lower_name, found)
+        else:
+            for found in known.only("id", "name", "domain").order_by("id"):
+                if found.domain:
+                    by_domain.setdefault(found.domain, found)
+                by_name.setdefault(found.lower_name, found)
         created: dict[int, list[int]] = {}
         missing: dict[str, tuple[RowOutcome, Any]] = {}
         for o in valid:
