@@ -9,10 +9,10 @@ import's own row log), skipping the cost of building a model instance per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import JSONField, Model
 
 # PostgreSQL's protocol binds at most 65,535 parameters to a statement; Django binds them on
@@ -31,6 +31,22 @@ def reserve_ids(model: type[Model], count: int) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
 
+def json_for_copy(field: JSONField) -> Callable[[Any], Any]:
+    """A JSON column's value as COPY takes it: an empty object or list as its JSON text (most
+    of an import's JSON cells: a row log's lists, a new record's empty scores), anything else
+    through Django's preparation (a ``Jsonb`` adapter). One call per batch: the wrapper of this
+    thread's connection is looked up once, not once a value."""
+    database = connections[DEFAULT_DB_ALIAS]
+    prep = field.get_db_prep_save
+
+    def value(item: Any) -> Any:
+        if not item and type(item) in (dict, list):
+            return "{}" if type(item) is dict else "[]"
+        return prep(item, database)
+
+    return value
+
+
 def copy_objects(model: type[Model], objects: Sequence[Model]) -> None:
     """Insert ``objects`` with one COPY; each object learns its primary key first."""
     if not objects:
@@ -41,17 +57,18 @@ def copy_objects(model: type[Model], objects: Sequence[Model]) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
-    # Only JSON needs Django's preparation (a Jsonb adapter); psycopg copies the rest as is.
+    # Only JSON needs preparing (a Jsonb adapter or a JSON text); psycopg copies the rest as is.
     prepared = [
-        (field.attname, isinstance(field, JSONField), field.get_db_prep_save) for field in fields
+        (field.attname, json_for_copy(field) if isinstance(field, JSONField) else None)
+        for field in fields
     ]
     copy_rows(
         model,
         [field.attname for field in fields],
         (
             [
-                prep(getattr(obj, name), connection) if as_json else getattr(obj, name)
-                for name, as_json, prep in prepared
+                getattr(obj, name) if prep is None else prep(getattr(obj, name))
+                for name, prep in prepared
             ]
             for obj in objects
         ),

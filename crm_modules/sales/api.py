@@ -78,6 +78,7 @@ from crm_modules.sales.services import (
 )
 from crm_modules.sales.services.bulk_import import (
     CompanyDraft,
+    CompanyLink,
     ContactDraft,
     companies_bulk_create,
     company_check_draft,
@@ -140,6 +141,7 @@ __all__ = [
     "Channel",
     "Company",
     "CompanyDraft",
+    "CompanyLink",
     "Consent",
     "Contact",
     "ContactDraft",

@@ -21,6 +21,7 @@ from crm_modules.activities import api as timeline
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
 from crm_modules.dataio.services.pipeline_rows import _contact_key, _listing, _references
+from crm_modules.dataio.services.row_log import LoggedRow
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 
@@ -296,7 +297,7 @@ def prefetch_activity_references(runner: Runner, batch: list[tuple[int, list[str
     prefetch_deal_references(runner, batch)
 
 
-def apply_activities(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
+def apply_activities(runner: Runner, valid: list[RowOutcome]) -> list[LoggedRow]:
     """Write a batch's activities in one go. With "skip" or "update", an activity already on
     the timeline (same type, time and subject on the same first record) is skipped."""
     job = runner.job
@@ -307,19 +308,19 @@ def apply_activities(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]
     existing: set[Any] = set()
     if job.duplicates != ImportJob.Duplicates.CREATE:
         existing = timeline.activities_existing(set(keys.values()))
-    rows: list[ImportRow] = []
+    rows: list[LoggedRow] = []
     to_create: list[RowOutcome] = []
     seen: set[Any] = set()
     for o in valid:
         key = keys[o.number]
         if job.duplicates != ImportJob.Duplicates.CREATE and (key in existing or key in seen):
-            rows.append(ImportRow(job=job, number=o.number, outcome=ImportRow.Outcome.SKIPPED))
+            rows.append(LoggedRow(job=job, number=o.number, outcome=ImportRow.Outcome.SKIPPED))
             continue
         seen.add(key)
         to_create.append(o)
     ids = timeline.activities_log_many([o.draft for o in to_create])
     rows += [
-        ImportRow(job=job, number=o.number, outcome=ImportRow.Outcome.CREATED, record_id=pk)
+        LoggedRow(job=job, number=o.number, outcome=ImportRow.Outcome.CREATED, record_id=pk)
         for o, pk in zip(to_create, ids, strict=True)
     ]
     return rows
@@ -337,7 +338,7 @@ def check_note(values: dict[str, str]) -> str:
     return note
 
 
-def write_notes(runner: Runner, outcomes: list[RowOutcome], rows: list[ImportRow]) -> None:
+def write_notes(runner: Runner, outcomes: list[RowOutcome], rows: list[LoggedRow]) -> None:
     """One note on the timeline of each record a row created or updated, linked as a note
     logged by hand would be (a contact's company, a deal's company and contacts too)."""
     notes = {o.number: o for o in outcomes if o.note}
@@ -346,7 +347,7 @@ def write_notes(runner: Runner, outcomes: list[RowOutcome], rows: list[ImportRow
     entity = runner.job.entity
     kinds = {"contact": "sales.contact", "company": "sales.company", "lead": "sales.lead"}
     now = timezone.now()
-    written: list[tuple[ImportRow, timeline.ActivityInput]] = []
+    written: list[tuple[LoggedRow, timeline.ActivityInput]] = []
     for row in rows:
         o = notes.get(row.number)
         if o is None or row.record_id is None:

@@ -11,6 +11,8 @@ import datetime
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import psycopg
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm_modules.activities import api as timeline
@@ -33,12 +35,12 @@ from crm_modules.dataio.module import (
     IMPORT_UNDONE,
     IMPORTS_TOPIC,
 )
-from crm_modules.dataio.services import pipeline_rows
+from crm_modules.dataio.services import pipeline_rows, row_log
+from crm_modules.dataio.services.row_log import LoggedRow
 from crm_modules.dataio.services.rows import Runner
 from crm_modules.reporting import api as reporting
 from crm_modules.sales import api as sales
 from crm_platform import s3
-from crm_platform.bulk import copy_objects
 from crm_platform.errors import ServiceError
 from tenants import live
 from tenants.audit.services import audit_record
@@ -274,10 +276,54 @@ def _batches(
         yield batch
 
 
+# Entities whose row checks read nothing from the database (names, emails, phones, custom
+# fields against the definitions the runner holds): the next batch's rows are checked in a
+# thread while the database writes the current batch. Deal and activity rows look up their
+# pipeline, contacts and deals, so they are checked in the batch's transaction.
+CHECK_AHEAD_ENTITIES = ("contact", "company", "lead")
+
+
+class _QueryAhead(Exception):
+    """A check run ahead tried to read the database (it has no transaction, lock or workspace
+    schema there): the batch is checked again in its own transaction."""
+
+
+def _refuse_queries(*_args: Any) -> Any:
+    raise _QueryAhead
+
+
+def _check(
+    runner: Runner,
+    batch: list[tuple[int, list[str]]],
+    language: str | None,
+    zone: datetime.tzinfo,
+) -> dict[int, Any]:
+    """The rows' outcomes, checked in a thread of their own with no database access, in the
+    language and time zone of the run (Django keeps both per thread)."""
+    try:
+        with (
+            translation.override(language),
+            timezone.override(zone),
+            connection.execute_wrapper(_refuse_queries),
+        ):
+            return {number: runner.check_row(number, cells) for number, cells in batch}
+    finally:
+        connection.close()  # this thread's own connection, if a check opened one
+
+
+@dataclass
+class _Ahead:
+    """A batch being checked in the background, and what its checks read."""
+
+    inputs: list[Any]
+    outcomes: Future[dict[int, Any]]
+
+
 def import_run(*, job_id: int) -> None:
     """Apply every row not yet applied, a batch per transaction. The job's ``processed_rows``
     commits with the batch's records, so a worker that dies mid-batch leaves nothing of that
-    batch, and the next run (Celery redelivers the task) starts after the last whole batch."""
+    batch, and the next run (Celery redelivers the task) starts after the last whole batch.
+    While a batch is written, the next one's rows are checked in a thread (ADR 0083)."""
     tenant = _tenant()
     job = ImportJob.objects.get(pk=job_id)
     if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
@@ -285,6 +331,11 @@ def import_run(*, job_id: int) -> None:
     actor = _actor(job, tenant)
     ImportJob.objects.filter(pk=job.pk, started_at__isnull=True).update(started_at=timezone.now())
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)
+    checker = (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-checks")
+        if job.entity in CHECK_AHEAD_ENTITIES
+        else None
+    )
     try:
         require(actor, IMPORT_RECORDS)
         with tempfile.TemporaryDirectory() as folder:
@@ -296,9 +347,23 @@ def import_run(*, job_id: int) -> None:
                 ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
             rows = reading.iter_rows(path, shape)
             next(rows, None)  # the header
-            for batch in _batches(reading.data_rows(rows), after=job.processed_rows):
-                if not _apply(actor=actor, tenant=tenant, job_id=job.pk, batch=batch):
+            batches = _batches(reading.data_rows(rows), after=job.processed_rows)
+            batch = next(batches, None)
+            ahead: _Ahead | None = None
+            while batch is not None:
+                following = next(batches, None)
+                applied, ahead = _apply(
+                    actor=actor,
+                    tenant=tenant,
+                    job_id=job.pk,
+                    batch=batch,
+                    ahead=ahead,
+                    following=following,
+                    checker=checker,
+                )
+                if not applied:
                     return
+                batch = following
     except Exception as exc:
         logger.exception("import %s failed", job_id)
         message = exc.message if isinstance(exc, ServiceError) else _("The import stopped.")
@@ -317,28 +382,76 @@ def import_run(*, job_id: int) -> None:
                 },
             )
         return
+    finally:
+        if checker is not None:
+            checker.shutdown(wait=True, cancel_futures=True)
     _finish(actor=actor, tenant=tenant, job_id=job.pk)
 
 
+def _checked_ahead(
+    runner: Runner, ahead: _Ahead | None, batch: list[tuple[int, list[str]]]
+) -> dict[int, Any]:
+    """The outcomes of the batch's rows checked ahead, when they were checked with what this
+    batch's runner reads (custom fields, members, mapping: nothing changed in between);
+    nothing otherwise, and the rows are checked again."""
+    if ahead is None:
+        return {}
+    try:
+        outcomes = ahead.outcomes.result()
+    except Exception:  # the rows are checked again in the transaction
+        logger.info("import %s: rows checked ahead are checked again", runner.job.pk)
+        return {}
+    if ahead.inputs != runner.check_inputs():
+        return {}
+    return {number: outcomes[number] for number, _cells in batch if number in outcomes}
+
+
 def _apply(
-    *, actor: Membership, tenant: Tenant, job_id: int, batch: list[tuple[int, list[str]]]
-) -> bool:
+    *,
+    actor: Membership,
+    tenant: Tenant,
+    job_id: int,
+    batch: list[tuple[int, list[str]]],
+    ahead: _Ahead | None = None,
+    following: list[tuple[int, list[str]]] | None = None,
+    checker: ThreadPoolExecutor | None = None,
+) -> tuple[bool, _Ahead | None]:
+    """One batch in one transaction; ``ahead``: its rows being checked in the background.
+    Returns whether the import goes on, and the checks of ``following`` started meanwhile."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.status != ImportJob.Status.RUNNING:
-            return False
+            return False, None
         batch = [(number, cells) for number, cells in batch if number > job.processed_rows]
         if not batch:
-            return True
+            return True, None
         # Two imports into one workspace take turns batch by batch, so each sees the records
         # the other has just created when it looks for duplicates.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import.{job.entity}"])
+        runner = Runner(actor=actor, job=job)
+        runner.checked = _checked_ahead(runner, ahead, batch)
+        upcoming = None
+        if checker is not None and following:
+            # The next batch's rows are checked (pure Python) while this one is written: the
+            # database's work and the checks overlap. They are used only if the next batch's
+            # runner reads the same custom fields and members.
+            upcoming = _Ahead(
+                inputs=runner.check_inputs(),
+                outcomes=checker.submit(
+                    copy_context().run,
+                    _check,
+                    runner,
+                    following,
+                    translation.get_language(),
+                    timezone.get_current_timezone(),
+                ),
+            )
         # Rows that update existing deals go through the deal services: open pages hear one
         # summary per batch and kind of change, before the batch's progress.
         with live.coalesced():
-            rows = _apply_rows(Runner(actor=actor, job=job), job, batch)
-        copy_objects(ImportRow, rows)
+            rows = _apply_rows(runner, job, batch)
+        row_log.write(rows)
         counts = dict.fromkeys(ImportRow.Outcome.values, 0)
         for row in rows:
             counts[row.outcome] += 1
@@ -354,12 +467,12 @@ def _apply(
         live.publish(
             tenant=tenant, topic=IMPORTS_TOPIC, event="import.progress", payload=_progress(job)
         )
-    return True
+    return True, upcoming
 
 
 def _apply_rows(
     runner: Runner, job: ImportJob, batch: list[tuple[int, list[str]]]
-) -> list[ImportRow]:
+) -> list[LoggedRow]:
     """The batch in one go (the fast path); when the database refuses part of it (a value
     the checks let through, a conflict with another writer), the batch is rolled back and
     its rows are applied one savepoint each, so that the good rows are stored and each bad
@@ -371,7 +484,7 @@ def _apply_rows(
         logger.warning("import %s: a batch was refused, applying it row by row", job.pk)
     # A fresh runner: nothing it read during the refused attempt is trusted.
     runner = Runner(actor=runner.actor, job=job)
-    rows: list[ImportRow] = []
+    rows: list[LoggedRow] = []
     for item in batch:
         try:
             with transaction.atomic():
@@ -379,7 +492,7 @@ def _apply_rows(
         except (DatabaseError, psycopg.Error) as exc:
             reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             rows.append(
-                ImportRow(
+                LoggedRow(
                     job=job,
                     number=item[0],
                     outcome=ImportRow.Outcome.FAILED,

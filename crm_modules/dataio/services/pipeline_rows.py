@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
+from crm_modules.dataio.services.row_log import LoggedRow
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 
@@ -351,14 +352,14 @@ def prefetch_deal_references(runner: Runner, batch: list[tuple[int, list[str]]])
 # --- applying a batch -----------------------------------------------------------------------
 
 
-def _row(job: ImportJob, o: RowOutcome, outcome: str, record_id: int | None) -> ImportRow:
-    return ImportRow(job=job, number=o.number, outcome=outcome, record_id=record_id)
+def _row(job: ImportJob, o: RowOutcome, outcome: str, record_id: int | None) -> LoggedRow:
+    return LoggedRow(job=job, number=o.number, outcome=outcome, record_id=record_id)
 
 
-def _failed(runner: Runner, o: RowOutcome, exc: ServiceError) -> ImportRow:
+def _failed(runner: Runner, o: RowOutcome, exc: ServiceError) -> LoggedRow:
     from crm_modules.dataio.services.rows import _field_column
 
-    return ImportRow(
+    return LoggedRow(
         job=runner.job,
         number=o.number,
         outcome=ImportRow.Outcome.FAILED,
@@ -366,7 +367,7 @@ def _failed(runner: Runner, o: RowOutcome, exc: ServiceError) -> ImportRow:
     )
 
 
-def apply_leads(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
+def apply_leads(runner: Runner, valid: list[RowOutcome]) -> list[LoggedRow]:
     """A lead is a duplicate of one with the same email, else the same phone."""
     job = runner.job
     policy = job.duplicates
@@ -384,7 +385,7 @@ def apply_leads(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
             sales.Lead.objects.filter(phone__in=phones).order_by("id").values_list("phone", "id")
         ):
             by_phone.setdefault(phone, pk)
-    rows: list[ImportRow] = []
+    rows: list[LoggedRow] = []
     to_create: list[RowOutcome] = []
     seen: set[tuple[str, str]] = set()
     for o in valid:
@@ -411,7 +412,7 @@ def apply_leads(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
     return rows
 
 
-def _update_lead(runner: Runner, o: RowOutcome, lead_id: int) -> ImportRow:
+def _update_lead(runner: Runner, o: RowOutcome, lead_id: int) -> LoggedRow:
     from crm_modules.dataio.services.rows import _jsonable
 
     lead = sales.Lead.objects.get(pk=lead_id)
@@ -439,7 +440,7 @@ def _update_lead(runner: Runner, o: RowOutcome, lead_id: int) -> ImportRow:
     return row
 
 
-def apply_deals(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
+def apply_deals(runner: Runner, valid: list[RowOutcome]) -> list[LoggedRow]:
     """A deal is a duplicate of one with the same name in the same pipeline for the same
     company (or both without one)."""
     job = runner.job
@@ -454,7 +455,7 @@ def apply_deals(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
             .values_list("name", "pipeline_id", "company_id", "id")
         ):
             existing.setdefault((name, pipeline_id, company_id), pk)
-    rows: list[ImportRow] = []
+    rows: list[LoggedRow] = []
     to_create: list[RowOutcome] = []
     seen: set[tuple[str, int, int | None]] = set()
     for o in valid:
@@ -490,7 +491,7 @@ def apply_deals(runner: Runner, valid: list[RowOutcome]) -> list[ImportRow]:
     return rows
 
 
-def _update_deal(runner: Runner, o: RowOutcome, deal_id: int) -> ImportRow:
+def _update_deal(runner: Runner, o: RowOutcome, deal_id: int) -> LoggedRow:
     from crm_modules.dataio.services.rows import _jsonable
 
     draft = o.draft

@@ -4,10 +4,13 @@ in bulk, existing ones updated one savepoint each — with what each row became.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -15,10 +18,26 @@ from crm_modules.activities import api as timeline
 from crm_modules.dataio import mapping as columns
 from crm_modules.dataio.models import ImportJob, ImportRow
 from crm_modules.dataio.services import activity_rows, pipeline_rows
+from crm_modules.dataio.services.row_log import LoggedRow
 from crm_modules.sales import api as sales
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import require
+
+# Targets that are not fields of the record itself (its emails, phones, company, owner, note).
+NOT_RECORD_FIELDS = frozenset(
+    {
+        "full_name",
+        "email",
+        "email_2",
+        "phone",
+        "phone_2",
+        "company",
+        "company_domain",
+        "owner_email",
+        "note",
+    }
+)
 
 
 @dataclass
@@ -33,6 +52,15 @@ class RowOutcome:
     currency_named: bool = False
     # The row's note for the timeline of the record it creates or updates.
     note: str = ""
+
+
+def _any(column: str, values: Collection[str]) -> Q:
+    """``column`` is one of ``values``, sent as one array (``= ANY(%s)``): a batch's 1,000
+    values as one parameter, where ``__in`` has Django and psycopg handle a placeholder per
+    value. ``column`` is SQL of the queried table (a column name or an expression of one)."""
+    # Only this module's fixed column names are formatted in; the values are a parameter.
+    sql = f"{column} = ANY(%s)"
+    return Q(RawSQL(sql, [list(values)], output_field=BooleanField()))  # noqa: S611
 
 
 def _field_column(job: ImportJob, field: str) -> str:
@@ -78,6 +106,30 @@ class Runner:
         if job.entity == "activity" or "note" in job.mapping.values():
             require(actor, timeline.LOG_ACTIVITY)
         self._pipelines: pipeline_rows.Pipelines | None = None
+        # Rows checked ahead (in a thread, while the previous batch was written) by a runner
+        # with the same ``check_inputs``, by row number: ``apply_batch`` takes them as checked.
+        self.checked: dict[int, RowOutcome] = {}
+        # The header of each mapped target's column (read for every row's messages).
+        self.headers_of = {target: job.headers[int(index)] for index, target in job.mapping.items()}
+
+    def check_inputs(self) -> list[Any]:
+        """Everything ``check_row`` reads besides the row itself: two runners with equal inputs
+        check a row alike, so one's outcomes serve the other."""
+        job = self.job
+        return [
+            job.entity,
+            job.mapping,
+            job.headers,
+            job.date_format,
+            job.file_name,
+            sorted(self.members),
+            self.member_emails,
+            self.lead_status_labels,
+            [
+                [getattr(definition, f.attname) for f in sales.CustomField._meta.concrete_fields]
+                for definition in self.custom_fields
+            ],
+        ]
 
     def pipelines(self) -> pipeline_rows.Pipelines:
         if self._pipelines is None:
@@ -92,7 +144,7 @@ class Runner:
         outcome = RowOutcome(number=number, errors=list(parsed.problems), stored={})
         values = parsed.values
         custom: dict[str, Any] = {}
-        targets = {target: job.headers[int(index)] for index, target in job.mapping.items()}
+        targets = self.headers_of
         for target, value in values.items():
             if not target.startswith(columns.CUSTOM):
                 continue
@@ -134,19 +186,7 @@ class Runner:
         fields: dict[str, Any] = {
             name: value
             for name, value in values.items()
-            if name
-            not in {
-                "full_name",
-                "email",
-                "email_2",
-                "phone",
-                "phone_2",
-                "company",
-                "company_domain",
-                "owner_email",
-                "note",
-            }
-            and not name.startswith(columns.CUSTOM)
+            if name not in NOT_RECORD_FIELDS and not name.startswith(columns.CUSTOM)
         }
         if "lifecycle_stage" in fields:
             fields["lifecycle_stage"] = fields["lifecycle_stage"].lower()
@@ -218,13 +258,17 @@ class Runner:
 
     # -- applying a batch (inside the caller's transaction) --
 
-    def apply_batch(self, batch: list[tuple[int, list[str]]]) -> list[ImportRow]:
+    def apply_batch(self, batch: list[tuple[int, list[str]]]) -> list[LoggedRow]:
         if self.job.entity in ("deal", "activity"):
             pipeline_rows.prefetch_deal_references(self, batch)
-        outcomes = [self.check_row(number, cells) for number, cells in batch]
+        checked, self.checked = self.checked, {}
+        outcomes = [
+            checked[number] if number in checked else self.check_row(number, cells)
+            for number, cells in batch
+        ]
         valid = [o for o in outcomes if not o.errors]
-        rows: list[ImportRow] = [
-            ImportRow(
+        rows: list[LoggedRow] = [
+            LoggedRow(
                 job=self.job,
                 number=o.number,
                 outcome=ImportRow.Outcome.FAILED,
@@ -251,10 +295,14 @@ class Runner:
         emails = {e.email for o in valid for e in o.draft.emails}
         phones = {p for o in valid for p in o.draft.phones}
         by_email = dict(
-            sales.ContactEmail.objects.filter(email__in=emails).values_list("email", "contact_id")
+            sales.ContactEmail.objects.filter(_any("email", emails)).values_list(
+                "email", "contact_id"
+            )
         )
         by_phone = dict(
-            sales.ContactPhone.objects.filter(number__in=phones).values_list("number", "contact_id")
+            sales.ContactPhone.objects.filter(_any("number", phones)).values_list(
+                "number", "contact_id"
+            )
         )
         return by_email, by_phone
 
@@ -268,12 +316,24 @@ class Runner:
         by_domain: dict[str, Any] = {}
         by_name: dict[str, Any] = {}
         known = sales.Company.objects.annotate(lower_name=Lower("name")).filter(
-            domain__in=domains
-        ) | sales.Company.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=names)
-        for found in known.only("id", "name", "domain").order_by("id"):
-            if found.domain:
-                by_domain.setdefault(found.domain, found)
-            by_name.setdefault(found.lower_name, found)
+            _any("domain", domains) | _any("lower(name)", names)
+        )
+        # Id and name are all a new contact's link needs: no model instance per company. A
+        # deal's draft is a model's (``Deal.company``), so deals read instances.
+        found: Any
+        if self.job.entity == "contact":
+            for pk, name, domain, lower_name in known.order_by("id").values_list(
+                "id", "name", "domain", "lower_name"
+            ):
+                found = sales.CompanyLink(pk, name)
+                if domain:
+                    by_domain.setdefault(domain, found)
+                by_name.setdefault(lower_name, found)
+        else:
+            for found in known.only("id", "name", "domain").order_by("id"):
+                if found.domain:
+                    by_domain.setdefault(found.domain, found)
+                by_name.setdefault(found.lower_name, found)
         created: dict[int, list[int]] = {}
         missing: dict[str, tuple[RowOutcome, Any]] = {}
         for o in valid:
@@ -321,11 +381,11 @@ class Runner:
                 o.draft.company = company
         return created
 
-    def _apply_contacts(self, valid: list[RowOutcome]) -> list[ImportRow]:
+    def _apply_contacts(self, valid: list[RowOutcome]) -> list[LoggedRow]:
         policy = self.job.duplicates
         created_companies = self._companies_for(valid)
         by_email, by_phone = self._existing_contacts(valid)
-        rows: list[ImportRow] = []
+        rows: list[LoggedRow] = []
         to_create: list[RowOutcome] = []
         seen_email: dict[str, int] = {}
         seen_phone: dict[str, int] = {}
@@ -346,7 +406,7 @@ class Runner:
                     rows.append(self._update_contact(o, existing))
                 else:
                     rows.append(
-                        ImportRow(
+                        LoggedRow(
                             job=self.job,
                             number=o.number,
                             outcome=ImportRow.Outcome.SKIPPED,
@@ -364,7 +424,7 @@ class Runner:
         )
         for o, contact_id in zip(to_create, contact_ids, strict=True):
             rows.append(
-                ImportRow(
+                LoggedRow(
                     job=self.job,
                     number=o.number,
                     outcome=ImportRow.Outcome.CREATED,
@@ -385,15 +445,15 @@ class Runner:
                     ]
         return rows
 
-    def _failed(self, o: RowOutcome) -> ImportRow:
-        return ImportRow(
+    def _failed(self, o: RowOutcome) -> LoggedRow:
+        return LoggedRow(
             job=self.job,
             number=o.number,
             outcome=ImportRow.Outcome.FAILED,
             errors=[{"column": column, "reason": reason} for column, reason in o.errors],
         )
 
-    def _update_contact(self, o: RowOutcome, contact_id: int) -> ImportRow:
+    def _update_contact(self, o: RowOutcome, contact_id: int) -> LoggedRow:
         draft = o.draft
         contact = sales.Contact.objects.get(pk=contact_id)
         emails = list(contact.emails.order_by("-is_primary", "id").values_list("email", flat=True))
@@ -425,7 +485,7 @@ class Runner:
             with transaction.atomic():
                 sales.contact_update(actor=self.actor, contact=contact, changes=changes)
         except ServiceError as exc:
-            return ImportRow(
+            return LoggedRow(
                 job=self.job,
                 number=o.number,
                 outcome=ImportRow.Outcome.FAILED,
@@ -433,7 +493,7 @@ class Runner:
                     {"column": _field_column(self.job, exc.field or ""), "reason": exc.message}
                 ],
             )
-        return ImportRow(
+        return LoggedRow(
             job=self.job,
             number=o.number,
             outcome=ImportRow.Outcome.UPDATED,
@@ -441,7 +501,7 @@ class Runner:
             previous=_jsonable(previous),
         )
 
-    def _apply_companies(self, valid: list[RowOutcome]) -> list[ImportRow]:
+    def _apply_companies(self, valid: list[RowOutcome]) -> list[LoggedRow]:
         policy = self.job.duplicates
         domains = {o.draft.fields.get("domain") for o in valid if o.draft.fields.get("domain")}
         existing = dict(
@@ -449,7 +509,7 @@ class Runner:
             .order_by("-id")
             .values_list("domain", "id")
         )
-        rows: list[ImportRow] = []
+        rows: list[LoggedRow] = []
         to_create: list[RowOutcome] = []
         seen: dict[str, int] = {}
         for o in valid:
@@ -460,7 +520,7 @@ class Runner:
                     rows.append(self._update_company(o, match))
                 else:
                     rows.append(
-                        ImportRow(
+                        LoggedRow(
                             job=self.job,
                             number=o.number,
                             outcome=ImportRow.Outcome.SKIPPED,
@@ -473,14 +533,14 @@ class Runner:
             to_create.append(o)
         created = sales.companies_bulk_create(actor=self.actor, drafts=[o.draft for o in to_create])
         rows += [
-            ImportRow(
+            LoggedRow(
                 job=self.job, number=o.number, outcome=ImportRow.Outcome.CREATED, record_id=c.pk
             )
             for o, c in zip(to_create, created, strict=True)
         ]
         return rows
 
-    def _update_company(self, o: RowOutcome, company_id: int) -> ImportRow:
+    def _update_company(self, o: RowOutcome, company_id: int) -> LoggedRow:
         company = sales.Company.objects.get(pk=company_id)
         changes: dict[str, Any] = {
             name: value
@@ -497,7 +557,7 @@ class Runner:
             with transaction.atomic():
                 sales.company_update(actor=self.actor, company=company, changes=changes)
         except ServiceError as exc:
-            return ImportRow(
+            return LoggedRow(
                 job=self.job,
                 number=o.number,
                 outcome=ImportRow.Outcome.FAILED,
@@ -505,7 +565,7 @@ class Runner:
                     {"column": _field_column(self.job, exc.field or ""), "reason": exc.message}
                 ],
             )
-        return ImportRow(
+        return LoggedRow(
             job=self.job,
             number=o.number,
             outcome=ImportRow.Outcome.UPDATED,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +31,7 @@ from crm_modules.sales.services.custom_fields import check_custom_values, custom
 from crm_modules.sales.services.deals import deals_published
 from crm_modules.sales.services.duplicates import company_name_key, contact_name_key
 from crm_modules.sales.services.scores import score_inputs_changed
-from crm_platform.bulk import copy_objects, copy_rows, reserve_ids
+from crm_platform.bulk import copy_objects, copy_rows, json_for_copy, reserve_ids
 from crm_platform.errors import ServiceError
 from tenants.models import Membership
 from tenants.permissions import allows, require
@@ -43,13 +43,21 @@ class CompanyDraft:
     owner_id: int | None
 
 
+class CompanyLink(NamedTuple):
+    """The company a new contact is linked to, as a batch read it: its id and name are all
+    the write needs (a model instance per linked company cost more than the lookup)."""
+
+    pk: int
+    name: str
+
+
 @dataclass
 class ContactDraft:
     fields: dict[str, Any]
     owner_id: int | None
     emails: list[contacts.EmailInput] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
-    company: Company | None = None
+    company: Company | CompanyLink | None = None
 
 
 def _owner(actor: Membership, owner_id: Any, members: Collection[int] | None) -> int | None:
@@ -167,7 +175,8 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
         return []
     now = timezone.now()
     ids = reserve_ids(Contact, len(drafts))
-    columns, defaults, attname, json_prep = _contact_columns()
+    columns, defaults, attname, json_fields = _contact_columns()
+    json_prep = [(field.attname, json_for_copy(field)) for field in json_fields]
     field_defaults = default_fields("contact")
     rows = []
     for pk, draft in zip(ids, drafts, strict=True):
@@ -193,7 +202,7 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
             updated_at=now,
         )
         for name, prep in json_prep:
-            values[name] = prep(values[name], connection)
+            values[name] = prep(values[name])
         rows.append([values[name] for name in columns])
     with transaction.atomic():
         copy_rows(Contact, columns, rows)
@@ -232,18 +241,18 @@ def contacts_bulk_create(*, actor: Membership, drafts: Sequence[ContactDraft]) -
 
 @functools.cache
 def _contact_columns() -> tuple[
-    tuple[str, ...], dict[str, Any], dict[str, str], tuple[tuple[str, Any], ...]
+    tuple[str, ...], dict[str, Any], dict[str, str], tuple[JSONField[Any], ...]
 ]:
     """The contact table's written columns (attnames), each one's default, the attname of
-    each field name, and the JSON columns with Django's preparation (a Jsonb adapter)."""
+    each field name, and the JSON columns (prepared for COPY by ``json_for_copy``)."""
     fields = [f for f in Contact._meta.concrete_fields if not f.generated]
     columns = tuple(f.attname for f in fields)
     # Callable defaults (dict, list) are fresh per call; each row's value is prepared (JSON)
     # or copied out before the next row, so one instance per column serves every row.
     defaults = {f.attname: f.get_default() for f in fields if not f.primary_key}
     attname = {f.name: f.attname for f in fields} | {f.attname: f.attname for f in fields}
-    json_prep = tuple((f.attname, f.get_db_prep_save) for f in fields if isinstance(f, JSONField))
-    return columns, defaults, attname, json_prep
+    json_fields = tuple(f for f in fields if isinstance(f, JSONField))
+    return columns, defaults, attname, json_fields
 
 
 def records_bulk_delete(
