@@ -212,8 +212,16 @@ def redis_services(url: str | None, *, prefix: str) -> tuple[dict[str, Any], dic
     #   noticed);
     # - a pool holds at most 100 connections and refuses the next one, and every socket joining
     #   or leaving a group holds one while its command is in flight: hundreds of sockets of one
-    #   process closing at once (a deploy, a network blip) failed.
-    host = {"address": url, "socket_timeout": 30, "max_connections": 2000}
+    #   process closing at once (a deploy, a network blip) failed;
+    # - a connection must be made within 5 s, handshake included: when hundreds of sockets join
+    #   at once on a busy machine, each new connection waits behind the others in the event loop,
+    #   and 300 joins at once on two loaded cores (embedded Redis) missed it.
+    host = {
+        "address": url,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 30,
+        "max_connections": 2000,
+    }
     # The live sender (tenants/live_sender.py) delivers a burst of events in one pipeline, faster
     # than a process's sockets read them: each process's queue holds up to 5,000 messages (the
     # layer's default of 100 dropped the tail of any burst of more).
