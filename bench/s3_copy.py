@@ -113,7 +113,7 @@ def main() -> None:
         if len(result.present) != args.objects:
             sys.exit(f"rerun: {len(result.present)} of {args.objects} present")
         label = f"rerun, all present, {args.workers} workers"
-        print(f"{label:<33} {seconds:8.1f} s  {args.objects / seconds:8.0f} objects/s")
+        print(f"{label:<31} {seconds:8.1f} s  {args.objects / seconds:8.0f} objects/s")
     finally:
         moto.terminate()
         moto.wait(timeout=10)
