@@ -487,7 +487,17 @@ def workspace_objects_copy(
         )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = list(pool.map(one, keys, targets))
+        futures = [pool.submit(one, key, target) for key, target in zip(keys, targets, strict=True)]
+    failed = [error for future in futures if (error := future.exception()) is not None]
+    if failed:
+        # The copies that succeeded are removed again before the failure is raised: the
+        # caller never learns about them.
+        done = [future.result()[1] for future in futures if future.exception() is None]
+        objects_written_undo(
+            schema_name=target_schema, written=[item for item in done if item is not None]
+        )
+        raise failed[0]
+    outcomes = [future.result() for future in futures]
     result = CopyResult(copied=[], present=[], missing=[])
     for key, target, (outcome, written) in zip(keys, targets, outcomes, strict=True):
         if outcome == "missing":

@@ -412,6 +412,31 @@ def test_objects_are_copied_by_several_threads_at_once(s3_bucket):
         assert body.read() == key.encode()
 
 
+def test_a_copy_that_fails_part_way_removes_what_it_had_copied(s3_bucket):
+    source, target = f"ws_{uuid.uuid4().hex[:12]}", f"ws_{uuid.uuid4().hex[:12]}"
+    keys = [f"workspaces/{source}/documents/{number}/1" for number in range(6)]
+    for key in keys:
+        _put(key, key.encode(), "text/plain")
+    refused = keys[3].replace(source, target)
+
+    def refuse(params: dict[str, Any], **kwargs: Any) -> None:
+        if params.get("Key") == refused:
+            raise RuntimeError("S3 refused the copy")
+
+    session = boto3._get_default_session()
+    session.events.register("before-parameter-build.s3.CopyObject", refuse)
+    try:
+        with pytest.raises(RuntimeError, match="S3 refused the copy"):
+            s3.workspace_objects_copy(
+                source_schema=source, target_schema=target, keys=keys, workers=3
+            )
+    finally:
+        session.events.unregister("before-parameter-build.s3.CopyObject", refuse)
+
+    assert s3.workspace_objects(schema_name=target) == []
+    assert len(s3.workspace_objects(schema_name=source)) == len(keys)
+
+
 def test_a_large_object_is_copied_in_parts_with_its_type_metadata_and_encryption(
     s3_bucket, settings, monkeypatch
 ):
