@@ -1,11 +1,15 @@
 """Backup and restore of one workspace (`manage.py workspace_export` / `workspace_restore`).
 
-An archive is a gzipped tar with three members:
+An archive is a gzipped tar with these members:
 
-- ``manifest.json`` — format version, the workspace's platform rows (tenant, domains,
-  memberships), the migrations its schema had, a row count and checksum per table, and the
-  manifest of its documents in S3 (key, size, ETag; the objects stay in the versioned bucket).
 - ``schema.sql`` — ``pg_dump --schema`` of the workspace schema (plain SQL).
+- ``files/<key>`` — with ``--with-files`` only: the bytes of every object under the
+  workspace's prefix, streamed from S3 into the archive (never whole in memory).
+- ``manifest.json`` (written last, once the files' checksums are known) — format version, the
+  workspace's platform rows (tenant, domains, memberships), the migrations its schema had, a
+  row count and checksum per table, the manifest of its documents in S3 (key, size, ETag; the
+  objects stay in the versioned bucket) and the files the archive holds (key, size, SHA-256,
+  content type).
 
 Export reads everything from one snapshot: a REPEATABLE READ transaction exports its snapshot
 and ``pg_dump --snapshot`` dumps from it, so the dump, the platform rows and the checksums agree.
@@ -15,7 +19,8 @@ version knows), loads the schema under a new name in one transaction (``psql
 --single-transaction``), verifies every table's count and checksum, then — in one database
 transaction — either creates the workspace's platform rows (a new workspace) or swaps the
 restored schema in for the current one (``replace``). Anything that fails on the way drops the
-restored schema: no half-restored workspace is left.
+restored schema and removes exactly the object versions it wrote (an overwritten key answers
+its previous object again): no half-restored workspace is left, no file it had is lost.
 
 Objects in S3 live under ``workspaces/<schema>/`` and the rows name them by key. A restore
 under another schema (a new workspace, or over a workspace whose schema is not the archive's)
@@ -23,11 +28,15 @@ copies every object the restored rows name — document versions, thumbnails, im
 files, the logo — inside the bucket to the same place under the new prefix, then rewrites the
 keys in the same transaction that makes the workspace live: the new workspace never reads the
 old one's prefix (ADR 0073). Modules name their key columns with ``register_object_keys``.
+Copies run on a bounded pool of threads (ADR 0080). A key the rows name that the bucket no
+longer holds (a deleted workspace's files were purged) is uploaded from the archive when it
+holds the file; every file member is checked against its checksum before anything changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -53,6 +62,7 @@ from tenants.models import Domain, Membership, Tenant, User
 FORMAT = 1
 MANIFEST = "manifest.json"
 SCHEMA_SQL = "schema.sql"
+FILES = "files/"
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 logger = logging.getLogger(__name__)
@@ -89,6 +99,16 @@ class RestoreResult:
     # were restored and point at the new prefix, where nothing answers).
     objects_copied: int = 0
     missing_objects: list[str] = dataclasses.field(default_factory=list)
+    # Objects the bucket no longer held, uploaded from the archive's files.
+    objects_uploaded: int = 0
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    """A file member of an archive, checked against the manifest and extracted to ``path``."""
+
+    path: Path
+    content_type: str
 
 
 # --- PostgreSQL clients and checksums -------------------------------------------------------------
@@ -184,8 +204,9 @@ def schema_copy(*, source: str, target: str) -> None:
         _load_schema(dump_path, source=source, target=target)
 
 
-def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
-    """Write the workspace's archive to `output`; returns its manifest."""
+def workspace_export(*, slug: str, output: Path, with_files: bool = False) -> dict[str, Any]:
+    """Write the workspace's archive to `output`; returns its manifest. With ``with_files``
+    the archive also holds the bytes of the workspace's objects in S3."""
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         raise BackupError(f"No workspace with the address {slug!r}.")
@@ -242,19 +263,66 @@ def workspace_export(*, slug: str, output: Path) -> dict[str, Any]:
                 "documents": s3.workspace_objects(schema_name=schema_name),
             }
         with tarfile.open(output, "w:gz") as archive:
+            archive.add(dump_path, arcname=SCHEMA_SQL)
+            manifest["files"] = (
+                _files_archive(archive, schema_name, manifest["documents"]) if with_files else []
+            )
             data = json.dumps(manifest, indent=2, default=str).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-            archive.add(dump_path, arcname=SCHEMA_SQL)
     return manifest
+
+
+class _Hashing:
+    """A file object that hashes what is read through it."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk: bytes = self.body.read(size)
+        self.sha256.update(chunk)
+        return chunk
+
+
+def _files_archive(
+    archive: tarfile.TarFile, schema_name: str, documents: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Stream every listed object into the archive as ``files/<key>``; answers the manifest's
+    entries. An object deleted since it was listed is left out."""
+    files: list[dict[str, Any]] = []
+    for document in documents:
+        key = document["key"]
+        reader = s3.object_reader(schema_name=schema_name, key=key)
+        if reader is None:
+            continue
+        try:
+            hashing = _Hashing(reader.body)
+            info = tarfile.TarInfo(FILES + key)
+            info.size = reader.size
+            info.mtime = int(timezone.now().timestamp())
+            archive.addfile(info, hashing)
+        finally:
+            reader.body.close()
+        files.append(
+            {
+                "key": key,
+                "size": reader.size,
+                "sha256": hashing.sha256.hexdigest(),
+                "content_type": reader.content_type,
+            }
+        )
+    return files
 
 
 # --- restore --------------------------------------------------------------------------------
 
 
-def read_archive(path: Path, workdir: Path) -> tuple[dict[str, Any], Path]:
-    """The manifest and the extracted dump, or a BackupError that says what is wrong."""
+def read_archive(path: Path, workdir: Path) -> tuple[dict[str, Any], Path, dict[str, ArchivedFile]]:
+    """The manifest, the extracted dump and the extracted files (by key, each checked against
+    the manifest's size and SHA-256), or a BackupError that says what is wrong."""
     try:
         with tarfile.open(path, "r:gz") as archive:
             names = set(archive.getnames())
@@ -271,6 +339,7 @@ def read_archive(path: Path, workdir: Path) -> tuple[dict[str, Any], Path]:
             with dump_path.open("wb") as out:
                 while chunk := dump_file.read(1 << 20):
                     out.write(chunk)
+            files = _files_extract(path, archive, manifest, workdir)
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as exc:
         raise BackupError(
             f"{path} is truncated or damaged and cannot be restored ({exc})."
@@ -287,7 +356,41 @@ def read_archive(path: Path, workdir: Path) -> tuple[dict[str, Any], Path]:
             f"{path} comes from a newer version of Rapport: its schema has migrations this "
             f"version does not know ({listed}). Upgrade first, then restore."
         )
-    return manifest, dump_path
+    return manifest, dump_path, files
+
+
+def _files_extract(
+    path: Path, archive: tarfile.TarFile, manifest: dict[str, Any], workdir: Path
+) -> dict[str, ArchivedFile]:
+    listed = {entry["key"]: entry for entry in manifest.get("files", [])}
+    prefix = s3.workspace_prefix(str(manifest.get("schema_name", "")))
+    directory = workdir / "files"
+    directory.mkdir()
+    files: dict[str, ArchivedFile] = {}
+    for number, member in enumerate(archive.getmembers()):
+        if not member.name.startswith(FILES):
+            continue
+        key = member.name.removeprefix(FILES)
+        entry = listed.get(key)
+        source = archive.extractfile(member)
+        if entry is None or not key.startswith(prefix) or source is None:
+            raise BackupError(f"{path} holds a file its manifest does not list: {key}.")
+        target = directory / str(number)
+        digest = hashlib.sha256()
+        with target.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if target.stat().st_size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+            raise BackupError(
+                f"{path} is corrupt: the file {key} does not match its checksum; nothing was "
+                "changed."
+            )
+        files[key] = ArchivedFile(path=target, content_type=entry.get("content_type") or "")
+    absent = sorted(set(listed) - set(files))
+    if absent:
+        raise BackupError(f"{path} lacks files its manifest lists: {', '.join(absent[:5])}.")
+    return files
 
 
 def _rewrite_schema(dump: Path, *, source: str, target: str, out: Path) -> None:
@@ -340,7 +443,7 @@ def workspace_restore(
     from tenants.slugs import check_workspace_slug
 
     with tempfile.TemporaryDirectory() as workdir:
-        manifest, dump = read_archive(archive, Path(workdir))
+        manifest, dump, held = read_archive(archive, Path(workdir))
         slug = slug or manifest["tenant"]["slug"]
         try:
             slug = check_workspace_slug(slug)
@@ -362,6 +465,8 @@ def workspace_restore(
         # The archive's logo, restored over an existing workspace too (ADR 0077).
         logo_key = manifest["tenant"].get("logo_key", "")
         copy = s3.CopyResult(copied=[], present=[], missing=[])
+        written: list[s3.Written] = []
+        uploaded: list[str] = []
         logo_missing: list[str] = []
         _load_schema(dump, source=source_schema, target=staging)
         try:
@@ -377,19 +482,45 @@ def workspace_restore(
                     f"(tables: {', '.join(differing)}); nothing was changed."
                 )
             moving = source_schema != target_schema
-            if moving:
+            if (moving or held) and s3.s3_configured():
                 keys = _object_keys(staging, prefix=s3.workspace_prefix(source_schema))
                 if logo_key.startswith(s3.workspace_prefix(source_schema)):
                     keys.append(logo_key)
+                if moving:
+                    copy = s3.workspace_objects_copy(
+                        source_schema=source_schema, target_schema=target_schema, keys=keys
+                    )
+                    written += copy.written
+                    absent = copy.missing
+                else:
+                    absent = s3.objects_absent(
+                        schema_name=target_schema, keys=[key for key in keys if key in held]
+                    )
+                # What the bucket no longer holds comes from the archive when it has the file.
+                for key in absent:
+                    if key not in held:
+                        continue
+                    written.append(
+                        s3.object_upload_written(
+                            schema_name=target_schema,
+                            key=s3.workspace_key_moved(
+                                key=key, source_schema=source_schema, target_schema=target_schema
+                            ),
+                            path=str(held[key].path),
+                            content_type=held[key].content_type,
+                        )
+                    )
+                    uploaded.append(key)
+                copy = dataclasses.replace(
+                    copy, missing=[key for key in copy.missing if key not in uploaded]
+                )
+            if moving:
+                if logo_key.startswith(s3.workspace_prefix(source_schema)):
                     logo_key = s3.workspace_key_moved(
                         key=logo_key, source_schema=source_schema, target_schema=target_schema
                     )
                 else:
                     logo_key = ""
-                if keys and s3.s3_configured():
-                    copy = s3.workspace_objects_copy(
-                        source_schema=source_schema, target_schema=target_schema, keys=keys
-                    )
             memberships, skipped = 0, list[str]()
             with transaction.atomic():
                 if moving:
@@ -404,7 +535,7 @@ def workspace_restore(
                     memberships, skipped = _restore_memberships(manifest, tenant=tenant)
         except BaseException:
             _drop_schema(staging)
-            _objects_forget(target_schema, copy.copied)
+            _writes_undo(target_schema, written)
             raise
     _migrate_if_behind(tenant.schema_name)
     return RestoreResult(
@@ -415,6 +546,7 @@ def workspace_restore(
         skipped_members=skipped,
         objects_copied=len(copy.copied),
         missing_objects=copy.missing + [key for key in logo_missing if key not in copy.missing],
+        objects_uploaded=len(uploaded),
     )
 
 
@@ -485,12 +617,27 @@ def _object_keys_rewrite(schema_name: str, *, source: str, target: str) -> None:
 
 
 def _objects_forget(schema_name: str, keys: list[str]) -> None:
-    """A failed restore removes the objects it copied; the restore itself failed already, so a
-    failure here is logged (the sweep of abandoned uploads removes document versions later)."""
+    """Delete the objects of a logo the restore replaced (after the commit); a failure is
+    logged."""
     if not keys:
         return
     try:
         s3.objects_delete(schema_name=schema_name, keys=keys)
+    except Exception:
+        logger.exception(
+            "restore.replaced_logo_not_deleted", extra={"restored_schema": schema_name}
+        )
+
+
+def _writes_undo(schema_name: str, written: list[s3.Written]) -> None:
+    """A failed restore removes the object versions it wrote — copied or uploaded — and only
+    those: a key it overwrote answers the object it held before (the bucket keeps versions).
+    The restore itself failed already, so a failure here is logged (the sweep of abandoned
+    uploads removes document versions later)."""
+    if not written:
+        return
+    try:
+        s3.objects_written_undo(schema_name=schema_name, written=written)
     except Exception:
         logger.exception(
             "restore.copied_objects_not_deleted", extra={"restored_schema": schema_name}

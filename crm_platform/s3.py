@@ -11,11 +11,13 @@ import functools
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -33,7 +35,9 @@ def s3_configured() -> bool:
     return bool(settings.AWS_STORAGE_BUCKET_NAME)
 
 
-def s3_client(*, timeout: float = 10.0, signed: bool = True) -> Any:
+def s3_client(*, timeout: float = 10.0, signed: bool = True, connections: int = 10) -> Any:
+    """A client (thread-safe: one client serves a pool of threads, ``connections`` at a time);
+    built from boto3's default session, which is only ever used here to build clients."""
     return boto3.client(
         "s3",
         endpoint_url=settings.AWS_S3_ENDPOINT_URL or None,
@@ -43,6 +47,7 @@ def s3_client(*, timeout: float = 10.0, signed: bool = True) -> Any:
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"max_attempts": 1},
+            max_pool_connections=connections,
             signature_version="s3v4" if signed else UNSIGNED,
             s3={"addressing_style": "path"} if settings.AWS_S3_ENDPOINT_URL else None,
         ),
@@ -401,46 +406,141 @@ def workspace_key_moved(*, key: str, source_schema: str, target_schema: str) -> 
 
 
 @dataclass(frozen=True)
+class Written:
+    """One object a copy or an upload wrote: its key, the version it created (None in a bucket
+    without versioning), and whether the key held an object before (it was overwritten)."""
+
+    key: str
+    version_id: str | None
+    replaced: bool
+
+
+@dataclass(frozen=True)
 class CopyResult:
     copied: list[str]  # keys written under the target prefix by this call
     present: list[str]  # keys the target prefix already held (an earlier, interrupted run)
     missing: list[str]  # source keys the bucket no longer holds
+    # What this call wrote, to undo exactly that (``objects_written_undo``).
+    written: list[Written] = field(default_factory=list)
+
+
+# Threads copying at once (each copy is a request S3 serves in the bucket; the bytes never
+# reach this process, so more threads than cores pay off).
+COPY_WORKERS = 16
+# Objects up to this size take one CopyObject; larger ones a multipart copy (UploadPartCopy),
+# the only way past CopyObject's 5 GB limit. Parts are copied one after the other inside the
+# object's thread, so the pool bounds the requests in flight.
+_MANAGED = TransferConfig(
+    multipart_threshold=256 * 1024**2, multipart_chunksize=256 * 1024**2, use_threads=False
+)
+
+
+def _head(client: Any, key: str) -> dict[str, Any] | None:
+    try:
+        head: dict[str, Any] = client.head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return head
+
+
+def _version(head: dict[str, Any] | None) -> str | None:
+    version = (head or {}).get("VersionId")
+    return None if version in (None, "null") else str(version)
 
 
 def workspace_objects_copy(
-    *, source_schema: str, target_schema: str, keys: list[str]
+    *, source_schema: str, target_schema: str, keys: list[str], workers: int = COPY_WORKERS
 ) -> CopyResult:
     """Copy objects of one workspace to the same places under another workspace's prefix,
-    inside the bucket (CopyObject: the bytes never leave S3), content type and metadata kept,
-    the encryption asked for as on any write. A restore under a new schema uses it, so the new
-    workspace never reads the old one's prefix. Running it again skips what is already there
-    with the same size, so an interrupted copy resumes."""
-    client = s3_client(timeout=60)
+    inside the bucket (the bytes never leave S3), content type and metadata kept, the
+    encryption asked for as on any write. A restore under a new schema uses it, so the new
+    workspace never reads the old one's prefix. ``workers`` threads copy at once, through one
+    client; each copy is boto3's managed copy (multipart past ``_MANAGED``'s threshold, so an
+    object over 5 GB is copied too). Running it again skips what is already there with the same
+    size, so an interrupted copy resumes. What was written is answered with the versions it
+    created, so a failed restore can remove exactly that and nothing the bucket held before."""
+    targets = [
+        workspace_key_moved(key=key, source_schema=source_schema, target_schema=target_schema)
+        for key in keys
+    ]
+    client = s3_client(timeout=60, connections=workers)
     bucket = settings.AWS_STORAGE_BUCKET_NAME
-    copied: list[str] = []
-    present: list[str] = []
-    missing: list[str] = []
-    for key in keys:
-        target = workspace_key_moved(
-            key=key, source_schema=source_schema, target_schema=target_schema
-        )
-        source_head = object_head(schema_name=source_schema, key=key)
+
+    def one(key: str, target: str) -> tuple[str, Written | None]:
+        source_head = _head(client, key)
         if source_head is None:
-            missing.append(key)
-            continue
-        target_head = object_head(schema_name=target_schema, key=target)
-        if target_head is not None and target_head["size"] == source_head["size"]:
-            present.append(target)
-            continue
-        client.copy_object(
+            return "missing", None
+        target_head = _head(client, target)
+        if target_head is not None and target_head["ContentLength"] == source_head["ContentLength"]:
+            return "present", None
+        client.copy(
+            CopySource={"Bucket": bucket, "Key": key},
             Bucket=bucket,
             Key=target,
-            CopySource={"Bucket": bucket, "Key": key},
-            MetadataDirective="COPY",
-            **_encryption(),
+            ExtraArgs={"MetadataDirective": "COPY", **_encryption()},
+            Config=_MANAGED,
         )
-        copied.append(target)
-    return CopyResult(copied=copied, present=present, missing=missing)
+        return "copied", Written(
+            key=target, version_id=_version(_head(client, target)), replaced=target_head is not None
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(one, key, target) for key, target in zip(keys, targets, strict=True)]
+    failed = [error for future in futures if (error := future.exception()) is not None]
+    if failed:
+        # The copies that succeeded are removed again before the failure is raised: the
+        # caller never learns about them.
+        done = [future.result()[1] for future in futures if future.exception() is None]
+        objects_written_undo(
+            schema_name=target_schema, written=[item for item in done if item is not None]
+        )
+        raise failed[0]
+    outcomes = [future.result() for future in futures]
+    result = CopyResult(copied=[], present=[], missing=[])
+    for key, target, (outcome, written) in zip(keys, targets, outcomes, strict=True):
+        if outcome == "missing":
+            result.missing.append(key)
+        elif outcome == "present":
+            result.present.append(target)
+        elif written is not None:
+            result.copied.append(target)
+            result.written.append(written)
+    return result
+
+
+def object_upload_written(*, schema_name: str, key: str, path: str, content_type: str) -> Written:
+    """Upload a local file to ``key`` (multipart for a large one), the encryption asked for as
+    on any write; answers what it wrote, as ``workspace_objects_copy`` does."""
+    workspace_key(schema_name=schema_name, key=key)
+    client = s3_client(timeout=60)
+    replaced = _head(client, key) is not None
+    client.upload_file(
+        path,
+        settings.AWS_STORAGE_BUCKET_NAME,
+        key,
+        ExtraArgs={"ContentType": content_type, **_encryption()},
+        Config=_MANAGED,
+    )
+    return Written(key=key, version_id=_version(_head(client, key)), replaced=replaced)
+
+
+def objects_written_undo(*, schema_name: str, written: list[Written]) -> None:
+    """Remove what a copy or an upload wrote and nothing else: in a versioned bucket the version
+    it created is deleted, so an overwritten key answers its previous object again; without
+    versioning a new key is deleted, and an overwritten one is left (its previous bytes are
+    gone with the overwrite; deleting it would lose the key too)."""
+    objects: list[dict[str, str]] = []
+    for item in written:
+        workspace_key(schema_name=schema_name, key=item.key)
+        if item.version_id is not None:
+            objects.append({"Key": item.key, "VersionId": item.version_id})
+        elif not item.replaced:
+            objects.append({"Key": item.key})
+    client = s3_client()
+    for start in range(0, len(objects), 1000):
+        _delete_batch(client, objects[start : start + 1000])
 
 
 def workspace_objects_purge(*, schema_name: str) -> int:
@@ -624,3 +724,40 @@ def object_stream(*, schema_name: str, key: str) -> ObjectStream | None:
             body.close()
 
     return ObjectStream(chunks=chunks(), size=int(answer["ContentLength"]))
+
+
+@dataclass(frozen=True)
+class ObjectReader:
+    """An object's body as a file object (``read(n)``, never whole in memory), its size and
+    content type."""
+
+    body: Any
+    size: int
+    content_type: str
+
+
+def object_reader(*, schema_name: str, key: str) -> ObjectReader | None:
+    """Open an object of the workspace for reading (a backup streams it into its archive);
+    None when it is not there. The caller closes ``body``."""
+    workspace_key(schema_name=schema_name, key=key)
+    try:
+        answer = s3_client(timeout=60).get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return ObjectReader(
+        body=answer["Body"],
+        size=int(answer["ContentLength"]),
+        content_type=answer.get("ContentType", ""),
+    )
+
+
+def objects_absent(*, schema_name: str, keys: list[str], workers: int = COPY_WORKERS) -> list[str]:
+    """The keys of ``keys`` the bucket does not hold (HEAD requests, ``workers`` at once)."""
+    for key in keys:
+        workspace_key(schema_name=schema_name, key=key)
+    client = s3_client(connections=workers)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        heads = list(pool.map(lambda key: _head(client, key), keys))
+    return [key for key, head in zip(keys, heads, strict=True) if head is None]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import json
 import tarfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -360,3 +366,242 @@ def test_a_restore_whose_logo_is_gone_keeps_the_current_one_and_says_so(
     assert source.logo_key == current_logo
     assert result.missing_objects == [archived_logo]
     assert current_logo in _bucket_keys()
+
+
+# --- copies on a pool of threads, managed copy ------------------------------------------------
+
+
+def _put(key: str, body: bytes, content_type: str) -> None:
+    s3.s3_client().put_object(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME,
+        Key=key,
+        Body=body,
+        ContentType=content_type,
+        Metadata={"origin": "upload"},
+    )
+
+
+def test_objects_are_copied_by_several_threads_at_once(s3_bucket):
+    """Four copies must be in flight together to get past the barrier; copies made one after
+    the other would break it (its timeout only keeps a failure from hanging)."""
+    source, target = f"ws_{uuid.uuid4().hex[:12]}", f"ws_{uuid.uuid4().hex[:12]}"
+    keys = [f"workspaces/{source}/documents/{number}/1" for number in range(8)]
+    for key in keys:
+        _put(key, key.encode(), "text/plain")
+    barrier = threading.Barrier(4, timeout=30)
+    waited = itertools.count()
+
+    def together(**kwargs: Any) -> None:
+        if next(waited) < 4:
+            barrier.wait()
+
+    session = boto3._get_default_session()
+    session.events.register("before-send.s3.CopyObject", together)
+    try:
+        result = s3.workspace_objects_copy(
+            source_schema=source, target_schema=target, keys=keys, workers=4
+        )
+    finally:
+        session.events.unregister("before-send.s3.CopyObject", together)
+
+    assert result.copied == [key.replace(source, target) for key in keys]
+    assert (result.present, result.missing) == ([], [])
+    for key in keys:
+        body = s3.s3_client().get_object(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key.replace(source, target)
+        )["Body"]
+        assert body.read() == key.encode()
+
+
+def test_a_copy_that_fails_part_way_removes_what_it_had_copied(s3_bucket):
+    source, target = f"ws_{uuid.uuid4().hex[:12]}", f"ws_{uuid.uuid4().hex[:12]}"
+    keys = [f"workspaces/{source}/documents/{number}/1" for number in range(6)]
+    for key in keys:
+        _put(key, key.encode(), "text/plain")
+    refused = keys[3].replace(source, target)
+
+    def refuse(params: dict[str, Any], **kwargs: Any) -> None:
+        if params.get("Key") == refused:
+            raise RuntimeError("S3 refused the copy")
+
+    session = boto3._get_default_session()
+    session.events.register("before-parameter-build.s3.CopyObject", refuse)
+    try:
+        with pytest.raises(RuntimeError, match="S3 refused the copy"):
+            s3.workspace_objects_copy(
+                source_schema=source, target_schema=target, keys=keys, workers=3
+            )
+    finally:
+        session.events.unregister("before-parameter-build.s3.CopyObject", refuse)
+
+    assert s3.workspace_objects(schema_name=target) == []
+    assert len(s3.workspace_objects(schema_name=source)) == len(keys)
+
+
+def test_a_large_object_is_copied_in_parts_with_its_type_metadata_and_encryption(
+    s3_bucket, settings, monkeypatch
+):
+    """Past the managed copy's threshold the object is copied in parts (UploadPartCopy), as an
+    object over CopyObject's 5 GB limit must be; the threshold is lowered to 5 MiB here."""
+    settings.AWS_S3_SERVER_SIDE_ENCRYPTION = "AES256"
+    monkeypatch.setattr(
+        s3,
+        "_MANAGED",
+        TransferConfig(
+            multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2, use_threads=False
+        ),
+    )
+    source, target = f"ws_{uuid.uuid4().hex[:12]}", f"ws_{uuid.uuid4().hex[:12]}"
+    key = f"workspaces/{source}/documents/large/1"
+    body = bytes(range(256)) * (6 * 4096)  # 6 MiB
+    _put(key, body, "application/pdf")
+
+    result = s3.workspace_objects_copy(source_schema=source, target_schema=target, keys=[key])
+
+    moved = key.replace(source, target)
+    assert result.copied == [moved]
+    answer = s3.s3_client().get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=moved)
+    assert answer["Body"].read() == body
+    assert answer["ETag"].strip('"').endswith("-2")  # two parts
+    assert answer["ContentType"] == "application/pdf"
+    assert answer["Metadata"] == {"origin": "upload"}
+    assert answer["ServerSideEncryption"] == "AES256"
+
+
+# --- a failed restore never loses an object the workspace had ---------------------------------
+
+
+@pytest.fixture
+def versioned_bucket(s3_bucket, settings) -> str:
+    """A bucket with versioning on, as the production one (terraform/modules/storage)."""
+    settings.AWS_STORAGE_BUCKET_NAME = "rapport-test-versioned"
+    client = s3.s3_client()
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+    client.put_bucket_versioning(
+        Bucket=settings.AWS_STORAGE_BUCKET_NAME, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return str(settings.AWS_STORAGE_BUCKET_NAME)
+
+
+def _read(key: str) -> bytes | None:
+    try:
+        answer = s3.s3_client().get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    except ClientError:
+        return None
+    body: bytes = answer["Body"].read()
+    return body
+
+
+def test_a_failed_replace_restore_keeps_the_objects_it_overwrote(
+    source, versioned_bucket, tmp_path
+):
+    files = _with_files(source)
+    first, second, _thumbnail, _logo = files
+    archive = export(source, tmp_path)
+    # A workspace restored from the archive under another schema, whose file at the place of
+    # the second version now holds other bytes than the archive's.
+    other = workspace_restore(archive=archive, slug="backup-other").tenant
+    overwritten = _moved(second, source, other)
+    kept = _moved(first, source, other)
+    current = b"%PDF-1.4 the workspace's own file, longer than the archived one"
+    s3.object_put(
+        schema_name=other.schema_name, key=overwritten, data=current, content_type="application/pdf"
+    )
+    s3.objects_delete(schema_name=other.schema_name, keys=[kept])
+    # The swap of schemas fails (the name it retires the current schema under is taken), after
+    # the files were copied: the overwritten one included.
+    retired = f"{other.schema_name}_old"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{retired}"')
+    try:
+        with pytest.raises(Exception, match="already exists"):
+            workspace_restore(archive=archive, slug="backup-other", replace=True)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA "{retired}"')
+
+    # The object the workspace had before the restore answers as it did; what the restore
+    # created where nothing was is gone again.
+    assert _read(overwritten) == current
+    assert _read(kept) is None
+
+
+# --- archives with the files -----------------------------------------------------------------
+
+
+def test_an_archive_with_files_brings_back_a_purged_workspaces_documents(
+    source, s3_bucket, tmp_path
+):
+    files = _with_files(source)
+    archive = tmp_path / "with-files.tar.gz"
+    call_command("workspace_export", source.slug, "--output", str(archive), "--with-files")
+    with tarfile.open(archive) as opened:
+        manifest_file = opened.extractfile("manifest.json")
+        assert manifest_file is not None
+        manifest = json.loads(manifest_file.read())
+        names = set(opened.getnames())
+    assert {entry["key"]: entry["size"] for entry in manifest["files"]} == {
+        key: len(body) for key, (body, _type) in files.items()
+    }
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"])
+    assert {f"files/{key}" for key in files} <= names
+    # The workspace is deleted: its files are purged from the bucket.
+    assert s3.workspace_objects_purge(schema_name=source.schema_name) == len(files)
+
+    result = workspace_restore(archive=archive, slug="backup-purged")
+
+    copy = result.tenant
+    assert (result.objects_copied, result.objects_uploaded, result.missing_objects) == (0, 4, [])
+    with schema_context(copy.schema_name):
+        versions = list(DocumentVersion.objects.order_by("number"))
+    for version in versions:
+        stream = s3.object_stream(schema_name=copy.schema_name, key=version.key)
+        assert stream is not None
+        original = version.key.replace(
+            f"workspaces/{copy.schema_name}/", f"workspaces/{source.schema_name}/"
+        )
+        assert b"".join(stream.chunks) == files[original][0]
+        head = s3.object_head(schema_name=copy.schema_name, key=version.key)
+        assert head is not None
+        assert head["content_type"] == "application/pdf"
+    copy.refresh_from_db()
+    logo = s3.object_stream(schema_name=copy.schema_name, key=copy.logo_key)
+    assert logo is not None
+    assert b"".join(logo.chunks) == PNG + b"logo"
+
+
+def test_a_replace_restore_with_files_uploads_what_the_bucket_lost(source, s3_bucket, tmp_path):
+    files = _with_files(source)
+    _first, second, _thumbnail, _logo = files
+    archive = tmp_path / "with-files.tar.gz"
+    call_command("workspace_export", source.slug, "--output", str(archive), "--with-files")
+    s3.objects_delete(schema_name=source.schema_name, keys=[second])
+
+    result = workspace_restore(archive=archive, replace=True)
+
+    assert (result.objects_copied, result.objects_uploaded, result.missing_objects) == (0, 1, [])
+    assert _read(second) == files[second][0]
+
+
+def test_an_archive_with_a_corrupt_file_is_refused_and_changes_nothing(source, s3_bucket, tmp_path):
+    files = _with_files(source)
+    _first, second, _thumbnail, _logo = files
+    archive = tmp_path / "with-files.tar.gz"
+    call_command("workspace_export", source.slug, "--output", str(archive), "--with-files")
+    corrupt = tmp_path / "corrupt.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(corrupt, "w:gz") as dst:
+        for member in src.getmembers():
+            content = src.extractfile(member)
+            assert content is not None
+            data = content.read()
+            if member.name == f"files/{second}":
+                data = data.replace(b"second", b"SECOND")
+            dst.addfile(member, io.BytesIO(data))
+    s3.workspace_objects_purge(schema_name=source.schema_name)
+    before = (schema_names(), Tenant.objects.count(), _bucket_keys())
+
+    with pytest.raises(BackupError, match=rf"corrupt: the file {second} does not match"):
+        workspace_restore(archive=corrupt, slug="backup-corrupt")
+
+    assert (schema_names(), Tenant.objects.count(), _bucket_keys()) == before

@@ -50,6 +50,15 @@ ACTIONS: dict[str, set[tuple[str, str]]] = {
         ("kms:Decrypt", KEY),
         ("kms:GenerateDataKey", KEY),
     },
+    # The managed copy: a HEAD of the source, then one CopyObject, or above its threshold an
+    # upload in parts copied from the source (UploadPartCopy), aborted when a part fails.
+    "copy": {
+        ("s3:GetObject", OBJECTS),
+        ("s3:PutObject", OBJECTS),
+        ("s3:AbortMultipartUpload", OBJECTS),
+        ("kms:Decrypt", KEY),
+        ("kms:GenerateDataKey", KEY),
+    },
     "list_parts": {("s3:ListMultipartUploadParts", OBJECTS)},
     "abort_multipart_upload": {("s3:AbortMultipartUpload", OBJECTS)},
     # The managed transfer goes in parts above its threshold and aborts the upload when a part

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             f"Restored {result.tenant.slug} (schema {result.tenant.schema_name}): "
             f"{result.tables} tables, {result.rows} rows verified, "
             f"{result.memberships} memberships, {result.objects_copied} files copied to its "
-            "prefix."
+            f"prefix, {result.objects_uploaded} uploaded from the archive."
         )
         if result.missing_objects:
             self.stderr.write(
