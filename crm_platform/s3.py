@@ -708,14 +708,10 @@ class ObjectStream:
 def object_stream(*, schema_name: str, key: str) -> ObjectStream | None:
     """Read an object of the workspace in chunks, never whole in memory: what the server sends
     when it serves a download itself (active types, ADR 0077). None when it is not there."""
-    workspace_key(schema_name=schema_name, key=key)
-    try:
-        answer = s3_client(timeout=60).get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-    body = answer["Body"]
+    reader = object_reader(schema_name=schema_name, key=key)
+    if reader is None:
+        return None
+    body = reader.body
 
     def chunks() -> Iterator[bytes]:
         try:
@@ -723,7 +719,7 @@ def object_stream(*, schema_name: str, key: str) -> ObjectStream | None:
         finally:
             body.close()
 
-    return ObjectStream(chunks=chunks(), size=int(answer["ContentLength"]))
+    return ObjectStream(chunks=chunks(), size=reader.size)
 
 
 @dataclass(frozen=True)
