@@ -5,6 +5,7 @@ refetches itself on."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 from typing import Any
@@ -82,7 +83,7 @@ def _heard_on_deals(alpha: Workspace, capture: Any) -> list[str]:
             await sync_to_async(_change_deals_every_way)(alpha, capture)
             await sync_to_async(live_sender.send)(group, {"type": "notify", "event": END})
             events: list[str] = []
-            while (message := await layer.receive(channel))["event"] != END:
+            while (message := await asyncio.wait_for(layer.receive(channel), 30))["event"] != END:
                 events.append(message["event"])
             return events
         finally:

@@ -25,6 +25,15 @@ from tests.tenants.test_module_kit import _socket
 
 pytestmark = pytest.mark.django_db
 
+# A message that never comes fails the test instead of leaving it waiting for ever.
+RECEIVE_TIMEOUT = 30.0
+
+
+async def receive(layer: Any, channel: str) -> dict[str, Any]:
+    """The next message on ``channel``, within ``RECEIVE_TIMEOUT``."""
+    message: dict[str, Any] = await asyncio.wait_for(layer.receive(channel), RECEIVE_TIMEOUT)
+    return message
+
 
 async def test_a_burst_arrives_whole_and_in_order_without_the_rolled_back_savepoint(
     world: World,
@@ -81,7 +90,7 @@ async def test_many_groups_at_once_each_get_their_own_messages_in_order(world: W
     assert await database_sync_to_async(live_sender.drain)(10.0)
     for group in groups:
         for channel in channels[group]:
-            got = [await layer.receive(channel) for _ in range(40)]
+            got = [await receive(layer, channel) for _ in range(40)]
             assert [(m["group"], m["n"]) for m in got] == [(group, n) for n in range(40)]
         for channel in channels[group]:
             await layer.group_discard(group, channel)
@@ -204,13 +213,13 @@ async def test_a_full_queue_holds_the_groups_messages_in_order_until_it_has_room
     try:
         await live_sender.group_send_many(layer, group, ticks[:4], scores, holds)
         assert [len(held.messages) for held in holds.values()] == [1]
-        received = [await layer.receive(channel) for _ in range(3)]
+        received = [await receive(layer, channel) for _ in range(3)]
         await live_sender.group_send_many(layer, group, ticks[4:], scores, holds)
         assert [len(held.messages) for held in holds.values()] == [3]
 
         await live_sender.send_held(layer, holds, scores)
         assert holds == {}
-        received += [await layer.receive(channel) for _ in range(3)]
+        received += [await receive(layer, channel) for _ in range(3)]
         assert [message["payload"]["n"] for message in received] == [0, 1, 2, 3, 4, 5]
     finally:
         await layer.group_discard(group, channel)
@@ -236,7 +245,7 @@ async def test_a_process_leaving_waits_for_what_a_full_queue_holds(
         assert not await sync_to_async(sender.flush)(0.2)
 
         leaving = asyncio.ensure_future(sync_to_async(sender.flush)(30.0))
-        received = [await layer.receive(channel) for _ in range(5)]
+        received = [await receive(layer, channel) for _ in range(5)]
         assert await leaving
         assert [message["payload"]["n"] for message in received] == [0, 1, 2, 3, 4]
     finally:
