@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 import uuid
@@ -25,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, server_url, setup_django  # noqa: E402
+from bench.common import server_url, setup_django  # noqa: E402
+from bench.dataio_workspace import local_s3  # noqa: E402
 
 BUCKET = "rapport-bench-copy"
 
@@ -38,30 +38,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    sys.exit("moto_server did not start")
-
-
 def main() -> None:
     args = parse_args()
-    moto, endpoint = start_moto()
-    try:
+    with local_s3() as endpoint:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
         setup_django(
@@ -114,9 +93,6 @@ def main() -> None:
             sys.exit(f"rerun: {len(result.present)} of {args.objects} present")
         label = f"rerun, all present, {args.workers} workers"
         print(f"{label:<31} {seconds:8.1f} s  {args.objects / seconds:8.0f} objects/s")
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
 
 
 if __name__ == "__main__":
