@@ -64,8 +64,6 @@ def resume_held_csat_surveys() -> None:
     was sent from: send what the plan held. The sweep clears the alarm on its next visit."""
     from django.db import connection
 
-    from tenants.models import Tenant
-
     schema: str = connection.schema_name  # type: ignore[attr-defined]
     tenant = Tenant.objects.get(schema_name=schema)
     while csat_surveys_resume(tenant=tenant):
