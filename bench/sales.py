@@ -14,9 +14,11 @@ client (middleware, permission check, selector, template or serializer), the p95
 the database took for all of a request's queries, and the number of queries each ran: the
 contact list (first and next page, filtered by owner, lifecycle stage and custom fields, and
 sorted by a custom field — filtered, and over the whole list, ADR 0070), a
-contact's page with the first page of its timeline, the global search in each script, the
-kanban board of the pipeline holding every deal, and the API's contact and deal lists with a
-workspace API key (``Authorization: Bearer``).
+contact's page with the first page of its timeline (and, apart, the other modules' panels
+the page fetches once shown), the home page (the Owner's day: tasks, deals closing, recent
+activity on 75,000 records of theirs, the pipeline at a glance), the global search in each
+script, the kanban board of the pipeline holding every deal, and the API's contact and deal
+lists with a workspace API key (``Authorization: Bearer``).
 
 ``seed`` (contacts only, by COPY) is kept for the benchmarks that build on it
 (``bench/segments.py``).
@@ -25,11 +27,14 @@ workspace API key (``Authorization: Bearer``).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -74,7 +79,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="bench_large")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per operation")
     parser.add_argument("--only", default="", help="measure the operations whose label has this")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print where the time of each measured operation goes (cProfile, top 25)",
+    )
     return parser.parse_args()
+
+
+def profile(client: Any, path: str, n: int) -> None:
+    """The functions that took the most time, cumulatively, over ``n`` requests."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        client.get(path)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
 def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
@@ -229,6 +249,7 @@ def main() -> None:
     busiest_id = busiest["target_id"] if busiest else middle
     busiest_links = busiest["n"] if busiest else 0
     operations: dict[str, tuple[Client, str]] = {
+        "home page (my day, pipeline at a glance)": (client, "/"),
         "contact list, first page": (client, "/sales/contacts/"),
         "contact list, next page (keyset)": (client, f"/sales/contacts/?after={cursor}"),
         "contact list, mine + stage + tier (select)": (
@@ -254,6 +275,7 @@ def main() -> None:
             f"/sales/contacts/{busiest_id}/",
         ),
         "contact page + timeline (ordinary contact)": (client, f"/sales/contacts/{middle}/"),
+        "contact page's panels, fetched once shown": (client, f"/sales/contacts/{middle}/panels/"),
         **{
             f"global search, {script} ({term})": (client, f"/sales/search/?q={quote(term)}")
             for script, term in GLOBAL_SEARCHES.items()
@@ -278,6 +300,8 @@ def main() -> None:
             continue
         median, p95, database_p95, queries = measure(who, path, args.requests)
         print(f"{label:52} {median:10.1f} {p95:8.1f} {database_p95:11.1f} {queries:8d}", flush=True)
+        if args.profile:
+            profile(who, path, args.requests)
 
 
 if __name__ == "__main__":

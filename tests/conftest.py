@@ -7,6 +7,7 @@ test. Tests then run inside a transaction that is rolled back (pytest-django ``d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -240,6 +241,19 @@ def workspace_client(user: User, tenant: Tenant, *, enforce_csrf: bool = False) 
     session[SESSION_WORKSPACE_KEY] = tenant.pk
     session.save()
     return client
+
+
+def record_page(client: Client, path: str) -> str:
+    """A record page as a browser shows it: the page, then the panels of other modules it
+    fetches once shown (ADR 0085), both answered 200."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    html = page.content.decode()
+    found = re.search(r'data-panels-url="([^"]+)"', html)
+    assert found is not None, "the page asks for no panels"
+    panels = client.get(found.group(1), HTTP_HX_REQUEST="true")
+    assert panels.status_code == 200, panels.status_code
+    return html + panels.content.decode()
 
 
 def public_client(user: User | None = None) -> Client:

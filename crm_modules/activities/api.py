@@ -338,27 +338,103 @@ def timeline(
     return list(Activity.objects.filter(pk__in=ids).order_by("-occurred_at", "-id"))
 
 
+# "Recent" on a member's home page: entries of the last RECENT_DAYS on the records they own.
+RECENT_DAYS = 90
+# Up to this many records, their own newest entries are read (one index probe each); past it,
+# the workspace's newest entries are walked until enough fall on those records.
+RECENT_BY_RECORD_MAX = 2_000
+
+
 def timeline_recent(
     sources: Iterable[tuple[type[models.Model], models.QuerySet[Any]]], *, limit: int = 10
 ) -> list[tuple[Activity, str, int]]:
-    """The newest entries on any of the records of ``sources`` (each a model and a queryset of
-    its ids), each with the record it was found through: one query."""
-    condition = models.Q(pk__in=[])
-    for model, ids in sources:
-        condition |= models.Q(target_type=model._meta.label_lower, target_id__in=ids)
-    links = list(
-        ActivityLink.objects.filter(condition)
-        .select_related("activity")
-        .order_by("-occurred_at", "-activity_id")[: limit * 3]
-    )
+    """The newest entries of the last ``RECENT_DAYS`` on any of the records of ``sources``
+    (each a model and a queryset of its ids), each with the record it was found through.
+    Three queries (one when there is no record), whose cost does not grow with the timeline:
+    the records' ids, then either each record's newest entries by the timeline index (a few
+    records) or a walk down the newest entries that stops after ``limit`` matches (many)."""
+    since = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
+    labelled = [(model._meta.label_lower, ids) for model, ids in sources]
+    owned = _owned_ids(labelled)
+    if not owned:
+        return []
+    if len(owned) <= RECENT_BY_RECORD_MAX:
+        found = _recent_by_record(owned, since=since, limit=limit)
+    else:
+        found = _recent_by_walk(labelled, since=since, limit=limit)
+    entries = Activity.objects.in_bulk([activity_id for activity_id, _t, _i in found])
+    return [(entries[a], t, i) for a, t, i in found if a in entries]
+
+
+def _owned_ids(sources: list[tuple[str, models.QuerySet[Any]]]) -> list[tuple[str, int]]:
+    """(target type, id) of the sources' records, at most one past RECENT_BY_RECORD_MAX per
+    source: one query."""
+    parts = [
+        ids.values_list(models.Value(label, output_field=models.CharField()), "id")[
+            : RECENT_BY_RECORD_MAX + 1
+        ]
+        for label, ids in sources
+    ]
+    if not parts:
+        return []
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [(str(label), int(pk)) for label, pk in union]
+
+
+def _recent_by_record(
+    owned: list[tuple[str, int]], *, since: datetime.datetime, limit: int
+) -> list[tuple[int, str, int]]:
+    """Each record's newest entries by the timeline index, merged: one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.activity_id, l.target_type, l.target_id
+            FROM unnest(%s::text[], %s::bigint[]) AS r(target_type, target_id)
+            CROSS JOIN LATERAL (
+                SELECT activity_id, target_type, target_id, occurred_at
+                FROM activities_activitylink
+                WHERE target_type = r.target_type AND target_id = r.target_id
+                    AND occurred_at >= %s
+                ORDER BY occurred_at DESC, activity_id DESC
+                LIMIT %s
+            ) l
+            ORDER BY l.occurred_at DESC, l.activity_id DESC
+            LIMIT %s
+            """,
+            [[t for t, _i in owned], [i for _t, i in owned], since, limit, limit * 3],
+        )
+        rows = cursor.fetchall()
     seen: set[int] = set()
-    found: list[tuple[Activity, str, int]] = []
-    for link in links:
-        if link.activity_id in seen:
-            continue
-        seen.add(link.activity_id)
-        found.append((link.activity, link.target_type, link.target_id))
+    found = []
+    for activity_id, target_type, target_id in rows:
+        if activity_id not in seen:
+            seen.add(activity_id)
+            found.append((activity_id, target_type, target_id))
     return found[:limit]
+
+
+def _recent_by_walk(
+    sources: list[tuple[str, models.QuerySet[Any]]], *, since: datetime.datetime, limit: int
+) -> list[tuple[int, str, int]]:
+    """The workspace's newest entries, walked by the ``activity_recent`` index until ``limit``
+    fall on the sources' records (each entry checked by the link index): one query."""
+    on_sources = models.Q(pk__in=[])
+    for label, ids in sources:
+        on_sources |= models.Q(target_type=label, target_id__in=ids)
+    link = ActivityLink.objects.filter(on_sources, activity_id=models.OuterRef("pk")).order_by(
+        "target_type", "target_id"
+    )
+    rows = (
+        Activity.objects.filter(occurred_at__gte=since)
+        .annotate(
+            found_type=models.Subquery(link.values("target_type")[:1]),
+            found_id=models.Subquery(link.values("target_id")[:1]),
+        )
+        .filter(found_type__isnull=False)
+        .order_by("-occurred_at", "-id")
+        .values_list("id", "found_type", "found_id")[:limit]
+    )
+    return [(int(a), str(t), int(i)) for a, t, i in rows]
 
 
 def timeline_delete_for(record: models.Model) -> None:

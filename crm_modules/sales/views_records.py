@@ -177,6 +177,38 @@ def _log(
     return _page(request, template, record, extra, log_form=form, status=400)
 
 
+def _panels(request: WorkspaceRequest, record: Model) -> HttpResponse:
+    """The panels other modules add to a record page (tickets, documents, contact pressure,
+    sequences, offers), asked for by the page once it is shown (ADR 0085): the page and its
+    timeline do not wait for them."""
+    context = {"record": record, "record_type": f"sales.{_ENTITIES[type(record)]}"}
+    return render(request, "sales/_record_panels.html", context)
+
+
+@requires(VIEW_RECORDS)
+@require_safe
+def contact_panels(request: WorkspaceRequest, contact_id: int) -> HttpResponse:
+    return _panels(request, selectors.contact_get(actor=request.membership, contact_id=contact_id))
+
+
+@requires(VIEW_RECORDS)
+@require_safe
+def company_panels(request: WorkspaceRequest, company_id: int) -> HttpResponse:
+    return _panels(request, selectors.company_get(actor=request.membership, company_id=company_id))
+
+
+@requires(VIEW_RECORDS)
+@require_safe
+def deal_panels(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    return _panels(request, selectors.deal_get(actor=request.membership, deal_id=deal_id))
+
+
+@requires(VIEW_RECORDS)
+@require_safe
+def lead_panels(request: WorkspaceRequest, lead_id: int) -> HttpResponse:
+    return _panels(request, selectors.lead_get(actor=request.membership, lead_id=lead_id))
+
+
 @requires(LOG_ACTIVITY)
 @require_POST
 def contact_log(request: WorkspaceRequest, contact_id: int) -> HttpResponse:

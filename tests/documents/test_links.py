@@ -15,7 +15,7 @@ from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.audit.models import AuditEvent
 from tenants.models import Tenant
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.sales.factories import ContactFactory, DealFactory
 
 
@@ -369,8 +369,8 @@ def test_the_panel_offers_linking_only_where_the_member_may_edit(alpha):
     _document(alpha, "Offer.pdf", ("sales.deal", boss_deal.pk), ("sales.deal", own_deal.pk))
     client = workspace_client(rep.user, alpha.tenant)
 
-    own = client.get(f"/sales/deals/{own_deal.pk}/").content.decode()
-    other = client.get(f"/sales/deals/{boss_deal.pk}/").content.decode()
+    own = record_page(client, f"/sales/deals/{own_deal.pk}/")
+    other = record_page(client, f"/sales/deals/{boss_deal.pk}/")
 
     assert 'data-testid="documents-link"' in own
     assert 'data-testid="document-unlink"' in own

@@ -10,7 +10,7 @@ from crm_modules.activities.models import Activity
 from crm_modules.documents import services
 from crm_platform.errors import ServiceError
 from tenants.roles import Role
-from tests.conftest import workspace_client
+from tests.conftest import record_page, workspace_client
 from tests.documents.conftest import put, upload
 from tests.sales.factories import ContactFactory, DealFactory
 
@@ -110,10 +110,8 @@ def test_the_contact_page_shows_the_document_and_its_timeline_entry(alpha, s3_bu
         document = upload(
             rep, PDF, name="Договор.pdf", record_type="sales.contact", record_id=contact.pk
         )
-    html = workspace_client(rep.user, alpha.tenant).get(f"/sales/contacts/{contact.pk}/")
-    body = html.content.decode()
+    body = record_page(workspace_client(rep.user, alpha.tenant), f"/sales/contacts/{contact.pk}/")
 
-    assert html.status_code == 200
     assert f'data-document="{document.pk}"' in body
     assert 'data-kind="document_added"' in body
     assert "<strong>Document attached</strong> · Договор.pdf" in body

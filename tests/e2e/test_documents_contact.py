@@ -104,7 +104,7 @@ def test_a_pdf_attached_to_a_contact_versioned_trashed_and_restored(
     panel = page.get_by_test_id("documents-panel")
     expect(panel).to_contain_text("No documents yet.")
     page.evaluate(WATCH_PROGRESS)
-    panel.locator("[data-upload-input]").first.set_input_files(
+    panel.locator("[data-upload-ready] [data-upload-input]").first.set_input_files(
         {"name": "Offer.pdf", "mimeType": "application/pdf", "buffer": _pdf()}
     )
     # The page reloads once the upload is complete.
@@ -129,7 +129,7 @@ def test_a_pdf_attached_to_a_contact_versioned_trashed_and_restored(
 
     versions = page.get_by_test_id("versions")
     expect(versions.locator("tbody tr")).to_have_count(1)
-    page.locator("[data-upload-input]").first.set_input_files(
+    page.locator("[data-upload-ready] [data-upload-input]").first.set_input_files(
         {"name": "Offer.pdf", "mimeType": "application/pdf", "buffer": _pdf_of(2)}
     )
     # The page reloads once the new version is complete.

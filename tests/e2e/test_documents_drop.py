@@ -50,7 +50,7 @@ def test_files_dropped_on_the_panel_are_uploaded_and_attached(
     site = live_site.workspace(str(world.alpha.tenant.slug))
     page.goto(f"{site}/sales/contacts/{contact_id}/")
     panel = page.get_by_test_id("documents-panel")
-    zone = panel.locator("[data-document-upload]").first
+    zone = panel.locator("[data-document-upload][data-upload-ready]").first
     files = [
         ("Дизайн.pdf", "application/pdf", _pdf_of(1)),
         ("notes.txt", "text/plain", "ราคา 价格\n".encode()),
@@ -80,7 +80,7 @@ def test_a_file_whose_name_its_bytes_contradict_is_refused_with_the_reason(
     site = live_site.workspace(str(world.alpha.tenant.slug))
     page.goto(f"{site}/sales/contacts/{contact_id}/")
     panel = page.get_by_test_id("documents-panel")
-    zone = panel.locator("[data-document-upload]").first
+    zone = panel.locator("[data-document-upload][data-upload-ready]").first
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
     encoded = [
         {"name": "contract.pdf", "type": "image/png", "data": base64.b64encode(png).decode()}
@@ -126,7 +126,7 @@ def test_an_active_file_reaches_the_browser_only_as_a_download_it_may_not_sniff(
     site = live_site.workspace(str(world.alpha.tenant.slug))
     page.goto(f"{site}/sales/contacts/{contact_id}/")
     panel = page.get_by_test_id("documents-panel")
-    zone = panel.locator("[data-document-upload]").first
+    zone = panel.locator("[data-document-upload][data-upload-ready]").first
     html = b"<!DOCTYPE html><html><script>document.title='ran'</script></html>"
     encoded = [{"name": "page.html", "type": "text/html", "data": base64.b64encode(html).decode()}]
     zone.dispatch_event("drop", {"dataTransfer": page.evaluate_handle(DRAGGED, encoded)})

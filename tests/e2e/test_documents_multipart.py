@@ -80,7 +80,7 @@ def test_a_large_upload_resumes_after_the_connection_drops(
 
     page.route(f"{settings.AWS_S3_ENDPOINT_URL}/**", part)
     page.goto(f"{live_site.workspace(str(world.alpha.tenant.slug))}/documents/")
-    zone = page.locator("[data-document-upload]")
+    zone = page.locator("[data-document-upload][data-upload-ready]")
     zone.locator("[data-upload-input]").first.set_input_files(
         {"name": "Scan.pdf", "mimeType": "application/pdf", "buffer": BODY}
     )

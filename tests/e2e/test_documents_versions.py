@@ -77,7 +77,7 @@ def test_upload_a_second_version_then_restore_the_first(
     page.goto(f"{site}/documents/{document_id}/")
     versions = page.get_by_test_id("versions")
     expect(versions.locator("tbody tr")).to_have_count(1)
-    page.locator("[data-upload-input]").first.set_input_files(
+    page.locator("[data-upload-ready] [data-upload-input]").first.set_input_files(
         {"name": "Contratto v2.txt", "mimeType": "text/plain", "buffer": SECOND}
     )
     # The page reloads once the new version is complete.

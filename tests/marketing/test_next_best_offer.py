@@ -18,7 +18,7 @@ from crm_modules.marketing.triggers import engine, services
 from crm_modules.marketing.triggers.tasks import next_best_offers_refresh
 from crm_modules.sales.models import Contact, Deal, LineItem, Product
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.isolation.conftest import db_state
 from tests.marketing.conftest import open_contact_rules
 from tests.sales.conftest import fresh
@@ -108,14 +108,14 @@ def test_the_contact_page_shows_the_panel_and_the_api_lists_the_offers(alpha: Wo
     _p, c = _shop()
     offers_recompute()
     client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
-    page = client.get(f"/sales/contacts/{c['t'].pk}/").content.decode()
+    page = record_page(client, f"/sales/contacts/{c['t'].pk}/")
     assert 'data-testid="next-best-offer"' in page
     assert "Bought by 60% of the 5 customers who bought Alpha" in page
     api = client.get(f"/api/v1/marketing/contacts/{c['t'].pk}/offers/")
     assert api.status_code == 200
     assert [row["product"] for row in api.json()] == ["Beta", "Gamma"]
     assert api.json()[0]["explanation"].startswith("Bought by 60%")
-    empty = client.get(f"/sales/contacts/{c['d1'].pk}/").content.decode()
+    empty = record_page(client, f"/sales/contacts/{c['d1'].pk}/")
     assert "No suggestion yet" in empty
 
 

@@ -27,7 +27,7 @@ from crm_modules.service.models import Ticket
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.marketing.conftest import fresh
 from tests.sales.factories import ContactFactory
 
@@ -398,7 +398,8 @@ def test_the_contact_page_shows_the_pressure_state(alpha: Workspace) -> None:
     contact = _contact(owner=alpha.owner.user)
     _rules(cap_messages=1, cap_days=7, quiet_start=datetime.time(0), quiet_end=datetime.time(0))
     record_contact(contact, channel="email", purpose="transactional", source="receipt:9")
-    html = _page(alpha, Role.READ_ONLY, f"/sales/contacts/{contact.pk}/")
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    html = record_page(client, f"/sales/contacts/{contact.pk}/")
     assert 'data-testid="contact-pressure"' in html
     assert "1 of 1 messages in the last 7 days." in html
     assert 'data-reason="cap_reached"' in html

@@ -29,7 +29,7 @@ from crm_modules.sales.api import (
 from crm_modules.service.api import ticket_create
 from crm_platform.errors import PermissionDenied, ServiceError
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.marketing.conftest import Sink, fresh, open_contact_rules
 from tests.sales.factories import ContactFactory
 
@@ -681,8 +681,8 @@ def test_pages_answer_each_role(alpha: Workspace) -> None:
     )
     assert (response.status_code, response["Location"]) == (302, f"/sales/contacts/{contact.pk}/")
     assert Enrolment.objects.filter(contact=contact).count() == 1
-    page = rep.get(f"/sales/contacts/{contact.pk}/")
-    assert b'data-testid="contact-sequences"' in page.content
+    page = record_page(rep, f"/sales/contacts/{contact.pk}/")
+    assert 'data-testid="contact-sequences"' in page
     detail = marketer.get(f"/marketing/sequences/{sequence.pk}/")
     assert b'data-state="active"' in detail.content
     fragment = marketer.get(

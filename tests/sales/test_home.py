@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crm_modules.activities import api as activities_api
 from crm_modules.sales import services
 from tenants.roles import Role
 from tests.conftest import Workspace, workspace_client
@@ -65,6 +67,8 @@ def test_home_runs_the_same_queries_however_full_the_day(alpha: Workspace) -> No
     client = workspace_client(rep.user, alpha.tenant)
     TaskFactory.create(owner=rep.user, due_at=timezone.now())
     DealFactory.create(owner=rep.user, expected_close_date=timezone.localdate())
+    first = ContactFactory.create(owner=rep.user)
+    services.record_log_activity(actor=fresh(rep), record=first, kind="note", body="first")
     client.get("/")
     with CaptureQueriesContext(connection) as few:
         client.get("/")
@@ -170,3 +174,44 @@ def test_home_without_a_pipeline_says_so(alpha: Workspace) -> None:
     Pipeline.objects.all().delete()
     html = workspace_client(alpha.owner.user, alpha.tenant).get("/").content.decode()
     assert "No pipeline yet." in html
+
+
+@pytest.mark.parametrize("records_read_one_by_one", [2_000, 0])
+def test_recent_activity_is_the_newest_of_the_last_90_days_on_my_records(
+    alpha: Workspace, monkeypatch: pytest.MonkeyPatch, records_read_one_by_one: int
+) -> None:
+    # Both ways of finding them give the same entries: each record's newest (few records) and a
+    # walk down the workspace's newest entries (many records).
+    monkeypatch.setattr(activities_api, "RECENT_BY_RECORD_MAX", records_read_one_by_one)
+    rep = alpha.members[Role.SALES_REP]
+    other = fresh(alpha.members[Role.MANAGER])
+    now = timezone.now()
+    mine = ContactFactory.create(owner=rep.user)
+    my_deal = DealFactory.create(owner=rep.user)
+    my_deal.contacts.set([mine])
+    theirs = ContactFactory.create(owner=other.user)
+    for n in range(12):
+        services.record_log_activity(
+            actor=other,
+            record=mine if n % 2 else my_deal,
+            kind="note",
+            subject=f"Mine {n:02d}",
+            occurred_at=now - datetime.timedelta(hours=n),
+        )
+    services.record_log_activity(actor=other, record=theirs, kind="note", subject="Theirs")
+    services.record_log_activity(
+        actor=other,
+        record=mine,
+        kind="note",
+        subject="Too old",
+        occurred_at=now - datetime.timedelta(days=91),
+    )
+
+    html = workspace_client(rep.user, alpha.tenant).get("/").content.decode()
+
+    shown = re.findall(r"Mine \d\d", html)
+    assert shown == [f"Mine {n:02d}" for n in range(10)]
+    assert "Theirs" not in html
+    assert "Too old" not in html
+    # An entry on a deal of mine and on its contact is listed once.
+    assert len(set(shown)) == len(shown)

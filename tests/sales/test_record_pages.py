@@ -89,6 +89,30 @@ def test_contact_page_runs_the_same_queries_whatever_its_history(alpha: Workspac
     assert html.count('data-kind="note"') == 20
 
 
+def test_record_pages_fetch_the_other_modules_panels_once_shown(alpha: Workspace) -> None:
+    company = CompanyFactory.create()
+    contact = ContactFactory.create(company=company)
+    deal = DealFactory.create(company=company)
+    lead = LeadFactory.create()
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    for path in (
+        f"/sales/contacts/{contact.pk}/",
+        f"/sales/companies/{company.pk}/",
+        f"/sales/deals/{deal.pk}/",
+        f"/sales/leads/{lead.pk}/",
+    ):
+        page = client.get(path).content.decode()
+        # The page and its timeline come without the panels; the page names where they are.
+        assert 'data-testid="documents-panel"' not in page, path
+        assert f'hx-get="{path}panels/" hx-trigger="load"' in page, path
+        panels = client.get(f"{path}panels/", HTTP_HX_REQUEST="true")
+        assert panels.status_code == 200, path
+        assert 'data-testid="documents-panel"' in panels.content.decode(), path
+        assert "<html" not in panels.content.decode(), path
+    # A record that does not exist has no panels either.
+    assert client.get(f"/sales/contacts/{contact.pk + 1000}/panels/").status_code == 404
+
+
 def test_moving_a_deal_with_the_form_records_history(alpha: Workspace) -> None:
     deal = DealFactory.create(owner=alpha.members[Role.SALES_REP].user)
     target = deal.pipeline.stages.get(position=1)

@@ -19,7 +19,7 @@ from crm_modules.service.services import csat
 from tenants.audit.models import AuditEvent
 from tenants.models import Membership, Team
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.isolation.conftest import db_state
 from tests.service.conftest import customer, fresh
 
@@ -271,7 +271,7 @@ def test_the_contact_page_shows_the_satisfaction_history(
     _client(alpha).post(_links(mail.outbox[0])[4], {"score": "4", "comment": "Good <b>job</b>"})
     client = workspace_client(alpha.members[Role.SALES_REP].user, alpha.tenant)
 
-    html = client.get(f"/sales/contacts/{ticket.contact_id}/").content.decode()
+    html = record_page(client, f"/sales/contacts/{ticket.contact_id}/")
 
     assert 'data-testid="csat-history"' in html
     assert '<strong data-testid="csat-score">4/5</strong>' in html

@@ -190,7 +190,17 @@
     return chain.then(function () { if (uploaded) window.location.reload(); });
   }
 
-  document.querySelectorAll("[data-document-upload]").forEach(function (zone) {
+  // Upload zones on the page, and in the panels a record page fetches once shown.
+  function bindZones(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var zones = Array.prototype.slice.call(scope.querySelectorAll("[data-document-upload]"));
+    if (scope.matches && scope.matches("[data-document-upload]")) zones.push(scope);
+    zones.forEach(bindZone);
+  }
+
+  function bindZone(zone) {
+    if (zone.hasAttribute("data-upload-ready")) return;
+    zone.setAttribute("data-upload-ready", "");
     zone.querySelectorAll("[data-upload-input]").forEach(function (input) {
       input.addEventListener("change", function () {
         if (input.files && input.files.length) uploadAll(zone, input.files);
@@ -207,7 +217,10 @@
       zone.classList.remove("upload-zone-over");
       if (event.dataTransfer && event.dataTransfer.files.length) uploadAll(zone, event.dataTransfer.files);
     });
-  });
+  }
+
+  bindZones(document);
+  document.addEventListener("htmx:load", function (event) { bindZones(event.detail.elt); });
 })();
 
 // A refused link or unlink answers 400 with the Documents panel and its message: show it
