@@ -156,8 +156,9 @@ def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str
             field="plan",
             code="seat_cap",
         )
-    account = billing_account_for(tenant, email=actor.user.email)
+    # Checked before the customer is made: a choice that cannot be sold leaves nothing behind.
     price = price_in_currency(plan=plan, interval=interval, currency=currency)
+    account = billing_account_for(tenant, email=actor.user.email)
     slug = tenant.slug or ""
     # A double click gets the same session; a new subscription after an ended one (another
     # subscription id and version) gets a new session.
