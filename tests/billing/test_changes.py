@@ -197,9 +197,9 @@ def test_a_downgrade_waits_for_the_end_of_the_period_and_can_be_withdrawn(
     assert schedule["status"] == "active"
     assert schedule["phases"][1]["items"] == [
         {
-            "price": synced_plans.get("/v1/prices", lookup_keys=["rapport_starter_month"])[
-                "data"
-            ][0]["id"],
+            "price": synced_plans.get("/v1/prices", lookup_keys=["rapport_starter_month"])["data"][
+                0
+            ]["id"],
             "quantity": 7,
         }
     ]

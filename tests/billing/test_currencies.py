@@ -1,12 +1,11 @@
 """One Stripe Price per plan and interval sells in every currency (its ``currency_options``,
 ADR 0084): a workspace is billed in the currency it chose at Checkout — its subscription,
-invoices, prorations, previews and planned changes — and the revenue figures read the
-subscriptions of before (one Price per currency, the currency in its lookup key) and of now
-(the currency on the subscription) alike."""
+invoices, prorations, previews and planned changes — and a currency that cannot be sold is
+refused with nothing created, here or at Stripe. (The revenue figures reading both shapes of
+price: tests/billing/test_revenue.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +14,8 @@ from django.test import Client
 
 from billing import changes, stripe_api
 from billing.models import BillingAccount
-from billing.revenue import revenue_summary
 from tenants.models import Plan, Tenant
-from tests.billing.conftest import LocalStripe, post_event, subscribe
+from tests.billing.conftest import LocalStripe, subscribe
 from tests.conftest import Workspace, workspace_client
 
 
