@@ -172,3 +172,40 @@ def test_a_price_without_the_currency_is_a_clear_error_and_nothing_is_created(
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == f"The price {price['id']} has no amount in eur"
+
+
+def test_the_stand_in_bills_a_subscription_created_with_a_currency_in_it(
+    synced_plans: LocalStripe,
+) -> None:
+    customer = synced_plans.post("/v1/customers", {"name": "Direct"})["id"]
+    synced_plans.post(f"/_config/customers/{customer}/card", {"card": "4242424242424242"})
+    price = stripe_api.price_find("rapport_enterprise_year")
+    assert price is not None
+
+    refused = synced_plans.post_raw(
+        "/v1/subscriptions",
+        {"customer": customer, "currency": "gbp", "items[0][price]": price["id"]},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == f"The price {price['id']} has no amount in gbp"
+    assert synced_plans.get("/v1/subscriptions", customer=customer, status="all")["data"] == []
+
+    subscription = synced_plans.post(
+        "/v1/subscriptions",
+        {"customer": customer, "currency": "eur", "items[0][price]": price["id"]},
+    )
+
+    assert (subscription["currency"], subscription["status"]) == ("eur", "active")
+    invoice = synced_plans.get(f"/v1/invoices/{subscription['latest_invoice']}")
+    assert (invoice["currency"], invoice["total"]) == ("eur", 91000)  # 91.00 x 10 months
+    mismatch = synced_plans.post_raw(
+        "/v1/invoices/create_preview",
+        {"customer": customer, "subscription": subscription["id"], "currency": "usd"},
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["error"]["message"] == "currency: the subscription is billed in eur"
+    preview = synced_plans.post(
+        "/v1/invoices/create_preview",
+        {"customer": customer, "subscription": subscription["id"], "currency": "eur"},
+    )
+    assert (preview["currency"], preview["total"]) == ("eur", 91000)
