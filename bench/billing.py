@@ -61,10 +61,11 @@ def subscription_event(
     event_id: str, kind: str, created: int, subscription: str, state: dict[str, Any]
 ) -> dict[str, Any]:
     """A ``customer.subscription.*`` event in the shape Stripe sends."""
-    from billing.plans import plan_spec, price_lookup_key
+    from billing.plans import DEFAULT_CURRENCY, plan_spec, price_lookup_key
 
     plan, interval, currency = state["plan"], state["interval"], state["currency"]
-    amount = plan_spec(plan).price(currency=currency, interval=interval).amount
+    # One Price in every currency: it shows its default currency's amount (ADR 0084).
+    amount = plan_spec(plan).price(currency=DEFAULT_CURRENCY, interval=interval).amount
     return {
         "id": event_id,
         "object": "event",
@@ -75,15 +76,15 @@ def subscription_event(
                 "id": subscription,
                 "object": "subscription",
                 "customer": state["customer"],
+                "currency": currency.lower(),
                 "status": state["status"],
                 "items": {
                     "data": [
                         {
                             "quantity": state["seats"],
                             "price": {
-                                "lookup_key": price_lookup_key(
-                                    plan=plan, interval=interval, currency=currency
-                                ),
+                                "lookup_key": price_lookup_key(plan=plan, interval=interval),
+                                "currency": DEFAULT_CURRENCY.lower(),
                                 "unit_amount": int(amount * 100),
                                 "recurring": {"interval": interval},
                             },

@@ -32,6 +32,7 @@ from billing.module import (
     SUBSCRIPTION_RESUMED,
 )
 from billing.plans import (
+    DEFAULT_CURRENCY,
     PLANS,
     Interval,
     Limit,
@@ -39,9 +40,8 @@ from billing.plans import (
     limits_exceeded,
     plan_rank,
     plan_spec,
-    price_lookup_key,
 )
-from billing.subscriptions import ENDED, stripe_failed, subscription_apply
+from billing.subscriptions import ENDED, price_in_currency, stripe_failed, subscription_apply
 from crm_platform.errors import ServiceError
 from tenants import capabilities
 from tenants.audit.services import audit_record
@@ -130,23 +130,6 @@ def _preview_of(invoice: dict[str, Any]) -> tuple[Money, Money]:
     )
     currency = invoice.get("currency")
     return _money(invoice.get("total"), currency), _money(proration, currency)
-
-
-def _price_id(*, plan: str, interval: str, currency: str) -> str:
-    try:
-        price = stripe_api.price_find(
-            price_lookup_key(plan=plan, interval=interval, currency=currency)
-        )
-    except stripe_api.StripeUnavailable as error:
-        raise stripe_failed() from error
-    if price is None:
-        logger.error(
-            "no Stripe price for %s %s %s: run stripe_sync_plans", plan, interval, currency
-        )
-        raise ServiceError(
-            _("This plan cannot be bought at the moment. Please contact support."), field="plan"
-        )
-    return str(price["id"])
 
 
 def next_invoice(tenant: Tenant) -> Money | None:
@@ -322,7 +305,9 @@ def plan_preview(*, actor: Membership, plan: str, interval: str) -> ChangePrevie
     account = _live_account(tenant)
     _not_canceling(account)
     choice = check_plan_choice(tenant=tenant, account=account, plan=plan, interval=interval)
-    price = _price_id(plan=plan, interval=interval, currency=account.currency or "USD")
+    price = price_in_currency(
+        plan=plan, interval=interval, currency=account.currency or DEFAULT_CURRENCY
+    )
     seats = _billed_seats(tenant, plan)
     try:
         invoice = stripe_api.invoice_preview(
@@ -355,7 +340,9 @@ def plan_change(*, actor: Membership, plan: str, interval: str) -> str:
         account = _check_live(tenant, found)
         _not_canceling(account)
         choice = check_plan_choice(tenant=tenant, account=account, plan=plan, interval=interval)
-        price = _price_id(plan=plan, interval=interval, currency=account.currency or "USD")
+        price = price_in_currency(
+            plan=plan, interval=interval, currency=account.currency or DEFAULT_CURRENCY
+        )
         seats = _billed_seats(tenant, plan)
         before = {"plan": tenant.plan, "interval": account.interval}
         try:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.utils.functional import Promise
@@ -164,31 +165,44 @@ _BY_CODE: dict[str, PlanSpec] = {spec.code: spec for spec in PLANS}
 TRIAL_PLAN = Plan.PROFESSIONAL
 
 
-def price_lookup_key(*, plan: str, interval: str, currency: str) -> str:
-    """The Stripe Price lookup key of one plan, interval and currency."""
-    return f"rapport_{plan}_{interval}_{currency.lower()}"
+def price_lookup_key(*, plan: str, interval: str) -> str:
+    """The Stripe Price lookup key of one plan and interval: one Price in every currency
+    sold (``currency_options``, ADR 0084)."""
+    return f"rapport_{plan}_{interval}"
 
 
-def plan_from_lookup_key(lookup_key: str) -> str | None:
-    """The sold plan a Stripe Price belongs to, or None for a price that is not ours."""
+@dataclass(frozen=True)
+class PriceChoice:
+    plan: str
+    interval: str
+    # The currency of a per-currency Price sold before ADR 0084, named in its lookup key
+    # (``rapport_<plan>_<interval>_<currency>``); "" for the current Prices.
+    legacy_currency: str = ""
+
+
+def price_choice_from_lookup_key(lookup_key: str) -> PriceChoice | None:
+    """The plan and interval of one of our Stripe Price lookup keys, current or per-currency
+    (subscriptions and stored events still name those), or None for a price not ours."""
     for spec in PLANS:
         for interval in Interval.values:
+            key = price_lookup_key(plan=spec.code, interval=interval)
+            if lookup_key == key:
+                return PriceChoice(plan=spec.code, interval=interval)
             for currency in CURRENCIES:
-                key = price_lookup_key(plan=spec.code, interval=interval, currency=currency)
-                if key == lookup_key:
-                    return spec.code
+                if lookup_key == legacy_price_lookup_key(key, currency):
+                    return PriceChoice(spec.code, interval, legacy_currency=currency)
     return None
 
 
-def price_choice_from_lookup_key(lookup_key: str) -> tuple[str, str, str] | None:
-    """(plan, interval, currency) of one of our Stripe Price lookup keys, or None."""
-    for spec in PLANS:
-        for interval in Interval.values:
-            for currency in CURRENCIES:
-                key = price_lookup_key(plan=spec.code, interval=interval, currency=currency)
-                if key == lookup_key:
-                    return spec.code, interval, currency
-    return None
+def subscription_currency(subscription: Mapping[str, Any], choice: PriceChoice) -> str:
+    """The currency (upper case) a Stripe subscription bills in: its ``currency``; one
+    described without it (stored before ADR 0084) is named in its Price's lookup key."""
+    return str(subscription.get("currency") or choice.legacy_currency).upper()
+
+
+def legacy_price_lookup_key(lookup_key: str, currency: str) -> str:
+    """The lookup key of the per-currency Price that ``lookup_key``'s Price replaced."""
+    return f"{lookup_key}_{currency.lower()}"
 
 
 def plan_rank(code: str) -> int:

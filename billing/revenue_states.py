@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from billing.plans import plan_spec, price_choice_from_lookup_key
+from billing.plans import (
+    PriceChoice,
+    plan_spec,
+    price_choice_from_lookup_key,
+    subscription_currency,
+)
 
 SUBSCRIPTION_EVENTS = (
     "customer.subscription.created",
@@ -44,6 +49,23 @@ def to_money(twelfths: int) -> Decimal:
     return Decimal(twelfths) / TWELFTHS_PER_MAJOR
 
 
+def unit_amount(price: dict[str, Any], choice: PriceChoice, currency: str) -> int:
+    """Per seat, in minor units of ``currency``: the Price's own amount when it bills in that
+    currency, else its amount among the ``currency_options`` when the event shows them
+    (Stripe leaves them out unless expanded), else the plan's as billing/plans.py says."""
+    # A per-currency Price of before bills in the currency its lookup key names.
+    own = str(price.get("currency") or choice.legacy_currency).upper()
+    if own == currency and isinstance(price.get("unit_amount"), int):
+        return int(price["unit_amount"])
+    option = (price.get("currency_options") or {}).get(currency.lower()) or {}
+    if isinstance(option.get("unit_amount"), int):
+        return int(option["unit_amount"])
+    spec = plan_spec(choice.plan)
+    if currency not in spec.monthly_per_seat:
+        return 0  # a currency never sold: no amount to count
+    return int(spec.price(currency=currency, interval=choice.interval).amount * 100)
+
+
 def subscription_state(event: dict[str, Any], created: int) -> tuple[str, State] | None:
     """(subscription id, its state) from a ``customer.subscription.*`` event, or None."""
     subscription = (event.get("data") or {}).get("object") or {}
@@ -62,16 +84,12 @@ def subscription_state(event: dict[str, Any], created: int) -> tuple[str, State]
         quantity = item.get("quantity")
         if choice is None or not isinstance(quantity, int) or quantity < 0:
             continue
-        item_plan, interval, item_currency = choice
-        unit = price.get("unit_amount")
-        if not isinstance(unit, int):
-            amount = plan_spec(item_plan).price(currency=item_currency, interval=interval).amount
-            unit = int(amount * 100)
+        currency = subscription_currency(subscription, choice)
         recurring = price.get("recurring") or {}
-        yearly = (recurring.get("interval") or interval) == "year"
-        plan, currency = item_plan, item_currency.upper()
+        yearly = (recurring.get("interval") or choice.interval) == "year"
+        plan = choice.plan
         seats += quantity
-        per_month += unit * quantity * (1 if yearly else 12)
+        per_month += unit_amount(price, choice, currency) * quantity * (1 if yearly else 12)
     return subscription_id, State(
         at=created,
         event_id=str(event.get("id", "")),

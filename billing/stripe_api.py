@@ -108,42 +108,65 @@ def product_ensure(*, product_id: str, name: str, metadata: dict[str, str]) -> b
 
 
 def price_find(lookup_key: str) -> Obj | None:
-    """The active Price under ``lookup_key``, or None."""
+    """The active Price under ``lookup_key`` with its ``currency_options``, or None."""
     with _calling("price"):
-        found = _client().v1.prices.list({"lookup_keys": [lookup_key], "active": True})
+        found = _client().v1.prices.list(
+            {"lookup_keys": [lookup_key], "active": True, "expand": ["data.currency_options"]}
+        )
     return _dict(found.data[0]) if found.data else None
+
+
+def price_currencies(price: Obj) -> frozenset[str]:
+    """The currencies (lowercase codes) a Price found by ``price_find`` has an amount in."""
+    return frozenset(_amounts(price))
+
+
+def _amounts(price: Obj) -> dict[str, int | None]:
+    """A Price's unit amount in each of its currencies (lowercase codes)."""
+    options = price.get("currency_options") or {}
+    amounts = {str(code): option.get("unit_amount") for code, option in options.items()}
+    amounts[str(price.get("currency", ""))] = price.get("unit_amount")
+    return amounts
 
 
 def price_ensure(
     *,
     lookup_key: str,
     product_id: str,
-    currency: str,
-    unit_amount: int,
+    unit_amounts: dict[str, int],
+    default_currency: str,
     interval: str,
     metadata: dict[str, str],
 ) -> str:
-    """An active Price under ``lookup_key`` with this amount: 'kept', 'created', or 'replaced'
-    (Stripe's prices are immutable: a new one takes the lookup key, the old one is archived)."""
+    """An active Price under ``lookup_key`` billing ``unit_amounts`` (by currency code): its
+    ``currency`` is ``default_currency``, the others its ``currency_options``. Answers 'kept',
+    'created', or 'replaced' (Stripe's prices are immutable: a new one takes the lookup key,
+    the old one is archived)."""
+    amounts = {code.lower(): amount for code, amount in unit_amounts.items()}
+    default = default_currency.lower()
     existing = price_find(lookup_key)
     if existing is not None and (
-        existing.get("unit_amount") == unit_amount
-        and str(existing.get("currency", "")).lower() == currency.lower()
+        existing.get("currency") == default
+        and _amounts(existing) == amounts
         and (existing.get("recurring") or {}).get("interval") == interval
         and existing.get("product") == product_id
     ):
         return "kept"
     params: Any = {
         "product": product_id,
-        "currency": currency.lower(),
-        "unit_amount": unit_amount,
+        "currency": default,
+        "unit_amount": amounts[default],
+        "currency_options": {
+            code: {"unit_amount": amount} for code, amount in amounts.items() if code != default
+        },
         "recurring": {"interval": interval},
         "lookup_key": lookup_key,
         "metadata": metadata,
     }
     if existing is not None:
         params["transfer_lookup_key"] = True
-    key = f"price-{lookup_key}-{unit_amount}-{existing['id'] if existing else 'new'}"
+    figures = "-".join(f"{code}{amount}" for code, amount in sorted(amounts.items()))
+    key = f"price-{lookup_key}-{figures}-{existing['id'] if existing else 'new'}"
     client = _client()
     with _calling("price"):
         client.v1.prices.create(params, _options(key))
@@ -152,6 +175,17 @@ def price_ensure(
     with _calling("price"):
         client.v1.prices.update(existing["id"], {"active": False})
     return "replaced"
+
+
+def price_archive(lookup_key: str) -> bool:
+    """The active Price under ``lookup_key`` archived: sold no more, while the subscriptions
+    on it go on. True when there was one."""
+    existing = price_find(lookup_key)
+    if existing is None:
+        return False
+    with _calling("price"):
+        _client().v1.prices.update(existing["id"], {"active": False})
+    return True
 
 
 # Customers, Checkout and subscriptions
@@ -170,6 +204,7 @@ def checkout_session_create(
     *,
     customer: str,
     price: str,
+    currency: str,
     quantity: int,
     success_url: str,
     cancel_url: str,
@@ -179,6 +214,8 @@ def checkout_session_create(
     params: Any = {
         "mode": "subscription",
         "customer": customer,
+        # The Price's amount in this currency (its currency_options) is what is billed.
+        "currency": currency.lower(),
         "line_items": [{"price": price, "quantity": quantity}],
         "success_url": success_url,
         "cancel_url": cancel_url,

@@ -27,6 +27,7 @@ from billing.plans import (
     plan_spec,
     price_choice_from_lookup_key,
     price_lookup_key,
+    subscription_currency,
 )
 from crm_platform.errors import ServiceError
 from tenants import capabilities
@@ -155,32 +156,22 @@ def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str
             field="plan",
             code="seat_cap",
         )
+    # Checked before the customer is made: a choice that cannot be sold leaves nothing behind.
+    price = price_in_currency(plan=plan, interval=interval, currency=currency)
     account = billing_account_for(tenant, email=actor.user.email)
-    try:
-        price = stripe_api.price_find(
-            price_lookup_key(plan=plan, interval=interval, currency=currency)
-        )
-    except stripe_api.StripeUnavailable as error:
-        raise stripe_failed() from error
-    if price is None:
-        logger.error(
-            "no Stripe price for %s %s %s: run stripe_sync_plans", plan, interval, currency
-        )
-        raise ServiceError(
-            _("This plan cannot be bought at the moment. Please contact support."), field="plan"
-        )
     slug = tenant.slug or ""
     # A double click gets the same session; a new subscription after an ended one (another
     # subscription id and version) gets a new session.
     key = (
-        f"checkout-{account.stripe_customer_id}-{price['id']}-{quantity}-"
+        f"checkout-{account.stripe_customer_id}-{price}-{currency}-{quantity}-"
         f"{account.stripe_subscription_id or 'none'}-{account.subscription_version}"
     )
     try:
         for _attempt in range(_EXPIRED_SESSIONS_SKIPPED + 1):
             session = stripe_api.checkout_session_create(
                 customer=account.stripe_customer_id,
-                price=str(price["id"]),
+                price=price,
+                currency=currency,
                 quantity=quantity,
                 success_url=workspace_url(
                     slug, "/billing/return/?session_id={CHECKOUT_SESSION_ID}"
@@ -208,6 +199,32 @@ def checkout_start(*, actor: Membership, plan: str, interval: str, currency: str
         data={"plan": plan, "interval": interval, "currency": currency, "seats": quantity},
     )
     return str(session["url"])
+
+
+def price_in_currency(*, plan: str, interval: str, currency: str) -> str:
+    """The id of the Stripe Price of ``plan`` and ``interval``, checked to have an amount in
+    ``currency`` (its own or one of its ``currency_options``)."""
+    try:
+        price = stripe_api.price_find(price_lookup_key(plan=plan, interval=interval))
+    except stripe_api.StripeUnavailable as error:
+        raise stripe_failed() from error
+    if price is None:
+        logger.error("no Stripe price for %s %s: run stripe_sync_plans", plan, interval)
+        raise ServiceError(
+            _("This plan cannot be bought at the moment. Please contact support."), field="plan"
+        )
+    if currency.lower() not in stripe_api.price_currencies(price):
+        logger.error(
+            "the Stripe price for %s %s has no amount in %s: run stripe_sync_plans",
+            plan,
+            interval,
+            currency,
+        )
+        raise ServiceError(
+            _("This plan cannot be bought in %(currency)s at the moment.") % {"currency": currency},
+            field="currency",
+        )
+    return str(price["id"])
 
 
 def checkout_return(*, actor: Membership, session_id: str) -> bool:
@@ -276,7 +293,8 @@ def subscription_apply(
             choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
             quantity = item.get("quantity")
             if choice is not None:
-                tenant.plan, account.interval, account.currency = choice
+                tenant.plan, account.interval = choice.plan, choice.interval
+                account.currency = subscription_currency(subscription, choice)
             if isinstance(quantity, int) and quantity > 0:
                 tenant.seat_limit = min(quantity, plan_spec(tenant.plan).seat_limit)
             period_end = item.get("current_period_end") or subscription.get("current_period_end")

@@ -1,16 +1,25 @@
 """The local Stripe stand-in: localstripe (a development dependency) extended with what the
 product uses and localstripe lacks, following Stripe's documented object shapes (ADR 0016):
 
-- Prices (``/v1/prices``) with ``lookup_key``, ``recurring`` and ``unit_amount``, usable
-  wherever localstripe takes a Plan; subscription items carry their ``price``;
-- Checkout Sessions (``/v1/checkout/sessions``) in subscription mode, with a page to complete
-  them that attaches a test card, creates the subscription and sends
-  ``checkout.session.completed``;
+- Prices (``/v1/prices``) with ``lookup_key``, ``recurring``, ``unit_amount`` and
+  ``currency_options[<cur>][unit_amount|tax_behavior]`` (multi-currency prices, ADR 0084),
+  usable wherever localstripe takes a Plan; ``currency_options`` is shown only when expanded
+  (``expand=["currency_options"]``, ``["data.currency_options"]`` on a list); subscription
+  items carry their ``price``;
+- a subscription's ``currency`` (``subscriptions.create(currency=...)``, else its prices'
+  own): every item, invoice line, proration, invoice preview and schedule phase is priced
+  from its price's amount in that currency. Inside, each currency option is a localstripe
+  Plan of its own under a hidden id (``PriceInCurrency``), which the subscription's items
+  bill from; every object shown names the Price and has its shape;
+- Checkout Sessions (``/v1/checkout/sessions``) in subscription mode, with ``currency``, and
+  a page to complete them that attaches a test card, creates the subscription in the
+  session's currency and sends ``checkout.session.completed``;
 - ``customer.subscription.updated`` and ``invoice.paid`` events, which localstripe never sends;
 - hosted invoice pages (``hosted_invoice_url`` / ``invoice_pdf``);
 - ``Idempotency-Key``: a POST repeated with the same key answers the first response again;
 - invoice previews (``/v1/invoices/create_preview``) of a change given with prices, with
-  ``subscription_details.proration_behavior`` and ``proration_date``, leaving nothing behind;
+  ``subscription_details.proration_behavior`` and ``proration_date``, in ``currency`` (which
+  must be the subscription's) or the subscription's, leaving nothing behind;
 - prorations as Stripe documents them (to the second: a credit for the unused time, a
   charge for the same time at the new price and quantity), on a change and in its preview;
 - Subscription Schedules (``/v1/subscription_schedules``: create ``from_subscription``,
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import re
 import socket
 import time
 from typing import Any
@@ -55,9 +65,48 @@ resources.Store.dump_to_disk = lambda self: None
 resources.Store.try_load_from_disk = lambda self: None
 
 
+def _amount(value: Any, field: str) -> int:
+    amount = resources.try_convert_to_int(value)
+    if not isinstance(amount, int) or amount < 0:
+        raise UserError(400, f"Bad {field}: a whole number of minor units is required")
+    return amount
+
+
+def _currency(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-zA-Z]{3}", value):
+        raise UserError(400, f"Bad {field}: a three-letter ISO currency code is required")
+    return value.lower()
+
+
+def _currency_options(options: Any, default: str) -> dict[str, dict[str, Any]]:
+    """``currency_options[<cur>][unit_amount|tax_behavior]``, checked, by currency."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise UserError(400, "Bad currency_options")
+    checked = {}
+    for key, option in options.items():
+        currency = _currency(key, "currency_options")
+        if currency == default:
+            raise UserError(400, f"currency_options[{currency}]: the price's own currency")
+        if not isinstance(option, dict) or set(option) - {"unit_amount", "tax_behavior"}:
+            raise UserError(400, f"currency_options[{currency}]: only unit_amount, tax_behavior")
+        behavior = option.get("tax_behavior") or "unspecified"
+        if behavior not in ("inclusive", "exclusive", "unspecified"):
+            raise UserError(400, f"currency_options[{currency}][tax_behavior]: bad value")
+        checked[currency] = {
+            "unit_amount": _amount(
+                option.get("unit_amount"), f"currency_options[{currency}][unit_amount]"
+            ),
+            "tax_behavior": behavior,
+        }
+    return checked
+
+
 class Price(Plan):  # type: ignore[misc]
     """A recurring price. Stored under ``plan:`` too, so localstripe's subscriptions and
-    invoices use it as the plan it is compatible with."""
+    invoices use it as the plan it is compatible with, in its own currency; each of its
+    ``currency_options`` is a :class:`PriceInCurrency` of its own."""
 
     object = "price"
     _id_prefix = "price_"
@@ -74,12 +123,15 @@ class Price(Plan):  # type: ignore[misc]
         nickname: Any = None,
         active: Any = True,
         tax_behavior: Any = None,
+        currency_options: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
         if not isinstance(recurring, dict) or not isinstance(product, str):
             raise UserError(400, "Only recurring prices of an existing product are supported")
+        currency = _currency(currency, "currency")
+        options = _currency_options(currency_options, currency)
         if lookup_key is not None and not isinstance(lookup_key, str):
             raise UserError(400, "Bad lookup_key")
         if lookup_key:
@@ -108,6 +160,35 @@ class Price(Plan):  # type: ignore[misc]
         self.lookup_key = lookup_key or None
         self.tax_behavior = tax_behavior or "unspecified"
         self.type = "recurring"
+        self._in_currency: dict[str, Any] = {currency: self}
+        for other, option in options.items():
+            self._in_currency[other] = PriceInCurrency(self, other, option)
+
+    def _in(self, currency: str) -> Any:
+        """The plan that bills this price in ``currency``."""
+        found = self._in_currency.get(currency.lower())
+        if found is None:
+            raise UserError(400, f"The price {self.id} has no amount in {currency}")
+        return found
+
+    def _currency_options_export(self) -> dict[str, dict[str, Any]]:
+        return {
+            currency: {
+                "custom_unit_amount": None,
+                "tax_behavior": plan.tax_behavior,
+                "unit_amount": plan.amount,
+                "unit_amount_decimal": str(plan.amount),
+            }
+            for currency, plan in sorted(self._in_currency.items())
+        }
+
+    def _export(self, expand: Any = None) -> Any:
+        """``currency_options`` only when expanded, as Stripe answers."""
+        paths = list(expand or [])
+        exported = super()._export(expand=[path for path in paths if path != "currency_options"])
+        if "currency_options" in paths:
+            exported["currency_options"] = self._currency_options_export()
+        return exported
 
     def _update(self, **data: Any) -> None:
         if "active" in data:
@@ -130,10 +211,8 @@ class Price(Plan):  # type: ignore[misc]
     ) -> Any:
         if kwargs:
             raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
-        li = StripeObject._api_list_all.__func__(
-            cls, url, limit=limit, starting_after=starting_after
-        )
-        li._list = [obj for obj in li._list if isinstance(obj, Price)]
+        li = PriceList(url, limit=limit, starting_after=starting_after)
+        li._list = [value for key, value in store.items() if key.startswith("price:")]
         if lookup_keys is not None:
             keys = set(lookup_keys if isinstance(lookup_keys, list) else [lookup_keys])
             li._list = [obj for obj in li._list if obj.lookup_key in keys]
@@ -147,6 +226,71 @@ class Price(Plan):  # type: ignore[misc]
         return li
 
 
+class PriceList(resources.List):  # type: ignore[misc]
+    """A page of prices; ``expand=["data.currency_options"]`` shows each one's currencies."""
+
+    def _export(self, expand: Any = None) -> Any:
+        paths = list(expand or [])
+        exported = super()._export(
+            expand=[path for path in paths if path != "data.currency_options"]
+        )
+        if "data.currency_options" in paths:
+            for entry in exported["data"]:
+                entry["currency_options"] = store["price:" + entry["id"]]._currency_options_export()
+        return exported
+
+
+class PriceInCurrency(Plan):  # type: ignore[misc]
+    """One of a Price's ``currency_options``: the localstripe Plan that subscription items,
+    invoice lines and prorations in that currency are billed from. Kept under a hidden id
+    of its own; every object shown names its Price instead (its export is the Price's)."""
+
+    object = "plan"
+
+    def __init__(self, price: Price, currency: str, option: dict[str, Any]) -> None:
+        # Not Plan.__init__: no object of its own at Stripe, so no id shown, no plan.created.
+        self.id = f"{price.id}~{currency}"
+        self.created = price.created
+        self.livemode = False
+        self.metadata = price.metadata
+        self.product = price.product
+        self.active = True
+        self.amount = option["unit_amount"]
+        self.currency = currency
+        self.tax_behavior = option["tax_behavior"]
+        self.interval = price.interval
+        self.interval_count = price.interval_count
+        self.trial_period_days = None
+        self.nickname = price.nickname
+        self.usage_type = "licensed"
+        self.billing_scheme = "per_unit"
+        self.tiers = None
+        self.tiers_mode = None
+        self._price = price
+        store["plan:" + self.id] = self
+
+    def _export(self, expand: Any = None) -> Any:
+        return self._price._export(expand=expand)
+
+
+def _price_of(plan: Any) -> Any:
+    """The Price a plan bills (a plain localstripe Plan is its own)."""
+    return getattr(plan, "_price", plan)
+
+
+def _plan_in(plan_id: str, currency: str | None) -> str:
+    """The id of the plan billing ``plan_id``'s price in ``currency`` (None: its own)."""
+    plan = Plan._api_retrieve(plan_id)
+    if currency is None:
+        return plan_id
+    price = _price_of(plan)
+    if isinstance(price, Price):
+        return str(price._in(currency).id)
+    if plan.currency != currency.lower():
+        raise UserError(400, f"The plan {plan_id} has no amount in {currency}")
+    return plan_id
+
+
 def _price_with_lookup_key(lookup_key: str) -> Price | None:
     for key, value in store.items():
         if key.startswith("price:") and value.lookup_key == lookup_key:
@@ -154,17 +298,20 @@ def _price_with_lookup_key(lookup_key: str) -> Price | None:
     return None
 
 
-def _items_with_plans(items: Any) -> Any:
-    """Stripe's ``items[].price`` → localstripe's ``items[].plan``."""
+def _items_with_plans(items: Any, currency: str | None) -> Any:
+    """Stripe's ``items[].price`` → localstripe's ``items[].plan``: the plan that bills the
+    price in ``currency`` (None: the price's own currency)."""
     if isinstance(items, list):
         for item in items:
             if isinstance(item, dict) and "price" in item:
-                item["plan"] = item.pop("price")
+                item["plan"] = _plan_in(str(item.pop("price")), currency)
     return items
 
 
 # Subscription items show their price, and their period (where Stripe puts it today).
 SubscriptionItem.price = property(lambda self: self.plan)
+# A subscription is billed in one currency: the one its items' plans bill in.
+Subscription.currency = property(lambda self: self.items._list[0].plan.currency)
 SubscriptionItem.current_period_start = property(lambda self: self._current_period()["start"])
 SubscriptionItem.current_period_end = property(lambda self: self._current_period()["end"])
 
@@ -175,10 +322,13 @@ _IGNORED_ON_UPDATE = ("proration_behavior", "payment_behavior")
 _IGNORED_ON_CREATE = ("default_payment_method", "automatic_tax")
 
 
-def _create_subscription(cls: Any, /, **data: Any) -> Any:
+def _create_subscription(cls: Any, /, currency: Any = None, **data: Any) -> Any:
+    """Stripe's ``currency`` (each price must have an amount in it); without it, the
+    currency of the prices."""
     for key in _IGNORED_ON_CREATE:
         data.pop(key, None)
-    data["items"] = _items_with_plans(data.get("items"))
+    wanted = None if currency is None else _currency(currency, "currency")
+    data["items"] = _items_with_plans(data.get("items"), wanted)
     return _subscription_create(cls, **data)
 
 
@@ -215,7 +365,7 @@ def _prorations(
         resources.InvoiceItem(
             amount=-_half_up(old_plan.amount * old_quantity * remaining, length),
             currency=old_plan.currency,
-            description=f"Unused time on {old_quantity} x {old_plan.id}",
+            description=f"Unused time on {old_quantity} x {_price_of(old_plan).id}",
             plan=old_plan.id,
             **common,
         )
@@ -225,7 +375,7 @@ def _prorations(
             resources.InvoiceItem(
                 amount=_half_up(new_plan.amount * quantity * remaining, length),
                 currency=new_plan.currency,
-                description=f"Remaining time on {quantity} x {new_plan.id}",
+                description=f"Remaining time on {quantity} x {_price_of(new_plan).id}",
                 plan=new_plan.id,
                 **common,
             )
@@ -239,8 +389,8 @@ def _update_subscription(cls: Any, id: str, /, **data: Any) -> Any:
         data.pop(key, None)
     before = None
     if "items" in data:
-        data["items"] = _items_with_plans(data["items"])
         current = Subscription._api_retrieve(id).items._list[0]
+        data["items"] = _items_with_plans(data["items"], current.plan.currency)
         before = (current.plan, current.quantity, int(time.time()))
     known = set(store.keys())
     subscription = _subscription_update(cls, id, **data)
@@ -315,6 +465,7 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         customer_update: Any = None,
         tax_id_collection: Any = None,
         locale: Any = None,
+        currency: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -328,6 +479,8 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
             raise UserError(400, "Exactly one line item is supported")
         item = line_items[0]
         price = Price._api_retrieve(str(item.get("price")))
+        # Stripe's ``currency``: each price must have an amount in it; else the price's own.
+        billed = price._in(price.currency if currency is None else _currency(currency, "currency"))
         quantity = resources.try_convert_to_int(item.get("quantity", 1))
         if not isinstance(quantity, int) or quantity < 1:
             raise UserError(400, "Bad quantity")
@@ -340,8 +493,8 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         self.cancel_url = cancel_url
         self.client_reference_id = client_reference_id
         self.metadata = metadata or {}
-        self.currency = price.currency
-        self.amount_total = price.amount * quantity
+        self.currency = billed.currency
+        self.amount_total = billed.amount * quantity
         self.status = "open"
         self.payment_status = "unpaid"
         self.subscription = None
@@ -369,6 +522,7 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         customer.invoice_settings["default_payment_method"] = method.id
         subscription = Subscription._api_create(
             customer=self.customer,
+            currency=self.currency,
             items=[{"price": self._price, "quantity": self._quantity}],
             metadata=self._subscription_metadata,
             payment_behavior="error_if_incomplete",
@@ -473,6 +627,17 @@ def _plan_of(item: dict[str, Any], subscription: Any) -> str:
     raise UserError(400, "Each item needs a price")
 
 
+def _preview_currency(currency: Any, subscription: Any) -> str | None:
+    """The currency a preview is priced in: Stripe's ``currency``, else the subscription's;
+    a subscription's preview cannot be in another currency than the subscription."""
+    if currency is None:
+        return None if subscription is None else str(subscription.currency)
+    wanted = _currency(currency, "currency")
+    if subscription is not None and wanted != subscription.currency:
+        raise UserError(400, f"currency: the subscription is billed in {subscription.currency}")
+    return wanted
+
+
 async def create_preview(request: web.Request) -> web.Response:
     """Stripe's ``POST /v1/invoices/create_preview``: the next invoice if the subscription
     changed as described, leaving nothing behind. A change of its item is prorated as Stripe
@@ -489,6 +654,7 @@ async def create_preview(request: web.Request) -> web.Response:
     subscription = Subscription._api_retrieve(subscription_id) if subscription_id else None
     if subscription is not None and customer is None:
         customer = subscription.customer
+    currency = _preview_currency(data.get("currency"), subscription)
     items = details.get("items")
     change = None
     if items is not None:
@@ -499,7 +665,7 @@ async def create_preview(request: web.Request) -> web.Response:
         quantity = resources.try_convert_to_int(items[0].get("quantity", 1))
         if not isinstance(quantity, int) or quantity < 1:
             raise UserError(400, "Bad quantity")
-        change = (_plan_of(items[0], subscription), quantity)
+        change = (_plan_in(_plan_of(items[0], subscription), currency), quantity)
     behavior = details.get("proration_behavior", "create_prorations")
     if behavior not in ("create_prorations", "none", "always_invoice"):
         raise UserError(400, "Bad proration_behavior")
@@ -579,7 +745,8 @@ class SubscriptionSchedule(StripeObject):  # type: ignore[misc]
             {
                 "start_date": subscription.current_period_start,
                 "end_date": subscription.current_period_end,
-                "items": [{"price": item.plan.id, "quantity": item.quantity}],
+                "items": [{"price": _price_of(item.plan).id, "quantity": item.quantity}],
+                "currency": subscription.currency,
                 "proration_behavior": "create_prorations",
             }
         ]
@@ -608,12 +775,14 @@ class SubscriptionSchedule(StripeObject):  # type: ignore[misc]
     def _phase(self, phase: Any, index: int) -> dict[str, Any]:
         if not isinstance(phase, dict) or not isinstance(phase.get("items"), list):
             raise UserError(400, f"phases[{index}]: items are required")
+        # A schedule's phases bill in the currency of its subscription.
+        currency = Subscription._api_retrieve(self.subscription).currency
         items = []
         for item in phase["items"]:
             price = item.get("price") if isinstance(item, dict) else None
             if not isinstance(price, str):
                 raise UserError(400, f"phases[{index}]: each item needs a price")
-            Price._api_retrieve(price)
+            _plan_in(price, currency)
             quantity = resources.try_convert_to_int(item.get("quantity", 1))
             if not isinstance(quantity, int) or quantity < 1:
                 raise UserError(400, f"phases[{index}]: bad quantity")
@@ -629,6 +798,7 @@ class SubscriptionSchedule(StripeObject):  # type: ignore[misc]
             "end_date": end,
             "iterations": iterations,
             "items": items,
+            "currency": currency,
             "proration_behavior": phase.get("proration_behavior", "create_prorations"),
         }
 
@@ -640,13 +810,14 @@ class SubscriptionSchedule(StripeObject):  # type: ignore[misc]
         self.phases = self.phases[1:]
         item = self.phases[0]["items"][0]
         current = subscription.items._list[0]
+        plan = _plan_in(item["price"], current.plan.currency)
         subscription.items = resources.List(
             "/v1/subscription_items?subscription=" + subscription.id
         )
         subscription.items._list.append(
             SubscriptionItem(
                 subscription=subscription.id,
-                plan=item["price"],
+                plan=plan,
                 quantity=item["quantity"],
                 metadata=current.metadata,
                 tax_rates=[],

@@ -46,13 +46,16 @@ class LocalStripe:
         response.raise_for_status()
         return response.json()
 
-    def post(self, path: str, data: dict[str, Any]) -> Any:
-        response = requests.post(
+    def post_raw(self, path: str, data: dict[str, Any]) -> requests.Response:
+        return requests.post(
             f"{self.base}{path}",
             data=data,
             headers={"Authorization": f"Bearer {SECRET_KEY}"},
             timeout=10,
         )
+
+    def post(self, path: str, data: dict[str, Any]) -> Any:
+        response = self.post_raw(path, data)
         response.raise_for_status()
         return response.json()
 

@@ -92,13 +92,13 @@ def test_buying_seats_shows_stripe_s_preview_first_and_changes_nothing_until_con
     assert '<dd data-testid="preview-proration">90.00 EUR</dd>' in body
     assert "<strong>495.00 EUR</strong>" in body
     assert 'name="seats" value="9"' in body
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
 
     response = _owner(paying).post("/billing/seats/", {"seats": "9"})
 
     assert response.status_code == 302
     assert _said(response) == ["The workspace now pays for 9 seats."]
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 9)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 9)
     account = BillingAccount.objects.get(tenant=paying.tenant)
     assert account.seats_purchased == 9
     assert Tenant.objects.get(pk=paying.tenant.pk).seat_limit == 9
@@ -146,7 +146,7 @@ def test_a_bad_seat_count_is_refused_with_the_reason_and_nothing_changes(
     if seats != "7":
         confirm = _owner(paying).post("/billing/seats/", {"seats": seats})
         assert _said(confirm) == [message]
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
     assert BillingAccount.objects.get(tenant=paying.tenant).seats_purchased == 0
     assert "billing.seats_purchased" not in _actions(paying)
 
@@ -168,13 +168,13 @@ def test_an_upgrade_is_previewed_then_takes_effect_at_once(
 
     assert _said(response) == ["Your plan has changed."]
     assert Tenant.objects.get(pk=paying.tenant.pk).plan == Plan.ENTERPRISE
-    assert _item(synced_plans, paying) == ("rapport_enterprise_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_enterprise_month", 7)
     assert _actions(paying)[-1] == "billing.plan_changed"
 
     # Clicked again: already done, nothing more at Stripe.
     again = _owner(paying).post("/billing/plan/", {"plan": "enterprise", "interval": "month"})
     assert _said(again) == ["The workspace is already on this plan."]
-    assert _item(synced_plans, paying) == ("rapport_enterprise_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_enterprise_month", 7)
 
 
 def test_a_downgrade_waits_for_the_end_of_the_period_and_can_be_withdrawn(
@@ -190,16 +190,16 @@ def test_a_downgrade_waits_for_the_end_of_the_period_and_can_be_withdrawn(
 
     assert _said(response) == ["Your plan will change when the current period ends."]
     assert Tenant.objects.get(pk=paying.tenant.pk).plan == Plan.PROFESSIONAL
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
     account = BillingAccount.objects.get(tenant=paying.tenant)
     assert (account.scheduled_plan, account.scheduled_interval) == ("starter", "month")
     schedule = synced_plans.get(f"/v1/subscription_schedules/{account.stripe_schedule_id}")
     assert schedule["status"] == "active"
     assert schedule["phases"][1]["items"] == [
         {
-            "price": synced_plans.get("/v1/prices", lookup_keys=["rapport_starter_month_eur"])[
-                "data"
-            ][0]["id"],
+            "price": synced_plans.get("/v1/prices", lookup_keys=["rapport_starter_month"])["data"][
+                0
+            ]["id"],
             "quantity": 7,
         }
     ]
@@ -262,7 +262,7 @@ def test_a_downgrade_that_would_break_a_limit_is_refused_with_the_reason(
     assert _said(confirm) == [expected]
     account = BillingAccount.objects.get(tenant=paying.tenant)
     assert account.stripe_schedule_id == ""
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
 
 
 def test_a_downgrade_below_the_seats_in_use_is_refused(
@@ -298,7 +298,7 @@ def test_a_bad_plan_choice_is_refused_with_the_reason(
     assert _said(_owner(paying).post("/billing/plan/", {"plan": plan, "interval": interval})) == [
         message
     ]
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
 
 
 def test_cancel_at_the_period_end_then_resume(paying: Workspace, synced_plans: LocalStripe) -> None:
@@ -372,7 +372,7 @@ def test_stripe_down_changes_nothing_and_says_so(
     account = BillingAccount.objects.get(tenant=paying.tenant)
     assert (account.seats_purchased, account.cancel_at_period_end) == (0, False)
     assert Tenant.objects.get(pk=paying.tenant.pk).plan == Plan.PROFESSIONAL
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
     assert _subscription(synced_plans, paying)["cancel_at_period_end"] is False
 
 
@@ -400,7 +400,7 @@ def test_members_without_the_billing_capability_cannot_change_the_subscription(
     ):
         assert client.post(url, data).status_code == 403
 
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
     assert _subscription(synced_plans, paying)["cancel_at_period_end"] is False
 
 
@@ -437,7 +437,7 @@ def test_the_stand_in_prorates_a_seat_change_to_the_second_as_stripe_does(
     # A preview leaves nothing behind: no pending item, the subscription unchanged.
     pending = synced_plans.get("/v1/invoiceitems", customer=subscription["customer"])["data"]
     assert pending == []
-    assert _item(synced_plans, paying) == ("rapport_professional_month_eur", 7)
+    assert _item(synced_plans, paying) == ("rapport_professional_month", 7)
 
 
 def test_without_prorations_the_preview_is_the_next_period_alone(

@@ -71,7 +71,7 @@ def _subscribe(workspace: Workspace, plan: str, on_commit: Callable[..., Any]) -
             "subscription_version": 0,
         },
     )
-    price = {"lookup_key": price_lookup_key(plan=plan, interval="month", currency="USD")}
+    price = {"lookup_key": price_lookup_key(plan=plan, interval="month")}
     # The object the test's connection holds, as a worker's would be after the change.
     workspace.tenant.plan = plan
     with on_commit(execute=True):
@@ -79,6 +79,7 @@ def _subscribe(workspace: Workspace, plan: str, on_commit: Callable[..., Any]) -
             customer=account.stripe_customer_id,
             subscription={
                 "id": account.stripe_subscription_id,
+                "currency": "usd",
                 "status": "active",
                 "items": {"data": [{"price": price, "quantity": 3}]},
             },

@@ -65,7 +65,7 @@ def test_lost_seat_and_status_changes_are_repaired_and_audited(
 
 def test_a_plan_changed_at_stripe_is_followed(paying: Workspace, synced_plans: LocalStripe) -> None:
     account = BillingAccount.objects.get(tenant=paying.tenant)
-    price = synced_plans.get("/v1/prices", lookup_keys=["rapport_enterprise_month_eur"])["data"][0]
+    price = synced_plans.get("/v1/prices", lookup_keys=["rapport_enterprise_month"])["data"][0]
     subscription = synced_plans.get(f"/v1/subscriptions/{account.stripe_subscription_id}")
     synced_plans.post(
         f"/v1/subscriptions/{account.stripe_subscription_id}",

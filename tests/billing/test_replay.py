@@ -45,12 +45,13 @@ def _subscription(index: int, rng: random.Random, subscription: str, customer: s
         "object": "subscription",
         "id": subscription,
         "customer": customer,
+        "currency": "eur",
         "status": rng.choice(["active", "active", "past_due", "trialing", "unpaid"]),
         "cancel_at_period_end": index % 7 == 0,
         "items": {
             "data": [
                 {
-                    "price": {"lookup_key": f"rapport_{plan}_{interval}_eur"},
+                    "price": {"lookup_key": f"rapport_{plan}_{interval}"},
                     "quantity": rng.randint(1, 40),
                     "current_period_end": START + 100_000 + index,
                 }

@@ -251,6 +251,82 @@ def test_nothing_recorded_gives_empty_figures(alpha: Workspace) -> None:
     ]
 
 
+def _priced(event: dict[str, Any], *, billed_in: str, **price: Any) -> dict[str, Any]:
+    """The event as Stripe sends it since ADR 0084: the subscription names its currency and
+    its item the one Price of the plan and interval, shown in its default currency (USD)."""
+    subscription = event["data"]["object"]
+    subscription["currency"] = billed_in
+    subscription["items"]["data"][0]["price"].update(currency="usd", **price)
+    return event
+
+
+def test_the_rollup_reads_per_currency_prices_of_before_and_multi_currency_prices_alike(
+    db: None,
+) -> None:
+    common: dict[str, Any] = {"kind": "created", "created": _at(2026, 3, 1), "status": "active"}
+    events = [
+        # Before ADR 0084: one Price per currency, the currency in its lookup key (30.00 EUR).
+        _subscription_event(
+            "evt_cur_old",
+            customer="cus_cur_old",
+            lookup_key="rapport_professional_month_eur",
+            unit_amount=3000,
+            interval="month",
+            quantity=2,
+            **common,
+        ),
+        # Now: the EUR amount among the Price's currency_options, when the event shows them...
+        _priced(
+            _subscription_event(
+                "evt_cur_options",
+                customer="cus_cur_options",
+                lookup_key="rapport_professional_month",
+                unit_amount=4900,
+                interval="month",
+                quantity=3,
+                **common,
+            ),
+            billed_in="eur",
+            currency_options={"eur": {"unit_amount": 4000}, "usd": {"unit_amount": 4900}},
+        ),
+        # ... else the plan's (Starter annual: 14.00 EUR x 10 months a seat)...
+        _priced(
+            _subscription_event(
+                "evt_cur_plain",
+                customer="cus_cur_plain",
+                lookup_key="rapport_starter_year",
+                unit_amount=15000,
+                interval="year",
+                quantity=3,
+                **common,
+            ),
+            billed_in="eur",
+        ),
+        # ... and the Price's own amount for a subscription in its default currency.
+        _priced(
+            _subscription_event(
+                "evt_cur_usd",
+                customer="cus_cur_usd",
+                lookup_key="rapport_enterprise_month",
+                unit_amount=9900,
+                interval="month",
+                quantity=1,
+                **common,
+            ),
+            billed_in="usd",
+        ),
+    ]
+    for event in events:
+        assert post_event(event) == 200
+
+    revenue = revenue_summary(now=NOW, months=1)
+
+    # 2 x 30.00 + 3 x 40.00 + 3 x 140.00 / 12 in EUR; 99.00 in USD.
+    assert revenue.mrr == {"EUR": Decimal("215.00"), "USD": Decimal("99.00")}
+    assert revenue.seats_by_plan == {"professional": 5, "starter": 3, "enterprise": 1}
+    assert revenue_summary(now=NOW, months=1, recompute=True).mrr == revenue.mrr
+
+
 def test_staff_see_the_dashboard_with_its_figures(history: None) -> None:
     response = staff_client().get(PAGE)
 

@@ -50,6 +50,7 @@ def _subscription(
         "id": "sub_test_1",
         "object": "subscription",
         "customer": customer,
+        "currency": "eur",
         "status": status,
         "items": {
             "object": "list",
@@ -59,7 +60,7 @@ def _subscription(
                     "quantity": quantity,
                     "price": {
                         "object": "price",
-                        "lookup_key": price_lookup_key(plan=plan, interval="month", currency="EUR"),
+                        "lookup_key": price_lookup_key(plan=plan, interval="month"),
                     },
                 }
             ],

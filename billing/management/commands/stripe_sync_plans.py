@@ -11,7 +11,7 @@ from billing.sync import stripe_plans_sync
 
 
 class Command(BaseCommand):
-    help = "Create or update Stripe Products and Prices for every plan, interval and currency."
+    help = "Create or update Stripe Products and Prices for every plan and interval."
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -20,10 +20,11 @@ class Command(BaseCommand):
             raise CommandError(f"Stripe refused the sync: {error}") from error
         self.stdout.write(
             "products created: {products}; prices created: {created}, replaced: {replaced}, "
-            "unchanged: {kept}".format(
+            "unchanged: {kept}; per-currency prices archived: {archived}".format(
                 products=done["products_created"],
                 created=done["created"],
                 replaced=done["replaced"],
                 kept=done["kept"],
+                archived=done["archived"],
             )
         )
