@@ -39,7 +39,7 @@ from crm_modules.service.tasks import send_sla_alerts
 from tenants.audit.models import AuditEvent
 from tenants.models import Plan, Team, Tenant, WorkspaceAlarm
 from tenants.roles import Role
-from tests.conftest import Workspace, workspace_client
+from tests.conftest import Workspace, record_page, workspace_client
 from tests.marketing.conftest import Sink, open_contact_rules, smtp_sink  # noqa: F401
 from tests.sales.conftest import fresh
 from tests.sales.factories import ContactFactory
@@ -187,11 +187,11 @@ def test_a_survey_held_past_the_window_is_marked_expired_and_shown_so(
     assert survey.delivery == CsatSurvey.Delivery.EXPIRED
     assert survey.sent_at is None
     assert mail.outbox == []
-    page = workspace_client(alpha.members[Role.SUPPORT_AGENT].user, alpha.tenant).get(
-        f"/sales/contacts/{survey.contact_id}/"
+    page = record_page(
+        workspace_client(alpha.members[Role.SUPPORT_AGENT].user, alpha.tenant),
+        f"/sales/contacts/{survey.contact_id}/",
     )
-    assert page.status_code == 200
-    assert "Not sent: too long after the ticket was solved" in page.content.decode()
+    assert "Not sent: too long after the ticket was solved" in page
 
 
 # --- campaigns ---------------------------------------------------------------------------------
