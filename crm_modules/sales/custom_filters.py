@@ -18,19 +18,24 @@ the facade (the service inbox).
 
 A parameter naming no field in use (unknown, archived, deleted) or a value that does not fit
 the field's type is refused with a ServiceError naming ``custom_fields.<code>`` and the
-field's label."""
+field's label.
+
+When the list's other filters leave few rows (PostgreSQL's own estimate, at most
+``CHECK_ON_ROWS_MAX``), the values and texts are checked on those rows, without the GIN
+indexes: a bitmap of every record holding a common value costs more than reading the few rows
+(ADR 0086)."""
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from django.db.models import BooleanField, F, Func, Model, Q, QuerySet, TextField, Value
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import DataContains, KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Upper
 from django.db.models.lookups import Contains, IContains
 from django.utils.translation import gettext as _
@@ -61,6 +66,9 @@ NUMBER_TYPES = frozenset(
 )
 DATE_TYPES = frozenset({CustomField.Type.DATE, CustomField.Type.DATETIME})
 MAX_TEXT = 200
+# Up to this many rows left by the other filters (PostgreSQL's estimate), the custom
+# conditions are checked on them rather than through the GIN indexes (ADR 0086).
+CHECK_ON_ROWS_MAX = 20_000
 
 M = TypeVar("M", bound=Model)
 
@@ -77,10 +85,24 @@ def _jsonpath(path: str) -> Func:
     return Func(Value(path), template="(%(expressions)s)::jsonpath", output_field=TextField())
 
 
-def _jsonb(data: Mapping[str, Any]) -> Func:
+def _jsonb(data: Any) -> Func:
     return Func(
         Value(json.dumps(data)), template="(%(expressions)s)::jsonb", output_field=TextField()
     )
+
+
+def _holds(code: str, value: Any) -> Q:
+    """``(custom -> code) @> value``: what ``custom @> {code: value}`` asks, in a form the GIN
+    index does not serve (checked on rows found another way)."""
+    return Q(DataContains(KeyTransform(code, "custom"), _jsonb(value)))
+
+
+@dataclass
+class Condition:
+    """A condition as the GIN indexes serve it, and as checked on rows found another way."""
+
+    indexed: Q
+    checked: Q
 
 
 @dataclass
@@ -88,18 +110,35 @@ class CustomFilter:
     """What the ``cf_`` parameters ask: values to contain, and the other conditions."""
 
     contains: dict[str, Any] = field(default_factory=dict)
-    conditions: list[Q] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.contains or self.conditions)
 
     def apply(self, records: QuerySet[M]) -> QuerySet[M]:
+        """The records meeting every condition. Apply it after the list's other filters: when
+        those leave few rows, the conditions are checked on them (ADR 0086)."""
+        if _few_rows(records):
+            for code, value in self.contains.items():
+                records = records.filter(_holds(code, value))
+            for condition in self.conditions:
+                records = records.filter(condition.checked)
+            return records
         if self.contains:
             # Containment in the normalised values: the GIN index on ``custom``.
             records = records.filter(custom__contains=self.contains)
         for condition in self.conditions:
-            records = records.filter(condition)
+            records = records.filter(condition.indexed)
         return records
+
+
+def _few_rows(records: QuerySet[Any]) -> bool:
+    """Whether PostgreSQL expects the records' other filters to leave at most
+    ``CHECK_ON_ROWS_MAX`` rows (one ``EXPLAIN``, only when there are other filters)."""
+    if not records.query.where or records.query.is_empty():
+        return False
+    plan = json.loads(records.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"]) <= CHECK_ON_ROWS_MAX
 
 
 def custom_filter_schema(record: str) -> OpenApiParameter:
@@ -217,10 +256,9 @@ def _add(
         # The value as the JSON text of the whole object spells it (quotes and backslashes
         # escaped): what the trigram index on upper(custom::text) finds.
         spelled = json.dumps(text, ensure_ascii=False)[1:-1]
-        result.conditions.append(
-            Q(Contains(Upper(Cast("custom", output_field=TextField())), spelled.upper()))
-            & Q(IContains(KeyTextTransform(code, "custom"), text))
-        )
+        own_value = Q(IContains(KeyTextTransform(code, "custom"), text))
+        somewhere = Q(Contains(Upper(Cast("custom", output_field=TextField())), spelled.upper()))
+        result.conditions.append(Condition(indexed=somewhere & own_value, checked=own_value))
         return
     if kind in NUMBER_TYPES:
         number = _number(text, field=field)
@@ -240,14 +278,13 @@ def _add(
             path, bound = f'$."{code}" ? (@.type() == "string" && @ < $bound)', after.isoformat()
     else:
         raise ServiceError(_("Only a number or a date field has a range."), field=field)
-    result.conditions.append(
-        Q(_PathExists(F("custom"), _jsonpath(path), _jsonb({"bound": bound}), Value(True)))
-    )
+    in_range = Q(_PathExists(F("custom"), _jsonpath(path), _jsonb({"bound": bound}), Value(True)))
+    result.conditions.append(Condition(indexed=in_range, checked=in_range))
 
 
 def _any_of(
     actor: Membership | None, definition: CustomField, values: list[str], *, field: str
-) -> Q:
+) -> Condition:
     """One containment per option, OR-ed: each is a bitmap of the ``custom`` GIN index."""
     if definition.type not in CHOICE_TYPES:
         raise ServiceError(_("Only a choice field can match any of several options."), field=field)
@@ -257,12 +294,13 @@ def _any_of(
     for value in values:
         if value not in wanted:
             wanted.append(value)
-    condition = Q()
+    indexed, checked = Q(), Q()
     for value in wanted:
         raw: Any = [value] if definition.type == CustomField.Type.MULTI_SELECT else value
         stored = check_value(actor, definition, raw, field=field)
-        condition |= Q(custom__contains={definition.code: stored})
-    return condition
+        indexed |= Q(custom__contains={definition.code: stored})
+        checked |= _holds(definition.code, stored)
+    return Condition(indexed=indexed, checked=checked)
 
 
 def _number(text: str, *, field: str) -> Decimal:

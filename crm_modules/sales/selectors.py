@@ -123,10 +123,11 @@ def company_list(
     capability: Capability | None = None,
 ) -> QuerySet[Company]:
     companies = _scoped(Company.objects.all(), actor, capability)
-    if custom:
-        companies = custom.apply(companies)
     if owner_id is not None:
         companies = companies.filter(owner_id=owner_id)
+    if custom:
+        # After the other filters: few rows left are checked rather than indexed (ADR 0086).
+        companies = custom.apply(companies)
     return _search(companies, q)
 
 
@@ -151,8 +152,6 @@ def contact_list(
     min_score: int | None = None,
 ) -> QuerySet[Contact]:
     contacts = _scoped(Contact.objects.all(), actor, capability)
-    if custom:
-        contacts = custom.apply(contacts)
     if owner_id is not None:
         contacts = contacts.filter(owner_id=owner_id)
     if lifecycle_stage:
@@ -161,6 +160,8 @@ def contact_list(
         contacts = contacts.filter(company_id=company_id)
     if min_score is not None:
         contacts = contacts.filter(score__gte=min_score)
+    if custom:
+        contacts = custom.apply(contacts)
     return _search(contacts, q).select_related("company")
 
 
@@ -185,8 +186,6 @@ def lead_list(
     custom: CustomFilter | None = None,
 ) -> QuerySet[Lead]:
     leads = _scoped(Lead.objects.all(), actor, capability)
-    if custom:
-        leads = custom.apply(leads)
     if tag:
         # Served by the GIN index on tags.
         leads = leads.filter(tags__contains=[tag])
@@ -196,6 +195,8 @@ def lead_list(
         leads = leads.filter(status=status)
     if owner_id is not None:
         leads = leads.filter(owner_id=owner_id)
+    if custom:
+        leads = custom.apply(leads)
     return _search(leads, q)
 
 
@@ -262,8 +263,6 @@ def deal_list(
         deals = deals.filter(amount__gte=amount_min)
     if amount_max is not None:
         deals = deals.filter(amount__lte=amount_max)
-    if custom:
-        deals = custom.apply(deals)
     if pipeline_id is not None:
         deals = deals.filter(pipeline_id=pipeline_id)
     if stage_id is not None:
@@ -276,6 +275,8 @@ def deal_list(
         deals = deals.filter(company_id=company_id)
     if contact_id is not None:
         deals = deals.filter(contacts__id=contact_id)
+    if custom:
+        deals = custom.apply(deals)
     return _search(deals, q).select_related("stage", "company")
 
 

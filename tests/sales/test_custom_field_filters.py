@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from crm_modules.sales import services
+from crm_modules.sales import custom_filters, services
 from crm_modules.sales.models import CustomField, SavedView
 from crm_modules.sales.services.deals import StageInput
 from tenants.roles import Role
@@ -129,14 +130,9 @@ def _ids(entity: str, page: str) -> set[int]:
     return {int(pk) for pk in re.findall(ROW[entity], page)}
 
 
-@pytest.mark.parametrize("entity", list(LISTS))
-def test_each_list_page_filters_by_custom_fields_of_every_type(
-    alpha: Workspace, entity: str
-) -> None:
-    records = _records(entity)
+def _type_cases(records: dict[str, Any]) -> list[tuple[dict[str, Any], set[int]]]:
     gold, silver = records["gold"].pk, records["silver"].pk
-    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
-    cases: list[tuple[dict[str, str], set[int]]] = [
+    return [
         ({"cf_note__contains": "discount"}, {gold, silver}),
         ({"cf_note__contains": "50% disc"}, {gold}),
         ({"cf_note__contains": "ЦЕНА"}, {silver}),
@@ -157,7 +153,26 @@ def test_each_list_page_filters_by_custom_fields_of_every_type(
         ({"cf_topics": "erp"}, {gold, silver}),
         ({"cf_tier": "", "cf_seats__gte": ""}, {gold, silver, records["blank"].pk}),
     ]
-    for params, expected in cases:
+
+
+def _any_cases(records: dict[str, Any]) -> list[tuple[dict[str, Any], set[int]]]:
+    gold, silver = records["gold"].pk, records["silver"].pk
+    return [
+        ({"cf_topics__any": ["crm"]}, {gold}),
+        ({"cf_topics__any": ["crm", "erp"]}, {gold, silver}),
+        ({"cf_topics": ["crm", "erp"]}, {gold}),
+        ({"cf_tier__any": ["gold", "silver"]}, {gold, silver}),
+        ({"cf_tier__any": ["silver"], "cf_topics__any": ["crm", "erp"]}, {silver}),
+    ]
+
+
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_each_list_page_filters_by_custom_fields_of_every_type(
+    alpha: Workspace, entity: str
+) -> None:
+    records = _records(entity)
+    client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    for params, expected in _type_cases(records):
         response = client.get(LISTS[entity], params)
         assert response.status_code == 200, params
         assert _ids(entity, response.content.decode()) == expected, params
@@ -168,16 +183,8 @@ def test_each_list_and_its_api_take_any_of_several_options(alpha: Workspace, ent
     """``cf_<code>__any`` (ADR 0069): a multi select having any of the options, a select being
     one of them; the plain parameter repeated still asks for all of them."""
     records = _records(entity)
-    gold, silver = records["gold"].pk, records["silver"].pk
     client = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
-    cases: list[tuple[dict[str, Any], set[int]]] = [
-        ({"cf_topics__any": ["crm"]}, {gold}),
-        ({"cf_topics__any": ["crm", "erp"]}, {gold, silver}),
-        ({"cf_topics": ["crm", "erp"]}, {gold}),
-        ({"cf_tier__any": ["gold", "silver"]}, {gold, silver}),
-        ({"cf_tier__any": ["silver"], "cf_topics__any": ["crm", "erp"]}, {silver}),
-    ]
-    for params, expected in cases:
+    for params, expected in _any_cases(records):
         response = client.get(LISTS[entity], params)
         assert response.status_code == 200, params
         assert _ids(entity, response.content.decode()) == expected, params
@@ -189,6 +196,30 @@ def test_each_list_and_its_api_take_any_of_several_options(alpha: Workspace, ent
     bad = client.get(API[entity], {"cf_seats__any": ["3"]})
     assert bad.status_code == 400
     assert bad.json()["error"]["fields"].keys() == {"custom_fields.seats"}
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["checked on rows", "through the index"])
+@pytest.mark.parametrize("entity", list(LISTS))
+def test_conditions_find_the_same_records_checked_on_few_rows_or_through_the_index(
+    alpha: Workspace, entity: str, checked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the list's other filters leave few rows, the custom conditions are checked on them
+    rather than through the GIN indexes (ADR 0086); both ways find the same records."""
+    monkeypatch.setattr(custom_filters, "CHECK_ON_ROWS_MAX", 10**9 if checked else -1)
+    records = _records(entity)
+    client = workspace_client(alpha.owner.user, alpha.tenant)
+    for params, expected in [*_type_cases(records), *_any_cases(records)]:
+        mine = {**params, "mine": "1"}
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(LISTS[entity], mine)
+        sql = " ".join(query["sql"] for query in queries.captured_queries)
+        assert response.status_code == 200, params
+        assert _ids(entity, response.content.decode()) == expected, params
+        listed = client.get(API[entity], {**params, "owner": str(alpha.owner.user_id)})
+        assert {row["id"] for row in listed.json()["results"]} == expected, params
+        if any(key.startswith("cf_tier") and value for key, value in params.items()):
+            assert ('."custom" @> ' in sql) is not checked, params
+            assert ('."custom" -> ' in sql) is checked, params
 
 
 @pytest.mark.parametrize("entity", list(LISTS))
