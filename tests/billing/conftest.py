@@ -21,6 +21,9 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.test import Client, TestCase
 
+from tenants.models import Plan, Tenant
+from tests.conftest import Workspace
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "sk_test_rapport_local"
 
@@ -161,6 +164,17 @@ def synced_plans(local_stripe: LocalStripe) -> LocalStripe:
     call_command("stripe_sync_plans", verbosity=0)
     local_stripe.delivered |= {event["id"] for event in local_stripe.events()}
     return local_stripe
+
+
+@pytest.fixture
+def expired(alpha: Workspace) -> Workspace:
+    """Workspace alpha at the end of its trial, with nothing paid: what a subscription starts
+    from."""
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(
+        plan=Plan.TRIAL, seat_limit=10, billing_status=Tenant.BillingStatus.TRIAL_EXPIRED
+    )
+    alpha.tenant.refresh_from_db()
+    return alpha
 
 
 def subscribe(workspace: Any, stand_in: LocalStripe, **choice: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.contrib.messages import get_messages
 
 from billing.models import BillingAccount
@@ -16,15 +15,6 @@ from tests.billing.conftest import LocalStripe
 from tests.conftest import Workspace, workspace_client
 
 EXPIRED = "This checkout expired before it was paid; choose a plan to start again."
-
-
-@pytest.fixture
-def expired(alpha: Workspace) -> Workspace:
-    Tenant.objects.filter(pk=alpha.tenant.pk).update(
-        plan=Plan.TRIAL, seat_limit=10, billing_status=Tenant.BillingStatus.TRIAL_EXPIRED
-    )
-    alpha.tenant.refresh_from_db()
-    return alpha
 
 
 def _subscribe(client: Any) -> str:

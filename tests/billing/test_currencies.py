@@ -14,18 +14,8 @@ from django.test import Client
 
 from billing import changes, stripe_api
 from billing.models import BillingAccount
-from tenants.models import Plan, Tenant
 from tests.billing.conftest import LocalStripe, subscribe
 from tests.conftest import Workspace, workspace_client
-
-
-@pytest.fixture
-def expired(alpha: Workspace) -> Workspace:
-    Tenant.objects.filter(pk=alpha.tenant.pk).update(
-        plan=Plan.TRIAL, seat_limit=10, billing_status=Tenant.BillingStatus.TRIAL_EXPIRED
-    )
-    alpha.tenant.refresh_from_db()
-    return alpha
 
 
 def _paying(workspace: Workspace, stand_in: LocalStripe, currency: str) -> BillingAccount:

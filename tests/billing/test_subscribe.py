@@ -22,15 +22,6 @@ from tests.billing.conftest import LocalStripe
 from tests.conftest import Workspace, workspace_client
 
 
-@pytest.fixture
-def expired(alpha: Workspace) -> Workspace:
-    Tenant.objects.filter(pk=alpha.tenant.pk).update(
-        plan=Plan.TRIAL, seat_limit=10, billing_status=Tenant.BillingStatus.TRIAL_EXPIRED
-    )
-    alpha.tenant.refresh_from_db()
-    return alpha
-
-
 def _subscribe(client: Client, **fields: str) -> Any:
     data = {"plan": "professional", "interval": "month", "currency": "EUR", **fields}
     return client.post("/billing/subscribe/", data)
