@@ -194,6 +194,21 @@ def price_choice_from_lookup_key(lookup_key: str) -> PriceChoice | None:
     return None
 
 
+def price_choice(price: Mapping[str, Any]) -> PriceChoice | None:
+    """The plan and interval a Stripe Price of ours sells: from its lookup key; a Price whose
+    amount ``stripe_sync_plans`` replaced handed its lookup key to the new one, and is read
+    from the plan and interval the sync wrote in its metadata (its subscribers keep it)."""
+    choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
+    if choice is not None:
+        return choice
+    metadata = price.get("metadata") or {}
+    plan, interval = metadata.get("plan"), metadata.get("interval")
+    if any(spec.code == plan for spec in PLANS) and interval in Interval.values:
+        currency = str(price.get("currency") or "").upper()
+        return PriceChoice(plan=str(plan), interval=str(interval), legacy_currency=currency)
+    return None
+
+
 def subscription_currency(subscription: Mapping[str, Any], choice: PriceChoice) -> str:
     """The currency (upper case) a Stripe subscription bills in: its ``currency``; one
     described without it (stored before ADR 0084) is named in its Price's lookup key."""

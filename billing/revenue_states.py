@@ -9,7 +9,7 @@ from typing import Any
 from billing.plans import (
     PriceChoice,
     plan_spec,
-    price_choice_from_lookup_key,
+    price_choice,
     subscription_currency,
 )
 
@@ -80,7 +80,7 @@ def subscription_state(event: dict[str, Any], created: int) -> tuple[str, State]
     plan, currency, seats, per_month = "", "", 0, 0
     for item in items:
         price = item.get("price") or item.get("plan") or {}
-        choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
+        choice = price_choice(price)
         quantity = item.get("quantity")
         if choice is None or not isinstance(quantity, int) or quantity < 0:
             continue

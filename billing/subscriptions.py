@@ -25,7 +25,7 @@ from billing.plans import (
     Interval,
     plan_changed,
     plan_spec,
-    price_choice_from_lookup_key,
+    price_choice,
     price_lookup_key,
     subscription_currency,
 )
@@ -290,7 +290,7 @@ def subscription_apply(
         if items:
             item = items[0]
             price = item.get("price") or item.get("plan") or {}
-            choice = price_choice_from_lookup_key(str(price.get("lookup_key") or ""))
+            choice = price_choice(price)
             quantity = item.get("quantity")
             if choice is not None:
                 tenant.plan, account.interval = choice.plan, choice.interval

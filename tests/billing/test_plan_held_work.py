@@ -30,6 +30,7 @@ from crm_modules.marketing.campaigns.held import CAMPAIGNS_HELD_ALARM
 from crm_modules.marketing.campaigns.services import CampaignDraft, VariantDraft
 from crm_modules.marketing.models import Campaign, CampaignRecipient, Segment, SegmentMember
 from crm_modules.marketing.sequences.tasks import sequences_sweep
+from crm_modules.service import clock, sla
 from crm_modules.service import services as service_services
 from crm_modules.service.models import CsatSurvey, RoutingRule, SlaEscalation, Ticket
 from crm_modules.service.services import routing
@@ -421,8 +422,13 @@ def test_sla_escalations_fire_only_while_the_plan_includes_automation(
             dataclasses.replace(spec, features=spec.features - {Feature.AUTOMATION}),
         )
 
+    # Found while the business is open: escalations of a breach found after hours wait for
+    # the next opening (ADR 0044), whatever the time the test runs at.
+    timer = sla.clock_for(ticket)
+    assert timer is not None
+    found_at = clock.next_open(timezone.now(), timer.schedule)
     with django_capture_on_commit_callbacks(execute=True):
-        sla_alerts_send(tenant=alpha.tenant)
+        sla_alerts_send(tenant=alpha.tenant, now=found_at)
 
     ticket.refresh_from_db()
     assert ticket.first_response_breached  # the breach is still told

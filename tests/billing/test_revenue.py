@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from billing.models import BillingAccount
+from billing.plans import price_choice
 from billing.revenue import revenue_summary
 from billing.revenue_rollup import revenue_rebuild
 from tenants.models import Tenant
@@ -598,3 +599,46 @@ def test_no_cohort_no_retention(alpha: Workspace) -> None:
 
     assert revenue.retention == {}
     assert [month.retention for month in revenue.months] == [{}, {}]
+
+
+def test_a_price_replaced_by_a_new_amount_still_counts_for_its_subscribers(
+    alpha: Workspace,
+) -> None:
+    """``stripe_sync_plans`` replaces a Price whose amount changed; the new one takes the lookup
+    key and the old one's subscribers keep it. Their plan and revenue are read from the plan
+    and interval the sync wrote in the old Price's metadata."""
+    replaced = {"metadata": {"plan": "professional", "interval": "month"}, "lookup_key": None}
+    event = _priced(
+        _subscription_event(
+            "evt_replaced_price",
+            customer="cus_replaced_price",
+            lookup_key="",
+            unit_amount=3900,
+            interval="month",
+            quantity=4,
+            kind="created",
+            created=_at(2026, 3, 1),
+            status="active",
+        ),
+        billed_in="usd",
+        **replaced,
+    )
+    account = BillingAccount.objects.create(
+        tenant=alpha.tenant,
+        stripe_customer_id="cus_replaced_price",
+        stripe_subscription_id="sub_cus_replaced_price",
+        subscription_status="incomplete",
+        subscription_version=0,
+    )
+    Tenant.objects.filter(pk=alpha.tenant.pk).update(plan="starter")
+
+    assert post_event(event) == 200
+
+    # 4 seats at the old Price's own 39.00 USD, not at the plan's current amount.
+    assert revenue_summary(now=NOW, months=1).mrr == {"USD": Decimal("156.00")}
+    assert revenue_summary(now=NOW, months=1, recompute=True).mrr == {"USD": Decimal("156.00")}
+    account.refresh_from_db()
+    assert Tenant.objects.get(pk=alpha.tenant.pk).plan == "professional"
+    assert (account.interval, account.currency) == ("month", "USD")
+    # A Price of someone else's, neither key nor metadata of ours, still counts for nothing.
+    assert price_choice({"lookup_key": "", "metadata": {"plan": "gold"}}) is None
