@@ -10,7 +10,8 @@ The script keeps its data in its own database (``bench_campaign`` unless --datab
 otherwise); contacts are written with COPY and reused by the next run (--reseed starts over).
 It prints the queue time, the sending rate (messages/s, from the first claim to the last
 acceptance by the sink) and the peak resident memory of the queueing process and of the
-largest sending worker; and checks that the sink got every recipient exactly once.
+largest sending worker; and checks that the sink got every recipient exactly once. Both run
+with DEBUG off, as production workers do. --queue-only stops after the queue step.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from bench.common import (  # noqa: E402
     ensure_database,
     peak_rss_mb,
     provision,
+    reset_peak,
+    rss_mb,
     setup_django,
     with_database,
 )
@@ -48,20 +51,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=1000.0, help="messages/s per worker cap")
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument(
+        "--queue-only", action="store_true", help="queue the recipients, send nothing"
+    )
     return parser.parse_args()
-
-
-def rss_mb(field: str = "VmHWM") -> float:
-    """This process's resident memory now (VmRSS) or at its peak since the last reset (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def reset_peak() -> None:
-    """Start the peak (VmHWM) afresh, so it measures what follows and not the set-up."""
-    Path("/proc/self/clear_refs").write_text("5")
 
 
 def seed(database_url: str, schema: str, owner_id: int, count: int) -> None:
@@ -155,6 +148,9 @@ def worker_main(
 
     from crm_modules.marketing.campaigns import sending
 
+    # As a worker runs in production: with DEBUG on, Django would keep every statement's text
+    # (a queue batch's INSERT is about half a megabyte), and the memory figures would be its.
+    settings.DEBUG = False
     settings.MARKETING_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = False
@@ -175,6 +171,7 @@ def main() -> None:
     ensure_database(server, args.database, fresh=args.reseed)
     database_url = with_database(server, args.database)
     setup_django(database_url)
+    from django.conf import settings
     from django.db import connections
     from django_tenants.utils import schema_context
 
@@ -191,6 +188,7 @@ def main() -> None:
     tenant = Tenant.objects.get(slug=SLUG)
     owner = Membership.objects.select_related("user", "tenant").get(tenant=tenant, role="owner")
     seed(database_url, tenant.schema_name, owner.user_id, args.recipients)
+    settings.DEBUG = False  # the queue step as a production worker runs it (see worker_main)
 
     with schema_context(tenant.schema_name):
         # The throughput of sending, whatever the hour: no quiet hours, and a cap above one
@@ -267,6 +265,8 @@ def main() -> None:
         " queueing"
     )
     connections.close_all()
+    if args.queue_only:
+        return
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

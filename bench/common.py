@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -236,3 +237,16 @@ def free_port() -> int:
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def rss_mb(field: str = "VmHWM") -> float:
+    """This process's resident memory now (VmRSS) or at its peak since the last reset (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reset_peak() -> None:
+    """Start the peak (VmHWM) afresh, so it measures what follows and not the set-up."""
+    Path("/proc/self/clear_refs").write_text("5")

@@ -78,7 +78,11 @@ def copy_objects(model: type[Model], objects: Sequence[Model]) -> None:
 def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert ``rows`` (values in the order of ``columns``, field attnames) with one COPY.
     Columns left out take their database default (the primary key its sequence); JSON values
-    must already be prepared (``Jsonb`` or a JSON text)."""
+    must already be prepared (``Jsonb`` or a JSON text). No rows, no statement."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
     meta = model._meta
     quote = connection.ops.quote_name
     column_of = {field.attname: field.column for field in meta.concrete_fields}
@@ -87,6 +91,7 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequenc
         connection.cursor() as cursor,
         cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy,
     ):
+        copy.write_row(first)
         for row in rows:
             copy.write_row(row)
 

@@ -5,7 +5,8 @@ CSV: the encoding is detected (a BOM first, then strict UTF-8, then charset-norm
 Windows-1251, Windows-874, GB18030 and the rest), the delimiter among ``,`` ``;`` and tab;
 quoted fields may hold line breaks. XLSX: the archive is checked before it is opened —
 a password-protected workbook (an OLE container, not a zip), a damaged or truncated archive
-and a zip bomb (sizes or ratios out of bounds) are refused with their own message.
+and a zip bomb (sizes or ratios out of bounds) are refused with their own message; the first
+sheet is then read from its XML as a stream (ADR 0088).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree as StdElementTree
+from xml.etree.ElementTree import XMLPullParser
 
 from charset_normalizer import from_bytes
 from defusedxml import DefusedXmlException, ElementTree
@@ -52,6 +55,14 @@ UNCOMPUTED_FORMULA = re.compile(
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _PKG_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+# A row's tag in a sheet's XML and its number ("<row r=\"12\" spans=…>"), for counting rows
+# without parsing the sheet.
+ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+ROW_NUMBER = re.compile(rb'\br="([0-9]+)"')
+# Excel's last column (XFD) and row: a cell placed further is not a spreadsheet's.
+MAX_XLSX_COLUMN = 16_383
+MAX_XLSX_ROW = 1_048_576
 
 csv.field_size_limit(MAX_CELL_CHARS)
 
@@ -247,37 +258,259 @@ def iter_rows(path: Path, shape: FileShape) -> Iterator[list[str]]:
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
+    """The first sheet's rows, read from its XML as a stream (ADR 0088): shared and inline
+    strings, numbers, booleans, errors, and numbers whose style is a date or a duration.
+    A row or a cell the sheet leaves out reads as empty, so row numbers are the sheet's."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _damaged() from exc
+    with archive:
+        workbook = _Workbook.read(archive)
+        yield from _sheet_rows(archive, workbook)
 
-    # A file object, not a path: openpyxl would judge a path by its extension.
-    with path.open("rb") as handle:
+
+def _damaged() -> ServiceError:
+    return _problem(
+        _("The workbook is damaged or incomplete (was the upload cut short?)."), "truncated"
+    )
+
+
+def _text_of(item: StdElementTree.Element, ns: str) -> str:
+    """A string item's text (``<si>`` or ``<is>``): its plain text and its rich-text runs,
+    without the phonetic guides (``<rPh>``) shown above East Asian text."""
+    parts: list[str] = []
+    for child in item:
+        if child.tag == ns + "t":
+            parts.append(child.text or "")
+        elif child.tag == ns + "r":
+            text = child.find(ns + "t")
+            if text is not None:
+                parts.append(text.text or "")
+    return "".join(parts)
+
+
+def _children(stream: IO[bytes], container: str) -> Iterator[tuple[str, StdElementTree.Element]]:
+    """The namespace and each complete child of the first element named ``container``
+    (``sheetData``: the rows; ``sst``: the strings) of an XML part read in chunks with the C
+    parser; a child is dropped from the tree once handed out, so memory holds one chunk's.
+    A part that declares a document type (where entities would be defined) before its root
+    element is refused before the parser reads it."""
+    parser: XMLPullParser[StdElementTree.Element] = XMLPullParser(events=("start",))
+    found: StdElementTree.Element | None = None
+    ns = ""
+    rooted = False
+    tail = b""
+    try:
+        while True:
+            chunk = stream.read(1024**2)
+            if not rooted:
+                if b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk:
+                    raise _damaged()
+                tail = chunk[-16:]
+            if chunk:
+                parser.feed(chunk)
+            else:
+                parser.close()
+            for event in parser.read_events():
+                rooted = True
+                element = event[-1]
+                if (
+                    found is None
+                    and isinstance(element, StdElementTree.Element)
+                    and (element.tag == container or element.tag.endswith("}" + container))
+                ):
+                    found = element
+                    ns = element.tag[: -len(container)]
+            if found is not None:
+                # Every child but the last is closed (a sibling started after it).
+                done = len(found) - 1 if chunk else len(found)
+                if done > 0:
+                    complete = found[:done]
+                    del found[:done]
+                    for child in complete:
+                        yield ns, child
+            if not chunk:
+                return
+    except StdElementTree.ParseError as exc:
+        raise _damaged() from exc
+
+
+@dataclass
+class _Workbook:
+    """What reading the first sheet's cells needs from the rest of the workbook."""
+
+    sheet: str
+    strings: list[str]
+    date_styles: frozenset[int]
+    duration_styles: frozenset[int]
+    epoch: datetime.datetime
+
+    @classmethod
+    def read(cls, archive: zipfile.ZipFile) -> _Workbook:
+        from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
+
+        names = set(archive.namelist())
+        sheet = _first_sheet_part(archive)
+        if sheet is None or sheet not in names:
+            raise _damaged()
         try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
-            raise _problem(
-                _("The workbook is damaged or incomplete (was the upload cut short?)."),
-                "truncated",
-            ) from exc
+            workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        except (KeyError, ElementTree.ParseError, DefusedXmlException) as exc:
+            raise _damaged() from exc
+        properties = workbook.find(f"{{{_MAIN_NS}}}workbookPr")
+        date1904 = properties is not None and properties.get("date1904") in ("1", "true")
+        dates, durations = _date_styles(archive) if "xl/styles.xml" in names else (set(), set())
+        strings: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            with archive.open("xl/sharedStrings.xml") as stream:
+                strings = [_text_of(item, ns) for ns, item in _children(stream, "sst")]
+        return cls(
+            sheet=sheet,
+            strings=strings,
+            date_styles=frozenset(dates),
+            duration_styles=frozenset(durations),
+            epoch=MAC_EPOCH if date1904 else WINDOWS_EPOCH,
+        )
+
+
+def _date_styles(archive: zipfile.ZipFile) -> tuple[set[int], set[int]]:
+    """The cell styles (their index in ``cellXfs``) whose number format is a date or time,
+    and those of them that are durations (``[h]:mm``)."""
+    from openpyxl.styles.numbers import (
+        BUILTIN_FORMATS,
+        is_date_format,
+        is_timedelta_format,
+    )
+
+    try:
+        styles = ElementTree.fromstring(archive.read("xl/styles.xml"))
+    except (KeyError, ElementTree.ParseError, DefusedXmlException) as exc:
+        raise _damaged() from exc
+    custom = {
+        element.get("numFmtId", ""): element.get("formatCode", "")
+        for element in styles.iter(f"{{{_MAIN_NS}}}numFmt")
+    }
+    dates: set[int] = set()
+    durations: set[int] = set()
+    cell_styles = styles.find(f"{{{_MAIN_NS}}}cellXfs")
+    for index, style in enumerate(cell_styles if cell_styles is not None else []):
+        number_format = style.get("numFmtId", "0")
+        code = custom.get(number_format)
+        if code is None:
+            code = BUILTIN_FORMATS.get(int(number_format) if number_format.isdigit() else -1)
+        if code and is_date_format(code):
+            dates.add(index)
+            if is_timedelta_format(code):
+                durations.add(index)
+    return dates, durations
+
+
+def _column_index(reference: str) -> int:
+    """The 0-based column of a cell reference ("C7" → 2)."""
+    index = 0
+    for char in reference:
+        if "A" <= char <= "Z":
+            index = index * 26 + ord(char) - 64
+        else:
+            break
+    return index - 1
+
+
+def _cell_text(cell: StdElementTree.Element, ns: str, workbook: _Workbook) -> str:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        item = cell.find(ns + "is")
+        return _text_of(item, ns) if item is not None else ""
+    value = cell.findtext(ns + "v")
+    if not value:
+        return ""
+    if kind == "s":
         try:
-            sheet = workbook.worksheets[0]
-            for values in sheet.iter_rows(values_only=True):
-                yield [_xlsx_text(value) for value in values]
-        finally:
-            workbook.close()
+            return workbook.strings[int(value)]
+        except (ValueError, IndexError):
+            return ""
+    if kind == "b":
+        return "false" if value.strip() in ("0", "false") else "true"
+    if kind == "d":
+        try:
+            return _xlsx_text(datetime.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    if kind != "n":  # "str" (a formula's text), "e" (an error such as #N/A)
+        return value
+    try:
+        number: float | int = (
+            float(value) if "." in value or "e" in value or "E" in value else int(value)
+        )
+    except ValueError:
+        return value
+    style = cell.get("s")
+    if style and style.isdigit() and int(style) in workbook.date_styles:
+        from openpyxl.utils.datetime import from_excel
+
+        try:
+            return _xlsx_text(
+                from_excel(number, workbook.epoch, timedelta=int(style) in workbook.duration_styles)
+            )
+        except (OverflowError, ValueError):
+            return value
+    return _xlsx_text(number)
+
+
+def _sheet_rows(archive: zipfile.ZipFile, workbook: _Workbook) -> Iterator[list[str]]:
+    number = 0  # the last row yielded
+    with archive.open(workbook.sheet) as stream:
+        for ns, row in _children(stream, "sheetData"):
+            if row.tag != ns + "row":
+                continue
+            reference = row.get("r", "")
+            row_number = int(reference) if reference.isdigit() else number + 1
+            if row_number > MAX_XLSX_ROW:
+                raise _damaged()
+            while number + 1 < row_number:  # rows the sheet leaves out
+                number += 1
+                yield []
+            cells: list[str] = []
+            cell_tag = ns + "c"
+            for cell in row:
+                if cell.tag != cell_tag:
+                    continue
+                position = cell.get("r")
+                column = _column_index(position) if position else len(cells)
+                if column < len(cells) or column > MAX_XLSX_COLUMN:
+                    continue
+                if column > len(cells):
+                    cells.extend([""] * (column - len(cells)))
+                cells.append(_cell_text(cell, ns, workbook))
+            number = max(number + 1, row_number)
+            yield cells
 
 
 def count_rows(path: Path, shape: FileShape) -> int:
     """The number of data rows (for the progress bar): a quick pass over a CSV file; the
-    dimension an XLSX sheet declares."""
+    last row number of an XLSX sheet, found in its XML without parsing it."""
     if shape.file_format == "xlsx":
-        from openpyxl import load_workbook
-
-        with path.open("rb") as handle:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-            try:
-                return max(int(workbook.worksheets[0].max_row or 1) - 1, 0)
-            finally:
-                workbook.close()
+        with zipfile.ZipFile(path) as archive:
+            sheet = _first_sheet_part(archive)
+            if sheet is None or sheet not in archive.namelist():
+                return 0
+            last = count = 0
+            tail = b""
+            with archive.open(sheet) as stream:
+                while True:
+                    chunk = stream.read(1024**2)
+                    text = tail + chunk
+                    cut = text.rfind(b"<") if chunk else -1
+                    # A tag cut by the chunk's end is read whole with the next chunk.
+                    text, tail = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+                    for match in ROW_TAG.finditer(text):
+                        count += 1
+                        reference = ROW_NUMBER.search(match.group(1))
+                        last = int(reference.group(1)) if reference else last + 1
+                    if not chunk:
+                        break
+            return max(max(last, count) - 1, 0)
     rows = iter_rows(path, shape)
     next(rows, None)
     return sum(1 for _row in rows)

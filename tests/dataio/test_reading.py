@@ -245,3 +245,157 @@ def test_formulas_on_a_sheet_that_is_not_imported_do_not_matter(tmp_path: Path) 
     workbook.save(buffer)
     _shape, read = _read(_write(tmp_path, buffer.getvalue(), "people.xlsx"))
     assert read == [["Name"], ["Ada"]]
+
+
+def _workbook(sheet: str, *, strings: str = "", styles: str = "", date1904: bool = False) -> bytes:
+    """A workbook written part by part, as Excel writes them (shared strings, styles,
+    positions on every row and cell): ``sheet`` is the first sheet's ``<sheetData>``."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>',
+        "xl/workbook.xml": f'<workbook {ns} xmlns:r="{rel}">'
+        + ('<workbookPr date1904="1"/>' if date1904 else "")
+        + '<sheets><sheet name="Contacts" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
+        'Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}>'
+        f'<dimension ref="A1:C2"/><sheetData>{sheet}</sheetData></worksheet>',
+    }
+    if strings:
+        parts["xl/sharedStrings.xml"] = f"<sst {ns}>{strings}</sst>"
+    if styles:
+        parts["xl/styles.xml"] = f"<styleSheet {ns}>{styles}</styleSheet>"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+STYLES = (
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/>'
+    '<numFmt numFmtId="165" formatCode="[h]:mm"/></numFmts>'
+    '<cellXfs count="5"><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/>'
+    '<xf numFmtId="165"/><xf numFmtId="2"/></cellXfs>'
+)
+
+
+def test_a_workbook_as_excel_writes_it_is_read_cell_by_cell(tmp_path: Path) -> None:
+    # Shared strings (one in rich text, one with a phonetic guide that is not part of the
+    # text), an inline string, dates by built-in and custom format, a duration, a number
+    # with a style that is not a date, booleans, an error, a formula's text result, a cell
+    # and a whole row left out, and a row with no position.
+    strings = (
+        "<si><t>Name</t></si><si><t>Born</t></si><si><t>Notes</t></si>"
+        "<si><r><t>Анна </t></r><r><rPr><b/></rPr><t>Иванова</t></r></si>"
+        '<si><t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh></si>'
+    )
+    sheet = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+        '<c r="C1" t="s"><v>2</v></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>3</v></c><c r="B2" s="1"><v>45000</v></c>'
+        '<c r="C2" t="inlineStr"><is><t xml:space="preserve"> hi </t></is></c></row>'
+        '<row r="3"><c r="A3" t="s"><v>4</v></c><c r="C3" s="2"><v>45000.5</v></c></row>'
+        '<row r="5"><c r="A5" s="3"><v>1.5</v></c><c r="B5" s="4"><v>1234.5</v></c>'
+        '<c r="C5" t="b"><v>1</v></c><c r="D5" t="b"><v>0</v></c></row>'
+        '<row><c t="e"><v>#N/A</v></c><c t="str"><f>A1&amp;"!"</f><v>Name!</v></c></row>'
+    )
+    path = _write(tmp_path, _workbook(sheet, strings=strings, styles=STYLES), "excel.xlsx")
+    shape, read = _read(path)
+    assert shape.file_format == "xlsx"
+    assert read == [
+        ["Name", "Born", "Notes"],
+        ["Анна Иванова", "2023-03-15", " hi "],
+        ["東京", "", "2023-03-15 12:00:00"],
+        [],
+        ["1 day, 12:00:00", "1234.5", "true", "false"],
+        ["#N/A", "Name!"],
+    ]
+    # The row count for the progress bar is the last row's number, less the header.
+    assert reading.count_rows(path, shape) == 5
+
+
+def test_a_workbook_counting_dates_from_1904_reads_them_so(tmp_path: Path) -> None:
+    sheet = '<row r="1"><c r="A1" t="inlineStr"><is><t>Born</t></is></c></row>'
+    sheet += '<row r="2"><c r="A2" s="1"><v>1</v></c></row>'
+    path = _write(tmp_path, _workbook(sheet, styles=STYLES, date1904=True), "mac.xlsx")
+    assert _read(path)[1] == [["Born"], ["1904-01-02"]]
+    path = _write(tmp_path, _workbook(sheet, styles=STYLES), "windows.xlsx")
+    assert _read(path)[1] == [["Born"], ["1900-01-01"]]
+
+
+def test_a_workbook_written_without_dimension_is_read_and_counted_as_openpyxl_reads_it(
+    tmp_path: Path,
+) -> None:
+    # Written as a program (and this product's own export) writes a workbook: inline strings,
+    # no <dimension> (openpyxl reads such a sheet whole before its first row).
+    import datetime
+
+    from openpyxl import Workbook, load_workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["Name", "Born", "Seen", "At", "Size", "Share", "VIP", "Note"])
+    for n in range(1, 300):
+        sheet.append(
+            [
+                f"Контакт {n} 連絡 ผู้ติดต่อ",
+                datetime.date(1990, 1, 1) + datetime.timedelta(days=n),
+                # A spreadsheet's date and time has no time zone.
+                datetime.datetime(2026, 3, 1, 8, 30) + datetime.timedelta(hours=n),  # noqa: DTZ001
+                datetime.time(9, n % 60),
+                n * 1000,
+                n / 7,
+                n % 2 == 0,
+                None if n % 3 else f"note {n}, <b>&amp;</b>",
+            ]
+        )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path = _write(tmp_path, buffer.getvalue(), "program.xlsx")
+    shape, read = _read(path)
+    expected = [
+        [reading._xlsx_text(value) for value in row]
+        for row in load_workbook(path, read_only=True, data_only=True)
+        .worksheets[0]
+        .iter_rows(values_only=True)
+    ]
+    # A row ends at its last cell, in either reading.
+    assert read == expected
+    assert reading.count_rows(path, shape) == 299
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        pytest.param(
+            '<row r="1"><c r="A1"><v>1</v></c></row><row r="2000000"/>', id="row-past-excel"
+        ),
+        pytest.param('<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2">', id="cut"),
+    ],
+)
+def test_a_sheet_no_spreadsheet_would_write_is_refused(tmp_path: Path, sheet: str) -> None:
+    path = _write(tmp_path, _workbook(sheet), "odd.xlsx")
+    with pytest.raises(ServiceError) as caught:
+        list(reading.iter_rows(path, reading.FileShape("xlsx")))
+    assert caught.value.code == "truncated"
+
+
+def test_a_sheet_declaring_entities_is_refused_before_they_are_expanded(tmp_path: Path) -> None:
+    laughs = (
+        '<!DOCTYPE worksheet [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    )
+    body = _with_sheet_xml(
+        _workbook('<row r="1"><c r="A1" t="inlineStr"><is><t>&c;</t></is></c></row>'),
+        lambda xml: xml.replace(
+            b'<?xml version="1.0"?>', b'<?xml version="1.0"?>' + laughs.encode()
+        ),
+    )
+    path = _write(tmp_path, body, "laughs.xlsx")
+    with pytest.raises(ServiceError) as caught:
+        list(reading.iter_rows(path, reading.FileShape("xlsx")))
+    assert caught.value.code == "truncated"

@@ -142,6 +142,8 @@ def default_fields(entity: str) -> list[CustomField]:
 def companies_bulk_create(*, actor: Membership, drafts: Sequence[CompanyDraft]) -> list[Company]:
     """Insert checked companies with one COPY; the caller audits the batch as a whole."""
     require(actor, CREATE_RECORDS)
+    if not drafts:
+        return []
     now = timezone.now()
     rows = []
     defaults = default_fields("company")
