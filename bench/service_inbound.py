@@ -68,10 +68,10 @@ def seed_inbound(database_url: str, schema: str) -> None:
         conn.execute(
             "INSERT INTO service_inboundmessage (message_id, source, status, reason,"
             ' received_at, processed_at, raw, size, recipient, sender, subject, "references",'
-            " automatic, body_html, attachments, ticket_id, reopened)"
+            " automatic, body_html, attachments, ticket_id, reopened, authentication)"
             " SELECT '<seed-' || id || '@customer.example>', 'smtp', 'ticketed', '',"
             " created_at, created_at, '', 1000, '', 'customer@example.com', subject, '',"
-            " false, '', '[]', id, false FROM service_ticket"
+            " false, '', '[]', id, false, '{}' FROM service_ticket"
         )
         conn.commit()
         conn.autocommit = True
