@@ -164,13 +164,9 @@ def check_xlsx(path: Path) -> None:
             bad = archive.testzip()
             uncomputed = [] if bad is not None else _uncomputed_formulas(archive)
     except zipfile.BadZipFile as exc:
-        raise _problem(
-            _("The workbook is damaged or incomplete (was the upload cut short?)."), "truncated"
-        ) from exc
+        raise _damaged() from exc
     if bad is not None:
-        raise _problem(
-            _("The workbook is damaged or incomplete (was the upload cut short?)."), "truncated"
-        )
+        raise _damaged()
     if uncomputed:
         raise _problem(
             _(
@@ -181,6 +177,11 @@ def check_xlsx(path: Path) -> None:
             % {"cells": ", ".join(uncomputed)},
             "uncomputed_formula",
         )
+
+
+def _part_path(target: str) -> str:
+    """The archive path a workbook relationship's target names."""
+    return target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
 
 
 def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
@@ -196,9 +197,25 @@ def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
     rel_id = sheet.get(f"{{{_REL_NS}}}id")
     for rel in rels.iter(f"{{{_PKG_NS}}}Relationship"):
         if rel.get("Id") == rel_id:
-            target = rel.get("Target", "")
-            return target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            return _part_path(rel.get("Target", ""))
     return None
+
+
+def _related_part(archive: zipfile.ZipFile, kind: str) -> str | None:
+    """The archive path of the workbook's ``kind`` part (``sharedStrings``, ``styles``) as its
+    relationships name it, else where Excel writes it; None when the workbook has none."""
+    names = set(archive.namelist())
+    try:
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError, DefusedXmlException):
+        rels = None
+    if rels is not None:
+        for rel in rels.iter(f"{{{_PKG_NS}}}Relationship"):
+            if rel.get("Type", "").endswith("/" + kind):
+                path = _part_path(rel.get("Target", ""))
+                return path if path in names else None
+    default = f"xl/{kind}.xml"
+    return default if default in names else None
 
 
 def _uncomputed_formulas(archive: zipfile.ZipFile, limit: int = 5) -> list[str]:
@@ -360,10 +377,12 @@ class _Workbook:
             raise _damaged() from exc
         properties = workbook.find(f"{{{_MAIN_NS}}}workbookPr")
         date1904 = properties is not None and properties.get("date1904") in ("1", "true")
-        dates, durations = _date_styles(archive) if "xl/styles.xml" in names else (set(), set())
+        styles = _related_part(archive, "styles")
+        dates, durations = _date_styles(archive, styles) if styles else (set(), set())
         strings: list[str] = []
-        if "xl/sharedStrings.xml" in names:
-            with archive.open("xl/sharedStrings.xml") as stream:
+        shared = _related_part(archive, "sharedStrings")
+        if shared:
+            with archive.open(shared) as stream:
                 strings = [_text_of(item, ns) for ns, item in _children(stream, "sst")]
         return cls(
             sheet=sheet,
@@ -374,7 +393,7 @@ class _Workbook:
         )
 
 
-def _date_styles(archive: zipfile.ZipFile) -> tuple[set[int], set[int]]:
+def _date_styles(archive: zipfile.ZipFile, part: str) -> tuple[set[int], set[int]]:
     """The cell styles (their index in ``cellXfs``) whose number format is a date or time,
     and those of them that are durations (``[h]:mm``)."""
     from openpyxl.styles.numbers import (
@@ -384,7 +403,7 @@ def _date_styles(archive: zipfile.ZipFile) -> tuple[set[int], set[int]]:
     )
 
     try:
-        styles = ElementTree.fromstring(archive.read("xl/styles.xml"))
+        styles = ElementTree.fromstring(archive.read(part))
     except (KeyError, ElementTree.ParseError, DefusedXmlException) as exc:
         raise _damaged() from exc
     custom = {
@@ -426,10 +445,12 @@ def _cell_text(cell: StdElementTree.Element, ns: str, workbook: _Workbook) -> st
     if not value:
         return ""
     if kind == "s":
+        # A string the workbook's table does not hold: the workbook is damaged, and reading
+        # the cell as empty would lose its value without a word.
         try:
             return workbook.strings[int(value)]
-        except (ValueError, IndexError):
-            return ""
+        except (ValueError, IndexError) as exc:
+            raise _damaged() from exc
     if kind == "b":
         return "false" if value.strip() in ("0", "false") else "true"
     if kind == "d":

@@ -247,9 +247,18 @@ def test_formulas_on_a_sheet_that_is_not_imported_do_not_matter(tmp_path: Path) 
     assert read == [["Name"], ["Ada"]]
 
 
-def _workbook(sheet: str, *, strings: str = "", styles: str = "", date1904: bool = False) -> bytes:
+def _workbook(
+    sheet: str,
+    *,
+    strings: str = "",
+    styles: str = "",
+    date1904: bool = False,
+    strings_part: str = "",
+) -> bytes:
     """A workbook written part by part, as Excel writes them (shared strings, styles,
-    positions on every row and cell): ``sheet`` is the first sheet's ``<sheetData>``."""
+    positions on every row and cell): ``sheet`` is the first sheet's ``<sheetData>``.
+    ``strings_part``: the shared strings under that name, named by the workbook's
+    relationships (as some programs write them)."""
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     parts = {
@@ -260,12 +269,18 @@ def _workbook(sheet: str, *, strings: str = "", styles: str = "", date1904: bool
         + '<sheets><sheet name="Contacts" sheetId="1" r:id="rId1"/></sheets></workbook>',
         "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/'
         f'package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
-        'Target="worksheets/sheet1.xml"/></Relationships>',
+        'Target="worksheets/sheet1.xml"/>'
+        + (
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="{strings_part}"/>'
+            if strings_part
+            else ""
+        )
+        + "</Relationships>",
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}>'
         f'<dimension ref="A1:C2"/><sheetData>{sheet}</sheetData></worksheet>',
     }
     if strings:
-        parts["xl/sharedStrings.xml"] = f"<sst {ns}>{strings}</sst>"
+        parts[f"xl/{strings_part or 'sharedStrings.xml'}"] = f"<sst {ns}>{strings}</sst>"
     if styles:
         parts["xl/styles.xml"] = f"<styleSheet {ns}>{styles}</styleSheet>"
     buffer = io.BytesIO()
@@ -316,6 +331,27 @@ def test_a_workbook_as_excel_writes_it_is_read_cell_by_cell(tmp_path: Path) -> N
     ]
     # The row count for the progress bar is the last row's number, less the header.
     assert reading.count_rows(path, shape) == 5
+
+
+def test_shared_strings_are_found_where_the_workbook_says(tmp_path: Path) -> None:
+    sheet = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c></row>'
+    )
+    strings = "<si><t>Name</t></si><si><t>Ada</t></si>"
+    body = _workbook(sheet, strings=strings, strings_part="strings/table.xml")
+    assert _read(_write(tmp_path, body, "named.xlsx"))[1] == [["Name"], ["Ada"]]
+
+
+def test_a_cell_naming_a_string_the_workbook_lacks_is_refused_not_read_empty(
+    tmp_path: Path,
+) -> None:
+    sheet = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>7</v></c></row>'
+    )
+    path = _write(tmp_path, _workbook(sheet, strings="<si><t>Name</t></si>"), "short.xlsx")
+    with pytest.raises(ServiceError) as caught:
+        list(reading.iter_rows(path, reading.FileShape("xlsx")))
+    assert caught.value.code == "truncated"
 
 
 def test_a_workbook_counting_dates_from_1904_reads_them_so(tmp_path: Path) -> None:
