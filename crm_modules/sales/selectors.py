@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -413,6 +413,24 @@ def product_list(
     if term:
         products = products.filter(Q(name__icontains=term) | Q(sku__icontains=term))
     return products
+
+
+PRODUCT_CHOICES = 50
+
+
+def product_choices(*, actor: Membership, q: str = "") -> tuple[list[Product], bool]:
+    """Active products to put on a deal: the first ``PRODUCT_CHOICES`` matching ``q`` (name or
+    SKU), names starting with it first, then by name; and whether more match."""
+    products = product_list(actor=actor, q=q, active=True)
+    term = search_term(q)
+    if term:
+        products = products.annotate(
+            starts=Case(When(name__istartswith=term, then=Value(0)), default=Value(1))
+        ).order_by("starts", "name", "id")
+    else:
+        products = products.order_by("name", "id")
+    found = list(products[: PRODUCT_CHOICES + 1])
+    return found[:PRODUCT_CHOICES], len(found) > PRODUCT_CHOICES
 
 
 def product_get(*, actor: Membership, product_id: Any) -> Product:

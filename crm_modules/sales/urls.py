@@ -35,6 +35,7 @@ urlpatterns = [
     path("deals/<int:deal_id>/log/", views_records.deal_log, name="deal_log"),
     path("deals/<int:deal_id>/move/", views_records.deal_move, name="deal_move"),
     path("deals/<int:deal_id>/line-items/", views_deals.deal_line_items, name="deal_line_items"),
+    path("deals/<int:deal_id>/products/", views_deals.deal_products, name="deal_products"),
     path("pipelines/", views_catalogue.pipeline_admin, name="pipeline_admin"),
     path("pipelines/<int:pipeline_id>/", views_catalogue.pipeline_edit, name="pipeline_edit"),
     path("custom-fields/", views_custom_fields.custom_field_admin, name="custom_fields"),

@@ -148,6 +148,19 @@ def deal_list(request: WorkspaceRequest) -> HttpResponse:
 
 
 @requires(EDIT_RECORDS)
+@require_safe
+def deal_products(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
+    """The product options of a deal's "add a line item" form, for what was typed."""
+    selectors.deal_get(actor=request.membership, deal_id=deal_id, capability=EDIT_RECORDS)
+    products, more = selectors.product_choices(
+        actor=request.membership, q=request.GET.get("product_q", "")
+    )
+    return render(
+        request, "sales/_product_options.html", {"products": products, "more_products": more}
+    )
+
+
+@requires(EDIT_RECORDS)
 @require_POST
 def deal_line_items(request: WorkspaceRequest, deal_id: int) -> HttpResponse:
     """Add, change or remove a line item of a deal (``op``: add, update, remove)."""

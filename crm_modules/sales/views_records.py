@@ -116,7 +116,21 @@ def _deal_extra(request: WorkspaceRequest, deal: Any) -> dict[str, Any]:
         ),
         "move_form": MoveDealForm(initial={"stage": deal.stage_id}),
         "line_items": list(selectors.line_item_list(deal=deal)),
-        "products": list(selectors.product_list(actor=request.membership, active=True)[:200]),
+        **_product_picker(request),
+    }
+
+
+def _product_picker(request: WorkspaceRequest) -> dict[str, Any]:
+    """The products offered for a new line item, narrowed by ``product_q`` when searched."""
+    search = request.GET.get("product_q", "")
+    products, more = selectors.product_choices(actor=request.membership, q=search)
+    return {
+        "products": products,
+        "more_products": more,
+        "product_q": " ".join(search.split())[:100],
+        # With a search that matches nothing, the picker stays so the member can search again.
+        "has_products": bool(products)
+        or selectors.product_list(actor=request.membership, active=True).exists(),
     }
 
 

@@ -627,6 +627,7 @@ SUCCESS: dict[str, dict[str, int]] = {
     "sales:deal_custom": {"GET": 405, "POST": 302},
     "sales:lead_custom": {"GET": 405, "POST": 302},
     "sales:deal_line_items": {"GET": 405, "POST": 400},
+    "sales:deal_products": {"GET": 200, "POST": 405},
     # Custom fields: an empty post is refused naming the field; archive redirects to the list.
     "sales:custom_fields": {"GET": 200, "POST": 400},
     "sales:custom_field_edit": {"GET": 200, "POST": 400},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.test import Client
 
 from crm_modules.sales import services
 from crm_modules.sales.models import Deal, LineItem, Product
+from crm_modules.sales.selectors import PRODUCT_CHOICES
 from crm_platform.errors import ServiceError
 from tenants.audit.models import AuditEvent
 from tenants.roles import Role
@@ -158,6 +160,90 @@ def test_line_items_on_the_deal_page(alpha: Workspace) -> None:
     item = LineItem.objects.get()
     client.post(f"/sales/deals/{deal.pk}/line-items/", {"op": "remove", "item": item.pk})
     assert not LineItem.objects.exists()
+
+
+def _options(html: str) -> list[str]:
+    """The product ids offered in the add-a-line-item select (disabled notes excluded)."""
+    picker = (
+        html.split('id="li-product"', 1)[1].split("</select>", 1)[0]
+        if 'id="li-product"' in html
+        else html
+    )
+    return re.findall(r'<option value="(\d+)"', picker)
+
+
+def test_the_line_item_picker_finds_any_product_of_a_large_catalogue(alpha: Workspace) -> None:
+    # More products than the picker lists at once: the last one by name is found by searching.
+    Product.objects.bulk_create(
+        Product(
+            name=f"Licence {n:03d}", sku=f"LIC-{n:03d}", unit_price=Decimal("10.00"), currency="USD"
+        )
+        for n in range(PRODUCT_CHOICES + 30)
+    )
+    number = f"{PRODUCT_CHOICES + 29:03d}"
+    last = Product.objects.get(name=f"Licence {number}")
+    dormant = _product(name="Licence retired", active=False)
+    mandarin = _product(name="企业版许可证")
+    rep = alpha.members[Role.SALES_REP]
+    deal = DealFactory.create(owner=rep.user, currency="USD")
+    client = workspace_client(rep.user, alpha.tenant)
+
+    html = client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    offered = _options(html)
+    assert len(offered) == PRODUCT_CHOICES
+    assert str(last.pk) not in offered
+    assert "More products match" in html
+
+    # The fragment the search box asks for as the member types, by name, SKU or in any script.
+    response = client.get(f"/sales/deals/{deal.pk}/products/", {"product_q": f" licence {number} "})
+    assert response.status_code == 200
+    assert _options(response.content.decode()) == [str(last.pk)]
+    response = client.get(f"/sales/deals/{deal.pk}/products/", {"product_q": f"lic-{number}"})
+    assert _options(response.content.decode()) == [str(last.pk)]
+    response = client.get(f"/sales/deals/{deal.pk}/products/", {"product_q": "许可"})
+    assert _options(response.content.decode()) == [str(mandarin.pk)]
+    # Inactive products are never offered; a search that finds nothing says so.
+    response = client.get(f"/sales/deals/{deal.pk}/products/", {"product_q": "retired"})
+    body = response.content.decode()
+    assert _options(body) == []
+    assert str(dormant.pk) not in body
+    assert "No active product matches this search." in body
+    # Names starting with the text come first, although "Add-on…" sorts before "Licence…".
+    addon = _product(name=f"Add-on for licence {number}")
+    response = client.get(f"/sales/deals/{deal.pk}/products/", {"product_q": f"licence {number}"})
+    assert _options(response.content.decode()) == [str(last.pk), str(addon.pk)]
+
+    # Without script, the search form reloads the page with the options narrowed; the found
+    # product is then added like any other.
+    html = client.get(f"/sales/deals/{deal.pk}/", {"product_q": f"LIC-{number}"}).content.decode()
+    assert _options(html) == [str(last.pk)]
+    assert f'value="LIC-{number}"' in html
+    response = client.post(f"/sales/deals/{deal.pk}/line-items/", {"product": last.pk})
+    assert response.status_code == 302
+    assert LineItem.objects.get(deal=deal).product_id == last.pk
+    # A search that matches nothing keeps the picker, so the member can search again.
+    html = client.get(f"/sales/deals/{deal.pk}/", {"product_q": "<script>"}).content.decode()
+    assert 'data-testid="find-product"' in html
+    assert 'value="&lt;script&gt;"' in html
+    assert _options(html) == []
+    assert "No active product matches this search." in html
+
+
+def test_the_product_picker_follows_the_deal_and_the_role(alpha: Workspace) -> None:
+    _product()
+    deal = DealFactory.create(owner=alpha.owner.user, currency="USD")
+    # A rep who may not edit another member's deal gets no options for it.
+    rep = workspace_client(alpha.members[Role.SALES_REP].user, alpha.tenant)
+    assert rep.get(f"/sales/deals/{deal.pk}/products/").status_code == 404
+    # A read-only member may not add line items, so is not offered products either.
+    viewer = workspace_client(alpha.members[Role.READ_ONLY].user, alpha.tenant)
+    assert viewer.get(f"/sales/deals/{deal.pk}/products/").status_code == 403
+    assert (
+        'data-testid="find-product"' not in viewer.get(f"/sales/deals/{deal.pk}/").content.decode()
+    )
+    owner = workspace_client(alpha.owner.user, alpha.tenant)
+    assert owner.get(f"/sales/deals/{deal.pk}/products/").status_code == 200
+    assert owner.post(f"/sales/deals/{deal.pk}/products/").status_code == 405
 
 
 def test_a_rep_cannot_change_the_items_of_another_members_deal(alpha: Workspace) -> None:
