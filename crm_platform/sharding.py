@@ -16,6 +16,46 @@ from django.db import connection
 CITUS_REFERENCE_TABLES: frozenset[str] = frozenset({"tenants_user", "tenants_tenant"})
 
 
+# The triggers of a workspace schema: (table, trigger, "row" or "statement"). Citus 14 accepts
+# triggers on the tables of a distributed schema; earlier versions need
+# ``citus.enable_unsafe_triggers`` before ``citus_schema_distribute``. Each trigger's function
+# names its tables without a schema, so the Citus rehearsal in docs/scaling.md writes through
+# every one of them on a distributed workspace before the switch. A new trigger is added here
+# and to that rehearsal (the test suite compares this list with a migrated workspace).
+WORKSPACE_TRIGGERS: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        ("sales_contact", "contact_name_key_insert", "row"),
+        ("sales_contact", "contact_name_key_update", "row"),
+        ("sales_contact", "contact_name_key_delete", "row"),
+        ("sales_deal", "deal_stage_total_insert", "statement"),
+        ("sales_deal", "deal_stage_total_update", "statement"),
+        ("sales_deal", "deal_stage_total_delete", "statement"),
+    }
+)
+
+
+def workspace_triggers(schema_name: str) -> list[tuple[str, str, str, str]]:
+    """(table, trigger, "row" or "statement", schema of its function) for each trigger a
+    migration created on a table of the schema (constraint triggers excluded)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT tbl.relname, tg.tgname,
+                   CASE WHEN tg.tgtype & 1 = 1 THEN 'row' ELSE 'statement' END,
+                   fn_ns.nspname
+            FROM pg_trigger tg
+            JOIN pg_class tbl ON tbl.oid = tg.tgrelid
+            JOIN pg_namespace ns ON ns.oid = tbl.relnamespace
+            JOIN pg_proc fn ON fn.oid = tg.tgfoid
+            JOIN pg_namespace fn_ns ON fn_ns.oid = fn.pronamespace
+            WHERE ns.nspname = %s AND NOT tg.tgisinternal
+            ORDER BY 1, 2
+            """,
+            [schema_name],
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
 def foreign_keys_to_public(schema_name: str) -> list[tuple[str, str, str]]:
     """(table, constraint, referenced public table) for each foreign key leaving the schema."""
     with connection.cursor() as cursor:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db import connection
 
-from crm_platform.sharding import CITUS_REFERENCE_TABLES, foreign_keys_to_public
+from crm_platform.sharding import (
+    CITUS_REFERENCE_TABLES,
+    WORKSPACE_TRIGGERS,
+    foreign_keys_to_public,
+    workspace_triggers,
+)
 from tenants.models import Tenant
 
 
@@ -48,3 +53,25 @@ def test_workspace_schemas_hold_no_sequence_shared_with_another(alpha, bravo):
         )
         assert cursor.fetchall() == []
     assert Tenant.objects.filter(pk__in=[alpha.tenant.pk, bravo.tenant.pk]).count() == 2
+
+
+def test_workspace_triggers_are_the_listed_ones_with_their_functions_in_the_schema(alpha, bravo):
+    # The Citus rehearsal writes through each listed trigger; an unlisted one would be missed.
+    # Each function lives in the workspace's own schema, so it moves to the schema's node with
+    # its tables (a function in public would be one object shared by every workspace).
+    for tenant in (alpha.tenant, bravo.tenant):
+        found = workspace_triggers(tenant.schema_name)
+        assert {(table, name, level) for table, name, level, _ in found} == WORKSPACE_TRIGGERS
+        assert {schema for *_, schema in found} == {tenant.schema_name}
+
+
+def test_the_trigger_check_sees_a_new_trigger(alpha):
+    schema = alpha.tenant.schema_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE FUNCTION public.rapport_probe() RETURNS trigger LANGUAGE plpgsql"
+            f" AS $$ BEGIN RETURN NULL; END $$;"
+            f' CREATE TRIGGER probe_insert AFTER INSERT ON "{schema}".sales_task'
+            f" FOR EACH STATEMENT EXECUTE FUNCTION public.rapport_probe()"
+        )
+    assert ("sales_task", "probe_insert", "statement", "public") in workspace_triggers(schema)
