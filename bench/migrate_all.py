@@ -18,6 +18,10 @@ With --clone, step 1 migrates one workspace and copies its schema into the other
 2,000 workspaces are ready without migrating each; the no-op and additive runs are then
 measured on those.
 
+--setup-only stops after the setup and keeps the database; --reuse then measures on it without
+setting up again (so the setup can run while the machine is busy, and the measurement when it
+is idle). --reuse expects the database exactly as --setup-only left it.
+
 Every run is `python manage.py migrate_all --workers K` in a subprocess, as the Job runs it.
 """
 
@@ -126,6 +130,45 @@ def clone_workspace(url: str, *, template: str, count: int, connections: int) ->
             done.result()
 
 
+def probe_app() -> Path:
+    """A temporary directory holding the probe app with its first migration only."""
+    probe_root = Path(tempfile.mkdtemp(prefix="bench-probe-"))
+    migrations_dir = probe_root / "bench_probe" / "migrations"
+    migrations_dir.mkdir(parents=True)
+    (probe_root / "bench_probe" / "__init__.py").write_text("")
+    (migrations_dir / "__init__.py").write_text("")
+    (migrations_dir / "0001_initial.py").write_text(INITIAL)
+    return probe_root
+
+
+def set_up(env: dict[str, str], url: str, args: argparse.Namespace) -> None:
+    """Migrate the public schema and bring every workspace to the current migrations."""
+    public_seconds, _ = run_migrate_all(env, args.workers)
+    print(f"public schema migrate (empty database): {public_seconds:8.1f} s", flush=True)
+    first_count = 1 if args.clone else args.schemas
+    create_empty_workspaces(url, range(first_count))
+    first_seconds, first_line = run_migrate_all(env, args.workers, "--skip-public")
+    if not args.clone:
+        print(f"first migration of every workspace:     {first_seconds:8.1f} s  {first_line}")
+        return
+    print(f"first migration of one workspace:       {first_seconds:8.1f} s  {first_line}")
+    started = time.monotonic()
+    clone_workspace(
+        url, template="ws_bench_00000", count=args.schemas, connections=args.clone_connections
+    )
+    clone_seconds = time.monotonic() - started
+    print(f"{args.schemas - 1} copies of it (not migrations):   {clone_seconds:8.1f} s")
+
+
+def measure(env: dict[str, str], probe_root: Path, args: argparse.Namespace) -> None:
+    """The no-op run, then the one-column additive migration, each timed."""
+    noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
+    print(f"no-op run (nothing to apply):           {noop_seconds:8.1f} s  {noop_line}")
+    (probe_root / "bench_probe" / "migrations" / "0002_probe_note.py").write_text(ADDITIVE)
+    additive_seconds, additive_line = run_migrate_all(env, args.workers, "--skip-public")
+    print(f"additive migration (one column):        {additive_seconds:8.1f} s  {additive_line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--schemas", type=int, default=200)
@@ -141,6 +184,17 @@ def main() -> None:
         default=os.cpu_count() or 2,
         help="copies made at a time with --clone (one connection each)",
     )
+    phase = parser.add_mutually_exclusive_group()
+    phase.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="create and migrate the workspaces, keep the database, measure nothing",
+    )
+    phase.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database a --setup-only run left (no setup)",
+    )
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL")
@@ -148,17 +202,14 @@ def main() -> None:
         sys.exit("Set DATABASE_URL to a PostgreSQL server (its database is not touched).")
     base, _, _ = server.rpartition("/")
     url = f"{base}/{args.database}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.database)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
+    if not args.reuse:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.database))
+            )
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
 
-    probe_root = Path(tempfile.mkdtemp(prefix="bench-probe-"))
-    migrations_dir = probe_root / "bench_probe" / "migrations"
-    migrations_dir.mkdir(parents=True)
-    (probe_root / "bench_probe" / "__init__.py").write_text("")
-    (migrations_dir / "__init__.py").write_text("")
-    (migrations_dir / "0001_initial.py").write_text(INITIAL)
-
+    probe_root = probe_app()
     env = dict(
         os.environ,
         DATABASE_URL=url,
@@ -167,43 +218,21 @@ def main() -> None:
         LOG_LEVEL="WARNING",
     )
     env.pop("REDIS_URL", None)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"workspaces: {args.schemas}, workers: {args.workers}", flush=True)
     try:
-        public_seconds, _ = run_migrate_all(env, args.workers)
-        first_count = 1 if args.clone else args.schemas
-        create_empty_workspaces(url, range(first_count))
-        first_seconds, first_line = run_migrate_all(env, args.workers, "--skip-public")
-        clone_seconds = 0.0
-        if args.clone:
-            started = time.monotonic()
-            clone_workspace(
-                url,
-                template="ws_bench_00000",
-                count=args.schemas,
-                connections=args.clone_connections,
-            )
-            clone_seconds = time.monotonic() - started
-        noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
-        (migrations_dir / "0002_probe_note.py").write_text(ADDITIVE)
-        additive_seconds, additive_line = run_migrate_all(env, args.workers, "--skip-public")
+        if not args.reuse:
+            set_up(env, url, args)
+        if not args.setup_only:
+            measure(env, probe_root, args)
     finally:
-        if not args.keep:
+        if not (args.keep or args.setup_only):
             with psycopg.connect(server, autocommit=True) as admin:
                 admin.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         sql.Identifier(args.database)
                     )
                 )
-
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"workspaces: {args.schemas}, workers: {args.workers}")
-    print(f"public schema migrate (empty database): {public_seconds:8.1f} s")
-    if args.clone:
-        print(f"first migration of one workspace:       {first_seconds:8.1f} s  {first_line}")
-        print(f"{args.schemas - 1} copies of it (not migrations):   {clone_seconds:8.1f} s")
-    else:
-        print(f"first migration of every workspace:     {first_seconds:8.1f} s  {first_line}")
-    print(f"no-op run (nothing to apply):           {noop_seconds:8.1f} s  {noop_line}")
-    print(f"additive migration (one column):        {additive_seconds:8.1f} s  {additive_line}")
 
 
 if __name__ == "__main__":
