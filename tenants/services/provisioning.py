@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_platform.errors import ServiceError, column_unique_constraint, violated_constraint
+from crm_platform.schema_migration_worker import migration_target, pending_schemas
 from crm_platform.validation import (
     check_email,
     check_password,
@@ -86,18 +87,35 @@ def spare_pool_replenish(*, target: int | None = None) -> int:
             cursor.execute("SELECT pg_advisory_unlock(hashtext('rapport.spare_pool'))")
 
 
+# Spares looked at per signup for one that has this version's migrations.
+CLAIM_CANDIDATES = 5
+
+
 def _claim_schema() -> Tenant:
-    """A spare pre-migrated workspace, locked for this transaction; created on the spot if the
-    pool is empty (the schema is then created inside the transaction and rolls back with it)."""
-    spare: Tenant | None = (
+    """A spare workspace with every migration this version knows, locked for this transaction;
+    created on the spot if there is none (the schema is then created inside the transaction
+    and rolls back with it).
+
+    During a rollout the previous version may still create spares (its beat tops the pool up
+    with its own migrations). Such a spare is left for ``migrate_all``'s catch-up pass, so this
+    version never hands a customer a schema it has not migrated (docs/operations.md)."""
+    candidates = list(
         Tenant.objects.select_for_update(skip_locked=True)
         .filter(state=Tenant.State.SPARE)
-        .order_by("created_at", "pk")
-        .first()
+        .order_by("created_at", "pk")[:CLAIM_CANDIDATES]
     )
-    if spare is not None:
-        return spare
-    logger.warning("Spare workspace pool is empty; migrating a new schema during signup")
+    if not candidates:
+        logger.warning("Spare workspace pool is empty; migrating a new schema during signup")
+        return spare_workspace_create()
+    behind = pending_schemas([spare.schema_name for spare in candidates], target=migration_target())
+    for spare in candidates:
+        if spare.schema_name not in behind:
+            return spare
+    logger.warning(
+        "No spare workspace has this version's migrations yet; migrating a new schema during"
+        " signup",
+        extra={"spares_behind": len(behind)},
+    )
     return spare_workspace_create()
 
 

@@ -240,6 +240,73 @@ def test_signup_with_an_empty_pool_migrates_a_new_schema(
     assert result.tenant.state == Tenant.State.ACTIVE
 
 
+def _leave_behind(spare: Tenant) -> tuple[str, str]:
+    """Make ``spare`` look like a spare the previous version made: its newest migration is
+    not recorded (rolled back with the test)."""
+    table = f'"{spare.schema_name}".django_migrations'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id = (SELECT max(id) FROM {table})"  # noqa: S608
+            " RETURNING app, name"
+        )
+        return cursor.fetchone()
+
+
+def test_signup_passes_over_a_spare_the_previous_version_made(
+    committed_spare: Tenant, db: None
+) -> None:
+    # During a rollout the old beat may top the pool up with its own migrations; this version
+    # must not hand that schema to a customer before migrate_all's catch-up pass.
+    oldest, newest, *_ = Tenant.objects.filter(state=Tenant.State.SPARE).order_by(
+        "created_at", "pk"
+    )
+    assert oldest.pk == committed_spare.pk
+    missing = _leave_behind(oldest)
+    schemas_before = _schemas()
+
+    result = services.workspace_signup(
+        company_name="Rollout Co",
+        slug="rollout-co",
+        full_name="Rae Rollout",
+        email="rae@rollout.example.com",
+        password=PASSWORD,
+    )
+
+    assert result.tenant.pk == newest.pk
+    assert _schemas() == schemas_before
+    assert Tenant.objects.get(pk=oldest.pk).state == Tenant.State.SPARE
+    with connection.cursor() as cursor:
+        table = f'"{result.tenant.schema_name}".django_migrations'
+        cursor.execute(
+            f"SELECT count(*) FROM {table} WHERE app = %s AND name = %s",  # noqa: S608
+            list(missing),
+        )
+        assert cursor.fetchone() == (1,)
+
+
+def test_signup_migrates_a_new_schema_when_every_spare_is_behind(
+    world: World, db: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    spares = list(Tenant.objects.filter(state=Tenant.State.SPARE))
+    assert spares
+    for spare in spares:
+        _leave_behind(spare)
+    schemas_before = _schemas()
+
+    result = services.workspace_signup(
+        company_name="All Behind",
+        slug="all-behind",
+        full_name="Al Behind",
+        email="al@behind.example.com",
+        password=PASSWORD,
+    )
+
+    assert _schemas() == schemas_before | {result.tenant.schema_name}
+    assert result.tenant.pk not in {spare.pk for spare in spares}
+    assert _spare_pks() == {spare.pk for spare in spares}
+    assert "No spare workspace has this version's migrations yet" in caplog.text
+
+
 def test_the_test_run_signs_up_from_its_pool_of_spares(world: World, db: None) -> None:
     # The suite stays fast because signups in tests claim one of these instead of migrating.
     # (Browser and race tests commit their signups; a top-up keeps this test independent.)
