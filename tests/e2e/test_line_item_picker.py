@@ -14,7 +14,6 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
 from crm_modules.sales.selectors import PRODUCT_CHOICES
-from tenants.models import Membership, UserSession
 from tests.conftest import World
 from tests.e2e.conftest import LiveSite, capture, orm, phone_page
 from tests.sales.factories import DealFactory
@@ -41,7 +40,7 @@ def _make(world: World) -> dict[str, Any]:
         return {"products": [wanted.pk, *(p.pk for p in fillers)], "deal": deal.pk}
 
 
-def _clean_up(world: World, made: dict[str, Any], sessions: set[str], last_seen: Any) -> None:
+def _clean_up(world: World, made: dict[str, Any]) -> None:
     from crm_modules.activities.models import Activity
     from crm_modules.sales.models import Deal, Pipeline, Product
     from tenants.audit.models import AuditEvent
@@ -54,21 +53,14 @@ def _clean_up(world: World, made: dict[str, Any], sessions: set[str], last_seen:
         Product.objects.filter(pk__in=made["products"]).delete()
         Activity.objects.all().delete()
         AuditEvent.objects.filter(action__startswith="deal.").delete()
-    UserSession.objects.exclude(session_key__in=sessions).delete()
-    Membership.objects.filter(pk=world.alpha.owner.pk).update(last_seen_at=last_seen)
 
 
 @pytest.fixture
 def catalogue(world: World, live_site: LiveSite) -> Iterator[dict[str, Any]]:
-    sessions = orm(lambda: set(UserSession.objects.values_list("session_key", flat=True)))
-    last_seen = orm(
-        lambda: Membership.objects.values_list("last_seen_at", flat=True).get(
-            pk=world.alpha.owner.pk
-        )
-    )
+    # The sign-in's session and last-seen time are undone by ``live_site`` itself.
     made = orm(_make, world)
     yield made
-    orm(_clean_up, world, made, sessions, last_seen)
+    orm(_clean_up, world, made)
 
 
 def test_a_rep_finds_and_adds_a_product_on_a_phone(
