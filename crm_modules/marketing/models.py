@@ -178,7 +178,8 @@ class CampaignRecipient(models.Model):
             models.UniqueConstraint(fields=["campaign", "contact"], name="campaign_recipient_once")
         ]
         indexes = [
-            # The sender's claim: the next due rows of a campaign in a status, by id.
+            # The sender's claim: the due rows of a campaign in a status, the longest due first
+            # (the claim orders by send_after, id: this index's order, so it reads no more).
             models.Index(
                 fields=["campaign", "status", "send_after", "id"], name="campaign_recipient_due"
             ),

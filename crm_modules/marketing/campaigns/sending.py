@@ -226,7 +226,9 @@ def claim(campaign_id: int, limit: int) -> list[Claimed]:
             " attempts = attempts + 1"
             f" WHERE id IN (SELECT id FROM {_TABLE} WHERE campaign_id = %s AND status = %s"
             " AND send_after <= %s AND variant_id IS NOT NULL"
-            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            # The index's own order: the scan stops at the limit. By id alone, every claim
+            # read and sorted all the campaign's due rows (190 ms a claim with 700,000 due).
+            " ORDER BY send_after, id LIMIT %s FOR UPDATE SKIP LOCKED)"
             " RETURNING id, contact_id, variant_id, email",
             [Status.SENDING, lease_until, campaign_id, Status.QUEUED, now, limit],
         )
