@@ -20,7 +20,7 @@ measured on those.
 
 --setup-only stops after the setup and keeps the database; --reuse then measures on it without
 setting up again (so the setup can run while the machine is busy, and the measurement when it
-is idle). --reuse expects the database exactly as --setup-only left it.
+is idle). Each --reuse run adds one more column, so a kept database can be measured again.
 
 Every run is `python manage.py migrate_all --workers K` in a subprocess, as the Job runs it.
 """
@@ -63,13 +63,24 @@ ADDITIVE = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("bench_probe", "0001_initial")]
+    dependencies = [("bench_probe", "{previous}")]
     operations = [
         migrations.AddField(
-            model_name="probe", name="note", field=models.TextField(null=True, blank=True)
+            model_name="probe", name="note_{number}", field=models.TextField(null=True, blank=True)
         ),
     ]
 """
+
+
+def probe_migration_name(number: int) -> str:
+    return "0001_initial" if number == 1 else f"{number:04d}_probe_note_{number}"
+
+
+def write_probe_migration(probe_root: Path, number: int) -> None:
+    """The probe app's migration ``number`` (2 and up: one nullable column each)."""
+    text = ADDITIVE.format(previous=probe_migration_name(number - 1), number=number)
+    path = probe_root / "bench_probe" / "migrations" / f"{probe_migration_name(number)}.py"
+    path.write_text(text)
 
 
 def run_migrate_all(env: dict[str, str], workers: int, *extra: str) -> tuple[float, str]:
@@ -160,11 +171,20 @@ def set_up(env: dict[str, str], url: str, args: argparse.Namespace) -> None:
     print(f"{args.schemas - 1} copies of it (not migrations):   {clone_seconds:8.1f} s")
 
 
-def measure(env: dict[str, str], probe_root: Path, args: argparse.Namespace) -> None:
-    """The no-op run, then the one-column additive migration, each timed."""
+def measure(env: dict[str, str], url: str, probe_root: Path, args: argparse.Namespace) -> None:
+    """The no-op run, then a one-column additive migration, each timed. The probe's
+    migrations the database already has are written first, so a kept database can be measured
+    again (each time with one more column)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM ws_bench_00000.django_migrations WHERE app = 'bench_probe'"
+        ).fetchone()
+    applied = row[0] if row else 0
+    for number in range(2, applied + 1):
+        write_probe_migration(probe_root, number)
     noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
     print(f"no-op run (nothing to apply):           {noop_seconds:8.1f} s  {noop_line}")
-    (probe_root / "bench_probe" / "migrations" / "0002_probe_note.py").write_text(ADDITIVE)
+    write_probe_migration(probe_root, applied + 1)
     additive_seconds, additive_line = run_migrate_all(env, args.workers, "--skip-public")
     print(f"additive migration (one column):        {additive_seconds:8.1f} s  {additive_line}")
 
@@ -224,7 +244,7 @@ def main() -> None:
         if not args.reuse:
             set_up(env, url, args)
         if not args.setup_only:
-            measure(env, probe_root, args)
+            measure(env, url, probe_root, args)
     finally:
         if not (args.keep or args.setup_only):
             with psycopg.connect(server, autocommit=True) as admin:

@@ -6,7 +6,6 @@ imported to unpickle the task before the worker's `django.setup()` has run.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import signal
 import time
@@ -129,10 +128,11 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     return value
 
 
-def _apply_migrations(schema_name: str) -> None:
+def _apply_migrations(schema_name: str) -> int:
     """What ``migrate`` does for one schema with no arguments (history and conflict checks,
     pre_migrate, every pending migration, post_migrate), with the migration states rendered
-    once per worker rather than twice per workspace (see ``_pre_states``)."""
+    once per worker rather than twice per workspace (see ``_pre_states``). Returns how many
+    migrations it applied."""
     from django.apps import apps as global_apps
     from django.core.management import CommandError
     from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
@@ -181,31 +181,23 @@ def _apply_migrations(schema_name: str) -> None:
     emit_post_migrate_signal(0, False, connection.alias, apps=post_apps, plan=plan)
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     schema_migrated.send(_apply_migrations, schema_name=schema_name)
+    return len(plan)
 
 
 def _migrate_schema(schema_name: str, lock_timeout: str, statement_timeout: str) -> SchemaOutcome:
     from django.db import connection as worker_connection
 
     started = time.monotonic()
-    target = _target()
     try:
-        before = len(applied_migrations([schema_name])[schema_name] & target)
         worker_connection.ensure_connection()
         with worker_connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, false)", [lock_timeout])
             cursor.execute("SELECT set_config('statement_timeout', %s, false)", [statement_timeout])
-        _apply_migrations(schema_name)
-        after = len(applied_migrations([schema_name])[schema_name] & target)
-        return SchemaOutcome(schema_name, True, after - before, time.monotonic() - started)
+        applied = _apply_migrations(schema_name)
+        return SchemaOutcome(schema_name, True, applied, time.monotonic() - started)
     except Exception as exc:
         worker_connection.close()
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return SchemaOutcome(schema_name, False, 0, time.monotonic() - started, detail)
     finally:
         worker_connection.close()
-
-
-@functools.cache
-def _target() -> frozenset[tuple[str, str]]:
-    """The migration graph read once per worker: it is the same for every workspace."""
-    return frozenset(migration_target())

@@ -99,20 +99,25 @@ def _claim_schema() -> Tenant:
     During a rollout the previous version may still create spares (its beat tops the pool up
     with its own migrations). Such a spare is left for ``migrate_all``'s catch-up pass, so this
     version never hands a customer a schema it has not migrated (docs/operations.md)."""
+    spares = Tenant.objects.filter(state=Tenant.State.SPARE)
+    # Read without locking: each signup then locks only the spare it takes, so concurrent
+    # signups each get one of a small pool.
     candidates = list(
-        Tenant.objects.select_for_update(skip_locked=True)
-        .filter(state=Tenant.State.SPARE)
-        .order_by("created_at", "pk")[:CLAIM_CANDIDATES]
+        spares.order_by("created_at", "pk").values_list("pk", "schema_name")[:CLAIM_CANDIDATES]
     )
     if not candidates:
         logger.warning("Spare workspace pool is empty; migrating a new schema during signup")
         return spare_workspace_create()
-    behind = pending_schemas([spare.schema_name for spare in candidates], target=migration_target())
-    for spare in candidates:
-        if spare.schema_name not in behind:
+    behind = pending_schemas([name for _, name in candidates], target=migration_target())
+    for pk, name in candidates:
+        if name in behind:
+            continue
+        # Another signup may have taken it since it was read.
+        spare = spares.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if spare is not None:
             return spare
     logger.warning(
-        "No spare workspace has this version's migrations yet; migrating a new schema during"
+        "No free spare workspace has this version's migrations; migrating a new schema during"
         " signup",
         extra={"spares_behind": len(behind)},
     )

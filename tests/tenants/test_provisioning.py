@@ -304,7 +304,7 @@ def test_signup_migrates_a_new_schema_when_every_spare_is_behind(
     assert _schemas() == schemas_before | {result.tenant.schema_name}
     assert result.tenant.pk not in {spare.pk for spare in spares}
     assert _spare_pks() == {spare.pk for spare in spares}
-    assert "No spare workspace has this version's migrations yet" in caplog.text
+    assert "No free spare workspace has this version's migrations" in caplog.text
 
 
 def test_the_test_run_signs_up_from_its_pool_of_spares(world: World, db: None) -> None:
