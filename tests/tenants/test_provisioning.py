@@ -249,7 +249,8 @@ def _leave_behind(spare: Tenant) -> tuple[str, str]:
             f"DELETE FROM {table} WHERE id = (SELECT max(id) FROM {table})"  # noqa: S608
             " RETURNING app, name"
         )
-        return cursor.fetchone()
+        app, name = cursor.fetchone()
+    return str(app), str(name)
 
 
 def test_signup_passes_over_a_spare_the_previous_version_made(
