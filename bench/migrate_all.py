@@ -124,12 +124,19 @@ def clone_workspace(url: str, *, template: str, count: int, connections: int) ->
     ).stdout
     dump = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
 
+    with psycopg.connect(url) as conn:
+        there = {
+            row[0]
+            for row in conn.execute("SELECT schema_name FROM public.tenants_tenant").fetchall()
+        }
+
     def copy_every(start: int) -> None:
+        names = [f"ws_bench_{index:05d}" for index in range(start, count, connections)]
+        names = [name for name in names if name not in there]  # an interrupted setup resumes
         with psycopg.connect(url) as conn:
-            # Commits wait for nothing: a setup interrupted by a crash is started over anyway.
+            # Commits wait for nothing: a setup interrupted by a crash is started over.
             conn.execute("SET synchronous_commit = off")
-            for index in range(start, count, connections):
-                name = f"ws_bench_{index:05d}"
+            for name in names:
                 conn.execute(dump.replace(template, name).encode())
                 conn.execute(TENANT_ROW, [name])
                 # One workspace per transaction: each holds a lock per table it creates.
