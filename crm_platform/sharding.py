@@ -1,19 +1,28 @@
 """What must hold for Citus schema-based sharding (DESIGN D15, ADR 0007).
 
 With ``citus.enable_schema_based_sharding`` every workspace schema becomes a distributed schema:
-its tables live together on one worker node. A workspace table may reference tables of its
-own schema and Citus *reference tables* (copied to every node), nothing else. The public
-tables a workspace table may point at are listed here; the operator makes exactly these
-reference tables (docs/scaling.md), and the test suite fails when a foreign key points at a
-public table that is not listed.
+its tables live together on one worker node. A query may join a workspace table with tables of
+its own schema and with Citus *reference tables* (copied to every node), nothing else. The
+public tables a workspace model relates to (and the ORM therefore joins: an owner's name, a
+ticket's team) are listed here; the operator makes exactly these reference tables
+(docs/scaling.md), and the test suite fails when a workspace model relates to a public table
+that is not listed.
+
+No workspace table has a database foreign key into ``public`` (ADR 0090): PostgreSQL enforces a
+foreign key with two triggers on the referenced table, so one key per workspace would pile up
+thousands of triggers on a platform table. The suite fails on any such key.
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, models
 
-# Small, read-mostly platform tables that workspace rows may reference.
-CITUS_REFERENCE_TABLES: frozenset[str] = frozenset({"tenants_user", "tenants_tenant"})
+# Small, read-mostly platform tables that workspace rows refer to by id.
+CITUS_REFERENCE_TABLES: frozenset[str] = frozenset(
+    {"tenants_user", "tenants_team", "tenants_tenant"}
+)
 
 
 # The triggers of a workspace schema: (table, trigger, "row" or "statement"). Citus 14 accepts
@@ -54,6 +63,26 @@ def workspace_triggers(schema_name: str) -> list[tuple[str, str, str, str]]:
             [schema_name],
         )
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def workspace_relations_to_public() -> list[tuple[str, str, str, bool]]:
+    """(table, column, referenced public table, has a database constraint) for each relation
+    from a model of a workspace app to a model of a platform-only app."""
+    workspace = set(settings.TENANT_APPS)
+    platform = set(settings.SHARED_APPS) - workspace
+    found: list[tuple[str, str, str, bool]] = []
+    for model in apps.get_models():
+        if model._meta.app_config.name not in workspace:
+            continue
+        for field in model._meta.concrete_fields:
+            target = field.related_model
+            if not isinstance(field, models.ForeignKey) or target is None:
+                continue
+            if target._meta.app_config.name not in platform:
+                continue
+            constrained = bool(getattr(field, "db_constraint", True))  # not in the stubs
+            found.append((model._meta.db_table, field.column, target._meta.db_table, constrained))
+    return sorted(found)
 
 
 def foreign_keys_to_public(schema_name: str) -> list[tuple[str, str, str]]:

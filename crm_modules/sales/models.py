@@ -507,7 +507,7 @@ class DealStageTotal(models.Model):
     stage = models.ForeignKey(
         Stage, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    owner = user_reference(db_constraint=False)
+    owner = user_reference()
     status = models.CharField(max_length=5, default="", db_default="")
     currency = models.CharField(max_length=3, default="", db_default="")
     deals = models.BigIntegerField(default=0)

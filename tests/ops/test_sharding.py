@@ -8,27 +8,46 @@ from crm_platform.sharding import (
     CITUS_REFERENCE_TABLES,
     WORKSPACE_TRIGGERS,
     foreign_keys_to_public,
+    workspace_relations_to_public,
     workspace_triggers,
 )
 from tenants.models import Tenant
 
 
-def test_workspace_foreign_keys_point_only_at_reference_tables(alpha, bravo):
+def test_no_workspace_table_has_a_foreign_key_into_public(alpha, bravo):
+    # Each such key would put two more triggers on the public table for every workspace.
     for tenant in (alpha.tenant, bravo.tenant):
-        leaving = foreign_keys_to_public(tenant.schema_name)
-        assert [fk for fk in leaving if fk[2] not in CITUS_REFERENCE_TABLES] == []
+        assert foreign_keys_to_public(tenant.schema_name) == []
+    with connection.cursor() as cursor:
+        # The triggers on the user table are those of the platform's own keys, whatever the
+        # number of workspaces.
+        cursor.execute(
+            "SELECT DISTINCT n.nspname FROM pg_trigger t"
+            " JOIN pg_constraint c ON c.oid = t.tgconstraint"
+            " JOIN pg_class r ON r.oid = c.conrelid"
+            " JOIN pg_namespace n ON n.oid = r.relnamespace"
+            " WHERE t.tgrelid = 'public.tenants_user'::regclass"
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["public"]
 
 
 def test_the_check_sees_a_foreign_key_into_public(alpha):
-    # A table that would break sharding: it references a public table that is not listed.
     with connection.cursor() as cursor:
         cursor.execute(
             f'CREATE TABLE "{alpha.tenant.schema_name}".bad_link'
-            " (id bigint PRIMARY KEY, domain_id bigint REFERENCES public.tenants_domain (id))"
+            " (id bigint PRIMARY KEY, user_id bigint REFERENCES public.tenants_user (id))"
         )
     leaving = foreign_keys_to_public(alpha.tenant.schema_name)
-    assert ("bad_link", "bad_link_domain_id_fkey", "tenants_domain") in leaving
-    assert "tenants_domain" not in CITUS_REFERENCE_TABLES
+    assert leaving == [("bad_link", "bad_link_user_id_fkey", "tenants_user")]
+
+
+def test_workspace_models_relate_only_to_reference_tables_without_constraints():
+    relations = workspace_relations_to_public()
+    # Owners, authors, assignees and teams: the platform rows the ORM joins for names.
+    assert {target for _, _, target, _ in relations} == {"tenants_user", "tenants_team"}
+    assert ("sales_deal", "owner_id", "tenants_user", False) in relations
+    assert [r for r in relations if r[2] not in CITUS_REFERENCE_TABLES] == []
+    assert [r for r in relations if r[3]] == []
 
 
 def test_reference_tables_exist_in_public(db):
