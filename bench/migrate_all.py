@@ -22,6 +22,11 @@ measured on those.
 setting up again (so the setup can run while the machine is busy, and the measurement when it
 is idle). Each --reuse run adds one more column, so a kept database can be measured again.
 
+--watch-users reads one row of `public.tenants_user` every 20 ms on its own connection during
+each run and prints how long those reads took (every request reads that table, so a run that
+locks it stalls sign-ins and pages). With --reuse on a database set up by an older version,
+the first run applies that version's pending migrations: what a rollout costs the users.
+
 --fail-one makes the additive migration fail in one workspace (the column is already there),
 prints that run's report (every other workspace migrated, the one reported as failed), then
 removes the obstacle and runs again: the rerun applies only what is left.
@@ -32,12 +37,16 @@ Every run is `python manage.py migrate_all --workers K` in a subprocess, as the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -108,6 +117,55 @@ def run_migrate_all(
         for line in failed[:3]:
             print(f"  {line[:300]}")
     return elapsed, result.stdout.strip().splitlines()[-1]
+
+
+WATCH_USER = (
+    "INSERT INTO public.tenants_user (password, is_superuser, is_staff, is_active, date_joined,"
+    " email, full_name, language, time_zone)"
+    " VALUES ('!', false, false, true, now(), 'watch@bench.example', 'Watch', 'en', 'UTC')"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+@contextlib.contextmanager
+def user_table_watch(url: str | None) -> Iterator[None]:
+    """While the block runs, read one user row every 20 ms; print the reads' times after."""
+    if url is None:
+        yield
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(WATCH_USER)
+        row = conn.execute(
+            "SELECT id FROM public.tenants_user WHERE email = 'watch@bench.example'"
+        ).fetchone()
+    user_id = row[0] if row else 0
+    times: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                started = time.monotonic()
+                conn.execute("SELECT last_login FROM public.tenants_user WHERE id = %s", [user_id])
+                times.append((time.monotonic() - started) * 1000)
+                stop.wait(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        if times:
+            ordered = sorted(times)
+            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            print(
+                f"  user-table reads during the run: {len(times)}, median "
+                f"{statistics.median(times):.2f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.0f} ms,"
+                f" over 100 ms: {sum(1 for t in times if t > 100)},"
+                f" total time over 100 ms: {sum(t for t in times if t > 100) / 1000:.1f} s"
+            )
 
 
 TENANT_ROW = (
@@ -200,8 +258,15 @@ def measure(env: dict[str, str], url: str, probe_root: Path, args: argparse.Name
     applied = row[0] if row else 0
     for number in range(2, applied + 1):
         write_probe_migration(probe_root, number)
-    noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
-    print(f"no-op run (nothing to apply):           {noop_seconds:8.1f} s  {noop_line}")
+    watched = url if args.watch_users else None
+    with user_table_watch(watched):
+        noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
+    label = (
+        "no-op run (nothing to apply):"
+        if '"migrated": 0,' in noop_line
+        else ("pending migrations of this version:")
+    )
+    print(f"{label:<40}{noop_seconds:8.1f} s  {noop_line}")
     write_probe_migration(probe_root, applied + 1)
     column = f"note_{applied + 1}"
     broken = f"ws_bench_{args.schemas // 2:05d}"
@@ -212,9 +277,10 @@ def measure(env: dict[str, str], url: str, probe_root: Path, args: argparse.Name
                     sql.Identifier(broken), sql.Identifier(column)
                 )
             )
-    additive_seconds, additive_line = run_migrate_all(
-        env, args.workers, "--skip-public", may_fail=args.fail_one
-    )
+    with user_table_watch(watched):
+        additive_seconds, additive_line = run_migrate_all(
+            env, args.workers, "--skip-public", may_fail=args.fail_one
+        )
     print(f"additive migration (one column):        {additive_seconds:8.1f} s  {additive_line}")
     if args.fail_one:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -252,6 +318,11 @@ def main() -> None:
         "--reuse",
         action="store_true",
         help="measure on the database a --setup-only run left (no setup)",
+    )
+    parser.add_argument(
+        "--watch-users",
+        action="store_true",
+        help="time reads of the user table during each run",
     )
     parser.add_argument(
         "--fail-one",

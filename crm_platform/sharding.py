@@ -15,9 +15,12 @@ thousands of triggers on a platform table. The suite fails on any such key.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 # Small, read-mostly platform tables that workspace rows refer to by id.
 CITUS_REFERENCE_TABLES: frozenset[str] = frozenset(
@@ -102,6 +105,42 @@ def foreign_keys_to_public(schema_name: str) -> list[tuple[str, str, str]]:
             [schema_name, schema_name],
         )
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def drop_keys_into_public(*tables: str) -> migrations.RunPython:
+    """A migration operation that drops the foreign keys from ``tables`` of the current schema
+    into other schemas (ADR 0090), each in its own short transaction.
+
+    Dropping a key locks the referenced table (``tenants_user``) exclusively and rebuilds its
+    trigger list, so one transaction per key keeps every sign-in's wait to one drop instead of
+    a whole migration. The migration using it is ``atomic = False``; a run interrupted half-way
+    finds only the keys that are left the next time."""
+    names = sorted(tables)
+
+    def forward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT src.relname, con.conname
+                FROM pg_constraint con
+                JOIN pg_class src ON src.oid = con.conrelid
+                JOIN pg_class dst ON dst.oid = con.confrelid
+                WHERE con.contype = 'f'
+                  AND src.relnamespace = current_schema()::regnamespace
+                  AND dst.relnamespace <> src.relnamespace
+                  AND src.relname = ANY(%s)
+                ORDER BY 1, 2
+                """,
+                [names],
+            )
+            quote = schema_editor.quote_name
+            for table, name in cursor.fetchall():
+                cursor.execute(
+                    f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(name)}"
+                )
+
+    # Going back leaves the keys out: the application never needed them.
+    return migrations.RunPython(forward, migrations.RunPython.noop, elidable=False)
 
 
 def extensions_used() -> list[str]:

@@ -274,24 +274,25 @@ def test_timeouts_apply_to_every_statement_of_a_workspace_migration(new_schemas)
     assert names[0] in pending_schemas(names, target=migration_target())
 
 
-def _one_migration_behind(schema: str) -> None:
+def _behind_documents_0003(schema: str) -> None:
     """Take a migrated workspace back to before documents 0003 (a column added to an existing
-    table)."""
+    table) and the documents migration after it (no database change left to make)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f'ALTER TABLE "{schema}".documents_documentversion DROP COLUMN thumbnail_key'
         )
         cursor.execute(
             f'DELETE FROM "{schema}".django_migrations'  # noqa: S608
-            " WHERE app = 'documents' AND name = '0003_version_thumbnail'"
+            " WHERE app = 'documents'"
+            " AND name IN ('0003_version_thumbnail', '0004_user_ids_without_database_keys')"
         )
-    assert pending_schemas([schema], target=migration_target()) == {schema: 1}
+    assert pending_schemas([schema], target=migration_target()) == {schema: 2}
 
 
 def test_in_a_terminal_a_progress_bar_replaces_the_json_lines(new_schemas, world):
     names = new_schemas(2, copy_of=world.alpha.tenant.schema_name)
     for name in names:
-        _one_migration_behind(name)
+        _behind_documents_0003(name)
     command, env = _command_line(names)
     controller, terminal = pty.openpty()
     try:
@@ -341,7 +342,7 @@ def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released
     workspace stays pending, and the next run migrates it."""
     names = new_schemas(1, copy_of=world.alpha.tenant.schema_name)
     schema = names[0]
-    _one_migration_behind(schema)
+    _behind_documents_0003(schema)
 
     with psycopg.connect(database_url()) as reader:
         reader.execute(f'LOCK TABLE "{schema}".documents_documentversion IN ACCESS SHARE MODE')
@@ -355,7 +356,7 @@ def test_a_workspace_whose_table_is_locked_fails_fast_and_migrates_when_released
         assert held is not None
         assert held[0] >= 1
     assert states(names) == {schema: Status.FAILED}
-    assert pending_schemas(names, target=migration_target()) == {schema: 1}
+    assert pending_schemas(names, target=migration_target()) == {schema: 2}
 
     rerun = migrate_all_schemas(workers=1, schema_names=names, lock_timeout="200ms")
     assert rerun.migrated == [schema]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import connection
+from django_tenants.utils import schema_context
 
 from crm_platform.sharding import (
     CITUS_REFERENCE_TABLES,
     WORKSPACE_TRIGGERS,
+    drop_keys_into_public,
     foreign_keys_to_public,
     workspace_relations_to_public,
     workspace_triggers,
@@ -94,3 +97,28 @@ def test_the_trigger_check_sees_a_new_trigger(alpha):
             f" FOR EACH STATEMENT EXECUTE FUNCTION public.rapport_probe()"
         )
     assert ("sales_task", "probe_insert", "statement", "public") in workspace_triggers(schema)
+
+
+def test_the_migration_step_drops_the_keys_into_public_of_its_tables_only(alpha):
+    schema = alpha.tenant.schema_name
+    with connection.cursor() as cursor:
+        for table in ("old_link", "other_link"):
+            cursor.execute(
+                f'CREATE TABLE "{schema}".{table} (id bigint PRIMARY KEY,'
+                " user_id bigint REFERENCES public.tenants_user (id),"
+                f' parent_id bigint REFERENCES "{schema}".sales_contact (id))'
+            )
+    step = drop_keys_into_public("old_link")
+    with schema_context(schema), connection.schema_editor() as editor:
+        step.code(apps, editor)
+        step.code(apps, editor)  # a rerun finds nothing left to drop
+    # The key into public is gone; the key within the workspace and the other table's stay.
+    assert foreign_keys_to_public(schema) == [
+        ("other_link", "other_link_user_id_fkey", "tenants_user")
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass",
+            [f'"{schema}".old_link'],
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["old_link_parent_id_fkey"]

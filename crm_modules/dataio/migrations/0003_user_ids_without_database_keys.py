@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from crm_platform.sharding import drop_keys_into_public
+
 
 class Migration(migrations.Migration):
 
@@ -12,20 +14,29 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # No database key into public (ADR 0090): the state changes here; the keys are dropped
+    # one short transaction each, hence not atomic.
+    atomic = False
+
     operations = [
-        migrations.AlterField(
-            model_name='exportjob',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='exported by'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='imported by'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='undone_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='undone by'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='exportjob',
+                    name='created_by',
+                    field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='exported by'),
+                ),
+                migrations.AlterField(
+                    model_name='importjob',
+                    name='created_by',
+                    field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='imported by'),
+                ),
+                migrations.AlterField(
+                    model_name='importjob',
+                    name='undone_by',
+                    field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='undone by'),
+                ),
+            ],
+            database_operations=[drop_keys_into_public('dataio_exportjob', 'dataio_importjob')],
         ),
     ]

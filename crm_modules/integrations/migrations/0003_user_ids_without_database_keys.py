@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from crm_platform.sharding import drop_keys_into_public
+
 
 class Migration(migrations.Migration):
 
@@ -12,10 +14,19 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # No database key into public (ADR 0090): the state changes here; the keys are dropped
+    # one short transaction each, hence not atomic.
+    atomic = False
+
     operations = [
-        migrations.AlterField(
-            model_name='apikey',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='apikey',
+                    name='created_by',
+                    field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+                ),
+            ],
+            database_operations=[drop_keys_into_public('integrations_apikey')],
         ),
     ]
