@@ -23,9 +23,7 @@ from django.db import connection, migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 # Small, read-mostly platform tables that workspace rows refer to by id.
-CITUS_REFERENCE_TABLES: frozenset[str] = frozenset(
-    {"tenants_user", "tenants_team", "tenants_tenant"}
-)
+CITUS_REFERENCE_TABLES: frozenset[str] = frozenset({"tenants_user", "tenants_team"})
 
 
 # The triggers of a workspace schema: (table, trigger, "row" or "statement"). Citus 14 accepts
