@@ -413,6 +413,96 @@ def test_simultaneous_signups_for_one_address_leave_one_workspace(
             connection.set_schema_to_public()  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("candidates", [1, 5])
+def test_simultaneous_signups_for_two_addresses_each_get_a_workspace(
+    candidates: int, world: World, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both signups read the same oldest spares before either locks one. With five candidates
+    each takes a different spare; with one (a pool down to its last spare) one takes it and
+    the other migrates a new schema, instead of waiting for or sharing the taken one."""
+    slugs = [f"pair{n}-{secrets.token_hex(3)}" for n in range(2)]
+    emails = [f"{slug}@example.com" for slug in slugs]
+    both_read = threading.Barrier(2, timeout=30)
+    pending: Callable[..., dict[str, int]] = provisioning.pending_schemas
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> dict[str, int]:
+        behind = pending(*args, **kwargs)
+        both_read.wait()
+        return behind
+
+    monkeypatch.setattr(provisioning, "pending_schemas", read_then_wait)
+    monkeypatch.setattr(provisioning, "CLAIM_CANDIDATES", candidates)
+    outcomes: dict[str, services.SignupResult | Exception] = {}
+
+    def sign_up(slug: str, email: str) -> None:
+        try:
+            outcomes[slug] = services.workspace_signup(
+                company_name=f"Pair {slug}",
+                slug=slug,
+                full_name="Pat Pair",
+                email=email,
+                password=PASSWORD,
+            )
+        except Exception as exc:  # recorded and asserted on below
+            outcomes[slug] = exc
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        spares_before = _spare_pks()
+        services.spare_pool_replenish(target=len(spares_before) + 2)
+        spares = _spare_pks()
+        oldest = list(
+            Tenant.objects.filter(pk__in=spares)
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:candidates]
+        )
+        schemas_before = _schemas()
+        try:
+            threads = [
+                threading.Thread(target=sign_up, args=pair)
+                for pair in zip(slugs, emails, strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+            assert all(isinstance(o, services.SignupResult) for o in outcomes.values()), outcomes
+            results = [outcomes[slug] for slug in slugs]
+            tenants = [Tenant.objects.get(slug=slug) for slug in slugs]
+            assert len({tenant.pk for tenant in tenants}) == 2
+            assert len({tenant.schema_name for tenant in tenants}) == 2
+            for slug, email, tenant, result in zip(slugs, emails, tenants, results, strict=True):
+                assert isinstance(result, services.SignupResult)
+                assert result.tenant.pk == tenant.pk
+                assert tenant.state == Tenant.State.ACTIVE
+                assert list(
+                    Membership.objects.filter(tenant=tenant).values_list("user__email", "role")
+                ) == [(email, Role.OWNER)]
+                assert list(tenant.domains.values_list("domain", flat=True)) == [
+                    f"{slug}.localhost"
+                ]
+            claimed = {tenant.pk for tenant in tenants} & spares
+            created = {tenant.schema_name for tenant in tenants} - schemas_before
+            if candidates == 1:
+                # The last spare went to one of them; the other got a schema of its own.
+                assert claimed == {oldest[0]}
+                assert len(created) == 1
+            else:
+                assert claimed <= set(oldest)
+                assert len(claimed) == 2
+                assert created == set()
+            assert _spare_pks() == spares - claimed
+        finally:
+            for tenant in Tenant.objects.filter(slug__in=slugs) | Tenant.objects.filter(
+                pk__in=_spare_pks() - spares_before
+            ):
+                services.workspace_delete(tenant=tenant, actor=None)
+            User.objects.filter(email__in=emails).delete()
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
 # --- deletion -----------------------------------------------------------------------------
 
 
