@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from crm_platform.errors import ServiceError
+from crm_platform.schema_migration_worker import pending_schemas
 from tenants import services
 from tenants.models import Domain, Invitation, Membership, Tenant, User
 from tenants.roles import Role
@@ -423,7 +424,7 @@ def test_simultaneous_signups_for_two_addresses_each_get_a_workspace(
     slugs = [f"pair{n}-{secrets.token_hex(3)}" for n in range(2)]
     emails = [f"{slug}@example.com" for slug in slugs]
     both_read = threading.Barrier(2, timeout=30)
-    pending: Callable[..., dict[str, int]] = provisioning.pending_schemas
+    pending: Callable[..., dict[str, int]] = pending_schemas
 
     def read_then_wait(*args: Any, **kwargs: Any) -> dict[str, int]:
         behind = pending(*args, **kwargs)
