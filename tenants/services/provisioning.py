@@ -53,14 +53,34 @@ def spare_workspace_create(*, copy_of: Tenant | None = None) -> Tenant:
     return tenant
 
 
-def _pristine_spare() -> Tenant | None:
-    """A spare nobody is claiming right now (its schema is as migrations left it)."""
-    return (
-        Tenant.objects.select_for_update(skip_locked=True)
-        .filter(state=Tenant.State.SPARE)
-        .order_by("created_at", "pk")
-        .first()
+# Spares looked at for one that has this version's migrations (a signup's claim, a copy).
+CLAIM_CANDIDATES = 5
+
+
+def _current_spare() -> tuple[Tenant | None, int]:
+    """The oldest spare that nobody has locked and that has every migration this version
+    knows, locked for this transaction, and how many of the spares looked at were behind.
+
+    During a rollout the previous version may still create spares (its beat tops the pool up
+    with its own migrations). Such a spare is left for ``migrate_all``'s catch-up pass: it is
+    never handed to a customer, nor copied into a new spare (docs/operations.md)."""
+    spares = Tenant.objects.filter(state=Tenant.State.SPARE)
+    # Read without locking: each caller then locks only the spare it takes, so concurrent
+    # signups each get one of a small pool.
+    candidates = list(
+        spares.order_by("created_at", "pk").values_list("pk", "schema_name")[:CLAIM_CANDIDATES]
     )
+    if not candidates:
+        return None, 0
+    behind = pending_schemas([name for _, name in candidates], target=migration_target())
+    for pk, name in candidates:
+        if name in behind:
+            continue
+        # Another signup may have taken it since it was read.
+        spare = spares.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if spare is not None:
+            return spare, len(behind)
+    return None, len(behind)
 
 
 def spare_pool_replenish(*, target: int | None = None) -> int:
@@ -75,10 +95,10 @@ def spare_pool_replenish(*, target: int | None = None) -> int:
     try:
         created = 0
         while Tenant.objects.filter(state=Tenant.State.SPARE).count() < target:
-            # The first spare is migrated; the others copy a spare, locked while it is read so
-            # that no signup claims and changes it meanwhile.
+            # The first spare is migrated; the others copy a current spare, locked while it is
+            # read so that no signup claims and changes it meanwhile.
             with transaction.atomic():
-                template = _pristine_spare()
+                template, _ = _current_spare()
                 spare_workspace_create(copy_of=template)
             created += 1
         return created
@@ -87,40 +107,24 @@ def spare_pool_replenish(*, target: int | None = None) -> int:
             cursor.execute("SELECT pg_advisory_unlock(hashtext('rapport.spare_pool'))")
 
 
-# Spares looked at per signup for one that has this version's migrations.
-CLAIM_CANDIDATES = 5
-
-
 def _claim_schema() -> Tenant:
     """A spare workspace with every migration this version knows, locked for this transaction;
     created on the spot if there is none (the schema is then created inside the transaction
-    and rolls back with it).
-
-    During a rollout the previous version may still create spares (its beat tops the pool up
-    with its own migrations). Such a spare is left for ``migrate_all``'s catch-up pass, so this
-    version never hands a customer a schema it has not migrated (docs/operations.md)."""
-    spares = Tenant.objects.filter(state=Tenant.State.SPARE)
-    # Read without locking: each signup then locks only the spare it takes, so concurrent
-    # signups each get one of a small pool.
-    candidates = list(
-        spares.order_by("created_at", "pk").values_list("pk", "schema_name")[:CLAIM_CANDIDATES]
-    )
-    if not candidates:
-        logger.warning("Spare workspace pool is empty; migrating a new schema during signup")
-        return spare_workspace_create()
-    behind = pending_schemas([name for _, name in candidates], target=migration_target())
-    for pk, name in candidates:
-        if name in behind:
-            continue
-        # Another signup may have taken it since it was read.
-        spare = spares.select_for_update(skip_locked=True).filter(pk=pk).first()
-        if spare is not None:
-            return spare
-    logger.warning(
-        "No free spare workspace has this version's migrations; migrating a new schema during"
-        " signup",
-        extra={"spares_behind": len(behind)},
-    )
+    and rolls back with it)."""
+    spare, behind = _current_spare()
+    if spare is not None:
+        return spare
+    if not behind:
+        logger.warning(
+            "Spare workspace pool is empty (or every spare is being claimed); migrating a new"
+            " schema during signup"
+        )
+    else:
+        logger.warning(
+            "No free spare workspace has this version's migrations; migrating a new schema"
+            " during signup",
+            extra={"spares_behind": behind},
+        )
     return spare_workspace_create()
 
 

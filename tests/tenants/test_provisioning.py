@@ -286,6 +286,31 @@ def test_signup_passes_over_a_spare_the_previous_version_made(
         assert cursor.fetchone() == (1,)
 
 
+def test_the_top_up_copies_a_spare_with_this_versions_migrations(
+    committed_spare: Tenant, db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spare the previous version made would give a copy just as far behind.
+    oldest, newest, *_ = Tenant.objects.filter(state=Tenant.State.SPARE).order_by(
+        "created_at", "pk"
+    )
+    assert oldest.pk == committed_spare.pk
+    _leave_behind(oldest)
+    copied: list[Tenant | None] = []
+
+    def record_copy(*, copy_of: Tenant | None = None) -> Tenant:
+        copied.append(copy_of)
+        spare = Tenant(schema_name=f"ws_{secrets.token_hex(8)}", state=Tenant.State.SPARE)
+        spare.auto_create_schema = False  # the copy itself is tested above
+        spare.save()
+        return spare
+
+    monkeypatch.setattr(provisioning, "spare_workspace_create", record_copy)
+    count = Tenant.objects.filter(state=Tenant.State.SPARE).count()
+
+    assert services.spare_pool_replenish(target=count + 1) == 1
+    assert [template.pk if template else None for template in copied] == [newest.pk]
+
+
 def test_signup_migrates_a_new_schema_when_every_spare_is_behind(
     world: World, db: None, caplog: pytest.LogCaptureFixture
 ) -> None:
