@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -261,11 +262,8 @@ def measure(env: dict[str, str], url: str, probe_root: Path, args: argparse.Name
     watched = url if args.watch_users else None
     with user_table_watch(watched):
         noop_seconds, noop_line = run_migrate_all(env, args.workers, "--skip-public")
-    label = (
-        "no-op run (nothing to apply):"
-        if '"migrated": 0,' in noop_line
-        else ("pending migrations of this version:")
-    )
+    applied_now = json.loads(noop_line)["migrated"]
+    label = "pending migrations of this version:" if applied_now else "no-op run:"
     print(f"{label:<40}{noop_seconds:8.1f} s  {noop_line}")
     write_probe_migration(probe_root, applied + 1)
     column = f"note_{applied + 1}"

@@ -358,6 +358,35 @@ def test_the_test_run_signs_up_from_its_pool_of_spares(world: World, db: None) -
 # --- race ---------------------------------------------------------------------------------
 
 
+def _signups_at_once(
+    addresses: list[tuple[str, str]], *, company_name: str, full_name: str
+) -> dict[str, services.SignupResult | Exception]:
+    """One committed signup per (slug, email), each on its own thread and connection, started
+    together; the result or the exception of each, by email."""
+    outcomes: dict[str, services.SignupResult | Exception] = {}
+
+    def sign_up(slug: str, email: str) -> None:
+        try:
+            outcomes[email] = services.workspace_signup(
+                company_name=company_name,
+                slug=slug,
+                full_name=full_name,
+                email=email,
+                password=PASSWORD,
+            )
+        except Exception as exc:  # recorded and asserted on by the caller
+            outcomes[email] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign_up, args=pair) for pair in addresses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def test_simultaneous_signups_for_one_address_leave_one_workspace(
     world: World, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -373,21 +402,6 @@ def test_simultaneous_signups_for_one_address_leave_one_workspace(
         both_checked.wait()
 
     monkeypatch.setattr(provisioning, "check_slug_free", check_then_wait)
-    outcomes: dict[str, services.SignupResult | Exception] = {}
-
-    def sign_up(email: str) -> None:
-        try:
-            outcomes[email] = services.workspace_signup(
-                company_name="Race Ltd",
-                slug=slug,
-                full_name="Rae Racer",
-                email=email,
-                password=PASSWORD,
-            )
-        except Exception as exc:  # recorded and asserted on below
-            outcomes[email] = exc
-        finally:
-            connection.close()
 
     with django_db_blocker.unblock():
         spares_before = _spare_pks()
@@ -395,11 +409,9 @@ def test_simultaneous_signups_for_one_address_leave_one_workspace(
         spares = _spare_pks()
         schemas_before = _schemas()
         try:
-            threads = [threading.Thread(target=sign_up, args=(email,)) for email in emails]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            outcomes = _signups_at_once(
+                [(slug, email) for email in emails], company_name="Race Ltd", full_name="Rae Racer"
+            )
 
             winners = [o for o in outcomes.values() if isinstance(o, services.SignupResult)]
             losers = {e: o for e, o in outcomes.items() if not isinstance(o, services.SignupResult)}
@@ -459,22 +471,6 @@ def test_simultaneous_signups_for_two_addresses_each_get_a_workspace(
             both_read.wait()
         return behind
 
-    outcomes: dict[str, services.SignupResult | Exception] = {}
-
-    def sign_up(slug: str, email: str) -> None:
-        try:
-            outcomes[slug] = services.workspace_signup(
-                company_name=f"Pair {slug}",
-                slug=slug,
-                full_name="Pat Pair",
-                email=email,
-                password=PASSWORD,
-            )
-        except Exception as exc:  # recorded and asserted on below
-            outcomes[slug] = exc
-        finally:
-            connection.close()
-
     with django_db_blocker.unblock():
         spares_before = _spare_pks()
         services.spare_pool_replenish(target=len(spares_before) + 2)
@@ -488,17 +484,12 @@ def test_simultaneous_signups_for_two_addresses_each_get_a_workspace(
         )
         schemas_before = _schemas()
         try:
-            threads = [
-                threading.Thread(target=sign_up, args=pair)
-                for pair in zip(slugs, emails, strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            outcomes = _signups_at_once(
+                list(zip(slugs, emails, strict=True)), company_name="Pair Ltd", full_name="Pat Pair"
+            )
 
             assert all(isinstance(o, services.SignupResult) for o in outcomes.values()), outcomes
-            results = [outcomes[slug] for slug in slugs]
+            results = [outcomes[email] for email in emails]
             tenants = [Tenant.objects.get(slug=slug) for slug in slugs]
             assert len({tenant.pk for tenant in tenants}) == 2
             assert len({tenant.schema_name for tenant in tenants}) == 2
